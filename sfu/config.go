@@ -1,0 +1,83 @@
+package sfu
+
+import (
+	"fmt"
+	"net"
+	"time"
+)
+
+// Config tunes the SFU. The zero value is not valid; start from DefaultConfig.
+type Config struct {
+	// UDPAddr is the one UDP address every ICE session shares (ICE UDP mux), "host:port".
+	UDPAddr string `yaml:"udp_addr"`
+	// PublicIPs replace the host candidates' addresses (for 1:1 NAT such as cloud VMs).
+	PublicIPs []string `yaml:"public_ips"`
+	// IncludeLoopback offers 127.0.0.1 candidates: needed for peers on the same machine.
+	IncludeLoopback bool `yaml:"include_loopback"`
+	// ICEServers are handed to clients (WHIP/WHEP Link headers) and used by the server.
+	ICEServers []string `yaml:"ice_servers"`
+
+	MaxRooms          int `yaml:"max_rooms"`
+	MaxViewersPerRoom int `yaml:"max_viewers_per_room"`
+
+	// ConnectTimeout reaps a session whose ICE/DTLS does not complete in time.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// DisconnectTimeout is how long a session may lose connectivity before it is reaped.
+	DisconnectTimeout time.Duration `yaml:"disconnect_timeout"`
+	// EmptyRoomTimeout is how long a room with nobody in it is kept before it is removed.
+	EmptyRoomTimeout time.Duration `yaml:"empty_room_timeout"`
+	// KeyframeInterval is the minimum gap between keyframe requests sent to a publisher;
+	// requests from many viewers within it are coalesced into one.
+	KeyframeInterval time.Duration `yaml:"keyframe_interval"`
+	// VideoCachePackets and AudioCachePackets size each Receiver's retransmission cache
+	// (rounded up to a power of two). 1024 packets of 2.5 Mbit/s video is about 4 s.
+	VideoCachePackets int `yaml:"video_cache_packets"`
+	AudioCachePackets int `yaml:"audio_cache_packets"`
+}
+
+// DefaultConfig returns the settings `glint serve` starts with.
+func DefaultConfig() Config {
+	return Config{
+		UDPAddr:           ":7881",
+		IncludeLoopback:   true,
+		MaxRooms:          1000,
+		MaxViewersPerRoom: 1000,
+		ConnectTimeout:    15 * time.Second,
+		DisconnectTimeout: 10 * time.Second,
+		EmptyRoomTimeout:  30 * time.Second,
+		KeyframeInterval:  500 * time.Millisecond,
+		VideoCachePackets: 1024,
+		AudioCachePackets: 128,
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.UDPAddr); err != nil {
+		return fmt.Errorf("sfu: udp_addr %q: %w", c.UDPAddr, err)
+	}
+	for _, ip := range c.PublicIPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("sfu: public_ips: %q is not an IP address", ip)
+		}
+	}
+	switch {
+	case c.MaxRooms < 1:
+		return fmt.Errorf("sfu: max_rooms must be at least 1, got %d", c.MaxRooms)
+	case c.MaxViewersPerRoom < 1:
+		return fmt.Errorf("sfu: max_viewers_per_room must be at least 1, got %d", c.MaxViewersPerRoom)
+	case c.ConnectTimeout < time.Second:
+		return fmt.Errorf("sfu: connect_timeout must be at least 1s, got %s", c.ConnectTimeout)
+	case c.DisconnectTimeout < time.Second:
+		return fmt.Errorf("sfu: disconnect_timeout must be at least 1s, got %s", c.DisconnectTimeout)
+	case c.EmptyRoomTimeout < 0:
+		return fmt.Errorf("sfu: empty_room_timeout must not be negative")
+	case c.KeyframeInterval < 50*time.Millisecond:
+		return fmt.Errorf("sfu: keyframe_interval must be at least 50ms, got %s", c.KeyframeInterval)
+	case c.VideoCachePackets < 64 || c.VideoCachePackets > 1<<15:
+		return fmt.Errorf("sfu: video_cache_packets must be 64..32768, got %d", c.VideoCachePackets)
+	case c.AudioCachePackets < 16 || c.AudioCachePackets > 1<<15:
+		return fmt.Errorf("sfu: audio_cache_packets must be 16..32768, got %d", c.AudioCachePackets)
+	}
+	return nil
+}

@@ -1,0 +1,176 @@
+package sfu
+
+import (
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/simulcast"
+)
+
+// keyframeRetry is how often a DownTrack that still waits for a keyframe asks again: a PLI,
+// or the keyframe it triggers, can be lost.
+const keyframeRetry = time.Second
+
+// DownTrack forwards one Track to one viewer. It is a pion TrackLocal, so pion negotiates it
+// like any local track, and it owns the header rewrite that makes every source look like one
+// continuous stream to the viewer's decoder.
+type DownTrack struct {
+	id, streamID string
+	track        *Track
+	log          *zap.Logger
+
+	mu        sync.Mutex
+	writer    webrtc.TrackLocalWriter
+	writeRTCP rtcpWriter
+	ssrc      uint32
+	codecs    []webrtc.RTPCodecParameters // negotiated with the viewer
+	ready     bool                        // transport connected: packets would reach the viewer
+	closed    bool
+
+	source       *Receiver // the Receiver the munger is joined to
+	unsupported  *Receiver // a source whose codec the viewer lacks (warned once)
+	payloadType  uint8
+	waitKeyframe bool
+	lastKeyReq   time.Time
+	munger       simulcast.Munger
+
+	hdr rtp.Header        // reused for every write: no allocation per packet
+	ext [2]rtp.Extension  // capacity for extensions interceptors add (TWCC)
+	rtx [maxPacketSize]byte // NACK answers are copied here from the cache
+
+	packets, octets uint32 // for sender reports (RFC 3550 counts wrap at 32 bits)
+}
+
+// compile-time check that pion can bind a DownTrack.
+var _ webrtc.TrackLocal = (*DownTrack)(nil)
+
+func newDownTrack(t *Track, id, streamID string, log *zap.Logger) *DownTrack {
+	return &DownTrack{id: id, streamID: streamID, track: t, log: log}
+}
+
+// ID, RID, StreamID and Kind identify the track to pion and to the viewer's MediaStream.
+func (d *DownTrack) ID() string                { return d.id }
+func (d *DownTrack) RID() string               { return "" }
+func (d *DownTrack) StreamID() string          { return d.streamID }
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.track.kind }
+
+// Bind is called by pion once the viewer's codecs are known. The DownTrack forwards whatever
+// codec the publisher uses, so it keeps all of them and picks a payload type per source.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	codecs := ctx.CodecParameters()
+	if len(codecs) == 0 {
+		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.writer, d.ssrc = ctx.WriteStream(), uint32(ctx.SSRC())
+	d.codecs = append([]webrtc.RTPCodecParameters(nil), codecs...)
+	if r := d.track.Receiver(); r != nil {
+		if i := matchCodec(r.Codec(), codecs); i >= 0 {
+			return codecs[i], nil
+		}
+	}
+	return codecs[0], nil
+}
+
+// Unbind is called by pion when the sender stops.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.mu.Lock()
+	d.writer = nil
+	d.mu.Unlock()
+	return nil
+}
+
+// setReady marks the viewer's transport connected: from now on packets reach it, so video
+// waits for (and asks for) a keyframe to start from.
+func (d *DownTrack) setReady(w rtcpWriter) {
+	d.mu.Lock()
+	d.ready, d.writeRTCP = true, w
+	d.source = nil
+	d.mu.Unlock()
+	if r := d.track.Receiver(); r != nil {
+		r.RequestKeyframe()
+	}
+}
+
+func (d *DownTrack) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.track.removeDownTrack(d)
+}
+
+// WriteRTP is the third hop: rewrite one packet of r for this viewer and send it. It never
+// blocks on the viewer: pion's write path is a non-blocking UDP send, and a viewer that is not
+// connected yet or uses a codec it cannot take simply drops the packet.
+func (d *DownTrack) WriteRTP(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.ready || d.closed || d.writer == nil {
+		return
+	}
+	if d.source != r && !d.join(r, keyframe, arrival) {
+		return
+	}
+	if len(pkt.Payload) == 0 {
+		// Padding-only: the publisher's bandwidth probe, meaningless to this viewer.
+		d.munger.Skip(pkt.SequenceNumber)
+		return
+	}
+	seq, ts, ok := d.munger.Rewrite(pkt.SequenceNumber, pkt.Timestamp, arrival, r.clockRate)
+	if !ok {
+		return
+	}
+	d.send(&pkt.Header, seq, ts, pkt.Payload)
+}
+
+// join splices a new source in. Video may only start at a keyframe: until one arrives the
+// DownTrack drops packets and asks for one (coalesced in the Receiver).
+func (d *DownTrack) join(r *Receiver, keyframe bool, arrival int64) bool {
+	if r.codec.IsVideo() && !keyframe {
+		now := time.Unix(0, arrival)
+		if now.Sub(d.lastKeyReq) >= keyframeRetry {
+			d.lastKeyReq = now
+			go r.RequestKeyframe() // off the fan-out path: it may write RTCP
+		}
+		return false
+	}
+	i := matchCodec(r.Codec(), d.codecs)
+	if i < 0 {
+		if d.unsupported != r {
+			d.log.Warn("viewer cannot receive the publisher's codec", zap.String("codec", r.Codec().MimeType))
+			d.unsupported = r
+		}
+		return false
+	}
+	d.source, d.payloadType = r, uint8(d.codecs[i].PayloadType)
+	d.munger.Switch()
+	return true
+}
+
+// send writes one rewritten packet. The header is rebuilt in d.hdr: no extensions are
+// carried over, because the publisher's extension IDs mean nothing on the viewer's session.
+func (d *DownTrack) send(in *rtp.Header, seq uint16, ts uint32, payload []byte) {
+	h := &d.hdr
+	*h = rtp.Header{
+		Version:        2,
+		Marker:         in.Marker,
+		PayloadType:    d.payloadType,
+		SequenceNumber: seq,
+		Timestamp:      ts,
+		SSRC:           d.ssrc,
+		CSRC:           in.CSRC,
+		Extensions:     d.ext[:0],
+	}
+	if _, err := d.writer.WriteRTP(h, payload); err != nil {
+		packetsDropped.Inc()
+		return
+	}
+	d.packets++
+	d.octets += uint32(len(payload))
+	packetsForwarded.Inc()
+}

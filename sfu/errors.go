@@ -1,0 +1,25 @@
+package sfu
+
+import "errors"
+
+var (
+	// ErrTooManyRooms: the node already hosts Config.MaxRooms rooms.
+	ErrTooManyRooms = errors.New("sfu: too many rooms")
+	// ErrRoomFull: the room already has Config.MaxViewersPerRoom viewers.
+	ErrRoomFull = errors.New("sfu: room is full")
+	// ErrInvalidRoomName: room names are 1-64 characters of [A-Za-z0-9_.-].
+	ErrInvalidRoomName = errors.New("sfu: invalid room name")
+	// ErrUnsupportedCodec: a published track uses a codec the SFU does not forward.
+	ErrUnsupportedCodec = errors.New("sfu: unsupported codec")
+	// ErrClosed: the SFU or room is shutting down.
+	ErrClosed = errors.New("sfu: closed")
+	// ErrNoMedia: an offer carries no audio or video the SFU can use.
+	ErrNoMedia = errors.New("sfu: offer has no usable audio or video")
+)
+
+var (
+	// ErrBadOffer: the SDP offer could not be applied (malformed or nothing negotiable).
+	ErrBadOffer = errors.New("sfu: bad offer")
+	// ErrBadCandidate: a trickled ICE candidate could not be parsed or applied.
+	ErrBadCandidate = errors.New("sfu: bad ICE candidate")
+)

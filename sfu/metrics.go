@@ -1,0 +1,50 @@
+package sfu
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Counters are process-wide: one SFU per process, scraped at /metrics. Per-room detail lives
+// in the room API rather than in label cardinality.
+var (
+	packetsForwarded = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "packets_forwarded_total",
+		Help: "RTP packets written to viewers (including retransmissions).",
+	})
+	packetsDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "packets_write_errors_total",
+		Help: "RTP packets a viewer's transport refused.",
+	})
+	packetsMalformed = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "packets_malformed_total",
+		Help: "Packets from publishers that did not parse as RTP.",
+	})
+	keyframeRequests = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "keyframe_requests_total",
+		Help: "PLIs sent to publishers after coalescing.",
+	})
+	nacksAnswered = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "nacks_answered_total",
+		Help: "Lost packets retransmitted to viewers from the packet cache.",
+	})
+	nacksMissed = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "nacks_missed_total",
+		Help: "Lost packets a viewer asked for that were no longer cached.",
+	})
+	roomsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "rooms",
+		Help: "Rooms open on this node.",
+	})
+	sessionsGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "sessions",
+		Help: "WebRTC sessions by role.",
+	}, []string{"role"})
+	sessionsReaped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "sessions_reaped_total",
+		Help: "Sessions closed by the server, by reason.",
+	}, []string{"reason"})
+)
+
+// Collectors returns the SFU's metrics for registration on the process registry.
+func Collectors() []prometheus.Collector {
+	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
+		keyframeRequests, nacksAnswered, nacksMissed, roomsGauge, sessionsGauge, sessionsReaped}
+}

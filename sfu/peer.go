@@ -1,0 +1,180 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+)
+
+// Role says which side of the SFU a session is on.
+type Role string
+
+const (
+	RolePublisher Role = "publisher"
+	RoleViewer    Role = "viewer"
+)
+
+// gatherTimeout bounds how long an answer waits for the server's own candidates. With the
+// UDP mux they are host candidates known at once, so this only guards against surprises.
+const gatherTimeout = 2 * time.Second
+
+// Peer is one WebRTC session, publisher or viewer, with the lifecycle both share: it is
+// reaped if ICE/DTLS does not complete within ConnectTimeout or fails later, and Close is
+// idempotent and waits for every goroutine the session started.
+type Peer struct {
+	PC   *webrtc.PeerConnection
+	role Role
+	log  *zap.Logger
+	sfu  *SFU
+
+	mu          sync.Mutex
+	onConnected []func()
+	onClose     []func()
+	connected   bool
+	closing     bool
+
+	timer *time.Timer
+	wg    sync.WaitGroup
+	done  chan struct{}
+}
+
+// NewPeer creates a session's PeerConnection with the publisher or viewer configuration.
+func (s *SFU) NewPeer(role Role, log *zap.Logger) (*Peer, error) {
+	api := s.engine.sub
+	if role == RolePublisher {
+		api = s.engine.pub
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
+	}
+	p := &Peer{PC: pc, role: role, log: log, sfu: s, done: make(chan struct{})}
+	if !s.track(p) {
+		_ = pc.Close()
+		return nil, ErrClosed
+	}
+	sessionsGauge.WithLabelValues(string(role)).Inc()
+	p.timer = time.AfterFunc(s.cfg.ConnectTimeout, func() { p.reap("connect_timeout") })
+	pc.OnConnectionStateChange(p.onState)
+	return p, nil
+}
+
+// OnConnected registers f to run once the transport is up.
+func (p *Peer) OnConnected(f func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onConnected = append(p.onConnected, f)
+}
+
+// OnClose registers f to run when the session ends, before Close returns.
+func (p *Peer) OnClose(f func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onClose = append(p.onClose, f)
+}
+
+// Go runs f on a goroutine that Close waits for. f must return once the PeerConnection closes.
+func (p *Peer) Go(f func()) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		f()
+	}()
+}
+
+// Done is closed when the session has ended.
+func (p *Peer) Done() <-chan struct{} { return p.done }
+
+// Answer applies the remote offer and returns the complete local answer (with candidates,
+// so clients that do not trickle work).
+func (p *Peer) Answer(offer string) (string, error) {
+	if err := p.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	answer, err := p.PC.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.PC)
+	if err := p.PC.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("sfu: set local description: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-time.After(gatherTimeout):
+	}
+	return p.PC.LocalDescription().SDP, nil
+}
+
+// AddICECandidate adds a trickled remote candidate.
+func (p *Peer) AddICECandidate(c webrtc.ICECandidateInit) error {
+	if err := p.PC.AddICECandidate(c); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadCandidate, err)
+	}
+	return nil
+}
+
+func (p *Peer) onState(s webrtc.PeerConnectionState) {
+	switch s {
+	case webrtc.PeerConnectionStateConnected:
+		p.mu.Lock()
+		if p.connected || p.closing {
+			p.mu.Unlock()
+			return
+		}
+		p.connected = true
+		p.timer.Stop()
+		hooks := p.onConnected
+		p.mu.Unlock()
+		for _, f := range hooks {
+			f()
+		}
+	case webrtc.PeerConnectionStateFailed:
+		// Close from a new goroutine: pion must not be re-entered from its own callback.
+		go p.reap("ice_failed")
+	case webrtc.PeerConnectionStateClosed:
+		go p.Close()
+	}
+}
+
+func (p *Peer) reap(reason string) {
+	p.mu.Lock()
+	already := p.closing
+	p.mu.Unlock()
+	if already {
+		return
+	}
+	sessionsReaped.WithLabelValues(reason).Inc()
+	p.log.Info("session reaped", zap.String("reason", reason))
+	p.Close()
+}
+
+// Close ends the session: closes the PeerConnection, runs the close hooks and waits for
+// the session's goroutines. Safe to call more than once and from any goroutine.
+func (p *Peer) Close() {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		<-p.done
+		return
+	}
+	p.closing = true
+	hooks := p.onClose
+	p.mu.Unlock()
+
+	p.timer.Stop()
+	if err := p.PC.Close(); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
+		p.log.Debug("close peer connection", zap.Error(err))
+	}
+	p.wg.Wait()
+	for _, f := range hooks {
+		f()
+	}
+	sessionsGauge.WithLabelValues(string(p.role)).Dec()
+	p.sfu.untrack(p)
+	close(p.done)
+}

@@ -1,0 +1,171 @@
+package sfu
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/simulcast"
+)
+
+// TrackSource is where a Receiver reads RTP from. pion's *webrtc.TrackRemote satisfies it;
+// tests and non-WebRTC ingest (RTMP) can supply their own.
+type TrackSource interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+}
+
+// PublishedTrack describes one track a publisher sends.
+type PublishedTrack struct {
+	Source TrackSource
+	Codec  webrtc.RTPCodecParameters
+	Kind   webrtc.RTPCodecType
+	SSRC   uint32
+	// WriteRTCP sends feedback (PLI) to the publisher; nil when the source cannot take any.
+	WriteRTCP func([]rtcp.Packet) error
+}
+
+// senderReport is the publisher's last RTP-to-wall-clock mapping.
+type senderReport struct {
+	ntpTime uint64
+	rtpTime uint32
+	at      time.Time
+}
+
+// Receiver reads one published track, keeps its retransmission cache and feeds its Track.
+type Receiver struct {
+	track     *Track
+	src       PublishedTrack
+	codec     simulcast.Codec
+	clockRate uint32
+	cache     *packetCache
+	log       *zap.Logger
+	interval  time.Duration
+
+	lastSR atomic.Pointer[senderReport]
+
+	pliMu      sync.Mutex
+	lastPLI    time.Time
+	pliPending bool
+	pliTimer   *time.Timer
+	closed     bool
+
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+	done    chan struct{}
+}
+
+func newReceiver(t *Track, src PublishedTrack, cfg *Config, log *zap.Logger) *Receiver {
+	codec := simulcast.CodecFromMime(src.Codec.MimeType)
+	size := cfg.AudioCachePackets
+	if codec.IsVideo() {
+		size = cfg.VideoCachePackets
+	}
+	return &Receiver{
+		track:     t,
+		src:       src,
+		codec:     codec,
+		clockRate: src.Codec.ClockRate,
+		cache:     newPacketCache(size),
+		log:       log,
+		interval:  cfg.KeyframeInterval,
+		done:      make(chan struct{}),
+	}
+}
+
+// Codec returns the negotiated codec of the published track.
+func (r *Receiver) Codec() webrtc.RTPCodecParameters { return r.src.Codec }
+
+// Done is closed when the source has ended and the Receiver has let go of its Track.
+func (r *Receiver) Done() <-chan struct{} { return r.done }
+
+// Run is the first hop: one goroutine per published track reads, caches and fans out.
+// It reuses one buffer and one rtp.Packet, so it allocates nothing per packet.
+func (r *Receiver) Run() {
+	defer close(r.done)
+	defer r.stop()
+	buf := make([]byte, maxPacketSize)
+	var pkt rtp.Packet
+	for {
+		n, _, err := r.src.Source.Read(buf)
+		if err != nil {
+			return
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			packetsMalformed.Inc()
+			continue
+		}
+		r.packets.Add(1)
+		r.bytes.Add(uint64(n))
+		r.cache.put(pkt.SequenceNumber, buf[:n])
+		keyframe := r.codec.IsVideo() && len(pkt.Payload) > 0 && simulcast.IsKeyframeStart(r.codec, pkt.Payload)
+		r.track.forward(r, &pkt, keyframe, time.Now().UnixNano())
+	}
+}
+
+// stop detaches the Receiver and cancels a pending keyframe request.
+func (r *Receiver) stop() {
+	r.pliMu.Lock()
+	r.closed = true
+	if r.pliTimer != nil {
+		r.pliTimer.Stop()
+	}
+	r.pliMu.Unlock()
+	r.track.detach(r)
+}
+
+// RequestKeyframe asks the publisher for a keyframe. Requests within KeyframeInterval of the
+// last one are coalesced into a single request at the end of the interval, so a hundred
+// viewers joining at once cost the publisher one keyframe, not a hundred.
+func (r *Receiver) RequestKeyframe() {
+	if !r.codec.IsVideo() || r.src.WriteRTCP == nil {
+		return
+	}
+	r.pliMu.Lock()
+	if r.closed || r.pliPending {
+		r.pliMu.Unlock()
+		return
+	}
+	if wait := time.Until(r.lastPLI.Add(r.interval)); wait > 0 {
+		r.pliPending = true
+		r.pliTimer = time.AfterFunc(wait, r.sendPendingPLI)
+		r.pliMu.Unlock()
+		return
+	}
+	r.lastPLI = time.Now()
+	r.pliMu.Unlock()
+	r.sendPLI()
+}
+
+func (r *Receiver) sendPendingPLI() {
+	r.pliMu.Lock()
+	r.pliPending = false
+	if r.closed {
+		r.pliMu.Unlock()
+		return
+	}
+	r.lastPLI = time.Now()
+	r.pliMu.Unlock()
+	r.sendPLI()
+}
+
+func (r *Receiver) sendPLI() {
+	keyframeRequests.Inc()
+	if err := r.src.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: r.src.SSRC}}); err != nil {
+		r.log.Debug("keyframe request failed", zap.Error(err))
+	}
+}
+
+// OnSenderReport records the publisher's RTP-to-wall-clock mapping and passes it on to every
+// viewer in that viewer's own timestamp space, so players keep audio and video in sync.
+func (r *Receiver) OnSenderReport(sr *rtcp.SenderReport) {
+	r.lastSR.Store(&senderReport{ntpTime: sr.NTPTime, rtpTime: sr.RTPTime, at: time.Now()})
+	for _, dt := range r.track.snapshot() {
+		dt.onSenderReport(r, sr)
+	}
+}

@@ -1,0 +1,140 @@
+package sfu
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+)
+
+// Room is one broadcast: a stage with an audio and a video Track, the host feeding them and
+// the viewers watching them.
+type Room struct {
+	name  string
+	sfu   *SFU
+	log   *zap.Logger
+	audio *Track
+	video *Track
+
+	mu         sync.Mutex
+	publishers int
+	viewers    int
+	publisher  *Peer // the current host session; a newer one replaces it
+	emptyTimer *time.Timer
+}
+
+// RoomInfo is a room's public state.
+type RoomInfo struct {
+	Name       string `json:"name"`
+	Publishing bool   `json:"publishing"`
+	Viewers    int    `json:"viewers"`
+}
+
+func newRoom(s *SFU, name string) *Room {
+	return &Room{
+		name:  name,
+		sfu:   s,
+		log:   s.log.With(zap.String("room", name)),
+		audio: newTrack(webrtc.RTPCodecTypeAudio),
+		video: newTrack(webrtc.RTPCodecTypeVideo),
+	}
+}
+
+// Name is the room's name.
+func (r *Room) Name() string { return r.name }
+
+// Track returns the stage track of a kind.
+func (r *Room) Track(kind webrtc.RTPCodecType) *Track {
+	if kind == webrtc.RTPCodecTypeAudio {
+		return r.audio
+	}
+	return r.video
+}
+
+// Info reports the room's state.
+func (r *Room) Info() RoomInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return RoomInfo{Name: r.name, Publishing: r.video.Receiver() != nil || r.audio.Receiver() != nil, Viewers: r.viewers}
+}
+
+// admit counts a participant in; called by SFU.Join under the SFU lock.
+func (r *Room) admit(role Role) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if role == RoleViewer {
+		if r.viewers >= r.sfu.cfg.MaxViewersPerRoom {
+			return fmt.Errorf("%w (limit %d)", ErrRoomFull, r.sfu.cfg.MaxViewersPerRoom)
+		}
+		r.viewers++
+	} else {
+		r.publishers++
+	}
+	if r.emptyTimer != nil {
+		r.emptyTimer.Stop()
+		r.emptyTimer = nil
+	}
+	return nil
+}
+
+// Leave counts a participant out. The room is removed once it stays empty for
+// EmptyRoomTimeout, so a host who reconnects finds its viewers still there.
+func (r *Room) Leave(role Role) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if role == RoleViewer {
+		r.viewers--
+	} else {
+		r.publishers--
+	}
+	if r.empty() && r.emptyTimer == nil {
+		r.emptyTimer = time.AfterFunc(r.sfu.cfg.EmptyRoomTimeout, func() { r.sfu.removeIfEmpty(r) })
+	}
+}
+
+// empty is called with r.mu held.
+func (r *Room) empty() bool { return r.publishers == 0 && r.viewers == 0 }
+
+func (r *Room) stopTimer() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.emptyTimer != nil {
+		r.emptyTimer.Stop()
+	}
+}
+
+// SetPublisher makes p the room's host session and closes the previous one: a host who
+// reconnects before the old session timed out takes over at once.
+func (r *Room) SetPublisher(p *Peer) {
+	r.mu.Lock()
+	old := r.publisher
+	r.publisher = p
+	r.mu.Unlock()
+	if old != nil && old != p {
+		r.log.Info("publisher replaced by a new session")
+		go old.Close()
+	}
+}
+
+// ClearPublisher forgets p if it is still the host session.
+func (r *Room) ClearPublisher(p *Peer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.publisher == p {
+		r.publisher = nil
+	}
+}
+
+// Publish attaches a published track to the stage Track of its kind and returns its
+// Receiver; the caller runs Receiver.Run on a goroutine it owns.
+func (r *Room) Publish(t PublishedTrack) (*Receiver, error) {
+	if matchCodec(t.Codec, forwardedCodecs()) < 0 {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCodec, t.Codec.MimeType)
+	}
+	track := r.Track(t.Kind)
+	rcv := newReceiver(track, t, &r.sfu.cfg, r.log.With(zap.String("kind", t.Kind.String())))
+	track.attach(rcv)
+	return rcv, nil
+}

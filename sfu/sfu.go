@@ -1,0 +1,155 @@
+package sfu
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"sync"
+
+	"go.uber.org/zap"
+)
+
+var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// SFU is one node's forwarding unit: its rooms, its sessions and the shared UDP port.
+type SFU struct {
+	cfg    Config
+	log    *zap.Logger
+	engine *engine
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	peers  map[*Peer]struct{}
+	closed bool
+}
+
+// New validates cfg and opens the UDP port.
+func New(cfg Config, log *zap.Logger) (*SFU, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log = log.Named("sfu")
+	e, err := newEngine(&cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &SFU{cfg: cfg, log: log, engine: e, rooms: map[string]*Room{}, peers: map[*Peer]struct{}{}}, nil
+}
+
+// UDPAddr is the address ICE listens on.
+func (s *SFU) UDPAddr() *net.UDPAddr { return s.engine.localAddr() }
+
+// Config returns the configuration the SFU runs with.
+func (s *SFU) Config() Config { return s.cfg }
+
+// ValidRoomName reports whether name may be used as a room name.
+func ValidRoomName(name string) bool { return roomNameRE.MatchString(name) }
+
+// Join admits a participant to a room, creating the room on first use. Every Join is paired
+// with Room.Leave. Limits are checked here, under one lock, so they cannot be raced past.
+func (s *SFU) Join(name string, role Role) (*Room, error) {
+	if !ValidRoomName(name) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidRoomName, name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	r := s.rooms[name]
+	if r == nil {
+		if len(s.rooms) >= s.cfg.MaxRooms {
+			return nil, fmt.Errorf("%w (limit %d)", ErrTooManyRooms, s.cfg.MaxRooms)
+		}
+		r = newRoom(s, name)
+		s.rooms[name] = r
+		roomsGauge.Inc()
+	}
+	if err := r.admit(role); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Room returns the room called name, or nil.
+func (s *SFU) Room(name string) *Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rooms[name]
+}
+
+// Rooms lists the open rooms.
+func (s *SFU) Rooms() []RoomInfo {
+	s.mu.Lock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	infos := make([]RoomInfo, 0, len(rooms))
+	for _, r := range rooms {
+		infos = append(infos, r.Info())
+	}
+	return infos
+}
+
+// removeIfEmpty is the empty-room timer: the room goes only if nobody joined meanwhile.
+func (s *SFU) removeIfEmpty(r *Room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.mu.Lock()
+	empty := r.empty()
+	if empty {
+		r.emptyTimer = nil
+	}
+	r.mu.Unlock()
+	if s.rooms[r.name] == r && empty {
+		delete(s.rooms, r.name)
+		roomsGauge.Dec()
+	}
+}
+
+func (s *SFU) track(p *Peer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.peers[p] = struct{}{}
+	return true
+}
+
+func (s *SFU) untrack(p *Peer) {
+	s.mu.Lock()
+	delete(s.peers, p)
+	s.mu.Unlock()
+}
+
+// Close ends every session, stops room timers and releases the UDP port.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	peers := make([]*Peer, 0, len(s.peers))
+	for p := range s.peers {
+		peers = append(peers, p)
+	}
+	rooms := s.rooms
+	s.rooms = map[string]*Room{}
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Close() }()
+	}
+	wg.Wait()
+	for _, r := range rooms {
+		r.stopTimer()
+		roomsGauge.Dec()
+	}
+	return s.engine.close()
+}

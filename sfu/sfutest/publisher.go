@@ -1,0 +1,170 @@
+package sfutest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+)
+
+// Signal carries an SDP offer to the server and returns its answer: directly into the SFU
+// in library tests, over WHIP/WHEP HTTP in signaling tests.
+type Signal func(ctx context.Context, offer string) (answer string, err error)
+
+// Publisher is a pion host sending H.264 and Opus.
+type Publisher struct {
+	PC    *webrtc.PeerConnection
+	video *webrtc.TrackLocalStaticSample
+	audio *webrtc.TrackLocalStaticSample
+	plis  atomic.Int64
+}
+
+// NewPublisher connects a publisher through signal and waits until media can flow.
+func NewPublisher(ctx context.Context, signal Signal) (*Publisher, error) {
+	pc, err := newPeerConnection()
+	if err != nil {
+		return nil, err
+	}
+	p := &Publisher{PC: pc}
+	p.video, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+	}, "video", "sfutest")
+	if err == nil {
+		p.audio, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+		}, "audio", "sfutest")
+	}
+	if err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	for _, t := range []*webrtc.TrackLocalStaticSample{p.video, p.audio} {
+		sender, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+		go p.readRTCP(sender.Sender())
+	}
+	if err := connect(ctx, pc, signal); err != nil {
+		_ = pc.Close()
+		return nil, fmt.Errorf("publisher: %w", err)
+	}
+	return p, nil
+}
+
+func (p *Publisher) readRTCP(s *webrtc.RTPSender) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+				p.plis.Add(1)
+			}
+		}
+	}
+}
+
+// PLIs counts keyframe requests the publisher received.
+func (p *Publisher) PLIs() int64 { return p.plis.Load() }
+
+// SendFrames sends count video frames numbered from first at fps, a keyframe every keyEvery
+// frames and always first, with 20 ms Opus packets in between.
+func (p *Publisher) SendFrames(ctx context.Context, first, count uint32, keyEvery, fps int) error {
+	frameDur := time.Second / time.Duration(fps)
+	tick := time.NewTicker(frameDur)
+	defer tick.Stop()
+	audioDue := time.Duration(0)
+	for i := uint32(0); i < count; i++ {
+		key := i == 0 || int(i)%keyEvery == 0
+		if err := p.video.WriteSample(media.Sample{Data: Frame(first+i, key), Duration: frameDur}); err != nil {
+			return err
+		}
+		for audioDue += frameDur; audioDue >= 20*time.Millisecond; audioDue -= 20 * time.Millisecond {
+			opus := []byte{0xfc, 0xff, 0xfe, byte(i)} // a TOC byte and filler: the SFU never decodes
+			if err := p.audio.WriteSample(media.Sample{Data: opus, Duration: 20 * time.Millisecond}); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Close ends the publisher's session.
+func (p *Publisher) Close() error { return p.PC.Close() }
+
+func newPeerConnection() (*webrtc.PeerConnection, error) {
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	// pion's defaults: NACK generator and responder, RTCP reports, TWCC, as a browser has.
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, err
+	}
+	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir))
+	return api.NewPeerConnection(webrtc.Configuration{})
+}
+
+// connect runs offer/answer through signal and waits for the connection.
+func connect(ctx context.Context, pc *webrtc.PeerConnection, signal Signal) error {
+	connected := make(chan struct{})
+	failed := make(chan struct{})
+	var onceOK, onceFail sync.Once
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			onceOK.Do(func() { close(connected) })
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			onceFail.Do(func() { close(failed) })
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	answer, err := signal(ctx, pc.LocalDescription().SDP)
+	if err != nil {
+		return err
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return err
+	}
+	select {
+	case <-connected:
+		return nil
+	case <-failed:
+		return fmt.Errorf("connection failed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+

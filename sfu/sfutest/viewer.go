@@ -1,0 +1,228 @@
+package sfutest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+)
+
+// Viewer is a pion viewer that records what it receives and checks it.
+type Viewer struct {
+	PC *webrtc.PeerConnection
+
+	mu          sync.Mutex
+	frames      []uint32
+	keyframes   int
+	frameErrors []error
+	video       seqTracker
+	audio       seqTracker
+	videoTS     []uint32
+	changed     chan struct{}
+	done        sync.WaitGroup
+}
+
+// NewViewer connects a recvonly audio+video viewer through signal.
+func NewViewer(ctx context.Context, signal Signal) (*Viewer, error) {
+	pc, err := newPeerConnection()
+	if err != nil {
+		return nil, err
+	}
+	v := &Viewer{PC: pc, changed: make(chan struct{}, 1)}
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+	}
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		v.done.Add(1)
+		go func() {
+			defer v.done.Done()
+			if t.Kind() == webrtc.RTPCodecTypeVideo {
+				v.readVideo(t)
+			} else {
+				v.readAudio(t)
+			}
+		}()
+	})
+	if err := connect(ctx, pc, signal); err != nil {
+		_ = pc.Close()
+		return nil, fmt.Errorf("viewer: %w", err)
+	}
+	return v, nil
+}
+
+func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
+	sb := samplebuilder.New(512, &codecs.H264Packet{}, 90000)
+	for {
+		pkt, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		v.mu.Lock()
+		v.video.add(pkt)
+		v.mu.Unlock()
+		sb.Push(pkt)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			n, key, err := ParseFrame(s.Data)
+			v.mu.Lock()
+			if err != nil {
+				v.frameErrors = append(v.frameErrors, err)
+			} else {
+				v.frames = append(v.frames, n)
+				v.videoTS = append(v.videoTS, s.PacketTimestamp)
+				if key {
+					v.keyframes++
+				}
+			}
+			v.mu.Unlock()
+			v.notify()
+		}
+	}
+}
+
+func (v *Viewer) readAudio(t *webrtc.TrackRemote) {
+	for {
+		pkt, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		v.mu.Lock()
+		v.audio.add(pkt)
+		v.mu.Unlock()
+	}
+}
+
+func (v *Viewer) notify() {
+	select {
+	case v.changed <- struct{}{}:
+	default:
+	}
+}
+
+// WaitFrame waits until frame n has been received whole.
+func (v *Viewer) WaitFrame(ctx context.Context, n uint32) error {
+	for {
+		v.mu.Lock()
+		got := len(v.frames) > 0 && v.frames[len(v.frames)-1] >= n
+		v.mu.Unlock()
+		if got {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for frame %d: %w (have %s)", n, ctx.Err(), v.Summary())
+		case <-v.changed:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Frames returns the numbers of the frames received whole, in order.
+func (v *Viewer) Frames() []uint32 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]uint32(nil), v.frames...)
+}
+
+// AudioPackets is how many audio packets arrived.
+func (v *Viewer) AudioPackets() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.audio.count
+}
+
+// Summary describes what arrived, for failure messages.
+func (v *Viewer) Summary() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	first, last := -1, -1
+	if len(v.frames) > 0 {
+		first, last = int(v.frames[0]), int(v.frames[len(v.frames)-1])
+	}
+	return fmt.Sprintf("%d frames (%d..%d), %d frame errors, video seq %s, audio seq %s",
+		len(v.frames), first, last, len(v.frameErrors), v.video.String(), v.audio.String())
+}
+
+// Check verifies that exactly the frames want arrived, each once, whole and in order, that
+// video timestamps only grow, and that video and audio sequence numbers have no gaps.
+func (v *Viewer) Check(want []uint32) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.frameErrors) > 0 {
+		return fmt.Errorf("%d corrupted frames, first: %w", len(v.frameErrors), v.frameErrors[0])
+	}
+	for i, n := range v.frames {
+		if i >= len(want) || n != want[i] {
+			return fmt.Errorf("frame %d arrived at position %d, want %v", n, i, want)
+		}
+	}
+	if len(v.frames) != len(want) {
+		return fmt.Errorf("%d of %d frames arrived", len(v.frames), len(want))
+	}
+	for i := 1; i < len(v.videoTS); i++ {
+		if int32(v.videoTS[i]-v.videoTS[i-1]) <= 0 {
+			return fmt.Errorf("video timestamp went from %d to %d at frame %d", v.videoTS[i-1], v.videoTS[i], v.frames[i])
+		}
+	}
+	if err := v.video.gaps(); err != nil {
+		return fmt.Errorf("video: %w", err)
+	}
+	if err := v.audio.gaps(); err != nil {
+		return fmt.Errorf("audio: %w", err)
+	}
+	return nil
+}
+
+// Close ends the viewer's session and waits for its readers.
+func (v *Viewer) Close() error {
+	err := v.PC.Close()
+	v.done.Wait()
+	return err
+}
+
+// seqTracker records which extended sequence numbers arrived and from how many SSRCs.
+type seqTracker struct {
+	count    int
+	ssrcs    map[uint32]bool
+	last     uint16
+	ext      int64
+	seen     map[int64]bool
+	min, max int64
+}
+
+func (s *seqTracker) add(p *rtp.Packet) {
+	if s.seen == nil {
+		s.seen, s.ssrcs = map[int64]bool{}, map[uint32]bool{}
+		s.ext, s.min, s.max = int64(p.SequenceNumber), int64(p.SequenceNumber), int64(p.SequenceNumber)
+	} else {
+		s.ext += int64(int16(p.SequenceNumber - s.last))
+	}
+	s.last = p.SequenceNumber
+	s.count++
+	s.ssrcs[p.SSRC] = true
+	s.seen[s.ext] = true
+	s.min, s.max = min(s.min, s.ext), max(s.max, s.ext)
+}
+
+func (s *seqTracker) gaps() error {
+	if len(s.ssrcs) > 1 {
+		return fmt.Errorf("%d SSRCs on one track", len(s.ssrcs))
+	}
+	for n := s.min; n <= s.max; n++ {
+		if !s.seen[n] {
+			return fmt.Errorf("sequence number gap at %d (range %d..%d)", n, s.min, s.max)
+		}
+	}
+	return nil
+}
+
+func (s *seqTracker) String() string {
+	return fmt.Sprintf("[%d packets, %d..%d]", s.count, s.min, s.max)
+}

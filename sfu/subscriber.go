@@ -1,0 +1,93 @@
+package sfu
+
+import (
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+)
+
+// Subscriber is a viewer's session: one PeerConnection with a DownTrack per stage Track.
+// A viewer may arrive before the host; its DownTracks wait on the Tracks and start at the
+// first keyframe once someone publishes.
+type Subscriber struct {
+	*Peer
+	room       *Room
+	downTracks []*DownTrack
+}
+
+// Subscribe admits a viewer to room and answers its offer. On success the session owns the
+// room membership and releases it when it closes.
+func (s *SFU) Subscribe(roomName, offer string, log *zap.Logger) (*Subscriber, string, error) {
+	if err := CheckOffer(offer, RoleViewer); err != nil {
+		return nil, "", err
+	}
+	room, err := s.Join(roomName, RoleViewer)
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := s.NewPeer(RoleViewer, log)
+	if err != nil {
+		room.Leave(RoleViewer)
+		return nil, "", err
+	}
+	sub := &Subscriber{Peer: p, room: room}
+	p.OnClose(func() {
+		for _, dt := range sub.downTracks {
+			dt.close()
+		}
+		room.Leave(RoleViewer)
+	})
+	if err := sub.addDownTracks(log); err != nil {
+		p.Close()
+		return nil, "", err
+	}
+	answer, err := p.Answer(offer)
+	if err != nil {
+		p.Close()
+		return nil, "", err
+	}
+	p.OnConnected(func() {
+		for _, dt := range sub.downTracks {
+			dt.setReady(p.PC.WriteRTCP)
+		}
+	})
+	return sub, answer, nil
+}
+
+// Room is the room the viewer watches.
+func (s *Subscriber) Room() *Room { return s.room }
+
+// addDownTracks adds an audio and a video sender before the offer is applied, so pion pairs
+// them with the viewer's recvonly transceivers.
+func (s *Subscriber) addDownTracks(log *zap.Logger) error {
+	streamID := "glint-" + s.room.name
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		t := s.room.Track(kind)
+		dt := newDownTrack(t, kind.String(), streamID, log.With(zap.String("kind", kind.String())))
+		sender, err := s.PC.AddTrack(dt)
+		if err != nil {
+			return err
+		}
+		s.downTracks = append(s.downTracks, dt)
+		t.addDownTrack(dt)
+		s.Go(func() { readSenderRTCP(sender, dt) })
+	}
+	return nil
+}
+
+// readSenderRTCP drains a sender's RTCP (so pion's interceptors run) and hands what the
+// DownTrack acts on to it. It returns when the PeerConnection closes.
+func readSenderRTCP(sender *webrtc.RTPSender, dt *DownTrack) {
+	buf := make([]byte, maxPacketSize)
+	for {
+		n, _, err := sender.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		dt.HandleRTCP(pkts)
+	}
+}

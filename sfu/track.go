@@ -1,0 +1,84 @@
+package sfu
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Track is a room's stable stage track of one kind. Viewers subscribe to the Track, not to a
+// publisher's Receiver, so when the host drops and republishes, the new Receiver takes the
+// Track over and every viewer's DownTrack splices onto it at the next keyframe without the
+// viewer renegotiating anything.
+type Track struct {
+	kind webrtc.RTPCodecType
+
+	current atomic.Pointer[Receiver]
+
+	mu         sync.Mutex // serialises changes to downTracks; readers use the snapshot
+	downTracks atomic.Pointer[[]*DownTrack]
+}
+
+func newTrack(kind webrtc.RTPCodecType) *Track {
+	t := &Track{kind: kind}
+	t.downTracks.Store(&[]*DownTrack{})
+	return t
+}
+
+// Kind is audio or video.
+func (t *Track) Kind() webrtc.RTPCodecType { return t.kind }
+
+// Receiver returns the source currently feeding the Track, or nil while nobody publishes.
+func (t *Track) Receiver() *Receiver { return t.current.Load() }
+
+// snapshot is the copy-on-write list of DownTracks: the fan-out reads it without a lock.
+func (t *Track) snapshot() []*DownTrack { return *t.downTracks.Load() }
+
+// attach makes r the Track's source, replacing any previous one, and asks for a keyframe
+// so that waiting viewers start at once.
+func (t *Track) attach(r *Receiver) {
+	t.current.Store(r)
+	if len(t.snapshot()) > 0 {
+		r.RequestKeyframe()
+	}
+}
+
+// detach clears the source if it is still r.
+func (t *Track) detach(r *Receiver) { t.current.CompareAndSwap(r, nil) }
+
+func (t *Track) addDownTrack(dt *DownTrack) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.snapshot()
+	next := make([]*DownTrack, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, dt)
+	t.downTracks.Store(&next)
+}
+
+func (t *Track) removeDownTrack(dt *DownTrack) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.snapshot()
+	next := make([]*DownTrack, 0, len(old))
+	for _, d := range old {
+		if d != dt {
+			next = append(next, d)
+		}
+	}
+	t.downTracks.Store(&next)
+}
+
+// forward is the second hop: hand one packet from r to every DownTrack. A Receiver that has
+// been replaced (the old session of a host who already republished) is ignored, so two
+// sources never interleave on one viewer's stream.
+func (t *Track) forward(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int64) {
+	if t.current.Load() != r {
+		return
+	}
+	for _, dt := range t.snapshot() {
+		dt.WriteRTP(r, pkt, keyframe, arrival)
+	}
+}

@@ -1,0 +1,5 @@
+// Package simulcast holds the pure logic a DownTrack needs to splice several RTP sources into
+// one continuous outgoing stream: keyframe detection per codec, and the sequence-number and
+// timestamp munger. It does no I/O and allocates nothing per packet, so it is table-tested and
+// fuzzed in isolation and reused by every forwarding path (WebRTC viewers, relays).
+package simulcast

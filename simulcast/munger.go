@@ -1,0 +1,145 @@
+package simulcast
+
+// maxGaps bounds the history of sequence offsets kept for translating NACKs. Each dropped
+// padding packet or source switch adds one; older entries are forgotten, after which a NACK
+// for a packet that old is simply not answered (the packet cache has moved on by then too).
+const maxGaps = 32
+
+// Munger maps the sequence numbers and timestamps of whichever source currently feeds an
+// outgoing stream onto one continuous output, so a decoder never sees a jump when the
+// publisher restarts or a viewer's layer changes. Not safe for concurrent use: the owner
+// (a DownTrack) serialises calls. The zero value is ready; it allocates nothing.
+type Munger struct {
+	started   bool
+	switching bool
+
+	seqOffset uint16
+	tsOffset  uint32
+
+	// Input side of the current source.
+	segmentStart uint16 // first input seq of the current source
+	highestIn    uint16
+
+	// Output side, across sources.
+	lastOutSeq  uint16
+	lastOutTS   uint32
+	lastArrival int64 // unix nanos when lastOutTS was sent
+
+	// offsets[i] applies to input seqs >= from[i] (current source only), newest last.
+	gaps    [maxGaps]gap
+	numGaps int
+}
+
+type gap struct {
+	from   uint16
+	offset uint16
+}
+
+// Switch announces that the next packet comes from a different source. The caller must only
+// feed that source from a keyframe on; the munger joins it to the output seamlessly.
+func (m *Munger) Switch() { m.switching = true }
+
+// Started reports whether any packet has been written.
+func (m *Munger) Started() bool { return m.started }
+
+// LastOut returns the last output sequence number and timestamp.
+func (m *Munger) LastOut() (seq uint16, ts uint32) { return m.lastOutSeq, m.lastOutTS }
+
+// Rewrite returns the output sequence number and timestamp for an input packet that arrived
+// at arrival (unix nanos). ok is false for a packet that must be dropped: one older than the
+// start of the current source, whose output slot belongs to the previous source.
+func (m *Munger) Rewrite(seq uint16, ts uint32, arrival int64, clockRate uint32) (outSeq uint16, outTS uint32, ok bool) {
+	if !m.started || m.switching {
+		m.join(seq, ts, arrival, clockRate)
+	}
+	if d := int16(seq - m.highestIn); d > 0 {
+		m.highestIn = seq
+	} else if int16(seq-m.segmentStart) < 0 {
+		return 0, 0, false
+	}
+	outSeq, outTS = seq+m.offsetFor(seq), ts+m.tsOffset
+	if int16(outSeq-m.lastOutSeq) > 0 {
+		m.lastOutSeq = outSeq
+	}
+	if int32(outTS-m.lastOutTS) > 0 {
+		m.lastOutTS, m.lastArrival = outTS, arrival
+	}
+	return outSeq, outTS, true
+}
+
+// join starts a new segment at seq: output continues one past the last sequence number,
+// and the timestamp advances by the wall-clock time since the last packet (at least one
+// tick), so playout timing across the splice stays true.
+func (m *Munger) join(seq uint16, ts uint32, arrival int64, clockRate uint32) {
+	delta := uint32(1)
+	if m.started && arrival > m.lastArrival && clockRate > 0 {
+		if d := uint64(arrival-m.lastArrival) * uint64(clockRate) / 1e9; d > 1 && d < 1<<31 {
+			delta = uint32(d)
+		}
+	}
+	if m.started {
+		m.seqOffset = m.lastOutSeq + 1 - seq
+		m.tsOffset = m.lastOutTS + delta - ts
+	} else {
+		// The first source keeps its own numbering; there is nothing to be continuous with.
+		m.seqOffset, m.tsOffset = 0, 0
+		m.lastOutSeq, m.lastOutTS, m.lastArrival = seq-1, ts, arrival
+	}
+	m.started, m.switching = true, false
+	m.segmentStart, m.highestIn = seq, seq
+	m.numGaps = 0
+	m.pushGap(seq, m.seqOffset)
+}
+
+// Skip drops an input packet without leaving a hole in the output: used for padding-only
+// packets, which carry no media and would otherwise need to be forwarded to keep sequence
+// numbers dense. Only an in-order packet can be closed up; anything else is left as a gap
+// that the receiver may NACK and the sender answers from its cache.
+func (m *Munger) Skip(seq uint16) {
+	if !m.started || m.switching || seq != m.highestIn+1 {
+		return
+	}
+	m.highestIn = seq
+	m.seqOffset--
+	m.pushGap(seq+1, m.seqOffset)
+}
+
+func (m *Munger) pushGap(from, offset uint16) {
+	if m.numGaps == maxGaps {
+		copy(m.gaps[:], m.gaps[1:])
+		m.numGaps--
+	}
+	m.gaps[m.numGaps] = gap{from: from, offset: offset}
+	m.numGaps++
+}
+
+// offsetFor returns the sequence offset in force for input seq of the current source.
+func (m *Munger) offsetFor(seq uint16) uint16 {
+	for i := m.numGaps - 1; i > 0; i-- {
+		if int16(seq-m.gaps[i].from) >= 0 {
+			return m.gaps[i].offset
+		}
+	}
+	return m.gaps[0].offset
+}
+
+// InputSeq translates an output sequence number (from a receiver's NACK) back to the input
+// sequence number of the current source. ok is false when the packet belonged to an earlier
+// source or is too old to translate.
+func (m *Munger) InputSeq(outSeq uint16) (seq uint16, ok bool) {
+	if !m.started || m.numGaps == 0 || int16(outSeq-m.lastOutSeq) > 0 {
+		return 0, false
+	}
+	for i := m.numGaps - 1; i >= 0; i-- {
+		g := m.gaps[i]
+		in := outSeq - g.offset
+		if int16(in-g.from) >= 0 && int16(m.highestIn-in) >= 0 {
+			return in, true
+		}
+	}
+	return 0, false
+}
+
+// OutputTS translates a timestamp of the current source, such as the RTP time of a sender
+// report, into the output timeline.
+func (m *Munger) OutputTS(ts uint32) uint32 { return ts + m.tsOffset }

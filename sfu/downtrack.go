@@ -38,8 +38,8 @@ type DownTrack struct {
 	lastKeyReq   time.Time
 	munger       simulcast.Munger
 
-	hdr rtp.Header        // reused for every write: no allocation per packet
-	ext [2]rtp.Extension  // capacity for extensions interceptors add (TWCC)
+	hdr rtp.Header          // reused for every write: no allocation per packet
+	ext [2]rtp.Extension    // capacity for extensions interceptors add (TWCC)
 	rtx [maxPacketSize]byte // NACK answers are copied here from the cache
 
 	packets, octets uint32 // for sender reports (RFC 3550 counts wrap at 32 bits)

@@ -167,4 +167,3 @@ func connect(ctx context.Context, pc *webrtc.PeerConnection, signal Signal) erro
 		return ctx.Err()
 	}
 }
-

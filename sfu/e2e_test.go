@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/glintlive/glint/ingest/whip"
@@ -18,7 +17,7 @@ func newTestSFU(t *testing.T) *sfu.SFU {
 	cfg := sfu.DefaultConfig()
 	cfg.UDPAddr = "127.0.0.1:0"
 	cfg.KeyframeInterval = 100 * time.Millisecond
-	s, err := sfu.New(cfg, zaptest.NewLogger(t))
+	s, err := sfu.New(cfg, sfutest.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +33,7 @@ func TestPublisherRestartKeepsViewersContinuous(t *testing.T) {
 	s := newTestSFU(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	log := zaptest.NewLogger(t)
+	log := sfutest.Logger()
 
 	subscribe := func(ctx context.Context, offer string) (string, error) {
 		sub, answer, err := s.Subscribe("stage", offer, log)

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pion/sdp/v3"
 )
@@ -14,6 +15,9 @@ const MaxMediaSections = 16
 // state is created: unparsable, too many m-lines, or no audio/video flowing the way role
 // needs (a publisher must send, a viewer must receive).
 func CheckOffer(offer string, role Role) error {
+	if !strings.HasPrefix(offer, "v=0") {
+		return fmt.Errorf("%w: an SDP offer starts with \"v=0\"", ErrBadOffer)
+	}
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(offer); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadOffer, err)

@@ -70,10 +70,15 @@ func (p *Peer) OnConnected(f func()) {
 	p.onConnected = append(p.onConnected, f)
 }
 
-// OnClose registers f to run when the session ends, before Close returns.
+// OnClose registers f to run when the session ends, before Close returns. Registered on a
+// session already closing, f runs once it has closed, so no cleanup is ever skipped.
 func (p *Peer) OnClose(f func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closing {
+		go func() { <-p.done; f() }()
+		return
+	}
 	p.onClose = append(p.onClose, f)
 }
 

@@ -18,36 +18,72 @@ import (
 // engine holds what every session shares: one UDP socket for all ICE traffic and the two
 // pion APIs, one for publishers and one for viewers, whose interceptors differ.
 type engine struct {
-	conn *net.UDPConn
-	mux  *ice.UDPMuxDefault
-	pub  *webrtc.API
-	sub  *webrtc.API
+	mux udpMux
+	pub *webrtc.API
+	sub *webrtc.API
+}
+
+// udpMux is what both of pion's muxes offer.
+type udpMux interface {
+	ice.UDPMux
+	GetListenAddresses() []net.Addr
 }
 
 func newEngine(cfg *Config, log *zap.Logger) (*engine, error) {
-	addr, err := net.ResolveUDPAddr("udp4", cfg.UDPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("sfu: udp_addr: %w", err)
-	}
-	conn, err := net.ListenUDP("udp4", addr)
-	if err != nil {
-		return nil, fmt.Errorf("sfu: listen on UDP %s: %w", cfg.UDPAddr, err)
-	}
 	loggers := newPionLoggerFactory(log)
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: loggers.NewLogger("udpmux")})
+	mux, err := listenUDPMux(cfg, loggers)
+	if err != nil {
+		return nil, err
+	}
 	se := newSettingEngine(cfg, mux, loggers)
 	pub, err := newAPI(se, registerPublisherInterceptors)
 	if err == nil {
 		var sub *webrtc.API
 		if sub, err = newAPI(se, registerViewerInterceptors); err == nil {
-			return &engine{conn: conn, mux: mux, pub: pub, sub: sub}, nil
+			return &engine{mux: mux, pub: pub, sub: sub}, nil
 		}
 	}
 	_ = mux.Close()
 	return nil, err
 }
 
-func (e *engine) localAddr() *net.UDPAddr { return e.conn.LocalAddr().(*net.UDPAddr) }
+// listenUDPMux opens the one UDP port. On a specific address that is one socket; on the
+// wildcard address pion needs one socket per interface address (a wildcard socket cannot
+// tell which local address a packet reached), all on the same port.
+func listenUDPMux(cfg *Config, loggers logging.LoggerFactory) (udpMux, error) {
+	addr, err := net.ResolveUDPAddr("udp4", cfg.UDPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("sfu: udp_addr: %w", err)
+	}
+	if addr.IP == nil || addr.IP.IsUnspecified() {
+		opts := []ice.UDPMuxFromPortOption{
+			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
+			ice.UDPMuxFromPortWithLogger(loggers.NewLogger("udpmux")),
+		}
+		if cfg.IncludeLoopback {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		mux, err := ice.NewMultiUDPMuxFromPort(addr.Port, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("sfu: listen on UDP %s: %w", cfg.UDPAddr, err)
+		}
+		return mux, nil
+	}
+	conn, err := net.ListenUDP("udp4", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sfu: listen on UDP %s: %w", cfg.UDPAddr, err)
+	}
+	return ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: loggers.NewLogger("udpmux")}), nil
+}
+
+// localAddr is the first address ICE listens on (tests use it to find the port).
+func (e *engine) localAddr() *net.UDPAddr {
+	addrs := e.mux.GetListenAddresses()
+	if len(addrs) == 0 {
+		return nil
+	}
+	return addrs[0].(*net.UDPAddr)
+}
 
 func (e *engine) close() error { return e.mux.Close() }
 

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/signaling"
+	"github.com/glintlive/glint/signaling/auth"
+	"github.com/glintlive/glint/webclient"
+)
+
+// app is one running server: the SFU, the HTTP surface over it and the listener.
+type app struct {
+	cfg       Config
+	log       *zap.Logger
+	sfu       *sfu.SFU
+	signaling *signaling.Server
+	http      *http.Server
+	listener  net.Listener
+	served    chan error
+}
+
+// newApp wires the packages together and binds the ports; it does not serve yet.
+func newApp(cfg Config, log *zap.Logger) (*app, error) {
+	verifier, err := auth.NewVerifier(map[string]string{cfg.APIKey: cfg.APISecret})
+	if err != nil {
+		return nil, err
+	}
+	s, err := sfu.New(cfg.SFU, log)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := signaling.New(cfg.Signaling, s, verifier, log)
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	a := &app{cfg: cfg, log: log, sfu: s, signaling: sig, listener: ln, served: make(chan error, 1)}
+	a.http = &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	return a, nil
+}
+
+func (a *app) routes() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(sfu.Collectors()...)
+	demo, _ := fs.Sub(webclient.Demo, "demo")
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/demo/", http.StripPrefix("/demo/", http.FileServerFS(demo)))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/demo/", http.StatusFound)
+	})
+	mux.Handle("/", a.signaling.Handler())
+	return mux
+}
+
+// URL is the base URL of the HTTP listener.
+func (a *app) URL() string { return "http://" + a.listener.Addr().String() }
+
+// start serves HTTP in the background.
+func (a *app) start() {
+	go func() { a.served <- a.http.Serve(a.listener) }()
+}
+
+// close stops accepting requests, ends every session and releases the ports.
+func (a *app) close(ctx context.Context) error {
+	err := a.http.Shutdown(ctx)
+	if serveErr := <-a.served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	a.signaling.Close(ctx)
+	return errors.Join(err, a.sfu.Close())
+}

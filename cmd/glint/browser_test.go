@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/glintlive/glint/sfu/sfutest"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+// netnsSetup gives the test a private network: loopback plus a veth pair. Chromium gathers
+// no candidates on loopback, so it needs a non-loopback interface; this one exists only
+// inside the namespace, so no test packet can leave the machine.
+const netnsSetup = `set -e
+ip link set lo up
+ip link add glint0 type veth peer name glint1
+ip addr add 10.213.0.1/24 dev glint0
+ip addr add 10.213.0.2/24 dev glint1
+ip link set glint0 up
+ip link set glint1 up
+exec "$@"`
+
+// requireTool skips (outside CI) or fails (in CI) when a tool the test needs is missing.
+func requireTool(t *testing.T, what, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if _, err := exec.LookPath(path); err == nil {
+		return
+	}
+	msg := what + " not found at " + path + "; install it (see README: Tests) or the test cannot run"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// TestBrowserPublishAndPlay: headless Chromium publishes its fake camera and microphone
+// over WHIP from one page and a second page plays over WHEP through Glint. It passes only
+// when the viewer's video has real dimensions, framesDecoded keeps increasing for 5 seconds
+// and audio packets arrive (checked by webclient/e2e/whip_whep.mjs).
+func TestBrowserPublishAndPlay(t *testing.T) {
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	requireTool(t, "Chromium", chromium)
+	requireTool(t, "node", "node")
+	webclient, _ := filepath.Abs("../../webclient")
+	requireTool(t, "playwright-core (npm ci in webclient/)", filepath.Join(webclient, "node_modules", "playwright-core"))
+	if os.Getenv("GLINT_IN_NETNS") != "1" {
+		reexecInNetns(t)
+		return
+	}
+
+	cfg := defaultConfig()
+	cfg.applyDev()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.SFU.UDPAddr = "0.0.0.0:0"
+	a, err := newApp(cfg, sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.start()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	token, err := auth.Issue(cfg.APIKey, cfg.APISecret, auth.TokenOptions{Room: "browser", Identity: "host", Publish: true, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "e2e/whip_whep.mjs", "--server", a.URL(), "--room", "browser",
+		"--publish-token", token, "--seconds", "5")
+	cmd.Dir = webclient
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	out, err := cmd.CombinedOutput()
+	t.Logf("whip_whep.mjs:\n%s", out)
+	if err != nil {
+		t.Fatalf("browser publish/play failed: %v", err)
+	}
+}
+
+// reexecInNetns runs this one test again inside a fresh network namespace.
+func reexecInNetns(t *testing.T) {
+	t.Helper()
+	args := []string{"-n"}
+	if os.Geteuid() != 0 {
+		args = []string{"-rn"} // an unprivileged user namespace owns the network namespace
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args = append(args, "sh", "-c", netnsSetup, "netns", self, "-test.run", "^"+t.Name()+"$", "-test.v")
+	cmd := exec.Command("unshare", args...)
+	cmd.Env = append(os.Environ(), "GLINT_IN_NETNS=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("in a private network namespace:\n%s", out)
+	if err != nil {
+		if os.Getenv("CI") != "true" && !isTestFailure(out) {
+			t.Skipf("cannot create a network namespace here (%v); the browser test needs one", err)
+		}
+		t.Fatalf("browser test failed: %v", err)
+	}
+}
+
+func isTestFailure(out []byte) bool {
+	return bytes.Contains(out, []byte("--- FAIL")) || bytes.Contains(out, []byte("--- PASS"))
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/signaling"
+)
+
+// Config is the whole server configuration: each package owns its part; this file only
+// composes them. Precedence, lowest first: defaults, --dev, the YAML file, GLINT_* environment
+// variables, flags.
+type Config struct {
+	HTTPAddr  string           `yaml:"http_addr"`
+	DataDir   string           `yaml:"data_dir"`
+	APIKey    string           `yaml:"api_key"`
+	APISecret string           `yaml:"api_secret"`
+	LogLevel  string           `yaml:"log_level"`
+	Dev       bool             `yaml:"dev"`
+	SFU       sfu.Config       `yaml:"sfu"`
+	Signaling signaling.Config `yaml:"signaling"`
+
+	// generatedSecret is set when no key/secret was configured and a random pair was made
+	// for this run; serve prints it so the operator can mint tokens.
+	generatedSecret bool
+}
+
+func defaultConfig() Config {
+	return Config{
+		HTTPAddr:  ":8080",
+		DataDir:   "./data",
+		LogLevel:  "info",
+		SFU:       sfu.DefaultConfig(),
+		Signaling: signaling.DefaultConfig(),
+	}
+}
+
+// applyDev is --dev: zero-config local use with well-known credentials.
+func (c *Config) applyDev() {
+	c.Dev = true
+	c.APIKey, c.APISecret = "devkey", "secret"
+	c.Signaling.AllowAnonymousViewing = true
+}
+
+// configFlags are the flags serve and token share.
+type configFlags struct {
+	file, httpAddr, data, apiKey, apiSecret, logLevel, publicIPs, iceServers string
+	udpPort                                                                  int
+	dev, anonymous                                                           bool
+	set                                                                      map[string]bool
+}
+
+func registerConfigFlags(fs *flag.FlagSet) *configFlags {
+	f := &configFlags{}
+	fs.StringVar(&f.file, "config", "", "YAML config file (GLINT_CONFIG)")
+	fs.BoolVar(&f.dev, "dev", false, "development mode: API key devkey / secret secret, anonymous viewing (GLINT_DEV)")
+	fs.StringVar(&f.httpAddr, "http", "", "HTTP listen address, default :8080 (GLINT_HTTP)")
+	fs.IntVar(&f.udpPort, "udp-port", 0, "UDP port for all WebRTC media (ICE UDP mux), default 7881 (GLINT_UDP_PORT)")
+	fs.StringVar(&f.data, "data", "", "data directory, default ./data (GLINT_DATA)")
+	fs.StringVar(&f.apiKey, "api-key", "", "API key tokens are signed with (GLINT_API_KEY)")
+	fs.StringVar(&f.apiSecret, "api-secret", "", "API secret tokens are signed with (GLINT_API_SECRET)")
+	fs.StringVar(&f.publicIPs, "public-ip", "", "comma-separated public IPs to announce in ICE candidates (GLINT_PUBLIC_IPS)")
+	fs.StringVar(&f.iceServers, "ice-servers", "", "comma-separated stun:/turn: URLs handed to clients (GLINT_ICE_SERVERS)")
+	fs.BoolVar(&f.anonymous, "allow-anonymous", false, "let WHEP viewers watch without a token (GLINT_ALLOW_ANONYMOUS)")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (GLINT_LOG_LEVEL)")
+	return f
+}
+
+// load composes the configuration after fs.Parse.
+func (f *configFlags) load(fs *flag.FlagSet, getenv func(string) string) (Config, error) {
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	cfg := defaultConfig()
+	dev, err := f.bool("dev", f.dev, getenv("GLINT_DEV"))
+	if err != nil {
+		return cfg, err
+	}
+	if dev {
+		cfg.applyDev()
+	}
+	file := f.pick("config", f.file, getenv("GLINT_CONFIG"))
+	if file != "" {
+		if err := decodeFile(file, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	if err := f.overlay(&cfg, getenv); err != nil {
+		return cfg, err
+	}
+	if cfg.APIKey == "" && cfg.APISecret == "" {
+		cfg.APIKey, cfg.APISecret, cfg.generatedSecret = "API"+randomHex(6), randomHex(24), true
+	}
+	return cfg, cfg.Validate()
+}
+
+// overlay applies environment variables, then flags, over cfg.
+func (f *configFlags) overlay(cfg *Config, getenv func(string) string) error {
+	cfg.HTTPAddr = f.pick("http", f.httpAddr, getenv("GLINT_HTTP"), cfg.HTTPAddr)
+	cfg.DataDir = f.pick("data", f.data, getenv("GLINT_DATA"), cfg.DataDir)
+	cfg.APIKey = f.pick("api-key", f.apiKey, getenv("GLINT_API_KEY"), cfg.APIKey)
+	cfg.APISecret = f.pick("api-secret", f.apiSecret, getenv("GLINT_API_SECRET"), cfg.APISecret)
+	cfg.LogLevel = f.pick("log-level", f.logLevel, getenv("GLINT_LOG_LEVEL"), cfg.LogLevel)
+	if ips := f.pick("public-ip", f.publicIPs, getenv("GLINT_PUBLIC_IPS")); ips != "" {
+		cfg.SFU.PublicIPs = splitList(ips)
+	}
+	if urls := f.pick("ice-servers", f.iceServers, getenv("GLINT_ICE_SERVERS")); urls != "" {
+		cfg.SFU.ICEServers = splitList(urls)
+	}
+	cfg.Signaling.ICEServers = cfg.SFU.ICEServers
+	anon, err := f.bool("allow-anonymous", f.anonymous, getenv("GLINT_ALLOW_ANONYMOUS"))
+	if err != nil {
+		return err
+	}
+	cfg.Signaling.AllowAnonymousViewing = cfg.Signaling.AllowAnonymousViewing || anon
+	port := getenv("GLINT_UDP_PORT")
+	if f.set["udp-port"] {
+		port = strconv.Itoa(f.udpPort)
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("udp port %q is not a port number", port)
+		}
+		host, _, _ := net.SplitHostPort(cfg.SFU.UDPAddr)
+		cfg.SFU.UDPAddr = net.JoinHostPort(host, strconv.Itoa(n))
+	}
+	return nil
+}
+
+// pick returns the flag's value when it was set, else the first non-empty fallback.
+func (f *configFlags) pick(name, flagValue string, fallbacks ...string) string {
+	if f.set[name] {
+		return flagValue
+	}
+	for _, v := range fallbacks {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (f *configFlags) bool(name string, flagValue bool, env string) (bool, error) {
+	if f.set[name] {
+		return flagValue, nil
+	}
+	if env == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(env)
+	if err != nil {
+		return false, fmt.Errorf("environment for --%s: %q is not a boolean", name, env)
+	}
+	return v, nil
+}
+
+// decodeFile reads YAML strictly: an unknown key is an error, not a silent no-op.
+func decodeFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate checks the composed configuration once, each package its own part.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err)
+	}
+	if c.APIKey == "" || c.APISecret == "" {
+		return errors.New("api_key and api_secret must both be set (or neither, for a generated pair)")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if err := c.SFU.Validate(); err != nil {
+		return err
+	}
+	return c.Signaling.Validate()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func serveCommand(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("glint serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := registerConfigFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected arguments %v", fs.Args())
+	}
+	cfg, err := flags.load(fs, getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	a, err := newApp(cfg, log)
+	if err != nil {
+		return err
+	}
+	a.start()
+	log.Info("glint is serving",
+		zap.String("http", a.URL()),
+		zap.String("udp", a.sfu.UDPAddr().String()),
+		zap.String("publish", a.URL()+"/demo/publish.html"),
+		zap.String("watch", a.URL()+"/demo/play.html"),
+		zap.Bool("anonymous_viewing", cfg.Signaling.AllowAnonymousViewing))
+	if cfg.Dev || cfg.generatedSecret {
+		// Printed on purpose: without it nobody could mint a token for this run.
+		log.Warn("development credentials; do not use in production",
+			zap.String("api_key", cfg.APIKey), zap.String("api_secret", cfg.APISecret))
+	}
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return a.close(shutdown)
+}
+
+func newLogger(cfg Config) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	zc := zap.NewProductionConfig()
+	if cfg.Dev {
+		zc = zap.NewDevelopmentConfig()
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	return zc.Build()
+}

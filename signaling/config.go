@@ -1,0 +1,56 @@
+package signaling
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Config tunes the HTTP surface.
+type Config struct {
+	// AllowAnonymousViewing lets WHEP viewers in without a token.
+	AllowAnonymousViewing bool `yaml:"allow_anonymous_viewing"`
+	// MaxSDPBytes bounds offers and trickle fragments.
+	MaxSDPBytes int64 `yaml:"max_sdp_bytes"`
+	// RatePerSecond and RateBurst limit WHIP/WHEP requests per client IP.
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	RateBurst     int     `yaml:"rate_burst"`
+	// MaxSessions bounds concurrent WHIP+WHEP sessions on this node.
+	MaxSessions int `yaml:"max_sessions"`
+	// CORSOrigins may call the API from a browser; "*" allows any origin.
+	CORSOrigins []string `yaml:"cors_origins"`
+	// TrustProxy takes the client IP from X-Forwarded-For (only behind a proxy you run).
+	TrustProxy bool `yaml:"trust_proxy"`
+	// ICEServers are announced to clients as Link headers (stun:/turn: URLs).
+	ICEServers []string `yaml:"ice_servers"`
+}
+
+// DefaultConfig is what `glint serve` starts with.
+func DefaultConfig() Config {
+	return Config{
+		MaxSDPBytes:   64 << 10,
+		RatePerSecond: 5,
+		RateBurst:     20,
+		MaxSessions:   5000,
+		CORSOrigins:   []string{"*"},
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxSDPBytes < 1024 || c.MaxSDPBytes > 1<<20:
+		return fmt.Errorf("signaling: max_sdp_bytes must be 1024..1048576, got %d", c.MaxSDPBytes)
+	case c.RatePerSecond <= 0:
+		return fmt.Errorf("signaling: rate_per_second must be positive, got %v", c.RatePerSecond)
+	case c.RateBurst < 1:
+		return fmt.Errorf("signaling: rate_burst must be at least 1, got %d", c.RateBurst)
+	case c.MaxSessions < 1:
+		return fmt.Errorf("signaling: max_sessions must be at least 1, got %d", c.MaxSessions)
+	}
+	for _, u := range c.ICEServers {
+		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+			return fmt.Errorf("signaling: ice_servers: %q is not a stun:, turn: or turns: URL", u)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,41 @@
+package signaling
+
+import (
+	"net/http"
+	"slices"
+)
+
+// cors lets browser pages on other origins publish and play: it answers preflights and
+// exposes the headers WHIP/WHEP clients read (Location, ETag, Link).
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && s.originAllowed(origin) {
+			h := w.Header()
+			if slices.Contains(s.cfg.CORSOrigins, "*") {
+				h.Set("Access-Control-Allow-Origin", "*")
+			} else {
+				h.Set("Access-Control-Allow-Origin", origin)
+				h.Add("Vary", "Origin")
+			}
+			h.Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+			h.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Patch, Accept-Post, Retry-After")
+			h.Set("Access-Control-Max-Age", "600")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) originAllowed(origin string) bool {
+	return slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, origin)
+}
+
+// options answers CORS preflights and tells WHIP clients what the endpoint accepts.
+func (s *Server) options(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("id") == "" {
+		w.Header().Set("Accept-Post", "application/sdp")
+	} else {
+		w.Header().Set("Accept-Patch", "application/trickle-ice-sdpfrag")
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,67 @@
+package signaling
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+var (
+	errNoSession      = errors.New("no such session")
+	errTooManySession = errors.New("too many sessions on this server")
+	errContentType    = errors.New("wrong content type")
+	errTooLarge       = errors.New("request body too large")
+	errICERestart     = errors.New("ICE restart is not supported; start a new session")
+	errETag           = errors.New("If-Match does not match the session's ETag")
+	errRateLimited    = errors.New("too many requests from this address")
+	errBadRequest     = errors.New("bad request")
+)
+
+// statusOf maps an error from any layer to the HTTP status a client should see.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, auth.ErrMissingToken), errors.Is(err, auth.ErrInvalidToken):
+		return http.StatusUnauthorized
+	case errors.Is(err, auth.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, errNoSession):
+		return http.StatusNotFound
+	case errors.Is(err, errContentType):
+		return http.StatusUnsupportedMediaType
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errETag):
+		return http.StatusPreconditionFailed
+	case errors.Is(err, errICERestart):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, errRateLimited):
+		return http.StatusTooManyRequests
+	case errors.Is(err, sfu.ErrRoomFull), errors.Is(err, sfu.ErrTooManyRooms), errors.Is(err, errTooManySession),
+		errors.Is(err, sfu.ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, sfu.ErrBadOffer), errors.Is(err, sfu.ErrNoMedia), errors.Is(err, sfu.ErrBadCandidate),
+		errors.Is(err, sfu.ErrInvalidRoomName), errors.Is(err, sfu.ErrUnsupportedCodec), errors.Is(err, errBadRequest):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with the status for err and a one-line plain-text reason. Internal
+// errors are logged by the caller and shown to the client without detail.
+func writeError(w http.ResponseWriter, err error) {
+	status := statusOf(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		msg = "internal error"
+	}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(1))
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg + "\n"))
+}

@@ -1,0 +1,230 @@
+package signaling
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/ingest/whip"
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+// session is what a WHIP or WHEP resource controls.
+type session interface {
+	AddICECandidate(c webrtc.ICECandidateInit) error
+	Close()
+	OnClose(func())
+}
+
+// Server serves WHIP and WHEP.
+type Server struct {
+	cfg      Config
+	sfu      *sfu.SFU
+	verifier *auth.Verifier
+	log      *zap.Logger
+	limiter  *ipLimiter
+	mux      *http.ServeMux
+
+	mu        sync.Mutex
+	resources map[string]*resource
+}
+
+// New builds the HTTP surface over an SFU.
+func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	srv := &Server{
+		cfg: cfg, sfu: s, verifier: v, log: log.Named("signaling"),
+		limiter:   newIPLimiter(cfg.RatePerSecond, cfg.RateBurst),
+		mux:       http.NewServeMux(),
+		resources: map[string]*resource{},
+	}
+	for _, kind := range []string{"whip", "whep"} {
+		srv.mux.HandleFunc("POST /"+kind+"/{room}", srv.limited(srv.create(kind)))
+		srv.mux.HandleFunc("OPTIONS /"+kind+"/{room}", srv.options)
+		srv.mux.HandleFunc("PATCH /"+kind+"/{room}/{id}", srv.limited(srv.patch))
+		srv.mux.HandleFunc("DELETE /"+kind+"/{room}/{id}", srv.limited(srv.delete))
+		srv.mux.HandleFunc("OPTIONS /"+kind+"/{room}/{id}", srv.options)
+	}
+	srv.mux.HandleFunc("GET /healthz", srv.healthz)
+	return srv, nil
+}
+
+// Handler is the server's HTTP handler, with CORS applied.
+func (s *Server) Handler() http.Handler { return s.cors(s.mux) }
+
+// Sessions is the number of live WHIP+WHEP resources.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.resources)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// limited applies the per-IP rate limit.
+func (s *Server) limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.limiter.allow(clientIP(r, s.cfg.TrustProxy), time.Now()) {
+			writeError(w, errRateLimited)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// create handles POST /whip/{room} and POST /whep/{room}: authenticate, read the offer,
+// start the session and answer 201 with the resource's Location.
+func (s *Server) create(kind string) http.HandlerFunc {
+	perm, role := auth.PermPublish, sfu.RolePublisher
+	if kind == "whep" {
+		perm, role = auth.PermSubscribe, sfu.RoleViewer
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		room := r.PathValue("room")
+		claims, err := s.authorize(r, room, perm, role == sfu.RoleViewer && s.cfg.AllowAnonymousViewing)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		offer, err := s.readBody(w, r, "application/sdp")
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if s.Sessions() >= s.cfg.MaxSessions {
+			writeError(w, errTooManySession)
+			return
+		}
+		id := newID()
+		log := s.log.With(zap.String("room", room), zap.String("session", id), zap.String("kind", kind), zap.String("identity", identity(claims)))
+		sess, answer, err := s.start(role, room, offer, log)
+		if err != nil {
+			if statusOf(err) == http.StatusInternalServerError {
+				log.Error("session not created", zap.Error(err))
+			} else {
+				log.Info("session refused", zap.Error(err))
+			}
+			writeError(w, err)
+			return
+		}
+		res := s.register(id, kind, room, offer, claims, sess)
+		log.Info("session created")
+		w.Header().Set("Content-Type", "application/sdp")
+		w.Header().Set("Location", res.path)
+		w.Header().Set("ETag", res.etag)
+		w.Header().Set("Accept-Patch", "application/trickle-ice-sdpfrag")
+		s.linkICEServers(w)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, answer)
+	}
+}
+
+// start creates the WebRTC session behind a new resource.
+func (s *Server) start(role sfu.Role, room, offer string, log *zap.Logger) (session, string, error) {
+	if role == sfu.RolePublisher {
+		ws, answer, err := whip.Publish(s.sfu, room, offer, log)
+		if err != nil {
+			return nil, "", err
+		}
+		return ws, answer, nil
+	}
+	sub, answer, err := s.sfu.Subscribe(room, offer, log)
+	if err != nil {
+		return nil, "", err
+	}
+	return sub, answer, nil
+}
+
+// authorize checks the bearer token for perm on room. With anonymous set, a request without
+// any token is let in with nil claims; a request with a bad token is still refused.
+func (s *Server) authorize(r *http.Request, room string, perm auth.Permission, anonymous bool) (*auth.Claims, error) {
+	token, err := auth.BearerToken(r)
+	if err != nil {
+		if anonymous && errors.Is(err, auth.ErrMissingToken) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	claims, err := s.verifier.Verify(token)
+	if err != nil {
+		return nil, err
+	}
+	if err := claims.Allow(room, perm); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// readBody enforces the content type and size limit and returns the body.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, contentType string) (string, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !strings.EqualFold(mt, contentType) {
+		return "", errors.Join(errContentType, errors.New("expected Content-Type: "+contentType))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxSDPBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return "", errors.Join(errTooLarge, errors.New("limit is "+strconv.FormatInt(s.cfg.MaxSDPBytes, 10)+" bytes"))
+		}
+		return "", err
+	}
+	return string(body), nil
+}
+
+func (s *Server) linkICEServers(w http.ResponseWriter) {
+	for _, u := range s.cfg.ICEServers {
+		w.Header().Add("Link", "<"+u+`>; rel="ice-server"`)
+	}
+}
+
+// Close ends every session this server created.
+func (s *Server) Close(ctx context.Context) {
+	s.mu.Lock()
+	var all []*resource
+	for _, r := range s.resources {
+		all = append(all, r)
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		for _, r := range all {
+			r.sess.Close()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func identity(c *auth.Claims) string {
+	if c == nil {
+		return "anonymous"
+	}
+	return c.Identity
+}

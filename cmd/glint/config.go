@@ -62,15 +62,20 @@ type configFlags struct {
 	set                                                                      map[string]bool
 }
 
-func registerConfigFlags(fs *flag.FlagSet) *configFlags {
+// registerConfigFlags adds the credential flags every command needs and, for serve, the
+// server's own (token uses --data for a grant, so it must not get the data directory's).
+func registerConfigFlags(fs *flag.FlagSet, serve bool) *configFlags {
 	f := &configFlags{}
 	fs.StringVar(&f.file, "config", "", "YAML config file (GLINT_CONFIG)")
 	fs.BoolVar(&f.dev, "dev", false, "development mode: API key devkey / secret secret, anonymous viewing (GLINT_DEV)")
+	fs.StringVar(&f.apiKey, "api-key", "", "API key tokens are signed with (GLINT_API_KEY)")
+	fs.StringVar(&f.apiSecret, "api-secret", "", "API secret tokens are signed with (GLINT_API_SECRET)")
+	if !serve {
+		return f
+	}
 	fs.StringVar(&f.httpAddr, "http", "", "HTTP listen address, default :8080 (GLINT_HTTP)")
 	fs.IntVar(&f.udpPort, "udp-port", 0, "UDP port for all WebRTC media (ICE UDP mux), default 7881 (GLINT_UDP_PORT)")
 	fs.StringVar(&f.data, "data", "", "data directory, default ./data (GLINT_DATA)")
-	fs.StringVar(&f.apiKey, "api-key", "", "API key tokens are signed with (GLINT_API_KEY)")
-	fs.StringVar(&f.apiSecret, "api-secret", "", "API secret tokens are signed with (GLINT_API_SECRET)")
 	fs.StringVar(&f.publicIPs, "public-ip", "", "comma-separated public IPs to announce in ICE candidates (GLINT_PUBLIC_IPS)")
 	fs.StringVar(&f.iceServers, "ice-servers", "", "comma-separated stun:/turn: URLs handed to clients (GLINT_ICE_SERVERS)")
 	fs.BoolVar(&f.anonymous, "allow-anonymous", false, "let WHEP viewers watch without a token (GLINT_ALLOW_ANONYMOUS)")

@@ -14,7 +14,7 @@ import (
 func serveCommand(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("glint serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	flags := registerConfigFlags(fs)
+	flags := registerConfigFlags(fs, true)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer, getenv f
 	a.start()
 	log.Info("glint is serving",
 		zap.String("http", a.URL()),
-		zap.String("udp", a.sfu.UDPAddr().String()),
+		zap.String("udp", cfg.SFU.UDPAddr),
 		zap.String("publish", a.URL()+"/demo/publish.html"),
 		zap.String("watch", a.URL()+"/demo/play.html"),
 		zap.Bool("anonymous_viewing", cfg.Signaling.AllowAnonymousViewing))

@@ -12,7 +12,7 @@ import (
 func tokenCommand(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("glint token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	flags := registerConfigFlags(fs)
+	flags := registerConfigFlags(fs, false)
 	var o auth.TokenOptions
 	fs.StringVar(&o.Room, "room", "", "room the token is for (required)")
 	fs.StringVar(&o.Identity, "identity", "", "who the token is for (required)")

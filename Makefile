@@ -1,0 +1,32 @@
+# The two commands a new machine needs: `make run` and `make test` (see README.md).
+GO ?= go
+
+.PHONY: run test test-go webclient-deps fuzz bench
+
+run:
+	$(GO) run ./cmd/glint serve --dev
+
+# Everything: Go tests with the race detector (including the real-Chromium test, which
+# needs the web client's playwright-core) and a short fuzz pass over every parser.
+test: webclient-deps test-go
+
+test-go:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+webclient-deps: webclient/node_modules/.package-lock.json
+
+webclient/node_modules/.package-lock.json: webclient/package-lock.json
+	cd webclient && npm ci --no-audit --no-fund
+
+# Longer fuzzing, for when a parser changes: make fuzz FUZZTIME=5m
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzCheckOffer -fuzztime $(FUZZTIME) ./sfu/
+	$(GO) test -run '^$$' -fuzz FuzzParseFragment -fuzztime $(FUZZTIME) ./signaling/
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./signaling/auth/
+	$(GO) test -run '^$$' -fuzz FuzzBearerToken -fuzztime $(FUZZTIME) ./signaling/auth/
+	$(GO) test -run '^$$' -fuzz FuzzIsKeyframeStart -fuzztime $(FUZZTIME) ./simulcast/
+	$(GO) test -run '^$$' -fuzz FuzzMunger -fuzztime $(FUZZTIME) ./simulcast/
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./sfu/ ./simulcast/

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func loadServe(t *testing.T, args []string, vars map[string]string) (Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := registerConfigFlags(fs, true)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	return f.load(fs, env(vars))
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "glint.yaml")
+	yaml := "http_addr: \":9000\"\napi_key: filekey\napi_secret: filesecret\nsfu:\n  max_rooms: 7\n  udp_addr: \":9001\"\nsignaling:\n  max_sdp_bytes: 4096\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadServe(t, []string{"--config", file, "--udp-port", "9100"}, map[string]string{
+		"GLINT_HTTP": ":9500", "GLINT_API_KEY": "envkey", "GLINT_UDP_PORT": "9200",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ name, got, want string }{
+		{"http from env over file", cfg.HTTPAddr, ":9500"},
+		{"api key from env over file", cfg.APIKey, "envkey"},
+		{"api secret from file", cfg.APISecret, "filesecret"},
+		{"udp port from flag over env and file", cfg.SFU.UDPAddr, ":9100"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if cfg.SFU.MaxRooms != 7 || cfg.Signaling.MaxSDPBytes != 4096 {
+		t.Errorf("file values lost: max_rooms %d, max_sdp_bytes %d", cfg.SFU.MaxRooms, cfg.Signaling.MaxSDPBytes)
+	}
+}
+
+func TestConfigDevAndGenerated(t *testing.T) {
+	dev, err := loadServe(t, []string{"--dev"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev.APIKey != "devkey" || dev.APISecret != "secret" || !dev.Signaling.AllowAnonymousViewing || dev.HTTPAddr != ":8080" || dev.SFU.UDPAddr != ":7881" {
+		t.Errorf("--dev: %+v", dev)
+	}
+	gen, err := loadServe(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !gen.generatedSecret || len(gen.APISecret) < 32 || gen.Signaling.AllowAnonymousViewing {
+		t.Errorf("no credentials: want a generated pair and no anonymous viewing, got %+v", gen)
+	}
+}
+
+func TestConfigRejects(t *testing.T) {
+	dir := t.TempDir()
+	unknown := filepath.Join(dir, "unknown.yaml")
+	_ = os.WriteFile(unknown, []byte("http_adr: \":1\"\n"), 0o600)
+	badType := filepath.Join(dir, "type.yaml")
+	_ = os.WriteFile(badType, []byte("sfu:\n  max_rooms: many\n"), 0o600)
+	cases := []struct {
+		name string
+		args []string
+		vars map[string]string
+		msg  string
+	}{
+		{"unknown yaml key", []string{"--config", unknown}, nil, "http_adr"},
+		{"wrong yaml type", []string{"--config", badType}, nil, "many"},
+		{"missing file", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, "nope.yaml"},
+		{"bad udp port", []string{"--udp-port", "70000"}, nil, "port"},
+		{"bad env port", nil, map[string]string{"GLINT_UDP_PORT": "x"}, "port"},
+		{"bad http addr", []string{"--http", "8080"}, nil, "http_addr"},
+		{"bad log level", []string{"--log-level", "loud"}, nil, "log_level"},
+		{"bad public ip", []string{"--public-ip", "not-an-ip"}, nil, "public_ips"},
+		{"bad ice server", []string{"--ice-servers", "http://x"}, nil, "ice_servers"},
+		{"bad bool env", nil, map[string]string{"GLINT_DEV": "sure"}, "boolean"},
+		{"key without secret", []string{"--api-key", "k"}, nil, "api_secret"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := loadServe(t, c.args, c.vars)
+			if err == nil || !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("err = %v, want one mentioning %q", err, c.msg)
+			}
+		})
+	}
+}
+
+func TestTokenCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"token", "--dev", "--room", "show", "--identity", "host", "--publish", "--data", "--ttl", "2h"}
+	if err := run(context.Background(), args, &out, &errOut, env(nil)); err != nil {
+		t.Fatalf("%v: %s", err, errOut.String())
+	}
+	v, err := auth.NewVerifier(map[string]string{"devkey": "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := v.Verify(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.Identity != "host" || claims.Room != "show" || !claims.CanPublish || !claims.CanPublishData || claims.CanSubscribe || claims.RoomAdmin {
+		t.Errorf("claims %+v", claims)
+	}
+	if d := time.Until(claims.ExpiresAt); d < 119*time.Minute || d > 121*time.Minute {
+		t.Errorf("expires in %s, want 2h", d)
+	}
+	if err := run(context.Background(), []string{"token", "--room", "r", "--identity", "i"}, &out, io.Discard, env(nil)); err == nil ||
+		!strings.Contains(err.Error(), "no API key") {
+		t.Errorf("token without credentials: %v", err)
+	}
+	if err := run(context.Background(), []string{"token", "--dev", "--identity", "i"}, &out, io.Discard, env(nil)); err == nil {
+		t.Error("token without --room succeeded")
+	}
+}
+
+func TestRunCommands(t *testing.T) {
+	if err := run(context.Background(), nil, io.Discard, io.Discard, env(nil)); err == nil {
+		t.Error("no command: want an error")
+	}
+	if err := run(context.Background(), []string{"launch"}, io.Discard, io.Discard, env(nil)); err == nil || !strings.Contains(err.Error(), "launch") {
+		t.Errorf("unknown command: %v", err)
+	}
+	if err := run(context.Background(), []string{"serve", "-h"}, io.Discard, io.Discard, env(nil)); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("serve -h: %v", err)
+	}
+}
+
+// TestServeShutsDownOnSignal runs the real serve command on free ports and cancels its
+// context as SIGINT would: it must return cleanly.
+func TestServeShutsDownOnSignal(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--dev", "--http", "127.0.0.1:0", "--udp-port", "0", "--log-level", "error"}, io.Discard, io.Discard, env(nil))
+	}()
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not return after its context was cancelled")
+	}
+}

@@ -1,9 +1,15 @@
 package simulcast
 
-// maxGaps bounds the history of sequence offsets kept for translating NACKs. Each dropped
-// padding packet or source switch adds one; older entries are forgotten, after which a NACK
-// for a packet that old is simply not answered (the packet cache has moved on by then too).
+// maxGaps bounds the history of sequence offsets kept for placing late packets and
+// translating NACKs. Each run of dropped padding packets adds one; older entries are
+// forgotten, after which a packet that old is dropped and a NACK for it is simply not answered
+// (the packet cache has moved on by then too).
 const maxGaps = 32
+
+// window is how far behind the newest input a packet can be and still be told apart from a
+// new one: half the sequence space. Gaps are kept within it so that the int16 comparisons in
+// offsetFor and InputSeq stay exact on a source that runs for more than 32768 packets.
+const window = 1 << 15
 
 // Munger maps the sequence numbers and timestamps of whichever source currently feeds an
 // outgoing stream onto one continuous output, so a decoder never sees a jump when the
@@ -16,16 +22,16 @@ type Munger struct {
 	seqOffset uint16
 	tsOffset  uint32
 
-	// Input side of the current source.
-	segmentStart uint16 // first input seq of the current source
-	highestIn    uint16
+	// Input side of the current source. Its oldest placeable seq is gaps[0].from.
+	highestIn uint16
 
 	// Output side, across sources.
 	lastOutSeq  uint16
 	lastOutTS   uint32
 	lastArrival int64 // unix nanos when lastOutTS was sent
 
-	// offsets[i] applies to input seqs >= from[i] (current source only), newest last.
+	// gaps[i].offset applies to input seqs >= gaps[i].from (current source only), newest
+	// last. Every from lies in [highestIn-window+1, highestIn+1]; see age.
 	gaps    [maxGaps]gap
 	numGaps int
 }
@@ -47,14 +53,18 @@ func (m *Munger) LastOut() (seq uint16, ts uint32) { return m.lastOutSeq, m.last
 
 // Rewrite returns the output sequence number and timestamp for an input packet that arrived
 // at arrival (unix nanos). ok is false for a packet that must be dropped: one older than the
-// start of the current source, whose output slot belongs to the previous source.
+// start of the current source, whose output slot belongs to the previous source, or one so
+// late that the offset it was due has been forgotten (see maxGaps and window).
 func (m *Munger) Rewrite(seq uint16, ts uint32, arrival int64, clockRate uint32) (outSeq uint16, outTS uint32, ok bool) {
 	if !m.started || m.switching {
 		m.join(seq, ts, arrival, clockRate)
 	}
 	if d := int16(seq - m.highestIn); d > 0 {
 		m.highestIn = seq
-	} else if int16(seq-m.segmentStart) < 0 {
+		m.age()
+	} else if int16(seq-m.gaps[0].from) < 0 {
+		// Before the current source joined, or so late its offset has been forgotten: its
+		// output slot may already belong to another packet.
 		return 0, 0, false
 	}
 	outSeq, outTS = seq+m.offsetFor(seq), ts+m.tsOffset
@@ -86,7 +96,7 @@ func (m *Munger) join(seq uint16, ts uint32, arrival int64, clockRate uint32) {
 		m.lastOutSeq, m.lastOutTS, m.lastArrival = seq-1, ts, arrival
 	}
 	m.started, m.switching = true, false
-	m.segmentStart, m.highestIn = seq, seq
+	m.highestIn = seq
 	m.numGaps = 0
 	m.pushGap(seq, m.seqOffset)
 }
@@ -101,7 +111,35 @@ func (m *Munger) Skip(seq uint16) {
 	}
 	m.highestIn = seq
 	m.seqOffset--
-	m.pushGap(seq+1, m.seqOffset)
+	if last := &m.gaps[m.numGaps-1]; m.numGaps > 1 && last.from == seq {
+		// A burst of padding: nothing has used the previous skip's gap yet, so widen it
+		// rather than spend history on every packet of the burst.
+		last.from, last.offset = seq+1, m.seqOffset
+	} else {
+		m.pushGap(seq+1, m.seqOffset)
+	}
+	m.age()
+}
+
+// age forgets gaps that have fallen a window behind highestIn. A gap that starts that far
+// back applies to every packet still placeable, so the ones before it never apply again; the
+// oldest left is trimmed to the window so its start still compares correctly.
+func (m *Munger) age() {
+	for m.numGaps > 1 && m.stale(m.gaps[1].from) {
+		copy(m.gaps[:], m.gaps[1:m.numGaps])
+		m.numGaps--
+	}
+	if m.stale(m.gaps[0].from) {
+		m.gaps[0].from = m.highestIn - (window - 1)
+	}
+}
+
+// stale reports whether from is a window or more behind highestIn. highestIn only moves on
+// by less than a window at a time and age runs after every move, so the distance never
+// wraps; a from of highestIn+1 (a gap for the next packet) is not stale.
+func (m *Munger) stale(from uint16) bool {
+	d := m.highestIn - from
+	return d >= window && d != 0xffff
 }
 
 func (m *Munger) pushGap(from, offset uint16) {
@@ -125,9 +163,10 @@ func (m *Munger) offsetFor(seq uint16) uint16 {
 
 // InputSeq translates an output sequence number (from a receiver's NACK) back to the input
 // sequence number of the current source. ok is false when the packet belonged to an earlier
-// source or is too old to translate.
+// source or is too old to translate, and between Switch and the new source's first packet,
+// when no output packet belongs to the current source yet.
 func (m *Munger) InputSeq(outSeq uint16) (seq uint16, ok bool) {
-	if !m.started || m.numGaps == 0 || int16(outSeq-m.lastOutSeq) > 0 {
+	if !m.started || m.switching || m.numGaps == 0 || int16(outSeq-m.lastOutSeq) > 0 {
 		return 0, false
 	}
 	for i := m.numGaps - 1; i >= 0; i-- {

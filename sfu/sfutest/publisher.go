@@ -23,6 +23,8 @@ type Publisher struct {
 	video *webrtc.TrackLocalStaticSample
 	audio *webrtc.TrackLocalStaticSample
 	plis  atomic.Int64
+	// keyWanted is set by a PLI: like a real encoder, the next frame is a keyframe.
+	keyWanted atomic.Bool
 }
 
 // NewPublisher connects a publisher through signal and waits until media can flow.
@@ -69,6 +71,7 @@ func (p *Publisher) readRTCP(s *webrtc.RTPSender) {
 		for _, pkt := range pkts {
 			if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
 				p.plis.Add(1)
+				p.keyWanted.Store(true)
 			}
 		}
 	}
@@ -77,15 +80,15 @@ func (p *Publisher) readRTCP(s *webrtc.RTPSender) {
 // PLIs counts keyframe requests the publisher received.
 func (p *Publisher) PLIs() int64 { return p.plis.Load() }
 
-// SendFrames sends count video frames numbered from first at fps, a keyframe every keyEvery
-// frames and always first, with 20 ms Opus packets in between.
+// SendFrames sends count video frames numbered from first at fps, a keyframe first, every
+// keyEvery frames and after each PLI, with 20 ms Opus packets in between.
 func (p *Publisher) SendFrames(ctx context.Context, first, count uint32, keyEvery, fps int) error {
 	frameDur := time.Second / time.Duration(fps)
 	tick := time.NewTicker(frameDur)
 	defer tick.Stop()
 	audioDue := time.Duration(0)
 	for i := uint32(0); i < count; i++ {
-		key := i == 0 || int(i)%keyEvery == 0
+		key := p.keyWanted.Swap(false) || i == 0 || int(i)%keyEvery == 0
 		if err := p.video.WriteSample(media.Sample{Data: Frame(first+i, key), Duration: frameDur}); err != nil {
 			return err
 		}
@@ -107,8 +110,13 @@ func (p *Publisher) SendFrames(ctx context.Context, first, count uint32, keyEver
 // Close ends the publisher's session.
 func (p *Publisher) Close() error { return p.PC.Close() }
 
-func newPeerConnection() (*webrtc.PeerConnection, error) {
+func newPeerConnection(extra ...interceptor.Factory) (*webrtc.PeerConnection, error) {
 	var se webrtc.SettingEngine
+	if len(extra) > 0 {
+		// Simulated loss happens after SRTP has seen the packet, so its replay window would
+		// reject the retransmission that real loss (before SRTP) lets through.
+		se.DisableSRTPReplayProtection(true)
+	}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
@@ -118,6 +126,9 @@ func newPeerConnection() (*webrtc.PeerConnection, error) {
 	}
 	// pion's defaults: NACK generator and responder, RTCP reports, TWCC, as a browser has.
 	ir := &interceptor.Registry{}
+	for _, f := range extra { // before the defaults: they see what these let through
+		ir.Add(f)
+	}
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
@@ -16,20 +18,38 @@ import (
 type Viewer struct {
 	PC *webrtc.PeerConnection
 
-	mu          sync.Mutex
-	frames      []uint32
-	keyframes   int
-	frameErrors []error
-	video       seqTracker
-	audio       seqTracker
-	videoTS     []uint32
-	changed     chan struct{}
-	done        sync.WaitGroup
+	mu            sync.Mutex
+	frames        []uint32
+	keyframes     int
+	frameErrors   []error
+	video         seqTracker
+	audio         seqTracker
+	videoTS       []uint32
+	senderReports int
+	changed       chan struct{}
+	done          sync.WaitGroup
 }
 
+// ViewerOption changes how a Viewer behaves.
+type ViewerOption func(*viewerOptions)
+
+type viewerOptions struct{ dropEvery int }
+
+// WithLoss makes the viewer lose every nth incoming video RTP packet the first time it arrives,
+// before its NACK generator sees it: the stream is complete only if the server retransmits.
+func WithLoss(n int) ViewerOption { return func(o *viewerOptions) { o.dropEvery = n } }
+
 // NewViewer connects a recvonly audio+video viewer through signal.
-func NewViewer(ctx context.Context, signal Signal) (*Viewer, error) {
-	pc, err := newPeerConnection()
+func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewer, error) {
+	var o viewerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var extra []interceptor.Factory
+	if o.dropEvery > 0 {
+		extra = append(extra, &dropFactory{every: o.dropEvery})
+	}
+	pc, err := newPeerConnection(extra...)
 	if err != nil {
 		return nil, err
 	}
@@ -40,8 +60,12 @@ func NewViewer(ctx context.Context, signal Signal) (*Viewer, error) {
 			return nil, err
 		}
 	}
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		v.done.Add(1)
+	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		v.done.Add(2)
+		go func() {
+			defer v.done.Done()
+			v.readRTCP(r, uint32(t.SSRC()))
+		}()
 		go func() {
 			defer v.done.Done()
 			if t.Kind() == webrtc.RTPCodecTypeVideo {
@@ -97,6 +121,30 @@ func (v *Viewer) readAudio(t *webrtc.TrackRemote) {
 		v.audio.add(pkt)
 		v.mu.Unlock()
 	}
+}
+
+// readRTCP counts the sender reports that describe the track: the publisher's, forwarded.
+func (v *Viewer) readRTCP(r *webrtc.RTPReceiver, ssrc uint32) {
+	for {
+		pkts, _, err := r.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == ssrc {
+				v.mu.Lock()
+				v.senderReports++
+				v.mu.Unlock()
+			}
+		}
+	}
+}
+
+// SenderReports is how many RTCP sender reports arrived for the viewer's tracks.
+func (v *Viewer) SenderReports() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.senderReports
 }
 
 func (v *Viewer) notify() {

@@ -130,3 +130,24 @@ func TestCORSPreflight(t *testing.T) {
 		t.Fatalf("preflight: %s %v", resp.Status, h)
 	}
 }
+
+// TestCapacityLimits: past max viewers per room or max rooms, a clear 503 with Retry-After.
+func TestCapacityLimits(t *testing.T) {
+	e := newEnv(t, func(s *sfuConfig, _ *sigConfig) { s.MaxViewersPerRoom, s.MaxRooms = 1, 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	token := e.token("full", auth.TokenOptions{Subscribe: true})
+	v, err := sfutest.NewViewer(ctx, e.signal("/whep/full", token, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	resp, body := e.post("/whep/full", token, "application/sdp", viewerOfferFrom(t))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "room is full") || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("second viewer: %s %q", resp.Status, body)
+	}
+	resp, body = e.post("/whep/other", e.token("other", auth.TokenOptions{Subscribe: true}), "application/sdp", viewerOfferFrom(t))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "too many rooms") {
+		t.Errorf("second room: %s %q", resp.Status, body)
+	}
+}

@@ -123,7 +123,12 @@ func (e *env) signal(path, token string, created func(location string)) sfutest.
 
 // offerFrom makes a real browser-shaped publisher offer (sendonly H.264/VP8 + Opus) from a
 // pion peer that is then left alone: it never sees an answer.
-func offerFrom(t *testing.T) string {
+func offerFrom(t *testing.T) string { return pionOffer(t, webrtc.RTPTransceiverDirectionSendonly) }
+
+// viewerOfferFrom is the recvonly (WHEP) counterpart of offerFrom.
+func viewerOfferFrom(t *testing.T) string { return pionOffer(t, webrtc.RTPTransceiverDirectionRecvonly) }
+
+func pionOffer(t *testing.T, dir webrtc.RTPTransceiverDirection) string {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
@@ -138,7 +143,7 @@ func offerFrom(t *testing.T) string {
 	}
 	t.Cleanup(func() { _ = pc.Close() })
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: dir}); err != nil {
 			t.Fatal(err)
 		}
 	}

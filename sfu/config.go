@@ -16,6 +16,11 @@ type Config struct {
 	IncludeLoopback bool `yaml:"include_loopback"`
 	// ICEServers are handed to clients (WHIP/WHEP Link headers) and used by the server.
 	ICEServers []string `yaml:"ice_servers"`
+	// UDPBufferBytes sizes the media socket's kernel buffers. One port carries every
+	// session, and a publisher's keyframe arrives as a burst of dozens of packets: the
+	// kernel's default (208 KiB) overflows and drops them. The kernel caps the value at
+	// net.core.rmem_max / wmem_max; raise those on busy servers.
+	UDPBufferBytes int `yaml:"udp_buffer_bytes"`
 
 	MaxRooms          int `yaml:"max_rooms"`
 	MaxViewersPerRoom int `yaml:"max_viewers_per_room"`
@@ -40,6 +45,7 @@ func DefaultConfig() Config {
 	return Config{
 		UDPAddr:           ":7881",
 		IncludeLoopback:   true,
+		UDPBufferBytes:    4 << 20,
 		MaxRooms:          1000,
 		MaxViewersPerRoom: 1000,
 		ConnectTimeout:    15 * time.Second,
@@ -62,6 +68,8 @@ func (c Config) Validate() error {
 		}
 	}
 	switch {
+	case c.UDPBufferBytes < 64<<10 || c.UDPBufferBytes > 1<<30:
+		return fmt.Errorf("sfu: udp_buffer_bytes must be 64KiB..1GiB, got %d", c.UDPBufferBytes)
 	case c.MaxRooms < 1:
 		return fmt.Errorf("sfu: max_rooms must be at least 1, got %d", c.MaxRooms)
 	case c.MaxViewersPerRoom < 1:

@@ -58,6 +58,8 @@ func listenUDPMux(cfg *Config, loggers logging.LoggerFactory) (udpMux, error) {
 	if addr.IP == nil || addr.IP.IsUnspecified() {
 		opts := []ice.UDPMuxFromPortOption{
 			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
+			ice.UDPMuxFromPortWithReadBufferSize(cfg.UDPBufferBytes),
+			ice.UDPMuxFromPortWithWriteBufferSize(cfg.UDPBufferBytes),
 			ice.UDPMuxFromPortWithLogger(loggers.NewLogger("udpmux")),
 		}
 		if cfg.IncludeLoopback {
@@ -73,6 +75,9 @@ func listenUDPMux(cfg *Config, loggers logging.LoggerFactory) (udpMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: listen on UDP %s: %w", cfg.UDPAddr, err)
 	}
+	// Errors only mean the kernel keeps its default; the cap is net.core.rmem_max/wmem_max.
+	_ = conn.SetReadBuffer(cfg.UDPBufferBytes)
+	_ = conn.SetWriteBuffer(cfg.UDPBufferBytes)
 	return ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: loggers.NewLogger("udpmux")}), nil
 }
 

@@ -1,5 +1,5 @@
 // Command glint is the Glint live-streaming server: `glint serve` runs it, `glint token`
-// mints access tokens for it.
+// mints access tokens for it, `glint loadtest` measures it (or any WHIP/WHEP server).
 package main
 
 import (
@@ -18,6 +18,7 @@ const usage = `glint: ultra-low-latency live streaming (WHIP/RTMP in, WebRTC/LL-
 usage:
   glint serve [--dev] [--config FILE] [flags]   run the server
   glint token --room R --identity I [grants]    print an access token
+  glint loadtest fanout --whip URL --whep URL   measure a server under viewers
   glint help                                    this text
 
 Run "glint serve -h" or "glint token -h" for their flags.
@@ -45,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serveCommand(ctx, args[1:], stderr, getenv)
 	case "token":
 		return tokenCommand(args[1:], stdout, stderr, getenv)
+	case "loadtest":
+		return loadtestCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

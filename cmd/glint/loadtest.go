@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/glintlive/glint/loadtest"
+)
+
+const loadtestUsage = `usage: glint loadtest fanout --whip URL --whep URL [flags]
+
+Publishes one H.264 + Opus stream over WHIP and attaches viewers over WHEP in steps,
+measuring join time, per-frame latency, loss, freezes and throughput (and, with
+--server-pid, the server's CPU and memory). Works against any WHIP/WHEP server.
+`
+
+func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "fanout" {
+		fmt.Fprint(stderr, loadtestUsage)
+		return errors.New("loadtest: want a test name: fanout")
+	}
+	fs := flag.NewFlagSet("glint loadtest fanout", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg loadtest.FanoutConfig
+	var viewers int
+	var ramp, bitrate, jsonPath string
+	fs.StringVar(&cfg.WHIP, "whip", "", "WHIP endpoint to publish to (required)")
+	fs.StringVar(&cfg.WHEP, "whep", "", "WHEP endpoint to watch (required)")
+	fs.StringVar(&cfg.PublishToken, "token", "", "bearer token for WHIP (and WHEP unless --view-token)")
+	fs.StringVar(&cfg.ViewToken, "view-token", "", "bearer token for WHEP")
+	fs.IntVar(&viewers, "viewers", 10, "viewers (the last step when --ramp is given)")
+	fs.StringVar(&ramp, "ramp", "", "comma-separated viewer counts to step through, e.g. 10,50,100,200")
+	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long each step is measured")
+	fs.StringVar(&bitrate, "bitrate", "2500k", "video bitrate of the test clip")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to read CPU and memory of (same machine)")
+	fs.IntVar(&cfg.JoinConcurrency, "join-concurrency", 8, "viewers negotiating at once")
+	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if cfg.ViewToken == "" {
+		cfg.ViewToken = cfg.PublishToken
+	}
+	steps, err := parseSteps(ramp, viewers)
+	if err != nil {
+		return err
+	}
+	cfg.Steps = steps
+	cfg.Clip = loadtest.DefaultClip()
+	if cfg.Clip.BitrateKbps, err = parseKbps(bitrate); err != nil {
+		return err
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	cfg.CacheDir = filepath.Join(cache, "glint", "loadtest")
+	cfg.Progress = stderr
+	report, err := loadtest.Fanout(ctx, cfg)
+	if report != nil && len(report.Steps) > 0 {
+		if werr := report.WriteTable(stdout); werr != nil {
+			return werr
+		}
+		if jsonPath != "" {
+			if werr := report.WriteJSON(jsonPath); werr != nil {
+				return werr
+			}
+		}
+	}
+	return err
+}
+
+func parseSteps(ramp string, viewers int) ([]int, error) {
+	if ramp == "" {
+		return []int{viewers}, nil
+	}
+	var steps []int
+	for _, f := range strings.Split(ramp, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("loadtest: --ramp %q: %q is not a number", ramp, f)
+		}
+		steps = append(steps, n)
+	}
+	return steps, nil
+}
+
+// parseKbps reads "2500k", "2.5M" or "2500000".
+func parseKbps(s string) (int, error) {
+	mult, num := 1.0/1000, strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case strings.HasSuffix(num, "k"):
+		mult, num = 1, strings.TrimSuffix(num, "k")
+	case strings.HasSuffix(num, "m"):
+		mult, num = 1000, strings.TrimSuffix(num, "m")
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	kbps := int(v * mult)
+	if err != nil || kbps < 100 || kbps > 50000 {
+		return 0, fmt.Errorf("loadtest: --bitrate %q: want 100k to 50M", s)
+	}
+	return kbps, nil
+}

@@ -1,0 +1,239 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"golang.org/x/sync/errgroup"
+)
+
+// FanoutConfig describes one fanout run.
+type FanoutConfig struct {
+	WHIP, WHEP string
+	// PublishToken and ViewToken authorise the two sides ("" for none).
+	PublishToken, ViewToken string
+	// Steps are the viewer counts to measure, in order (each adds viewers to the last).
+	Steps []int
+	// Duration is how long each step is measured once its viewers are connected.
+	Duration time.Duration
+	Clip     ClipSpec
+	CacheDir string
+	// ServerPID, when not 0, is read from /proc for the server's CPU and memory.
+	ServerPID int
+	// JoinConcurrency bounds viewers negotiating at once.
+	JoinConcurrency int
+	// Progress receives a live status line per second (nil: none).
+	Progress io.Writer
+}
+
+// Validate checks the run is bounded and well-formed.
+func (c *FanoutConfig) Validate() error {
+	switch {
+	case c.WHIP == "" || c.WHEP == "":
+		return errors.New("loadtest: --whip and --whep URLs are required")
+	case len(c.Steps) == 0:
+		return errors.New("loadtest: no viewer counts given")
+	case c.Duration < time.Second || c.Duration > time.Hour:
+		return fmt.Errorf("loadtest: duration %s: want 1s to 1h", c.Duration)
+	case c.JoinConcurrency < 1:
+		return errors.New("loadtest: join concurrency must be at least 1")
+	}
+	prev := 0
+	for _, n := range c.Steps {
+		if n < 1 || n > 5000 || n < prev {
+			return fmt.Errorf("loadtest: viewer steps must rise from 1 to at most 5000, got %v", c.Steps)
+		}
+		prev = n
+	}
+	return nil
+}
+
+// Fanout runs the test and returns one result per step. Every viewer and the publisher are
+// closed (their sessions DELETEd) before it returns.
+func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	clip, err := LoadClip(ctx, cfg.Clip, cfg.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	api, err := newAPI(cfg.WHEP)
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	setup, cancelSetup := context.WithTimeout(ctx, 20*time.Second)
+	pub, err := startPublisher(setup, api, client, cfg.WHIP, cfg.PublishToken, clip)
+	cancelSetup()
+	if err != nil {
+		return nil, err
+	}
+	defer pub.close()
+	sending, stopSending := context.WithCancel(ctx)
+	sendErr := make(chan error, 1)
+	go func() { sendErr <- pub.run(sending) }()
+	defer func() { stopSending(); <-sendErr }()
+
+	r := &run{cfg: cfg, api: api, client: client, latency: &Histogram{}, joins: &Histogram{}}
+	defer r.closeViewers()
+	report := &Report{Target: cfg.WHEP, Clip: cfg.Clip, Duration: cfg.Duration, ClientCPUs: runtime.NumCPU(), Started: time.Now()}
+	time.Sleep(time.Second) // let the stream settle before the baseline reading
+	if cfg.ServerPID != 0 {
+		base, err := readProc(strconv.Itoa(cfg.ServerPID))
+		if err != nil {
+			return nil, err
+		}
+		r.baseRSS = base.rss
+	}
+	for i, n := range cfg.Steps {
+		step, err := r.step(ctx, i, n)
+		if err != nil {
+			return report, err
+		}
+		report.Steps = append(report.Steps, step)
+		select {
+		case err := <-sendErr:
+			return report, fmt.Errorf("publisher stopped: %w", err)
+		default:
+		}
+	}
+	return report, nil
+}
+
+// run is the state of one fanout run.
+type run struct {
+	cfg     FanoutConfig
+	api     *webrtc.API
+	client  *http.Client
+	latency *Histogram
+	joins   *Histogram
+	baseRSS int64
+
+	mu      sync.Mutex
+	viewers []*viewer
+	failed  int
+}
+
+// step grows the audience to n viewers and measures for the configured duration.
+func (r *run) step(ctx context.Context, index, n int) (StepResult, error) {
+	r.joins.Reset()
+	if err := r.addViewers(ctx, n); err != nil {
+		return StepResult{}, err
+	}
+	r.latency.Reset()
+	before := r.snapshot()
+	if err := r.measure(ctx, index, n); err != nil {
+		return StepResult{}, err
+	}
+	after := r.snapshot()
+	return r.result(n, before, after), nil
+}
+
+// addViewers connects viewers until there are n (failures are counted, not fatal: a server
+// refusing viewers at its limit is a result).
+func (r *run) addViewers(ctx context.Context, n int) error {
+	r.mu.Lock()
+	have := len(r.viewers) + r.failed
+	r.mu.Unlock()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.cfg.JoinConcurrency)
+	for range n - have {
+		g.Go(func() error {
+			v, err := r.join(gctx)
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if err != nil {
+				r.failed++
+				if r.failed == 1 {
+					r.progress("viewer failed to join: %v\n", err)
+				}
+				return nil
+			}
+			r.viewers = append(r.viewers, v)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// join connects one viewer, honouring the server's Retry-After when it rate-limits (a
+// polite client does; counting those as failures would measure the limiter, not the SFU).
+// Bounded: 30 s per viewer.
+func (r *run) join(ctx context.Context) (*viewer, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		v, err := startViewer(ctx, r.api, r.client, r.cfg.WHEP, r.cfg.ViewToken, r.latency, r.joins)
+		var retry *retryError
+		if !errors.As(err, &retry) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(retry.after):
+		}
+	}
+}
+
+// measure waits out the step, printing a status line every second.
+func (r *run) measure(ctx context.Context, index, n int) error {
+	end := time.Now().Add(r.cfg.Duration)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := r.snapshot()
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		cur := r.snapshot()
+		secs := cur.at.Sub(last.at).Seconds()
+		line := fmt.Sprintf("\rstep %d/%d: %d/%d viewers  p50 %s  p99 %s  %.1f Mbit/s  client CPU %.0f%%",
+			index+1, len(r.cfg.Steps), cur.viewers, n, ms(r.latency.Quantile(0.5)), ms(r.latency.Quantile(0.99)),
+			float64(cur.bytes-last.bytes)*8/1e6/secs, cpuPercent(last.self, cur.self))
+		if cur.hasServer {
+			line += fmt.Sprintf("  server CPU %.0f%%", cpuPercent(last.server, cur.server))
+		}
+		r.progress("%s   ", line)
+		last = cur
+	}
+	r.progress("\n")
+	return nil
+}
+
+func (r *run) progress(format string, args ...any) {
+	if r.cfg.Progress != nil {
+		fmt.Fprintf(r.cfg.Progress, format, args...)
+	}
+}
+
+func (r *run) closeViewers() {
+	r.mu.Lock()
+	vs := r.viewers
+	r.viewers = nil
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, v := range vs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() { defer wg.Done(); v.close(); <-sem }()
+	}
+	wg.Wait()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/1e6) }

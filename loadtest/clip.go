@@ -17,6 +17,17 @@ type Clip struct {
 	FPS   int
 	AUs   [][]byte // each an Annex-B access unit (start codes included)
 	Bytes int
+	keys  []int // indexes of the AUs that hold an IDR
+}
+
+// nextKey returns the index of the first keyframe at or after pos, wrapping around.
+func (c *Clip) nextKey(pos int) int {
+	for _, k := range c.keys {
+		if k >= pos {
+			return k
+		}
+	}
+	return c.keys[0]
 }
 
 // ClipSpec says what clip to encode.
@@ -50,7 +61,16 @@ func LoadClip(ctx context.Context, spec ClipSpec, cacheDir string) (*Clip, error
 	if len(aus) < spec.FPS {
 		return nil, fmt.Errorf("loadtest: clip %s has only %d frames; delete it to re-encode", path, len(aus))
 	}
-	return &Clip{FPS: spec.FPS, AUs: aus, Bytes: len(data)}, nil
+	clip := &Clip{FPS: spec.FPS, AUs: aus, Bytes: len(data)}
+	for i, au := range aus {
+		if isKeyAU(au) {
+			clip.keys = append(clip.keys, i)
+		}
+	}
+	if len(clip.keys) == 0 || clip.keys[0] != 0 {
+		return nil, fmt.Errorf("loadtest: clip %s does not start with a keyframe; delete it to re-encode", path)
+	}
+	return clip, nil
 }
 
 func encodeClip(ctx context.Context, spec ClipSpec, path string) ([]byte, error) {

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -22,8 +24,9 @@ type publisher struct {
 	audio *webrtc.TrackLocalStaticSample
 	clip  *Clip
 
-	mu     sync.Mutex
-	frames uint64
+	// keyWanted is set by a PLI or FIR: like a live encoder, the publisher then sends a
+	// keyframe next (it skips ahead to the clip's next IDR).
+	keyWanted atomic.Bool
 }
 
 func startPublisher(ctx context.Context, api *webrtc.API, client *http.Client, endpoint, token string, clip *Clip) (*publisher, error) {
@@ -51,7 +54,7 @@ func startPublisher(ctx context.Context, api *webrtc.API, client *http.Client, e
 			_ = pc.Close()
 			return nil, err
 		}
-		go drainRTCP(tr.Sender())
+		go p.readRTCP(tr.Sender())
 	}
 	connected := onConnected(pc)
 	p.sess, err = negotiate(ctx, client, pc, endpoint, token)
@@ -72,7 +75,8 @@ func (p *publisher) run(ctx context.Context) error {
 	frameDur := time.Second / time.Duration(p.clip.FPS)
 	start := time.Now()
 	var audioSent time.Duration
-	for i := uint64(0); ; i++ {
+	pos := 0 // index into the clip
+	for i := uint64(0); ; i, pos = i+1, (pos+1)%len(p.clip.AUs) {
 		due := start.Add(time.Duration(i) * frameDur)
 		if wait := time.Until(due); wait > 0 {
 			select {
@@ -83,13 +87,13 @@ func (p *publisher) run(ctx context.Context) error {
 		} else if ctx.Err() != nil {
 			return nil
 		}
-		au := withSEI(p.clip.AUs[i%uint64(len(p.clip.AUs))], time.Now().UnixNano(), i)
+		if p.keyWanted.Swap(false) {
+			pos = p.clip.nextKey(pos)
+		}
+		au := withSEI(p.clip.AUs[pos], time.Now().UnixNano(), i)
 		if err := p.video.WriteSample(media.Sample{Data: au, Duration: frameDur}); err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
-		p.mu.Lock()
-		p.frames++
-		p.mu.Unlock()
 		for ; audioSent <= time.Since(start); audioSent += 20 * time.Millisecond {
 			if err := p.audio.WriteSample(media.Sample{Data: opusSilence, Duration: 20 * time.Millisecond}); err != nil {
 				return fmt.Errorf("publish: %w", err)
@@ -118,12 +122,19 @@ func withSEI(au []byte, sendUnixNano int64, frame uint64) []byte {
 	return out
 }
 
-// drainRTCP reads a sender's RTCP so pion's interceptors (NACK responder, reports) run.
-func drainRTCP(s *webrtc.RTPSender) {
-	buf := make([]byte, 1500)
+// readRTCP reads a sender's RTCP so pion's interceptors (NACK responder, reports) run, and
+// notes keyframe requests.
+func (p *publisher) readRTCP(s *webrtc.RTPSender) {
 	for {
-		if _, _, err := s.Read(buf); err != nil {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
 			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				p.keyWanted.Store(true)
+			}
 		}
 	}
 }

@@ -79,6 +79,7 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 	var frameTS uint32
 	var frameSent int64
 	var lastFrame time.Time
+	keySeen := false
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -97,6 +98,12 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 		if sent, ok := findTimingSEI(pkt.Payload); ok {
 			frameTS, frameSent = pkt.Timestamp, sent
 		}
+		if !keySeen && startsKeyframe(pkt.Payload) {
+			// A player can show nothing before a keyframe: join time runs to the first one.
+			keySeen = true
+			v.joined.Store(int64(now.Sub(v.started)))
+			v.joins.Record(now.Sub(v.started))
+		}
 		if !pkt.Marker || frameSent == 0 || pkt.Timestamp != frameTS {
 			continue
 		}
@@ -104,10 +111,7 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 
 		frameSent = 0
 		v.frames.Add(1)
-		if lastFrame.IsZero() {
-			v.joined.Store(int64(now.Sub(v.started)))
-			v.joins.Record(now.Sub(v.started))
-		} else if now.Sub(lastFrame) > freezeGap {
+		if !lastFrame.IsZero() && now.Sub(lastFrame) > freezeGap {
 			v.freezes.Add(1)
 		}
 		lastFrame = now
@@ -164,6 +168,34 @@ func findTimingSEI(p []byte) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// startsKeyframe reports whether an H.264 RTP payload carries an SPS or the start of an IDR
+// slice (single NAL, STAP-A or FU-A). The load generator judges servers from the wire only,
+// so it keeps its own small parser rather than importing the server's.
+func startsKeyframe(p []byte) bool {
+	if len(p) < 2 {
+		return false
+	}
+	switch t := p[0] & 0x1f; t {
+	case 5, 7:
+		return true
+	case 24:
+		for i := 1; i+2 < len(p); {
+			size := int(p[i])<<8 | int(p[i+1])
+			i += 2
+			if size == 0 || i+size > len(p) {
+				return false
+			}
+			if nt := p[i] & 0x1f; nt == 5 || nt == 7 {
+				return true
+			}
+			i += size
+		}
+	case 28:
+		return p[1]&0x80 != 0 && p[1]&0x1f == 5
+	}
+	return false
 }
 
 // lossTracker counts unique sequence numbers against the range seen, so a retransmission

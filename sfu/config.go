@@ -32,7 +32,9 @@ type Config struct {
 	// EmptyRoomTimeout is how long a room with nobody in it is kept before it is removed.
 	EmptyRoomTimeout time.Duration `yaml:"empty_room_timeout"`
 	// KeyframeInterval is the minimum gap between keyframe requests sent to a publisher;
-	// requests from many viewers within it are coalesced into one.
+	// requests from many viewers within it are coalesced into one. It bounds join time
+	// (a viewer waits at most this long for its first picture, plus one RTT) against the
+	// publisher's bitrate (at most 1/interval keyframes a second while viewers join).
 	KeyframeInterval time.Duration `yaml:"keyframe_interval"`
 	// VideoCachePackets and AudioCachePackets size each Receiver's retransmission cache
 	// (rounded up to a power of two). 1024 packets of 2.5 Mbit/s video is about 4 s.
@@ -51,7 +53,7 @@ func DefaultConfig() Config {
 		ConnectTimeout:    15 * time.Second,
 		DisconnectTimeout: 10 * time.Second,
 		EmptyRoomTimeout:  30 * time.Second,
-		KeyframeInterval:  500 * time.Millisecond,
+		KeyframeInterval:  200 * time.Millisecond,
 		VideoCachePackets: 1024,
 		AudioCachePackets: 128,
 	}

@@ -38,9 +38,12 @@ type DownTrack struct {
 	lastKeyReq   time.Time
 	munger       simulcast.Munger
 
-	hdr rtp.Header          // reused for every write: no allocation per packet
-	ext [2]rtp.Extension    // capacity for extensions interceptors add (TWCC)
-	rtx [maxPacketSize]byte // NACK answers are copied here from the cache
+	hdr           rtp.Header          // reused for every write: no allocation per packet
+	ext           [2]rtp.Extension    // capacity for extensions interceptors add (TWCC)
+	rtx           [maxPacketSize]byte // NACK answers are copied here from the cache
+	rtxPkt        rtp.Packet
+	resent        [256]resendMark // recent retransmissions, by output seq
+	lastViewerPLI time.Time
 
 	packets, octets uint32 // for sender reports (RFC 3550 counts wrap at 32 bits)
 }
@@ -69,6 +72,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	defer d.mu.Unlock()
 	d.writer, d.ssrc = ctx.WriteStream(), uint32(ctx.SSRC())
 	d.codecs = append([]webrtc.RTPCodecParameters(nil), codecs...)
+	d.unsupported = nil
 	if r := d.track.Receiver(); r != nil {
 		if i := matchCodec(r.Codec(), codecs); i >= 0 {
 			return codecs[i], nil
@@ -107,43 +111,45 @@ func (d *DownTrack) close() {
 // WriteRTP is the third hop: rewrite one packet of r for this viewer and send it. It never
 // blocks on the viewer: pion's write path is a non-blocking UDP send, and a viewer that is not
 // connected yet or uses a codec it cannot take simply drops the packet.
-func (d *DownTrack) WriteRTP(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int64) {
+// It reports whether the packet was sent.
+func (d *DownTrack) WriteRTP(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.ready || d.closed || d.writer == nil {
-		return
+		return false
 	}
 	if d.source != r && !d.join(r, keyframe, arrival) {
-		return
+		return false
 	}
 	if len(pkt.Payload) == 0 {
 		// Padding-only: the publisher's bandwidth probe, meaningless to this viewer.
 		d.munger.Skip(pkt.SequenceNumber)
-		return
+		return false
 	}
 	seq, ts, ok := d.munger.Rewrite(pkt.SequenceNumber, pkt.Timestamp, arrival, r.clockRate)
 	if !ok {
-		return
+		return false
 	}
-	d.send(&pkt.Header, seq, ts, pkt.Payload)
+	return d.send(&pkt.Header, seq, ts, pkt.Payload)
 }
 
 // join splices a new source in. Video may only start at a keyframe: until one arrives the
 // DownTrack drops packets and asks for one (coalesced in the Receiver).
 func (d *DownTrack) join(r *Receiver, keyframe bool, arrival int64) bool {
+	if d.unsupported == r {
+		return false // warned once; asking for keyframes would only burden the publisher
+	}
+	i := matchCodec(r.Codec(), d.codecs)
+	if i < 0 {
+		d.log.Warn("viewer cannot receive the publisher's codec", zap.String("codec", r.Codec().MimeType))
+		d.unsupported = r
+		return false
+	}
 	if r.codec.IsVideo() && !keyframe {
 		now := time.Unix(0, arrival)
 		if now.Sub(d.lastKeyReq) >= keyframeRetry {
 			d.lastKeyReq = now
 			go r.RequestKeyframe() // off the fan-out path: it may write RTCP
-		}
-		return false
-	}
-	i := matchCodec(r.Codec(), d.codecs)
-	if i < 0 {
-		if d.unsupported != r {
-			d.log.Warn("viewer cannot receive the publisher's codec", zap.String("codec", r.Codec().MimeType))
-			d.unsupported = r
 		}
 		return false
 	}
@@ -154,7 +160,7 @@ func (d *DownTrack) join(r *Receiver, keyframe bool, arrival int64) bool {
 
 // send writes one rewritten packet. The header is rebuilt in d.hdr: no extensions are
 // carried over, because the publisher's extension IDs mean nothing on the viewer's session.
-func (d *DownTrack) send(in *rtp.Header, seq uint16, ts uint32, payload []byte) {
+func (d *DownTrack) send(in *rtp.Header, seq uint16, ts uint32, payload []byte) bool {
 	h := &d.hdr
 	*h = rtp.Header{
 		Version:        2,
@@ -168,9 +174,9 @@ func (d *DownTrack) send(in *rtp.Header, seq uint16, ts uint32, payload []byte) 
 	}
 	if _, err := d.writer.WriteRTP(h, payload); err != nil {
 		packetsDropped.Inc()
-		return
+		return false
 	}
 	d.packets++
 	d.octets += uint32(len(payload))
-	packetsForwarded.Inc()
+	return true
 }

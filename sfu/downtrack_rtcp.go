@@ -1,61 +1,105 @@
 package sfu
 
 import (
+	"time"
+
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"go.uber.org/zap"
+)
+
+const (
+	// maxNackedPerPacket bounds the retransmissions one RTCP NACK can cause: a viewer
+	// asking for more than this at once is lost beyond repair (or hostile).
+	maxNackedPerPacket = 64
+	// resendGuard is the least time between two retransmissions of one packet to one
+	// viewer: about one RTT, so a repeated NACK does not double the traffic.
+	resendGuard = 100 * time.Millisecond
+	// viewerKeyframeGap throttles keyframe requests from one viewer; the Receiver then
+	// coalesces across viewers.
+	viewerKeyframeGap = time.Second
 )
 
 // rtcpWriter sends RTCP on the viewer's session (pion's PeerConnection.WriteRTCP).
 type rtcpWriter func([]rtcp.Packet) error
 
 // HandleRTCP acts on the viewer's feedback for this track: keyframe requests go to the
-// publisher (coalesced), NACKs are answered from the Receiver's cache. Receiver reports
-// are consumed by pion's interceptors before they get here.
+// publisher (throttled here, coalesced in the Receiver), NACKs are answered from the
+// Receiver's cache. pion hands every SSRC named in a compound packet the whole packet, so
+// feedback about other tracks is skipped by media SSRC.
 func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 	for _, p := range pkts {
 		switch p := p.(type) {
-		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-			if r := d.currentSource(); r != nil {
-				r.RequestKeyframe()
+		case *rtcp.PictureLossIndication:
+			if p.MediaSSRC == d.ssrc {
+				d.requestKeyframe()
+			}
+		case *rtcp.FullIntraRequest:
+			if p.MediaSSRC == d.ssrc {
+				d.requestKeyframe()
 			}
 		case *rtcp.TransportLayerNack:
-			d.retransmit(p)
+			if p.MediaSSRC == d.ssrc {
+				d.retransmit(p)
+			}
 		}
 	}
 }
 
-func (d *DownTrack) currentSource() *Receiver {
+func (d *DownTrack) requestKeyframe() {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.source
+	r := d.source
+	now := time.Now()
+	if r == nil || now.Sub(d.lastViewerPLI) < viewerKeyframeGap {
+		d.mu.Unlock()
+		return
+	}
+	d.lastViewerPLI = now
+	d.mu.Unlock()
+	r.RequestKeyframe()
 }
 
 // retransmit resends the packets a viewer lost, rewritten exactly as they were first sent.
+// The lock is taken per packet, so the publisher's fan-out is never held up for long.
 func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack) {
+	budget := maxNackedPerPacket
+	now := time.Now()
+	for _, pair := range nack.Nacks {
+		pair.Range(func(outSeq uint16) bool {
+			if budget == 0 {
+				return false
+			}
+			budget--
+			d.resend(outSeq, now)
+			return true
+		})
+	}
+}
+
+func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r := d.source
 	if r == nil || d.writer == nil || d.closed {
 		return
 	}
-	var pkt rtp.Packet
-	for _, pair := range nack.Nacks {
-		pair.Range(func(outSeq uint16) bool {
-			inSeq, ok := d.munger.InputSeq(outSeq)
-			if !ok {
-				nacksMissed.Inc()
-				return true
-			}
-			n := r.cache.get(inSeq, d.rtx[:])
-			if n == 0 || pkt.Unmarshal(d.rtx[:n]) != nil {
-				nacksMissed.Inc()
-				return true
-			}
-			nacksAnswered.Inc()
-			d.send(&pkt.Header, outSeq, d.munger.OutputTS(pkt.Timestamp), pkt.Payload)
-			return true
-		})
+	slot := &d.resent[outSeq%uint16(len(d.resent))]
+	if slot.seq == outSeq && now.Sub(slot.at) < resendGuard {
+		return
+	}
+	inSeq, ok := d.munger.InputSeq(outSeq)
+	if !ok {
+		nacksMissed.Inc()
+		return
+	}
+	n := r.cache.get(inSeq, d.rtx[:])
+	if n == 0 || d.rtxPkt.Unmarshal(d.rtx[:n]) != nil {
+		nacksMissed.Inc()
+		return
+	}
+	*slot = resendMark{seq: outSeq, at: now}
+	nacksAnswered.Inc()
+	if d.send(&d.rtxPkt.Header, outSeq, d.munger.OutputTS(d.rtxPkt.Timestamp), d.rtxPkt.Payload) {
+		packetsForwarded.Inc()
 	}
 }
 
@@ -79,4 +123,10 @@ func (d *DownTrack) onSenderReport(r *Receiver, sr *rtcp.SenderReport) {
 	if err := w([]rtcp.Packet{out}); err != nil {
 		d.log.Debug("sender report failed", zap.Error(err))
 	}
+}
+
+// resendMark remembers when an output sequence number was last retransmitted.
+type resendMark struct {
+	seq uint16
+	at  time.Time
 }

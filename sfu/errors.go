@@ -20,6 +20,8 @@ var (
 var (
 	// ErrBadOffer: the SDP offer could not be applied (malformed or nothing negotiable).
 	ErrBadOffer = errors.New("sfu: bad offer")
+	// ErrReplaced: a host session's track arrived after a newer session took the stage.
+	ErrReplaced = errors.New("sfu: publisher session was replaced")
 	// ErrBadCandidate: a trickled ICE candidate could not be parsed or applied.
 	ErrBadCandidate = errors.New("sfu: bad ICE candidate")
 )

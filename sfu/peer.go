@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -40,7 +41,10 @@ type Peer struct {
 	timer *time.Timer
 	wg    sync.WaitGroup
 	done  chan struct{}
+	seq   uint64 // creation order: a newer host session wins over an older one
 }
+
+var peerSeq atomic.Uint64
 
 // NewPeer creates a session's PeerConnection with the publisher or viewer configuration.
 func (s *SFU) NewPeer(role Role, log *zap.Logger) (*Peer, error) {
@@ -52,13 +56,15 @@ func (s *SFU) NewPeer(role Role, log *zap.Logger) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}
-	p := &Peer{PC: pc, role: role, log: log, sfu: s, done: make(chan struct{})}
+	p := &Peer{PC: pc, role: role, log: log, sfu: s, done: make(chan struct{}), seq: peerSeq.Add(1)}
+	// The timer exists before the SFU can see the peer: SFU.Close may close it at once.
+	p.timer = time.AfterFunc(s.cfg.ConnectTimeout, func() { p.reap("connect_timeout") })
 	if !s.track(p) {
+		p.timer.Stop()
 		_ = pc.Close()
 		return nil, ErrClosed
 	}
 	sessionsGauge.WithLabelValues(string(role)).Inc()
-	p.timer = time.AfterFunc(s.cfg.ConnectTimeout, func() { p.reap("connect_timeout") })
 	pc.OnConnectionStateChange(p.onState)
 	return p, nil
 }
@@ -82,13 +88,26 @@ func (p *Peer) OnClose(f func()) {
 	p.onClose = append(p.onClose, f)
 }
 
-// Go runs f on a goroutine that Close waits for. f must return once the PeerConnection closes.
+// Go runs f on a goroutine that Close waits for. f must return once the PeerConnection
+// closes. On a session already closing, f is not run.
 func (p *Peer) Go(f func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		f()
 	}()
+}
+
+// Closing reports whether the session has begun to close.
+func (p *Peer) Closing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closing
 }
 
 // Done is closed when the session has ended.

@@ -1,6 +1,9 @@
 package sfu
 
 import (
+	"errors"
+	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,11 +94,21 @@ func (r *Receiver) Run() {
 	defer r.stop()
 	buf := make([]byte, maxPacketSize)
 	var pkt rtp.Packet
+	failures := 0
 	for {
 		n, _, err := r.src.Source.Read(buf)
 		if err != nil {
-			return
+			// A stray packet (say, an unnegotiated payload type from a buggy encoder) must
+			// not end the broadcast: only the end of the stream does. The failure cap is a
+			// backstop against a source that keeps failing without saying it has ended.
+			if endOfStream(err) || failures == maxReadFailures {
+				return
+			}
+			failures++
+			packetsMalformed.Inc()
+			continue
 		}
+		failures = 0
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			packetsMalformed.Inc()
 			continue
@@ -106,6 +119,13 @@ func (r *Receiver) Run() {
 		keyframe := r.codec.IsVideo() && len(pkt.Payload) > 0 && simulcast.IsKeyframeStart(r.codec, pkt.Payload)
 		r.track.forward(r, &pkt, keyframe, time.Now().UnixNano())
 	}
+}
+
+// maxReadFailures consecutive read errors end a Receiver whose source never says EOF.
+const maxReadFailures = 1000
+
+func endOfStream(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || errors.Is(err, net.ErrClosed)
 }
 
 // stop detaches the Receiver and cancels a pending keyframe request.

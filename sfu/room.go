@@ -23,6 +23,7 @@ type Room struct {
 	viewers    int
 	publisher  *Peer // the current host session; a newer one replaces it
 	emptyTimer *time.Timer
+	closed     bool // the SFU has shut down: no more timers
 }
 
 // RoomInfo is a room's public state.
@@ -89,7 +90,7 @@ func (r *Room) Leave(role Role) {
 	} else {
 		r.publishers--
 	}
-	if r.empty() && r.emptyTimer == nil {
+	if r.empty() && r.emptyTimer == nil && !r.closed {
 		r.emptyTimer = time.AfterFunc(r.sfu.cfg.EmptyRoomTimeout, func() { r.sfu.removeIfEmpty(r) })
 	}
 }
@@ -100,22 +101,30 @@ func (r *Room) empty() bool { return r.publishers == 0 && r.viewers == 0 }
 func (r *Room) stopTimer() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.closed = true
 	if r.emptyTimer != nil {
 		r.emptyTimer.Stop()
 	}
 }
 
 // SetPublisher makes p the room's host session and closes the previous one: a host who
-// reconnects before the old session timed out takes over at once.
-func (r *Room) SetPublisher(p *Peer) {
+// reconnects before the old session timed out takes over at once. Callers do this when p
+// has connected, so a session that never connects cannot end a working broadcast. An
+// older session never displaces a newer one. It reports whether p is the host now.
+func (r *Room) SetPublisher(p *Peer) bool {
 	r.mu.Lock()
 	old := r.publisher
+	if p.Closing() || (old != nil && old.seq > p.seq) {
+		r.mu.Unlock()
+		return false
+	}
 	r.publisher = p
 	r.mu.Unlock()
 	if old != nil && old != p {
 		r.log.Info("publisher replaced by a new session")
 		go old.Close()
 	}
+	return true
 }
 
 // ClearPublisher forgets p if it is still the host session.
@@ -127,11 +136,15 @@ func (r *Room) ClearPublisher(p *Peer) {
 	}
 }
 
-// Publish attaches a published track to the stage Track of its kind and returns its
-// Receiver; the caller runs Receiver.Run on a goroutine it owns.
-func (r *Room) Publish(t PublishedTrack) (*Receiver, error) {
+// Publish attaches a track of host session p to the stage Track of its kind and returns
+// its Receiver; the caller runs Receiver.Run on a goroutine it owns. A track from a session
+// that is no longer (or cannot become) the host is refused with ErrReplaced.
+func (r *Room) Publish(p *Peer, t PublishedTrack) (*Receiver, error) {
 	if matchCodec(t.Codec, forwardedCodecs()) < 0 {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCodec, t.Codec.MimeType)
+	}
+	if !r.SetPublisher(p) {
+		return nil, ErrReplaced
 	}
 	track := r.Track(t.Kind)
 	rcv := newReceiver(track, t, &r.sfu.cfg, r.log.With(zap.String("kind", t.Kind.String())))

@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"sync"
+
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
@@ -11,7 +13,9 @@ import (
 // first keyframe once someone publishes.
 type Subscriber struct {
 	*Peer
-	room       *Room
+	room *Room
+
+	mu         sync.Mutex // addDownTracks may race with a Close during shutdown
 	downTracks []*DownTrack
 }
 
@@ -32,11 +36,17 @@ func (s *SFU) Subscribe(roomName, offer string, log *zap.Logger) (*Subscriber, s
 	}
 	sub := &Subscriber{Peer: p, room: room}
 	p.OnClose(func() {
+		sub.mu.Lock()
 		for _, dt := range sub.downTracks {
 			dt.close()
 		}
+		sub.downTracks = nil
+		sub.mu.Unlock()
 		room.Leave(RoleViewer)
 	})
+	// A viewer's offer may say sendrecv, and pion then accepts media from it. Nothing reads
+	// that media, so drain it rather than let pion buffer it.
+	p.PC.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { p.Go(func() { drainTrack(t) }) })
 	if err := sub.addDownTracks(log); err != nil {
 		p.Close()
 		return nil, "", err
@@ -47,6 +57,8 @@ func (s *SFU) Subscribe(roomName, offer string, log *zap.Logger) (*Subscriber, s
 		return nil, "", err
 	}
 	p.OnConnected(func() {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
 		for _, dt := range sub.downTracks {
 			dt.setReady(p.PC.WriteRTCP)
 		}
@@ -57,22 +69,38 @@ func (s *SFU) Subscribe(roomName, offer string, log *zap.Logger) (*Subscriber, s
 // Room is the room the viewer watches.
 func (s *Subscriber) Room() *Room { return s.room }
 
-// addDownTracks adds an audio and a video sender before the offer is applied, so pion pairs
-// them with the viewer's recvonly transceivers.
+// addDownTracks adds an audio and a video sendonly transceiver before the offer is applied,
+// so pion pairs them with the viewer's recvonly m-lines.
 func (s *Subscriber) addDownTracks(log *zap.Logger) error {
 	streamID := "glint-" + s.room.name
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if s.Closing() {
+			return ErrClosed
+		}
 		t := s.room.Track(kind)
 		dt := newDownTrack(t, kind.String(), streamID, log.With(zap.String("kind", kind.String())))
-		sender, err := s.PC.AddTrack(dt)
+		tr, err := s.PC.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			return err
 		}
 		s.downTracks = append(s.downTracks, dt)
 		t.addDownTrack(dt)
+		sender := tr.Sender()
 		s.Go(func() { readSenderRTCP(sender, dt) })
 	}
 	return nil
+}
+
+// drainTrack reads and discards media nobody forwards.
+func drainTrack(t *webrtc.TrackRemote) {
+	buf := make([]byte, maxPacketSize)
+	for {
+		if _, _, err := t.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // readSenderRTCP drains a sender's RTCP (so pion's interceptors run) and hands what the

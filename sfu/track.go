@@ -78,7 +78,15 @@ func (t *Track) forward(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int
 	if t.current.Load() != r {
 		return
 	}
+	sent := 0
 	for _, dt := range t.snapshot() {
-		dt.WriteRTP(r, pkt, keyframe, arrival)
+		if dt.WriteRTP(r, pkt, keyframe, arrival) {
+			sent++
+		}
+	}
+	// One shared counter update per packet, not per viewer: an atomic every core hits for
+	// every viewer would cost more than the counting is worth.
+	if sent > 0 {
+		packetsForwarded.Add(float64(sent))
 	}
 }

@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -149,5 +150,61 @@ func TestCapacityLimits(t *testing.T) {
 	resp, body = e.post("/whep/other", e.token("other", auth.TokenOptions{Subscribe: true}), "application/sdp", viewerOfferFrom(t))
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "too many rooms") {
 		t.Errorf("second room: %s %q", resp.Status, body)
+	}
+}
+
+// TestAnonymousViewerCannotCreateRooms: with anonymous viewing on, a viewer without a token
+// may watch an existing room but not conjure new ones.
+func TestAnonymousViewerCannotCreateRooms(t *testing.T) {
+	e := newEnv(t, func(_ *sfuConfig, c *sigConfig) { c.AllowAnonymousViewing = true })
+	resp, body := e.post("/whep/nobody-here", "", "application/sdp", viewerOfferFrom(t))
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "no such room") {
+		t.Fatalf("anonymous WHEP to a new room: %s %q, want 404", resp.Status, body)
+	}
+	if e.sfu.Room("nobody-here") != nil {
+		t.Error("the room was created anyway")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pub, err := sfutest.NewPublisher(ctx, e.signal("/whip/open", e.token("open", auth.TokenOptions{Publish: true}), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	v, err := sfutest.NewViewer(ctx, e.signal("/whep/open", "", nil))
+	if err != nil {
+		t.Fatalf("anonymous viewer of a live room: %v", err)
+	}
+	defer v.Close()
+	// A bad token is still refused, with a challenge.
+	resp, _ = e.post("/whep/open", "not-a-token", "application/sdp", viewerOfferFrom(t))
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("bad token: %s, WWW-Authenticate %q", resp.Status, resp.Header.Get("WWW-Authenticate"))
+	}
+}
+
+// TestTrickleCandidatesAreBounded: a session cannot trickle candidates without limit.
+func TestTrickleCandidatesAreBounded(t *testing.T) {
+	e := newEnv(t, nil)
+	token := e.token("r", auth.TokenOptions{Publish: true})
+	resp, body := e.post("/whip/r", token, "application/sdp", offerFrom(t))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("%s %s", resp.Status, body)
+	}
+	loc := resp.Header.Get("Location")
+	var frag strings.Builder
+	frag.WriteString("a=mid:0\r\n")
+	for i := range 60 {
+		fmt.Fprintf(&frag, "a=candidate:%d 1 udp 2130706431 127.0.0.1 %d typ host\r\n", i, 20000+i)
+	}
+	for i := range 3 {
+		r, b := e.do(http.MethodPatch, loc, token, "application/trickle-ice-sdpfrag", frag.String())
+		want := http.StatusNoContent
+		if i == 2 { // 180 > 128
+			want = http.StatusTooManyRequests
+		}
+		if r.StatusCode != want {
+			t.Fatalf("PATCH %d: %s %q, want %d", i, r.Status, b, want)
+		}
 	}
 }

@@ -28,8 +28,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxSDPBytes:   64 << 10,
-		RatePerSecond: 5,
-		RateBurst:     20,
+		RatePerSecond: 10, // a whole office behind one NAT joining an auction at once
+		RateBurst:     40,
 		MaxSessions:   5000,
 		CORSOrigins:   []string{"*"},
 	}

@@ -11,6 +11,8 @@ import (
 
 var (
 	errNoSession      = errors.New("no such session")
+	errNoRoom         = errors.New("no such room: anonymous viewers can only join a room that exists")
+	errTooManyCands   = errors.New("too many ICE candidates for this session")
 	errTooManySession = errors.New("too many sessions on this server")
 	errContentType    = errors.New("wrong content type")
 	errTooLarge       = errors.New("request body too large")
@@ -27,7 +29,7 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden
-	case errors.Is(err, errNoSession):
+	case errors.Is(err, errNoSession), errors.Is(err, errNoRoom):
 		return http.StatusNotFound
 	case errors.Is(err, errContentType):
 		return http.StatusUnsupportedMediaType
@@ -42,6 +44,8 @@ func statusOf(err error) int {
 	case errors.Is(err, sfu.ErrRoomFull), errors.Is(err, sfu.ErrTooManyRooms), errors.Is(err, errTooManySession),
 		errors.Is(err, sfu.ErrClosed):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, errTooManyCands):
+		return http.StatusTooManyRequests
 	case errors.Is(err, sfu.ErrBadOffer), errors.Is(err, sfu.ErrNoMedia), errors.Is(err, sfu.ErrBadCandidate),
 		errors.Is(err, sfu.ErrInvalidRoomName), errors.Is(err, sfu.ErrUnsupportedCodec), errors.Is(err, errBadRequest):
 		return http.StatusBadRequest
@@ -57,8 +61,11 @@ func writeError(w http.ResponseWriter, err error) {
 	if status == http.StatusInternalServerError {
 		msg = "internal error"
 	}
-	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(1))
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="glint"`)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

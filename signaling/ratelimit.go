@@ -42,7 +42,9 @@ func newIPLimiter(perSecond float64, burst int) *ipLimiter {
 func (l *ipLimiter) allow(ip string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.lastScan) > time.Minute || len(l.clients) >= maxTrackedClients {
+	// Sweep each minute, or each second while full: never on every request, which would
+	// let a flood of addresses make every request walk the whole table.
+	if since := now.Sub(l.lastScan); since > time.Minute || (len(l.clients) >= maxTrackedClients && since > time.Second) {
 		l.sweep(now)
 	}
 	c := l.clients[ip]
@@ -68,19 +70,26 @@ func (l *ipLimiter) sweep(now time.Time) {
 	}
 }
 
-// clientIP is the remote address, or the first X-Forwarded-For hop when trusted.
+// clientIP is the key a client is limited by: its address, or with a trusted proxy the
+// last X-Forwarded-For hop (the one the proxy added; earlier hops are the client's to
+// forge). IPv6 clients are keyed by their /64, since one host commonly holds a whole /64.
 func clientIP(r *http.Request, trustProxy bool) string {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		host = h
+	}
 	if trustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
-				return ip.String()
-			}
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			hops := strings.Split(xff[len(xff)-1], ",")
+			host = strings.TrimSpace(hops[len(hops)-1])
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host
 	}
-	return host
+	if ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return ip.String()
 }

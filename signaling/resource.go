@@ -3,6 +3,7 @@ package signaling
 import (
 	"errors"
 	"net/http"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -18,7 +19,14 @@ type resource struct {
 	perm                       auth.Permission
 	tokenRequired              bool
 	sess                       session
+
+	mu         sync.Mutex
+	candidates int // trickled so far; bounded by maxSessionCandidates
 }
+
+// maxSessionCandidates bounds what one session may trickle over its life: every remote
+// candidate costs the ICE agent pairs, checks and memory.
+const maxSessionCandidates = 128
 
 func (s *Server) register(id, kind, room, offer string, claims *auth.Claims, sess session) *resource {
 	perm := auth.PermPublish
@@ -93,6 +101,10 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errICERestart)
 		return
 	}
+	if !res.takeCandidates(len(frag.candidates)) {
+		writeError(w, errTooManyCands)
+		return
+	}
 	for _, c := range frag.candidates {
 		if err := res.sess.AddICECandidate(c); err != nil {
 			writeError(w, err)
@@ -100,6 +112,16 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (res *resource) takeCandidates(n int) bool {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	if res.candidates+n > maxSessionCandidates {
+		return false
+	}
+	res.candidates += n
+	return true
 }
 
 // delete ends the session.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -39,6 +40,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	resources map[string]*resource
+	reserved  int // sessions being created, counted against MaxSessions with resources
 }
 
 // New builds the HTTP surface over an SFU.
@@ -103,15 +105,22 @@ func (s *Server) create(kind string) http.HandlerFunc {
 			writeError(w, err)
 			return
 		}
+		// Anonymous viewers may watch a room but not create one: otherwise anyone could
+		// fill MaxRooms with names nobody will ever publish to.
+		if claims == nil && s.sfu.Room(room) == nil {
+			writeError(w, errNoRoom)
+			return
+		}
 		offer, err := s.readBody(w, r, "application/sdp")
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		if s.Sessions() >= s.cfg.MaxSessions {
+		if !s.reserve() {
 			writeError(w, errTooManySession)
 			return
 		}
+		defer s.unreserve()
 		id := newID()
 		log := s.log.With(zap.String("room", room), zap.String("session", id), zap.String("kind", kind), zap.String("identity", identity(claims)))
 		sess, answer, err := s.start(role, room, offer, log)
@@ -134,6 +143,23 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, answer)
 	}
+}
+
+// reserve counts a session being created against MaxSessions, atomically with the check.
+func (s *Server) reserve() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.resources)+s.reserved >= s.cfg.MaxSessions {
+		return false
+	}
+	s.reserved++
+	return true
+}
+
+func (s *Server) unreserve() {
+	s.mu.Lock()
+	s.reserved--
+	s.mu.Unlock()
 }
 
 // start creates the WebRTC session behind a new resource.
@@ -184,7 +210,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, contentType st
 		if errors.As(err, &tooLarge) {
 			return "", errors.Join(errTooLarge, errors.New("limit is "+strconv.FormatInt(s.cfg.MaxSDPBytes, 10)+" bytes"))
 		}
-		return "", err
+		return "", errors.Join(errBadRequest, fmt.Errorf("reading the body: %w", err))
 	}
 	return string(body), nil
 }

@@ -47,10 +47,13 @@ func defaultConfig() Config {
 	}
 }
 
+// The well-known --dev credentials.
+const devKey, devSecret = "devkey", "secret"
+
 // applyDev is --dev: zero-config local use with well-known credentials.
 func (c *Config) applyDev() {
 	c.Dev = true
-	c.APIKey, c.APISecret = "devkey", "secret"
+	c.APIKey, c.APISecret = devKey, devSecret
 	c.Signaling.AllowAnonymousViewing = true
 }
 
@@ -124,11 +127,15 @@ func (f *configFlags) overlay(cfg *Config, getenv func(string) string) error {
 		cfg.SFU.ICEServers = splitList(urls)
 	}
 	cfg.Signaling.ICEServers = cfg.SFU.ICEServers
-	anon, err := f.bool("allow-anonymous", f.anonymous, getenv("GLINT_ALLOW_ANONYMOUS"))
-	if err != nil {
-		return err
+	// An explicit flag or variable wins either way, so --allow-anonymous=false turns off
+	// what --dev or the file turned on.
+	if env := getenv("GLINT_ALLOW_ANONYMOUS"); f.set["allow-anonymous"] || env != "" {
+		anon, err := f.bool("allow-anonymous", f.anonymous, env)
+		if err != nil {
+			return err
+		}
+		cfg.Signaling.AllowAnonymousViewing = anon
 	}
-	cfg.Signaling.AllowAnonymousViewing = cfg.Signaling.AllowAnonymousViewing || anon
 	port := getenv("GLINT_UDP_PORT")
 	if f.set["udp-port"] {
 		port = strconv.Itoa(f.udpPort)

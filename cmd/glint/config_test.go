@@ -167,3 +167,20 @@ func TestServeShutsDownOnSignal(t *testing.T) {
 		t.Fatal("serve did not return after its context was cancelled")
 	}
 }
+
+func TestAllowAnonymousOverridesDev(t *testing.T) {
+	cfg, err := loadServe(t, []string{"--dev", "--allow-anonymous=false"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Signaling.AllowAnonymousViewing {
+		t.Error("--allow-anonymous=false did not turn off --dev's anonymous viewing")
+	}
+	cfg, err = loadServe(t, nil, map[string]string{"GLINT_ALLOW_ANONYMOUS": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Signaling.AllowAnonymousViewing {
+		t.Error("GLINT_ALLOW_ANONYMOUS=true ignored")
+	}
+}

@@ -42,8 +42,9 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer, getenv f
 		zap.String("publish", a.URL()+"/demo/publish.html"),
 		zap.String("watch", a.URL()+"/demo/play.html"),
 		zap.Bool("anonymous_viewing", cfg.Signaling.AllowAnonymousViewing))
-	if cfg.Dev || cfg.generatedSecret {
-		// Printed on purpose: without it nobody could mint a token for this run.
+	if cfg.generatedSecret || (cfg.Dev && cfg.APISecret == devSecret) {
+		// Printed on purpose: without it nobody could mint a token for this run. A secret
+		// the operator configured is never logged.
 		log.Warn("development credentials; do not use in production",
 			zap.String("api_key", cfg.APIKey), zap.String("api_secret", cfg.APISecret))
 	}

@@ -41,12 +41,14 @@ func Publish(s *sfu.SFU, roomName, offer string, log *zap.Logger) (*Session, str
 		room.Leave(sfu.RolePublisher)
 	})
 	p.PC.OnTrack(sess.onTrack)
+	// The session takes the stage once it connects, not when it is answered: a second
+	// publish that never connects must not end a working broadcast.
+	p.OnConnected(func() { room.SetPublisher(p) })
 	answer, err := p.Answer(offer)
 	if err != nil {
 		p.Close()
 		return nil, "", err
 	}
-	room.SetPublisher(p)
 	return sess, answer, nil
 }
 
@@ -61,7 +63,7 @@ func (s *Session) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		s.Go(func() { drain(t) })
 		return
 	}
-	rcv, err := s.room.Publish(sfu.PublishedTrack{
+	rcv, err := s.room.Publish(s.Peer, sfu.PublishedTrack{
 		Source:    t,
 		Codec:     t.Codec(),
 		Kind:      t.Kind(),

@@ -126,7 +126,9 @@ func (e *env) signal(path, token string, created func(location string)) sfutest.
 func offerFrom(t *testing.T) string { return pionOffer(t, webrtc.RTPTransceiverDirectionSendonly) }
 
 // viewerOfferFrom is the recvonly (WHEP) counterpart of offerFrom.
-func viewerOfferFrom(t *testing.T) string { return pionOffer(t, webrtc.RTPTransceiverDirectionRecvonly) }
+func viewerOfferFrom(t *testing.T) string {
+	return pionOffer(t, webrtc.RTPTransceiverDirectionRecvonly)
+}
 
 func pionOffer(t *testing.T, dir webrtc.RTPTransceiverDirection) string {
 	t.Helper()

@@ -45,6 +45,8 @@ func (c *FanoutConfig) Validate() error {
 		return fmt.Errorf("loadtest: duration %s: want 1s to 1h", c.Duration)
 	case c.JoinConcurrency < 1:
 		return errors.New("loadtest: join concurrency must be at least 1")
+	case c.Clip.FPS < 1 || c.Clip.FPS > 120 || c.Clip.Width < 16 || c.Clip.Height < 16 || c.Clip.Seconds < 1 || c.Clip.BitrateKbps < 100:
+		return fmt.Errorf("loadtest: clip %+v: want 1-120 fps, at least 16x16, 1 s and 100 kbit/s", c.Clip)
 	}
 	prev := 0
 	for _, n := range c.Steps {
@@ -71,6 +73,7 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 		return nil, err
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
 	setup, cancelSetup := context.WithTimeout(ctx, 20*time.Second)
 	pub, err := startPublisher(setup, api, client, cfg.WHIP, cfg.PublishToken, clip)
 	cancelSetup()

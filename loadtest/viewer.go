@@ -219,8 +219,10 @@ func (l *lossTracker) mark(seq uint16) bool {
 				l.clear(uint16(s + 1<<15))
 			}
 			l.highest = ext
-		} else if l.highest-ext >= 1<<15 {
-			return false // too old to judge
+		} else if l.highest-ext >= 1<<15 || ext < l.first {
+			// Too old to judge, or from before the range expected() counts: marking it
+			// would count a packet received that was never expected, hiding a loss.
+			return false
 		}
 	}
 	i, bit := seq/64, uint64(1)<<(seq%64)

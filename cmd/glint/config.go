@@ -28,6 +28,9 @@ type Config struct {
 	APIKey    string           `yaml:"api_key"`
 	APISecret string           `yaml:"api_secret"`
 	LogLevel  string           `yaml:"log_level"`
+	// PprofAddr serves Go's profiler on its own listener; empty (the default) is off.
+	// Keep it on loopback: profiles reveal internals.
+	PprofAddr string `yaml:"pprof_addr"`
 	Dev       bool             `yaml:"dev"`
 	SFU       sfu.Config       `yaml:"sfu"`
 	Signaling signaling.Config `yaml:"signaling"`
@@ -59,7 +62,7 @@ func (c *Config) applyDev() {
 
 // configFlags are the flags serve and token share.
 type configFlags struct {
-	file, httpAddr, data, apiKey, apiSecret, logLevel, publicIPs, iceServers string
+	file, httpAddr, data, apiKey, apiSecret, logLevel, publicIPs, iceServers, pprof string
 	udpPort                                                                  int
 	dev, anonymous                                                           bool
 	set                                                                      map[string]bool
@@ -83,6 +86,7 @@ func registerConfigFlags(fs *flag.FlagSet, serve bool) *configFlags {
 	fs.StringVar(&f.iceServers, "ice-servers", "", "comma-separated stun:/turn: URLs handed to clients (GLINT_ICE_SERVERS)")
 	fs.BoolVar(&f.anonymous, "allow-anonymous", false, "let WHEP viewers watch without a token (GLINT_ALLOW_ANONYMOUS)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (GLINT_LOG_LEVEL)")
+	fs.StringVar(&f.pprof, "pprof", "", "serve Go's profiler at this address, e.g. 127.0.0.1:6060 (GLINT_PPROF)")
 	return f
 }
 
@@ -120,6 +124,7 @@ func (f *configFlags) overlay(cfg *Config, getenv func(string) string) error {
 	cfg.APIKey = f.pick("api-key", f.apiKey, getenv("GLINT_API_KEY"), cfg.APIKey)
 	cfg.APISecret = f.pick("api-secret", f.apiSecret, getenv("GLINT_API_SECRET"), cfg.APISecret)
 	cfg.LogLevel = f.pick("log-level", f.logLevel, getenv("GLINT_LOG_LEVEL"), cfg.LogLevel)
+	cfg.PprofAddr = f.pick("pprof", f.pprof, getenv("GLINT_PPROF"), cfg.PprofAddr)
 	if ips := f.pick("public-ip", f.publicIPs, getenv("GLINT_PUBLIC_IPS")); ips != "" {
 		cfg.SFU.PublicIPs = splitList(ips)
 	}

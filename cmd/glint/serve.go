@@ -36,6 +36,14 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer, getenv f
 		return err
 	}
 	a.start()
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			_ = a.close(context.Background())
+			return err
+		}
+		defer stop()
+	}
 	log.Info("glint is serving",
 		zap.String("http", a.URL()),
 		zap.String("udp", cfg.SFU.UDPAddr),

@@ -115,6 +115,23 @@ func (d *DownTrack) close() {
 func (d *DownTrack) WriteRTP(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.writeLocked(r, pkt, keyframe, arrival)
+}
+
+// writeBatch writes a frame's packets under one lock and returns how many were sent.
+func (d *DownTrack) writeBatch(r *Receiver, batch []batchPacket) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	sent := 0
+	for i := range batch {
+		if d.writeLocked(r, &batch[i].pkt, batch[i].keyframe, batch[i].arrival) {
+			sent++
+		}
+	}
+	return sent
+}
+
+func (d *DownTrack) writeLocked(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int64) bool {
 	if !d.ready || d.closed || d.writer == nil {
 		return false
 	}

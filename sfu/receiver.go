@@ -10,7 +10,6 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
@@ -88,15 +87,15 @@ func (r *Receiver) Codec() webrtc.RTPCodecParameters { return r.src.Codec }
 func (r *Receiver) Done() <-chan struct{} { return r.done }
 
 // Run is the first hop: one goroutine per published track reads, caches and fans out.
-// It reuses one buffer and one rtp.Packet, so it allocates nothing per packet.
+// Video is handed on a frame at a time (see frameBatch); nothing is allocated per packet.
 func (r *Receiver) Run() {
 	defer close(r.done)
 	defer r.stop()
-	buf := make([]byte, maxPacketSize)
-	var pkt rtp.Packet
+	b := &frameBatch{}
 	failures := 0
 	for {
-		n, _, err := r.src.Source.Read(buf)
+		s := &b.slots[b.n]
+		n, _, err := r.src.Source.Read(s.buf[:])
 		if err != nil {
 			// A stray packet (say, an unnegotiated payload type from a buggy encoder) must
 			// not end the broadcast: only the end of the stream does. The failure cap is a
@@ -109,15 +108,33 @@ func (r *Receiver) Run() {
 			continue
 		}
 		failures = 0
-		if err := pkt.Unmarshal(buf[:n]); err != nil {
+		if err := s.pkt.Unmarshal(s.buf[:n]); err != nil {
 			packetsMalformed.Inc()
 			continue
 		}
 		r.packets.Add(1)
 		r.bytes.Add(uint64(n))
-		r.cache.put(pkt.SequenceNumber, buf[:n])
-		keyframe := r.codec.IsVideo() && len(pkt.Payload) > 0 && simulcast.IsKeyframeStart(r.codec, pkt.Payload)
-		r.track.forward(r, &pkt, keyframe, time.Now().UnixNano())
+		r.cache.put(s.pkt.SequenceNumber, s.buf[:n])
+		s.n, s.arrival = n, time.Now().UnixNano()
+		s.keyframe = r.codec.IsVideo() && len(s.pkt.Payload) > 0 && simulcast.IsKeyframeStart(r.codec, s.pkt.Payload)
+		r.collect(b)
+	}
+}
+
+// collect adds the packet just read (b.slots[b.n]) to the batch and forwards what is due:
+// the previous frame when this packet starts a new one, and the batch itself when the frame
+// is complete (marker bit), full, or audio (never batched: one packet is one frame).
+func (r *Receiver) collect(b *frameBatch) {
+	s := &b.slots[b.n]
+	if b.n > 0 && s.pkt.Timestamp != b.slots[0].pkt.Timestamp {
+		r.track.forwardBatch(r, b.slots[:b.n])
+		b.moveToFront(b.n)
+		s = &b.slots[0]
+	}
+	b.n++
+	if !r.codec.IsVideo() || s.pkt.Marker || b.n == len(b.slots) {
+		r.track.forwardBatch(r, b.slots[:b.n])
+		b.n = 0
 	}
 }
 

@@ -71,9 +71,7 @@ func (t *Track) removeDownTrack(dt *DownTrack) {
 	t.downTracks.Store(&next)
 }
 
-// forward is the second hop: hand one packet from r to every DownTrack. A Receiver that has
-// been replaced (the old session of a host who already republished) is ignored, so two
-// sources never interleave on one viewer's stream.
+// forward hands one packet from r to every DownTrack (a batch of one).
 func (t *Track) forward(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int64) {
 	if t.current.Load() != r {
 		return
@@ -83,6 +81,23 @@ func (t *Track) forward(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int
 		if dt.WriteRTP(r, pkt, keyframe, arrival) {
 			sent++
 		}
+	}
+	if sent > 0 {
+		packetsForwarded.Add(float64(sent))
+	}
+}
+
+// forwardBatch is the second hop: hand a frame's packets from r to every DownTrack, each
+// viewer getting the whole batch in turn. A Receiver that has been replaced (the old session
+// of a host who already republished) is ignored, so two sources never interleave on one
+// viewer's stream.
+func (t *Track) forwardBatch(r *Receiver, batch []batchPacket) {
+	if t.current.Load() != r {
+		return
+	}
+	sent := 0
+	for _, dt := range t.snapshot() {
+		sent += dt.writeBatch(r, batch)
 	}
 	// One shared counter update per packet, not per viewer: an atomic every core hits for
 	// every viewer would cost more than the counting is worth.

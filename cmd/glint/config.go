@@ -23,14 +23,14 @@ import (
 // composes them. Precedence, lowest first: defaults, --dev, the YAML file, GLINT_* environment
 // variables, flags.
 type Config struct {
-	HTTPAddr  string           `yaml:"http_addr"`
-	DataDir   string           `yaml:"data_dir"`
-	APIKey    string           `yaml:"api_key"`
-	APISecret string           `yaml:"api_secret"`
-	LogLevel  string           `yaml:"log_level"`
+	HTTPAddr  string `yaml:"http_addr"`
+	DataDir   string `yaml:"data_dir"`
+	APIKey    string `yaml:"api_key"`
+	APISecret string `yaml:"api_secret"`
+	LogLevel  string `yaml:"log_level"`
 	// PprofAddr serves Go's profiler on its own listener; empty (the default) is off.
 	// Keep it on loopback: profiles reveal internals.
-	PprofAddr string `yaml:"pprof_addr"`
+	PprofAddr string           `yaml:"pprof_addr"`
 	Dev       bool             `yaml:"dev"`
 	SFU       sfu.Config       `yaml:"sfu"`
 	Signaling signaling.Config `yaml:"signaling"`
@@ -63,9 +63,9 @@ func (c *Config) applyDev() {
 // configFlags are the flags serve and token share.
 type configFlags struct {
 	file, httpAddr, data, apiKey, apiSecret, logLevel, publicIPs, iceServers, pprof string
-	udpPort                                                                  int
-	dev, anonymous                                                           bool
-	set                                                                      map[string]bool
+	udpPort                                                                         int
+	dev, anonymous                                                                  bool
+	set                                                                             map[string]bool
 }
 
 // registerConfigFlags adds the credential flags every command needs and, for serve, the

@@ -1,0 +1,40 @@
+package sfu
+
+import "github.com/pion/rtp"
+
+// maxBatch bounds the packets of one frame held together: a 1080p keyframe at 6 Mbit/s is
+// about 100 packets. A larger frame is simply handed on in pieces.
+const maxBatch = 128
+
+// frameBatch holds the packets of the frame being received so the fan-out can give each
+// viewer the whole frame before moving to the next viewer. Sending packet by packet to
+// every viewer makes every viewer wait for the last packet of the frame to reach the last
+// viewer; frame by frame, viewer k is done after k frames' worth of sends, which halves the
+// average frame latency at the same CPU cost. No frame waits for anything but its own
+// packets: the batch goes out at the marker bit, or when the next frame starts.
+type frameBatch struct {
+	slots [maxBatch]batchPacket
+	n     int
+}
+
+// batchPacket is one received packet; pkt's payload points into buf.
+type batchPacket struct {
+	pkt      rtp.Packet
+	keyframe bool
+	arrival  int64
+	n        int
+	buf      [maxPacketSize]byte
+}
+
+// moveToFront makes slot i the batch's first packet (the start of a new frame).
+func (b *frameBatch) moveToFront(i int) {
+	if i == 0 {
+		return
+	}
+	src, dst := &b.slots[i], &b.slots[0]
+	dst.n, dst.keyframe, dst.arrival = src.n, src.keyframe, src.arrival
+	copy(dst.buf[:src.n], src.buf[:src.n])
+	// Re-parse so the payload points into dst.buf; the bytes parsed once already.
+	_ = dst.pkt.Unmarshal(dst.buf[:dst.n])
+	b.n = 0
+}

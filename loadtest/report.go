@@ -44,6 +44,9 @@ type StepResult struct {
 	Packets       uint64  `json:"delivered_packets"`
 	ClientCPU     float64 `json:"client_cpu_percent"`
 	ClientLimited bool    `json:"client_limited"`
+	// ClientCPUPerPacket is the generator's own cost per packet received: when it is larger
+	// than the server's, frame latency at many viewers measures the client's queue too.
+	ClientCPUPerPacket float64 `json:"client_cpu_us_per_packet"`
 	// Server figures, present with --server-pid.
 	ServerCPU          float64 `json:"server_cpu_percent,omitempty"`
 	ServerRSSMiB       float64 `json:"server_rss_mib,omitempty"`
@@ -109,6 +112,9 @@ func (r *run) result(n int, a, b counters) StepResult {
 		s.LossPercent = 100 * float64(s.LostPackets) / float64(exp)
 	}
 	s.ClientLimited = s.ClientCPU > clientLimitedPercent*float64(runtime.NumCPU())
+	if s.Packets > 0 {
+		s.ClientCPUPerPacket = float64((b.self.cpu - a.self.cpu).Microseconds()) / float64(s.Packets)
+	}
 	if b.hasServer && a.hasServer {
 		s.ServerCPU = cpuPercent(a.server, b.server)
 		s.ServerRSSMiB = float64(b.server.rss) / (1 << 20)
@@ -128,16 +134,16 @@ func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // WriteTable prints the report as an aligned table.
 func (rep *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "viewers\tok\tjoin p50\tjoin p95\tlat p50\tlat p95\tlat p99\tlat max\tloss %\tfreezes\tMbit/s\tsrv CPU %\tsrv µs/pkt\tsrv RSS MiB\tKiB/viewer\tcli CPU %\t")
+	fmt.Fprintln(tw, "viewers\tok\tjoin p50\tjoin p95\tlat p50\tlat p95\tlat p99\tlat max\tloss %\tfreezes\tMbit/s\tsrv CPU %\tsrv µs/pkt\tsrv RSS MiB\tKiB/viewer\tcli µs/pkt\tcli CPU %\t")
 	for _, s := range rep.Steps {
 		limited := ""
 		if s.ClientLimited {
 			limited = " (client-limited)"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.3f\t%d\t%.1f\t%.1f\t%.2f\t%.1f\t%.0f\t%.0f%s\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.3f\t%d\t%.1f\t%.1f\t%.2f\t%.1f\t%.0f\t%.2f\t%.0f%s\t\n",
 			s.Viewers, s.Connected, s.JoinP50, s.JoinP95, s.LatencyP50, s.LatencyP95, s.LatencyP99, s.LatencyMax,
 			s.LossPercent, s.Freezes, s.Mbps, s.ServerCPU, s.ServerCPUPerPacket, s.ServerRSSMiB, s.ServerRSSPerViewer,
-			s.ClientCPU, limited)
+			s.ClientCPUPerPacket, s.ClientCPU, limited)
 	}
 	return tw.Flush()
 }

@@ -38,8 +38,8 @@ func newRoom(s *SFU, name string) *Room {
 		name:  name,
 		sfu:   s,
 		log:   s.log.With(zap.String("room", name)),
-		audio: newTrack(webrtc.RTPCodecTypeAudio),
-		video: newTrack(webrtc.RTPCodecTypeVideo),
+		audio: newTrack(webrtc.RTPCodecTypeAudio, s.engine),
+		video: newTrack(webrtc.RTPCodecTypeVideo, s.engine),
 	}
 }
 

@@ -13,7 +13,8 @@ import (
 // Track over and every viewer's DownTrack splices onto it at the next keyframe without the
 // viewer renegotiating anything.
 type Track struct {
-	kind webrtc.RTPCodecType
+	kind    webrtc.RTPCodecType
+	batcher batcher // nil in tests without sockets
 
 	current atomic.Pointer[Receiver]
 
@@ -21,8 +22,14 @@ type Track struct {
 	downTracks atomic.Pointer[[]*DownTrack]
 }
 
-func newTrack(kind webrtc.RTPCodecType) *Track {
-	t := &Track{kind: kind}
+// batcher brackets a fan-out so its datagrams go out in as few sends as possible.
+type batcher interface {
+	beginBatch()
+	endBatch()
+}
+
+func newTrack(kind webrtc.RTPCodecType, b batcher) *Track {
+	t := &Track{kind: kind, batcher: b}
 	t.downTracks.Store(&[]*DownTrack{})
 	return t
 }
@@ -97,7 +104,14 @@ func (t *Track) forwardBatch(r *Receiver, batch []batchPacket) {
 	}
 	sent := 0
 	for _, dt := range t.snapshot() {
+		// Each viewer's share of the frame leaves in one send as soon as it is ready.
+		if t.batcher != nil {
+			t.batcher.beginBatch()
+		}
 		sent += dt.writeBatch(r, batch)
+		if t.batcher != nil {
+			t.batcher.endBatch()
+		}
 	}
 	// One shared counter update per packet, not per viewer: an atomic every core hits for
 	// every viewer would cost more than the counting is worth.

@@ -15,12 +15,14 @@ import (
 	"go.uber.org/zap"
 )
 
-// engine holds what every session shares: one UDP socket for all ICE traffic and the two
-// pion APIs, one for publishers and one for viewers, whose interceptors differ.
+// engine holds what every session shares: the UDP sockets all ICE traffic goes through
+// (one per local address, all on one port) and the two pion APIs, one for publishers and
+// one for viewers, whose interceptors differ.
 type engine struct {
-	mux udpMux
-	pub *webrtc.API
-	sub *webrtc.API
+	mux   udpMux
+	conns []*batchConn
+	pub   *webrtc.API
+	sub   *webrtc.API
 }
 
 // udpMux is what both of pion's muxes offer.
@@ -31,7 +33,7 @@ type udpMux interface {
 
 func newEngine(cfg *Config, log *zap.Logger) (*engine, error) {
 	loggers := newPionLoggerFactory(log)
-	mux, err := listenUDPMux(cfg, loggers)
+	mux, conns, err := listenUDPMux(cfg, loggers)
 	if err != nil {
 		return nil, err
 	}
@@ -40,45 +42,75 @@ func newEngine(cfg *Config, log *zap.Logger) (*engine, error) {
 	if err == nil {
 		var sub *webrtc.API
 		if sub, err = newAPI(se, registerViewerInterceptors); err == nil {
-			return &engine{mux: mux, pub: pub, sub: sub}, nil
+			return &engine{mux: mux, conns: conns, pub: pub, sub: sub}, nil
 		}
 	}
 	_ = mux.Close()
 	return nil, err
 }
 
-// listenUDPMux opens the one UDP port. On a specific address that is one socket; on the
-// wildcard address pion needs one socket per interface address (a wildcard socket cannot
-// tell which local address a packet reached), all on the same port.
-func listenUDPMux(cfg *Config, loggers logging.LoggerFactory) (udpMux, error) {
+// listenUDPMux opens the media port. ICE must know which local address a packet reached,
+// so on the wildcard address there is one socket per interface address, all on one port.
+// Every socket is a batchConn, so the fan-out sends a viewer's share of a frame at once.
+func listenUDPMux(cfg *Config, loggers logging.LoggerFactory) (udpMux, []*batchConn, error) {
 	addr, err := net.ResolveUDPAddr("udp4", cfg.UDPAddr)
 	if err != nil {
-		return nil, fmt.Errorf("sfu: udp_addr: %w", err)
+		return nil, nil, fmt.Errorf("sfu: udp_addr: %w", err)
 	}
+	ips := []net.IP{addr.IP}
 	if addr.IP == nil || addr.IP.IsUnspecified() {
-		opts := []ice.UDPMuxFromPortOption{
-			ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
-			ice.UDPMuxFromPortWithReadBufferSize(cfg.UDPBufferBytes),
-			ice.UDPMuxFromPortWithWriteBufferSize(cfg.UDPBufferBytes),
-			ice.UDPMuxFromPortWithLogger(loggers.NewLogger("udpmux")),
+		if ips, err = localIPv4s(cfg.IncludeLoopback); err != nil {
+			return nil, nil, err
 		}
-		if cfg.IncludeLoopback {
-			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
-		}
-		mux, err := ice.NewMultiUDPMuxFromPort(addr.Port, opts...)
+	}
+	var muxes []ice.UDPMux
+	var conns []*batchConn
+	for _, ip := range ips {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip, Port: addr.Port})
 		if err != nil {
-			return nil, fmt.Errorf("sfu: listen on UDP %s: %w", cfg.UDPAddr, err)
+			for _, m := range muxes {
+				_ = m.Close()
+			}
+			return nil, nil, fmt.Errorf("sfu: listen on UDP %s:%d: %w", ip, addr.Port, err)
 		}
-		return mux, nil
+		// Errors only mean the kernel keeps its default; the cap is net.core.rmem_max/wmem_max.
+		_ = c.SetReadBuffer(cfg.UDPBufferBytes)
+		_ = c.SetWriteBuffer(cfg.UDPBufferBytes)
+		bc := newBatchConn(c)
+		conns = append(conns, bc)
+		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: bc, Logger: loggers.NewLogger("udpmux")}))
 	}
-	conn, err := net.ListenUDP("udp4", addr)
+	if len(muxes) == 1 {
+		return muxes[0].(*ice.UDPMuxDefault), conns, nil
+	}
+	return ice.NewMultiUDPMuxDefault(muxes...), conns, nil
+}
+
+// localIPv4s lists the IPv4 addresses of the interfaces that are up.
+func localIPv4s(includeLoopback bool) ([]net.IP, error) {
+	ifaces, err := net.Interfaces()
 	if err != nil {
-		return nil, fmt.Errorf("sfu: listen on UDP %s: %w", cfg.UDPAddr, err)
+		return nil, fmt.Errorf("sfu: list interfaces: %w", err)
 	}
-	// Errors only mean the kernel keeps its default; the cap is net.core.rmem_max/wmem_max.
-	_ = conn.SetReadBuffer(cfg.UDPBufferBytes)
-	_ = conn.SetWriteBuffer(cfg.UDPBufferBytes)
-	return ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: loggers.NewLogger("udpmux")}), nil
+	var ips []net.IP
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || (ifc.Flags&net.FlagLoopback != 0 && !includeLoopback) {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+				ips = append(ips, n.IP.To4())
+			}
+		}
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("sfu: no IPv4 interface address to listen on")
+	}
+	return ips, nil
 }
 
 // localAddr is the first address ICE listens on (tests use it to find the port).
@@ -91,6 +123,20 @@ func (e *engine) localAddr() *net.UDPAddr {
 }
 
 func (e *engine) close() error { return e.mux.Close() }
+
+// beginBatch and endBatch bracket a fan-out: datagrams written in between are sent
+// together when it ends.
+func (e *engine) beginBatch() {
+	for _, c := range e.conns {
+		c.begin()
+	}
+}
+
+func (e *engine) endBatch() {
+	for _, c := range e.conns {
+		c.end()
+	}
+}
 
 func newSettingEngine(cfg *Config, mux ice.UDPMux, loggers logging.LoggerFactory) webrtc.SettingEngine {
 	var se webrtc.SettingEngine

@@ -76,6 +76,7 @@ func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.depth == 0 || len(p) > maxPacketSize {
+		b.flushLocked() // nothing queued may be overtaken
 		return b.UDPConn.WriteToUDPAddrPort(p, addr)
 	}
 	b.q[b.n] = queued{addr: addr, n: copy(b.bufs[b.n][:], p)}
@@ -117,8 +118,8 @@ func (b *batchConn) flushLocked() {
 			if err := b.sendGSO(i, j); err == nil {
 				i = j
 				continue
-			} else if errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
-				b.gso.Store(false) // the device cannot segment: never try again
+			} else if errors.Is(err, unix.EIO) {
+				b.gso.Store(false) // the device cannot segment (as quic-go reads EIO): never try again
 			}
 		}
 		for ; i < j; i++ {

@@ -31,18 +31,22 @@ type DownTrack struct {
 	ready     bool                        // transport connected: packets would reach the viewer
 	closed    bool
 
+	maxLayer     int       // the viewer's cap (WHEP ?layer=); the allocator will lower it
 	source       *Receiver // the Receiver the munger is joined to
 	unsupported  *Receiver // a source whose codec the viewer lacks (warned once)
 	payloadType  uint8
 	waitKeyframe bool
 	lastKeyReq   time.Time
 	munger       simulcast.Munger
+	vp8          simulcast.VP8Munger // picture ID continuity across layers and hosts
+	vp8buf       [maxPacketSize + 1]byte
 
 	hdr           rtp.Header          // reused for every write: no allocation per packet
 	ext           [2]rtp.Extension    // capacity for extensions interceptors add (TWCC)
 	rtx           [maxPacketSize]byte // NACK answers are copied here from the cache
 	rtxPkt        rtp.Packet
 	resent        [256]resendMark // recent retransmissions, by output seq
+	rtxBucket     tokenBucket
 	lastViewerPLI time.Time
 
 	packets, octets uint32 // for sender reports (RFC 3550 counts wrap at 32 bits)
@@ -51,8 +55,8 @@ type DownTrack struct {
 // compile-time check that pion can bind a DownTrack.
 var _ webrtc.TrackLocal = (*DownTrack)(nil)
 
-func newDownTrack(t *Track, id, streamID string, log *zap.Logger) *DownTrack {
-	return &DownTrack{id: id, streamID: streamID, track: t, log: log}
+func newDownTrack(t *Track, id, streamID string, maxLayer int, log *zap.Logger) *DownTrack {
+	return &DownTrack{id: id, streamID: streamID, track: t, maxLayer: maxLayer, log: log}
 }
 
 // ID, RID, StreamID and Kind identify the track to pion and to the viewer's MediaStream.
@@ -115,13 +119,25 @@ func (d *DownTrack) close() {
 func (d *DownTrack) WriteRTP(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !d.wants(r, arrival) {
+		return false
+	}
 	return d.writeLocked(r, pkt, keyframe, arrival)
+}
+
+// wants reports whether packets of r are for this viewer: its current source, or the layer
+// it should move to (its cap, or the best layer still flowing), which it joins at a keyframe.
+func (d *DownTrack) wants(r *Receiver, now int64) bool {
+	return d.source == r || d.track.pick(d.maxLayer, now) == r
 }
 
 // writeBatch writes a frame's packets under one lock and returns how many were sent.
 func (d *DownTrack) writeBatch(r *Receiver, batch []batchPacket) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if len(batch) == 0 || !d.wants(r, batch[0].arrival) {
+		return 0
+	}
 	sent := 0
 	for i := range batch {
 		if d.writeLocked(r, &batch[i].pkt, batch[i].keyframe, batch[i].arrival) {
@@ -143,11 +159,19 @@ func (d *DownTrack) writeLocked(r *Receiver, pkt *rtp.Packet, keyframe bool, arr
 		d.munger.Skip(pkt.SequenceNumber)
 		return false
 	}
+	payload := pkt.Payload
+	if r.codec == simulcast.CodecVP8 {
+		var ok bool
+		if payload, ok = d.vp8.Rewrite(d.vp8buf[:], payload); !ok {
+			d.munger.Skip(pkt.SequenceNumber) // a malformed packet leaves no hole to NACK
+			return false
+		}
+	}
 	seq, ts, ok := d.munger.Rewrite(pkt.SequenceNumber, pkt.Timestamp, arrival, r.clockRate)
 	if !ok {
 		return false
 	}
-	return d.send(&pkt.Header, seq, ts, pkt.Payload)
+	return d.send(&pkt.Header, seq, ts, payload)
 }
 
 // join splices a new source in. Video may only start at a keyframe: until one arrives the
@@ -170,8 +194,12 @@ func (d *DownTrack) join(r *Receiver, keyframe bool, arrival int64) bool {
 		}
 		return false
 	}
+	if d.source != nil && d.source.session == r.session {
+		layerSwitches.Inc()
+	}
 	d.source, d.payloadType = r, uint8(d.codecs[i].PayloadType)
 	d.munger.Switch()
+	d.vp8.Switch()
 	return true
 }
 

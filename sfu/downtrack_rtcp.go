@@ -5,6 +5,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/simulcast"
 )
 
 const (
@@ -27,6 +29,7 @@ type rtcpWriter func([]rtcp.Packet) error
 // Receiver's cache. pion hands every SSRC named in a compound packet the whole packet, so
 // feedback about other tracks is skipped by media SSRC.
 func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
+	budget := maxNackedPerPacket // per RTCP datagram, however many NACKs it bundles
 	for _, p := range pkts {
 		switch p := p.(type) {
 		case *rtcp.PictureLossIndication:
@@ -34,12 +37,16 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 				d.requestKeyframe()
 			}
 		case *rtcp.FullIntraRequest:
-			if p.MediaSSRC == d.ssrc {
-				d.requestKeyframe()
+			// RFC 5104: the target is in the FCI entries; the media SSRC field is unused.
+			for _, e := range p.FIR {
+				if e.SSRC == d.ssrc {
+					d.requestKeyframe()
+					break
+				}
 			}
 		case *rtcp.TransportLayerNack:
 			if p.MediaSSRC == d.ssrc {
-				d.retransmit(p)
+				budget = d.retransmit(p, budget)
 			}
 		}
 	}
@@ -60,8 +67,7 @@ func (d *DownTrack) requestKeyframe() {
 
 // retransmit resends the packets a viewer lost, rewritten exactly as they were first sent.
 // The lock is taken per packet, so the publisher's fan-out is never held up for long.
-func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack) {
-	budget := maxNackedPerPacket
+func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, budget int) int {
 	now := time.Now()
 	for _, pair := range nack.Nacks {
 		pair.Range(func(outSeq uint16) bool {
@@ -73,6 +79,7 @@ func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack) {
 			return true
 		})
 	}
+	return budget
 }
 
 func (d *DownTrack) resend(outSeq uint16, now time.Time) {
@@ -86,6 +93,10 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 	if slot.seq == outSeq && now.Sub(slot.at) < resendGuard {
 		return
 	}
+	if !d.rtxBucket.take(now) {
+		nacksMissed.Inc() // over this viewer's retransmission budget
+		return
+	}
 	inSeq, ok := d.munger.InputSeq(outSeq)
 	if !ok {
 		nacksMissed.Inc()
@@ -96,9 +107,15 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 		nacksMissed.Inc()
 		return
 	}
+	payload := d.rtxPkt.Payload
+	if r.codec == simulcast.CodecVP8 {
+		if payload, ok = d.vp8.Rewrite(d.vp8buf[:], payload); !ok {
+			return
+		}
+	}
 	*slot = resendMark{seq: outSeq, at: now}
 	nacksAnswered.Inc()
-	if d.send(&d.rtxPkt.Header, outSeq, d.munger.OutputTS(d.rtxPkt.Timestamp), d.rtxPkt.Payload) {
+	if d.send(&d.rtxPkt.Header, outSeq, d.munger.OutputTS(d.rtxPkt.Timestamp), payload) {
 		packetsForwarded.Inc()
 	}
 }
@@ -123,6 +140,34 @@ func (d *DownTrack) onSenderReport(r *Receiver, sr *rtcp.SenderReport) {
 	if err := w([]rtcp.Packet{out}); err != nil {
 		d.log.Debug("sender report failed", zap.Error(err))
 	}
+}
+
+// rtxRate and rtxBurst bound what one viewer's NACKs can make the server send: about twice
+// a 2.5 Mbit/s stream's packet rate, so real loss is always answered and a hostile viewer
+// cannot turn small RTCP packets into a flood.
+const (
+	rtxRate  = 500 // packets a second
+	rtxBurst = 256
+)
+
+// tokenBucket is a small allocation-free rate limiter, used under the DownTrack lock.
+type tokenBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	if b.last.IsZero() {
+		b.tokens = rtxBurst
+	} else {
+		b.tokens = min(rtxBurst, b.tokens+now.Sub(b.last).Seconds()*rtxRate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // resendMark remembers when an output sequence number was last retransmitted.

@@ -38,7 +38,7 @@ func TestPublisherRestartKeepsViewersContinuous(t *testing.T) {
 	log := sfutest.Logger()
 
 	subscribe := func(ctx context.Context, offer string) (string, error) {
-		sub, answer, err := s.Subscribe("stage", offer, log)
+		sub, answer, err := s.Subscribe("stage", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, log)
 		if err == nil {
 			t.Cleanup(sub.Close)
 		}
@@ -142,7 +142,7 @@ func TestKeyframeRequestsAreCoalesced(t *testing.T) {
 	}
 	defer pub.Close()
 	subscribe := func(ctx context.Context, offer string) (string, error) {
-		_, answer, err := s.Subscribe("live", offer, log)
+		_, answer, err := s.Subscribe("live", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, log)
 		return answer, err
 	}
 	// A long GOP: without keyframe requests the joiners would wait 10 s.

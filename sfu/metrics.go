@@ -29,6 +29,10 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "nacks_missed_total",
 		Help: "Lost packets a viewer asked for that were no longer cached.",
 	})
+	layerSwitches = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "layer_switches_total",
+		Help: "Simulcast layer changes made by viewers' DownTracks.",
+	})
 	roomsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "rooms",
 		Help: "Rooms open on this node.",
@@ -46,5 +50,5 @@ var (
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, roomsGauge, sessionsGauge, sessionsReaped}
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, roomsGauge, sessionsGauge, sessionsReaped}
 }

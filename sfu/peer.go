@@ -89,18 +89,19 @@ func (p *Peer) OnClose(f func()) {
 }
 
 // Go runs f on a goroutine that Close waits for. f must return once the PeerConnection
-// closes. On a session already closing, f is not run.
-func (p *Peer) Go(f func()) {
+// closes. On a session already closing, f is not run and Go reports false.
+func (p *Peer) Go(f func()) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closing {
-		return
+		return false
 	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // Closing reports whether the session has begun to close.

@@ -25,9 +25,11 @@ type TrackSource interface {
 // PublishedTrack describes one track a publisher sends.
 type PublishedTrack struct {
 	Source TrackSource
-	Codec  webrtc.RTPCodecParameters
-	Kind   webrtc.RTPCodecType
-	SSRC   uint32
+	// RID names the simulcast layer ("" without simulcast).
+	RID   string
+	Codec webrtc.RTPCodecParameters
+	Kind  webrtc.RTPCodecType
+	SSRC  uint32
 	// WriteRTCP sends feedback (PLI) to the publisher; nil when the source cannot take any.
 	WriteRTCP func([]rtcp.Packet) error
 }
@@ -42,6 +44,9 @@ type senderReport struct {
 // Receiver reads one published track, keeps its retransmission cache and feeds its Track.
 type Receiver struct {
 	track     *Track
+	layer     int
+	session   *Peer        // the host session it belongs to (nil for library sources)
+	lastRead  atomic.Int64 // unix nanos of the last packet: a layer that stops is skipped
 	src       PublishedTrack
 	codec     simulcast.Codec
 	clockRate uint32
@@ -91,7 +96,11 @@ func (r *Receiver) Done() <-chan struct{} { return r.done }
 func (r *Receiver) Run() {
 	defer close(r.done)
 	defer r.stop()
-	b := &frameBatch{}
+	size := 1 // audio: one packet is one frame
+	if r.codec.IsVideo() {
+		size = maxBatch
+	}
+	b := newFrameBatch(size)
 	failures := 0
 	for {
 		s := &b.slots[b.n]
@@ -116,27 +125,49 @@ func (r *Receiver) Run() {
 		r.bytes.Add(uint64(n))
 		r.cache.put(s.pkt.SequenceNumber, s.buf[:n])
 		s.n, s.arrival = n, time.Now().UnixNano()
+		r.lastRead.Store(s.arrival)
 		s.keyframe = r.codec.IsVideo() && len(s.pkt.Payload) > 0 && simulcast.IsKeyframeStart(r.codec, s.pkt.Payload)
 		r.collect(b)
 	}
 }
 
-// collect adds the packet just read (b.slots[b.n]) to the batch and forwards what is due:
-// the previous frame when this packet starts a new one, and the batch itself when the frame
-// is complete (marker bit), full, or audio (never batched: one packet is one frame).
+// collect adds the packet just read (b.slots[b.n]) to the batch and forwards what is due
+// (see frameBatch for when).
 func (r *Receiver) collect(b *frameBatch) {
 	s := &b.slots[b.n]
-	if b.n > 0 && s.pkt.Timestamp != b.slots[0].pkt.Timestamp {
-		r.track.forwardBatch(r, b.slots[:b.n])
-		b.moveToFront(b.n)
-		s = &b.slots[0]
+	seq := s.pkt.SequenceNumber
+	inOrder := !b.started || seq == b.lastSeq+1
+	if !b.started || int16(seq-b.lastSeq) > 0 {
+		b.lastSeq, b.started = seq, true
+	}
+	alone := !inOrder || len(s.pkt.Payload) == 0
+	if b.n > 0 {
+		prev := &b.slots[b.n-1]
+		if alone || s.pkt.Timestamp != b.slots[0].pkt.Timestamp || s.arrival-prev.arrival > int64(batchGap) {
+			r.track.forwardBatch(r, b.slots[:b.n])
+			b.moveToFront(b.n)
+			s = &b.slots[0]
+		}
 	}
 	b.n++
-	if !r.codec.IsVideo() || s.pkt.Marker || b.n == len(b.slots) {
+	if alone || s.pkt.Marker || b.n == len(b.slots) {
 		r.track.forwardBatch(r, b.slots[:b.n])
 		b.n = 0
 	}
 }
+
+// flowing reports whether the layer has delivered a packet recently (or has only just been
+// attached and not had the chance yet).
+func (r *Receiver) flowing(now int64) bool {
+	last := r.lastRead.Load()
+	return last == 0 || now-last < int64(layerIdle)
+}
+
+// Abandon detaches a Receiver whose Run will never start (its session closed first).
+func (r *Receiver) Abandon() { r.stop() }
+
+// Layer is the simulcast layer the Receiver feeds.
+func (r *Receiver) Layer() int { return r.layer }
 
 // maxReadFailures consecutive read errors end a Receiver whose source never says EOF.
 const maxReadFailures = 1000

@@ -143,11 +143,19 @@ func (r *Room) Publish(p *Peer, t PublishedTrack) (*Receiver, error) {
 	if matchCodec(t.Codec, forwardedCodecs()) < 0 {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupportedCodec, t.Codec.MimeType)
 	}
+	layer, err := LayerFromRID(t.RID)
+	if err != nil {
+		return nil, err
+	}
+	if t.Kind == webrtc.RTPCodecTypeAudio {
+		layer = LayerFull
+	}
 	if !r.SetPublisher(p) {
 		return nil, ErrReplaced
 	}
 	track := r.Track(t.Kind)
-	rcv := newReceiver(track, t, &r.sfu.cfg, r.log.With(zap.String("kind", t.Kind.String())))
+	rcv := newReceiver(track, t, &r.sfu.cfg, r.log.With(zap.String("kind", t.Kind.String()), zap.String("rid", t.RID)))
+	rcv.layer, rcv.session = layer, p
 	track.attach(rcv)
 	return rcv, nil
 }

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/pion/rtcp"
@@ -15,13 +16,23 @@ type Subscriber struct {
 	*Peer
 	room *Room
 
+	maxLayer   int
 	mu         sync.Mutex // addDownTracks may race with a Close during shutdown
 	downTracks []*DownTrack
 }
 
+// SubscribeOptions are a viewer's choices.
+type SubscribeOptions struct {
+	// MaxLayer caps the simulcast layer the viewer receives (LayerLow..LayerFull).
+	MaxLayer int
+}
+
 // Subscribe admits a viewer to room and answers its offer. On success the session owns the
 // room membership and releases it when it closes.
-func (s *SFU) Subscribe(roomName, offer string, log *zap.Logger) (*Subscriber, string, error) {
+func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.Logger) (*Subscriber, string, error) {
+	if opts.MaxLayer < LayerLow || opts.MaxLayer > LayerFull {
+		return nil, "", fmt.Errorf("sfu: layer cap %d out of range", opts.MaxLayer)
+	}
 	if err := CheckOffer(offer, RoleViewer); err != nil {
 		return nil, "", err
 	}
@@ -34,7 +45,7 @@ func (s *SFU) Subscribe(roomName, offer string, log *zap.Logger) (*Subscriber, s
 		room.Leave(RoleViewer)
 		return nil, "", err
 	}
-	sub := &Subscriber{Peer: p, room: room}
+	sub := &Subscriber{Peer: p, room: room, maxLayer: opts.MaxLayer}
 	p.OnClose(func() {
 		sub.mu.Lock()
 		for _, dt := range sub.downTracks {
@@ -80,7 +91,7 @@ func (s *Subscriber) addDownTracks(log *zap.Logger) error {
 			return ErrClosed
 		}
 		t := s.room.Track(kind)
-		dt := newDownTrack(t, kind.String(), streamID, log.With(zap.String("kind", kind.String())))
+		dt := newDownTrack(t, kind.String(), streamID, s.maxLayer, log.With(zap.String("kind", kind.String())))
 		tr, err := s.PC.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			return err

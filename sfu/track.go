@@ -3,6 +3,7 @@ package sfu
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -16,7 +17,9 @@ type Track struct {
 	kind    webrtc.RTPCodecType
 	batcher batcher // nil in tests without sockets
 
-	current atomic.Pointer[Receiver]
+	// layers are the sources feeding the Track, by simulcast layer; a publisher without
+	// simulcast fills LayerFull only.
+	layers [numLayers]atomic.Pointer[Receiver]
 
 	mu         sync.Mutex // serialises changes to downTracks; readers use the snapshot
 	downTracks atomic.Pointer[[]*DownTrack]
@@ -37,23 +40,56 @@ func newTrack(kind webrtc.RTPCodecType, b batcher) *Track {
 // Kind is audio or video.
 func (t *Track) Kind() webrtc.RTPCodecType { return t.kind }
 
-// Receiver returns the source currently feeding the Track, or nil while nobody publishes.
-func (t *Track) Receiver() *Receiver { return t.current.Load() }
+// Receiver returns the best source feeding the Track, or nil while nobody publishes.
+func (t *Track) Receiver() *Receiver { return t.pick(LayerFull, time.Now().UnixNano()) }
+
+// current reports whether r is still the Track's source for its layer.
+func (t *Track) current(r *Receiver) bool { return t.layers[r.layer].Load() == r }
+
+// pick chooses the source for a viewer capped at maxLayer: the highest flowing layer at or
+// below the cap; failing that, the lowest flowing layer above it (a capped viewer still
+// gets a picture when only larger layers flow); failing that, any attached layer.
+func (t *Track) pick(maxLayer int, now int64) *Receiver {
+	var fallback *Receiver
+	for l := maxLayer; l >= 0; l-- {
+		if r := t.layers[l].Load(); r != nil {
+			if r.flowing(now) {
+				return r
+			}
+			fallback = r
+		}
+	}
+	for l := maxLayer + 1; l < numLayers; l++ {
+		if r := t.layers[l].Load(); r != nil {
+			if r.flowing(now) {
+				return r
+			}
+			fallback = r
+		}
+	}
+	return fallback
+}
 
 // snapshot is the copy-on-write list of DownTracks: the fan-out reads it without a lock.
 func (t *Track) snapshot() []*DownTrack { return *t.downTracks.Load() }
 
-// attach makes r the Track's source, replacing any previous one, and asks for a keyframe
-// so that waiting viewers start at once.
+// attach makes r the Track's source for its layer. Layers left by another (replaced)
+// host session are cleared, so viewers never mix two hosts. It asks for a keyframe so
+// that waiting viewers start at once.
 func (t *Track) attach(r *Receiver) {
-	t.current.Store(r)
+	for l := range t.layers {
+		if old := t.layers[l].Load(); old != nil && old.session != r.session {
+			t.layers[l].CompareAndSwap(old, nil)
+		}
+	}
+	t.layers[r.layer].Store(r)
 	if len(t.snapshot()) > 0 {
 		r.RequestKeyframe()
 	}
 }
 
-// detach clears the source if it is still r.
-func (t *Track) detach(r *Receiver) { t.current.CompareAndSwap(r, nil) }
+// detach clears r's layer if r still holds it.
+func (t *Track) detach(r *Receiver) { t.layers[r.layer].CompareAndSwap(r, nil) }
 
 func (t *Track) addDownTrack(dt *DownTrack) {
 	t.mu.Lock()
@@ -80,7 +116,7 @@ func (t *Track) removeDownTrack(dt *DownTrack) {
 
 // forward hands one packet from r to every DownTrack (a batch of one).
 func (t *Track) forward(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int64) {
-	if t.current.Load() != r {
+	if !t.current(r) {
 		return
 	}
 	sent := 0
@@ -99,7 +135,7 @@ func (t *Track) forward(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int
 // of a host who already republished) is ignored, so two sources never interleave on one
 // viewer's stream.
 func (t *Track) forwardBatch(r *Receiver, batch []batchPacket) {
-	if t.current.Load() != r {
+	if !t.current(r) {
 		return
 	}
 	sent := 0

@@ -182,6 +182,10 @@ func registerPublisherInterceptors(m *webrtc.MediaEngine, ir *interceptor.Regist
 		return err
 	}
 	ir.Add(rr)
+	// mid/rid/repaired-rid header extensions: how simulcast layers are told apart.
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return err
+	}
 	return webrtc.ConfigureTWCCSender(m, ir)
 }
 

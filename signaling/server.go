@@ -116,6 +116,11 @@ func (s *Server) create(kind string) http.HandlerFunc {
 			writeError(w, err)
 			return
 		}
+		layer, err := sfu.ParseLayer(r.URL.Query().Get("layer"))
+		if err != nil {
+			writeError(w, errors.Join(errBadRequest, err))
+			return
+		}
 		if !s.reserve() {
 			writeError(w, errTooManySession)
 			return
@@ -123,7 +128,7 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		defer s.unreserve()
 		id := newID()
 		log := s.log.With(zap.String("room", room), zap.String("session", id), zap.String("kind", kind), zap.String("identity", identity(claims)))
-		sess, answer, err := s.start(role, room, offer, log)
+		sess, answer, err := s.start(role, room, offer, sfu.SubscribeOptions{MaxLayer: layer}, log)
 		if err != nil {
 			if statusOf(err) == http.StatusInternalServerError {
 				log.Error("session not created", zap.Error(err))
@@ -163,7 +168,7 @@ func (s *Server) unreserve() {
 }
 
 // start creates the WebRTC session behind a new resource.
-func (s *Server) start(role sfu.Role, room, offer string, log *zap.Logger) (session, string, error) {
+func (s *Server) start(role sfu.Role, room, offer string, opts sfu.SubscribeOptions, log *zap.Logger) (session, string, error) {
 	if role == sfu.RolePublisher {
 		ws, answer, err := whip.Publish(s.sfu, room, offer, log)
 		if err != nil {
@@ -171,7 +176,7 @@ func (s *Server) start(role sfu.Role, room, offer string, log *zap.Logger) (sess
 		}
 		return ws, answer, nil
 	}
-	sub, answer, err := s.sfu.Subscribe(room, offer, log)
+	sub, answer, err := s.sfu.Subscribe(room, offer, opts, log)
 	if err != nil {
 		return nil, "", err
 	}

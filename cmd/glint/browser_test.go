@@ -46,6 +46,20 @@ func requireTool(t *testing.T, what, path string) {
 // when the viewer's video has real dimensions, framesDecoded keeps increasing for 5 seconds
 // and audio packets arrive (checked by webclient/e2e/whip_whep.mjs).
 func TestBrowserPublishAndPlay(t *testing.T) {
+	runBrowserScript(t, "e2e/whip_whep.mjs", "--seconds", "5")
+}
+
+// TestBrowserSimulcast: Chromium publishes three simulcast encodings (VP8) over WHIP; one
+// viewer capped at ?layer=q and one uncapped both keep decoding, and the capped viewer's
+// frameWidth is smaller (checked by webclient/e2e/simulcast.mjs).
+func TestBrowserSimulcast(t *testing.T) {
+	runBrowserScript(t, "e2e/simulcast.mjs", "--seconds", "6", "--codec", "vp8")
+}
+
+// runBrowserScript starts Glint in a private network namespace and runs one of the web
+// client's end-to-end scripts against it.
+func runBrowserScript(t *testing.T, script string, args ...string) {
+	t.Helper()
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
@@ -79,16 +93,16 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "e2e/whip_whep.mjs", "--server", a.URL(), "--room", "browser",
-		"--publish-token", token, "--seconds", "5")
+	cmd := exec.CommandContext(ctx, "node", append([]string{script, "--server", a.URL(), "--room", "browser",
+		"--publish-token", token}, args...)...)
 	cmd.Dir = webclient
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
 	out, err := cmd.CombinedOutput()
-	t.Logf("whip_whep.mjs:\n%s", out)
+	t.Logf("%s:\n%s", script, out)
 	if err != nil {
-		t.Fatalf("browser publish/play failed: %v", err)
+		t.Fatalf("%s failed: %v", script, err)
 	}
 }
 

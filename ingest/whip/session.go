@@ -17,7 +17,7 @@ type Session struct {
 	log  *zap.Logger
 
 	mu        sync.Mutex
-	published map[webrtc.RTPCodecType]bool
+	published map[string]bool // kind + rid: one audio track and one video track (up to 3 layers)
 }
 
 // Publish admits a host to a room and answers its offer. The new session replaces any
@@ -35,7 +35,7 @@ func Publish(s *sfu.SFU, roomName, offer string, log *zap.Logger) (*Session, str
 		room.Leave(sfu.RolePublisher)
 		return nil, "", err
 	}
-	sess := &Session{Peer: p, room: room, log: log, published: map[webrtc.RTPCodecType]bool{}}
+	sess := &Session{Peer: p, room: room, log: log, published: map[string]bool{}}
 	p.OnClose(func() {
 		room.ClearPublisher(p)
 		room.Leave(sfu.RolePublisher)
@@ -43,7 +43,12 @@ func Publish(s *sfu.SFU, roomName, offer string, log *zap.Logger) (*Session, str
 	p.PC.OnTrack(sess.onTrack)
 	// The session takes the stage once it connects, not when it is answered: a second
 	// publish that never connects must not end a working broadcast.
-	p.OnConnected(func() { room.SetPublisher(p) })
+	p.OnConnected(func() {
+		if !room.SetPublisher(p) {
+			// A newer session of this room's host connected first: this one is stale.
+			go p.Close()
+		}
+	})
 	answer, err := p.Answer(offer)
 	if err != nil {
 		p.Close()
@@ -57,7 +62,7 @@ func (s *Session) Room() *sfu.Room { return s.room }
 
 // onTrack runs when the first packet of a published track arrives.
 func (s *Session) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-	if !s.claim(t.Kind()) {
+	if !s.claim(t.Kind(), t.RID()) {
 		// The stage has one audio and one video track per host; extra tracks are ignored.
 		s.log.Warn("extra track ignored", zap.String("kind", t.Kind().String()))
 		s.Go(func() { drain(t) })
@@ -65,6 +70,7 @@ func (s *Session) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}
 	rcv, err := s.room.Publish(s.Peer, sfu.PublishedTrack{
 		Source:    t,
+		RID:       t.RID(),
 		Codec:     t.Codec(),
 		Kind:      t.Kind(),
 		SSRC:      uint32(t.SSRC()),
@@ -75,27 +81,38 @@ func (s *Session) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		s.Go(func() { drain(t) })
 		return
 	}
-	s.log.Info("track published", zap.String("kind", t.Kind().String()), zap.String("codec", t.Codec().MimeType))
-	s.Go(rcv.Run)
-	s.Go(func() { readSenderReports(recv, rcv) })
+	s.log.Info("track published", zap.String("kind", t.Kind().String()), zap.String("codec", t.Codec().MimeType), zap.String("rid", t.RID()))
+	if !s.Go(rcv.Run) {
+		rcv.Abandon() // the session closed before the track could start
+		return
+	}
+	rid := t.RID()
+	s.Go(func() { readSenderReports(recv, rid, rcv) })
 }
 
-func (s *Session) claim(kind webrtc.RTPCodecType) bool {
+func (s *Session) claim(kind webrtc.RTPCodecType, rid string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.published[kind] {
+	key := kind.String() + "/" + rid
+	if s.published[key] {
 		return false
 	}
-	s.published[kind] = true
+	s.published[key] = true
 	return true
 }
 
 // readSenderReports drains the publisher's RTCP (pion's interceptors need it read) and
 // passes its sender reports to the Receiver, which keeps the media clock.
-func readSenderReports(recv *webrtc.RTPReceiver, rcv *sfu.Receiver) {
+func readSenderReports(recv *webrtc.RTPReceiver, rid string, rcv *sfu.Receiver) {
 	buf := make([]byte, 1500)
 	for {
-		n, _, err := recv.Read(buf)
+		var n int
+		var err error
+		if rid == "" {
+			n, _, err = recv.Read(buf)
+		} else {
+			n, _, err = recv.ReadSimulcast(buf, rid) // one RTCP stream per layer
+		}
 		if err != nil {
 			return
 		}

@@ -124,6 +124,10 @@ func newPeerConnection(extra ...interceptor.Factory) (*webrtc.PeerConnection, er
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
+	// mid and rid header extensions: without them simulcast layers cannot be told apart.
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return nil, err
+	}
 	// pion's defaults: NACK generator and responder, RTCP reports, TWCC, as a browser has.
 	ir := &interceptor.Registry{}
 	for _, f := range extra { // before the defaults: they see what these let through

@@ -19,7 +19,11 @@ var (
 // slice. The slice body carries n and a filler derived from n, so a receiver can tell a
 // frame arrived whole and which frame it was. No body byte is zero, so no start code can
 // appear inside it.
-func Frame(n uint32, key bool) []byte {
+func Frame(n uint32, key bool) []byte { return LayerFrame(n, key, 2) }
+
+// LayerFrame is Frame for one simulcast layer (0 low .. 2 full): the layer is part of the
+// body, so a viewer can tell which layer each frame came from.
+func LayerFrame(n uint32, key bool, layer byte) []byte {
 	var b bytes.Buffer
 	start := []byte{0, 0, 0, 1}
 	if key {
@@ -34,12 +38,13 @@ func Frame(n uint32, key bool) []byte {
 	} else {
 		b.WriteByte(0x41)
 	}
-	b.Write(encodeBody(n))
+	b.Write(encodeBody(n, layer))
 	return b.Bytes()
 }
 
-func encodeBody(n uint32) []byte {
+func encodeBody(n uint32, layer byte) []byte {
 	body := make([]byte, FrameSize)
+	body[8] = 0x30 + layer
 	var idx [4]byte
 	binary.BigEndian.PutUint32(idx[:], n)
 	// Each byte of n as two nibbles in 0x10..0x1f, so no byte is zero.
@@ -47,7 +52,7 @@ func encodeBody(n uint32) []byte {
 		body[2*i] = 0x10 | v>>4
 		body[2*i+1] = 0x10 | v&0x0f
 	}
-	for i := 8; i < len(body); i++ {
+	for i := 9; i < len(body); i++ {
 		body[i] = byte(0x20 + (uint32(i)*7+n)%200)
 	}
 	return body
@@ -55,6 +60,12 @@ func encodeBody(n uint32) []byte {
 
 // ParseFrame checks an Annex-B access unit made by Frame and returns its frame number.
 func ParseFrame(au []byte) (n uint32, key bool, err error) {
+	n, key, _, err = ParseLayerFrame(au)
+	return n, key, err
+}
+
+// ParseLayerFrame is ParseFrame that also returns the layer.
+func ParseLayerFrame(au []byte) (n uint32, key bool, layer byte, err error) {
 	nals := bytes.Split(au, []byte{0, 0, 0, 1})
 	var slice []byte
 	for _, nal := range nals {
@@ -71,7 +82,7 @@ func ParseFrame(au []byte) (n uint32, key bool, err error) {
 		}
 	}
 	if len(slice) != FrameSize+1 {
-		return 0, false, fmt.Errorf("slice is %d bytes, want %d", len(slice), FrameSize+1)
+		return 0, false, 0, fmt.Errorf("slice is %d bytes, want %d", len(slice), FrameSize+1)
 	}
 	body := slice[1:]
 	var idx [4]byte
@@ -79,8 +90,9 @@ func ParseFrame(au []byte) (n uint32, key bool, err error) {
 		idx[i] = (body[2*i]&0x0f)<<4 | body[2*i+1]&0x0f
 	}
 	n = binary.BigEndian.Uint32(idx[:])
-	if !bytes.Equal(body, encodeBody(n)) {
-		return n, key, fmt.Errorf("frame %d body corrupted", n)
+	layer = body[8] - 0x30
+	if layer > 2 || !bytes.Equal(body, encodeBody(n, layer)) {
+		return n, key, layer, fmt.Errorf("frame %d body corrupted", n)
 	}
-	return n, key, nil
+	return n, key, layer, nil
 }

@@ -25,6 +25,7 @@ type Viewer struct {
 	video         seqTracker
 	audio         seqTracker
 	videoTS       []uint32
+	layers        []byte
 	senderReports int
 	changed       chan struct{}
 	done          sync.WaitGroup
@@ -94,12 +95,13 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 		v.mu.Unlock()
 		sb.Push(pkt)
 		for s := sb.Pop(); s != nil; s = sb.Pop() {
-			n, key, err := ParseFrame(s.Data)
+			n, key, layer, err := ParseLayerFrame(s.Data)
 			v.mu.Lock()
 			if err != nil {
 				v.frameErrors = append(v.frameErrors, err)
 			} else {
 				v.frames = append(v.frames, n)
+				v.layers = append(v.layers, layer)
 				v.videoTS = append(v.videoTS, s.PacketTimestamp)
 				if key {
 					v.keyframes++
@@ -179,6 +181,13 @@ func (v *Viewer) Frames() []uint32 {
 	return append([]uint32(nil), v.frames...)
 }
 
+// Layers returns the simulcast layer of each frame received, in order.
+func (v *Viewer) Layers() []byte {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]byte(nil), v.layers...)
+}
+
 // AudioPackets is how many audio packets arrived.
 func (v *Viewer) AudioPackets() int {
 	v.mu.Lock()
@@ -226,6 +235,26 @@ func (v *Viewer) Check(want []uint32) error {
 		return fmt.Errorf("audio: %w", err)
 	}
 	return nil
+}
+
+// CheckContinuity verifies what a decoder needs across layer switches: frames whole and in
+// increasing order (frames skipped while waiting for a keyframe are allowed), growing
+// timestamps, and video sequence numbers without a gap.
+func (v *Viewer) CheckContinuity() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.frameErrors) > 0 {
+		return fmt.Errorf("%d corrupted frames, first: %w", len(v.frameErrors), v.frameErrors[0])
+	}
+	for i := 1; i < len(v.frames); i++ {
+		if v.frames[i] <= v.frames[i-1] {
+			return fmt.Errorf("frame %d after frame %d", v.frames[i], v.frames[i-1])
+		}
+		if int32(v.videoTS[i]-v.videoTS[i-1]) <= 0 {
+			return fmt.Errorf("video timestamp went from %d to %d at frame %d", v.videoTS[i-1], v.videoTS[i], v.frames[i])
+		}
+	}
+	return v.video.gaps()
 }
 
 // Close ends the viewer's session and waits for its readers.

@@ -1,7 +1,12 @@
 // Play a Glint room over WHEP.
+//
+// Optional query parameter: layer=q|h|f asks the server for that simulcast
+// layer (quarter, half or full resolution) of a simulcast publisher, sent on
+// as ?layer= on the WHEP URL; without it the server picks the layer.
 import { connect, fail, glint, params } from './whip.js';
 
 const p = params();
+const LAYERS = ['q', 'h', 'f'];
 const button = document.getElementById('stop');
 const video = document.getElementById('remote');
 document.getElementById('room').textContent = p.room;
@@ -30,6 +35,8 @@ window.glintStats = async () => {
 };
 
 async function main() {
+  const layer = new URLSearchParams(location.search).get('layer');
+  if (layer !== null && !LAYERS.includes(layer)) throw new Error(`layer=${layer}: use one of ${LAYERS.join(', ')}`);
   const pc = new RTCPeerConnection();
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addTransceiver('video', { direction: 'recvonly' });
@@ -38,7 +45,7 @@ async function main() {
     stream.addTrack(e.track);
     video.srcObject = stream;
   };
-  const stop = await connect(pc, 'whep', p);
+  const stop = await connect(pc, 'whep', layer ? { ...p, query: new URLSearchParams({ layer }) } : p);
   button.disabled = false;
   button.onclick = () => {
     stop();

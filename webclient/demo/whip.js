@@ -1,6 +1,6 @@
 // The HTTP half of WHIP (RFC 9725) and WHEP, shared by publish.js and play.js:
-// POST the SDP offer to {server}/{whip|whep}/{room}, get 201 with the SDP
-// answer and the session's resource URL in Location, DELETE that URL to leave.
+// POST the SDP offer to {server}/{whip|whep}/{room}[?query], get 201 with the
+// SDP answer and the session's resource URL in Location, DELETE that URL to leave.
 //
 // Non-trickle on purpose: we wait for ICE gathering to finish (2 s at most) and
 // send every candidate in the offer, so no PATCH with trickled candidates.
@@ -64,7 +64,8 @@ async function httpError(what, res) {
 // connect negotiates pc (its transceivers already added) with the server's
 // endpoint ('whip' or 'whep') and resolves to a stop() function once the
 // answer is applied; window.glint.state turns 'live' when media can flow.
-export async function connect(pc, endpoint, { room, token, server }) {
+// query (a URLSearchParams or string, optional) goes on the POST URL as ?query.
+export async function connect(pc, endpoint, { room, token, server, query }) {
   if (!server) throw new Error('no server: open this page from the Glint server or add ?server=http://host:port');
   glint.pc = pc;
   pc.addEventListener('connectionstatechange', () => {
@@ -78,7 +79,8 @@ export async function connect(pc, endpoint, { room, token, server }) {
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
 
-  const url = `${server}/${endpoint}/${encodeURIComponent(room)}`;
+  const search = String(query ?? '');
+  const url = `${server}/${endpoint}/${encodeURIComponent(room)}${search ? `?${search}` : ''}`;
   setState('connecting', `POST ${url}`);
   const res = await fetch(url, {
     method: 'POST',

@@ -1,0 +1,136 @@
+package sfutest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// SimulcastPublisher is a pion host sending H.264 video in three simulcast layers (rids q, h,
+// f), as a browser does with sendEncodings. Each layer's frames say which layer they are.
+type SimulcastPublisher struct {
+	PC      *webrtc.PeerConnection
+	layers  [3]*webrtc.TrackLocalStaticRTP
+	packers [3]rtp.Packetizer
+	// pion writes no mid/rid header extensions itself: the sender adds them, as a browser
+	// does, so the server can tell the layers apart.
+	midID, ridID uint8
+	mid          string
+	// Stopped layers send nothing, as an encoder that drops a layer under load.
+	stopped   [3]atomic.Bool
+	keyWanted atomic.Bool
+}
+
+// NewSimulcastPublisher connects through signal and waits until media can flow.
+func NewSimulcastPublisher(ctx context.Context, signal Signal) (*SimulcastPublisher, error) {
+	pc, err := newPeerConnection()
+	if err != nil {
+		return nil, err
+	}
+	p := &SimulcastPublisher{PC: pc}
+	codec := webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+	}
+	for i, rid := range []string{"q", "h", "f"} {
+		if p.layers[i], err = webrtc.NewTrackLocalStaticRTP(codec, "video", "sfutest", webrtc.WithRTPStreamID(rid)); err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+		p.packers[i] = rtp.NewPacketizer(1200, 0, 0, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
+	}
+	sender, err := pc.AddTrack(p.layers[0])
+	if err == nil {
+		for _, t := range p.layers[1:] {
+			if err = sender.AddEncoding(t); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	for _, rid := range []string{"q", "h", "f"} {
+		go p.readRTCP(sender, rid)
+	}
+	for _, ext := range sender.GetParameters().HeaderExtensions {
+		switch ext.URI {
+		case sdp.SDESMidURI:
+			p.midID = uint8(ext.ID)
+		case sdp.SDESRTPStreamIDURI:
+			p.ridID = uint8(ext.ID)
+		}
+	}
+	if err := connect(ctx, pc, signal); err != nil {
+		_ = pc.Close()
+		return nil, fmt.Errorf("simulcast publisher: %w", err)
+	}
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Sender() == sender {
+			p.mid = tr.Mid()
+		}
+	}
+	if p.midID == 0 || p.ridID == 0 || p.mid == "" {
+		_ = pc.Close()
+		return nil, fmt.Errorf("simulcast publisher: mid/rid header extensions not negotiated")
+	}
+	return p, nil
+}
+
+// readRTCP reads one layer's feedback: pion keeps a separate RTCP stream per encoding.
+func (p *SimulcastPublisher) readRTCP(s *webrtc.RTPSender, rid string) {
+	for {
+		pkts, _, err := s.ReadSimulcastRTCP(rid)
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+				p.keyWanted.Store(true)
+			}
+		}
+	}
+}
+
+// StopLayer stops sending a layer (0 q, 1 h, 2 f).
+func (p *SimulcastPublisher) StopLayer(l int) { p.stopped[l].Store(true) }
+
+// SendFrames sends count frames on every running layer at fps, a keyframe on all layers
+// first, every keyEvery frames and after a PLI.
+func (p *SimulcastPublisher) SendFrames(ctx context.Context, first, count uint32, keyEvery, fps int) error {
+	dur := time.Second / time.Duration(fps)
+	tick := time.NewTicker(dur)
+	defer tick.Stop()
+	for i := uint32(0); i < count; i++ {
+		key := p.keyWanted.Swap(false) || i == 0 || int(i)%keyEvery == 0
+		for l, t := range p.layers {
+			if p.stopped[l].Load() {
+				continue
+			}
+			for _, pkt := range p.packers[l].Packetize(LayerFrame(first+i, key, byte(l)), 90000/uint32(fps)) {
+				_ = pkt.Header.SetExtension(p.midID, []byte(p.mid))
+				_ = pkt.Header.SetExtension(p.ridID, []byte(t.RID()))
+				if err := t.WriteRTP(pkt); err != nil {
+					return err
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Close ends the session.
+func (p *SimulcastPublisher) Close() error { return p.PC.Close() }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"sync"
@@ -25,6 +26,11 @@ type FanoutConfig struct {
 	// Duration is how long each step is measured once its viewers are connected.
 	Duration time.Duration
 	Clip     ClipSpec
+	// Simulcast publishes three layers (q, h, f: quarter, half and full size of Clip, at a
+	// sixteenth, a quarter and all of its bitrate).
+	Simulcast bool
+	// Layer caps what viewers ask for (WHEP ?layer=q|h|f); "" asks for nothing.
+	Layer string
 	CacheDir string
 	// ServerPID, when not 0, is read from /proc for the server's CPU and memory.
 	ServerPID int
@@ -45,6 +51,8 @@ func (c *FanoutConfig) Validate() error {
 		return fmt.Errorf("loadtest: duration %s: want 1s to 1h", c.Duration)
 	case c.JoinConcurrency < 1:
 		return errors.New("loadtest: join concurrency must be at least 1")
+	case c.Layer != "" && c.Layer != "q" && c.Layer != "h" && c.Layer != "f":
+		return fmt.Errorf("loadtest: layer %q: want q, h or f", c.Layer)
 	case c.Clip.FPS < 1 || c.Clip.FPS > 120 || c.Clip.Width < 16 || c.Clip.Height < 16 || c.Clip.Seconds < 1 || c.Clip.BitrateKbps < 100:
 		return fmt.Errorf("loadtest: clip %+v: want 1-120 fps, at least 16x16, 1 s and 100 kbit/s", c.Clip)
 	}
@@ -64,9 +72,14 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	clip, err := LoadClip(ctx, cfg.Clip, cfg.CacheDir)
+	clips, err := loadClips(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Layer != "" {
+		if cfg.WHEP, err = withQuery(cfg.WHEP, "layer", cfg.Layer); err != nil {
+			return nil, err
+		}
 	}
 	api, err := newAPI(cfg.WHEP)
 	if err != nil {
@@ -75,7 +88,7 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	setup, cancelSetup := context.WithTimeout(ctx, 20*time.Second)
-	pub, err := startPublisher(setup, api, client, cfg.WHIP, cfg.PublishToken, clip)
+	pub, err := startPublisher(setup, api, client, cfg.WHIP, cfg.PublishToken, clips)
 	cancelSetup()
 	if err != nil {
 		return nil, err
@@ -110,6 +123,41 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 		}
 	}
 	return report, nil
+}
+
+// loadClips encodes (once) and loads the clip, or the three simulcast clips lowest first.
+func loadClips(ctx context.Context, cfg FanoutConfig) ([]*Clip, error) {
+	specs := []ClipSpec{cfg.Clip}
+	if cfg.Simulcast {
+		q, h := cfg.Clip, cfg.Clip
+		q.Width, q.Height, q.BitrateKbps = even(cfg.Clip.Width/4), even(cfg.Clip.Height/4), max(100, cfg.Clip.BitrateKbps/16)
+		h.Width, h.Height, h.BitrateKbps = even(cfg.Clip.Width/2), even(cfg.Clip.Height/2), max(100, cfg.Clip.BitrateKbps/4)
+		specs = []ClipSpec{q, h, cfg.Clip}
+	}
+	clips := make([]*Clip, len(specs))
+	for i, spec := range specs {
+		c, err := LoadClip(ctx, spec, cfg.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		clips[i] = c
+	}
+	return clips, nil
+}
+
+// even rounds down to an even number: H.264 in 4:2:0 needs even dimensions.
+func even(n int) int { return n &^ 1 }
+
+// withQuery adds a query parameter to a URL.
+func withQuery(raw, key, value string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("loadtest: %q: %w", raw, err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // run is the state of one fanout run.

@@ -41,6 +41,8 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long each step is measured")
 	fs.StringVar(&bitrate, "bitrate", "2500k", "video bitrate of the test clip")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to read CPU and memory of (same machine)")
+	fs.BoolVar(&cfg.Simulcast, "simulcast", false, "publish three layers q/h/f (1/4, 1/2 and full size at 1/16, 1/4 and all of --bitrate)")
+	fs.StringVar(&cfg.Layer, "layer", "", "cap every viewer at this layer (q, h or f) with WHEP ?layer=")
 	fs.IntVar(&cfg.JoinConcurrency, "join-concurrency", 8, "viewers negotiating at once")
 	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
 	if err := fs.Parse(args[1:]); err != nil {

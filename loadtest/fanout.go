@@ -30,7 +30,7 @@ type FanoutConfig struct {
 	// sixteenth, a quarter and all of its bitrate).
 	Simulcast bool
 	// Layer caps what viewers ask for (WHEP ?layer=q|h|f); "" asks for nothing.
-	Layer string
+	Layer    string
 	CacheDir string
 	// ServerPID, when not 0, is read from /proc for the server's CPU and memory.
 	ServerPID int

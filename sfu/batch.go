@@ -18,9 +18,11 @@ const batchGap = 200 * time.Microsecond
 // every viewer makes every viewer wait for the last packet of the frame to reach the last
 // viewer; frame by frame, viewer k is done after k frames' worth of sends, which halves the
 // average frame latency at the same CPU cost. No frame waits for anything but its own
-// packets: the batch goes out at the marker bit, when the next frame starts, when the sender
-// pauses (batchGap), and before any packet that is not the next in sequence (a publisher's
-// retransmission, a late or padding packet), which then goes out alone at once.
+// packets: the batch goes out at the marker bit, when the next frame starts, when the next
+// packet comes more than batchGap after the last one held (a paced sender), and before any
+// packet that is not the next in sequence (a publisher's retransmission, a late or padding
+// packet), which then goes out alone at once. What remains held is only the start of a
+// frame whose marker packet was lost and not yet repaired: it goes with the next packet.
 type frameBatch struct {
 	slots   []batchPacket
 	n       int

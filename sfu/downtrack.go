@@ -31,15 +31,14 @@ type DownTrack struct {
 	ready     bool                        // transport connected: packets would reach the viewer
 	closed    bool
 
-	maxLayer     int       // the viewer's cap (WHEP ?layer=); the allocator will lower it
-	source       *Receiver // the Receiver the munger is joined to
-	unsupported  *Receiver // a source whose codec the viewer lacks (warned once)
-	payloadType  uint8
-	waitKeyframe bool
-	lastKeyReq   time.Time
-	munger       simulcast.Munger
-	vp8          simulcast.VP8Munger // picture ID continuity across layers and hosts
-	vp8buf       [maxPacketSize + 1]byte
+	maxLayer    int       // the viewer's cap (WHEP ?layer=); the allocator will lower it
+	source      *Receiver // the Receiver the munger is joined to
+	unsupported *Receiver // a source whose codec the viewer lacks (warned once)
+	payloadType uint8
+	lastKeyReq  time.Time
+	munger      simulcast.Munger
+	vp8         simulcast.VP8Munger // picture ID continuity across layers and hosts
+	vp8buf      [maxPacketSize + 1]byte
 
 	hdr           rtp.Header          // reused for every write: no allocation per packet
 	ext           [2]rtp.Extension    // capacity for extensions interceptors add (TWCC)

@@ -93,10 +93,14 @@ func TestRetransmissionIsExact(t *testing.T) {
 	}
 }
 
-type recordingWriter struct{ headers []rtp.Header }
+type recordingWriter struct {
+	headers  []rtp.Header
+	payloads [][]byte
+}
 
 func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	w.headers = append(w.headers, *h)
+	w.payloads = append(w.payloads, append([]byte(nil), payload...))
 	return len(payload), nil
 }
 

@@ -169,14 +169,34 @@ func (m *Munger) InputSeq(outSeq uint16) (seq uint16, ok bool) {
 	if !m.started || m.switching || m.numGaps == 0 || int16(outSeq-m.lastOutSeq) > 0 {
 		return 0, false
 	}
+	end := m.highestIn + 1 // each offset applies from its gap's start to the next gap's
 	for i := m.numGaps - 1; i >= 0; i-- {
 		g := m.gaps[i]
 		in := outSeq - g.offset
-		if int16(in-g.from) >= 0 && int16(m.highestIn-in) >= 0 {
+		if int16(in-g.from) >= 0 && int16(end-in) > 0 {
 			return in, true
 		}
+		end = g.from
 	}
 	return 0, false
+}
+
+// Pad reserves the next output sequence number for a packet the sender makes itself (a
+// padding-only bandwidth probe) and returns it with the last output timestamp. Input
+// packets after it move up by one so the output stays dense. ok is false before the first
+// packet and while a switch is pending. A NACK for a padding packet translates to nothing.
+func (m *Munger) Pad() (seq uint16, ts uint32, ok bool) {
+	if !m.started || m.switching {
+		return 0, 0, false
+	}
+	m.seqOffset++
+	if last := &m.gaps[m.numGaps-1]; m.numGaps > 1 && last.from == m.highestIn+1 {
+		last.offset = m.seqOffset
+	} else {
+		m.pushGap(m.highestIn+1, m.seqOffset)
+	}
+	m.lastOutSeq++
+	return m.lastOutSeq, m.lastOutTS, true
 }
 
 // OutputTS translates a timestamp of the current source, such as the RTP time of a sender

@@ -1,0 +1,87 @@
+package simulcast
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSelector(t *testing.T) {
+	rates := LayerRates{150_000, 600_000, 2_500_000}
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	type step struct {
+		ms, budget, maxLayer int
+		rates                LayerRates
+		layer                int
+		probing              bool
+	}
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"starts at the best fit", []step{{0, 10_000_000, 2, rates, 2, false}}},
+		{"respects the cap", []step{{0, 10_000_000, 1, rates, 1, false}}},
+		{"starts low on a small budget, then probes", []step{
+			{0, 400_000, 2, rates, 0, false},
+			{100, 400_000, 2, rates, 0, true},
+		}},
+		{"too small for anything: the lowest, no probe", []step{
+			{0, 50_000, 2, rates, 0, false},
+			{100, 50_000, 2, rates, 0, false},
+		}},
+		{"drops at once on congestion", []step{
+			{0, 10_000_000, 2, rates, 2, false},
+			{100, 1_000_000, 2, rates, 1, false},
+			{200, 300_000, 2, rates, 0, false},
+		}},
+		{"climbs only after sustained headroom", []step{
+			{0, 700_000, 2, rates, 1, false},
+			{100, 3_000_000, 2, rates, 1, false},
+			{1000, 3_000_000, 2, rates, 1, false},
+			{1700, 3_000_000, 2, rates, 2, false},
+		}},
+		{"headroom interrupted restarts the wait", []step{
+			{0, 700_000, 2, rates, 1, false},
+			{100, 3_000_000, 2, rates, 1, false},
+			{1000, 2_000_000, 2, rates, 1, true},
+			{1200, 3_000_000, 2, rates, 1, false},
+			{2000, 3_000_000, 2, rates, 1, false},
+			{2800, 3_000_000, 2, rates, 2, false},
+		}},
+		{"probes stop after a while and resume later", []step{
+			{0, 700_000, 2, rates, 1, false},
+			{100, 700_000, 2, rates, 1, true},
+			{3000, 700_000, 2, rates, 1, true},
+			{3200, 700_000, 2, rates, 1, false},
+			{4000, 700_000, 2, rates, 1, false},
+			{5300, 700_000, 2, rates, 1, true},
+		}},
+		{"a stopped layer is left at once", []step{
+			{0, 10_000_000, 2, rates, 2, false},
+			{100, 10_000_000, 2, LayerRates{150_000, 600_000, 0}, 1, false},
+		}},
+		{"only a layer above the cap flows", []step{{0, 10_000_000, 0, LayerRates{0, 0, 2_500_000}, 2, false}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var s Selector
+			for i, st := range c.steps {
+				layer, probe := s.Choose(st.budget, st.rates, st.maxLayer, at(st.ms))
+				if layer != st.layer || (probe > 0) != st.probing {
+					t.Fatalf("step %d (t=%dms budget %d): layer %d probe %d, want layer %d probing %v",
+						i, st.ms, st.budget, layer, probe, st.layer, st.probing)
+				}
+			}
+		})
+	}
+}
+
+func TestSelectorProbeRate(t *testing.T) {
+	var s Selector
+	rates := LayerRates{150_000, 600_000, 2_500_000}
+	s.Choose(700_000, rates, 2, time.Unix(0, 0))
+	_, probe := s.Choose(700_000, rates, 2, time.Unix(0, 1e8))
+	if want := int(upHeadroom * float64(rates[2]-rates[1])); probe != want {
+		t.Fatalf("probe %d, want %d (enough, with what h sends, to reach f)", probe, want)
+	}
+}

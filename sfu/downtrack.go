@@ -31,7 +31,12 @@ type DownTrack struct {
 	ready     bool                        // transport connected: packets would reach the viewer
 	closed    bool
 
-	maxLayer    int       // the viewer's cap (WHEP ?layer=); the allocator will lower it
+	capLayer    int       // the viewer's own cap (WHEP ?layer=)
+	maxLayer    int       // what the allocator grants within the cap
+	probeBps    int       // padding probe rate the allocator asks for, 0 for none
+	probeOwed   float64   // padding bytes due
+	lastProbe   int64     // unix nanos padding was last accounted
+	estimate    int       // the viewer's last video budget, for metrics
 	source      *Receiver // the Receiver the munger is joined to
 	unsupported *Receiver // a source whose codec the viewer lacks (warned once)
 	payloadType uint8
@@ -55,7 +60,7 @@ type DownTrack struct {
 var _ webrtc.TrackLocal = (*DownTrack)(nil)
 
 func newDownTrack(t *Track, id, streamID string, maxLayer int, log *zap.Logger) *DownTrack {
-	return &DownTrack{id: id, streamID: streamID, track: t, maxLayer: maxLayer, log: log}
+	return &DownTrack{id: id, streamID: streamID, track: t, capLayer: maxLayer, maxLayer: maxLayer, log: log}
 }
 
 // ID, RID, StreamID and Kind identify the track to pion and to the viewer's MediaStream.
@@ -142,6 +147,52 @@ func (d *DownTrack) writeBatch(r *Receiver, batch []batchPacket) int {
 		if d.writeLocked(r, &batch[i].pkt, batch[i].keyframe, batch[i].arrival) {
 			sent++
 		}
+	}
+	if d.probeBps > 0 && sent > 0 && batch[len(batch)-1].pkt.Marker {
+		sent += d.pad(batch[len(batch)-1].arrival)
+	}
+	return sent
+}
+
+// allocate applies the allocator's choice: the layer granted (within the viewer's cap) and
+// the padding probe rate.
+func (d *DownTrack) allocate(layer, probeBps, budget int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.maxLayer = min(layer, d.capLayer)
+	d.probeBps, d.estimate = probeBps, budget
+}
+
+// Padding probes: RTP packets with no media and paddingSize bytes of padding, sent after a
+// frame's last packet, in the output's sequence (Munger.Pad) so the viewer sees no gap.
+const (
+	paddingSize    = 255
+	maxPadPerFrame = 16
+)
+
+// pad sends the padding due since the last frame at probeBps, and returns how many packets.
+func (d *DownTrack) pad(now int64) int {
+	if d.lastProbe != 0 && now > d.lastProbe {
+		d.probeOwed += float64(d.probeBps) / 8 * float64(now-d.lastProbe) / float64(time.Second)
+	}
+	d.lastProbe = now
+	sent := 0
+	for d.probeOwed >= paddingSize && sent < maxPadPerFrame {
+		seq, ts, ok := d.munger.Pad()
+		if !ok {
+			break
+		}
+		h := &d.hdr
+		*h = rtp.Header{Version: 2, Padding: true, PaddingSize: paddingSize, PayloadType: d.payloadType,
+			SequenceNumber: seq, Timestamp: ts, SSRC: d.ssrc, Extensions: d.ext[:0]}
+		if _, err := d.writer.WriteRTP(h, nil); err != nil {
+			break
+		}
+		d.probeOwed -= paddingSize
+		sent++
+	}
+	if sent == maxPadPerFrame {
+		d.probeOwed = 0 // never burst to catch up: the probe is a rate, not a debt
 	}
 	return sent
 }

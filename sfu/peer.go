@@ -38,10 +38,11 @@ type Peer struct {
 	connected   bool
 	closing     bool
 
-	timer *time.Timer
-	wg    sync.WaitGroup
-	done  chan struct{}
-	seq   uint64 // creation order: a newer host session wins over an older one
+	timer    *time.Timer
+	wg       sync.WaitGroup
+	stopping chan struct{} // closed when Close begins: session goroutines end on it
+	done     chan struct{}
+	seq      uint64 // creation order: a newer host session wins over an older one
 }
 
 var peerSeq atomic.Uint64
@@ -56,7 +57,7 @@ func (s *SFU) NewPeer(role Role, log *zap.Logger) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}
-	p := &Peer{PC: pc, role: role, log: log, sfu: s, done: make(chan struct{}), seq: peerSeq.Add(1)}
+	p := &Peer{PC: pc, role: role, log: log, sfu: s, stopping: make(chan struct{}), done: make(chan struct{}), seq: peerSeq.Add(1)}
 	// The timer exists before the SFU can see the peer: SFU.Close may close it at once.
 	p.timer = time.AfterFunc(s.cfg.ConnectTimeout, func() { p.reap("connect_timeout") })
 	if !s.track(p) {
@@ -110,6 +111,10 @@ func (p *Peer) Closing() bool {
 	defer p.mu.Unlock()
 	return p.closing
 }
+
+// Stopping is closed when the session begins to close: goroutines started with Go that do
+// not end with the PeerConnection wait on it.
+func (p *Peer) Stopping() <-chan struct{} { return p.stopping }
 
 // Done is closed when the session has ended.
 func (p *Peer) Done() <-chan struct{} { return p.done }
@@ -190,6 +195,7 @@ func (p *Peer) Close() {
 	p.closing = true
 	hooks := p.onClose
 	p.mu.Unlock()
+	close(p.stopping)
 
 	p.timer.Stop()
 	if err := p.PC.Close(); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {

@@ -65,7 +65,15 @@ type Receiver struct {
 	packets atomic.Uint64
 	bytes   atomic.Uint64
 	done    chan struct{}
+
+	// The layer's bitrate, measured over rateWindow by Run and read by viewers' allocators.
+	rate      atomic.Int64 // bits per second
+	rateStart int64
+	rateBytes int64
 }
+
+// rateWindow is how long a Receiver's bitrate is averaged over.
+const rateWindow = 500 * time.Millisecond
 
 func newReceiver(t *Track, src PublishedTrack, cfg *Config, log *zap.Logger) *Receiver {
 	codec := simulcast.CodecFromMime(src.Codec.MimeType)
@@ -126,6 +134,7 @@ func (r *Receiver) Run() {
 		r.cache.put(s.pkt.SequenceNumber, s.buf[:n])
 		s.n, s.arrival = n, time.Now().UnixNano()
 		r.lastRead.Store(s.arrival)
+		r.measure(n, s.arrival)
 		s.keyframe = r.codec.IsVideo() && len(s.pkt.Payload) > 0 && simulcast.IsKeyframeStart(r.codec, s.pkt.Payload)
 		r.collect(b)
 	}
@@ -154,6 +163,26 @@ func (r *Receiver) collect(b *frameBatch) {
 		r.track.forwardBatch(r, b.slots[:b.n])
 		b.n = 0
 	}
+}
+
+// measure accumulates the layer's bitrate; it runs on the Run goroutine only.
+func (r *Receiver) measure(n int, now int64) {
+	if r.rateStart == 0 {
+		r.rateStart = now
+	}
+	r.rateBytes += int64(n)
+	if el := now - r.rateStart; el >= int64(rateWindow) {
+		r.rate.Store(r.rateBytes * 8 * int64(time.Second) / el)
+		r.rateStart, r.rateBytes = now, 0
+	}
+}
+
+// Bitrate is the layer's recent bitrate in bits per second, 0 when it is not flowing.
+func (r *Receiver) Bitrate(now int64) int {
+	if !r.flowing(now) {
+		return 0
+	}
+	return int(r.rate.Load())
 }
 
 // flowing reports whether the layer has delivered a packet recently (or has only just been

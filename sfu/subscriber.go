@@ -16,9 +16,10 @@ type Subscriber struct {
 	*Peer
 	room *Room
 
-	maxLayer   int
-	mu         sync.Mutex // addDownTracks may race with a Close during shutdown
-	downTracks []*DownTrack
+	maxLayer    int
+	videoSender *webrtc.RTPSender
+	mu          sync.Mutex // addDownTracks may race with a Close during shutdown
+	downTracks  []*DownTrack
 }
 
 // SubscribeOptions are a viewer's choices.
@@ -67,12 +68,14 @@ func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.
 		p.Close()
 		return nil, "", err
 	}
+	est := s.engine.takeEstimator(p.PC.ID())
 	p.OnConnected(func() {
 		sub.mu.Lock()
 		defer sub.mu.Unlock()
 		for _, dt := range sub.downTracks {
 			dt.setReady(p.PC.WriteRTCP)
 		}
+		sub.startAllocator(est)
 	})
 	return sub, answer, nil
 }
@@ -99,6 +102,9 @@ func (s *Subscriber) addDownTracks(log *zap.Logger) error {
 		s.downTracks = append(s.downTracks, dt)
 		t.addDownTrack(dt)
 		sender := tr.Sender()
+		if kind == webrtc.RTPCodecTypeVideo {
+			s.videoSender = sender
+		}
 		s.Go(func() { readSenderRTCP(sender, dt) })
 	}
 	return nil

@@ -3,11 +3,14 @@ package sfu
 import (
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
@@ -23,6 +26,9 @@ type engine struct {
 	conns []*batchConn
 	pub   *webrtc.API
 	sub   *webrtc.API
+	// estimators holds each viewer PeerConnection's bandwidth estimator, by pc.ID(), from
+	// when pion builds its interceptors until the Subscriber takes it.
+	estimators sync.Map
 }
 
 // udpMux is what both of pion's muxes offer.
@@ -38,15 +44,24 @@ func newEngine(cfg *Config, log *zap.Logger) (*engine, error) {
 		return nil, err
 	}
 	se := newSettingEngine(cfg, mux, loggers)
-	pub, err := newAPI(se, registerPublisherInterceptors)
-	if err == nil {
-		var sub *webrtc.API
-		if sub, err = newAPI(se, registerViewerInterceptors); err == nil {
-			return &engine{mux: mux, conns: conns, pub: pub, sub: sub}, nil
-		}
+	e := &engine{mux: mux, conns: conns}
+	if e.pub, err = newAPI(se, registerPublisherInterceptors); err == nil {
+		e.sub, err = newAPI(se, e.registerViewerInterceptors)
 	}
-	_ = mux.Close()
-	return nil, err
+	if err != nil {
+		_ = mux.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// takeEstimator returns (once) the bandwidth estimator of a viewer PeerConnection.
+func (e *engine) takeEstimator(pcID string) cc.BandwidthEstimator {
+	v, ok := e.estimators.LoadAndDelete(pcID)
+	if !ok {
+		return nil
+	}
+	return v.(cc.BandwidthEstimator)
 }
 
 // listenUDPMux opens the media port. ICE must know which local address a packet reached,
@@ -189,8 +204,38 @@ func registerPublisherInterceptors(m *webrtc.MediaEngine, ir *interceptor.Regist
 	return webrtc.ConfigureTWCCSender(m, ir)
 }
 
-// registerViewerInterceptors: toward a viewer the SFU is a sender, but NACKs are answered
-// from the Receiver's shared cache and sender reports are the publisher's, translated by
-// each DownTrack. pion's responder and sender-report interceptors would duplicate both (and
-// keep a packet copy per viewer), so none are registered here.
-func registerViewerInterceptors(*webrtc.MediaEngine, *interceptor.Registry) error { return nil }
+// registerViewerInterceptors: toward a viewer the SFU is a sender. It stamps every packet
+// with a transport-wide sequence number and runs Google congestion control on the viewer's
+// TWCC feedback, so each viewer has a bandwidth estimate to choose its layer by. NACKs are
+// answered from the Receiver's shared cache and sender reports are the publisher's,
+// translated by each DownTrack: pion's responder and sender-report interceptors would
+// duplicate both (and keep a packet copy per viewer), so they are not registered.
+func (e *engine) registerViewerInterceptors(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
+	factory, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		// No pacer: the fan-out must not queue per viewer; the allocator keeps each
+		// viewer's sending under its estimate by choosing the layer instead.
+		return gcc.NewSendSideBWE(
+			gcc.SendSideBWEInitialBitrate(initialEstimate),
+			gcc.SendSideBWEMinBitrate(minEstimate),
+			gcc.SendSideBWEMaxBitrate(maxEstimate),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+	})
+	if err != nil {
+		return err
+	}
+	factory.OnNewPeerConnection(func(id string, est cc.BandwidthEstimator) { e.estimators.Store(id, est) })
+	ir.Add(ccGuardFactory{factory})
+	// Registered after congestion control so that it wraps it: a packet gets its
+	// transport-wide sequence number before GCC records it as sent.
+	return webrtc.ConfigureTWCCHeaderExtensionSender(m, ir)
+}
+
+// Bandwidth estimate bounds for viewers, bits per second. A new viewer starts as if on
+// ordinary broadband (a 720p layer fits); on a poorer link the estimate falls within a
+// second or two and the viewer drops a layer, which costs less than climbing from the
+// bottom would.
+const (
+	initialEstimate = 2_000_000
+	minEstimate     = 50_000
+	maxEstimate     = 50_000_000
+)

@@ -238,8 +238,9 @@ func (v *Viewer) Check(want []uint32) error {
 }
 
 // CheckContinuity verifies what a decoder needs across layer switches: frames whole and in
-// increasing order (frames skipped while waiting for a keyframe are allowed), growing
-// timestamps, and video sequence numbers without a gap.
+// increasing order (frames skipped while waiting for a keyframe are allowed; at a switch the
+// new layer may repeat the frame the old one just gave), growing timestamps, and video
+// sequence numbers without a gap.
 func (v *Viewer) CheckContinuity() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -247,7 +248,8 @@ func (v *Viewer) CheckContinuity() error {
 		return fmt.Errorf("%d corrupted frames, first: %w", len(v.frameErrors), v.frameErrors[0])
 	}
 	for i := 1; i < len(v.frames); i++ {
-		if v.frames[i] <= v.frames[i-1] {
+		switched := v.layers[i] != v.layers[i-1]
+		if v.frames[i] < v.frames[i-1] || (v.frames[i] == v.frames[i-1] && !switched) {
 			return fmt.Errorf("frame %d after frame %d", v.frames[i], v.frames[i-1])
 		}
 		if int32(v.videoTS[i]-v.videoTS[i-1]) <= 0 {

@@ -3,7 +3,7 @@ package sfu
 import (
 	"time"
 
-	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/glintlive/glint/simulcast"
@@ -20,7 +20,7 @@ const (
 // Selector picks within the viewer's cap, plus padding probes when it looks for room to
 // climb. It runs on the viewer session's own goroutine, never on the fan-out path.
 type allocator struct {
-	est   cc.BandwidthEstimator
+	bwe   *viewerBWE
 	video *DownTrack
 	sel   simulcast.Selector
 }
@@ -41,28 +41,36 @@ func (a *allocator) run(done <-chan struct{}) {
 func (a *allocator) allocate(now time.Time) {
 	t := a.video.track
 	var rates simulcast.LayerRates
+	layers := 0
 	for l := range t.layers {
 		if r := t.layers[l].Load(); r != nil {
 			rates[l] = r.Bitrate(now.UnixNano())
+			layers++
 		}
 	}
-	budget := a.est.GetTargetBitrate() - audioReserve
+	// Estimate only while there is a choice to make: it is the costliest per-packet work.
+	a.bwe.active.Store(layers > 1)
+	if layers < 2 {
+		a.video.allocate(LayerFull, 0, 0)
+		return
+	}
+	budget := a.bwe.est.GetTargetBitrate() - audioReserve
 	layer, probe := a.sel.Choose(budget, rates, a.video.capLayer, now)
 	a.video.allocate(layer, probe, budget)
 }
 
-// startAllocator runs the allocator for a viewer whose PeerConnection has an estimator.
-func (s *Subscriber) startAllocator(est cc.BandwidthEstimator) {
+// startAllocator runs the allocator for a viewer whose PeerConnection has estimation.
+func (s *Subscriber) startAllocator(bwe *viewerBWE) {
 	var video *DownTrack
 	for _, dt := range s.downTracks {
 		if dt.Kind() == webrtc.RTPCodecTypeVideo {
 			video = dt
 		}
 	}
-	if est == nil || video == nil || !negotiatedTWCC(s.videoSender) {
+	if bwe == nil || bwe.est == nil || video == nil || !negotiatedTWCC(s.videoSender) {
 		return // no estimate to spend: the viewer stays on its cap
 	}
-	a := &allocator{est: est, video: video}
+	a := &allocator{bwe: bwe, video: video}
 	s.Go(func() { a.run(s.Stopping()) })
 }
 
@@ -72,7 +80,7 @@ func negotiatedTWCC(sender *webrtc.RTPSender) bool {
 		return false
 	}
 	for _, e := range sender.GetParameters().HeaderExtensions {
-		if e.URI == transportCCURI {
+		if e.URI == sdp.TransportCCURI {
 			return true
 		}
 	}

@@ -116,6 +116,7 @@ func (b *batchConn) flushLocked() {
 		j := b.runEnd(i)
 		if j-i > 1 && b.gso.Load() {
 			if err := b.sendGSO(i, j); err == nil {
+				datagramsGSO.Add(float64(j - i))
 				i = j
 				continue
 			} else if errors.Is(err, unix.EIO) {
@@ -123,6 +124,7 @@ func (b *batchConn) flushLocked() {
 			}
 		}
 		for ; i < j; i++ {
+			datagramsSingle.Inc()
 			if _, err := b.UDPConn.WriteToUDPAddrPort(b.bufs[i][:b.q[i].n], b.q[i].addr); err != nil {
 				packetsDropped.Inc()
 			}

@@ -33,6 +33,14 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "layer_switches_total",
 		Help: "Simulcast layer changes made by viewers' DownTracks.",
 	})
+	datagramsGSO = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "udp_gso_datagrams_total",
+		Help: "Media datagrams sent in UDP GSO batches (one send per viewer per frame).",
+	})
+	datagramsSingle = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "udp_single_datagrams_total",
+		Help: "Datagrams a batch sent one by one (a run of one, or no GSO).",
+	})
 	roomsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "rooms",
 		Help: "Rooms open on this node.",
@@ -50,5 +58,5 @@ var (
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, roomsGauge, sessionsGauge, sessionsReaped}
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped}
 }

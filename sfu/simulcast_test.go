@@ -1,6 +1,7 @@
 package sfu_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -82,4 +83,53 @@ func TestSimulcastLayersAndFallback(t *testing.T) {
 			t.Errorf("viewer capped at %s: %v; %s", sfu.LayerName(l), err, v.Summary())
 		}
 	}
+}
+
+// TestBandwidthChoosesTheLayer: two uncapped viewers, one behind a 400 kbit/s link. Its
+// bandwidth estimate falls with the loss and it leaves f (~750 kbit/s) for the lower layers,
+// while the other stays on f.
+func TestBandwidthChoosesTheLayer(t *testing.T) {
+	s := newTestSFU(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	log := sfutest.Logger()
+	pub, err := sfutest.NewSimulcastPublisher(ctx, func(ctx context.Context, offer string) (string, error) {
+		_, answer, err := whip.Publish(s, "bwe", offer, log)
+		return answer, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	subscribe := func(ctx context.Context, offer string) (string, error) {
+		_, answer, err := s.Subscribe("bwe", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, log)
+		return answer, err
+	}
+	fast, err := sfutest.NewViewer(ctx, subscribe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.Close()
+	slow, err := sfutest.NewViewer(ctx, subscribe, sfutest.WithBandwidth(400_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if err := pub.SendFrames(ctx, 0, 300, 30, 30); err != nil { // 10 s
+		t.Fatal(err)
+	}
+	last := func(v *sfutest.Viewer, n int) []byte {
+		l := v.Layers()
+		return l[max(0, len(l)-n):]
+	}
+	// The fast viewer stays on f; the slow one has left f for good by the last 2 s (its
+	// estimate fell with the loss; it may still be climbing back from q to h by probing).
+	if got := last(fast, 60); len(got) < 40 || bytes.Count(got, []byte{sfu.LayerFull}) != len(got) {
+		t.Fatalf("fast viewer's last frames: layers %v; %s", got, fast.Summary())
+	}
+	got := last(slow, 60)
+	if len(got) < 40 || bytes.IndexByte(got, sfu.LayerFull) >= 0 {
+		t.Fatalf("slow viewer's last frames: layers %v; %s", got, slow.Summary())
+	}
+	t.Logf("slow viewer's last frames on layers %v", got)
 }

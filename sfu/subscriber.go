@@ -68,14 +68,14 @@ func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.
 		p.Close()
 		return nil, "", err
 	}
-	est := s.engine.takeEstimator(p.PC.ID())
+	bwe := s.engine.takeBWE(p.PC.ID())
 	p.OnConnected(func() {
 		sub.mu.Lock()
 		defer sub.mu.Unlock()
 		for _, dt := range sub.downTracks {
 			dt.setReady(p.PC.WriteRTCP)
 		}
-		sub.startAllocator(est)
+		sub.startAllocator(bwe)
 	})
 	return sub, answer, nil
 }

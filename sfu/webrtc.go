@@ -26,9 +26,9 @@ type engine struct {
 	conns []*batchConn
 	pub   *webrtc.API
 	sub   *webrtc.API
-	// estimators holds each viewer PeerConnection's bandwidth estimator, by pc.ID(), from
-	// when pion builds its interceptors until the Subscriber takes it.
-	estimators sync.Map
+	// bwes holds each viewer PeerConnection's bandwidth estimation, by pc.ID(), from when
+	// pion builds its interceptors until the Subscriber takes it.
+	bwes sync.Map
 }
 
 // udpMux is what both of pion's muxes offer.
@@ -55,13 +55,13 @@ func newEngine(cfg *Config, log *zap.Logger) (*engine, error) {
 	return e, nil
 }
 
-// takeEstimator returns (once) the bandwidth estimator of a viewer PeerConnection.
-func (e *engine) takeEstimator(pcID string) cc.BandwidthEstimator {
-	v, ok := e.estimators.LoadAndDelete(pcID)
+// takeBWE returns (once) the bandwidth estimation of a viewer PeerConnection.
+func (e *engine) takeBWE(pcID string) *viewerBWE {
+	v, ok := e.bwes.LoadAndDelete(pcID)
 	if !ok {
 		return nil
 	}
-	return v.(cc.BandwidthEstimator)
+	return v.(*viewerBWE)
 }
 
 // listenUDPMux opens the media port. ICE must know which local address a packet reached,
@@ -204,14 +204,14 @@ func registerPublisherInterceptors(m *webrtc.MediaEngine, ir *interceptor.Regist
 	return webrtc.ConfigureTWCCSender(m, ir)
 }
 
-// registerViewerInterceptors: toward a viewer the SFU is a sender. It stamps every packet
-// with a transport-wide sequence number and runs Google congestion control on the viewer's
-// TWCC feedback, so each viewer has a bandwidth estimate to choose its layer by. NACKs are
-// answered from the Receiver's shared cache and sender reports are the publisher's,
-// translated by each DownTrack: pion's responder and sender-report interceptors would
-// duplicate both (and keep a packet copy per viewer), so they are not registered.
+// registerViewerInterceptors: toward a viewer the SFU is a sender. Bandwidth estimation
+// (transport-wide sequence numbers and GCC, see bweFactory) gives each viewer of a
+// simulcast stream an estimate to choose its layer by. NACKs are answered from the
+// Receiver's shared cache and sender reports are the publisher's, translated by each
+// DownTrack: pion's responder and sender-report interceptors would duplicate both (and keep
+// a packet copy per viewer), so they are not registered.
 func (e *engine) registerViewerInterceptors(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
-	factory, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+	return registerBWE(e, m, ir, func() (cc.BandwidthEstimator, error) {
 		// No pacer: the fan-out must not queue per viewer; the allocator keeps each
 		// viewer's sending under its estimate by choosing the layer instead.
 		return gcc.NewSendSideBWE(
@@ -220,14 +220,6 @@ func (e *engine) registerViewerInterceptors(m *webrtc.MediaEngine, ir *intercept
 			gcc.SendSideBWEMaxBitrate(maxEstimate),
 			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
 	})
-	if err != nil {
-		return err
-	}
-	factory.OnNewPeerConnection(func(id string, est cc.BandwidthEstimator) { e.estimators.Store(id, est) })
-	ir.Add(ccGuardFactory{factory})
-	// Registered after congestion control so that it wraps it: a packet gets its
-	// transport-wide sequence number before GCC records it as sent.
-	return webrtc.ConfigureTWCCHeaderExtensionSender(m, ir)
 }
 
 // Bandwidth estimate bounds for viewers, bits per second. A new viewer starts as if on

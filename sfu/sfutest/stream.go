@@ -42,8 +42,12 @@ func LayerFrame(n uint32, key bool, layer byte) []byte {
 	return b.Bytes()
 }
 
+// layerSize is a layer's frame size: f FrameSize, h a quarter, q a sixteenth, as real
+// simulcast layers differ in rate (about 750, 190 and 55 kbit/s at 30 fps).
+func layerSize(layer byte) int { return FrameSize >> (2 * (2 - int(layer))) }
+
 func encodeBody(n uint32, layer byte) []byte {
-	body := make([]byte, FrameSize)
+	body := make([]byte, layerSize(layer))
 	body[8] = 0x30 + layer
 	var idx [4]byte
 	binary.BigEndian.PutUint32(idx[:], n)
@@ -81,10 +85,13 @@ func ParseLayerFrame(au []byte) (n uint32, key bool, layer byte, err error) {
 			slice = nal
 		}
 	}
-	if len(slice) != FrameSize+1 {
-		return 0, false, 0, fmt.Errorf("slice is %d bytes, want %d", len(slice), FrameSize+1)
+	if len(slice) < 10 {
+		return 0, false, 0, fmt.Errorf("slice is %d bytes", len(slice))
 	}
 	body := slice[1:]
+	if l := body[8] - 0x30; l > 2 || len(body) != layerSize(l) {
+		return 0, false, 0, fmt.Errorf("slice is %d bytes, not a layer's size", len(slice))
+	}
 	var idx [4]byte
 	for i := range idx {
 		idx[i] = (body[2*i]&0x0f)<<4 | body[2*i+1]&0x0f

@@ -34,7 +34,10 @@ type Viewer struct {
 // ViewerOption changes how a Viewer behaves.
 type ViewerOption func(*viewerOptions)
 
-type viewerOptions struct{ dropEvery int }
+type viewerOptions struct{ dropEvery, bps int }
+
+// WithBandwidth puts the viewer behind a link of bps bits per second for video.
+func WithBandwidth(bps int) ViewerOption { return func(o *viewerOptions) { o.bps = bps } }
 
 // WithLoss makes the viewer lose every nth incoming video RTP packet the first time it arrives,
 // before its NACK generator sees it: the stream is complete only if the server retransmits.
@@ -49,6 +52,9 @@ func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewe
 	var extra []interceptor.Factory
 	if o.dropEvery > 0 {
 		extra = append(extra, &dropFactory{every: o.dropEvery})
+	}
+	if o.bps > 0 {
+		extra = append(extra, &bottleneckFactory{bps: o.bps})
 	}
 	pc, err := newPeerConnection(extra...)
 	if err != nil {

@@ -51,9 +51,31 @@ type DownTrack struct {
 	rtxPkt        rtp.Packet
 	resent        [256]resendMark // recent retransmissions, by output seq
 	rtxBucket     tokenBucket
+	padded        [64]padMark // recent padding probes, by output seq, to answer NACKs
 	lastViewerPLI time.Time
 
 	packets, octets uint32 // for sender reports (RFC 3550 counts wrap at 32 bits)
+	switches        int    // layer changes within one host's stream
+}
+
+// DownTrackStats is what one viewer's track is doing now.
+type DownTrackStats struct {
+	Layer    int    `json:"layer"`    // simulcast layer being forwarded, -1 before the first
+	MaxLayer int    `json:"maxLayer"` // the layer the allocator grants (within the viewer's cap)
+	Estimate int    `json:"estimate"` // bits per second the allocator spends on video, 0 without estimation
+	Switches int    `json:"switches"`
+	Packets  uint32 `json:"packets"`
+}
+
+// Stats reports the DownTrack's state.
+func (d *DownTrack) Stats() DownTrackStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := DownTrackStats{Layer: -1, MaxLayer: d.maxLayer, Estimate: d.estimate, Switches: d.switches, Packets: d.packets}
+	if d.source != nil {
+		st.Layer = d.source.layer
+	}
+	return st
 }
 
 // compile-time check that pion can bind a DownTrack.
@@ -170,6 +192,22 @@ const (
 	maxPadPerFrame = 16
 )
 
+// padMark remembers a padding packet's output seq and timestamp.
+type padMark struct {
+	seq   uint16
+	ts    uint32
+	valid bool
+}
+
+// sendPadding writes one padding-only packet.
+func (d *DownTrack) sendPadding(seq uint16, ts uint32) bool {
+	h := &d.hdr
+	*h = rtp.Header{Version: 2, Padding: true, PaddingSize: paddingSize, PayloadType: d.payloadType,
+		SequenceNumber: seq, Timestamp: ts, SSRC: d.ssrc, Extensions: d.ext[:0]}
+	_, err := d.writer.WriteRTP(h, nil)
+	return err == nil
+}
+
 // pad sends the padding due since the last frame at probeBps, and returns how many packets.
 func (d *DownTrack) pad(now int64) int {
 	if d.lastProbe != 0 && now > d.lastProbe {
@@ -182,10 +220,8 @@ func (d *DownTrack) pad(now int64) int {
 		if !ok {
 			break
 		}
-		h := &d.hdr
-		*h = rtp.Header{Version: 2, Padding: true, PaddingSize: paddingSize, PayloadType: d.payloadType,
-			SequenceNumber: seq, Timestamp: ts, SSRC: d.ssrc, Extensions: d.ext[:0]}
-		if _, err := d.writer.WriteRTP(h, nil); err != nil {
+		d.padded[seq%uint16(len(d.padded))] = padMark{seq: seq, ts: ts, valid: true}
+		if !d.sendPadding(seq, ts) {
 			break
 		}
 		d.probeOwed -= paddingSize
@@ -246,6 +282,7 @@ func (d *DownTrack) join(r *Receiver, keyframe bool, arrival int64) bool {
 	}
 	if d.source != nil && d.source.session == r.session {
 		layerSwitches.Inc()
+		d.switches++
 	}
 	d.source, d.payloadType = r, uint8(d.codecs[i].PayloadType)
 	d.munger.Switch()

@@ -99,6 +99,13 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 	}
 	inSeq, ok := d.munger.InputSeq(outSeq)
 	if !ok {
+		// A lost padding probe is answered with padding: left unanswered, it is a hole
+		// that stalls the viewer's jitter buffer until it gives up and asks for a keyframe.
+		if p := d.padded[outSeq%uint16(len(d.padded))]; p.valid && p.seq == outSeq && d.rtxBucket.take(now) {
+			*slot = resendMark{seq: outSeq, at: now}
+			d.sendPadding(p.seq, p.ts)
+			return
+		}
 		nacksMissed.Inc()
 		return
 	}

@@ -136,3 +136,15 @@ func readSenderRTCP(sender *webrtc.RTPSender, dt *DownTrack) {
 		dt.HandleRTCP(pkts)
 	}
 }
+
+// VideoStats reports the viewer's video DownTrack (zero value with Layer -1 if none).
+func (s *Subscriber) VideoStats() DownTrackStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, dt := range s.downTracks {
+		if dt.Kind() == webrtc.RTPCodecTypeVideo {
+			return dt.Stats()
+		}
+	}
+	return DownTrackStats{Layer: -1}
+}

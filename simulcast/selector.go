@@ -22,11 +22,12 @@ type LayerRates [numLayers]int
 // sustained headroom, and asks for padding probes to find that headroom. The zero value
 // starts on nothing; it is not safe for concurrent use.
 type Selector struct {
-	layer      int // chosen layer, -1 before the first choice
-	started    bool
-	upSince    time.Time
-	probeStart time.Time
-	probeStop  time.Time
+	layer       int // chosen layer, -1 before the first choice
+	started     bool
+	upSince     time.Time
+	probeStart  time.Time
+	probeStop   time.Time
+	probeBudget int // the estimate when the probe began
 }
 
 // Choose returns the layer to send (at most maxLayer when one that low flows) and the
@@ -84,21 +85,27 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 	if budget < rates[cur] {
 		return cur, 0 // no headroom even for this layer: probing would only add congestion
 	}
-	return cur, s.probe(rates[next]-rates[cur], now)
+	// Probe with what reaches the next layer, but never more than a quarter above the
+	// estimate in all: on a link that is really full, the probe must not bury the media.
+	want := int(upHeadroom * float64(rates[next]-rates[cur]))
+	return cur, s.probe(min(want, budget+budget/4-rates[cur]), budget, now)
 }
 
-// probe manages probe periods: on for probeFor, then off for probeAfter.
-func (s *Selector) probe(rate int, now time.Time) int {
+// probe manages probe periods: on for probeFor, then off for probeAfter. A probe that makes
+// the estimate fall (the link is full) stops at once.
+func (s *Selector) probe(rate, budget int, now time.Time) int {
 	switch {
+	case rate <= 0:
+		return 0
 	case s.probeStart.IsZero() && now.Before(s.probeStop.Add(probeAfter)):
 		return 0
 	case s.probeStart.IsZero():
-		s.probeStart = now
-	case now.Sub(s.probeStart) >= probeFor:
+		s.probeStart, s.probeBudget = now, budget
+	case now.Sub(s.probeStart) >= probeFor || budget < s.probeBudget*19/20:
 		s.probeStart, s.probeStop = time.Time{}, now
 		return 0
 	}
-	return int(upHeadroom * float64(rate))
+	return rate
 }
 
 func (s *Selector) nextUp(cur, top int, rates LayerRates) int {

@@ -81,7 +81,32 @@ func TestSelectorProbeRate(t *testing.T) {
 	rates := LayerRates{150_000, 600_000, 2_500_000}
 	s.Choose(700_000, rates, 2, time.Unix(0, 0))
 	_, probe := s.Choose(700_000, rates, 2, time.Unix(0, 1e8))
-	if want := int(upHeadroom * float64(rates[2]-rates[1])); probe != want {
-		t.Fatalf("probe %d, want %d (enough, with what h sends, to reach f)", probe, want)
+	if want := 700_000 + 700_000/4 - rates[1]; probe != want {
+		t.Fatalf("probe %d, want %d (a quarter above the estimate in all)", probe, want)
+	}
+	// With ample estimate, the probe is what reaches the next layer.
+	var s2 Selector
+	wide := LayerRates{150_000, 600_000, 1_000_000}
+	s2.Choose(900_000, wide, 2, time.Unix(0, 0))
+	gap := wide[2] - wide[1]
+	if _, probe := s2.Choose(900_000, wide, 2, time.Unix(0, 1e8)); probe != int(upHeadroom*float64(gap)) {
+		t.Fatalf("probe %d, want %d", probe, int(upHeadroom*float64(gap)))
+	}
+}
+
+// TestSelectorProbeStopsWhenEstimateFalls: a probe into a full link stops at once.
+func TestSelectorProbeStopsWhenEstimateFalls(t *testing.T) {
+	var s Selector
+	rates := LayerRates{150_000, 600_000, 2_500_000}
+	t0 := time.Unix(0, 0)
+	s.Choose(700_000, rates, 2, t0)
+	if _, p := s.Choose(700_000, rates, 2, t0.Add(100*time.Millisecond)); p == 0 {
+		t.Fatal("no probe started")
+	}
+	if _, p := s.Choose(640_000, rates, 2, t0.Add(300*time.Millisecond)); p != 0 {
+		t.Fatalf("probe went on (%d) after the estimate fell", p)
+	}
+	if _, p := s.Choose(700_000, rates, 2, t0.Add(500*time.Millisecond)); p != 0 {
+		t.Fatal("probe resumed before the back-off")
 	}
 }

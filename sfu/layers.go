@@ -16,8 +16,9 @@ const (
 
 // layerIdle is how long a layer may go without a packet before it counts as stopped: an
 // encoder drops its upper layers under congestion or CPU load, and viewers on a stopped
-// layer must move to one that still flows.
-const layerIdle = time.Second
+// layer must move to one that still flows. It bounds the freeze such a viewer sees (plus a
+// keyframe request); a layer slower than 2 frames a second would be taken for stopped.
+const layerIdle = 500 * time.Millisecond
 
 // LayerFromRID maps a simulcast RID to a layer. Browsers and LiveKit's SDKs use q/h/f;
 // other senders use l/m/h or 0/1/2 (lowest first). An empty RID is a non-simulcast track.

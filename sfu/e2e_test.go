@@ -2,6 +2,7 @@ package sfu_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -180,4 +181,17 @@ func TestKeyframeRequestsAreCoalesced(t *testing.T) {
 	}
 	cancel()
 	<-sending
+}
+
+// TestExistingRoomOnly: a viewer that may not create rooms is refused atomically.
+func TestExistingRoomOnly(t *testing.T) {
+	s := newTestSFU(t)
+	_, _, err := s.Subscribe("ghost", "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=recvonly\r\na=rtpmap:96 VP8/90000\r\n",
+		sfu.SubscribeOptions{MaxLayer: sfu.LayerFull, ExistingRoomOnly: true}, sfutest.Logger())
+	if !errors.Is(err, sfu.ErrNoRoom) {
+		t.Fatalf("Subscribe to a missing room: %v, want ErrNoRoom", err)
+	}
+	if s.Room("ghost") != nil {
+		t.Fatal("the room was created")
+	}
 }

@@ -7,6 +7,8 @@ var (
 	ErrTooManyRooms = errors.New("sfu: too many rooms")
 	// ErrRoomFull: the room already has Config.MaxViewersPerRoom viewers.
 	ErrRoomFull = errors.New("sfu: room is full")
+	// ErrNoRoom: the room does not exist and the caller may not create it.
+	ErrNoRoom = errors.New("sfu: no such room")
 	// ErrInvalidRoomName: room names are 1-64 characters of [A-Za-z0-9_.-].
 	ErrInvalidRoomName = errors.New("sfu: invalid room name")
 	// ErrUnsupportedCodec: a published track uses a codec the SFU does not forward.

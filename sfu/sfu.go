@@ -47,7 +47,10 @@ func ValidRoomName(name string) bool { return roomNameRE.MatchString(name) }
 
 // Join admits a participant to a room, creating the room on first use. Every Join is paired
 // with Room.Leave. Limits are checked here, under one lock, so they cannot be raced past.
-func (s *SFU) Join(name string, role Role) (*Room, error) {
+func (s *SFU) Join(name string, role Role) (*Room, error) { return s.join(name, role, true) }
+
+// join is Join; with create false a room that does not exist is ErrNoRoom.
+func (s *SFU) join(name string, role Role, create bool) (*Room, error) {
 	if !ValidRoomName(name) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidRoomName, name)
 	}
@@ -58,6 +61,9 @@ func (s *SFU) Join(name string, role Role) (*Room, error) {
 	}
 	r := s.rooms[name]
 	if r == nil {
+		if !create {
+			return nil, fmt.Errorf("%w: %q", ErrNoRoom, name)
+		}
 		if len(s.rooms) >= s.cfg.MaxRooms {
 			return nil, fmt.Errorf("%w (limit %d)", ErrTooManyRooms, s.cfg.MaxRooms)
 		}

@@ -26,6 +26,8 @@ type Subscriber struct {
 type SubscribeOptions struct {
 	// MaxLayer caps the simulcast layer the viewer receives (LayerLow..LayerFull).
 	MaxLayer int
+	// ExistingRoomOnly refuses to create the room (anonymous viewers must not be able to).
+	ExistingRoomOnly bool
 }
 
 // Subscribe admits a viewer to room and answers its offer. On success the session owns the
@@ -37,7 +39,7 @@ func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.
 	if err := CheckOffer(offer, RoleViewer); err != nil {
 		return nil, "", err
 	}
-	room, err := s.Join(roomName, RoleViewer)
+	room, err := s.join(roomName, RoleViewer, !opts.ExistingRoomOnly)
 	if err != nil {
 		return nil, "", err
 	}

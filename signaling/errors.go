@@ -29,7 +29,7 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, auth.ErrForbidden):
 		return http.StatusForbidden
-	case errors.Is(err, errNoSession), errors.Is(err, errNoRoom):
+	case errors.Is(err, errNoSession), errors.Is(err, errNoRoom), errors.Is(err, sfu.ErrNoRoom):
 		return http.StatusNotFound
 	case errors.Is(err, errContentType):
 		return http.StatusUnsupportedMediaType

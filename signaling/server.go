@@ -106,7 +106,8 @@ func (s *Server) create(kind string) http.HandlerFunc {
 			return
 		}
 		// Anonymous viewers may watch a room but not create one: otherwise anyone could
-		// fill MaxRooms with names nobody will ever publish to.
+		// fill MaxRooms with names nobody will ever publish to. Checked early here for a
+		// cheap refusal, and atomically again when the session joins.
 		if claims == nil && s.sfu.Room(room) == nil {
 			writeError(w, errNoRoom)
 			return
@@ -128,7 +129,7 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		defer s.unreserve()
 		id := newID()
 		log := s.log.With(zap.String("room", room), zap.String("session", id), zap.String("kind", kind), zap.String("identity", identity(claims)))
-		sess, answer, err := s.start(role, room, offer, sfu.SubscribeOptions{MaxLayer: layer}, log)
+		sess, answer, err := s.start(role, room, offer, sfu.SubscribeOptions{MaxLayer: layer, ExistingRoomOnly: claims == nil}, log)
 		if err != nil {
 			if statusOf(err) == http.StatusInternalServerError {
 				log.Error("session not created", zap.Error(err))

@@ -84,10 +84,8 @@ func (p *Publisher) PLIs() int64 { return p.plis.Load() }
 // keyEvery frames and after each PLI, with 20 ms Opus packets in between.
 func (p *Publisher) SendFrames(ctx context.Context, first, count uint32, keyEvery, fps int) error {
 	frameDur := time.Second / time.Duration(fps)
-	tick := time.NewTicker(frameDur)
-	defer tick.Stop()
 	audioDue := time.Duration(0)
-	for i := uint32(0); i < count; i++ {
+	return pace(ctx, count, fps, func(i uint32) error {
 		key := p.keyWanted.Swap(false) || i == 0 || int(i)%keyEvery == 0
 		if err := p.video.WriteSample(media.Sample{Data: Frame(first+i, key), Duration: frameDur}); err != nil {
 			return err
@@ -97,6 +95,18 @@ func (p *Publisher) SendFrames(ctx context.Context, first, count uint32, keyEver
 			if err := p.audio.WriteSample(media.Sample{Data: opus, Duration: 20 * time.Millisecond}); err != nil {
 				return err
 			}
+		}
+		return nil
+	})
+}
+
+// pace calls frame count times, once per frame interval at fps, until ctx ends.
+func pace(ctx context.Context, count uint32, fps int, frame func(i uint32) error) error {
+	tick := time.NewTicker(time.Second / time.Duration(fps))
+	defer tick.Stop()
+	for i := uint32(0); i < count; i++ {
+		if err := frame(i); err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():

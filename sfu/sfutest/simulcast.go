@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -106,10 +105,7 @@ func (p *SimulcastPublisher) StopLayer(l int) { p.stopped[l].Store(true) }
 // SendFrames sends count frames on every running layer at fps, a keyframe on all layers
 // first, every keyEvery frames and after a PLI.
 func (p *SimulcastPublisher) SendFrames(ctx context.Context, first, count uint32, keyEvery, fps int) error {
-	dur := time.Second / time.Duration(fps)
-	tick := time.NewTicker(dur)
-	defer tick.Stop()
-	for i := uint32(0); i < count; i++ {
+	return pace(ctx, count, fps, func(i uint32) error {
 		key := p.keyWanted.Swap(false) || i == 0 || int(i)%keyEvery == 0
 		for l, t := range p.layers {
 			if p.stopped[l].Load() {
@@ -123,13 +119,8 @@ func (p *SimulcastPublisher) SendFrames(ctx context.Context, first, count uint32
 				}
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Close ends the session.

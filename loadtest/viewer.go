@@ -2,7 +2,6 @@ package loadtest
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -240,8 +239,4 @@ func (l *lossTracker) expected() uint64 {
 		return 0
 	}
 	return uint64(l.highest - l.first + 1)
-}
-
-func (v *viewer) String() string {
-	return fmt.Sprintf("viewer[frames=%d packets=%d]", v.frames.Load(), v.packets.Load())
 }

@@ -4,7 +4,8 @@
 // port for every peer) shared by publishers and viewers. It has no HTTP and parses no SDP
 // beyond what pion does, so it is usable as a library and tested with pion peers directly.
 //
-// A media packet takes three hops: Receiver.Run reads it from the publisher, Track
-// hands it to each DownTrack in a copy-on-write snapshot, and DownTrack.WriteRTP rewrites
+// A media packet takes three hops: Receiver.Run reads it from the publisher (collecting a
+// frame's packets), Track.forwardBatch hands the frame to each DownTrack in a copy-on-write
+// snapshot, and DownTrack.writeBatch rewrites
 // its header and writes it to the viewer's transport.
 package sfu

@@ -138,26 +138,16 @@ func (d *DownTrack) close() {
 	d.track.removeDownTrack(d)
 }
 
-// WriteRTP is the third hop: rewrite one packet of r for this viewer and send it. It never
-// blocks on the viewer: pion's write path is a non-blocking UDP send, and a viewer that is not
-// connected yet or uses a codec it cannot take simply drops the packet.
-// It reports whether the packet was sent.
-func (d *DownTrack) WriteRTP(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int64) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.wants(r, arrival) {
-		return false
-	}
-	return d.writeLocked(r, pkt, keyframe, arrival)
-}
-
 // wants reports whether packets of r are for this viewer: its current source, or the layer
 // it should move to (its cap, or the best layer still flowing), which it joins at a keyframe.
 func (d *DownTrack) wants(r *Receiver, now int64) bool {
 	return d.source == r || d.track.pick(d.maxLayer, now) == r
 }
 
-// writeBatch writes a frame's packets under one lock and returns how many were sent.
+// writeBatch is the third hop: rewrite a frame's packets of r for this viewer and send them,
+// under one lock, returning how many were sent. It never blocks on the viewer: pion's write
+// path is a non-blocking UDP send, and a viewer that is not connected yet or uses a codec it
+// cannot take simply drops the packets.
 func (d *DownTrack) writeBatch(r *Receiver, batch []batchPacket) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -13,6 +13,7 @@ func feed(t *testing.T, n int) (*Track, *Receiver, *countingWriter, *DownTrack) 
 	t.Helper()
 	tr, rcv, writers := newBenchTrack(t, 1)
 	dt := tr.snapshot()[0]
+	f := newForwarder(tr, rcv)
 	payload := make([]byte, 1000)
 	for i := range n {
 		payload[0] = 0x41
@@ -22,7 +23,7 @@ func feed(t *testing.T, n int) (*Track, *Receiver, *countingWriter, *DownTrack) 
 		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 102, SSRC: 1, SequenceNumber: uint16(100 + i), Timestamp: uint32(i / 3 * 3000)}, Payload: payload}
 		raw, _ := pkt.Marshal()
 		rcv.cache.put(pkt.SequenceNumber, raw)
-		tr.forward(rcv, &pkt, i == 0, time.Now().UnixNano())
+		f.send(&pkt, i == 0, time.Now().UnixNano())
 	}
 	return tr, rcv, writers[0], dt
 }
@@ -76,11 +77,12 @@ func TestRetransmissionIsExact(t *testing.T) {
 	dt.writer = rec
 	_ = writers
 	payload := []byte{0x65, 1, 2, 3}
+	f := newForwarder(tr, rcv)
 	for i := range 5 {
 		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 102, SSRC: 1, SequenceNumber: uint16(65534 + i), Timestamp: uint32(1000 * i)}, Payload: payload}
 		raw, _ := pkt.Marshal()
 		rcv.cache.put(pkt.SequenceNumber, raw)
-		tr.forward(rcv, &pkt, i == 0, time.Now().UnixNano())
+		f.send(&pkt, i == 0, time.Now().UnixNano())
 		payload[0] = 0x41
 	}
 	orig := rec.headers[2]

@@ -34,13 +34,6 @@ type PublishedTrack struct {
 	WriteRTCP func([]rtcp.Packet) error
 }
 
-// senderReport is the publisher's last RTP-to-wall-clock mapping.
-type senderReport struct {
-	ntpTime uint64
-	rtpTime uint32
-	at      time.Time
-}
-
 // Receiver reads one published track, keeps its retransmission cache and feeds its Track.
 type Receiver struct {
 	track     *Track
@@ -54,17 +47,11 @@ type Receiver struct {
 	log       *zap.Logger
 	interval  time.Duration
 
-	lastSR atomic.Pointer[senderReport]
-
 	pliMu      sync.Mutex
 	lastPLI    time.Time
 	pliPending bool
 	pliTimer   *time.Timer
 	closed     bool
-
-	packets atomic.Uint64
-	bytes   atomic.Uint64
-	done    chan struct{}
 
 	// The layer's bitrate, measured over rateWindow by Run and read by viewers' allocators.
 	rate      atomic.Int64 // bits per second
@@ -89,20 +76,15 @@ func newReceiver(t *Track, src PublishedTrack, cfg *Config, log *zap.Logger) *Re
 		cache:     newPacketCache(size),
 		log:       log,
 		interval:  cfg.KeyframeInterval,
-		done:      make(chan struct{}),
 	}
 }
 
 // Codec returns the negotiated codec of the published track.
 func (r *Receiver) Codec() webrtc.RTPCodecParameters { return r.src.Codec }
 
-// Done is closed when the source has ended and the Receiver has let go of its Track.
-func (r *Receiver) Done() <-chan struct{} { return r.done }
-
 // Run is the first hop: one goroutine per published track reads, caches and fans out.
 // Video is handed on a frame at a time (see frameBatch); nothing is allocated per packet.
 func (r *Receiver) Run() {
-	defer close(r.done)
 	defer r.stop()
 	size := 1 // audio: one packet is one frame
 	if r.codec.IsVideo() {
@@ -129,8 +111,6 @@ func (r *Receiver) Run() {
 			packetsMalformed.Inc()
 			continue
 		}
-		r.packets.Add(1)
-		r.bytes.Add(uint64(n))
 		r.cache.put(s.pkt.SequenceNumber, s.buf[:n])
 		s.n, s.arrival = n, time.Now().UnixNano()
 		r.lastRead.Store(s.arrival)
@@ -258,10 +238,9 @@ func (r *Receiver) sendPLI() {
 	}
 }
 
-// OnSenderReport records the publisher's RTP-to-wall-clock mapping and passes it on to every
-// viewer in that viewer's own timestamp space, so players keep audio and video in sync.
+// OnSenderReport passes the publisher's RTP-to-wall-clock mapping on to every viewer in that
+// viewer's own timestamp space, so players keep audio and video in sync.
 func (r *Receiver) OnSenderReport(sr *rtcp.SenderReport) {
-	r.lastSR.Store(&senderReport{ntpTime: sr.NTPTime, rtpTime: sr.RTPTime, at: time.Now()})
 	for _, dt := range r.track.snapshot() {
 		dt.onSenderReport(r, sr)
 	}

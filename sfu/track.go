@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -112,22 +111,6 @@ func (t *Track) removeDownTrack(dt *DownTrack) {
 		}
 	}
 	t.downTracks.Store(&next)
-}
-
-// forward hands one packet from r to every DownTrack (a batch of one).
-func (t *Track) forward(r *Receiver, pkt *rtp.Packet, keyframe bool, arrival int64) {
-	if !t.current(r) {
-		return
-	}
-	sent := 0
-	for _, dt := range t.snapshot() {
-		if dt.WriteRTP(r, pkt, keyframe, arrival) {
-			sent++
-		}
-	}
-	if sent > 0 {
-		packetsForwarded.Add(float64(sent))
-	}
 }
 
 // forwardBatch is the second hop: hand a frame's packets from r to every DownTrack, each

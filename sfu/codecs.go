@@ -95,3 +95,18 @@ func h264Params(fmtp string) (profile, mode string) {
 	}
 	return profile, mode
 }
+
+// IngestCodec returns the forwarded codec for a track that was not negotiated over WebRTC
+// (RTMP ingest): mime is a webrtc.MimeType*, and for H.264 profileLevelID is the stream's
+// profile-level-id in hex ("42e01f"); only its profile part must match. It reports false
+// when viewers could not be offered the codec.
+func IngestCodec(mime, profileLevelID string) (webrtc.RTPCodecParameters, bool) {
+	src := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType: mime, SDPFmtpLine: "packetization-mode=1;profile-level-id=" + profileLevelID,
+	}}
+	all := forwardedCodecs()
+	if i := matchCodec(src, all); i >= 0 {
+		return all[i], true
+	}
+	return webrtc.RTPCodecParameters{}, false
+}

@@ -27,7 +27,7 @@ const gatherTimeout = 2 * time.Second
 // reaped if ICE/DTLS does not complete within ConnectTimeout or fails later, and Close is
 // idempotent and waits for every goroutine the session started.
 type Peer struct {
-	PC   *webrtc.PeerConnection
+	PC   *webrtc.PeerConnection // nil for an ingest session (NewIngestPeer)
 	role Role
 	log  *zap.Logger
 	sfu  *SFU
@@ -67,6 +67,21 @@ func (s *SFU) NewPeer(role Role, log *zap.Logger) (*Peer, error) {
 	}
 	sessionsGauge.WithLabelValues(string(role)).Inc()
 	pc.OnConnectionStateChange(p.onState)
+	return p, nil
+}
+
+// NewIngestPeer creates a host session that has no PeerConnection: the media comes from
+// another protocol (RTMP through the transcoder) and is handed to Room.Publish with a
+// TrackSource of its own. It counts as connected at once, so it takes the stage when it
+// publishes, and it has the same lifecycle as any session: Go, OnClose, Close.
+func (s *SFU) NewIngestPeer(log *zap.Logger) (*Peer, error) {
+	p := &Peer{role: RolePublisher, log: log, sfu: s, connected: true, stopping: make(chan struct{}), done: make(chan struct{}), seq: peerSeq.Add(1)}
+	p.timer = time.NewTimer(time.Hour)
+	p.timer.Stop()
+	if !s.track(p) {
+		return nil, ErrClosed
+	}
+	sessionsGauge.WithLabelValues(string(RolePublisher)).Inc()
 	return p, nil
 }
 
@@ -198,8 +213,10 @@ func (p *Peer) Close() {
 	close(p.stopping)
 
 	p.timer.Stop()
-	if err := p.PC.Close(); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
-		p.log.Debug("close peer connection", zap.Error(err))
+	if p.PC != nil {
+		if err := p.PC.Close(); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
+			p.log.Debug("close peer connection", zap.Error(err))
+		}
 	}
 	p.wg.Wait()
 	for _, f := range hooks {

@@ -1,0 +1,77 @@
+package datachannel
+
+import "errors"
+
+// Error codes carried in error events. They are part of the protocol (docs/PROTOCOL.md):
+// clients switch on them, so they never change meaning.
+const (
+	CodeTooLarge    = "too_large"    // the message is longer than the limit
+	CodeBadJSON     = "bad_json"     // not a single JSON object, or unknown fields
+	CodeBadVersion  = "bad_version"  // v is not 1
+	CodeUnknownType = "unknown_type" // type is not one a client may send
+	CodeBadPayload  = "bad_payload"  // payload does not fit the type
+	CodeForgedFrom  = "forged_from"  // from names someone other than the token's identity
+	CodeWrongRoom   = "wrong_room"   // room names another room than the connection's
+	CodeForbidden   = "forbidden"    // the token does not allow this (anonymous, no data, not admin)
+	CodeRateLimited = "rate_limited" // too many messages from this identity
+	CodeRejected    = "rejected"     // the room's rules refuse it (see message); retrying will not help
+	CodeNotFound    = "not_found"    // no such message, poll, question or lot
+	CodeConflict    = "conflict"     // another writer got there first; the client may retry
+	CodeUnavailable = "unavailable"  // the bus is down or the room is closing; retry later
+	CodeInternal    = "internal"     // a server bug; nothing was done
+)
+
+// Sentinels for the decoder; each maps to one code.
+var (
+	ErrTooLarge    = errors.New("message too large")
+	ErrBadJSON     = errors.New("malformed JSON envelope")
+	ErrBadVersion  = errors.New("unsupported envelope version")
+	ErrUnknownType = errors.New("unknown message type")
+	ErrBadPayload  = errors.New("invalid payload")
+	ErrForgedFrom  = errors.New("from does not match the token identity")
+	ErrWrongRoom   = errors.New("room does not match the connection's room")
+	ErrForbidden   = errors.New("forbidden")
+	ErrRateLimited = errors.New("rate limited")
+	ErrNotFound    = errors.New("not found")
+	ErrRejected    = errors.New("rejected")
+	ErrUnavailable = errors.New("unavailable")
+	// ErrClosed: the hub or connection is closed.
+	ErrClosed = errors.New("datachannel: closed")
+)
+
+// codeOf maps an error from the decoder, the hub or a state machine to its wire code.
+func codeOf(err error) string {
+	for _, m := range errorCodes {
+		if errors.Is(err, m.err) {
+			return m.code
+		}
+	}
+	return CodeInternal
+}
+
+var errorCodes = []struct {
+	err  error
+	code string
+}{
+	{ErrTooLarge, CodeTooLarge},
+	{ErrBadJSON, CodeBadJSON},
+	{ErrBadVersion, CodeBadVersion},
+	{ErrUnknownType, CodeUnknownType},
+	{ErrBadPayload, CodeBadPayload},
+	{ErrForgedFrom, CodeForgedFrom},
+	{ErrWrongRoom, CodeWrongRoom},
+	{ErrForbidden, CodeForbidden},
+	{ErrRateLimited, CodeRateLimited},
+	{ErrNotFound, CodeNotFound},
+	{ErrRejected, CodeRejected},
+	{ErrUnavailable, CodeUnavailable},
+	{ErrClosed, CodeUnavailable},
+}
+
+// ErrorPayload is the payload of an error event.
+type ErrorPayload struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Ref is the id of the client message this answers, when it had one.
+	Ref string `json:"ref,omitempty"`
+}

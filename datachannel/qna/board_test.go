@@ -1,0 +1,107 @@
+package qna
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func TestBoard(t *testing.T) {
+	type op struct {
+		kind, who, id, text string
+		admin               bool
+		err                 error
+		votes               int
+		status              string
+	}
+	tests := []struct {
+		name string
+		ops  []op
+		list []string // ids in List order
+	}{
+		{"ask and upvote", []op{
+			{kind: "ask", who: "a", text: "why?", status: StatusOpen},
+			{kind: "ask", who: "b", text: "how?", status: StatusOpen},
+			{kind: "up", who: "c", id: "q2", votes: 1, status: StatusOpen},
+			{kind: "up", who: "c", id: "q2", votes: 1, status: StatusOpen}, // second upvote: no change
+			{kind: "up", who: "b", id: "q2", err: ErrOwnQuestion},
+			{kind: "up", who: "c", id: "q9", err: ErrNotFound},
+		}, []string{"q2", "q1"}},
+		{"answer and dismiss", []op{
+			{kind: "ask", who: "a", text: "one", status: StatusOpen},
+			{kind: "ask", who: "a", text: "two", status: StatusOpen},
+			{kind: "ask", who: "b", text: "three", status: StatusOpen},
+			{kind: "answer", id: "q1", text: "yes", status: StatusAnswered},
+			{kind: "answer", id: "q1", text: "again", err: ErrNotOpen},
+			{kind: "up", who: "c", id: "q1", err: ErrNotOpen},
+			{kind: "dismiss", who: "b", id: "q2", err: ErrForbidden}, // not b's question
+			{kind: "dismiss", who: "a", id: "q2", status: StatusDismissed},
+			{kind: "dismiss", who: "host", id: "q3", admin: true, status: StatusDismissed},
+		}, []string{"q1"}},
+		{"bad questions", []op{
+			{kind: "ask", who: "a", text: "   ", err: ErrInvalid},
+			{kind: "ask", who: "", text: "x", err: ErrInvalid},
+			{kind: "ask", who: "a", text: strings.Repeat("x", 501), err: ErrInvalid},
+			{kind: "ask", who: "a", text: "\xff", err: ErrInvalid},
+		}, nil},
+		{"open questions per asker are capped", []op{
+			{kind: "ask", who: "a", text: "1", status: StatusOpen},
+			{kind: "ask", who: "a", text: "2", status: StatusOpen},
+			{kind: "ask", who: "a", text: "3", status: StatusOpen},
+			{kind: "ask", who: "a", text: "4", err: ErrInvalid},
+			{kind: "answer", id: "q1", status: StatusAnswered},
+			{kind: "ask", who: "a", text: "4", status: StatusOpen},
+		}, []string{"q2", "q3", "q4", "q1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := New(DefaultConfig())
+			for i, o := range tt.ops {
+				var q Question
+				var err error
+				switch o.kind {
+				case "ask":
+					q, err = b.Ask(t0, o.who, o.text)
+				case "up":
+					q, _, err = b.Upvote(o.who, o.id)
+				case "answer":
+					q, err = b.Answer(o.id, o.text)
+				case "dismiss":
+					q, err = b.Dismiss(o.who, o.admin, o.id)
+				}
+				if !errors.Is(err, o.err) {
+					t.Fatalf("op %d %s: err = %v, want %v", i, o.kind, err, o.err)
+				}
+				if err == nil && (q.Votes != o.votes || q.Status != o.status) {
+					t.Fatalf("op %d %s: %+v, want votes %d status %s", i, o.kind, q, o.votes, o.status)
+				}
+			}
+			var ids []string
+			for _, q := range b.List() {
+				ids = append(ids, q.ID)
+			}
+			if strings.Join(ids, ",") != strings.Join(tt.list, ",") {
+				t.Fatalf("list %v, want %v", ids, tt.list)
+			}
+		})
+	}
+}
+
+func TestBoardEvictsClosedWhenFull(t *testing.T) {
+	b := New(Config{MaxTextLen: 100, MaxQuestions: 2, MaxOpenPerAsker: 5})
+	_, _ = b.Ask(t0, "a", "1")
+	_, _ = b.Ask(t0, "a", "2")
+	if _, err := b.Ask(t0, "a", "3"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("full board of open questions: %v", err)
+	}
+	_, _ = b.Answer("q1", "")
+	if _, err := b.Ask(t0, "a", "3"); err != nil {
+		t.Fatalf("an answered question should make room: %v", err)
+	}
+	if _, err := b.Answer("q1", ""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("q1 should be gone: %v", err)
+	}
+}

@@ -1,0 +1,329 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// Stream names.
+const (
+	logStream     = "GLINT_LOG"
+	historyStream = "GLINT_HISTORY"
+)
+
+// NATS is the Bus on NATS and JetStream.
+type NATS struct {
+	cfg     Config
+	log     *zap.Logger
+	srv     *server.Server // the embedded server; nil with an external URL
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	streams map[string]jetstream.Stream
+	closed  chan struct{} // closed by the connection's ClosedHandler
+
+	mu       sync.Mutex
+	subs     map[*subscription]struct{}
+	isClosed bool
+	once     sync.Once
+}
+
+var _ Bus = (*NATS)(nil)
+
+// Open starts the embedded server (or connects to cfg.URL) and makes sure the streams
+// exist. Close releases everything.
+func Open(ctx context.Context, cfg Config, log *zap.Logger) (*NATS, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b := &NATS{cfg: cfg, log: log.Named("bus"), subs: map[*subscription]struct{}{}, closed: make(chan struct{}),
+		streams: map[string]jetstream.Stream{}}
+	opts := []nats.Option{
+		nats.Name("glint"),
+		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				b.log.Warn("disconnected from NATS", zap.Error(err))
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { b.log.Info("reconnected to NATS") }),
+	}
+	url := cfg.URL
+	if url == "" {
+		srv, err := startEmbedded(cfg, b.log)
+		if err != nil {
+			return nil, err
+		}
+		b.srv = srv
+		opts = append(opts, nats.InProcessServer(srv))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		b.stopServer()
+		return nil, fmt.Errorf("bus: connecting: %w", err)
+	}
+	b.nc = nc
+	if err := b.setup(ctx); err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// startEmbedded runs nats-server in this process with JetStream on file storage. It
+// listens on no port: the only client is this process, through an in-process pipe.
+func startEmbedded(cfg Config, log *zap.Logger) (*server.Server, error) {
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "glint-embedded",
+		JetStream:  true,
+		StoreDir:   cfg.DataDir,
+		DontListen: true,
+		NoSigs:     true,
+		SyncAlways: cfg.SyncAlways,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: embedded server: %w", err)
+	}
+	srv.SetLoggerV2(natsLogger{log.Named("nats")}, false, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, errors.New("bus: embedded server did not start within 30s")
+	}
+	return srv, nil
+}
+
+func (b *NATS) setup(ctx context.Context) error {
+	js, err := jetstream.New(b.nc)
+	if err != nil {
+		return fmt.Errorf("bus: %w", err)
+	}
+	b.js = js
+	ctx, cancel := b.timeout(ctx)
+	defer cancel()
+	for _, sc := range []jetstream.StreamConfig{{
+		Name: logStream, Subjects: []string{logPrefix + ">"}, Storage: jetstream.FileStorage,
+		Replicas: b.cfg.Replicas, MaxAge: b.cfg.LogMaxAge, Duplicates: b.cfg.DedupWindow,
+		Description: "Glint auction and gift records",
+	}, {
+		Name: historyStream, Subjects: []string{historyPrefix + ">"}, Storage: jetstream.FileStorage,
+		Replicas: b.cfg.Replicas, MaxMsgsPerSubject: int64(b.cfg.ChatHistory), MaxAge: 7 * 24 * time.Hour,
+		Duplicates: time.Minute, Description: "Glint chat history, the last messages of each room",
+	}} {
+		s, err := js.CreateOrUpdateStream(ctx, sc)
+		if err != nil {
+			return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+		}
+		b.streams[sc.Name] = s
+	}
+	return nil
+}
+
+func (b *NATS) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, b.cfg.RequestTimeout)
+}
+
+func (b *NATS) stream(l Log) (jetstream.Stream, error) {
+	switch s := string(l); {
+	case strings.HasPrefix(s, logPrefix):
+		return b.streams[logStream], nil
+	case strings.HasPrefix(s, historyPrefix):
+		return b.streams[historyStream], nil
+	}
+	return nil, fmt.Errorf("%w: %q is not a log", ErrInvalid, l)
+}
+
+// Publish implements Bus.
+func (b *NATS) Publish(room, topic string, data []byte) error {
+	if topic == "*" {
+		return fmt.Errorf("%w: publish to a wildcard", ErrInvalid)
+	}
+	if err := b.nc.Publish(eventSubject(room, topic), data); err != nil {
+		return b.wrap(err)
+	}
+	return nil
+}
+
+// Append implements Bus.
+func (b *NATS) Append(ctx context.Context, l Log, data []byte, o AppendOptions) (Ack, error) {
+	if strings.ContainsAny(string(l), "*>") {
+		return Ack{}, fmt.Errorf("%w: append to a wildcard", ErrInvalid)
+	}
+	if _, err := b.stream(l); err != nil {
+		return Ack{}, err
+	}
+	var opts []jetstream.PublishOpt
+	if o.ExpectLast != nil {
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(*o.ExpectLast))
+	}
+	if o.MsgID != "" {
+		opts = append(opts, jetstream.WithMsgID(o.MsgID))
+	}
+	ctx, cancel := b.timeout(ctx)
+	defer cancel()
+	ack, err := b.js.Publish(ctx, string(l), data, opts...)
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return Ack{}, fmt.Errorf("%w: %s", ErrConflict, apiErr.Description)
+		}
+		return Ack{}, b.wrap(err)
+	}
+	return Ack{Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// Replay implements Bus. It reads record by record with the stream's "next message for
+// subject" lookup, so it needs no consumer and leaves nothing behind on the server.
+func (b *NATS) Replay(ctx context.Context, l Log, from uint64, fn func(Record) error) error {
+	s, err := b.stream(l)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return b.wrap(err)
+	}
+	last := info.State.LastSeq
+	if from == 0 {
+		from = 1
+	}
+	for seq := from; seq <= last; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rctx, cancel := b.timeout(ctx)
+		m, err := s.GetMsg(rctx, seq, jetstream.WithGetMsgSubject(string(l)))
+		cancel()
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return b.wrap(err)
+		}
+		if m.Sequence > last {
+			return nil
+		}
+		if err := fn(Record{Log: Log(m.Subject), Seq: m.Sequence, Time: m.Time, Data: m.Data}); err != nil {
+			return err
+		}
+		seq = m.Sequence + 1
+	}
+	return nil
+}
+
+// Subscribe implements Bus.
+func (b *NATS) Subscribe(room, topic string, fn func(Msg)) (Subscription, error) {
+	s := &subscription{bus: b, room: room, fn: fn}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.isClosed {
+		return nil, ErrClosed
+	}
+	ns, err := b.nc.Subscribe(eventSubject(room, topic), s.deliver)
+	if err != nil {
+		return nil, b.wrap(err)
+	}
+	s.ns = ns
+	b.subs[s] = struct{}{}
+	return s, nil
+}
+
+func (b *NATS) wrap(err error) error {
+	if errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return fmt.Errorf("bus: %w", err)
+}
+
+// Close implements Bus.
+func (b *NATS) Close() error {
+	b.once.Do(func() {
+		b.mu.Lock()
+		b.isClosed = true
+		subs := b.subs
+		b.subs = nil
+		b.mu.Unlock()
+		for s := range subs {
+			s.stop()
+		}
+		if b.nc != nil {
+			b.nc.Close()
+			select { // the ClosedHandler runs on the connection's callback goroutine
+			case <-b.closed:
+			case <-time.After(10 * time.Second):
+				b.log.Warn("NATS connection did not report closed within 10s")
+			}
+		}
+		b.stopServer()
+	})
+	return nil
+}
+
+func (b *NATS) stopServer() {
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+}
+
+type subscription struct {
+	bus  *NATS
+	room string
+	fn   func(Msg)
+	ns   *nats.Subscription
+
+	mu      sync.Mutex // held while fn runs, so Stop waits for a delivery in progress
+	stopped bool
+}
+
+func (s *subscription) deliver(m *nats.Msg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	topic := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+	s.fn(Msg{Room: s.room, Topic: untoken(topic), Data: m.Data})
+}
+
+// Stop implements Subscription. It must not be called from inside fn.
+func (s *subscription) Stop() {
+	s.bus.mu.Lock()
+	if s.bus.subs != nil {
+		delete(s.bus.subs, s)
+	}
+	s.bus.mu.Unlock()
+	s.stop()
+}
+
+func (s *subscription) stop() {
+	_ = s.ns.Unsubscribe()
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+}
+
+// natsLogger routes the embedded server's logs to zap. Notices are debug: the server is
+// chatty at start-up and its notices are not the operator's concern.
+type natsLogger struct{ l *zap.Logger }
+
+func (n natsLogger) Noticef(f string, v ...any) { n.l.Debug(fmt.Sprintf(f, v...)) }
+func (n natsLogger) Warnf(f string, v ...any)   { n.l.Warn(fmt.Sprintf(f, v...)) }
+func (n natsLogger) Fatalf(f string, v ...any)  { n.l.Error(fmt.Sprintf(f, v...)) }
+func (n natsLogger) Errorf(f string, v ...any)  { n.l.Error(fmt.Sprintf(f, v...)) }
+func (n natsLogger) Debugf(f string, v ...any)  { n.l.Debug(fmt.Sprintf(f, v...)) }
+func (n natsLogger) Tracef(f string, v ...any)  { n.l.Debug(fmt.Sprintf(f, v...)) }

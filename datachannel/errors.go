@@ -1,6 +1,16 @@
 package datachannel
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/glintlive/glint/datachannel/auction"
+	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/datachannel/chat"
+	"github.com/glintlive/glint/datachannel/gift"
+	"github.com/glintlive/glint/datachannel/poll"
+	"github.com/glintlive/glint/datachannel/qna"
+)
 
 // Error codes carried in error events. They are part of the protocol (docs/PROTOCOL.md):
 // clients switch on them, so they never change meaning.
@@ -19,6 +29,14 @@ const (
 	CodeConflict    = "conflict"     // another writer got there first; the client may retry
 	CodeUnavailable = "unavailable"  // the bus is down or the room is closing; retry later
 	CodeInternal    = "internal"     // a server bug; nothing was done
+
+	// Codes for rules of the room's features.
+	CodeClosed         = "closed"          // the poll, lot or question is closed
+	CodeTooLow         = "too_low"         // a bid below the minimum; the message says the minimum
+	CodeAlreadyHighest = "already_highest" // the bidder holds the high bid already
+	CodeSlowMode       = "slow_mode"       // slow mode: wait before the next chat message
+	CodeMuted          = "muted"           // a moderator muted this identity
+	CodeBanned         = "banned"          // a moderator banned this identity from chat
 )
 
 // Sentinels for the decoder; each maps to one code.
@@ -53,6 +71,29 @@ var errorCodes = []struct {
 	err  error
 	code string
 }{
+	{chat.ErrInvalid, CodeBadPayload},
+	{chat.ErrRateLimited, CodeRateLimited},
+	{chat.ErrSlowMode, CodeSlowMode},
+	{chat.ErrMuted, CodeMuted},
+	{chat.ErrBanned, CodeBanned},
+	{chat.ErrNotFound, CodeNotFound},
+	{chat.ErrForbidden, CodeForbidden},
+	{poll.ErrInvalidSpec, CodeBadPayload},
+	{poll.ErrInvalidVote, CodeBadPayload},
+	{poll.ErrClosed, CodeClosed},
+	{qna.ErrInvalid, CodeBadPayload},
+	{qna.ErrNotFound, CodeNotFound},
+	{qna.ErrNotOpen, CodeClosed},
+	{qna.ErrForbidden, CodeForbidden},
+	{qna.ErrOwnQuestion, CodeRejected},
+	{auction.ErrInvalidSpec, CodeBadPayload},
+	{auction.ErrInvalidBid, CodeBadPayload},
+	{auction.ErrClosed, CodeClosed},
+	{auction.ErrTooLow, CodeTooLow},
+	{auction.ErrAlreadyHighest, CodeAlreadyHighest},
+	{gift.ErrInvalid, CodeBadPayload},
+	{gift.ErrKeyReused, CodeRejected},
+	{bus.ErrConflict, CodeConflict},
 	{ErrTooLarge, CodeTooLarge},
 	{ErrBadJSON, CodeBadJSON},
 	{ErrBadVersion, CodeBadVersion},
@@ -75,3 +116,7 @@ type ErrorPayload struct {
 	// Ref is the id of the client message this answers, when it had one.
 	Ref string `json:"ref,omitempty"`
 }
+
+func errForbidden(why string) error { return fmt.Errorf("%w: %s", ErrForbidden, why) }
+
+func errBadPayload(why string) error { return fmt.Errorf("%w: %s", ErrBadPayload, why) }

@@ -1,0 +1,75 @@
+package datachannel
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/glintlive/glint/datachannel/chat"
+)
+
+// Config tunes the interaction layer.
+type Config struct {
+	// MaxMessageBytes bounds one client message; longer ones are refused unparsed.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// SendQueue is how many messages wait for a slow connection before the slow-reader
+	// policy starts skipping (chat) and deferring to snapshots (polls, auctions).
+	SendQueue int `yaml:"send_queue"`
+	// RatePerSecond and RateBurst limit every message from one identity in one room (on
+	// top of chat's own limits), so a flood of votes or bids is refused early.
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	RateBurst     int     `yaml:"rate_burst"`
+	// TallyInterval is the most often a poll's live tally is broadcast.
+	TallyInterval time.Duration `yaml:"tally_interval"`
+	// PresenceInterval is the most often the viewer count is broadcast.
+	PresenceInterval time.Duration `yaml:"presence_interval"`
+	// RoomIdle is how long a room with no connections keeps its polls and Q&A in memory.
+	// Auctions, gifts and chat history are on the bus and come back when it reopens.
+	RoomIdle time.Duration `yaml:"room_idle"`
+	// MaxRooms bounds the rooms one node serves.
+	MaxRooms int `yaml:"max_rooms"`
+	// Chat is the rules of every room's chat.
+	Chat chat.Config `yaml:"chat"`
+	// BusTimeout bounds one durable append; a bid not acknowledged by the bus in time is
+	// answered with an "unavailable" error and the client retries with the same bid id.
+	BusTimeout time.Duration `yaml:"bus_timeout"`
+}
+
+// DefaultConfig is what `glint serve` starts with.
+func DefaultConfig() Config {
+	return Config{
+		MaxMessageBytes:  4 << 10,
+		SendQueue:        256,
+		RatePerSecond:    10,
+		RateBurst:        20,
+		TallyInterval:    250 * time.Millisecond,
+		PresenceInterval: time.Second,
+		RoomIdle:         10 * time.Minute,
+		MaxRooms:         10000,
+		Chat:             chat.DefaultConfig(),
+		BusTimeout:       5 * time.Second,
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxMessageBytes < 256 || c.MaxMessageBytes > 1<<20:
+		return fmt.Errorf("datachannel: max_message_bytes must be 256..1048576, got %d", c.MaxMessageBytes)
+	case c.SendQueue < 8 || c.SendQueue > 1<<16:
+		return fmt.Errorf("datachannel: send_queue must be 8..65536, got %d", c.SendQueue)
+	case c.RatePerSecond <= 0 || c.RateBurst < 1:
+		return fmt.Errorf("datachannel: rate_per_second must be positive and rate_burst at least 1")
+	case c.TallyInterval < 10*time.Millisecond || c.PresenceInterval < 10*time.Millisecond:
+		return fmt.Errorf("datachannel: tally_interval and presence_interval must be at least 10ms")
+	case c.RoomIdle < time.Second:
+		return fmt.Errorf("datachannel: room_idle must be at least 1s, got %v", c.RoomIdle)
+	case c.MaxRooms < 1:
+		return fmt.Errorf("datachannel: max_rooms must be at least 1, got %d", c.MaxRooms)
+	case c.BusTimeout < 100*time.Millisecond:
+		return fmt.Errorf("datachannel: bus_timeout must be at least 100ms, got %v", c.BusTimeout)
+	}
+	if err := c.Chat.Validate(); err != nil {
+		return fmt.Errorf("datachannel: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package datachannel
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/datachannel/gift"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+// Sentinels of Hub.Join.
+var (
+	// ErrInvalidRoom: room names are 1-64 characters of [A-Za-z0-9_.-], as in the SFU.
+	ErrInvalidRoom = fmt.Errorf("datachannel: invalid room name")
+	// ErrTooManyRooms: the node serves Config.MaxRooms rooms already.
+	ErrTooManyRooms = fmt.Errorf("datachannel: too many rooms")
+)
+
+var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// GiftSink hears about every gift once it is durable, e.g. to send the host's backend a
+// signed webhook. It is called from one goroutine per hub, in order; a slow sink delays
+// later notifications, never the room.
+type GiftSink interface {
+	Gift(ctx context.Context, room string, g gift.Gift)
+}
+
+// Options are the hub's collaborators, all optional.
+type Options struct {
+	// Clocks gives each room's media clock; nil stamps events with the wall clock.
+	Clocks Clocks
+	// Gifts hears about durable gifts.
+	Gifts GiftSink
+	// Now replaces time.Now (tests).
+	Now func() time.Time
+}
+
+// Hub is the interaction layer of one node: a room per room name, created on first Join,
+// each with its own goroutine that applies commands to the room's state machines in
+// order, makes money events durable on the bus, and fans events out.
+type Hub struct {
+	cfg    Config
+	bus    bus.Bus
+	opts   Options
+	log    *zap.Logger
+	ctx    context.Context // cancelled by Close: ends bus calls in flight
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	rooms  map[string]*room
+	closed bool
+	wg     sync.WaitGroup
+
+	sideline chan func() // history appends and gift notifications, off the rooms' path
+}
+
+// NewHub returns a hub over b. Close it to stop every room.
+func NewHub(cfg Config, b bus.Bus, opts Options, log *zap.Logger) (*Hub, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, fmt.Errorf("datachannel: a bus is required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Hub{cfg: cfg, bus: b, opts: opts, log: log.Named("datachannel"), ctx: ctx, cancel: cancel,
+		rooms: map[string]*room{}, sideline: make(chan func(), 4096)}
+	h.wg.Add(1)
+	go h.runSideline()
+	return h, nil
+}
+
+func (h *Hub) now() time.Time { return h.opts.Now() }
+
+// Join connects a client to a room over t. claims is nil for an anonymous viewer, who
+// receives everything and may send only sync and ping; otherwise the claims' grants for
+// this room decide what the client may send (canPublishData to chat, vote, bid and gift;
+// roomAdmin to moderate and run polls and auctions). The caller has already decided the
+// client may join at all. The caller's read loop passes each message to Conn.Receive and
+// calls Conn.Close when the transport ends.
+func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error) {
+	if !roomNameRE.MatchString(name) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidRoom, truncate(name, 80))
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrClosed
+	}
+	r := h.rooms[name]
+	if r == nil {
+		if len(h.rooms) >= h.cfg.MaxRooms {
+			h.mu.Unlock()
+			return nil, ErrTooManyRooms
+		}
+		r = newRoom(h, name)
+		h.rooms[name] = r
+		h.wg.Add(1)
+		go r.run()
+	}
+	r.members++ // under h.mu, so the room cannot retire from here on
+	h.mu.Unlock()
+	c := newConn(r, claims, t, h.cfg.SendQueue)
+	select {
+	case r.inbox <- command{conn: c, join: true}:
+		return c, nil
+	case <-r.done:
+		c.Close()
+		return nil, ErrClosed
+	}
+}
+
+// retire removes an idle room, if it is still empty. It reports whether it did.
+func (h *Hub) retire(r *room) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r.members > 0 || h.closed {
+		return false
+	}
+	delete(h.rooms, r.name)
+	return true
+}
+
+// Rooms is the number of rooms this hub serves.
+func (h *Hub) Rooms() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.rooms)
+}
+
+// Close closes every connection and room and waits for their goroutines. The bus is the
+// caller's to close, after this.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		h.wg.Wait()
+		return
+	}
+	h.closed = true
+	rooms := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	h.cancel()
+	for _, r := range rooms {
+		for _, c := range r.connList() {
+			c.Close()
+		}
+		close(r.stop)
+	}
+	close(h.sideline)
+	h.wg.Wait()
+}
+
+// side runs f on the hub's sideline goroutine, or drops it (counted in the log) if that
+// goroutine is far behind. Used for work that must not delay a room and may be lost in
+// a crash: chat history appends, gift notifications.
+func (h *Hub) side(what string, f func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	select {
+	case h.sideline <- f:
+	default:
+		h.log.Warn("sideline full; dropping", zap.String("what", what))
+	}
+}
+
+func (h *Hub) runSideline() {
+	defer h.wg.Done()
+	for f := range h.sideline {
+		f()
+	}
+}

@@ -1,0 +1,151 @@
+package datachannel
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestChatEndToEnd(t *testing.T) {
+	h := newTestHub(t, hubOpts{})
+	host := join(t, h, claims("host", true, true))
+	alice := join(t, h, claims("alice", true, false))
+	anon := join(t, h, nil)
+
+	alice.send(TypeChatSend, "c1", chatSend{Text: "hello"})
+	ack := alice.wantAck("c1")
+	for _, c := range []*client{host, alice, anon} {
+		env := c.next(TypeChatMessage)
+		p := payloadOf(t, env)
+		if env.From != "alice" || p["text"] != "hello" || p["messageId"] != ack["messageId"] || env.Seq == 0 || env.MediaTime != 1_700_000_000_000 {
+			t.Fatalf("chat message %+v %v", env, p)
+		}
+	}
+	// Anonymous viewers only receive; viewers without canPublishData too.
+	anon.send(TypeChatSend, "a1", chatSend{Text: "hi"})
+	anon.wantError("a1", CodeForbidden)
+	ro := join(t, h, claims("readonly", false, false))
+	ro.send(TypeChatSend, "r1", chatSend{Text: "hi"})
+	ro.wantError("r1", CodeForbidden)
+	// Only admins moderate.
+	alice.send(TypeChatBan, "b1", chatIdentity{Identity: "host"})
+	alice.wantError("b1", CodeForbidden)
+
+	// A joiner gets the history.
+	late := join(t, h, claims("late", true, false))
+	hist := payloadOf(t, late.next(TypeChatHistory))
+	if msgs := hist["messages"].([]any); len(msgs) != 1 {
+		t.Fatalf("history %v", hist)
+	}
+	// Delete by author, pin by host.
+	alice.send(TypeChatSend, "c2", chatSend{Text: "second"})
+	id2 := alice.wantAck("c2")["messageId"].(string)
+	host.send(TypeChatPin, "p1", chatRef{MessageID: id2})
+	host.wantAck("p1")
+	late.nextWhere(TypeChatPinned, func(p map[string]any) bool { return p["message"] != nil })
+	late.send(TypeChatDelete, "d1", chatRef{MessageID: id2})
+	late.wantError("d1", CodeForbidden)
+	alice.send(TypeChatDelete, "d2", chatRef{MessageID: id2})
+	alice.wantAck("d2")
+	late.next(TypeChatDeleted)
+
+	// Ban: messages go, later sends refused.
+	host.send(TypeChatBan, "ban", chatIdentity{Identity: "alice"})
+	host.wantAck("ban")
+	alice.send(TypeChatSend, "c3", chatSend{Text: "still here?"})
+	alice.wantError("c3", CodeBanned)
+}
+
+// TestBadInput sends everything a broken or hostile client might, and checks each gets a
+// clear error to the sender while another client sees nothing but the good message after.
+func TestBadInput(t *testing.T) {
+	h := newTestHub(t, hubOpts{})
+	bob := join(t, h, claims("bob", true, false))
+	mallory := join(t, h, claims("mallory", true, false))
+	tests := []struct {
+		name, msg, code string
+	}{
+		{"malformed", `{"v":1,"type":"chat.send",`, CodeBadJSON},
+		{"not an object", `"hello"`, CodeBadJSON},
+		{"unknown type", `{"v":1,"type":"auction.steal","id":"x"}`, CodeUnknownType},
+		{"server type", `{"v":1,"type":"auction.closed","id":"x"}`, CodeUnknownType},
+		{"version", `{"v":9,"type":"chat.send","id":"x"}`, CodeBadVersion},
+		{"oversized", `{"v":1,"type":"chat.send","payload":{"text":"` + strings.Repeat("x", 5000) + `"}}`, CodeTooLarge},
+		{"forged from", `{"v":1,"type":"chat.send","id":"x","from":"bob","payload":{"text":"I am bob"}}`, CodeForgedFrom},
+		{"other room", `{"v":1,"type":"chat.send","id":"x","room":"other","payload":{"text":"x"}}`, CodeWrongRoom},
+		{"bad payload", `{"v":1,"type":"chat.send","id":"x","payload":{"text":5}}`, CodeBadPayload},
+		{"unknown payload field", `{"v":1,"type":"chat.send","id":"x","payload":{"text":"a","admin":true}}`, CodeBadPayload},
+		{"empty text", `{"v":1,"type":"chat.send","id":"x","payload":{"text":" "}}`, CodeBadPayload},
+		{"bid on no lot", `{"v":1,"type":"auction.bid","id":"x","payload":{"lotId":"none","bidId":"b","amount":5}}`, CodeNotFound},
+		{"vote on no poll", `{"v":1,"type":"poll.vote","id":"x","payload":{"pollId":"none","option":0}}`, CodeNotFound},
+		{"admin only", `{"v":1,"type":"auction.open","id":"x","payload":{"lotId":"l"}}`, CodeForbidden},
+	}
+	for _, tt := range tests {
+		mallory.raw([]byte(tt.msg))
+		env := mallory.next(TypeError)
+		p := payloadOf(t, env)
+		if p["code"] != tt.code || p["message"] == "" {
+			t.Errorf("%s: error %v, want code %s", tt.name, p, tt.code)
+		}
+	}
+	mallory.send(TypeChatSend, "ok", chatSend{Text: "after all that"})
+	mallory.wantAck("ok")
+	// bob saw exactly one chat message, mallory's good one, and no errors.
+	env := bob.next(TypeChatMessage)
+	if env.From != "mallory" || payloadOf(t, env)["text"] != "after all that" {
+		t.Fatalf("bob got %+v", env)
+	}
+	for _, e := range bob.drain() {
+		if e.Type == TypeError || e.Type == TypeChatMessage {
+			t.Fatalf("bob got %s %s", e.Type, e.Payload)
+		}
+	}
+}
+
+func TestFloodIsRateLimited(t *testing.T) {
+	h := newTestHub(t, hubOpts{cfg: func(c *Config) { c.RateBurst, c.RatePerSecond = 5, 1 }})
+	flood := join(t, h, claims("flood", true, false))
+	calm := join(t, h, claims("calm", true, false))
+	start := time.Now()
+	for i := 0; i < 50; i++ {
+		flood.send(TypeChatSend, fmt.Sprint("f", i), chatSend{Text: "spam"})
+	}
+	elapsed := time.Since(start)
+	// The room handles commands in order, so once calm's message is acked the room has
+	// answered the flood; a marker queued after that arrives after all those answers.
+	calm.send(TypeChatSend, "c", chatSend{Text: "unaffected"})
+	calm.wantAck("c")
+	flood.conn.reply("marker", "", nil)
+	flood.next("marker")
+	var limited, acks int
+	for _, e := range flood.drain() {
+		switch {
+		case e.Type == TypeError && payloadOf(t, e)["code"] == CodeRateLimited:
+			limited++
+		case e.Type == TypeAck:
+			acks++
+		}
+	}
+	// The burst passes (chat's own burst is 5 too), the rest is refused, and refusals
+	// are answered at most once a second so a flood is not echoed back.
+	if acks < 5 || acks > 5+int(elapsed.Seconds())+1 {
+		t.Fatalf("%d of 50 flooded messages accepted, want about the burst of 5", acks)
+	}
+	if limited < 1 || limited > 1+int(elapsed.Seconds()) {
+		t.Fatalf("%d rate_limited answers in %v, want one per second", limited, elapsed)
+	}
+}
+
+func TestJoinValidatesRoom(t *testing.T) {
+	h := newTestHub(t, hubOpts{})
+	for _, name := range []string{"", "a b", strings.Repeat("x", 65), "room/1"} {
+		if _, err := h.Join(name, nil, newFake(false)); err == nil {
+			t.Errorf("room %q accepted", name)
+		}
+	}
+	h.Close()
+	if _, err := h.Join(room1, nil, newFake(false)); err == nil {
+		t.Fatal("join after close")
+	}
+}

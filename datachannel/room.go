@@ -1,0 +1,277 @@
+package datachannel
+
+import (
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/datachannel/chat"
+	"github.com/glintlive/glint/datachannel/gift"
+	"github.com/glintlive/glint/datachannel/poll"
+	"github.com/glintlive/glint/datachannel/qna"
+)
+
+// command is one thing for a room's goroutine to do.
+type command struct {
+	conn *Conn
+	env  *Envelope
+	join bool
+}
+
+// room is one room: its connections, its state machines and the goroutine that owns them.
+type room struct {
+	name   string
+	hub    *Hub
+	log    *zap.Logger
+	clock  MediaClock
+	limits *limiter
+
+	inbox chan command
+	stop  chan struct{} // closed by Hub.Close
+	done  chan struct{} // closed when run returns
+
+	members int // joined and not yet left; guarded by hub.mu
+
+	connsMu  sync.Mutex
+	conns    atomic.Pointer[[]*Conn] // copy-on-write: fan-out reads without a lock
+	presence atomic.Bool             // the viewer count changed
+
+	snaps sync.Map // state key -> latest encoded state envelope, for resyncs
+
+	// Owned by run's goroutine.
+	seq          uint64
+	chat         *chat.Room
+	polls        map[string]*poll.Poll
+	pollOrder    []string
+	board        *qna.Board
+	lots         map[string]*lotEntry
+	gifts        *gift.Ledger
+	lastTally    time.Time
+	lastPresence time.Time
+	emptySince   time.Time
+}
+
+func newRoom(h *Hub, name string) *room {
+	r := &room{name: name, hub: h, log: h.log.With(zap.String("room", name)),
+		limits: newLimiter(h.cfg.RatePerSecond, h.cfg.RateBurst),
+		inbox:  make(chan command, 256), stop: make(chan struct{}), done: make(chan struct{}),
+		chat: chat.New(h.cfg.Chat), polls: map[string]*poll.Poll{}, board: qna.New(qna.DefaultConfig()),
+		lots: map[string]*lotEntry{}, gifts: gift.NewLedger(100000)}
+	if h.opts.Clocks != nil {
+		r.clock = h.opts.Clocks(name)
+	}
+	empty := []*Conn{}
+	r.conns.Store(&empty)
+	return r
+}
+
+// tickEvery is how often a room looks at deadlines, throttled broadcasts and idleness.
+const tickEvery = 50 * time.Millisecond
+
+func (r *room) run() {
+	defer r.hub.wg.Done()
+	defer close(r.done)
+	r.restore()
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case cmd := <-r.inbox:
+			r.handle(cmd)
+		case <-tick.C:
+			if r.tick(r.hub.now()) {
+				return
+			}
+		}
+	}
+}
+
+// tick closes what is due, broadcasts throttled tallies and presence, and retires the
+// room once it has been empty for RoomIdle. It reports whether the room retired.
+func (r *room) tick(now time.Time) bool {
+	r.closeDue(now)
+	if now.Sub(r.lastTally) >= r.hub.cfg.TallyInterval {
+		r.lastTally = now
+		r.flushTallies()
+	}
+	if now.Sub(r.lastPresence) >= r.hub.cfg.PresenceInterval && r.presence.Swap(false) {
+		r.lastPresence = now
+		r.broadcast(TypePresence, "", map[string]int{"viewers": len(r.connList())}, classState, "presence")
+	}
+	if len(r.connList()) > 0 {
+		r.emptySince = time.Time{}
+		return false
+	}
+	if r.emptySince.IsZero() {
+		r.emptySince = now
+	}
+	return now.Sub(r.emptySince) >= r.hub.cfg.RoomIdle && r.hub.retire(r)
+}
+
+func (r *room) handle(cmd command) {
+	if cmd.join {
+		r.add(cmd.conn)
+		r.sendWelcome(cmd.conn)
+		r.sendState(cmd.conn)
+		return
+	}
+	if err := r.dispatch(cmd.conn, cmd.env); err != nil {
+		cmd.conn.sendError(cmd.env.ID, err, r.hub.now())
+	}
+}
+
+// dispatch routes one checked command to its handler.
+func (r *room) dispatch(c *Conn, env *Envelope) error {
+	switch env.Type {
+	case TypeChatSend, TypeChatDelete, TypeChatPin, TypeChatMute, TypeChatUnmute, TypeChatBan, TypeChatSlow:
+		return r.onChat(c, env)
+	case TypePollOpen, TypePollVote, TypePollClose:
+		return r.onPoll(c, env)
+	case TypeQnaAsk, TypeQnaUpvote, TypeQnaAnswer, TypeQnaDismiss:
+		return r.onQna(c, env)
+	case TypeAuctionOpen, TypeAuctionBid, TypeAuctionEnd:
+		return r.onAuction(c, env)
+	case TypeGiftSend:
+		return r.onGift(c, env)
+	case TypeAlertShow:
+		return r.onAlert(c, env)
+	case TypeSync:
+		r.sendState(c)
+		c.ack(env, nil)
+		return nil
+	}
+	return ErrUnknownType // unreachable: Decode admits only known types
+}
+
+// add puts c on the fan-out list.
+func (r *room) add(c *Conn) {
+	r.connsMu.Lock()
+	defer r.connsMu.Unlock()
+	old := *r.conns.Load()
+	next := make([]*Conn, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, c)
+	r.conns.Store(&next)
+	r.presence.Store(true)
+}
+
+// leave takes c off the fan-out list. It never waits for the room's goroutine.
+func (r *room) leave(c *Conn) {
+	r.connsMu.Lock()
+	old := *r.conns.Load()
+	next := make([]*Conn, 0, len(old))
+	for _, o := range old {
+		if o != c {
+			next = append(next, o)
+		}
+	}
+	r.conns.Store(&next)
+	r.connsMu.Unlock()
+	r.presence.Store(true)
+	r.hub.mu.Lock()
+	r.members--
+	r.hub.mu.Unlock()
+}
+
+func (r *room) connList() []*Conn { return *r.conns.Load() }
+
+// envelope builds a server message stamped with the media clock.
+func (r *room) envelope(typ, id, from string, payload any) *Envelope {
+	return &Envelope{V: Version, Type: typ, ID: id, Room: r.name, From: from,
+		MediaTime: stamp(r.clock, r.hub.now()), Payload: mustPayload(payload)}
+}
+
+// encodeFor encodes a message for one connection (no room sequence number).
+func (r *room) encodeFor(typ, id string, payload any) []byte {
+	b, _ := json.Marshal(r.envelope(typ, id, "", payload))
+	return b
+}
+
+// broadcast stamps an event with the room's next sequence number and the media clock,
+// encodes it once and queues it on every connection. State events are also kept as the
+// latest state for their key, for connections that must resync.
+func (r *room) broadcast(typ, from string, payload any, cl class, key string) *Envelope {
+	r.seq++
+	env := r.envelope(typ, "", from, payload)
+	env.Seq = r.seq
+	data, _ := json.Marshal(env)
+	if cl == classState {
+		r.snaps.Store(key, data)
+	}
+	r.fanOut(outgoing{data: data, class: cl, key: key})
+	if err := r.hub.bus.Publish(r.name, typ, data); err != nil {
+		r.log.Debug("publishing to the bus", zap.Error(err))
+	}
+	return env
+}
+
+func (r *room) fanOut(o outgoing) {
+	for _, c := range r.connList() {
+		c.enqueue(o)
+	}
+}
+
+// sendTo queues a message for every connection of one identity (e.g. "you were outbid").
+func (r *room) sendTo(identity, typ string, payload any) {
+	data := r.encodeFor(typ, "", payload)
+	for _, c := range r.connList() {
+		if c.identity == identity {
+			c.enqueue(outgoing{data: data, class: classControl})
+		}
+	}
+}
+
+// snapshot returns the latest state for key, for a connection that dropped it.
+func (r *room) snapshot(key string) []byte {
+	if v, ok := r.snaps.Load(key); ok {
+		return v.([]byte)
+	}
+	return nil
+}
+
+// welcome is the first message on every connection.
+type welcome struct {
+	Identity        string `json:"identity,omitempty"`
+	Name            string `json:"name,omitempty"`
+	CanSend         bool   `json:"canSend"`
+	Admin           bool   `json:"admin"`
+	ServerTime      int64  `json:"serverTime"`
+	Protocol        int    `json:"protocol"`
+	MaxMessageBytes int    `json:"maxMessageBytes"`
+	Seq             uint64 `json:"seq"` // the room's last event sequence number
+}
+
+func (r *room) sendWelcome(c *Conn) {
+	c.reply(TypeWelcome, "", welcome{Identity: c.identity, Name: c.name, CanSend: c.canData, Admin: c.admin,
+		ServerTime: r.hub.now().UnixMilli(), Protocol: Version, MaxMessageBytes: r.hub.cfg.MaxMessageBytes, Seq: r.seq})
+}
+
+// sendState sends one connection everything it needs to draw the room: chat history and
+// pin, slow mode, every poll, the Q&A board and every lot. Sent on join and on sync.
+func (r *room) sendState(c *Conn) {
+	msgs, pinned := r.chat.History()
+	c.reply(TypeChatHistory, "", map[string]any{"messages": nonNil(msgs), "pinned": pinned,
+		"slowModeSeconds": int(r.chat.SlowMode() / time.Second)})
+	for _, id := range r.pollOrder {
+		c.reply(TypePollState, "", r.polls[id].Snapshot())
+	}
+	for _, q := range r.board.List() {
+		c.reply(TypeQnaQuestion, "", q)
+	}
+	for _, e := range r.lots {
+		c.reply(TypeAuctionState, "", e.lot.Snapshot())
+	}
+	c.reply(TypePresence, "", map[string]int{"viewers": len(r.connList())})
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,346 @@
+package datachannel
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/datachannel/auction"
+	"github.com/glintlive/glint/datachannel/bus"
+)
+
+// lotEntry is a lot and where its log on the bus ends.
+type lotEntry struct {
+	lot     *auction.Lot
+	last    uint64   // bus sequence of the lot's last record
+	seqs    []uint64 // bus sequence of each accepted bid, by index
+	retryAt time.Time
+}
+
+// maxAttempts bounds the optimistic-concurrency loop of one append.
+const maxAttempts = 5
+
+// bidAccepted announces an accepted bid to the room.
+type bidAccepted struct {
+	LotID        string `json:"lotId"`
+	BidID        string `json:"bidId"`
+	Bidder       string `json:"bidder"`
+	Amount       int64  `json:"amount"`
+	BidMediaTime int64  `json:"bidMediaTime,omitempty"` // what the bidder was watching
+	EndsAt       int64  `json:"endsAt"`
+	Extended     bool   `json:"extended"`
+	Seq          uint64 `json:"logSeq"`
+}
+
+func (r *room) onAuction(c *Conn, env *Envelope) error {
+	now := r.hub.now()
+	switch env.Type {
+	case TypeAuctionOpen:
+		var p auctionOpen
+		if err := DecodePayload(env, &p); err != nil {
+			return err
+		}
+		return r.openLot(c, env, p, now)
+	case TypeAuctionBid:
+		var p auctionBid
+		if err := DecodePayload(env, &p); err != nil {
+			return err
+		}
+		return r.bid(c, env, p, now)
+	}
+	var p lotRef
+	if err := DecodePayload(env, &p); err != nil {
+		return err
+	}
+	e, ok := r.lots[p.LotID]
+	if !ok {
+		return fmt.Errorf("%w: lot %q", ErrNotFound, p.LotID)
+	}
+	if err := r.closeLot(e, now); err != nil {
+		return err
+	}
+	c.ack(env, nil)
+	return nil
+}
+
+func (r *room) openLot(c *Conn, env *Envelope, p auctionOpen, now time.Time) error {
+	if _, ok := r.lots[p.LotID]; ok {
+		return fmt.Errorf("%w: lot %q exists", ErrRejected, p.LotID)
+	}
+	lot, err := auction.Open(auction.Spec{LotID: p.LotID, Title: p.Title, StartPrice: p.StartPrice,
+		Increment: p.Increment, Reserve: p.Reserve, EndsAt: now.Add(ms(p.DurationMs)),
+		SnipeWindow: ms(p.SnipeWindowMs), SnipeExtend: ms(p.SnipeExtendMs)}, now)
+	if err != nil {
+		return err
+	}
+	ack, err := r.appendLot(p.LotID, 0, auction.OpenRecord(lot.Spec()))
+	if errors.Is(err, bus.ErrConflict) {
+		// Another node opened a lot of that id first; load it so bids here see it.
+		if err := r.loadLot(p.LotID); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: lot %q exists", ErrRejected, p.LotID)
+	}
+	if err != nil {
+		return err
+	}
+	r.lots[p.LotID] = &lotEntry{lot: lot, last: ack.Seq}
+	r.broadcastLot(lot)
+	c.ack(env, map[string]any{"lotId": p.LotID, "logSeq": ack.Seq})
+	return nil
+}
+
+func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+
+// bid makes an accepted bid durable, then applies and announces it. The sender's ack
+// goes out only after the bus has stored the bid.
+func (r *room) bid(c *Conn, env *Envelope, p auctionBid, now time.Time) error {
+	e, ok := r.lots[p.LotID]
+	if !ok {
+		return fmt.Errorf("%w: lot %q", ErrNotFound, p.LotID)
+	}
+	b := auction.Bid{ID: p.BidID, Bidder: c.identity, Amount: p.Amount, MediaTime: env.MediaTime}
+	o, err := r.placeBid(e, now, b)
+	if err != nil {
+		return err
+	}
+	seq := e.seqs[o.Index]
+	if !o.Duplicate {
+		lot := e.lot
+		r.broadcast(TypeAuctionAccepted, o.Bid.Bidder, bidAccepted{LotID: p.LotID, BidID: o.Bid.ID, Bidder: o.Bid.Bidder,
+			Amount: o.Bid.Amount, BidMediaTime: o.Bid.MediaTime, EndsAt: o.EndsAt.UnixMilli(), Extended: o.Extended, Seq: seq},
+			classStream, "")
+		r.broadcastLot(lot)
+		if o.Outbid != nil && o.Outbid.Bidder != o.Bid.Bidder {
+			r.sendTo(o.Outbid.Bidder, TypeAuctionOutbid, map[string]any{"lotId": p.LotID, "bidId": o.Outbid.ID,
+				"amount": o.Outbid.Amount, "highAmount": o.Bid.Amount, "minNext": lot.MinNext()})
+		}
+	}
+	c.ack(env, map[string]any{"lotId": p.LotID, "bidId": o.Bid.ID, "amount": o.Bid.Amount,
+		"logSeq": seq, "duplicate": o.Duplicate, "endsAt": o.EndsAt.UnixMilli()})
+	return nil
+}
+
+// placeBid is the optimistic-concurrency loop: check the bid against the lot, append it
+// expecting the lot's last sequence, and on a conflict catch up with what another writer
+// appended and check again.
+func (r *room) placeBid(e *lotEntry, now time.Time, b auction.Bid) (auction.Outcome, error) {
+	id := msgID("bid", r.name, b.Bidder, e.lot.Spec().LotID, b.ID)
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		o, err := e.lot.Check(now, b)
+		if err != nil || o.Duplicate {
+			return o, err
+		}
+		data, _ := json.Marshal(auction.BidRecord(o.Bid))
+		ack, err := r.append(bus.AuctionLog(r.name, e.lot.Spec().LotID), data, bus.AppendOptions{ExpectLast: bus.Expect(e.last), MsgID: id})
+		switch {
+		case errors.Is(err, bus.ErrConflict) || (err == nil && ack.Duplicate):
+			// Someone appended first, or this very bid was stored by an attempt whose
+			// answer was lost: either way the log knows more than we do.
+			if err := r.catchUp(e); err != nil {
+				return auction.Outcome{}, err
+			}
+			continue
+		case err != nil:
+			return auction.Outcome{}, err
+		}
+		o, err = e.lot.Bid(now, b)
+		if err != nil { // cannot happen: Check said yes and nothing ran in between
+			r.log.Error("a checked bid was refused", zap.Error(err))
+			return auction.Outcome{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		e.last = ack.Seq
+		e.seqs = append(e.seqs, ack.Seq)
+		return o, nil
+	}
+	return auction.Outcome{}, fmt.Errorf("%w: too much contention on the lot; retry", ErrUnavailable)
+}
+
+// closeLot makes the close durable, then applies and announces it.
+func (r *room) closeLot(e *lotEntry, at time.Time) error {
+	lotID := e.lot.Spec().LotID
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if _, closed := e.lot.Closed(); closed {
+			return auction.ErrClosed
+		}
+		data, _ := json.Marshal(auction.CloseRecord(at))
+		ack, err := r.append(bus.AuctionLog(r.name, lotID), data, bus.AppendOptions{ExpectLast: bus.Expect(e.last),
+			MsgID: msgID("close", r.name, lotID)})
+		switch {
+		case errors.Is(err, bus.ErrConflict) || (err == nil && ack.Duplicate):
+			if err := r.catchUp(e); err != nil {
+				return err
+			}
+			if res, closed := e.lot.Closed(); closed {
+				r.announceClose(e.lot, res) // closed by another writer
+				return nil
+			}
+			continue
+		case err != nil:
+			return err
+		}
+		res, _ := e.lot.Close(at)
+		e.last = ack.Seq
+		r.announceClose(e.lot, res)
+		return nil
+	}
+	return fmt.Errorf("%w: too much contention on the lot; retry", ErrUnavailable)
+}
+
+func (r *room) announceClose(lot *auction.Lot, res auction.Result) {
+	p := map[string]any{"lotId": res.LotID, "sold": res.Winner != nil, "reserveMet": res.ReserveMet,
+		"bids": res.Bids, "closedAt": res.ClosedAt.UnixMilli()}
+	if res.Winner != nil {
+		p["winner"], p["amount"], p["bidId"], p["bidMediaTime"] = res.Winner.Bidder, res.Winner.Amount, res.Winner.ID, res.Winner.MediaTime
+	}
+	r.broadcast(TypeAuctionClosed, "", p, classStream, "")
+	r.broadcastLot(lot)
+}
+
+// closeDueLots closes lots whose end has passed, at their end time, so a close decided
+// late (a busy room, a restart) is recorded at the moment the rules say.
+func (r *room) closeDueLots(now time.Time) {
+	for _, e := range r.lots {
+		if !e.lot.Due(now) || now.Before(e.retryAt) {
+			continue
+		}
+		if err := r.closeLot(e, e.lot.EndsAt()); err != nil && !errors.Is(err, auction.ErrClosed) {
+			r.log.Warn("closing a lot", zap.String("lot", e.lot.Spec().LotID), zap.Error(err))
+			e.retryAt = now.Add(time.Second)
+		}
+	}
+}
+
+func (r *room) broadcastLot(lot *auction.Lot) {
+	r.broadcast(TypeAuctionState, "", lot.Snapshot(), classState, "lot:"+lot.Spec().LotID)
+}
+
+// append writes to the bus within the hub's timeout. Any failure but a conflict is
+// ErrUnavailable to the client: nothing was acknowledged, and a retry with the same id
+// is safe.
+func (r *room) append(l bus.Log, data []byte, o bus.AppendOptions) (bus.Ack, error) {
+	ctx, cancel := context.WithTimeout(r.hub.ctx, r.hub.cfg.BusTimeout)
+	defer cancel()
+	ack, err := r.hub.bus.Append(ctx, l, data, o)
+	if err != nil && !errors.Is(err, bus.ErrConflict) {
+		r.log.Warn("bus append failed", zap.String("log", string(l)), zap.Error(err))
+		return ack, fmt.Errorf("%w: the bus did not store it; retry with the same id", ErrUnavailable)
+	}
+	return ack, err
+}
+
+func (r *room) appendLot(lotID string, expect uint64, rec auction.Record) (bus.Ack, error) {
+	data, _ := json.Marshal(rec)
+	return r.append(bus.AuctionLog(r.name, lotID), data, bus.AppendOptions{ExpectLast: bus.Expect(expect),
+		MsgID: msgID("open", r.name, lotID)})
+}
+
+// catchUp applies the records another writer appended to a lot's log.
+func (r *room) catchUp(e *lotEntry) error {
+	ctx, cancel := context.WithTimeout(r.hub.ctx, r.hub.cfg.BusTimeout)
+	defer cancel()
+	err := r.hub.bus.Replay(ctx, bus.AuctionLog(r.name, e.lot.Spec().LotID), e.last+1, func(rec bus.Record) error {
+		var ar auction.Record
+		if err := json.Unmarshal(rec.Data, &ar); err != nil {
+			return fmt.Errorf("%w: %w", auction.ErrBadRecord, err)
+		}
+		n := len(e.lot.Bids())
+		if err := e.lot.Apply(ar); err != nil {
+			return err
+		}
+		if len(e.lot.Bids()) > n {
+			e.seqs = append(e.seqs, rec.Seq)
+		}
+		e.last = rec.Seq
+		return nil
+	})
+	if err != nil {
+		r.log.Error("catching up with a lot's log", zap.String("lot", e.lot.Spec().LotID), zap.Error(err))
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// loadLot reads one lot from the bus into the room.
+func (r *room) loadLot(lotID string) error {
+	found := map[string]*lotRecords{}
+	if err := r.replayLots(bus.AuctionLog(r.name, lotID), found); err != nil {
+		return err
+	}
+	r.buildLots(found)
+	return nil
+}
+
+type lotRecords struct {
+	recs []auction.Record
+	seqs []uint64
+}
+
+func (r *room) replayLots(l bus.Log, into map[string]*lotRecords) error {
+	ctx, cancel := context.WithTimeout(r.hub.ctx, 6*r.hub.cfg.BusTimeout)
+	defer cancel()
+	return r.hub.bus.Replay(ctx, l, 0, func(rec bus.Record) error {
+		var ar auction.Record
+		if err := json.Unmarshal(rec.Data, &ar); err != nil {
+			r.log.Error("unreadable auction record", zap.Uint64("seq", rec.Seq), zap.Error(err))
+			return nil
+		}
+		lot := rec.Log.Lot()
+		if into[lot] == nil {
+			into[lot] = &lotRecords{}
+		}
+		into[lot].recs = append(into[lot].recs, ar)
+		into[lot].seqs = append(into[lot].seqs, rec.Seq)
+		return nil
+	})
+}
+
+// buildLots rebuilds lots from their records; a lot whose log does not replay is left
+// out and logged, never half-built.
+func (r *room) buildLots(found map[string]*lotRecords) {
+	for id, lr := range found {
+		e, err := replayLot(lr)
+		if err != nil {
+			r.log.Error("a lot's log does not replay", zap.String("lot", id), zap.Error(err))
+			continue
+		}
+		r.lots[id] = e
+		r.snaps.Store("lot:"+id, r.encodeFor(TypeAuctionState, "", e.lot.Snapshot()))
+	}
+}
+
+func replayLot(lr *lotRecords) (*lotEntry, error) {
+	lot, err := auction.FromRecords(lr.recs[:1])
+	if err != nil {
+		return nil, err
+	}
+	e := &lotEntry{lot: lot, last: lr.seqs[0]}
+	for i, rec := range lr.recs[1:] {
+		n := len(lot.Bids())
+		if err := lot.Apply(rec); err != nil {
+			return nil, err
+		}
+		if len(lot.Bids()) > n {
+			e.seqs = append(e.seqs, lr.seqs[i+1])
+		}
+		e.last = lr.seqs[i+1]
+	}
+	return e, nil
+}
+
+// msgID is a bus deduplication id for the parts: a hash, so client-chosen ids cannot
+// inject anything into a NATS header.
+func msgID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}

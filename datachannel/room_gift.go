@@ -1,0 +1,94 @@
+package datachannel
+
+import (
+	"context"
+	"encoding/json"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/datachannel/gift"
+)
+
+// onGift makes a gift durable, then records and announces it; the sender's ack goes out
+// only after the bus stored it. A retry with the same key is acknowledged again, with
+// duplicate set, and announced once.
+func (r *room) onGift(c *Conn, env *Envelope) error {
+	var p giftSend
+	if err := DecodePayload(env, &p); err != nil {
+		return err
+	}
+	now := r.hub.now()
+	g := gift.Gift{Key: p.Key, From: c.identity, Name: p.Gift, Amount: p.Amount, Currency: p.Currency,
+		Message: p.Message, MediaTime: env.MediaTime}
+	if prev, dup, err := r.gifts.Check(g); err != nil || dup {
+		if err != nil {
+			return err
+		}
+		c.ack(env, map[string]any{"key": prev.Key, "duplicate": true})
+		return nil
+	}
+	g.At = now
+	data, _ := json.Marshal(g)
+	ack, err := r.append(bus.GiftLog(r.name), data, bus.AppendOptions{MsgID: msgID("gift", r.name, g.From, g.Key)})
+	if err != nil {
+		return err
+	}
+	// With ack.Duplicate an earlier attempt stored it but was never acknowledged or
+	// announced; both happen now.
+	if _, _, err := r.gifts.Record(g); err != nil {
+		return err
+	}
+	r.broadcast(TypeGiftAlert, g.From, map[string]any{"key": g.Key, "from": g.From, "name": c.name, "gift": g.Name,
+		"amount": g.Amount, "currency": g.Currency, "message": g.Message, "giftMediaTime": g.MediaTime}, classStream, "")
+	c.ack(env, map[string]any{"key": g.Key, "logSeq": ack.Seq, "duplicate": false})
+	if sink := r.hub.opts.Gifts; sink != nil {
+		name, h := r.name, r.hub
+		h.side("gift notification", func() { sink.Gift(h.ctx, name, g) })
+	}
+	return nil
+}
+
+func (r *room) onAlert(c *Conn, env *Envelope) error {
+	var p alertShow
+	if err := DecodePayload(env, &p); err != nil {
+		return err
+	}
+	switch {
+	case p.Kind == "" || len(p.Kind) > 32:
+		return errBadPayload("kind must be 1..32 bytes")
+	case len(p.Text) > 300 || !utf8.ValidString(p.Text):
+		return errBadPayload("text must be at most 300 bytes of UTF-8")
+	case p.DurationMs < 0 || p.DurationMs > 60000:
+		return errBadPayload("durationMs must be 0..60000")
+	}
+	r.broadcast(TypeAlert, c.identity, p, classStream, "")
+	c.ack(env, nil)
+	return nil
+}
+
+// restore reads what the bus keeps for this room: lots, gifts and chat history. Whatever
+// cannot be read is logged; the room starts anyway.
+func (r *room) restore() {
+	found := map[string]*lotRecords{}
+	if err := r.replayLots(bus.AuctionLogs(r.name), found); err != nil {
+		r.log.Error("restoring auctions", zap.Error(err))
+	}
+	r.buildLots(found)
+	ctx, cancel := context.WithTimeout(r.hub.ctx, 6*r.hub.cfg.BusTimeout)
+	defer cancel()
+	err := r.hub.bus.Replay(ctx, bus.GiftLog(r.name), 0, func(rec bus.Record) error {
+		var g gift.Gift
+		if json.Unmarshal(rec.Data, &g) == nil {
+			_, _, _ = r.gifts.Record(g)
+		}
+		return nil
+	})
+	if err != nil {
+		r.log.Error("restoring gifts", zap.Error(err))
+	}
+	if err := r.restoreChat(ctx); err != nil {
+		r.log.Error("restoring chat history", zap.Error(err))
+	}
+}

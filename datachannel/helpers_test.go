@@ -101,7 +101,9 @@ func newTestHub(t *testing.T, o hubOpts) *Hub {
 		b = bus.NewMemory()
 	}
 	if o.opts.Clocks == nil {
-		o.opts.Clocks = func(string) MediaClock { return MediaClockFunc(func() (int64, bool) { return 1_700_000_000_000, true }) }
+		o.opts.Clocks = func(string) MediaClock {
+			return MediaClockFunc(func() (int64, bool) { return 1_700_000_000_000, true })
+		}
 	}
 	h, err := NewHub(cfg, b, o.opts, zaptest.NewLogger(t))
 	if err != nil {

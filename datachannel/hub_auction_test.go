@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/glintlive/glint/datachannel/auction"
@@ -156,6 +157,8 @@ func TestTwoNodesOneOrder(t *testing.T) {
 	const bidders, rounds = 6, 15
 	var mu sync.Mutex
 	acked := map[string]int64{}
+	var high atomic.Int64
+	high.Store(90)
 	var wg sync.WaitGroup
 	for i := 0; i < bidders; i++ {
 		h := h1
@@ -168,13 +171,17 @@ func TestTwoNodesOneOrder(t *testing.T) {
 			defer wg.Done()
 			for r := 0; r < rounds; r++ {
 				id := fmt.Sprint("b", i, "-", r)
-				amount := int64(100 + (r*bidders+i)*10)
+				// Bid just above the highest amount any bidder has seen acked, so bids
+				// from both nodes race for the same next slot.
+				amount := high.Load() + 10
 				c.sendEnv(bidEnv("lot", id, amount, 0))
 				env := c.reply(id)
 				if env.Type == TypeAck {
 					mu.Lock()
 					acked[c.conn.identity+"/"+id] = amount
 					mu.Unlock()
+					for cur := high.Load(); cur < amount && !high.CompareAndSwap(cur, amount); cur = high.Load() {
+					}
 				}
 			}
 		}(i, c)
@@ -260,7 +267,6 @@ func TestQnaEndToEnd(t *testing.T) {
 		t.Fatalf("question %v", q)
 	}
 }
-
 
 func TestGiftsAreIdempotent(t *testing.T) {
 	b := bus.NewMemory()

@@ -3,6 +3,7 @@ module github.com/glintlive/glint
 go 1.26.8
 
 require (
+	github.com/gorilla/websocket v1.5.3
 	github.com/livekit/protocol v1.54.0
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0

@@ -185,3 +185,7 @@ func (h *Hub) runSideline() {
 		f()
 	}
 }
+
+// MaxMessageBytes is the largest client message the hub accepts; transports size their
+// read limits from it.
+func (h *Hub) MaxMessageBytes() int { return h.cfg.MaxMessageBytes }

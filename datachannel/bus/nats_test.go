@@ -36,8 +36,16 @@ func replayAll(t *testing.T, b Bus, l Log) []Record {
 	return out
 }
 
-func TestAppendExpectLast(t *testing.T) {
-	b := openTest(t, t.TempDir(), nil)
+// both runs a behaviour test against the NATS bus and the in-memory one, so the
+// in-memory bus the hub's tests use keeps the same rules.
+func both(t *testing.T, test func(*testing.T, Bus)) {
+	t.Run("nats", func(t *testing.T) { test(t, openTest(t, t.TempDir(), nil)) })
+	t.Run("memory", func(t *testing.T) { test(t, NewMemory()) })
+}
+
+func TestAppendExpectLast(t *testing.T) { both(t, testAppendExpectLast) }
+
+func testAppendExpectLast(t *testing.T, b Bus) {
 	ctx := context.Background()
 	lot := AuctionLog("show", "lot1")
 	a1, err := b.Append(ctx, lot, []byte("open"), AppendOptions{ExpectLast: Expect(0)})
@@ -67,8 +75,9 @@ func TestAppendExpectLast(t *testing.T) {
 	}
 }
 
-func TestAppendDeduplicates(t *testing.T) {
-	b := openTest(t, t.TempDir(), nil)
+func TestAppendDeduplicates(t *testing.T) { both(t, testAppendDeduplicates) }
+
+func testAppendDeduplicates(t *testing.T, b Bus) {
 	ctx := context.Background()
 	first, err := b.Append(ctx, GiftLog("r"), []byte("g"), AppendOptions{MsgID: "alice/k1"})
 	if err != nil {
@@ -86,9 +95,9 @@ func TestAppendDeduplicates(t *testing.T) {
 // TestConcurrentWritersOneOrder races writers on one log, each appending "I follow seq
 // N" with the expectation N and retrying on conflict. Every record must follow exactly
 // the record before it: one order, no lost or forked appends.
-func TestConcurrentWritersOneOrder(t *testing.T) {
-	b := openTest(t, t.TempDir(), nil)
-	// A second connection to the same embedded server, as a second node would have.
+func TestConcurrentWritersOneOrder(t *testing.T) { both(t, testConcurrentWritersOneOrder) }
+
+func testConcurrentWritersOneOrder(t *testing.T, b Bus) {
 	l := AuctionLog("show", "lot")
 	const writers, each = 4, 25
 	var wg sync.WaitGroup
@@ -140,8 +149,9 @@ func replayAllErr(b Bus, l Log) []Record {
 	return out
 }
 
-func TestReplayWildcardAndFrom(t *testing.T) {
-	b := openTest(t, t.TempDir(), nil)
+func TestReplayWildcardAndFrom(t *testing.T) { both(t, testReplayWildcardAndFrom) }
+
+func testReplayWildcardAndFrom(t *testing.T, b Bus) {
 	ctx := context.Background()
 	var seqs []uint64
 	for i, lot := range []string{"a", "b.c", "a", "x y"} {
@@ -238,8 +248,9 @@ func TestPublishSubscribe(t *testing.T) {
 	}
 }
 
-func TestAppendRefusesNonLogs(t *testing.T) {
-	b := openTest(t, t.TempDir(), nil)
+func TestAppendRefusesNonLogs(t *testing.T) { both(t, testAppendRefusesNonLogs) }
+
+func testAppendRefusesNonLogs(t *testing.T, b Bus) {
 	for _, l := range []Log{AuctionLogs("r"), "glint.other.x", "x"} {
 		if _, err := b.Append(context.Background(), l, nil, AppendOptions{}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("append to %q: %v", l, err)

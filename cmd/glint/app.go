@@ -14,17 +14,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/glintlive/glint/datachannel"
+	"github.com/glintlive/glint/datachannel/bus"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling"
 	"github.com/glintlive/glint/signaling/auth"
 	"github.com/glintlive/glint/webclient"
 )
 
-// app is one running server: the SFU, the HTTP surface over it and the listener.
+// app is one running server: the SFU, the interaction hub and its bus, the HTTP surface
+// over them and the listener.
 type app struct {
 	cfg       Config
 	log       *zap.Logger
 	sfu       *sfu.SFU
+	bus       *bus.NATS
+	hub       *datachannel.Hub
+	gifts     *datachannel.GiftWebhook // nil without gift_webhooks
 	signaling *signaling.Server
 	http      *http.Server
 	listener  net.Listener
@@ -46,12 +52,19 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	a := &app{cfg: cfg, log: log, sfu: s, signaling: sig, served: make(chan error, 1)}
+	if err := a.startInteraction(); err != nil {
+		a.closeInteraction()
+		_ = s.Close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
+		a.closeInteraction()
 		_ = s.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	a := &app{cfg: cfg, log: log, sfu: s, signaling: sig, listener: ln, served: make(chan error, 1)}
+	a.listener = ln
 	a.http = &http.Server{
 		Handler:           a.routes(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -95,5 +108,42 @@ func (a *app) close(ctx context.Context) error {
 		err = errors.Join(err, serveErr)
 	}
 	a.signaling.Close(ctx)
+	a.closeInteraction()
 	return errors.Join(err, a.sfu.Close())
+}
+
+// startInteraction opens the bus, starts the hub on it and serves GET /ws/{room}. Events
+// are stamped with the wall clock until the SFU's media clock is wired in.
+func (a *app) startInteraction() error {
+	b, err := bus.Open(context.Background(), a.cfg.busConfig(), a.log)
+	if err != nil {
+		return err
+	}
+	a.bus = b
+	var opts datachannel.Options
+	if len(a.cfg.GiftWebhooks) > 0 {
+		if a.gifts, err = datachannel.NewGiftWebhook(a.cfg.GiftWebhooks, a.cfg.APIKey, a.cfg.APISecret, a.log); err != nil {
+			return err
+		}
+		opts.Gifts = a.gifts
+	}
+	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, opts, a.log); err != nil {
+		return err
+	}
+	a.signaling.EnableInteraction(a.hub)
+	return nil
+}
+
+// closeInteraction closes the hub (every interaction connection), then flushes gift
+// webhooks and closes the bus. Parts never started are skipped.
+func (a *app) closeInteraction() {
+	if a.hub != nil {
+		a.hub.Close()
+	}
+	if a.gifts != nil {
+		a.gifts.Close()
+	}
+	if a.bus != nil {
+		_ = a.bus.Close()
+	}
 }

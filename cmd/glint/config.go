@@ -10,11 +10,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/glintlive/glint/datachannel"
+	"github.com/glintlive/glint/datachannel/bus"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling"
 )
@@ -34,6 +37,12 @@ type Config struct {
 	Dev       bool             `yaml:"dev"`
 	SFU       sfu.Config       `yaml:"sfu"`
 	Signaling signaling.Config `yaml:"signaling"`
+	// Interaction is chat, polls, Q&A, auctions and gifts; Bus carries and keeps them
+	// (embedded NATS under <data_dir>/nats unless bus.url names a cluster).
+	Interaction datachannel.Config `yaml:"interaction"`
+	Bus         bus.Config         `yaml:"bus"`
+	// GiftWebhooks receive every gift as a signed LiveKit webhook.
+	GiftWebhooks []string `yaml:"gift_webhooks"`
 
 	// generatedSecret is set when no key/secret was configured and a random pair was made
 	// for this run; serve prints it so the operator can mint tokens.
@@ -42,11 +51,13 @@ type Config struct {
 
 func defaultConfig() Config {
 	return Config{
-		HTTPAddr:  ":8080",
-		DataDir:   "./data",
-		LogLevel:  "info",
-		SFU:       sfu.DefaultConfig(),
-		Signaling: signaling.DefaultConfig(),
+		HTTPAddr:    ":8080",
+		DataDir:     "./data",
+		LogLevel:    "info",
+		SFU:         sfu.DefaultConfig(),
+		Signaling:   signaling.DefaultConfig(),
+		Interaction: datachannel.DefaultConfig(),
+		Bus:         bus.DefaultConfig(),
 	}
 }
 
@@ -213,7 +224,20 @@ func (c Config) Validate() error {
 	if err := c.SFU.Validate(); err != nil {
 		return err
 	}
+	if err := c.Interaction.Validate(); err != nil {
+		return err
+	}
+	if err := c.busConfig().Validate(); err != nil {
+		return err
+	}
 	return c.Signaling.Validate()
+}
+
+// busConfig is the bus configuration with the embedded server's directory filled in.
+func (c Config) busConfig() bus.Config {
+	b := c.Bus
+	b.DataDir = filepath.Join(c.DataDir, "nats")
+	return b
 }
 
 func splitList(s string) []string {

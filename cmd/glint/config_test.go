@@ -151,10 +151,11 @@ func TestRunCommands(t *testing.T) {
 // TestServeShutsDownOnSignal runs the real serve command on free ports and cancels its
 // context as SIGINT would: it must return cleanly.
 func TestServeShutsDownOnSignal(t *testing.T) {
+	dir := t.TempDir() // the embedded bus stores here
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--dev", "--http", "127.0.0.1:0", "--udp-port", "0", "--log-level", "error"}, io.Discard, io.Discard, env(nil))
+		done <- run(ctx, []string{"serve", "--dev", "--http", "127.0.0.1:0", "--udp-port", "0", "--data", dir, "--log-level", "error"}, io.Discard, io.Discard, env(nil))
 	}()
 	time.Sleep(300 * time.Millisecond)
 	cancel()

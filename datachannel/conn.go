@@ -31,6 +31,10 @@ const (
 	// classState is a full state (a poll tally, a lot); a dropped one marks its key stale
 	// and the latest state for that key is sent once the queue has drained.
 	classState
+	// classJoin is the state sent on join and sync: never dropped and not counted
+	// against the slow-reader limit, since a big room's state alone may exceed it.
+	// It is bounded by the room's own limits (history, polls, questions, lots).
+	classJoin
 )
 
 // controlSlack is how many control messages may queue beyond SendQueue before the
@@ -173,7 +177,7 @@ func (c *Conn) enqueue(o outgoing) {
 		return
 	}
 	limit := c.room.hub.cfg.SendQueue
-	if len(c.queue) >= limit {
+	if len(c.queue) >= limit && o.class != classJoin {
 		switch o.class {
 		case classStream:
 			c.missed++

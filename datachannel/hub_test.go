@@ -149,3 +149,22 @@ func TestJoinValidatesRoom(t *testing.T) {
 		t.Fatal("join after close")
 	}
 }
+
+// TestBigRoomStateOnJoin: a room whose state is larger than the send queue still gets
+// it all to a joiner, who is not mistaken for a slow reader.
+func TestBigRoomStateOnJoin(t *testing.T) {
+	h := newTestHub(t, hubOpts{cfg: func(c *Config) { c.SendQueue, c.RateBurst, c.RatePerSecond = 8, 1000, 1000 }})
+	host := join(t, h, claims("host", true, true))
+	const lots = 100 // SendQueue 8 + 64 slack < 100
+	for i := 0; i < lots; i++ {
+		id := fmt.Sprint("lot", i)
+		host.send(TypeAuctionOpen, id, auctionOpen{LotID: id, StartPrice: 1, Increment: 1, DurationMs: 60_000})
+		host.wantAck(id)
+	}
+	late := join(t, h, claims("late", true, false))
+	for i := 0; i < lots; i++ {
+		late.next(TypeAuctionState)
+	}
+	late.send(TypeChatSend, "c", chatSend{Text: "still connected"})
+	late.wantAck("c")
+}

@@ -254,19 +254,22 @@ func (r *room) sendWelcome(c *Conn) {
 // sendState sends one connection everything it needs to draw the room: chat history and
 // pin, slow mode, every poll, the Q&A board and every lot. Sent on join and on sync.
 func (r *room) sendState(c *Conn) {
+	send := func(typ string, payload any) {
+		c.enqueue(outgoing{data: r.encodeFor(typ, "", payload), class: classJoin})
+	}
 	msgs, pinned := r.chat.History()
-	c.reply(TypeChatHistory, "", map[string]any{"messages": nonNil(msgs), "pinned": pinned,
+	send(TypeChatHistory, map[string]any{"messages": nonNil(msgs), "pinned": pinned,
 		"slowModeSeconds": int(r.chat.SlowMode() / time.Second)})
 	for _, id := range r.pollOrder {
-		c.reply(TypePollState, "", r.polls[id].Snapshot())
+		send(TypePollState, r.polls[id].Snapshot())
 	}
 	for _, q := range r.board.List() {
-		c.reply(TypeQnaQuestion, "", q)
+		send(TypeQnaQuestion, q)
 	}
 	for _, e := range r.lots {
-		c.reply(TypeAuctionState, "", e.lot.Snapshot())
+		send(TypeAuctionState, e.lot.Snapshot())
 	}
-	c.reply(TypePresence, "", map[string]int{"viewers": len(r.connList())})
+	send(TypePresence, map[string]int{"viewers": len(r.connList())})
 }
 
 func nonNil[T any](s []T) []T {

@@ -112,19 +112,25 @@ func (r *room) bid(c *Conn, env *Envelope, p auctionBid, now time.Time) error {
 	}
 	seq := e.seqs[o.Index]
 	if !o.Duplicate {
-		lot := e.lot
-		r.broadcast(TypeAuctionAccepted, o.Bid.Bidder, bidAccepted{LotID: p.LotID, BidID: o.Bid.ID, Bidder: o.Bid.Bidder,
-			Amount: o.Bid.Amount, BidMediaTime: o.Bid.MediaTime, EndsAt: o.EndsAt.UnixMilli(), Extended: o.Extended, Seq: seq},
-			classStream, "")
-		r.broadcastLot(lot)
-		if o.Outbid != nil && o.Outbid.Bidder != o.Bid.Bidder {
-			r.sendTo(o.Outbid.Bidder, TypeAuctionOutbid, map[string]any{"lotId": p.LotID, "bidId": o.Outbid.ID,
-				"amount": o.Outbid.Amount, "highAmount": o.Bid.Amount, "minNext": lot.MinNext()})
-		}
+		r.announceBid(e.lot, o.Bid, o.Outbid, o.EndsAt, o.Extended, seq)
 	}
 	c.ack(env, map[string]any{"lotId": p.LotID, "bidId": o.Bid.ID, "amount": o.Bid.Amount,
 		"logSeq": seq, "duplicate": o.Duplicate, "endsAt": o.EndsAt.UnixMilli()})
 	return nil
+}
+
+// announceBid tells the room about an accepted bid (placed here or learned from the
+// log), and the outbid bidder that they were.
+func (r *room) announceBid(lot *auction.Lot, b auction.Bid, outbid *auction.Bid, endsAt time.Time, extended bool, seq uint64) {
+	lotID := lot.Spec().LotID
+	r.broadcast(TypeAuctionAccepted, b.Bidder, bidAccepted{LotID: lotID, BidID: b.ID, Bidder: b.Bidder,
+		Amount: b.Amount, BidMediaTime: b.MediaTime, EndsAt: endsAt.UnixMilli(), Extended: extended, Seq: seq},
+		classStream, "")
+	r.broadcastLot(lot)
+	if outbid != nil && outbid.Bidder != b.Bidder {
+		r.sendTo(outbid.Bidder, TypeAuctionOutbid, map[string]any{"lotId": lotID, "bidId": outbid.ID,
+			"amount": outbid.Amount, "highAmount": b.Amount, "minNext": lot.MinNext()})
+	}
 }
 
 // placeBid is the optimistic-concurrency loop: check the bid against the lot, append it
@@ -177,9 +183,8 @@ func (r *room) closeLot(e *lotEntry, at time.Time) error {
 			if err := r.catchUp(e); err != nil {
 				return err
 			}
-			if res, closed := e.lot.Closed(); closed {
-				r.announceClose(e.lot, res) // closed by another writer
-				return nil
+			if _, closed := e.lot.Closed(); closed {
+				return nil // closed by another writer; catchUp announced it
 			}
 			continue
 		case err != nil:
@@ -241,7 +246,9 @@ func (r *room) appendLot(lotID string, expect uint64, rec auction.Record) (bus.A
 		MsgID: msgID("open", r.name, lotID)})
 }
 
-// catchUp applies the records another writer appended to a lot's log.
+// catchUp applies, and announces to the room, the records appended to a lot's log that
+// this room has not seen: another node's bids and close, or a write of ours whose answer
+// was lost.
 func (r *room) catchUp(e *lotEntry) error {
 	ctx, cancel := context.WithTimeout(r.hub.ctx, r.hub.cfg.BusTimeout)
 	defer cancel()
@@ -251,13 +258,25 @@ func (r *room) catchUp(e *lotEntry) error {
 			return fmt.Errorf("%w: %w", auction.ErrBadRecord, err)
 		}
 		n := len(e.lot.Bids())
+		prev, hadPrev := e.lot.High()
+		endBefore := e.lot.EndsAt()
+		_, wasClosed := e.lot.Closed()
 		if err := e.lot.Apply(ar); err != nil {
 			return err
 		}
+		e.last = rec.Seq
 		if len(e.lot.Bids()) > n {
 			e.seqs = append(e.seqs, rec.Seq)
+			b, _ := e.lot.High()
+			var outbid *auction.Bid
+			if hadPrev {
+				outbid = &prev
+			}
+			r.announceBid(e.lot, b, outbid, e.lot.EndsAt(), !e.lot.EndsAt().Equal(endBefore), rec.Seq)
 		}
-		e.last = rec.Seq
+		if res, closed := e.lot.Closed(); closed && !wasClosed {
+			r.announceClose(e.lot, res)
+		}
 		return nil
 	})
 	if err != nil {

@@ -1,0 +1,131 @@
+package datachannel
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/glintlive/glint/datachannel/bus"
+)
+
+// faultyBus wraps a bus; fail decides, per append, whether to refuse it before storing
+// ("down") or to store it and then report an error as if the answer were lost ("lost").
+type faultyBus struct {
+	bus.Bus
+	mu   sync.Mutex
+	fail func(l bus.Log) string // "", "down" or "lost"
+}
+
+func (f *faultyBus) Append(ctx context.Context, l bus.Log, data []byte, o bus.AppendOptions) (bus.Ack, error) {
+	f.mu.Lock()
+	mode := ""
+	if f.fail != nil {
+		mode = f.fail(l)
+	}
+	f.mu.Unlock()
+	switch mode {
+	case "down":
+		return bus.Ack{}, errors.New("nats: no responders")
+	case "lost":
+		if _, err := f.Bus.Append(ctx, l, data, o); err != nil {
+			return bus.Ack{}, err
+		}
+		return bus.Ack{}, context.DeadlineExceeded
+	}
+	return f.Bus.Append(ctx, l, data, o)
+}
+
+func (f *faultyBus) set(fail func(bus.Log) string) {
+	f.mu.Lock()
+	f.fail = fail
+	f.mu.Unlock()
+}
+
+// TestBidWhenTheBusFails: a bid the bus did not store is refused as unavailable and
+// changes nothing; a bid the bus stored but whose acknowledgement was lost is refused
+// too, and its retry is then recognised as the stored bid: acknowledged once, applied
+// once, announced once.
+func TestBidWhenTheBusFails(t *testing.T) {
+	mem := bus.NewMemory()
+	fb := &faultyBus{Bus: mem}
+	h := newTestHub(t, hubOpts{bus: fb})
+	host := join(t, h, claims("host", true, true))
+	alice := join(t, h, claims("alice", true, false))
+	bob := join(t, h, claims("bob", true, false))
+	openLot(t, host, "lot", 60_000)
+
+	fb.set(func(bus.Log) string { return "down" })
+	alice.sendEnv(bidEnv("lot", "a1", 100, 0))
+	alice.wantError("a1", CodeUnavailable)
+	fb.set(nil)
+	alice.sendEnv(bidEnv("lot", "a1", 100, 0))
+	if a := alice.wantAck("a1"); a["duplicate"] != false {
+		t.Fatalf("retry after the bus came back: %v", a)
+	}
+
+	fb.set(func(bus.Log) string { return "lost" })
+	bob.sendEnv(bidEnv("lot", "b1", 110, 0))
+	bob.wantError("b1", CodeUnavailable)
+	fb.set(nil)
+	bob.sendEnv(bidEnv("lot", "b1", 110, 0))
+	a := bob.wantAck("b1")
+	if a["duplicate"] != true {
+		t.Fatalf("retry of a bid stored with a lost answer: %v, want a duplicate", a)
+	}
+	// Exactly one record for it, and the lot has it as the high bid.
+	recs := logOf(t, mem, "lot")
+	if len(recs) != 3 || recs[2].Bid.ID != "b1" {
+		t.Fatalf("log %+v", recs)
+	}
+	st := host.nextWhere(TypeAuctionState, func(p map[string]any) bool { return num(p["bids"]) == 2 })
+	if st["highBidder"] != "bob" {
+		t.Fatalf("state %v", st)
+	}
+	// Alice's next bid sees bob's: too low at 110, fine at 120.
+	alice.sendEnv(bidEnv("lot", "a2", 110, 0))
+	alice.wantError("a2", CodeTooLow)
+	alice.sendEnv(bidEnv("lot", "a2", 120, 0))
+	alice.wantAck("a2")
+}
+
+// TestGiftWhenTheBusFails: a gift whose stored answer was lost is announced and acked on
+// its retry, once.
+func TestGiftWhenTheBusFails(t *testing.T) {
+	mem := bus.NewMemory()
+	fb := &faultyBus{Bus: mem}
+	h := newTestHub(t, hubOpts{bus: fb})
+	alice := join(t, h, claims("alice", true, false))
+	g := giftSend{Key: "k", Amount: 100, Currency: "EUR"}
+	fb.set(func(bus.Log) string { return "lost" })
+	alice.send(TypeGiftSend, "1", g)
+	alice.wantError("1", CodeUnavailable)
+	fb.set(nil)
+	alice.send(TypeGiftSend, "2", g)
+	alice.wantAck("2")
+	alice.next(TypeGiftAlert)
+	n := 0
+	_ = mem.Replay(context.Background(), bus.GiftLog(room1), 0, func(bus.Record) error { n++; return nil })
+	if n != 1 {
+		t.Fatalf("%d gift records, want 1", n)
+	}
+}
+
+// TestLotClosesAfterTheBusRecovers: a lot whose end passes while the bus is down closes
+// once it is back, at its end time, not at the time of recovery.
+func TestLotClosesAfterTheBusRecovers(t *testing.T) {
+	fb := &faultyBus{Bus: bus.NewMemory()}
+	h := newTestHub(t, hubOpts{bus: fb})
+	host := join(t, h, claims("host", true, true))
+	host.send(TypeAuctionOpen, "o", auctionOpen{LotID: "lot", StartPrice: 1, Increment: 1, DurationMs: 100})
+	host.wantAck("o")
+	fb.set(func(bus.Log) string { return "down" })
+	time.Sleep(300 * time.Millisecond) // past the end; the room's close attempts fail
+	fb.set(nil)
+	closed := host.nextWhere(TypeAuctionClosed, func(map[string]any) bool { return true })
+	st := host.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["open"] == false })
+	if num(closed["closedAt"]) != num(st["endsAt"]) {
+		t.Fatalf("closed at %d, lot ended at %d", num(closed["closedAt"]), num(st["endsAt"]))
+	}
+}

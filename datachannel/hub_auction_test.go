@@ -150,10 +150,11 @@ func TestAuctionRestoresFromBus(t *testing.T) {
 func TestTwoNodesOneOrder(t *testing.T) {
 	b := bus.NewMemory()
 	h1 := newTestHub(t, hubOpts{bus: b, cfg: func(c *Config) { c.RateBurst, c.RatePerSecond = 1000, 1000 }})
+	h2 := newTestHub(t, hubOpts{bus: b, cfg: func(c *Config) { c.RateBurst, c.RatePerSecond = 1000, 1000 }})
+	watcher := join(t, h2, nil) // on node 2 before the lot exists: learns of it through the bus
 	host := join(t, h1, claims("host", true, true))
 	openLot(t, host, "lot", 120_000)
-	h2 := newTestHub(t, hubOpts{bus: b, cfg: func(c *Config) { c.RateBurst, c.RatePerSecond = 1000, 1000 }})
-
+	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot" })
 	const bidders, rounds = 6, 15
 	var mu sync.Mutex
 	acked := map[string]int64{}
@@ -210,6 +211,8 @@ func TestTwoNodesOneOrder(t *testing.T) {
 		t.Fatalf("%d acked, %d in the log", len(acked), len(recs)-1)
 	}
 	t.Logf("%d bids accepted across two nodes, %d refused", len(acked), bidders*rounds-len(acked))
+	// A viewer on node 2 converges on the lot as the log has it, bids from node 1 included.
+	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return num(p["bids"]) == int64(len(recs)-1) })
 }
 
 func TestPollEndToEnd(t *testing.T) {

@@ -19,6 +19,9 @@ type command struct {
 	conn *Conn
 	env  *Envelope
 	join bool
+	// lot names a lot changed on the bus, at log sequence lotSeq (see watchLots).
+	lot    string
+	lotSeq uint64
 }
 
 // room is one room: its connections, its state machines and the goroutine that owns them.
@@ -75,6 +78,7 @@ func (r *room) run() {
 	defer r.hub.wg.Done()
 	defer close(r.done)
 	r.restore()
+	defer r.watchLots()()
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	for {
@@ -114,6 +118,10 @@ func (r *room) tick(now time.Time) bool {
 }
 
 func (r *room) handle(cmd command) {
+	if cmd.lot != "" {
+		r.lotChanged(cmd.lot, cmd.lotSeq)
+		return
+	}
 	if cmd.join {
 		r.add(cmd.conn)
 		r.sendWelcome(cmd.conn)

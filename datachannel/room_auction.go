@@ -222,8 +222,60 @@ func (r *room) closeDueLots(now time.Time) {
 	}
 }
 
+// lotState is the auction.state payload: the lot's snapshot and the bus sequence of its
+// last record, by which other nodes tell whether they are behind.
+type lotState struct {
+	auction.Snapshot
+	LogSeq uint64 `json:"logSeq"`
+}
+
 func (r *room) broadcastLot(lot *auction.Lot) {
-	r.broadcast(TypeAuctionState, "", lot.Snapshot(), classState, "lot:"+lot.Spec().LotID)
+	id := lot.Spec().LotID
+	var seq uint64
+	if e := r.lots[id]; e != nil {
+		seq = e.last
+	}
+	r.broadcast(TypeAuctionState, "", lotState{lot.Snapshot(), seq}, classState, "lot:"+id)
+}
+
+// watchLots follows auction.state events on the bus, from every node, and asks the room
+// to catch up with lots another node changed. It returns a stop function.
+func (r *room) watchLots() func() {
+	sub, err := r.hub.bus.Subscribe(r.name, TypeAuctionState, func(m bus.Msg) {
+		var env Envelope
+		var st lotState
+		if json.Unmarshal(m.Data, &env) != nil || json.Unmarshal(env.Payload, &st) != nil || st.LotID == "" {
+			return
+		}
+		select { // never block the bus; a later event catches up as well
+		case r.inbox <- command{lot: st.LotID, lotSeq: st.LogSeq}:
+		default:
+		}
+	})
+	if err != nil {
+		r.log.Warn("not following other nodes' auctions", zap.Error(err))
+		return func() {}
+	}
+	return sub.Stop
+}
+
+// lotChanged catches up with a lot another node changed, or loads one it opened.
+func (r *room) lotChanged(lotID string, seq uint64) {
+	e, ok := r.lots[lotID]
+	switch {
+	case ok && e.last >= seq:
+		return // our own event, or old news
+	case ok:
+		_ = r.catchUp(e) // logged there
+	default:
+		if err := r.loadLot(lotID); err != nil {
+			r.log.Warn("loading a lot opened on another node", zap.String("lot", lotID), zap.Error(err))
+			return
+		}
+		if e := r.lots[lotID]; e != nil {
+			r.broadcastLot(e.lot)
+		}
+	}
 }
 
 // append writes to the bus within the hub's timeout. Any failure but a conflict is

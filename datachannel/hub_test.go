@@ -168,3 +168,26 @@ func TestBigRoomStateOnJoin(t *testing.T) {
 	late.send(TypeChatSend, "c", chatSend{Text: "still connected"})
 	late.wantAck("c")
 }
+
+// TestIdleRoomRetiresAndComesBack: a room nobody is in is dropped after RoomIdle, and a
+// new join rebuilds it from the bus (lots, chat history), with in-memory polls gone.
+func TestIdleRoomRetiresAndComesBack(t *testing.T) {
+	h := newTestHub(t, hubOpts{cfg: func(c *Config) { c.RoomIdle = time.Second }})
+	host := join(t, h, claims("host", true, true))
+	openLot(t, host, "lot", 600_000)
+	host.send(TypeChatSend, "c", chatSend{Text: "remember me"})
+	host.wantAck("c")
+	host.conn.Close()
+	for i := 0; i < 100 && h.Rooms() > 0; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if h.Rooms() != 0 {
+		t.Fatal("the empty room did not retire within 5s of a 1s RoomIdle")
+	}
+	back := join(t, h, claims("back", true, false))
+	hist := back.next(TypeChatHistory)
+	if msgs := payloadOf(t, hist)["messages"].([]any); len(msgs) != 1 {
+		t.Fatalf("history after the room came back: %s", hist.Payload)
+	}
+	back.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot" && p["open"] == true })
+}

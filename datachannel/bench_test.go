@@ -2,10 +2,12 @@ package datachannel
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -80,3 +82,73 @@ func BenchmarkChatFanOut(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*conns)/b.Elapsed().Seconds(), "deliveries/s")
 }
+
+// BenchmarkBidDurable places bids one after another on one lot through the hub, each
+// acknowledged only after the embedded NATS JetStream (file storage) stored it: the
+// throughput of strictly ordered, durable bids in one room.
+func BenchmarkBidDurable(b *testing.B) {
+	b.Run("os-flush", func(b *testing.B) { benchmarkBids(b, false) })
+	b.Run("sync-always", func(b *testing.B) { benchmarkBids(b, true) })
+}
+
+func benchmarkBids(b *testing.B, syncAlways bool) {
+	cfg := bus.DefaultConfig()
+	cfg.DataDir = b.TempDir()
+	cfg.SyncAlways = syncAlways
+	nb, err := bus.Open(context.Background(), cfg, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nb.Close()
+	hc := DefaultConfig()
+	hc.RatePerSecond, hc.RateBurst = 1e9, 1<<30
+	h, err := NewHub(hc, nb, Options{}, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	acks := make(chan string, 1)
+	bidders := make([]*Conn, 2)
+	for i := range bidders {
+		tr := &ackTransport{acks: acks}
+		c, err := h.Join(room1, &auth.Claims{Identity: fmt.Sprint("b", i), Room: room1, RoomJoin: true, CanPublishData: true, RoomAdmin: true}, tr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bidders[i] = c
+	}
+	open := fmt.Sprintf(`{"v":1,"type":"auction.open","id":"open","payload":{"lotId":"lot","startPrice":1,"increment":1,"durationMs":%d}}`, int64(time.Hour/time.Millisecond))
+	if err := bidders[0].Receive([]byte(open)); err != nil {
+		b.Fatal(err)
+	}
+	if got := <-acks; got != "" {
+		b.Fatal(got)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		msg := fmt.Sprintf(`{"v":1,"type":"auction.bid","id":"x%d","payload":{"lotId":"lot","bidId":"x%d","amount":%d}}`, i, i, i+1)
+		if err := bidders[i%2].Receive([]byte(msg)); err != nil {
+			b.Fatal(err)
+		}
+		if got := <-acks; got != "" {
+			b.Fatal(got)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "bids/s")
+}
+
+// ackTransport reports each answer: "" for an ack, the message for an error.
+type ackTransport struct{ acks chan string }
+
+func (a *ackTransport) Write(b []byte) error {
+	switch {
+	case bytes.Contains(b, []byte(`"type":"ack"`)):
+		a.acks <- ""
+	case bytes.Contains(b, []byte(`"type":"error"`)):
+		a.acks <- string(b)
+	}
+	return nil
+}
+func (a *ackTransport) Close() error { return nil }

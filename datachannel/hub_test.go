@@ -191,3 +191,22 @@ func TestIdleRoomRetiresAndComesBack(t *testing.T) {
 	}
 	back.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot" && p["open"] == true })
 }
+
+// TestCloseBeforeJoinIsHandled: a connection that closes before the room has handled its
+// join is not left on the room's list (it would count as a viewer forever).
+func TestCloseBeforeJoinIsHandled(t *testing.T) {
+	h := newTestHub(t, hubOpts{})
+	watcher := join(t, h, nil)
+	for i := 0; i < 20; i++ {
+		c, err := h.Join(room1, nil, newFake(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	watcher.send(TypeSync, "s", nil) // handled after every join above
+	watcher.wantAck("s")
+	if n := len(watcher.conn.room.connList()); n != 1 {
+		t.Fatalf("%d connections on the room's list, want 1", n)
+	}
+}

@@ -160,6 +160,15 @@ func (r *room) dispatch(c *Conn, env *Envelope) error {
 func (r *room) add(c *Conn) {
 	r.connsMu.Lock()
 	defer r.connsMu.Unlock()
+	// A connection closed before its join was handled has already left; adding it now
+	// would keep it on the list forever. close sets closed before leave takes connsMu,
+	// so checking under connsMu cannot miss a close.
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return
+	}
 	old := *r.conns.Load()
 	next := make([]*Conn, len(old), len(old)+1)
 	copy(next, old)

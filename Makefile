@@ -29,6 +29,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzBearerToken -fuzztime $(FUZZTIME) ./signaling/auth/
 	$(GO) test -run '^$$' -fuzz FuzzIsKeyframeStart -fuzztime $(FUZZTIME) ./simulcast/
 	$(GO) test -run '^$$' -fuzz FuzzMunger -fuzztime $(FUZZTIME) ./simulcast/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./datachannel/
+	$(GO) test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./datachannel/
+	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime $(FUZZTIME) ./datachannel/bus/
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./sfu/ ./simulcast/
+	$(GO) test -run '^$$' -bench . -benchmem ./sfu/ ./simulcast/ ./datachannel/

@@ -150,7 +150,7 @@ func TestAuctionRestoresFromBus(t *testing.T) {
 func TestTwoNodesOneOrder(t *testing.T) {
 	b := bus.NewMemory()
 	h1 := newTestHub(t, hubOpts{bus: b, cfg: func(c *Config) { c.RateBurst, c.RatePerSecond = 1000, 1000 }})
-	h2 := newTestHub(t, hubOpts{bus: b, cfg: func(c *Config) { c.RateBurst, c.RatePerSecond = 1000, 1000 }})
+	h2 := newTestHub(t, hubOpts{bus: b.Peer(), cfg: func(c *Config) { c.RateBurst, c.RatePerSecond = 1000, 1000 }})
 	watcher := join(t, h2, nil) // on node 2 before the lot exists: learns of it through the bus
 	host := join(t, h1, claims("host", true, true))
 	openLot(t, host, "lot", 120_000)

@@ -19,9 +19,8 @@ type command struct {
 	conn *Conn
 	env  *Envelope
 	join bool
-	// lot names a lot changed on the bus, at log sequence lotSeq (see watchLots).
-	lot    string
-	lotSeq uint64
+	// remote is an event another node published for this room (see watchBus).
+	remote *Envelope
 }
 
 // room is one room: its connections, its state machines and the goroutine that owns them.
@@ -61,7 +60,7 @@ func newRoom(h *Hub, name string) *room {
 	r := &room{name: name, hub: h, log: h.log.With(zap.String("room", name)),
 		limits: newLimiter(h.cfg.RatePerSecond, h.cfg.RateBurst),
 		inbox:  make(chan command, 256), stop: make(chan struct{}), done: make(chan struct{}),
-		chat: chat.New(h.cfg.Chat), polls: map[string]*poll.Poll{}, board: qna.New(qna.DefaultConfig()),
+		chat: newChat(h), polls: map[string]*poll.Poll{}, board: qna.New(qna.DefaultConfig()),
 		lots: map[string]*lotEntry{}, gifts: gift.NewLedger(100000)}
 	if h.opts.Clocks != nil {
 		r.clock = h.opts.Clocks(name)
@@ -78,7 +77,7 @@ func (r *room) run() {
 	defer r.hub.wg.Done()
 	defer close(r.done)
 	r.restore()
-	defer r.watchLots()()
+	defer r.watchBus()()
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	for {
@@ -118,8 +117,8 @@ func (r *room) tick(now time.Time) bool {
 }
 
 func (r *room) handle(cmd command) {
-	if cmd.lot != "" {
-		r.lotChanged(cmd.lot, cmd.lotSeq)
+	if cmd.remote != nil {
+		r.onRemote(cmd.remote)
 		return
 	}
 	if cmd.join {

@@ -238,33 +238,12 @@ func (r *room) broadcastLot(lot *auction.Lot) {
 	r.broadcast(TypeAuctionState, "", lotState{lot.Snapshot(), seq}, classState, "lot:"+id)
 }
 
-// watchLots follows auction.state events on the bus, from every node, and asks the room
-// to catch up with lots another node changed. It returns a stop function.
-func (r *room) watchLots() func() {
-	sub, err := r.hub.bus.Subscribe(r.name, TypeAuctionState, func(m bus.Msg) {
-		var env Envelope
-		var st lotState
-		if json.Unmarshal(m.Data, &env) != nil || json.Unmarshal(env.Payload, &st) != nil || st.LotID == "" {
-			return
-		}
-		select { // never block the bus; a later event catches up as well
-		case r.inbox <- command{lot: st.LotID, lotSeq: st.LogSeq}:
-		default:
-		}
-	})
-	if err != nil {
-		r.log.Warn("not following other nodes' auctions", zap.Error(err))
-		return func() {}
-	}
-	return sub.Stop
-}
-
 // lotChanged catches up with a lot another node changed, or loads one it opened.
 func (r *room) lotChanged(lotID string, seq uint64) {
 	e, ok := r.lots[lotID]
 	switch {
 	case ok && e.last >= seq:
-		return // our own event, or old news
+		return // old news
 	case ok:
 		_ = r.catchUp(e) // logged there
 	default:

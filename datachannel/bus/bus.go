@@ -20,6 +20,9 @@ type Bus interface {
 	// AuctionLogs) with sequence at least from, in order, up to the log's end when
 	// Replay was called. An error from fn stops the replay and is returned.
 	Replay(ctx context.Context, log Log, from uint64, fn func(Record) error) error
+	// Node identifies this process among the nodes sharing the bus; Msg.Node says which
+	// node published a message, so a node can skip its own.
+	Node() string
 	// Close stops every subscription and releases the connection (and the embedded
 	// server); it waits for all of it and may be called more than once.
 	Close() error
@@ -34,6 +37,7 @@ type Subscription interface {
 // Msg is one published message.
 type Msg struct {
 	Room, Topic string
+	Node        string // the publisher's Bus.Node
 	Data        []byte
 }
 

@@ -13,12 +13,19 @@ import (
 // and deduplication rules as NATS. Nothing survives Close. It is for tests and benchmarks
 // of the layers above; `glint serve` always uses NATS.
 type Memory struct {
+	*memStore
+	node string
+}
+
+// memStore is what every node's view of one Memory bus shares.
+type memStore struct {
 	mu      sync.Mutex
 	records []Record // every log, in one sequence like a stream
 	msgIDs  map[string]uint64
 	subs    map[*memSub]struct{}
 	closed  bool
 	history int
+	nodes   int
 }
 
 var _ Bus = (*Memory)(nil)
@@ -26,8 +33,22 @@ var _ Bus = (*Memory)(nil)
 // NewMemory returns an empty in-memory bus that keeps history records per room up to
 // DefaultConfig().ChatHistory.
 func NewMemory() *Memory {
-	return &Memory{msgIDs: map[string]uint64{}, subs: map[*memSub]struct{}{}, history: DefaultConfig().ChatHistory}
+	return &Memory{memStore: &memStore{msgIDs: map[string]uint64{}, subs: map[*memSub]struct{}{},
+		history: DefaultConfig().ChatHistory, nodes: 1}, node: "memory-1"}
 }
+
+// Peer returns another node's view of the same bus: the same logs and subjects under its
+// own node id, as a second server on one NATS cluster would have. Closing any view
+// closes the bus for all.
+func (m *Memory) Peer() *Memory {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nodes++
+	return &Memory{memStore: m.memStore, node: fmt.Sprint("memory-", m.nodes)}
+}
+
+// Node implements Bus.
+func (m *Memory) Node() string { return m.node }
 
 // Publish implements Bus. Delivery is synchronous, in the caller's goroutine.
 func (m *Memory) Publish(room, topic string, data []byte) error {
@@ -48,7 +69,7 @@ func (m *Memory) Publish(room, topic string, data []byte) error {
 	}
 	m.mu.Unlock()
 	for _, s := range targets {
-		s.deliver(Msg{Room: room, Topic: topic, Data: append([]byte(nil), data...)})
+		s.deliver(Msg{Room: room, Topic: topic, Node: m.node, Data: append([]byte(nil), data...)})
 	}
 	return nil
 }
@@ -60,7 +81,7 @@ func (m *Memory) Subscribe(room, topic string, fn func(Msg)) (Subscription, erro
 	if m.closed {
 		return nil, ErrClosed
 	}
-	s := &memSub{m: m, pattern: eventSubject(room, topic), fn: fn}
+	s := &memSub{m: m.memStore, pattern: eventSubject(room, topic), fn: fn}
 	m.subs[s] = struct{}{}
 	return s, nil
 }
@@ -142,7 +163,7 @@ func match(pattern, subject string) bool {
 }
 
 type memSub struct {
-	m       *Memory
+	m       *memStore
 	pattern string
 	fn      func(Msg)
 

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"go.uber.org/zap"
 )
 
@@ -22,6 +23,7 @@ const (
 
 // NATS is the Bus on NATS and JetStream.
 type NATS struct {
+	node    string // random per Open: this process on the bus
 	cfg     Config
 	log     *zap.Logger
 	srv     *server.Server // the embedded server; nil with an external URL
@@ -44,7 +46,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*NATS, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b := &NATS{cfg: cfg, log: log.Named("bus"), subs: map[*subscription]struct{}{}, closed: make(chan struct{}),
+	b := &NATS{node: nuid.Next(), cfg: cfg, log: log.Named("bus"), subs: map[*subscription]struct{}{}, closed: make(chan struct{}),
 		streams: map[string]jetstream.Stream{}}
 	opts := []nats.Option{
 		nats.Name("glint"),
@@ -151,11 +153,20 @@ func (b *NATS) Publish(room, topic string, data []byte) error {
 	if topic == "*" {
 		return fmt.Errorf("%w: publish to a wildcard", ErrInvalid)
 	}
-	if err := b.nc.Publish(eventSubject(room, topic), data); err != nil {
+	m := nats.NewMsg(eventSubject(room, topic))
+	m.Header.Set(nodeHeader, b.node)
+	m.Data = data
+	if err := b.nc.PublishMsg(m); err != nil {
 		return b.wrap(err)
 	}
 	return nil
 }
+
+// nodeHeader carries the publisher's node id on room events.
+const nodeHeader = "Glint-Node"
+
+// Node implements Bus.
+func (b *NATS) Node() string { return b.node }
 
 // Append implements Bus.
 func (b *NATS) Append(ctx context.Context, l Log, data []byte, o AppendOptions) (Ack, error) {
@@ -297,7 +308,7 @@ func (s *subscription) deliver(m *nats.Msg) {
 		return
 	}
 	topic := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
-	s.fn(Msg{Room: s.room, Topic: untoken(topic), Data: m.Data})
+	s.fn(Msg{Room: s.room, Topic: untoken(topic), Node: m.Header.Get(nodeHeader), Data: m.Data})
 }
 
 // Stop implements Subscription. It must not be called from inside fn.

@@ -226,7 +226,7 @@ func TestPublishSubscribe(t *testing.T) {
 	for _, want := range []string{"chat", "auction"} {
 		select {
 		case m := <-got:
-			if m.Topic != want || string(m.Data) != want || m.Room != "room.1" {
+			if m.Topic != want || string(m.Data) != want || m.Room != "room.1" || m.Node != b.Node() || m.Node == "" {
 				t.Fatalf("got %+v, want topic %s", m, want)
 			}
 		case <-time.After(10 * time.Second):

@@ -31,6 +31,7 @@ type sender struct {
 // Room is one room's chat. Not safe for concurrent use.
 type Room struct {
 	cfg     Config
+	prefix  string // of message ids, unique per node
 	next    int
 	history []Message
 	pinned  *Message
@@ -42,7 +43,11 @@ type Room struct {
 const maxSenders = 10000
 
 // New returns an empty chat; cfg must have passed Validate.
-func New(cfg Config) *Room { return &Room{cfg: cfg, senders: map[string]*sender{}} }
+func New(cfg Config) *Room { return &Room{cfg: cfg, prefix: "m", senders: map[string]*sender{}} }
+
+// SetIDPrefix makes message ids prefix+number. Servers sharing a room across nodes give
+// each node its own prefix so ids never collide.
+func (r *Room) SetIDPrefix(prefix string) { r.prefix = prefix }
 
 // Send accepts text from an identity at now and returns the message to broadcast.
 func (r *Room) Send(now time.Time, from, name string, admin bool, text string, mediaTime int64) (Message, error) {
@@ -58,12 +63,26 @@ func (r *Room) Send(now time.Time, from, name string, admin bool, text string, m
 	}
 	s.last = now
 	r.next++
-	m := Message{ID: "m" + strconv.Itoa(r.next), From: from, Name: name, Text: text, At: now.UnixMilli(), MediaTime: mediaTime}
+	m := Message{ID: r.prefix + strconv.Itoa(r.next), From: from, Name: name, Text: text, At: now.UnixMilli(), MediaTime: mediaTime}
+	r.remember(m)
+	return m, nil
+}
+
+// remember adds m to the bounded history.
+func (r *Room) remember(m Message) {
 	r.history = append(r.history, m)
 	if over := len(r.history) - r.cfg.History; over > 0 {
 		r.history = slices.Delete(r.history, 0, over)
 	}
-	return m, nil
+}
+
+// Add puts a message accepted elsewhere (another node) into the history, without
+// applying this room's rules to it. A message already there is ignored.
+func (r *Room) Add(m Message) {
+	if slices.ContainsFunc(r.history, func(h Message) bool { return h.ID == m.ID }) {
+		return
+	}
+	r.remember(m)
 }
 
 // admit applies bans, mutes, slow mode and the token bucket, in that order, and takes a
@@ -197,10 +216,11 @@ func (r *Room) History() ([]Message, *Message) {
 }
 
 // Restore seeds the history (after a restart, from the bus) and continues numbering after
-// the highest id seen.
+// the highest id of this room's prefix.
 func (r *Room) Restore(msgs []Message) {
 	for _, m := range msgs {
-		if n, err := strconv.Atoi(strings.TrimPrefix(m.ID, "m")); err == nil && n > r.next {
+		rest, ok := strings.CutPrefix(m.ID, r.prefix)
+		if n, err := strconv.Atoi(rest); ok && err == nil && n > r.next {
 			r.next = n
 		}
 	}

@@ -169,3 +169,22 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestIDPrefixAndAdd(t *testing.T) {
+	a, b := New(DefaultConfig()), New(DefaultConfig())
+	a.SetIDPrefix("mA.")
+	b.SetIDPrefix("mB.")
+	ma, _ := a.Send(t0, "x", "", false, "from a", 0)
+	mb, _ := b.Send(t0, "y", "", false, "from b", 0)
+	if ma.ID == mb.ID {
+		t.Fatalf("ids collide: %s", ma.ID)
+	}
+	a.Add(mb)
+	a.Add(mb) // twice: once
+	if h, _ := a.History(); len(h) != 2 || h[1].ID != mb.ID {
+		t.Fatalf("history %+v", h)
+	}
+	if err := a.Delete("y", false, mb.ID); err != nil {
+		t.Fatalf("deleting a message added from another node: %v", err)
+	}
+}

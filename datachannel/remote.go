@@ -1,0 +1,153 @@
+package datachannel
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/datachannel/chat"
+	"github.com/glintlive/glint/datachannel/gift"
+)
+
+// Several nodes may serve one room (they share the bus). What is durable is shared
+// through the bus's logs: auctions (catch-up from the lot's log) and gifts. Chat,
+// moderation, gift alerts and host alerts are events: every node publishes its room's
+// events on the bus and applies and re-broadcasts the other nodes' here. Polls, Q&A and
+// presence stay per node for now: a vote or question reaches the node it was sent to.
+
+// newChat is a room's chat with message ids unique to this node.
+func newChat(h *Hub) *chat.Room {
+	c := chat.New(h.cfg.Chat)
+	sum := sha256.Sum256([]byte(h.bus.Node()))
+	c.SetIDPrefix("m" + hex.EncodeToString(sum[:3]) + ".")
+	return c
+}
+
+// watchBus follows the room's events from other nodes and hands the ones this node acts
+// on to the room's goroutine. It returns a stop function.
+func (r *room) watchBus() func() {
+	own := r.hub.bus.Node()
+	sub, err := r.hub.bus.Subscribe(r.name, "*", func(m bus.Msg) {
+		if m.Node == own || !remoteTypes[m.Topic] {
+			return
+		}
+		env := &Envelope{}
+		if json.Unmarshal(m.Data, env) != nil || env.Type != m.Topic {
+			return
+		}
+		select { // never block the bus: a dropped auction event is caught up by the next
+		case r.inbox <- command{remote: env}:
+		default:
+			r.log.Debug("room busy; dropping another node's event", zap.String("type", env.Type))
+		}
+	})
+	if err != nil {
+		r.log.Warn("not following other nodes' events for this room", zap.Error(err))
+		return func() {}
+	}
+	return sub.Stop
+}
+
+// remoteTypes are the events of other nodes a room acts on.
+var remoteTypes = map[string]bool{
+	TypeAuctionState: true, TypeChatMessage: true, TypeChatDeleted: true, TypeChatPinned: true,
+	TypeChatModeration: true, TypeChatSlowMode: true, TypeGiftAlert: true, TypeAlert: true,
+}
+
+// onRemote applies another node's event to this room's state and re-broadcasts it to
+// this node's connections, with this room's sequence number.
+func (r *room) onRemote(env *Envelope) {
+	switch env.Type {
+	case TypeAuctionState:
+		var st lotState
+		if json.Unmarshal(env.Payload, &st) == nil && st.LotID != "" {
+			r.lotChanged(st.LotID, st.LogSeq) // the log says what happened; catch-up announces it
+		}
+		return
+	case TypeChatMessage:
+		var m chat.Message
+		if json.Unmarshal(env.Payload, &m) != nil || m.ID == "" {
+			return
+		}
+		r.chat.Add(m)
+	case TypeChatDeleted:
+		var p struct {
+			IDs []string `json:"messageIds"`
+		}
+		_ = json.Unmarshal(env.Payload, &p)
+		for _, id := range p.IDs {
+			_ = r.chat.Delete("", true, id)
+		}
+	case TypeChatPinned:
+		var p struct {
+			Message *chat.Message `json:"message"`
+		}
+		_ = json.Unmarshal(env.Payload, &p)
+		id := ""
+		if p.Message != nil {
+			id = p.Message.ID
+		}
+		_, _ = r.chat.Pin(id)
+	case TypeChatModeration:
+		r.remoteModeration(env)
+	case TypeChatSlowMode:
+		var p chatSlow
+		_ = json.Unmarshal(env.Payload, &p)
+		_ = r.chat.SetSlowMode(time.Duration(p.Seconds) * time.Second)
+	case TypeGiftAlert:
+		// Remember the gift so a retry sent to this node is recognised, not announced again.
+		// (The payload's key, from, gift, amount, currency and message are gift.Gift's.)
+		var g gift.Gift
+		if json.Unmarshal(env.Payload, &g) == nil {
+			_, _, _ = r.gifts.Record(g)
+		}
+	}
+	r.relay(env)
+}
+
+func (r *room) remoteModeration(env *Envelope) {
+	var p struct {
+		Identity string `json:"identity"`
+		Action   string `json:"action"`
+		Until    int64  `json:"until"`
+	}
+	if json.Unmarshal(env.Payload, &p) != nil {
+		return
+	}
+	now := r.hub.now()
+	switch p.Action {
+	case "mute":
+		_ = r.chat.Mute(now, p.Identity, time.UnixMilli(p.Until))
+	case "unmute":
+		_ = r.chat.Mute(now, p.Identity, time.Time{})
+	case "ban":
+		_, _ = r.chat.Ban(now, p.Identity)
+	}
+}
+
+// relay re-broadcasts another node's event to this node's connections only (it is on
+// the bus already), under this room's sequence numbers.
+func (r *room) relay(env *Envelope) {
+	r.seq++
+	out := *env
+	out.Seq, out.ID = r.seq, ""
+	data, err := json.Marshal(&out)
+	if err != nil {
+		return
+	}
+	cl, key := classStream, ""
+	switch env.Type {
+	case TypeChatPinned:
+		cl, key = classState, "pin"
+	case TypeChatSlowMode:
+		cl, key = classState, "slowmode"
+	}
+	if cl == classState {
+		r.snaps.Store(key, data)
+	}
+	r.fanOut(outgoing{data: data, class: cl, key: key})
+}

@@ -1,0 +1,62 @@
+package datachannel
+
+import (
+	"testing"
+
+	"github.com/glintlive/glint/datachannel/bus"
+)
+
+// TestTwoNodesChat runs one room on two nodes sharing a bus: chat, deletes, moderation,
+// gifts and alerts reach the other node's clients, moderation applies on both, and a gift
+// retried on the other node is recognised.
+func TestTwoNodesChat(t *testing.T) {
+	b := bus.NewMemory()
+	h1 := newTestHub(t, hubOpts{bus: b})
+	h2 := newTestHub(t, hubOpts{bus: b.Peer()})
+	alice := join(t, h1, claims("alice", true, false))
+	bob := join(t, h2, claims("bob", true, false))
+	host := join(t, h2, claims("host", true, true))
+
+	alice.send(TypeChatSend, "c1", chatSend{Text: "hello from node 1"})
+	id := alice.wantAck("c1")["messageId"].(string)
+	env := bob.next(TypeChatMessage)
+	if p := payloadOf(t, env); p["messageId"] != id || env.From != "alice" || env.Seq == 0 {
+		t.Fatalf("bob got %+v %v", env, p)
+	}
+	bob.send(TypeChatSend, "c2", chatSend{Text: "hello from node 2"})
+	id2 := bob.wantAck("c2")["messageId"].(string)
+	if id2 == id {
+		t.Fatalf("message ids collide across nodes: %s", id)
+	}
+	alice.nextWhere(TypeChatMessage, func(p map[string]any) bool { return p["messageId"] == id2 })
+	// A joiner on node 2 sees node 1's message in the history.
+	late := join(t, h2, claims("late", true, false))
+	if msgs := payloadOf(t, late.next(TypeChatHistory))["messages"].([]any); len(msgs) != 2 {
+		t.Fatalf("history on node 2: %v", msgs)
+	}
+
+	// The host on node 2 deletes alice's message and bans her; node 1 enforces it.
+	host.send(TypeChatDelete, "d", chatRef{MessageID: id})
+	host.wantAck("d")
+	alice.next(TypeChatDeleted)
+	host.send(TypeChatBan, "ban", chatIdentity{Identity: "alice"})
+	host.wantAck("ban")
+	alice.nextWhere(TypeChatModeration, func(p map[string]any) bool { return p["action"] == "ban" })
+	alice.send(TypeChatSend, "c3", chatSend{Text: "am I banned?"})
+	alice.wantError("c3", CodeBanned)
+
+	// A gift on node 1 is announced on node 2; its retry sent to node 2 is a duplicate.
+	g := giftSend{Key: "k", Gift: "rose", Amount: 300, Currency: "EUR"}
+	alice.send(TypeGiftSend, "g", g)
+	alice.wantAck("g")
+	bob.nextWhere(TypeGiftAlert, func(p map[string]any) bool { return p["from"] == "alice" })
+	alice2 := join(t, h2, claims("alice", true, false))
+	alice2.send(TypeGiftSend, "g-retry", g)
+	if a := alice2.wantAck("g-retry"); a["duplicate"] != true {
+		t.Fatalf("retry on the other node: %v", a)
+	}
+
+	host.send(TypeAlertShow, "al", alertShow{Kind: "follow", Text: "welcome"})
+	host.wantAck("al")
+	alice.next(TypeAlert)
+}

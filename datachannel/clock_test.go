@@ -1,0 +1,46 @@
+package datachannel
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestMediaClockStamps: events carry the room's live edge when there is one, the bid
+// keeps the bidder's own mediaTime, and without media the wall clock stands in.
+func TestMediaClockStamps(t *testing.T) {
+	var edge atomic.Int64
+	var live atomic.Bool
+	clocks := func(room string) MediaClock {
+		if room != room1 {
+			t.Errorf("clock asked for room %q", room)
+		}
+		return MediaClockFunc(func() (int64, bool) { return edge.Load(), live.Load() })
+	}
+	h := newTestHub(t, hubOpts{opts: Options{Clocks: clocks}})
+	host := join(t, h, claims("host", true, true))
+
+	before := time.Now().UnixMilli()
+	host.send(TypeChatSend, "c1", chatSend{Text: "no media yet"})
+	env := host.next(TypeChatMessage)
+	if env.MediaTime < before || env.MediaTime > time.Now().UnixMilli() {
+		t.Fatalf("without media, mediaTime %d should be the wall clock", env.MediaTime)
+	}
+
+	edge.Store(1_650_000_000_000)
+	live.Store(true)
+	host.send(TypeChatSend, "c2", chatSend{Text: "live"})
+	env = host.next(TypeChatMessage)
+	if env.MediaTime != 1_650_000_000_000 || num(payloadOf(t, env)["mediaTime"]) != 1_650_000_000_000 {
+		t.Fatalf("mediaTime %d, payload %s; want the live edge", env.MediaTime, env.Payload)
+	}
+	openLot(t, host, "lot", 60_000)
+	edge.Store(1_650_000_000_500)
+	bob := join(t, h, claims("bob", true, false))
+	bob.sendEnv(bidEnv("lot", "b", 100, 1_650_000_000_123))
+	bob.wantAck("b")
+	acc := bob.next(TypeAuctionAccepted)
+	if acc.MediaTime != 1_650_000_000_500 || num(payloadOf(t, acc)["bidMediaTime"]) != 1_650_000_000_123 {
+		t.Fatalf("accepted bid: envelope mediaTime %d (want the live edge), payload %s (want the bidder's)", acc.MediaTime, acc.Payload)
+	}
+}

@@ -1,0 +1,105 @@
+package signaling
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/glintlive/glint/datachannel"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+// Flow control for interaction data channels: a writer waits while more than
+// dcHighWater bytes are queued in SCTP, until the queue drains below dcLowWater, for at
+// most dcWriteWait; the hub's per-connection queue and slow-reader policy do the rest.
+const (
+	dcHighWater = 1 << 20
+	dcLowWater  = 256 << 10
+	dcWriteWait = 10 * time.Second
+)
+
+var (
+	errNotInteraction = errors.New("data channel is not the interaction channel")
+	errDCSlow         = errors.New("data channel peer is not reading")
+)
+
+// AttachDataChannel connects a WebRTC session's interaction data channel (label
+// datachannel.Label, reliable and ordered) to the hub, for the session's room and
+// claims (nil for an anonymous viewer). Call it from OnDataChannel (the client opened
+// the channel in its offer) or right after creating the channel; messages the hub sends
+// before the channel opens wait for it. The connection closes with the channel.
+//
+// It is how WHIP and WHEP sessions get the interaction protocol; the SFU never sees it.
+func AttachDataChannel(hub *datachannel.Hub, room string, claims *auth.Claims, dc *webrtc.DataChannel) (*datachannel.Conn, error) {
+	if dc.Label() != datachannel.Label {
+		return nil, fmt.Errorf("%w: label %q, want %q", errNotInteraction, dc.Label(), datachannel.Label)
+	}
+	if !dc.Ordered() || dc.MaxRetransmits() != nil || dc.MaxPacketLifeTime() != nil {
+		return nil, fmt.Errorf("%w: it must be reliable and ordered", errNotInteraction)
+	}
+	t := &dcTransport{dc: dc, opened: make(chan struct{}), low: make(chan struct{}, 1), closed: make(chan struct{})}
+	dc.SetBufferedAmountLowThreshold(dcLowWater)
+	dc.OnBufferedAmountLow(func() {
+		select {
+		case t.low <- struct{}{}:
+		default:
+		}
+	})
+	dc.OnOpen(t.markOpen)
+	if dc.ReadyState() == webrtc.DataChannelStateOpen {
+		t.markOpen()
+	}
+	conn, err := hub.Join(room, claims, t)
+	if err != nil {
+		_ = dc.Close()
+		return nil, err
+	}
+	dc.OnMessage(func(m webrtc.DataChannelMessage) { _ = conn.Receive(m.Data) })
+	dc.OnClose(func() { go conn.Close() }) // not on pion's goroutine: Close waits for our writer
+	return conn, nil
+}
+
+// dcTransport is a datachannel.Transport over a pion data channel.
+type dcTransport struct {
+	dc       *webrtc.DataChannel
+	opened   chan struct{}
+	openOnce sync.Once
+	low      chan struct{}
+	closed   chan struct{}
+	once     sync.Once
+}
+
+func (t *dcTransport) markOpen() { t.openOnce.Do(func() { close(t.opened) }) }
+
+func (t *dcTransport) Write(b []byte) error {
+	timeout := time.NewTimer(dcWriteWait)
+	defer timeout.Stop()
+	select {
+	case <-t.opened:
+	case <-t.closed:
+		return datachannel.ErrClosed
+	case <-timeout.C:
+		return fmt.Errorf("%w: the channel did not open", errDCSlow)
+	}
+	for t.dc.BufferedAmount() > dcHighWater {
+		select {
+		case <-t.low:
+		case <-t.closed:
+			return datachannel.ErrClosed
+		case <-timeout.C:
+			return errDCSlow
+		}
+	}
+	return t.dc.SendText(string(b))
+}
+
+func (t *dcTransport) Close() error {
+	t.once.Do(func() {
+		close(t.closed)
+		_ = t.dc.Close()
+	})
+	return nil
+}

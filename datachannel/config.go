@@ -25,8 +25,9 @@ type Config struct {
 	// RoomIdle is how long a room with no connections keeps its polls and Q&A in memory.
 	// Auctions, gifts and chat history are on the bus and come back when it reopens.
 	RoomIdle time.Duration `yaml:"room_idle"`
-	// MaxRooms bounds the rooms one node serves.
+	// MaxRooms bounds the rooms one node serves, MaxConns the connections.
 	MaxRooms int `yaml:"max_rooms"`
+	MaxConns int `yaml:"max_conns"`
 	// Chat is the rules of every room's chat.
 	Chat chat.Config `yaml:"chat"`
 	// BusTimeout bounds one durable append; a bid not acknowledged by the bus in time is
@@ -45,6 +46,7 @@ func DefaultConfig() Config {
 		PresenceInterval: time.Second,
 		RoomIdle:         10 * time.Minute,
 		MaxRooms:         10000,
+		MaxConns:         100000,
 		Chat:             chat.DefaultConfig(),
 		BusTimeout:       5 * time.Second,
 	}
@@ -63,8 +65,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("datachannel: tally_interval and presence_interval must be at least 10ms")
 	case c.RoomIdle < time.Second:
 		return fmt.Errorf("datachannel: room_idle must be at least 1s, got %v", c.RoomIdle)
-	case c.MaxRooms < 1:
-		return fmt.Errorf("datachannel: max_rooms must be at least 1, got %d", c.MaxRooms)
+	case c.MaxRooms < 1 || c.MaxConns < 1:
+		return fmt.Errorf("datachannel: max_rooms and max_conns must be at least 1")
 	case c.BusTimeout < 100*time.Millisecond:
 		return fmt.Errorf("datachannel: bus_timeout must be at least 100ms, got %v", c.BusTimeout)
 	}

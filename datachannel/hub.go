@@ -20,6 +20,8 @@ var (
 	ErrInvalidRoom = fmt.Errorf("datachannel: invalid room name")
 	// ErrTooManyRooms: the node serves Config.MaxRooms rooms already.
 	ErrTooManyRooms = fmt.Errorf("datachannel: too many rooms")
+	// ErrTooManyConns: the node has Config.MaxConns connections already.
+	ErrTooManyConns = fmt.Errorf("datachannel: too many connections")
 )
 
 var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
@@ -54,6 +56,7 @@ type Hub struct {
 
 	mu     sync.Mutex
 	rooms  map[string]*room
+	conns  int // joined and not yet left, over all rooms
 	closed bool
 	wg     sync.WaitGroup
 
@@ -96,6 +99,10 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 		h.mu.Unlock()
 		return nil, ErrClosed
 	}
+	if h.conns >= h.cfg.MaxConns {
+		h.mu.Unlock()
+		return nil, ErrTooManyConns
+	}
 	r := h.rooms[name]
 	if r == nil {
 		if len(h.rooms) >= h.cfg.MaxRooms {
@@ -108,6 +115,7 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 		go r.run()
 	}
 	r.members++ // under h.mu, so the room cannot retire from here on
+	h.conns++
 	h.mu.Unlock()
 	c := newConn(r, claims, t, h.cfg.SendQueue)
 	select {

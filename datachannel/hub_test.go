@@ -1,6 +1,7 @@
 package datachannel
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -209,4 +210,18 @@ func TestCloseBeforeJoinIsHandled(t *testing.T) {
 	if n := len(watcher.conn.room.connList()); n != 1 {
 		t.Fatalf("%d connections on the room's list, want 1", n)
 	}
+}
+
+func TestJoinLimits(t *testing.T) {
+	h := newTestHub(t, hubOpts{cfg: func(c *Config) { c.MaxConns, c.MaxRooms = 2, 1 }})
+	a := join(t, h, nil)
+	if _, err := h.Join("other", nil, newFake(false)); !errors.Is(err, ErrTooManyRooms) {
+		t.Fatalf("second room: %v", err)
+	}
+	join(t, h, nil)
+	if _, err := h.Join(room1, nil, newFake(false)); !errors.Is(err, ErrTooManyConns) {
+		t.Fatalf("third connection: %v", err)
+	}
+	a.conn.Close()
+	join(t, h, nil) // room for one again
 }

@@ -191,6 +191,7 @@ func (r *room) leave(c *Conn) {
 	r.presence.Store(true)
 	r.hub.mu.Lock()
 	r.members--
+	r.hub.conns--
 	r.hub.mu.Unlock()
 }
 

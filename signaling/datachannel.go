@@ -48,17 +48,19 @@ func AttachDataChannel(hub *datachannel.Hub, room string, claims *auth.Claims, d
 		default:
 		}
 	})
-	dc.OnOpen(t.markOpen)
-	if dc.ReadyState() == webrtc.DataChannelStateOpen {
-		t.markOpen()
-	}
 	conn, err := hub.Join(room, claims, t)
 	if err != nil {
 		_ = dc.Close()
 		return nil, err
 	}
+	// Handlers before the open check: a channel that opens meanwhile is seen either way,
+	// and messages (which only come after open) find their handler in place.
 	dc.OnMessage(func(m webrtc.DataChannelMessage) { _ = conn.Receive(m.Data) })
 	dc.OnClose(func() { go conn.Close() }) // not on pion's goroutine: Close waits for our writer
+	dc.OnOpen(t.markOpen)
+	if dc.ReadyState() == webrtc.DataChannelStateOpen {
+		t.markOpen()
+	}
 	return conn, nil
 }
 

@@ -91,6 +91,7 @@ var errorCodes = []struct {
 	{auction.ErrClosed, CodeClosed},
 	{auction.ErrTooLow, CodeTooLow},
 	{auction.ErrAlreadyHighest, CodeAlreadyHighest},
+	{auction.ErrSellerBid, CodeForbidden},
 	{gift.ErrInvalid, CodeBadPayload},
 	{gift.ErrKeyReused, CodeRejected},
 	{bus.ErrConflict, CodeConflict},

@@ -75,7 +75,7 @@ func (r *room) openLot(c *Conn, env *Envelope, p auctionOpen, now time.Time) err
 	}
 	lot, err := auction.Open(auction.Spec{LotID: p.LotID, Title: p.Title, StartPrice: p.StartPrice,
 		Increment: p.Increment, Reserve: p.Reserve, EndsAt: now.Add(ms(p.DurationMs)),
-		SnipeWindow: ms(p.SnipeWindowMs), SnipeExtend: ms(p.SnipeExtendMs)}, now)
+		SnipeWindow: ms(p.SnipeWindowMs), SnipeExtend: ms(p.SnipeExtendMs), Seller: c.identity}, now)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ func TestSlowReaderIsSkippedAhead(t *testing.T) {
 	}})
 	host := join(t, h, claims("host", true, true))
 	fast := join(t, h, claims("fast", true, false))
+	other := join(t, h, claims("other", true, false))
 	slowTr := newFake(true)
 	slow := joinWith(t, h, claims("slow", true, false), slowTr)
 	openLot(t, host, "lot", 60_000)
@@ -35,7 +36,7 @@ func TestSlowReaderIsSkippedAhead(t *testing.T) {
 		}
 	}
 	for i := 0; i < bids; i++ {
-		who := host
+		who := other
 		if i%2 == 1 {
 			who = fast
 		}

@@ -11,6 +11,8 @@ var (
 	ErrInvalidBid = errors.New("auction: invalid bid")
 	// ErrTooLow: the amount is below the start price or the high bid plus the increment.
 	ErrTooLow = errors.New("auction: bid too low")
+	// ErrSellerBid: the identity that opened the lot may not bid on it.
+	ErrSellerBid = errors.New("auction: the seller cannot bid on the lot")
 	// ErrAlreadyHighest: the bidder already holds the high bid.
 	ErrAlreadyHighest = errors.New("auction: already the highest bidder")
 	// ErrBadRecord: a record does not apply to this lot (corrupt or foreign log).

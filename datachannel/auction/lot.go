@@ -23,6 +23,8 @@ type Spec struct {
 	SnipeWindow time.Duration `json:"snipeWindow,omitempty"` // 0: no anti-sniping
 	SnipeExtend time.Duration `json:"snipeExtend,omitempty"`
 	OpenedAt    time.Time     `json:"openedAt"`
+	// Seller is the identity that opened the lot; it may not bid on it (shill bidding).
+	Seller string `json:"seller,omitempty"`
 }
 
 // Bid is one bid. ID is chosen by the client and makes retries idempotent; At is the
@@ -149,6 +151,8 @@ func (l *Lot) Check(now time.Time, b Bid) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("%w: amount must be 1..%d", ErrInvalidBid, MaxAmount)
 	case l.closed != nil || !now.Before(l.endsAt):
 		return Outcome{}, ErrClosed
+	case b.Bidder == l.spec.Seller:
+		return Outcome{}, ErrSellerBid
 	}
 	high, hasHigh := l.High()
 	if hasHigh && high.Bidder == b.Bidder {

@@ -12,7 +12,7 @@ func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Seco
 
 func spec() Spec {
 	return Spec{LotID: "lot1", Title: "Vase", StartPrice: 100, Increment: 10, EndsAt: at(60),
-		SnipeWindow: 10 * time.Second, SnipeExtend: 15 * time.Second}
+		SnipeWindow: 10 * time.Second, SnipeExtend: 15 * time.Second, Seller: "host"}
 }
 
 func TestOpenValidates(t *testing.T) {
@@ -82,6 +82,9 @@ func TestLotScenarios(t *testing.T) {
 			{at: 3, bidder: "b", id: "x", amount: 110, outbid: "a", endsAt: 60}, // same id, other bidder: a new bid
 			{at: 4, bidder: "a", id: "x", amount: 999, dup: true, endsAt: 60},   // the original stands
 		}, winner: "b", amount: 110},
+		{name: "the seller cannot bid", steps: []step{
+			{at: 1, bidder: "host", id: "1", amount: 100, err: ErrSellerBid, endsAt: 60},
+		}},
 		{name: "cannot outbid yourself", steps: []step{
 			{at: 1, bidder: "a", id: "1", amount: 100, endsAt: 60},
 			{at: 2, bidder: "a", id: "2", amount: 200, err: ErrAlreadyHighest, endsAt: 60},

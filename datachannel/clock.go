@@ -30,3 +30,19 @@ func stamp(mc MediaClock, now time.Time) int64 {
 	}
 	return now.UnixMilli()
 }
+
+// MediaClockMapping tells one WebRTC viewer how its own outgoing RTP timestamps map to
+// the capture clock: the frame with RTPTimestamp was captured at MediaTime (unix ms).
+type MediaClockMapping struct {
+	RTPTimestamp uint32 `json:"rtpTimestamp"`
+	MediaTime    int64  `json:"mediaTime"`
+	ClockRate    uint32 `json:"clockRate"`
+}
+
+// SendMediaClock sends this connection a media.clock message (docs/PROTOCOL.md, Media
+// time). The SFU wiring calls it for a WebRTC viewer on join, after every layer switch
+// and after a publisher restart, since its DownTrack rewrites RTP timestamps. It never
+// blocks and, being rare and essential, is never skipped by the slow-reader policy.
+func (c *Conn) SendMediaClock(m MediaClockMapping) {
+	c.reply(TypeMediaClock, "", m)
+}

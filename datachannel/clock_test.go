@@ -44,3 +44,13 @@ func TestMediaClockStamps(t *testing.T) {
 		t.Fatalf("accepted bid: envelope mediaTime %d (want the live edge), payload %s (want the bidder's)", acc.MediaTime, acc.Payload)
 	}
 }
+
+func TestSendMediaClock(t *testing.T) {
+	h := newTestHub(t, hubOpts{})
+	v := join(t, h, nil)
+	v.conn.SendMediaClock(MediaClockMapping{RTPTimestamp: 4294967000, MediaTime: 1_650_000_000_000, ClockRate: 90000})
+	p := payloadOf(t, v.next(TypeMediaClock))
+	if num(p["rtpTimestamp"]) != 4294967000 || num(p["mediaTime"]) != 1_650_000_000_000 || num(p["clockRate"]) != 90000 {
+		t.Fatalf("media.clock %v", p)
+	}
+}

@@ -48,6 +48,7 @@ const (
 	TypeGiftAlert       = "gift.alert"
 	TypeAlert           = "alert"
 	TypePresence        = "presence"
+	TypeMediaClock      = "media.clock"
 )
 
 // need says what a client type requires of the sender's token.

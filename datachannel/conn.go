@@ -108,9 +108,11 @@ func (c *Conn) Receive(msg []byte) error {
 		err = c.permit(env.Type, now)
 	}
 	if err != nil {
+		received.WithLabelValues(codeOf(err)).Inc()
 		c.sendError(env.ID, err, now)
 		return nil
 	}
+	received.WithLabelValues("ok").Inc()
 	if env.Type == TypePing {
 		c.reply(TypePong, env.ID, nil)
 		return nil
@@ -182,6 +184,7 @@ func (c *Conn) enqueue(o outgoing) {
 		case classStream:
 			c.missed++
 			c.mu.Unlock()
+			skipped.Inc()
 			return
 		case classState:
 			c.stale[o.key] = struct{}{}
@@ -191,6 +194,7 @@ func (c *Conn) enqueue(o outgoing) {
 		if len(c.queue) >= limit+controlSlack {
 			c.mu.Unlock()
 			c.log.Info("closing a connection too slow to take its own acks")
+			slowClosed.Inc()
 			c.close()
 			return
 		}

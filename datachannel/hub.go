@@ -111,11 +111,13 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 		}
 		r = newRoom(h, name)
 		h.rooms[name] = r
+		roomsOpen.Inc()
 		h.wg.Add(1)
 		go r.run()
 	}
 	r.members++ // under h.mu, so the room cannot retire from here on
 	h.conns++
+	connsGauge.Inc()
 	h.mu.Unlock()
 	c := newConn(r, claims, t, h.cfg.SendQueue)
 	select {
@@ -135,6 +137,7 @@ func (h *Hub) retire(r *room) bool {
 		return false
 	}
 	delete(h.rooms, r.name)
+	roomsOpen.Dec()
 	return true
 }
 
@@ -155,6 +158,7 @@ func (h *Hub) Close() {
 		return
 	}
 	h.closed = true
+	roomsOpen.Sub(float64(len(h.rooms)))
 	rooms := make([]*room, 0, len(h.rooms))
 	for _, r := range h.rooms {
 		rooms = append(rooms, r)

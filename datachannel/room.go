@@ -192,6 +192,7 @@ func (r *room) leave(c *Conn) {
 	r.hub.mu.Lock()
 	r.members--
 	r.hub.conns--
+	connsGauge.Dec()
 	r.hub.mu.Unlock()
 }
 

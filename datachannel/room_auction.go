@@ -263,7 +263,16 @@ func (r *room) lotChanged(lotID string, seq uint64) {
 func (r *room) append(l bus.Log, data []byte, o bus.AppendOptions) (bus.Ack, error) {
 	ctx, cancel := context.WithTimeout(r.hub.ctx, r.hub.cfg.BusTimeout)
 	defer cancel()
+	start := time.Now()
 	ack, err := r.hub.bus.Append(ctx, l, data, o)
+	result := "ok"
+	switch {
+	case errors.Is(err, bus.ErrConflict):
+		result = "conflict"
+	case err != nil:
+		result = "error"
+	}
+	appendSeconds.WithLabelValues(result).Observe(time.Since(start).Seconds())
 	if err != nil && !errors.Is(err, bus.ErrConflict) {
 		r.log.Warn("bus append failed", zap.String("log", string(l)), zap.Error(err))
 		return ack, fmt.Errorf("%w: the bus did not store it; retry with the same id", ErrUnavailable)

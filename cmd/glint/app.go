@@ -81,6 +81,7 @@ func (a *app) routes() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(sfu.Collectors()...)
+	reg.MustRegister(datachannel.Collectors()...)
 	demo, _ := fs.Sub(webclient.Demo, "demo")
 
 	mux := http.NewServeMux()

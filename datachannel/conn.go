@@ -57,6 +57,7 @@ type Conn struct {
 	name     string
 	canData  bool
 	admin    bool
+	expires  time.Time // the token's expiry: after it the connection only receives
 	log      *zap.Logger
 
 	mu      sync.Mutex
@@ -76,7 +77,7 @@ func newConn(r *room, claims *auth.Claims, t Transport, queue int) *Conn {
 	c := &Conn{room: r, t: t, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		stale: map[string]struct{}{}, queue: make([]outgoing, 0, queue)}
 	if claims != nil {
-		c.identity, c.name = claims.Identity, claims.Name
+		c.identity, c.name, c.expires = claims.Identity, claims.Name, claims.ExpiresAt
 		c.canData = claims.Allow(r.name, auth.PermPublishData) == nil
 		c.admin = claims.Allow(r.name, auth.PermAdmin) == nil
 	}
@@ -130,6 +131,9 @@ func (c *Conn) Receive(msg []byte) error {
 
 // permit checks the grant the type needs and the sender's rate.
 func (c *Conn) permit(typ string, now time.Time) error {
+	if clientTypes[typ] != needNothing && !c.expires.IsZero() && !now.Before(c.expires) {
+		return errForbidden("the access token has expired; reconnect with a fresh one to send (receiving goes on)")
+	}
 	switch clientTypes[typ] {
 	case needData:
 		if !c.canData {

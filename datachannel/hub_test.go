@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -224,4 +225,25 @@ func TestJoinLimits(t *testing.T) {
 	}
 	a.conn.Close()
 	join(t, h, nil) // room for one again
+}
+
+// TestExpiredTokenOnlyReceives: once the token a connection joined with expires, it
+// keeps receiving but may no longer send.
+func TestExpiredTokenOnlyReceives(t *testing.T) {
+	now := time.Now()
+	var clock atomic.Int64
+	clock.Store(now.UnixNano())
+	h := newTestHub(t, hubOpts{opts: Options{Now: func() time.Time { return time.Unix(0, clock.Load()) }}})
+	cl := claims("alice", true, false)
+	cl.ExpiresAt = now.Add(time.Minute)
+	alice := join(t, h, cl)
+	bob := join(t, h, claims("bob", true, false))
+	alice.send(TypeChatSend, "1", chatSend{Text: "before"})
+	alice.wantAck("1")
+	clock.Store(now.Add(2 * time.Minute).UnixNano())
+	alice.send(TypeChatSend, "2", chatSend{Text: "after"})
+	alice.wantError("2", CodeForbidden)
+	bob.send(TypeChatSend, "3", chatSend{Text: "still reaches alice"})
+	bob.wantAck("3")
+	alice.nextWhere(TypeChatMessage, func(p map[string]any) bool { return p["text"] == "still reaches alice" })
 }

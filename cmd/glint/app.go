@@ -30,7 +30,7 @@ type app struct {
 	sfu       *sfu.SFU
 	bus       *bus.NATS
 	hub       *datachannel.Hub
-	gifts     *datachannel.GiftWebhook // nil without gift_webhooks
+	gifts     *signaling.GiftWebhook // nil without gift_webhooks
 	signaling *signaling.Server
 	http      *http.Server
 	listener  net.Listener
@@ -123,7 +123,7 @@ func (a *app) startInteraction() error {
 	a.bus = b
 	var opts datachannel.Options
 	if len(a.cfg.GiftWebhooks) > 0 {
-		if a.gifts, err = datachannel.NewGiftWebhook(a.cfg.GiftWebhooks, a.cfg.APIKey, a.cfg.APISecret, a.log); err != nil {
+		if a.gifts, err = signaling.NewGiftWebhook(a.cfg.GiftWebhooks, a.cfg.APIKey, a.cfg.APISecret, a.log); err != nil {
 			return err
 		}
 		opts.Gifts = a.gifts

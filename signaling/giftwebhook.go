@@ -1,7 +1,9 @@
-package datachannel
+package signaling
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -11,13 +13,14 @@ import (
 	"github.com/livekit/protocol/webhook"
 	"go.uber.org/zap"
 
+	"github.com/glintlive/glint/datachannel"
 	"github.com/glintlive/glint/datachannel/gift"
 )
 
 // EventGiftReceived is the webhook event name of a gift.
 const EventGiftReceived = "gift_received"
 
-// GiftWebhook is a GiftSink that POSTs each gift to the host's backend as a LiveKit
+// GiftWebhook is a datachannel.GiftSink that POSTs each gift to the host's backend as a LiveKit
 // webhook (livekit/protocol webhook): a WebhookEvent signed with the API key and secret,
 // which the backend checks with LiveKit's webhook.ReceiveWebhookEvent as for any LiveKit
 // event. The gift is in the event's participant: identity is the sender, metadata the
@@ -32,12 +35,12 @@ type GiftWebhook struct {
 	log       *zap.Logger
 }
 
-var _ GiftSink = (*GiftWebhook)(nil)
+var _ datachannel.GiftSink = (*GiftWebhook)(nil)
 
 // NewGiftWebhook sends to every URL in urls, signing with apiKey/apiSecret.
 func NewGiftWebhook(urls []string, apiKey, apiSecret string, log *zap.Logger) (*GiftWebhook, error) {
 	if apiKey == "" || apiSecret == "" {
-		return nil, fmt.Errorf("datachannel: the gift webhook needs an API key and secret to sign with")
+		return nil, fmt.Errorf("signaling: the gift webhook needs an API key and secret to sign with")
 	}
 	// LiveKit's notifier counts dispatches in Prometheus metrics it must be told to
 	// create first (on the default registry, which /metrics serves); it is idempotent.
@@ -45,7 +48,7 @@ func NewGiftWebhook(urls []string, apiKey, apiSecret string, log *zap.Logger) (*
 	w := &GiftWebhook{log: log.Named("giftwebhook")}
 	for _, u := range urls {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return nil, fmt.Errorf("datachannel: webhook url %q is not an http(s) URL", u)
+			return nil, fmt.Errorf("signaling: webhook url %q is not an http(s) URL", u)
 		}
 		w.notifiers = append(w.notifiers, webhook.NewURLNotifier(webhook.URLNotifierParams{
 			URL: u, APIKey: apiKey, APISecret: apiSecret,
@@ -60,7 +63,7 @@ func (w *GiftWebhook) Gift(ctx context.Context, room string, g gift.Gift) {
 	meta, _ := json.Marshal(g)
 	ev := &livekit.WebhookEvent{
 		Event:       EventGiftReceived,
-		Id:          "GIFT_" + msgID("gift", room, g.From, g.Key),
+		Id:          giftEventID(room, g),
 		CreatedAt:   g.At.Unix(),
 		Room:        &livekit.Room{Name: room},
 		Participant: &livekit.ParticipantInfo{Identity: g.From, Metadata: string(meta), Attributes: map[string]string{"amount": strconv.FormatInt(g.Amount, 10), "currency": g.Currency}},
@@ -77,4 +80,10 @@ func (w *GiftWebhook) Close() {
 	for _, n := range w.notifiers {
 		n.Stop(false)
 	}
+}
+
+// giftEventID is stable per (room, sender, key), so a backend can deduplicate.
+func giftEventID(room string, g gift.Gift) string {
+	sum := sha256.Sum256([]byte(room + "\x00" + g.From + "\x00" + g.Key))
+	return "GIFT_" + hex.EncodeToString(sum[:12])
 }

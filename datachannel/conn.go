@@ -105,8 +105,13 @@ func (c *Conn) Receive(msg []byte) error {
 	}
 	now := c.room.hub.now()
 	env, err := Decode(msg, c.room.hub.cfg.MaxMessageBytes, c.room.name, c.identity)
-	if err == nil {
+	switch {
+	case err == nil:
 		err = c.permit(env.Type, now)
+	case !c.room.limits.allow(c.limitKey(), now):
+		// Garbage counts against the sender's rate too, so a flood of it is answered
+		// with one rate_limited a second rather than an error per message.
+		err = ErrRateLimited
 	}
 	if err != nil {
 		received.WithLabelValues(codeOf(err)).Inc()
@@ -144,14 +149,19 @@ func (c *Conn) permit(typ string, now time.Time) error {
 			return errForbidden("this needs roomAdmin")
 		}
 	}
-	key := c.identity
-	if key == "" {
-		key = fmt.Sprintf("anonymous %p", c)
-	}
-	if !c.room.limits.allow(key, now) {
+	if !c.room.limits.allow(c.limitKey(), now) {
 		return ErrRateLimited
 	}
 	return nil
+}
+
+// limitKey is whose rate a message counts against: the identity across all its
+// connections, or this connection for an anonymous viewer.
+func (c *Conn) limitKey() string {
+	if c.identity == "" {
+		return fmt.Sprintf("anonymous %p", c)
+	}
+	return c.identity
 }
 
 // Close closes the connection and its transport and leaves the room. It waits for the

@@ -247,3 +247,31 @@ func TestExpiredTokenOnlyReceives(t *testing.T) {
 	bob.wantAck("3")
 	alice.nextWhere(TypeChatMessage, func(p map[string]any) bool { return p["text"] == "still reaches alice" })
 }
+
+// TestGarbageFloodIsRateLimited: malformed messages count against the sender's rate, so
+// a flood of them gets a few errors, not one per message, and the sender stays connected.
+func TestGarbageFloodIsRateLimited(t *testing.T) {
+	h := newTestHub(t, hubOpts{cfg: func(c *Config) { c.RateBurst, c.RatePerSecond, c.SendQueue = 5, 1, 16 }})
+	m := join(t, h, claims("m", true, false))
+	start := time.Now()
+	for i := 0; i < 500; i++ {
+		m.raw([]byte(`{"v":1,"type":`))
+	}
+	elapsed := time.Since(start)
+	m.conn.reply("marker", "", nil) // Receive answered garbage synchronously: the marker comes after
+	m.next("marker")
+	errs := 0
+	for _, e := range m.drain() {
+		if e.Type == TypeError {
+			errs++
+		}
+	}
+	if errs > 5+1+int(elapsed.Seconds())+1 {
+		t.Fatalf("%d errors for 500 malformed messages in %v", errs, elapsed)
+	}
+	select {
+	case <-m.conn.Done():
+		t.Fatal("the connection was closed")
+	default:
+	}
+}

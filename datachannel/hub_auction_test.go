@@ -149,8 +149,19 @@ func TestAuctionRestoresFromBus(t *testing.T) {
 // holds one strictly increasing order and every acked bid is in it exactly once.
 func TestTwoNodesOneOrder(t *testing.T) {
 	b := bus.NewMemory()
+	twoNodesOneOrder(t, b, b.Peer())
+}
+
+// TestTwoNodesOneOrderOverNATS is the same with two NATS connections to one server, as
+// two Glint processes on a cluster would have.
+func TestTwoNodesOneOrderOverNATS(t *testing.T) {
+	url := natsServer(t)
+	twoNodesOneOrder(t, openNATS(t, url), openNATS(t, url))
+}
+
+func twoNodesOneOrder(t *testing.T, b, b2 bus.Bus) {
 	h1 := newTestHub(t, hubOpts{bus: b, cfg: func(c *Config) { c.RateBurst, c.RatePerSecond = 1000, 1000 }})
-	h2 := newTestHub(t, hubOpts{bus: b.Peer(), cfg: func(c *Config) { c.RateBurst, c.RatePerSecond = 1000, 1000 }})
+	h2 := newTestHub(t, hubOpts{bus: b2, cfg: func(c *Config) { c.RateBurst, c.RatePerSecond = 1000, 1000 }})
 	watcher := join(t, h2, nil) // on node 2 before the lot exists: learns of it through the bus
 	host := join(t, h1, claims("host", true, true))
 	openLot(t, host, "lot", 120_000)

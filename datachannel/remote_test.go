@@ -11,8 +11,17 @@ import (
 // retried on the other node is recognised.
 func TestTwoNodesChat(t *testing.T) {
 	b := bus.NewMemory()
-	h1 := newTestHub(t, hubOpts{bus: b})
-	h2 := newTestHub(t, hubOpts{bus: b.Peer()})
+	twoNodesChat(t, b, b.Peer())
+}
+
+func TestTwoNodesChatOverNATS(t *testing.T) {
+	url := natsServer(t)
+	twoNodesChat(t, openNATS(t, url), openNATS(t, url))
+}
+
+func twoNodesChat(t *testing.T, b1, b2 bus.Bus) {
+	h1 := newTestHub(t, hubOpts{bus: b1})
+	h2 := newTestHub(t, hubOpts{bus: b2})
 	alice := join(t, h1, claims("alice", true, false))
 	bob := join(t, h2, claims("bob", true, false))
 	host := join(t, h2, claims("host", true, true))

@@ -56,7 +56,7 @@ type Hub struct {
 
 	mu     sync.Mutex
 	rooms  map[string]*room
-	conns  int // joined and not yet left, over all rooms
+	live   map[*Conn]struct{} // joined and not yet left, over all rooms
 	closed bool
 	wg     sync.WaitGroup
 
@@ -76,7 +76,7 @@ func NewHub(cfg Config, b bus.Bus, opts Options, log *zap.Logger) (*Hub, error) 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{cfg: cfg, bus: b, opts: opts, log: log.Named("datachannel"), ctx: ctx, cancel: cancel,
-		rooms: map[string]*room{}, sideline: make(chan func(), 4096)}
+		rooms: map[string]*room{}, live: map[*Conn]struct{}{}, sideline: make(chan func(), 4096)}
 	h.wg.Add(1)
 	go h.runSideline()
 	return h, nil
@@ -99,7 +99,7 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 		h.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if h.conns >= h.cfg.MaxConns {
+	if len(h.live) >= h.cfg.MaxConns {
 		h.mu.Unlock()
 		return nil, ErrTooManyConns
 	}
@@ -116,10 +116,10 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 		go r.run()
 	}
 	r.members++ // under h.mu, so the room cannot retire from here on
-	h.conns++
+	c := newConn(r, claims, t, h.cfg.SendQueue)
+	h.live[c] = struct{}{} // so Close reaches it even before the room has added it
 	connsGauge.Inc()
 	h.mu.Unlock()
-	c := newConn(r, claims, t, h.cfg.SendQueue)
 	select {
 	case r.inbox <- command{conn: c, join: true}:
 		return c, nil
@@ -163,12 +163,16 @@ func (h *Hub) Close() {
 	for _, r := range h.rooms {
 		rooms = append(rooms, r)
 	}
+	conns := make([]*Conn, 0, len(h.live))
+	for c := range h.live {
+		conns = append(conns, c)
+	}
 	h.mu.Unlock()
 	h.cancel()
+	for _, c := range conns {
+		c.Close()
+	}
 	for _, r := range rooms {
-		for _, c := range r.connList() {
-			c.Close()
-		}
 		close(r.stop)
 	}
 	close(h.sideline)

@@ -275,3 +275,25 @@ func TestGarbageFloodIsRateLimited(t *testing.T) {
 	default:
 	}
 }
+
+// TestCloseReachesJoinsInFlight: Close closes connections whose join the room has not
+// handled yet, so no writer goroutine outlives the hub (goleak checks).
+func TestCloseReachesJoinsInFlight(t *testing.T) {
+	h := newTestHub(t, hubOpts{})
+	var conns []*Conn
+	for i := 0; i < 50; i++ {
+		c, err := h.Join(room1, nil, newFake(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	h.Close()
+	for _, c := range conns {
+		select {
+		case <-c.Done():
+		default:
+			t.Fatal("a connection outlived the hub")
+		}
+	}
+}

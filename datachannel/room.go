@@ -76,8 +76,10 @@ const tickEvery = 50 * time.Millisecond
 func (r *room) run() {
 	defer r.hub.wg.Done()
 	defer close(r.done)
-	r.restore()
+	// Follow other nodes first, then read the logs: an event published meanwhile waits
+	// in the inbox (and is a no-op if the restore already has it) instead of being lost.
 	defer r.watchBus()()
+	r.restore()
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	for {
@@ -191,7 +193,7 @@ func (r *room) leave(c *Conn) {
 	r.presence.Store(true)
 	r.hub.mu.Lock()
 	r.members--
-	r.hub.conns--
+	delete(r.hub.live, c)
 	connsGauge.Dec()
 	r.hub.mu.Unlock()
 }

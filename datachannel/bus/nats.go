@@ -240,16 +240,24 @@ func (b *NATS) Replay(ctx context.Context, l Log, from uint64, fn func(Record) e
 func (b *NATS) Subscribe(room, topic string, fn func(Msg)) (Subscription, error) {
 	s := &subscription{bus: b, room: room, fn: fn}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.isClosed {
+		b.mu.Unlock()
 		return nil, ErrClosed
 	}
 	ns, err := b.nc.Subscribe(eventSubject(room, topic), s.deliver)
 	if err != nil {
+		b.mu.Unlock()
 		return nil, b.wrap(err)
 	}
 	s.ns = ns
 	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	// Make the subscription effective on the server before returning, so a message
+	// published after Subscribe returns (by anyone) is delivered.
+	if err := b.nc.FlushTimeout(b.cfg.RequestTimeout); err != nil {
+		s.Stop()
+		return nil, b.wrap(err)
+	}
 	return s, nil
 }
 

@@ -179,8 +179,15 @@ func (c *Conn) close() {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	// The transport is closed on its own goroutine: closing a WebSocket may wait for a
+	// write in progress, and close can be called from the room's fan-out, which must not
+	// wait for any one client. Added before done closes, while the writer still counts.
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		_ = c.t.Close()
+	}()
 	close(c.done)
-	_ = c.t.Close()
 	c.room.leave(c)
 }
 

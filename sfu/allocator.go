@@ -23,7 +23,23 @@ type allocator struct {
 	bwe   *viewerBWE
 	video *DownTrack
 	sel   simulcast.Selector
+
+	// A measured probe: while one runs, and the rate the link was seen to carry (floor),
+	// trusted above GCC's estimate until the link shows congestion or GCC catches up.
+	probing bool
+	judgeAt time.Time // when the last probe's feedback is in
+	graceTo time.Time // congestion until then is the probe's own
+	floor   int
 }
+
+// probeFeedbackWait is how long after a probe its feedback is judged: viewers report
+// transport-wide feedback every 50-100 ms, plus the round trip. probeGrace is how long
+// after that the queue a probe built may still make GCC see congestion: it is the probe's
+// doing, drains by itself, and must not cost the viewer its layer.
+const (
+	probeFeedbackWait = 300 * time.Millisecond
+	probeGrace        = time.Second
+)
 
 func (a *allocator) run(done <-chan struct{}) {
 	tick := time.NewTicker(allocateEvery)
@@ -54,9 +70,66 @@ func (a *allocator) allocate(now time.Time) {
 		a.video.allocate(LayerFull, 0, 0)
 		return
 	}
-	budget := a.bwe.est.GetTargetBitrate() - audioReserve
+	est := a.bwe.est.GetTargetBitrate()
+	a.updateFloor(est, now)
+	budget := max(est, a.floor) - audioReserve
 	layer, probe := a.sel.Choose(budget, rates, a.video.capLayer, now)
+	a.runProbe(probe > 0, now)
 	a.video.allocate(layer, probe, budget)
+}
+
+// runProbe starts and stops the prober's measurement with the selector's probes.
+func (a *allocator) runProbe(on bool, now time.Time) {
+	p := a.bwe.probe
+	switch {
+	case p == nil || on == a.probing:
+	case on:
+		p.start()
+		a.probing, a.judgeAt = true, time.Time{}
+	default:
+		p.stop()
+		a.probing, a.judgeAt = false, now.Add(probeFeedbackWait)
+	}
+}
+
+// updateFloor judges a finished probe and drops the floor when it no longer holds: the
+// link is congested (GCC sees delay building) or GCC's own estimate has caught up.
+func (a *allocator) updateFloor(est int, now time.Time) {
+	ownQueue := a.probing || !a.judgeAt.IsZero() || now.Before(a.graceTo)
+	if a.floor > 0 && (est >= a.floor || (!ownQueue && congested(a.bwe.est))) {
+		a.floor = 0
+	}
+	if a.judgeAt.IsZero() || now.Before(a.judgeAt) {
+		return
+	}
+	a.judgeAt, a.graceTo = time.Time{}, now.Add(probeGrace)
+	delivered, sent := a.bwe.probe.result()
+	// What the link carried, but no more than was sent (a short burst can arrive faster);
+	// when it fell behind, a little less than it managed, since the probe's own queue was
+	// still draining into it.
+	carried := min(delivered, sent)
+	if delivered < sent*9/10 {
+		carried = delivered * 9 / 10
+	}
+	had := max(est, a.floor)
+	if carried > had {
+		a.floor = carried
+	}
+	// Won only when clearly more: probing again at once for a few percent more would load
+	// a full link again and again.
+	won := carried > had+had/10
+	a.sel.ProbeResult(won)
+	if won {
+		probesSucceeded.Inc()
+	} else {
+		probesFailed.Inc()
+	}
+}
+
+// congested reports whether GCC's delay detector sees the link's queue growing.
+func congested(est interface{ GetStats() map[string]any }) bool {
+	st := est.GetStats()
+	return st["usage"] == "overuse" || st["state"] == "decrease"
 }
 
 // startAllocator runs the allocator for a viewer whose PeerConnection has estimation.

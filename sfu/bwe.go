@@ -28,6 +28,7 @@ type bweFactory struct {
 // viewerBWE is what the allocator gets for one viewer.
 type viewerBWE struct {
 	est    cc.BandwidthEstimator
+	probe  *prober     // nil when the estimator does not measure probes
 	active atomic.Bool // packets go through estimation
 }
 
@@ -61,6 +62,9 @@ func (f *bweFactory) NewInterceptor(id string) (interceptor.Interceptor, error) 
 	bwe := &viewerBWE{}
 	if v, ok := f.ests.LoadAndDelete(id); ok {
 		bwe.est = v.(cc.BandwidthEstimator)
+		if pe, ok := bwe.est.(*probingEstimator); ok {
+			bwe.probe = &pe.probe
+		}
 	}
 	twI, err := f.twcc.NewInterceptor(id)
 	if err != nil {

@@ -179,7 +179,7 @@ func (d *DownTrack) allocate(layer, probeBps, budget int) {
 // frame's last packet, in the output's sequence (Munger.Pad) so the viewer sees no gap.
 const (
 	paddingSize    = 255
-	maxPadPerFrame = 16
+	maxPadPerFrame = 40 // 2.4 Mbit/s at 30 fps
 )
 
 // padMark remembers a padding packet's output seq and timestamp.

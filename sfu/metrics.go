@@ -33,6 +33,14 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "layer_switches_total",
 		Help: "Simulcast layer changes made by viewers' DownTracks.",
 	})
+	probesSucceeded = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "bwe_probes_succeeded_total",
+		Help: "Bandwidth probes after which a viewer's link was measured carrying more than its estimate.",
+	})
+	probesFailed = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "bwe_probes_failed_total",
+		Help: "Bandwidth probes that did not show more capacity than the estimate.",
+	})
 	datagramsGSO = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "udp_gso_datagrams_total",
 		Help: "Media datagrams sent in UDP GSO batches (one send per viewer per frame).",
@@ -58,5 +66,5 @@ var (
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped}
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped}
 }

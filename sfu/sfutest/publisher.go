@@ -7,8 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -29,7 +31,7 @@ type Publisher struct {
 
 // NewPublisher connects a publisher through signal and waits until media can flow.
 func NewPublisher(ctx context.Context, signal Signal) (*Publisher, error) {
-	pc, err := newPeerConnection()
+	pc, err := newPeerConnection(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -120,16 +122,22 @@ func pace(ctx context.Context, count uint32, fps int, frame func(i uint32) error
 // Close ends the publisher's session.
 func (p *Publisher) Close() error { return p.PC.Close() }
 
-func newPeerConnection(extra ...interceptor.Factory) (*webrtc.PeerConnection, error) {
+// newPeerConnection makes a test peer on loopback, or on netw (a pion vnet) when not nil.
+func newPeerConnection(netw transport.Net, extra ...interceptor.Factory) (*webrtc.PeerConnection, error) {
 	var se webrtc.SettingEngine
 	if len(extra) > 0 {
 		// Simulated loss happens after SRTP has seen the packet, so its replay window would
 		// reject the retransmission that real loss (before SRTP) lets through.
 		se.DisableSRTPReplayProtection(true)
 	}
-	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	if netw != nil {
+		se.SetNet(netw)
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled) // a virtual network has no multicast
+	} else {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	}
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err

@@ -134,6 +134,9 @@ func (d *DownTrack) setReady(w rtcpWriter) {
 func (d *DownTrack) close() {
 	d.mu.Lock()
 	d.closed = true
+	if d.source != nil && d.source.codec.IsVideo() {
+		viewersOnLayer[d.source.layer].Dec()
+	}
 	d.mu.Unlock()
 	d.track.removeDownTrack(d)
 }
@@ -273,6 +276,12 @@ func (d *DownTrack) join(r *Receiver, keyframe bool, arrival int64) bool {
 	if d.source != nil && d.source.session == r.session {
 		layerSwitches.Inc()
 		d.switches++
+	}
+	if r.codec.IsVideo() {
+		if d.source != nil {
+			viewersOnLayer[d.source.layer].Dec()
+		}
+		viewersOnLayer[r.layer].Inc()
 	}
 	d.source, d.payloadType = r, uint8(d.codecs[i].PayloadType)
 	d.munger.Switch()

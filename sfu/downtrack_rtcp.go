@@ -53,6 +53,7 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 }
 
 func (d *DownTrack) requestKeyframe() {
+	viewerKeyframeRequests.Inc() // a viewer's decoder lost its picture: a freeze, as it sees it
 	d.mu.Lock()
 	r := d.source
 	now := time.Now()

@@ -78,14 +78,19 @@ func (a *allocator) allocate(now time.Time) {
 	a.video.allocate(layer, probe, budget)
 }
 
-// runProbe starts and stops the prober's measurement with the selector's probes.
+// runProbe starts and stops the prober's measurement with the selector's probes. A probe
+// that starts while the last one awaits its feedback judges that one first: one prober
+// measures one probe at a time.
 func (a *allocator) runProbe(on bool, now time.Time) {
 	p := a.bwe.probe
 	switch {
 	case p == nil || on == a.probing:
 	case on:
+		if !a.judgeAt.IsZero() {
+			a.judge(a.bwe.est.GetTargetBitrate(), now)
+		}
 		p.start()
-		a.probing, a.judgeAt = true, time.Time{}
+		a.probing = true
 	default:
 		p.stop()
 		a.probing, a.judgeAt = false, now.Add(probeFeedbackWait)
@@ -99,9 +104,14 @@ func (a *allocator) updateFloor(est int, now time.Time) {
 	if a.floor > 0 && (est >= a.floor || (!ownQueue && congested(a.bwe.est))) {
 		a.floor = 0
 	}
-	if a.judgeAt.IsZero() || now.Before(a.judgeAt) {
-		return
+	if !a.judgeAt.IsZero() && !now.Before(a.judgeAt) {
+		a.judge(est, now)
 	}
+}
+
+// judge takes the last probe's measurement: the floor rises to what the link carried, and
+// the selector learns whether that was clearly more than it had.
+func (a *allocator) judge(est int, now time.Time) {
 	a.judgeAt, a.graceTo = time.Time{}, now.Add(probeGrace)
 	delivered, sent := a.bwe.probe.result()
 	// What the link carried, but no more than was sent (a short burst can arrive faster);

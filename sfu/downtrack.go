@@ -32,6 +32,7 @@ type DownTrack struct {
 	closed    bool
 
 	capLayer    int       // the viewer's own cap (WHEP ?layer=)
+	demanded    int       // the layer counted in the Track's demand, -1 for none
 	maxLayer    int       // what the allocator grants within the cap
 	probeBps    int       // padding probe rate the allocator asks for, 0 for none
 	probeOwed   float64   // padding bytes due
@@ -82,7 +83,7 @@ func (d *DownTrack) Stats() DownTrackStats {
 var _ webrtc.TrackLocal = (*DownTrack)(nil)
 
 func newDownTrack(t *Track, id, streamID string, maxLayer int, log *zap.Logger) *DownTrack {
-	return &DownTrack{id: id, streamID: streamID, track: t, capLayer: maxLayer, maxLayer: maxLayer, log: log}
+	return &DownTrack{id: id, streamID: streamID, track: t, capLayer: maxLayer, maxLayer: maxLayer, demanded: -1, log: log}
 }
 
 // ID, RID, StreamID and Kind identify the track to pion and to the viewer's MediaStream.
@@ -134,11 +135,27 @@ func (d *DownTrack) setReady(w rtcpWriter) {
 func (d *DownTrack) close() {
 	d.mu.Lock()
 	d.closed = true
+	d.demandLayerLocked(-1)
 	if d.source != nil && d.source.codec.IsVideo() {
 		viewersOnLayer[d.source.layer].Dec()
 	}
 	d.mu.Unlock()
 	d.track.removeDownTrack(d)
+}
+
+// demandLayer counts the DownTrack's wish for layer l (-1: none) in its Track's demand.
+func (d *DownTrack) demandLayer(l int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.demandLayerLocked(l)
+}
+
+func (d *DownTrack) demandLayerLocked(l int) {
+	if d.track.kind != webrtc.RTPCodecTypeVideo || d.demanded == l {
+		return
+	}
+	d.track.demand.move(d.demanded, l)
+	d.demanded = l
 }
 
 // wants reports whether packets of r are for this viewer: its current source, or the layer
@@ -175,6 +192,7 @@ func (d *DownTrack) allocate(layer, probeBps, budget int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.maxLayer = min(layer, d.capLayer)
+	d.demandLayerLocked(d.maxLayer)
 	d.probeBps, d.estimate = probeBps, budget
 }
 

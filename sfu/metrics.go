@@ -41,6 +41,10 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "viewers_on_layer",
 		Help: "Video DownTracks forwarding each simulcast layer now (q, h, f; f also for single-layer streams).",
 	}, []string{"layer"})
+	dynacastChanges = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "dynacast_changes_total",
+		Help: "Changes in which simulcast layers some viewer wants (a layer nobody wants can be paused at an SDK publisher).",
+	})
 	probesSucceeded = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "bwe_probes_succeeded_total",
 		Help: "Bandwidth probes after which a viewer's link was measured carrying more than its estimate.",
@@ -80,5 +84,5 @@ var viewersOnLayer = [numLayers]prometheus.Gauge{
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped}
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped}
 }

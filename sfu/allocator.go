@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/sdp/v3"
@@ -20,9 +21,11 @@ const (
 // Selector picks within the viewer's cap, plus padding probes when it looks for room to
 // climb. It runs on the viewer session's own goroutine, never on the fan-out path.
 type allocator struct {
-	bwe   *viewerBWE
-	video *DownTrack
-	sel   simulcast.Selector
+	est    estimator
+	probe  *prober      // nil: probes are padding only, not measured
+	active *atomic.Bool // per-packet estimation is on; nil when there is none to switch
+	video  *DownTrack
+	sel    simulcast.Selector
 
 	// A measured probe: while one runs, and the rate the link was seen to carry (floor),
 	// trusted above GCC's estimate until the link shows congestion or GCC catches up.
@@ -30,6 +33,13 @@ type allocator struct {
 	judgeAt time.Time // when the last probe's feedback is in
 	graceTo time.Time // congestion until then is the probe's own
 	floor   int
+}
+
+// estimator is a viewer's bandwidth estimate: GCC on transport-wide feedback, or the
+// viewer's own REMB.
+type estimator interface {
+	GetTargetBitrate() int
+	GetStats() map[string]any
 }
 
 // probeFeedbackWait is how long after a probe its feedback is judged: viewers report
@@ -65,12 +75,14 @@ func (a *allocator) allocate(now time.Time) {
 		}
 	}
 	// Estimate only while there is a choice to make: it is the costliest per-packet work.
-	a.bwe.active.Store(layers > 1)
+	if a.active != nil {
+		a.active.Store(layers > 1)
+	}
 	if layers < 2 {
 		a.video.allocate(LayerFull, 0, 0)
 		return
 	}
-	est := a.bwe.est.GetTargetBitrate()
+	est := a.est.GetTargetBitrate()
 	a.updateFloor(est, now)
 	budget := max(est, a.floor) - audioReserve
 	layer, probe := a.sel.Choose(budget, rates, a.video.capLayer, now)
@@ -82,12 +94,12 @@ func (a *allocator) allocate(now time.Time) {
 // that starts while the last one awaits its feedback judges that one first: one prober
 // measures one probe at a time.
 func (a *allocator) runProbe(on bool, now time.Time) {
-	p := a.bwe.probe
+	p := a.probe
 	switch {
 	case p == nil || on == a.probing:
 	case on:
 		if !a.judgeAt.IsZero() {
-			a.judge(a.bwe.est.GetTargetBitrate(), now)
+			a.judge(a.est.GetTargetBitrate(), now)
 		}
 		p.start()
 		a.probing = true
@@ -101,7 +113,7 @@ func (a *allocator) runProbe(on bool, now time.Time) {
 // link is congested (GCC sees delay building) or GCC's own estimate has caught up.
 func (a *allocator) updateFloor(est int, now time.Time) {
 	ownQueue := a.probing || !a.judgeAt.IsZero() || now.Before(a.graceTo)
-	if a.floor > 0 && (est >= a.floor || (!ownQueue && congested(a.bwe.est))) {
+	if a.floor > 0 && (est >= a.floor || (!ownQueue && congested(a.est))) {
 		a.floor = 0
 	}
 	if !a.judgeAt.IsZero() && !now.Before(a.judgeAt) {
@@ -113,7 +125,7 @@ func (a *allocator) updateFloor(est int, now time.Time) {
 // the selector learns whether that was clearly more than it had.
 func (a *allocator) judge(est int, now time.Time) {
 	a.judgeAt, a.graceTo = time.Time{}, now.Add(probeGrace)
-	delivered, sent := a.bwe.probe.result()
+	delivered, sent := a.probe.result()
 	// What the link carried, but no more than was sent (a short burst can arrive faster);
 	// when it fell behind, a little less than it managed, since the probe's own queue was
 	// still draining into it.
@@ -137,12 +149,14 @@ func (a *allocator) judge(est int, now time.Time) {
 }
 
 // congested reports whether GCC's delay detector sees the link's queue growing.
-func congested(est interface{ GetStats() map[string]any }) bool {
+func congested(est estimator) bool {
 	st := est.GetStats()
 	return st["usage"] == "overuse" || st["state"] == "decrease"
 }
 
-// startAllocator runs the allocator for a viewer whose PeerConnection has estimation.
+// startAllocator runs the allocator for a viewer: on GCC when it negotiated transport-wide
+// feedback, else on the REMB messages it sends (older players and some native clients);
+// a viewer with neither stays on its cap.
 func (s *Subscriber) startAllocator(bwe *viewerBWE) {
 	var video *DownTrack
 	for _, dt := range s.downTracks {
@@ -150,11 +164,47 @@ func (s *Subscriber) startAllocator(bwe *viewerBWE) {
 			video = dt
 		}
 	}
-	if bwe == nil || bwe.est == nil || video == nil || !negotiatedTWCC(s.videoSender) {
-		return // no estimate to spend: the viewer stays on its cap
+	var a *allocator
+	switch {
+	case video == nil:
+		return
+	case bwe != nil && bwe.est != nil && negotiatedTWCC(s.videoSender):
+		a = &allocator{est: bwe.est, probe: bwe.probe, active: &bwe.active, video: video}
+	case negotiatedREMB(s.videoSender):
+		a = &allocator{est: rembEstimate{video}, video: video}
+	default:
+		return
 	}
-	a := &allocator{bwe: bwe, video: video}
 	s.Go(func() { a.run(s.Stopping()) })
+}
+
+// rembEstimate is the estimate a viewer reports in REMB messages; until its first one, the
+// same starting estimate GCC has.
+type rembEstimate struct{ d *DownTrack }
+
+func (r rembEstimate) GetTargetBitrate() int {
+	if bps := r.d.remb.Load(); bps > 0 {
+		return int(bps)
+	}
+	return initialEstimate
+}
+
+// GetStats has nothing to add: REMB is the viewer's verdict, congestion included.
+func (rembEstimate) GetStats() map[string]any { return nil }
+
+// negotiatedREMB reports whether the viewer agreed to send receiver-estimated maximum bitrate.
+func negotiatedREMB(sender *webrtc.RTPSender) bool {
+	if sender == nil {
+		return false
+	}
+	for _, c := range sender.GetParameters().Codecs {
+		for _, fb := range c.RTCPFeedback {
+			if fb.Type == webrtc.TypeRTCPFBGoogREMB {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // negotiatedTWCC reports whether the viewer agreed to transport-wide congestion feedback.

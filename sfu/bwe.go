@@ -38,6 +38,8 @@ func registerBWE(e *engine, m *webrtc.MediaEngine, ir *interceptor.Registry, new
 		return err
 	}
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeVideo)
+	// REMB for players without transport-wide feedback: their own estimate, sent to us.
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB}, webrtc.RTPCodecTypeVideo)
 	tw, err := twcc.NewHeaderExtensionInterceptor()
 	if err != nil {
 		return err

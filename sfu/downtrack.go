@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -31,15 +32,16 @@ type DownTrack struct {
 	ready     bool                        // transport connected: packets would reach the viewer
 	closed    bool
 
-	capLayer    int       // the viewer's own cap (WHEP ?layer=)
-	demanded    int       // the layer counted in the Track's demand, -1 for none
-	maxLayer    int       // what the allocator grants within the cap
-	probeBps    int       // padding probe rate the allocator asks for, 0 for none
-	probeOwed   float64   // padding bytes due
-	lastProbe   int64     // unix nanos padding was last accounted
-	estimate    int       // the viewer's last video budget, for metrics
-	source      *Receiver // the Receiver the munger is joined to
-	unsupported *Receiver // a source whose codec the viewer lacks (warned once)
+	remb        atomic.Int64 // the viewer's last REMB, bits per second (0: none yet)
+	capLayer    int          // the viewer's own cap (WHEP ?layer=)
+	demanded    int          // the layer counted in the Track's demand, -1 for none
+	maxLayer    int          // what the allocator grants within the cap
+	probeBps    int          // padding probe rate the allocator asks for, 0 for none
+	probeOwed   float64      // padding bytes due
+	lastProbe   int64        // unix nanos padding was last accounted
+	estimate    int          // the viewer's last video budget, for metrics
+	source      *Receiver    // the Receiver the munger is joined to
+	unsupported *Receiver    // a source whose codec the viewer lacks (warned once)
 	payloadType uint8
 	lastKeyReq  time.Time
 	munger      simulcast.Munger

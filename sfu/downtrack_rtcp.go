@@ -44,6 +44,13 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 					break
 				}
 			}
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			for _, ssrc := range p.SSRCs {
+				if ssrc == d.ssrc {
+					d.remb.Store(int64(min(p.Bitrate, maxEstimate)))
+					break
+				}
+			}
 		case *rtcp.TransportLayerNack:
 			if p.MediaSSRC == d.ssrc {
 				budget = d.retransmit(p, budget)

@@ -83,3 +83,62 @@ func TestSimulcastLayersAndFallback(t *testing.T) {
 		}
 	}
 }
+
+// TestREMBChoosesTheLayer: a player without transport-wide feedback reports its bandwidth
+// with REMB; the allocator spends that instead: 300 kbit/s gets h (180 kbit/s here, f is
+// 720), and 5 Mbit/s gets f back after the climb's hold.
+func TestREMBChoosesTheLayer(t *testing.T) {
+	s := newTestSFU(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	log := sfutest.Logger()
+	pub, err := sfutest.NewSimulcastPublisher(ctx, func(ctx context.Context, offer string) (string, error) {
+		_, answer, err := whip.Publish(s, "remb", offer, log)
+		return answer, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	var sub *sfu.Subscriber
+	v, err := sfutest.NewViewer(ctx, func(ctx context.Context, offer string) (string, error) {
+		var answer string
+		var err error
+		sub, answer, err = s.Subscribe("remb", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, log)
+		return answer, err
+	}, sfutest.WithREMB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	sending := make(chan error, 1)
+	go func() { sending <- pub.SendFrames(ctx, 0, 300, 30, 30) }()
+	defer func() { cancel(); <-sending }()
+
+	// report keeps sending a REMB of bps every 250 ms (browsers send one about every second
+	// or on change) until the viewer's layer is want, within d.
+	report := func(bps, want int, d time.Duration) bool {
+		deadline := time.Now().Add(d)
+		for time.Now().Before(deadline) {
+			_ = v.SendREMB(bps) // before the first video packet there is no SSRC to name
+			if sub.VideoStats().Layer == want {
+				return true
+			}
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+		return false
+	}
+	if !report(300_000, sfu.LayerMid, 5*time.Second) {
+		t.Fatalf("REMB of 300 kbit/s: %+v, want layer h", sub.VideoStats())
+	}
+	if st := sub.VideoStats(); st.Estimate > 300_000 {
+		t.Errorf("video budget %d above the viewer's REMB", st.Estimate)
+	}
+	if !report(5_000_000, sfu.LayerFull, 6*time.Second) {
+		t.Fatalf("REMB of 5 Mbit/s: %+v, want layer f", sub.VideoStats())
+	}
+}

@@ -52,7 +52,7 @@ func NewSimulcastPublisher(ctx context.Context, signal Signal, opts ...Simulcast
 	for _, opt := range opts {
 		opt(&o)
 	}
-	pc, err := newPeerConnection(o.net)
+	pc, err := newPeerConnection(peerOptions{net: o.net})
 	if err != nil {
 		return nil, err
 	}

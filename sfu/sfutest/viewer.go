@@ -28,6 +28,7 @@ type Viewer struct {
 	videoTS       []uint32
 	layers        []byte
 	senderReports int
+	videoSSRC     uint32
 	shown         []ShownFrame
 	broken        bool // a frame was lost: nothing shows until the next keyframe
 	lastPLI       time.Time
@@ -41,11 +42,16 @@ type ViewerOption func(*viewerOptions)
 type viewerOptions struct {
 	dropEvery int
 	net       transport.Net
+	remb      bool
 }
 
 // WithNet puts the viewer on a virtual network (pion transport/vnet), where the test
 // shapes its link.
 func WithNet(n transport.Net) ViewerOption { return func(o *viewerOptions) { o.net = n } }
+
+// WithREMB makes the viewer an older player: no transport-wide congestion feedback; it
+// reports its bandwidth with REMB messages (SendREMB) instead.
+func WithREMB() ViewerOption { return func(o *viewerOptions) { o.remb = true } }
 
 // WithLoss makes the viewer lose every nth incoming video RTP packet the first time it arrives,
 // before its NACK generator sees it: the stream is complete only if the server retransmits.
@@ -61,7 +67,7 @@ func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewe
 	if o.dropEvery > 0 {
 		extra = append(extra, &dropFactory{every: o.dropEvery})
 	}
-	pc, err := newPeerConnection(o.net, extra...)
+	pc, err := newPeerConnection(peerOptions{net: o.net, noTWCC: o.remb, extra: extra})
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +87,9 @@ func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewe
 		go func() {
 			defer v.done.Done()
 			if t.Kind() == webrtc.RTPCodecTypeVideo {
+				v.mu.Lock()
+				v.videoSSRC = uint32(t.SSRC())
+				v.mu.Unlock()
 				v.readVideo(t)
 			} else {
 				v.readAudio(t)
@@ -229,6 +238,17 @@ func (v *Viewer) WaitFrame(ctx context.Context, n uint32) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// SendREMB reports a receiver-estimated maximum bitrate for the video track.
+func (v *Viewer) SendREMB(bps int) error {
+	v.mu.Lock()
+	ssrc := v.videoSSRC
+	v.mu.Unlock()
+	if ssrc == 0 {
+		return fmt.Errorf("viewer: no video track yet")
+	}
+	return v.PC.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: float32(bps), SSRCs: []uint32{ssrc}}})
 }
 
 // Shown returns the frames a decoder would have shown, with when they arrived.

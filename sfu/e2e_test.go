@@ -195,3 +195,30 @@ func TestExistingRoomOnly(t *testing.T) {
 		t.Fatal("the room was created")
 	}
 }
+
+// TestLiveEdgeFollowsThePublisherClock: from the host's sender reports the room knows the
+// capture time of the newest frame, within a frame or two of the host's own clock.
+func TestLiveEdgeFollowsThePublisherClock(t *testing.T) {
+	s := newTestSFU(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pub, err := sfutest.NewPublisher(ctx, func(ctx context.Context, offer string) (string, error) {
+		_, answer, err := whip.Publish(s, "clock", offer, sfutest.Logger())
+		return answer, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	// pion's reporter sends a sender report about every second.
+	if err := pub.SendFrames(ctx, 0, 75, 30, 30); err != nil {
+		t.Fatal(err)
+	}
+	edge, ok := s.Room("clock").LiveEdge()
+	if !ok {
+		t.Fatal("no live edge after 2.5 s of media with sender reports")
+	}
+	if lag := time.Since(edge); lag < -50*time.Millisecond || lag > 200*time.Millisecond {
+		t.Errorf("live edge %v behind the publisher's clock, want within a few frames", lag)
+	}
+}

@@ -53,6 +53,8 @@ type Receiver struct {
 	pliTimer   *time.Timer
 	closed     bool
 
+	clock mediaClock // RTP timestamps to capture time, from the publisher's sender reports
+
 	// The layer's bitrate, measured over rateWindow by Run and read by viewers' allocators.
 	rate      atomic.Int64 // bits per second
 	rateStart int64
@@ -114,6 +116,7 @@ func (r *Receiver) Run() {
 		r.cache.put(s.pkt.SequenceNumber, s.buf[:n])
 		s.n, s.arrival = n, time.Now().UnixNano()
 		r.lastRead.Store(s.arrival)
+		r.clock.onPacket(s.pkt.Timestamp)
 		r.measure(n, s.arrival)
 		s.keyframe = r.codec.IsVideo() && len(s.pkt.Payload) > 0 && simulcast.IsKeyframeStart(r.codec, s.pkt.Payload)
 		r.collect(b)
@@ -238,9 +241,11 @@ func (r *Receiver) sendPLI() {
 	}
 }
 
-// OnSenderReport passes the publisher's RTP-to-wall-clock mapping on to every viewer in that
-// viewer's own timestamp space, so players keep audio and video in sync.
+// OnSenderReport keeps the publisher's RTP-to-wall-clock mapping (the room's media clock)
+// and passes it on to every viewer in that viewer's own timestamp space, so players keep
+// audio and video in sync.
 func (r *Receiver) OnSenderReport(sr *rtcp.SenderReport) {
+	r.clock.onSenderReport(sr, r.clockRate)
 	for _, dt := range r.track.snapshot() {
 		dt.onSenderReport(r, sr)
 	}

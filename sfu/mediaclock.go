@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
 )
 
 // mediaClock is a Receiver's map from its RTP timestamps to the publisher's capture wall
@@ -78,4 +79,45 @@ func (r *Room) LiveEdge() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return rcv.clock.liveEdge()
+}
+
+// ClockMapping is one viewer's map from the RTP timestamps it receives to the publisher's
+// capture clock: the frame with timestamp RTPTime was captured at Capture, and timestamps
+// advance ClockRate a second. DownTracks rewrite timestamps, and a browser shows a page a
+// frame's rtpTimestamp but not its capture time, so this is what a viewer needs to turn an
+// event's mediaTime into "show on this frame". It changes when the viewer switches layer
+// or the host reconnects.
+type ClockMapping struct {
+	RTPTime   uint32    `json:"rtpTime"`
+	Capture   time.Time `json:"capture"`
+	ClockRate uint32    `json:"clockRate"`
+}
+
+// clockMapping is the DownTrack's current mapping, false before its source has a sender
+// report or before it forwards anything.
+func (d *DownTrack) clockMapping() (ClockMapping, bool) {
+	d.mu.Lock() // then the source's clock: nothing takes them the other way round
+	defer d.mu.Unlock()
+	src := d.source
+	if src == nil || !d.munger.Started() {
+		return ClockMapping{}, false
+	}
+	src.clock.mu.Lock()
+	defer src.clock.mu.Unlock()
+	if !src.clock.haveSR {
+		return ClockMapping{}, false
+	}
+	return ClockMapping{RTPTime: d.munger.OutputTS(src.clock.srRTP), Capture: src.clock.srWall, ClockRate: src.clock.clockHz}, true
+}
+
+// VideoClock reports the viewer's video clock mapping (see ClockMapping).
+func (s *Subscriber) VideoClock() (ClockMapping, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, dt := range s.downTracks {
+		if dt.Kind() == webrtc.RTPCodecTypeVideo {
+			return dt.clockMapping()
+		}
+	}
+	return ClockMapping{}, false
 }

@@ -251,6 +251,16 @@ func (v *Viewer) SendREMB(bps int) error {
 	return v.PC.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: float32(bps), SSRCs: []uint32{ssrc}}})
 }
 
+// LastVideoTimestamp is the RTP timestamp of the newest whole frame received.
+func (v *Viewer) LastVideoTimestamp() uint32 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.videoTS) == 0 {
+		return 0
+	}
+	return v.videoTS[len(v.videoTS)-1]
+}
+
 // Shown returns the frames a decoder would have shown, with when they arrived.
 func (v *Viewer) Shown() []ShownFrame {
 	v.mu.Lock()

@@ -69,10 +69,15 @@ func (p *prober) result() (delivered, sent int) {
 	if p.n < minPackets || p.last-p.first < minSpan {
 		return 0, 0
 	}
-	delivered = int(int64(p.bytes) * 8 * 1_000_000 / (p.last - p.first))
-	if d := p.sentEnd.Sub(p.sentAt); d > 0 {
-		sent = int(float64(p.sentB*8) / d.Seconds())
+	sendSpan := p.sentEnd.Sub(p.sentAt).Microseconds()
+	if sendSpan <= 0 || (p.last-p.first)*10 < sendSpan*8 {
+		// Arrivals bunched closer than the packets were sent: the receiver read them late
+		// (a busy player timestamps at read, not at the socket), so their spread says
+		// nothing about the link. A link slower than the probe only spreads them out.
+		return 0, 0
 	}
+	delivered = int(int64(p.bytes) * 8 * 1_000_000 / (p.last - p.first))
+	sent = int(int64(p.sentB) * 8 * 1_000_000 / sendSpan)
 	return delivered, sent
 }
 

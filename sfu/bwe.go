@@ -100,11 +100,20 @@ func (b *bweInterceptor) BindLocalStream(info *interceptor.StreamInfo, w interce
 	}
 	through := b.twcc.BindLocalStream(info, b.cc.BindLocalStream(info, w))
 	active := &b.bwe.active
+	// GCC tags every packet's attributes and makes a map when it gets none, which the
+	// DownTrack's writes never carry: one map per stream, cleared and reused, saves two
+	// allocations a packet. A stream's writes are serialised by its DownTrack's lock, and
+	// nothing keeps the attributes past the write.
+	attrs := interceptor.Attributes{}
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, p []byte, a interceptor.Attributes) (int, error) {
-		if active.Load() {
-			return through.Write(h, p, a)
+		if !active.Load() {
+			return w.Write(h, p, a)
 		}
-		return w.Write(h, p, a)
+		if a == nil {
+			clear(attrs)
+			a = attrs
+		}
+		return through.Write(h, p, a)
 	})
 }
 

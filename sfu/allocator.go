@@ -74,12 +74,20 @@ func (a *allocator) allocate(now time.Time) {
 			layers++
 		}
 	}
+	temporal := false // a single layer with VP8 temporal layers still leaves a choice
+	if layers == 1 {
+		for l := range t.layers {
+			if r := t.layers[l].Load(); r != nil {
+				temporal = r.TemporalRates(now.UnixNano()) != [numTemporal]int{}
+			}
+		}
+	}
 	// Estimate only while there is a choice to make: it is the costliest per-packet work.
 	if a.active != nil {
-		a.active.Store(layers > 1)
+		a.active.Store(layers > 1 || temporal)
 	}
-	if layers < 2 {
-		a.video.allocate(LayerFull, 0, 0)
+	if layers < 2 && !temporal {
+		a.video.allocate(LayerFull, simulcast.AllTemporal, 0, 0)
 		return
 	}
 	est := a.est.GetTargetBitrate()
@@ -87,7 +95,25 @@ func (a *allocator) allocate(now time.Time) {
 	budget := max(est, a.floor) - audioReserve
 	layer, probe := a.sel.Choose(budget, rates, a.video.capLayer, now)
 	a.runProbe(probe > 0, now)
-	a.video.allocate(layer, probe, budget)
+	a.video.allocate(layer, a.temporal(layer, budget, rates, now), probe, budget)
+}
+
+// temporal is the VP8 temporal layer cap: all layers unless the chosen spatial layer is the
+// lowest flowing one and does not fit the budget whole.
+func (a *allocator) temporal(layer, budget int, rates simulcast.LayerRates, now time.Time) int {
+	for l := range layer {
+		if rates[l] > 0 {
+			return simulcast.AllTemporal // a lower spatial layer flows: that is the way down
+		}
+	}
+	if budget >= rates[layer] {
+		return simulcast.AllTemporal
+	}
+	r := a.video.track.layers[layer].Load()
+	if r == nil {
+		return simulcast.AllTemporal
+	}
+	return simulcast.ChooseTemporal(budget, r.TemporalRates(now.UnixNano()))
 }
 
 // runProbe starts and stops the prober's measurement with the selector's probes. A probe

@@ -46,6 +46,7 @@ type DownTrack struct {
 	lastKeyReq  time.Time
 	munger      simulcast.Munger
 	vp8         simulcast.VP8Munger // picture ID continuity across layers and hosts
+	temporal    simulcast.TemporalFilter
 	vp8buf      [maxPacketSize + 1]byte
 
 	hdr           rtp.Header          // reused for every write: no allocation per packet
@@ -68,13 +69,14 @@ type DownTrackStats struct {
 	Estimate int    `json:"estimate"` // bits per second the allocator spends on video, 0 without estimation
 	Switches int    `json:"switches"`
 	Packets  uint32 `json:"packets"`
+	Temporal int    `json:"temporal"` // highest VP8 temporal layer forwarded (3: all)
 }
 
 // Stats reports the DownTrack's state.
 func (d *DownTrack) Stats() DownTrackStats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := DownTrackStats{Layer: -1, MaxLayer: d.maxLayer, Estimate: d.estimate, Switches: d.switches, Packets: d.packets}
+	st := DownTrackStats{Layer: -1, MaxLayer: d.maxLayer, Estimate: d.estimate, Switches: d.switches, Packets: d.packets, Temporal: d.temporal.Target()}
 	if d.source != nil {
 		st.Layer = d.source.layer
 	}
@@ -190,10 +192,11 @@ func (d *DownTrack) writeBatch(r *Receiver, batch []batchPacket) int {
 
 // allocate applies the allocator's choice: the layer granted (within the viewer's cap) and
 // the padding probe rate.
-func (d *DownTrack) allocate(layer, probeBps, budget int) {
+func (d *DownTrack) allocate(layer, temporal, probeBps, budget int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.maxLayer = min(layer, d.capLayer)
+	d.temporal.SetTarget(temporal)
 	d.demandLayerLocked(d.maxLayer)
 	d.probeBps, d.estimate = probeBps, budget
 }
@@ -260,6 +263,15 @@ func (d *DownTrack) writeLocked(r *Receiver, pkt *rtp.Packet, keyframe bool, arr
 	}
 	payload := pkt.Payload
 	if r.codec == simulcast.CodecVP8 {
+		if desc, _, err := simulcast.ParseVP8Descriptor(payload); err == nil {
+			if fwd, dropped := d.temporal.Filter(desc, keyframe); !fwd {
+				if dropped {
+					d.vp8.DropPicture(desc)
+				}
+				d.munger.Skip(pkt.SequenceNumber) // a temporal layer this viewer does without
+				return false
+			}
+		}
 		var ok bool
 		if payload, ok = d.vp8.Rewrite(d.vp8buf[:], payload); !ok {
 			d.munger.Skip(pkt.SequenceNumber) // a malformed packet leaves no hole to NACK

@@ -163,3 +163,22 @@ func (s *Selector) current(def int) int {
 	}
 	return s.layer
 }
+
+// ChooseTemporal picks the highest VP8 temporal layer whose rate, with the layers below
+// it, fits budget: for a viewer on the lowest spatial layer when even that does not fit
+// whole. It returns 0 when nothing fits (the base layer is the least a viewer gets) and
+// AllTemporal when everything does or the stream has no temporal layers (rates all 0).
+func ChooseTemporal(budget int, rates [3]int) int {
+	if rates == ([3]int{}) {
+		return AllTemporal
+	}
+	best, sum := 0, 0
+	for t, r := range rates {
+		sum += r
+		if sum > budget {
+			return best
+		}
+		best = t
+	}
+	return AllTemporal
+}

@@ -88,3 +88,22 @@ func TestTemporalFilterWithoutTemporalLayers(t *testing.T) {
 		}
 	}
 }
+
+func TestChooseTemporal(t *testing.T) {
+	rates := [3]int{180_000, 90_000, 90_000}
+	for _, c := range []struct{ budget, want int }{
+		{1_000_000, AllTemporal},
+		{360_000, AllTemporal},
+		{300_000, 1},
+		{270_000, 1},
+		{200_000, 0},
+		{50_000, 0},
+	} {
+		if got := ChooseTemporal(c.budget, rates); got != c.want {
+			t.Errorf("budget %d: %d, want %d", c.budget, got, c.want)
+		}
+	}
+	if got := ChooseTemporal(10, [3]int{}); got != AllTemporal {
+		t.Errorf("no temporal layers: %d, want all", got)
+	}
+}

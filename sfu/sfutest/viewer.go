@@ -29,6 +29,7 @@ type Viewer struct {
 	layers        []byte
 	senderReports int
 	videoSSRC     uint32
+	vp8           vp8Pictures
 	shown         []ShownFrame
 	broken        bool // a frame was lost: nothing shows until the next keyframe
 	lastPLI       time.Time
@@ -127,6 +128,10 @@ type ShownFrame struct {
 const keyframeRequestGap = 300 * time.Millisecond
 
 func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
+	if t.Codec().MimeType == webrtc.MimeTypeVP8 {
+		v.readVP8(t)
+		return
+	}
 	// A lost packet that is not repaired within a second is given up on, as a browser's
 	// jitter buffer does: the frame is dropped and a keyframe requested.
 	sb := samplebuilder.New(512, &paddingTolerant{}, 90000, samplebuilder.WithMaxTimeDelay(time.Second))
@@ -350,6 +355,36 @@ func (v *Viewer) CheckContinuity() error {
 			return fmt.Errorf("video timestamp went from %d to %d at frame %d", v.videoTS[i-1], v.videoTS[i], v.frames[i])
 		}
 	}
+	return v.video.gaps()
+}
+
+// readVP8 records a VP8 stream's pictures and sequence numbers (frames are synthetic: there
+// is nothing to decode).
+func (v *Viewer) readVP8(t *webrtc.TrackRemote) {
+	for {
+		pkt, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		v.mu.Lock()
+		v.video.add(pkt)
+		v.mu.Unlock()
+		v.vp8.add(pkt)
+		v.notify()
+	}
+}
+
+// VP8Pictures returns the VP8 pictures received, in arrival order.
+func (v *Viewer) VP8Pictures() []VP8Picture {
+	v.vp8.mu.Lock()
+	defer v.vp8.mu.Unlock()
+	return append([]VP8Picture(nil), v.vp8.pics...)
+}
+
+// VideoGaps reports a gap in the video sequence numbers received, nil when none.
+func (v *Viewer) VideoGaps() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	return v.video.gaps()
 }
 

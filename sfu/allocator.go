@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/sdp/v3"
@@ -20,10 +21,35 @@ const (
 // Selector picks within the viewer's cap, plus padding probes when it looks for room to
 // climb. It runs on the viewer session's own goroutine, never on the fan-out path.
 type allocator struct {
-	bwe   *viewerBWE
-	video *DownTrack
-	sel   simulcast.Selector
+	est    estimator
+	probe  *prober      // nil: probes are padding only, not measured
+	active *atomic.Bool // per-packet estimation is on; nil when there is none to switch
+	video  *DownTrack
+	sel    simulcast.Selector
+
+	// A measured probe: while one runs, and the rate the link was seen to carry (floor),
+	// trusted above GCC's estimate until the link shows congestion or GCC catches up.
+	probing bool
+	judgeAt time.Time // when the last probe's feedback is in
+	graceTo time.Time // congestion until then is the probe's own
+	floor   int
 }
+
+// estimator is a viewer's bandwidth estimate: GCC on transport-wide feedback, or the
+// viewer's own REMB.
+type estimator interface {
+	GetTargetBitrate() int
+	GetStats() map[string]any
+}
+
+// probeFeedbackWait is how long after a probe its feedback is judged: viewers report
+// transport-wide feedback every 50-100 ms, plus the round trip. probeGrace is how long
+// after that the queue a probe built may still make GCC see congestion: it is the probe's
+// doing, drains by itself, and must not cost the viewer its layer.
+const (
+	probeFeedbackWait = 300 * time.Millisecond
+	probeGrace        = time.Second
+)
 
 func (a *allocator) run(done <-chan struct{}) {
 	tick := time.NewTicker(allocateEvery)
@@ -48,18 +74,115 @@ func (a *allocator) allocate(now time.Time) {
 			layers++
 		}
 	}
+	temporal := false // a single layer with VP8 temporal layers still leaves a choice
+	if layers == 1 {
+		for l := range t.layers {
+			if r := t.layers[l].Load(); r != nil {
+				temporal = r.TemporalRates(now.UnixNano()) != [numTemporal]int{}
+			}
+		}
+	}
 	// Estimate only while there is a choice to make: it is the costliest per-packet work.
-	a.bwe.active.Store(layers > 1)
-	if layers < 2 {
-		a.video.allocate(LayerFull, 0, 0)
+	if a.active != nil {
+		a.active.Store(layers > 1 || temporal)
+	}
+	if layers < 2 && !temporal {
+		a.video.allocate(LayerFull, simulcast.AllTemporal, 0, 0)
 		return
 	}
-	budget := a.bwe.est.GetTargetBitrate() - audioReserve
+	est := a.est.GetTargetBitrate()
+	a.updateFloor(est, now)
+	budget := max(est, a.floor) - audioReserve
 	layer, probe := a.sel.Choose(budget, rates, a.video.capLayer, now)
-	a.video.allocate(layer, probe, budget)
+	a.runProbe(probe > 0, now)
+	a.video.allocate(layer, a.temporal(layer, budget, rates, now), probe, budget)
 }
 
-// startAllocator runs the allocator for a viewer whose PeerConnection has estimation.
+// temporal is the VP8 temporal layer cap: all layers unless the chosen spatial layer is the
+// lowest flowing one and does not fit the budget whole.
+func (a *allocator) temporal(layer, budget int, rates simulcast.LayerRates, now time.Time) int {
+	for l := range layer {
+		if rates[l] > 0 {
+			return simulcast.AllTemporal // a lower spatial layer flows: that is the way down
+		}
+	}
+	if budget >= rates[layer] {
+		return simulcast.AllTemporal
+	}
+	r := a.video.track.layers[layer].Load()
+	if r == nil {
+		return simulcast.AllTemporal
+	}
+	return simulcast.ChooseTemporal(budget, r.TemporalRates(now.UnixNano()))
+}
+
+// runProbe starts and stops the prober's measurement with the selector's probes. A probe
+// that starts while the last one awaits its feedback judges that one first: one prober
+// measures one probe at a time.
+func (a *allocator) runProbe(on bool, now time.Time) {
+	p := a.probe
+	switch {
+	case p == nil || on == a.probing:
+	case on:
+		if !a.judgeAt.IsZero() {
+			a.judge(a.est.GetTargetBitrate(), now)
+		}
+		p.start()
+		a.probing = true
+	default:
+		p.stop()
+		a.probing, a.judgeAt = false, now.Add(probeFeedbackWait)
+	}
+}
+
+// updateFloor judges a finished probe and drops the floor when it no longer holds: the
+// link is congested (GCC sees delay building) or GCC's own estimate has caught up.
+func (a *allocator) updateFloor(est int, now time.Time) {
+	ownQueue := a.probing || !a.judgeAt.IsZero() || now.Before(a.graceTo)
+	if a.floor > 0 && (est >= a.floor || (!ownQueue && congested(a.est))) {
+		a.floor = 0
+	}
+	if !a.judgeAt.IsZero() && !now.Before(a.judgeAt) {
+		a.judge(est, now)
+	}
+}
+
+// judge takes the last probe's measurement: the floor rises to what the link carried, and
+// the selector learns whether that was clearly more than it had.
+func (a *allocator) judge(est int, now time.Time) {
+	a.judgeAt, a.graceTo = time.Time{}, now.Add(probeGrace)
+	delivered, sent := a.probe.result()
+	// What the link carried, but no more than was sent (a short burst can arrive faster);
+	// when it fell behind, a little less than it managed, since the probe's own queue was
+	// still draining into it.
+	carried := min(delivered, sent)
+	if delivered < sent*9/10 {
+		carried = delivered * 9 / 10
+	}
+	had := max(est, a.floor)
+	if carried > had {
+		a.floor = carried
+	}
+	// Won only when clearly more: probing again at once for a few percent more would load
+	// a full link again and again.
+	won := carried > had+had/10
+	a.sel.ProbeResult(won)
+	if won {
+		probesSucceeded.Inc()
+	} else {
+		probesFailed.Inc()
+	}
+}
+
+// congested reports whether GCC's delay detector sees the link's queue growing.
+func congested(est estimator) bool {
+	st := est.GetStats()
+	return st["usage"] == "overuse" || st["state"] == "decrease"
+}
+
+// startAllocator runs the allocator for a viewer: on GCC when it negotiated transport-wide
+// feedback, else on the REMB messages it sends (older players and some native clients);
+// a viewer with neither stays on its cap.
 func (s *Subscriber) startAllocator(bwe *viewerBWE) {
 	var video *DownTrack
 	for _, dt := range s.downTracks {
@@ -67,11 +190,47 @@ func (s *Subscriber) startAllocator(bwe *viewerBWE) {
 			video = dt
 		}
 	}
-	if bwe == nil || bwe.est == nil || video == nil || !negotiatedTWCC(s.videoSender) {
-		return // no estimate to spend: the viewer stays on its cap
+	var a *allocator
+	switch {
+	case video == nil:
+		return
+	case bwe != nil && bwe.est != nil && negotiatedTWCC(s.videoSender):
+		a = &allocator{est: bwe.est, probe: bwe.probe, active: &bwe.active, video: video}
+	case negotiatedREMB(s.videoSender):
+		a = &allocator{est: rembEstimate{video}, video: video}
+	default:
+		return
 	}
-	a := &allocator{bwe: bwe, video: video}
 	s.Go(func() { a.run(s.Stopping()) })
+}
+
+// rembEstimate is the estimate a viewer reports in REMB messages; until its first one, the
+// same starting estimate GCC has.
+type rembEstimate struct{ d *DownTrack }
+
+func (r rembEstimate) GetTargetBitrate() int {
+	if bps := r.d.remb.Load(); bps > 0 {
+		return int(bps)
+	}
+	return initialEstimate
+}
+
+// GetStats has nothing to add: REMB is the viewer's verdict, congestion included.
+func (rembEstimate) GetStats() map[string]any { return nil }
+
+// negotiatedREMB reports whether the viewer agreed to send receiver-estimated maximum bitrate.
+func negotiatedREMB(sender *webrtc.RTPSender) bool {
+	if sender == nil {
+		return false
+	}
+	for _, c := range sender.GetParameters().Codecs {
+		for _, fb := range c.RTCPFeedback {
+			if fb.Type == webrtc.TypeRTCPFBGoogREMB {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // negotiatedTWCC reports whether the viewer agreed to transport-wide congestion feedback.

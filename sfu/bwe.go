@@ -28,6 +28,7 @@ type bweFactory struct {
 // viewerBWE is what the allocator gets for one viewer.
 type viewerBWE struct {
 	est    cc.BandwidthEstimator
+	probe  *prober     // nil when the estimator does not measure probes
 	active atomic.Bool // packets go through estimation
 }
 
@@ -37,6 +38,8 @@ func registerBWE(e *engine, m *webrtc.MediaEngine, ir *interceptor.Registry, new
 		return err
 	}
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeVideo)
+	// REMB for players without transport-wide feedback: their own estimate, sent to us.
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBGoogREMB}, webrtc.RTPCodecTypeVideo)
 	tw, err := twcc.NewHeaderExtensionInterceptor()
 	if err != nil {
 		return err
@@ -61,6 +64,9 @@ func (f *bweFactory) NewInterceptor(id string) (interceptor.Interceptor, error) 
 	bwe := &viewerBWE{}
 	if v, ok := f.ests.LoadAndDelete(id); ok {
 		bwe.est = v.(cc.BandwidthEstimator)
+		if pe, ok := bwe.est.(*probingEstimator); ok {
+			bwe.probe = &pe.probe
+		}
 	}
 	twI, err := f.twcc.NewInterceptor(id)
 	if err != nil {
@@ -94,11 +100,20 @@ func (b *bweInterceptor) BindLocalStream(info *interceptor.StreamInfo, w interce
 	}
 	through := b.twcc.BindLocalStream(info, b.cc.BindLocalStream(info, w))
 	active := &b.bwe.active
+	// GCC tags every packet's attributes and makes a map when it gets none, which the
+	// DownTrack's writes never carry: one map per stream, cleared and reused, saves two
+	// allocations a packet. A stream's writes are serialised by its DownTrack's lock, and
+	// nothing keeps the attributes past the write.
+	attrs := interceptor.Attributes{}
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, p []byte, a interceptor.Attributes) (int, error) {
-		if active.Load() {
-			return through.Write(h, p, a)
+		if !active.Load() {
+			return w.Write(h, p, a)
 		}
-		return w.Write(h, p, a)
+		if a == nil {
+			clear(attrs)
+			a = attrs
+		}
+		return through.Write(h, p, a)
 	})
 }
 

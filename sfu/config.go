@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/pion/transport/v5"
 )
 
 // Config tunes the SFU. The zero value is not valid; start from DefaultConfig.
@@ -40,6 +42,11 @@ type Config struct {
 	// (rounded up to a power of two). 1024 packets of 2.5 Mbit/s video is about 4 s.
 	VideoCachePackets int `yaml:"video_cache_packets"`
 	AudioCachePackets int `yaml:"audio_cache_packets"`
+
+	// Net replaces the host's network, for tests on pion's virtual network (transport/vnet),
+	// where links with a set rate, delay and loss can be built in-process. UDPAddr must then
+	// name the virtual address. Media sockets on it send one datagram at a time (no GSO).
+	Net transport.Net `yaml:"-"`
 }
 
 // DefaultConfig returns the settings `glint serve` starts with.
@@ -63,6 +70,9 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.UDPAddr); err != nil {
 		return fmt.Errorf("sfu: udp_addr %q: %w", c.UDPAddr, err)
+	}
+	if host, _, _ := net.SplitHostPort(c.UDPAddr); c.Net != nil && net.ParseIP(host) == nil {
+		return fmt.Errorf("sfu: udp_addr %q: a virtual network needs an IP address", c.UDPAddr)
 	}
 	for _, ip := range c.PublicIPs {
 		if net.ParseIP(ip) == nil {

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -31,18 +32,21 @@ type DownTrack struct {
 	ready     bool                        // transport connected: packets would reach the viewer
 	closed    bool
 
-	capLayer    int       // the viewer's own cap (WHEP ?layer=)
-	maxLayer    int       // what the allocator grants within the cap
-	probeBps    int       // padding probe rate the allocator asks for, 0 for none
-	probeOwed   float64   // padding bytes due
-	lastProbe   int64     // unix nanos padding was last accounted
-	estimate    int       // the viewer's last video budget, for metrics
-	source      *Receiver // the Receiver the munger is joined to
-	unsupported *Receiver // a source whose codec the viewer lacks (warned once)
+	remb        atomic.Int64 // the viewer's last REMB, bits per second (0: none yet)
+	capLayer    int          // the viewer's own cap (WHEP ?layer=)
+	demanded    int          // the layer counted in the Track's demand, -1 for none
+	maxLayer    int          // what the allocator grants within the cap
+	probeBps    int          // padding probe rate the allocator asks for, 0 for none
+	probeOwed   float64      // padding bytes due
+	lastProbe   int64        // unix nanos padding was last accounted
+	estimate    int          // the viewer's last video budget, for metrics
+	source      *Receiver    // the Receiver the munger is joined to
+	unsupported *Receiver    // a source whose codec the viewer lacks (warned once)
 	payloadType uint8
 	lastKeyReq  time.Time
 	munger      simulcast.Munger
 	vp8         simulcast.VP8Munger // picture ID continuity across layers and hosts
+	temporal    simulcast.TemporalFilter
 	vp8buf      [maxPacketSize + 1]byte
 
 	hdr           rtp.Header          // reused for every write: no allocation per packet
@@ -65,13 +69,14 @@ type DownTrackStats struct {
 	Estimate int    `json:"estimate"` // bits per second the allocator spends on video, 0 without estimation
 	Switches int    `json:"switches"`
 	Packets  uint32 `json:"packets"`
+	Temporal int    `json:"temporal"` // highest VP8 temporal layer forwarded (3: all)
 }
 
 // Stats reports the DownTrack's state.
 func (d *DownTrack) Stats() DownTrackStats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := DownTrackStats{Layer: -1, MaxLayer: d.maxLayer, Estimate: d.estimate, Switches: d.switches, Packets: d.packets}
+	st := DownTrackStats{Layer: -1, MaxLayer: d.maxLayer, Estimate: d.estimate, Switches: d.switches, Packets: d.packets, Temporal: d.temporal.Target()}
 	if d.source != nil {
 		st.Layer = d.source.layer
 	}
@@ -82,7 +87,7 @@ func (d *DownTrack) Stats() DownTrackStats {
 var _ webrtc.TrackLocal = (*DownTrack)(nil)
 
 func newDownTrack(t *Track, id, streamID string, maxLayer int, log *zap.Logger) *DownTrack {
-	return &DownTrack{id: id, streamID: streamID, track: t, capLayer: maxLayer, maxLayer: maxLayer, log: log}
+	return &DownTrack{id: id, streamID: streamID, track: t, capLayer: maxLayer, maxLayer: maxLayer, demanded: -1, log: log}
 }
 
 // ID, RID, StreamID and Kind identify the track to pion and to the viewer's MediaStream.
@@ -134,8 +139,27 @@ func (d *DownTrack) setReady(w rtcpWriter) {
 func (d *DownTrack) close() {
 	d.mu.Lock()
 	d.closed = true
+	d.demandLayerLocked(-1)
+	if d.source != nil && d.source.codec.IsVideo() {
+		viewersOnLayer[d.source.layer].Dec()
+	}
 	d.mu.Unlock()
 	d.track.removeDownTrack(d)
+}
+
+// demandLayer counts the DownTrack's wish for layer l (-1: none) in its Track's demand.
+func (d *DownTrack) demandLayer(l int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.demandLayerLocked(l)
+}
+
+func (d *DownTrack) demandLayerLocked(l int) {
+	if d.track.kind != webrtc.RTPCodecTypeVideo || d.demanded == l {
+		return
+	}
+	d.track.demand.move(d.demanded, l)
+	d.demanded = l
 }
 
 // wants reports whether packets of r are for this viewer: its current source, or the layer
@@ -168,10 +192,12 @@ func (d *DownTrack) writeBatch(r *Receiver, batch []batchPacket) int {
 
 // allocate applies the allocator's choice: the layer granted (within the viewer's cap) and
 // the padding probe rate.
-func (d *DownTrack) allocate(layer, probeBps, budget int) {
+func (d *DownTrack) allocate(layer, temporal, probeBps, budget int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.maxLayer = min(layer, d.capLayer)
+	d.temporal.SetTarget(temporal)
+	d.demandLayerLocked(d.maxLayer)
 	d.probeBps, d.estimate = probeBps, budget
 }
 
@@ -179,7 +205,7 @@ func (d *DownTrack) allocate(layer, probeBps, budget int) {
 // frame's last packet, in the output's sequence (Munger.Pad) so the viewer sees no gap.
 const (
 	paddingSize    = 255
-	maxPadPerFrame = 16
+	maxPadPerFrame = 40 // 2.4 Mbit/s at 30 fps
 )
 
 // padMark remembers a padding packet's output seq and timestamp.
@@ -237,6 +263,15 @@ func (d *DownTrack) writeLocked(r *Receiver, pkt *rtp.Packet, keyframe bool, arr
 	}
 	payload := pkt.Payload
 	if r.codec == simulcast.CodecVP8 {
+		if desc, _, err := simulcast.ParseVP8Descriptor(payload); err == nil {
+			if fwd, dropped := d.temporal.Filter(desc, keyframe); !fwd {
+				if dropped {
+					d.vp8.DropPicture(desc)
+				}
+				d.munger.Skip(pkt.SequenceNumber) // a temporal layer this viewer does without
+				return false
+			}
+		}
 		var ok bool
 		if payload, ok = d.vp8.Rewrite(d.vp8buf[:], payload); !ok {
 			d.munger.Skip(pkt.SequenceNumber) // a malformed packet leaves no hole to NACK
@@ -273,6 +308,12 @@ func (d *DownTrack) join(r *Receiver, keyframe bool, arrival int64) bool {
 	if d.source != nil && d.source.session == r.session {
 		layerSwitches.Inc()
 		d.switches++
+	}
+	if r.codec.IsVideo() {
+		if d.source != nil {
+			viewersOnLayer[d.source.layer].Dec()
+		}
+		viewersOnLayer[r.layer].Inc()
 	}
 	d.source, d.payloadType = r, uint8(d.codecs[i].PayloadType)
 	d.munger.Switch()

@@ -44,6 +44,13 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 					break
 				}
 			}
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			for _, ssrc := range p.SSRCs {
+				if ssrc == d.ssrc {
+					d.remb.Store(int64(min(p.Bitrate, maxEstimate)))
+					break
+				}
+			}
 		case *rtcp.TransportLayerNack:
 			if p.MediaSSRC == d.ssrc {
 				budget = d.retransmit(p, budget)
@@ -53,6 +60,7 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 }
 
 func (d *DownTrack) requestKeyframe() {
+	viewerKeyframeRequests.Inc() // a viewer's decoder lost its picture: a freeze, as it sees it
 	d.mu.Lock()
 	r := d.source
 	now := time.Now()

@@ -195,3 +195,71 @@ func TestExistingRoomOnly(t *testing.T) {
 		t.Fatal("the room was created")
 	}
 }
+
+// TestLiveEdgeFollowsThePublisherClock: from the host's sender reports the room knows the
+// capture time of the newest frame, within a frame or two of the host's own clock.
+func TestLiveEdgeFollowsThePublisherClock(t *testing.T) {
+	s := newTestSFU(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pub, err := sfutest.NewPublisher(ctx, func(ctx context.Context, offer string) (string, error) {
+		_, answer, err := whip.Publish(s, "clock", offer, sfutest.Logger())
+		return answer, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	// pion's reporter sends a sender report about every second.
+	if err := pub.SendFrames(ctx, 0, 75, 30, 30); err != nil {
+		t.Fatal(err)
+	}
+	edge, ok := s.Room("clock").LiveEdge()
+	if !ok {
+		t.Fatal("no live edge after 2.5 s of media with sender reports")
+	}
+	if lag := time.Since(edge); lag < -50*time.Millisecond || lag > 200*time.Millisecond {
+		t.Errorf("live edge %v behind the publisher's clock, want within a few frames", lag)
+	}
+}
+
+// TestViewerClockMapping: a viewer's mapping from its own (rewritten) RTP timestamps to the
+// capture clock puts the frames it received at the times the host sent them.
+func TestViewerClockMapping(t *testing.T) {
+	s := newTestSFU(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	log := sfutest.Logger()
+	pub, err := sfutest.NewPublisher(ctx, func(ctx context.Context, offer string) (string, error) {
+		_, answer, err := whip.Publish(s, "vclock", offer, log)
+		return answer, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	var sub *sfu.Subscriber
+	v, err := sfutest.NewViewer(ctx, func(ctx context.Context, offer string) (string, error) {
+		var answer string
+		var err error
+		sub, answer, err = s.Subscribe("vclock", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, log)
+		return answer, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if err := pub.SendFrames(ctx, 0, 75, 30, 30); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	m, ok := sub.VideoClock()
+	if !ok {
+		t.Fatal("no clock mapping after 2.5 s of media with sender reports")
+	}
+	ts := v.LastVideoTimestamp() // the viewer's own timestamp of the newest frame
+	capture := m.Capture.Add(time.Duration(int32(ts-m.RTPTime)) * time.Second / time.Duration(m.ClockRate))
+	if d := sent.Sub(capture); d < -50*time.Millisecond || d > 200*time.Millisecond {
+		t.Errorf("the viewer's newest frame maps to %v before the host sent it, want within a few frames", d)
+	}
+}

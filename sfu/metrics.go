@@ -33,6 +33,26 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "layer_switches_total",
 		Help: "Simulcast layer changes made by viewers' DownTracks.",
 	})
+	viewerKeyframeRequests = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "viewer_keyframe_requests_total",
+		Help: "PLI/FIR from viewers: each is a viewer whose picture froze on loss.",
+	})
+	viewersOnLayerVec = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "viewers_on_layer",
+		Help: "Video DownTracks forwarding each simulcast layer now (q, h, f; f also for single-layer streams).",
+	}, []string{"layer"})
+	dynacastChanges = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "dynacast_changes_total",
+		Help: "Changes in which simulcast layers some viewer wants (a layer nobody wants can be paused at an SDK publisher).",
+	})
+	probesSucceeded = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "bwe_probes_succeeded_total",
+		Help: "Bandwidth probes after which a viewer's link was measured carrying more than its estimate.",
+	})
+	probesFailed = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "bwe_probes_failed_total",
+		Help: "Bandwidth probes that did not show more capacity than the estimate.",
+	})
 	datagramsGSO = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "udp_gso_datagrams_total",
 		Help: "Media datagrams sent in UDP GSO batches (one send per viewer per frame).",
@@ -55,8 +75,14 @@ var (
 	}, []string{"reason"})
 )
 
+// viewersOnLayer holds the gauge of each layer, resolved once: DownTracks move between
+// them on every switch.
+var viewersOnLayer = [numLayers]prometheus.Gauge{
+	viewersOnLayerVec.WithLabelValues("q"), viewersOnLayerVec.WithLabelValues("h"), viewersOnLayerVec.WithLabelValues("f"),
+}
+
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped}
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped}
 }

@@ -53,10 +53,14 @@ type Receiver struct {
 	pliTimer   *time.Timer
 	closed     bool
 
+	clock mediaClock // RTP timestamps to capture time, from the publisher's sender reports
+
 	// The layer's bitrate, measured over rateWindow by Run and read by viewers' allocators.
 	rate      atomic.Int64 // bits per second
 	rateStart int64
 	rateBytes int64
+	tidRate   [numTemporal]atomic.Int64 // per VP8 temporal layer, bits per second
+	tidBytes  [numTemporal]int64
 }
 
 // rateWindow is how long a Receiver's bitrate is averaged over.
@@ -114,7 +118,8 @@ func (r *Receiver) Run() {
 		r.cache.put(s.pkt.SequenceNumber, s.buf[:n])
 		s.n, s.arrival = n, time.Now().UnixNano()
 		r.lastRead.Store(s.arrival)
-		r.measure(n, s.arrival)
+		r.clock.onPacket(s.pkt.Timestamp)
+		r.measure(n, s.pkt.Payload, s.arrival)
 		s.keyframe = r.codec.IsVideo() && len(s.pkt.Payload) > 0 && simulcast.IsKeyframeStart(r.codec, s.pkt.Payload)
 		r.collect(b)
 	}
@@ -145,16 +150,41 @@ func (r *Receiver) collect(b *frameBatch) {
 	}
 }
 
-// measure accumulates the layer's bitrate; it runs on the Run goroutine only.
-func (r *Receiver) measure(n int, now int64) {
+// measure accumulates the layer's bitrate, and for a VP8 stream with temporal layers each
+// temporal layer's; it runs on the Run goroutine only.
+func (r *Receiver) measure(n int, payload []byte, now int64) {
 	if r.rateStart == 0 {
 		r.rateStart = now
 	}
 	r.rateBytes += int64(n)
+	if r.codec == simulcast.CodecVP8 && len(payload) > 0 {
+		if d, _, err := simulcast.ParseVP8Descriptor(payload); err == nil && d.HasTID && d.TID < numTemporal {
+			r.tidBytes[d.TID] += int64(n)
+		}
+	}
 	if el := now - r.rateStart; el >= int64(rateWindow) {
 		r.rate.Store(r.rateBytes * 8 * int64(time.Second) / el)
+		for t := range r.tidBytes {
+			r.tidRate[t].Store(r.tidBytes[t] * 8 * int64(time.Second) / el)
+			r.tidBytes[t] = 0
+		}
 		r.rateStart, r.rateBytes = now, 0
 	}
+}
+
+// numTemporal is how many VP8 temporal layers are measured (L1T3, what browsers send).
+const numTemporal = 3
+
+// TemporalRates reports the bitrate of each VP8 temporal layer (0, 1, 2), all 0 for a
+// stream without temporal layers or that is not flowing.
+func (r *Receiver) TemporalRates(now int64) (rates [numTemporal]int) {
+	if !r.flowing(now) {
+		return rates
+	}
+	for t := range rates {
+		rates[t] = int(r.tidRate[t].Load())
+	}
+	return rates
 }
 
 // Bitrate is the layer's recent bitrate in bits per second, 0 when it is not flowing.
@@ -238,9 +268,11 @@ func (r *Receiver) sendPLI() {
 	}
 }
 
-// OnSenderReport passes the publisher's RTP-to-wall-clock mapping on to every viewer in that
-// viewer's own timestamp space, so players keep audio and video in sync.
+// OnSenderReport keeps the publisher's RTP-to-wall-clock mapping (the room's media clock)
+// and passes it on to every viewer in that viewer's own timestamp space, so players keep
+// audio and video in sync.
 func (r *Receiver) OnSenderReport(sr *rtcp.SenderReport) {
+	r.clock.onSenderReport(sr, r.clockRate)
 	for _, dt := range r.track.snapshot() {
 		dt.onSenderReport(r, sr)
 	}

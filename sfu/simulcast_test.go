@@ -84,54 +84,61 @@ func TestSimulcastLayersAndFallback(t *testing.T) {
 	}
 }
 
-// TestBandwidthChoosesTheLayer: two uncapped viewers, one behind a 400 kbit/s link. Its
-// bandwidth estimate falls with the loss and it leaves f (~750 kbit/s) for the lower layers,
-// while the other stays on f.
-func TestBandwidthChoosesTheLayer(t *testing.T) {
+// TestREMBChoosesTheLayer: a player without transport-wide feedback reports its bandwidth
+// with REMB; the allocator spends that instead: 300 kbit/s gets h (180 kbit/s here, f is
+// 720), and 5 Mbit/s gets f back after the climb's hold.
+func TestREMBChoosesTheLayer(t *testing.T) {
 	s := newTestSFU(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	log := sfutest.Logger()
 	pub, err := sfutest.NewSimulcastPublisher(ctx, func(ctx context.Context, offer string) (string, error) {
-		_, answer, err := whip.Publish(s, "bwe", offer, log)
+		_, answer, err := whip.Publish(s, "remb", offer, log)
 		return answer, err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	var subs []*sfu.Subscriber
-	subscribe := func(ctx context.Context, offer string) (string, error) {
-		sub, answer, err := s.Subscribe("bwe", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, log)
-		if err == nil {
-			subs = append(subs, sub)
-		}
+	var sub *sfu.Subscriber
+	v, err := sfutest.NewViewer(ctx, func(ctx context.Context, offer string) (string, error) {
+		var answer string
+		var err error
+		sub, answer, err = s.Subscribe("remb", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, log)
 		return answer, err
-	}
-	fast, err := sfutest.NewViewer(ctx, subscribe)
+	}, sfutest.WithREMB())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fast.Close()
-	slow, err := sfutest.NewViewer(ctx, subscribe, sfutest.WithBandwidth(400_000))
-	if err != nil {
-		t.Fatal(err)
+	defer v.Close()
+	sending := make(chan error, 1)
+	go func() { sending <- pub.SendFrames(ctx, 0, 300, 30, 30) }()
+	defer func() { cancel(); <-sending }()
+
+	// report keeps sending a REMB of bps every 250 ms (browsers send one about every second
+	// or on change) until the viewer's layer is want, within d.
+	report := func(bps, want int, d time.Duration) bool {
+		deadline := time.Now().Add(d)
+		for time.Now().Before(deadline) {
+			_ = v.SendREMB(bps) // before the first video packet there is no SSRC to name
+			if sub.VideoStats().Layer == want {
+				return true
+			}
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+		return false
 	}
-	defer slow.Close()
-	if err := pub.SendFrames(ctx, 0, 300, 30, 30); err != nil { // 10 s
-		t.Fatal(err)
+	if !report(300_000, sfu.LayerMid, 5*time.Second) {
+		t.Fatalf("REMB of 300 kbit/s: %+v, want layer h", sub.VideoStats())
 	}
-	// Judged by what the server forwards at the end (the test viewer's own frame assembly
-	// stalls on losses that a browser's jitter buffer would handle with a keyframe request).
-	fastSt, slowSt := subs[0].VideoStats(), subs[1].VideoStats()
-	t.Logf("fast viewer %+v; slow viewer %+v", fastSt, slowSt)
-	if fastSt.Layer != sfu.LayerFull {
-		t.Errorf("fast viewer on layer %d, want f", fastSt.Layer)
+	if st := sub.VideoStats(); st.Estimate > 300_000 {
+		t.Errorf("video budget %d above the viewer's REMB", st.Estimate)
 	}
-	if slowSt.Layer == sfu.LayerFull || slowSt.Layer < 0 || slowSt.MaxLayer == sfu.LayerFull {
-		t.Errorf("slow viewer on layer %d (granted %d), want below f", slowSt.Layer, slowSt.MaxLayer)
-	}
-	if slowSt.Estimate <= 0 || slowSt.Estimate > 600_000 {
-		t.Errorf("slow viewer's video estimate %d bit/s behind a 400 kbit/s link", slowSt.Estimate)
+	if !report(5_000_000, sfu.LayerFull, 6*time.Second) {
+		t.Fatalf("REMB of 5 Mbit/s: %+v, want layer f", sub.VideoStats())
 	}
 }

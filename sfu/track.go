@@ -22,6 +22,8 @@ type Track struct {
 
 	mu         sync.Mutex // serialises changes to downTracks; readers use the snapshot
 	downTracks atomic.Pointer[[]*DownTrack]
+
+	demand layerDemand // video only: which layers viewers want (dynacast)
 }
 
 // batcher brackets a fan-out so its datagrams go out in as few sends as possible.
@@ -91,6 +93,7 @@ func (t *Track) attach(r *Receiver) {
 func (t *Track) detach(r *Receiver) { t.layers[r.layer].CompareAndSwap(r, nil) }
 
 func (t *Track) addDownTrack(dt *DownTrack) {
+	dt.demandLayer(dt.maxLayer)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := t.snapshot()

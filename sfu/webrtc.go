@@ -78,6 +78,13 @@ func listenUDPMux(cfg *Config, loggers logging.LoggerFactory) (udpMux, []*batchC
 			return nil, nil, err
 		}
 	}
+	if cfg.Net != nil {
+		c, err := cfg.Net.ListenUDP("udp4", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sfu: listen on virtual UDP %s: %w", addr, err)
+		}
+		return ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: c, Net: cfg.Net, Logger: loggers.NewLogger("udpmux")}), nil, nil
+	}
 	var muxes []ice.UDPMux
 	var conns []*batchConn
 	for _, ip := range ips {
@@ -157,6 +164,9 @@ func newSettingEngine(cfg *Config, mux ice.UDPMux, loggers logging.LoggerFactory
 	var se webrtc.SettingEngine
 	se.LoggerFactory = loggers
 	se.SetICEUDPMux(mux)
+	if cfg.Net != nil {
+		se.SetNet(cfg.Net)
+	}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
 	if len(cfg.PublicIPs) > 0 {
@@ -214,11 +224,15 @@ func (e *engine) registerViewerInterceptors(m *webrtc.MediaEngine, ir *intercept
 	return registerBWE(e, m, ir, func() (cc.BandwidthEstimator, error) {
 		// No pacer: the fan-out must not queue per viewer; the allocator keeps each
 		// viewer's sending under its estimate by choosing the layer instead.
-		return gcc.NewSendSideBWE(
+		est, err := gcc.NewSendSideBWE(
 			gcc.SendSideBWEInitialBitrate(initialEstimate),
 			gcc.SendSideBWEMinBitrate(minEstimate),
 			gcc.SendSideBWEMaxBitrate(maxEstimate),
 			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+		if err != nil {
+			return nil, err
+		}
+		return &probingEstimator{BandwidthEstimator: est}, nil
 	})
 }
 

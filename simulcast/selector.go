@@ -5,12 +5,22 @@ import "time"
 // Selector tuning. Down is immediate; up needs the estimate to clear the next layer's rate
 // by upHeadroom for upHold, which usually takes a probe, since a congestion controller
 // only estimates about 1.5 times what it actually sends.
+//
+// A probe is short and at most probeCeiling times the estimate in all: on a link that is
+// really full it only queues for a moment (200 ms at 1.5 times queues 100 ms, which a
+// router's buffer absorbs without loss) and then stops. The caller measures what the link
+// delivered during it, raises the budget it passes in when the link carried more, and
+// says so with ProbeResult; the next probe then follows at once. Otherwise probes wait
+// probeAfter, doubling up to probeAfterMax, so a viewer whose link is full is not probed
+// into loss every few seconds; and none follows a drop for probeAfter.
 const (
-	upHeadroom = 1.1
-	upHold     = 1500 * time.Millisecond
-	probeFor   = 3 * time.Second // a probe that did not lift the estimate stops after this
-	probeAfter = 2 * time.Second // wait between failed probes
-	numLayers  = 3
+	upHeadroom    = 1.1
+	upHold        = 1500 * time.Millisecond
+	probeFor      = 150 * time.Millisecond // with the allocator's 200 ms tick: one tick
+	probeCeiling  = 1.5
+	probeAfter    = 2 * time.Second
+	probeAfterMax = 32 * time.Second
+	numLayers     = 3
 )
 
 // LayerRates is what each simulcast layer currently carries, in bits per second; 0 means
@@ -27,7 +37,18 @@ type Selector struct {
 	upSince     time.Time
 	probeStart  time.Time
 	probeStop   time.Time
-	probeBudget int // the estimate when the probe began
+	probeBudget int           // the estimate when the probe began
+	probeWait   time.Duration // back-off after a probe that did not raise the estimate
+	probeWon    bool          // the caller measured the last probe lifting the budget
+}
+
+// ProbeResult tells the Selector whether the probe it asked for showed the link carrying
+// clearly more than the budget it had: a probe that did goes on climbing at once.
+func (s *Selector) ProbeResult(won bool) {
+	s.probeWon = won
+	if won {
+		s.probeWait = probeAfter
+	}
 }
 
 // Choose returns the layer to send (at most maxLayer when one that low flows) and the
@@ -47,7 +68,7 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 		// Nothing flows within the cap: take whatever the lowest flowing layer is.
 		for l := range rates {
 			if rates[l] > 0 {
-				s.set(l)
+				s.set(l, now)
 				return l, 0
 			}
 		}
@@ -62,7 +83,7 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 	cur := s.current(-1)
 	if !s.started || cur < lowest || cur > top || rates[cur] == 0 || fit < cur {
 		// First choice, the current layer stopped or left the cap, or congestion: go at once.
-		s.set(fit)
+		s.set(fit, now)
 		return fit, 0
 	}
 	next := s.nextUp(cur, top, rates)
@@ -76,7 +97,7 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 			s.upSince = now
 		}
 		if now.Sub(s.upSince) >= upHold {
-			s.set(next)
+			s.set(next, now)
 			return next, 0
 		}
 		return cur, 0
@@ -85,21 +106,28 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 	if budget < rates[cur] {
 		return cur, 0 // no headroom even for this layer: probing would only add congestion
 	}
-	// Probe with what reaches the next layer, but never more than a quarter above the
-	// estimate in all: on a link that is really full, the probe must not bury the media.
-	want := int(upHeadroom * float64(rates[next]-rates[cur]))
-	return cur, s.probe(min(want, budget+budget/4-rates[cur]), budget, now)
+	// Probe with what reaches the next layer with headroom, within the ceiling.
+	want := int(upHeadroom*float64(rates[next])) - rates[cur]
+	return cur, s.probe(min(want, int(probeCeiling*float64(budget))-rates[cur]), budget, now)
 }
 
-// probe manages probe periods: on for probeFor, then off for probeAfter. A probe that makes
-// the estimate fall (the link is full) stops at once.
+// probe manages probe periods: on for probeFor, then off for the back-off. A probe that
+// makes the estimate fall (the link is full) stops at once. A probe the caller reported
+// won (ProbeResult) ends the back-off.
 func (s *Selector) probe(rate, budget int, now time.Time) int {
+	if s.probeWait == 0 {
+		s.probeWait = probeAfter
+	}
 	switch {
 	case rate <= 0:
 		return 0
-	case s.probeStart.IsZero() && now.Before(s.probeStop.Add(probeAfter)):
+	case s.probeStart.IsZero() && s.probeWon:
+		s.probeWon = false
+		s.probeStart, s.probeBudget = now, budget
+	case s.probeStart.IsZero() && now.Before(s.probeStop.Add(s.probeWait)):
 		return 0
 	case s.probeStart.IsZero():
+		s.probeWait = min(2*s.probeWait, probeAfterMax)
 		s.probeStart, s.probeBudget = now, budget
 	case now.Sub(s.probeStart) >= probeFor || budget < s.probeBudget*19/20:
 		s.probeStart, s.probeStop = time.Time{}, now
@@ -117,9 +145,16 @@ func (s *Selector) nextUp(cur, top int, rates LayerRates) int {
 	return -1
 }
 
-func (s *Selector) set(l int) {
+// set moves to layer l. After a drop the link has just shown congestion: no probe follows
+// for probeAfter. After a climb the next probe may follow at once.
+func (s *Selector) set(l int, now time.Time) {
+	down := s.started && l < s.layer
 	s.layer, s.started = l, true
 	s.upSince, s.probeStart = time.Time{}, time.Time{}
+	s.probeWait, s.probeWon = probeAfter, !down
+	if down {
+		s.probeStop = now
+	}
 }
 
 func (s *Selector) current(def int) int {
@@ -127,4 +162,23 @@ func (s *Selector) current(def int) int {
 		return def
 	}
 	return s.layer
+}
+
+// ChooseTemporal picks the highest VP8 temporal layer whose rate, with the layers below
+// it, fits budget: for a viewer on the lowest spatial layer when even that does not fit
+// whole. It returns 0 when nothing fits (the base layer is the least a viewer gets) and
+// AllTemporal when everything does or the stream has no temporal layers (rates all 0).
+func ChooseTemporal(budget int, rates [3]int) int {
+	if rates == ([3]int{}) {
+		return AllTemporal
+	}
+	best, sum := 0, 0
+	for t, r := range rates {
+		sum += r
+		if sum > budget {
+			return best
+		}
+		best = t
+	}
+	return AllTemporal
 }

@@ -48,13 +48,23 @@ func TestSelector(t *testing.T) {
 			{2000, 3_000_000, 2, rates, 1, false},
 			{2800, 3_000_000, 2, rates, 2, false},
 		}},
-		{"probes stop after a while and resume later", []step{
+		{"failed probes stop soon and back off, doubling", []step{
 			{0, 700_000, 2, rates, 1, false},
 			{100, 700_000, 2, rates, 1, true},
-			{3000, 700_000, 2, rates, 1, true},
-			{3200, 700_000, 2, rates, 1, false},
-			{4000, 700_000, 2, rates, 1, false},
-			{5300, 700_000, 2, rates, 1, true},
+			{200, 700_000, 2, rates, 1, true},
+			{300, 700_000, 2, rates, 1, false},
+			{2000, 700_000, 2, rates, 1, false},
+			{2400, 700_000, 2, rates, 1, true},
+			{2600, 700_000, 2, rates, 1, false},
+			{6400, 700_000, 2, rates, 1, false},
+			{6700, 700_000, 2, rates, 1, true},
+		}},
+		{"no probe for a while after a drop", []step{
+			{0, 10_000_000, 2, rates, 2, false},
+			{100, 700_000, 2, rates, 1, false},
+			{200, 700_000, 2, rates, 1, false},
+			{2000, 700_000, 2, rates, 1, false},
+			{2200, 700_000, 2, rates, 1, true},
 		}},
 		{"a stopped layer is left at once", []step{
 			{0, 10_000_000, 2, rates, 2, false},
@@ -81,16 +91,38 @@ func TestSelectorProbeRate(t *testing.T) {
 	rates := LayerRates{150_000, 600_000, 2_500_000}
 	s.Choose(700_000, rates, 2, time.Unix(0, 0))
 	_, probe := s.Choose(700_000, rates, 2, time.Unix(0, 1e8))
-	if want := 700_000 + 700_000/4 - rates[1]; probe != want {
-		t.Fatalf("probe %d, want %d (a quarter above the estimate in all)", probe, want)
+	if want := int(probeCeiling*700_000) - rates[1]; probe != want {
+		t.Fatalf("probe %d, want %d (the ceiling above the estimate in all)", probe, want)
 	}
 	// With ample estimate, the probe is what reaches the next layer.
 	var s2 Selector
 	wide := LayerRates{150_000, 600_000, 1_000_000}
 	s2.Choose(900_000, wide, 2, time.Unix(0, 0))
-	gap := wide[2] - wide[1]
-	if _, probe := s2.Choose(900_000, wide, 2, time.Unix(0, 1e8)); probe != int(upHeadroom*float64(gap)) {
-		t.Fatalf("probe %d, want %d", probe, int(upHeadroom*float64(gap)))
+	want := int(upHeadroom*float64(wide[2])) - wide[1]
+	if _, probe := s2.Choose(900_000, wide, 2, time.Unix(0, 1e8)); probe != want {
+		t.Fatalf("probe %d, want %d", probe, want)
+	}
+}
+
+// TestSelectorProbeWonGoesOn: a probe the caller measured as successful is followed at
+// once; a failed one waits.
+func TestSelectorProbeWonGoesOn(t *testing.T) {
+	rates := LayerRates{150_000, 600_000, 2_500_000}
+	t0 := time.Unix(0, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	for _, won := range []bool{true, false} {
+		var s Selector
+		s.Choose(700_000, rates, 2, at(0))
+		if _, p := s.Choose(700_000, rates, 2, at(100)); p == 0 {
+			t.Fatal("no first probe")
+		}
+		if _, p := s.Choose(700_000, rates, 2, at(300)); p != 0 {
+			t.Fatal("probe did not stop")
+		}
+		s.ProbeResult(won)
+		if _, p := s.Choose(1_000_000, rates, 2, at(500)); (p > 0) != won {
+			t.Fatalf("won=%v: probing %v right after", won, p > 0)
+		}
 	}
 }
 

@@ -128,7 +128,21 @@ type VP8Munger struct {
 	// inPictureID is the newest input picture ID of the current source, widened to 15 bits,
 	// against which 7-bit picture IDs are unwrapped.
 	inPictureID uint16
+
+	// Pictures dropped by temporal-layer filtering, so the output's picture IDs stay dense:
+	// drops[i].dropped pictures are taken off every input picture ID at or after
+	// drops[i].from (current source only, newest last). A decoder that sees a picture ID
+	// missing waits for it, even when the picture was only a droppable temporal layer.
+	drops    [maxPictureDrops]pictureDrop
+	numDrops int
 }
+
+// maxPictureDrops bounds the dropped-picture history: at 30 fps with every other picture
+// dropped, about two seconds. A packet of a picture older than that (a very late
+// retransmission) may be given a picture ID off by the drops forgotten.
+const maxPictureDrops = 32
+
+type pictureDrop struct{ from, dropped uint16 }
 
 // vp8Field is the offset and output history of one descriptor field, modulo mask+1.
 type vp8Field struct {
@@ -143,6 +157,42 @@ type vp8Field struct {
 // its first packet that carries it: output continues one past the newest value sent.
 func (m *VP8Munger) Switch() {
 	m.pictureID.joined, m.tl0PicIdx.joined, m.keyIdx.joined = false, false, false
+	m.numDrops = 0
+}
+
+// DropPicture announces that the picture d heads is not forwarded (TemporalFilter): the
+// pictures after it move down by one so the output has no hole. It needs the current source
+// joined (a source starts at a keyframe, which is never dropped); it does nothing otherwise
+// or when the stream has no picture IDs.
+func (m *VP8Munger) DropPicture(d VP8Descriptor) {
+	if !d.HasPictureID || !m.pictureID.joined {
+		return
+	}
+	pid := m.widenPictureID(d.PictureID, d.PictureID15)
+	from := (pid + 1) & pictureIDMask
+	if m.numDrops > 0 && m.drops[m.numDrops-1].from == pid {
+		// Consecutive dropped pictures: widen the newest entry rather than add one.
+		m.drops[m.numDrops-1].from = from
+		m.drops[m.numDrops-1].dropped++
+		return
+	}
+	dropped := m.droppedAt(pid) + 1
+	if m.numDrops == maxPictureDrops {
+		copy(m.drops[:], m.drops[1:])
+		m.numDrops--
+	}
+	m.drops[m.numDrops] = pictureDrop{from: from, dropped: dropped}
+	m.numDrops++
+}
+
+// droppedAt is how many dropped pictures come before input picture pid.
+func (m *VP8Munger) droppedAt(pid uint16) uint16 {
+	for i := m.numDrops - 1; i >= 0; i-- {
+		if (pid-m.drops[i].from)&pictureIDMask <= pictureIDMask>>1 { // pid at or after from
+			return m.drops[i].dropped
+		}
+	}
+	return 0
 }
 
 // Rewrite writes payload into dst with its descriptor rewritten and returns the result, a
@@ -199,9 +249,15 @@ func (m *VP8Munger) Rewrite(dst, payload []byte) (out []byte, ok bool) {
 	return out, true
 }
 
-// rewritePictureID widens a 7-bit picture ID to 15 bits, as the low bits of the nearest
-// value to the newest seen, and maps it onto the output.
+// rewritePictureID maps a picture ID onto the output, dropped pictures closed up.
 func (m *VP8Munger) rewritePictureID(pid uint16, is15 bool) uint16 {
+	pid = m.widenPictureID(pid, is15)
+	return m.pictureID.rewriteShifted(pid, pictureIDMask, m.droppedAt(pid))
+}
+
+// widenPictureID widens a 7-bit picture ID to 15 bits, as the low bits of the nearest
+// value to the newest seen, and keeps the newest.
+func (m *VP8Munger) widenPictureID(pid uint16, is15 bool) uint16 {
 	switch {
 	case !m.pictureID.joined:
 		m.inPictureID = pid
@@ -217,13 +273,18 @@ func (m *VP8Munger) rewritePictureID(pid uint16, is15 bool) uint16 {
 			m.inPictureID = pid
 		}
 	}
-	return m.pictureID.rewrite(pid, pictureIDMask)
+	return pid
 }
 
 // rewrite maps an input value of the current source onto the output. On the source's
 // first value the offset is set so that it follows the newest output; the very first value
 // of all is kept as it is, since there is nothing to be continuous with.
-func (f *vp8Field) rewrite(in, mask uint16) uint16 {
+func (f *vp8Field) rewrite(in, mask uint16) uint16 { return f.rewriteShifted(in, mask, 0) }
+
+// rewriteShifted is rewrite with the output moved down by shift (pictures dropped before
+// this one).
+func (f *vp8Field) rewriteShifted(in, mask, shift uint16) uint16 {
+	in -= shift
 	if !f.joined {
 		if f.seen {
 			f.offset = (f.last + 1 - in) & mask

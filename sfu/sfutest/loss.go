@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/pion/interceptor"
 )
@@ -55,54 +54,5 @@ func (d *dropper) drop(pkt []byte) bool {
 		return false
 	}
 	d.dropped[key] = true
-	return true
-}
-
-// bottleneckFactory makes an interceptor that lets incoming video through at most at a
-// given rate, with a small burst allowance, and drops the rest: a slow link with a short
-// queue, ahead of the viewer's NACK and congestion feedback, which then report the loss.
-type bottleneckFactory struct{ bps int }
-
-func (f *bottleneckFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &bottleneck{bps: float64(f.bps), tokens: bottleneckBurst}, nil
-}
-
-const bottleneckBurst = 16 << 10 // bytes
-
-type bottleneck struct {
-	interceptor.NoOp
-	bps float64
-
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
-}
-
-func (b *bottleneck) BindRemoteStream(info *interceptor.StreamInfo, reader interceptor.RTPReader) interceptor.RTPReader {
-	if !strings.HasPrefix(strings.ToLower(info.MimeType), "video/") {
-		return reader
-	}
-	return interceptor.RTPReaderFunc(func(p []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
-		for {
-			n, attrs, err := reader.Read(p, a)
-			if err != nil || b.admit(n) {
-				return n, attrs, err
-			}
-		}
-	})
-}
-
-func (b *bottleneck) admit(n int) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := time.Now()
-	if !b.last.IsZero() {
-		b.tokens = min(bottleneckBurst, b.tokens+now.Sub(b.last).Seconds()*b.bps/8)
-	}
-	b.last = now
-	if b.tokens < float64(n) {
-		return false
-	}
-	b.tokens -= float64(n)
 	return true
 }

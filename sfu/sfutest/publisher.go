@@ -7,8 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -29,7 +31,7 @@ type Publisher struct {
 
 // NewPublisher connects a publisher through signal and waits until media can flow.
 func NewPublisher(ctx context.Context, signal Signal) (*Publisher, error) {
-	pc, err := newPeerConnection()
+	pc, err := newPeerConnection(peerOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -120,16 +122,30 @@ func pace(ctx context.Context, count uint32, fps int, frame func(i uint32) error
 // Close ends the publisher's session.
 func (p *Publisher) Close() error { return p.PC.Close() }
 
-func newPeerConnection(extra ...interceptor.Factory) (*webrtc.PeerConnection, error) {
+// peerOptions shape a test peer: its network and what feedback it gives.
+type peerOptions struct {
+	net    transport.Net // a pion vnet; nil for loopback
+	noTWCC bool          // no transport-wide feedback: an older player that sends REMB
+	extra  []interceptor.Factory
+}
+
+// newPeerConnection makes a test peer.
+func newPeerConnection(o peerOptions) (*webrtc.PeerConnection, error) {
+	netw, extra := o.net, o.extra
 	var se webrtc.SettingEngine
 	if len(extra) > 0 {
 		// Simulated loss happens after SRTP has seen the packet, so its replay window would
 		// reject the retransmission that real loss (before SRTP) lets through.
 		se.DisableSRTPReplayProtection(true)
 	}
-	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	if netw != nil {
+		se.SetNet(netw)
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled) // a virtual network has no multicast
+	} else {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	}
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -143,7 +159,14 @@ func newPeerConnection(extra ...interceptor.Factory) (*webrtc.PeerConnection, er
 	for _, f := range extra { // before the defaults: they see what these let through
 		ir.Add(f)
 	}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	if o.noTWCC {
+		if err := webrtc.ConfigureNack(m, ir); err != nil {
+			return nil, err
+		}
+		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+			return nil, err
+		}
+	} else if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, err
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir))

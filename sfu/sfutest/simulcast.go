@@ -9,6 +9,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -25,15 +26,37 @@ type SimulcastPublisher struct {
 	// Stopped layers send nothing, as an encoder that drops a layer under load.
 	stopped   [3]atomic.Bool
 	keyWanted atomic.Bool
+	sizes     [3]int // frame size per layer
+}
+
+// SimulcastOption changes a SimulcastPublisher.
+type SimulcastOption func(*simulcastOptions)
+
+type simulcastOptions struct {
+	net   transport.Net
+	sizes [3]int
+}
+
+// PublishOn puts the publisher on a virtual network (pion transport/vnet).
+func PublishOn(n transport.Net) SimulcastOption { return func(o *simulcastOptions) { o.net = n } }
+
+// WithLayerSizes sets each layer's frame size in bytes (q, h, f); at 30 fps, 1,000 bytes a
+// frame is 240 kbit/s. The default is FrameSize for f, a quarter of it for h, a sixteenth for q.
+func WithLayerSizes(q, h, f int) SimulcastOption {
+	return func(o *simulcastOptions) { o.sizes = [3]int{q, h, f} }
 }
 
 // NewSimulcastPublisher connects through signal and waits until media can flow.
-func NewSimulcastPublisher(ctx context.Context, signal Signal) (*SimulcastPublisher, error) {
-	pc, err := newPeerConnection()
+func NewSimulcastPublisher(ctx context.Context, signal Signal, opts ...SimulcastOption) (*SimulcastPublisher, error) {
+	o := simulcastOptions{sizes: [3]int{layerSize(0), layerSize(1), layerSize(2)}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	pc, err := newPeerConnection(peerOptions{net: o.net})
 	if err != nil {
 		return nil, err
 	}
-	p := &SimulcastPublisher{PC: pc}
+	p := &SimulcastPublisher{PC: pc, sizes: o.sizes}
 	codec := webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
@@ -111,7 +134,7 @@ func (p *SimulcastPublisher) SendFrames(ctx context.Context, first, count uint32
 			if p.stopped[l].Load() {
 				continue
 			}
-			for _, pkt := range p.packers[l].Packetize(LayerFrame(first+i, key, byte(l)), 90000/uint32(fps)) {
+			for _, pkt := range p.packers[l].Packetize(SizedLayerFrame(first+i, key, byte(l), p.sizes[l]), 90000/uint32(fps)) {
 				_ = pkt.Header.SetExtension(p.midID, []byte(p.mid))
 				_ = pkt.Header.SetExtension(p.ridID, []byte(t.RID()))
 				if err := t.WriteRTP(pkt); err != nil {

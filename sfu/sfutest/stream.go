@@ -24,6 +24,14 @@ func Frame(n uint32, key bool) []byte { return LayerFrame(n, key, 2) }
 // LayerFrame is Frame for one simulcast layer (0 low .. 2 full): the layer is part of the
 // body, so a viewer can tell which layer each frame came from.
 func LayerFrame(n uint32, key bool, layer byte) []byte {
+	return SizedLayerFrame(n, key, layer, layerSize(layer))
+}
+
+// SizedLayerFrame is LayerFrame with a slice body of size bytes (at least 16, below 64 KiB),
+// for tests that need layers of given bitrates. The body records its size, so a frame
+// that lost its tail is told from a whole one.
+func SizedLayerFrame(n uint32, key bool, layer byte, size int) []byte {
+	size = min(max(size, 16), 0xffff)
 	var b bytes.Buffer
 	start := []byte{0, 0, 0, 1}
 	if key {
@@ -38,7 +46,7 @@ func LayerFrame(n uint32, key bool, layer byte) []byte {
 	} else {
 		b.WriteByte(0x41)
 	}
-	b.Write(encodeBody(n, layer))
+	b.Write(encodeBody(n, layer, size))
 	return b.Bytes()
 }
 
@@ -46,20 +54,32 @@ func LayerFrame(n uint32, key bool, layer byte) []byte {
 // simulcast layers differ in rate (about 750, 190 and 55 kbit/s at 30 fps).
 func layerSize(layer byte) int { return FrameSize >> (2 * (2 - int(layer))) }
 
-func encodeBody(n uint32, layer byte) []byte {
-	body := make([]byte, layerSize(layer))
+// encodeBody lays out a slice body: n (bytes 0-7), the layer (8), the size (9-12), filler.
+// Numbers are written a nibble a byte in 0x10..0x1f, so no byte is zero.
+func encodeBody(n uint32, layer byte, size int) []byte {
+	body := make([]byte, size)
 	body[8] = 0x30 + layer
 	var idx [4]byte
 	binary.BigEndian.PutUint32(idx[:], n)
-	// Each byte of n as two nibbles in 0x10..0x1f, so no byte is zero.
-	for i, v := range idx {
-		body[2*i] = 0x10 | v>>4
-		body[2*i+1] = 0x10 | v&0x0f
-	}
-	for i := 9; i < len(body); i++ {
+	putNibbles(body[0:8], idx[:])
+	putNibbles(body[9:13], []byte{byte(size >> 8), byte(size)})
+	for i := 13; i < len(body); i++ {
 		body[i] = byte(0x20 + (uint32(i)*7+n)%200)
 	}
 	return body
+}
+
+func putNibbles(dst, src []byte) {
+	for i, v := range src {
+		dst[2*i] = 0x10 | v>>4
+		dst[2*i+1] = 0x10 | v&0x0f
+	}
+}
+
+func getNibbles(dst, src []byte) {
+	for i := range dst {
+		dst[i] = (src[2*i]&0x0f)<<4 | src[2*i+1]&0x0f
+	}
 }
 
 // ParseFrame checks an Annex-B access unit made by Frame and returns its frame number.
@@ -85,20 +105,20 @@ func ParseLayerFrame(au []byte) (n uint32, key bool, layer byte, err error) {
 			slice = nal
 		}
 	}
-	if len(slice) < 10 {
+	if len(slice) < 14 {
 		return 0, false, 0, fmt.Errorf("slice is %d bytes", len(slice))
 	}
 	body := slice[1:]
-	if l := body[8] - 0x30; l > 2 || len(body) != layerSize(l) {
-		return 0, false, 0, fmt.Errorf("slice is %d bytes, not a layer's size", len(slice))
-	}
 	var idx [4]byte
-	for i := range idx {
-		idx[i] = (body[2*i]&0x0f)<<4 | body[2*i+1]&0x0f
+	var size [2]byte
+	getNibbles(idx[:], body[0:8])
+	getNibbles(size[:], body[9:13])
+	if want := int(size[0])<<8 | int(size[1]); len(body) != want {
+		return 0, false, 0, fmt.Errorf("slice body is %d bytes, the frame says %d", len(body), want)
 	}
 	n = binary.BigEndian.Uint32(idx[:])
 	layer = body[8] - 0x30
-	if layer > 2 || !bytes.Equal(body, encodeBody(n, layer)) {
+	if layer > 2 || !bytes.Equal(body, encodeBody(n, layer, len(body))) {
 		return n, key, layer, fmt.Errorf("frame %d body corrupted", n)
 	}
 	return n, key, layer, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 )
@@ -27,6 +28,11 @@ type Viewer struct {
 	videoTS       []uint32
 	layers        []byte
 	senderReports int
+	videoSSRC     uint32
+	vp8           vp8Pictures
+	shown         []ShownFrame
+	broken        bool // a frame was lost: nothing shows until the next keyframe
+	lastPLI       time.Time
 	changed       chan struct{}
 	done          sync.WaitGroup
 }
@@ -34,10 +40,19 @@ type Viewer struct {
 // ViewerOption changes how a Viewer behaves.
 type ViewerOption func(*viewerOptions)
 
-type viewerOptions struct{ dropEvery, bps int }
+type viewerOptions struct {
+	dropEvery int
+	net       transport.Net
+	remb      bool
+}
 
-// WithBandwidth puts the viewer behind a link of bps bits per second for video.
-func WithBandwidth(bps int) ViewerOption { return func(o *viewerOptions) { o.bps = bps } }
+// WithNet puts the viewer on a virtual network (pion transport/vnet), where the test
+// shapes its link.
+func WithNet(n transport.Net) ViewerOption { return func(o *viewerOptions) { o.net = n } }
+
+// WithREMB makes the viewer an older player: no transport-wide congestion feedback; it
+// reports its bandwidth with REMB messages (SendREMB) instead.
+func WithREMB() ViewerOption { return func(o *viewerOptions) { o.remb = true } }
 
 // WithLoss makes the viewer lose every nth incoming video RTP packet the first time it arrives,
 // before its NACK generator sees it: the stream is complete only if the server retransmits.
@@ -53,10 +68,7 @@ func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewe
 	if o.dropEvery > 0 {
 		extra = append(extra, &dropFactory{every: o.dropEvery})
 	}
-	if o.bps > 0 {
-		extra = append(extra, &bottleneckFactory{bps: o.bps})
-	}
-	pc, err := newPeerConnection(extra...)
+	pc, err := newPeerConnection(peerOptions{net: o.net, noTWCC: o.remb, extra: extra})
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +88,9 @@ func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewe
 		go func() {
 			defer v.done.Done()
 			if t.Kind() == webrtc.RTPCodecTypeVideo {
+				v.mu.Lock()
+				v.videoSSRC = uint32(t.SSRC())
+				v.mu.Unlock()
 				v.readVideo(t)
 			} else {
 				v.readAudio(t)
@@ -89,8 +104,38 @@ func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewe
 	return v, nil
 }
 
+// paddingTolerant is the H.264 depacketizer for a stream with padding-only packets (the
+// server's bandwidth probes) among the media: a padding packet that the sample builder
+// groups with a frame (it carries that frame's timestamp) adds nothing to it, where the
+// plain depacketizer would fail the whole frame.
+type paddingTolerant struct{ codecs.H264Packet }
+
+func (p *paddingTolerant) Unmarshal(payload []byte) ([]byte, error) {
+	if len(payload) == 0 {
+		return nil, nil
+	}
+	return p.H264Packet.Unmarshal(payload)
+}
+
+// ShownFrame is a frame a decoder would have shown: whole, and not after a lost frame
+// without a keyframe since.
+type ShownFrame struct {
+	At    time.Time
+	Layer byte
+}
+
+// keyframeRequestGap spaces the viewer's keyframe requests while its picture is broken.
+const keyframeRequestGap = 300 * time.Millisecond
+
 func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
-	sb := samplebuilder.New(512, &codecs.H264Packet{}, 90000)
+	if t.Codec().MimeType == webrtc.MimeTypeVP8 {
+		v.readVP8(t)
+		return
+	}
+	// A lost packet that is not repaired within a second is given up on, as a browser's
+	// jitter buffer does: the frame is dropped and a keyframe requested.
+	sb := samplebuilder.New(512, &paddingTolerant{}, 90000, samplebuilder.WithMaxTimeDelay(time.Second))
+	padding := 0 // padding-only packets pushed and not yet accounted for
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
@@ -99,10 +144,19 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 		v.mu.Lock()
 		v.video.add(pkt)
 		v.mu.Unlock()
+		if pkt.Padding && len(pkt.Payload) == 0 {
+			padding++ // a bandwidth probe: the sample builder counts it as dropped
+		}
 		sb.Push(pkt)
 		for s := sb.Pop(); s != nil; s = sb.Pop() {
 			n, key, layer, err := ParseLayerFrame(s.Data)
+			now := time.Now()
 			v.mu.Lock()
+			lost := int(s.PrevDroppedPackets) - padding
+			padding = max(0, -lost)
+			if lost > 0 {
+				v.broken = true
+			}
 			if err != nil {
 				v.frameErrors = append(v.frameErrors, err)
 			} else {
@@ -111,9 +165,20 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 				v.videoTS = append(v.videoTS, s.PacketTimestamp)
 				if key {
 					v.keyframes++
+					v.broken = false
+				}
+				if !v.broken {
+					v.shown = append(v.shown, ShownFrame{At: now, Layer: layer})
 				}
 			}
+			askKey := v.broken && now.Sub(v.lastPLI) >= keyframeRequestGap
+			if askKey {
+				v.lastPLI = now
+			}
 			v.mu.Unlock()
+			if askKey {
+				_ = v.PC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.SSRC())}})
+			}
 			v.notify()
 		}
 	}
@@ -178,6 +243,34 @@ func (v *Viewer) WaitFrame(ctx context.Context, n uint32) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// SendREMB reports a receiver-estimated maximum bitrate for the video track.
+func (v *Viewer) SendREMB(bps int) error {
+	v.mu.Lock()
+	ssrc := v.videoSSRC
+	v.mu.Unlock()
+	if ssrc == 0 {
+		return fmt.Errorf("viewer: no video track yet")
+	}
+	return v.PC.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: float32(bps), SSRCs: []uint32{ssrc}}})
+}
+
+// LastVideoTimestamp is the RTP timestamp of the newest whole frame received.
+func (v *Viewer) LastVideoTimestamp() uint32 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.videoTS) == 0 {
+		return 0
+	}
+	return v.videoTS[len(v.videoTS)-1]
+}
+
+// Shown returns the frames a decoder would have shown, with when they arrived.
+func (v *Viewer) Shown() []ShownFrame {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]ShownFrame(nil), v.shown...)
 }
 
 // Frames returns the numbers of the frames received whole, in order.
@@ -262,6 +355,36 @@ func (v *Viewer) CheckContinuity() error {
 			return fmt.Errorf("video timestamp went from %d to %d at frame %d", v.videoTS[i-1], v.videoTS[i], v.frames[i])
 		}
 	}
+	return v.video.gaps()
+}
+
+// readVP8 records a VP8 stream's pictures and sequence numbers (frames are synthetic: there
+// is nothing to decode).
+func (v *Viewer) readVP8(t *webrtc.TrackRemote) {
+	for {
+		pkt, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		v.mu.Lock()
+		v.video.add(pkt)
+		v.mu.Unlock()
+		v.vp8.add(pkt)
+		v.notify()
+	}
+}
+
+// VP8Pictures returns the VP8 pictures received, in arrival order.
+func (v *Viewer) VP8Pictures() []VP8Picture {
+	v.vp8.mu.Lock()
+	defer v.vp8.mu.Unlock()
+	return append([]VP8Picture(nil), v.vp8.pics...)
+}
+
+// VideoGaps reports a gap in the video sequence numbers received, nil when none.
+func (v *Viewer) VideoGaps() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	return v.video.gaps()
 }
 

@@ -1,0 +1,75 @@
+package sfu_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/glintlive/glint/ingest/whip"
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/sfu/sfutest"
+)
+
+// TestLayerDemand is dynacast's signal: with viewers capped at q and at h, the room reports
+// that f is wanted by nobody; when the h viewer leaves, only q is wanted; every change is
+// reported once, in order.
+func TestLayerDemand(t *testing.T) {
+	s := newTestSFU(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	log := sfutest.Logger()
+	pub, err := sfutest.NewSimulcastPublisher(ctx, func(ctx context.Context, offer string) (string, error) {
+		_, answer, err := whip.Publish(s, "dyn", offer, log)
+		return answer, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+
+	var mu sync.Mutex
+	var reports [][3]bool
+	s.Room("dyn").OnLayerDemand(func(w [3]bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		reports = append(reports, w)
+	})
+	subs := make([]*sfu.Subscriber, 2)
+	for i, layer := range []int{sfu.LayerLow, sfu.LayerMid} {
+		v, err := sfutest.NewViewer(ctx, func(ctx context.Context, offer string) (string, error) {
+			sub, answer, err := s.Subscribe("dyn", offer, sfu.SubscribeOptions{MaxLayer: layer}, log)
+			subs[i] = sub
+			return answer, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+	}
+	sending := make(chan error, 1)
+	go func() { sending <- pub.SendFrames(ctx, 0, 60, 30, 30) }()
+	if err := <-sending; err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Room("dyn").Track(webrtc.RTPCodecTypeVideo).LayerDemand(); got != [3]int{1, 1, 0} {
+		t.Errorf("demand with viewers capped at q and h: %v, want [1 1 0]", got)
+	}
+	subs[1].Close()
+	if got := s.Room("dyn").Track(webrtc.RTPCodecTypeVideo).LayerDemand(); got != [3]int{1, 0, 0} {
+		t.Errorf("demand after the h viewer left: %v, want [1 0 0]", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := [][3]bool{{}, {true, false, false}, {true, true, false}, {true, false, false}}
+	if len(reports) != len(want) {
+		t.Fatalf("reports %v, want %v", reports, want)
+	}
+	for i := range want {
+		if reports[i] != want[i] {
+			t.Fatalf("reports %v, want %v", reports, want)
+		}
+	}
+}

@@ -121,7 +121,7 @@ func (a *app) startInteraction() error {
 		return err
 	}
 	a.bus = b
-	var opts datachannel.Options
+	opts := datachannel.Options{Clocks: a.mediaClock}
 	if len(a.cfg.GiftWebhooks) > 0 {
 		if a.gifts, err = signaling.NewGiftWebhook(a.cfg.GiftWebhooks, a.cfg.APIKey, a.cfg.APISecret, a.log); err != nil {
 			return err
@@ -133,6 +133,20 @@ func (a *app) startInteraction() error {
 	}
 	a.signaling.EnableInteraction(a.hub)
 	return nil
+}
+
+// mediaClock is a room's media clock for the interaction layer: the capture time of the
+// frame at the live edge, from the host's sender reports. The room is looked up on every
+// call, since the hub asks once per room and rooms come and go with their hosts.
+func (a *app) mediaClock(room string) datachannel.MediaClock {
+	return datachannel.MediaClockFunc(func() (int64, bool) {
+		r := a.sfu.Room(room)
+		if r == nil {
+			return 0, false
+		}
+		t, ok := r.LiveEdge()
+		return t.UnixMilli(), ok
+	})
 }
 
 // closeInteraction closes the hub (every interaction connection), then flushes gift

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/rtcp"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
@@ -29,9 +30,22 @@ type Publisher struct {
 	keyWanted atomic.Bool
 }
 
+// PublisherOption changes a Publisher.
+type PublisherOption func(*peerOptions)
+
+// WithClockOffset gives the publisher a wall clock off from this machine's by d, as a host
+// whose clock is not in sync: its sender reports map its RTP timestamps to that clock.
+func WithClockOffset(d time.Duration) PublisherOption {
+	return func(o *peerOptions) { o.clockOffset = d }
+}
+
 // NewPublisher connects a publisher through signal and waits until media can flow.
-func NewPublisher(ctx context.Context, signal Signal) (*Publisher, error) {
-	pc, err := newPeerConnection(peerOptions{})
+func NewPublisher(ctx context.Context, signal Signal, opts ...PublisherOption) (*Publisher, error) {
+	var o peerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	pc, err := newPeerConnection(o)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +140,9 @@ func (p *Publisher) Close() error { return p.PC.Close() }
 type peerOptions struct {
 	net    transport.Net // a pion vnet; nil for loopback
 	noTWCC bool          // no transport-wide feedback: an older player that sends REMB
-	extra  []interceptor.Factory
+	// clockOffset moves the wall clock of the peer's sender reports.
+	clockOffset time.Duration
+	extra       []interceptor.Factory
 }
 
 // newPeerConnection makes a test peer.
@@ -166,7 +182,8 @@ func newPeerConnection(o peerOptions) (*webrtc.PeerConnection, error) {
 		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 			return nil, err
 		}
-	} else if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	} else if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, webrtc.WithReportSenderOptions(
+		report.SenderNow(func() time.Time { return time.Now().Add(o.clockOffset) }))); err != nil {
 		return nil, err
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir))

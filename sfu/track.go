@@ -23,7 +23,8 @@ type Track struct {
 	mu         sync.Mutex // serialises changes to downTracks; readers use the snapshot
 	downTracks atomic.Pointer[[]*DownTrack]
 
-	demand layerDemand // video only: which layers viewers want (dynacast)
+	demand     layerDemand  // video only: which layers viewers want (dynacast)
+	attachedAt atomic.Int64 // unix nanos the current host's first layer attached
 }
 
 // batcher brackets a fan-out so its datagrams go out in as few sends as possible.
@@ -60,6 +61,11 @@ func (t *Track) pick(maxLayer int, now int64) *Receiver {
 			fallback = r
 		}
 	}
+	if now-t.attachedAt.Load() < int64(layerIdle) {
+		// A host's layers attach one by one as their first packets arrive: give the
+		// capped layer a moment before going above the cap for want of it.
+		return fallback
+	}
 	for l := maxLayer + 1; l < numLayers; l++ {
 		if r := t.layers[l].Load(); r != nil {
 			if r.flowing(now) {
@@ -78,10 +84,16 @@ func (t *Track) snapshot() []*DownTrack { return *t.downTracks.Load() }
 // host session are cleared, so viewers never mix two hosts. It asks for a keyframe so
 // that waiting viewers start at once.
 func (t *Track) attach(r *Receiver) {
+	first := true
 	for l := range t.layers {
 		if old := t.layers[l].Load(); old != nil && old.session != r.session {
 			t.layers[l].CompareAndSwap(old, nil)
+		} else if old != nil {
+			first = false
 		}
+	}
+	if first {
+		t.attachedAt.Store(time.Now().UnixNano())
 	}
 	t.layers[r.layer].Store(r)
 	if len(t.snapshot()) > 0 {

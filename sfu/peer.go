@@ -85,6 +85,14 @@ func (s *SFU) NewIngestPeer(log *zap.Logger) (*Peer, error) {
 	return p, nil
 }
 
+// OnDataChannel registers f for data channels the remote peer opens (the interaction
+// channel); an ingest session has none.
+func (p *Peer) OnDataChannel(f func(*webrtc.DataChannel)) {
+	if p.PC != nil {
+		p.PC.OnDataChannel(f)
+	}
+}
+
 // OnConnected registers f to run once the transport is up.
 func (p *Peer) OnConnected(f func()) {
 	p.mu.Lock()

@@ -17,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"github.com/glintlive/glint/datachannel"
 	"github.com/glintlive/glint/ingest/whip"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
@@ -27,6 +28,9 @@ type session interface {
 	AddICECandidate(c webrtc.ICECandidateInit) error
 	Close()
 	OnClose(func())
+	OnDataChannel(func(*webrtc.DataChannel))
+	Go(func()) bool
+	Stopping() <-chan struct{}
 }
 
 // Server serves WHIP and WHEP.
@@ -37,6 +41,8 @@ type Server struct {
 	log      *zap.Logger
 	limiter  *ipLimiter
 	mux      *http.ServeMux
+
+	hub *datachannel.Hub // the interaction layer, nil until EnableInteraction
 
 	mu        sync.Mutex
 	resources map[string]*resource
@@ -140,6 +146,7 @@ func (s *Server) create(kind string) http.HandlerFunc {
 			return
 		}
 		res := s.register(id, kind, room, offer, claims, sess)
+		s.interactOver(sess, room, claims, log)
 		log.Info("session created")
 		w.Header().Set("Content-Type", "application/sdp")
 		w.Header().Set("Location", res.path)

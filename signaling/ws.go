@@ -24,14 +24,16 @@ const (
 )
 
 // EnableInteraction serves the interaction protocol (docs/PROTOCOL.md) over WebSocket at
-// GET /ws/{room}, for LL-HLS viewers and server-side integrations; WebRTC clients use
-// the data channel instead. Call it once, before serving.
+// GET /ws/{room}, for LL-HLS viewers and server-side integrations, and over the data
+// channel a WHIP or WHEP client opens (label datachannel.Label). Call it once, before
+// serving.
 //
 // The token is checked as for WHEP: Authorization header or access_token parameter. It
 // must allow canSubscribe or canPublishData in the room; what the connection may send
 // then follows from its grants. Without a token, and with anonymous viewing on, a client
 // may join a room that exists to receive only.
 func (s *Server) EnableInteraction(hub *datachannel.Hub) {
+	s.hub = hub
 	s.mux.HandleFunc("GET /ws/{room}", s.limited(s.interact(hub)))
 }
 

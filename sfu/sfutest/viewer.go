@@ -18,6 +18,9 @@ import (
 // Viewer is a pion viewer that records what it receives and checks it.
 type Viewer struct {
 	PC *webrtc.PeerConnection
+	// DC is the data channel WithDataChannel opened; its messages arrive on Messages.
+	DC       *webrtc.DataChannel
+	Messages chan []byte
 
 	mu            sync.Mutex
 	frames        []uint32
@@ -44,6 +47,7 @@ type viewerOptions struct {
 	dropEvery int
 	net       transport.Net
 	remb      bool
+	dcLabel   string
 }
 
 // WithNet puts the viewer on a virtual network (pion transport/vnet), where the test
@@ -53,6 +57,10 @@ func WithNet(n transport.Net) ViewerOption { return func(o *viewerOptions) { o.n
 // WithREMB makes the viewer an older player: no transport-wide congestion feedback; it
 // reports its bandwidth with REMB messages (SendREMB) instead.
 func WithREMB() ViewerOption { return func(o *viewerOptions) { o.remb = true } }
+
+// WithDataChannel opens a reliable, ordered data channel with label in the viewer's offer
+// (the interaction channel); its messages arrive on Viewer.Messages.
+func WithDataChannel(label string) ViewerOption { return func(o *viewerOptions) { o.dcLabel = label } }
 
 // WithLoss makes the viewer lose every nth incoming video RTP packet the first time it arrives,
 // before its NACK generator sees it: the stream is complete only if the server retransmits.
@@ -72,7 +80,19 @@ func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewe
 	if err != nil {
 		return nil, err
 	}
-	v := &Viewer{PC: pc, changed: make(chan struct{}, 1)}
+	v := &Viewer{PC: pc, changed: make(chan struct{}, 1), Messages: make(chan []byte, 256)}
+	if o.dcLabel != "" {
+		if v.DC, err = pc.CreateDataChannel(o.dcLabel, nil); err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+		v.DC.OnMessage(func(m webrtc.DataChannelMessage) {
+			select {
+			case v.Messages <- m.Data:
+			default: // a test that stops reading does not block pion
+			}
+		})
+	}
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			_ = pc.Close()

@@ -1,0 +1,72 @@
+package signaling
+
+import (
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/datachannel"
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+// clockCheckEvery is how often a viewer's clock mapping is checked for a change (a layer
+// switch or a host restart moves its timestamps); clockTolerance is how far the capture
+// time the last mapping sent would give may be off before a new one is sent.
+const (
+	clockCheckEvery = 250 * time.Millisecond
+	clockTolerance  = 5 * time.Millisecond
+)
+
+// interactOver attaches the interaction channel a WHIP or WHEP client opens on its session
+// to the hub. A viewer is also sent its media clock mapping, on join and whenever it
+// changes, so its page can show each event on the frame it belongs to.
+func (s *Server) interactOver(sess session, room string, claims *auth.Claims, log *zap.Logger) {
+	if s.hub == nil {
+		return
+	}
+	sess.OnDataChannel(func(dc *webrtc.DataChannel) {
+		conn, err := AttachDataChannel(s.hub, room, claims, dc)
+		if err != nil {
+			log.Info("data channel refused", zap.String("label", dc.Label()), zap.Error(err))
+			return
+		}
+		if sub, ok := sess.(*sfu.Subscriber); ok {
+			sess.Go(func() { sendMediaClock(sub, conn, sess.Stopping()) })
+		}
+	})
+}
+
+// sendMediaClock keeps a viewer's page told its clock mapping until the session or the
+// connection ends.
+func sendMediaClock(sub *sfu.Subscriber, conn *datachannel.Conn, stop <-chan struct{}) {
+	tick := time.NewTicker(clockCheckEvery)
+	defer tick.Stop()
+	var last sfu.ClockMapping
+	sent := false
+	for {
+		if m, ok := sub.VideoClock(); ok && (!sent || !sameClock(last, m)) {
+			conn.SendMediaClock(datachannel.MediaClockMapping{RTPTimestamp: m.RTPTime, MediaTime: m.Capture.UnixMilli(), ClockRate: m.ClockRate})
+			last, sent = m, true
+		}
+		select {
+		case <-stop:
+			return
+		case <-conn.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// sameClock reports whether mapping b puts b.RTPTime where a already does: a new sender
+// report of the same clock, not a new clock.
+func sameClock(a, b sfu.ClockMapping) bool {
+	if a.ClockRate != b.ClockRate || a.ClockRate == 0 {
+		return false
+	}
+	predicted := a.Capture.Add(time.Duration(int32(b.RTPTime-a.RTPTime)) * time.Second / time.Duration(a.ClockRate))
+	d := predicted.Sub(b.Capture)
+	return d > -clockTolerance && d < clockTolerance
+}

@@ -39,7 +39,8 @@ type Receiver struct {
 	track     *Track
 	layer     int
 	session   *Peer        // the host session it belongs to (nil for library sources)
-	lastRead  atomic.Int64 // unix nanos of the last packet: a layer that stops is skipped
+	lastRead  atomic.Int64 // unix nanos of the last media packet: a layer that stops is skipped
+	created   int64        // unix nanos: a layer with no media yet counts as flowing for layerIdle
 	src       PublishedTrack
 	codec     simulcast.Codec
 	clockRate uint32
@@ -80,6 +81,7 @@ func newReceiver(t *Track, src PublishedTrack, cfg *Config, log *zap.Logger) *Re
 		cache:     newPacketCache(size),
 		log:       log,
 		interval:  cfg.KeyframeInterval,
+		created:   time.Now().UnixNano(),
 	}
 }
 
@@ -117,9 +119,15 @@ func (r *Receiver) Run() {
 		}
 		r.cache.put(s.pkt.SequenceNumber, s.buf[:n])
 		s.n, s.arrival = n, time.Now().UnixNano()
-		r.lastRead.Store(s.arrival)
-		r.clock.onPacket(s.pkt.Timestamp)
-		r.measure(n, s.pkt.Payload, s.arrival)
+		if len(s.pkt.Payload) > 0 {
+			// Padding-only packets (the encoder's bandwidth probes) say nothing about the
+			// layer: a browser keeps padding on a layer it has stopped encoding, and a
+			// layer that looked alive on padding alone kept viewers waiting for keyframes
+			// that never came.
+			r.lastRead.Store(s.arrival)
+			r.clock.onPacket(s.pkt.Timestamp)
+			r.measure(n, s.pkt.Payload, s.arrival)
+		}
 		s.keyframe = r.codec.IsVideo() && len(s.pkt.Payload) > 0 && simulcast.IsKeyframeStart(r.codec, s.pkt.Payload)
 		r.collect(b)
 	}
@@ -195,11 +203,14 @@ func (r *Receiver) Bitrate(now int64) int {
 	return int(r.rate.Load())
 }
 
-// flowing reports whether the layer has delivered a packet recently (or has only just been
-// attached and not had the chance yet).
+// flowing reports whether the layer has delivered media recently, or has only just been
+// attached and not had the chance yet.
 func (r *Receiver) flowing(now int64) bool {
 	last := r.lastRead.Load()
-	return last == 0 || now-last < int64(layerIdle)
+	if last == 0 {
+		last = r.created
+	}
+	return now-last < int64(layerIdle)
 }
 
 // Abandon detaches a Receiver whose Run will never start (its session closed first).

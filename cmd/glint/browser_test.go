@@ -48,7 +48,7 @@ func requireTool(t *testing.T, what, path string) {
 // when the viewer's video has real dimensions, framesDecoded keeps increasing for 5 seconds
 // and audio packets arrive (checked by webclient/e2e/whip_whep.mjs).
 func TestBrowserPublishAndPlay(t *testing.T) {
-	runBrowserScript(t, "e2e/whip_whep.mjs", "--seconds", "5")
+	runBrowserScript(t, "e2e/whip_whep.mjs", nil, "--seconds", "5")
 }
 
 // TestBrowserSimulcast: Chromium publishes three simulcast encodings (VP8) over WHIP; one
@@ -60,12 +60,34 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 // run a second time when the first fails, and both outputs are logged, so a failure that
 // repeats still fails the test while a one-off is visible in the log. See the issue notes.
 func TestBrowserSimulcast(t *testing.T) {
-	runBrowserScript(t, "e2e/simulcast.mjs", "--seconds", "6", "--codec", "vp8")
+	runBrowserScript(t, "e2e/simulcast.mjs", nil, "--seconds", "6", "--codec", "vp8")
+}
+
+// TestBrowserAuction: a Chromium viewer page (demo/auction.html) watching over WHEP bids
+// over the interaction data channel on a lot an auctioneer opened over WebSocket, shows
+// "outbid" when a rival bids higher and "sold" when the lot closes (webclient/e2e/auction.mjs).
+func TestBrowserAuction(t *testing.T) {
+	runBrowserScript(t, "e2e/auction.mjs", func(cfg Config, room string) []string {
+		tok := func(identity string, o auth.TokenOptions) string {
+			o.Room, o.Identity, o.TTL = room, identity, time.Hour
+			token, err := auth.Issue(cfg.APIKey, cfg.APISecret, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return token
+		}
+		return []string{
+			"--play-token", tok("bidder", auth.TokenOptions{Subscribe: true, Data: true}),
+			"--admin-token", tok("auctioneer", auth.TokenOptions{Admin: true, Data: true}),
+			"--rival-token", tok("rival", auth.TokenOptions{Subscribe: true, Data: true}),
+		}
+	})
 }
 
 // runBrowserScript starts Glint in a private network namespace and runs one of the web
 // client's end-to-end scripts against it.
-func runBrowserScript(t *testing.T, script string, args ...string) {
+// extra, when not nil, gives further arguments for the room (tokens bound to it).
+func runBrowserScript(t *testing.T, script string, extra func(cfg Config, room string) []string, args ...string) {
 	t.Helper()
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
@@ -102,8 +124,12 @@ func runBrowserScript(t *testing.T, script string, args ...string) {
 		attempts = 2 // see TestBrowserSimulcast
 	}
 	for i := 1; ; i++ {
-		err := runScript(t, webclient, chromium, script, append([]string{"--server", a.URL(), "--room", fmt.Sprintf("browser%d", i),
-			"--publish-token", mustToken(t, cfg, fmt.Sprintf("browser%d", i))}, args...))
+		room := fmt.Sprintf("browser%d", i)
+		all := append([]string{"--server", a.URL(), "--room", room, "--publish-token", mustToken(t, cfg, room)}, args...)
+		if extra != nil {
+			all = append(all, extra(cfg, room)...)
+		}
+		err := runScript(t, webclient, chromium, script, all)
 		if err == nil {
 			return
 		}

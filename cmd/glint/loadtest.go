@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,16 +17,24 @@ import (
 )
 
 const loadtestUsage = `usage: glint loadtest fanout --whip URL --whep URL [flags]
+       glint loadtest chat --server URL --room ROOM --api-key K --api-secret S [flags]
 
-Publishes one H.264 + Opus stream over WHIP and attaches viewers over WHEP in steps,
+fanout publishes one H.264 + Opus stream over WHIP and attaches viewers over WHEP in steps,
 measuring join time, per-frame latency, loss, freezes and throughput (and, with
 --server-pid, the server's CPU and memory). Works against any WHIP/WHEP server.
+
+chat connects viewers to one room's interaction layer (WebSocket, and WHEP with the data
+channel for --data-channels of them) and sends chat at --rate, measuring deliveries a
+second and delivery latency. Glint only (docs/PROTOCOL.md).
 `
 
 func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "chat" {
+		return chatLoadtest(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "fanout" {
 		fmt.Fprint(stderr, loadtestUsage)
-		return errors.New("loadtest: want a test name: fanout")
+		return errors.New("loadtest: want a test name: fanout or chat")
 	}
 	fs := flag.NewFlagSet("glint loadtest fanout", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -110,4 +119,43 @@ func parseKbps(s string) (int, error) {
 		return 0, fmt.Errorf("loadtest: --bitrate %q: want 100k to 50M", s)
 	}
 	return kbps, nil
+}
+
+func chatLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("glint loadtest chat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg loadtest.ChatConfig
+	var jsonPath string
+	fs.StringVar(&cfg.Server, "server", "", "the server's base URL, http://host:port (required)")
+	fs.StringVar(&cfg.Room, "room", "loadtest-chat", "room to chat in")
+	fs.StringVar(&cfg.APIKey, "api-key", "", "API key, to mint one token per viewer (required; --dev: devkey)")
+	fs.StringVar(&cfg.APISecret, "api-secret", "", "API secret (required; --dev: secret)")
+	fs.IntVar(&cfg.Viewers, "viewers", 100, "interaction connections in the room")
+	fs.IntVar(&cfg.DataChannels, "data-channels", 0, "how many of the viewers connect over WHEP with the data channel (the rest over WebSocket)")
+	fs.Float64Var(&cfg.Rate, "rate", 10, "chat messages a second, across all senders")
+	fs.Float64Var(&cfg.PerSender, "per-sender", 0.8, "messages a second one identity sends (the server's chat limit is 1/s)")
+	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long messages are sent")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to read CPU and memory of (same machine)")
+	fs.IntVar(&cfg.JoinConcurrency, "join-concurrency", 16, "viewers connecting at once")
+	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Progress = stderr
+	report, err := loadtest.Chat(ctx, cfg)
+	if report != nil {
+		if werr := report.WriteTable(stdout); werr != nil {
+			return werr
+		}
+		if jsonPath != "" {
+			b, jerr := json.MarshalIndent(report, "", "  ")
+			if jerr != nil {
+				return jerr
+			}
+			if werr := os.WriteFile(jsonPath, b, 0o644); werr != nil {
+				return werr
+			}
+		}
+	}
+	return err
 }

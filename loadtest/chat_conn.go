@@ -1,0 +1,224 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	lkauth "github.com/livekit/protocol/auth"
+	"github.com/pion/webrtc/v4"
+)
+
+// interactionLabel is the interaction protocol's data-channel label and WebSocket
+// subprotocol (docs/PROTOCOL.md).
+const interactionLabel = "glint.v1"
+
+// maxDialAttempts bounds retries of a connection the server asked to be retried (429/503).
+const maxDialAttempts = 20
+
+// token mints viewer i's token: its own identity, may watch and chat.
+func (r *chatRun) token(i int) (string, error) {
+	yes, no := true, false
+	return lkauth.NewAccessToken(r.cfg.APIKey, r.cfg.APISecret).
+		SetIdentity(fmt.Sprintf("lt-%s-%d", r.runID, i)).
+		SetVideoGrant(&lkauth.VideoGrant{RoomJoin: true, Room: r.cfg.Room, CanSubscribe: &yes, CanPublish: &no, CanPublishData: &yes}).
+		SetValidFor(time.Hour + r.cfg.Duration).
+		ToJWT()
+}
+
+// onMessage handles one server message of any transport.
+func (r *chatRun) onMessage(b []byte) {
+	now := time.Now()
+	var env struct {
+		Type    string          `json:"type"`
+		ID      string          `json:"id"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if json.Unmarshal(b, &env) != nil {
+		return
+	}
+	switch env.Type {
+	case "chat.message":
+		var p struct {
+			Text string `json:"text"`
+		}
+		if json.Unmarshal(env.Payload, &p) == nil {
+			r.onChat(p.Text, now)
+		}
+	case "chat.missed":
+		var p struct {
+			Count uint64 `json:"count"`
+		}
+		if json.Unmarshal(env.Payload, &p) == nil {
+			r.missed.Add(p.Count)
+		}
+	case "ack":
+		if env.ID != "" {
+			r.acked.Add(1)
+		}
+	case "error":
+		if env.ID != "" {
+			r.refused.Add(1)
+		}
+	}
+}
+
+// chatRequest is a chat.send envelope.
+func chatRequest(id, text string) ([]byte, error) {
+	return json.Marshal(map[string]any{"v": 1, "type": "chat.send", "id": id, "payload": map[string]string{"text": text}})
+}
+
+// wsConn is a viewer over WebSocket (GET /ws/{room}).
+type wsConn struct {
+	ws   *websocket.Conn
+	done chan struct{}
+}
+
+func dialWebSocket(ctx context.Context, r *chatRun, token string) (*wsConn, error) {
+	u, err := url.Parse(r.cfg.Server)
+	if err != nil {
+		return nil, err
+	}
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/ws/" + url.PathEscape(r.cfg.Room)
+	u.RawQuery = url.Values{"access_token": {token}}.Encode()
+	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: []string{interactionLabel}}
+	var ws *websocket.Conn
+	for attempt := 1; ; attempt++ {
+		var resp *http.Response
+		ws, resp, err = dialer.DialContext(ctx, u.String(), nil)
+		if err == nil {
+			break
+		}
+		if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) || attempt == maxDialAttempts {
+			if resp != nil {
+				return nil, fmt.Errorf("GET /ws/%s: %s", r.cfg.Room, resp.Status)
+			}
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(retryAfter(resp.Header.Get("Retry-After"))):
+		}
+	}
+	c := &wsConn{ws: ws, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for {
+			_, msg, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			r.onMessage(msg)
+		}
+	}()
+	return c, nil
+}
+
+func (c *wsConn) sendChat(id, text string) error {
+	b, err := chatRequest(id, text)
+	if err != nil {
+		return err
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return c.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+func (c *wsConn) close() {
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	_ = c.ws.Close()
+	<-c.done
+}
+
+// dcConn is a viewer over WHEP with the interaction data channel.
+type dcConn struct {
+	sess *session
+	dc   *webrtc.DataChannel
+}
+
+var (
+	chatAPIOnce sync.Once
+	chatAPI     *webrtc.API
+	chatAPIErr  error
+)
+
+func dialDataChannel(ctx context.Context, r *chatRun, token string) (*dcConn, error) {
+	chatAPIOnce.Do(func() { chatAPI, chatAPIErr = newAPI(r.cfg.Server) })
+	if chatAPIErr != nil {
+		return nil, chatAPIErr
+	}
+	endpoint := strings.TrimSuffix(r.cfg.Server, "/") + "/whep/" + url.PathEscape(r.cfg.Room)
+	for attempt := 1; ; attempt++ {
+		c, err := tryDataChannel(ctx, r, endpoint, token)
+		var retry *retryError
+		if err == nil || !errors.As(err, &retry) || attempt == maxDialAttempts {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(retry.after):
+		}
+	}
+}
+
+func tryDataChannel(ctx context.Context, r *chatRun, endpoint, token string) (*dcConn, error) {
+	pc, err := chatAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+	}
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := t.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+	dc, err := pc.CreateDataChannel(interactionLabel, nil)
+	if err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	opened := make(chan struct{})
+	dc.OnOpen(func() { close(opened) })
+	dc.OnMessage(func(m webrtc.DataChannelMessage) { r.onMessage(m.Data) })
+	sess, err := negotiate(ctx, &http.Client{Timeout: 10 * time.Second}, pc, endpoint, token)
+	if err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	wait, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	select {
+	case <-opened:
+		return &dcConn{sess: sess, dc: dc}, nil
+	case <-wait.Done():
+		sess.close()
+		return nil, fmt.Errorf("data channel did not open: %w (state %s)", wait.Err(), pc.ConnectionState())
+	}
+}
+
+func (c *dcConn) sendChat(id, text string) error {
+	b, err := chatRequest(id, text)
+	if err != nil {
+		return err
+	}
+	return c.dc.SendText(string(b))
+}
+
+func (c *dcConn) close() { c.sess.close() }

@@ -36,36 +36,14 @@ func TestWHEPInteractionChannel(t *testing.T) {
 	}
 	defer v.Close()
 
-	next := func(typ string) (datachannel.Envelope, map[string]any) {
-		t.Helper()
-		for {
-			select {
-			case b := <-v.Messages:
-				var env datachannel.Envelope
-				if err := json.Unmarshal(b, &env); err != nil {
-					t.Fatalf("%s: %v", b, err)
-				}
-				if env.Type != typ {
-					continue
-				}
-				var p map[string]any
-				_ = json.Unmarshal(env.Payload, &p)
-				return env, p
-			case <-ctx.Done():
-				t.Fatalf("no %s on the data channel", typ)
-			}
-		}
-	}
+	next := func(typ string) (datachannel.Envelope, map[string]any) { return nextOnChannel(ctx, t, v, typ) }
 	// The host's first sender report comes about a second in.
 	_, clock := next(datachannel.TypeMediaClock)
 	if clock["clockRate"] != float64(90000) {
 		t.Fatalf("media.clock %v", clock)
 	}
 	time.Sleep(500 * time.Millisecond)
-	sent := time.Now()
-	ts := v.LastVideoTimestamp()
-	capture := int64(clock["mediaTime"].(float64)) + int64(int32(ts-uint32(clock["rtpTimestamp"].(float64))))*1000/90000
-	if d := sent.UnixMilli() - capture; d < -50 || d > 250 {
+	if d := newestFrameAge(v, clock, 0); d < -50 || d > 250 {
 		t.Errorf("the mapping puts the viewer's newest frame %d ms before now, want a few frames", d)
 	}
 
@@ -86,4 +64,84 @@ func TestWHEPInteractionChannel(t *testing.T) {
 	if got := ws.nextWhere("chat.message", func(m map[string]any) bool { return m["from"] == "vera" }); got["text"] != "hi from webrtc" {
 		t.Fatalf("websocket client got %v", got)
 	}
+}
+
+// TestMediaClockAfterHostRestart: when the host reconnects (a new session, here from a
+// machine whose clock is 7 s ahead), a viewer that stays is sent the new mapping, and it puts
+// the frames it now receives on the new host's clock.
+func TestMediaClockAfterHostRestart(t *testing.T) {
+	const skew = 7 * time.Second
+	e := newEnv(t, nil)
+	withInteraction(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	publish := e.signal("/whip/show", e.token("show", auth.TokenOptions{Publish: true}), nil)
+	first, err := sfutest.NewPublisher(ctx, publish)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	sending := make(chan error, 2)
+	go func() { sending <- first.SendFrames(ctx, 0, 30*4, 30, 30) }()
+
+	viewerTok := e.token("show", auth.TokenOptions{Identity: "vera", Subscribe: true})
+	v, err := sfutest.NewViewer(ctx, e.signal("/whep/show", viewerTok, nil), sfutest.WithDataChannel(datachannel.Label))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	_, clock := nextOnChannel(ctx, t, v, datachannel.TypeMediaClock)
+	if d := newestFrameAge(v, clock, 0); d < -50 || d > 250 {
+		t.Fatalf("first host: the mapping puts the newest frame %d ms before now", d)
+	}
+	if err := <-sending; err != nil {
+		t.Fatal(err)
+	}
+
+	second, err := sfutest.NewPublisher(ctx, publish, sfutest.WithClockOffset(skew))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	go func() { sending <- second.SendFrames(ctx, 1000, 30*20, 30, 30) }()
+	defer func() { cancel(); <-sending }()
+	_, clock = nextOnChannel(ctx, t, v, datachannel.TypeMediaClock)
+	if err := v.WaitFrame(ctx, 1000+30*3); err != nil {
+		t.Fatalf("the viewer did not follow the new host: %v; %s", err, v.Summary())
+	}
+	if d := newestFrameAge(v, clock, skew); d < -50 || d > 250 {
+		t.Errorf("second host: the new mapping puts the newest frame %d ms before the host's now, want a few frames", d)
+	}
+}
+
+// nextOnChannel returns the next message of type typ on v's interaction channel, skipping
+// others; it fails the test when none comes before ctx ends.
+func nextOnChannel(ctx context.Context, t *testing.T, v *sfutest.Viewer, typ string) (datachannel.Envelope, map[string]any) {
+	t.Helper()
+	for {
+		select {
+		case b := <-v.Messages:
+			var env datachannel.Envelope
+			if err := json.Unmarshal(b, &env); err != nil {
+				t.Fatalf("%s: %v", b, err)
+			}
+			if env.Type != typ {
+				continue
+			}
+			var p map[string]any
+			_ = json.Unmarshal(env.Payload, &p)
+			return env, p
+		case <-ctx.Done():
+			t.Fatalf("no %s on the data channel", typ)
+		}
+	}
+}
+
+// newestFrameAge is how long before the host's now (this machine's clock plus skew) the
+// media.clock mapping puts the newest video frame v received, in milliseconds.
+func newestFrameAge(v *sfutest.Viewer, clock map[string]any, skew time.Duration) int64 {
+	now := time.Now().Add(skew)
+	ts := v.LastVideoTimestamp()
+	capture := int64(clock["mediaTime"].(float64)) + int64(int32(ts-uint32(clock["rtpTimestamp"].(float64))))*1000/90000
+	return now.UnixMilli() - capture
 }

@@ -119,8 +119,12 @@ func (c *Conn) Receive(msg []byte) error {
 		return nil
 	}
 	received.WithLabelValues("ok").Inc()
-	if env.Type == TypePing {
+	switch env.Type {
+	case TypePing:
 		c.reply(TypePong, env.ID, nil)
+		return nil
+	case TypeMediaLayer: // about this connection's own media session, not the room
+		c.setLayer(env, now)
 		return nil
 	}
 	select {

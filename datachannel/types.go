@@ -24,6 +24,7 @@ const (
 	TypeAlertShow   = "alert.show"
 	TypeSync        = "sync"
 	TypePing        = "ping"
+	TypeMediaLayer  = "media.layer"
 )
 
 // Message types the server sends.
@@ -84,6 +85,7 @@ var clientTypes = map[string]need{
 	TypeAlertShow:   needAdmin,
 	TypeSync:        needNothing,
 	TypePing:        needNothing,
+	TypeMediaLayer:  needNothing, // a viewer's own picture; no grant beyond watching
 }
 
 // IsClientType reports whether t is a type a client may send.

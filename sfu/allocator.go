@@ -93,7 +93,7 @@ func (a *allocator) allocate(now time.Time) {
 	est := a.est.GetTargetBitrate()
 	a.updateFloor(est, now)
 	budget := max(est, a.floor) - audioReserve
-	layer, probe := a.sel.Choose(budget, rates, a.video.capLayer, now)
+	layer, probe := a.sel.Choose(budget, rates, a.video.layerCap(), now)
 	a.runProbe(probe > 0, now)
 	a.video.allocate(layer, a.temporal(layer, budget, rates, now), probe, budget)
 }

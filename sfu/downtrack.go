@@ -33,7 +33,7 @@ type DownTrack struct {
 	closed    bool
 
 	remb        atomic.Int64 // the viewer's last REMB, bits per second (0: none yet)
-	capLayer    int          // the viewer's own cap (WHEP ?layer=)
+	capLayer    atomic.Int32 // the viewer's own cap (WHEP ?layer=, the media.layer message)
 	demanded    int          // the layer counted in the Track's demand, -1 for none
 	maxLayer    int          // what the allocator grants within the cap
 	probeBps    int          // padding probe rate the allocator asks for, 0 for none
@@ -87,7 +87,9 @@ func (d *DownTrack) Stats() DownTrackStats {
 var _ webrtc.TrackLocal = (*DownTrack)(nil)
 
 func newDownTrack(t *Track, id, streamID string, maxLayer int, log *zap.Logger) *DownTrack {
-	return &DownTrack{id: id, streamID: streamID, track: t, capLayer: maxLayer, maxLayer: maxLayer, demanded: -1, log: log}
+	d := &DownTrack{id: id, streamID: streamID, track: t, maxLayer: maxLayer, demanded: -1, log: log}
+	d.capLayer.Store(int32(maxLayer))
+	return d
 }
 
 // ID, RID, StreamID and Kind identify the track to pion and to the viewer's MediaStream.
@@ -195,10 +197,25 @@ func (d *DownTrack) writeBatch(r *Receiver, batch []batchPacket) int {
 func (d *DownTrack) allocate(layer, temporal, probeBps, budget int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.maxLayer = min(layer, d.capLayer)
+	d.maxLayer = min(layer, d.layerCap())
 	d.temporal.SetTarget(temporal)
 	d.demandLayerLocked(d.maxLayer)
 	d.probeBps, d.estimate = probeBps, budget
+}
+
+// layerCap is the viewer's own layer cap.
+func (d *DownTrack) layerCap() int { return int(d.capLayer.Load()) }
+
+// setCap changes the viewer's cap. A lower cap applies at once; a higher one is only
+// allowed: the allocator grants it when the viewer's estimate carries it.
+func (d *DownTrack) setCap(layer int) {
+	d.capLayer.Store(int32(layer))
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.maxLayer > layer {
+		d.maxLayer = layer
+		d.demandLayerLocked(layer)
+	}
 }
 
 // Padding probes: RTP packets with no media and paddingSize bytes of padding, sent after a

@@ -139,6 +139,24 @@ func readSenderRTCP(sender *webrtc.RTPSender, dt *DownTrack) {
 	}
 }
 
+// SetLayerCap changes the highest simulcast layer the viewer receives (LayerLow..LayerFull),
+// as a player does when it shrinks or hides the video: a lower cap takes effect at the
+// next keyframe of that layer, a higher one when the viewer's bandwidth estimate carries it.
+func (s *Subscriber) SetLayerCap(layer int) error {
+	if layer < LayerLow || layer > LayerFull {
+		return fmt.Errorf("sfu: layer cap %d out of range", layer)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maxLayer = layer
+	for _, dt := range s.downTracks {
+		if dt.Kind() == webrtc.RTPCodecTypeVideo {
+			dt.setCap(layer)
+		}
+	}
+	return nil
+}
+
 // VideoStats reports the viewer's video DownTrack (zero value with Layer -1 if none).
 func (s *Subscriber) VideoStats() DownTrackStats {
 	s.mu.Lock()

@@ -33,7 +33,9 @@ var (
 // before the channel opens wait for it. The connection closes with the channel.
 //
 // It is how WHIP and WHEP sessions get the interaction protocol; the SFU never sees it.
-func AttachDataChannel(hub *datachannel.Hub, room string, claims *auth.Claims, dc *webrtc.DataChannel) (*datachannel.Conn, error) {
+// layers, for a viewer's session, applies the client's media.layer message (its layer
+// cap); nil for a host's session, whose client is then told media.layer is not for it.
+func AttachDataChannel(hub *datachannel.Hub, room string, claims *auth.Claims, dc *webrtc.DataChannel, layers func(layer string) error) (*datachannel.Conn, error) {
 	if dc.Label() != datachannel.Label {
 		return nil, fmt.Errorf("%w: label %q, want %q", errNotInteraction, dc.Label(), datachannel.Label)
 	}
@@ -48,7 +50,11 @@ func AttachDataChannel(hub *datachannel.Hub, room string, claims *auth.Claims, d
 		default:
 		}
 	})
-	conn, err := hub.Join(room, claims, t)
+	var tr datachannel.Transport = t
+	if layers != nil {
+		tr = viewerTransport{t, layers}
+	}
+	conn, err := hub.Join(room, claims, tr)
 	if err != nil {
 		_ = dc.Close()
 		return nil, err
@@ -63,6 +69,15 @@ func AttachDataChannel(hub *datachannel.Hub, room string, claims *auth.Claims, d
 	}
 	return conn, nil
 }
+
+// viewerTransport is the data channel of a viewer's session: it also takes media.layer.
+type viewerTransport struct {
+	*dcTransport
+	setLayer func(string) error
+}
+
+// SetLayer implements datachannel.LayerControl.
+func (t viewerTransport) SetLayer(layer string) error { return t.setLayer(layer) }
 
 // dcTransport is a datachannel.Transport over a pion data channel.
 type dcTransport struct {

@@ -42,7 +42,7 @@ func newDCPeer(t *testing.T, hub *datachannel.Hub, claims *auth.Claims) *dcPeer 
 	t.Cleanup(func() { _ = client.Close(); _ = server.Close() })
 	attached := make(chan error, 1)
 	server.OnDataChannel(func(dc *webrtc.DataChannel) {
-		_, err := signaling.AttachDataChannel(hub, "show", claims, dc)
+		_, err := signaling.AttachDataChannel(hub, "show", claims, dc, nil)
 		attached <- err
 	})
 	dc, err := client.CreateDataChannel(datachannel.Label, nil)
@@ -207,7 +207,7 @@ func TestAttachDataChannelRefusesOtherChannels(t *testing.T) {
 	var errs []error
 	got := make(chan struct{}, 2)
 	server.OnDataChannel(func(dc *webrtc.DataChannel) {
-		_, err := signaling.AttachDataChannel(hub, "show", nil, dc)
+		_, err := signaling.AttachDataChannel(hub, "show", nil, dc, nil)
 		mu.Lock()
 		errs = append(errs, err)
 		mu.Unlock()

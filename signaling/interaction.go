@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"errors"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -27,12 +28,27 @@ func (s *Server) interactOver(sess session, room string, claims *auth.Claims, lo
 		return
 	}
 	sess.OnDataChannel(func(dc *webrtc.DataChannel) {
-		conn, err := AttachDataChannel(s.hub, room, claims, dc)
+		sub, viewer := sess.(*sfu.Subscriber)
+		var layers func(string) error
+		if viewer {
+			layers = func(name string) error {
+				l, err := sfu.ParseLayer(name)
+				if err == nil && name == "" {
+					err = errors.New(`layer: want q, h or f`)
+				}
+				if err != nil {
+					return err
+				}
+				log.Debug("viewer layer cap", zap.String("layer", name))
+				return sub.SetLayerCap(l)
+			}
+		}
+		conn, err := AttachDataChannel(s.hub, room, claims, dc, layers)
 		if err != nil {
 			log.Info("data channel refused", zap.String("label", dc.Label()), zap.Error(err))
 			return
 		}
-		if sub, ok := sess.(*sfu.Subscriber); ok {
+		if viewer {
 			sess.Go(func() { sendMediaClock(sub, conn, sess.Stopping()) })
 		}
 	})

@@ -145,3 +145,68 @@ func newestFrameAge(v *sfutest.Viewer, clock map[string]any, skew time.Duration)
 	capture := int64(clock["mediaTime"].(float64)) + int64(int32(ts-uint32(clock["rtpTimestamp"].(float64))))*1000/90000
 	return now.UnixMilli() - capture
 }
+
+// TestLayerCapOverTheDataChannel: a WHEP viewer of a simulcast host caps its own layer
+// with media.layer (as a player does when its video shrinks) and lifts the cap again; bad
+// layer names are answered with bad_payload, and media.layer over a WebSocket (no video)
+// with rejected.
+func TestLayerCapOverTheDataChannel(t *testing.T) {
+	e := newEnv(t, nil)
+	withInteraction(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub, err := sfutest.NewSimulcastPublisher(ctx, e.signal("/whip/show", e.token("show", auth.TokenOptions{Publish: true}), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	sending := make(chan error, 1)
+	go func() { sending <- pub.SendFrames(ctx, 0, 30*40, 30, 30) }()
+	defer func() { cancel(); <-sending }()
+
+	v, err := sfutest.NewViewer(ctx, e.signal("/whep/show", e.token("show", auth.TokenOptions{Identity: "vera", Subscribe: true}), nil), sfutest.WithDataChannel(datachannel.Label))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	waitLayer := func(want byte, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for time.Now().Before(deadline) {
+			if l := v.Layers(); len(l) > 0 && l[len(l)-1] == want {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("viewer not on layer %d within %v; %s", want, within, v.Summary())
+	}
+	waitLayer(2, 15*time.Second) // uncapped, on loopback: f
+
+	sendOnChannel(t, v, "l1", datachannel.TypeMediaLayer, `{"layer":"q"}`)
+	if env, _ := nextOnChannel(ctx, t, v, datachannel.TypeAck); env.ID != "l1" {
+		t.Fatalf("ack %+v", env)
+	}
+	waitLayer(0, 5*time.Second)
+	sendOnChannel(t, v, "l2", datachannel.TypeMediaLayer, `{"layer":"f"}`)
+	waitLayer(2, 15*time.Second)
+
+	for id, payload := range map[string]string{"bad1": `{"layer":"x"}`, "bad2": `{}`, "bad3": `{"layer":"q","extra":1}`} {
+		sendOnChannel(t, v, id, datachannel.TypeMediaLayer, payload)
+		env, p := nextOnChannel(ctx, t, v, datachannel.TypeError)
+		if env.ID != id && p["ref"] != id || p["code"] != datachannel.CodeBadPayload {
+			t.Errorf("%s: %+v %v", payload, env, p)
+		}
+	}
+	ws := e.mustDialWS("show", e.token("show", auth.TokenOptions{Identity: "wendy", Subscribe: true}))
+	ws.send(datachannel.TypeMediaLayer, "w1", map[string]string{"layer": "q"})
+	ws.wantError("w1", datachannel.CodeRejected)
+}
+
+// sendOnChannel sends one client message on v's interaction channel.
+func sendOnChannel(t *testing.T, v *sfutest.Viewer, id, typ, payload string) {
+	t.Helper()
+	req, _ := json.Marshal(datachannel.Envelope{V: 1, Type: typ, ID: id, Payload: json.RawMessage(payload)})
+	if err := v.DC.SendText(string(req)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -99,7 +99,7 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 	go func() { sendErr <- pub.run(sending) }()
 	defer func() { stopSending(); <-sendErr }()
 
-	r := &run{cfg: cfg, api: api, client: client, latency: &Histogram{}, joins: &Histogram{}}
+	r := &run{cfg: cfg, api: api, client: client, latency: newFrameLatency(), joins: &Histogram{}}
 	defer r.closeViewers()
 	report := &Report{Target: cfg.WHEP, Clip: cfg.Clip, Duration: cfg.Duration, ClientCPUs: runtime.NumCPU(), Started: time.Now()}
 	time.Sleep(time.Second) // let the stream settle before the baseline reading
@@ -165,7 +165,7 @@ type run struct {
 	cfg     FanoutConfig
 	api     *webrtc.API
 	client  *http.Client
-	latency *Histogram
+	latency frameLatency
 	joins   *Histogram
 	baseRSS int64
 
@@ -180,7 +180,7 @@ func (r *run) step(ctx context.Context, index, n int) (StepResult, error) {
 	if err := r.addViewers(ctx, n); err != nil {
 		return StepResult{}, err
 	}
-	r.latency.Reset()
+	r.latency.reset()
 	before := r.snapshot()
 	if err := r.measure(ctx, index, n); err != nil {
 		return StepResult{}, err
@@ -254,7 +254,7 @@ func (r *run) measure(ctx context.Context, index, n int) error {
 		cur := r.snapshot()
 		secs := cur.at.Sub(last.at).Seconds()
 		line := fmt.Sprintf("\rstep %d/%d: %d/%d viewers  p50 %s  p99 %s  %.1f Mbit/s  client CPU %.0f%%",
-			index+1, len(r.cfg.Steps), cur.viewers, n, ms(r.latency.Quantile(0.5)), ms(r.latency.Quantile(0.99)),
+			index+1, len(r.cfg.Steps), cur.viewers, n, ms(r.latency.all.Quantile(0.5)), ms(r.latency.all.Quantile(0.99)),
 			float64(cur.bytes-last.bytes)*8/1e6/secs, cpuPercent(last.self, cur.self))
 		if cur.hasServer {
 			line += fmt.Sprintf("  server CPU %.0f%%", cpuPercent(last.server, cur.server))

@@ -71,3 +71,28 @@ func (h *Histogram) Reset() {
 	h.count.Store(0)
 	h.max.Store(0)
 }
+
+// frameLatency keeps frame latencies of every frame, and of keyframes and other frames
+// apart: a keyframe is several times larger, and its fan-out sets the tail.
+type frameLatency struct {
+	all, key, delta *Histogram
+}
+
+func newFrameLatency() frameLatency {
+	return frameLatency{all: &Histogram{}, key: &Histogram{}, delta: &Histogram{}}
+}
+
+func (l frameLatency) record(d time.Duration, keyframe bool) {
+	l.all.Record(d)
+	if keyframe {
+		l.key.Record(d)
+	} else {
+		l.delta.Record(d)
+	}
+}
+
+func (l frameLatency) reset() {
+	l.all.Reset()
+	l.key.Reset()
+	l.delta.Reset()
+}

@@ -39,6 +39,13 @@ func TestFanoutMeasuresInjectedDelay(t *testing.T) {
 	if s.LatencyMax < s.LatencyP50 || s.LatencyP99 < s.LatencyP50 {
 		t.Errorf("latency p99 %.2f / max %.2f below p50 %.2f", s.LatencyP99, s.LatencyMax, s.LatencyP50)
 	}
+	// Keyframes (a 3 s step holds two or three per viewer) and other frames are reported
+	// apart; both are held the same 60 ms, and neither kind may be missing.
+	for name, v := range map[string]float64{"keyframe p50": s.LatencyKeyP50, "keyframe p99": s.LatencyKeyP99, "delta-frame p99": s.LatencyDeltaP99} {
+		if v < msf(delay) || v > s.LatencyMax {
+			t.Errorf("%s latency = %.2f ms, want within [%.0f, max %.2f]", name, v, msf(delay), s.LatencyMax)
+		}
+	}
 	if s.LossPercent != 0 || s.LostPackets != 0 {
 		t.Errorf("loss = %.3f%% (%d packets), want none: the server dropped nothing", s.LossPercent, s.LostPackets)
 	}

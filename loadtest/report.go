@@ -27,23 +27,28 @@ type Report struct {
 
 // StepResult is one ramp step. Latencies and join times are in milliseconds.
 type StepResult struct {
-	Viewers       int     `json:"viewers"`
-	Connected     int     `json:"connected"`
-	Failed        int     `json:"failed"`
-	JoinP50       float64 `json:"join_p50_ms"`
-	JoinP95       float64 `json:"join_p95_ms"`
-	LatencyP50    float64 `json:"latency_p50_ms"`
-	LatencyP95    float64 `json:"latency_p95_ms"`
-	LatencyP99    float64 `json:"latency_p99_ms"`
-	LatencyMax    float64 `json:"latency_max_ms"`
-	Frames        uint64  `json:"frames"`
-	LossPercent   float64 `json:"loss_percent"`
-	LostPackets   uint64  `json:"lost_packets"`
-	Freezes       uint64  `json:"freezes"`
-	Mbps          float64 `json:"delivered_mbps"`
-	Packets       uint64  `json:"delivered_packets"`
-	ClientCPU     float64 `json:"client_cpu_percent"`
-	ClientLimited bool    `json:"client_limited"`
+	Viewers    int     `json:"viewers"`
+	Connected  int     `json:"connected"`
+	Failed     int     `json:"failed"`
+	JoinP50    float64 `json:"join_p50_ms"`
+	JoinP95    float64 `json:"join_p95_ms"`
+	LatencyP50 float64 `json:"latency_p50_ms"`
+	LatencyP95 float64 `json:"latency_p95_ms"`
+	LatencyP99 float64 `json:"latency_p99_ms"`
+	LatencyMax float64 `json:"latency_max_ms"`
+	// Keyframes are several times larger than other frames: the fan-out of their packets
+	// to every viewer sets the tail, so the two kinds are also reported apart.
+	LatencyDeltaP99 float64 `json:"latency_delta_frames_p99_ms"`
+	LatencyKeyP50   float64 `json:"latency_keyframes_p50_ms"`
+	LatencyKeyP99   float64 `json:"latency_keyframes_p99_ms"`
+	Frames          uint64  `json:"frames"`
+	LossPercent     float64 `json:"loss_percent"`
+	LostPackets     uint64  `json:"lost_packets"`
+	Freezes         uint64  `json:"freezes"`
+	Mbps            float64 `json:"delivered_mbps"`
+	Packets         uint64  `json:"delivered_packets"`
+	ClientCPU       float64 `json:"client_cpu_percent"`
+	ClientLimited   bool    `json:"client_limited"`
 	// ClientCPUPerPacket is the generator's own cost per packet received: when it is larger
 	// than the server's, frame latency at many viewers measures the client's queue too.
 	ClientCPUPerPacket float64 `json:"client_cpu_us_per_packet"`
@@ -94,16 +99,18 @@ func (r *run) result(n int, a, b counters) StepResult {
 		Connected:  b.viewers,
 		JoinP50:    msf(r.joins.Quantile(0.5)),
 		JoinP95:    msf(r.joins.Quantile(0.95)),
-		LatencyP50: msf(r.latency.Quantile(0.5)),
-		LatencyP95: msf(r.latency.Quantile(0.95)),
-		LatencyP99: msf(r.latency.Quantile(0.99)),
-		LatencyMax: msf(r.latency.Max()),
+		LatencyP50: msf(r.latency.all.Quantile(0.5)),
+		LatencyP95: msf(r.latency.all.Quantile(0.95)),
+		LatencyP99: msf(r.latency.all.Quantile(0.99)),
+		LatencyMax: msf(r.latency.all.Max()),
 		Frames:     b.frames - a.frames,
 		Freezes:    b.freezes - a.freezes,
 		Packets:    b.packets - a.packets,
 		Mbps:       float64(b.bytes-a.bytes) * 8 / 1e6 / secs,
 		ClientCPU:  cpuPercent(a.self, b.self),
 	}
+	s.LatencyDeltaP99 = msf(r.latency.delta.Quantile(0.99))
+	s.LatencyKeyP50, s.LatencyKeyP99 = msf(r.latency.key.Quantile(0.5)), msf(r.latency.key.Quantile(0.99))
 	r.mu.Lock()
 	s.Failed = r.failed
 	r.mu.Unlock()
@@ -134,14 +141,14 @@ func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // WriteTable prints the report as an aligned table.
 func (rep *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "viewers\tok\tjoin p50\tjoin p95\tlat p50\tlat p95\tlat p99\tlat max\tloss %\tfreezes\tMbit/s\tsrv CPU %\tsrv µs/pkt\tsrv RSS MiB\tKiB/viewer\tcli µs/pkt\tcli CPU %\t")
+	fmt.Fprintln(tw, "viewers\tok\tjoin p50\tjoin p95\tlat p50\tlat p95\tlat p99\tlat max\tdelta p99\tkey p50\tkey p99\tloss %\tfreezes\tMbit/s\tsrv CPU %\tsrv µs/pkt\tsrv RSS MiB\tKiB/viewer\tcli µs/pkt\tcli CPU %\t")
 	for _, s := range rep.Steps {
 		limited := ""
 		if s.ClientLimited {
 			limited = " (client-limited)"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.3f\t%d\t%.1f\t%.1f\t%.2f\t%.1f\t%.0f\t%.2f\t%.0f%s\t\n",
-			s.Viewers, s.Connected, s.JoinP50, s.JoinP95, s.LatencyP50, s.LatencyP95, s.LatencyP99, s.LatencyMax,
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\t%.2f\t%.3f\t%d\t%.1f\t%.1f\t%.2f\t%.1f\t%.0f\t%.2f\t%.0f%s\t\n",
+			s.Viewers, s.Connected, s.JoinP50, s.JoinP95, s.LatencyP50, s.LatencyP95, s.LatencyP99, s.LatencyMax, s.LatencyDeltaP99, s.LatencyKeyP50, s.LatencyKeyP99,
 			s.LossPercent, s.Freezes, s.Mbps, s.ServerCPU, s.ServerCPUPerPacket, s.ServerRSSMiB, s.ServerRSSPerViewer,
 			s.ClientCPUPerPacket, s.ClientCPU, limited)
 	}

@@ -18,7 +18,7 @@ const freezeGap = 200 * time.Millisecond
 // can read them while the read loops run.
 type viewer struct {
 	sess    *session
-	latency *Histogram
+	latency frameLatency
 	joins   *Histogram
 	started time.Time
 	wg      sync.WaitGroup
@@ -32,7 +32,7 @@ type viewer struct {
 	expected atomic.Uint64 // video packets the sequence numbers say were sent
 }
 
-func startViewer(ctx context.Context, api *webrtc.API, client *http.Client, endpoint, token string, latency, joins *Histogram) (*viewer, error) {
+func startViewer(ctx context.Context, api *webrtc.API, client *http.Client, endpoint, token string, latency frameLatency, joins *Histogram) (*viewer, error) {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
@@ -77,6 +77,7 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 	var loss lossTracker
 	var frameTS uint32
 	var frameSent int64
+	var frameKey bool
 	var lastFrame time.Time
 	keySeen := false
 	for {
@@ -95,9 +96,13 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 		}
 		v.expected.Store(loss.expected())
 		if sent, ok := findTimingSEI(pkt.Payload); ok {
-			frameTS, frameSent = pkt.Timestamp, sent
+			frameTS, frameSent, frameKey = pkt.Timestamp, sent, false
 		}
-		if !keySeen && startsKeyframe(pkt.Payload) {
+		key := startsKeyframe(pkt.Payload)
+		if key && pkt.Timestamp == frameTS {
+			frameKey = true
+		}
+		if !keySeen && key {
 			// A player can show nothing before a keyframe: join time runs to the first one.
 			keySeen = true
 			v.joined.Store(int64(now.Sub(v.started)))
@@ -106,7 +111,7 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 		if !pkt.Marker || frameSent == 0 || pkt.Timestamp != frameTS {
 			continue
 		}
-		v.latency.Record(now.Sub(time.Unix(0, frameSent)))
+		v.latency.record(now.Sub(time.Unix(0, frameSent)), frameKey)
 
 		frameSent = 0
 		v.frames.Add(1)

@@ -6,8 +6,9 @@ GO ?= go
 run:
 	$(GO) run ./cmd/glint serve --dev
 
-# Everything: Go tests with the race detector (including the real-Chromium test, which
-# needs the web client's playwright-core) and a short fuzz pass over every parser.
+# Everything: Go tests with the race detector (including the real-Chromium tests, which
+# need the web client's playwright-core); every fuzz target runs its seed corpus here, and
+# `make fuzz` fuzzes for longer.
 test: webclient-deps test-go
 
 # -p 1: one package at a time. The real-browser and many-peer tests measure media flowing

@@ -219,10 +219,22 @@ func TestConsumeRefuses(t *testing.T) { both(t, testConsumeRefuses) }
 func testConsumeRefuses(t *testing.T, b Bus) {
 	ok := func(Record) error { return nil }
 	for name, call := range map[string]func() error{
-		"dotted name": func() error { _, err := b.Consume(context.Background(), GiftLogs(), "a.b", ConsumeOptions{}, ok); return err },
-		"no name":     func() error { _, err := b.Consume(context.Background(), GiftLogs(), "", ConsumeOptions{}, ok); return err },
-		"not a log":   func() error { _, err := b.Consume(context.Background(), "glint.room.x", "d", ConsumeOptions{}, ok); return err },
-		"no fn":       func() error { _, err := b.Consume(context.Background(), GiftLogs(), "d", ConsumeOptions{}, nil); return err },
+		"dotted name": func() error {
+			_, err := b.Consume(context.Background(), GiftLogs(), "a.b", ConsumeOptions{}, ok)
+			return err
+		},
+		"no name": func() error {
+			_, err := b.Consume(context.Background(), GiftLogs(), "", ConsumeOptions{}, ok)
+			return err
+		},
+		"not a log": func() error {
+			_, err := b.Consume(context.Background(), "glint.room.x", "d", ConsumeOptions{}, ok)
+			return err
+		},
+		"no fn": func() error {
+			_, err := b.Consume(context.Background(), GiftLogs(), "d", ConsumeOptions{}, nil)
+			return err
+		},
 	} {
 		if err := call(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)

@@ -16,9 +16,6 @@ import (
 // MaxGiftPage is the most gifts one Hub.Gifts call returns.
 const MaxGiftPage = 1000
 
-// ErrBadPage: Hub.Gifts was asked for a page size outside 1..MaxGiftPage.
-var ErrBadPage = fmt.Errorf("datachannel: limit must be 1..%d", MaxGiftPage)
-
 // LoggedGift is one gift of a room's gift log with its sequence on the bus, which orders
 // it among the room's gifts and pages through them.
 type LoggedGift struct {

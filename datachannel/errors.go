@@ -55,6 +55,8 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 	// ErrClosed: the hub or connection is closed.
 	ErrClosed = errors.New("datachannel: closed")
+	// ErrBadPage: Hub.Gifts was asked for a page size outside 1..MaxGiftPage.
+	ErrBadPage = fmt.Errorf("datachannel: limit must be 1..%d", MaxGiftPage)
 )
 
 // codeOf maps an error from the decoder, the hub or a state machine to its wire code.

@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/datachannel/bus"
-	"github.com/glintlive/glint/datachannel/gift"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -26,19 +25,10 @@ var (
 
 var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
-// GiftSink hears about every gift once it is durable, e.g. to send the host's backend a
-// signed webhook. It is called from one goroutine per hub, in order; a slow sink delays
-// later notifications, never the room.
-type GiftSink interface {
-	Gift(ctx context.Context, room string, g gift.Gift)
-}
-
 // Options are the hub's collaborators, all optional.
 type Options struct {
 	// Clocks gives each room's media clock; nil stamps events with the wall clock.
 	Clocks Clocks
-	// Gifts hears about durable gifts.
-	Gifts GiftSink
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 }
@@ -60,7 +50,7 @@ type Hub struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	sideline chan func() // history appends and gift notifications, off the rooms' path
+	sideline chan func() // chat history appends, off the rooms' path
 }
 
 // NewHub returns a hub over b. Close it to stop every room.
@@ -181,7 +171,7 @@ func (h *Hub) Close() {
 
 // side runs f on the hub's sideline goroutine, or drops it (counted in the log) if that
 // goroutine is far behind. Used for work that must not delay a room and may be lost in
-// a crash: chat history appends, gift notifications.
+// a crash: chat history appends. (Gifts are not: the webhook reads them from the log.)
 func (h *Hub) side(what string, f func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -20,6 +20,7 @@ var (
 	errETag           = errors.New("If-Match does not match the session's ETag")
 	errRateLimited    = errors.New("too many requests from this address")
 	errBadRequest     = errors.New("bad request")
+	errUnavailable    = errors.New("temporarily unavailable; retry")
 )
 
 // statusOf maps an error from any layer to the HTTP status a client should see.
@@ -42,7 +43,7 @@ func statusOf(err error) int {
 	case errors.Is(err, errRateLimited):
 		return http.StatusTooManyRequests
 	case errors.Is(err, sfu.ErrRoomFull), errors.Is(err, sfu.ErrTooManyRooms), errors.Is(err, errTooManySession),
-		errors.Is(err, sfu.ErrClosed):
+		errors.Is(err, sfu.ErrClosed), errors.Is(err, errUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, errTooManyCands):
 		return http.StatusTooManyRequests

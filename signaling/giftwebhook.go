@@ -5,85 +5,239 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
-	"strconv"
+	"sync"
+	"time"
 
-	"github.com/livekit/protocol/livekit"
-	"github.com/livekit/protocol/webhook"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/glintlive/glint/datachannel"
+	"github.com/glintlive/glint/datachannel/bus"
 	"github.com/glintlive/glint/datachannel/gift"
 )
 
-// EventGiftReceived is the webhook event name of a gift.
-const EventGiftReceived = "gift_received"
-
-// GiftWebhook is a datachannel.GiftSink that POSTs each gift to the host's backend as a LiveKit
-// webhook (livekit/protocol webhook): a WebhookEvent signed with the API key and secret,
-// which the backend checks with LiveKit's webhook.ReceiveWebhookEvent as for any LiveKit
-// event. The gift is in the event's participant: identity is the sender, metadata the
-// gift as JSON (the `gift.Gift` fields), and the event id is stable per (room, sender,
-// key), so a backend can deduplicate.
-//
-// Delivery is LiveKit's: retried with backoff, in order per room, dropped when far
-// behind. The gift itself is already durable on the bus before this is called; a
-// backend that must not miss one reconciles against the gift log.
-type GiftWebhook struct {
-	notifiers []*webhook.URLNotifier
-	log       *zap.Logger
+// GiftWebhookOptions tune the gift webhook; the zero value takes the defaults.
+type GiftWebhookOptions struct {
+	// Timeout bounds one POST, answer included. Default 10s.
+	Timeout time.Duration
+	// Retry is the back-off between attempts at one gift (bus defaults: 1s doubling to
+	// 1m) and how long a node may hold a gift before another node takes it over.
+	Retry bus.ConsumeOptions
 }
 
-var _ datachannel.GiftSink = (*GiftWebhook)(nil)
+// DefaultWebhookTimeout bounds one webhook POST.
+const DefaultWebhookTimeout = 10 * time.Second
 
-// NewGiftWebhook sends to every URL in urls, signing with apiKey/apiSecret.
-func NewGiftWebhook(urls []string, apiKey, apiSecret string, log *zap.Logger) (*GiftWebhook, error) {
+// GiftWebhook POSTs every gift to the host's backend as a LiveKit webhook: a
+// WebhookEvent signed with the API key and secret, which the backend checks with
+// LiveKit's webhook.ReceiveWebhookEvent as for any LiveKit event (see giftEvent for
+// where the gift is in it).
+//
+// Delivery is driven by the gift log on the bus, not by the room: each URL has its own
+// durable consumer (bus.Consume), so a gift is delivered at least once even if the
+// server restarts or crashes before it went out, or the backend is down for a long time
+// (it is retried with back-off, never dropped, until the log's max age). Gifts reach
+// one URL in log order, one at a time: a backend that keeps failing one holds back the
+// ones after it, and a dead backend holds back no other URL. Nodes sharing the bus share
+// the consumers, so each gift is sent once per URL in the normal case, not once per
+// node. A gift may be sent again (a timeout whose answer was lost, a node dying between
+// the backend's 2xx and the acknowledgement): the event id is stable per gift, and the
+// backend deduplicates by it.
+type GiftWebhook struct {
+	bus     bus.Bus
+	opts    GiftWebhookOptions
+	targets []*webhookTarget
+	log     *zap.Logger
+	ctx     context.Context // cancelled by Close: ends POSTs in flight
+	cancel  context.CancelFunc
+
+	mu        sync.Mutex
+	consumers map[*webhookTarget]bus.Consumer
+	closed    bool
+}
+
+var _ prometheus.Collector = (*GiftWebhook)(nil)
+
+// webhookTarget is one backend URL.
+type webhookTarget struct {
+	url       string
+	name      string // the durable consumer's name and the metrics label
+	apiKey    string
+	apiSecret string
+	client    *http.Client
+	transport *http.Transport
+	log       *zap.Logger
+	warn      warnLimiter
+}
+
+// webhookDurable names a URL's durable consumer after a hash of it: stable across
+// restarts and nodes, and without the URL's credentials.
+func webhookDurable(u string) string {
+	sum := sha256.Sum256([]byte(u))
+	return "glint-gift-webhook-" + hex.EncodeToString(sum[:8])
+}
+
+// NewGiftWebhook prepares delivery to every URL in urls over b, signed with
+// apiKey/apiSecret. Start begins it.
+func NewGiftWebhook(b bus.Bus, urls []string, apiKey, apiSecret string, opts GiftWebhookOptions, log *zap.Logger) (*GiftWebhook, error) {
 	if apiKey == "" || apiSecret == "" {
 		return nil, fmt.Errorf("signaling: the gift webhook needs an API key and secret to sign with")
 	}
-	// LiveKit's notifier counts dispatches in Prometheus metrics it must be told to
-	// create first (on the default registry, which /metrics serves); it is idempotent.
-	webhook.InitWebhookStats(nil)
-	w := &GiftWebhook{log: log.Named("giftwebhook")}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultWebhookTimeout
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &GiftWebhook{bus: b, opts: opts, log: log.Named("giftwebhook"), ctx: ctx, cancel: cancel,
+		consumers: map[*webhookTarget]bus.Consumer{}}
+	seen := map[string]bool{}
 	for _, u := range urls {
-		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			cancel()
 			return nil, fmt.Errorf("signaling: webhook url %q is not an http(s) URL", u)
 		}
-		w.notifiers = append(w.notifiers, webhook.NewURLNotifier(webhook.URLNotifierParams{
-			URL: u, APIKey: apiKey, APISecret: apiSecret,
-			Config: webhook.URLNotifierConfig{NumWorkers: 4, QueueSize: 1000},
-		}))
+		if seen[u] {
+			continue // one consumer per URL: a repeated URL would share it anyway
+		}
+		seen[u] = true
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		name := webhookDurable(u)
+		w.targets = append(w.targets, &webhookTarget{url: u, name: name, apiKey: apiKey, apiSecret: apiSecret, transport: tr,
+			// A webhook is answered, not redirected: following a 301/302 would turn the
+			// POST into a GET without the gift and report success.
+			client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+			log:    w.log.With(zap.String("webhook", name), zap.String("host", p.Host))})
 	}
 	return w, nil
 }
 
-// Gift implements GiftSink.
-func (w *GiftWebhook) Gift(ctx context.Context, room string, g gift.Gift) {
-	meta, _ := json.Marshal(g)
-	ev := &livekit.WebhookEvent{
-		Event:       EventGiftReceived,
-		Id:          giftEventID(room, g),
-		CreatedAt:   g.At.Unix(),
-		Room:        &livekit.Room{Name: room},
-		Participant: &livekit.ParticipantInfo{Identity: g.From, Metadata: string(meta), Attributes: map[string]string{"amount": strconv.FormatInt(g.Amount, 10), "currency": g.Currency}},
+// Start creates (or finds) each URL's durable consumer and begins delivering. Gifts
+// appended before a URL's consumer first existed are not sent to it (they are in the
+// reconcile endpoint); after that, none is missed.
+func (w *GiftWebhook) Start(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return bus.ErrClosed
 	}
-	for _, n := range w.notifiers {
-		if err := n.QueueNotify(ctx, ev); err != nil {
-			w.log.Warn("queueing a gift webhook", zap.String("room", room), zap.Error(err))
+	for _, t := range w.targets {
+		if w.consumers[t] != nil {
+			continue
 		}
+		c, err := w.bus.Consume(ctx, bus.GiftLogs(), t.name, w.opts.Retry, func(rec bus.Record) error { return w.deliver(t, rec) })
+		if err != nil {
+			return fmt.Errorf("signaling: gift webhook %s: %w", t.name, err)
+		}
+		w.consumers[t] = c
+		t.log.Info("gift webhook delivering")
 	}
+	return nil
 }
 
-// Close waits for queued webhooks to be sent (or given up on).
+// Close ends POSTs in flight (their gifts are delivered again later, by this node after
+// a restart or by another) and stops the consumers. Idempotent.
 func (w *GiftWebhook) Close() {
-	for _, n := range w.notifiers {
-		n.Stop(false)
+	w.mu.Lock()
+	w.closed = true
+	consumers := w.consumers
+	w.consumers = map[*webhookTarget]bus.Consumer{}
+	w.mu.Unlock()
+	w.cancel()
+	for _, c := range consumers {
+		c.Stop()
+	}
+	for _, t := range w.targets {
+		t.transport.CloseIdleConnections()
 	}
 }
 
-// giftEventID is stable per (room, sender, key), so a backend can deduplicate.
-func giftEventID(room string, g gift.Gift) string {
-	sum := sha256.Sum256([]byte(room + "\x00" + g.From + "\x00" + g.Key))
-	return "GIFT_" + hex.EncodeToString(sum[:12])
+// deliver POSTs one gift record to t. nil acknowledges the record; an error has the bus
+// deliver it again after the back-off.
+func (w *GiftWebhook) deliver(t *webhookTarget, rec bus.Record) error {
+	room := rec.Log.Room()
+	var g gift.Gift
+	if err := json.Unmarshal(rec.Data, &g); err != nil || room == "" || g.From == "" || g.Key == "" {
+		// Not a gift this server wrote. Holding it would hold back every gift after it.
+		t.log.Error("skipping a gift log record that is not a gift", zap.String("log", string(rec.Log)),
+			zap.Uint64("seq", rec.Seq), zap.Error(err))
+		webhookDeliveries.WithLabelValues(t.name, "undecodable").Inc()
+		return nil
+	}
+	if rec.Delivery > 1 {
+		webhookRedeliveries.WithLabelValues(t.name).Inc()
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, w.opts.Timeout)
+	defer cancel()
+	status, err := t.post(ctx, room, g)
+	if w.ctx.Err() != nil {
+		return err // shutting down: not the backend's failure
+	}
+	result := "ok"
+	switch {
+	case err == nil:
+	case status != 0:
+		result = "rejected"
+	case errors.Is(err, context.DeadlineExceeded):
+		result = "timeout"
+	default:
+		result = "error"
+	}
+	webhookDeliveries.WithLabelValues(t.name, result).Inc()
+	fields := []zap.Field{zap.String("room", room), zap.Uint64("seq", rec.Seq), zap.Int("attempt", rec.Delivery)}
+	if err != nil {
+		t.warn.failed(t.log, append(fields, zap.String("result", result), zap.Error(err))...)
+		return err
+	}
+	t.warn.succeeded(t.log, fields...)
+	return nil
+}
+
+// post sends the gift's signed event and reports the status it got, 0 for none.
+func (t *webhookTarget) post(ctx context.Context, room string, g gift.Gift) (int, error) {
+	req, err := webhookRequest(ctx, t.url, t.apiKey, t.apiSecret, giftEvent(room, g))
+	if err != nil {
+		return 0, err
+	}
+	res, err := t.client.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // the URL may carry credentials; the log names the host
+		}
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) // lets the connection be reused
+	_ = res.Body.Close()
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return res.StatusCode, fmt.Errorf("the backend answered %s", res.Status)
+	}
+	return res.StatusCode, nil
+}
+
+// Describe implements prometheus.Collector.
+func (w *GiftWebhook) Describe(ch chan<- *prometheus.Desc) { ch <- webhookPendingDesc }
+
+// Collect implements prometheus.Collector: each URL's undelivered gifts, asked of the
+// bus at scrape time.
+func (w *GiftWebhook) Collect(ch chan<- prometheus.Metric) {
+	w.mu.Lock()
+	consumers := make(map[string]bus.Consumer, len(w.consumers))
+	for t, c := range w.consumers {
+		consumers[t.name] = c
+	}
+	w.mu.Unlock()
+	for name, c := range consumers {
+		ctx, cancel := context.WithTimeout(w.ctx, 2*time.Second)
+		n, err := c.Pending(ctx)
+		cancel()
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(webhookPendingDesc, err)
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(webhookPendingDesc, prometheus.GaugeValue, float64(n), name)
+	}
 }

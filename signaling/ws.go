@@ -32,9 +32,12 @@ const (
 // must allow canSubscribe or canPublishData in the room; what the connection may send
 // then follows from its grants. Without a token, and with anonymous viewing on, a client
 // may join a room that exists to receive only.
+//
+// It also serves GET /rooms/{room}/gifts, the room's gift log for its backend (roomAdmin).
 func (s *Server) EnableInteraction(hub *datachannel.Hub) {
 	s.hub = hub
 	s.mux.HandleFunc("GET /ws/{room}", s.limited(s.interact(hub)))
+	s.mux.HandleFunc("GET /rooms/{room}/gifts", s.limited(s.giftLog(hub)))
 }
 
 func (s *Server) interact(hub *datachannel.Hub) http.HandlerFunc {

@@ -82,6 +82,10 @@ func (a *app) routes() http.Handler {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(sfu.Collectors()...)
 	reg.MustRegister(datachannel.Collectors()...)
+	reg.MustRegister(signaling.Collectors()...)
+	if a.gifts != nil {
+		reg.MustRegister(a.gifts) // each webhook's undelivered gifts
+	}
 	demo, _ := fs.Sub(webclient.Demo, "demo")
 
 	mux := http.NewServeMux()
@@ -113,22 +117,26 @@ func (a *app) close(ctx context.Context) error {
 	return errors.Join(err, a.sfu.Close())
 }
 
-// startInteraction opens the bus, starts the hub on it and serves GET /ws/{room}. Events
-// are stamped with the wall clock until the SFU's media clock is wired in.
+// startInteraction opens the bus, starts the gift webhook's delivery from it and the hub
+// on it, and serves GET /ws/{room} and GET /rooms/{room}/gifts.
 func (a *app) startInteraction() error {
 	b, err := bus.Open(context.Background(), a.cfg.busConfig(), a.log)
 	if err != nil {
 		return err
 	}
 	a.bus = b
-	opts := datachannel.Options{Clocks: a.mediaClock}
 	if len(a.cfg.GiftWebhooks) > 0 {
-		if a.gifts, err = signaling.NewGiftWebhook(a.cfg.GiftWebhooks, a.cfg.APIKey, a.cfg.APISecret, a.log); err != nil {
+		// Started before the hub takes gifts, so the webhook's consumers exist before the
+		// first gift is appended and a URL's first run misses none.
+		if a.gifts, err = signaling.NewGiftWebhook(b, a.cfg.GiftWebhooks, a.cfg.APIKey, a.cfg.APISecret,
+			signaling.GiftWebhookOptions{}, a.log); err != nil {
 			return err
 		}
-		opts.Gifts = a.gifts
+		if err := a.gifts.Start(context.Background()); err != nil {
+			return err
+		}
 	}
-	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, opts, a.log); err != nil {
+	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, datachannel.Options{Clocks: a.mediaClock}, a.log); err != nil {
 		return err
 	}
 	a.signaling.EnableInteraction(a.hub)
@@ -149,8 +157,9 @@ func (a *app) mediaClock(room string) datachannel.MediaClock {
 	})
 }
 
-// closeInteraction closes the hub (every interaction connection), then flushes gift
-// webhooks and closes the bus. Parts never started are skipped.
+// closeInteraction closes the hub (every interaction connection, so no gift arrives
+// after), then stops the gift webhook (a gift in flight is delivered again after the
+// restart), then closes the bus. Parts never started are skipped.
 func (a *app) closeInteraction() {
 	if a.hub != nil {
 		a.hub.Close()

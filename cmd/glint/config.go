@@ -41,7 +41,8 @@ type Config struct {
 	// (embedded NATS under <data_dir>/nats unless bus.url names a cluster).
 	Interaction datachannel.Config `yaml:"interaction"`
 	Bus         bus.Config         `yaml:"bus"`
-	// GiftWebhooks receive every gift as a signed LiveKit webhook.
+	// GiftWebhooks receive every gift as a signed LiveKit webhook, at least once: each URL
+	// has a durable consumer of the gift log on the bus (signaling.GiftWebhook).
 	GiftWebhooks []string `yaml:"gift_webhooks"`
 
 	// generatedSecret is set when no key/secret was configured and a random pair was made

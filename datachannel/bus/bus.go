@@ -20,6 +20,16 @@ type Bus interface {
 	// AuctionLogs) with sequence at least from, in order, up to the log's end when
 	// Replay was called. An error from fn stops the replay and is returned.
 	Replay(ctx context.Context, log Log, from uint64, fn func(Record) error) error
+	// Consume calls fn, from one goroutine, for each record of log (which may end in a
+	// wildcard, see GiftLogs) that the consumer named durable has not acknowledged, in
+	// order. A record is acknowledged when fn returns nil; when fn fails the record is
+	// delivered again after a back-off (opt), and nothing after it is delivered before
+	// it: records are never skipped or dropped. Consumers with one durable name share
+	// its position, on any node, so each record goes to one of them at a time (a work
+	// queue across the cluster); the position survives restarts where the bus does. A
+	// durable name seen for the first time starts after the log's current end. ctx
+	// bounds setting the consumer up, not its life: Stop it.
+	Consume(ctx context.Context, log Log, durable string, opt ConsumeOptions, fn func(Record) error) (Consumer, error)
 	// Node identifies this process among the nodes sharing the bus; Msg.Node says which
 	// node published a message, so a node can skip its own.
 	Node() string
@@ -67,4 +77,7 @@ type Record struct {
 	Seq  uint64
 	Time time.Time
 	Data []byte
+	// Delivery counts the times Consume has handed this record to its durable name,
+	// this one included (1 the first time); 0 from Replay.
+	Delivery int
 }

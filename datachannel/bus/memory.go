@@ -10,8 +10,9 @@ import (
 )
 
 // Memory is a Bus in this process's memory, with the same ordering, expected-sequence
-// and deduplication rules as NATS. Nothing survives Close. It is for tests and benchmarks
-// of the layers above; `glint serve` always uses NATS.
+// and deduplication rules as NATS. Nothing survives Close: neither the logs nor the
+// positions of Consume's durable names. It is for tests and benchmarks of the layers
+// above; `glint serve` always uses NATS.
 type Memory struct {
 	*memStore
 	node string
@@ -26,6 +27,10 @@ type memStore struct {
 	closed  bool
 	history int
 	nodes   int
+
+	durables  map[string]*memDurable
+	consumers map[*memConsumer]struct{}
+	changed   chan struct{} // closed and replaced on every append and acknowledgement
 }
 
 var _ Bus = (*Memory)(nil)
@@ -34,7 +39,8 @@ var _ Bus = (*Memory)(nil)
 // DefaultConfig().ChatHistory.
 func NewMemory() *Memory {
 	return &Memory{memStore: &memStore{msgIDs: map[string]uint64{}, subs: map[*memSub]struct{}{},
-		history: DefaultConfig().ChatHistory, nodes: 1}, node: "memory-1"}
+		history: DefaultConfig().ChatHistory, nodes: 1, durables: map[string]*memDurable{},
+		consumers: map[*memConsumer]struct{}{}, changed: make(chan struct{})}, node: "memory-1"}
 }
 
 // Peer returns another node's view of the same bus: the same logs and subjects under its
@@ -119,6 +125,7 @@ func (m *Memory) Append(_ context.Context, l Log, data []byte, o AppendOptions) 
 	if o.MsgID != "" {
 		m.msgIDs[o.MsgID] = seq
 	}
+	m.notify()
 	return Ack{Seq: seq}, nil
 }
 
@@ -147,12 +154,18 @@ func (m *Memory) Replay(ctx context.Context, l Log, from uint64, fn func(Record)
 	return nil
 }
 
-// Close implements Bus.
+// Close implements Bus. It waits for the consumers' deliveries in progress.
 func (m *Memory) Close() error {
 	m.mu.Lock()
 	m.closed = true
 	m.subs = map[*memSub]struct{}{}
+	consumers := m.consumers
+	m.consumers = map[*memConsumer]struct{}{}
+	m.notify()
 	m.mu.Unlock()
+	for c := range consumers {
+		c.stop()
+	}
 	return nil
 }
 

@@ -32,10 +32,11 @@ type NATS struct {
 	streams map[string]jetstream.Stream
 	closed  chan struct{} // closed by the connection's ClosedHandler
 
-	mu       sync.Mutex
-	subs     map[*subscription]struct{}
-	isClosed bool
-	once     sync.Once
+	mu        sync.Mutex
+	subs      map[*subscription]struct{}
+	consumers map[*natsConsumer]struct{}
+	isClosed  bool
+	once      sync.Once
 }
 
 var _ Bus = (*NATS)(nil)
@@ -47,7 +48,8 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*NATS, error) {
 		return nil, err
 	}
 	b := &NATS{node: nuid.Next(), cfg: cfg, log: log.Named("bus"), subs: map[*subscription]struct{}{}, closed: make(chan struct{}),
-		streams: map[string]jetstream.Stream{}}
+		consumers: map[*natsConsumer]struct{}{},
+		streams:   map[string]jetstream.Stream{}}
 	opts := []nats.Option{
 		nats.Name("glint"),
 		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
@@ -273,11 +275,14 @@ func (b *NATS) Close() error {
 	b.once.Do(func() {
 		b.mu.Lock()
 		b.isClosed = true
-		subs := b.subs
-		b.subs = nil
+		subs, consumers := b.subs, b.consumers
+		b.subs, b.consumers = nil, nil
 		b.mu.Unlock()
 		for s := range subs {
 			s.stop()
+		}
+		for c := range consumers {
+			c.stop() // waits for a delivery in progress
 		}
 		if b.nc != nil {
 			b.nc.Close()

@@ -26,6 +26,9 @@ func AuctionLogs(room string) Log { return Log(logPrefix + token(room) + ".aucti
 // GiftLog is the log of a room's gifts.
 func GiftLog(room string) Log { return Log(logPrefix + token(room) + ".gift") }
 
+// GiftLogs matches the gift logs of every room, for Consume.
+func GiftLogs() Log { return Log(logPrefix + "*.gift") }
+
 // HistoryLog is a room's chat history. It lives in a separate, bounded stream: only the
 // last Config.ChatHistory records per room are kept.
 func HistoryLog(room string) Log { return Log(historyPrefix + token(room)) }
@@ -37,6 +40,31 @@ func (l Log) Lot() string {
 		return ""
 	}
 	return untoken(parts[4])
+}
+
+// Room returns the room of a concrete log, or "" if l is not one.
+func (l Log) Room() string {
+	s := string(l)
+	var rest string
+	switch {
+	case strings.HasPrefix(s, logPrefix):
+		rest = s[len(logPrefix):]
+	case strings.HasPrefix(s, historyPrefix):
+		rest = s[len(historyPrefix):]
+	default:
+		return ""
+	}
+	tok, _, _ := strings.Cut(rest, ".")
+	if tok == "" || tok == "*" || tok == ">" {
+		return ""
+	}
+	return untoken(tok)
+}
+
+// isLog reports whether l names one log or, with wildcards, several.
+func isLog(l Log) bool {
+	s := string(l)
+	return strings.HasPrefix(s, logPrefix) || strings.HasPrefix(s, historyPrefix)
 }
 
 func eventSubject(room, topic string) string {

@@ -10,5 +10,8 @@
 // The flow at the HTTP edge is BearerToken, then Verifier.Verify, then Claims.Allow. Every
 // error wraps one of ErrMissingToken, ErrInvalidToken (both 401) or ErrForbidden (403).
 //
+// SignWebhook signs the body of a webhook to the host's backend the way LiveKit does, so
+// LiveKit's receivers verify Glint's webhooks.
+//
 // The package is a leaf: it imports livekit/protocol and the standard library only.
 package auth

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	lkauth "github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/webhook"
+
+	"github.com/glintlive/glint/sfu/sfutest"
+	"github.com/glintlive/glint/signaling"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+// TestServeGiftWebhook runs the server with gift_webhooks: a gift sent over the
+// WebSocket reaches the backend signed with the server's key, is in the room's gift log
+// for the backend's roomAdmin token, and the webhook's metrics are on /metrics (LiveKit's
+// notifier stats, never served before, are gone).
+func TestServeGiftWebhook(t *testing.T) {
+	got := make(chan *livekit.WebhookEvent, 10)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := webhook.ReceiveWebhookEvent(r, lkauth.NewSimpleKeyProvider(devKey, devSecret))
+		if err != nil {
+			t.Errorf("webhook does not verify: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		got <- ev
+	}))
+	defer backend.Close()
+	cfg := defaultConfig()
+	cfg.applyDev()
+	cfg.HTTPAddr, cfg.SFU.UDPAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	cfg.GiftWebhooks = []string{backend.URL}
+	a, err := newApp(cfg, sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.start()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	token := func(identity string, admin bool) string {
+		tok, err := auth.Issue(devKey, devSecret, auth.TokenOptions{Room: "show", Identity: identity, Subscribe: true, Data: true, Admin: admin, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.URL(), "http")+"/ws/show?access_token="+token("alice", false), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	send(t, ws, `{"v":1,"type":"gift.send","id":"g","payload":{"key":"k1","gift":"rose","amount":500,"currency":"EUR"}}`)
+	answer(t, ws, "g")
+	select {
+	case ev := <-got:
+		if ev.Id != signaling.GiftEventID("show", "alice", "k1") || ev.Room.GetName() != "show" {
+			t.Fatalf("webhook %v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook within 10s")
+	}
+
+	get := func(path, tok string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, a.URL()+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, _ := get("/rooms/show/gifts", token("alice", false)); code != http.StatusForbidden {
+		t.Fatalf("a viewer read the gift log: %d", code)
+	}
+	code, body := get("/rooms/show/gifts", token("backend", true))
+	var page struct {
+		Gifts []struct {
+			Key string `json:"key"`
+		} `json:"gifts"`
+	}
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &page) != nil || len(page.Gifts) != 1 || page.Gifts[0].Key != "k1" {
+		t.Fatalf("gift log: %d %s", code, body)
+	}
+	_, metrics := get("/metrics", "")
+	for _, want := range []string{`glint_gift_webhook_deliveries_total{result="ok"`, "glint_gift_webhook_pending{"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(metrics, "livekit_webhook") {
+		t.Error("/metrics has LiveKit's webhook stats")
+	}
+}

@@ -1,0 +1,43 @@
+package rtmp
+
+import (
+	"testing"
+	"time"
+
+	"github.com/glintlive/glint/sfu"
+)
+
+// TestPublishReachesViewer: ffmpeg publishes constrained-baseline H.264 + AAC with a token
+// as the stream key; the probe reads the stream's size and finds no B-frames at once
+// (Baseline cannot have them), the ladder gets video and audio with times from zero, and a
+// WebRTC viewer of the token's room decodes the picture at the source size.
+func TestPublishReachesViewer(t *testing.T) {
+	s := newTestSFU(t)
+	var l ladders
+	srv := startServer(t, testConfig(), Options{SFU: s, Ladder: l.start})
+	ctx := contextFor(t, 30*time.Second)
+
+	v := newH264Viewer(t, s, "show", sfu.LayerFull)
+	enc := publishFFmpeg(t, rtmpURL(srv, "live", publishToken(t, "show")), 20*time.Second, baselineArgs...)
+	if err := v.waitFrames(ctx, 0, 30, 640, 360); err != nil {
+		t.Fatalf("%v\nffmpeg:\n%s", err, enc.out.String())
+	}
+	started := l.list()
+	if len(started) != 1 {
+		t.Fatalf("%d ladders started, want 1", len(started))
+	}
+	src := started[0].src
+	if !src.HasVideo || !src.HasAudio || src.Width != 640 || src.Height != 360 || src.BFrames || src.ProfileLevelID[:2] != "42" || len(src.AudioConfig) == 0 {
+		t.Errorf("probed source %+v", src)
+	}
+	if src.FPS != 30 {
+		t.Errorf("fps %v, want 30 (from the metadata or the SPS)", src.FPS)
+	}
+	waitFor(t, 5*time.Second, "audio at the ladder", func() bool { _, a := started[0].counts(); return a > 20 })
+	if info := s.Room("show").Info(); !info.Publishing {
+		t.Errorf("room info %+v", info)
+	}
+	enc.kill()
+	waitFor(t, 5*time.Second, "the ladder closed after the host left", started[0].isClosed)
+	waitFor(t, 5*time.Second, "the stage emptied", func() bool { return !s.Room("show").Info().Publishing })
+}

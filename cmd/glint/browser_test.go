@@ -106,6 +106,7 @@ func runBrowserScript(t *testing.T, script string, extra func(cfg Config, room s
 	cfg.applyDev()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.SFU.UDPAddr = "0.0.0.0:0"
+	cfg.RTMP.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir() // the embedded bus stores here
 	a, err := newApp(cfg, sfutest.Logger())
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/glintlive/glint/ingest/transcode"
 )
 
 // Config tunes RTMP ingest. Start from DefaultConfig.
@@ -29,28 +31,10 @@ type Config struct {
 	// whose network died without closing TCP), so its host session is not held open.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 
-	// FFmpeg is the ffmpeg binary; "" looks it up on PATH.
-	FFmpeg string `yaml:"ffmpeg"`
-	// Ladder lists the renditions ffmpeg produces (simulcast layers); empty is the
-	// transcoder's default (1080p/720p/480p, never upscaled).
-	Ladder []Rendition `yaml:"ladder"`
-	// Passthrough is "auto" (forward a source without B-frames as it is, one layer, no
-	// re-encoding) or "never" (always run the ladder).
-	Passthrough string `yaml:"passthrough"`
+	// Transcode is the ffmpeg ladder: ffmpeg path, renditions, passthrough (auto|never),
+	// x264 preset and the rest; its keys sit directly in the rtmp section.
+	Transcode transcode.Config `yaml:",inline"`
 }
-
-// Rendition is one rung of the ladder.
-type Rendition struct {
-	RID     string `yaml:"rid"`     // simulcast layer: f, h or q
-	Height  int    `yaml:"height"`  // output height in pixels
-	Bitrate int    `yaml:"bitrate"` // video bits per second
-}
-
-// Passthrough modes.
-const (
-	PassthroughAuto  = "auto"
-	PassthroughNever = "never"
-)
 
 // DefaultConfig is RTMP on :1935, app "live", RTMPS off until a certificate is given.
 func DefaultConfig() Config {
@@ -62,7 +46,7 @@ func DefaultConfig() Config {
 		MaxConnections:   32,
 		HandshakeTimeout: 10 * time.Second,
 		ReadTimeout:      10 * time.Second,
-		Passthrough:      PassthroughAuto,
+		Transcode:        transcode.DefaultConfig(),
 	}
 }
 
@@ -99,35 +83,8 @@ func (c Config) Validate() error {
 	if c.HandshakeTimeout <= 0 || c.ReadTimeout <= 0 {
 		return fmt.Errorf("rtmp: handshake_timeout (%s) and read_timeout (%s) must be positive", c.HandshakeTimeout, c.ReadTimeout)
 	}
-	switch c.Passthrough {
-	case PassthroughAuto, PassthroughNever:
-	default:
-		return fmt.Errorf("rtmp: passthrough %q: want auto or never", c.Passthrough)
-	}
-	return validateLadder(c.Ladder)
-}
-
-func validateLadder(l []Rendition) error {
-	if len(l) > 3 {
-		return fmt.Errorf("rtmp: ladder has %d renditions; the SFU carries at most 3 layers (f, h, q)", len(l))
-	}
-	seen := map[string]bool{}
-	for i, r := range l {
-		switch r.RID {
-		case "f", "h", "q":
-		default:
-			return fmt.Errorf("rtmp: ladder[%d]: rid %q: want f, h or q", i, r.RID)
-		}
-		if seen[r.RID] {
-			return fmt.Errorf("rtmp: ladder[%d]: rid %q used twice", i, r.RID)
-		}
-		seen[r.RID] = true
-		if r.Height < 64 || r.Height > 4320 {
-			return fmt.Errorf("rtmp: ladder[%d]: height %d: want 64-4320", i, r.Height)
-		}
-		if r.Bitrate < 50_000 || r.Bitrate > 50_000_000 {
-			return fmt.Errorf("rtmp: ladder[%d]: bitrate %d: want 50000-50000000 bits/s", i, r.Bitrate)
-		}
+	if err := c.Transcode.Defaults().Validate(); err != nil {
+		return fmt.Errorf("rtmp: %w", err)
 	}
 	return nil
 }

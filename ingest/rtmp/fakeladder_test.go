@@ -9,6 +9,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
@@ -72,6 +73,8 @@ func (r *rtpLadder) Tracks() []sfu.PublishedTrack {
 }
 
 func (r *rtpLadder) Passthrough() bool { return true }
+
+func (r *rtpLadder) OnSenderReport(uint32, func(*rtcp.SenderReport)) {}
 
 func (r *rtpLadder) WriteH264(pts, _ time.Duration, au [][]byte) error {
 	annexb, err := h264.AnnexB(au).Marshal()

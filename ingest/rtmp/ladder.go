@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/pion/rtcp"
+
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/sfu"
@@ -23,6 +25,9 @@ type Ladder interface {
 	WriteH264(pts, dts time.Duration, au [][]byte) error
 	// WriteAAC takes one raw AAC access unit with its time from the start of the stream.
 	WriteAAC(pts time.Duration, au []byte) error
+	// OnSenderReport registers f for the RTCP sender reports of the track with this SSRC,
+	// so the room's media clock and the viewers' lip sync work as for a WebRTC host.
+	OnSenderReport(ssrc uint32, f func(*rtcp.SenderReport))
 	// Close stops the transcoder and waits for it; safe to call twice and concurrently
 	// with the writes.
 	Close() error

@@ -6,20 +6,13 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"github.com/glintlive/glint/ingest/transcode"
 )
 
 // Source describes a host's stream once its headers and first frames are read: what the
-// transcoder needs to set up its ladder.
-type Source struct {
-	Width, Height  int
-	FPS            float64 // 0 when neither the SPS nor the metadata says
-	BFrames        bool    // frames are reordered (pts != dts): the video cannot be passed through
-	SPS, PPS       []byte
-	ProfileLevelID string // "64001f" style, from the SPS
-	HasVideo       bool
-	HasAudio       bool
-	AudioConfig    []byte // AAC AudioSpecificConfig (nil without audio)
-}
+// transcoder needs to set up its ladder. The probe fills it.
+type Source = transcode.Source
 
 // probeWindow is how much stream time the probe buffers at most before deciding: enough
 // for an encoder's first reordered frame or its audio header, short enough that a host's

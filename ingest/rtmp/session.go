@@ -89,6 +89,7 @@ func (s *Server) stage(nc net.Conn, t target, ladder Ladder, log *zap.Logger) (*
 			p.Close()
 			return nil, sfu.ErrClosed
 		}
+		ladder.OnSenderReport(tr.SSRC, rcv.OnSenderReport)
 	}
 	return p, nil
 }

@@ -56,7 +56,7 @@ func (j jobArgs) build() []string {
 			a = append(a, "-map", fmt.Sprintf("[v%d]", i))
 			a = append(a, j.x264Args(r)...)
 			a = append(a, "-an", "-f", "rtp",
-				"-ssrc", strconv.FormatUint(uint64(j.Video[i].SSRC), 10),
+				"-ssrc", ssrcArg(j.Video[i].SSRC),
 				"-payload_type", strconv.Itoa(int(j.Video[i].PayloadType)),
 				j.Video[i].url())
 		}
@@ -66,7 +66,7 @@ func (j jobArgs) build() []string {
 			"-c:a", "libopus", "-b:a", strconv.Itoa(j.Cfg.AudioBitrate),
 			"-ar", "48000", "-ac", "2", "-application", "lowdelay", "-frame_duration", "20",
 			"-f", "rtp",
-			"-ssrc", strconv.FormatUint(uint64(j.Audio.SSRC), 10),
+			"-ssrc", ssrcArg(j.Audio.SSRC),
 			"-payload_type", strconv.Itoa(int(j.Audio.PayloadType)),
 			j.Audio.url())
 	}
@@ -108,16 +108,23 @@ func (j jobArgs) x264Args(r rung) []string {
 	br := strconv.Itoa(r.Bitrate)
 	return []string{
 		"-c:v", "libx264", "-preset", j.Cfg.Preset, "-tune", "zerolatency",
-		"-profile:v", "baseline", "-pix_fmt", "yuv420p", "-bf", "0",
+		"-profile:v", "baseline", "-level:v", levelFor(r.Width, r.Height, fps), "-pix_fmt", "yuv420p", "-bf", "0",
 		"-g", strconv.Itoa(gopFrames), "-keyint_min", strconv.Itoa(gopFrames), "-sc_threshold", "0",
 		// The frame count above assumes a steady rate; RTMP sources are often variable, so
 		// keyframes are also forced by time.
 		"-force_key_frames", "expr:gte(t,n_forced*" + seconds(j.Cfg.GOP) + ")",
 		"-b:v", br, "-maxrate", br, "-bufsize", br,
-		"-x264-params", "repeat-headers=1",
+		// fps: the low-probe input leaves the frame rate unknown, and x264 would take the
+		// 90 kHz clock's for it; it sizes rate control per frame from this (timestamps still
+		// pass through).
+		"-x264-params", "repeat-headers=1:fps=" + strconv.FormatFloat(fps, 'f', -1, 64),
 		"-threads", "2", "-fps_mode", "passthrough",
 	}
 }
 
 // seconds formats d for an ffmpeg expression.
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+
+// ssrcArg formats an SSRC for ffmpeg's -ssrc, a signed 32-bit option: SSRCs of 2^31 and up
+// are passed as the negative number with the same bits, which is what ffmpeg then sends.
+func ssrcArg(ssrc uint32) string { return strconv.FormatInt(int64(int32(ssrc)), 10) }

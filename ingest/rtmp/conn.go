@@ -24,11 +24,11 @@ func (s *Server) handle(nc net.Conn) {
 	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	sc := &gortmplib.ServerConn{RW: nc}
 	if err := sc.Initialize(); err != nil {
-		s.refuse(nc.RemoteAddr(), fmt.Errorf("handshake: %w", err), log)
+		s.refuse(fmt.Errorf("handshake: %w", err), log)
 		return
 	}
 	if err := sc.AcceptConn(); err != nil {
-		s.refuse(nc.RemoteAddr(), fmt.Errorf("connect: %w", err), log)
+		s.refuse(fmt.Errorf("connect: %w", err), log)
 		return
 	}
 	target, err := s.admit(sc)
@@ -38,13 +38,13 @@ func (s *Server) handle(nc net.Conn) {
 	}
 	log = log.With(zap.String("room", target.room), zap.String("identity", target.identity))
 	if err := sc.AcceptAction(); err != nil {
-		s.refuse(nc.RemoteAddr(), fmt.Errorf("publish start: %w", err), log)
+		s.refuse(fmt.Errorf("publish start: %w", err), log)
 		return
 	}
 	src, buffered, err := s.probe(sc)
 	if err != nil {
 		if isNetErr(err) {
-			s.refuse(nc.RemoteAddr(), fmt.Errorf("before the first media: %w", err), log)
+			s.refuse(fmt.Errorf("before the first media: %w", err), log)
 			return
 		}
 		s.reject(nc, sc, err, log)
@@ -127,7 +127,7 @@ func isNetErr(err error) bool {
 // reject tells the client why (ffmpeg prints "Server error: <description>", OBS logs it),
 // counts and logs the refusal, and closes cleanly.
 func (s *Server) reject(nc net.Conn, sc *gortmplib.ServerConn, err error, log *zap.Logger) {
-	s.refuse(nc.RemoteAddr(), err, log)
+	s.refuse(err, log)
 	code := "NetStream.Publish.Rejected"
 	switch reason(err) {
 	case "bad_token", "forbidden":

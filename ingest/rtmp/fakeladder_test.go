@@ -45,13 +45,7 @@ type ladders struct {
 }
 
 func (l *ladders) start(ctx context.Context, src Source, _ *zap.Logger) (Ladder, error) {
-	profile := src.ProfileLevelID
-	if profile[:2] == "42" {
-		// x264's baseline is 42c0xx (constraint_set0+1): a constrained-baseline decoder
-		// takes it, and viewers are offered 42e01f.
-		profile = "42e01f"
-	}
-	codec, ok := sfu.IngestCodec(webrtc.MimeTypeH264, profile)
+	codec, ok := sfu.IngestCodec(webrtc.MimeTypeH264, src.ProfileLevelID)
 	if !ok {
 		return nil, errors.New("profile not forwarded")
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/sfu"
@@ -223,4 +225,15 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// refusals is the refusal counter for a reason.
+func refusals(why string) float64 { return counterValue(refusalsTotal.WithLabelValues(why)) }
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
 }

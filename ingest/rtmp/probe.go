@@ -93,7 +93,7 @@ func (p *prober) videoConfig(sps, pps []byte) error {
 	p.src.HasVideo = true
 	p.src.Width, p.src.Height = w, h
 	p.src.SPS, p.src.PPS = sps, pps
-	p.src.ProfileLevelID = hex.EncodeToString(sps[1:4])
+	p.src.ProfileLevelID = profileLevelID(&s, sps)
 	if fps := s.FPS(); fps > 0 && fps <= 240 {
 		p.src.FPS = fps
 	}
@@ -159,4 +159,23 @@ func (p *prober) finish() error {
 	}
 	p.decided = true
 	return nil
+}
+
+// profileLevelID is the stream's profile-level-id as viewers are offered it. Encoders set
+// constraint flags beyond the profile (x264's Baseline is 42c0xx, its Main 4d40xx), and the
+// SFU offers the canonical forms (42e01f constrained baseline, 42001f, 4d001f, 64001f);
+// declaring only the profile's own constraint is always safe for a decoder, and for
+// profile_idc 66 constraint_set1 is what makes it constrained baseline.
+func profileLevelID(s *h264.SPS, sps []byte) string {
+	iop := sps[2]
+	switch s.ProfileIdc {
+	case 66:
+		iop = 0x00
+		if s.ConstraintSet1Flag {
+			iop = 0xe0
+		}
+	case 77, 100:
+		iop = 0x00
+	}
+	return hex.EncodeToString([]byte{sps[1], iop, sps[3]})
 }

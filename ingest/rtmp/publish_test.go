@@ -27,7 +27,7 @@ func TestPublishReachesViewer(t *testing.T) {
 		t.Fatalf("%d ladders started, want 1", len(started))
 	}
 	src := started[0].src
-	if !src.HasVideo || !src.HasAudio || src.Width != 640 || src.Height != 360 || src.BFrames || src.ProfileLevelID[:2] != "42" || len(src.AudioConfig) == 0 {
+	if !src.HasVideo || !src.HasAudio || src.Width != 640 || src.Height != 360 || src.BFrames || src.ProfileLevelID != "42e01e" || len(src.AudioConfig) == 0 {
 		t.Errorf("probed source %+v", src)
 	}
 	if src.FPS != 30 {

@@ -134,7 +134,7 @@ func (s *Server) accept(ln net.Listener) {
 		select {
 		case s.slots <- struct{}{}:
 		default:
-			s.refuse(nc.RemoteAddr(), fmt.Errorf("%w (limit %d)", ErrTooManyConnections, s.cfg.MaxConnections), s.log)
+			s.refuse(fmt.Errorf("%w (limit %d)", ErrTooManyConnections, s.cfg.MaxConnections), s.log.With(zap.Stringer("remote", nc.RemoteAddr())))
 			_ = nc.Close()
 			continue
 		}
@@ -174,17 +174,17 @@ func (s *Server) untrack(nc net.Conn) {
 
 // refuse counts and logs a refusal. Refusals before authentication can be floods (port
 // scanners, wrong keys in a retry loop): their log lines are rate-limited.
-func (s *Server) refuse(remote net.Addr, err error, log *zap.Logger) {
+func (s *Server) refuse(err error, log *zap.Logger) {
 	why := reason(err)
 	refusalsTotal.WithLabelValues(why).Inc()
 	if why == "handshake" || why == "connection_limit" {
 		if !s.refusedLog.allow() {
 			return
 		}
-		log.Debug("RTMP connection dropped", zap.String("reason", why), zap.Stringer("remote", remote), zap.Error(err))
+		log.Debug("RTMP connection dropped", zap.String("reason", why), zap.Error(err))
 		return
 	}
-	log.Warn("RTMP publish refused", zap.String("reason", why), zap.Stringer("remote", remote), zap.Error(err))
+	log.Warn("RTMP connection refused", zap.String("reason", why), zap.Error(err))
 }
 
 // Close stops accepting, ends every connection (and with it its host session and
@@ -235,4 +235,11 @@ func (r *rateLimited) allow() bool {
 	}
 	r.last = now
 	return true
+}
+
+// openConns is how many connections are open now.
+func (s *Server) openConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }

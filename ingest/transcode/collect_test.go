@@ -17,13 +17,15 @@ type collector struct {
 	track Track
 	done  chan struct{}
 
-	mu   sync.Mutex
-	pkts []rtp.Packet
-	err  error
+	mu      sync.Mutex
+	pkts    []rtp.Packet
+	err     error
+	started time.Time // when collecting began
+	first   time.Time // when the first packet arrived
 }
 
 func collect(tr Track) *collector {
-	c := &collector{track: tr, done: make(chan struct{})}
+	c := &collector{track: tr, done: make(chan struct{}), started: time.Now()}
 	go func() {
 		defer close(c.done)
 		buf := make([]byte, 1500)
@@ -45,11 +47,24 @@ func collect(tr Track) *collector {
 				return
 			}
 			c.mu.Lock()
+			if c.first.IsZero() {
+				c.first = time.Now()
+			}
 			c.pkts = append(c.pkts, p)
 			c.mu.Unlock()
 		}
 	}()
 	return c
+}
+
+// startup is how long the first packet took to come.
+func (c *collector) startup() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.first.IsZero() {
+		return -1
+	}
+	return c.first.Sub(c.started)
 }
 
 func (c *collector) packets() []rtp.Packet {

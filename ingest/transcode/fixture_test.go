@@ -149,6 +149,20 @@ func readFixture(t testing.TB, path string) fixture {
 			fx.src.BFrames = fx.src.BFrames || bframes
 		}
 	}
+	// RTMP carries SPS and PPS only in the sequence header: take them out of the access
+	// units, so the ladder has to put them back in front of each IDR itself.
+	for i, s := range fx.samples {
+		if !s.video {
+			continue
+		}
+		au := s.au[:0:0]
+		for _, n := range s.au {
+			if t := n[0] & 0x1f; t != 7 && t != 8 {
+				au = append(au, n)
+			}
+		}
+		fx.samples[i].au = au
+	}
 	return fx
 }
 

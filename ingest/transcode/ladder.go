@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,8 +133,36 @@ func wantPassthrough(cfg Config, src Source) bool {
 	if cfg.Passthrough != PassthroughAuto || !src.HasVideo || src.BFrames {
 		return false
 	}
-	_, ok := sfu.IngestCodec(webrtc.MimeTypeH264, src.ProfileLevelID)
+	_, ok := sfu.IngestCodec(webrtc.MimeTypeH264, offeredProfile(src.ProfileLevelID))
 	return ok
+}
+
+// offeredProfile maps a stream's profile-level-id onto the form the SFU offers viewers, whose
+// constraint flags differ from what encoders write: x264's constrained baseline is 42c0xx,
+// browsers' 42e0xx; both have constraint_set1, which is what makes baseline decodable by
+// every browser. Main and High are offered without flags. Anything else is left alone, and
+// the SFU then refuses it (High 10, 4:2:2, 4:4:4: no browser decodes them).
+func offeredProfile(plid string) string {
+	if len(plid) != 6 {
+		return plid
+	}
+	flags, err := strconv.ParseUint(plid[2:4], 16, 8)
+	if err != nil {
+		return plid
+	}
+	level := plid[4:]
+	switch strings.ToLower(plid[:2]) {
+	case "42":
+		if flags&0x40 != 0 {
+			return "42e0" + level
+		}
+		return "4200" + level
+	case "4d":
+		return "4d00" + level
+	case "64":
+		return "6400" + level
+	}
+	return plid
 }
 
 // buildTracks makes the sockets and sources of every Track: video renditions tallest first
@@ -148,7 +178,7 @@ func (l *Ladder) buildTracks(src Source, pass bool, rungs []rung) error {
 		}
 	}
 	if pass {
-		codec, _ := sfu.IngestCodec(webrtc.MimeTypeH264, src.ProfileLevelID)
+		codec, _ := sfu.IngestCodec(webrtc.MimeTypeH264, offeredProfile(src.ProfileLevelID))
 		q := newQueueSource(videoQueuePackets, l.done)
 		ssrc := newSSRC()
 		l.passthrough = newPassthrough(ssrc, uint8(codec.PayloadType), q, src.SPS, src.PPS)

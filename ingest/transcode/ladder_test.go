@@ -38,6 +38,7 @@ func runLadder(t *testing.T, cfg Config, fx fixture, seconds float64) (*Ladder, 
 	}
 	for _, c := range cs {
 		c.wait(t)
+		t.Logf("track %q (%s): first packet after %v", c.track.RID, c.track.Kind, c.startup())
 	}
 	return l, cs
 }

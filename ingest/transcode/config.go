@@ -82,8 +82,9 @@ var x264Presets = map[string]bool{
 	"medium": true, "slow": true, "slower": true, "veryslow": true, "placebo": true,
 }
 
-// Validate checks a Config after Defaults.
+// Validate checks a Config; zero fields stand for their defaults and are valid.
 func (c Config) Validate() error {
+	c = c.Defaults()
 	if len(c.Ladder) == 0 || len(c.Ladder) > 3 {
 		return fmt.Errorf("%w: the ladder needs 1 to 3 renditions, has %d", ErrInvalidConfig, len(c.Ladder))
 	}

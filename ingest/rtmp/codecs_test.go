@@ -34,7 +34,7 @@ func TestEnhancedRTMPCodecsRefused(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			before := refusals("unsupported_codec")
 			status := publishGo(t, srv, publishToken(t, "show"), c.codec)
-			if !strings.Contains(status, c.says) || !strings.Contains(status, "send H.264 video and AAC audio") {
+			if !strings.Contains(status, c.says) || !strings.Contains(status, "Glint takes H.264 video and AAC audio") {
 				t.Errorf("the encoder was told %q, want the codec %q named", status, c.says)
 			}
 			waitFor(t, 2*time.Second, "the refusal counted", func() bool { return refusals("unsupported_codec") == before+1 })

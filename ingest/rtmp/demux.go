@@ -65,7 +65,7 @@ func demux(msg message.Message) (event, error) {
 		}
 		return videoAU(m.DTS, m.DTS, m.Payload)
 	case *message.VideoExMultitrack:
-		return event{}, fmt.Errorf("%w: multitrack video (Enhanced RTMP v2); send one H.264 track", ErrUnsupportedCodec)
+		return event{}, fmt.Errorf("%w: multitrack video (Enhanced RTMP v2)%s", ErrUnsupportedCodec, takes)
 	case *message.Audio:
 		return demuxAudio(m)
 	case *message.AudioExSequenceStart:
@@ -82,7 +82,7 @@ func demux(msg message.Message) (event, error) {
 		}
 		return event{kind: evAudio, dts: m.DTS, pts: m.DTS, aac: m.Payload}, nil
 	case *message.AudioExMultitrack:
-		return event{}, fmt.Errorf("%w: multitrack audio (Enhanced RTMP v2); send one AAC track", ErrUnsupportedCodec)
+		return event{}, fmt.Errorf("%w: multitrack audio (Enhanced RTMP v2)%s", ErrUnsupportedCodec, takes)
 	case *message.DataAMF0:
 		if meta, ok := parseMetadata(m.Payload); ok {
 			return event{kind: evMetadata, meta: meta}, nil
@@ -93,7 +93,7 @@ func demux(msg message.Message) (event, error) {
 
 func demuxVideo(m *message.Video) (event, error) {
 	if m.Codec != message.CodecH264 {
-		return event{}, fmt.Errorf("%w: HEVC (H.265) in a classic FLV tag", ErrUnsupportedCodec)
+		return event{}, fmt.Errorf("%w: HEVC (H.265) video%s", ErrUnsupportedCodec, takes)
 	}
 	switch m.Type {
 	case message.VideoTypeConfig:
@@ -106,7 +106,7 @@ func demuxVideo(m *message.Video) (event, error) {
 
 func demuxAudio(m *message.Audio) (event, error) {
 	if m.Codec != message.CodecMPEG4Audio {
-		return event{}, fmt.Errorf("%w: %s audio", ErrUnsupportedCodec, classicAudioName(m.Codec))
+		return event{}, fmt.Errorf("%w: %s audio%s", ErrUnsupportedCodec, classicAudioName(m.Codec), takes)
 	}
 	if m.AACType == message.AudioAACTypeConfig {
 		if m.AACConfig == nil {
@@ -146,6 +146,9 @@ func audioConfig(c *mpeg4audio.AudioSpecificConfig) (event, error) {
 	return event{kind: evAudioConfig, asc: c}, nil
 }
 
+// takes ends every unsupported-codec message: what to send instead.
+const takes = "; Glint takes H.264 video and AAC audio (in OBS: x264 or another H.264 encoder, AAC)"
+
 func unsupported(kind string, fourCC message.FourCC) error {
 	names := map[message.FourCC]string{
 		message.FourCCHEVC: "HEVC (H.265)", message.FourCCAV1: "AV1", message.FourCCVP9: "VP9",
@@ -156,7 +159,7 @@ func unsupported(kind string, fourCC message.FourCC) error {
 	if !ok {
 		name = fmt.Sprintf("fourCC %q", string([]byte{byte(fourCC >> 24), byte(fourCC >> 16), byte(fourCC >> 8), byte(fourCC)}))
 	}
-	return fmt.Errorf("%w: %s %s (Enhanced RTMP)", ErrUnsupportedCodec, name, kind)
+	return fmt.Errorf("%w: %s %s over Enhanced RTMP%s", ErrUnsupportedCodec, name, kind, takes)
 }
 
 func classicAudioName(codec uint8) string {

@@ -19,7 +19,7 @@ var (
 	// ErrNoTranscoder: ffmpeg is not available, so RTMP streams cannot be taken.
 	ErrNoTranscoder = errors.New("rtmp: no transcoder (ffmpeg) available")
 	// ErrUnsupportedCodec: the stream carries a codec other than H.264 video and AAC audio.
-	ErrUnsupportedCodec = errors.New("rtmp: unsupported codec; send H.264 video and AAC audio")
+	ErrUnsupportedCodec = errors.New("rtmp: unsupported codec")
 	// ErrBadStream: the stream's headers could not be read (no usable track, broken SPS).
 	ErrBadStream = errors.New("rtmp: unusable stream")
 	// ErrTranscoder: the transcoder did not start.

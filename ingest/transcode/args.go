@@ -52,9 +52,10 @@ func (j jobArgs) build() []string {
 	}
 	if len(j.Rungs) > 0 {
 		a = append(a, "-filter_complex", j.filterGraph())
+		frameThreads := j.pixelRate() > slicedPixelRate
 		for i, r := range j.Rungs {
 			a = append(a, "-map", fmt.Sprintf("[v%d]", i))
-			a = append(a, j.x264Args(r)...)
+			a = append(a, j.x264Args(r, frameThreads)...)
 			a = append(a, "-an", "-f", "rtp",
 				"-ssrc", ssrcArg(j.Video[i].SSRC),
 				"-payload_type", strconv.Itoa(int(j.Video[i].PayloadType)),
@@ -99,10 +100,11 @@ func (j jobArgs) filterGraph() string {
 // frame of delay), a keyframe every GOP and never elsewhere (scene cuts would add keyframes
 // viewers do not need), SPS/PPS before every IDR (viewers join mid-stream), and zero-latency
 // rate control with a one-second VBV.
-func (j jobArgs) x264Args(r rung) []string {
-	fps := j.FPS
-	if fps <= 0 || fps > 240 || math.IsNaN(fps) {
-		fps = defaultFPS
+func (j jobArgs) x264Args(r rung, frameThreads bool) []string {
+	fps := j.fps()
+	x264 := "repeat-headers=1:fps=" + strconv.FormatFloat(fps, 'f', -1, 64)
+	if frameThreads {
+		x264 += ":sliced-threads=0"
 	}
 	gopFrames := max(1, int(math.Round(fps*j.Cfg.GOP.Seconds())))
 	br := strconv.Itoa(r.Bitrate)
@@ -117,10 +119,35 @@ func (j jobArgs) x264Args(r rung) []string {
 		// fps: the low-probe input leaves the frame rate unknown, and x264 would take the
 		// 90 kHz clock's for it; it sizes rate control per frame from this (timestamps still
 		// pass through).
-		"-x264-params", "repeat-headers=1:fps=" + strconv.FormatFloat(fps, 'f', -1, 64),
+		"-x264-params", x264,
 		"-threads", "2", "-fps_mode", "passthrough",
 	}
 }
+
+// fps is the source frame rate, or defaultFPS when unknown or absurd.
+func (j jobArgs) fps() float64 {
+	if j.FPS <= 0 || j.FPS > 240 || math.IsNaN(j.FPS) {
+		return defaultFPS
+	}
+	return j.FPS
+}
+
+// pixelRate is how many pixels a second the ladder encodes.
+func (j jobArgs) pixelRate() float64 {
+	px := 0
+	for _, r := range j.Rungs {
+		px += r.Width * r.Height
+	}
+	return float64(px) * j.fps()
+}
+
+// slicedPixelRate is the most a ladder may encode with x264's sliced threads, which
+// -tune zerolatency picks: each frame is split across the threads, so it adds no delay, but
+// ffmpeg (5.x) calls its encoders one after another on one thread and waits for each, so the
+// cores idle between them. Measured on the 2-core machine (docs/BENCHMARKS.md): 720p30 + 480p30
+// (40 Mpx/s) kept real time sliced; 1080p + 720p + 480p at 30 fps (101 Mpx/s) fell to
+// 21 fps sliced and kept 29 fps with frame threads, which cost one frame (33 ms) of delay.
+const slicedPixelRate = 60e6
 
 // seconds formats d for an ffmpeg expression.
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }

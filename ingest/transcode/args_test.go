@@ -170,3 +170,26 @@ func TestHasEncoder(t *testing.T) {
 		t.Fatal("hasEncoder misreads ffmpeg -encoders")
 	}
 }
+
+// TestThreadingByLoad: x264 keeps zerolatency's sliced threads (no added delay) while the
+// ladder is light enough to keep real time that way, and switches to frame threads above.
+func TestThreadingByLoad(t *testing.T) {
+	cfg := Config{}.Defaults()
+	ladder := func(srcW, srcH int) jobArgs {
+		j := jobArgs{Cfg: cfg, FPS: 30, Rungs: selectRungs(DefaultLadder, srcW, srcH)}
+		for range j.Rungs {
+			j.Video = append(j.Video, rtpTarget{SSRC: 1, PayloadType: 102})
+		}
+		return j
+	}
+	for _, tc := range []struct {
+		w, h   int
+		frames bool
+	}{{1280, 720, false}, {854, 480, false}, {1920, 1080, true}} {
+		for _, x := range argsAfter(ladder(tc.w, tc.h).build(), "-x264-params") {
+			if got := strings.Contains(x, "sliced-threads=0"); got != tc.frames {
+				t.Errorf("%dx%d source: x264 params %q, want frame threads %v", tc.w, tc.h, x, tc.frames)
+			}
+		}
+	}
+}

@@ -141,8 +141,10 @@ var (
 	baselineArgs = []string{"-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-c:v", "libx264", "-profile:v", "baseline", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
 		"-c:a", "aac", "-b:a", "64k"}
+	// The command line (x264's default preset: a real High-profile stream with
+	// B-frames, as OBS makes with its "high" profile and b-frames setting).
 	highBFramesArgs = []string{"-re", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine",
-		"-c:v", "libx264", "-profile:v", "high", "-bf", "3", "-g", "30", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"}
+		"-c:v", "libx264", "-profile:v", "high", "-bf", "3", "-g", "30", "-c:a", "aac"}
 )
 
 // publishFFmpeg starts ffmpeg publishing to url for at most limit; the test's cleanup

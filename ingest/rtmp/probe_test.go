@@ -11,10 +11,10 @@ import (
 
 // Parameter sets from x264 (ffmpeg 5.1): what OBS and ffmpeg send in the AVC sequence header.
 var (
-	spsBaseline  = mustHex("6742c01eda0280bfe5c044000003000400000300f03c58ba80") // 640x360 constrained baseline
-	spsHighB3    = mustHex("6764001facd9405005bb0110000003001000000303c0f1831960") // 1280x720 high, -bf 3
-	spsHighB0    = mustHex("6764001facb402802dd80880000003008000001e078c1950")     // 1280x720 high, -bf 0
-	spsMainB2    = mustHex("674d401feca02802dd8088000003000800000301e078c18cb0")   // 1280x720 main, -bf 2
+	spsBaseline = mustHex("6742c01eda0280bfe5c044000003000400000300f03c58ba80")   // 640x360 constrained baseline
+	spsHighB3   = mustHex("6764001facd9405005bb0110000003001000000303c0f1831960") // 1280x720 high, -bf 3
+	spsHighB0   = mustHex("6764001facb402802dd80880000003008000001e078c1950")     // 1280x720 high, -bf 0
+	spsMainB2   = mustHex("674d401feca02802dd8088000003000800000301e078c18cb0")   // 1280x720 main, -bf 2
 	// 1280x720 Main without VUI (built by hand: hardware encoders send such SPSs): it does
 	// not say whether frames are reordered, so the probe must watch the timestamps.
 	spsMainNoVUI = mustHex("674d401fec802802dc80")

@@ -187,13 +187,14 @@ func (v *h264Viewer) audio() (mime string, packets int) {
 }
 
 // waitFrames waits until n decodable frames of the given size (0: any) arrived after
-// from (an index into frames()).
+// from (an index into frames()). A scaled width may differ by a few pixels: encoders round
+// it to a multiple of 2 or 4.
 func (v *h264Viewer) waitFrames(ctx context.Context, from, n, width, height int) error {
 	for {
 		got := v.frames()
 		count := 0
 		for _, f := range got[min(from, len(got)):] {
-			if f.width > 0 && (width == 0 || f.width == width && f.height == height) {
+			if f.width > 0 && (width == 0 || abs(f.width-width) <= 4 && f.height == height) {
 				count++
 			}
 		}
@@ -221,3 +222,5 @@ func (v *h264Viewer) summary() string {
 	return fmt.Sprintf("video frames %d (keyframes %d, before any SPS %d, size %dx%d), audio %s packets %d",
 		len(v.vids), keys, v.broken, v.size[0], v.size[1], v.mime, v.apkt)
 }
+
+func abs(x int) int { return max(x, -x) }

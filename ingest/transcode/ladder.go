@@ -85,6 +85,13 @@ func Start(ctx context.Context, cfg Config, src Source, log *zap.Logger) (*Ladde
 	}
 	if needFFmpeg {
 		l.in = newInput(transcodeVideo, src.HasAudio, aac, src.SPS, src.PPS, cfg.QueueFrames)
+		// Open the first process's stream now: the host's first keyframe may arrive before
+		// the supervisor has run, and without a stream it would be dropped, holding the
+		// ladder's first picture back a whole source GOP.
+		if err := l.in.restart(1); err != nil {
+			l.closeOutputs()
+			return nil, err
+		}
 		l.sup = &supervisor{
 			ffmpeg: ffmpeg, job: job, in: l.in, log: l.log,
 			minBackoff: cfg.MinBackoff, maxBackoff: cfg.MaxBackoff, stallTimeout: cfg.StallTimeout,

@@ -39,6 +39,11 @@ func runLadder(t *testing.T, cfg Config, fx fixture, seconds float64) (*Ladder, 
 	for _, c := range cs {
 		c.wait(t)
 		t.Logf("track %q (%s): first packet after %v", c.track.RID, c.track.Kind, c.startup())
+		// Typically 0.1-0.2 s here; generous for a loaded CI machine, but a lost first
+		// keyframe (a whole source GOP of waiting) or a probing ffmpeg would show.
+		if d := c.startup(); d < 0 || d > 3*time.Second {
+			t.Errorf("track %q: first packet after %v: ffmpeg starts too slowly", c.track.RID, d)
+		}
 	}
 	return l, cs
 }

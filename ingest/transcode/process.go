@@ -171,8 +171,10 @@ func (s *supervisor) start(gen uint64) (cmd *exec.Cmd, stdin, stderr *os.File, e
 			job.Audio = &t
 		}
 	}
-	if err := s.in.restart(gen); err != nil {
-		return nil, nil, nil, err
+	if gen > 1 { // the first stream was opened by Start, so that no input is lost before this
+		if err := s.in.restart(gen); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	inR, inW, err := os.Pipe()
 	if err != nil {

@@ -32,6 +32,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./datachannel/
 	$(GO) test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./datachannel/
 	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime $(FUZZTIME) ./datachannel/bus/
+	$(GO) test -run '^$$' -fuzz FuzzSetParams -fuzztime $(FUZZTIME) ./ingest/transcode/
+	$(GO) test -run '^$$' -fuzz FuzzParamsApply -fuzztime $(FUZZTIME) ./ingest/transcode/
+	$(GO) test -run '^$$' -fuzz FuzzMunger -fuzztime $(FUZZTIME) ./ingest/transcode/
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./sfu/ ./simulcast/ ./datachannel/
+	$(GO) test -run '^$$' -bench . -benchmem ./sfu/ ./simulcast/ ./datachannel/ ./ingest/transcode/

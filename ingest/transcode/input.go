@@ -32,7 +32,7 @@ type input struct {
 	params   params
 	closed   bool
 	queue    chan chunk
-	lastFeed atomic.Int64 // unix nanos of the last chunk queued: "input flows" for stall detection
+	lastFeed atomic.Int64 // unix nanos of the last input for a running process: "input flows" for stall detection
 }
 
 // chunk is the MPEG-TS of one access unit, tagged with the process it was muxed for.
@@ -113,8 +113,7 @@ func (in *input) writeH264(pts, dts time.Duration, au [][]byte) error {
 	au = in.params.apply(au)
 	key := isKeyframe(au)
 	if len(in.queue) == cap(in.queue) {
-		inputDropped.Inc()
-		in.waitKey = true
+		in.overflow()
 		return nil
 	}
 	if in.waitKey && !key {
@@ -146,8 +145,7 @@ func (in *input) writeAAC(pts time.Duration, au []byte) error {
 		return nil
 	}
 	if len(in.queue) == cap(in.queue) {
-		inputDropped.Inc()
-		in.waitKey = true // the video waiting behind this audio is about to be dropped too
+		in.overflow()
 		return nil
 	}
 	if err := in.w.WriteMPEG4Audio(in.aTrack, ticks90k(pts), [][]byte{au}); err != nil {
@@ -156,6 +154,15 @@ func (in *input) writeAAC(pts time.Duration, au []byte) error {
 	}
 	in.enqueue()
 	return nil
+}
+
+// overflow drops an access unit that does not fit the queue. Video then waits for a keyframe,
+// since the frames after a gap cannot be decoded. The drop still counts as input flowing: a
+// hung ffmpeg fills the queue, and stall detection must not lose sight of the host then.
+func (in *input) overflow() {
+	inputDropped.Inc()
+	in.waitKey = true
+	in.lastFeed.Store(time.Now().UnixNano())
 }
 
 // enqueue moves the muxed bytes into the queue. The caller holds mu and has checked there

@@ -84,14 +84,23 @@ func TestRestartAfterCrash(t *testing.T) {
 	assertNoChildren(t)
 }
 
-// TestStallRestarts: an "ffmpeg" that takes input and never outputs is killed after the
-// stall timeout and restarted, and Close leaves neither it nor the child it started behind
-// (the whole process group goes).
+// TestStallRestarts: an "ffmpeg" that takes input and never outputs, or hangs without even
+// reading its input, is killed after the stall timeout and restarted, and Close leaves
+// neither it nor the child it started behind (the whole process group goes).
 func TestStallRestarts(t *testing.T) {
+	for name, tail := range map[string]string{
+		"reads, never writes": "exec cat > /dev/null",
+		"hangs":               "exec sleep 300",
+	} {
+		t.Run(name, func(t *testing.T) { testStall(t, tail) })
+	}
+}
+
+func testStall(t *testing.T, tail string) {
 	dir := t.TempDir()
 	fake := filepath.Join(dir, "ffmpeg")
-	// A grandchild in the same process group, then swallow stdin forever.
-	script := "#!/bin/sh\nsleep 300 &\necho $! > " + filepath.Join(dir, "child.$$") + "\nexec cat > /dev/null\n"
+	// A grandchild in the same process group, then the fake's behaviour.
+	script := "#!/bin/sh\nsleep 300 &\necho $! > " + filepath.Join(dir, "child.$$") + "\n" + tail + "\n"
 	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

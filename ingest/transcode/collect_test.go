@@ -3,6 +3,7 @@ package transcode
 import (
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -17,11 +18,12 @@ type collector struct {
 	track Track
 	done  chan struct{}
 
-	mu      sync.Mutex
-	pkts    []rtp.Packet
-	err     error
-	started time.Time // when collecting began
-	first   time.Time // when the first packet arrived
+	mu       sync.Mutex
+	pkts     []rtp.Packet
+	arrivals []time.Time // of each packet
+	err      error
+	started  time.Time // when collecting began
+	first    time.Time // when the first packet arrived
 }
 
 func collect(tr Track) *collector {
@@ -51,6 +53,7 @@ func collect(tr Track) *collector {
 				c.first = time.Now()
 			}
 			c.pkts = append(c.pkts, p)
+			c.arrivals = append(c.arrivals, time.Now())
 			c.mu.Unlock()
 		}
 	}()
@@ -65,6 +68,33 @@ func (c *collector) startup() time.Duration {
 		return -1
 	}
 	return c.first.Sub(c.started)
+}
+
+// latency is the median time from a frame's write into the Ladder until its last packet
+// came out, for frames completed between from and to. fedAt is when the frame of RTP time
+// ts was written; the stream's first frame is taken to be the first one written (pts 0).
+func (c *collector) latency(fedStart time.Time, from, to time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pkts) == 0 {
+		return -1
+	}
+	ts0 := c.pkts[0].Timestamp
+	rate := float64(c.track.Codec.ClockRate)
+	var ds []time.Duration
+	for i, p := range c.pkts {
+		at := c.arrivals[i]
+		if !p.Marker || at.Before(from) || at.After(to) {
+			continue
+		}
+		fed := fedStart.Add(time.Duration(float64(p.Timestamp-ts0) / rate * float64(time.Second)))
+		ds = append(ds, at.Sub(fed))
+	}
+	if len(ds) == 0 {
+		return -1
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
 }
 
 func (c *collector) packets() []rtp.Packet {

@@ -45,7 +45,8 @@ func TestMeasureLadderCPU(t *testing.T) {
 				cs = append(cs, collect(tr))
 			}
 			stop, fed := make(chan struct{}), make(chan struct{})
-			go func() { defer close(fed); feed(t, l, fx, 10, stop) }()
+			fedStart := time.Now()
+			go func() { defer close(fed); feed(t, l, fx, 10, stop, fedStart) }()
 			time.Sleep(warmup)
 			pid := l.FFmpegPID()
 			drop0 := counterValue(inputDropped)
@@ -53,6 +54,7 @@ func TestMeasureLadderCPU(t *testing.T) {
 			time.Sleep(window)
 			ff1, self1, frames1, t1 := cpuTicks(pid), cpuTicks(os.Getpid()), markers(cs[0]), time.Now()
 			dropped := counterValue(inputDropped) - drop0
+			lat := cs[0].latency(fedStart.Add(fx.firstVideo()), t0, t1)
 			load, _ := os.ReadFile("/proc/loadavg")
 			close(stop)
 			<-fed
@@ -68,8 +70,8 @@ func TestMeasureLadderCPU(t *testing.T) {
 			ffPct := float64(ff1-ff0) / hz / secs * 100
 			selfPct := float64(self1-self0) / hz / secs * 100
 			fps := float64(frames1-frames0) / secs
-			t.Logf("RESULT %-34s ffmpeg %5.1f%% of a core, glint process %5.1f%%, top layer %.1f fps out over %.0f s, %v input frames dropped (loadavg %s)",
-				tc.name, ffPct, selfPct, fps, secs, dropped, strings.Join(strings.Fields(string(load))[:3], " "))
+			t.Logf("RESULT %-34s ffmpeg %5.1f%% of a core, glint process %5.1f%%, top layer %.1f fps out over %.0f s, median latency %v, %v input frames dropped (loadavg %s)",
+				tc.name, ffPct, selfPct, fps, secs, lat.Round(time.Millisecond), dropped, strings.Join(strings.Fields(string(load))[:3], " "))
 			if fps < 27 {
 				t.Errorf("%.1f fps out of a 30 fps source: the ladder does not keep real time", fps)
 			}

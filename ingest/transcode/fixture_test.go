@@ -166,16 +166,25 @@ func readFixture(t testing.TB, path string) fixture {
 	return fx
 }
 
+// firstVideo is the stream time of the first video frame.
+func (fx fixture) firstVideo() time.Duration {
+	for _, s := range fx.samples {
+		if s.video {
+			return s.dts
+		}
+	}
+	return 0
+}
+
 func fromTicks(t int64) time.Duration { return time.Duration(t) * time.Second / 90000 }
 
-// feed writes the fixture into l at its own pace (as a live host would), looping it
-// `loops` times with timestamps running on, until stop closes. It returns when done.
-func feed(t testing.TB, l *Ladder, fx fixture, loops int, stop <-chan struct{}) {
+// feed writes the fixture into l at its own pace from start (as a live host would), looping
+// it `loops` times with timestamps running on, until stop closes. It returns when done.
+func feed(t testing.TB, l *Ladder, fx fixture, loops int, stop <-chan struct{}, start time.Time) {
 	var span time.Duration
 	for _, s := range fx.samples {
 		span = max(span, s.dts+40*time.Millisecond)
 	}
-	start := time.Now()
 	for loop := range loops {
 		off := time.Duration(loop) * span
 		for _, s := range fx.samples {

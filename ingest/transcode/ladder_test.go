@@ -23,9 +23,10 @@ func runLadder(t *testing.T, cfg Config, fx fixture, seconds float64) (*Ladder, 
 	}
 	stop := make(chan struct{})
 	fed := make(chan struct{})
+	fedStart := time.Now()
 	go func() {
 		defer close(fed)
-		feed(t, l, fx, 100, stop)
+		feed(t, l, fx, 100, stop, fedStart)
 	}()
 	time.Sleep(time.Duration(seconds * float64(time.Second)))
 	close(stop)
@@ -43,6 +44,15 @@ func runLadder(t *testing.T, cfg Config, fx fixture, seconds float64) (*Ladder, 
 		// keyframe (a whole source GOP of waiting) or a probing ffmpeg would show.
 		if d := c.startup(); d < 0 || d > 3*time.Second {
 			t.Errorf("track %q: first packet after %v: ffmpeg starts too slowly", c.track.RID, d)
+		}
+		if c.track.Kind == webrtc.RTPCodecTypeVideo {
+			// What the ladder adds between the host's frame and the SFU: typically 50-80 ms
+			// here through ffmpeg, under 1 ms passed through. 1 s would be a buffering bug.
+			lat := c.latency(fedStart.Add(fx.firstVideo()), fedStart, time.Now())
+			t.Logf("track %q: median latency %v", c.track.RID, lat)
+			if lat > time.Second {
+				t.Errorf("track %q: median latency %v", c.track.RID, lat)
+			}
 		}
 	}
 	return l, cs

@@ -41,7 +41,8 @@ func TestSenderReports(t *testing.T) {
 				cs = append(cs, collect(tr))
 			}
 			stop, fed := make(chan struct{}), make(chan struct{})
-			go func() { defer close(fed); feed(t, l, fx, 100, stop) }()
+			fedStart := time.Now()
+			go func() { defer close(fed); feed(t, l, fx, 100, stop, fedStart) }()
 			// ffmpeg reports at its first packet and then every 5 s.
 			time.Sleep(6 * time.Second)
 			close(stop)

@@ -31,7 +31,8 @@ func TestRestartAfterCrash(t *testing.T) {
 		cs = append(cs, collect(tr))
 	}
 	stop, fed := make(chan struct{}), make(chan struct{})
-	go func() { defer close(fed); feed(t, l, fx, 100, stop) }()
+	fedStart := time.Now()
+	go func() { defer close(fed); feed(t, l, fx, 100, stop, fedStart) }()
 	defer func() {
 		close(stop)
 		<-fed

@@ -33,6 +33,15 @@ type output struct {
 
 	activity *atomic.Int64 // the ladder's last output, unix nanos: what stall detection watches
 	onSR     atomic.Pointer[func(*rtcp.SenderReport)]
+	// early holds a process's sender report that came before its first RTP packet (ffmpeg
+	// sends one just before), when its timestamp offset was not known yet: readRTP passes it
+	// on with that packet, rather than leave the room without a media clock for 5 s.
+	early atomic.Pointer[earlyReport]
+}
+
+type earlyReport struct {
+	port uint16 // the process's RTP port
+	sr   rtcp.SenderReport
 }
 
 func newOutput(ssrc uint32, pt uint8, clockRate uint32, src *queueSource, activity *atomic.Int64) (*output, error) {
@@ -117,10 +126,16 @@ func (o *output) readRTP() {
 		}
 		now := time.Now().UnixNano()
 		seq, ts := binary.BigEndian.Uint16(p.buf[2:]), binary.BigEndian.Uint32(p.buf[4:])
+		newSegment := !o.mung.started || o.mung.segment != from.Port()
 		seq, ts = o.mung.rewrite(from.Port(), seq, ts, now, o.clockRate)
 		binary.BigEndian.PutUint16(p.buf[2:], seq)
 		binary.BigEndian.PutUint32(p.buf[4:], ts)
 		o.segment.Store(uint64(from.Port())<<32 | uint64(o.mung.tsOffset))
+		if newSegment {
+			if e := o.early.Swap(nil); e != nil && e.port == from.Port() {
+				o.report(&e.sr, o.mung.tsOffset)
+			}
+		}
 		o.activity.Store(now)
 		p.n = n
 		o.src.push(p)
@@ -149,24 +164,32 @@ func (o *output) readRTCP() {
 		if from.Port() != uint16(peer) {
 			continue
 		}
-		seg := o.segment.Load()
-		if uint16(seg>>32) != uint16(peer>>16) {
-			continue // this process has sent no RTP yet: its offset is not known
-		}
-		f := o.onSR.Load()
-		if f == nil {
-			continue
-		}
 		pkts, err := rtcp.Unmarshal(buf[:n])
 		if err != nil {
 			continue
 		}
 		for _, p := range pkts {
-			if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == o.ssrc {
-				sr.RTPTime += uint32(seg)
-				(*f)(sr)
+			sr, ok := p.(*rtcp.SenderReport)
+			if !ok || sr.SSRC != o.ssrc {
+				continue
 			}
+			seg := o.segment.Load()
+			if uint16(seg>>32) != uint16(peer>>16) {
+				// This process has sent no RTP yet: its offset is not known. readRTP
+				// passes the report on with the first packet.
+				o.early.Store(&earlyReport{port: uint16(peer >> 16), sr: *sr})
+				continue
+			}
+			o.report(sr, uint32(seg))
 		}
+	}
+}
+
+// report passes a sender report on with its RTP time moved by the munger's offset.
+func (o *output) report(sr *rtcp.SenderReport, tsOffset uint32) {
+	if f := o.onSR.Load(); f != nil {
+		sr.RTPTime += tsOffset
+		(*f)(sr)
 	}
 }
 

@@ -57,6 +57,11 @@ func TestSenderReports(t *testing.T) {
 					t.Errorf("track %q (%s): no sender report", c.track.RID, c.track.Kind)
 					continue
 				}
+				// The first report comes with the first packet, not 5 s later: the room
+				// has a media clock from the start.
+				if d := got[0].at.Sub(fedStart); d > 2*time.Second {
+					t.Errorf("track %q (%s): first sender report after %v", c.track.RID, c.track.Kind, d)
+				}
 				rate := float64(c.track.Codec.ClockRate)
 				for _, r := range got {
 					if off := nearestOffset(c, r.at, r.sr.RTPTime, rate); off < -time.Second || off > time.Second {

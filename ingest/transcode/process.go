@@ -59,8 +59,8 @@ func (s *supervisor) run() {
 		start := time.Now()
 		why, err := s.runOnce(gen)
 		s.in.pause()
-		if why == stopped {
-			return
+		if why == stopped || s.stopping() {
+			return // a start that failed because Close came meanwhile is no crash
 		}
 		if time.Since(start) >= healthyRun {
 			backoff = s.minBackoff
@@ -79,6 +79,15 @@ func (s *supervisor) run() {
 		case <-t.C:
 		}
 		backoff = min(backoff*2, s.maxBackoff)
+	}
+}
+
+func (s *supervisor) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -41,3 +41,40 @@ func TestPublishReachesViewer(t *testing.T) {
 	waitFor(t, 5*time.Second, "the ladder closed after the host left", started[0].isClosed)
 	waitFor(t, 5*time.Second, "the stage emptied", func() bool { return !s.Room("show").Info().Publishing })
 }
+
+// TestLongPublish: a publish outlives the handshake timeout and sends more than the
+// acknowledgement window its client asked for (gortmplib's client, like librtmp, sets
+// 2.5 MB), so the server writes acknowledgements mid-stream. The stream must go on: the
+// handshake's deadline once stayed on writes and cut every such stream off at its first
+// acknowledgement.
+func TestLongPublish(t *testing.T) {
+	ffmpeg := requireFFmpeg(t)
+	s := newTestSFU(t)
+	var l ladders
+	cfg := testConfig()
+	cfg.HandshakeTimeout = time.Second
+	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
+	aus := latencyClip(t, ffmpeg, 4, "16M") // noise half the time: about 4 MB
+	total := 0
+	for _, au := range aus {
+		for _, n := range au {
+			total += len(n)
+		}
+	}
+	if total < 3<<20 {
+		t.Fatalf("clip of %d bytes is under the 2.5 MB window", total)
+	}
+	publishClipAt(t, srv, publishToken(t, "long"), aus, func(i int) time.Duration {
+		if i < 10 {
+			return time.Duration(i) * 33 * time.Millisecond // enough for the probe, in time
+		}
+		return 1500 * time.Millisecond // then the rest at once, after the handshake deadline
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for v, _ := l.list()[0].counts(); v != len(aus); v, _ = l.list()[0].counts() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d frames reached the ladder; connections open: %d", v, len(aus), srv.openConns())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

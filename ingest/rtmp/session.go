@@ -95,10 +95,12 @@ func (s *Server) stage(nc net.Conn, t target, ladder Ladder, log *zap.Logger) (*
 }
 
 // next reads the following media event; the read timeout ends a connection that went
-// silent without closing.
+// silent without closing. The deadline covers writes too: gortmplib acknowledges every
+// window of bytes from inside Read, and the handshake's deadline must not outlive the
+// handshake (it cut every stream off at its first acknowledgement, ~2.5 MB in).
 func (s *Server) next(nc net.Conn, sc *gortmplib.ServerConn) (event, error) {
 	for {
-		_ = nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+		_ = nc.SetDeadline(time.Now().Add(s.cfg.ReadTimeout))
 		msg, err := sc.Read()
 		if err != nil {
 			return event{}, readError(err)

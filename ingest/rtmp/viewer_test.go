@@ -33,8 +33,9 @@ type h264Viewer struct {
 }
 
 type videoFrame struct {
-	at            time.Time
+	at            time.Time // when the frame's first packet arrived
 	ts            uint32
+	size          int // depacketized bytes
 	key           bool
 	width, height int
 }
@@ -119,6 +120,7 @@ func (v *h264Viewer) close() {
 
 func (v *h264Viewer) readVideo(tr *webrtc.TrackRemote) {
 	sb := samplebuilder.New(512, &codecs.H264Packet{}, 90000, samplebuilder.WithMaxTimeDelay(time.Second))
+	firstSeen := map[uint32]time.Time{} // RTP timestamp -> its first packet's arrival
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
@@ -127,22 +129,32 @@ func (v *h264Viewer) readVideo(tr *webrtc.TrackRemote) {
 		if len(pkt.Payload) == 0 {
 			continue // the SFU's padding-only bandwidth probes
 		}
+		if _, ok := firstSeen[pkt.Timestamp]; !ok {
+			if len(firstSeen) > 256 {
+				clear(firstSeen) // frames this old have long been popped
+			}
+			firstSeen[pkt.Timestamp] = time.Now()
+		}
 		sb.Push(pkt)
 		for s := sb.Pop(); s != nil; s = sb.Pop() {
-			v.onFrame(s.Data, s.PacketTimestamp)
+			at, ok := firstSeen[s.PacketTimestamp]
+			if !ok {
+				at = time.Now()
+			}
+			v.onFrame(s.Data, s.PacketTimestamp, at)
 		}
 	}
 }
 
 // onFrame reads one depacketized (Annex-B) frame.
-func (v *h264Viewer) onFrame(data []byte, ts uint32) {
+func (v *h264Viewer) onFrame(data []byte, ts uint32, at time.Time) {
 	var au h264.AnnexB
 	if err := au.Unmarshal(data); err != nil {
 		return
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	f := videoFrame{at: time.Now(), ts: ts, key: h264.IsRandomAccess(au)}
+	f := videoFrame{at: at, ts: ts, size: len(data), key: h264.IsRandomAccess(au)}
 	for _, n := range au {
 		if len(n) > 0 && h264.NALUType(n[0]&0x1f) == h264.NALUTypeSPS {
 			var sps h264.SPS

@@ -187,7 +187,6 @@ func cutLatencies(frames []videoFrame, sent []time.Time) []time.Duration {
 	return out
 }
 
-
 func roundAll(d []time.Duration) []time.Duration {
 	out := make([]time.Duration, len(d))
 	for i, x := range d {

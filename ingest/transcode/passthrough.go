@@ -25,8 +25,6 @@ type passthrough struct {
 	seq       uint16
 	tsBase    uint32
 	started   bool // a keyframe has been sent: viewers can decode from here on
-	lastTS    uint32
-	lastAt    time.Time // when lastTS was sent
 	lastSR    time.Time
 	closed    bool
 	pkt       rtp.Packet
@@ -85,7 +83,6 @@ func (p *passthrough) write(dts time.Duration, au [][]byte) {
 		p.seq++
 		p.src.push(pk)
 	}
-	p.lastTS, p.lastAt = ts, now
 	if p.onSR != nil && now.Sub(p.lastSR) >= srInterval {
 		p.lastSR = now
 		p.onSR(&rtcp.SenderReport{SSRC: p.ssrc, NTPTime: ntpTime(now), RTPTime: ts})

@@ -35,6 +35,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSetParams -fuzztime $(FUZZTIME) ./ingest/transcode/
 	$(GO) test -run '^$$' -fuzz FuzzParamsApply -fuzztime $(FUZZTIME) ./ingest/transcode/
 	$(GO) test -run '^$$' -fuzz FuzzMunger -fuzztime $(FUZZTIME) ./ingest/transcode/
+	$(GO) test -run '^$$' -fuzz FuzzParseTarget -fuzztime $(FUZZTIME) ./ingest/rtmp/
+	$(GO) test -run '^$$' -fuzz FuzzMetadata -fuzztime $(FUZZTIME) ./ingest/rtmp/
+	$(GO) test -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME) ./ingest/rtmp/
+	$(GO) test -run '^$$' -fuzz FuzzWithParameterSets -fuzztime $(FUZZTIME) ./ingest/rtmp/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./sfu/ ./simulcast/ ./datachannel/ ./ingest/transcode/

@@ -53,14 +53,19 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer, getenv f
 		zap.Bool("anonymous_viewing", cfg.Signaling.AllowAnonymousViewing))
 	if a.rtmp != nil {
 		for _, addr := range []net.Addr{a.rtmp.Addr(), a.rtmp.TLSAddr()} {
-			if addr != nil {
-				scheme := "rtmp"
-				if addr == a.rtmp.TLSAddr() {
-					scheme = "rtmps"
-				}
-				log.Info("RTMP ingest: OBS server "+scheme+"://HOST:PORT/"+cfg.RTMP.App+", stream key: a token from glint token --publish",
-					zap.String("addr", addr.String()))
+			if addr == nil {
+				continue
 			}
+			scheme := "rtmp"
+			if addr == a.rtmp.TLSAddr() {
+				scheme = "rtmps"
+			}
+			host, port, _ := net.SplitHostPort(addr.String())
+			if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+				host = "HOST"
+			}
+			log.Info("RTMP ingest ready: stream key = a token from `glint token --publish`",
+				zap.String("obs_server", scheme+"://"+net.JoinHostPort(host, port)+"/"+cfg.RTMP.App))
 		}
 	}
 	if cfg.generatedSecret || (cfg.Dev && cfg.APISecret == devSecret) {

@@ -50,7 +50,13 @@ func TestLatency(t *testing.T) {
 			v := newH264Viewer(t, s, "latency", sfu.LayerFull)
 			sent := publishClip(t, srv, publishToken(t, "latency"), aus)
 			time.Sleep(time.Second) // the last frames' way through
-			lat := cutLatencies(v.frames(), sent)
+			got := v.frames()
+			if len(got) == 0 {
+				t.Fatalf("no frames at the viewer; %s", v.summary())
+			}
+			// The first picture waits for the connection, the probe and the ladder's start.
+			t.Logf("first picture %s after the first frame was written", got[0].at.Sub(sent[0]).Round(time.Millisecond))
+			lat := cutLatencies(got, sent)
 			if len(lat) < 5 {
 				t.Fatalf("only %d cuts recognised at the viewer; %s", len(lat), v.summary())
 			}

@@ -17,11 +17,13 @@ import (
 )
 
 // handle serves one connection from accept to close.
-func (s *Server) handle(nc net.Conn) {
-	log := s.log.With(zap.Stringer("remote", nc.RemoteAddr()))
+func (s *Server) handle(raw net.Conn) {
+	log := s.log.With(zap.Stringer("remote", raw.RemoteAddr()))
 	// Everything up to the first media must finish within the handshake timeout: a
 	// client that connects and says nothing, or stops halfway, holds a slot no longer.
-	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	// Until it is authorised it may not send more than a handshake's worth either.
+	_ = raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	nc := newBudgetConn(raw, preAuthBytes)
 	sc := &gortmplib.ServerConn{RW: nc}
 	if err := sc.Initialize(); err != nil {
 		s.refuse(fmt.Errorf("handshake: %w", err), log)
@@ -36,6 +38,7 @@ func (s *Server) handle(nc net.Conn) {
 		s.reject(nc, sc, err, log)
 		return
 	}
+	nc.unlimit()
 	log = log.With(zap.String("room", target.room), zap.String("identity", target.identity))
 	if err := sc.AcceptAction(); err != nil {
 		s.refuse(fmt.Errorf("publish start: %w", err), log)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortmplib/pkg/handshake"
+
 	"github.com/glintlive/glint/sfu"
 )
 
@@ -115,5 +117,48 @@ func TestConnectionLimit(t *testing.T) {
 	enc = publishFFmpeg(t, rtmpURL(srv, "live", publishToken(t, "show")), 20*time.Second, baselineArgs...)
 	if err := v.waitFrames(ctx, 0, 10, 640, 360); err != nil {
 		t.Fatalf("%v\nffmpeg:\n%s", err, enc.out.String())
+	}
+}
+
+// TestPreAuthBudget: after a valid handshake, a client announces a 10 MB connect command
+// and keeps sending it. gortmplib would buffer it all; the server instead drops the
+// client once it has sent more than a handshake's worth without being authorised, long
+// before the handshake timeout.
+func TestPreAuthBudget(t *testing.T) {
+	s := newTestSFU(t)
+	var l ladders
+	cfg := testConfig()
+	cfg.HandshakeTimeout = 10 * time.Second
+	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
+	c, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := handshake.DoClient(c, false, false); err != nil {
+		t.Fatal(err)
+	}
+	// Chunk type 0 on chunk stream 3: timestamp 0, body length 0x9fffff, AMF0 command, stream 0.
+	header := []byte{0x03, 0, 0, 0, 0x9f, 0xff, 0xff, 0x14, 0, 0, 0, 0}
+	if _, err := c.Write(append(header, make([]byte, 128)...)); err != nil { // with the first 128 bytes of body
+		t.Fatal(err)
+	}
+	start := time.Now()
+	chunk := append([]byte{0xc3}, make([]byte, 128)...) // type-3 continuation chunks of 128 bytes
+	sent := 0
+	var werr error
+	for sent < 8<<20 && werr == nil {
+		_, werr = c.Write(chunk)
+		sent += len(chunk)
+	}
+	if werr == nil {
+		t.Fatalf("the server read %d bytes of an unauthorised connect", sent)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("dropped after %s, want well before the handshake timeout", d)
+	}
+	if sent > 4<<20 {
+		t.Errorf("%d bytes went out before the connection broke", sent)
 	}
 }

@@ -47,6 +47,9 @@ func watchLayers(t *testing.T, s *sfu.SFU, room string, wants []layerWant, enc *
 		if f := v.frames(); !f[0].key {
 			t.Errorf("viewer %d started on a frame that is not a keyframe", i)
 		}
+		if _, broken := v.decodable(); broken > 0 {
+			t.Errorf("viewer %d got %d frames before any SPS: %s", i, broken, v.summary())
+		}
 	}
 }
 

@@ -22,6 +22,9 @@ func TestPublishReachesViewer(t *testing.T) {
 	if err := v.waitFrames(ctx, 0, 30, 640, 360); err != nil {
 		t.Fatalf("%v\nffmpeg:\n%s", err, enc.out.String())
 	}
+	if _, broken := v.decodable(); broken > 0 {
+		t.Errorf("%d frames reached the viewer before any SPS: %s", broken, v.summary())
+	}
 	started := l.list()
 	if len(started) != 1 {
 		t.Fatalf("%d ladders started, want 1", len(started))

@@ -236,3 +236,11 @@ func (v *h264Viewer) summary() string {
 }
 
 func abs(x int) int { return max(x, -x) }
+
+// decodable counts the frames received after an SPS and those before any, which no
+// decoder could show.
+func (v *h264Viewer) decodable() (ok, broken int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.vids) - v.broken, v.broken
+}

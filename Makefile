@@ -33,6 +33,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./datachannel/
 	$(GO) test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./datachannel/
 	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime $(FUZZTIME) ./datachannel/bus/
+	$(GO) test -run '^$$' -fuzz FuzzSetParams -fuzztime $(FUZZTIME) ./ingest/transcode/
+	$(GO) test -run '^$$' -fuzz FuzzParamsApply -fuzztime $(FUZZTIME) ./ingest/transcode/
+	$(GO) test -run '^$$' -fuzz FuzzMunger -fuzztime $(FUZZTIME) ./ingest/transcode/
+	$(GO) test -run '^$$' -fuzz FuzzParseTarget -fuzztime $(FUZZTIME) ./ingest/rtmp/
+	$(GO) test -run '^$$' -fuzz FuzzMetadata -fuzztime $(FUZZTIME) ./ingest/rtmp/
+	$(GO) test -run '^$$' -fuzz FuzzProbe -fuzztime $(FUZZTIME) ./ingest/rtmp/
+	$(GO) test -run '^$$' -fuzz FuzzWithParameterSets -fuzztime $(FUZZTIME) ./ingest/rtmp/
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./sfu/ ./simulcast/ ./datachannel/
+	$(GO) test -run '^$$' -bench . -benchmem ./sfu/ ./simulcast/ ./datachannel/ ./ingest/transcode/

@@ -16,6 +16,8 @@ import (
 
 	"github.com/glintlive/glint/datachannel"
 	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/ingest/rtmp"
+	"github.com/glintlive/glint/ingest/transcode"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling"
 	"github.com/glintlive/glint/signaling/auth"
@@ -32,6 +34,7 @@ type app struct {
 	hub       *datachannel.Hub
 	gifts     *signaling.GiftWebhook // nil without gift_webhooks
 	signaling *signaling.Server
+	rtmp      *rtmp.Server // nil when RTMP ingest is off
 	http      *http.Server
 	listener  net.Listener
 	served    chan error
@@ -58,8 +61,14 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	if a.rtmp, err = newRTMP(cfg.RTMP, s, verifier, log); err != nil {
+		a.closeInteraction()
+		_ = s.Close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
+		a.closeRTMP()
 		a.closeInteraction()
 		_ = s.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
@@ -86,6 +95,8 @@ func (a *app) routes() http.Handler {
 	if a.gifts != nil {
 		reg.MustRegister(a.gifts) // each webhook's undelivered gifts
 	}
+	reg.MustRegister(rtmp.Collectors()...)
+	reg.MustRegister(transcode.Collectors()...)
 	demo, _ := fs.Sub(webclient.Demo, "demo")
 
 	mux := http.NewServeMux()
@@ -101,9 +112,12 @@ func (a *app) routes() http.Handler {
 // URL is the base URL of the HTTP listener.
 func (a *app) URL() string { return "http://" + a.listener.Addr().String() }
 
-// start serves HTTP in the background.
+// start serves HTTP (and RTMP) in the background.
 func (a *app) start() {
 	go func() { a.served <- a.http.Serve(a.listener) }()
+	if a.rtmp != nil {
+		a.rtmp.Start()
+	}
 }
 
 // close stops accepting requests, ends every session and releases the ports.
@@ -112,6 +126,7 @@ func (a *app) close(ctx context.Context) error {
 	if serveErr := <-a.served; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
 	}
+	a.closeRTMP() // before the SFU: RTMP host sessions end with their connections
 	a.signaling.Close(ctx)
 	a.closeInteraction()
 	return errors.Join(err, a.sfu.Close())
@@ -169,5 +184,29 @@ func (a *app) closeInteraction() {
 	}
 	if a.bus != nil {
 		_ = a.bus.Close()
+	}
+}
+
+// newRTMP binds RTMP ingest when it is on. Without a usable ffmpeg the server still runs:
+// RTMP says why at start-up and refuses publishes with that reason, and WHIP, playback and
+// everything else keep working.
+func newRTMP(cfg rtmp.Config, s *sfu.SFU, verifier *auth.Verifier, log *zap.Logger) (*rtmp.Server, error) {
+	if !cfg.Enabled {
+		return nil, nil
+	}
+	opts := rtmp.Options{SFU: s, Verifier: verifier}
+	tc := cfg.Transcode.Defaults()
+	if path, err := transcode.Check(tc.FFmpeg); err != nil {
+		opts.Unavailable = err
+	} else {
+		tc.FFmpeg = path
+		opts.Ladder = rtmp.FFmpegLadder(tc)
+	}
+	return rtmp.New(cfg, opts, log.Named("rtmp"))
+}
+
+func (a *app) closeRTMP() {
+	if a.rtmp != nil {
+		_ = a.rtmp.Close()
 	}
 }

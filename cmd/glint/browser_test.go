@@ -67,7 +67,8 @@ func TestBrowserSimulcast(t *testing.T) {
 // over the interaction data channel on a lot an auctioneer opened over WebSocket, shows
 // "outbid" when a rival bids higher and "sold" when the lot closes (webclient/e2e/auction.mjs).
 func TestBrowserAuction(t *testing.T) {
-	runBrowserScript(t, "e2e/auction.mjs", func(cfg Config, room string) []string {
+	runBrowserScript(t, "e2e/auction.mjs", func(a *app, room string) []string {
+		cfg := a.cfg
 		tok := func(identity string, o auth.TokenOptions) string {
 			o.Room, o.Identity, o.TTL = room, identity, time.Hour
 			token, err := auth.Issue(cfg.APIKey, cfg.APISecret, o)
@@ -86,8 +87,9 @@ func TestBrowserAuction(t *testing.T) {
 
 // runBrowserScript starts Glint in a private network namespace and runs one of the web
 // client's end-to-end scripts against it.
-// extra, when not nil, gives further arguments for the room (tokens bound to it).
-func runBrowserScript(t *testing.T, script string, extra func(cfg Config, room string) []string, args ...string) {
+// extra, when not nil, gives further arguments for the room (tokens bound to it); it may
+// also start what the room needs on the running app (an RTMP host).
+func runBrowserScript(t *testing.T, script string, extra func(a *app, room string) []string, args ...string) {
 	t.Helper()
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
@@ -106,6 +108,7 @@ func runBrowserScript(t *testing.T, script string, extra func(cfg Config, room s
 	cfg.applyDev()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.SFU.UDPAddr = "0.0.0.0:0"
+	cfg.RTMP.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir() // the embedded bus stores here
 	a, err := newApp(cfg, sfutest.Logger())
 	if err != nil {
@@ -127,7 +130,7 @@ func runBrowserScript(t *testing.T, script string, extra func(cfg Config, room s
 		room := fmt.Sprintf("browser%d", i)
 		all := append([]string{"--server", a.URL(), "--room", room, "--publish-token", mustToken(t, cfg, room)}, args...)
 		if extra != nil {
-			all = append(all, extra(cfg, room)...)
+			all = append(all, extra(a, room)...)
 		}
 		err := runScript(t, webclient, chromium, script, all)
 		if err == nil {

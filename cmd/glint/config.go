@@ -18,6 +18,7 @@ import (
 
 	"github.com/glintlive/glint/datachannel"
 	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/ingest/rtmp"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling"
 )
@@ -37,6 +38,8 @@ type Config struct {
 	Dev       bool             `yaml:"dev"`
 	SFU       sfu.Config       `yaml:"sfu"`
 	Signaling signaling.Config `yaml:"signaling"`
+	// RTMP is ingest from OBS and ffmpeg through the ffmpeg ladder.
+	RTMP rtmp.Config `yaml:"rtmp"`
 	// Interaction is chat, polls, Q&A, auctions and gifts; Bus carries and keeps them
 	// (embedded NATS under <data_dir>/nats unless bus.url names a cluster).
 	Interaction datachannel.Config `yaml:"interaction"`
@@ -57,6 +60,7 @@ func defaultConfig() Config {
 		LogLevel:    "info",
 		SFU:         sfu.DefaultConfig(),
 		Signaling:   signaling.DefaultConfig(),
+		RTMP:        rtmp.DefaultConfig(),
 		Interaction: datachannel.DefaultConfig(),
 		Bus:         bus.DefaultConfig(),
 	}
@@ -70,14 +74,18 @@ func (c *Config) applyDev() {
 	c.Dev = true
 	c.APIKey, c.APISecret = devKey, devSecret
 	c.Signaling.AllowAnonymousViewing = true
+	// RTMP takes publishes with the well-known dev secret: keep it on this machine.
+	c.RTMP.Addr = devRTMPAddr
 }
+
+const devRTMPAddr = "127.0.0.1:1935"
 
 // configFlags are the flags serve and token share.
 type configFlags struct {
-	file, httpAddr, data, apiKey, apiSecret, logLevel, publicIPs, iceServers, pprof string
-	udpPort                                                                         int
-	dev, anonymous                                                                  bool
-	set                                                                             map[string]bool
+	file, httpAddr, data, apiKey, apiSecret, logLevel, publicIPs, iceServers, pprof, rtmp string
+	udpPort                                                                               int
+	dev, anonymous                                                                        bool
+	set                                                                                   map[string]bool
 }
 
 // registerConfigFlags adds the credential flags every command needs and, for serve, the
@@ -98,6 +106,7 @@ func registerConfigFlags(fs *flag.FlagSet, serve bool) *configFlags {
 	fs.StringVar(&f.iceServers, "ice-servers", "", "comma-separated stun:/turn: URLs handed to clients (GLINT_ICE_SERVERS)")
 	fs.BoolVar(&f.anonymous, "allow-anonymous", false, "let WHEP viewers watch without a token (GLINT_ALLOW_ANONYMOUS)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (GLINT_LOG_LEVEL)")
+	fs.StringVar(&f.rtmp, "rtmp", "", `RTMP listen address, default :1935 (127.0.0.1:1935 with --dev); "off" turns RTMP ingest off (GLINT_RTMP_ADDR)`)
 	fs.StringVar(&f.pprof, "pprof", "", "serve Go's profiler at this address, e.g. 127.0.0.1:6060 (GLINT_PPROF)")
 	return f
 }
@@ -137,6 +146,11 @@ func (f *configFlags) overlay(cfg *Config, getenv func(string) string) error {
 	cfg.APISecret = f.pick("api-secret", f.apiSecret, getenv("GLINT_API_SECRET"), cfg.APISecret)
 	cfg.LogLevel = f.pick("log-level", f.logLevel, getenv("GLINT_LOG_LEVEL"), cfg.LogLevel)
 	cfg.PprofAddr = f.pick("pprof", f.pprof, getenv("GLINT_PPROF"), cfg.PprofAddr)
+	if addr := f.pick("rtmp", f.rtmp, getenv("GLINT_RTMP_ADDR")); addr == "off" {
+		cfg.RTMP.Enabled = false
+	} else if addr != "" {
+		cfg.RTMP.Enabled, cfg.RTMP.Addr = true, addr
+	}
 	if ips := f.pick("public-ip", f.publicIPs, getenv("GLINT_PUBLIC_IPS")); ips != "" {
 		cfg.SFU.PublicIPs = splitList(ips)
 	}
@@ -229,6 +243,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.busConfig().Validate(); err != nil {
+		return err
+	}
+	if err := c.RTMP.Validate(); err != nil {
 		return err
 	}
 	return c.Signaling.Validate()

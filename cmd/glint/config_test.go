@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -155,7 +156,7 @@ func TestServeShutsDownOnSignal(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--dev", "--http", "127.0.0.1:0", "--udp-port", "0", "--data", dir, "--log-level", "error"}, io.Discard, io.Discard, env(nil))
+		done <- run(ctx, []string{"serve", "--dev", "--http", "127.0.0.1:0", "--udp-port", "0", "--rtmp", "127.0.0.1:0", "--data", dir, "--log-level", "error"}, io.Discard, io.Discard, env(nil))
 	}()
 	time.Sleep(300 * time.Millisecond)
 	cancel()
@@ -183,5 +184,98 @@ func TestAllowAnonymousOverridesDev(t *testing.T) {
 	}
 	if !cfg.Signaling.AllowAnonymousViewing {
 		t.Error("GLINT_ALLOW_ANONYMOUS=true ignored")
+	}
+}
+
+func TestConfigRTMP(t *testing.T) {
+	def, err := loadServe(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !def.RTMP.Enabled || def.RTMP.Addr != ":1935" || def.RTMP.App != "live" || def.RTMP.Transcode.Passthrough != "auto" || def.RTMP.TLS() {
+		t.Errorf("defaults: %+v", def.RTMP)
+	}
+	dev, err := loadServe(t, []string{"--dev"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev.RTMP.Addr != "127.0.0.1:1935" {
+		t.Errorf("--dev: RTMP on %q, want loopback only (it takes the well-known dev secret)", dev.RTMP.Addr)
+	}
+	file := filepath.Join(t.TempDir(), "glint.yaml")
+	yaml := `rtmp:
+  addr: ":2935"
+  max_connections: 4
+  cert_file: /etc/glint/cert.pem
+  key_file: /etc/glint/key.pem
+  rtmps_addr: ":2936"
+  ffmpeg: /opt/ffmpeg/bin/ffmpeg
+  passthrough: never
+  ladder:
+    - {rid: h, height: 720, bitrate: 2000000}
+    - {rid: q, height: 360, bitrate: 600000}
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadServe(t, []string{"--config", file}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.RTMP
+	if r.Addr != ":2935" || r.MaxConnections != 4 || !r.TLS() || r.RTMPSAddr != ":2936" || r.Transcode.FFmpeg != "/opt/ffmpeg/bin/ffmpeg" ||
+		r.Transcode.Passthrough != "never" || len(r.Transcode.Ladder) != 2 || r.Transcode.Ladder[1].Height != 360 {
+		t.Errorf("from the file: %+v", r)
+	}
+	cfg, err = loadServe(t, []string{"--config", file, "--rtmp", "127.0.0.1:3935"}, map[string]string{"GLINT_RTMP_ADDR": ":4935"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RTMP.Addr != "127.0.0.1:3935" {
+		t.Errorf("flag over env over file: %q", cfg.RTMP.Addr)
+	}
+	cfg, err = loadServe(t, []string{"--config", file}, map[string]string{"GLINT_RTMP_ADDR": ":4935"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RTMP.Addr != ":4935" {
+		t.Errorf("env over file: %q", cfg.RTMP.Addr)
+	}
+	off, err := loadServe(t, []string{"--rtmp", "off"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.RTMP.Enabled {
+		t.Error("--rtmp off left RTMP on")
+	}
+}
+
+func TestConfigRTMPRejects(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct{ name, yaml, msg string }{
+		{"unknown key", "rtmp:\n  adress: \":1\"\n", "adress"},
+		{"bad addr", "rtmp:\n  addr: \"1935\"\n", "rtmp: addr"},
+		{"cert without key", "rtmp:\n  cert_file: c.pem\n", "key_file"},
+		{"no limit", "rtmp:\n  max_connections: 0\n", "max_connections"},
+		{"bad passthrough", "rtmp:\n  passthrough: sometimes\n", "passthrough"},
+		{"bad rid", "rtmp:\n  ladder: [{rid: x, height: 720, bitrate: 1000000}]\n", "rid"},
+		{"four rungs", "rtmp:\n  ladder: [{rid: f, height: 1080, bitrate: 1000000}, {rid: h, height: 720, bitrate: 1000000}, {rid: q, height: 360, bitrate: 500000}, {rid: q, height: 240, bitrate: 300000}]\n", "ladder"},
+		{"bad app", "rtmp:\n  app: \"li ve\"\n", "app"},
+		{"nothing to listen on", "rtmp:\n  addr: \"\"\n", "nothing to listen on"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(dir, fmt.Sprintf("%d.yaml", i))
+			if err := os.WriteFile(file, []byte(c.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := loadServe(t, []string{"--config", file}, nil)
+			if err == nil || !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("err = %v, want one mentioning %q", err, c.msg)
+			}
+		})
+	}
+	if _, err := loadServe(t, []string{"--rtmp", "nope"}, nil); err == nil || !strings.Contains(err.Error(), "rtmp: addr") {
+		t.Errorf("--rtmp nope: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ func TestEventsOnThePublishersClock(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.applyDev()
 	cfg.HTTPAddr, cfg.SFU.UDPAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	cfg.RTMP.Addr = "127.0.0.1:0" // never the well-known port: tests run side by side
 	a, err := newApp(cfg, sfutest.Logger())
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"go.uber.org/zap"
@@ -50,6 +51,23 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer, getenv f
 		zap.String("publish", a.URL()+"/demo/publish.html"),
 		zap.String("watch", a.URL()+"/demo/play.html"),
 		zap.Bool("anonymous_viewing", cfg.Signaling.AllowAnonymousViewing))
+	if a.rtmp != nil {
+		for _, addr := range []net.Addr{a.rtmp.Addr(), a.rtmp.TLSAddr()} {
+			if addr == nil {
+				continue
+			}
+			scheme := "rtmp"
+			if addr == a.rtmp.TLSAddr() {
+				scheme = "rtmps"
+			}
+			host, port, _ := net.SplitHostPort(addr.String())
+			if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+				host = "HOST"
+			}
+			log.Info("RTMP ingest ready: stream key = a token from `glint token --publish`",
+				zap.String("obs_server", scheme+"://"+net.JoinHostPort(host, port)+"/"+cfg.RTMP.App))
+		}
+	}
 	if cfg.generatedSecret || (cfg.Dev && cfg.APISecret == devSecret) {
 		// Printed on purpose: without it nobody could mint a token for this run. A secret
 		// the operator configured is never logged.

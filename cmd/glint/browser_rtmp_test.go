@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestBrowserRTMPPlay: ffmpeg publishes the High-profile stream with B-frames over
+// RTMP; Glint runs it through the ffmpeg ladder, and headless Chromium plays the room over
+// WHEP: its video must keep decoding at the ladder's sizes (720p and 480p: the source is
+// never upscaled; the SFU moves the viewer between them with its bandwidth estimate) and
+// its audio (Opus from the host's AAC) must keep arriving (webclient/e2e/rtmp_whep.mjs).
+func TestBrowserRTMPPlay(t *testing.T) {
+	requireTool(t, "ffmpeg", "ffmpeg")
+	runBrowserScript(t, "e2e/rtmp_whep.mjs", func(a *app, room string) []string {
+		if a.rtmp == nil || a.rtmp.Addr() == nil {
+			t.Fatal("RTMP ingest is not running")
+		}
+		url := fmt.Sprintf("rtmp://%s/%s/%s", a.rtmp.Addr(), a.cfg.RTMP.App, mustToken(t, a.cfg, room))
+		startRTMPHost(t, url, 45*time.Second)
+		// Anonymous viewers cannot create a room: wait until the host is on its stage.
+		deadline := time.Now().Add(20 * time.Second)
+		for r := a.sfu.Room(room); r == nil || !r.Info().Publishing; r = a.sfu.Room(room) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the RTMP host did not reach room %s within 20 s", room)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return []string{"--heights", "720,480"}
+	}, "--seconds", "6")
+}
+
+// startRTMPHost runs ffmpeg publishing the test stream (1280x720 High, three
+// B-frames, AAC) to url for at most limit; it is killed when the test ends.
+func startRTMPHost(t *testing.T, url string, limit time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit+5*time.Second)
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
+		"-re", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine",
+		"-c:v", "libx264", "-profile:v", "high", "-bf", "3", "-g", "30", "-preset", "veryfast", "-c:a", "aac",
+		"-t", fmt.Sprint(int(limit.Seconds())), "-f", "flv", url)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out := &safeBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if s := out.String(); s != "" {
+			t.Logf("RTMP host (ffmpeg):\n%s", s)
+		}
+	})
+}
+
+// safeBuffer collects a subprocess's output, bounded, for the test log.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.b) < 16<<10 {
+		s.b = append(s.b, p...)
+	}
+	return len(p), nil
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b)
+}

@@ -1,0 +1,103 @@
+package rtmp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/glintlive/glint/ingest/transcode"
+)
+
+// Config tunes RTMP ingest. Start from DefaultConfig.
+type Config struct {
+	// Enabled turns RTMP ingest on; off, no port is bound.
+	Enabled bool `yaml:"enabled"`
+	// Addr is where plain RTMP listens, "host:port"; "" serves RTMPS only.
+	Addr string `yaml:"addr"`
+	// App is the RTMP application publishers name: OBS's server is rtmp://host/<App>.
+	App string `yaml:"app"`
+	// CertFile and KeyFile (PEM) turn on RTMPS on RTMPSAddr.
+	CertFile  string `yaml:"cert_file"`
+	KeyFile   string `yaml:"key_file"`
+	RTMPSAddr string `yaml:"rtmps_addr"`
+	// MaxConnections caps concurrent RTMP(S) connections, publishing or not; more are
+	// closed at once. Each publish runs an ffmpeg ladder, so this is also a CPU cap.
+	MaxConnections int `yaml:"max_connections"`
+	// HandshakeTimeout bounds everything before media flows: the RTMP handshake (and TLS),
+	// connect, publish and the codec probe. A silent or truncated handshake is dropped.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// ReadTimeout ends a publishing connection that sends nothing for this long (an encoder
+	// whose network died without closing TCP), so its host session is not held open.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+
+	// Transcode is the ffmpeg ladder: ffmpeg path, renditions, passthrough (auto|never),
+	// x264 preset and the rest; its keys sit directly in the rtmp section.
+	Transcode transcode.Config `yaml:",inline"`
+}
+
+// DefaultConfig is RTMP on :1935, app "live", RTMPS off until a certificate is given.
+func DefaultConfig() Config {
+	return Config{
+		Enabled:          true,
+		Addr:             ":1935",
+		App:              "live",
+		RTMPSAddr:        ":1936",
+		MaxConnections:   32,
+		HandshakeTimeout: 10 * time.Second,
+		ReadTimeout:      10 * time.Second,
+		Transcode:        transcode.DefaultConfig(),
+	}
+}
+
+// TLS reports whether RTMPS is configured.
+func (c Config) TLS() bool { return c.CertFile != "" || c.KeyFile != "" }
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	if !c.Enabled {
+		return nil
+	}
+	if c.Addr == "" && !c.TLS() {
+		return errors.New("rtmp: addr is empty and no cert_file/key_file is set: nothing to listen on (set enabled: false to turn RTMP off)")
+	}
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			return fmt.Errorf("rtmp: addr %q: %w", c.Addr, err)
+		}
+	}
+	if c.TLS() {
+		if c.CertFile == "" || c.KeyFile == "" {
+			return errors.New("rtmp: RTMPS needs both cert_file and key_file")
+		}
+		if _, _, err := net.SplitHostPort(c.RTMPSAddr); err != nil {
+			return fmt.Errorf("rtmp: rtmps_addr %q: %w", c.RTMPSAddr, err)
+		}
+	}
+	if c.App == "" || !validApp(c.App) {
+		return fmt.Errorf("rtmp: app %q: want 1-64 characters of [A-Za-z0-9_.-]", c.App)
+	}
+	if c.MaxConnections < 1 {
+		return fmt.Errorf("rtmp: max_connections %d: want at least 1", c.MaxConnections)
+	}
+	if c.HandshakeTimeout <= 0 || c.ReadTimeout <= 0 {
+		return fmt.Errorf("rtmp: handshake_timeout (%s) and read_timeout (%s) must be positive", c.HandshakeTimeout, c.ReadTimeout)
+	}
+	if err := c.Transcode.Defaults().Validate(); err != nil {
+		return fmt.Errorf("rtmp: %w", err)
+	}
+	return nil
+}
+
+func validApp(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,54 @@
+package rtmp
+
+import (
+	"errors"
+
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+var (
+	// ErrTooManyConnections: Config.MaxConnections connections are already open.
+	ErrTooManyConnections = errors.New("rtmp: too many connections")
+	// ErrPlayNotOffered: a client asked to play; Glint delivers over WebRTC and LL-HLS only.
+	ErrPlayNotOffered = errors.New("rtmp: playback over RTMP is not offered; watch over WebRTC (WHEP) or LL-HLS")
+	// ErrWrongApp: the publish URL names another application than Config.App.
+	ErrWrongApp = errors.New("rtmp: wrong application")
+	// ErrBadStreamKey: the stream key is missing or not shaped like an access token.
+	ErrBadStreamKey = errors.New("rtmp: bad stream key")
+	// ErrNoTranscoder: ffmpeg is not available, so RTMP streams cannot be taken.
+	ErrNoTranscoder = errors.New("rtmp: no transcoder (ffmpeg) available")
+	// ErrUnsupportedCodec: the stream carries a codec other than H.264 video and AAC audio.
+	ErrUnsupportedCodec = errors.New("rtmp: unsupported codec")
+	// ErrBadStream: the stream's headers could not be read (no usable track, broken SPS).
+	ErrBadStream = errors.New("rtmp: unusable stream")
+	// ErrTranscoder: the transcoder did not start.
+	ErrTranscoder = errors.New("rtmp: transcoder failed")
+)
+
+// reason is the metrics label and log field for why a connection was refused.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, ErrTooManyConnections):
+		return "connection_limit"
+	case errors.Is(err, ErrPlayNotOffered):
+		return "play"
+	case errors.Is(err, ErrWrongApp):
+		return "wrong_app"
+	case errors.Is(err, ErrBadStreamKey), errors.Is(err, auth.ErrMissingToken), errors.Is(err, auth.ErrInvalidToken):
+		return "bad_token"
+	case errors.Is(err, auth.ErrForbidden):
+		return "forbidden"
+	case errors.Is(err, ErrNoTranscoder):
+		return "no_transcoder"
+	case errors.Is(err, ErrUnsupportedCodec):
+		return "unsupported_codec"
+	case errors.Is(err, ErrBadStream):
+		return "bad_stream"
+	case errors.Is(err, ErrTranscoder):
+		return "transcoder_failed"
+	case errors.Is(err, sfu.ErrTooManyRooms), errors.Is(err, sfu.ErrInvalidRoomName), errors.Is(err, sfu.ErrClosed):
+		return "room"
+	}
+	return "handshake"
+}

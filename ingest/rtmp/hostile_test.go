@@ -1,0 +1,164 @@
+package rtmp
+
+import (
+	"crypto/rand"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortmplib/pkg/handshake"
+
+	"github.com/glintlive/glint/sfu"
+)
+
+// TestHostileConnections: while a host publishes, the RTMP port gets random bytes, a
+// handshake cut off halfway, a connection that never speaks and one that closes at once.
+// Each is dropped within the handshake timeout, nothing crashes or leaks (goleak checks
+// the package), and the host's viewer keeps decoding throughout.
+func TestHostileConnections(t *testing.T) {
+	s := newTestSFU(t)
+	var l ladders
+	cfg := testConfig()
+	cfg.HandshakeTimeout = 500 * time.Millisecond
+	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
+	ctx := contextFor(t, 40*time.Second)
+
+	v := newH264Viewer(t, s, "show", sfu.LayerFull)
+	enc := publishFFmpeg(t, rtmpURL(srv, "live", publishToken(t, "show")), 30*time.Second, baselineArgs...)
+	if err := v.waitFrames(ctx, 0, 15, 640, 360); err != nil {
+		t.Fatalf("%v\nffmpeg:\n%s", err, enc.out.String())
+	}
+
+	noise := make([]byte, 64<<10)
+	_, _ = rand.Read(noise)
+	c0c1 := append([]byte{3}, make([]byte, 1536)...)
+	attacks := map[string]func(net.Conn){
+		"random bytes":        func(c net.Conn) { _, _ = c.Write(noise) },
+		"random after C0":     func(c net.Conn) { _, _ = c.Write(append([]byte{3}, noise[:4000]...)) },
+		"truncated handshake": func(c net.Conn) { _, _ = c.Write(c0c1[:700]) },
+		"silent":              func(net.Conn) {},
+	}
+	start := time.Now()
+	done := make(chan string, len(attacks)*3)
+	for range 3 {
+		for name, attack := range attacks {
+			c, err := net.Dial("tcp", srv.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				defer c.Close()
+				attack(c)
+				// The server must close its end: reads then end with EOF or a reset.
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, err := io.Copy(io.Discard, c)
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					done <- name + ": still open after 5 s"
+					return
+				}
+				done <- ""
+			}()
+		}
+		// A client that connects and leaves at once.
+		if c, err := net.Dial("tcp", srv.Addr().String()); err == nil {
+			_ = c.Close()
+		}
+	}
+	for range len(attacks) * 3 {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("hostile connections took %s to be dropped (handshake timeout %s)", d, cfg.HandshakeTimeout)
+	}
+	// The host was not disturbed: its viewer keeps getting frames.
+	if err := v.waitFrames(ctx, len(v.frames()), 30, 640, 360); err != nil {
+		t.Fatalf("host disturbed: %v", err)
+	}
+	if enc.exited() {
+		t.Fatalf("the host's ffmpeg exited:\n%s", enc.out.String())
+	}
+	waitFor(t, 2*time.Second, "only the host's connection left open", func() bool { return srv.openConns() == 1 })
+}
+
+// TestConnectionLimit: with max_connections 2 taken by idle clients, an encoder is turned
+// away at once; when they leave, it gets in.
+func TestConnectionLimit(t *testing.T) {
+	s := newTestSFU(t)
+	var l ladders
+	cfg := testConfig()
+	cfg.MaxConnections = 2
+	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
+	var idle []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	waitFor(t, 2*time.Second, "two connections open", func() bool { return srv.openConns() == 2 })
+	before := refusals("connection_limit")
+	enc := publishFFmpeg(t, rtmpURL(srv, "live", publishToken(t, "show")), 10*time.Second, baselineArgs...)
+	if err, out := enc.wait(t, 15*time.Second); err == nil {
+		t.Fatalf("ffmpeg published past the limit:\n%s", out)
+	}
+	if got := refusals("connection_limit"); got != before+1 {
+		t.Errorf("connection_limit refusals %v, want %v", got, before+1)
+	}
+	for _, c := range idle {
+		_ = c.Close()
+	}
+	waitFor(t, 2*time.Second, "the idle connections gone", func() bool { return srv.openConns() == 0 })
+	ctx := contextFor(t, 30*time.Second)
+	v := newH264Viewer(t, s, "show", sfu.LayerFull)
+	enc = publishFFmpeg(t, rtmpURL(srv, "live", publishToken(t, "show")), 20*time.Second, baselineArgs...)
+	if err := v.waitFrames(ctx, 0, 10, 640, 360); err != nil {
+		t.Fatalf("%v\nffmpeg:\n%s", err, enc.out.String())
+	}
+}
+
+// TestPreAuthBudget: after a valid handshake, a client announces a 10 MB connect command
+// and keeps sending it. gortmplib would buffer it all; the server instead drops the
+// client once it has sent more than a handshake's worth without being authorised, long
+// before the handshake timeout.
+func TestPreAuthBudget(t *testing.T) {
+	s := newTestSFU(t)
+	var l ladders
+	cfg := testConfig()
+	cfg.HandshakeTimeout = 10 * time.Second
+	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
+	c, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := handshake.DoClient(c, false, false); err != nil {
+		t.Fatal(err)
+	}
+	// Chunk type 0 on chunk stream 3: timestamp 0, body length 0x9fffff, AMF0 command, stream 0.
+	header := []byte{0x03, 0, 0, 0, 0x9f, 0xff, 0xff, 0x14, 0, 0, 0, 0}
+	if _, err := c.Write(append(header, make([]byte, 128)...)); err != nil { // with the first 128 bytes of body
+		t.Fatal(err)
+	}
+	start := time.Now()
+	chunk := append([]byte{0xc3}, make([]byte, 128)...) // type-3 continuation chunks of 128 bytes
+	sent := 0
+	var werr error
+	for sent < 8<<20 && werr == nil {
+		_, werr = c.Write(chunk)
+		sent += len(chunk)
+	}
+	if werr == nil {
+		t.Fatalf("the server read %d bytes of an unauthorised connect", sent)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("dropped after %s, want well before the handshake timeout", d)
+	}
+	if sent > 4<<20 {
+		t.Errorf("%d bytes went out before the connection broke", sent)
+	}
+}

@@ -1,0 +1,133 @@
+package transcode
+
+import (
+	"fmt"
+	"time"
+)
+
+// Rendition is one rung of the ladder; the outputs enter the SFU as simulcast layers.
+type Rendition struct {
+	RID     string `yaml:"rid"`     // "f", "h" or "q"
+	Height  int    `yaml:"height"`  // output height in pixels; width keeps the source aspect ratio, rounded to even
+	Bitrate int    `yaml:"bitrate"` // video bits per second
+}
+
+// DefaultLadder: 1080p / 720p / 480p (f/h/q). Rungs above the source height are dropped (never
+// upscale); if every rung is above the source, one rung at the source height remains.
+var DefaultLadder = []Rendition{{"f", 1080, 4_500_000}, {"h", 720, 2_500_000}, {"q", 480, 1_000_000}}
+
+// Passthrough says when the source video may be forwarded without re-encoding.
+type Passthrough string
+
+const (
+	PassthroughAuto  Passthrough = "auto"  // forward the source H.264 as the only layer when it has no B-frames
+	PassthroughNever Passthrough = "never" // always run the ladder
+)
+
+// Config is the ladder's configuration; the zero value means every default.
+type Config struct {
+	FFmpeg       string        `yaml:"ffmpeg"`        // ffmpeg path; "" looks up "ffmpeg" on PATH
+	Ladder       []Rendition   `yaml:"ladder"`        // nil: DefaultLadder
+	Passthrough  Passthrough   `yaml:"passthrough"`   // "": PassthroughAuto
+	Preset       string        `yaml:"preset"`        // x264 preset; "": "veryfast" (keeps a 720p30 source's ladder real time on 2 cores)
+	GOP          time.Duration `yaml:"gop"`           // keyframe interval; 0: 1s, so a viewer joins or switches layer within a second
+	AudioBitrate int           `yaml:"audio_bitrate"` // Opus bits/s; 0: 96000
+	MinBackoff   time.Duration `yaml:"min_backoff"`   // ffmpeg restart back-off; 0: 250ms
+	MaxBackoff   time.Duration `yaml:"max_backoff"`   // 0: 8s
+	StallTimeout time.Duration `yaml:"stall_timeout"` // input flows but no output for this long: restart ffmpeg; 0: 5s
+	// QueueFrames bounds the input waiting for ffmpeg's stdin, in access units (video and
+	// audio together); past it input is dropped until the next keyframe. 0: 256, about three
+	// seconds of 30 fps video with its audio.
+	QueueFrames int `yaml:"queue_frames"`
+}
+
+// DefaultConfig returns the settings `glint serve` starts with: every default filled in.
+func DefaultConfig() Config { return Config{}.Defaults() }
+
+// Defaults fills every zero field, so a partly set Config (or the zero value) is usable.
+func (c Config) Defaults() Config {
+	if c.Ladder == nil {
+		c.Ladder = DefaultLadder
+	}
+	if c.Passthrough == "" {
+		c.Passthrough = PassthroughAuto
+	}
+	if c.Preset == "" {
+		c.Preset = "veryfast"
+	}
+	if c.GOP == 0 {
+		c.GOP = time.Second
+	}
+	if c.AudioBitrate == 0 {
+		c.AudioBitrate = 96_000
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = 250 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 8 * time.Second
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = 5 * time.Second
+	}
+	if c.QueueFrames == 0 {
+		c.QueueFrames = 256
+	}
+	return c
+}
+
+// x264Presets are the presets x264 knows; a typo must fail at start-up, not in every ffmpeg run.
+var x264Presets = map[string]bool{
+	"ultrafast": true, "superfast": true, "veryfast": true, "faster": true, "fast": true,
+	"medium": true, "slow": true, "slower": true, "veryslow": true, "placebo": true,
+}
+
+// Validate checks a Config; zero fields stand for their defaults and are valid.
+func (c Config) Validate() error {
+	c = c.Defaults()
+	if len(c.Ladder) == 0 || len(c.Ladder) > 3 {
+		return fmt.Errorf("%w: the ladder needs 1 to 3 renditions, has %d", ErrInvalidConfig, len(c.Ladder))
+	}
+	seen := map[string]bool{}
+	for _, r := range c.Ladder {
+		switch r.RID {
+		case "f", "h", "q":
+		default:
+			return fmt.Errorf("%w: rendition rid %q is not f, h or q", ErrInvalidConfig, r.RID)
+		}
+		if seen[r.RID] {
+			return fmt.Errorf("%w: rendition rid %q appears twice", ErrInvalidConfig, r.RID)
+		}
+		seen[r.RID] = true
+		if r.Height < 16 || r.Height > 4320 {
+			return fmt.Errorf("%w: rendition %q height %d is outside 16..4320", ErrInvalidConfig, r.RID, r.Height)
+		}
+		if r.Bitrate < 50_000 {
+			return fmt.Errorf("%w: rendition %q bitrate %d is below 50 kbit/s", ErrInvalidConfig, r.RID, r.Bitrate)
+		}
+	}
+	switch c.Passthrough {
+	case PassthroughAuto, PassthroughNever:
+	default:
+		return fmt.Errorf("%w: passthrough %q is not auto or never", ErrInvalidConfig, c.Passthrough)
+	}
+	if !x264Presets[c.Preset] {
+		return fmt.Errorf("%w: unknown x264 preset %q", ErrInvalidConfig, c.Preset)
+	}
+	if c.GOP < 100*time.Millisecond || c.GOP > 10*time.Second {
+		return fmt.Errorf("%w: gop %v is outside 100ms..10s", ErrInvalidConfig, c.GOP)
+	}
+	if c.AudioBitrate < 6_000 || c.AudioBitrate > 510_000 {
+		return fmt.Errorf("%w: opus bitrate %d is outside 6000..510000", ErrInvalidConfig, c.AudioBitrate)
+	}
+	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
+		return fmt.Errorf("%w: back-off %v..%v", ErrInvalidConfig, c.MinBackoff, c.MaxBackoff)
+	}
+	if c.StallTimeout < time.Second {
+		return fmt.Errorf("%w: stall timeout %v is under 1s: ffmpeg needs time to start", ErrInvalidConfig, c.StallTimeout)
+	}
+	if c.QueueFrames < 16 {
+		return fmt.Errorf("%w: queue of %d frames is too short", ErrInvalidConfig, c.QueueFrames)
+	}
+	return nil
+}

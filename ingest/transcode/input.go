@@ -1,0 +1,208 @@
+package transcode
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+)
+
+// input muxes the host's access units into MPEG-TS for ffmpeg's stdin. Muxing happens on the
+// caller's goroutine (the RTMP reader) and is cheap; the write into the pipe, which blocks
+// when ffmpeg falls behind, happens on the process's feeder goroutine behind a bounded queue,
+// so the RTMP reader never waits for ffmpeg. A full queue drops video until the next keyframe
+// (a decoder cannot use frames after a gap) and drops audio frame by frame.
+type input struct {
+	video, audio bool // what goes into the stream (passthrough sends audio only)
+	aac          mpeg4audio.AudioSpecificConfig
+
+	mu       sync.Mutex
+	gen      uint64 // the ffmpeg process the muxer's stream belongs to
+	w        *mpegts.Writer
+	vTrack   *mpegts.Track
+	aTrack   *mpegts.Track
+	buf      bytes.Buffer
+	waitKey  bool // dropping video until a keyframe: a new process, or after an overflow
+	params   params
+	closed   bool
+	queue    chan chunk
+	lastFeed atomic.Int64 // unix nanos of the last input for a running process: "input flows" for stall detection
+}
+
+// chunk is the MPEG-TS of one access unit, tagged with the process it was muxed for.
+type chunk struct {
+	gen uint64
+	b   *bytes.Buffer
+}
+
+var chunkPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func newInput(video, audio bool, aac mpeg4audio.AudioSpecificConfig, sps, pps []byte, queueFrames int) *input {
+	in := &input{video: video, audio: audio, aac: aac, queue: make(chan chunk, queueFrames)}
+	in.params.sps, in.params.pps = append([]byte(nil), sps...), append([]byte(nil), pps...)
+	if len(sps) == 0 || len(pps) == 0 {
+		in.params.sps, in.params.pps = nil, nil
+	}
+	return in
+}
+
+// restart begins a new MPEG-TS stream for process gen: fresh tables and continuity
+// counters, video from the next keyframe, and nothing left over from the last process.
+func (in *input) restart(gen uint64) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.drain()
+	in.gen = gen
+	in.buf.Reset()
+	in.w = &mpegts.Writer{W: &in.buf}
+	in.vTrack, in.aTrack = nil, nil
+	if in.video {
+		in.vTrack = &mpegts.Track{Codec: &codecs.H264{}}
+		in.w.Tracks = append(in.w.Tracks, in.vTrack)
+	}
+	if in.audio {
+		in.aTrack = &mpegts.Track{Codec: &codecs.MPEG4Audio{Config: in.aac}}
+		in.w.Tracks = append(in.w.Tracks, in.aTrack)
+	}
+	in.waitKey = true
+	if err := in.w.Initialize(); err != nil {
+		return fmt.Errorf("transcode: MPEG-TS writer: %w", err)
+	}
+	return nil
+}
+
+// pause discards input while no ffmpeg runs (between a crash and the restart): queueing it
+// would only be thrown away, and would count as drops.
+func (in *input) pause() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.w = nil
+	in.drain()
+}
+
+func (in *input) drain() {
+	for {
+		select {
+		case c := <-in.queue:
+			chunkPool.Put(c.b)
+		default:
+			return
+		}
+	}
+}
+
+// writeH264 muxes one access unit; it never blocks on ffmpeg.
+func (in *input) writeH264(pts, dts time.Duration, au [][]byte) error {
+	if len(au) == 0 {
+		return nil
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		return ErrClosed
+	}
+	if !in.video || in.w == nil {
+		return nil
+	}
+	au = in.params.apply(au)
+	key := isKeyframe(au)
+	if len(in.queue) == cap(in.queue) {
+		in.overflow()
+		return nil
+	}
+	if in.waitKey && !key {
+		return nil // the process cannot decode it without the keyframe it depends on
+	}
+	if pts < dts {
+		pts = dts // a broken composition offset; ffmpeg would drop the frame
+	}
+	if err := in.w.WriteH264(in.vTrack, ticks90k(pts), ticks90k(dts), au); err != nil {
+		in.buf.Reset()
+		return fmt.Errorf("transcode: mux H.264: %w", err)
+	}
+	in.waitKey = false
+	in.enqueue()
+	return nil
+}
+
+// writeAAC muxes one raw AAC access unit; it never blocks on ffmpeg.
+func (in *input) writeAAC(pts time.Duration, au []byte) error {
+	if len(au) == 0 {
+		return nil
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		return ErrClosed
+	}
+	if !in.audio || in.w == nil {
+		return nil
+	}
+	if len(in.queue) == cap(in.queue) {
+		in.overflow()
+		return nil
+	}
+	if err := in.w.WriteMPEG4Audio(in.aTrack, ticks90k(pts), [][]byte{au}); err != nil {
+		in.buf.Reset()
+		return fmt.Errorf("transcode: mux AAC: %w", err)
+	}
+	in.enqueue()
+	return nil
+}
+
+// overflow drops an access unit that does not fit the queue. Video then waits for a keyframe,
+// since the frames after a gap cannot be decoded. The drop still counts as input flowing: a
+// hung ffmpeg fills the queue, and stall detection must not lose sight of the host then.
+func (in *input) overflow() {
+	inputDropped.Inc()
+	in.waitKey = true
+	in.lastFeed.Store(time.Now().UnixNano())
+}
+
+// enqueue moves the muxed bytes into the queue. The caller holds mu and has checked there
+// is room: only callers holding mu add to the queue.
+func (in *input) enqueue() {
+	b := chunkPool.Get().(*bytes.Buffer)
+	b.Reset()
+	b.Write(in.buf.Bytes())
+	in.buf.Reset()
+	in.queue <- chunk{gen: in.gen, b: b}
+	in.lastFeed.Store(time.Now().UnixNano())
+}
+
+// feed copies the queue into ffmpeg's stdin until stop closes or the pipe breaks (ffmpeg
+// died). It runs on one goroutine per process; restart waits for it to end first.
+func (in *input) feed(gen uint64, stdin *os.File, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case c := <-in.queue:
+			if c.gen != gen {
+				chunkPool.Put(c.b)
+				continue
+			}
+			_, err := stdin.Write(c.b.Bytes())
+			chunkPool.Put(c.b)
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (in *input) close() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.closed = true
+	in.drain()
+}
+
+// ticks90k converts a stream time to MPEG-TS's 90 kHz clock.
+func ticks90k(d time.Duration) int64 { return (int64(d)*9 + 50_000) / 100_000 }

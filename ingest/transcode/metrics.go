@@ -1,0 +1,39 @@
+package transcode
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Counters are process-wide, like the SFU's: one node, scraped at /metrics.
+var (
+	ffmpegRestarts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "transcode", Name: "ffmpeg_restarts_total",
+		Help: "ffmpeg processes restarted by the supervisor, by reason (exit, stall).",
+	}, []string{"reason"})
+	inputDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "transcode", Name: "input_frames_dropped_total",
+		Help: "Host access units dropped because ffmpeg fell behind (dropped until the next keyframe).",
+	})
+	packetsDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "transcode", Name: "output_packets_dropped_total",
+		Help: "RTP packets from the ladder dropped because the SFU did not read them in time.",
+	})
+	laddersRunning = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "glint", Subsystem: "transcode", Name: "ladders",
+		Help: "Host sessions being transcoded now, by mode (ladder, passthrough).",
+	}, []string{"mode"})
+	ffmpegRunning = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "glint", Subsystem: "transcode", Name: "ffmpeg_processes",
+		Help: "ffmpeg processes alive now.",
+	})
+)
+
+var (
+	restartsOnExit  = ffmpegRestarts.WithLabelValues("exit")
+	restartsOnStall = ffmpegRestarts.WithLabelValues("stall")
+	laddersLadder   = laddersRunning.WithLabelValues("ladder")
+	laddersPassthru = laddersRunning.WithLabelValues("passthrough")
+)
+
+// Collectors returns the package's metrics for registration on the process registry.
+func Collectors() []prometheus.Collector {
+	return []prometheus.Collector{ffmpegRestarts, inputDropped, packetsDropped, laddersRunning, ffmpegRunning}
+}

@@ -1,0 +1,221 @@
+package transcode
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"golang.org/x/sys/unix"
+)
+
+// output is one ffmpeg output (a rendition, or the Opus audio): the RTP and RTCP sockets it
+// sends to, which live as long as the Ladder so the Track survives ffmpeg restarts, and the
+// reader goroutines that splice each process's packets onto one continuous stream.
+type output struct {
+	ssrc        uint32
+	payloadType uint8
+	clockRate   uint32
+	src         *queueSource
+
+	rtp, rtcp *net.UDPConn
+	// peer is ffmpeg's local RTP port (high 16 bits) and RTCP port (low 16) for the current
+	// process; packets from anywhere else (a previous process's leftovers) are ignored.
+	peer atomic.Uint32
+	// segment is the segment's RTP port (high 32 bits) and the munger's timestamp offset
+	// (low 32), published for the RTCP reader to translate sender reports.
+	segment atomic.Uint64
+	mung    munger // readRTP only
+
+	activity *atomic.Int64 // the ladder's last output, unix nanos: what stall detection watches
+	onSR     atomic.Pointer[func(*rtcp.SenderReport)]
+	// early holds a process's sender report that came before its first RTP packet (ffmpeg
+	// sends one just before), when its timestamp offset was not known yet: readRTP passes it
+	// on with that packet, rather than leave the room without a media clock for 5 s.
+	early atomic.Pointer[earlyReport]
+}
+
+type earlyReport struct {
+	port uint16 // the process's RTP port
+	sr   rtcp.SenderReport
+}
+
+func newOutput(ssrc uint32, pt uint8, clockRate uint32, src *queueSource, activity *atomic.Int64) (*output, error) {
+	o := &output{ssrc: ssrc, payloadType: pt, clockRate: clockRate, src: src, activity: activity}
+	var err error
+	if o.rtp, err = listenLoopback(); err != nil {
+		return nil, err
+	}
+	if o.rtcp, err = listenLoopback(); err != nil {
+		o.rtp.Close()
+		return nil, err
+	}
+	return o, nil
+}
+
+func listenLoopback() (*net.UDPConn, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, fmt.Errorf("transcode: output socket: %w", err)
+	}
+	// A 1080p keyframe is a burst of a few hundred packets; the default buffer may not hold it
+	// while the reader is descheduled. The kernel caps this at net.core.rmem_max.
+	_ = c.SetReadBuffer(2 << 20)
+	return c, nil
+}
+
+// target tells ffmpeg where to send, from which local ports (localRTP, localRTCP).
+func (o *output) target(localRTP, localRTCP int) rtpTarget {
+	return rtpTarget{
+		Port: o.rtp.LocalAddr().(*net.UDPAddr).Port, RTCPPort: o.rtcp.LocalAddr().(*net.UDPAddr).Port,
+		LocalPort: localRTP, LocalRTCPPort: localRTCP, SSRC: o.ssrc, PayloadType: o.payloadType,
+	}
+}
+
+// expect points the sockets at a new ffmpeg process's ports. connect(2) makes the kernel
+// discard datagrams from any other local process, so nothing but our ffmpeg can inject
+// media into a host's stream.
+func (o *output) expect(localRTP, localRTCP int) error {
+	if err := connectLoopback(o.rtp, localRTP); err != nil {
+		return err
+	}
+	if err := connectLoopback(o.rtcp, localRTCP); err != nil {
+		return err
+	}
+	o.peer.Store(uint32(localRTP)<<16 | uint32(localRTCP))
+	return nil
+}
+
+func connectLoopback(c *net.UDPConn, port int) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cerr error
+	err = raw.Control(func(fd uintptr) {
+		cerr = unix.Connect(int(fd), &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("transcode: connect output socket to ffmpeg port %d: %w", port, err)
+	}
+	return nil
+}
+
+// readRTP is the output's RTP reader: it owns the munger.
+func (o *output) readRTP() {
+	for {
+		p := packetPool.Get().(*packet)
+		n, from, err := o.rtp.ReadFromUDPAddrPort(p.buf[:])
+		if err != nil {
+			packetPool.Put(p)
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // a transient error (ICMP on a connected socket) must not end the track
+		}
+		if !o.accept(from, p.buf[:n], uint16(o.peer.Load()>>16)) {
+			packetPool.Put(p)
+			continue
+		}
+		now := time.Now().UnixNano()
+		seq, ts := binary.BigEndian.Uint16(p.buf[2:]), binary.BigEndian.Uint32(p.buf[4:])
+		newSegment := !o.mung.started || o.mung.segment != from.Port()
+		seq, ts = o.mung.rewrite(from.Port(), seq, ts, now, o.clockRate)
+		binary.BigEndian.PutUint16(p.buf[2:], seq)
+		binary.BigEndian.PutUint32(p.buf[4:], ts)
+		o.segment.Store(uint64(from.Port())<<32 | uint64(o.mung.tsOffset))
+		if newSegment {
+			if e := o.early.Swap(nil); e != nil && e.port == from.Port() {
+				o.report(&e.sr, o.mung.tsOffset)
+			}
+		}
+		o.activity.Store(now)
+		p.n = n
+		o.src.push(p)
+	}
+}
+
+// accept reports whether b is an RTP packet of ours from the current process's port.
+func (o *output) accept(from netip.AddrPort, b []byte, port uint16) bool {
+	return port != 0 && from.Port() == port && len(b) >= 12 && b[0]>>6 == 2 &&
+		binary.BigEndian.Uint32(b[8:]) == o.ssrc
+}
+
+// readRTCP passes ffmpeg's sender reports on, their RTP time moved into the munged
+// timeline, so the SFU keeps a media clock (and viewers lip sync) for RTMP hosts too.
+func (o *output) readRTCP() {
+	var buf [1500]byte
+	for {
+		n, from, err := o.rtcp.ReadFromUDPAddrPort(buf[:])
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		peer := o.peer.Load()
+		if from.Port() != uint16(peer) {
+			continue
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			sr, ok := p.(*rtcp.SenderReport)
+			if !ok || sr.SSRC != o.ssrc {
+				continue
+			}
+			seg := o.segment.Load()
+			if uint16(seg>>32) != uint16(peer>>16) {
+				// This process has sent no RTP yet: its offset is not known. readRTP
+				// passes the report on with the first packet.
+				o.early.Store(&earlyReport{port: uint16(peer >> 16), sr: *sr})
+				continue
+			}
+			o.report(sr, uint32(seg))
+		}
+	}
+}
+
+// report passes a sender report on with its RTP time moved by the munger's offset.
+func (o *output) report(sr *rtcp.SenderReport, tsOffset uint32) {
+	if f := o.onSR.Load(); f != nil {
+		sr.RTPTime += tsOffset
+		(*f)(sr)
+	}
+}
+
+func (o *output) close() {
+	o.rtp.Close()
+	o.rtcp.Close()
+}
+
+// reservePorts finds n free loopback UDP ports for ffmpeg to bind. They are released before
+// ffmpeg starts; should another process take one meanwhile, ffmpeg fails to bind and the
+// supervisor retries with fresh ports.
+func reservePorts(n int) ([]int, error) {
+	conns := make([]*net.UDPConn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return nil, fmt.Errorf("transcode: reserve a port for ffmpeg: %w", err)
+		}
+		conns = append(conns, c)
+		ports = append(ports, c.LocalAddr().(*net.UDPAddr).Port)
+	}
+	return ports, nil
+}

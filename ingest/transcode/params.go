@@ -1,0 +1,123 @@
+package transcode
+
+import (
+	"fmt"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+)
+
+// Source describes the host's stream, known once the RTMP stream's headers (and, for B-frame
+// detection, the first frames) are read. Only H.264 video and AAC audio reach here; ingest/rtmp
+// refuses the rest.
+type Source struct {
+	Width, Height  int     // from the SPS
+	FPS            float64 // 0 when unknown
+	BFrames        bool    // the source reorders frames (pts != dts seen): cannot be passed through
+	SPS, PPS       []byte
+	ProfileLevelID string // "42e01f" style, from the SPS (used for passthrough's codec)
+	HasVideo       bool
+	HasAudio       bool
+	AudioConfig    []byte // AAC AudioSpecificConfig bytes (nil without audio)
+}
+
+// SetParams fills the video fields from the stream's SPS and PPS (the RTMP sequence header):
+// size, frame rate when the SPS carries timing, profile-level-id, and BFrames when the SPS
+// allows reordering (a profile with B-frames whose VUI does not promise none). BFrames is
+// only ever set here, never cleared: ingest/rtmp also sets it on seeing pts != dts.
+func (s *Source) SetParams(sps, pps []byte) error {
+	var p h264.SPS
+	if err := p.Unmarshal(sps); err != nil {
+		return fmt.Errorf("%w: SPS: %w", ErrInvalidSource, err)
+	}
+	w, h := p.Width(), p.Height()
+	if w <= 0 || h <= 0 || w > 8192 || h > 8192 {
+		return fmt.Errorf("%w: SPS says %dx%d", ErrInvalidSource, w, h)
+	}
+	s.Width, s.Height, s.HasVideo = w, h, true
+	if fps := p.FPS(); fps > 0 && fps <= 240 {
+		s.FPS = fps
+	}
+	s.SPS, s.PPS = append([]byte(nil), sps...), append([]byte(nil), pps...)
+	s.ProfileLevelID = profileLevelID(sps)
+	if mayReorder(&p) {
+		s.BFrames = true
+	}
+	return nil
+}
+
+// profileLevelID is the SDP profile-level-id of an SPS: profile_idc, the constraint flags
+// byte and level_idc, in hex.
+func profileLevelID(sps []byte) string {
+	if len(sps) < 4 {
+		return ""
+	}
+	return fmt.Sprintf("%02x%02x%02x", sps[1], sps[2], sps[3])
+}
+
+// mayReorder reports whether a stream with this SPS can carry frames out of display order.
+// Baseline (and constrained baseline) have no B slices; otherwise only a VUI bitstream
+// restriction with max_num_reorder_frames 0 promises none.
+func mayReorder(p *h264.SPS) bool {
+	if p.ProfileIdc == 66 {
+		return false
+	}
+	if p.VUI != nil && p.VUI.BitstreamRestriction != nil {
+		return p.VUI.BitstreamRestriction.MaxNumReorderFrames > 0
+	}
+	return true
+}
+
+// params keeps the latest SPS and PPS of a stream and puts them in front of every IDR that
+// lacks them. RTMP carries them only in the sequence header, but a decoder joining mid-stream
+// (a viewer, or a restarted ffmpeg) needs them at the keyframe it starts from.
+type params struct {
+	sps, pps []byte
+	au       [][]byte // reused for the access unit with parameters prepended
+}
+
+// apply records in-band parameter sets and returns au, with SPS and PPS prepended if it is an
+// IDR without them. The result is valid until the next call.
+func (p *params) apply(au [][]byte) [][]byte {
+	idr, hasSPS, hasPPS := false, false, false
+	for _, n := range au {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeIDR:
+			idr = true
+		case h264.NALUTypeSPS:
+			hasSPS = true
+			p.sps = append(p.sps[:0], n...)
+		case h264.NALUTypePPS:
+			hasPPS = true
+			p.pps = append(p.pps[:0], n...)
+		}
+	}
+	if !idr || (hasSPS && hasPPS) || p.sps == nil || p.pps == nil {
+		return au
+	}
+	rest := au
+	p.au = p.au[:0]
+	if n := au[0]; len(n) > 0 && h264.NALUType(n[0]&0x1f) == h264.NALUTypeAccessUnitDelimiter {
+		p.au, rest = append(p.au, n), au[1:] // a delimiter must stay first
+	}
+	if !hasSPS {
+		p.au = append(p.au, p.sps)
+	}
+	if !hasPPS {
+		p.au = append(p.au, p.pps)
+	}
+	p.au = append(p.au, rest...)
+	return p.au
+}
+
+// isKeyframe reports whether au holds an IDR picture.
+func isKeyframe(au [][]byte) bool {
+	for _, n := range au {
+		if len(n) > 0 && h264.NALUType(n[0]&0x1f) == h264.NALUTypeIDR {
+			return true
+		}
+	}
+	return false
+}

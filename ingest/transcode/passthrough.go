@@ -1,0 +1,110 @@
+package transcode
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+)
+
+// passthrough packetizes the host's H.264 into RTP in-process: no decode, no encode, no
+// pipe, so the video reaches viewers with no added delay. Only a source without B-frames
+// qualifies: the SFU forwards frames in the order they arrive, and WebRTC decoders expect
+// decode order to be display order.
+type passthrough struct {
+	ssrc uint32
+	pt   uint8
+	src  *queueSource
+
+	mu        sync.Mutex
+	payloader codecs.H264Payloader
+	params    params
+	seq       uint16
+	tsBase    uint32
+	started   bool // a keyframe has been sent: viewers can decode from here on
+	lastSR    time.Time
+	closed    bool
+	pkt       rtp.Packet
+	payloads  [][]byte
+	onSR      func(*rtcp.SenderReport)
+}
+
+func newPassthrough(ssrc uint32, pt uint8, src *queueSource, sps, pps []byte) *passthrough {
+	p := &passthrough{ssrc: ssrc, pt: pt, src: src, seq: uint16(rand.Uint32()), tsBase: rand.Uint32()}
+	if len(sps) > 0 && len(pps) > 0 {
+		p.params.sps, p.params.pps = append([]byte(nil), sps...), append([]byte(nil), pps...)
+	}
+	return p
+}
+
+// srInterval is how often passthrough video sends the SFU a sender report, as a WebRTC
+// sender would.
+const srInterval = time.Second
+
+// write packetizes one access unit. Its RTP timestamp is the decode time: without B-frames
+// that is also the presentation time.
+func (p *passthrough) write(dts time.Duration, au [][]byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(au) == 0 {
+		return
+	}
+	au = p.params.apply(au)
+	if !p.started {
+		if !isKeyframe(au) {
+			return // nothing before the first keyframe is decodable
+		}
+		p.started = true
+	}
+	ts := p.tsBase + uint32(ticks90k(dts))
+	p.payloads = p.payloads[:0]
+	for _, nalu := range au {
+		// One NAL unit per call: the payloader splits Annex-B, and a bare NAL unit is one
+		// unit to it; it carries SPS and PPS over to the next call to aggregate them.
+		p.payloads = append(p.payloads, p.payloader.Payload(rtpPacketSize-12, nalu)...)
+	}
+	now := time.Now()
+	for i, pl := range p.payloads {
+		p.pkt.Header = rtp.Header{
+			Version: 2, PayloadType: p.pt, SequenceNumber: p.seq, Timestamp: ts, SSRC: p.ssrc,
+			Marker: i == len(p.payloads)-1,
+		}
+		p.pkt.Payload = pl
+		pk := packetPool.Get().(*packet)
+		n, err := p.pkt.MarshalTo(pk.buf[:])
+		if err != nil {
+			packetPool.Put(pk)
+			continue
+		}
+		pk.n = n
+		p.seq++
+		p.src.push(pk)
+	}
+	if p.onSR != nil && now.Sub(p.lastSR) >= srInterval {
+		p.lastSR = now
+		p.onSR(&rtcp.SenderReport{SSRC: p.ssrc, NTPTime: ntpTime(now), RTPTime: ts})
+	}
+}
+
+func (p *passthrough) setOnSR(f func(*rtcp.SenderReport)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onSR = f
+}
+
+func (p *passthrough) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+}
+
+// ntpTime is t in NTP format (RFC 3550 sender reports).
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2_208_988_800 // seconds from 1900 to 1970
+	secs := uint64(t.Unix()) + ntpEpochOffset
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return secs<<32 | frac
+}

@@ -40,6 +40,8 @@ func (s *Server) publish(nc net.Conn, sc *gortmplib.ServerConn, t target, src So
 	f := &feeder{ladder: ladder, src: src}
 	err = f.run(buffered, func() (event, error) { return s.next(nc, sc) })
 	switch {
+	case s.ctx.Err() != nil:
+		log.Info("RTMP host session ended: the server is shutting down")
 	case p.Closing():
 		log.Info("RTMP host session replaced by a newer one")
 	case err != nil && !isNetErr(err):

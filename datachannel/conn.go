@@ -18,6 +18,14 @@ type Transport interface {
 	Close() error
 }
 
+// MediaSession is implemented by a Transport that rides a WebRTC session (a WHIP or
+// WHEP data channel): its viewer is already in Options.Audience, so presence does not
+// count the connection again.
+type MediaSession interface {
+	Transport
+	MediaSession()
+}
+
 // class says what the slow-reader policy may do with an outgoing message.
 type class uint8
 
@@ -58,6 +66,7 @@ type Conn struct {
 	canData  bool
 	admin    bool
 	expires  time.Time // the token's expiry: after it the connection only receives
+	media    bool      // rides a WebRTC session (MediaSession)
 	log      *zap.Logger
 
 	mu      sync.Mutex
@@ -76,6 +85,7 @@ type Conn struct {
 func newConn(r *room, claims *auth.Claims, t Transport, queue int) *Conn {
 	c := &Conn{room: r, t: t, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		stale: map[string]struct{}{}, queue: make([]outgoing, 0, queue)}
+	_, c.media = t.(MediaSession)
 	if claims != nil {
 		c.identity, c.name, c.expires = claims.Identity, claims.Name, claims.ExpiresAt
 		c.canData = claims.Allow(r.name, auth.PermPublishData) == nil

@@ -29,6 +29,11 @@ var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 type Options struct {
 	// Clocks gives each room's media clock; nil stamps events with the wall clock.
 	Clocks Clocks
+	// Audience is how many WebRTC viewers watch a room's media on this node (the SFU's
+	// count), data channel or not. Presence is then that plus the connections that ride no
+	// media session (WebSocket: LL-HLS viewers, integrations). nil: presence counts this
+	// hub's connections.
+	Audience func(room string) int
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 }

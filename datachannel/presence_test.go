@@ -1,6 +1,7 @@
 package datachannel
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -26,4 +27,40 @@ func TestPresenceIsThrottled(t *testing.T) {
 	if events > joins/5 {
 		t.Fatalf("%d presence events for %d joins; want them throttled", events, joins)
 	}
+}
+
+// mediaFake is a fakeTransport on a WebRTC session (a WHEP viewer's data channel).
+type mediaFake struct{ *fakeTransport }
+
+func (mediaFake) MediaSession() {}
+
+// TestPresenceCountsTheAudience: with the SFU's audience wired in, presence is the WebRTC
+// viewers (with a data channel or without) plus the connections that ride no media
+// session, each viewer once; it follows the audience as viewers come and go in the SFU.
+func TestPresenceCountsTheAudience(t *testing.T) {
+	var audience atomic.Int64
+	audience.Store(5) // five WHEP viewers, one of them with the interaction channel
+	h := newTestHub(t, hubOpts{opts: Options{Audience: func(room string) int {
+		if room != room1 {
+			t.Errorf("audience asked for room %q", room)
+		}
+		return int(audience.Load())
+	}}})
+	ws := join(t, h, nil) // a WebSocket viewer
+	if got := num(payloadOf(t, ws.next(TypePresence))["viewers"]); got != 6 {
+		t.Fatalf("presence on join = %v, want 6 (5 WebRTC + 1 WebSocket)", got)
+	}
+	conn, err := h.Join(room1, nil, mediaFake{newFake(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	audience.Store(9)
+	ws.take("presence 10", func(e *Envelope) bool {
+		return e.Type == TypePresence && num(payloadOf(t, e)["viewers"]) == 10
+	})
+	audience.Store(0)
+	ws.take("presence 1", func(e *Envelope) bool {
+		return e.Type == TypePresence && num(payloadOf(t, e)["viewers"]) == 1
+	})
 }

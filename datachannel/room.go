@@ -37,9 +37,8 @@ type room struct {
 
 	members int // joined and not yet left; guarded by hub.mu
 
-	connsMu  sync.Mutex
-	conns    atomic.Pointer[[]*Conn] // copy-on-write: fan-out reads without a lock
-	presence atomic.Bool             // the viewer count changed
+	connsMu sync.Mutex
+	conns   atomic.Pointer[[]*Conn] // copy-on-write: fan-out reads without a lock
 
 	snaps sync.Map // state key -> latest encoded state envelope, for resyncs
 
@@ -53,6 +52,7 @@ type room struct {
 	gifts        *gift.Ledger
 	lastTally    time.Time
 	lastPresence time.Time
+	lastViewers  int // the count last broadcast
 	emptySince   time.Time
 }
 
@@ -104,9 +104,12 @@ func (r *room) tick(now time.Time) bool {
 		r.lastTally = now
 		r.flushTallies()
 	}
-	if now.Sub(r.lastPresence) >= r.hub.cfg.PresenceInterval && r.presence.Swap(false) {
-		r.lastPresence = now
-		r.broadcast(TypePresence, "", map[string]int{"viewers": len(r.connList())}, classState, "presence")
+	if now.Sub(r.lastPresence) >= r.hub.cfg.PresenceInterval {
+		// Polled rather than signalled: WebRTC viewers come and go in the SFU.
+		if v := r.viewers(); v != r.lastViewers {
+			r.lastPresence, r.lastViewers = now, v
+			r.broadcast(TypePresence, "", map[string]int{"viewers": v}, classState, "presence")
+		}
 	}
 	if len(r.connList()) > 0 {
 		r.emptySince = time.Time{}
@@ -175,7 +178,6 @@ func (r *room) add(c *Conn) {
 	copy(next, old)
 	next = append(next, c)
 	r.conns.Store(&next)
-	r.presence.Store(true)
 }
 
 // leave takes c off the fan-out list. It never waits for the room's goroutine.
@@ -190,7 +192,6 @@ func (r *room) leave(c *Conn) {
 	}
 	r.conns.Store(&next)
 	r.connsMu.Unlock()
-	r.presence.Store(true)
 	r.hub.mu.Lock()
 	r.members--
 	delete(r.hub.live, c)
@@ -289,7 +290,23 @@ func (r *room) sendState(c *Conn) {
 	for _, e := range r.lots {
 		send(TypeAuctionState, e.lot.Snapshot())
 	}
-	send(TypePresence, map[string]int{"viewers": len(r.connList())})
+	send(TypePresence, map[string]int{"viewers": r.viewers()})
+}
+
+// viewers is the room's presence count on this node: the WebRTC audience and the
+// connections that ride no media session, or every connection without an audience.
+func (r *room) viewers() int {
+	audience := r.hub.opts.Audience
+	if audience == nil {
+		return len(r.connList())
+	}
+	n := audience(r.name)
+	for _, c := range r.connList() {
+		if !c.media {
+			n++
+		}
+	}
+	return n
 }
 
 func nonNil[T any](s []T) []T {

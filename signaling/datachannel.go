@@ -120,3 +120,7 @@ func (t *dcTransport) Close() error {
 	})
 	return nil
 }
+
+// MediaSession marks the channel as riding a WebRTC session: its viewer is counted in
+// presence through the SFU, not again as an interaction connection.
+func (t *dcTransport) MediaSession() {}

@@ -151,7 +151,7 @@ func (a *app) startInteraction() error {
 			return err
 		}
 	}
-	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, datachannel.Options{Clocks: a.mediaClock}, a.log); err != nil {
+	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, datachannel.Options{Clocks: a.mediaClock, Audience: a.audience}, a.log); err != nil {
 		return err
 	}
 	a.signaling.EnableInteraction(a.hub)
@@ -170,6 +170,15 @@ func (a *app) mediaClock(room string) datachannel.MediaClock {
 		t, ok := r.LiveEdge()
 		return t.UnixMilli(), ok
 	})
+}
+
+// audience is how many WebRTC viewers watch room on this node, for the interaction
+// layer's presence count.
+func (a *app) audience(room string) int {
+	if r := a.sfu.Room(room); r != nil {
+		return r.Info().Viewers
+	}
+	return 0
 }
 
 // closeInteraction closes the hub (every interaction connection, so no gift arrives

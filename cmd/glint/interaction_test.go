@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +97,82 @@ func answer(t *testing.T, ws *websocket.Conn, id string) map[string]any {
 			t.Fatalf("%s: %s %v", id, env.Type, p)
 		}
 		return p
+	}
+}
+
+// TestServePresenceCountsEveryViewer: presence counts a room's WHEP viewers (with the
+// interaction channel or without) and its WebSocket connections, each once.
+func TestServePresenceCountsEveryViewer(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.applyDev()
+	cfg.HTTPAddr, cfg.SFU.UDPAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	cfg.RTMP.Addr = "127.0.0.1:0"
+	a, err := newApp(cfg, sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.start()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tok, err := auth.Issue(devKey, devSecret, auth.TokenOptions{Room: "show", Identity: "v", Subscribe: true, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whep := func(ctx context.Context, offer string) (string, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.URL()+"/whep/show", strings.NewReader(offer))
+		req.Header.Set("Content-Type", "application/sdp")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusCreated {
+			return "", fmt.Errorf("WHEP: %s: %s", resp.Status, b)
+		}
+		return string(b), nil
+	}
+	plain, err := sfutest.NewViewer(ctx, whep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	withDC, err := sfutest.NewViewer(ctx, whep, sfutest.WithDataChannel(datachannel.Label))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer withDC.Close()
+
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.URL(), "http")+"/ws/show?access_token="+tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	// Two WebRTC viewers and one WebSocket: 3, whatever order the counts settle in.
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	last := -1
+	for last != 3 {
+		_, b, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("presence never reached 3 (last %d): %v", last, err)
+		}
+		var env datachannel.Envelope
+		if json.Unmarshal(b, &env) != nil || env.Type != datachannel.TypePresence {
+			continue
+		}
+		var p struct{ Viewers int }
+		_ = json.Unmarshal(env.Payload, &p)
+		last = p.Viewers
+		if last > 3 {
+			t.Fatalf("presence %d: a viewer counted twice", last)
+		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/glintlive/glint/sfu/sfutest"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -104,24 +103,10 @@ func runBrowserScript(t *testing.T, script string, extra func(a *app, room strin
 		return
 	}
 
-	cfg := defaultConfig()
-	cfg.applyDev()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg := testConfig(t)
 	cfg.SFU.UDPAddr = "0.0.0.0:0"
-	cfg.RTMP.Addr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir() // the embedded bus stores here
-	a, err := newApp(cfg, sfutest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.start()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	a, stop := startApp(t, cfg)
+	defer stop()
 	attempts := 1
 	if strings.Contains(script, "simulcast") {
 		attempts = 2 // see TestBrowserSimulcast

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/webhook"
 
-	"github.com/glintlive/glint/sfu/sfutest"
 	"github.com/glintlive/glint/signaling"
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -36,22 +34,10 @@ func TestServeGiftWebhook(t *testing.T) {
 		got <- ev
 	}))
 	defer backend.Close()
-	cfg := defaultConfig()
-	cfg.applyDev()
-	cfg.HTTPAddr, cfg.SFU.UDPAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	cfg := testConfig(t)
 	cfg.GiftWebhooks = []string{backend.URL}
-	a, err := newApp(cfg, sfutest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.start()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	a, stop := startApp(t, cfg)
+	defer stop()
 	token := func(identity string, admin bool) string {
 		tok, err := auth.Issue(devKey, devSecret, auth.TokenOptions{Room: "show", Identity: identity, Subscribe: true, Data: true, Admin: admin, TTL: time.Hour})
 		if err != nil {

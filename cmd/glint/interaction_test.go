@@ -24,22 +24,10 @@ import (
 func TestServeInteraction(t *testing.T) {
 	dir := t.TempDir()
 	bid := func(open bool) map[string]any {
-		cfg := defaultConfig()
-		cfg.applyDev()
-		cfg.HTTPAddr, cfg.SFU.UDPAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", dir
-		cfg.RTMP.Addr = "127.0.0.1:0" // never the well-known port: tests run side by side
-		a, err := newApp(cfg, sfutest.Logger())
-		if err != nil {
-			t.Fatal(err)
-		}
-		a.start()
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := a.close(ctx); err != nil {
-				t.Error(err)
-			}
-		}()
+		cfg := testConfig(t)
+		cfg.DataDir = dir // both servers on one data directory
+		a, stop := startApp(t, cfg)
+		defer stop()
 		dial := func(identity string, admin bool) *websocket.Conn {
 			tok, err := auth.Issue(devKey, devSecret, auth.TokenOptions{Room: "show", Identity: identity, Subscribe: true, Data: true, Admin: admin, TTL: time.Hour})
 			if err != nil {
@@ -103,22 +91,9 @@ func answer(t *testing.T, ws *websocket.Conn, id string) map[string]any {
 // TestServePresenceCountsEveryViewer: presence counts a room's WHEP viewers (with the
 // interaction channel or without) and its WebSocket connections, each once.
 func TestServePresenceCountsEveryViewer(t *testing.T) {
-	cfg := defaultConfig()
-	cfg.applyDev()
-	cfg.HTTPAddr, cfg.SFU.UDPAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
-	cfg.RTMP.Addr = "127.0.0.1:0"
-	a, err := newApp(cfg, sfutest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.start()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	cfg := testConfig(t)
+	a, stop := startApp(t, cfg)
+	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tok, err := auth.Issue(devKey, devSecret, auth.TokenOptions{Room: "show", Identity: "v", Subscribe: true, TTL: time.Hour})

@@ -6,28 +6,14 @@ import (
 	"time"
 
 	"github.com/glintlive/glint/loadtest"
-	"github.com/glintlive/glint/sfu/sfutest"
 )
 
 // TestLoadtestChatAgainstGlint runs `glint loadtest chat`'s engine against a real server
 // with viewers on both transports: every acked message reaches every viewer, none refused.
 func TestLoadtestChatAgainstGlint(t *testing.T) {
-	cfg := defaultConfig()
-	cfg.applyDev()
-	cfg.HTTPAddr, cfg.SFU.UDPAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
-	cfg.RTMP.Addr = "127.0.0.1:0" // never the well-known port: tests run side by side
-	a, err := newApp(cfg, sfutest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.start()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	cfg := testConfig(t)
+	a, stop := startApp(t, cfg)
+	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rep, err := loadtest.Chat(ctx, loadtest.ChatConfig{Server: a.URL(), Room: "chatload", APIKey: devKey, APISecret: devSecret,

@@ -20,22 +20,9 @@ import (
 // clock from the host's sender reports, not the server's wall clock.
 func TestEventsOnThePublishersClock(t *testing.T) {
 	const skew = 7 * time.Second
-	cfg := defaultConfig()
-	cfg.applyDev()
-	cfg.HTTPAddr, cfg.SFU.UDPAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
-	cfg.RTMP.Addr = "127.0.0.1:0" // never the well-known port: tests run side by side
-	a, err := newApp(cfg, sfutest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.start()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	cfg := testConfig(t)
+	a, stop := startApp(t, cfg)
+	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pub, err := sfutest.NewPublisher(ctx, func(ctx context.Context, offer string) (string, error) {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/glintlive/glint/sfu/sfutest"
 )
 
 // TestServeRTMPWithoutFFmpeg: on a machine without ffmpeg the server starts, RTMP refuses
@@ -18,23 +16,10 @@ import (
 // itself plays the encoder here), and the rest of the server keeps working.
 func TestServeRTMPWithoutFFmpeg(t *testing.T) {
 	requireTool(t, "ffmpeg", "ffmpeg")
-	cfg := defaultConfig()
-	cfg.applyDev()
-	cfg.HTTPAddr, cfg.SFU.UDPAddr, cfg.DataDir = "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
-	cfg.RTMP.Addr = "127.0.0.1:0"
+	cfg := testConfig(t)
 	cfg.RTMP.Transcode.FFmpeg = "/nonexistent/ffmpeg"
-	a, err := newApp(cfg, sfutest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.start()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	a, stop := startApp(t, cfg)
+	defer stop()
 	url := fmt.Sprintf("rtmp://%s/live/%s", a.rtmp.Addr(), mustToken(t, cfg, "show"))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

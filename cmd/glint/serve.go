@@ -92,5 +92,8 @@ func newLogger(cfg Config) (*zap.Logger, error) {
 		zc = zap.NewDevelopmentConfig()
 	}
 	zc.Level = zap.NewAtomicLevelAt(level)
-	return zc.Build()
+	// Stack traces for errors only: the development config adds them to warnings too,
+	// which buries every expected warning (development credentials, a refused publish)
+	// under a trace.
+	return zc.Build(zap.AddStacktrace(zapcore.ErrorLevel))
 }

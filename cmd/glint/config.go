@@ -75,10 +75,10 @@ func (c *Config) applyDev() {
 	c.APIKey, c.APISecret = devKey, devSecret
 	c.Signaling.AllowAnonymousViewing = true
 	// RTMP takes publishes with the well-known dev secret: keep it on this machine.
-	c.RTMP.Addr = devRTMPAddr
+	c.RTMP.Addr, c.RTMP.RTMPSAddr = devRTMPAddr, devRTMPSAddr
 }
 
-const devRTMPAddr = "127.0.0.1:1935"
+const devRTMPAddr, devRTMPSAddr = "127.0.0.1:1935", "127.0.0.1:1936"
 
 // configFlags are the flags serve and token share.
 type configFlags struct {

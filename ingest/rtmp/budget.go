@@ -10,7 +10,9 @@ import (
 // (3 KiB), connect, createStream and publish are a few kilobytes. gortmplib accepts message
 // bodies up to 10 MiB on each of thousands of chunk streams and keeps partial ones, so
 // without this an anonymous client could make the server hold whatever it sent during the
-// whole handshake timeout.
+// whole handshake timeout. It does not bound what gortmplib reserves for one message
+// whose header declares a large body (up to 10 MiB, before the body arrives): that is
+// bounded by Config.MaxUnauthenticated connections at a time.
 const preAuthBytes = 64 << 10
 
 // errPreAuthBudget is a handshake failure like any other (counted and logged as one).

@@ -24,6 +24,11 @@ type Config struct {
 	// MaxConnections caps concurrent RTMP(S) connections, publishing or not; more are
 	// closed at once. Each publish runs an ffmpeg ladder, so this is also a CPU cap.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxUnauthenticated caps the connections that have not yet presented a valid stream
+	// key. gortmplib sizes a message's buffer from the length its header declares (up to
+	// 10 MiB) before the body arrives, so each such connection can hold that much for the
+	// handshake timeout; this cap bounds the total, and keeps slots for real encoders.
+	MaxUnauthenticated int `yaml:"max_unauthenticated"`
 	// HandshakeTimeout bounds everything before media flows: the RTMP handshake (and TLS),
 	// connect, publish and the codec probe. A silent or truncated handshake is dropped.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
@@ -39,14 +44,15 @@ type Config struct {
 // DefaultConfig is RTMP on :1935, app "live", RTMPS off until a certificate is given.
 func DefaultConfig() Config {
 	return Config{
-		Enabled:          true,
-		Addr:             ":1935",
-		App:              "live",
-		RTMPSAddr:        ":1936",
-		MaxConnections:   32,
-		HandshakeTimeout: 10 * time.Second,
-		ReadTimeout:      10 * time.Second,
-		Transcode:        transcode.DefaultConfig(),
+		Enabled:            true,
+		Addr:               ":1935",
+		App:                "live",
+		RTMPSAddr:          ":1936",
+		MaxConnections:     32,
+		MaxUnauthenticated: 8,
+		HandshakeTimeout:   10 * time.Second,
+		ReadTimeout:        10 * time.Second,
+		Transcode:          transcode.DefaultConfig(),
 	}
 }
 
@@ -79,6 +85,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConnections < 1 {
 		return fmt.Errorf("rtmp: max_connections %d: want at least 1", c.MaxConnections)
+	}
+	if c.MaxUnauthenticated < 1 {
+		return fmt.Errorf("rtmp: max_unauthenticated %d: want at least 1", c.MaxUnauthenticated)
 	}
 	if c.HandshakeTimeout <= 0 || c.ReadTimeout <= 0 {
 		return fmt.Errorf("rtmp: handshake_timeout (%s) and read_timeout (%s) must be positive", c.HandshakeTimeout, c.ReadTimeout)

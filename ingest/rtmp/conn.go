@@ -16,8 +16,9 @@ import (
 	"github.com/glintlive/glint/signaling/auth"
 )
 
-// handle serves one connection from accept to close.
-func (s *Server) handle(raw net.Conn) {
+// handle serves one connection from accept to close; authorised is called once the
+// client's stream key is accepted (it frees its unauthenticated slot).
+func (s *Server) handle(raw net.Conn, authorised func()) {
 	log := s.log.With(zap.Stringer("remote", raw.RemoteAddr()))
 	// Everything up to the first media must finish within the handshake timeout: a
 	// client that connects and says nothing, or stops halfway, holds a slot no longer.
@@ -39,6 +40,7 @@ func (s *Server) handle(raw net.Conn) {
 		return
 	}
 	nc.unlimit()
+	authorised()
 	log = log.With(zap.String("room", target.room), zap.String("identity", target.identity))
 	if err := sc.AcceptAction(); err != nil {
 		s.refuse(fmt.Errorf("publish start: %w", err), log)
@@ -135,8 +137,8 @@ func (s *Server) reject(nc net.Conn, sc *gortmplib.ServerConn, err error, log *z
 	switch reason(err) {
 	case "bad_token", "forbidden":
 		code = "NetStream.Publish.Unauthorized"
-	case "wrong_app":
-		code = "NetStream.Publish.BadName"
+	case "wrong_app", "replaced":
+		code = "NetStream.Publish.BadName" // as other servers answer a name already taken
 	case "play":
 		code = "NetStream.Play.Failed"
 	}

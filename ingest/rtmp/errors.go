@@ -10,6 +10,13 @@ import (
 var (
 	// ErrTooManyConnections: Config.MaxConnections connections are already open.
 	ErrTooManyConnections = errors.New("rtmp: too many connections")
+	// ErrTooManyUnauthenticated: Config.MaxUnauthenticated connections have not yet
+	// presented a valid stream key.
+	ErrTooManyUnauthenticated = errors.New("rtmp: too many connections still authenticating")
+	// ErrReplaced: a newer publish for the same room took the stage while this one started.
+	ErrReplaced = errors.New("rtmp: replaced by a newer publish for this room")
+	// ErrStreamChanged: the encoder changed its video (size or profile) mid-stream.
+	ErrStreamChanged = errors.New("rtmp: the video changed mid-stream; reconnect so it is probed again")
 	// ErrPlayNotOffered: a client asked to play; Glint delivers over WebRTC and LL-HLS only.
 	ErrPlayNotOffered = errors.New("rtmp: playback over RTMP is not offered; watch over WebRTC (WHEP) or LL-HLS")
 	// ErrWrongApp: the publish URL names another application than Config.App.
@@ -31,6 +38,12 @@ func reason(err error) string {
 	switch {
 	case errors.Is(err, ErrTooManyConnections):
 		return "connection_limit"
+	case errors.Is(err, ErrTooManyUnauthenticated):
+		return "unauthenticated_limit"
+	case errors.Is(err, ErrReplaced):
+		return "replaced"
+	case errors.Is(err, ErrStreamChanged):
+		return "stream_changed"
 	case errors.Is(err, ErrPlayNotOffered):
 		return "play"
 	case errors.Is(err, ErrWrongApp):

@@ -1,6 +1,8 @@
 package rtmp
 
 import (
+	"bytes"
+	"fmt"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
@@ -47,6 +49,9 @@ func (f *feeder) run(buffered []event, next func() (event, error)) error {
 func (f *feeder) feed(ev event) error {
 	switch ev.kind {
 	case evVideoConfig:
+		if err := f.sameVideo(ev.sps); err != nil {
+			return err
+		}
 		f.sps, f.pps = ev.sps, ev.pps
 	case evVideo:
 		if !f.src.HasVideo {
@@ -67,6 +72,29 @@ func (f *feeder) feed(ev event) error {
 			return nil
 		}
 		return f.ladder.WriteAAC(f.since(ev.pts), ev.aac)
+	}
+	return nil
+}
+
+// sameVideo checks a repeated video configuration against the probed one. The ladder (its
+// sizes) and the passthrough decision (no B-frames, a profile viewers were offered) were
+// made for the probed stream: an encoder that changes either mid-stream must reconnect and
+// be probed again, since, passed through, a switch to a profile with B-frames would reach
+// viewers who cannot decode it.
+func (f *feeder) sameVideo(sps []byte) error {
+	if !f.src.HasVideo || bytes.Equal(sps, f.src.SPS) {
+		return nil
+	}
+	var p prober
+	if err := p.videoConfig(sps, nil); err != nil {
+		return err
+	}
+	if p.src.Width != f.src.Width || p.src.Height != f.src.Height || p.src.ProfileLevelID[:2] != f.src.ProfileLevelID[:2] {
+		return fmt.Errorf("%w: %dx%d profile %s, was %dx%d profile %s", ErrStreamChanged,
+			p.src.Width, p.src.Height, p.src.ProfileLevelID[:2], f.src.Width, f.src.Height, f.src.ProfileLevelID[:2])
+	}
+	if p.decided && p.src.BFrames && !f.src.BFrames {
+		return fmt.Errorf("%w: the encoder now sends B-frames", ErrStreamChanged)
 	}
 	return nil
 }
@@ -99,7 +127,7 @@ func withParameterSets(au [][]byte, sps, pps []byte) [][]byte {
 		return au
 	}
 	out := make([][]byte, 0, len(au)+2)
-	for _, n := range au { // access unit delimiters and SEI stay first
+	for _, n := range au { // an access unit delimiter must stay first
 		if len(n) > 0 {
 			if t := h264.NALUType(n[0] & 0x1f); t == h264.NALUTypeAccessUnitDelimiter {
 				out = append(out, n)

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,5 +161,100 @@ func TestPreAuthBudget(t *testing.T) {
 	}
 	if sent > 4<<20 {
 		t.Errorf("%d bytes went out before the connection broke", sent)
+	}
+}
+
+// TestUnauthenticatedLimit: connections that have not presented a stream key are capped
+// apart from the connection limit (each may make gortmplib reserve up to 10 MiB): past the
+// cap a client is dropped at once and counted, and once the silent ones go, an encoder
+// publishes.
+func TestUnauthenticatedLimit(t *testing.T) {
+	s := newTestSFU(t)
+	var l ladders
+	cfg := testConfig()
+	cfg.MaxUnauthenticated = 2
+	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
+	var idle []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	waitFor(t, 2*time.Second, "two connections open", func() bool { return srv.openConns() == 2 })
+	before := refusals("unauthenticated_limit")
+	third, err := net.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	_ = third.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := third.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("third unauthenticated connection: read %v, want EOF (closed at once)", err)
+	}
+	if got := refusals("unauthenticated_limit"); got != before+1 {
+		t.Errorf("unauthenticated_limit refusals %v, want %v", got, before+1)
+	}
+	for _, c := range idle {
+		_ = c.Close()
+	}
+	waitFor(t, 2*time.Second, "the idle connections gone", func() bool { return srv.openConns() == 0 })
+	ctx := contextFor(t, 30*time.Second)
+	v := newH264Viewer(t, s, "show", sfu.LayerFull)
+	enc := publishFFmpeg(t, rtmpURL(srv, "live", publishToken(t, "show")), 20*time.Second, baselineArgs...)
+	if err := v.waitFrames(ctx, 0, 10, 640, 360); err != nil {
+		t.Fatalf("%v\nffmpeg:\n%s", err, enc.out.String())
+	}
+	// A publishing host no longer counts as unauthenticated: two more silent clients fit.
+	for range 2 {
+		c, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	waitFor(t, 2*time.Second, "host and two silent connections open", func() bool { return srv.openConns() == 3 })
+}
+
+// flakyListener fails Accept with a non-timeout error (as EMFILE is) a few times before
+// handing out one connection, then reports itself closed.
+type flakyListener struct {
+	net.Listener
+	fails int
+	conn  net.Conn
+	done  chan struct{}
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails > 0 {
+		l.fails--
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: syscall.EMFILE}
+	}
+	if c := l.conn; c != nil {
+		l.conn = nil
+		return c, nil
+	}
+	<-l.done
+	return nil, net.ErrClosed
+}
+
+// TestAcceptSurvivesErrors: running out of file descriptors does not end RTMP ingest: the
+// accept loop backs off and takes the next connection.
+func TestAcceptSurvivesErrors(t *testing.T) {
+	s := newTestSFU(t)
+	var l ladders
+	srv := startServer(t, testConfig(), Options{SFU: s, Ladder: l.start})
+	server, client := net.Pipe()
+	defer client.Close()
+	ln := &flakyListener{fails: 3, conn: server, done: make(chan struct{})}
+	stopped := make(chan struct{})
+	go func() { srv.accept(ln); close(stopped) }()
+	waitFor(t, 5*time.Second, "the connection after the failures taken", func() bool { return srv.openConns() == 1 })
+	close(ln.done)
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("accept did not return once the listener closed")
 	}
 }

@@ -151,3 +151,33 @@ func TestWithParameterSets(t *testing.T) {
 		t.Errorf("parameter sets added twice: %d NAL units", len(got))
 	}
 }
+
+// TestFeederRefusesAChangedVideo: a repeated sequence header is fine, a new size or
+// profile mid-stream ends the session (the ladder and the passthrough decision were made
+// for the probed stream).
+func TestFeederRefusesAChangedVideo(t *testing.T) {
+	probed := func(sps []byte) Source {
+		var p prober
+		if err := p.videoConfig(sps, ppsX264); err != nil {
+			t.Fatal(err)
+		}
+		return p.src
+	}
+	for _, tc := range []struct {
+		name      string
+		from, to  []byte
+		wantError bool
+	}{
+		{"same configuration again", spsHighB0, spsHighB0, false},
+		{"same size and profile, other SPS", spsHighB3, spsHighB0, false},
+		{"B-frames appear", spsHighB0, spsHighB3, true},
+		{"another size", spsBaseline, spsHighB0, true},
+		{"another profile, same size", spsHighB0, spsMainB2, true},
+	} {
+		f := &feeder{src: probed(tc.from)}
+		err := f.feed(vcfg(tc.to))
+		if got := errors.Is(err, ErrStreamChanged); got != tc.wantError {
+			t.Errorf("%s: %v, want stream-changed %v", tc.name, err, tc.wantError)
+		}
+	}
+}

@@ -35,6 +35,7 @@ type Server struct {
 	secure    net.Listener // nil without a certificate
 	listeners []net.Listener
 	slots     chan struct{} // one per open connection: the MaxConnections cap
+	pending   chan struct{} // one per connection not yet authorised: MaxUnauthenticated
 
 	ctx    context.Context // ends on Close: ladders being started give up
 	cancel context.CancelFunc
@@ -44,7 +45,8 @@ type Server struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	refusedLog *rateLimited
+	refusedLog *rateLimited // refusals before a stream key was accepted
+	acceptLog  *rateLimited
 }
 
 // New binds the configured listeners; Start serves them.
@@ -59,7 +61,9 @@ func New(cfg Config, opts Options, log *zap.Logger) (*Server, error) {
 		opts.Unavailable = errors.New("no transcoder configured")
 	}
 	s := &Server{cfg: cfg, opts: opts, log: log, slots: make(chan struct{}, cfg.MaxConnections),
-		conns: map[net.Conn]struct{}{}, refusedLog: newRateLimited(time.Second)}
+		pending: make(chan struct{}, cfg.MaxUnauthenticated),
+		conns:   map[net.Conn]struct{}{}, refusedLog: newRateLimited(time.Second),
+		acceptLog: newRateLimited(time.Second)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cfg.Addr != "" {
 		ln, err := net.Listen("tcp", cfg.Addr)
@@ -120,25 +124,42 @@ func (s *Server) Start() {
 }
 
 func (s *Server) accept(ln net.Listener) {
+	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond) // out of file descriptors: back off, do not spin
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return // closed
+			// Out of file descriptors (EMFILE) or another transient failure: back off
+			// as net/http does, and say so, rather than stop taking publishes silently.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			if s.acceptLog.allow() {
+				s.log.Warn("RTMP accept failed; retrying", zap.Error(err), zap.Duration("backoff", backoff))
+			}
+			time.Sleep(backoff)
+			continue
 		}
+		backoff = 0
 		connectionsTotal.Inc()
+		log := s.log.With(zap.Stringer("remote", nc.RemoteAddr()))
 		select {
 		case s.slots <- struct{}{}:
 		default:
-			s.refuse(fmt.Errorf("%w (limit %d)", ErrTooManyConnections, s.cfg.MaxConnections), s.log.With(zap.Stringer("remote", nc.RemoteAddr())))
+			s.refuse(fmt.Errorf("%w (limit %d)", ErrTooManyConnections, s.cfg.MaxConnections), log)
+			_ = nc.Close()
+			continue
+		}
+		select {
+		case s.pending <- struct{}{}:
+		default:
+			s.refuse(fmt.Errorf("%w (limit %d)", ErrTooManyUnauthenticated, s.cfg.MaxUnauthenticated), log)
+			<-s.slots
 			_ = nc.Close()
 			continue
 		}
 		if !s.track(nc) {
+			<-s.pending
 			<-s.slots
 			_ = nc.Close()
 			return
@@ -148,7 +169,10 @@ func (s *Server) accept(ln net.Listener) {
 			defer s.wg.Done()
 			defer func() { <-s.slots }()
 			defer s.untrack(nc)
-			s.handle(nc)
+			var once sync.Once
+			authorised := func() { once.Do(func() { <-s.pending }) }
+			defer authorised()
+			s.handle(nc, authorised)
 		}()
 	}
 }
@@ -172,19 +196,26 @@ func (s *Server) untrack(nc net.Conn) {
 	connectionsGauge.Dec()
 }
 
-// refuse counts and logs a refusal. Refusals before authentication can be floods (port
-// scanners, wrong keys in a retry loop): their log lines are rate-limited.
+// refuse counts and logs a refusal. Refusals before a stream key was accepted can be
+// floods (port scanners, a wrong key in a retry loop): their log lines are rate-limited,
+// but at Warn, so an operator sees encoders turned away at a limit.
 func (s *Server) refuse(err error, log *zap.Logger) {
 	why := reason(err)
 	refusalsTotal.WithLabelValues(why).Inc()
-	if why == "handshake" || why == "connection_limit" {
-		if !s.refusedLog.allow() {
-			return
-		}
-		log.Debug("RTMP connection dropped", zap.String("reason", why), zap.Error(err))
+	if preAuth(why) && !s.refusedLog.allow() {
 		return
 	}
 	log.Warn("RTMP connection refused", zap.String("reason", why), zap.Error(err))
+}
+
+// preAuth reports whether a refusal reason is decided before the stream key is accepted,
+// where anyone on the network can cause it.
+func preAuth(why string) bool {
+	switch why {
+	case "handshake", "connection_limit", "unauthenticated_limit", "bad_token", "forbidden", "wrong_app", "play":
+		return true
+	}
+	return false
 }
 
 // Close stops accepting, ends every connection (and with it its host session and

@@ -82,7 +82,7 @@ func (s *Server) stage(nc net.Conn, t target, ladder Ladder, log *zap.Logger) (*
 		if err != nil {
 			p.Close()
 			if errors.Is(err, sfu.ErrReplaced) {
-				return nil, fmt.Errorf("%w: a newer session of this room's host took the stage", ErrTranscoder)
+				return nil, ErrReplaced
 			}
 			return nil, fmt.Errorf("%w: %v", ErrTranscoder, err)
 		}

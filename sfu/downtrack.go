@@ -44,6 +44,7 @@ type DownTrack struct {
 	unsupported *Receiver    // a source whose codec the viewer lacks (warned once)
 	payloadType uint8
 	lastKeyReq  time.Time
+	keyReqFor   *Receiver // the layer lastKeyReq asked a keyframe of
 	munger      simulcast.Munger
 	vp8         simulcast.VP8Munger // picture ID continuity across layers and hosts
 	temporal    simulcast.TemporalFilter
@@ -316,8 +317,11 @@ func (d *DownTrack) join(r *Receiver, keyframe bool, arrival int64) bool {
 	}
 	if r.codec.IsVideo() && !keyframe {
 		now := time.Unix(0, arrival)
-		if now.Sub(d.lastKeyReq) >= keyframeRetry {
-			d.lastKeyReq = now
+		// keyframeRetry paces asking one layer again; a switch to another layer asks at
+		// once (the Receiver coalesces what reaches the publisher), or a viewer moving down
+		// two layers under congestion would wait out the first layer's retry.
+		if r != d.keyReqFor || now.Sub(d.lastKeyReq) >= keyframeRetry {
+			d.lastKeyReq, d.keyReqFor = now, r
 			go r.RequestKeyframe() // off the fan-out path: it may write RTCP
 		}
 		return false

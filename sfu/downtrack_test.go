@@ -1,11 +1,16 @@
 package sfu
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/simulcast"
 )
 
 // feed sends n video packets (the first a keyframe) through a Track with one DownTrack.
@@ -107,3 +112,46 @@ func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 }
 
 func (w *recordingWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// TestSwitchAsksTheNewLayerAtOnce: a viewer waiting for a keyframe of h that is moved down
+// to q (congestion) asks q for a keyframe at once, not after h's retry interval: the
+// retry paces asking one layer again, not asking another.
+func TestSwitchAsksTheNewLayerAtOnce(t *testing.T) {
+	cfg := DefaultConfig()
+	tr := newTrack(webrtc.RTPCodecTypeVideo, nil)
+	codec := forwardedCodecs()[1] // H.264 constrained baseline
+	var plis [numLayers]atomic.Int32
+	rcvs := make([]*Receiver, numLayers)
+	for l := range rcvs {
+		rcvs[l] = newReceiver(tr, PublishedTrack{Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: uint32(10 + l),
+			WriteRTCP: func([]rtcp.Packet) error { plis[l].Add(1); return nil }}, &cfg, zap.NewNop())
+		rcvs[l].layer = l
+		tr.attach(rcvs[l])
+	}
+	dt := newDownTrack(tr, "video", "test", LayerFull, zap.NewNop())
+	dt.writer, dt.ssrc, dt.codecs, dt.ready = &countingWriter{}, 1000, forwardedCodecs(), true
+	tr.addDownTrack(dt)
+
+	delta := func(r *Receiver, seq uint16) {
+		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 102, SSRC: r.src.SSRC, SequenceNumber: seq, Timestamp: uint32(seq) * 3000},
+			Payload: []byte{0x41, 1, 2, 3}}
+		b := newFrameBatch(1)
+		b.slots[0].pkt, b.slots[0].arrival = pkt, time.Now().UnixNano()
+		tr.forwardBatch(r, b.slots[:1])
+	}
+	waitPLI := func(l int) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Second); plis[l].Load() == 0; {
+			if time.Now().After(deadline) {
+				t.Fatalf("no keyframe request to layer %s; requests %v %v %v", LayerName(l), plis[0].Load(), plis[1].Load(), plis[2].Load())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	dt.allocate(LayerMid, simulcast.AllTemporal, 0, 0)
+	delta(rcvs[LayerMid], 1)
+	waitPLI(LayerMid)
+	dt.allocate(LayerLow, simulcast.AllTemporal, 0, 0) // congestion: down again before h's keyframe came
+	delta(rcvs[LayerLow], 1)
+	waitPLI(LayerLow)
+}

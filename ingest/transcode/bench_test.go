@@ -35,7 +35,7 @@ func BenchmarkOutputPath(b *testing.B) {
 // BenchmarkInputMux is what one host access unit costs the RTMP reader: SPS/PPS
 // bookkeeping, MPEG-TS muxing and the queue hand-off (the feeder drains the queue).
 func BenchmarkInputMux(b *testing.B) {
-	in := newInput(true, false, mpeg4audio.AudioSpecificConfig{}, []byte{0x67, 0x42, 0xc0, 0x1e}, []byte{0x68, 0xce}, 256)
+	in := newInput(true, false, mpeg4audio.AudioSpecificConfig{}, []byte{0x67, 0x42, 0xc0, 0x1e}, []byte{0x68, 0xce}, 256, 32<<20)
 	if err := in.restart(1); err != nil {
 		b.Fatal(err)
 	}
@@ -54,7 +54,6 @@ func BenchmarkInputMux(b *testing.B) {
 		if err := in.writeH264(d, d, au); err != nil {
 			b.Fatal(err)
 		}
-		c := <-in.queue
-		chunkPool.Put(c.b)
+		in.release(<-in.queue)
 	}
 }

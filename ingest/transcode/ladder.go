@@ -92,7 +92,7 @@ func Start(ctx context.Context, cfg Config, src Source, log *zap.Logger) (*Ladde
 		return nil, err
 	}
 	if needFFmpeg {
-		l.in = newInput(transcodeVideo, src.HasAudio, aac, src.SPS, src.PPS, cfg.QueueFrames)
+		l.in = newInput(transcodeVideo, src.HasAudio, aac, src.SPS, src.PPS, cfg.QueueFrames, cfg.QueueBytes)
 		// Open the first process's stream now: the host's first keyframe may arrive before
 		// the supervisor has run, and without a stream it would be dropped, holding the
 		// ladder's first picture back a whole source GOP.
@@ -272,8 +272,16 @@ func (l *Ladder) OnSenderReport(ssrc uint32, f func(*rtcp.SenderReport)) {
 
 // WriteH264 takes one access unit (NAL units without start codes) with its presentation and
 // decode times from the start of the stream. It never blocks for long: if ffmpeg falls behind,
-// input is dropped (counted in metrics) until the next keyframe.
+// input is dropped (counted in metrics) until the next keyframe. An access unit over
+// MaxAccessUnitBytes is refused with ErrAccessUnitTooLarge.
 func (l *Ladder) WriteH264(pts, dts time.Duration, au [][]byte) error {
+	n := 0
+	for _, nalu := range au {
+		n += len(nalu)
+	}
+	if n > MaxAccessUnitBytes {
+		return fmt.Errorf("%w: H.264 access unit of %d bytes, the limit is %d", ErrAccessUnitTooLarge, n, MaxAccessUnitBytes)
+	}
 	if l.passthrough != nil {
 		select {
 		case <-l.done:
@@ -289,8 +297,12 @@ func (l *Ladder) WriteH264(pts, dts time.Duration, au [][]byte) error {
 	return l.in.writeH264(pts, dts, au)
 }
 
-// WriteAAC takes one AAC access unit (raw, no ADTS) with its presentation time.
+// WriteAAC takes one AAC access unit (raw, no ADTS) with its presentation time. An access
+// unit over MaxAccessUnitBytes is refused with ErrAccessUnitTooLarge.
 func (l *Ladder) WriteAAC(pts time.Duration, au []byte) error {
+	if len(au) > MaxAccessUnitBytes {
+		return fmt.Errorf("%w: AAC access unit of %d bytes, the limit is %d", ErrAccessUnitTooLarge, len(au), MaxAccessUnitBytes)
+	}
 	if l.in == nil {
 		return nil
 	}

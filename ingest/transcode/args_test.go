@@ -145,18 +145,19 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("DefaultConfig: %v", err)
 	}
 	for name, c := range map[string]Config{
-		"four rungs":       {Ladder: []Rendition{{"f", 1080, 1e6}, {"h", 720, 1e6}, {"q", 480, 1e6}, {"q", 240, 1e6}}},
-		"bad rid":          {Ladder: []Rendition{{"x", 720, 1e6}}},
-		"duplicate rid":    {Ladder: []Rendition{{"h", 720, 1e6}, {"h", 480, 1e6}}},
-		"tiny height":      {Ladder: []Rendition{{"h", 8, 1e6}}},
-		"tiny bitrate":     {Ladder: []Rendition{{"h", 720, 1000}}},
-		"bad passthrough":  {Passthrough: "always"},
-		"bad preset":       {Preset: "warpspeed"},
-		"gop too long":     {GOP: time.Minute},
-		"opus bitrate":     {AudioBitrate: 1_000_000},
-		"backoff reversed": {MinBackoff: time.Second, MaxBackoff: time.Millisecond},
-		"stall too short":  {StallTimeout: time.Millisecond},
-		"queue too short":  {QueueFrames: 2},
+		"four rungs":        {Ladder: []Rendition{{"f", 1080, 1e6}, {"h", 720, 1e6}, {"q", 480, 1e6}, {"q", 240, 1e6}}},
+		"bad rid":           {Ladder: []Rendition{{"x", 720, 1e6}}},
+		"duplicate rid":     {Ladder: []Rendition{{"h", 720, 1e6}, {"h", 480, 1e6}}},
+		"tiny height":       {Ladder: []Rendition{{"h", 8, 1e6}}},
+		"tiny bitrate":      {Ladder: []Rendition{{"h", 720, 1000}}},
+		"bad passthrough":   {Passthrough: "always"},
+		"bad preset":        {Preset: "warpspeed"},
+		"gop too long":      {GOP: time.Minute},
+		"opus bitrate":      {AudioBitrate: 1_000_000},
+		"backoff reversed":  {MinBackoff: time.Second, MaxBackoff: time.Millisecond},
+		"stall too short":   {StallTimeout: time.Millisecond},
+		"queue too short":   {QueueFrames: 2},
+		"queue bytes small": {QueueBytes: 1 << 20},
 	} {
 		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)

@@ -39,7 +39,18 @@ type Config struct {
 	// audio together); past it input is dropped until the next keyframe. 0: 256, about three
 	// seconds of 30 fps video with its audio.
 	QueueFrames int `yaml:"queue_frames"`
+	// QueueBytes bounds the same queue in bytes of MPEG-TS: an RTMP message can carry 10 MiB,
+	// so a frame count alone would let a host whose ffmpeg falls behind make the server hold
+	// gigabytes. Past it input is dropped as past QueueFrames. 0: 32 MiB, a few seconds of a
+	// 50 Mbit/s source; at least MaxAccessUnitBytes, so that an empty queue takes any access
+	// unit the Ladder accepts.
+	QueueBytes int `yaml:"queue_bytes"`
 }
+
+// MaxAccessUnitBytes is the largest access unit WriteH264 and WriteAAC accept. A 4K intra
+// frame at a high bitrate is a few MiB; anything bigger is a broken or hostile host, and
+// queueing it would only hold memory ffmpeg cannot use in time.
+const MaxAccessUnitBytes = 8 << 20
 
 // DefaultConfig returns the settings `glint serve` starts with: every default filled in.
 func DefaultConfig() Config { return Config{}.Defaults() }
@@ -72,6 +83,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.QueueFrames == 0 {
 		c.QueueFrames = 256
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = 32 << 20
 	}
 	return c
 }
@@ -128,6 +142,9 @@ func (c Config) Validate() error {
 	}
 	if c.QueueFrames < 16 {
 		return fmt.Errorf("%w: queue of %d frames is too short", ErrInvalidConfig, c.QueueFrames)
+	}
+	if c.QueueBytes < MaxAccessUnitBytes {
+		return fmt.Errorf("%w: queue of %d bytes cannot hold the largest access unit (%d bytes)", ErrInvalidConfig, c.QueueBytes, MaxAccessUnitBytes)
 	}
 	return nil
 }

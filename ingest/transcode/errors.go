@@ -12,6 +12,8 @@ var (
 	ErrClosed = errors.New("transcode: ladder closed")
 	// ErrInvalidConfig wraps what Config.Validate finds.
 	ErrInvalidConfig = errors.New("transcode: invalid config")
+	// ErrAccessUnitTooLarge: WriteH264 or WriteAAC got more than MaxAccessUnitBytes at once.
+	ErrAccessUnitTooLarge = errors.New("transcode: access unit too large")
 	// ErrInvalidSource: the Source cannot be transcoded (no tracks, no size).
 	ErrInvalidSource = errors.New("transcode: invalid source")
 )

@@ -16,8 +16,9 @@ import (
 // input muxes the host's access units into MPEG-TS for ffmpeg's stdin. Muxing happens on the
 // caller's goroutine (the RTMP reader) and is cheap; the write into the pipe, which blocks
 // when ffmpeg falls behind, happens on the process's feeder goroutine behind a bounded queue,
-// so the RTMP reader never waits for ffmpeg. A full queue drops video until the next keyframe
-// (a decoder cannot use frames after a gap) and drops audio frame by frame.
+// so the RTMP reader never waits for ffmpeg. The queue is bounded in access units and in bytes
+// (an access unit can be megabytes); a full queue drops video until the next keyframe (a
+// decoder cannot use frames after a gap) and drops audio frame by frame.
 type input struct {
 	video, audio bool // what goes into the stream (passthrough sends audio only)
 	aac          mpeg4audio.AudioSpecificConfig
@@ -32,6 +33,10 @@ type input struct {
 	params   params
 	closed   bool
 	queue    chan chunk
+	maxBytes int64
+	// queued is the bytes of the chunks in the queue or being written by the feeder: added
+	// under mu by enqueue, subtracted by release once a chunk is back in the pool.
+	queued   atomic.Int64
 	lastFeed atomic.Int64 // unix nanos of the last input for a running process: "input flows" for stall detection
 }
 
@@ -43,8 +48,8 @@ type chunk struct {
 
 var chunkPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-func newInput(video, audio bool, aac mpeg4audio.AudioSpecificConfig, sps, pps []byte, queueFrames int) *input {
-	in := &input{video: video, audio: audio, aac: aac, queue: make(chan chunk, queueFrames)}
+func newInput(video, audio bool, aac mpeg4audio.AudioSpecificConfig, sps, pps []byte, queueFrames, queueBytes int) *input {
+	in := &input{video: video, audio: audio, aac: aac, queue: make(chan chunk, queueFrames), maxBytes: int64(queueBytes)}
 	in.params.sps, in.params.pps = append([]byte(nil), sps...), append([]byte(nil), pps...)
 	if len(sps) == 0 || len(pps) == 0 {
 		in.params.sps, in.params.pps = nil, nil
@@ -90,7 +95,7 @@ func (in *input) drain() {
 	for {
 		select {
 		case c := <-in.queue:
-			chunkPool.Put(c.b)
+			in.release(c)
 		default:
 			return
 		}
@@ -112,7 +117,11 @@ func (in *input) writeH264(pts, dts time.Duration, au [][]byte) error {
 	}
 	au = in.params.apply(au)
 	key := isKeyframe(au)
-	if len(in.queue) == cap(in.queue) {
+	n := 0
+	for _, nalu := range au {
+		n += len(nalu)
+	}
+	if in.full(n) {
 		in.overflow()
 		return nil
 	}
@@ -144,7 +153,7 @@ func (in *input) writeAAC(pts time.Duration, au []byte) error {
 	if !in.audio || in.w == nil {
 		return nil
 	}
-	if len(in.queue) == cap(in.queue) {
+	if in.full(len(au)) {
 		in.overflow()
 		return nil
 	}
@@ -154,6 +163,14 @@ func (in *input) writeAAC(pts time.Duration, au []byte) error {
 	}
 	in.enqueue()
 	return nil
+}
+
+// full reports whether an access unit of n bytes does not fit the queue. The check comes
+// before muxing, since a muxed unit that is then dropped would break the MPEG-TS continuity
+// counters, so it uses the payload size: the queue may pass maxBytes by the MPEG-TS overhead
+// of its last unit, about 2%.
+func (in *input) full(n int) bool {
+	return len(in.queue) == cap(in.queue) || in.queued.Load()+int64(n) > in.maxBytes
 }
 
 // overflow drops an access unit that does not fit the queue. Video then waits for a keyframe,
@@ -172,6 +189,7 @@ func (in *input) enqueue() {
 	b.Reset()
 	b.Write(in.buf.Bytes())
 	in.buf.Reset()
+	in.queued.Add(int64(b.Len()))
 	in.queue <- chunk{gen: in.gen, b: b}
 	in.lastFeed.Store(time.Now().UnixNano())
 }
@@ -185,16 +203,22 @@ func (in *input) feed(gen uint64, stdin *os.File, stop <-chan struct{}) {
 			return
 		case c := <-in.queue:
 			if c.gen != gen {
-				chunkPool.Put(c.b)
+				in.release(c)
 				continue
 			}
 			_, err := stdin.Write(c.b.Bytes())
-			chunkPool.Put(c.b)
+			in.release(c) // only now: the bytes were held until the write returned
 			if err != nil {
 				return
 			}
 		}
 	}
+}
+
+// release returns a chunk taken from the queue to the pool and its bytes to the budget.
+func (in *input) release(c chunk) {
+	in.queued.Add(-int64(c.b.Len()))
+	chunkPool.Put(c.b)
 }
 
 func (in *input) close() {

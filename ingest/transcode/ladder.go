@@ -41,13 +41,21 @@ type Ladder struct {
 
 	done      chan struct{} // closed by Close: the sources' end of stream
 	closeOnce sync.Once
-	stopCtx   func() bool
-	readers   sync.WaitGroup
+	// stopCtx unregisters the context's Close. Only the exported Close reads it, which a caller
+	// can only call once Start has returned; the context itself runs shutdown, which does not
+	// read it, so a context cancelled during Start cannot race the assignment.
+	stopCtx func() bool
+	readers sync.WaitGroup
 }
 
 // Start runs ffmpeg for one host session. The returned Ladder's Tracks are fixed for its
-// life. Cancelling ctx closes the Ladder as Close does.
+// life. Cancelling ctx closes the Ladder as Close does; a ctx cancelled before or during
+// Start makes Start fail with ctx's error and leave nothing running.
 func Start(ctx context.Context, cfg Config, src Source, log *zap.Logger) (*Ladder, error) {
+	// A publish that ended while it was being probed must not spawn ffmpeg only to kill it.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("transcode: start: %w", err)
+	}
 	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -84,7 +92,7 @@ func Start(ctx context.Context, cfg Config, src Source, log *zap.Logger) (*Ladde
 		return nil, err
 	}
 	if needFFmpeg {
-		l.in = newInput(transcodeVideo, src.HasAudio, aac, src.SPS, src.PPS, cfg.QueueFrames)
+		l.in = newInput(transcodeVideo, src.HasAudio, aac, src.SPS, src.PPS, cfg.QueueFrames, cfg.QueueBytes)
 		// Open the first process's stream now: the host's first keyframe may arrive before
 		// the supervisor has run, and without a stream it would be dropped, holding the
 		// ladder's first picture back a whole source GOP.
@@ -115,7 +123,14 @@ func Start(ctx context.Context, cfg Config, src Source, log *zap.Logger) (*Ladde
 	} else {
 		laddersLadder.Inc()
 	}
-	l.stopCtx = context.AfterFunc(ctx, func() { l.Close() })
+	// Every field is set before the context can run shutdown: AfterFunc may run it at once.
+	l.stopCtx = context.AfterFunc(ctx, l.shutdown)
+	if err := ctx.Err(); err != nil {
+		// Cancelled after the check above: the context has closed, or is closing, the Ladder;
+		// Close waits for that, so nothing is left running when Start reports the error.
+		l.Close()
+		return nil, fmt.Errorf("transcode: start: %w", err)
+	}
 	l.log.Info("transcoding started", zap.Bool("passthrough", pass), zap.Int("renditions", len(job.Rungs)),
 		zap.Bool("audio", src.HasAudio), zap.Int("width", src.Width), zap.Int("height", src.Height))
 	return l, nil
@@ -257,8 +272,16 @@ func (l *Ladder) OnSenderReport(ssrc uint32, f func(*rtcp.SenderReport)) {
 
 // WriteH264 takes one access unit (NAL units without start codes) with its presentation and
 // decode times from the start of the stream. It never blocks for long: if ffmpeg falls behind,
-// input is dropped (counted in metrics) until the next keyframe.
+// input is dropped (counted in metrics) until the next keyframe. An access unit over
+// MaxAccessUnitBytes is refused with ErrAccessUnitTooLarge.
 func (l *Ladder) WriteH264(pts, dts time.Duration, au [][]byte) error {
+	n := 0
+	for _, nalu := range au {
+		n += len(nalu)
+	}
+	if n > MaxAccessUnitBytes {
+		return fmt.Errorf("%w: H.264 access unit of %d bytes, the limit is %d", ErrAccessUnitTooLarge, n, MaxAccessUnitBytes)
+	}
 	if l.passthrough != nil {
 		select {
 		case <-l.done:
@@ -274,8 +297,12 @@ func (l *Ladder) WriteH264(pts, dts time.Duration, au [][]byte) error {
 	return l.in.writeH264(pts, dts, au)
 }
 
-// WriteAAC takes one AAC access unit (raw, no ADTS) with its presentation time.
+// WriteAAC takes one AAC access unit (raw, no ADTS) with its presentation time. An access
+// unit over MaxAccessUnitBytes is refused with ErrAccessUnitTooLarge.
 func (l *Ladder) WriteAAC(pts time.Duration, au []byte) error {
+	if len(au) > MaxAccessUnitBytes {
+		return fmt.Errorf("%w: AAC access unit of %d bytes, the limit is %d", ErrAccessUnitTooLarge, len(au), MaxAccessUnitBytes)
+	}
 	if l.in == nil {
 		return nil
 	}
@@ -294,10 +321,15 @@ func (l *Ladder) FFmpegPID() int {
 // Close stops ffmpeg (the whole process group), ends the Tracks' sources, waits for its
 // goroutines; safe to call twice.
 func (l *Ladder) Close() error {
+	l.stopCtx() // the context no longer needs to close us
+	l.shutdown()
+	return nil
+}
+
+// shutdown is Close without unregistering the context's callback, which is what the context
+// runs: it may run before Start has stored stopCtx.
+func (l *Ladder) shutdown() {
 	l.closeOnce.Do(func() {
-		if l.stopCtx != nil {
-			l.stopCtx()
-		}
 		close(l.done)
 		if l.passthrough != nil {
 			l.passthrough.close()
@@ -321,7 +353,6 @@ func (l *Ladder) Close() error {
 		}
 		l.log.Info("transcoding stopped")
 	})
-	return nil
 }
 
 func (l *Ladder) closeOutputs() {

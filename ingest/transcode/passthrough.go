@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
 )
 
 // passthrough packetizes the host's H.264 into RTP in-process: no decode, no encode, no
@@ -19,17 +17,15 @@ type passthrough struct {
 	pt   uint8
 	src  *queueSource
 
-	mu        sync.Mutex
-	payloader codecs.H264Payloader
-	params    params
-	seq       uint16
-	tsBase    uint32
-	started   bool // a keyframe has been sent: viewers can decode from here on
-	lastSR    time.Time
-	closed    bool
-	pkt       rtp.Packet
-	payloads  [][]byte
-	onSR      func(*rtcp.SenderReport)
+	mu             sync.Mutex
+	params         params
+	seq            uint16
+	tsBase         uint32
+	started        bool // a keyframe has been sent: viewers can decode from here on
+	lastSR         time.Time
+	closed         bool
+	onSR           func(*rtcp.SenderReport)
+	h264Packetizer // guarded by mu
 }
 
 func newPassthrough(ssrc uint32, pt uint8, src *queueSource, sps, pps []byte) *passthrough {
@@ -60,29 +56,12 @@ func (p *passthrough) write(dts time.Duration, au [][]byte) {
 		p.started = true
 	}
 	ts := p.tsBase + uint32(ticks90k(dts))
-	p.payloads = p.payloads[:0]
+	p.ts = ts
 	for _, nalu := range au {
-		// One NAL unit per call: the payloader splits Annex-B, and a bare NAL unit is one
-		// unit to it; it carries SPS and PPS over to the next call to aggregate them.
-		p.payloads = append(p.payloads, p.payloader.Payload(rtpPacketSize-12, nalu)...)
+		p.packetize(nalu)
 	}
+	p.send(true) // the access unit's last packet carries the marker
 	now := time.Now()
-	for i, pl := range p.payloads {
-		p.pkt.Header = rtp.Header{
-			Version: 2, PayloadType: p.pt, SequenceNumber: p.seq, Timestamp: ts, SSRC: p.ssrc,
-			Marker: i == len(p.payloads)-1,
-		}
-		p.pkt.Payload = pl
-		pk := packetPool.Get().(*packet)
-		n, err := p.pkt.MarshalTo(pk.buf[:])
-		if err != nil {
-			packetPool.Put(pk)
-			continue
-		}
-		pk.n = n
-		p.seq++
-		p.src.push(pk)
-	}
 	if p.onSR != nil && now.Sub(p.lastSR) >= srInterval {
 		p.lastSR = now
 		p.onSR(&rtcp.SenderReport{SSRC: p.ssrc, NTPTime: ntpTime(now), RTPTime: ts})

@@ -33,7 +33,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./datachannel/
 	$(GO) test -run '^$$' -fuzz FuzzReceive -fuzztime $(FUZZTIME) ./datachannel/
 	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime $(FUZZTIME) ./datachannel/bus/
-	$(GO) test -run '^$$' -fuzz FuzzSetParams -fuzztime $(FUZZTIME) ./ingest/transcode/
+	$(GO) test -run '^$$' -fuzz FuzzRungs -fuzztime $(FUZZTIME) ./ingest/transcode/
 	$(GO) test -run '^$$' -fuzz FuzzParamsApply -fuzztime $(FUZZTIME) ./ingest/transcode/
 	$(GO) test -run '^$$' -fuzz FuzzMunger -fuzztime $(FUZZTIME) ./ingest/transcode/
 	$(GO) test -run '^$$' -fuzz FuzzParseTarget -fuzztime $(FUZZTIME) ./ingest/rtmp/

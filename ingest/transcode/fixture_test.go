@@ -143,7 +143,7 @@ func readFixture(t testing.TB, path string) fixture {
 		}
 		if sps != nil && pps != nil && fx.src.SPS == nil {
 			bframes := fx.src.BFrames
-			if err := fx.src.SetParams(sps, pps); err != nil {
+			if err := fx.src.setParams(sps, pps); err != nil {
 				t.Fatal(err)
 			}
 			fx.src.BFrames = fx.src.BFrames || bframes

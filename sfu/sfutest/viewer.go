@@ -12,7 +12,6 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 )
 
 // Viewer is a pion viewer that records what it receives and checks it.
@@ -153,8 +152,9 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 		return
 	}
 	// A lost packet that is not repaired within a second is given up on, as a browser's
-	// jitter buffer does: the frame is dropped and a keyframe requested.
-	sb := samplebuilder.New(512, &paddingTolerant{}, 90000, samplebuilder.WithMaxTimeDelay(time.Second))
+	// jitter buffer does: the frame is dropped and a keyframe requested; a keyframe skips
+	// packets that stay missing (see jitter).
+	jb := newJitter()
 	padding := 0 // padding-only packets pushed and not yet accounted for
 	for {
 		pkt, _, err := t.ReadRTP()
@@ -167,10 +167,15 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 		if pkt.Padding && len(pkt.Payload) == 0 {
 			padding++ // a bandwidth probe: the sample builder counts it as dropped
 		}
-		sb.Push(pkt)
-		for s := sb.Pop(); s != nil; s = sb.Pop() {
+		if jb.push(pkt, time.Now()) {
+			padding = 0
+		}
+		for s := jb.sb.Pop(); s != nil; s = jb.sb.Pop() {
 			n, key, layer, err := ParseLayerFrame(s.Data)
 			now := time.Now()
+			if s.PrevDroppedPackets > 0 {
+				jb.gaveUp()
+			}
 			v.mu.Lock()
 			lost := int(s.PrevDroppedPackets) - padding
 			padding = max(0, -lost)

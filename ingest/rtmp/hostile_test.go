@@ -92,15 +92,7 @@ func TestConnectionLimit(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxConnections = 2
 	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
-	var idle []net.Conn
-	for range 2 {
-		c, err := net.Dial("tcp", srv.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		idle = append(idle, c)
-	}
-	waitFor(t, 2*time.Second, "two connections open", func() bool { return srv.openConns() == 2 })
+	idle := dialIdle(t, srv, 2)
 	before := refusals("connection_limit")
 	enc := publishFFmpeg(t, rtmpURL(srv, "live", publishToken(t, "show")), 10*time.Second, baselineArgs...)
 	if err, out := enc.wait(t, 15*time.Second); err == nil {
@@ -109,10 +101,7 @@ func TestConnectionLimit(t *testing.T) {
 	if got := refusals("connection_limit"); got != before+1 {
 		t.Errorf("connection_limit refusals %v, want %v", got, before+1)
 	}
-	for _, c := range idle {
-		_ = c.Close()
-	}
-	waitFor(t, 2*time.Second, "the idle connections gone", func() bool { return srv.openConns() == 0 })
+	closeAll(t, srv, idle)
 	ctx := contextFor(t, 30*time.Second)
 	v := newH264Viewer(t, s, "show", sfu.LayerFull)
 	enc = publishFFmpeg(t, rtmpURL(srv, "live", publishToken(t, "show")), 20*time.Second, baselineArgs...)
@@ -174,15 +163,7 @@ func TestUnauthenticatedLimit(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxUnauthenticated = 2
 	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
-	var idle []net.Conn
-	for range 2 {
-		c, err := net.Dial("tcp", srv.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		idle = append(idle, c)
-	}
-	waitFor(t, 2*time.Second, "two connections open", func() bool { return srv.openConns() == 2 })
+	idle := dialIdle(t, srv, 2)
 	before := refusals("unauthenticated_limit")
 	third, err := net.Dial("tcp", srv.Addr().String())
 	if err != nil {
@@ -196,10 +177,7 @@ func TestUnauthenticatedLimit(t *testing.T) {
 	if got := refusals("unauthenticated_limit"); got != before+1 {
 		t.Errorf("unauthenticated_limit refusals %v, want %v", got, before+1)
 	}
-	for _, c := range idle {
-		_ = c.Close()
-	}
-	waitFor(t, 2*time.Second, "the idle connections gone", func() bool { return srv.openConns() == 0 })
+	closeAll(t, srv, idle)
 	ctx := contextFor(t, 30*time.Second)
 	v := newH264Viewer(t, s, "show", sfu.LayerFull)
 	enc := publishFFmpeg(t, rtmpURL(srv, "live", publishToken(t, "show")), 20*time.Second, baselineArgs...)
@@ -207,14 +185,10 @@ func TestUnauthenticatedLimit(t *testing.T) {
 		t.Fatalf("%v\nffmpeg:\n%s", err, enc.out.String())
 	}
 	// A publishing host no longer counts as unauthenticated: two more silent clients fit.
-	for range 2 {
-		c, err := net.Dial("tcp", srv.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+	if srv.openConns() != 1 {
+		t.Fatalf("%d connections open, want the host's alone", srv.openConns())
 	}
-	waitFor(t, 2*time.Second, "host and two silent connections open", func() bool { return srv.openConns() == 3 })
+	defer closeAll(t, srv, dialIdle(t, srv, 2)) // fits: the host holds no unauthenticated slot
 }
 
 // flakyListener fails Accept with a non-timeout error (as EMFILE is) a few times before
@@ -257,4 +231,30 @@ func TestAcceptSurvivesErrors(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("accept did not return once the listener closed")
 	}
+}
+
+// dialIdle opens n connections that never speak and waits until the server holds them.
+func dialIdle(t *testing.T, srv *Server, n int) []net.Conn {
+	t.Helper()
+	open := srv.openConns()
+	var idle []net.Conn
+	for range n {
+		c, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	waitFor(t, 2*time.Second, "the idle connections open", func() bool { return srv.openConns() == open+n })
+	return idle
+}
+
+// closeAll closes idle connections and waits until the server let them go.
+func closeAll(t *testing.T, srv *Server, idle []net.Conn) {
+	t.Helper()
+	open := srv.openConns()
+	for _, c := range idle {
+		_ = c.Close()
+	}
+	waitFor(t, 2*time.Second, "the idle connections gone", func() bool { return srv.openConns() == open-len(idle) })
 }

@@ -105,12 +105,19 @@ func TestMediaClockAfterHostRestart(t *testing.T) {
 	defer second.Close()
 	go func() { sending <- second.SendFrames(ctx, 1000, 30*20, 30, 30) }()
 	defer func() { cancel(); <-sending }()
-	_, clock = nextOnChannel(ctx, t, v, datachannel.TypeMediaClock)
 	if err := v.WaitFrame(ctx, 1000+30*3); err != nil {
 		t.Fatalf("the viewer did not follow the new host: %v; %s", err, v.Summary())
 	}
-	if d := newestFrameAge(v, clock, skew); d < -50 || d > 250 {
-		t.Errorf("second host: the new mapping puts the newest frame %d ms before the host's now, want a few frames", d)
+	// The first host's mapping may be resent before the second's comes (a loaded machine
+	// paces the first host's frames late, and its clock drifts past the 5 ms tolerance):
+	// the viewer must get one that puts its frames on the new host's clock before ctx ends.
+	for {
+		_, clock = nextOnChannel(ctx, t, v, datachannel.TypeMediaClock)
+		d := newestFrameAge(v, clock, skew)
+		if d >= -50 && d <= 250 {
+			return
+		}
+		t.Logf("a mapping %d ms off the second host's clock (the first host's: ~%d)", d, skew.Milliseconds())
 	}
 }
 

@@ -251,3 +251,34 @@ export async function run({ name, overallMs, sides, test, lastLook = async () =>
     await finish(err);
   }
 }
+
+// judgePlayback throws unless every sample shows a frame size (one of heights, when given),
+// framesDecoded
+// grew over every STEP_MS of the window, and audio packets kept arriving.
+export function judgePlayback(samples, heights = []) {
+  if (samples.length < 3) throw new Error(`only ${samples.length} samples taken`);
+  for (const s of samples) {
+    const { frameWidth: w, frameHeight: h } = s.video;
+    if (!(w > 0 && h > 0)) throw new Error(`no video frame size at t=${s.t} ms (${w}x${h})`);
+    if (heights.length && !heights.includes(h)) {
+      throw new Error(`frame height ${h} at t=${s.t} ms, want one of ${heights.join(', ')}`);
+    }
+  }
+  let steps = 0;
+  for (let i = 1, j = -1; i < samples.length; i++) {
+    while (j + 1 < i && samples[j + 1].t <= samples[i].t - STEP_MS) j++;
+    if (j < 0) continue;
+    const [a, b] = [samples[j], samples[i]];
+    if (!(b.video.framesDecoded > a.video.framesDecoded)) {
+      throw new Error(
+        `video stalled: framesDecoded ${b.video.framesDecoded} at t=${b.t} ms, ${a.video.framesDecoded} at t=${a.t} ms`,
+      );
+    }
+    steps++;
+  }
+  if (steps < 2) throw new Error(`only ${steps} one-second steps checked; sample window too short`);
+  const [first, last] = [samples[0], samples[samples.length - 1]];
+  if (!(last.audio.packetsReceived > first.audio.packetsReceived)) {
+    throw new Error(`audio stalled: packetsReceived ${first.audio.packetsReceived} → ${last.audio.packetsReceived}`);
+  }
+}

@@ -13,38 +13,9 @@
 // with the reason, the pages' window.glint.error and console errors on stderr;
 // 2: bad usage. CHROMIUM overrides the browser path (default /usr/bin/chromium).
 // The command line, Chromium, the pages and the run's ending live in lib.mjs.
-import { STEP_MS, Side, pageUrl, parseCli, run, sampleWindow, waitFirstFrame } from './lib.mjs';
+import { Side, judgePlayback, pageUrl, parseCli, run, sampleWindow, waitFirstFrame } from './lib.mjs';
 
 const OVERALL_MS = 60_000; // cap for the whole run, start to exit
-
-// judge throws unless every sample shows a frame size, framesDecoded grew over
-// every STEP_MS of the window, and audio packets kept arriving.
-function judge(samples) {
-  if (samples.length < 3) throw new Error(`only ${samples.length} samples taken`);
-  for (const s of samples) {
-    if (!(s.video.frameWidth > 0 && s.video.frameHeight > 0)) {
-      throw new Error(`no video frame size at t=${s.t} ms (${s.video.frameWidth}x${s.video.frameHeight})`);
-    }
-  }
-  let steps = 0;
-  for (let i = 1, j = -1; i < samples.length; i++) {
-    while (j + 1 < i && samples[j + 1].t <= samples[i].t - STEP_MS) j++;
-    if (j < 0) continue;
-    const [a, b] = [samples[j], samples[i]];
-    if (!(b.video.framesDecoded > a.video.framesDecoded)) {
-      throw new Error(
-        `video stalled: framesDecoded ${b.video.framesDecoded} at t=${b.t} ms, ` +
-          `${a.video.framesDecoded} at t=${a.t} ms`,
-      );
-    }
-    steps++;
-  }
-  if (steps < 2) throw new Error(`only ${steps} one-second steps checked; sample window too short`);
-  const [first, last] = [samples[0], samples[samples.length - 1]];
-  if (!(last.audio.packetsReceived > first.audio.packetsReceived)) {
-    throw new Error(`audio stalled: packetsReceived ${first.audio.packetsReceived} → ${last.audio.packetsReceived}`);
-  }
-}
 
 const opts = parseCli({
   name: 'whip_whep',
@@ -71,7 +42,7 @@ run({
       const s = await play.stats();
       return { video: s.video, audio: s.audio };
     });
-    judge(samples);
+    judgePlayback(samples);
   },
   result: ([pub, ply], elapsedMs) => ({
     server: opts.server,

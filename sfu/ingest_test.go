@@ -2,11 +2,9 @@ package sfu_test
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
@@ -14,22 +12,6 @@ import (
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/sfu/sfutest"
 )
-
-// chanSource is a TrackSource fed from a channel, as RTMP ingest feeds the SFU with the
-// transcoder's RTP; it ends when the session stops.
-type chanSource struct {
-	pkts <-chan []byte
-	stop <-chan struct{}
-}
-
-func (c chanSource) Read(b []byte) (int, interceptor.Attributes, error) {
-	select {
-	case p := <-c.pkts:
-		return copy(b, p), nil, nil
-	case <-c.stop:
-		return 0, nil, io.EOF
-	}
-}
 
 // TestIngestPeerPublishes: a host session without a PeerConnection (RTMP ingest) publishes
 // through the same Room.Publish as WHIP, a WebRTC viewer receives every frame, and closing
@@ -58,7 +40,7 @@ func TestIngestPeerPublishes(t *testing.T) {
 	if _, ok := sfu.IngestCodec(webrtc.MimeTypeH264, "f4001f"); ok {
 		t.Fatal("High 4:4:4 H.264 was accepted: no browser decodes it")
 	}
-	rcv, err := room.Publish(p, sfu.PublishedTrack{Source: chanSource{pkts, p.Stopping()}, Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 1234})
+	rcv, err := room.Publish(p, sfu.PublishedTrack{Source: sfutest.ChanSource{Packets: pkts, Stop: p.Stopping()}, Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 1234})
 	if err != nil {
 		t.Fatal(err)
 	}

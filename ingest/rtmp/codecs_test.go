@@ -67,16 +67,7 @@ func TestMP3Refused(t *testing.T) {
 // description of the onStatus error the server answered with ("" if none came).
 func publishGo(t *testing.T, srv *Server, key string, codec codecs.Codec) string {
 	t.Helper()
-	u, err := url.Parse(rtmpURL(srv, "live", key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c := &gortmplib.Client{URL: u, Publish: true}
-	if err := c.Initialize(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c := dialPublish(t, srv, key)
 	defer c.Close()
 	_ = c.NetConn().SetDeadline(time.Now().Add(5 * time.Second))
 	w := &gortmplib.Writer{Conn: c, Tracks: []*gortmplib.Track{{Codec: codec}}}
@@ -97,4 +88,21 @@ func publishGo(t *testing.T, srv *Server, key string, codec codecs.Codec) string
 		}
 	}
 	return ""
+}
+
+// dialPublish connects gortmplib's client to srv to publish with key (handshake, connect
+// and publish done), failing the test if it cannot.
+func dialPublish(t *testing.T, srv *Server, key string) *gortmplib.Client {
+	t.Helper()
+	u, err := url.Parse(rtmpURL(srv, "live", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c := &gortmplib.Client{URL: u, Publish: true}
+	if err := c.Initialize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

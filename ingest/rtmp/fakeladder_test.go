@@ -3,12 +3,10 @@ package rtmp
 import (
 	"context"
 	"errors"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
@@ -16,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/sfu/sfutest"
 )
 
 // rtpLadder stands in for the ffmpeg ladder in tests that are about the RTMP side: it
@@ -63,7 +62,7 @@ func (l *ladders) list() []*rtpLadder {
 }
 
 func (r *rtpLadder) Tracks() []sfu.PublishedTrack {
-	return []sfu.PublishedTrack{{Source: chanSource{r.pkts, r.stop}, Codec: r.codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 4242}}
+	return []sfu.PublishedTrack{{Source: sfutest.ChanSource{Packets: r.pkts, Stop: r.stop}, Codec: r.codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 4242}}
 }
 
 func (r *rtpLadder) Passthrough() bool { return true }
@@ -125,19 +124,4 @@ func (r *rtpLadder) isClosed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.closed
-}
-
-// chanSource is a TrackSource fed from a channel that ends when stop closes.
-type chanSource struct {
-	pkts <-chan []byte
-	stop <-chan struct{}
-}
-
-func (c chanSource) Read(b []byte) (int, interceptor.Attributes, error) {
-	select {
-	case p := <-c.pkts:
-		return copy(b, p), nil, nil
-	case <-c.stop:
-		return 0, nil, io.EOF
-	}
 }

@@ -2,9 +2,7 @@ package rtmp
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,16 +127,7 @@ func publishClip(t *testing.T, srv *Server, key string, aus [][][]byte) []time.T
 // publishClipAt sends frame i when at(i) has passed since the start (its pts stays i/30 s).
 func publishClipAt(t *testing.T, srv *Server, key string, aus [][][]byte, at func(i int) time.Duration) []time.Time {
 	t.Helper()
-	u, err := url.Parse(rtmpURL(srv, "live", key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c := &gortmplib.Client{URL: u, Publish: true}
-	if err := c.Initialize(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c := dialPublish(t, srv, key)
 	defer c.Close()
 	var sps, pps []byte
 	for _, n := range aus[0] {

@@ -128,7 +128,12 @@ func testStall(t *testing.T, tail string) {
 		}
 	}()
 	waitFor(t, 10*time.Second, "a stall restart", func() bool { return counterValue(restartsOnStall) > before })
-	waitFor(t, 5*time.Second, "the restarted fake", func() bool { return l.FFmpegPID() != 0 })
+	// The restarted fake has run once its shell has recorded its child (a pid alone says
+	// it was forked, not that the script got that far before Close kills it).
+	waitFor(t, 5*time.Second, "the restarted fake", func() bool {
+		children, _ := filepath.Glob(filepath.Join(dir, "child.*"))
+		return len(children) >= 2
+	})
 	close(stop)
 	<-fed
 	l.Close()

@@ -132,7 +132,13 @@ func testStall(t *testing.T, tail string) {
 	// it was forked, not that the script got that far before Close kills it).
 	waitFor(t, 5*time.Second, "the restarted fake", func() bool {
 		children, _ := filepath.Glob(filepath.Join(dir, "child.*"))
-		return len(children) >= 2
+		recorded := 0
+		for _, f := range children {
+			if b, _ := os.ReadFile(f); strings.TrimSpace(string(b)) != "" {
+				recorded++
+			}
+		}
+		return recorded >= 2
 	})
 	close(stop)
 	<-fed
@@ -145,7 +151,9 @@ func testStall(t *testing.T, tail string) {
 	for _, f := range children {
 		b, _ := os.ReadFile(f)
 		pid := strings.TrimSpace(string(b))
-		if alive(pid) {
+		if pid == "" {
+			t.Errorf("%s records no pid", filepath.Base(f))
+		} else if alive(pid) {
 			t.Errorf("grandchild %s (from %s) outlived its ffmpeg: the process group was not killed", pid, filepath.Base(f))
 		}
 	}

@@ -61,7 +61,7 @@ func TestRandomBytesOnUDPPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-done
-	if err := viewer.WaitFrame(ctx, 58); err != nil {
+	if err := viewer.WaitFrame(ctx, 59); err != nil {
 		t.Fatal(err)
 	}
 	// The viewer may start a frame or two in: the server side of its session can finish
@@ -70,7 +70,7 @@ func TestRandomBytesOnUDPPort(t *testing.T) {
 	if len(frames) == 0 || frames[0] > 3 {
 		t.Fatalf("viewer started at %v", frames[:min(len(frames), 1)])
 	}
-	if err := viewer.Check(seq(frames[0], 58)); err != nil {
+	if err := viewer.Check(seq(frames[0], 59)); err != nil {
 		t.Fatalf("%v; %s", err, viewer.Summary())
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
@@ -123,19 +122,6 @@ func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewe
 	return v, nil
 }
 
-// paddingTolerant is the H.264 depacketizer for a stream with padding-only packets (the
-// server's bandwidth probes) among the media: a padding packet that the sample builder
-// groups with a frame (it carries that frame's timestamp) adds nothing to it, where the
-// plain depacketizer would fail the whole frame.
-type paddingTolerant struct{ codecs.H264Packet }
-
-func (p *paddingTolerant) Unmarshal(payload []byte) ([]byte, error) {
-	if len(payload) == 0 {
-		return nil, nil
-	}
-	return p.H264Packet.Unmarshal(payload)
-}
-
 // ShownFrame is a frame a decoder would have shown: whole, and not after a lost frame
 // without a keyframe since.
 type ShownFrame struct {
@@ -151,62 +137,58 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 		v.readVP8(t)
 		return
 	}
-	// A lost packet that is not repaired within a second is given up on, as a browser's
-	// jitter buffer does: the frame is dropped and a keyframe requested; a keyframe skips
-	// packets that stay missing (see jitter).
-	jb := newJitter()
-	padding := 0 // padding-only packets pushed and not yet accounted for
+	// The assembler does what a browser's receive buffer does: a lost packet not repaired
+	// within a second is given up on (the picture is broken until a keyframe, which the
+	// viewer asks for), a complete keyframe skips packets that stay missing, and padding
+	// probes only fill their sequence numbers.
+	asm := newAssembler()
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
 			return
 		}
+		now := time.Now()
 		v.mu.Lock()
 		v.video.add(pkt)
 		v.mu.Unlock()
-		if pkt.Padding && len(pkt.Payload) == 0 {
-			padding++ // a bandwidth probe: the sample builder counts it as dropped
-		}
-		if jb.push(pkt, time.Now()) {
-			padding = 0
-		}
-		for s := jb.sb.Pop(); s != nil; s = jb.sb.Pop() {
-			n, key, layer, err := ParseLayerFrame(s.Data)
-			now := time.Now()
-			if s.PrevDroppedPackets > 0 {
-				jb.gaveUp()
-			}
-			v.mu.Lock()
-			lost := int(s.PrevDroppedPackets) - padding
-			padding = max(0, -lost)
-			if lost > 0 {
-				v.broken = true
-			}
-			if err != nil {
-				v.frameErrors = append(v.frameErrors, err)
-			} else {
-				v.frames = append(v.frames, n)
-				v.layers = append(v.layers, layer)
-				v.videoTS = append(v.videoTS, s.PacketTimestamp)
-				if key {
-					v.keyframes++
-					v.broken = false
-				}
-				if !v.broken {
-					v.shown = append(v.shown, ShownFrame{At: now, Layer: layer})
-				}
-			}
-			askKey := v.broken && now.Sub(v.lastPLI) >= keyframeRequestGap
-			if askKey {
-				v.lastPLI = now
-			}
-			v.mu.Unlock()
-			if askKey {
-				_ = v.PC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.SSRC())}})
-			}
-			v.notify()
+		asm.push(pkt, now)
+		for f := asm.pop(now); f != nil; f = asm.pop(now) {
+			v.showFrame(f, now, uint32(t.SSRC()))
 		}
 	}
+}
+
+// showFrame records a whole frame and whether a decoder would show it, and asks for a
+// keyframe while the picture is broken.
+func (v *Viewer) showFrame(f *assembledFrame, now time.Time, ssrc uint32) {
+	n, key, layer, err := ParseLayerFrame(f.data)
+	v.mu.Lock()
+	if f.afterLoss {
+		v.broken = true
+	}
+	if err != nil {
+		v.frameErrors = append(v.frameErrors, err)
+	} else {
+		v.frames = append(v.frames, n)
+		v.layers = append(v.layers, layer)
+		v.videoTS = append(v.videoTS, f.timestamp)
+		if key {
+			v.keyframes++
+			v.broken = false
+		}
+		if !v.broken {
+			v.shown = append(v.shown, ShownFrame{At: now, Layer: layer})
+		}
+	}
+	askKey := v.broken && now.Sub(v.lastPLI) >= keyframeRequestGap
+	if askKey {
+		v.lastPLI = now
+	}
+	v.mu.Unlock()
+	if askKey {
+		_ = v.PC.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	}
+	v.notify()
 }
 
 func (v *Viewer) readAudio(t *webrtc.TrackRemote) {

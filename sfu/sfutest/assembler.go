@@ -1,0 +1,227 @@
+package sfutest
+
+import (
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+
+	"github.com/glintlive/glint/simulcast"
+)
+
+// assembler is the test viewer's H.264 receive buffer. It does what a browser's does
+// (libwebrtc's packet buffer and frame reference finder), where pion's sample builder
+// differs in ways that counted freezes no browser shows:
+//   - a padding-only packet (the SFU's bandwidth probe) fills its sequence number and is
+//     otherwise ignored; the sample builder folds a one-packet frame that follows a padding
+//     run into the run and drops both, so every probe cost frames;
+//   - a complete keyframe is decoded once the packets missing before it have had a repair's
+//     time (unrepairedAfter), dropping what came before: after a layer switch the old
+//     layer's losses are never retransmitted (the SFU refuses NACKs for an earlier source),
+//     and the sample builder held the new layer's keyframe behind them for its whole delay;
+//   - a missing packet not repaired within maxRepair is given up on: the frames up to the
+//     next certain frame start after it are dropped, and the frame after that comes out
+//     marked as following a loss (a decoder's picture is broken until a keyframe).
+//
+// Frames come out in sequence order, each once.
+type assembler struct {
+	started bool
+	next    uint16 // the first sequence number not yet consumed
+	highest uint16
+	pkts    map[uint16]*rtp.Packet
+	missing map[uint16]time.Time // sequence numbers in [next, highest] not received, since when
+	lost    bool                 // frames were dropped since the last one out
+}
+
+// assembledFrame is one whole access unit.
+type assembledFrame struct {
+	data      []byte // Annex-B
+	timestamp uint32
+	afterLoss bool // frames were dropped just before this one
+}
+
+const (
+	// unrepairedAfter is how long a missing packet may take to be repaired (a NACK round
+	// trip on the test links) before a later complete keyframe skips it.
+	unrepairedAfter = 250 * time.Millisecond
+	// maxRepair is how long a missing packet is waited for at all, as a browser's jitter
+	// buffer gives up and asks for a keyframe.
+	maxRepair = time.Second
+	// maxJump bounds the sequence numbers one jump may open as missing: a farther jump is a
+	// new stream, and what was pending is dropped.
+	maxJump = 1024
+)
+
+func newAssembler() *assembler {
+	return &assembler{pkts: map[uint16]*rtp.Packet{}, missing: map[uint16]time.Time{}}
+}
+
+// push takes one packet received at now.
+func (a *assembler) push(pkt *rtp.Packet, now time.Time) {
+	seq := pkt.SequenceNumber
+	if !a.started {
+		a.started, a.next, a.highest = true, seq, seq
+	}
+	switch d := int16(seq - a.highest); {
+	case d > maxJump || d < -maxJump:
+		a.reset(seq)
+	case d > 0:
+		for s := a.highest + 1; s != seq; s++ {
+			a.missing[s] = now
+		}
+		a.highest = seq
+	case int16(seq-a.next) < 0:
+		return // already consumed or given up: a late retransmission or a duplicate
+	}
+	delete(a.missing, seq)
+	a.pkts[seq] = pkt
+}
+
+// reset drops everything pending: the stream jumped.
+func (a *assembler) reset(seq uint16) {
+	if len(a.pkts) > 0 || len(a.missing) > 0 {
+		a.lost = true
+	}
+	clear(a.pkts)
+	clear(a.missing)
+	a.next, a.highest = seq, seq
+}
+
+// pop returns the next frame that is whole and may be decoded at now, nil when none is.
+func (a *assembler) pop(now time.Time) *assembledFrame {
+	for a.started && int16(a.highest-a.next) >= 0 {
+		p := a.pkts[a.next]
+		switch {
+		case p != nil && isPadding(p):
+			a.consume(a.next) // a probe: it only fills its number
+			continue
+		case p != nil && !(&codecs.H264Packet{}).IsPartitionHead(p.Payload):
+			a.consume(a.next) // the middle of a frame whose start was given up on
+			a.lost = true
+			continue
+		case p != nil:
+			if end, ok := a.frameEnd(a.next); ok {
+				return a.take(a.next, end)
+			}
+		}
+		// Something is missing at or after next: wait for its repair, unless a later
+		// keyframe may skip it or it has been waited for too long.
+		if key, ok := a.completeKeyframe(); ok && a.stuckBefore(key, now, unrepairedAfter) {
+			a.dropBefore(key)
+			continue
+		}
+		if hole, ok := a.expired(now); ok {
+			a.dropBefore(a.certainStartAfter(hole))
+			continue
+		}
+		return nil
+	}
+	return nil
+}
+
+// frameEnd finds the last packet of the frame starting at first: the one with the marker
+// bit (or, for a sender that sets none, the last before the timestamp changes). ok is
+// false while a packet of the frame is missing or its end has not arrived.
+func (a *assembler) frameEnd(first uint16) (uint16, bool) {
+	ts := a.pkts[first].Timestamp
+	for s := first; int16(a.highest-s) >= 0; s++ {
+		p := a.pkts[s]
+		switch {
+		case p == nil:
+			return 0, false
+		case p.Timestamp != ts || isPadding(p):
+			return s - 1, true
+		case p.Marker:
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+// take depacketizes the frame [first, last] and consumes it.
+func (a *assembler) take(first, last uint16) *assembledFrame {
+	f := &assembledFrame{timestamp: a.pkts[first].Timestamp, afterLoss: a.lost}
+	var dp codecs.H264Packet
+	for s := first; ; s++ {
+		if b, err := dp.Unmarshal(a.pkts[s].Payload); err == nil {
+			f.data = append(f.data, b...)
+		}
+		a.consume(s)
+		if s == last {
+			break
+		}
+	}
+	a.lost = false
+	return f
+}
+
+// completeKeyframe finds the first whole keyframe after a missing packet.
+func (a *assembler) completeKeyframe() (uint16, bool) {
+	for s := a.next + 1; int16(a.highest-s) >= 0; s++ {
+		p := a.pkts[s]
+		if p == nil || !simulcast.IsKeyframeStart(simulcast.CodecH264, p.Payload) || !a.startsFrame(s) {
+			continue
+		}
+		if _, ok := a.frameEnd(s); ok {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+// startsFrame reports whether the packet at s certainly begins a frame: the packet before
+// it arrived and ended a frame (or was padding).
+func (a *assembler) startsFrame(s uint16) bool {
+	prev := a.pkts[s-1]
+	return prev != nil && (prev.Marker || isPadding(prev) || prev.Timestamp != a.pkts[s].Timestamp)
+}
+
+// certainStartAfter is the first packet after seq that certainly begins a frame, or the
+// number after the highest when none has arrived yet.
+func (a *assembler) certainStartAfter(seq uint16) uint16 {
+	for s := seq + 1; int16(a.highest-s) >= 0; s++ {
+		if p := a.pkts[s]; p != nil && !isPadding(p) && a.startsFrame(s) {
+			return s
+		}
+	}
+	return a.highest + 1
+}
+
+// stuckBefore reports whether a packet before seq has been missing for longer than d.
+func (a *assembler) stuckBefore(seq uint16, now time.Time, d time.Duration) bool {
+	for s, since := range a.missing {
+		if int16(s-seq) < 0 && now.Sub(since) > d {
+			return true
+		}
+	}
+	return false
+}
+
+// expired returns the first missing packet waited for longer than maxRepair.
+func (a *assembler) expired(now time.Time) (uint16, bool) {
+	first, found := uint16(0), false
+	for s, since := range a.missing {
+		if now.Sub(since) > maxRepair && (!found || int16(s-first) < 0) {
+			first, found = s, true
+		}
+	}
+	return first, found
+}
+
+// dropBefore gives up on everything before seq.
+func (a *assembler) dropBefore(seq uint16) {
+	for s := a.next; s != seq; s++ {
+		if p := a.pkts[s]; p == nil || !isPadding(p) {
+			a.lost = true
+		}
+		a.consume(s)
+	}
+}
+
+func (a *assembler) consume(s uint16) {
+	delete(a.pkts, s)
+	delete(a.missing, s)
+	a.next = s + 1
+}
+
+func isPadding(p *rtp.Packet) bool { return len(p.Payload) == 0 }

@@ -27,12 +27,15 @@ type allocator struct {
 	video  *DownTrack
 	sel    simulcast.Selector
 
-	// A measured probe: while one runs, and the rate the link was seen to carry (floor),
-	// trusted above GCC's estimate until the link shows congestion or GCC catches up.
+	// A measured probe: while one runs, and the video rate the link was seen to carry
+	// (floor: the probe measures the video stream, padding included, which is all that
+	// carries transport-wide sequence numbers), trusted above GCC's estimate until the link
+	// shows congestion or GCC catches up.
 	probing bool
 	judgeAt time.Time // when the last probe's feedback is in
 	graceTo time.Time // congestion until then is the probe's own
 	floor   int
+	held    int // the budget when the probe began: the probe's own congestion keeps it
 }
 
 // estimator is a viewer's bandwidth estimate: GCC on transport-wide feedback, or the
@@ -51,15 +54,22 @@ const (
 	probeGrace        = time.Second
 )
 
+// run allocates every allocateEvery, and ProbeDuration after a probe starts, so a probe
+// lasts no longer than asked: a longer one queues the viewer's media behind its padding.
 func (a *allocator) run(done <-chan struct{}) {
-	tick := time.NewTicker(allocateEvery)
-	defer tick.Stop()
+	next := time.NewTimer(allocateEvery)
+	defer next.Stop()
 	for {
 		select {
 		case <-done:
 			return
-		case now := <-tick.C:
+		case now := <-next.C:
 			a.allocate(now)
+			if a.probing {
+				next.Reset(simulcast.ProbeDuration)
+			} else {
+				next.Reset(allocateEvery)
+			}
 		}
 	}
 }
@@ -90,11 +100,20 @@ func (a *allocator) allocate(now time.Time) {
 		a.video.allocate(LayerFull, simulcast.AllTemporal, 0, 0)
 		return
 	}
-	est := a.est.GetTargetBitrate()
+	est := a.guessCap(a.est.GetTargetBitrate()-audioReserve, rates) // what GCC leaves for video
 	a.updateFloor(est, now)
-	budget := max(est, a.floor) - audioReserve
+	budget := max(est, a.floor)
+	if a.ownQueue(now) {
+		// GCC reads the queue a probe built as congestion and cuts its estimate; the media
+		// that fitted before the probe still fits once that queue drains (a real fall
+		// shows as congestion again after the grace).
+		budget = max(budget, a.held)
+	}
 	layer, probe := a.sel.Choose(budget, rates, a.video.layerCap(), now)
-	a.runProbe(probe > 0, now)
+	if probe > 0 && !a.probing {
+		a.held = budget
+	}
+	a.runProbe(probe > 0, est, now)
 	a.video.allocate(layer, a.temporal(layer, budget, rates, now), probe, budget)
 }
 
@@ -119,13 +138,13 @@ func (a *allocator) temporal(layer, budget int, rates simulcast.LayerRates, now 
 // runProbe starts and stops the prober's measurement with the selector's probes. A probe
 // that starts while the last one awaits its feedback judges that one first: one prober
 // measures one probe at a time.
-func (a *allocator) runProbe(on bool, now time.Time) {
+func (a *allocator) runProbe(on bool, est int, now time.Time) {
 	p := a.probe
 	switch {
 	case p == nil || on == a.probing:
 	case on:
 		if !a.judgeAt.IsZero() {
-			a.judge(a.est.GetTargetBitrate(), now)
+			a.judge(est, now)
 		}
 		p.start()
 		a.probing = true
@@ -136,10 +155,10 @@ func (a *allocator) runProbe(on bool, now time.Time) {
 }
 
 // updateFloor judges a finished probe and drops the floor when it no longer holds: the
-// link is congested (GCC sees delay building) or GCC's own estimate has caught up.
+// link is congested (GCC sees delay building) or GCC's own estimate has caught up. est is
+// GCC's estimate for video, as far as it is believed (guessCap).
 func (a *allocator) updateFloor(est int, now time.Time) {
-	ownQueue := a.probing || !a.judgeAt.IsZero() || now.Before(a.graceTo)
-	if a.floor > 0 && (est >= a.floor || (!ownQueue && congested(a.est))) {
+	if a.floor > 0 && (est >= a.floor || (!a.ownQueue(now) && congested(a.est))) {
 		a.floor = 0
 	}
 	if !a.judgeAt.IsZero() && !now.Before(a.judgeAt) {
@@ -147,31 +166,63 @@ func (a *allocator) updateFloor(est int, now time.Time) {
 	}
 }
 
+// guessCap bounds GCC's estimate to estTrust times the layer being sent. GCC's estimate
+// grows while nothing shows congestion, to 1.5 times what the viewer received, and that
+// includes the padding of the last probe: left alone it drifts above a link that only ever
+// carried the lower layer, the viewer climbs onto a layer its link cannot carry, freezes
+// and falls back. Beyond what is sent, only a measured probe (the floor) may lift the
+// budget; below it, the estimate rules, so congestion still drops the viewer at once. A
+// viewer without measured probes (REMB: its own estimate, which its probes' padding
+// lifts) is not capped, or it could never climb.
+func (a *allocator) guessCap(est int, rates simulcast.LayerRates) int {
+	if cur := a.sel.Layer(); a.probe != nil && cur >= 0 && rates[cur] > 0 {
+		return min(est, rates[cur]*estTrust)
+	}
+	return est // the first choice: nothing sent yet to measure against
+}
+
+// estTrust is how far above the layer being sent GCC's estimate is believed without a probe.
+const estTrust = 2
+
+// ownQueue reports whether congestion now may be the last probe's own doing: it runs, its
+// feedback is awaited, or its queue may still be draining.
+func (a *allocator) ownQueue(now time.Time) bool {
+	return a.probing || !a.judgeAt.IsZero() || now.Before(a.graceTo)
+}
+
 // judge takes the last probe's measurement: the floor rises to what the link carried, and
 // the selector learns whether that was clearly more than it had.
 func (a *allocator) judge(est int, now time.Time) {
 	a.judgeAt, a.graceTo = time.Time{}, now.Add(probeGrace)
 	delivered, sent := a.probe.result()
-	// What the link carried, but no more than was sent (a short burst can arrive faster);
-	// when it fell behind, a little less than it managed, since the probe's own queue was
-	// still draining into it.
-	carried := min(delivered, sent)
-	if delivered < sent*9/10 {
-		carried = delivered * 9 / 10
-	}
-	had := max(est, a.floor)
-	if carried > had {
-		a.floor = carried
-	}
-	// Won only when clearly more: probing again at once for a few percent more would load
-	// a full link again and again.
-	won := carried > had+had/10
+	carried, won := probeVerdict(delivered, sent, max(est, a.floor))
+	a.floor = max(a.floor, carried)
 	a.sel.ProbeResult(won)
 	if won {
 		probesSucceeded.Inc()
 	} else {
 		probesFailed.Inc()
 	}
+}
+
+// probeVerdict judges a probe sent at sent bits per second of which the link delivered
+// delivered, when the viewer's budget was had. carried is the rate the link showed it can
+// take (0 when it showed nothing above had): no more than was sent (a short burst can
+// arrive faster), and when it fell behind a little less than it managed, since the probe's
+// own queue was still draining into it. won means probing on at once may find more: the
+// link kept up with the probe and carried clearly more than had. A link that fell behind
+// is full at what it carried, so probing it again at once only queues the viewer's media
+// behind padding (a stall each time) while the next layer stays out of reach.
+func probeVerdict(delivered, sent, had int) (carried int, won bool) {
+	carried = min(delivered, sent)
+	full := delivered < sent*9/10
+	if full {
+		carried = delivered * 9 / 10
+	}
+	if carried <= had {
+		return 0, false
+	}
+	return carried, !full && carried > had+had/10
 }
 
 // congested reports whether GCC's delay detector sees the link's queue growing.

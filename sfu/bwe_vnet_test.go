@@ -186,14 +186,16 @@ func TestBandwidthEstimationOnShapedLinks(t *testing.T) {
 	default:
 		t.Logf("lower layer shown %v after the link fell", after[lower].At.Sub(drop).Round(time.Millisecond))
 	}
-	// The target is at most one freeze here; Glint shows three to five (after the
-	// switch to q, packets lost in the still-full queue stall the decoder until a NACK
-	// repair or a keyframe gets through it), so this guards the bound that holds: the
-	// picture never stops for long.
+	// The target is at most one freeze here: the fall itself (the router's buffer
+	// overflows before GCC reacts, and the picture waits for the lower layer's keyframe).
+	// That is what runs show; one in eight showed a second, when a probe on the 0.5 Mbit/s
+	// link measured above its rate (the virtual token bucket lets short bursts through)
+	// and the viewer tried h again. The bound leaves room for that, not for the three to
+	// five that probes' padding bursts and the test viewer's sample builder used to cause.
 	n, longest := freezes(after, drop)
 	t.Logf("%d freezes (gaps over %v) in the 6 s after the link fell, longest %v", n, freezeGap, longest.Round(time.Millisecond))
-	if longest > dropBound {
-		t.Errorf("picture stopped for %v after the link fell", longest.Round(time.Millisecond))
+	if n > 2 || longest > dropBound {
+		t.Errorf("%d freezes after the link fell, longest %v; want at most 2, none over %v", n, longest.Round(time.Millisecond), dropBound)
 	}
 	if f := firstWhere(after[lower:], func(f sfutest.ShownFrame) bool { return f.Layer == sfu.LayerFull }); f >= 0 {
 		t.Errorf("back on f %v after the fall while the link still carried 0.5 Mbit/s", after[lower+f].At.Sub(drop).Round(time.Millisecond))

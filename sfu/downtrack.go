@@ -201,6 +201,11 @@ func (d *DownTrack) allocate(layer, temporal, probeBps, budget int) {
 	d.maxLayer = min(layer, d.layerCap())
 	d.temporal.SetTarget(temporal)
 	d.demandLayerLocked(d.maxLayer)
+	if probeBps > 0 && d.probeBps == 0 {
+		// A new probe owes nothing yet: counted from the last probe's end, its first frame
+		// would carry a burst of padding that queues the viewer's media behind it.
+		d.lastProbe, d.probeOwed = 0, 0
+	}
 	d.probeBps, d.estimate = probeBps, budget
 }
 
@@ -221,9 +226,12 @@ func (d *DownTrack) setCap(layer int) {
 
 // Padding probes: RTP packets with no media and paddingSize bytes of padding, sent after a
 // frame's last packet, in the output's sequence (Munger.Pad) so the viewer sees no gap.
+// Each costs the probe paddingPacketSize: with its RTP header and transport-wide sequence
+// extension it is 8 % more than its padding, which a probe sized on padding alone overshoots.
 const (
-	paddingSize    = 255
-	maxPadPerFrame = 40 // 2.4 Mbit/s at 30 fps
+	paddingSize       = 255
+	paddingPacketSize = paddingSize + 12 + 8
+	maxPadPerFrame    = 40 // 2.6 Mbit/s at 30 fps
 )
 
 // padMark remembers a padding packet's output seq and timestamp.
@@ -249,7 +257,7 @@ func (d *DownTrack) pad(now int64) int {
 	}
 	d.lastProbe = now
 	sent := 0
-	for d.probeOwed >= paddingSize && sent < maxPadPerFrame {
+	for d.probeOwed >= paddingPacketSize && sent < maxPadPerFrame {
 		seq, ts, ok := d.munger.Pad()
 		if !ok {
 			break
@@ -258,7 +266,7 @@ func (d *DownTrack) pad(now int64) int {
 		if !d.sendPadding(seq, ts) {
 			break
 		}
-		d.probeOwed -= paddingSize
+		d.probeOwed -= paddingPacketSize
 		sent++
 	}
 	if sent == maxPadPerFrame {

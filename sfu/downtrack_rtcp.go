@@ -101,15 +101,15 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 	if slot.seq == outSeq && now.Sub(slot.at) < resendGuard {
 		return
 	}
-	if !d.rtxBucket.take(now) {
-		nacksMissed.Inc() // over this viewer's retransmission budget
-		return
-	}
+	// The budget is charged only for what is sent: a viewer still asking for packets it
+	// cannot have (an earlier layer's, which pion's NACK generator asks for again every
+	// round trip for seconds) would otherwise spend it, and a loss that can be repaired
+	// would go unanswered.
 	inSeq, ok := d.munger.InputSeq(outSeq)
 	if !ok {
 		// A lost padding probe is answered with padding: left unanswered, it is a hole
 		// that stalls the viewer's jitter buffer until it gives up and asks for a keyframe.
-		if p := d.padded[outSeq%uint16(len(d.padded))]; p.valid && p.seq == outSeq && d.rtxBucket.take(now) {
+		if p := d.padded[outSeq%uint16(len(d.padded))]; p.valid && p.seq == outSeq && d.takeRTX(now) {
 			*slot = resendMark{seq: outSeq, at: now}
 			d.sendPadding(p.seq, p.ts)
 			return
@@ -128,11 +128,23 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 			return
 		}
 	}
+	if !d.takeRTX(now) {
+		return
+	}
 	*slot = resendMark{seq: outSeq, at: now}
 	nacksAnswered.Inc()
 	if d.send(&d.rtxPkt.Header, outSeq, d.munger.OutputTS(d.rtxPkt.Timestamp), payload) {
 		packetsForwarded.Inc()
 	}
+}
+
+// takeRTX charges one retransmission to the viewer's budget.
+func (d *DownTrack) takeRTX(now time.Time) bool {
+	if !d.rtxBucket.take(now) {
+		nacksMissed.Inc() // over this viewer's retransmission budget
+		return false
+	}
+	return true
 }
 
 // onSenderReport passes the publisher's clock mapping on, rewritten into this viewer's

@@ -63,6 +63,28 @@ func TestNackIsBoundedAndDeduplicated(t *testing.T) {
 	}
 }
 
+// TestNacksForLostCausesLeaveTheBudget: a viewer that keeps asking for packets nobody can
+// resend (an earlier layer's, after a switch: pion's NACK generator asks for them again
+// every round trip for seconds) does not use up its retransmission budget, so a packet it
+// really lost is still resent.
+func TestNacksForLostCausesLeaveTheBudget(t *testing.T) {
+	_, _, w, dt := feed(t, 20)
+	last, _ := dt.munger.LastOut()
+	first := last - 19 // the DownTrack's first output packet
+	for round := range 3 * rtxBurst / maxNackedPerPacket {
+		gone := &rtcp.TransportLayerNack{MediaSSRC: dt.ssrc}
+		for i := range maxNackedPerPacket / 16 {
+			gone.Nacks = append(gone.Nacks, rtcp.NackPair{PacketID: first - uint16(1000-round*64-i*16), LostPackets: 0x7fff})
+		}
+		dt.HandleRTCP([]rtcp.Packet{gone})
+	}
+	before := w.packets
+	dt.HandleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: dt.ssrc, Nacks: []rtcp.NackPair{{PacketID: first + 5}}}})
+	if w.packets != before+1 {
+		t.Fatalf("a lost packet was not resent after %d NACKs for packets that cannot be: %d retransmissions", 3*rtxBurst, w.packets-before)
+	}
+}
+
 // TestNackForAnotherTrackIsIgnored: pion hands a compound packet to every SSRC it names.
 func TestNackForAnotherTrackIsIgnored(t *testing.T) {
 	_, _, w, dt := feed(t, 20)
@@ -154,4 +176,40 @@ func TestSwitchAsksTheNewLayerAtOnce(t *testing.T) {
 	dt.allocate(LayerLow, simulcast.AllTemporal, 0, 0) // congestion: down again before h's keyframe came
 	delta(rcvs[LayerLow], 1)
 	waitPLI(LayerLow)
+}
+
+// TestProbeStartsWithoutABurst: a probe that starts long after the last one pads each frame
+// with its share of the probe rate, not with the whole time since the last probe ended
+// (that burst queued the viewer's media behind it on a full link: a stall per probe).
+func TestProbeStartsWithoutABurst(t *testing.T) {
+	tr, rcv, writers := newBenchTrack(t, 1)
+	dt, w := tr.snapshot()[0], writers[0]
+	f := newForwarder(tr, rcv)
+	t0 := time.Now()
+	frame := func(i int) int {
+		before := w.packets
+		payload := []byte{0x41, 1, 2, 3}
+		if i == 0 {
+			payload[0] = 0x65
+		}
+		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 102, SSRC: 1, SequenceNumber: uint16(i), Timestamp: uint32(i * 3000), Marker: true}, Payload: payload}
+		f.send(&pkt, i == 0, t0.Add(time.Duration(i)*33*time.Millisecond).UnixNano())
+		return w.packets - before - 1
+	}
+	const probe = 600_000 // 2,500 bytes a frame: 9 packets
+	perFrame := probe / 8 * 33 / 1000 / paddingPacketSize
+	for i := range 4 {
+		dt.allocate(LayerFull, simulcast.AllTemporal, probe, 1_000_000)
+		for j := range 3 {
+			if n := frame(i*100 + j); n > perFrame+1 {
+				t.Fatalf("probe %d, frame %d: %d padding packets, want at most %d", i, j, n, perFrame+1)
+			}
+		}
+		dt.allocate(LayerFull, simulcast.AllTemporal, 0, 1_000_000)
+		for j := 3; j < 100; j++ {
+			if n := frame(i*100 + j); n != 0 {
+				t.Fatalf("%d padding packets with no probe", n)
+			}
+		}
+	}
 }

@@ -4,22 +4,26 @@ import "time"
 
 // Selector tuning. Down is immediate; up needs the estimate to clear the next layer's rate
 // by upHeadroom for upHold, which usually takes a probe, since a congestion controller
-// only estimates about 1.5 times what it actually sends.
+// only estimates about 1.5 times what it actually sends; or a probe the caller measured
+// showing that headroom, which is evidence enough to climb at once.
 //
-// A probe is short and at most probeCeiling times the estimate in all: on a link that is
-// really full it only queues for a moment (200 ms at 1.5 times queues 100 ms, which a
-// router's buffer absorbs without loss) and then stops. The caller measures what the link
-// delivered during it, raises the budget it passes in when the link carried more, and
-// says so with ProbeResult; the next probe then follows at once. Otherwise probes wait
-// probeAfter, doubling up to probeAfterMax, so a viewer whose link is full is not probed
-// into loss every few seconds; and none follows a drop for probeAfter.
+// A probe is short (ProbeDuration) and at most probeCeiling times the estimate in all: on
+// a link that is really full it only queues for a moment (100 ms at 1.5 times queues
+// 50 ms: the viewer's frames come a little late, not lost or frozen) and then stops. The
+// caller measures what the link delivered during it, raises the budget it passes in when
+// the link carried more, and says so with ProbeResult; the next probe then follows at once.
+// Otherwise probes wait probeAfter, then probeAfterMax: a link that is full now may not be
+// in a few seconds, and a viewer whose link recovered should not wait long to be found
+// (libwebrtc probes an application-limited link every 5 s). None follows a drop for
+// probeAfter.
 const (
 	upHeadroom    = 1.1
 	upHold        = 1500 * time.Millisecond
-	probeFor      = 150 * time.Millisecond // with the allocator's 200 ms tick: one tick
+	ProbeDuration = 100 * time.Millisecond // the caller asks again this long after a probe starts
 	probeCeiling  = 1.5
+	probeGoal     = 1.25 // times the next layer's rate: upHeadroom and the measurement's error
 	probeAfter    = 2 * time.Second
-	probeAfterMax = 32 * time.Second
+	probeAfterMax = 4 * time.Second
 	numLayers     = 3
 )
 
@@ -40,12 +44,13 @@ type Selector struct {
 	probeBudget int           // the estimate when the probe began
 	probeWait   time.Duration // back-off after a probe that did not raise the estimate
 	probeWon    bool          // the caller measured the last probe lifting the budget
+	measured    bool          // and the budget's headroom since is that measurement's
 }
 
 // ProbeResult tells the Selector whether the probe it asked for showed the link carrying
 // clearly more than the budget it had: a probe that did goes on climbing at once.
 func (s *Selector) ProbeResult(won bool) {
-	s.probeWon = won
+	s.probeWon, s.measured = won, won
 	if won {
 		s.probeWait = probeAfter
 	}
@@ -96,7 +101,7 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 		if s.upSince.IsZero() {
 			s.upSince = now
 		}
-		if now.Sub(s.upSince) >= upHold {
+		if now.Sub(s.upSince) >= upHold || s.measured {
 			s.set(next, now)
 			return next, 0
 		}
@@ -106,12 +111,13 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 	if budget < rates[cur] {
 		return cur, 0 // no headroom even for this layer: probing would only add congestion
 	}
-	// Probe with what reaches the next layer with headroom, within the ceiling.
-	want := int(upHeadroom*float64(rates[next])) - rates[cur]
+	// Probe with what reaches the next layer with headroom and a margin (a probe that only
+	// just reaches it is measured short of it half the time), within the ceiling.
+	want := int(probeGoal*float64(rates[next])) - rates[cur]
 	return cur, s.probe(min(want, int(probeCeiling*float64(budget))-rates[cur]), budget, now)
 }
 
-// probe manages probe periods: on for probeFor, then off for the back-off. A probe that
+// probe manages probe periods: on for ProbeDuration, then off for the back-off. A probe that
 // makes the estimate fall (the link is full) stops at once. A probe the caller reported
 // won (ProbeResult) ends the back-off.
 func (s *Selector) probe(rate, budget int, now time.Time) int {
@@ -122,14 +128,14 @@ func (s *Selector) probe(rate, budget int, now time.Time) int {
 	case rate <= 0:
 		return 0
 	case s.probeStart.IsZero() && s.probeWon:
-		s.probeWon = false
+		s.probeWon, s.measured = false, false
 		s.probeStart, s.probeBudget = now, budget
 	case s.probeStart.IsZero() && now.Before(s.probeStop.Add(s.probeWait)):
 		return 0
 	case s.probeStart.IsZero():
 		s.probeWait = min(2*s.probeWait, probeAfterMax)
-		s.probeStart, s.probeBudget = now, budget
-	case now.Sub(s.probeStart) >= probeFor || budget < s.probeBudget*19/20:
+		s.probeStart, s.probeBudget, s.measured = now, budget, false
+	case now.Sub(s.probeStart) >= ProbeDuration || budget < s.probeBudget*19/20:
 		s.probeStart, s.probeStop = time.Time{}, now
 		return 0
 	}
@@ -151,11 +157,14 @@ func (s *Selector) set(l int, now time.Time) {
 	down := s.started && l < s.layer
 	s.layer, s.started = l, true
 	s.upSince, s.probeStart = time.Time{}, time.Time{}
-	s.probeWait, s.probeWon = probeAfter, !down
+	s.probeWait, s.probeWon, s.measured = probeAfter, !down, false
 	if down {
 		s.probeStop = now
 	}
 }
+
+// Layer is the layer chosen last, -1 before the first choice.
+func (s *Selector) Layer() int { return s.current(-1) }
 
 func (s *Selector) current(def int) int {
 	if !s.started {

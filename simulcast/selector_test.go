@@ -48,16 +48,18 @@ func TestSelector(t *testing.T) {
 			{2000, 3_000_000, 2, rates, 1, false},
 			{2800, 3_000_000, 2, rates, 2, false},
 		}},
-		{"failed probes stop soon and back off, doubling", []step{
+		{"failed probes stop soon and back off, doubling to a cap", []step{
 			{0, 700_000, 2, rates, 1, false},
 			{100, 700_000, 2, rates, 1, true},
-			{200, 700_000, 2, rates, 1, true},
-			{300, 700_000, 2, rates, 1, false},
-			{2000, 700_000, 2, rates, 1, false},
-			{2400, 700_000, 2, rates, 1, true},
-			{2600, 700_000, 2, rates, 1, false},
-			{6400, 700_000, 2, rates, 1, false},
-			{6700, 700_000, 2, rates, 1, true},
+			{200, 700_000, 2, rates, 1, false},
+			{2100, 700_000, 2, rates, 1, false},
+			{2300, 700_000, 2, rates, 1, true},
+			{2400, 700_000, 2, rates, 1, false},
+			{6300, 700_000, 2, rates, 1, false},
+			{6500, 700_000, 2, rates, 1, true},
+			{6600, 700_000, 2, rates, 1, false},
+			{10500, 700_000, 2, rates, 1, false},
+			{10700, 700_000, 2, rates, 1, true},
 		}},
 		{"no probe for a while after a drop", []step{
 			{0, 10_000_000, 2, rates, 2, false},
@@ -98,7 +100,7 @@ func TestSelectorProbeRate(t *testing.T) {
 	var s2 Selector
 	wide := LayerRates{150_000, 600_000, 1_000_000}
 	s2.Choose(900_000, wide, 2, time.Unix(0, 0))
-	want := int(upHeadroom*float64(wide[2])) - wide[1]
+	want := int(probeGoal*float64(wide[2])) - wide[1]
 	if _, probe := s2.Choose(900_000, wide, 2, time.Unix(0, 1e8)); probe != want {
 		t.Fatalf("probe %d, want %d", probe, want)
 	}
@@ -122,6 +124,28 @@ func TestSelectorProbeWonGoesOn(t *testing.T) {
 		s.ProbeResult(won)
 		if _, p := s.Choose(1_000_000, rates, 2, at(500)); (p > 0) != won {
 			t.Fatalf("won=%v: probing %v right after", won, p > 0)
+		}
+	}
+}
+
+// TestSelectorClimbsAtOnceOnAMeasuredProbe: headroom a probe measured is evidence enough:
+// the selector climbs on it without waiting out upHold; headroom from the estimate alone
+// still waits.
+func TestSelectorClimbsAtOnceOnAMeasuredProbe(t *testing.T) {
+	rates := LayerRates{150_000, 600_000, 2_500_000}
+	t0 := time.Unix(0, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	for _, won := range []bool{true, false} {
+		var s Selector
+		s.Choose(700_000, rates, 2, at(0))
+		if _, p := s.Choose(700_000, rates, 2, at(100)); p == 0 {
+			t.Fatal("no probe")
+		}
+		s.Choose(700_000, rates, 2, at(200))
+		s.ProbeResult(won)
+		layer, _ := s.Choose(3_000_000, rates, 2, at(500))
+		if want := map[bool]int{true: 2, false: 1}[won]; layer != want || s.Layer() != want {
+			t.Fatalf("probe won=%v: layer %d (Layer %d) right after, want %d", won, layer, s.Layer(), want)
 		}
 	}
 }

@@ -106,23 +106,31 @@ func TestSelectorProbeRate(t *testing.T) {
 	}
 }
 
+// afterProbe returns a Selector on h that probed once (at 100 ms, stopped by 300 ms) and
+// was told the probe's result.
+func afterProbe(t *testing.T, rates LayerRates, won bool) *Selector {
+	t.Helper()
+	var s Selector
+	s.Choose(700_000, rates, 2, atMS(0))
+	if _, p := s.Choose(700_000, rates, 2, atMS(100)); p == 0 {
+		t.Fatal("no first probe")
+	}
+	if _, p := s.Choose(700_000, rates, 2, atMS(300)); p != 0 {
+		t.Fatal("probe did not stop")
+	}
+	s.ProbeResult(won)
+	return &s
+}
+
+func atMS(n int) time.Time { return time.Unix(0, int64(n)*int64(time.Millisecond)) }
+
 // TestSelectorProbeWonGoesOn: a probe the caller measured as successful is followed at
 // once; a failed one waits.
 func TestSelectorProbeWonGoesOn(t *testing.T) {
 	rates := LayerRates{150_000, 600_000, 2_500_000}
-	t0 := time.Unix(0, 0)
-	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	for _, won := range []bool{true, false} {
-		var s Selector
-		s.Choose(700_000, rates, 2, at(0))
-		if _, p := s.Choose(700_000, rates, 2, at(100)); p == 0 {
-			t.Fatal("no first probe")
-		}
-		if _, p := s.Choose(700_000, rates, 2, at(300)); p != 0 {
-			t.Fatal("probe did not stop")
-		}
-		s.ProbeResult(won)
-		if _, p := s.Choose(1_000_000, rates, 2, at(500)); (p > 0) != won {
+		s := afterProbe(t, rates, won)
+		if _, p := s.Choose(1_000_000, rates, 2, atMS(500)); (p > 0) != won {
 			t.Fatalf("won=%v: probing %v right after", won, p > 0)
 		}
 	}
@@ -133,17 +141,9 @@ func TestSelectorProbeWonGoesOn(t *testing.T) {
 // still waits.
 func TestSelectorClimbsAtOnceOnAMeasuredProbe(t *testing.T) {
 	rates := LayerRates{150_000, 600_000, 2_500_000}
-	t0 := time.Unix(0, 0)
-	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	for _, won := range []bool{true, false} {
-		var s Selector
-		s.Choose(700_000, rates, 2, at(0))
-		if _, p := s.Choose(700_000, rates, 2, at(100)); p == 0 {
-			t.Fatal("no probe")
-		}
-		s.Choose(700_000, rates, 2, at(200))
-		s.ProbeResult(won)
-		layer, _ := s.Choose(3_000_000, rates, 2, at(500))
+		s := afterProbe(t, rates, won)
+		layer, _ := s.Choose(3_000_000, rates, 2, atMS(500))
 		if want := map[bool]int{true: 2, false: 1}[won]; layer != want || s.Layer() != want {
 			t.Fatalf("probe won=%v: layer %d (Layer %d) right after, want %d", won, layer, s.Layer(), want)
 		}

@@ -188,7 +188,7 @@ func TestBandwidthEstimationOnShapedLinks(t *testing.T) {
 	}
 	// The target is at most one freeze here: the fall itself (the router's buffer
 	// overflows before GCC reacts, and the picture waits for the lower layer's keyframe).
-	// That is what runs show; one in eight showed a second, when a probe on the 0.5 Mbit/s
+	// That is what runs show; one in seven showed a second, when a probe on the 0.5 Mbit/s
 	// link measured above its rate (the virtual token bucket lets short bursts through)
 	// and the viewer tried h again. The bound leaves room for that, not for the three to
 	// five that probes' padding bursts and the test viewer's sample builder used to cause.

@@ -9,11 +9,10 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/interceptor"
-	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/sfu/sfutest"
 )
 
 // h264Viewer is a pion viewer that depacketizes the H.264 it receives the way a decoder
@@ -119,29 +118,29 @@ func (v *h264Viewer) close() {
 }
 
 func (v *h264Viewer) readVideo(tr *webrtc.TrackRemote) {
-	sb := samplebuilder.New(512, &codecs.H264Packet{}, 90000, samplebuilder.WithMaxTimeDelay(time.Second))
+	// sfutest's assembler, as a browser: the SFU's padding probes fill their numbers (a
+	// sample builder fed around them waited out each probe as a loss).
+	asm := sfutest.NewAssembler()
 	firstSeen := map[uint32]time.Time{} // RTP timestamp -> its first packet's arrival
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
 			return
 		}
-		if len(pkt.Payload) == 0 {
-			continue // the SFU's padding-only bandwidth probes
-		}
-		if _, ok := firstSeen[pkt.Timestamp]; !ok {
+		now := time.Now()
+		if _, ok := firstSeen[pkt.Timestamp]; !ok && len(pkt.Payload) > 0 {
 			if len(firstSeen) > 256 {
-				clear(firstSeen) // frames this old have long been popped
+				clear(firstSeen) // frames this old have long been taken
 			}
-			firstSeen[pkt.Timestamp] = time.Now()
+			firstSeen[pkt.Timestamp] = now
 		}
-		sb.Push(pkt)
-		for s := sb.Pop(); s != nil; s = sb.Pop() {
-			at, ok := firstSeen[s.PacketTimestamp]
+		asm.Push(pkt, now)
+		for f := asm.Pop(now); f != nil; f = asm.Pop(now) {
+			at, ok := firstSeen[f.Timestamp]
 			if !ok {
-				at = time.Now()
+				at = now
 			}
-			v.onFrame(s.Data, s.PacketTimestamp, at)
+			v.onFrame(f.Data, f.Timestamp, at)
 		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/glintlive/glint/simulcast"
 )
 
-// assembler is the test viewer's H.264 receive buffer. It does what a browser's does
+// Assembler is a test viewer's H.264 receive buffer. It does what a browser's does
 // (libwebrtc's packet buffer and frame reference finder), where pion's sample builder
 // differs in ways that counted freezes no browser shows:
 //   - a padding-only packet (the SFU's bandwidth probe) fills its sequence number and is
@@ -24,7 +24,7 @@ import (
 //     marked as following a loss (a decoder's picture is broken until a keyframe).
 //
 // Frames come out in sequence order, each once.
-type assembler struct {
+type Assembler struct {
 	started bool
 	next    uint16 // the first sequence number not yet consumed
 	highest uint16
@@ -33,11 +33,11 @@ type assembler struct {
 	lost    bool                 // frames were dropped since the last one out
 }
 
-// assembledFrame is one whole access unit.
-type assembledFrame struct {
-	data      []byte // Annex-B
-	timestamp uint32
-	afterLoss bool // frames were dropped just before this one
+// AssembledFrame is one whole access unit.
+type AssembledFrame struct {
+	Data      []byte // Annex-B
+	Timestamp uint32
+	AfterLoss bool // frames were dropped just before this one
 }
 
 const (
@@ -52,12 +52,13 @@ const (
 	maxJump = 1024
 )
 
-func newAssembler() *assembler {
-	return &assembler{pkts: map[uint16]*rtp.Packet{}, missing: map[uint16]time.Time{}}
+// NewAssembler returns an empty receive buffer.
+func NewAssembler() *Assembler {
+	return &Assembler{pkts: map[uint16]*rtp.Packet{}, missing: map[uint16]time.Time{}}
 }
 
-// push takes one packet received at now.
-func (a *assembler) push(pkt *rtp.Packet, now time.Time) {
+// Push takes one packet received at now.
+func (a *Assembler) Push(pkt *rtp.Packet, now time.Time) {
 	seq := pkt.SequenceNumber
 	if !a.started {
 		a.started, a.next, a.highest = true, seq, seq
@@ -78,7 +79,7 @@ func (a *assembler) push(pkt *rtp.Packet, now time.Time) {
 }
 
 // reset drops everything pending: the stream jumped.
-func (a *assembler) reset(seq uint16) {
+func (a *Assembler) reset(seq uint16) {
 	if len(a.pkts) > 0 || len(a.missing) > 0 {
 		a.lost = true
 	}
@@ -87,8 +88,8 @@ func (a *assembler) reset(seq uint16) {
 	a.next, a.highest = seq, seq
 }
 
-// pop returns the next frame that is whole and may be decoded at now, nil when none is.
-func (a *assembler) pop(now time.Time) *assembledFrame {
+// Pop returns the next frame that is whole and may be decoded at now, nil when none is.
+func (a *Assembler) Pop(now time.Time) *AssembledFrame {
 	for a.started && int16(a.highest-a.next) >= 0 {
 		p := a.pkts[a.next]
 		switch {
@@ -122,7 +123,7 @@ func (a *assembler) pop(now time.Time) *assembledFrame {
 // frameEnd finds the last packet of the frame starting at first: the one with the marker
 // bit (or, for a sender that sets none, the last before the timestamp changes). ok is
 // false while a packet of the frame is missing or its end has not arrived.
-func (a *assembler) frameEnd(first uint16) (uint16, bool) {
+func (a *Assembler) frameEnd(first uint16) (uint16, bool) {
 	ts := a.pkts[first].Timestamp
 	for s := first; int16(a.highest-s) >= 0; s++ {
 		p := a.pkts[s]
@@ -139,12 +140,12 @@ func (a *assembler) frameEnd(first uint16) (uint16, bool) {
 }
 
 // take depacketizes the frame [first, last] and consumes it.
-func (a *assembler) take(first, last uint16) *assembledFrame {
-	f := &assembledFrame{timestamp: a.pkts[first].Timestamp, afterLoss: a.lost}
+func (a *Assembler) take(first, last uint16) *AssembledFrame {
+	f := &AssembledFrame{Timestamp: a.pkts[first].Timestamp, AfterLoss: a.lost}
 	var dp codecs.H264Packet
 	for s := first; ; s++ {
 		if b, err := dp.Unmarshal(a.pkts[s].Payload); err == nil {
-			f.data = append(f.data, b...)
+			f.Data = append(f.Data, b...)
 		}
 		a.consume(s)
 		if s == last {
@@ -156,7 +157,7 @@ func (a *assembler) take(first, last uint16) *assembledFrame {
 }
 
 // completeKeyframe finds the first whole keyframe after a missing packet.
-func (a *assembler) completeKeyframe() (uint16, bool) {
+func (a *Assembler) completeKeyframe() (uint16, bool) {
 	for s := a.next + 1; int16(a.highest-s) >= 0; s++ {
 		p := a.pkts[s]
 		if p == nil || !simulcast.IsKeyframeStart(simulcast.CodecH264, p.Payload) || !a.startsFrame(s) {
@@ -171,14 +172,14 @@ func (a *assembler) completeKeyframe() (uint16, bool) {
 
 // startsFrame reports whether the packet at s certainly begins a frame: the packet before
 // it arrived and ended a frame (or was padding).
-func (a *assembler) startsFrame(s uint16) bool {
+func (a *Assembler) startsFrame(s uint16) bool {
 	prev := a.pkts[s-1]
 	return prev != nil && (prev.Marker || isPadding(prev) || prev.Timestamp != a.pkts[s].Timestamp)
 }
 
 // certainStartAfter is the first packet after seq that certainly begins a frame, or the
 // number after the highest when none has arrived yet.
-func (a *assembler) certainStartAfter(seq uint16) uint16 {
+func (a *Assembler) certainStartAfter(seq uint16) uint16 {
 	for s := seq + 1; int16(a.highest-s) >= 0; s++ {
 		if p := a.pkts[s]; p != nil && !isPadding(p) && a.startsFrame(s) {
 			return s
@@ -188,7 +189,7 @@ func (a *assembler) certainStartAfter(seq uint16) uint16 {
 }
 
 // stuckBefore reports whether a packet before seq has been missing for longer than d.
-func (a *assembler) stuckBefore(seq uint16, now time.Time, d time.Duration) bool {
+func (a *Assembler) stuckBefore(seq uint16, now time.Time, d time.Duration) bool {
 	for s, since := range a.missing {
 		if int16(s-seq) < 0 && now.Sub(since) > d {
 			return true
@@ -198,7 +199,7 @@ func (a *assembler) stuckBefore(seq uint16, now time.Time, d time.Duration) bool
 }
 
 // expired returns the first missing packet waited for longer than maxRepair.
-func (a *assembler) expired(now time.Time) (uint16, bool) {
+func (a *Assembler) expired(now time.Time) (uint16, bool) {
 	first, found := uint16(0), false
 	for s, since := range a.missing {
 		if now.Sub(since) > maxRepair && (!found || int16(s-first) < 0) {
@@ -209,7 +210,7 @@ func (a *assembler) expired(now time.Time) (uint16, bool) {
 }
 
 // dropBefore gives up on everything before seq.
-func (a *assembler) dropBefore(seq uint16) {
+func (a *Assembler) dropBefore(seq uint16) {
 	for s := a.next; s != seq; s++ {
 		if p := a.pkts[s]; p == nil || !isPadding(p) {
 			a.lost = true
@@ -218,7 +219,7 @@ func (a *assembler) dropBefore(seq uint16) {
 	}
 }
 
-func (a *assembler) consume(s uint16) {
+func (a *Assembler) consume(s uint16) {
 	delete(a.pkts, s)
 	delete(a.missing, s)
 	a.next = s + 1

@@ -47,15 +47,15 @@ type out struct {
 	afterLoss []uint32 // frames that came out after dropped ones
 }
 
-func (o *out) pop(t *testing.T, a *assembler, now time.Time) {
+func (o *out) pop(t *testing.T, a *Assembler, now time.Time) {
 	t.Helper()
-	for f := a.pop(now); f != nil; f = a.pop(now) {
-		n, _, _, err := ParseLayerFrame(f.data)
+	for f := a.Pop(now); f != nil; f = a.Pop(now) {
+		n, _, _, err := ParseLayerFrame(f.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
 		o.frames = append(o.frames, n)
-		if f.afterLoss {
+		if f.AfterLoss {
 			o.afterLoss = append(o.afterLoss, n)
 		}
 	}
@@ -71,15 +71,15 @@ func (o *out) want(t *testing.T, frames, afterLoss []uint32) {
 // TestAssemblerPaddingFillsItsNumbers: padding probes between frames, one-packet frames
 // right after them, cost no frame (pion's sample builder dropped each such frame).
 func TestAssemblerPaddingFillsItsNumbers(t *testing.T) {
-	s, a, o := newTestStream(), newAssembler(), &out{}
+	s, a, o := newTestStream(), NewAssembler(), &out{}
 	now := time.Now()
 	for n := range uint32(6) {
 		for _, p := range s.frame(n, n == 0, 600) {
-			a.push(p, now)
+			a.Push(p, now)
 			o.pop(t, a, now)
 		}
 		for _, p := range s.padding(int(n % 3 * 5)) {
-			a.push(p, now)
+			a.Push(p, now)
 			o.pop(t, a, now)
 		}
 	}
@@ -89,11 +89,11 @@ func TestAssemblerPaddingFillsItsNumbers(t *testing.T) {
 // TestAssemblerRepairedPaddingUnblocks: a lost probe packet holds the next frame until it
 // is retransmitted, then everything comes out.
 func TestAssemblerRepairedPaddingUnblocks(t *testing.T) {
-	s, a, o := newTestStream(), newAssembler(), &out{}
+	s, a, o := newTestStream(), NewAssembler(), &out{}
 	now := time.Now()
 	push := func(pkts ...*rtp.Packet) {
 		for _, p := range pkts {
-			a.push(p, now)
+			a.Push(p, now)
 			o.pop(t, a, now)
 		}
 	}
@@ -111,7 +111,7 @@ func TestAssemblerRepairedPaddingUnblocks(t *testing.T) {
 // the viewer left); the keyframe 4 is not held back by it once a repair has had its
 // chance, and frames from the keyframe on come out at once, as a browser decodes them.
 func TestAssemblerKeyframeSkipsUnrepairedLoss(t *testing.T) {
-	s, a, o := newTestStream(), newAssembler(), &out{}
+	s, a, o := newTestStream(), NewAssembler(), &out{}
 	t0 := time.Now()
 	for n := range uint32(8) {
 		at := t0.Add(time.Duration(n) * 100 * time.Millisecond)
@@ -119,7 +119,7 @@ func TestAssemblerKeyframeSkipsUnrepairedLoss(t *testing.T) {
 			if n == 2 && i == 1 {
 				continue // lost, never repaired
 			}
-			a.push(p, at)
+			a.Push(p, at)
 			o.pop(t, a, at)
 		}
 	}
@@ -131,7 +131,7 @@ func TestAssemblerKeyframeSkipsUnrepairedLoss(t *testing.T) {
 // TestAssemblerRepairBeforeKeyframeKeepsEveryFrame: a loss repaired (a NACK answered)
 // within a repair's time costs no frame, even with a keyframe arriving meanwhile.
 func TestAssemblerRepairBeforeKeyframeKeepsEveryFrame(t *testing.T) {
-	s, a, o := newTestStream(), newAssembler(), &out{}
+	s, a, o := newTestStream(), NewAssembler(), &out{}
 	t0 := time.Now()
 	var held *rtp.Packet
 	for n := range uint32(8) {
@@ -141,11 +141,11 @@ func TestAssemblerRepairBeforeKeyframeKeepsEveryFrame(t *testing.T) {
 				held = p // arrives late, retransmitted
 				continue
 			}
-			a.push(p, at)
+			a.Push(p, at)
 			o.pop(t, a, at)
 		}
 		if n == 4 {
-			a.push(held, at)
+			a.Push(held, at)
 			o.pop(t, a, at)
 		}
 	}
@@ -157,7 +157,7 @@ func TestAssemblerRepairBeforeKeyframeKeepsEveryFrame(t *testing.T) {
 // viewer's picture is broken until a keyframe), and a late copy of the lost packet is
 // ignored.
 func TestAssemblerGivesUpAfterASecond(t *testing.T) {
-	s, a, o := newTestStream(), newAssembler(), &out{}
+	s, a, o := newTestStream(), NewAssembler(), &out{}
 	t0 := time.Now()
 	var lost *rtp.Packet
 	for n := range uint32(40) {
@@ -167,11 +167,11 @@ func TestAssemblerGivesUpAfterASecond(t *testing.T) {
 				lost = p // the frame's first packet: its other two are not a frame start
 				continue
 			}
-			a.push(p, at)
+			a.Push(p, at)
 			o.pop(t, a, at)
 		}
 	}
-	a.push(lost, t0.Add(40*33*time.Millisecond))
+	a.Push(lost, t0.Add(40*33*time.Millisecond))
 	o.pop(t, a, t0.Add(40*33*time.Millisecond))
 	want := []uint32{0, 1}
 	for n := uint32(3); n < 40; n++ {
@@ -183,16 +183,16 @@ func TestAssemblerGivesUpAfterASecond(t *testing.T) {
 // TestAssemblerStreamJump: a new host's stream starts far from the old numbers: what was
 // pending is dropped and the new stream comes out.
 func TestAssemblerStreamJump(t *testing.T) {
-	s, a, o := newTestStream(), newAssembler(), &out{}
+	s, a, o := newTestStream(), NewAssembler(), &out{}
 	now := time.Now()
 	for i, p := range s.frame(0, true, 3000) {
 		if i != 1 {
-			a.push(p, now)
+			a.Push(p, now)
 		}
 	}
 	s2 := &testStream{seq: 40000}
 	for _, p := range s2.frame(1, true, 3000) {
-		a.push(p, now)
+		a.Push(p, now)
 		o.pop(t, a, now)
 	}
 	o.want(t, []uint32{1}, []uint32{1})

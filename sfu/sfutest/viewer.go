@@ -141,7 +141,7 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 	// within a second is given up on (the picture is broken until a keyframe, which the
 	// viewer asks for), a complete keyframe skips packets that stay missing, and padding
 	// probes only fill their sequence numbers.
-	asm := newAssembler()
+	asm := NewAssembler()
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
@@ -151,8 +151,8 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 		v.mu.Lock()
 		v.video.add(pkt)
 		v.mu.Unlock()
-		asm.push(pkt, now)
-		for f := asm.pop(now); f != nil; f = asm.pop(now) {
+		asm.Push(pkt, now)
+		for f := asm.Pop(now); f != nil; f = asm.Pop(now) {
 			v.showFrame(f, now, uint32(t.SSRC()))
 		}
 	}
@@ -160,10 +160,10 @@ func (v *Viewer) readVideo(t *webrtc.TrackRemote) {
 
 // showFrame records a whole frame and whether a decoder would show it, and asks for a
 // keyframe while the picture is broken.
-func (v *Viewer) showFrame(f *assembledFrame, now time.Time, ssrc uint32) {
-	n, key, layer, err := ParseLayerFrame(f.data)
+func (v *Viewer) showFrame(f *AssembledFrame, now time.Time, ssrc uint32) {
+	n, key, layer, err := ParseLayerFrame(f.Data)
 	v.mu.Lock()
-	if f.afterLoss {
+	if f.AfterLoss {
 		v.broken = true
 	}
 	if err != nil {
@@ -171,7 +171,7 @@ func (v *Viewer) showFrame(f *assembledFrame, now time.Time, ssrc uint32) {
 	} else {
 		v.frames = append(v.frames, n)
 		v.layers = append(v.layers, layer)
-		v.videoTS = append(v.videoTS, f.timestamp)
+		v.videoTS = append(v.videoTS, f.Timestamp)
 		if key {
 			v.keyframes++
 			v.broken = false

@@ -21,16 +21,20 @@ import (
 //     and the sample builder held the new layer's keyframe behind them for its whole delay;
 //   - a missing packet not repaired within maxRepair is given up on: the frames up to the
 //     next certain frame start after it are dropped, and the frame after that comes out
-//     marked as following a loss (a decoder's picture is broken until a keyframe).
+//     marked as following a loss (a decoder's picture is broken until a keyframe);
+//   - a frame ends at its marker bit: one whose packets stop without it (cut by a layer
+//     switch) is dropped, not given out as whole.
 //
 // Frames come out in sequence order, each once.
 type Assembler struct {
-	started bool
-	next    uint16 // the first sequence number not yet consumed
-	highest uint16
-	pkts    map[uint16]*rtp.Packet
-	missing map[uint16]time.Time // sequence numbers in [next, highest] not received, since when
-	lost    bool                 // frames were dropped since the last one out
+	started   bool
+	next      uint16 // the first sequence number not yet consumed
+	highest   uint16
+	pkts      map[uint16]*rtp.Packet
+	missing   map[uint16]time.Time // sequence numbers in [next, highest] not received, since when
+	lost      bool                 // frames were dropped since the last one out
+	taken     bool                 // a frame has come out
+	startedAt time.Time            // the first packet's arrival
 }
 
 // AssembledFrame is one whole access unit.
@@ -61,16 +65,26 @@ func NewAssembler() *Assembler {
 func (a *Assembler) Push(pkt *rtp.Packet, now time.Time) {
 	seq := pkt.SequenceNumber
 	if !a.started {
-		a.started, a.next, a.highest = true, seq, seq
+		a.started, a.next, a.highest, a.startedAt = true, seq, seq, now
 	}
-	switch d := int16(seq - a.highest); {
-	case d > maxJump || d < -maxJump:
-		a.reset(seq)
+	d := int16(seq - a.highest)
+	switch {
+	case d > maxJump:
+		a.reset(seq) // a new stream
+	case d < -maxJump:
+		return // far behind anything pending: a stale retransmission
 	case d > 0:
 		for s := a.highest + 1; s != seq; s++ {
 			a.missing[s] = now
 		}
 		a.highest = seq
+	case int16(seq-a.next) < 0 && !a.taken:
+		// Before the first frame is out, an earlier packet (reordered, or resent) moves the
+		// start back: it may be the first frame's parameter sets.
+		for s := seq + 1; s != a.next; s++ {
+			a.missing[s] = now
+		}
+		a.next = seq
 	case int16(seq-a.next) < 0:
 		return // already consumed or given up: a late retransmission or a duplicate
 	}
@@ -101,8 +115,15 @@ func (a *Assembler) Pop(now time.Time) *AssembledFrame {
 			a.lost = true
 			continue
 		case p != nil:
-			if end, ok := a.frameEnd(a.next); ok {
+			switch end, st := a.frameEnd(a.next); st {
+			case frameWhole:
+				if !a.taken && !hasSPS(p.Payload) && now.Sub(a.startedAt) < unrepairedAfter {
+					return nil // the stream's first packets may still be on their way, reordered
+				}
 				return a.take(a.next, end)
+			case frameCut:
+				a.dropBefore(end + 1)
+				continue
 			}
 		}
 		// Something is missing at or after next: wait for its repair, unless a later
@@ -120,23 +141,33 @@ func (a *Assembler) Pop(now time.Time) *AssembledFrame {
 	return nil
 }
 
+// frameState is what frameEnd found.
+type frameState int
+
+const (
+	frameIncomplete frameState = iota // a packet is missing or the end has not arrived
+	frameWhole
+	frameCut // the next frame began before this one's marker: its tail was never sent
+)
+
 // frameEnd finds the last packet of the frame starting at first: the one with the marker
-// bit (or, for a sender that sets none, the last before the timestamp changes). ok is
-// false while a packet of the frame is missing or its end has not arrived.
-func (a *Assembler) frameEnd(first uint16) (uint16, bool) {
+// bit. A frame whose packets stop without one (the SFU switched layers mid-frame, so the
+// old layer's tail never came) is cut at its last packet, as libwebrtc, which needs the
+// marker, never completes it.
+func (a *Assembler) frameEnd(first uint16) (uint16, frameState) {
 	ts := a.pkts[first].Timestamp
 	for s := first; int16(a.highest-s) >= 0; s++ {
 		p := a.pkts[s]
 		switch {
 		case p == nil:
-			return 0, false
+			return 0, frameIncomplete
 		case p.Timestamp != ts || isPadding(p):
-			return s - 1, true
+			return s - 1, frameCut
 		case p.Marker:
-			return s, true
+			return s, frameWhole
 		}
 	}
-	return 0, false
+	return 0, frameIncomplete
 }
 
 // take depacketizes the frame [first, last] and consumes it.
@@ -152,7 +183,7 @@ func (a *Assembler) take(first, last uint16) *AssembledFrame {
 			break
 		}
 	}
-	a.lost = false
+	a.lost, a.taken = false, true
 	return f
 }
 
@@ -163,7 +194,7 @@ func (a *Assembler) completeKeyframe() (uint16, bool) {
 		if p == nil || !simulcast.IsKeyframeStart(simulcast.CodecH264, p.Payload) || !a.startsFrame(s) {
 			continue
 		}
-		if _, ok := a.frameEnd(s); ok {
+		if _, st := a.frameEnd(s); st == frameWhole {
 			return s, true
 		}
 	}
@@ -171,10 +202,27 @@ func (a *Assembler) completeKeyframe() (uint16, bool) {
 }
 
 // startsFrame reports whether the packet at s certainly begins a frame: the packet before
-// it arrived and ended a frame (or was padding).
+// it arrived and ended a frame (or was padding), or it carries a sequence parameter set,
+// which only a keyframe's first packet does (after a layer switch the packet before the
+// new layer's keyframe is the old layer's, often never resent).
 func (a *Assembler) startsFrame(s uint16) bool {
+	if hasSPS(a.pkts[s].Payload) {
+		return true
+	}
 	prev := a.pkts[s-1]
 	return prev != nil && (prev.Marker || isPadding(prev) || prev.Timestamp != a.pkts[s].Timestamp)
+}
+
+// hasSPS reports whether an H.264 RTP payload is an SPS, or a STAP-A that begins with one.
+func hasSPS(p []byte) bool {
+	const sps, stapA = 7, 24
+	switch {
+	case len(p) > 0 && p[0]&0x1f == sps:
+		return true
+	case len(p) > 3 && p[0]&0x1f == stapA: // STAP-A: header, 2-byte size, first NAL
+		return p[3]&0x1f == sps
+	}
+	return false
 }
 
 // certainStartAfter is the first packet after seq that certainly begins a frame, or the

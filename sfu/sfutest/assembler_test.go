@@ -1,6 +1,7 @@
 package sfutest
 
 import (
+	"bytes"
 	"slices"
 	"testing"
 	"time"
@@ -180,8 +181,8 @@ func TestAssemblerGivesUpAfterASecond(t *testing.T) {
 	o.want(t, want, []uint32{3})
 }
 
-// TestAssemblerStreamJump: a new host's stream starts far from the old numbers: what was
-// pending is dropped and the new stream comes out.
+// TestAssemblerStreamJump: a stream that jumps far ahead (a new source not renumbered)
+// drops what was pending, and the new stream comes out.
 func TestAssemblerStreamJump(t *testing.T) {
 	s, a, o := newTestStream(), NewAssembler(), &out{}
 	now := time.Now()
@@ -190,10 +191,90 @@ func TestAssemblerStreamJump(t *testing.T) {
 			a.Push(p, now)
 		}
 	}
-	s2 := &testStream{seq: 40000}
+	s2 := &testStream{seq: 6000}
 	for _, p := range s2.frame(1, true, 3000) {
 		a.Push(p, now)
 		o.pop(t, a, now)
 	}
 	o.want(t, []uint32{1}, []uint32{1})
+}
+
+// TestAssemblerStalePacketIsIgnored: a retransmission far older than anything pending does
+// not restart the buffer (it did: every frame pending was dropped).
+func TestAssemblerStalePacketIsIgnored(t *testing.T) {
+	s, a, o := newTestStream(), NewAssembler(), &out{}
+	now := time.Now()
+	for n := range uint32(6) {
+		pkts := s.frame(n, n == 0, 3000)
+		for _, p := range pkts {
+			a.Push(p, now)
+			o.pop(t, a, now)
+		}
+		if n == 2 {
+			stale := *pkts[0]
+			stale.SequenceNumber -= 2000
+			a.Push(&stale, now)
+			o.pop(t, a, now)
+		}
+	}
+	o.want(t, []uint32{0, 1, 2, 3, 4, 5}, nil)
+}
+
+// TestAssemblerKeyframeAfterALostMarker: the packet just before a keyframe (the old layer's
+// last, after a switch) is lost for good; the keyframe still skips the loss once a repair
+// had its chance, because it carries an SPS and so certainly starts a frame.
+func TestAssemblerKeyframeAfterALostMarker(t *testing.T) {
+	s, a, o := newTestStream(), NewAssembler(), &out{}
+	t0 := time.Now()
+	for n := range uint32(10) {
+		at := t0.Add(time.Duration(n) * 100 * time.Millisecond)
+		pkts := s.frame(n, n == 0 || n == 5, 3000)
+		for i, p := range pkts {
+			if n == 4 && i == len(pkts)-1 {
+				continue // frame 4's marker packet, never repaired
+			}
+			a.Push(p, at)
+			o.pop(t, a, at)
+		}
+	}
+	o.want(t, []uint32{0, 1, 2, 3, 5, 6, 7, 8, 9}, []uint32{5})
+}
+
+// TestAssemblerCutFrameIsDropped: a frame whose tail never comes, the next frame's packets
+// following on without a gap (the SFU switched layers mid-frame), is not given out as
+// whole: it is dropped and the next frame comes out marked as following a loss.
+func TestAssemblerCutFrameIsDropped(t *testing.T) {
+	s, a, o := newTestStream(), NewAssembler(), &out{}
+	now := time.Now()
+	for n := range uint32(5) {
+		pkts := s.frame(n, n == 0, 3000)
+		if n == 2 {
+			pkts = pkts[:len(pkts)-1]
+			s.seq-- // the next frame follows on at once
+		}
+		for _, p := range pkts {
+			a.Push(p, now)
+			o.pop(t, a, now)
+		}
+	}
+	o.want(t, []uint32{0, 1, 3, 4}, []uint32{3})
+}
+
+// TestAssemblerLateFirstPacket: the first keyframe's parameter-set packet arrives after the
+// rest of the frame (reordered); the frame still comes out whole, SPS included.
+func TestAssemblerLateFirstPacket(t *testing.T) {
+	s, a := newTestStream(), NewAssembler()
+	now := time.Now()
+	pkts := s.frame(0, true, 3000)
+	for _, p := range pkts[1:] {
+		a.Push(p, now)
+		if f := a.Pop(now); f != nil {
+			t.Fatalf("a frame came out before its first packet arrived")
+		}
+	}
+	a.Push(pkts[0], now)
+	f := a.Pop(now)
+	if f == nil || !bytes.Contains(f.Data, sps) || f.AfterLoss {
+		t.Fatalf("first frame %+v: want it whole with its SPS", f)
+	}
 }

@@ -97,12 +97,13 @@ func (a *allocator) allocate(now time.Time) {
 		a.active.Store(layers > 1 || temporal)
 	}
 	if layers < 2 && !temporal {
-		a.video.allocate(LayerFull, simulcast.AllTemporal, 0, 0)
+		a.video.allocate(LayerFull, simulcast.AllTemporal, 0, 0, now)
 		return
 	}
 	est := a.guessCap(a.est.GetTargetBitrate()-audioReserve, rates) // what GCC leaves for video
 	a.updateFloor(est, now)
-	budget := max(est, a.floor)
+	trusted := max(est, a.floor)
+	budget := trusted
 	if a.ownQueue(now) {
 		// GCC reads the queue a probe built as congestion and cuts its estimate; the media
 		// that fitted before the probe still fits once that queue drains (a real fall
@@ -111,10 +112,10 @@ func (a *allocator) allocate(now time.Time) {
 	}
 	layer, probe := a.sel.Choose(budget, rates, a.video.layerCap(), now)
 	if probe > 0 && !a.probing {
-		a.held = budget
+		a.held = trusted // not budget: a hold must not outlive itself across chained probes
 	}
 	a.runProbe(probe > 0, est, now)
-	a.video.allocate(layer, a.temporal(layer, budget, rates, now), probe, budget)
+	a.video.allocate(layer, a.temporal(layer, budget, rates, now), probe, budget, now)
 }
 
 // temporal is the VP8 temporal layer cap: all layers unless the chosen spatial layer is the
@@ -135,22 +136,26 @@ func (a *allocator) temporal(layer, budget int, rates simulcast.LayerRates, now 
 	return simulcast.ChooseTemporal(budget, r.TemporalRates(now.UnixNano()))
 }
 
-// runProbe starts and stops the prober's measurement with the selector's probes. A probe
-// that starts while the last one awaits its feedback judges that one first: one prober
-// measures one probe at a time.
+// runProbe follows the selector's probes: probing is what the allocator's timer and the
+// budget hold go by, for every viewer; a prober (TWCC viewers) also measures each probe.
+// A probe that starts while the last one awaits its feedback judges that one first: one
+// prober measures one probe at a time.
 func (a *allocator) runProbe(on bool, est int, now time.Time) {
+	if on == a.probing {
+		return
+	}
+	a.probing = on
 	p := a.probe
 	switch {
-	case p == nil || on == a.probing:
+	case p == nil:
 	case on:
 		if !a.judgeAt.IsZero() {
 			a.judge(est, now)
 		}
 		p.start()
-		a.probing = true
 	default:
 		p.stop()
-		a.probing, a.judgeAt = false, now.Add(probeFeedbackWait)
+		a.judgeAt = now.Add(probeFeedbackWait)
 	}
 }
 

@@ -193,18 +193,20 @@ func (d *DownTrack) writeBatch(r *Receiver, batch []batchPacket) int {
 	return sent
 }
 
-// allocate applies the allocator's choice: the layer granted (within the viewer's cap) and
-// the padding probe rate.
-func (d *DownTrack) allocate(layer, temporal, probeBps, budget int) {
+// allocate applies the allocator's choice, made at now: the layer granted (within the
+// viewer's cap) and the padding probe rate.
+func (d *DownTrack) allocate(layer, temporal, probeBps, budget int, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.maxLayer = min(layer, d.layerCap())
 	d.temporal.SetTarget(temporal)
 	d.demandLayerLocked(d.maxLayer)
 	if probeBps > 0 && d.probeBps == 0 {
-		// A new probe owes nothing yet: counted from the last probe's end, its first frame
-		// would carry a burst of padding that queues the viewer's media behind it.
-		d.lastProbe, d.probeOwed = 0, 0
+		// A new probe owes from now: counted from the last probe's end, its first frame
+		// would carry a burst of padding that queues the viewer's media behind it; counted
+		// from its first frame, that frame would carry none, and a short probe of a low
+		// layer would send too few packets to be measured.
+		d.lastProbe, d.probeOwed = now.UnixNano(), 0
 	}
 	d.probeBps, d.estimate = probeBps, budget
 }

@@ -101,15 +101,20 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 	if slot.seq == outSeq && now.Sub(slot.at) < resendGuard {
 		return
 	}
-	// The budget is charged only for what is sent: a viewer still asking for packets it
-	// cannot have (an earlier layer's, which pion's NACK generator asks for again every
-	// round trip for seconds) would otherwise spend it, and a loss that can be repaired
-	// would go unanswered.
+	// Over the budget, nothing more is done; within it, only what is sent is charged: a
+	// viewer still asking for packets it cannot have (an earlier layer's, which pion's NACK
+	// generator asks for again every round trip for seconds) would otherwise spend it, and
+	// a loss that can be repaired would go unanswered.
+	if !d.rtxBucket.ready(now) {
+		nacksMissed.Inc() // over this viewer's retransmission budget
+		return
+	}
 	inSeq, ok := d.munger.InputSeq(outSeq)
 	if !ok {
 		// A lost padding probe is answered with padding: left unanswered, it is a hole
 		// that stalls the viewer's jitter buffer until it gives up and asks for a keyframe.
-		if p := d.padded[outSeq%uint16(len(d.padded))]; p.valid && p.seq == outSeq && d.takeRTX(now) {
+		if p := d.padded[outSeq%uint16(len(d.padded))]; p.valid && p.seq == outSeq {
+			d.rtxBucket.spend()
 			*slot = resendMark{seq: outSeq, at: now}
 			d.sendPadding(p.seq, p.ts)
 			return
@@ -128,23 +133,12 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 			return
 		}
 	}
-	if !d.takeRTX(now) {
-		return
-	}
+	d.rtxBucket.spend()
 	*slot = resendMark{seq: outSeq, at: now}
 	nacksAnswered.Inc()
 	if d.send(&d.rtxPkt.Header, outSeq, d.munger.OutputTS(d.rtxPkt.Timestamp), payload) {
 		packetsForwarded.Inc()
 	}
-}
-
-// takeRTX charges one retransmission to the viewer's budget.
-func (d *DownTrack) takeRTX(now time.Time) bool {
-	if !d.rtxBucket.take(now) {
-		nacksMissed.Inc() // over this viewer's retransmission budget
-		return false
-	}
-	return true
 }
 
 // onSenderReport passes the publisher's clock mapping on, rewritten into this viewer's
@@ -183,19 +177,20 @@ type tokenBucket struct {
 	last   time.Time
 }
 
-func (b *tokenBucket) take(now time.Time) bool {
+// ready refills the bucket for the time since its last use and reports whether a token is
+// there to spend.
+func (b *tokenBucket) ready(now time.Time) bool {
 	if b.last.IsZero() {
 		b.tokens = rtxBurst
 	} else {
 		b.tokens = min(rtxBurst, b.tokens+now.Sub(b.last).Seconds()*rtxRate)
 	}
 	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return b.tokens >= 1
 }
+
+// spend takes the token ready reported.
+func (b *tokenBucket) spend() { b.tokens-- }
 
 // resendMark remembers when an output sequence number was last retransmitted.
 type resendMark struct {

@@ -170,22 +170,25 @@ func TestSwitchAsksTheNewLayerAtOnce(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	dt.allocate(LayerMid, simulcast.AllTemporal, 0, 0)
+	dt.allocate(LayerMid, simulcast.AllTemporal, 0, 0, time.Now())
 	delta(rcvs[LayerMid], 1)
 	waitPLI(LayerMid)
-	dt.allocate(LayerLow, simulcast.AllTemporal, 0, 0) // congestion: down again before h's keyframe came
+	dt.allocate(LayerLow, simulcast.AllTemporal, 0, 0, time.Now()) // congestion: down again before h's keyframe came
 	delta(rcvs[LayerLow], 1)
 	waitPLI(LayerLow)
 }
 
 // TestProbeStartsWithoutABurst: a probe that starts long after the last one pads each frame
-// with its share of the probe rate, not with the whole time since the last probe ended
-// (that burst queued the viewer's media behind it on a full link: a stall per probe).
+// with its share of the probe rate from the probe's start: not with the whole time since
+// the last probe ended (that burst queued the viewer's media behind it on a full link: a
+// stall per probe), and not with nothing on its first frame (a short probe of a low layer
+// then sent too few packets to be measured).
 func TestProbeStartsWithoutABurst(t *testing.T) {
 	tr, rcv, writers := newBenchTrack(t, 1)
 	dt, w := tr.snapshot()[0], writers[0]
 	f := newForwarder(tr, rcv)
 	t0 := time.Now()
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 33 * time.Millisecond) }
 	frame := func(i int) int {
 		before := w.packets
 		payload := []byte{0x41, 1, 2, 3}
@@ -193,21 +196,23 @@ func TestProbeStartsWithoutABurst(t *testing.T) {
 			payload[0] = 0x65
 		}
 		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 102, SSRC: 1, SequenceNumber: uint16(i), Timestamp: uint32(i * 3000), Marker: true}, Payload: payload}
-		f.send(&pkt, i == 0, t0.Add(time.Duration(i)*33*time.Millisecond).UnixNano())
+		f.send(&pkt, i == 0, at(i).UnixNano())
 		return w.packets - before - 1
 	}
-	const probe = 600_000 // 2,500 bytes a frame: 9 packets
+	const probe = 600_000 // 2,475 bytes a frame: 9 packets
 	perFrame := probe / 8 * 33 / 1000 / paddingPacketSize
+	frame(0) // the keyframe the viewer starts at
 	for i := range 4 {
-		dt.allocate(LayerFull, simulcast.AllTemporal, probe, 1_000_000)
+		first := i*100 + 1
+		dt.allocate(LayerFull, simulcast.AllTemporal, probe, 1_000_000, at(first-1)) // a frame before
 		for j := range 3 {
-			if n := frame(i*100 + j); n > perFrame+1 {
-				t.Fatalf("probe %d, frame %d: %d padding packets, want at most %d", i, j, n, perFrame+1)
+			if n := frame(first + j); n < perFrame-1 || n > perFrame+1 {
+				t.Fatalf("probe %d, frame %d: %d padding packets, want %d±1", i, j, n, perFrame)
 			}
 		}
-		dt.allocate(LayerFull, simulcast.AllTemporal, 0, 1_000_000)
-		for j := 3; j < 100; j++ {
-			if n := frame(i*100 + j); n != 0 {
+		dt.allocate(LayerFull, simulcast.AllTemporal, 0, 1_000_000, at(first+2))
+		for j := first + 3; j < first+99; j++ {
+			if n := frame(j); n != 0 {
 				t.Fatalf("%d padding packets with no probe", n)
 			}
 		}

@@ -36,15 +36,14 @@ type LayerRates [numLayers]int
 // sustained headroom, and asks for padding probes to find that headroom. The zero value
 // starts on nothing; it is not safe for concurrent use.
 type Selector struct {
-	layer       int // chosen layer, -1 before the first choice
-	started     bool
-	upSince     time.Time
-	probeStart  time.Time
-	probeStop   time.Time
-	probeBudget int           // the estimate when the probe began
-	probeWait   time.Duration // back-off after a probe that did not raise the estimate
-	probeWon    bool          // the caller measured the last probe lifting the budget
-	measured    bool          // and the budget's headroom since is that measurement's
+	layer      int // chosen layer, -1 before the first choice
+	started    bool
+	upSince    time.Time
+	probeStart time.Time
+	probeStop  time.Time
+	probeWait  time.Duration // back-off after a probe that did not raise the estimate
+	probeWon   bool          // the caller measured the last probe lifting the budget
+	measured   bool          // and the budget's headroom since is that measurement's
 }
 
 // ProbeResult tells the Selector whether the probe it asked for showed the link carrying
@@ -93,7 +92,7 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 	}
 	next := s.nextUp(cur, top, rates)
 	if next < 0 {
-		s.upSince = time.Time{}
+		s.upSince, s.measured = time.Time{}, false
 		return cur, 0
 	}
 	if float64(budget) >= upHeadroom*float64(rates[next]) {
@@ -109,18 +108,20 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 	}
 	s.upSince = time.Time{}
 	if budget < rates[cur] {
+		s.measured = false
 		return cur, 0 // no headroom even for this layer: probing would only add congestion
 	}
 	// Probe with what reaches the next layer with headroom and a margin (a probe that only
 	// just reaches it is measured short of it half the time), within the ceiling.
 	want := int(probeGoal*float64(rates[next])) - rates[cur]
-	return cur, s.probe(min(want, int(probeCeiling*float64(budget))-rates[cur]), budget, now)
+	return cur, s.probe(min(want, int(probeCeiling*float64(budget))-rates[cur]), now)
 }
 
-// probe manages probe periods: on for ProbeDuration, then off for the back-off. A probe that
-// makes the estimate fall (the link is full) stops at once. A probe the caller reported
-// won (ProbeResult) ends the back-off.
-func (s *Selector) probe(rate, budget int, now time.Time) int {
+// probe manages probe periods: on for ProbeDuration, then off for the back-off. A probe the
+// caller reported won (ProbeResult) ends the back-off. (A probe is not stopped early when
+// the estimate falls: it lasts one call, and the caller holds the budget while the probe's
+// own queue drains, so the estimate it passes cannot show the fall in time.)
+func (s *Selector) probe(rate int, now time.Time) int {
 	if s.probeWait == 0 {
 		s.probeWait = probeAfter
 	}
@@ -129,13 +130,13 @@ func (s *Selector) probe(rate, budget int, now time.Time) int {
 		return 0
 	case s.probeStart.IsZero() && s.probeWon:
 		s.probeWon, s.measured = false, false
-		s.probeStart, s.probeBudget = now, budget
+		s.probeStart = now
 	case s.probeStart.IsZero() && now.Before(s.probeStop.Add(s.probeWait)):
 		return 0
 	case s.probeStart.IsZero():
 		s.probeWait = min(2*s.probeWait, probeAfterMax)
-		s.probeStart, s.probeBudget, s.measured = now, budget, false
-	case now.Sub(s.probeStart) >= ProbeDuration || budget < s.probeBudget*19/20:
+		s.probeStart = now
+	case now.Sub(s.probeStart) >= ProbeDuration:
 		s.probeStart, s.probeStop = time.Time{}, now
 		return 0
 	}

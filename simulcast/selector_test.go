@@ -150,19 +150,19 @@ func TestSelectorClimbsAtOnceOnAMeasuredProbe(t *testing.T) {
 	}
 }
 
-// TestSelectorProbeStopsWhenEstimateFalls: a probe into a full link stops at once.
-func TestSelectorProbeStopsWhenEstimateFalls(t *testing.T) {
-	var s Selector
+// TestSelectorMeasuredHeadroomIsSpentAtOnce: a won probe's headroom lets the viewer climb at
+// that choice only; a choice that could not use it (the viewer capped at its layer) ends
+// it, and headroom later (a raised cap, GCC's estimate) waits out upHold again.
+func TestSelectorMeasuredHeadroomIsSpentAtOnce(t *testing.T) {
 	rates := LayerRates{150_000, 600_000, 2_500_000}
-	t0 := time.Unix(0, 0)
-	s.Choose(700_000, rates, 2, t0)
-	if _, p := s.Choose(700_000, rates, 2, t0.Add(100*time.Millisecond)); p == 0 {
-		t.Fatal("no probe started")
+	s := afterProbe(t, rates, true)
+	if layer, _ := s.Choose(3_000_000, rates, 1, atMS(500)); layer != 1 {
+		t.Fatalf("capped at h: layer %d", layer)
 	}
-	if _, p := s.Choose(640_000, rates, 2, t0.Add(300*time.Millisecond)); p != 0 {
-		t.Fatalf("probe went on (%d) after the estimate fell", p)
+	if layer, _ := s.Choose(3_000_000, rates, 2, atMS(700)); layer != 1 {
+		t.Fatalf("cap raised: layer %d at once, want h until the headroom has held", layer)
 	}
-	if _, p := s.Choose(700_000, rates, 2, t0.Add(500*time.Millisecond)); p != 0 {
-		t.Fatal("probe resumed before the back-off")
+	if layer, _ := s.Choose(3_000_000, rates, 2, atMS(700+1600)); layer != 2 {
+		t.Fatalf("cap raised: layer %d after the hold, want f", layer)
 	}
 }

@@ -51,6 +51,9 @@ func newAPI(target string) (*webrtc.API, error) {
 		return nil, err
 	}
 	var se webrtc.SettingEngine
+	// The SRTP replay window browsers use (libwebrtc, Firefox): pion's default of 64 drops
+	// a retransmission of a packet lost early in a large keyframe, which a browser takes.
+	se.SetSRTPReplayProtectionWindow(1024)
 	n, err := stdnet.NewNet()
 	if err != nil {
 		return nil, err

@@ -178,8 +178,16 @@ func newSettingEngine(cfg *Config, mux ice.UDPMux, loggers logging.LoggerFactory
 	se.SetICETimeouts(cfg.DisconnectTimeout/2, cfg.DisconnectTimeout, 2*time.Second)
 	// AES-GCM first: cheaper per packet than AES-CM+HMAC and authenticated in one pass.
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	se.SetSRTPReplayProtectionWindow(SRTPReplayWindow)
 	return se
 }
+
+// SRTPReplayWindow is how far behind the newest packet an SRTP packet is still accepted,
+// in packets: browsers use 1,024 (libwebrtc's and Firefox's libsrtp policy); pion's
+// default of 64 rejects a publisher's retransmission of a packet lost early in a keyframe
+// of a few hundred packets, so the keyframe was never repaired. Clients that stand in for
+// browsers (loadtest, test viewers) use it too.
+const SRTPReplayWindow = 1024
 
 func newAPI(se webrtc.SettingEngine, register func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.API, error) {
 	m, err := newMediaEngine()

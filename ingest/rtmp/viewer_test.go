@@ -43,6 +43,7 @@ type videoFrame struct {
 func newH264Viewer(t *testing.T, s *sfu.SFU, room string, maxLayer int) *h264Viewer {
 	t.Helper()
 	var se webrtc.SettingEngine
+	se.SetSRTPReplayProtectionWindow(sfu.SRTPReplayWindow) // as a browser
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })

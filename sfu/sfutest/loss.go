@@ -6,19 +6,35 @@ import (
 	"sync"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
 )
 
-// dropFactory makes an interceptor that loses every nth incoming video RTP packet once, so tests
-// see real NACKs and retransmissions without a lossy network.
-type dropFactory struct{ every int }
+// dropFactory makes an interceptor that loses every nth incoming (or, outgoing, every nth
+// outgoing) video RTP packet once, so tests see real NACKs and retransmissions without a
+// lossy network.
+type dropFactory struct {
+	every    int
+	outgoing bool
+}
 
 func (f *dropFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &dropper{every: f.every, dropped: map[uint64]bool{}}, nil
+	return &dropper{every: f.every, outgoing: f.outgoing, dropped: map[uint64]bool{}}, nil
+}
+
+// hasIncomingLoss reports whether the factories lose incoming packets.
+func hasIncomingLoss(fs []interceptor.Factory) bool {
+	for _, f := range fs {
+		if d, ok := f.(*dropFactory); ok && !d.outgoing {
+			return true
+		}
+	}
+	return false
 }
 
 type dropper struct {
 	interceptor.NoOp
-	every int
+	every    int
+	outgoing bool
 
 	mu      sync.Mutex
 	n       int
@@ -28,7 +44,7 @@ type dropper struct {
 // BindRemoteStream loses video only: audio is not NACKed in WebRTC (Opus conceals loss), so
 // lost audio would only be lost.
 func (d *dropper) BindRemoteStream(info *interceptor.StreamInfo, reader interceptor.RTPReader) interceptor.RTPReader {
-	if !strings.HasPrefix(strings.ToLower(info.MimeType), "video/") {
+	if d.outgoing || !strings.HasPrefix(strings.ToLower(info.MimeType), "video/") {
 		return reader
 	}
 	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
@@ -38,6 +54,24 @@ func (d *dropper) BindRemoteStream(info *interceptor.StreamInfo, reader intercep
 				return n, attrs, err
 			}
 		}
+	})
+}
+
+// BindLocalStream loses outgoing video, below the NACK responder (the dropper is added
+// before pion's defaults, so it is nearest the network): the responder has the packet and
+// resends it through here, and a resent packet passes.
+func (d *dropper) BindLocalStream(info *interceptor.StreamInfo, writer interceptor.RTPWriter) interceptor.RTPWriter {
+	if !d.outgoing || !strings.HasPrefix(strings.ToLower(info.MimeType), "video/") {
+		return writer
+	}
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		var buf [12]byte
+		binary.BigEndian.PutUint16(buf[2:4], h.SequenceNumber)
+		binary.BigEndian.PutUint32(buf[8:12], h.SSRC)
+		if d.drop(buf[:]) {
+			return len(payload), nil // lost on the way
+		}
+		return writer.Write(h, payload, a)
 	})
 }
 

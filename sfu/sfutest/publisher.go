@@ -28,10 +28,22 @@ type Publisher struct {
 	plis  atomic.Int64
 	// keyWanted is set by a PLI: like a real encoder, the next frame is a keyframe.
 	keyWanted atomic.Bool
+	frameSize int
 }
 
 // PublisherOption changes a Publisher.
 type PublisherOption func(*peerOptions)
+
+// WithFrameSize sets the publisher's video frame size in bytes (at most 64 KiB; default
+// FrameSize): large frames are what keyframes of real video are, hundreds of packets.
+func WithFrameSize(size int) PublisherOption { return func(o *peerOptions) { o.frameSize = size } }
+
+// WithSendLoss loses every nth outgoing video packet once, on its way to the network (after
+// the NACK responder kept it, before SRTP), as a lossy uplink does: the server sees the loss
+// and must ask for the packet again.
+func WithSendLoss(n int) PublisherOption {
+	return func(o *peerOptions) { o.extra = append(o.extra, &dropFactory{every: n, outgoing: true}) }
+}
 
 // WithClockOffset gives the publisher a wall clock off from this machine's by d, as a host
 // whose clock is not in sync: its sender reports map its RTP timestamps to that clock.
@@ -49,7 +61,10 @@ func NewPublisher(ctx context.Context, signal Signal, opts ...PublisherOption) (
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{PC: pc}
+	p := &Publisher{PC: pc, frameSize: FrameSize}
+	if o.frameSize > 0 {
+		p.frameSize = o.frameSize
+	}
 	p.video, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
@@ -103,7 +118,7 @@ func (p *Publisher) SendFrames(ctx context.Context, first, count uint32, keyEver
 	audioDue := time.Duration(0)
 	return pace(ctx, count, fps, func(i uint32) error {
 		key := p.keyWanted.Swap(false) || i == 0 || int(i)%keyEvery == 0
-		if err := p.video.WriteSample(media.Sample{Data: Frame(first+i, key), Duration: frameDur}); err != nil {
+		if err := p.video.WriteSample(media.Sample{Data: SizedLayerFrame(first+i, key, 2, p.frameSize), Duration: frameDur}); err != nil {
 			return err
 		}
 		for audioDue += frameDur; audioDue >= 20*time.Millisecond; audioDue -= 20 * time.Millisecond {
@@ -143,16 +158,24 @@ type peerOptions struct {
 	// clockOffset moves the wall clock of the peer's sender reports.
 	clockOffset time.Duration
 	extra       []interceptor.Factory
+	frameSize   int // publisher video frames, bytes (0: FrameSize)
 }
+
+// browserReplayWindow is the SRTP replay window browsers use (libwebrtc's and Firefox's
+// libsrtp policy: 1,024 packets; the SFU's sfu.SRTPReplayWindow). pion's default of 64
+// drops a retransmission of a packet lost early in a large keyframe, which a browser takes.
+const browserReplayWindow = 1024
 
 // newPeerConnection makes a test peer.
 func newPeerConnection(o peerOptions) (*webrtc.PeerConnection, error) {
 	netw, extra := o.net, o.extra
 	var se webrtc.SettingEngine
-	if len(extra) > 0 {
+	if hasIncomingLoss(extra) {
 		// Simulated loss happens after SRTP has seen the packet, so its replay window would
 		// reject the retransmission that real loss (before SRTP) lets through.
 		se.DisableSRTPReplayProtection(true)
+	} else {
+		se.SetSRTPReplayProtectionWindow(browserReplayWindow)
 	}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	if netw != nil {

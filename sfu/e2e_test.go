@@ -13,6 +13,18 @@ import (
 	"github.com/glintlive/glint/sfu/sfutest"
 )
 
+// subscriber signals a viewer of room (uncapped) straight into s; the session closes with
+// the test.
+func subscriber(t *testing.T, s *sfu.SFU, room string) sfutest.Signal {
+	return func(ctx context.Context, offer string) (string, error) {
+		sub, answer, err := s.Subscribe(room, offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, sfutest.Logger())
+		if err == nil {
+			t.Cleanup(sub.Close)
+		}
+		return answer, err
+	}
+}
+
 func newTestSFU(t *testing.T) *sfu.SFU {
 	t.Helper()
 	cfg := sfu.DefaultConfig()
@@ -37,13 +49,7 @@ func TestPublisherLossRepairedInLargeFrames(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	log := sfutest.Logger()
-	v, err := sfutest.NewViewer(ctx, func(ctx context.Context, offer string) (string, error) {
-		sub, answer, err := s.Subscribe("lossy", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, log)
-		if err == nil {
-			t.Cleanup(sub.Close)
-		}
-		return answer, err
-	})
+	v, err := sfutest.NewViewer(ctx, subscriber(t, s, "lossy"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,13 +91,7 @@ func TestPublisherRestartKeepsViewersContinuous(t *testing.T) {
 	defer cancel()
 	log := sfutest.Logger()
 
-	subscribe := func(ctx context.Context, offer string) (string, error) {
-		sub, answer, err := s.Subscribe("stage", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, log)
-		if err == nil {
-			t.Cleanup(sub.Close)
-		}
-		return answer, err
-	}
+	subscribe := subscriber(t, s, "stage")
 	var sessions []*whip.Session
 	publish := func(ctx context.Context, offer string) (string, error) {
 		sess, answer, err := whip.Publish(s, "stage", offer, log)

@@ -48,13 +48,7 @@ func TestIngestPeerPublishes(t *testing.T) {
 		t.Fatal("session closed before the track started")
 	}
 
-	v, err := sfutest.NewViewer(ctx, func(ctx context.Context, offer string) (string, error) {
-		sub, answer, err := s.Subscribe("rtmp", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, log)
-		if err == nil {
-			t.Cleanup(sub.Close)
-		}
-		return answer, err
-	})
+	v, err := sfutest.NewViewer(ctx, subscriber(t, s, "rtmp"))
 	if err != nil {
 		t.Fatal(err)
 	}

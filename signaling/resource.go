@@ -64,7 +64,7 @@ func (s *Server) lookup(r *http.Request) (*resource, error) {
 		return nil, errNoSession
 	}
 	if res.tokenRequired {
-		if _, err := s.authorize(r, res.room, res.perm, false); err != nil {
+		if _, err := s.verifier.Authorize(r, res.room, false, res.perm); err != nil {
 			return nil, err
 		}
 	}

@@ -106,7 +106,7 @@ func (s *Server) create(kind string) http.HandlerFunc {
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		room := r.PathValue("room")
-		claims, err := s.authorize(r, room, perm, role == sfu.RoleViewer && s.cfg.AllowAnonymousViewing)
+		claims, err := s.verifier.Authorize(r, room, role == sfu.RoleViewer && s.cfg.AllowAnonymousViewing, perm)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -189,26 +189,6 @@ func (s *Server) start(role sfu.Role, room, offer string, opts sfu.SubscribeOpti
 		return nil, "", err
 	}
 	return sub, answer, nil
-}
-
-// authorize checks the bearer token for perm on room. With anonymous set, a request without
-// any token is let in with nil claims; a request with a bad token is still refused.
-func (s *Server) authorize(r *http.Request, room string, perm auth.Permission, anonymous bool) (*auth.Claims, error) {
-	token, err := auth.BearerToken(r)
-	if err != nil {
-		if anonymous && errors.Is(err, auth.ErrMissingToken) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	claims, err := s.verifier.Verify(token)
-	if err != nil {
-		return nil, err
-	}
-	if err := claims.Allow(room, perm); err != nil {
-		return nil, err
-	}
-	return claims, nil
 }
 
 // readBody enforces the content type and size limit and returns the body.

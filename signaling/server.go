@@ -63,8 +63,9 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 	for _, kind := range []string{"whip", "whep"} {
 		srv.mux.HandleFunc("POST /"+kind+"/{room}", srv.limited(srv.create(kind)))
 		srv.mux.HandleFunc("OPTIONS /"+kind+"/{room}", srv.options)
-		srv.mux.HandleFunc("PATCH /"+kind+"/{room}/{id}", srv.limited(srv.patch))
-		srv.mux.HandleFunc("DELETE /"+kind+"/{room}/{id}", srv.limited(srv.delete))
+		// Not limited per address: see the limits in resource.go.
+		srv.mux.HandleFunc("PATCH /"+kind+"/{room}/{id}", srv.patch)
+		srv.mux.HandleFunc("DELETE /"+kind+"/{room}/{id}", srv.delete)
 		srv.mux.HandleFunc("OPTIONS /"+kind+"/{room}/{id}", srv.options)
 	}
 	srv.mux.HandleFunc("GET /healthz", srv.healthz)

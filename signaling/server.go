@@ -124,6 +124,10 @@ func (s *Server) create(kind string) http.HandlerFunc {
 			writeError(w, err)
 			return
 		}
+		if offer, err = screenOffer(offer); err != nil {
+			writeError(w, errors.Join(errBadRequest, err))
+			return
+		}
 		layer, err := sfu.ParseLayer(r.URL.Query().Get("layer"))
 		if err != nil {
 			writeError(w, errors.Join(errBadRequest, err))

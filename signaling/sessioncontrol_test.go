@@ -135,3 +135,54 @@ func TestAnonymousSessionControlledByURL(t *testing.T) {
 		t.Errorf("DELETE of an anonymous session by URL: %s %q", r.Status, b)
 	}
 }
+
+// TestCandidatesNamingHostsAreRefused (finding 9): a candidate naming a host, trickled or
+// in the offer, is refused with a clear 400 before it reaches pion (which would keep an
+// .invalid name as an unresolved candidate); addresses no peer can have are refused too;
+// loopback and private addresses and browsers' mDNS names still work.
+func TestCandidatesNamingHostsAreRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	token := e.token("r", auth.TokenOptions{Publish: true})
+	resp, body := e.post("/whip/r", token, "application/sdp", offerFrom(t))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("%s %s", resp.Status, body)
+	}
+	loc := resp.Header.Get("Location")
+	cand := func(addr string) string {
+		return "a=mid:0\r\na=candidate:1 1 udp 2130706431 " + addr + " 9 typ host\r\n"
+	}
+	for addr, want := range map[string]string{
+		"attacker.invalid": "not an IP address",
+		"evil.example.com": "not an IP address",
+		"0.0.0.0":          "never be a peer",
+		"224.0.0.251":      "never be a peer",
+		"255.255.255.255":  "never be a peer",
+		"::":               "never be a peer",
+	} {
+		if r, b := e.do(http.MethodPatch, loc, token, trickleType, cand(addr)); r.StatusCode != http.StatusBadRequest || !strings.Contains(b, want) {
+			t.Errorf("trickled %s: %s %q, want 400 saying %q", addr, r.Status, b, want)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1", "192.168.1.20", "10.0.0.7", "0d5e4c1a-1b2c-4d3e-8f90-a1b2c3d4e5f6.local"} {
+		if r, b := e.do(http.MethodPatch, loc, token, trickleType, cand(addr)); r.StatusCode != http.StatusNoContent {
+			t.Errorf("trickled %s: %s %q, want 204", addr, r.Status, b)
+		}
+	}
+
+	offer := offerFrom(t)
+	inject := func(addr string) string {
+		return strings.Replace(offer, "a=mid:0\r\n", "a=mid:0\r\na=candidate:7 1 udp 2130706431 "+addr+" 9 typ host\r\n", 1)
+	}
+	if !strings.Contains(inject("x"), " x 9 typ host") {
+		t.Fatal("offer has no a=mid:0 to put a candidate after")
+	}
+	for _, addr := range []string{"attacker.invalid", "0.0.0.0"} {
+		if r, b := e.post("/whip/r", token, "application/sdp", inject(addr)); r.StatusCode != http.StatusBadRequest || !strings.Contains(b, "candidate") {
+			t.Errorf("offer with a %s candidate: %s, want 400", addr, r.Status)
+			t.Logf("body: %.200s", b)
+		}
+	}
+	if r, b := e.post("/whip/r", token, "application/sdp", inject("a1b2c3d4-1111-2222-3333-444455556666.local")); r.StatusCode != http.StatusCreated {
+		t.Errorf("offer with an mDNS candidate: %s %q, want 201", r.Status, b)
+	}
+}

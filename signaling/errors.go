@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -19,6 +20,8 @@ var (
 	errICERestart     = errors.New("ICE restart is not supported; start a new session")
 	errETag           = errors.New("If-Match does not match the session's ETag")
 	errRateLimited    = errors.New("too many requests from this address")
+	errPatchRate      = errors.New("too many PATCH requests for this session")
+	errNotYours       = fmt.Errorf("%w: this session was created by another identity; only that identity or a roomAdmin of the room may change or end it", auth.ErrForbidden)
 	errBadRequest     = errors.New("bad request")
 	errUnavailable    = errors.New("temporarily unavailable; retry")
 )
@@ -40,7 +43,7 @@ func statusOf(err error) int {
 		return http.StatusPreconditionFailed
 	case errors.Is(err, errICERestart):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, errRateLimited):
+	case errors.Is(err, errRateLimited), errors.Is(err, errPatchRate):
 		return http.StatusTooManyRequests
 	case errors.Is(err, sfu.ErrRoomFull), errors.Is(err, sfu.ErrTooManyRooms), errors.Is(err, errTooManySession),
 		errors.Is(err, sfu.ErrClosed), errors.Is(err, errUnavailable):

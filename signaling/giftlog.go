@@ -45,7 +45,7 @@ func (s *Server) giftLog(hub *datachannel.Hub) http.HandlerFunc {
 			writeError(w, fmt.Errorf("%w: %q", sfu.ErrInvalidRoomName, room))
 			return
 		}
-		if _, err := s.authorize(r, room, auth.PermAdmin, false); err != nil {
+		if _, err := s.verifier.Authorize(r, room, false, auth.PermAdmin); err != nil {
 			writeError(w, err)
 			return
 		}

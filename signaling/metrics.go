@@ -19,5 +19,5 @@ var (
 
 // Collectors returns the package's process-wide metrics for registration.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{webhookDeliveries, webhookRedeliveries}
+	return []prometheus.Collector{webhookDeliveries, webhookRedeliveries, candidatesScreened}
 }

@@ -4,29 +4,48 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/glintlive/glint/signaling/auth"
 )
 
 // resource is a WHIP or WHEP session URL. Its id is 128 random bits: knowing the URL is
-// what the RFC 9725 model relies on, and when the session was created with a token, every
-// PATCH and DELETE must also present a token with the same grant.
+// what the RFC 9725 model relies on. When the session was created with a token, every
+// PATCH and DELETE must also present a token with the same grant for the same identity
+// (or roomAdmin for the room): a URL seen in a log or a shared screen does not let another
+// viewer end or trickle someone else's session. A session created without a token (an
+// anonymous viewer) has no identity to bind to, so its URL alone controls it.
 type resource struct {
 	id, kind, room, path, etag string
 	ufrag                      string // to tell an ICE restart from trickle
 	perm                       auth.Permission
 	tokenRequired              bool
+	identity                   string // the creator's; meaningful when tokenRequired
 	sess                       session
+	patches                    *rate.Limiter // this session's PATCHes
 
 	mu         sync.Mutex
 	candidates int // trickled so far; bounded by maxSessionCandidates
 }
 
-// maxSessionCandidates bounds what one session may trickle over its life: every remote
-// candidate costs the ICE agent pairs, checks and memory.
-const maxSessionCandidates = 128
+// Limits on a session's own requests. They are per session, not per address: PATCH costs
+// ICE work, so it stays bounded, but viewers behind one NAT must not lose trickle (or
+// their ability to end a session) to each other's POSTs. DELETE has no limit: it ends the
+// session, once. Requests that fail (no such session, bad token, someone else's session)
+// are charged to the address's POST bucket instead, so guessing ids costs as much as
+// creating sessions.
+const (
+	// maxSessionCandidates bounds what one session may trickle over its life: every
+	// remote candidate costs the ICE agent pairs, checks and memory.
+	maxSessionCandidates = 128
+	// patchRate and patchBurst bound a session's PATCHes: a browser sends one per
+	// candidate, a handful in its first second.
+	patchRate  = 10 // per second
+	patchBurst = 20
+)
 
 func (s *Server) register(id, kind, room, offer string, claims *auth.Claims, sess session) *resource {
 	perm := auth.PermPublish
@@ -40,7 +59,9 @@ func (s *Server) register(id, kind, room, offer string, claims *auth.Claims, ses
 		ufrag:         offerUfrag(offer),
 		perm:          perm,
 		tokenRequired: claims != nil,
+		identity:      identity(claims),
 		sess:          sess,
+		patches:       rate.NewLimiter(patchRate, patchBurst),
 	}
 	s.mu.Lock()
 	s.resources[id] = res
@@ -56,17 +77,35 @@ func (s *Server) register(id, kind, room, offer string, claims *auth.Claims, ses
 }
 
 // lookup finds the resource named by the request and checks the caller may act on it.
+// A refusal costs the client's address a token of its POST bucket, and is a 429 once that
+// is empty.
 func (s *Server) lookup(r *http.Request) (*resource, error) {
+	res, err := s.find(r)
+	if err != nil {
+		if !s.limiter.allow(clientIP(r, s.cfg.TrustProxy), time.Now()) {
+			return nil, errRateLimited
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func (s *Server) find(r *http.Request) (*resource, error) {
 	s.mu.Lock()
 	res := s.resources[r.PathValue("id")]
 	s.mu.Unlock()
 	if res == nil || res.room != r.PathValue("room") || !isKindPath(r.URL.Path, res.kind) {
 		return nil, errNoSession
 	}
-	if res.tokenRequired {
-		if _, err := s.authorize(r, res.room, res.perm, false); err != nil {
-			return nil, err
-		}
+	if !res.tokenRequired {
+		return res, nil
+	}
+	claims, err := s.verifier.Authorize(r, res.room, false, res.perm)
+	if err != nil {
+		return nil, err
+	}
+	if claims.Identity != res.identity && claims.Allow(res.room, auth.PermAdmin) != nil {
+		return nil, errNotYours
 	}
 	return res, nil
 }
@@ -81,6 +120,10 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 	res, err := s.lookup(r)
 	if err != nil {
 		writeError(w, err)
+		return
+	}
+	if !res.patches.Allow() {
+		writeError(w, errPatchRate)
 		return
 	}
 	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != res.etag {

@@ -63,8 +63,9 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 	for _, kind := range []string{"whip", "whep"} {
 		srv.mux.HandleFunc("POST /"+kind+"/{room}", srv.limited(srv.create(kind)))
 		srv.mux.HandleFunc("OPTIONS /"+kind+"/{room}", srv.options)
-		srv.mux.HandleFunc("PATCH /"+kind+"/{room}/{id}", srv.limited(srv.patch))
-		srv.mux.HandleFunc("DELETE /"+kind+"/{room}/{id}", srv.limited(srv.delete))
+		// Not limited per address: see the limits in resource.go.
+		srv.mux.HandleFunc("PATCH /"+kind+"/{room}/{id}", srv.patch)
+		srv.mux.HandleFunc("DELETE /"+kind+"/{room}/{id}", srv.delete)
 		srv.mux.HandleFunc("OPTIONS /"+kind+"/{room}/{id}", srv.options)
 	}
 	srv.mux.HandleFunc("GET /healthz", srv.healthz)
@@ -106,7 +107,7 @@ func (s *Server) create(kind string) http.HandlerFunc {
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		room := r.PathValue("room")
-		claims, err := s.authorize(r, room, perm, role == sfu.RoleViewer && s.cfg.AllowAnonymousViewing)
+		claims, err := s.verifier.Authorize(r, room, role == sfu.RoleViewer && s.cfg.AllowAnonymousViewing, perm)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -121,6 +122,10 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		offer, err := s.readBody(w, r, "application/sdp")
 		if err != nil {
 			writeError(w, err)
+			return
+		}
+		if offer, err = screenOffer(offer); err != nil {
+			writeError(w, errors.Join(errBadRequest, err))
 			return
 		}
 		layer, err := sfu.ParseLayer(r.URL.Query().Get("layer"))
@@ -189,26 +194,6 @@ func (s *Server) start(role sfu.Role, room, offer string, opts sfu.SubscribeOpti
 		return nil, "", err
 	}
 	return sub, answer, nil
-}
-
-// authorize checks the bearer token for perm on room. With anonymous set, a request without
-// any token is let in with nil claims; a request with a bad token is still refused.
-func (s *Server) authorize(r *http.Request, room string, perm auth.Permission, anonymous bool) (*auth.Claims, error) {
-	token, err := auth.BearerToken(r)
-	if err != nil {
-		if anonymous && errors.Is(err, auth.ErrMissingToken) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	claims, err := s.verifier.Verify(token)
-	if err != nil {
-		return nil, err
-	}
-	if err := claims.Allow(room, perm); err != nil {
-		return nil, err
-	}
-	return claims, nil
 }
 
 // readBody enforces the content type and size limit and returns the body.

@@ -19,6 +19,7 @@ var errBadFragment = errors.New("bad trickle-ice-sdpfrag")
 type sdpFragment struct {
 	ufrag, pwd string
 	candidates []webrtc.ICECandidateInit
+	ignored    int // mDNS candidates left out (screenCandidate)
 }
 
 // parseFragment reads the attributes of an SDP fragment. Candidates are attributed to the
@@ -47,11 +48,19 @@ func parseFragment(body string) (sdpFragment, error) {
 		case "ice-pwd":
 			f.pwd = value
 		case "candidate":
-			if len(f.candidates) == maxTrickleCandidates {
+			if len(f.candidates)+f.ignored == maxTrickleCandidates {
 				return f, fmt.Errorf("%w: more than %d candidates", errBadFragment, maxTrickleCandidates)
 			}
 			if err := checkCandidate(value); err != nil {
 				return f, fmt.Errorf("%w: %v", errBadFragment, err)
+			}
+			ignore, err := screenCandidate(value)
+			if err != nil {
+				return f, fmt.Errorf("%w: %w", errBadFragment, err)
+			}
+			if ignore {
+				f.ignored++
+				continue
 			}
 			c := webrtc.ICECandidateInit{Candidate: "candidate:" + value, SDPMid: mid}
 			if f.ufrag != "" {

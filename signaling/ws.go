@@ -58,7 +58,8 @@ func (s *Server) interact(hub *datachannel.Hub) http.HandlerFunc {
 			writeError(w, fmt.Errorf("%w: %q", sfu.ErrInvalidRoomName, room))
 			return
 		}
-		claims, err := s.authorizeInteraction(r, room)
+		// Anonymous viewers receive only; a token must allow watching or sending events.
+		claims, err := s.verifier.Authorize(r, room, s.cfg.AllowAnonymousViewing, auth.PermSubscribe, auth.PermPublishData)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -87,27 +88,6 @@ func (s *Server) interact(hub *datachannel.Hub) http.HandlerFunc {
 		serveWS(ws, conn, hub)
 		log.Debug("interaction websocket closed")
 	}
-}
-
-// authorizeInteraction returns the claims for room, or nil for an anonymous viewer.
-func (s *Server) authorizeInteraction(r *http.Request, room string) (*auth.Claims, error) {
-	token, err := auth.BearerToken(r)
-	if err != nil {
-		if s.cfg.AllowAnonymousViewing && errors.Is(err, auth.ErrMissingToken) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	claims, err := s.verifier.Verify(token)
-	if err != nil {
-		return nil, err
-	}
-	if err := claims.Allow(room, auth.PermSubscribe); err != nil {
-		if claims.Allow(room, auth.PermPublishData) != nil {
-			return nil, err
-		}
-	}
-	return claims, nil
 }
 
 // serveWS runs the read loop and the keep-alive pings until either side goes away.

@@ -42,7 +42,7 @@ type app struct {
 
 // newApp wires the packages together and binds the ports; it does not serve yet.
 func newApp(cfg Config, log *zap.Logger) (*app, error) {
-	verifier, err := auth.NewVerifier(map[string]string{cfg.APIKey: cfg.APISecret})
+	verifier, err := auth.NewVerifierConfig(cfg.Auth, map[string]string{cfg.APIKey: cfg.APISecret})
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/glintlive/glint/ingest/rtmp"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling"
+	"github.com/glintlive/glint/signaling/auth"
 )
 
 // Config is the whole server configuration: each package owns its part; this file only
@@ -34,8 +35,10 @@ type Config struct {
 	LogLevel  string `yaml:"log_level"`
 	// PprofAddr serves Go's profiler on its own listener; empty (the default) is off.
 	// Keep it on loopback: profiles reveal internals.
-	PprofAddr string           `yaml:"pprof_addr"`
-	Dev       bool             `yaml:"dev"`
+	PprofAddr string `yaml:"pprof_addr"`
+	Dev       bool   `yaml:"dev"`
+	// Auth is how tokens are checked (clock-skew leeway), for every protocol alike.
+	Auth      auth.Config      `yaml:"auth"`
 	SFU       sfu.Config       `yaml:"sfu"`
 	Signaling signaling.Config `yaml:"signaling"`
 	// RTMP is ingest from OBS and ffmpeg through the ffmpeg ladder.
@@ -58,6 +61,7 @@ func defaultConfig() Config {
 		HTTPAddr:    ":8080",
 		DataDir:     "./data",
 		LogLevel:    "info",
+		Auth:        auth.DefaultConfig(),
 		SFU:         sfu.DefaultConfig(),
 		Signaling:   signaling.DefaultConfig(),
 		RTMP:        rtmp.DefaultConfig(),
@@ -235,6 +239,9 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if err := c.Auth.Validate(); err != nil {
+		return err
 	}
 	if err := c.SFU.Validate(); err != nil {
 		return err

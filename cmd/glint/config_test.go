@@ -31,7 +31,7 @@ func loadServe(t *testing.T, args []string, vars map[string]string) (Config, err
 
 func TestConfigPrecedence(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "glint.yaml")
-	yaml := "http_addr: \":9000\"\napi_key: filekey\napi_secret: filesecret\nsfu:\n  max_rooms: 7\n  udp_addr: \":9001\"\nsignaling:\n  max_sdp_bytes: 4096\n"
+	yaml := "http_addr: \":9000\"\napi_key: filekey\napi_secret: filesecret\nsfu:\n  max_rooms: 7\n  udp_addr: \":9001\"\nsignaling:\n  max_sdp_bytes: 4096\nauth:\n  token_leeway: 30s\n"
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +52,8 @@ func TestConfigPrecedence(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	if cfg.SFU.MaxRooms != 7 || cfg.Signaling.MaxSDPBytes != 4096 {
-		t.Errorf("file values lost: max_rooms %d, max_sdp_bytes %d", cfg.SFU.MaxRooms, cfg.Signaling.MaxSDPBytes)
+	if cfg.SFU.MaxRooms != 7 || cfg.Signaling.MaxSDPBytes != 4096 || cfg.Auth.TokenLeeway != 30*time.Second {
+		t.Errorf("file values lost: max_rooms %d, max_sdp_bytes %d, token_leeway %v", cfg.SFU.MaxRooms, cfg.Signaling.MaxSDPBytes, cfg.Auth.TokenLeeway)
 	}
 }
 
@@ -78,6 +78,8 @@ func TestConfigRejects(t *testing.T) {
 	dir := t.TempDir()
 	unknown := filepath.Join(dir, "unknown.yaml")
 	_ = os.WriteFile(unknown, []byte("http_adr: \":1\"\n"), 0o600)
+	leeway := filepath.Join(dir, "leeway.yaml")
+	_ = os.WriteFile(leeway, []byte("auth:\n  token_leeway: 2m\n"), 0o600)
 	badType := filepath.Join(dir, "type.yaml")
 	_ = os.WriteFile(badType, []byte("sfu:\n  max_rooms: many\n"), 0o600)
 	cases := []struct {
@@ -88,6 +90,7 @@ func TestConfigRejects(t *testing.T) {
 	}{
 		{"unknown yaml key", []string{"--config", unknown}, nil, "http_adr"},
 		{"wrong yaml type", []string{"--config", badType}, nil, "many"},
+		{"token leeway past livekit's", []string{"--config", leeway}, nil, "token_leeway"},
 		{"missing file", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, "nope.yaml"},
 		{"bad udp port", []string{"--udp-port", "70000"}, nil, "port"},
 		{"bad env port", nil, map[string]string{"GLINT_UDP_PORT": "x"}, "port"},

@@ -7,8 +7,9 @@
 // reimplemented, so any LiveKit server SDK or the livekit-cli token command mints tokens
 // Glint accepts, and permission defaults follow LiveKit's getters exactly.
 //
-// The flow at the HTTP edge is BearerToken, then Verifier.Verify, then Claims.Allow. Every
-// error wraps one of ErrMissingToken, ErrInvalidToken (both 401) or ErrForbidden (403).
+// The flow at the HTTP edge is Verifier.Authorize: BearerToken, then Verifier.Verify, then
+// Claims.AllowAny. Every error wraps one of ErrMissingToken, ErrInvalidToken (both 401) or
+// ErrForbidden (403).
 //
 // SignWebhook signs the body of a webhook to the host's backend the way LiveKit does, so
 // LiveKit's receivers verify Glint's webhooks.

@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	lkauth "github.com/livekit/protocol/auth"
 )
@@ -25,13 +26,22 @@ func (k KeyProvider) NumKeys() int { return len(k) }
 
 // Verifier checks tokens against a fixed set of API keys. It is safe for concurrent use.
 type Verifier struct {
-	keys KeyProvider
+	keys   KeyProvider
+	leeway time.Duration
 }
 
-// NewVerifier returns a Verifier for keys (API key -> secret). Keys and secrets must be
-// non-empty. Short secrets are allowed on purpose so a development "secret" works;
-// production strength is the configuration's concern, not this package's.
+// NewVerifier returns a Verifier for keys (API key -> secret) with DefaultConfig. Keys and
+// secrets must be non-empty. Short secrets are allowed on purpose so a development
+// "secret" works; production strength is the configuration's concern, not this package's.
 func NewVerifier(keys map[string]string) (*Verifier, error) {
+	return NewVerifierConfig(DefaultConfig(), keys)
+}
+
+// NewVerifierConfig is NewVerifier with cfg's token leeway.
+func NewVerifierConfig(cfg Config, keys map[string]string) (*Verifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if len(keys) == 0 {
 		return nil, errors.New("auth: no API keys configured")
 	}
@@ -47,11 +57,11 @@ func NewVerifier(keys map[string]string) (*Verifier, error) {
 		}
 		own[k] = s
 	}
-	return &Verifier{keys: own}, nil
+	return &Verifier{keys: own, leeway: cfg.TokenLeeway}, nil
 }
 
-// Verify checks token's signature, issuer and expiry (with livekit's clock-skew leeway) and
-// returns its claims. An empty token is ErrMissingToken; every other failure wraps
+// Verify checks token's signature, issuer and validity period (with the configured
+// clock-skew leeway) and returns its claims. An empty token is ErrMissingToken; every other failure wraps
 // ErrInvalidToken.
 func (v *Verifier) Verify(token string) (*Claims, error) {
 	if token == "" {
@@ -76,6 +86,13 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if reg.ExpiresAt != nil { // livekit requires exp; the check only guards a future change
 		c.ExpiresAt = reg.ExpiresAt.Time
 	}
+	var notBefore time.Time
+	if reg.NotBefore != nil {
+		notBefore = reg.NotBefore.Time
+	}
+	if err := v.checkTimes(c.ExpiresAt, notBefore, time.Now()); err != nil {
+		return nil, err
+	}
 	// A token without a video grant (say, a SIP-only one) allows nothing in a room.
 	if g := grants.Video; g != nil {
 		c.Room = g.Room
@@ -86,4 +103,17 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		c.CanPublishData = g.GetCanPublishData()
 	}
 	return c, nil
+}
+
+// checkTimes applies our leeway to exp and nbf. livekit has already checked them with its
+// fixed minute of leeway, which is longer than ours may be (Config caps ours at it).
+// A zero time is a claim the token does not carry.
+func (v *Verifier) checkTimes(exp, notBefore, now time.Time) error {
+	if !exp.IsZero() && now.After(exp.Add(v.leeway)) {
+		return fmt.Errorf("%w: token is expired (exp %s, leeway %v)", ErrInvalidToken, exp.UTC().Format(time.RFC3339), v.leeway)
+	}
+	if !notBefore.IsZero() && now.Add(v.leeway).Before(notBefore) {
+		return fmt.Errorf("%w: token is not valid yet (nbf %s, leeway %v)", ErrInvalidToken, notBefore.UTC().Format(time.RFC3339), v.leeway)
+	}
+	return nil
 }

@@ -92,12 +92,56 @@ func mustIssueWith(t *testing.T, key, secret string) string {
 	return tok
 }
 
-// Clock skew up to livekit's leeway (a minute) is tolerated.
+// Finding 10: livekit's minute of leeway let a token work a minute past its expiry. The
+// default leeway is shorter, and the setting moves it both ways (exp and nbf).
 func TestVerifyLeeway(t *testing.T) {
-	v := testVerifier(t)
-	tok := signJWT(t, "HS256", testSecret, stdClaims(time.Now().Add(-20*time.Second)))
-	if _, err := v.Verify(tok); err != nil {
-		t.Fatalf("token expired 20s ago rejected: %v", err)
+	now := time.Now()
+	expired20s := signJWT(t, "HS256", testSecret, stdClaims(now.Add(-20*time.Second)))
+	early := stdClaims(now.Add(time.Hour))
+	early["nbf"] = now.Add(20 * time.Second).Unix()
+	notYet20s := signJWT(t, "HS256", testSecret, early)
+
+	def := testVerifier(t)
+	for name, tok := range map[string]string{"expired 20s ago": expired20s, "valid in 20s": notYet20s} {
+		if _, err := def.Verify(tok); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("default leeway, token %s: err = %v, want ErrInvalidToken", name, err)
+		}
+	}
+	if _, err := def.Verify(signJWT(t, "HS256", testSecret, stdClaims(now.Add(-3*time.Second)))); err != nil {
+		t.Errorf("default leeway, token expired 3s ago: %v", err)
+	}
+
+	loose, err := NewVerifierConfig(Config{TokenLeeway: 30 * time.Second}, map[string]string{testKey: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"expired 20s ago": expired20s, "valid in 20s": notYet20s} {
+		if _, err := loose.Verify(tok); err != nil {
+			t.Errorf("30s leeway, token %s: %v", name, err)
+		}
+	}
+	strict, err := NewVerifierConfig(Config{}, map[string]string{testKey: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strict.Verify(signJWT(t, "HS256", testSecret, stdClaims(now.Add(-2*time.Second)))); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("no leeway, token expired 2s ago: err = %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, d := range []time.Duration{-time.Second, time.Minute + time.Second} {
+		if err := (Config{TokenLeeway: d}).Validate(); err == nil {
+			t.Errorf("token_leeway %v accepted", d)
+		}
+		if _, err := NewVerifierConfig(Config{TokenLeeway: d}, map[string]string{"k": "s"}); err == nil {
+			t.Errorf("NewVerifierConfig took token_leeway %v", d)
+		}
+	}
+	for _, d := range []time.Duration{0, DefaultConfig().TokenLeeway, time.Minute} {
+		if err := (Config{TokenLeeway: d}).Validate(); err != nil {
+			t.Errorf("token_leeway %v: %v", d, err)
+		}
 	}
 }
 

@@ -1,0 +1,48 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Authorize is the token check of every HTTP endpoint: the request's bearer token,
+// verified, must allow at least one of perms in room. With anonymous set, a request that
+// carries no token at all is let in with nil claims; a bad token is refused all the same,
+// so a client that tried to authenticate never silently becomes anonymous.
+func (v *Verifier) Authorize(r *http.Request, room string, anonymous bool, perms ...Permission) (*Claims, error) {
+	token, err := BearerToken(r)
+	if err != nil {
+		if anonymous && errors.Is(err, ErrMissingToken) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	claims, err := v.Verify(token)
+	if err != nil {
+		return nil, err
+	}
+	if err := claims.AllowAny(room, perms...); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// AllowAny is Allow for the first of perms the claims allow in room; when none is, the
+// error names the first.
+func (c *Claims) AllowAny(room string, perms ...Permission) error {
+	if len(perms) == 0 {
+		return fmt.Errorf("%w: no permission asked for", ErrForbidden)
+	}
+	var first error
+	for _, p := range perms {
+		err := c.Allow(room, p)
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}

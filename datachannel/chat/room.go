@@ -6,7 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/glintlive/glint/datachannel/usertext"
 )
 
 // Message is one chat message. The room assigns ID.
@@ -51,9 +52,12 @@ func (r *Room) SetIDPrefix(prefix string) { r.prefix = prefix }
 
 // Send accepts text from an identity at now and returns the message to broadcast.
 func (r *Room) Send(now time.Time, from, name string, admin bool, text string, mediaTime int64) (Message, error) {
+	if err := usertext.Check(text, usertext.Lines); err != nil {
+		return Message{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	text = strings.TrimSpace(text)
-	if from == "" || text == "" || len(text) > r.cfg.MaxLen || !utf8.ValidString(text) {
-		return Message{}, fmt.Errorf("%w: text must be 1..%d bytes of UTF-8", ErrInvalid, r.cfg.MaxLen)
+	if from == "" || text == "" || len(text) > r.cfg.MaxLen {
+		return Message{}, fmt.Errorf("%w: text must be 1..%d bytes", ErrInvalid, r.cfg.MaxLen)
 	}
 	s := r.sender(now, from)
 	if !admin {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/glintlive/glint/datachannel/usertext"
 )
 
@@ -22,8 +24,7 @@ type Message struct {
 
 // sender is what the room remembers about one identity.
 type sender struct {
-	tokens     float64
-	refilled   time.Time
+	bucket     *rate.Limiter // messages per second, sustained and at once
 	last       time.Time
 	mutedUntil time.Time
 	banned     bool
@@ -100,15 +101,9 @@ func (r *Room) admit(now time.Time, s *sender) error {
 	case r.slow > 0 && !s.last.IsZero() && now.Sub(s.last) < r.slow:
 		return fmt.Errorf("%w: one message every %v", ErrSlowMode, r.slow)
 	}
-	s.tokens += now.Sub(s.refilled).Seconds() * r.cfg.Rate
-	s.refilled = now
-	if s.tokens > float64(r.cfg.Burst) {
-		s.tokens = float64(r.cfg.Burst)
-	}
-	if s.tokens < 1 {
+	if !s.bucket.AllowN(now, 1) {
 		return ErrRateLimited
 	}
-	s.tokens--
 	return nil
 }
 
@@ -119,7 +114,7 @@ func (r *Room) sender(now time.Time, id string) *sender {
 	if len(r.senders) >= maxSenders {
 		r.forgetIdle(now)
 	}
-	s := &sender{tokens: float64(r.cfg.Burst), refilled: now}
+	s := &sender{bucket: rate.NewLimiter(rate.Limit(r.cfg.Rate), r.cfg.Burst)}
 	r.senders[id] = s
 	return s
 }
@@ -127,9 +122,8 @@ func (r *Room) sender(now time.Time, id string) *sender {
 // forgetIdle drops senders with nothing to remember: no ban, no mute in force, a full
 // bucket and no slow-mode interval running.
 func (r *Room) forgetIdle(now time.Time) {
-	full := time.Duration(float64(r.cfg.Burst) / r.cfg.Rate * float64(time.Second))
 	for id, s := range r.senders {
-		if !s.banned && !now.Before(s.mutedUntil) && now.Sub(s.last) > max(full, r.slow) {
+		if !s.banned && !now.Before(s.mutedUntil) && s.bucket.TokensAt(now) >= float64(r.cfg.Burst) && now.Sub(s.last) > r.slow {
 			delete(r.senders, id)
 		}
 	}

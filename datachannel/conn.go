@@ -107,14 +107,24 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 // sender's rate on the caller's goroutine, answers bad input with an error event, and
 // hands good commands to the room, waiting if the room is busy (back-pressure on this
 // one client). It returns ErrClosed once the connection is closed.
-func (c *Conn) Receive(msg []byte) error {
+func (c *Conn) Receive(msg []byte) error { return c.receive(msg, false) }
+
+// ReceiveBinary answers a binary message (WebSocket frame or data-channel message) with
+// a bad_json error, without reading it: the protocol is JSON text. Like garbage, it
+// counts against the sender's rate.
+func (c *Conn) ReceiveBinary() error { return c.receive(nil, true) }
+
+func (c *Conn) receive(msg []byte, binary bool) error {
 	select {
 	case <-c.done:
 		return ErrClosed
 	default:
 	}
 	now := c.room.hub.now()
-	env, err := Decode(msg, c.room.hub.cfg.MaxMessageBytes, c.room.name, c.identity)
+	env, err := &Envelope{}, ErrBinary
+	if !binary {
+		env, err = Decode(msg, c.room.hub.cfg.MaxMessageBytes, c.room.name, c.identity)
+	}
 	switch {
 	case err == nil:
 		err = c.permit(env.Type, now)

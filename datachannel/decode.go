@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // MaxIDLen bounds client-chosen ids (envelope id, bid ids, gift keys).
@@ -37,6 +38,11 @@ func Decode(data []byte, limit int, room, identity string) (*Envelope, error) {
 	}
 	if len(env.ID) > MaxIDLen {
 		return &Envelope{}, fmt.Errorf("%w: id longer than %d bytes", ErrBadPayload, MaxIDLen)
+	}
+	// encoding/json turns bytes that are not UTF-8 into U+FFFD without a word; refuse
+	// them instead, answering the id as read.
+	if !utf8.Valid(data) {
+		return env, fmt.Errorf("%w: the message is not UTF-8", ErrBadPayload)
 	}
 	if env.V != Version {
 		return env, fmt.Errorf("%w: v=%d, this server speaks v=%d", ErrBadVersion, env.V, Version)

@@ -380,3 +380,75 @@ func checkLog(t *testing.T, recs []lotRec, acked map[string]uint64) {
 	}
 	t.Logf("log: %d bids, %d acknowledged before the kill, %d close", len(at), len(acked), closes)
 }
+
+// TestOverdueLotClosedOnRestart kills the server with a lot open and a bid on it, lets
+// the lot's deadline pass while the server is down, and restarts it as two hubs on the
+// same data directory (two nodes recovering one room). The first auction.state a joiner
+// of either receives already shows the lot sold, and the log holds one close.
+func TestOverdueLotClosedOnRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	dir := t.TempDir()
+	srv := startChild(t, dir)
+	if err := srv.send("host", &Envelope{Type: TypeAuctionOpen, ID: "open", Payload: mustPayload(auctionOpen{
+		LotID: "lot", StartPrice: 100, Increment: 10, DurationMs: 1500})}); err != nil {
+		t.Fatal(err)
+	}
+	srv.await(t, func(m childMsg) bool { return m.env.Type == TypeAck && m.env.ID == "open" })
+	if err := srv.send("ann", bidEnv("lot", "a1", 100, 0)); err != nil {
+		t.Fatal(err)
+	}
+	ack := srv.await(t, func(m childMsg) bool { return m.env.ID == "a1" })
+	if ack.env.Type != TypeAck {
+		t.Fatalf("bid: %s %s", ack.env.Type, ack.env.Payload)
+	}
+	endsAt := time.UnixMilli(num(payloadOf(t, &ack.env)["endsAt"]))
+	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-srv.done
+	time.Sleep(time.Until(endsAt) + 200*time.Millisecond) // the deadline passes while down
+
+	cfg := bus.DefaultConfig()
+	cfg.DataDir = dir
+	b, err := bus.Open(context.Background(), cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubs := []*Hub{newTestHub(t, hubOpts{bus: b}), newTestHub(t, hubOpts{bus: b})}
+	states := make(chan map[string]any, len(hubs))
+	var wg sync.WaitGroup
+	for i, h := range hubs {
+		wg.Add(1)
+		go func() { // both rooms restore at once, as two nodes would
+			defer wg.Done()
+			conn, err := h.Join(room1, claims(fmt.Sprint("viewer", i), false, false), newFake(false))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			c := &client{t: t, conn: conn, tr: conn.t.(*fakeTransport)}
+			states <- payloadOf(t, c.next(TypeAuctionState))
+		}()
+	}
+	wg.Wait()
+	close(states)
+	for st := range states {
+		if st["open"] != false || st["sold"] != true || st["winner"] != "ann" {
+			t.Errorf("first auction.state after the restart: %v, want the lot sold to ann", st)
+		}
+	}
+	for _, h := range hubs {
+		h.Close()
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs := readLot(t, dir)
+	checkLog(t, recs, nil)
+	if last := recs[len(recs)-1]; last.Kind != auction.KindClose {
+		t.Fatalf("the log does not end with the close: %+v", last)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/glintlive/glint/datachannel/gift"
 	"github.com/glintlive/glint/datachannel/poll"
 	"github.com/glintlive/glint/datachannel/qna"
+	"github.com/glintlive/glint/datachannel/usertext"
 )
 
 // Error codes carried in error events. They are part of the protocol (docs/PROTOCOL.md):
@@ -41,8 +42,10 @@ const (
 
 // Sentinels for the decoder; each maps to one code.
 var (
-	ErrTooLarge    = errors.New("message too large")
-	ErrBadJSON     = errors.New("malformed JSON envelope")
+	ErrTooLarge = errors.New("message too large")
+	ErrBadJSON  = errors.New("malformed JSON envelope")
+	// ErrBinary: a binary WebSocket frame or data-channel message; the protocol is text.
+	ErrBinary      = errors.New("binary message refused: send each envelope as one text message")
 	ErrBadVersion  = errors.New("unsupported envelope version")
 	ErrUnknownType = errors.New("unknown message type")
 	ErrBadPayload  = errors.New("invalid payload")
@@ -96,9 +99,11 @@ var errorCodes = []struct {
 	{auction.ErrSellerBid, CodeForbidden},
 	{gift.ErrInvalid, CodeBadPayload},
 	{gift.ErrKeyReused, CodeRejected},
+	{usertext.ErrInvalid, CodeBadPayload},
 	{bus.ErrConflict, CodeConflict},
 	{ErrTooLarge, CodeTooLarge},
 	{ErrBadJSON, CodeBadJSON},
+	{ErrBinary, CodeBadJSON},
 	{ErrBadVersion, CodeBadVersion},
 	{ErrUnknownType, CodeUnknownType},
 	{ErrBadPayload, CodeBadPayload},

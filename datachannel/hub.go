@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/datachannel/usertext"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -21,6 +22,9 @@ var (
 	ErrTooManyRooms = fmt.Errorf("datachannel: too many rooms")
 	// ErrTooManyConns: the node has Config.MaxConns connections already.
 	ErrTooManyConns = fmt.Errorf("datachannel: too many connections")
+	// ErrInvalidName: the token's identity or name breaks the text policy (usertext);
+	// both are shown to everyone in the room.
+	ErrInvalidName = fmt.Errorf("datachannel: token identity or name not allowed")
 )
 
 var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
@@ -89,6 +93,9 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 	if !roomNameRE.MatchString(name) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidRoom, truncate(name, 80))
 	}
+	if err := checkNames(claims); err != nil {
+		return nil, err
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -122,6 +129,20 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 		c.Close()
 		return nil, ErrClosed
 	}
+}
+
+// checkNames applies the text policy to what the room shows of a participant.
+func checkNames(claims *auth.Claims) error {
+	if claims == nil {
+		return nil
+	}
+	if err := usertext.Check(claims.Identity, usertext.Line); err != nil {
+		return fmt.Errorf("%w: identity: %w", ErrInvalidName, err)
+	}
+	if err := usertext.Check(claims.Name, usertext.Line); err != nil {
+		return fmt.Errorf("%w: name: %w", ErrInvalidName, err)
+	}
+	return nil
 }
 
 // retire removes an idle room, if it is still empty. It reports whether it did.

@@ -80,6 +80,9 @@ func (r *room) run() {
 	// in the inbox (and is a no-op if the restore already has it) instead of being lost.
 	defer r.watchBus()()
 	r.restore()
+	// A lot whose deadline passed while no node served the room (a crash, a restart) is
+	// closed now, at its end time, before the first joiner is shown it as open.
+	r.closeDueLots(r.hub.now())
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	for {
@@ -275,6 +278,9 @@ func (r *room) sendWelcome(c *Conn) {
 // sendState sends one connection everything it needs to draw the room: chat history and
 // pin, slow mode, every poll, the Q&A board and every lot. Sent on join and on sync.
 func (r *room) sendState(c *Conn) {
+	// Never draw a lot as open past its end: the tick may not have run since the lot
+	// came in from the log (restored, or opened on another node).
+	r.closeDueLots(r.hub.now())
 	send := func(typ string, payload any) {
 		c.enqueue(outgoing{data: r.encodeFor(typ, "", payload), class: classJoin})
 	}

@@ -3,12 +3,13 @@ package datachannel
 import (
 	"context"
 	"encoding/json"
-	"unicode/utf8"
+	"fmt"
 
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/datachannel/bus"
 	"github.com/glintlive/glint/datachannel/gift"
+	"github.com/glintlive/glint/datachannel/usertext"
 )
 
 // onGift makes a gift durable, then records and announces it; the sender's ack goes out
@@ -55,10 +56,16 @@ func (r *room) onAlert(c *Conn, env *Envelope) error {
 	switch {
 	case p.Kind == "" || len(p.Kind) > 32:
 		return errBadPayload("kind must be 1..32 bytes")
-	case len(p.Text) > 300 || !utf8.ValidString(p.Text):
-		return errBadPayload("text must be at most 300 bytes of UTF-8")
+	case len(p.Text) > 300:
+		return errBadPayload("text must be at most 300 bytes")
 	case p.DurationMs < 0 || p.DurationMs > 60000:
 		return errBadPayload("durationMs must be 0..60000")
+	}
+	if err := usertext.Check(p.Kind, usertext.Line); err != nil {
+		return fmt.Errorf("%w: kind: %w", ErrBadPayload, err)
+	}
+	if err := usertext.Check(p.Text, usertext.Lines); err != nil {
+		return fmt.Errorf("%w: text: %w", ErrBadPayload, err)
 	}
 	r.broadcast(TypeAlert, c.identity, p, classStream, "")
 	c.ack(env, nil)

@@ -61,7 +61,13 @@ func AttachDataChannel(hub *datachannel.Hub, room string, claims *auth.Claims, d
 	}
 	// Handlers before the open check: a channel that opens meanwhile is seen either way,
 	// and messages (which only come after open) find their handler in place.
-	dc.OnMessage(func(m webrtc.DataChannelMessage) { _ = conn.Receive(m.Data) })
+	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		if !m.IsString {
+			_ = conn.ReceiveBinary() // the protocol is text; answered, never read
+			return
+		}
+		_ = conn.Receive(m.Data)
+	})
 	dc.OnClose(func() { go conn.Close() }) // not on pion's goroutine: Close waits for our writer
 	dc.OnOpen(t.markOpen)
 	if dc.ReadyState() == webrtc.DataChannelStateOpen {

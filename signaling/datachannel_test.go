@@ -236,3 +236,28 @@ func TestAttachDataChannelRefusesOtherChannels(t *testing.T) {
 		}
 	}
 }
+
+// TestDataChannelBinaryAndBadText: over a real pion data channel, a binary message is
+// answered with bad_json and never read, and text the policy refuses with bad_payload
+// carrying the message's id.
+func TestDataChannelBinaryAndBadText(t *testing.T) {
+	e := newEnv(t, nil)
+	hub := withInteraction(t, e)
+	p := newDCPeer(t, hub, &auth.Claims{Identity: "alice", Room: "show", RoomJoin: true, CanSubscribe: true, CanPublishData: true})
+	if err := p.dc.Send([]byte(`{"v":1,"type":"chat.send","id":"bin","payload":{"text":"binary"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if env := p.take(func(e *datachannel.Envelope) bool { return e.Type == datachannel.TypeError || e.ID == "bin" }); env.Type != datachannel.TypeError || payload(t, env)["code"] != datachannel.CodeBadJSON {
+		t.Fatalf("answer to a binary message: %s %s, want a bad_json error", env.Type, env.Payload)
+	}
+	p.send(datachannel.TypeChatSend, "rlo", map[string]string{"text": "gnp.\u202eexe"})
+	env := p.take(func(e *datachannel.Envelope) bool { return e.ID == "rlo" })
+	if env.Type != datachannel.TypeError || payload(t, env)["code"] != datachannel.CodeBadPayload {
+		t.Fatalf("answer to a bidi override: %s %s, want a bad_payload error", env.Type, env.Payload)
+	}
+	p.send(datachannel.TypeChatSend, "ok", map[string]string{"text": "plain"})
+	p.wantAck("ok")
+	if m := p.next(datachannel.TypeChatMessage); m["text"] != "plain" {
+		t.Fatalf("first chat message the room saw: %v", m)
+	}
+}

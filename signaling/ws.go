@@ -76,7 +76,7 @@ func (s *Server) interact(hub *datachannel.Hub) http.HandlerFunc {
 		conn, err := hub.Join(room, claims, t)
 		if err != nil {
 			code := websocket.CloseTryAgainLater
-			if errors.Is(err, datachannel.ErrInvalidRoom) {
+			if errors.Is(err, datachannel.ErrInvalidRoom) || errors.Is(err, datachannel.ErrInvalidName) {
 				code = websocket.ClosePolicyViolation
 			}
 			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, err.Error()), time.Now().Add(wsWriteWait))
@@ -115,11 +115,16 @@ func serveWS(ws *websocket.Conn, conn *datachannel.Conn, hub *datachannel.Hub) {
 	defer wg.Wait()
 	defer conn.Close() // before wg.Wait: ends the ping loop
 	for {
-		_, data, err := ws.ReadMessage()
+		kind, data, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
-		if conn.Receive(data) != nil {
+		if kind != websocket.TextMessage {
+			err = conn.ReceiveBinary() // answered with an error event, never read
+		} else {
+			err = conn.Receive(data)
+		}
+		if err != nil {
 			return
 		}
 	}

@@ -3,6 +3,8 @@ package auction
 import (
 	"fmt"
 	"time"
+
+	"github.com/glintlive/glint/datachannel/usertext"
 )
 
 // MaxAmount bounds amounts (minor currency units) so sums and increments cannot overflow
@@ -75,6 +77,10 @@ func Open(spec Spec, now time.Time) (*Lot, error) {
 	spec.OpenedAt = now
 	if !spec.EndsAt.After(now) {
 		return nil, fmt.Errorf("%w: ends at %v, not after now", ErrInvalidSpec, spec.EndsAt)
+	}
+	// Checked on open only: a lot already in a log replays whatever its title.
+	if err := usertext.Check(spec.Title, usertext.Line); err != nil {
+		return nil, fmt.Errorf("%w: title: %w", ErrInvalidSpec, err)
 	}
 	return restore(spec)
 }

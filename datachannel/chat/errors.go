@@ -3,7 +3,7 @@ package chat
 import "errors"
 
 var (
-	// ErrInvalid: empty, oversized or non-UTF-8 text, or a bad setting.
+	// ErrInvalid: empty or oversized text, text the usertext policy refuses, or a bad setting.
 	ErrInvalid = errors.New("chat: invalid message")
 	// ErrRateLimited: the sender is over the per-identity rate.
 	ErrRateLimited = errors.New("chat: too many messages")

@@ -6,7 +6,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"golang.org/x/time/rate"
+
+	"github.com/glintlive/glint/datachannel/usertext"
 )
 
 // Message is one chat message. The room assigns ID.
@@ -21,8 +24,7 @@ type Message struct {
 
 // sender is what the room remembers about one identity.
 type sender struct {
-	tokens     float64
-	refilled   time.Time
+	bucket     *rate.Limiter // messages per second, sustained and at once
 	last       time.Time
 	mutedUntil time.Time
 	banned     bool
@@ -51,9 +53,12 @@ func (r *Room) SetIDPrefix(prefix string) { r.prefix = prefix }
 
 // Send accepts text from an identity at now and returns the message to broadcast.
 func (r *Room) Send(now time.Time, from, name string, admin bool, text string, mediaTime int64) (Message, error) {
+	if err := usertext.Check(text, usertext.Lines); err != nil {
+		return Message{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	text = strings.TrimSpace(text)
-	if from == "" || text == "" || len(text) > r.cfg.MaxLen || !utf8.ValidString(text) {
-		return Message{}, fmt.Errorf("%w: text must be 1..%d bytes of UTF-8", ErrInvalid, r.cfg.MaxLen)
+	if from == "" || text == "" || len(text) > r.cfg.MaxLen {
+		return Message{}, fmt.Errorf("%w: text must be 1..%d bytes", ErrInvalid, r.cfg.MaxLen)
 	}
 	s := r.sender(now, from)
 	if !admin {
@@ -96,15 +101,9 @@ func (r *Room) admit(now time.Time, s *sender) error {
 	case r.slow > 0 && !s.last.IsZero() && now.Sub(s.last) < r.slow:
 		return fmt.Errorf("%w: one message every %v", ErrSlowMode, r.slow)
 	}
-	s.tokens += now.Sub(s.refilled).Seconds() * r.cfg.Rate
-	s.refilled = now
-	if s.tokens > float64(r.cfg.Burst) {
-		s.tokens = float64(r.cfg.Burst)
-	}
-	if s.tokens < 1 {
+	if !s.bucket.AllowN(now, 1) {
 		return ErrRateLimited
 	}
-	s.tokens--
 	return nil
 }
 
@@ -115,7 +114,7 @@ func (r *Room) sender(now time.Time, id string) *sender {
 	if len(r.senders) >= maxSenders {
 		r.forgetIdle(now)
 	}
-	s := &sender{tokens: float64(r.cfg.Burst), refilled: now}
+	s := &sender{bucket: rate.NewLimiter(rate.Limit(r.cfg.Rate), r.cfg.Burst)}
 	r.senders[id] = s
 	return s
 }
@@ -123,9 +122,8 @@ func (r *Room) sender(now time.Time, id string) *sender {
 // forgetIdle drops senders with nothing to remember: no ban, no mute in force, a full
 // bucket and no slow-mode interval running.
 func (r *Room) forgetIdle(now time.Time) {
-	full := time.Duration(float64(r.cfg.Burst) / r.cfg.Rate * float64(time.Second))
 	for id, s := range r.senders {
-		if !s.banned && !now.Before(s.mutedUntil) && now.Sub(s.last) > max(full, r.slow) {
+		if !s.banned && !now.Before(s.mutedUntil) && s.bucket.TokensAt(now) >= float64(r.cfg.Burst) && now.Sub(s.last) > r.slow {
 			delete(r.senders, id)
 		}
 	}

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
+
+	"github.com/glintlive/glint/datachannel/usertext"
 )
 
 var (
@@ -70,10 +71,16 @@ func (l *Ledger) Check(g Gift) (Gift, bool, error) {
 		return Gift{}, false, fmt.Errorf("%w: amount must be 1..%d", ErrInvalid, MaxAmount)
 	case !currency(g.Currency):
 		return Gift{}, false, fmt.Errorf("%w: currency must be three upper-case letters", ErrInvalid)
-	case len(g.Message) > MaxMessageLen || !utf8.ValidString(g.Message):
-		return Gift{}, false, fmt.Errorf("%w: message is at most %d bytes of UTF-8", ErrInvalid, MaxMessageLen)
-	case len(g.Name) > MaxNameLen || !utf8.ValidString(g.Name):
-		return Gift{}, false, fmt.Errorf("%w: gift name is at most %d bytes of UTF-8", ErrInvalid, MaxNameLen)
+	case len(g.Message) > MaxMessageLen:
+		return Gift{}, false, fmt.Errorf("%w: message is at most %d bytes", ErrInvalid, MaxMessageLen)
+	case len(g.Name) > MaxNameLen:
+		return Gift{}, false, fmt.Errorf("%w: gift name is at most %d bytes", ErrInvalid, MaxNameLen)
+	}
+	if err := usertext.Check(g.Message, usertext.Lines); err != nil {
+		return Gift{}, false, fmt.Errorf("%w: message: %w", ErrInvalid, err)
+	}
+	if err := usertext.Check(g.Name, usertext.Line); err != nil {
+		return Gift{}, false, fmt.Errorf("%w: gift name: %w", ErrInvalid, err)
 	}
 	return g, false, nil
 }

@@ -3,7 +3,8 @@ package poll
 import (
 	"fmt"
 	"time"
-	"unicode/utf8"
+
+	"github.com/glintlive/glint/datachannel/usertext"
 )
 
 // Limits on what a host may open.
@@ -39,17 +40,23 @@ func Open(spec Spec, now time.Time) (*Poll, error) {
 	switch {
 	case spec.ID == "" || len(spec.ID) > MaxIDLen:
 		return nil, fmt.Errorf("%w: id must be 1..%d bytes", ErrInvalidSpec, MaxIDLen)
-	case spec.Question == "" || len(spec.Question) > MaxQuestionLen || !utf8.ValidString(spec.Question):
-		return nil, fmt.Errorf("%w: question must be 1..%d bytes of UTF-8", ErrInvalidSpec, MaxQuestionLen)
+	case spec.Question == "" || len(spec.Question) > MaxQuestionLen:
+		return nil, fmt.Errorf("%w: question must be 1..%d bytes", ErrInvalidSpec, MaxQuestionLen)
 	case len(spec.Options) < MinOptions || len(spec.Options) > MaxOptions:
 		return nil, fmt.Errorf("%w: %d..%d options", ErrInvalidSpec, MinOptions, MaxOptions)
 	case !spec.Deadline.After(now) || spec.Deadline.Sub(now) > MaxDuration:
 		return nil, fmt.Errorf("%w: deadline must be within %v from now", ErrInvalidSpec, MaxDuration)
 	}
+	if err := usertext.Check(spec.Question, usertext.Line); err != nil {
+		return nil, fmt.Errorf("%w: question: %w", ErrInvalidSpec, err)
+	}
 	seen := map[string]bool{}
-	for _, o := range spec.Options {
-		if o == "" || len(o) > MaxOptionLen || !utf8.ValidString(o) || seen[o] {
-			return nil, fmt.Errorf("%w: options must be distinct, 1..%d bytes of UTF-8", ErrInvalidSpec, MaxOptionLen)
+	for i, o := range spec.Options {
+		if o == "" || len(o) > MaxOptionLen || seen[o] {
+			return nil, fmt.Errorf("%w: options must be distinct, 1..%d bytes", ErrInvalidSpec, MaxOptionLen)
+		}
+		if err := usertext.Check(o, usertext.Line); err != nil {
+			return nil, fmt.Errorf("%w: option %d: %w", ErrInvalidSpec, i, err)
 		}
 		seen[o] = true
 	}

@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/glintlive/glint/datachannel/usertext"
 )
 
 // Status of a question.
@@ -56,9 +57,12 @@ func New(cfg Config) *Board { return &Board{cfg: cfg, byID: map[string]*entry{}}
 
 // Ask puts a question on the board and returns it. The board assigns the id.
 func (b *Board) Ask(now time.Time, asker, text string) (Question, error) {
+	if err := usertext.Check(text, usertext.Lines); err != nil {
+		return Question{}, fmt.Errorf("%w: question: %w", ErrInvalid, err)
+	}
 	text = strings.TrimSpace(text)
-	if asker == "" || text == "" || len(text) > b.cfg.MaxTextLen || !utf8.ValidString(text) {
-		return Question{}, fmt.Errorf("%w: a question is 1..%d bytes of UTF-8", ErrInvalid, b.cfg.MaxTextLen)
+	if asker == "" || text == "" || len(text) > b.cfg.MaxTextLen {
+		return Question{}, fmt.Errorf("%w: a question is 1..%d bytes", ErrInvalid, b.cfg.MaxTextLen)
 	}
 	open := 0
 	for _, e := range b.order {
@@ -119,9 +123,12 @@ func (b *Board) Answer(id, answer string) (Question, error) {
 	if err != nil {
 		return Question{}, err
 	}
+	if err := usertext.Check(answer, usertext.Lines); err != nil {
+		return Question{}, fmt.Errorf("%w: answer: %w", ErrInvalid, err)
+	}
 	answer = strings.TrimSpace(answer)
-	if len(answer) > b.cfg.MaxTextLen || !utf8.ValidString(answer) {
-		return Question{}, fmt.Errorf("%w: an answer is at most %d bytes of UTF-8", ErrInvalid, b.cfg.MaxTextLen)
+	if len(answer) > b.cfg.MaxTextLen {
+		return Question{}, fmt.Errorf("%w: an answer is at most %d bytes", ErrInvalid, b.cfg.MaxTextLen)
 	}
 	e.Status, e.Answer = StatusAnswered, answer
 	return e.Question, nil

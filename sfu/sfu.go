@@ -5,6 +5,7 @@ import (
 	"net"
 	"regexp"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -16,6 +17,9 @@ type SFU struct {
 	cfg    Config
 	log    *zap.Logger
 	engine *engine
+	// handshakes bounds sessions being set up; cert is the DTLS certificate all share.
+	handshakes *handshakeGate
+	cert       dtlsCert
 
 	mu     sync.Mutex
 	rooms  map[string]*Room
@@ -33,7 +37,13 @@ func New(cfg Config, log *zap.Logger) (*SFU, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SFU{cfg: cfg, log: log, engine: e, rooms: map[string]*Room{}, peers: map[*Peer]struct{}{}}, nil
+	s := &SFU{cfg: cfg, log: log, engine: e, rooms: map[string]*Room{}, peers: map[*Peer]struct{}{},
+		handshakes: newHandshakeGate(cfg.MaxHandshakes, cfg.HandshakeWait)}
+	if _, err := s.cert.get(time.Now()); err != nil { // fail at start-up, not on a first session
+		_ = e.close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // UDPAddr is the address ICE listens on.

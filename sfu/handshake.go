@@ -19,10 +19,11 @@ type handshakeGate struct {
 
 	inFlight atomic.Int64
 	peak     atomic.Int64 // the most ever in flight: what tests check the bound against
+	mem      *memReturner
 }
 
 func newHandshakeGate(limit int, wait time.Duration) *handshakeGate {
-	return &handshakeGate{slots: make(chan struct{}, limit), wait: wait}
+	return &handshakeGate{slots: make(chan struct{}, limit), wait: wait, mem: newMemReturner()}
 }
 
 // acquire takes a slot, waiting at most the gate's wait for one, or reports ErrBusy.
@@ -41,15 +42,19 @@ func (g *handshakeGate) acquire() error {
 	}
 	n := g.inFlight.Add(1)
 	handshakesInFlight.Inc()
+	g.mem.count()
 	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
 	}
 	return nil
 }
 
 func (g *handshakeGate) release() {
-	g.inFlight.Add(-1)
+	left := g.inFlight.Add(-1)
 	handshakesInFlight.Dec()
 	<-g.slots
+	if left == 0 {
+		g.mem.idle(time.Now())
+	}
 }
 
 // handshakeSlot is one session's hold on the gate, given back once whichever of connect,

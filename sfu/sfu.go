@@ -138,7 +138,14 @@ func (s *SFU) track(p *Peer) bool {
 func (s *SFU) untrack(p *Peer) {
 	s.mu.Lock()
 	delete(s.peers, p)
+	left := len(s.peers)
 	s.mu.Unlock()
+	if p.PC != nil {
+		s.handshakes.mem.count()
+		if left == 0 { // the crowd has gone: give its memory back
+			s.handshakes.mem.idle(time.Now())
+		}
+	}
 }
 
 // Close ends every session, stops room timers and releases the UDP port.
@@ -167,5 +174,6 @@ func (s *SFU) Close() error {
 		r.stopTimer()
 		roomsGauge.Dec()
 	}
+	s.handshakes.mem.stop()
 	return s.engine.close()
 }

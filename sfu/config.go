@@ -3,6 +3,7 @@ package sfu
 import (
 	"fmt"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/pion/transport/v5"
@@ -27,6 +28,12 @@ type Config struct {
 	MaxRooms          int `yaml:"max_rooms"`
 	MaxViewersPerRoom int `yaml:"max_viewers_per_room"`
 
+	// MaxHandshakes bounds the sessions being set up at once, from offer to DTLS connected
+	// (or failed, or reaped at ConnectTimeout); a burst beyond it waits up to HandshakeWait
+	// for a slot and is then refused with ErrBusy. Default: 8 per GOMAXPROCS, at least 16.
+	MaxHandshakes int `yaml:"max_handshakes"`
+	// HandshakeWait is how long a new session waits for a handshake slot before ErrBusy.
+	HandshakeWait time.Duration `yaml:"handshake_wait"`
 	// ConnectTimeout reaps a session whose ICE/DTLS does not complete in time.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// DisconnectTimeout is how long a session may lose connectivity before it is reaped.
@@ -57,6 +64,8 @@ func DefaultConfig() Config {
 		UDPBufferBytes:    4 << 20,
 		MaxRooms:          1000,
 		MaxViewersPerRoom: 1000,
+		MaxHandshakes:     max(16, 8*runtime.GOMAXPROCS(0)),
+		HandshakeWait:     time.Second,
 		ConnectTimeout:    15 * time.Second,
 		DisconnectTimeout: 10 * time.Second,
 		EmptyRoomTimeout:  30 * time.Second,
@@ -86,6 +95,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sfu: max_rooms must be at least 1, got %d", c.MaxRooms)
 	case c.MaxViewersPerRoom < 1:
 		return fmt.Errorf("sfu: max_viewers_per_room must be at least 1, got %d", c.MaxViewersPerRoom)
+	case c.MaxHandshakes < 1 || c.MaxHandshakes > 100_000:
+		return fmt.Errorf("sfu: max_handshakes must be 1..100000, got %d", c.MaxHandshakes)
+	case c.HandshakeWait < 0 || c.HandshakeWait > time.Minute:
+		return fmt.Errorf("sfu: handshake_wait must be 0..1m, got %s", c.HandshakeWait)
 	case c.ConnectTimeout < time.Second:
 		return fmt.Errorf("sfu: connect_timeout must be at least 1s, got %s", c.ConnectTimeout)
 	case c.DisconnectTimeout < time.Second:

@@ -69,6 +69,14 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "sessions",
 		Help: "WebRTC sessions by role.",
 	}, []string{"role"})
+	handshakesInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "handshakes_in_flight",
+		Help: "Sessions between their offer and the end of their DTLS handshake (bounded by sfu.max_handshakes).",
+	})
+	handshakesRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "handshakes_refused_total",
+		Help: "Sessions refused (503) because sfu.max_handshakes were in progress for longer than sfu.handshake_wait.",
+	})
 	sessionsReaped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "sessions_reaped_total",
 		Help: "Sessions closed by the server, by reason.",
@@ -84,5 +92,6 @@ var viewersOnLayer = [numLayers]prometheus.Gauge{
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped}
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped,
+		handshakesInFlight, handshakesRefused}
 }

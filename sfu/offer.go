@@ -12,8 +12,11 @@ import (
 const MaxMediaSections = 16
 
 // CheckOffer rejects an SDP offer that cannot lead to a useful session before any WebRTC
-// state is created: unparsable, too many m-lines, or no audio/video flowing the way role
-// needs (a publisher must send, a viewer must receive).
+// state is created: unparsable (ErrBadOffer), too many m-lines (ErrBadOffer), no
+// audio/video flowing the way role needs (ErrNoMedia: a publisher must send, a viewer must
+// receive), or no such section with a codec the SFU forwards (ErrUnsupportedCodec, naming
+// what was offered and what is accepted). An offer with at least one usable section passes;
+// OfferRefusals names the rest.
 func CheckOffer(offer string, role Role) error {
 	if !strings.HasPrefix(offer, "v=0") {
 		return fmt.Errorf("%w: an SDP offer starts with \"v=0\"", ErrBadOffer)
@@ -25,16 +28,14 @@ func CheckOffer(offer string, role Role) error {
 	if len(d.MediaDescriptions) > MaxMediaSections {
 		return fmt.Errorf("%w: %d media sections (limit %d)", ErrBadOffer, len(d.MediaDescriptions), MaxMediaSections)
 	}
-	for _, m := range d.MediaDescriptions {
-		if k := m.MediaName.Media; k != "audio" && k != "video" {
-			continue
-		}
-		if m.MediaName.Port.Value == 0 {
-			continue // rejected or stopped section
-		}
-		if directionFits(m, role) {
-			return nil
-		}
+	usable, refused := sortSections(&d, role)
+	switch {
+	case usable > 0:
+		return nil
+	case len(refused) > 0:
+		// Every section that could carry media offers only codecs the SFU cannot forward:
+		// answering would reject them all and leave a session with nothing in it.
+		return fmt.Errorf("%w: %s", ErrUnsupportedCodec, describeRefusals(refused))
 	}
 	return ErrNoMedia
 }

@@ -43,6 +43,9 @@ type Peer struct {
 	stopping chan struct{} // closed when Close begins: session goroutines end on it
 	done     chan struct{}
 	seq      uint64 // creation order: a newer host session wins over an older one
+	// handshake is the session's slot in the SFU's handshake bound, released once it
+	// connects or ends; nil for an ingest session, which has no handshake.
+	handshake *handshakeSlot
 }
 
 var peerSeq atomic.Uint64
@@ -53,16 +56,26 @@ func (s *SFU) NewPeer(role Role, log *zap.Logger) (*Peer, error) {
 	if role == RolePublisher {
 		api = s.engine.pub
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	cert, err := s.cert.get(time.Now())
 	if err != nil {
+		return nil, err
+	}
+	if err := s.handshakes.acquire(); err != nil {
+		return nil, err
+	}
+	slot := &handshakeSlot{gate: s.handshakes}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
+	if err != nil {
+		slot.release()
 		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}
-	p := &Peer{PC: pc, role: role, log: log, sfu: s, stopping: make(chan struct{}), done: make(chan struct{}), seq: peerSeq.Add(1)}
+	p := &Peer{PC: pc, role: role, log: log, sfu: s, stopping: make(chan struct{}), done: make(chan struct{}), seq: peerSeq.Add(1), handshake: slot}
 	// The timer exists before the SFU can see the peer: SFU.Close may close it at once.
 	p.timer = time.AfterFunc(s.cfg.ConnectTimeout, func() { p.reap("connect_timeout") })
 	if !s.track(p) {
 		p.timer.Stop()
 		_ = pc.Close()
+		slot.release()
 		return nil, ErrClosed
 	}
 	sessionsGauge.WithLabelValues(string(role)).Inc()
@@ -181,6 +194,7 @@ func (p *Peer) onState(s webrtc.PeerConnectionState) {
 		}
 		p.connected = true
 		p.timer.Stop()
+		p.handshake.release()
 		hooks := p.onConnected
 		p.mu.Unlock()
 		for _, f := range hooks {
@@ -221,6 +235,7 @@ func (p *Peer) Close() {
 	close(p.stopping)
 
 	p.timer.Stop()
+	p.handshake.release() // failed, reaped or ended before it connected
 	if p.PC != nil {
 		if err := p.PC.Close(); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
 			p.log.Debug("close peer connection", zap.Error(err))

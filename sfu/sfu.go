@@ -5,6 +5,7 @@ import (
 	"net"
 	"regexp"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -16,6 +17,9 @@ type SFU struct {
 	cfg    Config
 	log    *zap.Logger
 	engine *engine
+	// handshakes bounds sessions being set up; cert is the DTLS certificate all share.
+	handshakes *handshakeGate
+	cert       dtlsCert
 
 	mu     sync.Mutex
 	rooms  map[string]*Room
@@ -33,7 +37,13 @@ func New(cfg Config, log *zap.Logger) (*SFU, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SFU{cfg: cfg, log: log, engine: e, rooms: map[string]*Room{}, peers: map[*Peer]struct{}{}}, nil
+	s := &SFU{cfg: cfg, log: log, engine: e, rooms: map[string]*Room{}, peers: map[*Peer]struct{}{},
+		handshakes: newHandshakeGate(cfg.MaxHandshakes, cfg.HandshakeWait)}
+	if _, err := s.cert.get(time.Now()); err != nil { // fail at start-up, not on a first session
+		_ = e.close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // UDPAddr is the address ICE listens on.
@@ -128,7 +138,14 @@ func (s *SFU) track(p *Peer) bool {
 func (s *SFU) untrack(p *Peer) {
 	s.mu.Lock()
 	delete(s.peers, p)
+	left := len(s.peers)
 	s.mu.Unlock()
+	if p.PC != nil {
+		s.handshakes.mem.count()
+		if left == 0 { // the crowd has gone: give its memory back
+			s.handshakes.mem.idle(time.Now())
+		}
+	}
 }
 
 // Close ends every session, stops room timers and releases the UDP port.
@@ -157,5 +174,6 @@ func (s *SFU) Close() error {
 		r.stopTimer()
 		roomsGauge.Dec()
 	}
+	s.handshakes.mem.stop()
 	return s.engine.close()
 }

@@ -23,8 +23,15 @@ type Session struct {
 // Publish admits a host to a room and answers its offer. The new session replaces any
 // earlier host session of the room, so a host who reconnects resumes every viewer at once.
 func Publish(s *sfu.SFU, roomName, offer string, log *zap.Logger) (*Session, string, error) {
+	// An offer with no codec the SFU forwards is refused here (ErrUnsupportedCodec, naming
+	// what was offered and what is taken), before it can be counted as a publisher.
 	if err := sfu.CheckOffer(offer, sfu.RolePublisher); err != nil {
 		return nil, "", err
+	}
+	// An offer with one usable section is taken: a host whose camera sends AV1 still goes
+	// live with its Opus audio, as a browser would. The answer rejects the rest; say so.
+	for _, r := range sfu.OfferRefusals(offer, sfu.RolePublisher) {
+		log.Warn("offered media refused: no codec Glint forwards", zap.String("media", r.String()), zap.String("mid", r.MID), zap.String("accepted", sfu.AcceptedCodecs))
 	}
 	room, err := s.Join(roomName, sfu.RolePublisher)
 	if err != nil {

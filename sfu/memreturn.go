@@ -10,38 +10,49 @@ import (
 // than keeping it (pion's ICE agent, DTLS flights, SRTP contexts, interceptor state); after
 // a thousand sessions came and went the process held hundreds of MiB with a few tens live,
 // as the runtime's background scavenger gives pages back only slowly. So once a burst has
-// ended (no handshake in flight, or no session left, after at least burstSessions sessions
-// were set up or ended) the heap is collected and freed pages returned at once, at most
-// once per returnEvery (a later end of burst waits for its turn): one forced collection is
-// cheap next to the burst that preceded it.
+// ended (at least burstSessions sessions set up or ended, then none for burstQuiet) the
+// heap is collected and freed pages returned at once, at most once per returnEvery.
+//
+// The quiet period matters: debug.FreeOSMemory collects and then scavenges the whole heap
+// while holding the heap lock, so run in the middle of a burst it stalls every goroutine
+// that allocates, the HTTP side included (measured: /healthz waits of seconds when it ran
+// each time the handshakes in flight touched zero).
 const (
 	burstSessions = 64
+	burstQuiet    = 3 * time.Second
 	returnEvery   = 30 * time.Second
 )
 
 // memReturner decides when a burst has ended and returns memory to the OS then.
 type memReturner struct {
-	mu      sync.Mutex
-	churn   int       // sessions set up or ended since memory was last returned
-	last    time.Time // when memory was last returned
-	busy    bool      // a return is running or scheduled
-	timer   *time.Timer
-	free    func() // debug.FreeOSMemory; tests count calls instead
-	wg      sync.WaitGroup
-	stopped bool
+	mu        sync.Mutex
+	churn     int       // sessions set up or ended since memory was last returned
+	lastChurn time.Time // the newest of them
+	last      time.Time // when memory was last returned
+	busy      bool      // a return is scheduled or running
+	timer     *time.Timer
+	quiet     time.Duration // burstQuiet; tests shorten it
+	free      func()        // debug.FreeOSMemory; tests count calls instead
+	wg        sync.WaitGroup
+	stopped   bool
 }
 
-func newMemReturner() *memReturner { return &memReturner{free: debug.FreeOSMemory} }
+func newMemReturner() *memReturner {
+	return &memReturner{free: debug.FreeOSMemory, quiet: burstQuiet}
+}
 
 // count notes a session set up or ended.
 func (m *memReturner) count() {
 	m.mu.Lock()
 	m.churn++
+	m.lastChurn = time.Now()
 	m.mu.Unlock()
 }
 
-// idle is called when the last handshake in flight ends or the last session goes. The
-// collection runs on its own goroutine: it must not hold up the session that ended.
+// idle is called when the last handshake in flight ends or the last session goes: a
+// burst may have ended. The return is scheduled for when the node has been quiet for the
+// quiet period (and returnEvery has passed since the last one); it runs on a timer, never
+// on the session that ended.
 func (m *memReturner) idle(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -50,24 +61,51 @@ func (m *memReturner) idle(now time.Time) {
 	}
 	m.busy = true
 	m.wg.Add(1)
-	if wait := returnEvery - now.Sub(m.last); wait > 0 && !m.last.IsZero() {
-		m.timer = time.AfterFunc(wait, m.run)
-		return
-	}
-	go m.run()
+	m.timer = time.AfterFunc(m.waitLocked(now), m.run)
 }
 
+// waitLocked is how long from now until both the quiet period and returnEvery are over.
+func (m *memReturner) waitLocked(now time.Time) time.Duration {
+	wait := m.lastChurn.Add(m.quiet).Sub(now)
+	if !m.last.IsZero() {
+		wait = max(wait, m.last.Add(returnEvery).Sub(now))
+	}
+	return max(wait, 0)
+}
+
+// run returns memory, or waits on if sessions came or went since it was scheduled.
 func (m *memReturner) run() {
-	defer m.wg.Done()
-	m.free()
 	m.mu.Lock()
-	m.churn, m.last, m.busy, m.timer = 0, time.Now(), false, nil
+	if m.stopped { // stop could not cancel this run: it waits for it to end
+		m.busy, m.timer = false, nil
+		m.mu.Unlock()
+		m.wg.Done()
+		return
+	}
+	if wait := m.waitLocked(time.Now()); wait > 0 {
+		m.timer = time.AfterFunc(wait, m.run)
+		m.mu.Unlock()
+		return
+	}
+	m.timer = nil
 	m.mu.Unlock()
+
+	m.free()
+
+	m.mu.Lock()
+	m.churn, m.last, m.busy = 0, time.Now(), false
+	m.mu.Unlock()
+	m.wg.Done()
 }
 
 // stop cancels a scheduled return and waits for one under way (SFU.Close).
 func (m *memReturner) stop() {
 	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		m.wg.Wait()
+		return
+	}
 	m.stopped = true
 	if m.timer != nil && m.timer.Stop() {
 		m.busy, m.timer = false, nil

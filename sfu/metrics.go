@@ -69,6 +69,10 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "sessions",
 		Help: "WebRTC sessions by role.",
 	}, []string{"role"})
+	hostsGone = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "hosts_gone_total",
+		Help: "Live hosts declared gone: silent for host_timeout, or their session failed.",
+	})
 	sessionsReaped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "sessions_reaped_total",
 		Help: "Sessions closed by the server, by reason.",
@@ -84,5 +88,5 @@ var viewersOnLayer = [numLayers]prometheus.Gauge{
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped}
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped, hostsGone}
 }

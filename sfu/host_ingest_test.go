@@ -110,3 +110,73 @@ func TestHostStateFollowsMedia(t *testing.T) {
 		t.Fatalf("closed session: %+v, want stopped", st)
 	}
 }
+
+// TestHostReplacedStaysLive: a host whose session is replaced by its own new session while
+// live (a reconnect) stays live, in the same epoch: viewers are told nothing, even as the
+// old session closes. A new session that then sends nothing is gone after HostTimeout.
+func TestHostReplacedStaysLive(t *testing.T) {
+	cfg := sfu.DefaultConfig()
+	cfg.UDPAddr = "127.0.0.1:0"
+	cfg.HostTimeout = time.Second
+	s, err := sfu.New(cfg, sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	codec, _ := sfu.IngestCodec(webrtc.MimeTypeH264, "42e01f")
+	var room *sfu.Room
+	publish := func() (*sfu.Peer, chan []byte) {
+		if room, err = s.Join("replace", sfu.RolePublisher); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.NewIngestPeer(sfutest.Logger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := room
+		p.OnClose(func() { r.ClearPublisher(p); r.Leave(sfu.RolePublisher) })
+		pkts := make(chan []byte, 16)
+		rcv, err := room.Publish(p, sfu.PublishedTrack{Source: sfutest.ChanSource{Packets: pkts, Stop: p.Stopping()}, Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Go(rcv.Run)
+		return p, pkts
+	}
+	pz := rtp.NewPacketizer(1200, uint8(codec.PayloadType), 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
+	packet := func() []byte {
+		b, _ := pz.Packetize(sfutest.Frame(0, true), 3000)[0].Marshal()
+		return b
+	}
+	old, oldPkts := publish()
+	defer old.Close()
+	oldPkts <- packet()
+	deadline := time.Now().Add(2 * time.Second)
+	for !room.Host().Live {
+		if time.Now().After(deadline) {
+			t.Fatal("host never live")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	next, _ := publish() // takes the stage; the old session is closed
+	defer next.Close()
+	select {
+	case <-old.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("replaced session not closed")
+	}
+	if st := room.Host(); !st.Live || st.Epoch != 1 {
+		t.Fatalf("after the replacement: %+v, want live in epoch 1", st)
+	}
+	// The new session never sends: it is gone after HostTimeout, not kept live forever.
+	deadline = time.Now().Add(3 * time.Second)
+	for room.Host().Live {
+		if time.Now().After(deadline) {
+			t.Fatalf("a silent replacement is still live: %+v", room.Host())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := room.Host(); st.Reason != sfu.HostGone {
+		t.Fatalf("silent replacement: %+v, want gone", st)
+	}
+}

@@ -38,6 +38,10 @@ type Options struct {
 	// media session (WebSocket: LL-HLS viewers, integrations). nil: presence counts this
 	// hub's connections.
 	Audience func(room string) int
+	// Host is a room's host state, polled every room tick: its changes are sent to every
+	// connection as room.live and room.ended, and the current state on join and sync.
+	// nil: no room state events.
+	Host func(room string) HostState
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 }

@@ -52,7 +52,8 @@ type room struct {
 	gifts        *gift.Ledger
 	lastTally    time.Time
 	lastPresence time.Time
-	lastViewers  int // the count last broadcast
+	lastViewers  int       // the count last broadcast
+	host         HostState // the host state last broadcast
 	emptySince   time.Time
 }
 
@@ -83,6 +84,7 @@ func (r *room) run() {
 	// A lot whose deadline passed while no node served the room (a crash, a restart) is
 	// closed now, at its end time, before the first joiner is shown it as open.
 	r.closeDueLots(r.hub.now())
+	r.host, _ = r.pollHost() // joiners are told it; ticks announce changes from here
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	for {
@@ -103,6 +105,7 @@ func (r *room) run() {
 // room once it has been empty for RoomIdle. It reports whether the room retired.
 func (r *room) tick(now time.Time) bool {
 	r.closeDue(now)
+	r.checkHost()
 	if now.Sub(r.lastTally) >= r.hub.cfg.TallyInterval {
 		r.lastTally = now
 		r.flushTallies()
@@ -297,6 +300,9 @@ func (r *room) sendState(c *Conn) {
 		send(TypeAuctionState, e.lot.Snapshot())
 	}
 	send(TypePresence, map[string]int{"viewers": r.viewers()})
+	if r.hub.opts.Host != nil {
+		send(stageEvent(r.host))
+	}
 }
 
 // viewers is the room's presence count on this node: the WebRTC audience and the

@@ -50,6 +50,8 @@ const (
 	TypeAlert           = "alert"
 	TypePresence        = "presence"
 	TypeMediaClock      = "media.clock"
+	TypeRoomLive        = "room.live"
+	TypeRoomEnded       = "room.ended"
 )
 
 // need says what a client type requires of the sender's token.

@@ -38,6 +38,12 @@ type Config struct {
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// DisconnectTimeout is how long a session may lose connectivity before it is reaped.
 	DisconnectTimeout time.Duration `yaml:"disconnect_timeout"`
+	// HostTimeout is how long a live host may send nothing at all (no RTP, no RTCP) before
+	// viewers are told it is gone (room.ended, reason "gone"). A live sender is never that
+	// quiet: browsers send RTCP sender reports about every second, muted or not. Detection
+	// takes at most HostTimeout plus a tenth of it; the default keeps it, with telling
+	// viewers, under 3 s. The session itself is reaped later, by DisconnectTimeout.
+	HostTimeout time.Duration `yaml:"host_timeout"`
 	// EmptyRoomTimeout is how long a room with nobody in it is kept before it is removed.
 	EmptyRoomTimeout time.Duration `yaml:"empty_room_timeout"`
 	// KeyframeInterval is the minimum gap between keyframe requests sent to a publisher;
@@ -68,6 +74,7 @@ func DefaultConfig() Config {
 		HandshakeWait:     time.Second,
 		ConnectTimeout:    15 * time.Second,
 		DisconnectTimeout: 10 * time.Second,
+		HostTimeout:       2 * time.Second,
 		EmptyRoomTimeout:  30 * time.Second,
 		KeyframeInterval:  200 * time.Millisecond,
 		VideoCachePackets: 1024,
@@ -103,6 +110,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sfu: connect_timeout must be at least 1s, got %s", c.ConnectTimeout)
 	case c.DisconnectTimeout < time.Second:
 		return fmt.Errorf("sfu: disconnect_timeout must be at least 1s, got %s", c.DisconnectTimeout)
+	case c.HostTimeout < time.Second || c.HostTimeout > time.Minute:
+		// Shorter than the sender-report interval, a muted host would flap live and gone.
+		return fmt.Errorf("sfu: host_timeout must be 1s..1m, got %s", c.HostTimeout)
 	case c.EmptyRoomTimeout < 0:
 		return fmt.Errorf("sfu: empty_room_timeout must not be negative")
 	case c.KeyframeInterval < 50*time.Millisecond:

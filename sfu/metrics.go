@@ -77,6 +77,10 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "handshakes_refused_total",
 		Help: "Sessions refused (503) because sfu.max_handshakes were in progress for longer than sfu.handshake_wait.",
 	})
+	hostsGone = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "hosts_gone_total",
+		Help: "Live hosts declared gone: silent for host_timeout, or their session failed.",
+	})
 	sessionsReaped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "sessions_reaped_total",
 		Help: "Sessions closed by the server, by reason.",
@@ -93,5 +97,5 @@ var viewersOnLayer = [numLayers]prometheus.Gauge{
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
 		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped,
-		handshakesInFlight, handshakesRefused}
+		handshakesInFlight, handshakesRefused, hostsGone}
 }

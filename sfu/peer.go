@@ -37,6 +37,13 @@ type Peer struct {
 	onClose     []func()
 	connected   bool
 	closing     bool
+	reaped      bool // closed by the server (reap), not by its owner
+	watching    bool // a host watch runs on it (Room.watchHost)
+
+	// heard is when the last packet (RTP or RTCP) of a host session arrived, unix nanos,
+	// 0 before the first; kick wakes the host watch on the first.
+	heard atomic.Int64
+	kick  chan struct{}
 
 	timer    *time.Timer
 	wg       sync.WaitGroup
@@ -69,7 +76,7 @@ func (s *SFU) NewPeer(role Role, log *zap.Logger) (*Peer, error) {
 		slot.release()
 		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}
-	p := &Peer{PC: pc, role: role, log: log, sfu: s, stopping: make(chan struct{}), done: make(chan struct{}), seq: peerSeq.Add(1), handshake: slot}
+	p := &Peer{PC: pc, role: role, log: log, sfu: s, stopping: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1), seq: peerSeq.Add(1), handshake: slot}
 	// The timer exists before the SFU can see the peer: SFU.Close may close it at once.
 	p.timer = time.AfterFunc(s.cfg.ConnectTimeout, func() { p.reap("connect_timeout") })
 	if !s.track(p) {
@@ -88,7 +95,7 @@ func (s *SFU) NewPeer(role Role, log *zap.Logger) (*Peer, error) {
 // TrackSource of its own. It counts as connected at once, so it takes the stage when it
 // publishes, and it has the same lifecycle as any session: Go, OnClose, Close.
 func (s *SFU) NewIngestPeer(log *zap.Logger) (*Peer, error) {
-	p := &Peer{role: RolePublisher, log: log, sfu: s, connected: true, stopping: make(chan struct{}), done: make(chan struct{}), seq: peerSeq.Add(1)}
+	p := &Peer{role: RolePublisher, log: log, sfu: s, connected: true, stopping: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1), seq: peerSeq.Add(1)}
 	p.timer = time.NewTimer(time.Hour)
 	p.timer.Stop()
 	if !s.track(p) {
@@ -217,7 +224,44 @@ func (p *Peer) reap(reason string) {
 	}
 	sessionsReaped.WithLabelValues(reason).Inc()
 	p.log.Info("session reaped", zap.String("reason", reason))
+	p.mu.Lock()
+	p.reaped = true
+	p.mu.Unlock()
 	p.Close()
+}
+
+// endReason is why a host session left the stage: gone if the server reaped it, else
+// stopped (its owner closed it).
+func (p *Peer) endReason() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return HostGone
+	}
+	return HostStopped
+}
+
+// Heard notes that a packet of a host session arrived: ingest calls it for RTCP (the
+// Receiver does for RTP), so a muted host whose sender reports still arrive stays live.
+func (p *Peer) Heard() { p.heardAt(time.Now().UnixNano()) }
+
+// heardAt is Heard at now; on the media path, so one atomic swap and no allocation.
+func (p *Peer) heardAt(now int64) {
+	if p.heard.Swap(now) == 0 {
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// watchOnce reports whether the caller is the first to start the host watch on p.
+func (p *Peer) watchOnce() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first := !p.watching
+	p.watching = true
+	return first
 }
 
 // Close ends the session: closes the PeerConnection, runs the close hooks and waits for

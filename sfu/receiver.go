@@ -113,12 +113,17 @@ func (r *Receiver) Run() {
 			continue
 		}
 		failures = 0
+		now := time.Now().UnixNano()
+		if r.session != nil {
+			// Any packet, padding included, shows the host is still there (see watchHost).
+			r.session.heardAt(now)
+		}
 		if err := s.pkt.Unmarshal(s.buf[:n]); err != nil {
 			packetsMalformed.Inc()
 			continue
 		}
 		r.cache.put(s.pkt.SequenceNumber, s.buf[:n])
-		s.n, s.arrival = n, time.Now().UnixNano()
+		s.n, s.arrival = n, now
 		if len(s.pkt.Payload) > 0 {
 			// Padding-only packets (the encoder's bandwidth probes) say nothing about the
 			// layer: a browser keeps padding on a layer it has stopped encoding, and a

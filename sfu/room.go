@@ -22,6 +22,7 @@ type Room struct {
 	publishers int
 	viewers    int
 	publisher  *Peer // the current host session; a newer one replaces it
+	host       HostState
 	emptyTimer *time.Timer
 	closed     bool // the SFU has shut down: no more timers
 }
@@ -111,6 +112,10 @@ func (r *Room) stopTimer() {
 // reconnects before the old session timed out takes over at once. Callers do this when p
 // has connected, so a session that never connects cannot end a working broadcast. An
 // older session never displaces a newer one. It reports whether p is the host now.
+//
+// A replacement does not take the host off the stage: viewers see no room.ended for a
+// host who reconnects while live, only the picture continuing from the new session. The
+// new session inherits the live state and has HostTimeout to send its first packet.
 func (r *Room) SetPublisher(p *Peer) bool {
 	r.mu.Lock()
 	old := r.publisher
@@ -119,7 +124,13 @@ func (r *Room) SetPublisher(p *Peer) bool {
 		return false
 	}
 	r.publisher = p
+	if r.host.Live && old != p {
+		p.heard.CompareAndSwap(0, time.Now().UnixNano())
+	}
 	r.mu.Unlock()
+	if p.watchOnce() {
+		p.Go(func() { r.watchHost(p) }) // not run if p closed meanwhile: nothing to watch
+	}
 	if old != nil && old != p {
 		r.log.Info("publisher replaced by a new session")
 		go old.Close()
@@ -127,10 +138,12 @@ func (r *Room) SetPublisher(p *Peer) bool {
 	return true
 }
 
-// ClearPublisher forgets p if it is still the host session.
+// ClearPublisher forgets p if it is still the host session; a live host is then off the
+// stage: stopped, or gone if the server reaped the session (say, ICE failed).
 func (r *Room) ClearPublisher(p *Peer) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.hostEnded(p, p.endReason())
 	if r.publisher == p {
 		r.publisher = nil
 	}

@@ -151,7 +151,7 @@ func (a *app) startInteraction() error {
 			return err
 		}
 	}
-	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, datachannel.Options{Clocks: a.mediaClock, Audience: a.audience}, a.log); err != nil {
+	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, datachannel.Options{Clocks: a.mediaClock, Audience: a.audience, Host: a.hostState}, a.log); err != nil {
 		return err
 	}
 	a.signaling.EnableInteraction(a.hub)
@@ -179,6 +179,17 @@ func (a *app) audience(room string) int {
 		return r.Info().Viewers
 	}
 	return 0
+}
+
+// hostState is whether room's host is on the stage, for the interaction layer's
+// room.live and room.ended events. A room the SFU does not have has no host.
+func (a *app) hostState(room string) datachannel.HostState {
+	r := a.sfu.Room(room)
+	if r == nil {
+		return datachannel.HostState{}
+	}
+	h := r.Host()
+	return datachannel.HostState{Live: h.Live, Reason: h.Reason, Since: h.Since, Epoch: h.Epoch}
 }
 
 // closeInteraction closes the hub (every interaction connection, so no gift arrives

@@ -82,6 +82,8 @@ func TestConfigRejects(t *testing.T) {
 	_ = os.WriteFile(leeway, []byte("auth:\n  token_leeway: 2m\n"), 0o600)
 	badType := filepath.Join(dir, "type.yaml")
 	_ = os.WriteFile(badType, []byte("sfu:\n  max_rooms: many\n"), 0o600)
+	shortHost := filepath.Join(dir, "host.yaml")
+	_ = os.WriteFile(shortHost, []byte("sfu:\n  host_timeout: 300ms\n"), 0o600)
 	cases := []struct {
 		name string
 		args []string
@@ -91,6 +93,7 @@ func TestConfigRejects(t *testing.T) {
 		{"unknown yaml key", []string{"--config", unknown}, nil, "http_adr"},
 		{"wrong yaml type", []string{"--config", badType}, nil, "many"},
 		{"token leeway past livekit's", []string{"--config", leeway}, nil, "token_leeway"},
+		{"host timeout under a sender-report interval", []string{"--config", shortHost}, nil, "host_timeout"},
 		{"missing file", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, "nope.yaml"},
 		{"bad udp port", []string{"--udp-port", "70000"}, nil, "port"},
 		{"bad env port", nil, map[string]string{"GLINT_UDP_PORT": "x"}, "port"},

@@ -94,7 +94,7 @@ func (s *Session) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		return
 	}
 	rid := t.RID()
-	s.Go(func() { readSenderReports(recv, rid, rcv) })
+	s.Go(func() { readSenderReports(recv, rid, rcv, s.Peer) })
 }
 
 func (s *Session) claim(kind webrtc.RTPCodecType, rid string) bool {
@@ -109,8 +109,9 @@ func (s *Session) claim(kind webrtc.RTPCodecType, rid string) bool {
 }
 
 // readSenderReports drains the publisher's RTCP (pion's interceptors need it read) and
-// passes its sender reports to the Receiver, which keeps the media clock.
-func readSenderReports(recv *webrtc.RTPReceiver, rid string, rcv *sfu.Receiver) {
+// passes its sender reports to the Receiver, which keeps the media clock. Every report
+// also tells the room the host is still there (a muted host sends little RTP).
+func readSenderReports(recv *webrtc.RTPReceiver, rid string, rcv *sfu.Receiver, host *sfu.Peer) {
 	buf := make([]byte, 1500)
 	for {
 		var n int
@@ -123,6 +124,7 @@ func readSenderReports(recv *webrtc.RTPReceiver, rid string, rcv *sfu.Receiver) 
 		if err != nil {
 			return
 		}
+		host.Heard()
 		pkts, err := rtcp.Unmarshal(buf[:n])
 		if err != nil {
 			continue

@@ -29,6 +29,7 @@ type Publisher struct {
 	// keyWanted is set by a PLI: like a real encoder, the next frame is a keyframe.
 	keyWanted atomic.Bool
 	frameSize int
+	sockets   *socketNet // WithVanish
 }
 
 // PublisherOption changes a Publisher.
@@ -61,7 +62,7 @@ func NewPublisher(ctx context.Context, signal Signal, opts ...PublisherOption) (
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{PC: pc, frameSize: FrameSize}
+	p := &Publisher{PC: pc, frameSize: FrameSize, sockets: o.sockets}
 	if o.frameSize > 0 {
 		p.frameSize = o.frameSize
 	}
@@ -159,6 +160,9 @@ type peerOptions struct {
 	clockOffset time.Duration
 	extra       []interceptor.Factory
 	frameSize   int // publisher video frames, bytes (0: FrameSize)
+	// sockets, when set, is the loopback network the peer's sockets are opened on, so
+	// that the test can close them (WithVanish).
+	sockets *socketNet
 }
 
 // browserReplayWindow is the SRTP replay window browsers use (libwebrtc's and Firefox's
@@ -182,6 +186,12 @@ func newPeerConnection(o peerOptions) (*webrtc.PeerConnection, error) {
 		se.SetNet(netw)
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled) // a virtual network has no multicast
 	} else {
+		if o.sockets != nil {
+			if err := o.sockets.open(); err != nil {
+				return nil, err
+			}
+			se.SetNet(o.sockets)
+		}
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	}

@@ -1,0 +1,80 @@
+package datachannel
+
+import "time"
+
+// Why a room's host is off the stage: the reason of a room.ended event.
+const (
+	// EndedStopped: the host ended its broadcast (WHIP DELETE, RTMP disconnect).
+	EndedStopped = "stopped"
+	// EndedGone: the host vanished without ending (killed, network lost); it may come back.
+	EndedGone = "gone"
+	// EndedNotStarted: no host has gone live since the room opened (on join and sync only).
+	EndedNotStarted = "not_started"
+)
+
+// HostState is a room's host as the interaction layer sees it. The SFU side implements it
+// (see Options.Host); the interaction layer never depends on the SFU.
+type HostState struct {
+	// Live: a host is sending media.
+	Live bool
+	// Reason: EndedStopped or EndedGone when not live; "" means EndedNotStarted.
+	Reason string
+	// Since is when the state last changed; zero if unknown.
+	Since time.Time
+	// Epoch counts the times a host went live in the room, so a host that went and came
+	// back between two looks is still seen as having restarted.
+	Epoch uint64
+}
+
+// roomLive is the payload of room.live.
+type roomLive struct {
+	Since int64  `json:"since,omitempty"` // unix ms the host went live
+	Epoch uint64 `json:"epoch"`
+}
+
+// roomEnded is the payload of room.ended.
+type roomEnded struct {
+	Reason string `json:"reason"`
+	Since  int64  `json:"since,omitempty"` // unix ms the host left the stage
+}
+
+// stageKey is the state key of room.live / room.ended: a slow reader gets the latest.
+const stageKey = "room"
+
+// pollHost reads the room's host state; ok is false when the hub has no Host option.
+func (r *room) pollHost() (HostState, bool) {
+	if r.hub.opts.Host == nil {
+		return HostState{}, false
+	}
+	return r.hub.opts.Host(r.name), true
+}
+
+// checkHost tells every connection when the host goes live or leaves the stage. Polled
+// every tick (50 ms), like presence. A host who left and came back between two polls (a
+// new epoch) is announced as live again; a host replaced by its own reconnecting session
+// stays live on the SFU side, so viewers see nothing of it.
+func (r *room) checkHost() {
+	st, ok := r.pollHost()
+	if !ok || (st.Live == r.host.Live && (!st.Live || st.Epoch == r.host.Epoch)) {
+		return
+	}
+	r.host = st
+	typ, payload := stageEvent(st)
+	r.broadcast(typ, "", payload, classState, stageKey)
+}
+
+// stageEvent is the room.live or room.ended message for st.
+func stageEvent(st HostState) (string, any) {
+	var since int64
+	if !st.Since.IsZero() {
+		since = st.Since.UnixMilli()
+	}
+	if st.Live {
+		return TypeRoomLive, roomLive{Since: since, Epoch: st.Epoch}
+	}
+	reason := st.Reason
+	if reason == "" {
+		reason = EndedNotStarted
+	}
+	return TypeRoomEnded, roomEnded{Reason: reason, Since: since}
+}

@@ -1,0 +1,69 @@
+package datachannel
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestRoomStateEvents: with the SFU's host state wired in, a viewer who joins before the
+// host is told room.ended "not_started"; it is told room.live when the host starts,
+// room.ended with the reason when the host goes, room.live again when it comes back, and
+// room.live once more for a host that left and returned between two looks (a new epoch).
+// A replacement that keeps the host live (same epoch) is not announced. A joiner gets the
+// current state, and so does sync.
+func TestRoomStateEvents(t *testing.T) {
+	var mu sync.Mutex
+	st := HostState{}
+	set := func(s HostState) { mu.Lock(); st = s; mu.Unlock() }
+	h := newTestHub(t, hubOpts{opts: Options{Host: func(string) HostState { mu.Lock(); defer mu.Unlock(); return st }}})
+	early := join(t, h, nil)
+	want := func(c *client, typ, key string, val any) {
+		t.Helper()
+		env := c.take(typ, func(e *Envelope) bool { return e.Type == TypeRoomLive || e.Type == TypeRoomEnded })
+		if got := payloadOf(t, env)[key]; env.Type != typ || (key != "epoch" && got != val) || (key == "epoch" && num(got) != val.(int64)) {
+			t.Fatalf("got %s %s, want %s with %s %v", env.Type, env.Payload, typ, key, val)
+		}
+	}
+	want(early, TypeRoomEnded, "reason", EndedNotStarted)
+
+	since := time.Now()
+	set(HostState{Live: true, Since: since, Epoch: 1})
+	want(early, TypeRoomLive, "epoch", int64(1))
+	late := join(t, h, nil)
+	want(late, TypeRoomLive, "epoch", int64(1))
+
+	set(HostState{Reason: EndedGone, Since: since, Epoch: 1})
+	want(early, TypeRoomEnded, "reason", EndedGone)
+	want(late, TypeRoomEnded, "reason", EndedGone)
+	set(HostState{Live: true, Epoch: 2})
+	want(early, TypeRoomLive, "epoch", int64(2))
+	set(HostState{Live: true, Epoch: 3}) // went and came back between two polls
+	want(early, TypeRoomLive, "epoch", int64(3))
+	set(HostState{Reason: EndedStopped, Epoch: 3})
+	want(early, TypeRoomEnded, "reason", EndedStopped)
+
+	early.send(TypeSync, "s1", nil)
+	want(early, TypeRoomEnded, "reason", EndedStopped)
+	early.wantAck("s1")
+	time.Sleep(3 * tickEvery)
+	for _, e := range early.drain() {
+		if e.Type == TypeRoomLive {
+			t.Fatalf("room.live with no change: %s", e.Payload)
+		}
+	}
+}
+
+// TestNoRoomStateWithoutHost: a hub with no host state wired in (no SFU) sends no room
+// state at all, rather than claiming a host that is not known.
+func TestNoRoomStateWithoutHost(t *testing.T) {
+	h := newTestHub(t, hubOpts{})
+	c := join(t, h, nil)
+	c.send(TypeSync, "s1", nil)
+	c.wantAck("s1")
+	for _, e := range c.drain() {
+		if e.Type == TypeRoomLive || e.Type == TypeRoomEnded {
+			t.Fatalf("%s without a host state", e.Type)
+		}
+	}
+}

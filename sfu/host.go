@@ -1,0 +1,114 @@
+package sfu
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Why a room's host is off the stage (HostState.Reason).
+const (
+	// HostStopped: the host ended its session: WHIP DELETE, the RTMP connection closed,
+	// or the server shut down.
+	HostStopped = "stopped"
+	// HostGone: the host vanished without saying so: nothing (no RTP, no RTCP) arrived for
+	// Config.HostTimeout, or its session failed (ICE) or was reaped.
+	HostGone = "gone"
+)
+
+// HostState is whether a room's host is on the stage: what the interaction layer tells
+// viewers as room.live and room.ended (docs/PROTOCOL.md, Room state).
+type HostState struct {
+	// Live: the host session is sending media.
+	Live bool
+	// Reason says why the host is not live: HostStopped, HostGone, or "" while no host
+	// has gone live since the room opened.
+	Reason string
+	// Since is when the state last changed.
+	Since time.Time
+	// Epoch counts the times a host went live in this room: a change while live means the
+	// host went and came back between two looks.
+	Epoch uint64
+}
+
+// Host reports the room's host state.
+func (r *Room) Host() HostState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.host
+}
+
+// hostLive records that host session p is sending media. A session that is not (or no
+// longer) the room's host changes nothing.
+func (r *Room) hostLive(p *Peer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.publisher != p || r.host.Live {
+		return
+	}
+	r.host = HostState{Live: true, Since: time.Now(), Epoch: r.host.Epoch + 1}
+	r.log.Info("host live", zap.Uint64("epoch", r.host.Epoch))
+}
+
+// hostEnded takes the host off the stage for reason if session p is live on it; called
+// with r.mu held.
+func (r *Room) hostEnded(p *Peer, reason string) {
+	if r.publisher != p || !r.host.Live {
+		return
+	}
+	r.host = HostState{Reason: reason, Since: time.Now(), Epoch: r.host.Epoch}
+	if reason == HostGone {
+		hostsGone.Inc()
+	}
+	r.log.Info("host off the stage", zap.String("reason", reason))
+}
+
+// liveness is the host-silence detector of one host session: it turns the time the last
+// packet (RTP or RTCP) arrived into live/gone transitions. A live sender never goes
+// quiet for long: browsers send RTCP sender reports about every second even when muted
+// (muted video still sends black frames, DTX audio still reports), and pion sends them
+// every second too; a killed process sends nothing more. Times are unix nanoseconds, so
+// it is tested with a fake clock.
+type liveness struct {
+	timeout int64
+	live    bool
+}
+
+// update returns whether the session is live at now, having last been heard at last (0:
+// never), and whether that changed since the previous update.
+func (l *liveness) update(last, now int64) (live, changed bool) {
+	live = last != 0 && now-last < l.timeout
+	changed = live != l.live
+	l.live = live
+	return live, changed
+}
+
+// watchHost runs on host session p (see SetPublisher) until it closes: it puts the host
+// on the stage when its media starts or comes back and takes it off, as gone, once
+// nothing has arrived for HostTimeout. The session itself is left to ICE: a host whose
+// network only blinked keeps its session and comes straight back.
+func (r *Room) watchHost(p *Peer) {
+	timeout := r.sfu.cfg.HostTimeout
+	l := liveness{timeout: int64(timeout)}
+	// A tenth of the timeout: detection is late by at most that.
+	tick := time.NewTicker(timeout / 10)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.stopping:
+			return
+		case <-p.kick: // the first packet: go live now, not at the next tick
+		case <-tick.C:
+		}
+		live, changed := l.update(p.heard.Load(), time.Now().UnixNano())
+		switch {
+		case !changed:
+		case live:
+			r.hostLive(p)
+		default:
+			r.mu.Lock()
+			r.hostEnded(p, HostGone)
+			r.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,182 @@
+package sfu_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/sfu/sfutest"
+)
+
+// TestHostStateFollowsMedia: a host session's room goes live on its first packet, is
+// declared gone once nothing has arrived for HostTimeout (the session stays), comes back
+// live (a new epoch) when media resumes, and is stopped when the session is closed.
+func TestHostStateFollowsMedia(t *testing.T) {
+	cfg := sfu.DefaultConfig()
+	cfg.UDPAddr = "127.0.0.1:0"
+	cfg.HostTimeout = time.Second
+	s, err := sfu.New(cfg, sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	room, err := s.Join("watch", sfu.RolePublisher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.NewIngestPeer(sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.OnClose(func() { room.ClearPublisher(p); room.Leave(sfu.RolePublisher) })
+	pkts := make(chan []byte, 64)
+	codec, _ := sfu.IngestCodec(webrtc.MimeTypeH264, "42e01f")
+	rcv, err := room.Publish(p, sfu.PublishedTrack{Source: sfutest.ChanSource{Packets: pkts, Stop: p.Stopping()}, Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Go(rcv.Run)
+	if st := room.Host(); st.Live || st.Reason != "" {
+		t.Fatalf("before any media: %+v", st)
+	}
+
+	pz := rtp.NewPacketizer(1200, uint8(codec.PayloadType), 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
+	send := func(ctx context.Context, first uint32) {
+		tick := time.NewTicker(time.Second / 30)
+		defer tick.Stop()
+		for n := first; ; n++ {
+			for _, pkt := range pz.Packetize(sfutest.Frame(n, n == first), 3000) {
+				b, _ := pkt.Marshal()
+				select {
+				case pkts <- b:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}
+	waitHost := func(what string, ok func(sfu.HostState) bool, within time.Duration) sfu.HostState {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for {
+			st := room.Host()
+			if ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %s: %+v", what, within, st)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	first, cancelFirst := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancelFirst()
+	send(first, 0)
+	st := waitHost("live", func(st sfu.HostState) bool { return st.Live }, time.Second)
+	if st.Epoch != 1 {
+		t.Fatalf("first start: epoch %d, want 1", st.Epoch)
+	}
+	stopped := time.Now()
+	st = waitHost("gone", func(st sfu.HostState) bool { return !st.Live }, 3*time.Second)
+	if st.Reason != sfu.HostGone {
+		t.Fatalf("silent host: %+v, want gone", st)
+	}
+	if d := time.Since(stopped); d < 900*time.Millisecond {
+		t.Fatalf("declared gone %s after the last packet, before host_timeout", d)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	sending := make(chan struct{})
+	go func() { defer close(sending); send(ctx, 100) }()
+	st = waitHost("live again", func(st sfu.HostState) bool { return st.Live }, time.Second)
+	if st.Epoch != 2 {
+		t.Fatalf("comeback: epoch %d, want 2", st.Epoch)
+	}
+	cancel()
+	<-sending
+	p.Close()
+	if st := room.Host(); st.Live || st.Reason != sfu.HostStopped {
+		t.Fatalf("closed session: %+v, want stopped", st)
+	}
+}
+
+// TestHostReplacedStaysLive: a host whose session is replaced by its own new session while
+// live (a reconnect) stays live, in the same epoch: viewers are told nothing, even as the
+// old session closes. A new session that then sends nothing is gone after HostTimeout.
+func TestHostReplacedStaysLive(t *testing.T) {
+	cfg := sfu.DefaultConfig()
+	cfg.UDPAddr = "127.0.0.1:0"
+	cfg.HostTimeout = time.Second
+	s, err := sfu.New(cfg, sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	codec, _ := sfu.IngestCodec(webrtc.MimeTypeH264, "42e01f")
+	var room *sfu.Room
+	publish := func() (*sfu.Peer, chan []byte) {
+		if room, err = s.Join("replace", sfu.RolePublisher); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.NewIngestPeer(sfutest.Logger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := room
+		p.OnClose(func() { r.ClearPublisher(p); r.Leave(sfu.RolePublisher) })
+		pkts := make(chan []byte, 16)
+		rcv, err := room.Publish(p, sfu.PublishedTrack{Source: sfutest.ChanSource{Packets: pkts, Stop: p.Stopping()}, Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Go(rcv.Run)
+		return p, pkts
+	}
+	pz := rtp.NewPacketizer(1200, uint8(codec.PayloadType), 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
+	packet := func() []byte {
+		b, _ := pz.Packetize(sfutest.Frame(0, true), 3000)[0].Marshal()
+		return b
+	}
+	old, oldPkts := publish()
+	defer old.Close()
+	oldPkts <- packet()
+	deadline := time.Now().Add(2 * time.Second)
+	for !room.Host().Live {
+		if time.Now().After(deadline) {
+			t.Fatal("host never live")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	next, _ := publish() // takes the stage; the old session is closed
+	defer next.Close()
+	select {
+	case <-old.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("replaced session not closed")
+	}
+	if st := room.Host(); !st.Live || st.Epoch != 1 {
+		t.Fatalf("after the replacement: %+v, want live in epoch 1", st)
+	}
+	// The new session never sends: it is gone after HostTimeout, not kept live forever.
+	deadline = time.Now().Add(3 * time.Second)
+	for room.Host().Live {
+		if time.Now().After(deadline) {
+			t.Fatalf("a silent replacement is still live: %+v", room.Host())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := room.Host(); st.Reason != sfu.HostGone {
+		t.Fatalf("silent replacement: %+v, want gone", st)
+	}
+}

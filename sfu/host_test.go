@@ -1,0 +1,61 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+)
+
+// TestLivenessDetector drives the host-silence detector on a fake clock: not live before
+// the first packet; live on it; a muted host whose only traffic is a sender report every
+// 1-1.5 s (browsers jitter the interval) stays live; a killed host is gone exactly
+// HostTimeout after its last packet, not before; and it is live again on its next packet.
+func TestLivenessDetector(t *testing.T) {
+	const timeout = 2 * time.Second
+	l := liveness{timeout: int64(timeout)}
+	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
+	step := func(last, now int64, wantLive, wantChanged bool) {
+		t.Helper()
+		live, changed := l.update(last, now)
+		if live != wantLive || changed != wantChanged {
+			t.Fatalf("last %d ms, now %d ms: live %v changed %v, want %v %v",
+				last/ms(1), now/ms(1), live, changed, wantLive, wantChanged)
+		}
+	}
+	step(0, ms(1000), false, false) // connected, nothing heard yet
+	step(ms(1100), ms(1100), true, true)
+	step(ms(1133), ms(1200), true, false)
+
+	// Muted: sender reports only, with 1.5 s between some of them.
+	last := ms(1133)
+	for now := last; now < ms(30_000); now += ms(100) {
+		if (now-ms(1133))%ms(2500) == 0 || (now-ms(1133))%ms(2500) == ms(1000) {
+			last = now
+		}
+		step(last, now, true, false)
+	}
+
+	// Killed at 30 s: the last packet is the one before.
+	killed := ms(30_000)
+	step(killed, killed+ms(1000), true, false)
+	step(killed, killed+ms(1999), true, false)
+	step(killed, killed+ms(2000), false, true)
+	step(killed, killed+ms(5000), false, false)
+
+	// Back (its network returned, or ICE restarted): live at once.
+	step(killed+ms(6000), killed+ms(6000), true, true)
+}
+
+// TestHostTimeoutValidated: a timeout under the sender-report interval would have muted
+// hosts flap between live and gone; one over a minute is no detection at all.
+func TestHostTimeoutValidated(t *testing.T) {
+	for _, d := range []time.Duration{0, 500 * time.Millisecond, 2 * time.Minute} {
+		cfg := DefaultConfig()
+		cfg.HostTimeout = d
+		if cfg.Validate() == nil {
+			t.Errorf("host_timeout %s accepted", d)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -129,4 +130,139 @@ func TestIdleFloodCannotLockOut(t *testing.T) {
 			flood.close()
 		})
 	}
+}
+
+// delayLink is a TCP relay on loopback that delays each direction by oneWay, as a long
+// link does. Like a real one it opens the server side only when the client's first bytes
+// arrive there: over a real link the handshake's C0/C1 follows the TCP handshake's last ACK
+// at once, not a round trip later.
+type delayLink struct {
+	ln     net.Listener
+	oneWay time.Duration
+	target string
+	wg     sync.WaitGroup
+}
+
+func startDelayLink(t *testing.T, target string, oneWay time.Duration) *delayLink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &delayLink{ln: ln, oneWay: oneWay, target: target}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			l.wg.Add(1)
+			go func() {
+				defer l.wg.Done()
+				l.relay(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); l.wg.Wait() })
+	return l
+}
+
+type delayed struct {
+	due  time.Time
+	data []byte
+}
+
+// relay carries one connection until either side closes.
+func (l *delayLink) relay(client net.Conn) {
+	defer client.Close()
+	toServer := l.delay(client)
+	first, ok := <-toServer
+	if !ok {
+		return
+	}
+	time.Sleep(time.Until(first.due))
+	server, err := net.Dial("tcp", l.target)
+	if err != nil {
+		return
+	}
+	defer server.Close()
+	toClient := l.delay(server)
+	done := make(chan struct{}, 2)
+	go func() { l.deliver(client, toClient); _ = server.Close(); done <- struct{}{} }()
+	if _, err := server.Write(first.data); err == nil {
+		l.deliver(server, toServer)
+	}
+	_ = client.Close()
+	_ = server.Close()
+	<-done
+}
+
+// delay reads src into a queue of chunks due oneWay after they were read; the queue closes
+// when src does.
+func (l *delayLink) delay(src net.Conn) <-chan delayed {
+	q := make(chan delayed, 4096)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer close(q)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- delayed{due: time.Now().Add(l.oneWay), data: buf[:n]}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return q
+}
+
+// deliver writes each chunk to dst when it is due.
+func (l *delayLink) deliver(dst net.Conn, q <-chan delayed) {
+	for d := range q {
+		time.Sleep(time.Until(d.due))
+		if _, err := dst.Write(d.data); err != nil {
+			for range q { // let the reader finish
+			}
+			return
+		}
+	}
+}
+
+// TestSlowEncoderDuringFlood: an encoder behind a 300 ms round trip, sharing its address
+// with the idle flood, still publishes with the default first-stage timeout: it finishes
+// its handshake within it, and the flood, which never gets past its first byte, evicts only
+// itself meanwhile.
+func TestSlowEncoderDuringFlood(t *testing.T) {
+	s := newTestSFU(t)
+	var l ladders
+	cfg := testConfig()
+	cfg.HandshakeTimeout = DefaultConfig().HandshakeTimeout
+	cfg.FirstStageTimeout = DefaultConfig().FirstStageTimeout
+	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
+	link := startDelayLink(t, srv.Addr().String(), 150*time.Millisecond)
+	flood := startIdleFlood(t, srv.Addr().String(), net.IPv4(127, 0, 0, 1), 16)
+	waitFor(t, 5*time.Second, "the flood under way", func() bool { return flood.dials.Load() >= 16 })
+
+	ctx := contextFor(t, 40*time.Second)
+	v := newH264Viewer(t, s, "show", sfu.LayerFull)
+	url := fmt.Sprintf("rtmp://%s/live/%s", link.ln.Addr(), publishToken(t, "show"))
+	enc := publishFFmpeg(t, url, 30*time.Second, baselineArgs...)
+	got := make(chan error, 1)
+	go func() { got <- v.waitFrames(ctx, 0, 15, 640, 360) }()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("%v\nffmpeg:\n%s", err, enc.out.String())
+		}
+	case <-enc.done:
+		t.Fatalf("the slow encoder was turned away during the flood:\n%s", enc.out.String())
+	}
+	t.Logf("%d flood connections, %d cut by the server", flood.dials.Load(), flood.cuts.Load())
+	flood.close()
+	enc.kill()
 }

@@ -2,9 +2,11 @@ package rtmp
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -209,6 +211,38 @@ func TestUnauthenticatedEviction(t *testing.T) {
 	}
 	if enc.exited() {
 		t.Fatalf("the host's ffmpeg exited:\n%s", enc.out.String())
+	}
+}
+
+// TestFirstStageTimeout: a client that stalls in the C0/C1/C2 handshake is dropped at
+// first_stage_timeout; one that finished it has the rest of handshake_timeout for connect.
+func TestFirstStageTimeout(t *testing.T) {
+	s := newTestSFU(t)
+	var l ladders
+	cfg := testConfig()
+	cfg.HandshakeTimeout = 10 * time.Second
+	cfg.FirstStageTimeout = 300 * time.Millisecond
+	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
+	shook := dialFrom(t, srv, "127.0.0.2")
+	_ = shook.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := handshake.DoClient(shook, false, false); err != nil {
+		t.Fatal(err)
+	}
+	stalled := dialFrom(t, srv, "127.0.0.1")
+	if _, err := stalled.Write(append([]byte{3}, make([]byte, 1000)...)); err != nil { // C0 and part of C1
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = stalled.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.Copy(io.Discard, stalled); err != nil {
+		t.Fatalf("stalled handshake: %v, want closed by the server", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("stalled handshake dropped after %s, want about %s", d, cfg.FirstStageTimeout)
+	}
+	_ = shook.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := shook.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("handshaken connection: read %v, want still open (waiting for connect)", err)
 	}
 }
 

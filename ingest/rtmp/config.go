@@ -102,8 +102,10 @@ func (c Config) Validate() error {
 	if c.MaxUnauthenticated < 1 {
 		return fmt.Errorf("rtmp: max_unauthenticated %d: want at least 1", c.MaxUnauthenticated)
 	}
-	if c.MaxUnauthenticatedPerAddress < 1 || c.MaxUnauthenticatedPerAddress > c.MaxUnauthenticated {
-		return fmt.Errorf("rtmp: max_unauthenticated_per_address %d: want 1 to max_unauthenticated (%d)", c.MaxUnauthenticatedPerAddress, c.MaxUnauthenticated)
+	// Above max_unauthenticated it is simply that (a config that lowered only the total
+	// before this setting existed keeps working).
+	if c.MaxUnauthenticatedPerAddress < 1 {
+		return fmt.Errorf("rtmp: max_unauthenticated_per_address %d: want at least 1", c.MaxUnauthenticatedPerAddress)
 	}
 	if c.HandshakeTimeout <= 0 || c.ReadTimeout <= 0 || c.FirstStageTimeout <= 0 {
 		return fmt.Errorf("rtmp: handshake_timeout (%s), first_stage_timeout (%s) and read_timeout (%s) must be positive", c.HandshakeTimeout, c.FirstStageTimeout, c.ReadTimeout)

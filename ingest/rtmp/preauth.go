@@ -33,7 +33,7 @@ type preAuthSet struct {
 }
 
 func newPreAuthSet(max, perAddr int) *preAuthSet {
-	return &preAuthSet{max: max, perAddr: perAddr, byAddr: map[netip.Prefix]int{}}
+	return &preAuthSet{max: max, perAddr: min(perAddr, max), byAddr: map[netip.Prefix]int{}}
 }
 
 // add registers c. When its address or the whole set is at its cap, it picks a victim

@@ -212,6 +212,8 @@ func TestConfigRTMP(t *testing.T) {
 	yaml := `rtmp:
   addr: ":2935"
   max_connections: 4
+  max_unauthenticated_per_address: 2
+  first_stage_timeout: 2s
   cert_file: /etc/glint/cert.pem
   key_file: /etc/glint/key.pem
   rtmps_addr: ":2936"
@@ -229,7 +231,7 @@ func TestConfigRTMP(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := cfg.RTMP
-	if r.Addr != ":2935" || r.MaxConnections != 4 || !r.TLS() || r.RTMPSAddr != ":2936" || r.Transcode.FFmpeg != "/opt/ffmpeg/bin/ffmpeg" ||
+	if r.Addr != ":2935" || r.MaxConnections != 4 || r.MaxUnauthenticatedPerAddress != 2 || r.FirstStageTimeout != 2*time.Second || !r.TLS() || r.RTMPSAddr != ":2936" || r.Transcode.FFmpeg != "/opt/ffmpeg/bin/ffmpeg" ||
 		r.Transcode.Passthrough != "never" || len(r.Transcode.Ladder) != 2 || r.Transcode.Ladder[1].Height != 360 {
 		t.Errorf("from the file: %+v", r)
 	}

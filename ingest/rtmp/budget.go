@@ -3,7 +3,9 @@ package rtmp
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"sync/atomic"
+	"time"
 )
 
 // preAuthBytes is what a client may send before its publish is authorised: the handshake
@@ -15,20 +17,66 @@ import (
 // bounded by Config.MaxUnauthenticated connections at a time.
 const preAuthBytes = 64 << 10
 
+// The RTMP handshake is C0 (1 byte) and C1 (1,536) from the client, then C2 (1,536) after
+// the server's S0/S1/S2. Bytes read tell how far a client got without parsing anything.
+const (
+	c0c1Bytes      = 1 + 1536
+	handshakeBytes = c0c1Bytes + 1536
+)
+
+// Progress of a pre-auth connection, from least to most: who to evict first.
+const (
+	stageC0C1    = iota // C0/C1 not all in: an idle or one-byte client is here
+	stageC2             // waiting for C2
+	stageCommand        // handshake done, connect/publish not yet all in
+)
+
 // errPreAuthBudget is a handshake failure like any other (counted and logged as one).
 var errPreAuthBudget = fmt.Errorf("rtmp: more than %d bytes before the publish was authorised", preAuthBytes)
 
-// budgetConn is a net.Conn whose reads fail once a byte budget is spent; the budget is
-// lifted once the client is known.
+// budgetConn is a connection that has not yet presented a valid stream key: its reads fail
+// once a byte budget is spent (the budget is lifted once the client is known), it tells the
+// pre-auth registry how far its client got, and it can be evicted to make room.
 type budgetConn struct {
 	net.Conn
+	addr netip.Prefix // the client's IPv4 address or IPv6 /64
 	left atomic.Int64 // < 0: unlimited
+	read atomic.Int64 // bytes read so far, up to handshakeBytes
+	// waiting is set while a read blocks on the client: a client that keeps the server
+	// waiting is the one to evict, not one whose bytes the server has yet to read.
+	waiting atomic.Bool
+	// admitting is set once connect and publish are in and the stream key is being
+	// checked: such a connection is never evicted (and is unregistered if the key is good).
+	admitting atomic.Bool
+	evicted   atomic.Bool
+	// fullDeadline is the handshake timeout's deadline; the first stage (the C0/C1/C2
+	// handshake) runs under a shorter one, and reaching the end of it moves the deadline
+	// here (once: extended).
+	fullDeadline time.Time
+	extended     atomic.Bool
 }
 
 func newBudgetConn(c net.Conn, budget int64) *budgetConn {
-	b := &budgetConn{Conn: c}
+	b := &budgetConn{Conn: c, addr: addrKey(c.RemoteAddr())}
 	b.left.Store(budget)
 	return b
+}
+
+// addrKey is the per-address key for the pre-auth cap: an IPv4 address, or an IPv6 /64
+// (one subscriber's allocation: anyone holding one has 2^64 addresses to cycle through).
+// Anything else (net.Pipe in tests) shares the zero key.
+func addrKey(a net.Addr) netip.Prefix {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.Prefix{}
+	}
+	ip := ta.AddrPort().Addr().Unmap()
+	bits := 64
+	if ip.Is4() {
+		bits = 32
+	}
+	p, _ := ip.Prefix(bits)
+	return p
 }
 
 func (b *budgetConn) Read(p []byte) (int, error) {
@@ -39,11 +87,56 @@ func (b *budgetConn) Read(p []byte) (int, error) {
 	if left > 0 && int64(len(p)) > left {
 		p = p[:left]
 	}
+	b.waiting.Store(true)
 	n, err := b.Conn.Read(p)
+	b.waiting.Store(false)
 	if left > 0 {
 		b.left.Add(-int64(n))
+		b.progress(n)
 	}
-	return n, err
+	return n, b.why(err)
+}
+
+func (b *budgetConn) Write(p []byte) (int, error) {
+	n, err := b.Conn.Write(p)
+	return n, b.why(err)
+}
+
+// progress counts handshake bytes; at the end of the handshake the short first-stage
+// deadline gives way to the rest of the handshake timeout.
+func (b *budgetConn) progress(n int) {
+	if b.read.Load() >= handshakeBytes {
+		return
+	}
+	if b.read.Add(int64(n)) >= handshakeBytes && !b.fullDeadline.IsZero() && b.extended.CompareAndSwap(false, true) {
+		_ = b.Conn.SetDeadline(b.fullDeadline)
+	}
+}
+
+// stage is how far the client got.
+func (b *budgetConn) stage() int {
+	switch n := b.read.Load(); {
+	case n >= handshakeBytes:
+		return stageCommand
+	case n >= c0c1Bytes:
+		return stageC2
+	}
+	return stageC0C1
+}
+
+// why turns the error of an evicted connection's read or write into ErrEvicted, so the
+// handler counts and logs it as an eviction rather than a broken handshake.
+func (b *budgetConn) why(err error) error {
+	if err != nil && b.evicted.Load() {
+		return fmt.Errorf("%w: %v", ErrEvicted, err)
+	}
+	return err
+}
+
+// evict closes the connection; its handler's next read or write fails with ErrEvicted.
+func (b *budgetConn) evict() {
+	b.evicted.Store(true)
+	_ = b.Conn.Close()
 }
 
 // unlimit lifts the budget.

@@ -29,9 +29,20 @@ type Config struct {
 	// 10 MiB) before the body arrives, so each such connection can hold that much for the
 	// handshake timeout; this cap bounds the total, and keeps slots for real encoders.
 	MaxUnauthenticated int `yaml:"max_unauthenticated"`
+	// MaxUnauthenticatedPerAddress caps them per client address (IPv4 address, IPv6 /64),
+	// so one address cannot take the whole budget. When either cap is full a newcomer is
+	// not refused: it evicts the connection that has made least progress (see preAuthSet),
+	// so clients that connect and stall cannot keep an encoder out.
+	MaxUnauthenticatedPerAddress int `yaml:"max_unauthenticated_per_address"`
 	// HandshakeTimeout bounds everything before media flows: the RTMP handshake (and TLS),
 	// connect, publish and the codec probe. A silent or truncated handshake is dropped.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// FirstStageTimeout bounds the first stage of that: TLS and the RTMP C0/C1/C2
+	// handshake, which a stalled client never finishes. It must stay well above what a
+	// slow link needs: over a 300 ms round trip, RTMPS (TLS 1.2, two round trips) and the
+	// RTMP handshake (one more) take about a second, and one lost segment costs another
+	// (Linux's first retransmission timeout is 1 s); hence 3 s.
+	FirstStageTimeout time.Duration `yaml:"first_stage_timeout"`
 	// ReadTimeout ends a publishing connection that sends nothing for this long (an encoder
 	// whose network died without closing TCP), so its host session is not held open.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
@@ -44,15 +55,17 @@ type Config struct {
 // DefaultConfig is RTMP on :1935, app "live", RTMPS off until a certificate is given.
 func DefaultConfig() Config {
 	return Config{
-		Enabled:            true,
-		Addr:               ":1935",
-		App:                "live",
-		RTMPSAddr:          ":1936",
-		MaxConnections:     32,
-		MaxUnauthenticated: 8,
-		HandshakeTimeout:   10 * time.Second,
-		ReadTimeout:        10 * time.Second,
-		Transcode:          transcode.DefaultConfig(),
+		Enabled:                      true,
+		Addr:                         ":1935",
+		App:                          "live",
+		RTMPSAddr:                    ":1936",
+		MaxConnections:               32,
+		MaxUnauthenticated:           8,
+		MaxUnauthenticatedPerAddress: 4,
+		HandshakeTimeout:             10 * time.Second,
+		FirstStageTimeout:            3 * time.Second,
+		ReadTimeout:                  10 * time.Second,
+		Transcode:                    transcode.DefaultConfig(),
 	}
 }
 
@@ -89,8 +102,13 @@ func (c Config) Validate() error {
 	if c.MaxUnauthenticated < 1 {
 		return fmt.Errorf("rtmp: max_unauthenticated %d: want at least 1", c.MaxUnauthenticated)
 	}
-	if c.HandshakeTimeout <= 0 || c.ReadTimeout <= 0 {
-		return fmt.Errorf("rtmp: handshake_timeout (%s) and read_timeout (%s) must be positive", c.HandshakeTimeout, c.ReadTimeout)
+	// Above max_unauthenticated it is simply that (a config that lowered only the total
+	// before this setting existed keeps working).
+	if c.MaxUnauthenticatedPerAddress < 1 {
+		return fmt.Errorf("rtmp: max_unauthenticated_per_address %d: want at least 1", c.MaxUnauthenticatedPerAddress)
+	}
+	if c.HandshakeTimeout <= 0 || c.ReadTimeout <= 0 || c.FirstStageTimeout <= 0 {
+		return fmt.Errorf("rtmp: handshake_timeout (%s), first_stage_timeout (%s) and read_timeout (%s) must be positive", c.HandshakeTimeout, c.FirstStageTimeout, c.ReadTimeout)
 	}
 	if err := c.Transcode.Defaults().Validate(); err != nil {
 		return fmt.Errorf("rtmp: %w", err)

@@ -16,15 +16,18 @@ import (
 	"github.com/glintlive/glint/signaling/auth"
 )
 
-// handle serves one connection from accept to close; authorised is called once the
-// client's stream key is accepted (it frees its unauthenticated slot).
-func (s *Server) handle(raw net.Conn, authorised func()) {
-	log := s.log.With(zap.Stringer("remote", raw.RemoteAddr()))
+// handle serves one connection from accept to close; it leaves the pre-auth set once the
+// client's stream key is accepted.
+func (s *Server) handle(nc *budgetConn) {
+	log := s.log.With(zap.Stringer("remote", nc.RemoteAddr()))
 	// Everything up to the first media must finish within the handshake timeout: a
 	// client that connects and says nothing, or stops halfway, holds a slot no longer.
-	// Until it is authorised it may not send more than a handshake's worth either.
-	_ = raw.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	nc := newBudgetConn(raw, preAuthBytes)
+	// The C0/C1/C2 handshake (and TLS) has a shorter deadline of its own, see
+	// Config.FirstStageTimeout. Until it is authorised the client may not send more than a
+	// handshake's worth either.
+	now := time.Now()
+	nc.fullDeadline = now.Add(s.cfg.HandshakeTimeout)
+	_ = nc.SetDeadline(now.Add(min(s.cfg.FirstStageTimeout, s.cfg.HandshakeTimeout)))
 	sc := &gortmplib.ServerConn{RW: nc}
 	if err := sc.Initialize(); err != nil {
 		s.refuse(fmt.Errorf("handshake: %w", err), log)
@@ -34,13 +37,15 @@ func (s *Server) handle(raw net.Conn, authorised func()) {
 		s.refuse(fmt.Errorf("connect: %w", err), log)
 		return
 	}
+	nc.admitting.Store(true) // connect and publish are in: no longer evictable
 	target, err := s.admit(sc)
 	if err != nil {
+		nc.admitting.Store(false)
 		s.reject(nc, sc, err, log)
 		return
 	}
 	nc.unlimit()
-	authorised()
+	s.preAuth.remove(nc)
 	log = log.With(zap.String("room", target.room), zap.String("identity", target.identity))
 	if err := sc.AcceptAction(); err != nil {
 		s.refuse(fmt.Errorf("publish start: %w", err), log)

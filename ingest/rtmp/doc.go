@@ -16,8 +16,10 @@
 // rest (no transcoder, an unsupported codec, an unusable stream). Connections dropped before
 // connect (noise, timeouts, the connection cap) get nothing: they have not spoken RTMP yet.
 //
-// Lifecycle of a connection: handshake, connect and publish within Config.HandshakeTimeout
-// and 64 KiB; the token checked; the publish accepted; the probe (at most one second of
+// Lifecycle of a connection: the RTMP handshake within Config.FirstStageTimeout; connect
+// and publish within Config.HandshakeTimeout and 64 KiB, while it holds one of the
+// unauthenticated places (Config.MaxUnauthenticated, MaxUnauthenticatedPerAddress), which a
+// newer connection may take from it if it stalls (see preAuthSet); the token checked; the publish accepted; the probe (at most one second of
 // stream) within the same timeout; then the host session until the encoder leaves, goes
 // silent for Config.ReadTimeout, or a newer session of the room's host takes the stage.
 package rtmp

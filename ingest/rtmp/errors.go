@@ -10,9 +10,13 @@ import (
 var (
 	// ErrTooManyConnections: Config.MaxConnections connections are already open.
 	ErrTooManyConnections = errors.New("rtmp: too many connections")
-	// ErrTooManyUnauthenticated: Config.MaxUnauthenticated connections have not yet
-	// presented a valid stream key.
+	// ErrTooManyUnauthenticated: Config.MaxUnauthenticated connections (or
+	// MaxUnauthenticatedPerAddress from one address) have not yet presented a valid stream
+	// key, and every one of them is having its key checked, so none can be evicted.
 	ErrTooManyUnauthenticated = errors.New("rtmp: too many connections still authenticating")
+	// ErrEvicted: the connection had not presented a valid stream key when the pre-auth
+	// budget was full, and was the one doing least with its place, so a newcomer took it.
+	ErrEvicted = errors.New("rtmp: dropped before authenticating to make room for a newer connection")
 	// ErrReplaced: a newer publish for the same room took the stage while this one started.
 	ErrReplaced = errors.New("rtmp: replaced by a newer publish for this room")
 	// ErrStreamChanged: the encoder changed its video (size or profile) mid-stream.
@@ -40,6 +44,8 @@ func reason(err error) string {
 		return "connection_limit"
 	case errors.Is(err, ErrTooManyUnauthenticated):
 		return "unauthenticated_limit"
+	case errors.Is(err, ErrEvicted):
+		return "evicted"
 	case errors.Is(err, ErrReplaced):
 		return "replaced"
 	case errors.Is(err, ErrStreamChanged):

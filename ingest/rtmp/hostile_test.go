@@ -2,8 +2,11 @@ package rtmp
 
 import (
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -153,42 +156,132 @@ func TestPreAuthBudget(t *testing.T) {
 	}
 }
 
-// TestUnauthenticatedLimit: connections that have not presented a stream key are capped
-// apart from the connection limit (each may make gortmplib reserve up to 10 MiB): past the
-// cap a client is dropped at once and counted, and once the silent ones go, an encoder
-// publishes.
-func TestUnauthenticatedLimit(t *testing.T) {
+// TestUnauthenticatedEviction: connections that have not presented a stream key are capped
+// in total and per address (each may make gortmplib reserve up to 10 MiB), but a newcomer
+// past a cap is not refused: it evicts the stalled connection that got least far, the
+// oldest first, of its own address when that address is at its cap. Evictions are counted.
+// Once the silent ones go, an encoder publishes, and a publishing host no longer counts.
+func TestUnauthenticatedEviction(t *testing.T) {
 	s := newTestSFU(t)
 	var l ladders
 	cfg := testConfig()
-	cfg.MaxUnauthenticated = 2
+	cfg.MaxUnauthenticated = 3
+	cfg.MaxUnauthenticatedPerAddress = 2
 	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
-	idle := dialIdle(t, srv, 2)
-	before := refusals("unauthenticated_limit")
-	third, err := net.Dial("tcp", srv.Addr().String())
-	if err != nil {
+	before := refusals("evicted")
+
+	// The oldest connection has finished the RTMP handshake, then stalls.
+	shook := dialFrom(t, srv, "127.0.0.2")
+	_ = shook.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := handshake.DoClient(shook, false, false); err != nil {
 		t.Fatal(err)
 	}
-	defer third.Close()
-	_ = third.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if _, err := third.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("third unauthenticated connection: read %v, want EOF (closed at once)", err)
-	}
-	if got := refusals("unauthenticated_limit"); got != before+1 {
-		t.Errorf("unauthenticated_limit refusals %v, want %v", got, before+1)
-	}
-	closeAll(t, srv, idle)
+	a1, a2 := dialFrom(t, srv, "127.0.0.1"), dialFrom(t, srv, "127.0.0.1")
+	waitStalled(t, srv, 3)
+
+	// 127.0.0.1 is at its cap: its own oldest goes, though the handshaken one is older.
+	a3 := dialFrom(t, srv, "127.0.0.1")
+	wantEvicted(t, a1)
+	waitStalled(t, srv, 3)
+	// All three places taken: least progress goes first, so a2 rather than the older
+	// handshaken connection.
+	b1 := dialFrom(t, srv, "127.0.0.3")
+	wantEvicted(t, a2)
+	// Counted by the evicted connection's handler, which may run after the client saw EOF.
+	waitFor(t, 2*time.Second, "two evictions counted", func() bool { return refusals("evicted") == before+2 })
+	waitStalled(t, srv, 3)
+	waitFor(t, 2*time.Second, "the evicted connections gone", func() bool { return srv.openConns() == 3 })
+	closeAll(t, srv, []net.Conn{shook, a3, b1})
+
 	ctx := contextFor(t, 30*time.Second)
 	v := newH264Viewer(t, s, "show", sfu.LayerFull)
 	enc := publishFFmpeg(t, rtmpURL(srv, "live", publishToken(t, "show")), 20*time.Second, baselineArgs...)
 	if err := v.waitFrames(ctx, 0, 10, 640, 360); err != nil {
 		t.Fatalf("%v\nffmpeg:\n%s", err, enc.out.String())
 	}
-	// A publishing host no longer counts as unauthenticated: two more silent clients fit.
-	if srv.openConns() != 1 {
-		t.Fatalf("%d connections open, want the host's alone", srv.openConns())
+	if srv.openConns() != 1 || srv.preAuth.len() != 0 {
+		t.Fatalf("%d connections open, %d unauthenticated; want the host's alone, authenticated", srv.openConns(), srv.preAuth.len())
 	}
-	defer closeAll(t, srv, dialIdle(t, srv, 2)) // fits: the host holds no unauthenticated slot
+	// Three silent clients fit and evict nobody: the host holds no unauthenticated place.
+	idle := []net.Conn{dialFrom(t, srv, "127.0.0.1"), dialFrom(t, srv, "127.0.0.1"), dialFrom(t, srv, "127.0.0.2")}
+	waitStalled(t, srv, 3)
+	defer closeAll(t, srv, idle)
+	if got := refusals("evicted"); got != before+2 {
+		t.Errorf("evicted %v after the host published, want %v", got, before+2)
+	}
+	if enc.exited() {
+		t.Fatalf("the host's ffmpeg exited:\n%s", enc.out.String())
+	}
+}
+
+// TestFirstStageTimeout: a client that stalls in the C0/C1/C2 handshake is dropped at
+// first_stage_timeout; one that finished it has the rest of handshake_timeout for connect.
+func TestFirstStageTimeout(t *testing.T) {
+	s := newTestSFU(t)
+	var l ladders
+	cfg := testConfig()
+	cfg.HandshakeTimeout = 10 * time.Second
+	cfg.FirstStageTimeout = 300 * time.Millisecond
+	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
+	shook := dialFrom(t, srv, "127.0.0.2")
+	_ = shook.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := handshake.DoClient(shook, false, false); err != nil {
+		t.Fatal(err)
+	}
+	stalled := dialFrom(t, srv, "127.0.0.1")
+	if _, err := stalled.Write(append([]byte{3}, make([]byte, 1000)...)); err != nil { // C0 and part of C1
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = stalled.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.Copy(io.Discard, stalled); err != nil {
+		t.Fatalf("stalled handshake: %v, want closed by the server", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("stalled handshake dropped after %s, want about %s", d, cfg.FirstStageTimeout)
+	}
+	_ = shook.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := shook.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("handshaken connection: read %v, want still open (waiting for connect)", err)
+	}
+}
+
+// dialFrom connects to the server from a loopback address (Linux routes all of 127/8 to lo).
+func dialFrom(t *testing.T, srv *Server, ip string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 2 * time.Second}
+	c, err := d.Dial("tcp", srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// waitStalled waits until n unauthenticated connections are registered, each with the
+// server blocked reading from it: the order of evictions is then settled.
+func waitStalled(t *testing.T, srv *Server, n int) {
+	t.Helper()
+	waitFor(t, 2*time.Second, fmt.Sprintf("%d stalled connections", n), func() bool {
+		srv.preAuth.mu.Lock()
+		defer srv.preAuth.mu.Unlock()
+		stalled := 0
+		for _, c := range srv.preAuth.conns {
+			if c.waiting.Load() {
+				stalled++
+			}
+		}
+		return len(srv.preAuth.conns) == n && stalled == n
+	})
+}
+
+// wantEvicted fails unless the server closed c.
+func wantEvicted(t *testing.T, c net.Conn) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("%s: read %v, want EOF (evicted)", c.LocalAddr(), err)
+	}
 }
 
 // flakyListener fails Accept with a non-timeout error (as EMFILE is) a few times before

@@ -35,7 +35,7 @@ type Server struct {
 	secure    net.Listener // nil without a certificate
 	listeners []net.Listener
 	slots     chan struct{} // one per open connection: the MaxConnections cap
-	pending   chan struct{} // one per connection not yet authorised: MaxUnauthenticated
+	preAuth   *preAuthSet   // connections not yet authorised: MaxUnauthenticated(PerAddress)
 
 	ctx    context.Context // ends on Close: ladders being started give up
 	cancel context.CancelFunc
@@ -61,7 +61,7 @@ func New(cfg Config, opts Options, log *zap.Logger) (*Server, error) {
 		opts.Unavailable = errors.New("no transcoder configured")
 	}
 	s := &Server{cfg: cfg, opts: opts, log: log, slots: make(chan struct{}, cfg.MaxConnections),
-		pending: make(chan struct{}, cfg.MaxUnauthenticated),
+		preAuth: newPreAuthSet(cfg.MaxUnauthenticated, cfg.MaxUnauthenticatedPerAddress),
 		conns:   map[net.Conn]struct{}{}, refusedLog: newRateLimited(time.Second),
 		acceptLog: newRateLimited(time.Second)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -126,7 +126,7 @@ func (s *Server) Start() {
 func (s *Server) accept(ln net.Listener) {
 	var backoff time.Duration
 	for {
-		nc, err := ln.Accept()
+		raw, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -134,7 +134,7 @@ func (s *Server) accept(ln net.Listener) {
 			// Out of file descriptors (EMFILE) or another transient failure: back off
 			// as net/http does, and say so, rather than stop taking publishes silently.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			if s.acceptLog.allow() {
+			if ok, _ := s.acceptLog.allow(); ok {
 				s.log.Warn("RTMP accept failed; retrying", zap.Error(err), zap.Duration("backoff", backoff))
 			}
 			time.Sleep(backoff)
@@ -142,37 +142,38 @@ func (s *Server) accept(ln net.Listener) {
 		}
 		backoff = 0
 		connectionsTotal.Inc()
-		log := s.log.With(zap.Stringer("remote", nc.RemoteAddr()))
+		log := s.log.With(zap.Stringer("remote", raw.RemoteAddr()))
 		select {
 		case s.slots <- struct{}{}:
 		default:
 			s.refuse(fmt.Errorf("%w (limit %d)", ErrTooManyConnections, s.cfg.MaxConnections), log)
-			_ = nc.Close()
+			_ = raw.Close()
 			continue
 		}
-		select {
-		case s.pending <- struct{}{}:
-		default:
-			s.refuse(fmt.Errorf("%w (limit %d)", ErrTooManyUnauthenticated, s.cfg.MaxUnauthenticated), log)
+		nc := newBudgetConn(raw, preAuthBytes)
+		victim, err := s.preAuth.add(nc)
+		if err != nil {
+			s.refuse(err, log)
 			<-s.slots
-			_ = nc.Close()
+			_ = raw.Close()
 			continue
 		}
-		if !s.track(nc) {
-			<-s.pending
+		if victim != nil {
+			victim.evict() // its handler counts and logs it
+		}
+		if !s.track(raw) {
+			s.preAuth.remove(nc)
 			<-s.slots
-			_ = nc.Close()
+			_ = raw.Close()
 			return
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer func() { <-s.slots }()
-			defer s.untrack(nc)
-			var once sync.Once
-			authorised := func() { once.Do(func() { <-s.pending }) }
-			defer authorised()
-			s.handle(nc, authorised)
+			defer s.untrack(raw)
+			defer s.preAuth.remove(nc)
+			s.handle(nc)
 		}()
 	}
 }
@@ -202,17 +203,22 @@ func (s *Server) untrack(nc net.Conn) {
 func (s *Server) refuse(err error, log *zap.Logger) {
 	why := reason(err)
 	refusalsTotal.WithLabelValues(why).Inc()
-	if preAuth(why) && !s.refusedLog.allow() {
-		return
+	notLogged := 0
+	if preAuth(why) {
+		ok, n := s.refusedLog.allow()
+		if !ok {
+			return
+		}
+		notLogged = n
 	}
-	log.Warn("RTMP connection refused", zap.String("reason", why), zap.Error(err))
+	log.Warn("RTMP connection refused", zap.String("reason", why), zap.Error(err), zap.Int("refusals_not_logged", notLogged))
 }
 
 // preAuth reports whether a refusal reason is decided before the stream key is accepted,
 // where anyone on the network can cause it.
 func preAuth(why string) bool {
 	switch why {
-	case "handshake", "connection_limit", "unauthenticated_limit", "bad_token", "forbidden", "wrong_app", "play":
+	case "handshake", "connection_limit", "unauthenticated_limit", "evicted", "bad_token", "forbidden", "wrong_app", "play":
 		return true
 	}
 	return false
@@ -248,24 +254,28 @@ func (s *Server) closeListeners() {
 	}
 }
 
-// rateLimited lets one event through per interval.
+// rateLimited lets one event through per interval and says how many it held back since.
 type rateLimited struct {
-	mu       sync.Mutex
-	interval time.Duration
-	last     time.Time
+	mu         sync.Mutex
+	interval   time.Duration
+	last       time.Time
+	suppressed int
 }
 
 func newRateLimited(d time.Duration) *rateLimited { return &rateLimited{interval: d} }
 
-func (r *rateLimited) allow() bool {
+// allow reports whether to log now and, if so, how many events were not logged before.
+func (r *rateLimited) allow() (bool, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
 	if now.Sub(r.last) < r.interval {
-		return false
+		r.suppressed++
+		return false, 0
 	}
-	r.last = now
-	return true
+	n := r.suppressed
+	r.last, r.suppressed = now, 0
+	return true, n
 }
 
 // openConns is how many connections are open now.

@@ -1,0 +1,268 @@
+package rtmp
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/glintlive/glint/sfu"
+)
+
+// idleFlood is the attack from the issue: n clients that each connect, send one byte and
+// fall silent, and reconnect as soon as the server cuts them, until stop.
+type idleFlood struct {
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	dials atomic.Int64
+	cuts  atomic.Int64
+}
+
+func startIdleFlood(t *testing.T, addr string, from net.IP, n int) *idleFlood {
+	t.Helper()
+	f := &idleFlood{stop: make(chan struct{})}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: from}, Timeout: time.Second}
+	for range n {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			for {
+				select {
+				case <-f.stop:
+					return
+				default:
+				}
+				c, err := d.Dial("tcp", addr)
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				f.dials.Add(1)
+				f.hold(c)
+			}
+		}()
+	}
+	t.Cleanup(f.close)
+	return f
+}
+
+// hold sends one byte and keeps the connection open, silent, until the server cuts it or
+// the flood stops.
+func (f *idleFlood) hold(c net.Conn) {
+	defer c.Close()
+	if _, err := c.Write([]byte{3}); err != nil {
+		return
+	}
+	cut := make(chan struct{})
+	go func() {
+		defer close(cut)
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	select {
+	case <-cut:
+		f.cuts.Add(1)
+	case <-f.stop:
+		_ = c.Close()
+		<-cut
+	}
+}
+
+func (f *idleFlood) close() {
+	select {
+	case <-f.stop:
+	default:
+		close(f.stop)
+	}
+	f.wg.Wait()
+}
+
+// TestIdleFloodCannotLockOut: sixteen clients that each send one byte and fall silent,
+// reconnecting as fast as they are cut, do not keep a host with a valid stream key out,
+// whether they come from another address or from the host's own (a venue behind one NAT).
+// Before the fix they filled max_unauthenticated for the whole handshake timeout and
+// ffmpeg was refused at once.
+func TestIdleFloodCannotLockOut(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		from net.IP
+	}{
+		{"other address", net.IPv4(127, 0, 0, 2)},
+		{"same address", net.IPv4(127, 0, 0, 1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestSFU(t)
+			var l ladders
+			cfg := testConfig()
+			cfg.HandshakeTimeout = DefaultConfig().HandshakeTimeout // as deployed: 10 s
+			srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
+			flood := startIdleFlood(t, srv.Addr().String(), tc.from, 16)
+			waitFor(t, 5*time.Second, "the flood under way", func() bool { return flood.dials.Load() >= 16 })
+
+			ctx := contextFor(t, 30*time.Second)
+			v := newH264Viewer(t, s, "show", sfu.LayerFull)
+			enc := publishFFmpeg(t, rtmpURL(srv, "live", publishToken(t, "show")), 25*time.Second, baselineArgs...)
+			got := make(chan error, 1)
+			go func() { got <- v.waitFrames(ctx, 0, 15, 640, 360) }()
+			select {
+			case err := <-got:
+				if err != nil {
+					t.Fatalf("%v\nffmpeg:\n%s", err, enc.out.String())
+				}
+			case <-enc.done:
+				t.Fatalf("ffmpeg was turned away during the flood (%d flood connections, %d cut):\n%s",
+					flood.dials.Load(), flood.cuts.Load(), enc.out.String())
+			}
+			// The flood was still going while the host published, and the host keeps going.
+			before := flood.dials.Load()
+			if err := v.waitFrames(ctx, len(v.frames()), 30, 640, 360); err != nil {
+				t.Fatalf("host disturbed: %v", err)
+			}
+			if flood.dials.Load() == before {
+				t.Errorf("the flood stopped reconnecting (%d connections): the test did not test", before)
+			}
+			if enc.exited() {
+				t.Fatalf("the host's ffmpeg exited:\n%s", enc.out.String())
+			}
+			t.Logf("%d flood connections, %d cut by the server", flood.dials.Load(), flood.cuts.Load())
+			flood.close()
+		})
+	}
+}
+
+// delayLink is a TCP relay on loopback that delays each direction by oneWay, as a long
+// link does. Like a real one it opens the server side only when the client's first bytes
+// arrive there: over a real link the handshake's C0/C1 follows the TCP handshake's last ACK
+// at once, not a round trip later.
+type delayLink struct {
+	ln     net.Listener
+	oneWay time.Duration
+	target string
+	wg     sync.WaitGroup
+}
+
+func startDelayLink(t *testing.T, target string, oneWay time.Duration) *delayLink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &delayLink{ln: ln, oneWay: oneWay, target: target}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			l.wg.Add(1)
+			go func() {
+				defer l.wg.Done()
+				l.relay(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); l.wg.Wait() })
+	return l
+}
+
+type delayed struct {
+	due  time.Time
+	data []byte
+}
+
+// relay carries one connection until either side closes.
+func (l *delayLink) relay(client net.Conn) {
+	defer client.Close()
+	toServer := l.delay(client)
+	first, ok := <-toServer
+	if !ok {
+		return
+	}
+	time.Sleep(time.Until(first.due))
+	server, err := net.Dial("tcp", l.target)
+	if err != nil {
+		return
+	}
+	defer server.Close()
+	toClient := l.delay(server)
+	done := make(chan struct{}, 2)
+	go func() { l.deliver(client, toClient); _ = server.Close(); done <- struct{}{} }()
+	if _, err := server.Write(first.data); err == nil {
+		l.deliver(server, toServer)
+	}
+	_ = client.Close()
+	_ = server.Close()
+	<-done
+}
+
+// delay reads src into a queue of chunks due oneWay after they were read; the queue closes
+// when src does.
+func (l *delayLink) delay(src net.Conn) <-chan delayed {
+	q := make(chan delayed, 4096)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer close(q)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				q <- delayed{due: time.Now().Add(l.oneWay), data: buf[:n]}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return q
+}
+
+// deliver writes each chunk to dst when it is due.
+func (l *delayLink) deliver(dst net.Conn, q <-chan delayed) {
+	for d := range q {
+		time.Sleep(time.Until(d.due))
+		if _, err := dst.Write(d.data); err != nil {
+			for range q { // let the reader finish
+			}
+			return
+		}
+	}
+}
+
+// TestSlowEncoderDuringFlood: an encoder behind a 300 ms round trip, sharing its address
+// with the idle flood, still publishes with the default first-stage timeout: it finishes
+// its handshake within it, and the flood, which never gets past its first byte, evicts only
+// itself meanwhile.
+func TestSlowEncoderDuringFlood(t *testing.T) {
+	s := newTestSFU(t)
+	var l ladders
+	cfg := testConfig()
+	cfg.HandshakeTimeout = DefaultConfig().HandshakeTimeout
+	cfg.FirstStageTimeout = DefaultConfig().FirstStageTimeout
+	srv := startServer(t, cfg, Options{SFU: s, Ladder: l.start})
+	link := startDelayLink(t, srv.Addr().String(), 150*time.Millisecond)
+	flood := startIdleFlood(t, srv.Addr().String(), net.IPv4(127, 0, 0, 1), 16)
+	waitFor(t, 5*time.Second, "the flood under way", func() bool { return flood.dials.Load() >= 16 })
+
+	ctx := contextFor(t, 40*time.Second)
+	v := newH264Viewer(t, s, "show", sfu.LayerFull)
+	url := fmt.Sprintf("rtmp://%s/live/%s", link.ln.Addr(), publishToken(t, "show"))
+	enc := publishFFmpeg(t, url, 30*time.Second, baselineArgs...)
+	got := make(chan error, 1)
+	go func() { got <- v.waitFrames(ctx, 0, 15, 640, 360) }()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("%v\nffmpeg:\n%s", err, enc.out.String())
+		}
+	case <-enc.done:
+		t.Fatalf("the slow encoder was turned away during the flood:\n%s", enc.out.String())
+	}
+	t.Logf("%d flood connections, %d cut by the server", flood.dials.Load(), flood.cuts.Load())
+	flood.close()
+	enc.kill()
+}

@@ -1,0 +1,112 @@
+package rtmp
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+)
+
+// preAuthSet holds the connections that have not yet presented a valid stream key, capped
+// in total (Config.MaxUnauthenticated: each may make gortmplib reserve up to 10 MiB) and
+// per client address (Config.MaxUnauthenticatedPerAddress).
+//
+// A full budget does not turn a newcomer away: it evicts the connection that is doing
+// least with its place. Otherwise sixteen clients that each send one byte and fall silent
+// hold the door shut for the whole handshake timeout, reconnecting as fast as they are
+// cut, and a real encoder is refused every time. The victim is the one that got least far
+// (still sending C0/C1, then C2, then connect/publish); at the same stage, one whose client
+// keeps the server waiting (a read is blocked on it), the oldest first, before one whose
+// bytes the server has yet to read (a newcomer whose handler has not run: the newest of
+// those goes, see victim). An encoder sends its whole C0/C1 at once, so once the server
+// has read it, an idle flood, even from the encoder's own address behind a NAT, only ever
+// evicts itself. A
+// connection whose connect and publish are in and whose key is being checked is never
+// evicted; once the key is good it leaves the set. Only when every member is being
+// checked is a newcomer refused (ErrTooManyUnauthenticated).
+type preAuthSet struct {
+	max, perAddr int
+
+	mu     sync.Mutex
+	conns  []*budgetConn // oldest first
+	byAddr map[netip.Prefix]int
+}
+
+func newPreAuthSet(max, perAddr int) *preAuthSet {
+	return &preAuthSet{max: max, perAddr: min(perAddr, max), byAddr: map[netip.Prefix]int{}}
+}
+
+// add registers c. When its address or the whole set is at its cap, it picks a victim
+// among the same address's connections or among all, unregisters it and returns it for
+// the caller to evict (outside the lock).
+func (p *preAuthSet) add(c *budgetConn) (victim *budgetConn, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.byAddr[c.addr] >= p.perAddr:
+		victim = p.victim(c.addr, true)
+		if victim == nil {
+			return nil, fmt.Errorf("%w (limit %d per address)", ErrTooManyUnauthenticated, p.perAddr)
+		}
+	case len(p.conns) >= p.max:
+		victim = p.victim(netip.Prefix{}, false)
+		if victim == nil {
+			return nil, fmt.Errorf("%w (limit %d)", ErrTooManyUnauthenticated, p.max)
+		}
+	}
+	if victim != nil {
+		p.removeLocked(victim)
+	}
+	p.conns = append(p.conns, c)
+	p.byAddr[c.addr]++
+	return victim, nil
+}
+
+// victim is the connection to evict among those of addr (sameAddr) or all; nil if every
+// one is having its key checked.
+func (p *preAuthSet) victim(addr netip.Prefix, sameAddr bool) *budgetConn {
+	var best *budgetConn
+	bestRank := 0
+	for _, c := range p.conns { // oldest first
+		if sameAddr && c.addr != addr || c.admitting.Load() {
+			continue
+		}
+		waiting := c.waiting.Load()
+		rank := 2 * c.stage()
+		if !waiting {
+			rank++
+		}
+		// On a tie the oldest waiting one goes (it has stalled longest), but the newest
+		// of those not waiting: their bytes are still to be read, and the oldest of them
+		// is an encoder whose handler has not run yet as often as not.
+		if best == nil || rank < bestRank || rank == bestRank && !waiting {
+			best, bestRank = c, rank
+		}
+	}
+	return best
+}
+
+// remove unregisters c; a no-op if it was evicted or removed already.
+func (p *preAuthSet) remove(c *budgetConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.removeLocked(c)
+}
+
+func (p *preAuthSet) removeLocked(c *budgetConn) {
+	i := slices.Index(p.conns, c)
+	if i < 0 {
+		return
+	}
+	p.conns = slices.Delete(p.conns, i, i+1)
+	if p.byAddr[c.addr]--; p.byAddr[c.addr] <= 0 {
+		delete(p.byAddr, c.addr)
+	}
+}
+
+// len is how many connections are unauthenticated now.
+func (p *preAuthSet) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}

@@ -1,0 +1,88 @@
+package rtmp
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+)
+
+// TestPreAuthVictim: which unauthenticated connection a newcomer evicts, by progress,
+// whether the server is waiting on it, age and address; one whose key is being checked is
+// never evicted, and when all are, the newcomer is refused.
+func TestPreAuthVictim(t *testing.T) {
+	type member struct {
+		addr      string
+		read      int64
+		waiting   bool
+		admitting bool
+	}
+	for _, tc := range []struct {
+		name    string
+		members []member // oldest first
+		from    string   // the newcomer's address
+		want    int      // index of the victim; -1 none; -2 refused
+	}{
+		{"room left", []member{{"1.1.1.1", 1, true, false}}, "1.1.1.1", -1},
+		{"oldest stalled", []member{{"1.1.1.1", 1, true, false}, {"1.1.1.1", 1, true, false}, {"1.1.1.2", 0, true, false}}, "1.1.1.3", 0},
+		{"least progress before oldest", []member{{"1.1.1.1", handshakeBytes, true, false}, {"1.1.1.2", c0c1Bytes, true, false}, {"1.1.1.3", 1, true, false}}, "1.1.1.4", 2},
+		{"waiting before unread", []member{{"1.1.1.1", 0, false, false}, {"1.1.1.2", 1, true, false}, {"1.1.1.3", 0, false, false}}, "1.1.1.4", 1},
+		{"newest unread", []member{{"1.1.1.1", 0, false, false}, {"1.1.1.2", 0, false, false}, {"1.1.1.3", 0, false, false}}, "1.1.1.4", 2},
+		{"own address first", []member{{"1.1.1.2", 1, true, false}, {"1.1.1.1", handshakeBytes, true, false}, {"1.1.1.1", c0c1Bytes, true, false}}, "1.1.1.1", 2},
+		{"key being checked is kept", []member{{"1.1.1.1", handshakeBytes, true, true}, {"1.1.1.2", handshakeBytes, true, false}, {"1.1.1.3", handshakeBytes, true, true}}, "1.1.1.4", 1},
+		{"all being checked", []member{{"1.1.1.1", handshakeBytes, true, true}, {"1.1.1.1", handshakeBytes, true, true}}, "1.1.1.1", -2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPreAuthSet(3, 2)
+			var conns []*budgetConn
+			for _, m := range tc.members {
+				c := &budgetConn{addr: netip.PrefixFrom(netip.MustParseAddr(m.addr), 32)}
+				if _, err := p.add(c); err != nil {
+					t.Fatal(err)
+				}
+				c.read.Store(m.read)
+				c.waiting.Store(m.waiting)
+				c.admitting.Store(m.admitting)
+				conns = append(conns, c)
+			}
+			newcomer := &budgetConn{addr: netip.PrefixFrom(netip.MustParseAddr(tc.from), 32)}
+			victim, err := p.add(newcomer)
+			switch {
+			case tc.want == -2:
+				if !errors.Is(err, ErrTooManyUnauthenticated) {
+					t.Fatalf("got %v, %v; want ErrTooManyUnauthenticated", victim, err)
+				}
+				return
+			case err != nil:
+				t.Fatal(err)
+			case tc.want == -1 && victim != nil:
+				t.Fatalf("evicted member %d, want none", indexOf(conns, victim))
+			case tc.want >= 0 && victim != conns[tc.want]:
+				t.Fatalf("evicted member %d, want %d", indexOf(conns, victim), tc.want)
+			}
+			want := len(tc.members) + 1 // the newcomer
+			if victim != nil {
+				want-- // in its place
+			}
+			if p.len() != want {
+				t.Errorf("%d registered after the newcomer, want %d", p.len(), want)
+			}
+			p.remove(victim) // a no-op: the eviction unregistered it
+			for _, c := range conns {
+				p.remove(c)
+			}
+			p.remove(newcomer)
+			if p.len() != 0 || len(p.byAddr) != 0 {
+				t.Errorf("left %d registered, %d addresses", p.len(), len(p.byAddr))
+			}
+		})
+	}
+}
+
+func indexOf(conns []*budgetConn, c *budgetConn) int {
+	for i, x := range conns {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}

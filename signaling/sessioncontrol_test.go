@@ -16,7 +16,12 @@ const trickleType = "application/trickle-ice-sdpfrag"
 // trickled and ended: PATCH and DELETE do not draw on the address's POST bucket.
 func TestEndingSessionsUnderPOSTPressure(t *testing.T) {
 	def := signaling.DefaultConfig()
-	e := newEnv(t, func(_ *sfuConfig, c *sigConfig) { c.RatePerSecond, c.RateBurst = def.RatePerSecond, def.RateBurst })
+	e := newEnv(t, func(s *sfuConfig, c *sigConfig) {
+		c.RatePerSecond, c.RateBurst = def.RatePerSecond, def.RateBurst
+		// The offers never connect, so each holds a handshake slot until reaped: the
+		// handshake bound (TestHandshakeBound) is not what this test is about.
+		s.MaxHandshakes = 2000
+	})
 	token := e.token("busy", auth.TokenOptions{Subscribe: true})
 	offer := viewerOfferFrom(t)
 	var created []string

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/rtcp"
 	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -29,6 +30,9 @@ type Publisher struct {
 	// keyWanted is set by a PLI: like a real encoder, the next frame is a keyframe.
 	keyWanted atomic.Bool
 	frameSize int
+
+	mu     sync.Mutex
+	sentAt map[uint32]time.Time // when each video frame was handed to pion, by number
 }
 
 // PublisherOption changes a Publisher.
@@ -61,7 +65,7 @@ func NewPublisher(ctx context.Context, signal Signal, opts ...PublisherOption) (
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{PC: pc, frameSize: FrameSize}
+	p := &Publisher{PC: pc, frameSize: FrameSize, sentAt: map[uint32]time.Time{}}
 	if o.frameSize > 0 {
 		p.frameSize = o.frameSize
 	}
@@ -108,6 +112,14 @@ func (p *Publisher) readRTCP(s *webrtc.RTPSender) {
 	}
 }
 
+// SentAt is when video frame n was sent (the zero time if it was not): on a loaded machine
+// the publisher falls behind its frame rate, so a viewer's latency is measured from here.
+func (p *Publisher) SentAt(n uint32) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sentAt[n]
+}
+
 // PLIs counts keyframe requests the publisher received.
 func (p *Publisher) PLIs() int64 { return p.plis.Load() }
 
@@ -118,6 +130,9 @@ func (p *Publisher) SendFrames(ctx context.Context, first, count uint32, keyEver
 	audioDue := time.Duration(0)
 	return pace(ctx, count, fps, func(i uint32) error {
 		key := p.keyWanted.Swap(false) || i == 0 || int(i)%keyEvery == 0
+		p.mu.Lock()
+		p.sentAt[first+i] = time.Now()
+		p.mu.Unlock()
 		if err := p.video.WriteSample(media.Sample{Data: SizedLayerFrame(first+i, key, 2, p.frameSize), Duration: frameDur}); err != nil {
 			return err
 		}
@@ -154,6 +169,7 @@ func (p *Publisher) Close() error { return p.PC.Close() }
 // peerOptions shape a test peer: its network and what feedback it gives.
 type peerOptions struct {
 	net    transport.Net // a pion vnet; nil for loopback
+	faults *FaultLink    // loopback through a lossy, jittery link
 	noTWCC bool          // no transport-wide feedback: an older player that sends REMB
 	// clockOffset moves the wall clock of the peer's sender reports.
 	clockOffset time.Duration
@@ -178,7 +194,16 @@ func newPeerConnection(o peerOptions) (*webrtc.PeerConnection, error) {
 		se.SetSRTPReplayProtectionWindow(browserReplayWindow)
 	}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	if netw != nil {
+	if o.faults != nil {
+		std, err := stdnet.NewNet()
+		if err != nil {
+			return nil, err
+		}
+		netw = faultNet{Net: std, link: o.faults}
+		se.SetNet(netw)
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	} else if netw != nil {
 		se.SetNet(netw)
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled) // a virtual network has no multicast
 	} else {

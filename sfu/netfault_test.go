@@ -23,20 +23,21 @@ import (
 // 30 ms jitter the SFU's retransmissions hide every loss for 60 s, and after 5 s of 20 %
 // loss the picture is back to normal within 2 s.
 const (
-	faultFPS        = 30
-	faultFrameSize  = 6_000 // bytes: about 1.4 Mbit/s, five packets a frame
-	faultDelay      = 15 * time.Millisecond
-	faultJitter     = 15 * time.Millisecond // netem's "delay 15ms 15ms distribution normal"
-	lightLoss       = 0.05
-	heavyLoss       = 0.20
-	lightFor        = 60 * time.Second
-	heavyFor        = 5 * time.Second
-	recoveryBound   = 2 * time.Second
-	onTimeRun       = 15                     // consecutive frames that make "flowing normally"
-	onTimeSlack     = 100 * time.Millisecond // later than the clean link's latency by this is late
-	netnsEnv        = "GLINT_NETFAULT_NETNS" // set in the re-executed test: the namespace is ours
-	netemHandle     = "30:"
-	netemParentBand = "1:3"
+	faultFPS           = 30
+	faultFrameSize     = 6_000 // bytes: about 1.4 Mbit/s, five packets a frame
+	faultDelay         = 15 * time.Millisecond
+	faultJitter        = 15 * time.Millisecond // netem's "delay 15ms 15ms distribution normal"
+	lightLoss          = 0.05
+	heavyLoss          = 0.20
+	lightFor           = 60 * time.Second
+	heavyFor           = 5 * time.Second
+	recoveryBound      = 2 * time.Second
+	onTimeRun          = 15                     // consecutive frames that make "flowing normally"
+	onTimeSlack        = 100 * time.Millisecond // later than the clean link's latency by this is late
+	viewerNACKInterval = 20 * time.Millisecond  // libwebrtc's NACK process interval
+	netnsEnv           = "GLINT_NETFAULT_NETNS" // set in the re-executed test: the namespace is ours
+	netemHandle        = "30:"
+	netemParentBand    = "1:3"
 )
 
 // faultyLink is the viewer's downlink, shaped by the kernel's netem or, where the kernel
@@ -145,7 +146,10 @@ func runNetworkFaults(t *testing.T, link faultyLink) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 
-	v, err := sfutest.NewViewer(ctx, subscriber(t, s, "netfault"), link.viewerOptions()...)
+	// The viewer asks for a lost packet as a browser does: soon after the gap, again each
+	// round trip (pion's 100 ms timer alone would add up to 100 ms to every repair).
+	opts := append(link.viewerOptions(), sfutest.WithNACKInterval(viewerNACKInterval))
+	v, err := sfutest.NewViewer(ctx, subscriber(t, s, "netfault"), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/rtcp"
 	"github.com/pion/transport/v5"
@@ -174,7 +175,8 @@ type peerOptions struct {
 	// clockOffset moves the wall clock of the peer's sender reports.
 	clockOffset time.Duration
 	extra       []interceptor.Factory
-	frameSize   int // publisher video frames, bytes (0: FrameSize)
+	frameSize   int           // publisher video frames, bytes (0: FrameSize)
+	nackEvery   time.Duration // the NACK generator's interval (0: pion's 100 ms)
 }
 
 // browserReplayWindow is the SRTP replay window browsers use (libwebrtc's and Firefox's
@@ -223,15 +225,19 @@ func newPeerConnection(o peerOptions) (*webrtc.PeerConnection, error) {
 	for _, f := range extra { // before the defaults: they see what these let through
 		ir.Add(f)
 	}
+	var nackOpts []nack.GeneratorOption
+	if o.nackEvery > 0 {
+		nackOpts = append(nackOpts, nack.GeneratorInterval(o.nackEvery))
+	}
 	if o.noTWCC {
-		if err := webrtc.ConfigureNack(m, ir); err != nil {
+		if err := webrtc.ConfigureNackWithOptions(m, ir, nackOpts); err != nil {
 			return nil, err
 		}
 		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 			return nil, err
 		}
-	} else if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, webrtc.WithReportSenderOptions(
-		report.SenderNow(func() time.Time { return time.Now().Add(o.clockOffset) }))); err != nil {
+	} else if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, webrtc.WithNackGeneratorOptions(nackOpts...),
+		webrtc.WithReportSenderOptions(report.SenderNow(func() time.Time { return time.Now().Add(o.clockOffset) }))); err != nil {
 		return nil, err
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir))

@@ -48,6 +48,7 @@ type viewerOptions struct {
 	remb      bool
 	dcLabel   string
 	faults    *FaultLink
+	nackEvery time.Duration
 }
 
 // WithNet puts the viewer on a virtual network (pion transport/vnet), where the test
@@ -57,6 +58,14 @@ func WithNet(n transport.Net) ViewerOption { return func(o *viewerOptions) { o.n
 // WithREMB makes the viewer an older player: no transport-wide congestion feedback; it
 // reports its bandwidth with REMB messages (SendREMB) instead.
 func WithREMB() ViewerOption { return func(o *viewerOptions) { o.remb = true } }
+
+// WithNACKInterval makes the viewer's NACK generator run every d instead of pion's 100 ms:
+// closer to a browser, which asks for a lost packet as soon as it sees the gap and again
+// each round trip (libwebrtc's NackRequester), leaving it to the server not to resend
+// within a round trip.
+func WithNACKInterval(d time.Duration) ViewerOption {
+	return func(o *viewerOptions) { o.nackEvery = d }
+}
 
 // WithDataChannel opens a reliable, ordered data channel with label in the viewer's offer
 // (the interaction channel); its messages arrive on Viewer.Messages.
@@ -77,7 +86,7 @@ func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewe
 	if o.dropEvery > 0 {
 		extra = append(extra, &dropFactory{every: o.dropEvery})
 	}
-	pc, err := newPeerConnection(peerOptions{net: o.net, faults: o.faults, noTWCC: o.remb, extra: extra})
+	pc, err := newPeerConnection(peerOptions{net: o.net, faults: o.faults, noTWCC: o.remb, extra: extra, nackEvery: o.nackEvery})
 	if err != nil {
 		return nil, err
 	}

@@ -223,6 +223,7 @@ func runNetworkFaults(t *testing.T, link faultyLink) {
 	}
 	if t.Failed() {
 		t.Logf("viewer: %s; shown: %s", v.Summary(), timeline(v.Shown()))
+		t.Logf("freezes the path made: %s; in the burst: %s", strings.Join(fz.detail, "; "), strings.Join(bfz.detail, "; "))
 	}
 }
 
@@ -271,6 +272,7 @@ func between(shown []sfutest.ShownFrame, from, to time.Time) []sfutest.ShownFram
 type freezeCount struct {
 	all, path            int
 	longest, longestPath time.Duration
+	detail               []string // the path's freezes: frames, gap shown, gap sent
 }
 
 func (f freezeCount) String() string {
@@ -296,9 +298,12 @@ func countFreezes(shown []sfutest.ShownFrame, from, to time.Time, sentAt func(sf
 		}
 		c.all++
 		c.longest = max(c.longest, gap)
-		if added := gap - sentAt(b).Sub(sentAt(a)); added > freezeGap-time.Second/faultFPS {
+		sent := sentAt(b).Sub(sentAt(a))
+		if gap-sent > freezeGap-time.Second/faultFPS {
 			c.path++
 			c.longestPath = max(c.longestPath, gap)
+			c.detail = append(c.detail, fmt.Sprintf("%d→%d shown %v apart, sent %v apart, at %.1fs",
+				a.Frame, b.Frame, gap.Round(time.Millisecond), sent.Round(time.Millisecond), b.At.Sub(from).Seconds()))
 		}
 	}
 	return c

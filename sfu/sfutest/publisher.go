@@ -203,6 +203,7 @@ func newPeerConnection(o peerOptions) (*webrtc.PeerConnection, error) {
 		}
 		netw = faultNet{Net: std, link: o.faults}
 		se.SetNet(netw)
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled) // its socket is not the ICE agent's to close
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	} else if netw != nil {

@@ -14,7 +14,7 @@ import (
 type rttMeter struct {
 	sent [4]srMark // the last sender reports sent, by LSR
 	next int
-	rtt  time.Duration // 0 until measured
+	rtt  time.Duration // smoothed; 0 until measured
 }
 
 type srMark struct {
@@ -38,8 +38,15 @@ func (m *rttMeter) received(r rtcp.ReceptionReport, now time.Time) {
 			continue
 		}
 		held := time.Duration(r.Delay) * time.Second / 65536
-		if rtt := now.Sub(s.at) - held; rtt >= 0 {
-			m.rtt = rtt
+		sample := now.Sub(s.at) - held
+		switch {
+		case sample < 0: // clocks do not run backwards; a report does
+		case m.rtt == 0:
+			m.rtt = sample
+		default:
+			// Smoothed as TCP's SRTT (RFC 6298, gain 1/8): on a jittery link one late
+			// report would otherwise hold every retransmission back for its round trip.
+			m.rtt += (sample - m.rtt) / 8
 		}
 		return
 	}

@@ -22,7 +22,23 @@ type FaultLink struct {
 	jitter  time.Duration
 	dropped atomic.Int64
 	passed  atomic.Int64
+	late    atomic.Int64 // the most a delivery came after its due time, nanoseconds
+
+	lateMu sync.Mutex
+	lates  []lateDelivery // deliveries noticeably late, the last maxLates
 }
+
+// lateDelivery is a datagram the link delivered after its due time.
+type lateDelivery struct {
+	at   time.Time
+	late time.Duration
+}
+
+// Lateness worth remembering, and how many such deliveries are remembered.
+const (
+	noticeablyLate = 20 * time.Millisecond
+	maxLates       = 4096
+)
 
 // Set changes the link: loss in [0, 1], delay the mean, jitter the standard deviation.
 func (l *FaultLink) Set(loss float64, delay, jitter time.Duration) {
@@ -36,6 +52,40 @@ func (l *FaultLink) Dropped() int64 { return l.dropped.Load() }
 
 // Passed is how many datagrams the link delivered.
 func (l *FaultLink) Passed() int64 { return l.passed.Load() }
+
+// MaxLate is the most a delivery came after its due time: on a loaded machine the link's
+// timers fire late, which a kernel's netem would not, and that shows as the path's delay.
+func (l *FaultLink) MaxLate() time.Duration { return time.Duration(l.late.Load()) }
+
+// LateBetween is the most a datagram delivered in [from, to] came after its due time.
+func (l *FaultLink) LateBetween(from, to time.Time) time.Duration {
+	l.lateMu.Lock()
+	defer l.lateMu.Unlock()
+	var most time.Duration
+	for _, d := range l.lates {
+		if !d.at.Before(from) && !d.at.After(to) {
+			most = max(most, d.late)
+		}
+	}
+	return most
+}
+
+func (l *FaultLink) wasLate(d time.Duration) {
+	if d >= noticeablyLate {
+		l.lateMu.Lock()
+		if len(l.lates) == maxLates {
+			l.lates = append(l.lates[:0], l.lates[maxLates/2:]...)
+		}
+		l.lates = append(l.lates, lateDelivery{at: time.Now(), late: d})
+		l.lateMu.Unlock()
+	}
+	for {
+		old := l.late.Load()
+		if int64(d) <= old || l.late.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
 
 // fate decides one datagram: lost, or delivered after the returned delay.
 func (l *FaultLink) fate() (lost bool, after time.Duration) {
@@ -118,7 +168,12 @@ func (c *faultConn) receive() {
 			continue
 		}
 		c.wg.Add(1)
-		time.AfterFunc(after, func() { defer c.wg.Done(); c.deliver(d) })
+		due := time.Now().Add(after)
+		time.AfterFunc(after, func() {
+			defer c.wg.Done()
+			c.link.wasLate(time.Since(due))
+			c.deliver(d)
+		})
 	}
 }
 

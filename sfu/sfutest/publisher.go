@@ -121,6 +121,13 @@ func (p *Publisher) SentAt(n uint32) time.Time {
 	return p.sentAt[n]
 }
 
+// FramesSent is how many video frames SendFrames has sent.
+func (p *Publisher) FramesSent() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sentAt)
+}
+
 // PLIs counts keyframe requests the publisher received.
 func (p *Publisher) PLIs() int64 { return p.plis.Load() }
 

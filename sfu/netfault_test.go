@@ -170,6 +170,13 @@ func runNetworkFaults(t *testing.T, link faultyLink) {
 	go func() { sending <- pub.SendFrames(ctx, 0, 100*faultFPS, 1<<30, faultFPS) }()
 	defer func() { cancel(); <-sending }()
 	sentAt := func(f sfutest.ShownFrame) time.Time { return pub.SentAt(f.Frame) }
+	probe := startStallProbe()
+	defer probe.stop()
+	// How late the machine ran things in [from, to]: the process not scheduled, or the
+	// in-process link's timers firing late.
+	machineLate := func(from, to time.Time) time.Duration {
+		return max(probe.longestBetween(from, to), link.lateBetween(from, to))
+	}
 
 	// A clean start: the latency every later frame is measured against.
 	if err := v.WaitFrame(ctx, 2*faultFPS); err != nil {
@@ -193,10 +200,10 @@ func runNetworkFaults(t *testing.T, link faultyLink) {
 	light := counters().minus(before)
 	all := v.Shown()
 	shown := between(all, from, to)
-	fz := countFreezes(all, from, to, sentAt, link.lateBetween)
-	skipped := framesSkipped(shown)
-	t.Logf("5%% loss, 30 ms jitter, %v: %d frames shown, %s, %d frames skipped, %d corrupted, latency p50 %v p99 %v over the clean link's (%v); %s; %s",
-		lightFor, len(shown), fz, skipped, v.FrameErrors(), latency(shown, sentAt, base, 50), latency(shown, sentAt, base, 99),
+	fz := countFreezes(all, from, to, sentAt, machineLate)
+	skipped, stallSkipped := framesSkipped(shown, machineLate)
+	t.Logf("5%% loss, 30 ms jitter, %v: %d frames shown, %s, %d frames skipped (and %d across stalls of the machine), %d corrupted, latency p50 %v p99 %v over the clean link's (%v); %s; %s",
+		lightFor, len(shown), fz, skipped, stallSkipped, v.FrameErrors(), latency(shown, sentAt, base, 50), latency(shown, sentAt, base, 99),
 		base.Round(time.Millisecond), light, link.figures())
 	if fz.path > 0 || skipped > 0 || v.FrameErrors() > 0 {
 		t.Errorf("5%% loss and 30 ms jitter showed: %d freezes the path made (longest %v), %d frames skipped, %d corrupted; want none",
@@ -212,7 +219,7 @@ func runNetworkFaults(t *testing.T, link faultyLink) {
 	sleep(ctx, recoveryBound+time.Second)
 	heavy := counters().minus(before)
 	burst := between(v.Shown(), from, end)
-	bfz := countFreezes(v.Shown(), from, end, sentAt, link.lateBetween)
+	bfz := countFreezes(v.Shown(), from, end, sentAt, machineLate)
 	after := since(v.Shown(), end)
 	back, ok := recovered(after, end, func(f sfutest.ShownFrame) bool { return f.At.Sub(sentAt(f)) <= base+onTimeSlack })
 	t.Logf("20%% loss, 30 ms jitter, %v: %d frames shown, %s; %s; %s; recovered %v after it ended (%d on-time frames in a row)",
@@ -275,25 +282,25 @@ func between(shown []sfutest.ShownFrame, from, to time.Time) []sfutest.ShownFram
 
 // freezeCount is what countFreezes found.
 type freezeCount struct {
-	all, path, harness   int // harness: the test's own link was late
+	all, path, machine   int // machine: the process or its link ran late
 	longest, longestPath time.Duration
 	detail               []string // the path's freezes: frames, gap shown, gap sent
 }
 
 func (f freezeCount) String() string {
-	return fmt.Sprintf("%d freezes (gaps over %v, longest %v), %d of them made by the path (longest %v), %d by the in-process link's late timers",
-		f.all, freezeGap, f.longest.Round(time.Millisecond), f.path, f.longestPath.Round(time.Millisecond), f.harness)
+	return fmt.Sprintf("%d freezes (gaps over %v, longest %v), %d of them made by the path (longest %v), %d by the machine running late",
+		f.all, freezeGap, f.longest.Round(time.Millisecond), f.path, f.longestPath.Round(time.Millisecond), f.machine)
 }
 
 // countFreezes counts gaps over freezeGap before frames shown in [from, to). A freeze is
 // the path's (the SFU's and the link's) when the path alone added more than a freeze's
 // worth to the gap the publisher left between the two frames: on a loaded 2-core machine
 // the publisher, in the same process, is sometimes not scheduled for a few hundred ms, and
-// that gap reaches the viewer whatever the network does. Likewise the in-process link's
-// own lateness (its timers firing late, which netem's do not) is taken off; such freezes
-// are counted apart.
+// that gap reaches the viewer whatever the network does. Likewise the time the machine
+// ran late (the process not scheduled, the in-process link's timers firing late, which
+// netem's do not) is taken off; such freezes are counted apart, and logged.
 func countFreezes(shown []sfutest.ShownFrame, from, to time.Time, sentAt func(sfutest.ShownFrame) time.Time,
-	lateBetween func(from, to time.Time) time.Duration) freezeCount {
+	machineLate func(from, to time.Time) time.Duration) freezeCount {
 	var c freezeCount
 	for i := 1; i < len(shown); i++ {
 		a, b := shown[i-1], shown[i]
@@ -311,9 +318,9 @@ func countFreezes(shown []sfutest.ShownFrame, from, to time.Time, sentAt func(sf
 		if added <= freezeGap-time.Second/faultFPS {
 			continue
 		}
-		if late := lateBetween(a.At, b.At); added-late <= freezeGap-time.Second/faultFPS {
-			c.harness++
-			c.detail = append(c.detail, fmt.Sprintf("%d→%d shown %v apart with the link %v late (not counted)",
+		if late := machineLate(a.At, b.At); added-late <= freezeGap-time.Second/faultFPS {
+			c.machine++
+			c.detail = append(c.detail, fmt.Sprintf("%d→%d shown %v apart with the machine %v late (not counted)",
 				a.Frame, b.Frame, gap.Round(time.Millisecond), late.Round(time.Millisecond)))
 			continue
 		}
@@ -326,14 +333,27 @@ func countFreezes(shown []sfutest.ShownFrame, from, to time.Time, sentAt func(sf
 }
 
 // framesSkipped counts frames missing between consecutive shown frames: each is a frame
-// the viewer could not decode.
-func framesSkipped(shown []sfutest.ShownFrame) int {
-	n := 0
+// the viewer could not decode. Frames skipped across a stall of the machine long enough
+// for the viewer to give a packet up (its assembler waits 1 s for a repair) are counted
+// apart, as freezes are.
+func framesSkipped(shown []sfutest.ShownFrame, machineLate func(from, to time.Time) time.Duration) (path, machine int) {
 	for i := 1; i < len(shown); i++ {
-		n += max(int(shown[i].Frame)-int(shown[i-1].Frame)-1, 0)
+		n := max(int(shown[i].Frame)-int(shown[i-1].Frame)-1, 0)
+		switch {
+		case n == 0:
+		case machineLate(shown[i-1].At, shown[i].At) >= machineGiveUp:
+			machine += n
+		default:
+			path += n
+		}
 	}
-	return n
+	return path, machine
 }
+
+// machineGiveUp is a stall after which the viewer may have given a packet up: its
+// assembler skips a missing packet whose repair took longer than 250 ms once a later
+// keyframe is whole.
+const machineGiveUp = 250 * time.Millisecond
 
 // latency is the pth percentile of shown frames' latency over base.
 func latency(shown []sfutest.ShownFrame, sentAt func(sfutest.ShownFrame) time.Time, base time.Duration, p int) time.Duration {

@@ -55,6 +55,7 @@ type DownTrack struct {
 	rtx           [maxPacketSize]byte // NACK answers are copied here from the cache
 	rtxPkt        rtp.Packet
 	resent        [256]resendMark // recent retransmissions, by output seq
+	rtt           rttMeter        // how soon a retransmission may be repeated
 	rtxBucket     tokenBucket
 	padded        [64]padMark // recent padding probes, by output seq, to answer NACKs
 	lastViewerPLI time.Time

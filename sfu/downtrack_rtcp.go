@@ -13,9 +13,6 @@ const (
 	// maxNackedPerPacket bounds the retransmissions one RTCP NACK can cause: a viewer
 	// asking for more than this at once is lost beyond repair (or hostile).
 	maxNackedPerPacket = 64
-	// resendGuard is the least time between two retransmissions of one packet to one
-	// viewer: about one RTT, so a repeated NACK does not double the traffic.
-	resendGuard = 100 * time.Millisecond
 	// viewerKeyframeGap throttles keyframe requests from one viewer; the Receiver then
 	// coalesces across viewers.
 	viewerKeyframeGap = time.Second
@@ -55,6 +52,8 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 			if p.MediaSSRC == d.ssrc {
 				budget = d.retransmit(p, budget)
 			}
+		case *rtcp.ReceiverReport:
+			d.onReceiverReport(p)
 		}
 	}
 }
@@ -98,7 +97,7 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 		return
 	}
 	slot := &d.resent[outSeq%uint16(len(d.resent))]
-	if slot.seq == outSeq && now.Sub(slot.at) < resendGuard {
+	if slot.seq == outSeq && now.Sub(slot.at) < d.rtt.resendGuard() {
 		return
 	}
 	// Over the budget, nothing more is done; within it, only what is sent is charged: a
@@ -157,9 +156,23 @@ func (d *DownTrack) onSenderReport(r *Receiver, sr *rtcp.SenderReport) {
 		OctetCount:  d.octets,
 	}
 	w := d.writeRTCP
+	d.rtt.sentReport(out.NTPTime, time.Now())
 	d.mu.Unlock()
 	if err := w([]rtcp.Packet{out}); err != nil {
 		d.log.Debug("sender report failed", zap.Error(err))
+	}
+}
+
+// onReceiverReport measures the round trip from the viewer's report on this track.
+func (d *DownTrack) onReceiverReport(rr *rtcp.ReceiverReport) {
+	now := time.Now()
+	for _, r := range rr.Reports {
+		if r.SSRC != d.ssrc {
+			continue
+		}
+		d.mu.Lock()
+		d.rtt.received(r, now)
+		d.mu.Unlock()
 	}
 }
 

@@ -218,3 +218,41 @@ func TestProbeStartsWithoutABurst(t *testing.T) {
 		}
 	}
 }
+
+// TestResendGuardFollowsTheRoundTrip: a packet whose retransmission was lost too is resent
+// again as soon as a round trip has passed (measured from the viewer's receiver report on
+// a forwarded sender report), not only after a fixed 100 ms: a viewer asks again about
+// then, and each refusal cost a further NACK interval (a freeze, on a 5 % loss link).
+// Within the round trip a repeated NACK is still not answered twice.
+func TestResendGuardFollowsTheRoundTrip(t *testing.T) {
+	_, rcv, w, dt := feed(t, 20)
+	dt.mu.Lock()
+	dt.writeRTCP = func([]rtcp.Packet) error { return nil }
+	dt.mu.Unlock()
+	const ntp = uint64(0x1234_5678_9abc_def0)
+	dt.onSenderReport(rcv, &rtcp.SenderReport{SSRC: rcv.src.SSRC, NTPTime: ntp})
+	time.Sleep(30 * time.Millisecond)
+	dt.HandleRTCP([]rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{
+		SSRC: dt.ssrc, LastSenderReport: uint32(ntp >> 16 & 0xffffffff), Delay: 65536 * 10 / 1000, // held 10 ms
+	}}}})
+	dt.mu.Lock()
+	rtt := dt.rtt.rtt
+	dt.mu.Unlock()
+	if rtt < 15*time.Millisecond || rtt > 80*time.Millisecond {
+		t.Fatalf("measured a round trip of %v, want about 20 ms", rtt)
+	}
+
+	last, _ := dt.munger.LastOut()
+	nack := []rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: dt.ssrc, Nacks: []rtcp.NackPair{{PacketID: last - 5}}}}
+	before := w.packets
+	dt.HandleRTCP(nack)
+	dt.HandleRTCP(nack) // the same NACK within the round trip
+	if n := w.packets - before; n != 1 {
+		t.Fatalf("a NACK repeated at once caused %d retransmissions, want 1", n)
+	}
+	time.Sleep(rtt + 20*time.Millisecond)
+	dt.HandleRTCP(nack) // asked again a round trip later: the retransmission was lost
+	if n := w.packets - before; n != 2 {
+		t.Fatalf("a NACK repeated %v after the first (round trip %v) caused %d retransmissions in all, want 2", rtt+20*time.Millisecond, rtt, n)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -89,4 +91,26 @@ func (d *dropper) drop(pkt []byte) bool {
 	}
 	d.dropped[key] = true
 	return true
+}
+
+// nackCounter counts the sequence numbers a peer's NACKs ask for, on their way out.
+type nackCounter struct {
+	interceptor.NoOp
+	asked atomic.Int64
+}
+
+// NewInterceptor returns the counter itself: one per peer.
+func (c *nackCounter) NewInterceptor(string) (interceptor.Interceptor, error) { return c, nil }
+
+func (c *nackCounter) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter {
+	return interceptor.RTCPWriterFunc(func(pkts []rtcp.Packet, a interceptor.Attributes) (int, error) {
+		for _, p := range pkts {
+			if n, ok := p.(*rtcp.TransportLayerNack); ok {
+				for _, pair := range n.Nacks {
+					c.asked.Add(int64(len(pair.PacketList())))
+				}
+			}
+		}
+		return w.Write(pkts, a)
+	})
 }

@@ -9,9 +9,11 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/rtcp"
 	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -30,6 +32,9 @@ type Publisher struct {
 	keyWanted atomic.Bool
 	frameSize int
 	sockets   *socketNet // WithVanish
+
+	mu     sync.Mutex
+	sentAt map[uint32]time.Time // when each video frame was handed to pion, by number
 }
 
 // PublisherOption changes a Publisher.
@@ -62,7 +67,7 @@ func NewPublisher(ctx context.Context, signal Signal, opts ...PublisherOption) (
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{PC: pc, frameSize: FrameSize, sockets: o.sockets}
+	p := &Publisher{PC: pc, frameSize: FrameSize, sockets: o.sockets, sentAt: map[uint32]time.Time{}}
 	if o.frameSize > 0 {
 		p.frameSize = o.frameSize
 	}
@@ -109,6 +114,21 @@ func (p *Publisher) readRTCP(s *webrtc.RTPSender) {
 	}
 }
 
+// SentAt is when video frame n was sent (the zero time if it was not): on a loaded machine
+// the publisher falls behind its frame rate, so a viewer's latency is measured from here.
+func (p *Publisher) SentAt(n uint32) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sentAt[n]
+}
+
+// FramesSent is how many video frames SendFrames has sent.
+func (p *Publisher) FramesSent() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sentAt)
+}
+
 // PLIs counts keyframe requests the publisher received.
 func (p *Publisher) PLIs() int64 { return p.plis.Load() }
 
@@ -119,6 +139,9 @@ func (p *Publisher) SendFrames(ctx context.Context, first, count uint32, keyEver
 	audioDue := time.Duration(0)
 	return pace(ctx, count, fps, func(i uint32) error {
 		key := p.keyWanted.Swap(false) || i == 0 || int(i)%keyEvery == 0
+		p.mu.Lock()
+		p.sentAt[first+i] = time.Now()
+		p.mu.Unlock()
 		if err := p.video.WriteSample(media.Sample{Data: SizedLayerFrame(first+i, key, 2, p.frameSize), Duration: frameDur}); err != nil {
 			return err
 		}
@@ -155,11 +178,13 @@ func (p *Publisher) Close() error { return p.PC.Close() }
 // peerOptions shape a test peer: its network and what feedback it gives.
 type peerOptions struct {
 	net    transport.Net // a pion vnet; nil for loopback
+	faults *FaultLink    // loopback through a lossy, jittery link
 	noTWCC bool          // no transport-wide feedback: an older player that sends REMB
 	// clockOffset moves the wall clock of the peer's sender reports.
 	clockOffset time.Duration
 	extra       []interceptor.Factory
-	frameSize   int // publisher video frames, bytes (0: FrameSize)
+	frameSize   int           // publisher video frames, bytes (0: FrameSize)
+	nackEvery   time.Duration // the NACK generator's interval (0: pion's 100 ms)
 	// sockets, when set, is the loopback network the peer's sockets are opened on, so
 	// that the test can close them (WithVanish).
 	sockets *socketNet
@@ -182,7 +207,17 @@ func newPeerConnection(o peerOptions) (*webrtc.PeerConnection, error) {
 		se.SetSRTPReplayProtectionWindow(browserReplayWindow)
 	}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	if netw != nil {
+	if o.faults != nil {
+		std, err := stdnet.NewNet()
+		if err != nil {
+			return nil, err
+		}
+		netw = faultNet{Net: std, link: o.faults}
+		se.SetNet(netw)
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled) // its socket is not the ICE agent's to close
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	} else if netw != nil {
 		se.SetNet(netw)
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled) // a virtual network has no multicast
 	} else {
@@ -208,15 +243,19 @@ func newPeerConnection(o peerOptions) (*webrtc.PeerConnection, error) {
 	for _, f := range extra { // before the defaults: they see what these let through
 		ir.Add(f)
 	}
+	var nackOpts []nack.GeneratorOption
+	if o.nackEvery > 0 {
+		nackOpts = append(nackOpts, nack.GeneratorInterval(o.nackEvery))
+	}
 	if o.noTWCC {
-		if err := webrtc.ConfigureNack(m, ir); err != nil {
+		if err := webrtc.ConfigureNackWithOptions(m, ir, nackOpts); err != nil {
 			return nil, err
 		}
 		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 			return nil, err
 		}
-	} else if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, webrtc.WithReportSenderOptions(
-		report.SenderNow(func() time.Time { return time.Now().Add(o.clockOffset) }))); err != nil {
+	} else if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, webrtc.WithNackGeneratorOptions(nackOpts...),
+		webrtc.WithReportSenderOptions(report.SenderNow(func() time.Time { return time.Now().Add(o.clockOffset) }))); err != nil {
 		return nil, err
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir))

@@ -34,6 +34,7 @@ type Viewer struct {
 	shown         []ShownFrame
 	broken        bool // a frame was lost: nothing shows until the next keyframe
 	lastPLI       time.Time
+	nacks         *nackCounter
 	changed       chan struct{}
 	done          sync.WaitGroup
 }
@@ -46,6 +47,8 @@ type viewerOptions struct {
 	net       transport.Net
 	remb      bool
 	dcLabel   string
+	faults    *FaultLink
+	nackEvery time.Duration
 }
 
 // WithNet puts the viewer on a virtual network (pion transport/vnet), where the test
@@ -55,6 +58,14 @@ func WithNet(n transport.Net) ViewerOption { return func(o *viewerOptions) { o.n
 // WithREMB makes the viewer an older player: no transport-wide congestion feedback; it
 // reports its bandwidth with REMB messages (SendREMB) instead.
 func WithREMB() ViewerOption { return func(o *viewerOptions) { o.remb = true } }
+
+// WithNACKInterval makes the viewer's NACK generator run every d instead of pion's 100 ms:
+// closer to a browser, which asks for a lost packet as soon as it sees the gap and again
+// each round trip (libwebrtc's NackRequester), leaving it to the server not to resend
+// within a round trip.
+func WithNACKInterval(d time.Duration) ViewerOption {
+	return func(o *viewerOptions) { o.nackEvery = d }
+}
 
 // WithDataChannel opens a reliable, ordered data channel with label in the viewer's offer
 // (the interaction channel); its messages arrive on Viewer.Messages.
@@ -70,15 +81,16 @@ func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewe
 	for _, opt := range opts {
 		opt(&o)
 	}
-	var extra []interceptor.Factory
+	nacks := &nackCounter{}
+	extra := []interceptor.Factory{nacks}
 	if o.dropEvery > 0 {
 		extra = append(extra, &dropFactory{every: o.dropEvery})
 	}
-	pc, err := newPeerConnection(peerOptions{net: o.net, noTWCC: o.remb, extra: extra})
+	pc, err := newPeerConnection(peerOptions{net: o.net, faults: o.faults, noTWCC: o.remb, extra: extra, nackEvery: o.nackEvery})
 	if err != nil {
 		return nil, err
 	}
-	v := &Viewer{PC: pc, changed: make(chan struct{}, 1), Messages: make(chan []byte, 256)}
+	v := &Viewer{PC: pc, nacks: nacks, changed: make(chan struct{}, 1), Messages: make(chan []byte, 256)}
 	if o.dcLabel != "" {
 		if v.DC, err = pc.CreateDataChannel(o.dcLabel, nil); err != nil {
 			_ = pc.Close()
@@ -126,6 +138,7 @@ func NewViewer(ctx context.Context, signal Signal, opts ...ViewerOption) (*Viewe
 // without a keyframe since.
 type ShownFrame struct {
 	At    time.Time
+	Frame uint32 // the frame's number, as the publisher sent it
 	Layer byte
 }
 
@@ -177,7 +190,7 @@ func (v *Viewer) showFrame(f *AssembledFrame, now time.Time, ssrc uint32) {
 			v.broken = false
 		}
 		if !v.broken {
-			v.shown = append(v.shown, ShownFrame{At: now, Layer: layer})
+			v.shown = append(v.shown, ShownFrame{At: now, Frame: n, Layer: layer})
 		}
 	}
 	askKey := v.broken && now.Sub(v.lastPLI) >= keyframeRequestGap
@@ -219,6 +232,17 @@ func (v *Viewer) readRTCP(r *webrtc.RTPReceiver, ssrc uint32) {
 		}
 	}
 }
+
+// FrameErrors is how many frames arrived corrupted: whole by their packets, wrong inside.
+func (v *Viewer) FrameErrors() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.frameErrors)
+}
+
+// NACKs is how many lost packets the viewer has asked for (each sequence number named in
+// a NACK, however often it was asked for).
+func (v *Viewer) NACKs() int64 { return v.nacks.asked.Load() }
 
 // SenderReports is how many RTCP sender reports arrived for the viewer's tracks.
 func (v *Viewer) SenderReports() int {

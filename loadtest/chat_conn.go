@@ -3,7 +3,6 @@ package loadtest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -19,9 +18,6 @@ import (
 // interactionLabel is the interaction protocol's data-channel label and WebSocket
 // subprotocol (docs/PROTOCOL.md).
 const interactionLabel = "glint.v1"
-
-// maxDialAttempts bounds retries of a connection the server asked to be retried (429/503).
-const maxDialAttempts = 20
 
 // token mints viewer i's token: its own identity, may watch and chat.
 func (r *chatRun) token(i int) (string, error) {
@@ -90,24 +86,19 @@ func dialWebSocket(ctx context.Context, r *chatRun, token string) (*wsConn, erro
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/ws/" + url.PathEscape(r.cfg.Room)
 	u.RawQuery = url.Values{"access_token": {token}}.Encode()
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: []string{interactionLabel}}
-	var ws *websocket.Conn
-	for attempt := 1; ; attempt++ {
-		var resp *http.Response
-		ws, resp, err = dialer.DialContext(ctx, u.String(), nil)
-		if err == nil {
-			break
+	ws, err := retrying(ctx, maxDialAttempts, func(ctx context.Context) (*websocket.Conn, error) {
+		ws, resp, err := dialer.DialContext(ctx, u.String(), nil)
+		if err == nil || resp == nil {
+			return ws, err
 		}
-		if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) || attempt == maxDialAttempts {
-			if resp != nil {
-				return nil, fmt.Errorf("GET /ws/%s: %s", r.cfg.Room, resp.Status)
-			}
-			return nil, err
+		err = fmt.Errorf("GET /ws/%s: %s", r.cfg.Room, resp.Status)
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			return nil, &retryError{err: err, status: resp.StatusCode, after: retryAfter(resp.Header.Get("Retry-After"))}
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(retryAfter(resp.Header.Get("Retry-After"))):
-		}
+		return nil, err
+	}, nil)
+	if err != nil {
+		return nil, err
 	}
 	c := &wsConn{ws: ws, done: make(chan struct{})}
 	go func() {
@@ -156,18 +147,9 @@ func dialDataChannel(ctx context.Context, r *chatRun, token string) (*dcConn, er
 		return nil, chatAPIErr
 	}
 	endpoint := strings.TrimSuffix(r.cfg.Server, "/") + "/whep/" + url.PathEscape(r.cfg.Room)
-	for attempt := 1; ; attempt++ {
-		c, err := tryDataChannel(ctx, r, endpoint, token)
-		var retry *retryError
-		if err == nil || !errors.As(err, &retry) || attempt == maxDialAttempts {
-			return c, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(retry.after):
-		}
-	}
+	return retrying(ctx, maxDialAttempts, func(ctx context.Context) (*dcConn, error) {
+		return tryDataChannel(ctx, r, endpoint, token)
+	}, nil)
 }
 
 func tryDataChannel(ctx context.Context, r *chatRun, endpoint, token string) (*dcConn, error) {

@@ -221,22 +221,13 @@ func (r *run) addViewers(ctx context.Context, n int) error {
 
 // join connects one viewer, honouring the server's Retry-After when it rate-limits (a
 // polite client does; counting those as failures would measure the limiter, not the SFU).
-// Bounded: 30 s per viewer.
+// Bounded: 30 s and maxDialAttempts tries per viewer.
 func (r *run) join(ctx context.Context) (*viewer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for {
-		v, err := startViewer(ctx, r.api, r.client, r.cfg.WHEP, r.cfg.ViewToken, r.latency, r.joins)
-		var retry *retryError
-		if !errors.As(err, &retry) {
-			return v, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(retry.after):
-		}
-	}
+	return retrying(ctx, maxDialAttempts, func(ctx context.Context) (*viewer, error) {
+		return startViewer(ctx, r.api, r.client, r.cfg.WHEP, r.cfg.ViewToken, r.latency, r.joins)
+	}, nil)
 }
 
 // measure waits out the step, printing a status line every second.
@@ -277,8 +268,14 @@ func (r *run) closeViewers() {
 	vs := r.viewers
 	r.viewers = nil
 	r.mu.Unlock()
+	closeViewers(vs, 16)
+}
+
+// closeViewers ends every viewer's session (DELETE, then the peer connection), parallel at
+// once.
+func closeViewers(vs []*viewer, parallel int) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
+	sem := make(chan struct{}, parallel)
 	for _, v := range vs {
 		wg.Add(1)
 		sem <- struct{}{}

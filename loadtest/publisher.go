@@ -248,13 +248,16 @@ func (p *publisher) noteKeyframeRequests(pkts []rtcp.Packet) {
 	}
 }
 
-// onConnected returns a channel closed when pc first reaches the connected state.
-func onConnected(pc *webrtc.PeerConnection) <-chan struct{} {
-	ch := make(chan struct{})
+// onConnected returns a channel that receives pc's first settled state: connected, or
+// failed or closed, so a session whose ICE or DTLS fails is known at once rather than when
+// its deadline passes.
+func onConnected(pc *webrtc.PeerConnection) <-chan webrtc.PeerConnectionState {
+	ch := make(chan webrtc.PeerConnectionState, 1)
 	var once sync.Once
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			once.Do(func() { close(ch) })
+		switch s {
+		case webrtc.PeerConnectionStateConnected, webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			once.Do(func() { ch <- s })
 		}
 	})
 	return ch

@@ -132,7 +132,7 @@ func negotiate(ctx context.Context, client *http.Client, pc *webrtc.PeerConnecti
 	if resp.StatusCode != http.StatusCreated {
 		err := fmt.Errorf("POST %s: %s: %s", endpoint, resp.Status, strings.TrimSpace(string(body)))
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-			return nil, &retryError{err: err, after: retryAfter(resp.Header.Get("Retry-After"))}
+			return nil, &retryError{err: err, status: resp.StatusCode, after: retryAfter(resp.Header.Get("Retry-After"))}
 		}
 		return nil, err
 	}
@@ -148,8 +148,9 @@ func negotiate(ctx context.Context, client *http.Client, pc *webrtc.PeerConnecti
 
 // retryError is a refusal the server asked to be retried (429 or 503 with Retry-After).
 type retryError struct {
-	err   error
-	after time.Duration
+	err    error
+	status int // 429 or 503
+	after  time.Duration
 }
 
 func (e *retryError) Error() string { return e.err.Error() }
@@ -179,10 +180,14 @@ func (s *session) close() {
 	_ = s.pc.Close()
 }
 
-// waitConnected waits for the peer connection to connect.
-func waitConnected(ctx context.Context, pc *webrtc.PeerConnection, connected <-chan struct{}) error {
+// waitConnected waits for the peer connection to connect (ICE and DTLS done), to fail, or
+// for ctx to end.
+func waitConnected(ctx context.Context, pc *webrtc.PeerConnection, settled <-chan webrtc.PeerConnectionState) error {
 	select {
-	case <-connected:
+	case s := <-settled:
+		if s != webrtc.PeerConnectionStateConnected {
+			return fmt.Errorf("ICE/DTLS did not complete: connection %s", s)
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("ICE/DTLS did not complete: %w (state %s)", ctx.Err(), pc.ConnectionState())

@@ -18,6 +18,7 @@ import (
 
 const loadtestUsage = `usage: glint loadtest fanout --whip URL --whep URL [flags]
        glint loadtest chat --server URL --room ROOM --api-key K --api-secret S [flags]
+       glint loadtest burst --whep URL [--view-token T] --sessions N [flags]
 
 fanout publishes one H.264 + Opus stream over WHIP and attaches viewers over WHEP in steps,
 measuring join time, per-frame latency, loss, freezes and throughput (and, with
@@ -26,15 +27,24 @@ measuring join time, per-frame latency, loss, freezes and throughput (and, with
 chat connects viewers to one room's interaction layer (WebSocket, and WHEP with the data
 channel for --data-channels of them) and sends chat at --rate, measuring deliveries a
 second and delivery latency. Glint only (docs/PROTOCOL.md).
+
+burst sets up --sessions WHEP viewers at once (--concurrency at a time), each retrying per
+Retry-After when refused, holds them, then closes them all, while probing --health every
+50 ms: burst duration, set-up times, refusals, the health URL's latency during the burst
+and the hold, and with --server-pid the server's CPU and its memory before, at peak, and
+after the close. Works against any WHEP server that answers a health URL.
 `
 
 func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "chat" {
 		return chatLoadtest(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "burst" {
+		return burstLoadtest(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "fanout" {
 		fmt.Fprint(stderr, loadtestUsage)
-		return errors.New("loadtest: want a test name: fanout or chat")
+		return errors.New("loadtest: want a test name: fanout, chat or burst")
 	}
 	fs := flag.NewFlagSet("glint loadtest fanout", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -153,6 +163,45 @@ func chatLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				return jerr
 			}
 			if werr := os.WriteFile(jsonPath, b, 0o644); werr != nil {
+				return werr
+			}
+		}
+	}
+	return err
+}
+
+func burstLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("glint loadtest burst", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg loadtest.BurstConfig
+	var jsonPath string
+	fs.StringVar(&cfg.WHEP, "whep", "", "WHEP endpoint to open the sessions on (required)")
+	fs.StringVar(&cfg.ViewToken, "view-token", "", "bearer token for WHEP (anonymous viewers need a room that exists)")
+	fs.IntVar(&cfg.Sessions, "sessions", 1000, "viewer sessions to set up (1-10000)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "sessions being set up at once (default: all of --sessions)")
+	fs.DurationVar(&cfg.Hold, "hold", 10*time.Second, "how long the connected sessions are kept before they are closed")
+	fs.StringVar(&cfg.Health, "health", "", "URL probed every 50 ms (default: the WHEP URL's origin + /healthz)")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to read CPU and memory of (same machine); adds readings 10 s and 40 s after the close")
+	fs.IntVar(&cfg.Attempts, "attempts", 20, "tries per session when refused with 429/503")
+	fs.DurationVar(&cfg.SessionTimeout, "session-timeout", time.Minute, "bound on one session's set-up, retries included")
+	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = cfg.Sessions
+	}
+	if cfg.ServerPID != 0 {
+		cfg.RSSAfterClose = []time.Duration{10 * time.Second, 40 * time.Second}
+	}
+	cfg.Progress = stderr
+	report, err := loadtest.Burst(ctx, cfg)
+	if report != nil {
+		if werr := report.WriteTable(stdout); werr != nil {
+			return werr
+		}
+		if jsonPath != "" {
+			if werr := report.WriteJSON(jsonPath); werr != nil {
 				return werr
 			}
 		}

@@ -19,6 +19,7 @@ usage:
   glint serve [--dev] [--config FILE] [flags]   run the server
   glint token --room R --identity I [grants]    print an access token
   glint loadtest fanout --whip URL --whep URL   measure a server under viewers
+  glint loadtest burst --whep URL               measure a burst of session set-ups
   glint help                                    this text
 
 Run "glint serve -h" or "glint token -h" for their flags.

@@ -2,10 +2,8 @@ package loadtest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"sync"
 	"text/tabwriter"
@@ -193,13 +191,4 @@ func (r *BurstReport) WriteTable(out io.Writer) error {
 		fmt.Fprintf(tw, "first failure: %s\n", r.FirstError)
 	}
 	return tw.Flush()
-}
-
-// WriteJSON writes the report to path.
-func (r *BurstReport) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

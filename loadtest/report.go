@@ -1,10 +1,8 @@
 package loadtest
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strconv"
 	"text/tabwriter"
@@ -153,13 +151,4 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			s.ClientCPUPerPacket, s.ClientCPU, limited)
 	}
 	return tw.Flush()
-}
-
-// WriteJSON writes the report to path.
-func (rep *Report) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

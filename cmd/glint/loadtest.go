@@ -87,13 +87,8 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	cfg.Progress = stderr
 	report, err := loadtest.Fanout(ctx, cfg)
 	if report != nil && len(report.Steps) > 0 {
-		if werr := report.WriteTable(stdout); werr != nil {
+		if werr := writeReport(stdout, jsonPath, report); werr != nil {
 			return werr
-		}
-		if jsonPath != "" {
-			if werr := report.WriteJSON(jsonPath); werr != nil {
-				return werr
-			}
 		}
 	}
 	return err
@@ -154,17 +149,8 @@ func chatLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cfg.Progress = stderr
 	report, err := loadtest.Chat(ctx, cfg)
 	if report != nil {
-		if werr := report.WriteTable(stdout); werr != nil {
+		if werr := writeReport(stdout, jsonPath, report); werr != nil {
 			return werr
-		}
-		if jsonPath != "" {
-			b, jerr := json.MarshalIndent(report, "", "  ")
-			if jerr != nil {
-				return jerr
-			}
-			if werr := os.WriteFile(jsonPath, b, 0o644); werr != nil {
-				return werr
-			}
 		}
 	}
 	return err
@@ -197,14 +183,24 @@ func burstLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer)
 	cfg.Progress = stderr
 	report, err := loadtest.Burst(ctx, cfg)
 	if report != nil {
-		if werr := report.WriteTable(stdout); werr != nil {
+		if werr := writeReport(stdout, jsonPath, report); werr != nil {
 			return werr
-		}
-		if jsonPath != "" {
-			if werr := report.WriteJSON(jsonPath); werr != nil {
-				return werr
-			}
 		}
 	}
 	return err
+}
+
+// writeReport prints a load test's table and, with --json, writes the report as JSON.
+func writeReport(stdout io.Writer, jsonPath string, report interface{ WriteTable(io.Writer) error }) error {
+	if err := report.WriteTable(stdout); err != nil {
+		return err
+	}
+	if jsonPath == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(report, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(jsonPath, append(b, '\n'), 0o644)
 }

@@ -136,6 +136,13 @@ func pionOffer(t *testing.T, dir webrtc.RTPTransceiverDirection) string {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
+	return engineOffer(t, m, dir, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo)
+}
+
+// engineOffer is a pion peer's offer, with every candidate gathered, of one transceiver
+// per kind in dir, with the codecs m has; the peer never sees an answer.
+func engineOffer(t *testing.T, m *webrtc.MediaEngine, dir webrtc.RTPTransceiverDirection, kinds ...webrtc.RTPCodecType) string {
+	t.Helper()
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
@@ -144,7 +151,7 @@ func pionOffer(t *testing.T, dir webrtc.RTPTransceiverDirection) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pc.Close() })
-	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+	for _, k := range kinds {
 		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: dir}); err != nil {
 			t.Fatal(err)
 		}

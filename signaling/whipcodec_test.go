@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 func codecOffer(t *testing.T, codecs ...webrtc.RTPCodecParameters) string {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
-	kinds := map[webrtc.RTPCodecType]bool{}
+	var kinds []webrtc.RTPCodecType
 	for _, c := range codecs {
 		kind := webrtc.RTPCodecTypeVideo
 		if strings.HasPrefix(c.MimeType, "audio/") {
@@ -24,34 +25,11 @@ func codecOffer(t *testing.T, codecs ...webrtc.RTPCodecParameters) string {
 		if err := m.RegisterCodec(c, kind); err != nil {
 			t.Fatal(err)
 		}
-		kinds[kind] = true
-	}
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
-	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if !kinds[k] {
-			continue
-		}
-		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-			t.Fatal(err)
+		if !slices.Contains(kinds, kind) {
+			kinds = append(kinds, kind)
 		}
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	return pc.LocalDescription().SDP
+	return engineOffer(t, m, webrtc.RTPTransceiverDirectionSendonly, kinds...)
 }
 
 var (

@@ -125,8 +125,11 @@ func (c *Conn) receive(msg []byte, binary bool) error {
 	default:
 	}
 	now := c.room.hub.now()
-	env, err := &Envelope{}, ErrBinary
-	if !binary {
+	var env *Envelope
+	var err error
+	if binary {
+		env, err = &Envelope{}, ErrBinary // only here: a text message gets its envelope from Decode
+	} else {
 		env, err = Decode(msg, c.room.hub.cfg.MaxMessageBytes, c.room.name, c.identity)
 	}
 	switch {

@@ -14,7 +14,7 @@ func (discardTransport) Close() error       { return nil }
 // the answer cost, and nothing more; the empty envelope the binary path answers with is
 // not allocated for every text message as well.
 func TestReceiveAllocatesNoSpareEnvelope(t *testing.T) {
-	h := newTestHub(t, hubOpts{cfg: func(c *Config) { c.RatePerSecond, c.RateBurst = 1e9, 1 << 30 }})
+	h := newTestHub(t, hubOpts{cfg: func(c *Config) { c.RatePerSecond, c.RateBurst = 1e9, 1<<30 }})
 	c, err := h.Join(room1, claims("alice", true, false), discardTransport{})
 	if err != nil {
 		t.Fatal(err)

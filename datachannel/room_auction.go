@@ -214,6 +214,11 @@ func (r *room) closeDueLots(now time.Time) {
 		}
 		if err := r.closeLot(e, e.lot.EndsAt()); err != nil && !errors.Is(err, auction.ErrClosed) {
 			r.log.Warn("closing a lot", zap.String("lot", e.lot.Spec().LotID), zap.Error(err))
+			if e.retryAt.IsZero() {
+				// First failure: tell the room the lot is closing, so no one (nor a
+				// resync from the kept snapshot) goes on seeing it open.
+				r.broadcastLot(e.lot)
+			}
 			e.retryAt = now.Add(time.Second)
 		}
 	}
@@ -224,13 +229,24 @@ func (r *room) closeDueLots(now time.Time) {
 type lotState struct {
 	auction.Snapshot
 	LogSeq uint64 `json:"logSeq"`
+	// Closing: the lot is past its end but its close is not durable yet (the bus
+	// refused it; it is retried). Sent with open false: bids are already refused.
+	Closing bool `json:"closing,omitempty"`
+}
+
+// stateOf is lot's auction.state payload at now. A lot past its end is never sent as
+// open, whether or not its close has reached the log.
+func (r *room) stateOf(lot *auction.Lot, now time.Time) lotState {
+	st := lotState{Snapshot: lot.Snapshot()}
+	if e := r.lots[st.LotID]; e != nil {
+		st.LogSeq = e.last
+	}
+	if lot.Due(now) {
+		st.Open, st.Closing = false, true
+	}
+	return st
 }
 
 func (r *room) broadcastLot(lot *auction.Lot) {
-	id := lot.Spec().LotID
-	var seq uint64
-	if e := r.lots[id]; e != nil {
-		seq = e.last
-	}
-	r.broadcast(TypeAuctionState, "", lotState{lot.Snapshot(), seq}, classState, "lot:"+id)
+	r.broadcast(TypeAuctionState, "", r.stateOf(lot, r.hub.now()), classState, "lot:"+lot.Spec().LotID)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/glintlive/glint/datachannel/auction"
 	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/datachannel/usertext"
 )
 
 // lotEntry is a lot and where its log on the bus ends.
@@ -67,6 +68,10 @@ func (r *room) onAuction(c *Conn, env *Envelope) error {
 }
 
 func (r *room) openLot(c *Conn, env *Envelope, p auctionOpen, now time.Time) error {
+	// Ids are checked here, on new input only: a lot already in the log still replays.
+	if err := usertext.CheckID(p.LotID); err != nil {
+		return fmt.Errorf("lotId: %w", err)
+	}
 	if _, ok := r.lots[p.LotID]; ok {
 		return fmt.Errorf("%w: lot %q exists", ErrRejected, p.LotID)
 	}
@@ -101,6 +106,9 @@ func (r *room) bid(c *Conn, env *Envelope, p auctionBid, now time.Time) error {
 	e, ok := r.lots[p.LotID]
 	if !ok {
 		return fmt.Errorf("%w: lot %q", ErrNotFound, p.LotID)
+	}
+	if err := usertext.CheckID(p.BidID); err != nil {
+		return fmt.Errorf("bidId: %w", err)
 	}
 	b := auction.Bid{ID: p.BidID, Bidder: c.identity, Amount: p.Amount, MediaTime: env.MediaTime}
 	o, err := r.placeBid(e, now, b)

@@ -65,7 +65,7 @@ type Conn struct {
 	name     string
 	canData  bool
 	admin    bool
-	expires  time.Time // the token's expiry: after it the connection only receives
+	expires  time.Time // the token's expiry plus the verifier's leeway: after it the connection only receives
 	media    bool      // rides a WebRTC session (MediaSession)
 	log      *zap.Logger
 
@@ -87,7 +87,11 @@ func newConn(r *room, claims *auth.Claims, t Transport, queue int) *Conn {
 		stale: map[string]struct{}{}, queue: make([]outgoing, 0, queue)}
 	_, c.media = t.(MediaSession)
 	if claims != nil {
-		c.identity, c.name, c.expires = claims.Identity, claims.Name, claims.ExpiresAt
+		c.identity, c.name = claims.Identity, claims.Name
+		if !claims.ExpiresAt.IsZero() {
+			// The same leeway the verifier granted at join, so a token it let in can send.
+			c.expires = claims.ExpiresAt.Add(r.hub.opts.TokenLeeway)
+		}
 		c.canData = claims.Allow(r.name, auth.PermPublishData) == nil
 		c.admin = claims.Allow(r.name, auth.PermAdmin) == nil
 	}
@@ -121,8 +125,11 @@ func (c *Conn) receive(msg []byte, binary bool) error {
 	default:
 	}
 	now := c.room.hub.now()
-	env, err := &Envelope{}, ErrBinary
-	if !binary {
+	var env *Envelope
+	var err error
+	if binary {
+		env, err = &Envelope{}, ErrBinary // only here: a text message gets its envelope from Decode
+	} else {
 		env, err = Decode(msg, c.room.hub.cfg.MaxMessageBytes, c.room.name, c.identity)
 	}
 	switch {
@@ -160,7 +167,7 @@ func (c *Conn) receive(msg []byte, binary bool) error {
 
 // permit checks the grant the type needs and the sender's rate.
 func (c *Conn) permit(typ string, now time.Time) error {
-	if clientTypes[typ] != needNothing && !c.expires.IsZero() && !now.Before(c.expires) {
+	if clientTypes[typ] != needNothing && !c.expires.IsZero() && now.After(c.expires) {
 		return errForbidden("the access token has expired; reconnect with a fresh one to send (receiving goes on)")
 	}
 	switch clientTypes[typ] {

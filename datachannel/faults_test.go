@@ -129,3 +129,33 @@ func TestLotClosesAfterTheBusRecovers(t *testing.T) {
 		t.Fatalf("closed at %d, lot ended at %d", num(closed["closedAt"]), num(st["endsAt"]))
 	}
 }
+
+// TestOverdueLotIsNeverShownOpen: while the bus refuses a lot's close, a lot past its end
+// is sent as not open and closing, to the room and to a client joining, and bids for it
+// are refused as closed.
+func TestOverdueLotIsNeverShownOpen(t *testing.T) {
+	fb := &faultyBus{Bus: bus.NewMemory()}
+	h := newTestHub(t, hubOpts{bus: fb})
+	host := join(t, h, claims("host", true, true))
+	host.send(TypeAuctionOpen, "o", auctionOpen{LotID: "lot", StartPrice: 1, Increment: 1, DurationMs: 100})
+	host.wantAck("o")
+	fb.set(func(bus.Log) string { return "down" })
+	st := host.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["open"] == false })
+	if st["closing"] != true {
+		t.Fatalf("the room was told %v, want closing", st)
+	}
+	time.Sleep(150 * time.Millisecond) // past the end; the close attempts fail
+	bob := join(t, h, claims("bob", true, false))
+	for _, e := range bob.drain() {
+		if e.Type == TypeAuctionState {
+			if p := payloadOf(t, e); p["open"] != false || p["closing"] != true {
+				t.Fatalf("a joining client was sent %v for an overdue lot", p)
+			}
+		}
+	}
+	bob.sendEnv(bidEnv("lot", "b1", 5, 0))
+	bob.wantError("b1", CodeClosed)
+	fb.set(nil)
+	host.nextWhere(TypeAuctionClosed, func(map[string]any) bool { return true })
+	host.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["open"] == false && p["closing"] == nil })
+}

@@ -42,6 +42,10 @@ type Options struct {
 	// connection as room.live and room.ended, and the current state on join and sync.
 	// nil: no room state events.
 	Host func(room string) HostState
+	// TokenLeeway is the clock-skew leeway the token verifier grants past a token's
+	// exp (auth.Config.TokenLeeway): a connection may send until exp plus this, so a
+	// token the verifier let join is not refused on its first send.
+	TokenLeeway time.Duration
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 }

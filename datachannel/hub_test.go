@@ -248,6 +248,23 @@ func TestExpiredTokenOnlyReceives(t *testing.T) {
 	alice.nextWhere(TypeChatMessage, func(p map[string]any) bool { return p["text"] == "still reaches alice" })
 }
 
+// TestTokenLeewayAppliesToSends: a token inside the verifier's leeway may join, so it may
+// also send; only past expiry plus leeway is it refused, as the verifier would refuse it.
+func TestTokenLeewayAppliesToSends(t *testing.T) {
+	now := time.Now()
+	var clock atomic.Int64
+	clock.Store(now.UnixNano())
+	h := newTestHub(t, hubOpts{opts: Options{TokenLeeway: 10 * time.Second, Now: func() time.Time { return time.Unix(0, clock.Load()) }}})
+	cl := claims("alice", true, false)
+	cl.ExpiresAt = now.Add(-5 * time.Second) // expired, but within the leeway: the verifier let it join
+	alice := join(t, h, cl)
+	alice.send(TypeChatSend, "1", chatSend{Text: "within the leeway"})
+	alice.wantAck("1")
+	clock.Store(now.Add(6 * time.Second).UnixNano()) // 11s past exp
+	alice.send(TypeChatSend, "2", chatSend{Text: "past the leeway"})
+	alice.wantError("2", CodeForbidden)
+}
+
 // TestGarbageFloodIsRateLimited: malformed messages count against the sender's rate, so
 // a flood of them gets a few errors, not one per message, and the sender stays connected.
 func TestGarbageFloodIsRateLimited(t *testing.T) {

@@ -151,7 +151,7 @@ func (r *room) buildLots(found map[string]*lotRecords) {
 			continue
 		}
 		r.lots[id] = e
-		r.snaps.Store("lot:"+id, r.encodeFor(TypeAuctionState, "", e.lot.Snapshot()))
+		r.snaps.Store("lot:"+id, r.encodeFor(TypeAuctionState, "", r.stateOf(e.lot, r.hub.now())))
 	}
 }
 

@@ -283,7 +283,8 @@ func (r *room) sendWelcome(c *Conn) {
 func (r *room) sendState(c *Conn) {
 	// Never draw a lot as open past its end: the tick may not have run since the lot
 	// came in from the log (restored, or opened on another node).
-	r.closeDueLots(r.hub.now())
+	now := r.hub.now()
+	r.closeDueLots(now)
 	send := func(typ string, payload any) {
 		c.enqueue(outgoing{data: r.encodeFor(typ, "", payload), class: classJoin})
 	}
@@ -297,7 +298,7 @@ func (r *room) sendState(c *Conn) {
 		send(TypeQnaQuestion, q)
 	}
 	for _, e := range r.lots {
-		send(TypeAuctionState, e.lot.Snapshot())
+		send(TypeAuctionState, r.stateOf(e.lot, now))
 	}
 	send(TypePresence, map[string]int{"viewers": r.viewers()})
 	if r.hub.opts.Host != nil {

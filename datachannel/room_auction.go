@@ -10,6 +10,7 @@ import (
 
 	"github.com/glintlive/glint/datachannel/auction"
 	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/datachannel/usertext"
 )
 
 // lotEntry is a lot and where its log on the bus ends.
@@ -67,6 +68,10 @@ func (r *room) onAuction(c *Conn, env *Envelope) error {
 }
 
 func (r *room) openLot(c *Conn, env *Envelope, p auctionOpen, now time.Time) error {
+	// Ids are checked here, on new input only: a lot already in the log still replays.
+	if err := usertext.CheckID(p.LotID); err != nil {
+		return fmt.Errorf("lotId: %w", err)
+	}
 	if _, ok := r.lots[p.LotID]; ok {
 		return fmt.Errorf("%w: lot %q exists", ErrRejected, p.LotID)
 	}
@@ -101,6 +106,9 @@ func (r *room) bid(c *Conn, env *Envelope, p auctionBid, now time.Time) error {
 	e, ok := r.lots[p.LotID]
 	if !ok {
 		return fmt.Errorf("%w: lot %q", ErrNotFound, p.LotID)
+	}
+	if err := usertext.CheckID(p.BidID); err != nil {
+		return fmt.Errorf("bidId: %w", err)
 	}
 	b := auction.Bid{ID: p.BidID, Bidder: c.identity, Amount: p.Amount, MediaTime: env.MediaTime}
 	o, err := r.placeBid(e, now, b)
@@ -214,6 +222,11 @@ func (r *room) closeDueLots(now time.Time) {
 		}
 		if err := r.closeLot(e, e.lot.EndsAt()); err != nil && !errors.Is(err, auction.ErrClosed) {
 			r.log.Warn("closing a lot", zap.String("lot", e.lot.Spec().LotID), zap.Error(err))
+			if e.retryAt.IsZero() {
+				// First failure: tell the room the lot is closing, so no one (nor a
+				// resync from the kept snapshot) goes on seeing it open.
+				r.broadcastLot(e.lot)
+			}
 			e.retryAt = now.Add(time.Second)
 		}
 	}
@@ -224,13 +237,24 @@ func (r *room) closeDueLots(now time.Time) {
 type lotState struct {
 	auction.Snapshot
 	LogSeq uint64 `json:"logSeq"`
+	// Closing: the lot is past its end but its close is not durable yet (the bus
+	// refused it; it is retried). Sent with open false: bids are already refused.
+	Closing bool `json:"closing,omitempty"`
+}
+
+// stateOf is lot's auction.state payload at now. A lot past its end is never sent as
+// open, whether or not its close has reached the log.
+func (r *room) stateOf(lot *auction.Lot, now time.Time) lotState {
+	st := lotState{Snapshot: lot.Snapshot()}
+	if e := r.lots[st.LotID]; e != nil {
+		st.LogSeq = e.last
+	}
+	if lot.Due(now) {
+		st.Open, st.Closing = false, true
+	}
+	return st
 }
 
 func (r *room) broadcastLot(lot *auction.Lot) {
-	id := lot.Spec().LotID
-	var seq uint64
-	if e := r.lots[id]; e != nil {
-		seq = e.last
-	}
-	r.broadcast(TypeAuctionState, "", lotState{lot.Snapshot(), seq}, classState, "lot:"+id)
+	r.broadcast(TypeAuctionState, "", r.stateOf(lot, r.hub.now()), classState, "lot:"+lot.Spec().LotID)
 }

@@ -21,6 +21,9 @@ func (r *room) onGift(c *Conn, env *Envelope) error {
 	if err := DecodePayload(env, &p); err != nil {
 		return err
 	}
+	if err := usertext.CheckID(p.Key); err != nil { // new input only: logged gifts still replay
+		return fmt.Errorf("key: %w", err)
+	}
 	now := r.hub.now()
 	g := gift.Gift{Key: p.Key, From: c.identity, Name: p.Gift, Amount: p.Amount, Currency: p.Currency,
 		Message: p.Message, MediaTime: env.MediaTime}

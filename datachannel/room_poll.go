@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/glintlive/glint/datachannel/poll"
+	"github.com/glintlive/glint/datachannel/usertext"
 )
 
 // maxPolls is how many polls a room remembers; the oldest closed one goes first.
@@ -18,6 +19,9 @@ func (r *room) onPoll(c *Conn, env *Envelope) error {
 		var p pollOpen
 		if err := DecodePayload(env, &p); err != nil {
 			return err
+		}
+		if err := usertext.CheckID(p.PollID); err != nil {
+			return fmt.Errorf("pollId: %w", err)
 		}
 		if old, ok := r.polls[p.PollID]; ok && old.Snapshot().Open {
 			return fmt.Errorf("%w: poll %q is open", ErrRejected, p.PollID)

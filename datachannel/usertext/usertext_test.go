@@ -47,6 +47,28 @@ func TestCheck(t *testing.T) {
 		{"noncharacter FFFE", "\ufffe", Line, false},
 		{"noncharacter plane 1", "\U0001FFFF", Line, false},
 		{"noncharacter FDD0", "\ufdd0", Line, false},
+		{"Hangul filler only", "\u3164", Line, false},
+		{"Hangul filler in a name", "a\u3164b", Line, false},
+		{"Hangul choseong filler", "\u115f", Line, false},
+		{"Hangul jungseong filler", "\u1160", Line, false},
+		{"halfwidth Hangul filler", "\uffa0", Line, false},
+		{"braille blank", "\u2800", Lines, false},
+		{"soft hyphen", "a\u00adb", Line, false},
+		{"combining grapheme joiner", "a\u034f", Line, false},
+		{"Mongolian vowel separator", "a\u180eb", Line, false},
+		{"Khmer inherent vowel", "\u17b4\u17b5", Line, false},
+		{"musical symbol begin beam", "a\U0001D173", Line, false},
+		{"musical symbol end phrase", "a\U0001D17A", Line, false},
+		{"tag characters outside a flag", "hi\U000E0068\U000E0069", Line, false},
+		{"cancel tag alone", "\U000E007F", Line, false},
+		{"tag characters after a flag's end", "🏴\U000E0067\U000E007F\U000E0067", Line, false},
+		{"two flags", "🏴\U000E0067\U000E0062\U000E007F 🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F", Line, true},
+		{"spaces only", "   ", Line, false},
+		{"newlines only", "\n\n", Lines, false},
+		{"ZWJ and space only", "\u200d \ufe0f", Line, false},
+		{"NBSP and ideographic space only", "\u00a0\u3000", Line, false},
+		{"RTL mark only", "\u200f", Line, false},
+		{"text with spaces", "  a  ", Line, true},
 		{"invalid byte", "a\xffb", Lines, false},
 		{"truncated sequence", "caf\xc3", Line, false},
 		{"overlong NUL", "\xc0\x80", Line, false},
@@ -65,7 +87,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestCheckAllocatesNothing(t *testing.T) {
-	s := strings.Repeat("héllo wörld 👍\n", 20)
+	s := strings.Repeat("héllo wörld 👍\n", 20) + "🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F"
 	if n := testing.AllocsPerRun(100, func() { _ = Check(s, Lines) }); n != 0 {
 		t.Fatalf("%v allocations per accepted string", n)
 	}

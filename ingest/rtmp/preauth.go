@@ -38,7 +38,7 @@ func newPreAuthSet(max, perAddr int) *preAuthSet {
 
 // add registers c. When its address or the whole set is at its cap, it picks a victim
 // among the same address's connections or among all, unregisters it and returns it for
-// the caller to evict (outside the lock).
+// the caller to close with evict (outside the lock: it is claimed, see markEvicted).
 func (p *preAuthSet) add(c *budgetConn) (victim *budgetConn, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -55,20 +55,30 @@ func (p *preAuthSet) add(c *budgetConn) (victim *budgetConn, err error) {
 		}
 	}
 	if victim != nil {
-		p.removeLocked(victim)
+		p.removeLocked(victim) // victim claimed it (markEvicted): it is the caller's to close
 	}
 	p.conns = append(p.conns, c)
 	p.byAddr[c.addr]++
 	return victim, nil
 }
 
-// victim is the connection to evict among those of addr (sameAddr) or all; nil if every
-// one is having its key checked.
+// victim picks and claims (markEvicted) the connection to evict among those of addr
+// (sameAddr) or all; nil if every one is having its key checked. A handler may start its
+// key check while we choose: then its claim fails and we choose again.
 func (p *preAuthSet) victim(addr netip.Prefix, sameAddr bool) *budgetConn {
+	for {
+		v := p.choose(addr, sameAddr)
+		if v == nil || v.markEvicted() {
+			return v
+		}
+	}
+}
+
+func (p *preAuthSet) choose(addr netip.Prefix, sameAddr bool) *budgetConn {
 	var best *budgetConn
 	bestRank := 0
 	for _, c := range p.conns { // oldest first
-		if sameAddr && c.addr != addr || c.admitting.Load() {
+		if sameAddr && c.addr != addr || c.state.Load() != statePending {
 			continue
 		}
 		waiting := c.waiting.Load()

@@ -2,8 +2,10 @@ package rtmp
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // TestPreAuthVictim: which unauthenticated connection a newcomer evicts, by progress,
@@ -41,7 +43,9 @@ func TestPreAuthVictim(t *testing.T) {
 				}
 				c.read.Store(m.read)
 				c.waiting.Store(m.waiting)
-				c.admitting.Store(m.admitting)
+				if m.admitting {
+					c.state.Store(stateAdmitting)
+				}
 				conns = append(conns, c)
 			}
 			newcomer := &budgetConn{addr: netip.PrefixFrom(netip.MustParseAddr(tc.from), 32)}
@@ -85,4 +89,43 @@ func indexOf(conns []*budgetConn, c *budgetConn) int {
 		}
 	}
 	return -1
+}
+
+// TestPreAuthEvictAdmitRace: the handler of a connection chosen as a victim reaches its key
+// check between the choice (under the set's lock) and the close (outside it). Before the
+// fix it went on to authenticate and the late close then cut a publisher whose key was
+// valid. Now exactly one side wins: either the eviction (the handler learns it was evicted
+// and stops) or the key check (and the connection is not closed).
+func TestPreAuthEvictAdmitRace(t *testing.T) {
+	for _, handlerFirst := range []bool{false, true} {
+		server, client := net.Pipe()
+		defer client.Close()
+		p := newPreAuthSet(1, 1)
+		c := newBudgetConn(server, preAuthBytes)
+		if _, err := p.add(c); err != nil {
+			t.Fatal(err)
+		}
+		admitted := false
+		if handlerFirst {
+			admitted = c.beginAdmit()
+		}
+		other, _ := net.Pipe()
+		defer other.Close()
+		victim, err := p.add(newBudgetConn(other, preAuthBytes))
+		if !handlerFirst {
+			admitted = c.beginAdmit() // in the gap before the accept loop closes the victim
+		}
+		if victim != nil {
+			victim.evict()
+		}
+		closed := server.SetDeadline(time.Time{}) != nil // net.Pipe: io.ErrClosedPipe once closed
+		switch {
+		case admitted && closed:
+			t.Fatalf("handler first %v: the connection passed to its key check and was then closed", handlerFirst)
+		case !admitted && !closed:
+			t.Fatalf("handler first %v: the handler was stopped but the connection left open", handlerFirst)
+		case admitted && !errors.Is(err, ErrTooManyUnauthenticated):
+			t.Fatalf("handler first %v: newcomer got %v, want ErrTooManyUnauthenticated", handlerFirst, err)
+		}
+	}
 }

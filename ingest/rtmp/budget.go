@@ -52,6 +52,10 @@ type budgetConn struct {
 	// waiting is set while a read blocks on the client: a client that keeps the server
 	// waiting is the one to evict, not one whose bytes the server has yet to read.
 	waiting atomic.Bool
+	// lastRead is when the server last read bytes from the client (monoNow; the accept
+	// until the first read): how long a client has kept the server waiting tells a stalled
+	// one from an encoder waiting a round trip for the server's answer.
+	lastRead atomic.Int64
 	// state is statePending, stateAdmitting or stateEvicted. One atomic, moved only by
 	// compare-and-swap, so an eviction and the handler's key check cannot both win: the
 	// victim is chosen under the set's lock but closed outside it, and in that gap its
@@ -67,8 +71,15 @@ type budgetConn struct {
 func newBudgetConn(c net.Conn, budget int64) *budgetConn {
 	b := &budgetConn{Conn: c, addr: addrKey(c.RemoteAddr())}
 	b.left.Store(budget)
+	b.lastRead.Store(monoNow())
 	return b
 }
+
+// clockBase makes monoNow monotonic: time.Since uses the monotonic clock reading.
+var clockBase = time.Now()
+
+// monoNow is nanoseconds on a monotonic clock, to store in an atomic.
+func monoNow() int64 { return int64(time.Since(clockBase)) }
 
 // addrKey is the per-address key for the pre-auth cap: an IPv4 address, or an IPv6 /64
 // (one subscriber's allocation: anyone holding one has 2^64 addresses to cycle through).
@@ -98,7 +109,10 @@ func (b *budgetConn) Read(p []byte) (int, error) {
 	b.waiting.Store(true)
 	n, err := b.Conn.Read(p)
 	b.waiting.Store(false)
-	if left > 0 {
+	if left > 0 { // before authorisation only: nothing is added to a publisher's reads
+		if n > 0 {
+			b.lastRead.Store(monoNow())
+		}
 		b.left.Add(-int64(n))
 		b.progress(n)
 	}

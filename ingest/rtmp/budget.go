@@ -24,6 +24,13 @@ const (
 	handshakeBytes = c0c1Bytes + 1536
 )
 
+// States of a pre-auth connection (budgetConn.state).
+const (
+	statePending   int32 = iota // evictable
+	stateAdmitting              // connect and publish are in, the key is being checked: kept
+	stateEvicted                // chosen as a victim: its handler stops at its next step
+)
+
 // Progress of a pre-auth connection, from least to most: who to evict first.
 const (
 	stageC0C1    = iota // C0/C1 not all in: an idle or one-byte client is here
@@ -45,10 +52,15 @@ type budgetConn struct {
 	// waiting is set while a read blocks on the client: a client that keeps the server
 	// waiting is the one to evict, not one whose bytes the server has yet to read.
 	waiting atomic.Bool
-	// admitting is set once connect and publish are in and the stream key is being
-	// checked: such a connection is never evicted (and is unregistered if the key is good).
-	admitting atomic.Bool
-	evicted   atomic.Bool
+	// lastRead is when the server last read bytes from the client (monoNow; the accept
+	// until the first read): how long a client has kept the server waiting tells a stalled
+	// one from an encoder waiting a round trip for the server's answer.
+	lastRead atomic.Int64
+	// state is statePending, stateAdmitting or stateEvicted. One atomic, moved only by
+	// compare-and-swap, so an eviction and the handler's key check cannot both win: the
+	// victim is chosen under the set's lock but closed outside it, and in that gap its
+	// handler could otherwise pass its key check and then be closed as a publisher.
+	state atomic.Int32
 	// fullDeadline is the handshake timeout's deadline; the first stage (the C0/C1/C2
 	// handshake) runs under a shorter one, and reaching the end of it moves the deadline
 	// here (once: extended).
@@ -59,8 +71,15 @@ type budgetConn struct {
 func newBudgetConn(c net.Conn, budget int64) *budgetConn {
 	b := &budgetConn{Conn: c, addr: addrKey(c.RemoteAddr())}
 	b.left.Store(budget)
+	b.lastRead.Store(monoNow())
 	return b
 }
+
+// clockBase makes monoNow monotonic: time.Since uses the monotonic clock reading.
+var clockBase = time.Now()
+
+// monoNow is nanoseconds on a monotonic clock, to store in an atomic.
+func monoNow() int64 { return int64(time.Since(clockBase)) }
 
 // addrKey is the per-address key for the pre-auth cap: an IPv4 address, or an IPv6 /64
 // (one subscriber's allocation: anyone holding one has 2^64 addresses to cycle through).
@@ -90,7 +109,10 @@ func (b *budgetConn) Read(p []byte) (int, error) {
 	b.waiting.Store(true)
 	n, err := b.Conn.Read(p)
 	b.waiting.Store(false)
-	if left > 0 {
+	if left > 0 { // before authorisation only: nothing is added to a publisher's reads
+		if n > 0 {
+			b.lastRead.Store(monoNow())
+		}
 		b.left.Add(-int64(n))
 		b.progress(n)
 	}
@@ -127,17 +149,30 @@ func (b *budgetConn) stage() int {
 // why turns the error of an evicted connection's read or write into ErrEvicted, so the
 // handler counts and logs it as an eviction rather than a broken handshake.
 func (b *budgetConn) why(err error) error {
-	if err != nil && b.evicted.Load() {
+	if err != nil && b.state.Load() == stateEvicted {
 		return fmt.Errorf("%w: %v", ErrEvicted, err)
 	}
 	return err
 }
 
-// evict closes the connection; its handler's next read or write fails with ErrEvicted.
-func (b *budgetConn) evict() {
-	b.evicted.Store(true)
-	_ = b.Conn.Close()
+// markEvicted claims a pending connection as a victim; false if its key is being checked
+// (or it was claimed already). Only a connection so claimed may be closed by evict.
+func (b *budgetConn) markEvicted() bool {
+	return b.state.CompareAndSwap(statePending, stateEvicted)
 }
+
+// evict closes a connection claimed by markEvicted; its handler's next read or write
+// fails with ErrEvicted.
+func (b *budgetConn) evict() { _ = b.Conn.Close() }
+
+// beginAdmit marks the connection as having its key checked, no longer evictable; false
+// if it was evicted first, and then the handler must stop.
+func (b *budgetConn) beginAdmit() bool {
+	return b.state.CompareAndSwap(statePending, stateAdmitting)
+}
+
+// endAdmit makes a connection whose key was refused evictable again while it lingers.
+func (b *budgetConn) endAdmit() { b.state.CompareAndSwap(stateAdmitting, statePending) }
 
 // unlimit lifts the budget.
 func (b *budgetConn) unlimit() { b.left.Store(-1) }

@@ -37,10 +37,13 @@ func (s *Server) handle(nc *budgetConn) {
 		s.refuse(fmt.Errorf("connect: %w", err), log)
 		return
 	}
-	nc.admitting.Store(true) // connect and publish are in: no longer evictable
+	if !nc.beginAdmit() { // connect and publish are in: no longer evictable, unless evicted already
+		s.refuse(fmt.Errorf("connect: %w", ErrEvicted), log)
+		return
+	}
 	target, err := s.admit(sc)
 	if err != nil {
-		nc.admitting.Store(false)
+		nc.endAdmit()
 		s.reject(nc, sc, err, log)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 )
 
 // preAuthSet holds the connections that have not yet presented a valid stream key, capped
@@ -14,16 +15,19 @@ import (
 // A full budget does not turn a newcomer away: it evicts the connection that is doing
 // least with its place. Otherwise sixteen clients that each send one byte and fall silent
 // hold the door shut for the whole handshake timeout, reconnecting as fast as they are
-// cut, and a real encoder is refused every time. The victim is the one that got least far
-// (still sending C0/C1, then C2, then connect/publish); at the same stage, one whose client
-// keeps the server waiting (a read is blocked on it), the oldest first, before one whose
+// cut, and a real encoder is refused every time. The victim is first one the server has
+// heard nothing from for quietAfter, before any heard from since: an encoder waits a round
+// trip for each answer during connect and publish, a stalled client, even one that
+// completed the handshake, stays silent. Then the one that got least far (still sending
+// C0/C1, then C2, then connect/publish); at the same stage, one whose client keeps the
+// server waiting (a read is blocked on it), the one silent longest first, before one whose
 // bytes the server has yet to read (a newcomer whose handler has not run: the newest of
-// those goes, see victim). An encoder sends its whole C0/C1 at once, so once the server
+// those goes, see choose). An encoder sends its whole C0/C1 at once, so once the server
 // has read it, an idle flood, even from the encoder's own address behind a NAT, only ever
-// evicts itself. A
-// connection whose connect and publish are in and whose key is being checked is never
-// evicted; once the key is good it leaves the set. Only when every member is being
-// checked is a newcomer refused (ErrTooManyUnauthenticated).
+// evicts itself. A connection whose connect and publish are in and whose key is being
+// checked is never evicted (budgetConn.state decides which of the two claims it first);
+// once the key is good it leaves the set. Only when every member is being checked is a
+// newcomer refused (ErrTooManyUnauthenticated).
 type preAuthSet struct {
 	max, perAddr int
 
@@ -38,7 +42,7 @@ func newPreAuthSet(max, perAddr int) *preAuthSet {
 
 // add registers c. When its address or the whole set is at its cap, it picks a victim
 // among the same address's connections or among all, unregisters it and returns it for
-// the caller to evict (outside the lock).
+// the caller to close with evict (outside the lock: it is claimed, see markEvicted).
 func (p *preAuthSet) add(c *budgetConn) (victim *budgetConn, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -55,33 +59,58 @@ func (p *preAuthSet) add(c *budgetConn) (victim *budgetConn, err error) {
 		}
 	}
 	if victim != nil {
-		p.removeLocked(victim)
+		p.removeLocked(victim) // victim claimed it (markEvicted): it is the caller's to close
 	}
 	p.conns = append(p.conns, c)
 	p.byAddr[c.addr]++
 	return victim, nil
 }
 
-// victim is the connection to evict among those of addr (sameAddr) or all; nil if every
-// one is having its key checked.
+// victim picks and claims (markEvicted) the connection to evict among those of addr
+// (sameAddr) or all; nil if every one is having its key checked. A handler may start its
+// key check while we choose: then its claim fails and we choose again.
 func (p *preAuthSet) victim(addr netip.Prefix, sameAddr bool) *budgetConn {
+	now := monoNow()
+	for {
+		v := p.choose(addr, sameAddr, now)
+		if v == nil || v.markEvicted() {
+			return v
+		}
+	}
+}
+
+// quietAfter is how long a client may keep the server waiting before it ranks as stalled:
+// far above the round trip an encoder waits for each answer, far below the timeouts.
+const quietAfter = time.Second
+
+func (p *preAuthSet) choose(addr netip.Prefix, sameAddr bool, now int64) *budgetConn {
 	var best *budgetConn
-	bestRank := 0
+	var bestRank int
+	var bestLast int64
 	for _, c := range p.conns { // oldest first
-		if sameAddr && c.addr != addr || c.admitting.Load() {
+		if sameAddr && c.addr != addr || c.state.Load() != statePending {
 			continue
 		}
-		waiting := c.waiting.Load()
+		waiting, last := c.waiting.Load(), c.lastRead.Load()
 		rank := 2 * c.stage()
 		if !waiting {
 			rank++
 		}
-		// On a tie the oldest waiting one goes (it has stalled longest), but the newest
-		// of those not waiting: their bytes are still to be read, and the oldest of them
-		// is an encoder whose handler has not run yet as often as not.
-		if best == nil || rank < bestRank || rank == bestRank && !waiting {
-			best, bestRank = c, rank
+		if now-last < int64(quietAfter) {
+			rank += 2 * (stageCommand + 1) // heard from lately: after every stalled one
 		}
+		switch {
+		case best == nil || rank < bestRank:
+		case rank > bestRank:
+			continue
+		// On a tie the waiting one silent longest goes (the oldest if equal): a stalled
+		// client before an encoder waiting a round trip for its answer. Of those not
+		// waiting the newest goes: their bytes are still to be read, and the oldest of
+		// them is an encoder whose handler has not run yet as often as not.
+		case waiting && last >= bestLast:
+			continue
+		}
+		best, bestRank, bestLast = c, rank, last
 	}
 	return best
 }

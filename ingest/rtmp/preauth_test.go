@@ -2,37 +2,51 @@ package rtmp
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // TestPreAuthVictim: which unauthenticated connection a newcomer evicts, by progress,
 // whether the server is waiting on it, age and address; one whose key is being checked is
 // never evicted, and when all are, the newcomer is refused.
 func TestPreAuthVictim(t *testing.T) {
-	type member struct {
-		addr      string
-		read      int64
-		waiting   bool
-		admitting bool
-	}
 	for _, tc := range []struct {
 		name    string
 		members []member // oldest first
 		from    string   // the newcomer's address
 		want    int      // index of the victim; -1 none; -2 refused
+		max     int      // caps: 3 in all and 2 per address unless set
+		perAddr int
 	}{
-		{"room left", []member{{"1.1.1.1", 1, true, false}}, "1.1.1.1", -1},
-		{"oldest stalled", []member{{"1.1.1.1", 1, true, false}, {"1.1.1.1", 1, true, false}, {"1.1.1.2", 0, true, false}}, "1.1.1.3", 0},
-		{"least progress before oldest", []member{{"1.1.1.1", handshakeBytes, true, false}, {"1.1.1.2", c0c1Bytes, true, false}, {"1.1.1.3", 1, true, false}}, "1.1.1.4", 2},
-		{"waiting before unread", []member{{"1.1.1.1", 0, false, false}, {"1.1.1.2", 1, true, false}, {"1.1.1.3", 0, false, false}}, "1.1.1.4", 1},
-		{"newest unread", []member{{"1.1.1.1", 0, false, false}, {"1.1.1.2", 0, false, false}, {"1.1.1.3", 0, false, false}}, "1.1.1.4", 2},
-		{"own address first", []member{{"1.1.1.2", 1, true, false}, {"1.1.1.1", handshakeBytes, true, false}, {"1.1.1.1", c0c1Bytes, true, false}}, "1.1.1.1", 2},
-		{"key being checked is kept", []member{{"1.1.1.1", handshakeBytes, true, true}, {"1.1.1.2", handshakeBytes, true, false}, {"1.1.1.3", handshakeBytes, true, true}}, "1.1.1.4", 1},
-		{"all being checked", []member{{"1.1.1.1", handshakeBytes, true, true}, {"1.1.1.1", handshakeBytes, true, true}}, "1.1.1.1", -2},
+		{"room left", []member{{"1.1.1.1", 1, true, false, 0}}, "1.1.1.1", -1, 0, 0},
+		{"oldest stalled", []member{{"1.1.1.1", 1, true, false, 0}, {"1.1.1.1", 1, true, false, 0}, {"1.1.1.2", 0, true, false, 0}}, "1.1.1.3", 0, 0, 0},
+		{"least progress before oldest", []member{{"1.1.1.1", handshakeBytes, true, false, 0}, {"1.1.1.2", c0c1Bytes, true, false, 0}, {"1.1.1.3", 1, true, false, 0}}, "1.1.1.4", 2, 0, 0},
+		{"waiting before unread", []member{{"1.1.1.1", 0, false, false, 0}, {"1.1.1.2", 1, true, false, 0}, {"1.1.1.3", 0, false, false, 0}}, "1.1.1.4", 1, 0, 0},
+		{"newest unread", []member{{"1.1.1.1", 0, false, false, 0}, {"1.1.1.2", 0, false, false, 0}, {"1.1.1.3", 0, false, false, 0}}, "1.1.1.4", 2, 0, 0},
+		{"own address first", []member{{"1.1.1.2", 1, true, false, 0}, {"1.1.1.1", handshakeBytes, true, false, 0}, {"1.1.1.1", c0c1Bytes, true, false, 0}}, "1.1.1.1", 2, 0, 0},
+		{"key being checked is kept", []member{{"1.1.1.1", handshakeBytes, true, true, 0}, {"1.1.1.2", handshakeBytes, true, false, 0}, {"1.1.1.3", handshakeBytes, true, true, 0}}, "1.1.1.4", 1, 0, 0},
+		{"all being checked", []member{{"1.1.1.1", handshakeBytes, true, true, 0}, {"1.1.1.1", handshakeBytes, true, true, 0}}, "1.1.1.1", -2, 0, 0},
+		// An encoder waits a round trip for each answer during connect/publish, a flood
+		// that completed the handshake is silent for good: the encoder is not the victim
+		// (it was, as the oldest at the same stage, before the fix).
+		{"encoder waiting a round trip", append([]member{{"1.1.1.1", handshakeBytes, true, false, 50 * time.Millisecond}},
+			fullHandshakeFlood(7, 1500*time.Millisecond)...), "3.3.3.3", 1, 8, 4},
+		{"longest silent among recent", []member{{"1.1.1.1", handshakeBytes, true, false, 100 * time.Millisecond},
+			{"2.2.2.2", handshakeBytes, true, false, 300 * time.Millisecond}, {"2.2.2.3", handshakeBytes, true, false, 200 * time.Millisecond}}, "3.3.3.3", 1, 0, 0},
+		// One that read bytes within quietAfter is kept while a longer-silent one exists,
+		// even one further on: here an encoder waiting for its C2.
+		{"recent read kept over stalled further on", []member{{"1.1.1.1", c0c1Bytes, true, false, 20 * time.Millisecond},
+			{"2.2.2.2", handshakeBytes, true, false, 2 * time.Second}}, "3.3.3.3", 1, 2, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPreAuthSet(3, 2)
+			max, perAddr := 3, 2
+			if tc.max > 0 {
+				max, perAddr = tc.max, tc.perAddr
+			}
+			p := newPreAuthSet(max, perAddr)
 			var conns []*budgetConn
 			for _, m := range tc.members {
 				c := &budgetConn{addr: netip.PrefixFrom(netip.MustParseAddr(m.addr), 32)}
@@ -41,7 +55,10 @@ func TestPreAuthVictim(t *testing.T) {
 				}
 				c.read.Store(m.read)
 				c.waiting.Store(m.waiting)
-				c.admitting.Store(m.admitting)
+				c.lastRead.Store(monoNow() - int64(m.silent))
+				if m.admitting {
+					c.state.Store(stateAdmitting)
+				}
 				conns = append(conns, c)
 			}
 			newcomer := &budgetConn{addr: netip.PrefixFrom(netip.MustParseAddr(tc.from), 32)}
@@ -78,6 +95,25 @@ func TestPreAuthVictim(t *testing.T) {
 	}
 }
 
+// member is a pre-auth connection in TestPreAuthVictim.
+type member struct {
+	addr      string
+	read      int64         // bytes read
+	waiting   bool          // the server is blocked reading from it
+	admitting bool          // its key is being checked
+	silent    time.Duration // since the server last read from it
+}
+
+// fullHandshakeFlood is n clients from two addresses that completed C0/C1/C2 and fell
+// silent, the first silent longest.
+func fullHandshakeFlood(n int, silent time.Duration) []member {
+	var ms []member
+	for i := range n {
+		ms = append(ms, member{fmt.Sprintf("2.2.2.%d", 2+i%2), handshakeBytes, true, false, silent - time.Duration(i)*time.Millisecond})
+	}
+	return ms
+}
+
 func indexOf(conns []*budgetConn, c *budgetConn) int {
 	for i, x := range conns {
 		if x == c {
@@ -85,4 +121,43 @@ func indexOf(conns []*budgetConn, c *budgetConn) int {
 		}
 	}
 	return -1
+}
+
+// TestPreAuthEvictAdmitRace: the handler of a connection chosen as a victim reaches its key
+// check between the choice (under the set's lock) and the close (outside it). Before the
+// fix it went on to authenticate and the late close then cut a publisher whose key was
+// valid. Now exactly one side wins: either the eviction (the handler learns it was evicted
+// and stops) or the key check (and the connection is not closed).
+func TestPreAuthEvictAdmitRace(t *testing.T) {
+	for _, handlerFirst := range []bool{false, true} {
+		server, client := net.Pipe()
+		defer client.Close()
+		p := newPreAuthSet(1, 1)
+		c := newBudgetConn(server, preAuthBytes)
+		if _, err := p.add(c); err != nil {
+			t.Fatal(err)
+		}
+		admitted := false
+		if handlerFirst {
+			admitted = c.beginAdmit()
+		}
+		other, _ := net.Pipe()
+		defer other.Close()
+		victim, err := p.add(newBudgetConn(other, preAuthBytes))
+		if !handlerFirst {
+			admitted = c.beginAdmit() // in the gap before the accept loop closes the victim
+		}
+		if victim != nil {
+			victim.evict()
+		}
+		closed := server.SetDeadline(time.Time{}) != nil // net.Pipe: io.ErrClosedPipe once closed
+		switch {
+		case admitted && closed:
+			t.Fatalf("handler first %v: the connection passed to its key check and was then closed", handlerFirst)
+		case !admitted && !closed:
+			t.Fatalf("handler first %v: the handler was stopped but the connection left open", handlerFirst)
+		case admitted && !errors.Is(err, ErrTooManyUnauthenticated):
+			t.Fatalf("handler first %v: newcomer got %v, want ErrTooManyUnauthenticated", handlerFirst, err)
+		}
+	}
 }

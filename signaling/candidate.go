@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
+	"github.com/pion/ice/v4"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -20,31 +22,73 @@ var candidatesScreened = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Remote ICE candidates kept from the ICE agent, by result: ignored_mdns (a browser's .local name), refused_name (another host name), refused_address (unspecified, multicast or broadcast).",
 }, []string{"result"})
 
-// screenCandidate decides on a candidate attribute value (what follows "candidate:"),
-// whose shape checkCandidate has accepted. It returns ignore for an mDNS host name
-// (browsers hide their addresses behind one; the server never resolves them and learns
-// the address from the browser's connectivity checks), and an error for any other name
-// or an address no peer can have. pion itself would keep a name ending in .invalid as an
-// unresolved candidate and query .local names over multicast when mDNS is on: deciding
-// here keeps that behaviour out of the server whatever pion's settings.
+// errMalformedCandidate: a remote ICE candidate without the RFC 8839 shape, or one pion
+// cannot parse. A 400 for the client, whether trickled or in an offer.
+var errMalformedCandidate = errors.New("malformed ICE candidate")
+
+// screenCandidate decides on a candidate attribute value (what follows "candidate:").
+// It returns ignore for an mDNS host name (browsers hide their addresses behind one; the
+// server never resolves them and learns the address from the browser's connectivity
+// checks), and an error for a malformed candidate, any other name, or an address no peer
+// can have. pion itself would keep a name ending in .invalid as an unresolved candidate
+// and query .local names over multicast when mDNS is on: deciding here keeps that
+// behaviour out of the server whatever pion's settings.
+// The address screened is the one pion's own parser reads, so the screen and the ICE
+// agent cannot disagree on it (pion splits on single spaces and drops an IPv6 zone).
 // Loopback, private and link-local addresses stay: tests and LANs use them.
 func screenCandidate(value string) (ignore bool, err error) {
-	host := strings.Fields(value)[4]
-	addr, perr := netip.ParseAddr(host)
-	switch {
-	case perr != nil && strings.HasSuffix(strings.ToLower(host), ".local"):
+	fields, err := candidateFields(value)
+	if err != nil {
+		return false, err
+	}
+	// Dropped before pion sees it: pion only knows a lower-case .local.
+	if strings.HasSuffix(strings.ToLower(fields[4]), ".local") {
 		candidatesScreened.WithLabelValues("ignored_mdns").Inc()
 		return true, nil
+	}
+	// pion refuses most names itself; the field stands in for its address then, so a
+	// name is refused as one.
+	c, cerr := ice.UnmarshalCandidate(value)
+	host := fields[4]
+	if cerr == nil {
+		host = c.Address()
+	}
+	addr, perr := netip.ParseAddr(host)
+	switch {
 	case perr != nil:
 		candidatesScreened.WithLabelValues("refused_name").Inc()
 		return false, fmt.Errorf("%w: address %q is not an IP address (the server resolves no names; mDNS .local names are ignored)", errRefusedCandidate, truncate(host))
+	case cerr != nil:
+		return false, fmt.Errorf("%w %q: %v", errMalformedCandidate, truncate(value), cerr)
 	}
-	addr = addr.Unmap()
+	// The zone names an interface of the sender, never of the server; the checks below
+	// compare addresses without it (netip equality and IsUnspecified include it).
+	addr = addr.WithZone("").Unmap()
 	if addr.IsUnspecified() || addr.IsMulticast() || addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		candidatesScreened.WithLabelValues("refused_address").Inc()
 		return false, fmt.Errorf("%w: address %s can never be a peer (unspecified, multicast or broadcast)", errRefusedCandidate, addr)
 	}
 	return false, nil
+}
+
+// candidateFields splits a candidate value into its fields, refusing what a parser that
+// splits on single spaces and one that splits on any whitespace would read differently:
+// a byte outside printable ASCII, or an empty field. It checks the RFC 8839 shape
+// (foundation, component, transport, priority, address, port, "typ", type).
+func candidateFields(value string) ([]string, error) {
+	for i := 0; i < len(value); i++ {
+		if value[i] < ' ' || value[i] > '~' {
+			return nil, fmt.Errorf("%w %q: byte %#x is not printable ASCII", errMalformedCandidate, truncate(value), value[i])
+		}
+	}
+	fields := strings.Split(value, " ")
+	if slices.Contains(fields, "") {
+		return nil, fmt.Errorf("%w %q: empty field (fields are separated by one space)", errMalformedCandidate, truncate(value))
+	}
+	if len(fields) < 8 || fields[6] != "typ" {
+		return nil, fmt.Errorf("%w %q", errMalformedCandidate, truncate(value))
+	}
+	return fields, nil
 }
 
 // screenOffer applies screenCandidate to the candidates of an offer: pion adds them to
@@ -61,9 +105,6 @@ func screenOffer(offer string) (string, error) {
 		if !ok {
 			kept = append(kept, line)
 			continue
-		}
-		if err := checkCandidate(value); err != nil {
-			return "", fmt.Errorf("offer: %w", err)
 		}
 		ignore, err := screenCandidate(value)
 		if err != nil {

@@ -42,6 +42,49 @@ func TestScreenCandidate(t *testing.T) {
 	}
 }
 
+// TestScreenCandidateLines (review finding 3): the screen reads a line as pion does. A
+// zone does not hide an address no peer can have, and a line that a single-space parser
+// and a whitespace parser would read differently is malformed.
+func TestScreenCandidateLines(t *testing.T) {
+	const ok, ignore, refuse, malformed = "ok", "ignore", "refuse", "malformed"
+	cases := []struct{ line, want string }{
+		{"1 1 udp 2130706431 127.0.0.1 9 typ host generation 0 ufrag x network-id 1", ok},
+		{"1 1 udp 2130706431 fe80::1%eth0 9 typ host", ok},
+		{"1 1 udp 1686052607 203.0.113.9 9 typ srflx raddr 10.0.0.1 rport 9", ok},
+		{"1 1 udp 2130706431 ABC.LOCAL 9 typ host", ignore},
+		{"1 1 udp 2130706431 ::%eth0 9 typ host", refuse},
+		{"1 1 udp 2130706431 ::ffff:0.0.0.0%1 9 typ host", refuse},
+		{"1 1 udp 2130706431 0.0.0.0%x 9 typ host", refuse},
+		{"1 1 udp 2130706431 ff02::fb%eth0 9 typ host", refuse},
+		{"1 1 udp 2130706431 attacker.invalid 9 typ srflx raddr 0.0.0.0 rport 0", refuse},
+		{"1 1 udp 2130706431 1.2.3.4\tattacker.invalid  typ host", malformed},
+		{"1 1 udp 2130706431 1.2.3.4  9 typ host", malformed},
+		{"1 1 udp 2130706431 1.2.3.4 9 typ host ", malformed},
+		{" 1 udp 2130706431 1.2.3.4 9 typ host", malformed},
+		{"1 1 udp 2130706431 1.2.3.4 9 typ host\x00", malformed},
+		{"1 1 udp 2130706431 1.2.3.4\u00a09 typ host x", malformed},
+		{"1 1 udp 2130706431 127.0.0.1 9 typ bogus", malformed},
+		{"1 1 udp 2130706431 127.0.0.1 99999 typ host", malformed},
+	}
+	for _, c := range cases {
+		ign, err := screenCandidate(c.line)
+		got := ok
+		switch {
+		case ign:
+			got = ignore
+		case errors.Is(err, errRefusedCandidate):
+			got = refuse
+		case errors.Is(err, errMalformedCandidate):
+			got = malformed
+		case err != nil:
+			got = err.Error()
+		}
+		if got != c.want {
+			t.Errorf("%q: %s (%v), want %s", c.line, got, err, c.want)
+		}
+	}
+}
+
 // An mDNS candidate never reaches the ICE agent, and is counted; a host name refuses the
 // whole fragment before anything is added.
 func TestParseFragmentScreensCandidates(t *testing.T) {

@@ -51,9 +51,6 @@ func parseFragment(body string) (sdpFragment, error) {
 			if len(f.candidates)+f.ignored == maxTrickleCandidates {
 				return f, fmt.Errorf("%w: more than %d candidates", errBadFragment, maxTrickleCandidates)
 			}
-			if err := checkCandidate(value); err != nil {
-				return f, fmt.Errorf("%w: %v", errBadFragment, err)
-			}
 			ignore, err := screenCandidate(value)
 			if err != nil {
 				return f, fmt.Errorf("%w: %w", errBadFragment, err)
@@ -71,16 +68,6 @@ func parseFragment(body string) (sdpFragment, error) {
 		}
 	}
 	return f, nil
-}
-
-// checkCandidate rejects a candidate value without the RFC 8839 shape (foundation,
-// component, transport, priority, address, port, "typ", type), so a malformed one is a 400
-// for the client; pion parses the details when it is added.
-func checkCandidate(value string) error {
-	if fields := strings.Fields(value); len(fields) < 8 || fields[6] != "typ" {
-		return fmt.Errorf("malformed candidate %q", truncate(value))
-	}
-	return nil
 }
 
 // offerUfrag returns the ICE username fragment of an offer, to recognise an ICE restart.

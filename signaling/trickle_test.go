@@ -2,8 +2,11 @@ package signaling
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/pion/ice/v4"
 )
 
 func TestParseFragment(t *testing.T) {
@@ -44,6 +47,9 @@ func FuzzParseFragment(f *testing.F) {
 	f.Add("a=mid:0\r\na=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\n")
 	f.Add("a=ice-ufrag:x\na=ice-pwd:y\n")
 	f.Add("m=audio 9 RTP/AVP 0\r\n")
+	f.Add("a=mid:0\r\na=candidate:1 1 udp 2130706431 ::%eth0 9 typ host\r\n")
+	f.Add("a=mid:0\r\na=candidate:1 1 udp 2130706431 1.2.3.4\tattacker.invalid  typ host\r\n")
+	f.Add("a=mid:0\r\na=candidate:1 1 udp 2130706431 fe80::1%eth0 9 typ host\r\n")
 	f.Fuzz(func(t *testing.T, body string) {
 		frag, err := parseFragment(body)
 		if err != nil && !errors.Is(err, errBadFragment) {
@@ -51,6 +57,16 @@ func FuzzParseFragment(f *testing.F) {
 		}
 		if len(frag.candidates) > maxTrickleCandidates {
 			t.Fatalf("%d candidates", len(frag.candidates))
+		}
+		// What reaches the ICE agent is an IP address pion reads as the screen did.
+		for _, c := range frag.candidates {
+			ic, err := ice.UnmarshalCandidate(c.Candidate)
+			if err != nil {
+				t.Fatalf("%q passed the screen but pion refuses it: %v", c.Candidate, err)
+			}
+			if a, err := netip.ParseAddr(ic.Address()); err != nil || a.WithZone("").Unmap().IsUnspecified() {
+				t.Fatalf("%q passed the screen with address %q", c.Candidate, ic.Address())
+			}
 		}
 	})
 }

@@ -30,9 +30,7 @@ func Publish(s *sfu.SFU, roomName, offer string, log *zap.Logger) (*Session, str
 	}
 	// An offer with one usable section is taken: a host whose camera sends AV1 still goes
 	// live with its Opus audio, as a browser would. The answer rejects the rest; say so.
-	for _, r := range sfu.OfferRefusals(offer, sfu.RolePublisher) {
-		log.Warn("offered media refused: no codec Glint forwards", zap.String("media", r.String()), zap.String("mid", r.MID), zap.String("accepted", sfu.AcceptedCodecs))
-	}
+	warnRefusals(log, sfu.OfferRefusals(offer, sfu.RolePublisher))
 	room, err := s.Join(roomName, sfu.RolePublisher)
 	if err != nil {
 		return nil, "", err

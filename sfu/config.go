@@ -29,11 +29,18 @@ type Config struct {
 	MaxViewersPerRoom int `yaml:"max_viewers_per_room"`
 
 	// MaxHandshakes bounds the sessions being set up at once, from offer to DTLS connected
-	// (or failed, or reaped at ConnectTimeout); a burst beyond it waits up to HandshakeWait
-	// for a slot and is then refused with ErrBusy. Default: 8 per GOMAXPROCS, at least 16.
+	// (or failed, or closed, or HandshakeLease passed); a burst beyond it waits up to
+	// HandshakeWait for a slot and is then refused with ErrBusy. One client (SessionOptions'
+	// Client) holds at most max(2, MaxHandshakes/4) slots and beyond that is refused at once.
+	// Default: 8 per GOMAXPROCS, at least 16.
 	MaxHandshakes int `yaml:"max_handshakes"`
 	// HandshakeWait is how long a new session waits for a handshake slot before ErrBusy.
 	HandshakeWait time.Duration `yaml:"handshake_wait"`
+	// HandshakeLease is the longest a session holds its handshake slot: a DTLS handshake
+	// takes tens of ms on a LAN and about 1 s on a bad mobile link, and a client that never
+	// connects must not keep a slot until ConnectTimeout. The session itself goes on and is
+	// reaped at ConnectTimeout as before. 100ms..ConnectTimeout.
+	HandshakeLease time.Duration `yaml:"handshake_lease"`
 	// ConnectTimeout reaps a session whose ICE/DTLS does not complete in time.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// DisconnectTimeout is how long a session may lose connectivity before it is reaped.
@@ -72,6 +79,7 @@ func DefaultConfig() Config {
 		MaxViewersPerRoom: 1000,
 		MaxHandshakes:     max(16, 8*runtime.GOMAXPROCS(0)),
 		HandshakeWait:     time.Second,
+		HandshakeLease:    3 * time.Second,
 		ConnectTimeout:    15 * time.Second,
 		DisconnectTimeout: 10 * time.Second,
 		HostTimeout:       2 * time.Second,
@@ -108,6 +116,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sfu: handshake_wait must be 0..1m, got %s", c.HandshakeWait)
 	case c.ConnectTimeout < time.Second:
 		return fmt.Errorf("sfu: connect_timeout must be at least 1s, got %s", c.ConnectTimeout)
+	case c.HandshakeLease < 100*time.Millisecond || c.HandshakeLease > c.ConnectTimeout:
+		return fmt.Errorf("sfu: handshake_lease must be 100ms..connect_timeout (%s), got %s", c.ConnectTimeout, c.HandshakeLease)
 	case c.DisconnectTimeout < time.Second:
 		return fmt.Errorf("sfu: disconnect_timeout must be at least 1s, got %s", c.DisconnectTimeout)
 	case c.HostTimeout < time.Second || c.HostTimeout > time.Minute:

@@ -16,7 +16,8 @@ var (
 	// ErrClosed: the SFU or room is shutting down.
 	ErrClosed = errors.New("sfu: closed")
 	// ErrBusy: Config.MaxHandshakes sessions are already being set up and none finished
-	// within Config.HandshakeWait; the client should retry shortly.
+	// within Config.HandshakeWait, or this client already has its share of them (refused at
+	// once); the client should retry shortly.
 	ErrBusy = errors.New("sfu: busy setting up sessions")
 	// ErrNoMedia: an offer carries no audio or video the SFU can use.
 	ErrNoMedia = errors.New("sfu: offer has no usable audio or video")

@@ -10,8 +10,12 @@ import (
 // than keeping it (pion's ICE agent, DTLS flights, SRTP contexts, interceptor state); after
 // a thousand sessions came and went the process held hundreds of MiB with a few tens live,
 // as the runtime's background scavenger gives pages back only slowly. So once a burst has
-// ended (at least burstSessions sessions set up or ended, then none for burstQuiet) the
-// heap is collected and freed pages returned at once, at most once per returnEvery.
+// ended (at least burstSessions sessions set up or ended within burstWindow, then none for
+// burstQuiet) the heap is collected and freed pages returned, at most once per returnEvery.
+//
+// The window matters too: counted without one, a server with steady traffic reaches
+// burstSessions every so often and would collect the whole heap every returnEvery whenever
+// there is a lull of burstQuiet, for memory the scavenger returns well enough by itself.
 //
 // The quiet period matters: debug.FreeOSMemory collects and then scavenges the whole heap
 // while holding the heap lock, so run in the middle of a burst it stalls every goroutine
@@ -19,6 +23,7 @@ import (
 // each time the handshakes in flight touched zero).
 const (
 	burstSessions = 64
+	burstWindow   = 10 * time.Second
 	burstQuiet    = 3 * time.Second
 	returnEvery   = 30 * time.Second
 )
@@ -26,10 +31,13 @@ const (
 // memReturner decides when a burst has ended and returns memory to the OS then.
 type memReturner struct {
 	mu        sync.Mutex
-	churn     int       // sessions set up or ended since memory was last returned
-	lastChurn time.Time // the newest of them
-	last      time.Time // when memory was last returned
-	busy      bool      // a return is scheduled or running
+	churn     int                      // sessions set up or ended since memory was last returned
+	recent    [burstSessions]time.Time // when the newest burstSessions of them were, a ring
+	next      int                      // the ring's oldest entry, where the next one goes
+	burst     bool                     // burstSessions of them fell within burstWindow
+	lastChurn time.Time                // the newest of them
+	last      time.Time                // when memory was last returned
+	busy      bool                     // a return is scheduled or running
 	timer     *time.Timer
 	quiet     time.Duration // burstQuiet; tests shorten it
 	free      func()        // debug.FreeOSMemory; tests count calls instead
@@ -42,11 +50,22 @@ func newMemReturner() *memReturner {
 }
 
 // count notes a session set up or ended.
-func (m *memReturner) count() {
+func (m *memReturner) count() { m.countAt(time.Now()) }
+
+func (m *memReturner) countAt(now time.Time) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.churn++
-	m.lastChurn = time.Now()
-	m.mu.Unlock()
+	m.lastChurn = now
+	m.recent[m.next] = now
+	m.next = (m.next + 1) % burstSessions
+	m.burst = m.burst || m.burstLocked()
+}
+
+// burstLocked reports whether the newest burstSessions sessions, all counted since the last
+// return, fell within burstWindow. The entry at next is the oldest of the ring.
+func (m *memReturner) burstLocked() bool {
+	return m.churn >= burstSessions && m.lastChurn.Sub(m.recent[m.next]) <= burstWindow
 }
 
 // idle is called when the last handshake in flight ends or the last session goes: a
@@ -56,7 +75,7 @@ func (m *memReturner) count() {
 func (m *memReturner) idle(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.busy || m.stopped || m.churn < burstSessions {
+	if m.busy || m.stopped || !m.burst {
 		return
 	}
 	m.busy = true
@@ -88,12 +107,17 @@ func (m *memReturner) run() {
 		return
 	}
 	m.timer = nil
+	counted := m.churn
 	m.mu.Unlock()
 
 	m.free()
 
+	// Sessions that came or went while free ran are not part of the burst just returned:
+	// they count toward the next one.
 	m.mu.Lock()
-	m.churn, m.last, m.busy = 0, time.Now(), false
+	m.churn -= counted
+	m.burst = m.burstLocked()
+	m.last, m.busy = time.Now(), false
 	m.mu.Unlock()
 	m.wg.Done()
 }

@@ -75,7 +75,7 @@ var (
 	})
 	handshakesRefused = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "handshakes_refused_total",
-		Help: "Sessions refused (503) because sfu.max_handshakes were in progress for longer than sfu.handshake_wait.",
+		Help: "Sessions refused (503) because sfu.max_handshakes were in progress for longer than sfu.handshake_wait, or their client already had its share of them in progress.",
 	})
 	hostsGone = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "hosts_gone_total",

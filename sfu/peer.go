@@ -51,14 +51,22 @@ type Peer struct {
 	done     chan struct{}
 	seq      uint64 // creation order: a newer host session wins over an older one
 	// handshake is the session's slot in the SFU's handshake bound, released once it
-	// connects or ends; nil for an ingest session, which has no handshake.
+	// connects or ends or its lease passes; nil for an ingest session, which has no handshake.
 	handshake *handshakeSlot
 }
 
 var peerSeq atomic.Uint64
 
+// SessionOptions say who starts a session, as far as the SFU needs to know.
+type SessionOptions struct {
+	// Client keys the per-client cap on handshakes in progress (Config.MaxHandshakes):
+	// signaling passes the client's address. "" means no per-client cap (library users,
+	// RTMP ingest).
+	Client string
+}
+
 // NewPeer creates a session's PeerConnection with the publisher or viewer configuration.
-func (s *SFU) NewPeer(role Role, log *zap.Logger) (*Peer, error) {
+func (s *SFU) NewPeer(role Role, opts SessionOptions, log *zap.Logger) (*Peer, error) {
 	api := s.engine.sub
 	if role == RolePublisher {
 		api = s.engine.pub
@@ -67,10 +75,10 @@ func (s *SFU) NewPeer(role Role, log *zap.Logger) (*Peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.handshakes.acquire(); err != nil {
+	slot, err := s.handshakes.acquire(opts.Client)
+	if err != nil {
 		return nil, err
 	}
-	slot := &handshakeSlot{gate: s.handshakes}
 	pc, err := api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
 		slot.release()

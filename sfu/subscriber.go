@@ -28,6 +28,8 @@ type SubscribeOptions struct {
 	MaxLayer int
 	// ExistingRoomOnly refuses to create the room (anonymous viewers must not be able to).
 	ExistingRoomOnly bool
+	// Session says who the viewer is (its client key for the per-client handshake cap).
+	Session SessionOptions
 }
 
 // Subscribe admits a viewer to room and answers its offer. On success the session owns the
@@ -43,7 +45,7 @@ func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := s.NewPeer(RoleViewer, log)
+	p, err := s.NewPeer(RoleViewer, opts.Session, log)
 	if err != nil {
 		room.Leave(RoleViewer)
 		return nil, "", err

@@ -95,7 +95,7 @@ func TestRateLimitPerIP(t *testing.T) {
 // TestUnconnectedSessionIsReaped: a peer that posts an offer and never completes ICE loses
 // its session after the connect timeout, and its resource URL with it.
 func TestUnconnectedSessionIsReaped(t *testing.T) {
-	e := newEnv(t, func(s *sfuConfig, _ *sigConfig) { s.ConnectTimeout = time.Second })
+	e := newEnv(t, func(s *sfuConfig, _ *sigConfig) { s.ConnectTimeout, s.HandshakeLease = time.Second, time.Second })
 	token := e.token("r", auth.TokenOptions{Publish: true})
 	resp, body := e.post("/whip/r", token, "application/sdp", offerFrom(t))
 	if resp.StatusCode != http.StatusCreated {

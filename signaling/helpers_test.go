@@ -39,6 +39,10 @@ func newEnv(t *testing.T, tweak func(*sfuConfig, *sigConfig)) *env {
 	sc.KeyframeInterval = 100 * time.Millisecond
 	gc := signaling.DefaultConfig()
 	gc.RatePerSecond, gc.RateBurst = 1000, 1000
+	// Every test client is 127.0.0.1: the per-address share of handshakes in flight,
+	// max(2, max_handshakes/4), must not refuse a test's crowd of viewers joining at once
+	// (TestHandshakeBound sets its own bound and addresses).
+	sc.MaxHandshakes = 400
 	if tweak != nil {
 		tweak(&sc, &gc)
 	}

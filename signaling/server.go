@@ -140,7 +140,9 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		defer s.unreserve()
 		id := newID()
 		log := s.log.With(zap.String("room", room), zap.String("session", id), zap.String("kind", kind), zap.String("identity", identity(claims)))
-		sess, answer, err := s.start(role, room, offer, sfu.SubscribeOptions{MaxLayer: layer, ExistingRoomOnly: claims == nil}, log)
+		opts := sfu.SubscribeOptions{MaxLayer: layer, ExistingRoomOnly: claims == nil,
+			Session: sfu.SessionOptions{Client: clientIP(r, s.cfg.TrustProxy)}}
+		sess, answer, err := s.start(role, room, offer, opts, log)
 		if err != nil {
 			if statusOf(err) == http.StatusInternalServerError {
 				log.Error("session not created", zap.Error(err))
@@ -183,7 +185,7 @@ func (s *Server) unreserve() {
 // start creates the WebRTC session behind a new resource.
 func (s *Server) start(role sfu.Role, room, offer string, opts sfu.SubscribeOptions, log *zap.Logger) (session, string, error) {
 	if role == sfu.RolePublisher {
-		ws, answer, err := whip.Publish(s.sfu, room, offer, log)
+		ws, answer, err := whip.PublishWith(s.sfu, room, offer, opts.Session, log)
 		if err != nil {
 			return nil, "", err
 		}

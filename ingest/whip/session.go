@@ -23,6 +23,12 @@ type Session struct {
 // Publish admits a host to a room and answers its offer. The new session replaces any
 // earlier host session of the room, so a host who reconnects resumes every viewer at once.
 func Publish(s *sfu.SFU, roomName, offer string, log *zap.Logger) (*Session, string, error) {
+	return PublishWith(s, roomName, offer, sfu.SessionOptions{}, log)
+}
+
+// PublishWith is Publish for a session whose client is known (opts.Client: the per-client
+// handshake cap; signaling passes the client's address).
+func PublishWith(s *sfu.SFU, roomName, offer string, opts sfu.SessionOptions, log *zap.Logger) (*Session, string, error) {
 	// An offer with no codec the SFU forwards is refused here (ErrUnsupportedCodec, naming
 	// what was offered and what is taken), before it can be counted as a publisher.
 	if err := sfu.CheckOffer(offer, sfu.RolePublisher); err != nil {
@@ -35,7 +41,7 @@ func Publish(s *sfu.SFU, roomName, offer string, log *zap.Logger) (*Session, str
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := s.NewPeer(sfu.RolePublisher, log)
+	p, err := s.NewPeer(sfu.RolePublisher, opts, log)
 	if err != nil {
 		room.Leave(sfu.RolePublisher)
 		return nil, "", err

@@ -51,9 +51,14 @@ func (r *Room) hostLive(p *Peer) {
 }
 
 // hostEnded takes the host off the stage for reason if session p is live on it; called
-// with r.mu held.
+// with r.mu held. A host session already declared gone that then ends by its owner's hand
+// (WHIP DELETE after a network blink, say) turns the state to stopped: left gone, it
+// would tell viewers forever that the host may come back.
 func (r *Room) hostEnded(p *Peer, reason string) {
-	if r.publisher != p || !r.host.Live {
+	if r.publisher != p {
+		return
+	}
+	if !r.host.Live && (r.host.Reason != HostGone || reason != HostStopped) {
 		return
 	}
 	r.host = HostState{Reason: reason, Since: time.Now(), Epoch: r.host.Epoch}

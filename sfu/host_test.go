@@ -59,3 +59,34 @@ func TestHostTimeoutValidated(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHeardWritesSparingly: the packet path (up to four receivers and the RTCP reader of
+// one session) writes the shared heard time at most every heardEvery, not on every
+// packet, so the cores do not fight over its cache line; the first packet still wakes
+// the host watch, once.
+func TestHeardWritesSparingly(t *testing.T) {
+	p := &Peer{kick: make(chan struct{}, 1)}
+	t0 := time.Now().UnixNano()
+	p.heardAt(t0)
+	select {
+	case <-p.kick:
+	default:
+		t.Fatal("first packet: no kick")
+	}
+	p.heardAt(t0 + int64(heardEvery)/2)
+	if got := p.heard.Load(); got != t0 {
+		t.Fatalf("a packet %s after the last write rewrote heard: %d, want %d", heardEvery/2, got, t0)
+	}
+	p.heardAt(t0 + int64(heardEvery))
+	if got := p.heard.Load(); got != t0+int64(heardEvery) {
+		t.Fatalf("a packet %s later: heard %d, want %d", heardEvery, got, t0+int64(heardEvery))
+	}
+	select {
+	case <-p.kick:
+		t.Fatal("kicked again after the first packet")
+	default:
+	}
+	if n := testing.AllocsPerRun(100, func() { p.heardAt(time.Now().UnixNano()) }); n != 0 {
+		t.Fatalf("heardAt allocates %v per packet", n)
+	}
+}

@@ -52,15 +52,28 @@ func (r *room) pollHost() (HostState, bool) {
 // checkHost tells every connection when the host goes live or leaves the stage. Polled
 // every tick (50 ms), like presence. A host who left and came back between two polls (a
 // new epoch) is announced as live again; a host replaced by its own reconnecting session
-// stays live on the SFU side, so viewers see nothing of it.
+// stays live on the SFU side, so viewers see nothing of it. A host off the stage whose
+// reason changes (gone, then stopped by a WHIP DELETE) is announced again with the new one.
 func (r *room) checkHost() {
 	st, ok := r.pollHost()
-	if !ok || (st.Live == r.host.Live && (!st.Live || st.Epoch == r.host.Epoch)) {
+	if !ok || !hostChanged(r.host, st) {
 		return
 	}
 	r.host = st
 	typ, payload := stageEvent(st)
 	r.broadcast(typ, "", payload, classState, stageKey)
+}
+
+// hostChanged reports whether viewers who were told was must be told now: live or not,
+// a new epoch while live, a new reason while not.
+func hostChanged(was, now HostState) bool {
+	if was.Live != now.Live {
+		return true
+	}
+	if now.Live {
+		return now.Epoch != was.Epoch
+	}
+	return now.Reason != was.Reason
 }
 
 // stageEvent is the room.live or room.ended message for st.

@@ -67,3 +67,25 @@ func TestNoRoomStateWithoutHost(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomEndedReasonChange: a host declared gone whose session then ends (WHIP DELETE)
+// turns stopped while still not live: viewers get room.ended again with the new reason,
+// so they stop waiting for a host that said it is done.
+func TestRoomEndedReasonChange(t *testing.T) {
+	var mu sync.Mutex
+	st := HostState{Live: true, Epoch: 1}
+	set := func(s HostState) { mu.Lock(); st = s; mu.Unlock() }
+	h := newTestHub(t, hubOpts{opts: Options{Host: func(string) HostState { mu.Lock(); defer mu.Unlock(); return st }}})
+	c := join(t, h, nil)
+	isStage := func(e *Envelope) bool { return e.Type == TypeRoomLive || e.Type == TypeRoomEnded }
+	if env := c.take(TypeRoomLive, isStage); env.Type != TypeRoomLive {
+		t.Fatalf("joined a live room: got %s", env.Type)
+	}
+	for _, reason := range []string{EndedGone, EndedStopped} {
+		set(HostState{Reason: reason, Epoch: 1})
+		env := c.take(TypeRoomEnded, isStage)
+		if got := payloadOf(t, env)["reason"]; env.Type != TypeRoomEnded || got != reason {
+			t.Fatalf("got %s %s, want room.ended %s", env.Type, env.Payload, reason)
+		}
+	}
+}

@@ -25,7 +25,11 @@ type rtcpWriter func([]rtcp.Packet) error
 // publisher (throttled here, coalesced in the Receiver), NACKs are answered from the
 // Receiver's cache. pion hands every SSRC named in a compound packet the whole packet, so
 // feedback about other tracks is skipped by media SSRC.
-func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
+func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) { d.handleRTCP(pkts, time.Now()) }
+
+// handleRTCP is HandleRTCP at now: tests drive the round trip and the resend guard with
+// explicit times.
+func (d *DownTrack) handleRTCP(pkts []rtcp.Packet, now time.Time) {
 	budget := maxNackedPerPacket // per RTCP datagram, however many NACKs it bundles
 	for _, p := range pkts {
 		switch p := p.(type) {
@@ -50,10 +54,10 @@ func (d *DownTrack) HandleRTCP(pkts []rtcp.Packet) {
 			}
 		case *rtcp.TransportLayerNack:
 			if p.MediaSSRC == d.ssrc {
-				budget = d.retransmit(p, budget)
+				budget = d.retransmit(p, budget, now)
 			}
 		case *rtcp.ReceiverReport:
-			d.onReceiverReport(p)
+			d.onReceiverReport(p, now)
 		}
 	}
 }
@@ -74,8 +78,7 @@ func (d *DownTrack) requestKeyframe() {
 
 // retransmit resends the packets a viewer lost, rewritten exactly as they were first sent.
 // The lock is taken per packet, so the publisher's fan-out is never held up for long.
-func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, budget int) int {
-	now := time.Now()
+func (d *DownTrack) retransmit(nack *rtcp.TransportLayerNack, budget int, now time.Time) int {
 	for _, pair := range nack.Nacks {
 		pair.Range(func(outSeq uint16) bool {
 			if budget == 0 {
@@ -141,8 +144,9 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 }
 
 // onSenderReport passes the publisher's clock mapping on, rewritten into this viewer's
-// SSRC and timestamp space, with this DownTrack's own packet and octet counts.
-func (d *DownTrack) onSenderReport(r *Receiver, sr *rtcp.SenderReport) {
+// SSRC and timestamp space, with this DownTrack's own packet and octet counts; now is
+// when it is sent, for the round trip.
+func (d *DownTrack) onSenderReport(r *Receiver, sr *rtcp.SenderReport, now time.Time) {
 	d.mu.Lock()
 	if d.source != r || !d.munger.Started() || d.writeRTCP == nil || d.closed {
 		d.mu.Unlock()
@@ -156,16 +160,16 @@ func (d *DownTrack) onSenderReport(r *Receiver, sr *rtcp.SenderReport) {
 		OctetCount:  d.octets,
 	}
 	w := d.writeRTCP
-	d.rtt.sentReport(out.NTPTime, time.Now())
+	d.rtt.sentReport(out.NTPTime, now)
 	d.mu.Unlock()
 	if err := w([]rtcp.Packet{out}); err != nil {
 		d.log.Debug("sender report failed", zap.Error(err))
 	}
 }
 
-// onReceiverReport measures the round trip from the viewer's report on this track.
-func (d *DownTrack) onReceiverReport(rr *rtcp.ReceiverReport) {
-	now := time.Now()
+// onReceiverReport measures the round trip from the viewer's report on this track,
+// received at now.
+func (d *DownTrack) onReceiverReport(rr *rtcp.ReceiverReport, now time.Time) {
 	for _, r := range rr.Reports {
 		if r.SSRC != d.ssrc {
 			continue

@@ -229,30 +229,32 @@ func TestResendGuardFollowsTheRoundTrip(t *testing.T) {
 	dt.mu.Lock()
 	dt.writeRTCP = func([]rtcp.Packet) error { return nil }
 	dt.mu.Unlock()
+	// Explicit times, so the test does not depend on how long a sleep really takes.
+	t0 := time.Now()
 	const ntp = uint64(0x1234_5678_9abc_def0)
-	dt.onSenderReport(rcv, &rtcp.SenderReport{SSRC: rcv.src.SSRC, NTPTime: ntp})
-	time.Sleep(30 * time.Millisecond)
-	dt.HandleRTCP([]rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{
+	dt.onSenderReport(rcv, &rtcp.SenderReport{SSRC: rcv.src.SSRC, NTPTime: ntp}, t0)
+	dt.handleRTCP([]rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{
 		SSRC: dt.ssrc, LastSenderReport: uint32(ntp >> 16 & 0xffffffff), Delay: 65536 * 10 / 1000, // held 10 ms
-	}}}})
+	}}}}, t0.Add(30*time.Millisecond))
 	dt.mu.Lock()
 	rtt := dt.rtt.rtt
 	dt.mu.Unlock()
-	if rtt < 15*time.Millisecond || rtt > 80*time.Millisecond {
-		t.Fatalf("measured a round trip of %v, want about 20 ms", rtt)
+	if rtt < 19*time.Millisecond || rtt > 21*time.Millisecond {
+		t.Fatalf("measured a round trip of %v, want 20 ms", rtt)
 	}
 
 	last, _ := dt.munger.LastOut()
 	nack := []rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: dt.ssrc, Nacks: []rtcp.NackPair{{PacketID: last - 5}}}}
 	before := w.packets
-	dt.HandleRTCP(nack)
-	dt.HandleRTCP(nack) // the same NACK within the round trip
+	first := t0.Add(40 * time.Millisecond)
+	dt.handleRTCP(nack, first)
+	dt.handleRTCP(nack, first.Add(rtt/2)) // the same NACK within the round trip
 	if n := w.packets - before; n != 1 {
-		t.Fatalf("a NACK repeated at once caused %d retransmissions, want 1", n)
+		t.Fatalf("a NACK repeated within the round trip caused %d retransmissions, want 1", n)
 	}
-	time.Sleep(rtt + 20*time.Millisecond)
-	dt.HandleRTCP(nack) // asked again a round trip later: the retransmission was lost
+	again := rtt + 20*time.Millisecond    // well below a fixed 100 ms guard
+	dt.handleRTCP(nack, first.Add(again)) // asked again a round trip later: the retransmission was lost
 	if n := w.packets - before; n != 2 {
-		t.Fatalf("a NACK repeated %v after the first (round trip %v) caused %d retransmissions in all, want 2", rtt+20*time.Millisecond, rtt, n)
+		t.Fatalf("a NACK repeated %v after the first (round trip %v) caused %d retransmissions in all, want 2", again, rtt, n)
 	}
 }

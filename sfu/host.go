@@ -31,11 +31,19 @@ type HostState struct {
 	Epoch uint64
 }
 
-// Host reports the room's host state.
+// Host reports the room's host state. It takes no lock: the interaction layer polls it
+// for every room every 50 ms.
 func (r *Room) Host() HostState {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.host
+	if h := r.hostNow.Load(); h != nil {
+		return *h
+	}
+	return HostState{}
+}
+
+// setHost changes the host state; called with r.mu held.
+func (r *Room) setHost(h HostState) {
+	r.host = h
+	r.hostNow.Store(&h)
 }
 
 // hostLive records that host session p is sending media. A session that is not (or no
@@ -46,17 +54,22 @@ func (r *Room) hostLive(p *Peer) {
 	if r.publisher != p || r.host.Live {
 		return
 	}
-	r.host = HostState{Live: true, Since: time.Now(), Epoch: r.host.Epoch + 1}
+	r.setHost(HostState{Live: true, Since: time.Now(), Epoch: r.host.Epoch + 1})
 	r.log.Info("host live", zap.Uint64("epoch", r.host.Epoch))
 }
 
 // hostEnded takes the host off the stage for reason if session p is live on it; called
-// with r.mu held.
+// with r.mu held. A host session already declared gone that then ends by its owner's hand
+// (WHIP DELETE after a network blink, say) turns the state to stopped: left gone, it
+// would tell viewers forever that the host may come back.
 func (r *Room) hostEnded(p *Peer, reason string) {
-	if r.publisher != p || !r.host.Live {
+	if r.publisher != p {
 		return
 	}
-	r.host = HostState{Reason: reason, Since: time.Now(), Epoch: r.host.Epoch}
+	if !r.host.Live && (r.host.Reason != HostGone || reason != HostStopped) {
+		return
+	}
+	r.setHost(HostState{Reason: reason, Since: time.Now(), Epoch: r.host.Epoch})
 	if reason == HostGone {
 		hostsGone.Inc()
 	}

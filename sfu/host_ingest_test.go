@@ -180,3 +180,52 @@ func TestHostReplacedStaysLive(t *testing.T) {
 		t.Fatalf("silent replacement: %+v, want gone", st)
 	}
 }
+
+// TestGoneHostStoppedWhenSessionEnds: a host declared gone (silent for HostTimeout) whose
+// session then ends by its owner's hand (WHIP DELETE, the RTMP connection closing) is
+// stopped, not left gone forever, which would tell viewers it may still come back.
+func TestGoneHostStoppedWhenSessionEnds(t *testing.T) {
+	cfg := sfu.DefaultConfig()
+	cfg.UDPAddr = "127.0.0.1:0"
+	cfg.HostTimeout = time.Second
+	s, err := sfu.New(cfg, sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	room, err := s.Join("gone-then-stopped", sfu.RolePublisher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.NewIngestPeer(sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.OnClose(func() { room.ClearPublisher(p); room.Leave(sfu.RolePublisher) })
+	pkts := make(chan []byte, 4)
+	codec, _ := sfu.IngestCodec(webrtc.MimeTypeH264, "42e01f")
+	rcv, err := room.Publish(p, sfu.PublishedTrack{Source: sfutest.ChanSource{Packets: pkts, Stop: p.Stopping()}, Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Go(rcv.Run)
+	pz := rtp.NewPacketizer(1200, uint8(codec.PayloadType), 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
+	b, _ := pz.Packetize(sfutest.Frame(0, true), 3000)[0].Marshal()
+	pkts <- b
+	deadline := time.Now().Add(4 * time.Second)
+	for st := room.Host(); st.Reason != sfu.HostGone; st = room.Host() {
+		if time.Now().After(deadline) {
+			t.Fatalf("silent host never gone: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	gone := room.Host()
+	p.Close()
+	st := room.Host()
+	if st.Live || st.Reason != sfu.HostStopped {
+		t.Fatalf("gone host whose session ended: %+v, want stopped", st)
+	}
+	if st.Epoch != gone.Epoch || !st.Since.After(gone.Since) {
+		t.Fatalf("stopped after gone: %+v, want epoch %d and a later since than %s", st, gone.Epoch, gone.Since)
+	}
+}

@@ -3,6 +3,8 @@ package sfu
 import (
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // TestLivenessDetector drives the host-silence detector on a fake clock: not live before
@@ -58,4 +60,97 @@ func TestHostTimeoutValidated(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestHeardWritesSparingly: the packet path (up to four receivers and the RTCP reader of
+// one session) writes the shared heard time at most every heardEvery, not on every
+// packet, so the cores do not fight over its cache line; the first packet still wakes
+// the host watch, once.
+func TestHeardWritesSparingly(t *testing.T) {
+	p := &Peer{kick: make(chan struct{}, 1)}
+	t0 := time.Now().UnixNano()
+	p.heardAt(t0)
+	select {
+	case <-p.kick:
+	default:
+		t.Fatal("first packet: no kick")
+	}
+	p.heardAt(t0 + int64(heardEvery)/2)
+	if got := p.heard.Load(); got != t0 {
+		t.Fatalf("a packet %s after the last write rewrote heard: %d, want %d", heardEvery/2, got, t0)
+	}
+	p.heardAt(t0 + int64(heardEvery))
+	if got := p.heard.Load(); got != t0+int64(heardEvery) {
+		t.Fatalf("a packet %s later: heard %d, want %d", heardEvery, got, t0+int64(heardEvery))
+	}
+	select {
+	case <-p.kick:
+		t.Fatal("kicked again after the first packet")
+	default:
+	}
+	if n := testing.AllocsPerRun(100, func() { p.heardAt(time.Now().UnixNano()) }); n != 0 {
+		t.Fatalf("heardAt allocates %v per packet", n)
+	}
+}
+
+// TestHostPollTakesNoLock: the interaction layer polls every room's host state every
+// 50 ms (10k rooms: 200k looks a second), so the look (SFU.Room, then Room.Host) takes
+// neither the SFU lock nor the room's: it answers while both are held elsewhere.
+func TestHostPollTakesNoLock(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.UDPAddr = "127.0.0.1:0"
+	s, err := New(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	r, err := s.Join("polled", RolePublisher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.setHost(HostState{Live: true, Epoch: 1})
+	r.mu.Unlock()
+
+	s.mu.Lock()
+	r.mu.Lock()
+	got := make(chan HostState, 1)
+	go func() { got <- s.Room("polled").Host() }()
+	var st HostState
+	select {
+	case st = <-got:
+	case <-time.After(2 * time.Second):
+		r.mu.Unlock()
+		s.mu.Unlock()
+		<-got // let the poll finish before failing, so it does not leak
+		t.Fatal("the host poll waited for the SFU or room lock")
+	}
+	r.mu.Unlock()
+	s.mu.Unlock()
+	if !st.Live || st.Epoch != 1 {
+		t.Fatalf("polled %+v, want live in epoch 1", st)
+	}
+}
+
+// BenchmarkHostPoll is one interaction room's look at its host state, from many rooms
+// at once.
+func BenchmarkHostPoll(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.UDPAddr = "127.0.0.1:0"
+	s, err := New(cfg, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	if _, err := s.Join("polled", RolePublisher); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r := s.Room("polled"); r != nil {
+				_ = r.Host()
+			}
+		}
+	})
 }

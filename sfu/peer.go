@@ -253,9 +253,20 @@ func (p *Peer) endReason() string {
 // Receiver does for RTP), so a muted host whose sender reports still arrive stays live.
 func (p *Peer) Heard() { p.heardAt(time.Now().UnixNano()) }
 
-// heardAt is Heard at now; on the media path, so one atomic swap and no allocation.
+// heardEvery is how stale heard may get: far below any HostTimeout (1 s at least), and
+// far above the packet interval, so the packet path mostly only reads it.
+const heardEvery = 10 * time.Millisecond
+
+// heardAt is Heard at now; on the media path of up to four receivers and the RTCP reader
+// at once, so it reads first and writes only when heard is heardEvery old: a write per
+// packet would bounce the cache line between their cores. No allocation.
 func (p *Peer) heardAt(now int64) {
-	if p.heard.Swap(now) == 0 {
+	last := p.heard.Load()
+	if last != 0 && now-last < int64(heardEvery) {
+		return
+	}
+	p.heard.Store(now)
+	if last == 0 {
 		select {
 		case p.kick <- struct{}{}:
 		default:

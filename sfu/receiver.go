@@ -289,7 +289,8 @@ func (r *Receiver) sendPLI() {
 // audio and video in sync.
 func (r *Receiver) OnSenderReport(sr *rtcp.SenderReport) {
 	r.clock.onSenderReport(sr, r.clockRate)
+	now := time.Now()
 	for _, dt := range r.track.snapshot() {
-		dt.onSenderReport(r, sr)
+		dt.onSenderReport(r, sr, now)
 	}
 }

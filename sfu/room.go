@@ -3,6 +3,7 @@ package sfu
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -21,10 +22,13 @@ type Room struct {
 	mu         sync.Mutex
 	publishers int
 	viewers    int
-	publisher  *Peer // the current host session; a newer one replaces it
-	host       HostState
+	publisher  *Peer     // the current host session; a newer one replaces it
+	host       HostState // written under mu, published to hostNow
 	emptyTimer *time.Timer
 	closed     bool // the SFU has shut down: no more timers
+
+	// hostNow is host, for Host to read without mu: polled every 50 ms per room.
+	hostNow atomic.Pointer[HostState]
 }
 
 // RoomInfo is a room's public state.

@@ -31,9 +31,14 @@ type Config struct {
 	// MaxHandshakes bounds the sessions being set up at once, from offer to DTLS connected
 	// (or failed, or closed, or HandshakeLease passed); a burst beyond it waits up to
 	// HandshakeWait for a slot and is then refused with ErrBusy. One client (SessionOptions'
-	// Client) holds at most max(2, MaxHandshakes/4) slots and beyond that is refused at once.
+	// Client) holds at most MaxHandshakesPerClient slots and beyond that is refused at once.
 	// Default: 8 per GOMAXPROCS, at least 16.
 	MaxHandshakes int `yaml:"max_handshakes"`
+	// MaxHandshakesPerClient caps one client address's share of MaxHandshakes, so that one
+	// address cannot take every slot; 0 means max(2, MaxHandshakes/4). A crowd behind one
+	// NAT joins that many at a time (the rest are told to retry), so a venue that sends
+	// thousands of viewers through one address raises it.
+	MaxHandshakesPerClient int `yaml:"max_handshakes_per_client"`
 	// HandshakeWait is how long a new session waits for a handshake slot before ErrBusy.
 	HandshakeWait time.Duration `yaml:"handshake_wait"`
 	// HandshakeLease is the longest a session holds its handshake slot: a DTLS handshake
@@ -112,6 +117,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sfu: max_viewers_per_room must be at least 1, got %d", c.MaxViewersPerRoom)
 	case c.MaxHandshakes < 1 || c.MaxHandshakes > 100_000:
 		return fmt.Errorf("sfu: max_handshakes must be 1..100000, got %d", c.MaxHandshakes)
+	case c.MaxHandshakesPerClient < 0 || c.MaxHandshakesPerClient > c.MaxHandshakes:
+		return fmt.Errorf("sfu: max_handshakes_per_client must be 0..max_handshakes (%d), got %d", c.MaxHandshakes, c.MaxHandshakesPerClient)
 	case c.HandshakeWait < 0 || c.HandshakeWait > time.Minute:
 		return fmt.Errorf("sfu: handshake_wait must be 0..1m, got %s", c.HandshakeWait)
 	case c.ConnectTimeout < time.Second:

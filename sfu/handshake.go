@@ -35,9 +35,14 @@ type handshakeGate struct {
 	mem      *memReturner
 }
 
-func newHandshakeGate(limit int, wait, lease time.Duration) *handshakeGate {
+// newHandshakeGate bounds handshakes to limit, perClient of them per client key (0: a
+// quarter of limit, at least 2).
+func newHandshakeGate(limit, perClient int, wait, lease time.Duration) *handshakeGate {
+	if perClient <= 0 {
+		perClient = min(limit, max(2, limit/4))
+	}
 	return &handshakeGate{slots: make(chan struct{}, limit), wait: wait, lease: lease,
-		perClient: max(2, limit/4), clients: map[string]int{}, mem: newMemReturner()}
+		perClient: perClient, clients: map[string]int{}, mem: newMemReturner()}
 }
 
 // acquire takes a slot for client ("" for none: no per-client cap), waiting at most the

@@ -10,7 +10,7 @@ import (
 // max(2, limit/4) slots; beyond that it is refused at once, not after the wait, while
 // another client and a session with no client key still get slots.
 func TestHandshakeGatePerClientCap(t *testing.T) {
-	g := newHandshakeGate(16, time.Minute, time.Hour)
+	g := newHandshakeGate(16, 0, time.Minute, time.Hour)
 	defer g.mem.stop()
 	var held []*handshakeSlot
 	defer func() {
@@ -45,15 +45,18 @@ func TestHandshakeGatePerClientCap(t *testing.T) {
 		t.Fatalf("after one of its slots was given back: %v", err)
 	}
 	held = append(held, h)
-	if got := newHandshakeGate(3, 0, time.Hour).perClient; got != 2 {
+	if got := newHandshakeGate(3, 0, 0, time.Hour).perClient; got != 2 {
 		t.Fatalf("cap with a limit of 3: %d, want at least 2", got)
+	}
+	if got := newHandshakeGate(16, 12, 0, time.Hour).perClient; got != 12 {
+		t.Fatalf("max_handshakes_per_client 12: cap %d", got)
 	}
 }
 
 // TestHandshakeGateLease (review finding 1a): a slot whose session neither connects nor
 // ends is given back when its lease passes, and its client's count with it.
 func TestHandshakeGateLease(t *testing.T) {
-	g := newHandshakeGate(2, 0, 100*time.Millisecond)
+	g := newHandshakeGate(2, 0, 0, 100*time.Millisecond)
 	defer g.mem.stop()
 	for range 2 {
 		if _, err := g.acquire("10.0.0.1"); err != nil {

@@ -42,7 +42,7 @@ func New(cfg Config, log *zap.Logger) (*SFU, error) {
 		return nil, err
 	}
 	s := &SFU{cfg: cfg, log: log, engine: e, rooms: map[string]*Room{}, peers: map[*Peer]struct{}{},
-		handshakes: newHandshakeGate(cfg.MaxHandshakes, cfg.HandshakeWait, cfg.HandshakeLease)}
+		handshakes: newHandshakeGate(cfg.MaxHandshakes, cfg.MaxHandshakesPerClient, cfg.HandshakeWait, cfg.HandshakeLease)}
 	if _, err := s.cert.get(time.Now()); err != nil { // fail at start-up, not on a first session
 		_ = e.close()
 		return nil, err

@@ -84,6 +84,8 @@ func TestConfigRejects(t *testing.T) {
 	_ = os.WriteFile(badType, []byte("sfu:\n  max_rooms: many\n"), 0o600)
 	shortHost := filepath.Join(dir, "host.yaml")
 	_ = os.WriteFile(shortHost, []byte("sfu:\n  host_timeout: 300ms\n"), 0o600)
+	perClient := filepath.Join(dir, "perclient.yaml")
+	_ = os.WriteFile(perClient, []byte("sfu:\n  max_handshakes: 16\n  max_handshakes_per_client: 17\n"), 0o600)
 	cases := []struct {
 		name string
 		args []string
@@ -94,6 +96,7 @@ func TestConfigRejects(t *testing.T) {
 		{"wrong yaml type", []string{"--config", badType}, nil, "many"},
 		{"token leeway past livekit's", []string{"--config", leeway}, nil, "token_leeway"},
 		{"host timeout under a sender-report interval", []string{"--config", shortHost}, nil, "host_timeout"},
+		{"per-client handshakes above the total", []string{"--config", perClient}, nil, "max_handshakes_per_client"},
 		{"missing file", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, "nope.yaml"},
 		{"bad udp port", []string{"--udp-port", "70000"}, nil, "port"},
 		{"bad env port", nil, map[string]string{"GLINT_UDP_PORT": "x"}, "port"},

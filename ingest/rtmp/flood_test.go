@@ -12,36 +12,37 @@ import (
 	"github.com/glintlive/glint/sfu"
 )
 
-// idleFlood is the attack from the issue: n clients that each connect, send one byte and
-// fall silent, and reconnect as soon as the server cuts them, until stop.
-type idleFlood struct {
+// flood is n clients, spread over the from addresses, that each connect, greet the server
+// (send what they send before falling silent), stay silent until the server cuts them,
+// and reconnect pause later, until stop.
+type flood struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	dials atomic.Int64
 	cuts  atomic.Int64
 }
 
-func startIdleFlood(t *testing.T, addr string, from net.IP, n int) *idleFlood {
+func startFlood(t *testing.T, addr string, from []net.IP, n int, pause time.Duration, greet func(net.Conn) error) *flood {
 	t.Helper()
-	f := &idleFlood{stop: make(chan struct{})}
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: from}, Timeout: time.Second}
-	for range n {
+	f := &flood{stop: make(chan struct{})}
+	for i := range n {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: from[i%len(from)]}, Timeout: time.Second}
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
 			for {
+				wait := pause
+				if c, err := d.Dial("tcp", addr); err == nil {
+					f.dials.Add(1)
+					f.hold(c, greet)
+				} else {
+					wait = max(wait, 10*time.Millisecond)
+				}
 				select {
 				case <-f.stop:
 					return
-				default:
+				case <-time.After(wait):
 				}
-				c, err := d.Dial("tcp", addr)
-				if err != nil {
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				f.dials.Add(1)
-				f.hold(c)
 			}
 		}()
 	}
@@ -49,11 +50,20 @@ func startIdleFlood(t *testing.T, addr string, from net.IP, n int) *idleFlood {
 	return f
 }
 
-// hold sends one byte and keeps the connection open, silent, until the server cuts it or
-// the flood stops.
-func (f *idleFlood) hold(c net.Conn) {
+// startIdleFlood is the attack from the issue: n clients from one address that each send
+// one byte and fall silent, and reconnect as soon as the server cuts them.
+func startIdleFlood(t *testing.T, addr string, from net.IP, n int) *flood {
+	return startFlood(t, addr, []net.IP{from}, n, 0, func(c net.Conn) error {
+		_, err := c.Write([]byte{3})
+		return err
+	})
+}
+
+// hold greets and keeps the connection open, silent, until the server cuts it or the
+// flood stops.
+func (f *flood) hold(c net.Conn, greet func(net.Conn) error) {
 	defer c.Close()
-	if _, err := c.Write([]byte{3}); err != nil {
+	if err := greet(c); err != nil {
 		return
 	}
 	cut := make(chan struct{})
@@ -70,7 +80,7 @@ func (f *idleFlood) hold(c net.Conn) {
 	}
 }
 
-func (f *idleFlood) close() {
+func (f *flood) close() {
 	select {
 	case <-f.stop:
 	default:

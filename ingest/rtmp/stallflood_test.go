@@ -2,10 +2,7 @@ package rtmp
 
 import (
 	"fmt"
-	"io"
 	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,71 +11,21 @@ import (
 	"github.com/glintlive/glint/sfu"
 )
 
-// stalledFlood is n clients, spread over addrs, that each complete the RTMP handshake and
-// fall silent, and reconnect pause after the server cuts them, until stop. Unlike the idle
-// flood they get as far as an encoder that waits for the server's answer to connect.
-type stalledFlood struct {
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	dials atomic.Int64
-	cuts  atomic.Int64
-}
-
-func startStalledFlood(t *testing.T, addr string, addrs []string, n int, pause time.Duration) *stalledFlood {
-	t.Helper()
-	f := &stalledFlood{stop: make(chan struct{})}
-	for i := range n {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(addrs[i%len(addrs)])}, Timeout: time.Second}
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			for {
-				if c, err := d.Dial("tcp", addr); err == nil {
-					f.dials.Add(1)
-					f.hold(c)
-				}
-				select {
-				case <-f.stop:
-					return
-				case <-time.After(pause):
-				}
-			}
-		}()
+// startStalledFlood is n clients, spread over addrs, that each complete the RTMP handshake
+// and fall silent, and reconnect pause after the server cuts them. Unlike the idle flood
+// they get as far as an encoder that waits for the server's answer to connect.
+func startStalledFlood(t *testing.T, addr string, addrs []string, n int, pause time.Duration) *flood {
+	from := make([]net.IP, len(addrs))
+	for i, a := range addrs {
+		from[i] = net.ParseIP(a)
 	}
-	t.Cleanup(f.close)
-	return f
-}
-
-// hold completes the handshake and keeps the connection open, silent, until the server
-// cuts it or the flood stops.
-func (f *stalledFlood) hold(c net.Conn) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, _, err := handshake.DoClient(c, false, false); err != nil {
-		return
-	}
-	_ = c.SetDeadline(time.Time{})
-	cut := make(chan struct{})
-	go func() {
-		defer close(cut)
-		_, _ = io.Copy(io.Discard, c)
-	}()
-	select {
-	case <-cut:
-		f.cuts.Add(1)
-	case <-f.stop:
-		_ = c.Close()
-		<-cut
-	}
-}
-
-func (f *stalledFlood) close() {
-	select {
-	case <-f.stop:
-	default:
-		close(f.stop)
-	}
-	f.wg.Wait()
+	return startFlood(t, addr, from, n, pause, func(c net.Conn) error {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, _, err := handshake.DoClient(c, false, false); err != nil {
+			return err
+		}
+		return c.SetDeadline(time.Time{})
+	})
 }
 
 // TestStalledHandshakeFloodCannotLockOut: clients that complete the handshake and stall,

@@ -17,35 +17,13 @@ import (
 // declared gone once nothing has arrived for HostTimeout (the session stays), comes back
 // live (a new epoch) when media resumes, and is stopped when the session is closed.
 func TestHostStateFollowsMedia(t *testing.T) {
-	cfg := sfu.DefaultConfig()
-	cfg.UDPAddr = "127.0.0.1:0"
-	cfg.HostTimeout = time.Second
-	s, err := sfu.New(cfg, sfutest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
-	room, err := s.Join("watch", sfu.RolePublisher)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.NewIngestPeer(sfutest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.OnClose(func() { room.ClearPublisher(p); room.Leave(sfu.RolePublisher) })
-	pkts := make(chan []byte, 64)
-	codec, _ := sfu.IngestCodec(webrtc.MimeTypeH264, "42e01f")
-	rcv, err := room.Publish(p, sfu.PublishedTrack{Source: sfutest.ChanSource{Packets: pkts, Stop: p.Stopping()}, Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Go(rcv.Run)
+	s := hostTestSFU(t)
+	room, p, pkts := ingestHost(t, s, "watch", 64)
 	if st := room.Host(); st.Live || st.Reason != "" {
 		t.Fatalf("before any media: %+v", st)
 	}
 
-	pz := rtp.NewPacketizer(1200, uint8(codec.PayloadType), 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
+	pz := rtp.NewPacketizer(1200, uint8(hostCodec.PayloadType), 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
 	send := func(ctx context.Context, first uint32) {
 		tick := time.NewTicker(time.Second / 30)
 		defer tick.Stop()
@@ -115,35 +93,14 @@ func TestHostStateFollowsMedia(t *testing.T) {
 // live (a reconnect) stays live, in the same epoch: viewers are told nothing, even as the
 // old session closes. A new session that then sends nothing is gone after HostTimeout.
 func TestHostReplacedStaysLive(t *testing.T) {
-	cfg := sfu.DefaultConfig()
-	cfg.UDPAddr = "127.0.0.1:0"
-	cfg.HostTimeout = time.Second
-	s, err := sfu.New(cfg, sfutest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
-	codec, _ := sfu.IngestCodec(webrtc.MimeTypeH264, "42e01f")
+	s := hostTestSFU(t)
 	var room *sfu.Room
 	publish := func() (*sfu.Peer, chan []byte) {
-		if room, err = s.Join("replace", sfu.RolePublisher); err != nil {
-			t.Fatal(err)
-		}
-		p, err := s.NewIngestPeer(sfutest.Logger())
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := room
-		p.OnClose(func() { r.ClearPublisher(p); r.Leave(sfu.RolePublisher) })
-		pkts := make(chan []byte, 16)
-		rcv, err := room.Publish(p, sfu.PublishedTrack{Source: sfutest.ChanSource{Packets: pkts, Stop: p.Stopping()}, Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.Go(rcv.Run)
+		r, p, pkts := ingestHost(t, s, "replace", 16)
+		room = r
 		return p, pkts
 	}
-	pz := rtp.NewPacketizer(1200, uint8(codec.PayloadType), 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
+	pz := rtp.NewPacketizer(1200, uint8(hostCodec.PayloadType), 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
 	packet := func() []byte {
 		b, _ := pz.Packetize(sfutest.Frame(0, true), 3000)[0].Marshal()
 		return b
@@ -185,31 +142,9 @@ func TestHostReplacedStaysLive(t *testing.T) {
 // session then ends by its owner's hand (WHIP DELETE, the RTMP connection closing) is
 // stopped, not left gone forever, which would tell viewers it may still come back.
 func TestGoneHostStoppedWhenSessionEnds(t *testing.T) {
-	cfg := sfu.DefaultConfig()
-	cfg.UDPAddr = "127.0.0.1:0"
-	cfg.HostTimeout = time.Second
-	s, err := sfu.New(cfg, sfutest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
-	room, err := s.Join("gone-then-stopped", sfu.RolePublisher)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.NewIngestPeer(sfutest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.OnClose(func() { room.ClearPublisher(p); room.Leave(sfu.RolePublisher) })
-	pkts := make(chan []byte, 4)
-	codec, _ := sfu.IngestCodec(webrtc.MimeTypeH264, "42e01f")
-	rcv, err := room.Publish(p, sfu.PublishedTrack{Source: sfutest.ChanSource{Packets: pkts, Stop: p.Stopping()}, Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Go(rcv.Run)
-	pz := rtp.NewPacketizer(1200, uint8(codec.PayloadType), 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
+	s := hostTestSFU(t)
+	room, p, pkts := ingestHost(t, s, "gone-then-stopped", 4)
+	pz := rtp.NewPacketizer(1200, uint8(hostCodec.PayloadType), 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
 	b, _ := pz.Packetize(sfutest.Frame(0, true), 3000)[0].Marshal()
 	pkts <- b
 	deadline := time.Now().Add(4 * time.Second)
@@ -228,4 +163,43 @@ func TestGoneHostStoppedWhenSessionEnds(t *testing.T) {
 	if st.Epoch != gone.Epoch || !st.Since.After(gone.Since) {
 		t.Fatalf("stopped after gone: %+v, want epoch %d and a later since than %s", st, gone.Epoch, gone.Since)
 	}
+}
+
+// hostCodec is what the host tests publish.
+var hostCodec, _ = sfu.IngestCodec(webrtc.MimeTypeH264, "42e01f")
+
+// hostTestSFU is an SFU that declares a silent host gone after a second.
+func hostTestSFU(t *testing.T) *sfu.SFU {
+	t.Helper()
+	cfg := sfu.DefaultConfig()
+	cfg.UDPAddr = "127.0.0.1:0"
+	cfg.HostTimeout = time.Second
+	s, err := sfu.New(cfg, sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// ingestHost puts an ingest host session on room's stage with one H.264 track fed from
+// the returned channel (queue packets deep); it leaves the stage when the session closes.
+func ingestHost(t *testing.T, s *sfu.SFU, name string, queue int) (*sfu.Room, *sfu.Peer, chan []byte) {
+	t.Helper()
+	room, err := s.Join(name, sfu.RolePublisher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.NewIngestPeer(sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.OnClose(func() { room.ClearPublisher(p); room.Leave(sfu.RolePublisher) })
+	pkts := make(chan []byte, queue)
+	rcv, err := room.Publish(p, sfu.PublishedTrack{Source: sfutest.ChanSource{Packets: pkts, Stop: p.Stopping()}, Codec: hostCodec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Go(rcv.Run)
+	return room, p, pkts
 }

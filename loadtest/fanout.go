@@ -88,7 +88,11 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	setup, cancelSetup := context.WithTimeout(ctx, 20*time.Second)
-	pub, err := startPublisher(setup, api, client, cfg.WHIP, cfg.PublishToken, clips)
+	// The publisher honours 429/503 Retry-After as the viewers do: a server that bounds
+	// the handshakes one address has in flight may ask it to come back.
+	pub, err := retrying(setup, maxDialAttempts, func(ctx context.Context) (*publisher, error) {
+		return startPublisher(ctx, api, client, cfg.WHIP, cfg.PublishToken, clips)
+	}, nil)
 	cancelSetup()
 	if err != nil {
 		return nil, err

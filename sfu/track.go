@@ -22,6 +22,7 @@ type Track struct {
 
 	mu         sync.Mutex // serialises changes to downTracks; readers use the snapshot
 	downTracks atomic.Pointer[[]*DownTrack]
+	readers    atomic.Pointer[[]MediaReader] // copy-on-write, like downTracks (see reader.go)
 
 	demand     layerDemand  // video only: which layers viewers want (dynacast)
 	attachedAt atomic.Int64 // unix nanos the current host's first layer attached
@@ -36,6 +37,7 @@ type batcher interface {
 func newTrack(kind webrtc.RTPCodecType, b batcher) *Track {
 	t := &Track{kind: kind, batcher: b}
 	t.downTracks.Store(&[]*DownTrack{})
+	t.readers.Store(&[]MediaReader{})
 	return t
 }
 
@@ -152,4 +154,5 @@ func (t *Track) forwardBatch(r *Receiver, batch []batchPacket) {
 	if sent > 0 {
 		packetsForwarded.Add(float64(sent))
 	}
+	t.readBatch(r, batch)
 }

@@ -29,10 +29,8 @@ var (
 // statusOf maps an error from any layer to the HTTP status a client should see.
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, auth.ErrMissingToken), errors.Is(err, auth.ErrInvalidToken):
-		return http.StatusUnauthorized
-	case errors.Is(err, auth.ErrForbidden):
-		return http.StatusForbidden
+	case errors.Is(err, auth.ErrMissingToken), errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrForbidden):
+		return auth.HTTPStatus(err)
 	case errors.Is(err, errNoSession), errors.Is(err, errNoRoom), errors.Is(err, sfu.ErrNoRoom):
 		return http.StatusNotFound
 	case errors.Is(err, errContentType):

@@ -44,6 +44,9 @@ type Server struct {
 
 	hub *datachannel.Hub // the interaction layer, nil until EnableInteraction
 
+	// fallback names a room's LL-HLS playlist for viewers WebRTC cannot take (nil: none).
+	fallback func(room string) string
+
 	mu        sync.Mutex
 	resources map[string]*resource
 	reserved  int // sessions being created, counted against MaxSessions with resources
@@ -134,6 +137,7 @@ func (s *Server) create(kind string) http.HandlerFunc {
 			return
 		}
 		if !s.reserve() {
+			s.linkFallback(w, kind, room, errTooManySession)
 			writeError(w, errTooManySession)
 			return
 		}
@@ -149,6 +153,7 @@ func (s *Server) create(kind string) http.HandlerFunc {
 			} else {
 				log.Info("session refused", zap.Error(err))
 			}
+			s.linkFallback(w, kind, room, err)
 			writeError(w, err)
 			return
 		}
@@ -163,6 +168,17 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, answer)
 	}
+}
+
+// SetFallback makes WHEP refusals for capacity (503) carry a Link to the room's LL-HLS
+// playlist, path(room), so a player can fall back at once instead of retrying.
+func (s *Server) SetFallback(path func(room string) string) { s.fallback = path }
+
+func (s *Server) linkFallback(w http.ResponseWriter, kind, room string, err error) {
+	if kind != "whep" || s.fallback == nil || statusOf(err) != http.StatusServiceUnavailable {
+		return
+	}
+	w.Header().Add("Link", "<"+s.fallback(room)+`>; rel="alternate"; type="application/vnd.apple.mpegurl"`)
 }
 
 // reserve counts a session being created against MaxSessions, atomically with the check.

@@ -19,6 +19,7 @@ import (
 	"github.com/glintlive/glint/ingest/rtmp"
 	"github.com/glintlive/glint/ingest/transcode"
 	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/sfu/llhls"
 	"github.com/glintlive/glint/signaling"
 	"github.com/glintlive/glint/signaling/auth"
 	"github.com/glintlive/glint/webclient"
@@ -34,6 +35,7 @@ type app struct {
 	hub       *datachannel.Hub
 	gifts     *signaling.GiftWebhook // nil without gift_webhooks
 	signaling *signaling.Server
+	hls       *llhls.Origin
 	rtmp      *rtmp.Server // nil when RTMP ingest is off
 	http      *http.Server
 	listener  net.Listener
@@ -56,13 +58,22 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, sfu: s, signaling: sig, served: make(chan error, 1)}
+	if a.hls, err = newHLS(cfg, s, verifier, log); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	if cfg.HLS.Enabled {
+		sig.SetFallback(llhls.PlaylistPath)
+	}
 	if err := a.startInteraction(); err != nil {
 		a.closeInteraction()
+		a.hls.Close()
 		_ = s.Close()
 		return nil, err
 	}
 	if a.rtmp, err = newRTMP(cfg.RTMP, s, verifier, log); err != nil {
 		a.closeInteraction()
+		a.hls.Close()
 		_ = s.Close()
 		return nil, err
 	}
@@ -70,6 +81,7 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	if err != nil {
 		a.closeRTMP()
 		a.closeInteraction()
+		a.hls.Close()
 		_ = s.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
@@ -96,6 +108,7 @@ func (a *app) routes() http.Handler {
 		reg.MustRegister(a.gifts) // each webhook's undelivered gifts
 	}
 	reg.MustRegister(rtmp.Collectors()...)
+	reg.MustRegister(llhls.Collectors()...)
 	reg.MustRegister(transcode.Collectors()...)
 	demo, _ := fs.Sub(webclient.Demo, "demo")
 
@@ -105,6 +118,7 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/demo/", http.StatusFound)
 	})
+	mux.Handle("/hls/", a.hls.Handler())
 	mux.Handle("/", a.signaling.Handler())
 	return mux
 }
@@ -128,6 +142,7 @@ func (a *app) close(ctx context.Context) error {
 	}
 	a.closeRTMP() // before the SFU: RTMP host sessions end with their connections
 	a.signaling.Close(ctx)
+	a.hls.Close()
 	a.closeInteraction()
 	return errors.Join(err, a.sfu.Close())
 }
@@ -229,4 +244,17 @@ func (a *app) closeRTMP() {
 	if a.rtmp != nil {
 		_ = a.rtmp.Close()
 	}
+}
+
+// newHLS builds the LL-HLS origin; a request needs a canSubscribe token for the room (in
+// the access_token query parameter, which the origin carries into every URI it writes), or
+// none when anonymous viewing is on.
+func newHLS(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*llhls.Origin, error) {
+	authorize := func(r *http.Request, room string) (int, error) {
+		if _, err := v.Authorize(r, room, cfg.Signaling.AllowAnonymousViewing, auth.PermSubscribe); err != nil {
+			return auth.HTTPStatus(err), err
+		}
+		return 0, nil
+	}
+	return llhls.New(cfg.HLS, s, authorize, log)
 }

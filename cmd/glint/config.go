@@ -20,6 +20,7 @@ import (
 	"github.com/glintlive/glint/datachannel/bus"
 	"github.com/glintlive/glint/ingest/rtmp"
 	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/sfu/llhls"
 	"github.com/glintlive/glint/signaling"
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -41,6 +42,8 @@ type Config struct {
 	Auth      auth.Config      `yaml:"auth"`
 	SFU       sfu.Config       `yaml:"sfu"`
 	Signaling signaling.Config `yaml:"signaling"`
+	// HLS is the LL-HLS origin: every live H.264 room at /hls/{room}/index.m3u8.
+	HLS llhls.Config `yaml:"hls"`
 	// RTMP is ingest from OBS and ffmpeg through the ffmpeg ladder.
 	RTMP rtmp.Config `yaml:"rtmp"`
 	// Interaction is chat, polls, Q&A, auctions and gifts; Bus carries and keeps them
@@ -64,6 +67,7 @@ func defaultConfig() Config {
 		Auth:        auth.DefaultConfig(),
 		SFU:         sfu.DefaultConfig(),
 		Signaling:   signaling.DefaultConfig(),
+		HLS:         llhls.DefaultConfig(),
 		RTMP:        rtmp.DefaultConfig(),
 		Interaction: datachannel.DefaultConfig(),
 		Bus:         bus.DefaultConfig(),
@@ -250,6 +254,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.busConfig().Validate(); err != nil {
+		return err
+	}
+	if err := c.HLS.Validate(); err != nil {
 		return err
 	}
 	if err := c.RTMP.Validate(); err != nil {

@@ -46,3 +46,15 @@ func (c *Claims) AllowAny(room string, perms ...Permission) error {
 	}
 	return first
 }
+
+// HTTPStatus is the status an authorisation error answers with: 401 for a missing or bad
+// token, 403 for one without the grant, 500 for anything else.
+func HTTPStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrMissingToken), errors.Is(err, ErrInvalidToken):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}

@@ -1,0 +1,74 @@
+package llhls
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config tunes the LL-HLS origin.
+type Config struct {
+	// Enabled serves /hls/{room}/...; off, those paths answer 404.
+	Enabled bool `yaml:"enabled"`
+	// PartTarget is EXT-X-PART-INF's PART-TARGET, constant for a stream's life (Apple's
+	// players stop for good when it changes between reloads). Parts are cut on frame
+	// boundaries at the largest whole number of frames that fits in it.
+	PartTarget time.Duration `yaml:"part_target"`
+	// SegmentDuration is the shortest segment: a segment ends at the first keyframe after it,
+	// and the publisher is asked for a keyframe when its GOP is longer.
+	SegmentDuration time.Duration `yaml:"segment_duration"`
+	// TargetDuration is EXT-X-TARGETDURATION (whole seconds, constant); a segment longer
+	// than it (a publisher that ignores keyframe requests) is logged and counted.
+	TargetDuration time.Duration `yaml:"target_duration"`
+	// SegmentCount is how many segments a media playlist lists (gohlslib needs >= 7).
+	SegmentCount int `yaml:"segment_count"`
+	// IdleTimeout stops a room's muxing when no request for it came in that long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// StartTimeout is how long a first request waits for a new stream's first part.
+	StartTimeout time.Duration `yaml:"start_timeout"`
+	// MaxStreams bounds the rooms muxed at once (503 beyond).
+	MaxStreams int `yaml:"max_streams"`
+	// QueuePackets bounds a stream's packet queue; a full queue drops (and counts).
+	QueuePackets int `yaml:"queue_packets"`
+}
+
+// DefaultConfig is LL-HLS on, with 200 ms parts and ~1 s segments.
+func DefaultConfig() Config {
+	return Config{
+		Enabled:         true,
+		PartTarget:      200 * time.Millisecond,
+		SegmentDuration: time.Second,
+		TargetDuration:  2 * time.Second,
+		SegmentCount:    7,
+		IdleTimeout:     30 * time.Second,
+		StartTimeout:    5 * time.Second,
+		MaxStreams:      64,
+		QueuePackets:    2048,
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c Config) Validate() error {
+	switch {
+	case c.PartTarget < 50*time.Millisecond || c.PartTarget > 2*time.Second:
+		return fmt.Errorf("llhls: part_target %v: want 50ms..2s", c.PartTarget)
+	case c.SegmentDuration < c.PartTarget || c.SegmentDuration > 10*time.Second:
+		return fmt.Errorf("llhls: segment_duration %v: want part_target..10s", c.SegmentDuration)
+	case c.TargetDuration < time.Second || c.TargetDuration%time.Second != 0 || c.TargetDuration < c.SegmentDuration:
+		return fmt.Errorf("llhls: target_duration %v: want whole seconds, at least 1s and segment_duration", c.TargetDuration)
+	case c.SegmentCount < 7 || c.SegmentCount > 60:
+		return fmt.Errorf("llhls: segment_count %d: want 7..60", c.SegmentCount)
+	case c.IdleTimeout < time.Second:
+		return fmt.Errorf("llhls: idle_timeout %v: want at least 1s", c.IdleTimeout)
+	case c.StartTimeout < 100*time.Millisecond || c.StartTimeout > time.Minute:
+		return fmt.Errorf("llhls: start_timeout %v: want 100ms..1m", c.StartTimeout)
+	case c.MaxStreams < 1:
+		return fmt.Errorf("llhls: max_streams %d: want at least 1", c.MaxStreams)
+	case c.QueuePackets < 64 || c.QueuePackets > 1<<16:
+		return fmt.Errorf("llhls: queue_packets %d: want 64..65536", c.QueuePackets)
+	}
+	return nil
+}
+
+// blockTimeout is the longest a blocking playlist or preload-hint request waits: three
+// target durations, as RFC 8216bis bounds it.
+func (c Config) blockTimeout() time.Duration { return 3 * c.TargetDuration }

@@ -1,0 +1,138 @@
+package llhls
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/sfu"
+)
+
+// Origin is the LL-HLS origin of one node: it starts a room's stream on the first request,
+// stops it when nobody asked for IdleTimeout or the room ends, and serves it over HTTP
+// (handler.go).
+type Origin struct {
+	cfg       Config
+	sfu       *sfu.SFU
+	authorize Authorizer
+	log       *zap.Logger
+
+	mu      sync.Mutex
+	streams map[string]*stream
+	closed  bool
+	quit    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// New builds an Origin over an SFU. authorize checks each request's token (nil: every
+// request is allowed, for CDN deployments that sign URLs instead; see docs/PROTOCOL.md).
+func New(cfg Config, s *sfu.SFU, authorize Authorizer, log *zap.Logger) (*Origin, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := &Origin{cfg: cfg, sfu: s, authorize: authorize, log: log.Named("llhls"), streams: map[string]*stream{}, quit: make(chan struct{})}
+	o.wg.Add(1)
+	go o.reap()
+	return o, nil
+}
+
+// Close stops every stream; waiting requests get 503.
+func (o *Origin) Close() {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	o.closed = true
+	streams := o.streams
+	o.streams = map[string]*stream{}
+	o.mu.Unlock()
+	close(o.quit)
+	for _, st := range streams {
+		st.stop()
+	}
+	o.wg.Wait()
+}
+
+// Enabled reports whether /hls/ is served.
+func (o *Origin) Enabled() bool { return o != nil && o.cfg.Enabled }
+
+// PlaylistPath is a room's multivariant playlist, for the Link a WebRTC refusal carries.
+func PlaylistPath(room string) string { return "/hls/" + room + "/index.m3u8" }
+
+// Streams is how many rooms are being muxed.
+func (o *Origin) Streams() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.streams)
+}
+
+// stream returns the room's running stream, starting it if the room is live.
+func (o *Origin) stream(name string) (*stream, error) {
+	room := o.sfu.Room(name)
+	if room == nil {
+		return nil, ErrNoRoom
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil, ErrClosed
+	}
+	if st := o.streams[name]; st != nil && st.room == room && !st.stopping() {
+		st.touch()
+		return st, nil
+	}
+	rcv := room.Track(webrtc.RTPCodecTypeVideo).Receiver()
+	if rcv == nil {
+		return nil, ErrNotLive
+	}
+	if !strings.EqualFold(rcv.Codec().MimeType, webrtc.MimeTypeH264) {
+		return nil, ErrVP8
+	}
+	if old := o.streams[name]; old != nil {
+		go old.stop() // a stream of a room that ended and was created anew
+	}
+	if len(o.streams) >= o.cfg.MaxStreams {
+		return nil, ErrTooManyStreams
+	}
+	st := newStream(name, room, o.cfg, o.log)
+	o.streams[name] = st
+	st.start()
+	return st, nil
+}
+
+// reap stops streams nobody asked for in IdleTimeout, whose room ended, or whose host has
+// been gone for a while.
+func (o *Origin) reap() {
+	defer o.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-o.quit:
+			return
+		case now := <-t.C:
+			for _, st := range o.expired(now) {
+				st.stop()
+			}
+		}
+	}
+}
+
+func (o *Origin) expired(now time.Time) []*stream {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []*stream
+	for name, st := range o.streams {
+		idle := now.Sub(time.Unix(0, st.lastUse.Load())) > o.cfg.IdleTimeout
+		ended := o.sfu.Room(name) != st.room || st.room.Track(webrtc.RTPCodecTypeVideo).Receiver() == nil && idle
+		if idle || ended || st.stopping() {
+			delete(o.streams, name)
+			out = append(out, st)
+		}
+	}
+	return out
+}

@@ -1,0 +1,58 @@
+package llhls
+
+import (
+	"github.com/pion/rtp"
+
+	"github.com/glintlive/glint/sfu"
+)
+
+// maxPacket is the largest RTP packet kept (the SFU reads at most this much).
+const maxPacket = 1500
+
+// packet is one queued RTP packet, copied off the Receiver's goroutine.
+type packet struct {
+	src      *sfu.Receiver
+	keyframe bool
+	n        int
+	buf      [maxPacket]byte
+}
+
+// queue is a stream's bounded packet queue: ReadRTP copies into a free slot and returns; a
+// full queue drops the packet (counted; the H.264 assembler sees the gap and waits for the
+// next keyframe). Slots are preallocated and recycled, so nothing is allocated per packet.
+type queue struct {
+	free chan *packet
+	work chan *packet
+}
+
+var _ sfu.MediaReader = (*queue)(nil)
+
+func newQueue(size int) *queue {
+	q := &queue{free: make(chan *packet, size), work: make(chan *packet, size)}
+	for range size {
+		q.free <- &packet{}
+	}
+	return q
+}
+
+// ReadRTP is the hub's call, on a Receiver's goroutine: copy and go.
+func (q *queue) ReadRTP(src *sfu.Receiver, raw []byte, _ *rtp.Packet, keyframe bool) {
+	if len(raw) > maxPacket {
+		return
+	}
+	var p *packet
+	select {
+	case p = <-q.free:
+	default:
+		packetsDropped.Inc()
+		return
+	}
+	p.src, p.keyframe, p.n = src, keyframe, copy(p.buf[:], raw)
+	q.work <- p // never blocks: there are no more packets than slots
+}
+
+// release returns a slot once its packet is handled.
+func (q *queue) release(p *packet) {
+	p.src = nil
+	q.free <- p
+}

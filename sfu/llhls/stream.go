@@ -1,0 +1,426 @@
+package llhls
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/sfu"
+)
+
+// numLayers is q, h, f.
+const numLayers = 3
+
+// stream is one room muxed to LL-HLS. Its goroutine (run) owns everything but the
+// variants' snapshots and object caches, which HTTP handlers read.
+type stream struct {
+	name    string
+	room    *sfu.Room
+	cfg     Config
+	log     *zap.Logger
+	q       *queue
+	done    chan struct{}
+	stopped sync.Once
+	exited  chan struct{}
+	lastUse atomic.Int64 // unix nanos of the last request
+
+	variants [numLayers]atomic.Pointer[variant]
+	edge     edge // wakes blocking requests when any playlist changes
+
+	// owned by run
+	epoch     time.Time
+	haveEpoch bool
+	layers    [numLayers]layerState
+	audio     struct {
+		src   *sfu.Receiver
+		clock sourceClock
+	}
+	pkt       rtp.Packet
+	warnedGOP bool
+}
+
+// layerState is one video layer on its way to a variant.
+type layerState struct {
+	src       *sfu.Receiver
+	asm       *auAssembler
+	clock     sourceClock
+	cad       cadence
+	pending   []pendingAU // from the first keyframe until the frame rate is known
+	lastIDR   int64
+	lastPLI   time.Time
+	goneSince time.Time
+}
+
+type pendingAU struct {
+	ntp  time.Time
+	pts  int64
+	au   [][]byte
+	size int
+}
+
+func newStream(name string, room *sfu.Room, cfg Config, log *zap.Logger) *stream {
+	s := &stream{
+		name: name, room: room, cfg: cfg, log: log.With(zap.String("room", name)),
+		q: newQueue(cfg.QueuePackets), done: make(chan struct{}), exited: make(chan struct{}),
+	}
+	s.edge.init()
+	s.touch()
+	return s
+}
+
+func (s *stream) touch() { s.lastUse.Store(time.Now().UnixNano()) }
+
+// start subscribes to the room's tracks and runs the muxing goroutine.
+func (s *stream) start() {
+	s.room.Track(webrtc.RTPCodecTypeVideo).AddReader(s.q)
+	s.room.Track(webrtc.RTPCodecTypeAudio).AddReader(s.q)
+	streamsActive.Inc()
+	go s.run()
+}
+
+// stop ends the stream: requests waiting on it get ErrClosed; it waits for run to exit.
+func (s *stream) stop() {
+	s.stopped.Do(func() { close(s.done) })
+	<-s.exited
+}
+
+func (s *stream) stopping() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *stream) run() {
+	defer close(s.exited)
+	defer streamsActive.Dec()
+	defer func() {
+		s.room.Track(webrtc.RTPCodecTypeVideo).RemoveReader(s.q)
+		s.room.Track(webrtc.RTPCodecTypeAudio).RemoveReader(s.q)
+		for l := range s.variants {
+			if v := s.variants[l].Swap(nil); v != nil {
+				v.close()
+			}
+		}
+		s.edge.close()
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case p := <-s.q.work:
+			s.handle(p)
+			s.q.release(p)
+		case now := <-tick.C:
+			s.housekeep(now)
+		}
+	}
+}
+
+// housekeep drops variants whose layer stopped and warns about a long GOP.
+func (s *stream) housekeep(now time.Time) {
+	video := s.room.Track(webrtc.RTPCodecTypeVideo)
+	for l := range s.layers {
+		ls := &s.layers[l]
+		if video.Layer(l) != nil {
+			ls.goneSince = time.Time{}
+			continue
+		}
+		if ls.goneSince.IsZero() {
+			ls.goneSince = now
+		} else if now.Sub(ls.goneSince) > 5*time.Second && s.variants[l].Load() != nil {
+			s.dropVariant(l, "layer stopped")
+		}
+	}
+}
+
+func (s *stream) handle(p *packet) {
+	if err := s.pkt.Unmarshal(p.buf[:p.n]); err != nil {
+		return
+	}
+	mime := p.src.Codec().MimeType
+	switch {
+	case strings.EqualFold(mime, webrtc.MimeTypeOpus):
+		s.handleAudio(p.src)
+	case strings.EqualFold(mime, webrtc.MimeTypeH264):
+		s.handleVideo(p.src, p.keyframe)
+	}
+}
+
+func (s *stream) handleAudio(src *sfu.Receiver) {
+	if !s.haveEpoch || len(s.pkt.Payload) == 0 {
+		return
+	}
+	a := &s.audio
+	if a.src != src || !a.clock.started {
+		capture, ok := src.CaptureTime(s.pkt.Timestamp)
+		if !ok {
+			return
+		}
+		a.src = src
+		a.clock.start(s.pkt.Timestamp, capture, s.epoch, src.ClockRate())
+	}
+	pts := a.clock.pts(s.pkt.Timestamp)
+	ntp := s.epoch.Add(ticksToDuration(pts, a.clock.rate))
+	for l := range s.variants {
+		if v := s.variants[l].Load(); v != nil {
+			if err := v.writeAudio(ntp, pts, s.pkt.Payload); err != nil {
+				s.log.Debug("LL-HLS audio", zap.Error(err))
+			}
+		}
+	}
+}
+
+func (s *stream) handleVideo(src *sfu.Receiver, keyframe bool) {
+	l := src.Layer()
+	ls := &s.layers[l]
+	if ls.src != src {
+		if ls.src != nil {
+			s.dropVariant(l, "host republished")
+		}
+		*ls = layerState{src: src, asm: newAUAssembler()}
+	}
+	before := ls.asm.dropped
+	au, ts, _ := ls.asm.push(&s.pkt, keyframe)
+	if ls.asm.dropped != before {
+		framesDropped.Add(float64(ls.asm.dropped - before))
+	}
+	if ls.asm.needIDR {
+		s.askKeyframe(ls, time.Now())
+	}
+	if au == nil {
+		return
+	}
+	capture, ok := src.CaptureTime(ts)
+	if !ok {
+		return // no sender report yet: nothing to put the frame on the media clock with
+	}
+	idr := hasNALU(au, 5)
+	if !s.haveEpoch {
+		if !idr {
+			return
+		}
+		s.epoch, s.haveEpoch = capture, true
+	}
+	if !ls.clock.started {
+		if !idr {
+			return
+		}
+		ls.clock.start(ts, capture, s.epoch, 90000)
+	}
+	pts := ls.cad.next(ls.clock.pts(ts))
+	ntp := s.epoch.Add(ticksToDuration(pts, 90000))
+	size := 0
+	for _, n := range au {
+		size += len(n)
+	}
+	if idr {
+		ls.lastIDR = pts
+	} else if pts-ls.lastIDR > durationToTicks(s.cfg.SegmentDuration, 90000) {
+		s.askKeyframe(ls, time.Now())
+	}
+	v := s.variants[l].Load()
+	if v != nil && idr {
+		if sps := findNALU(au, 7); sps != nil && !bytes.Equal(sps, v.sps) {
+			s.dropVariant(l, "new resolution or codec parameters")
+			v = nil
+		}
+	}
+	if v == nil {
+		s.startVariant(l, ls, ntp, pts, au, size, idr)
+		return
+	}
+	s.write(v, ntp, pts, au, size)
+}
+
+// startVariant holds a layer's frames from its first keyframe until the frame rate is known
+// (the part length depends on it), then starts its muxer with them.
+func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, au [][]byte, size int, idr bool) {
+	if len(ls.pending) == 0 && !idr {
+		return
+	}
+	ls.pending = append(ls.pending, pendingAU{ntp: ntp, pts: pts, au: cloneAU(au), size: size})
+	if ls.cad.frame == 0 && len(ls.pending) < 30 {
+		return
+	}
+	first := ls.pending[0].au
+	sps, pps := findNALU(first, 7), findNALU(first, 8)
+	if sps == nil || pps == nil {
+		ls.pending = nil // a keyframe without parameter sets: wait for the next
+		return
+	}
+	withAudio := s.room.Track(webrtc.RTPCodecTypeAudio).Receiver() != nil
+	v, err := newVariant(s.cfg, l, sps, pps, ls.cad.frame, withAudio, s.log.With(zap.String("layer", sfu.LayerName(l))))
+	if err != nil {
+		s.log.Warn("LL-HLS variant", zap.Error(err))
+		ls.pending = nil
+		return
+	}
+	s.variants[l].Store(v)
+	for _, p := range ls.pending {
+		s.write(v, p.ntp, p.pts, p.au, p.size)
+	}
+	ls.pending = nil
+	s.log.Info("LL-HLS variant started", zap.String("layer", v.name), zap.Int("width", v.width),
+		zap.Int("height", v.height), zap.Float64("fps", v.frameRate))
+}
+
+func (s *stream) write(v *variant, ntp time.Time, pts int64, au [][]byte, size int) {
+	if err := v.writeVideo(ntp, pts, au, size); err != nil {
+		s.log.Debug("LL-HLS video", zap.Error(err))
+		return
+	}
+	if v.render(s.reports) {
+		s.edge.wake()
+	}
+}
+
+// reports are the rendition reports for every playlist but self ("f/video1_stream.m3u8").
+func (s *stream) reports(self string) []*playlist.MediaRenditionReport {
+	var out []*playlist.MediaRenditionReport
+	for l := numLayers - 1; l >= 0; l-- {
+		v := s.variants[l].Load()
+		if v == nil {
+			continue
+		}
+		for _, file := range []string{videoPlaylist, audioPlaylist} {
+			name := v.name + "/" + file
+			snap := v.snapshot(file)
+			if name == self || snap == nil {
+				continue
+			}
+			last := snap.lastPart
+			r := &playlist.MediaRenditionReport{URI: "../" + name, LastMSN: snap.msn}
+			if last >= 0 {
+				r.LastPart = &last
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *stream) dropVariant(l int, why string) {
+	if v := s.variants[l].Swap(nil); v != nil {
+		v.close()
+		muxerRestarts.Inc()
+		s.log.Info("LL-HLS variant restarts", zap.String("layer", v.name), zap.String("why", why))
+	}
+	s.layers[l].pending = nil
+	s.edge.wake()
+}
+
+// askKeyframe asks the host for a keyframe at most once a second; a host that cannot take
+// requests (no RTCP path) is noted once.
+func (s *stream) askKeyframe(ls *layerState, now time.Time) {
+	if now.Sub(ls.lastPLI) < time.Second {
+		return
+	}
+	ls.lastPLI = now
+	if ls.src.CanRequestKeyframe() {
+		ls.src.RequestKeyframe()
+	} else if !s.warnedGOP {
+		s.warnedGOP = true
+		s.log.Info("the host takes no keyframe requests: LL-HLS segments follow its GOP",
+			zap.Duration("segment_duration", s.cfg.SegmentDuration))
+	}
+}
+
+// awaitLayers waits (until ctx ends) for every layer the host sends to have its variant,
+// so a player's first multivariant playlist lists them all: layers start together, within
+// a frame or two of each other.
+func (s *stream) awaitLayers(ctx context.Context) {
+	video := s.room.Track(webrtc.RTPCodecTypeVideo)
+	for {
+		wake := s.edge.wait()
+		missing := false
+		for l := range numLayers {
+			if video.Layer(l) != nil && s.variant(l) == nil {
+				missing = true
+			}
+		}
+		if !missing || s.stopping() {
+			return
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// variant returns the layer's variant, nil when it has none (yet).
+func (s *stream) variant(l int) *variant {
+	v := s.variants[l].Load()
+	if v == nil || v.snapshot(videoPlaylist) == nil {
+		return nil
+	}
+	return v
+}
+
+func hasNALU(au [][]byte, typ byte) bool { return findNALU(au, typ) != nil }
+
+func findNALU(au [][]byte, typ byte) []byte {
+	for _, n := range au {
+		if len(n) > 0 && n[0]&0x1f == typ {
+			return n
+		}
+	}
+	return nil
+}
+
+func cloneAU(au [][]byte) [][]byte {
+	out := make([][]byte, len(au))
+	for i, n := range au {
+		out[i] = bytes.Clone(n)
+	}
+	return out
+}
+
+// edge lets requests wait for the next playlist change without polling.
+type edge struct {
+	mu     sync.Mutex
+	ch     chan struct{}
+	closed bool
+}
+
+func (e *edge) init() { e.ch = make(chan struct{}) }
+
+// wait returns a channel closed at the next change (or at once if the stream ended).
+func (e *edge) wait() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ch
+}
+
+func (e *edge) wake() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	close(e.ch)
+	e.ch = make(chan struct{})
+}
+
+func (e *edge) close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.closed {
+		e.closed = true
+		close(e.ch)
+	}
+}

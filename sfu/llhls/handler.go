@@ -21,13 +21,13 @@ type Authorizer func(r *http.Request, room string) (int, error)
 // start has its own random prefix); a playlist answering a blocking request for a given
 // part is final too, so a CDN can keep it until that part leaves the window.
 const (
-	immutableCache   = "public, max-age=3600, immutable"
-	blockingCache    = "public, max-age=6"
-	playlistCache    = "public, max-age=0, s-maxage=0, must-revalidate"
-	multivariantMax  = "public, max-age=1"
-	errorCache       = "no-store"
-	playlistMIME     = "application/vnd.apple.mpegurl"
-	maxQueryBytes    = 2048
+	immutableCache  = "public, max-age=3600, immutable"
+	blockingCache   = "public, max-age=6"
+	playlistCache   = "public, max-age=0, s-maxage=0, must-revalidate"
+	multivariantMax = "public, max-age=1"
+	errorCache      = "no-store"
+	playlistMIME    = "application/vnd.apple.mpegurl"
+	maxQueryBytes   = 2048
 )
 
 // Handler serves GET /hls/{room}/index.m3u8 and /hls/{room}/{layer}/{file}.
@@ -324,5 +324,3 @@ func acceptsGzip(r *http.Request) bool {
 	}
 	return false
 }
-
-

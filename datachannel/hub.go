@@ -46,6 +46,10 @@ type Options struct {
 	// exp (auth.Config.TokenLeeway): a connection may send until exp plus this, so a
 	// token the verifier let join is not refused on its first send.
 	TokenLeeway time.Duration
+	// OnEvent sees every event a room broadcasts (its type, room sequence number, mediaTime
+	// in unix ms and the encoded envelope), on the room's goroutine: it must be quick. The
+	// LL-HLS origin uses it to carry events in its playlists (EXT-X-DATERANGE).
+	OnEvent func(room, typ string, seq uint64, mediaTimeMs int64, data []byte)
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 }

@@ -231,6 +231,9 @@ func (r *room) broadcast(typ, from string, payload any, cl class, key string) *E
 		r.snaps.Store(key, data)
 	}
 	r.fanOut(outgoing{data: data, class: cl, key: key})
+	if f := r.hub.opts.OnEvent; f != nil {
+		f(r.name, typ, env.Seq, env.MediaTime, data)
+	}
 	if err := r.hub.bus.Publish(r.name, typ, data); err != nil {
 		r.log.Debug("publishing to the bus", zap.Error(err))
 	}

@@ -166,7 +166,7 @@ func (a *app) startInteraction() error {
 			return err
 		}
 	}
-	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, datachannel.Options{Clocks: a.mediaClock, Audience: a.audience, Host: a.hostState, TokenLeeway: a.cfg.Auth.TokenLeeway}, a.log); err != nil {
+	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, datachannel.Options{Clocks: a.mediaClock, Audience: a.audience, Host: a.hostState, TokenLeeway: a.cfg.Auth.TokenLeeway, OnEvent: a.hls.Event}, a.log); err != nil {
 		return err
 	}
 	a.signaling.EnableInteraction(a.hub)

@@ -60,7 +60,7 @@ func (s *snapshot) gzipped() []byte {
 // a PART-TARGET and TARGETDURATION that never change for the stream's life, PART-HOLD-BACK
 // three part targets, PROGRAM-DATE-TIME on every segment, and rendition reports for the
 // other playlists of the room. Delta updates are not offered (no CAN-SKIP-UNTIL).
-func (v *variant) rewrite(raw []byte, reports []*playlist.MediaRenditionReport) (*snapshot, error) {
+func (v *variant) rewrite(raw []byte, reports []*playlist.MediaRenditionReport, events *eventLog) (*snapshot, error) {
 	var pl playlist.Media
 	if err := pl.Unmarshal(raw); err != nil {
 		return nil, err
@@ -75,6 +75,11 @@ func (v *variant) rewrite(raw []byte, reports []*playlist.MediaRenditionReport) 
 	body, err := pl.Marshal()
 	if err != nil {
 		return nil, err
+	}
+	if events != nil {
+		if start, ok := firstDate(&pl); ok {
+			body = insertDateRanges(body, dateRanges(events.since(start)))
+		}
 	}
 	s := &snapshot{body: body, first: pl.MediaSequence, msn: pl.MediaSequence + len(pl.Segments), lastPart: len(pl.Parts) - 1}
 	if len(pl.Parts) == 0 && len(pl.Segments) > 0 {
@@ -154,6 +159,16 @@ func (v *variant) countOverlong(pl *playlist.Media) {
 			}
 		}
 	}
+}
+
+// firstDate is the PROGRAM-DATE-TIME of the playlist's first segment.
+func firstDate(pl *playlist.Media) (time.Time, bool) {
+	for _, s := range pl.Segments {
+		if s.DateTime != nil {
+			return *s.DateTime, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // partNumber reads N from gohlslib's part names ("<prefix>_<stream>_partN.mp4").

@@ -34,6 +34,7 @@ type stream struct {
 
 	variants [numLayers]atomic.Pointer[variant]
 	edge     edge // wakes blocking requests when any playlist changes
+	events   eventLog
 
 	// owned by run
 	epoch     time.Time
@@ -282,7 +283,7 @@ func (s *stream) write(v *variant, ntp time.Time, pts int64, au [][]byte, size i
 		s.log.Debug("LL-HLS video", zap.Error(err))
 		return
 	}
-	if v.render(s.reports) {
+	if v.render(s.reports, &s.events) {
 		s.edge.wake()
 	}
 }

@@ -176,7 +176,7 @@ func (v *variant) snapshot(file string) *snapshot {
 
 // render asks gohlslib for each playlist and, where it changed, publishes a new snapshot.
 // reports are the rendition reports of every other playlist of the stream.
-func (v *variant) render(reports func(self string) []*playlist.MediaRenditionReport) (changed bool) {
+func (v *variant) render(reports func(self string) []*playlist.MediaRenditionReport, events *eventLog) (changed bool) {
 	if !v.ready() {
 		return false
 	}
@@ -188,7 +188,7 @@ func (v *variant) render(reports func(self string) []*playlist.MediaRenditionRep
 		}
 		raw := w.body.Bytes()
 		v.lastRaw[file] = raw
-		snap, err := v.rewrite(raw, reports(v.name+"/"+file))
+		snap, err := v.rewrite(raw, reports(v.name+"/"+file), events)
 		if err != nil {
 			v.log.Warn("LL-HLS playlist", zap.String("file", file), zap.Error(err))
 			continue

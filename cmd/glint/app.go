@@ -256,5 +256,9 @@ func newHLS(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*llhls.O
 		}
 		return 0, nil
 	}
+	if !cfg.HLS.CheckTokens {
+		log.Warn("LL-HLS serves every live room without token checks (hls.check_tokens: false): only a CDN that checks signed URLs may reach it")
+		authorize = nil
+	}
 	return llhls.New(cfg.HLS, s, authorize, log)
 }

@@ -9,6 +9,11 @@ import (
 type Config struct {
 	// Enabled serves /hls/{room}/...; off, those paths answer 404.
 	Enabled bool `yaml:"enabled"`
+	// CheckTokens checks every request's token (canSubscribe for the room, in
+	// ?access_token=, or none when anonymous viewing is on). A CDN deployment that signs its
+	// own URLs and checks them at the edge turns it off, so that the cache is shared by
+	// every viewer (docs/LLHLS.md); Glint's address must then be reachable by the CDN only.
+	CheckTokens bool `yaml:"check_tokens"`
 	// PartTarget is EXT-X-PART-INF's PART-TARGET, constant for a stream's life (Apple's
 	// players stop for good when it changes between reloads). Parts are cut on frame
 	// boundaries at the largest whole number of frames that fits in it.
@@ -35,6 +40,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Enabled:         true,
+		CheckTokens:     true,
 		PartTarget:      200 * time.Millisecond,
 		SegmentDuration: time.Second,
 		TargetDuration:  2 * time.Second,

@@ -176,7 +176,7 @@ func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, st *stream, 
 			return
 		}
 		start := time.Now()
-		snap, err = o.await(r.Context(), st, func() (*snapshot, bool) {
+		snap, err = o.await(r.Context(), st, v, func() (*snapshot, bool) {
 			s := v.snapshot(file)
 			return s, s != nil && s.has(msn, part)
 		})
@@ -190,15 +190,17 @@ func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, st *stream, 
 }
 
 // await waits until ready reports true, the stream ends, or the blocking timeout passes.
-func (o *Origin) await(ctx context.Context, st *stream, ready func() (*snapshot, bool)) (*snapshot, error) {
+// Waiters wait on their variant's own edge, so a part of one layer does not wake the
+// viewers of the others.
+func (o *Origin) await(ctx context.Context, st *stream, v *variant, ready func() (*snapshot, bool)) (*snapshot, error) {
 	timer := time.NewTimer(o.cfg.blockTimeout())
 	defer timer.Stop()
 	for {
-		wake := st.edge.wait() // taken before the check, so a change in between is not missed
+		wake := v.changed.wait() // taken before the check, so a change in between is not missed
 		if s, ok := ready(); ok {
 			return s, nil
 		}
-		if st.stopping() {
+		if st.stopping() || v.closed.Load() {
 			return nil, ErrClosed
 		}
 		select {
@@ -277,7 +279,7 @@ func (o *Origin) serveObject(w http.ResponseWriter, r *http.Request, st *stream,
 			if strings.Contains(file, "_audio") {
 				playlistFile = audioPlaylist
 			}
-			_, err := o.await(r.Context(), st, func() (*snapshot, bool) {
+			_, err := o.await(r.Context(), st, v, func() (*snapshot, bool) {
 				s := v.snapshot(playlistFile)
 				return s, s != nil && s.hintPart > n
 			})

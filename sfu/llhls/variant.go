@@ -53,6 +53,8 @@ type variant struct {
 
 	lastCheckedPart, lastCheckedSegment string
 
+	changed edge // wakes this variant's blocking requests
+
 	snaps   map[string]*atomic.Pointer[snapshot] // by playlist file name
 	objects objectCache
 	closed  atomic.Bool
@@ -71,6 +73,7 @@ func newVariant(cfg Config, layer int, sps, pps []byte, frameTicks int64, withAu
 		created: time.Now(), pdt: map[string]time.Time{}, renderRequests: map[string]*http.Request{},
 		lastRaw: map[string][]byte{}, snaps: map[string]*atomic.Pointer[snapshot]{},
 	}
+	v.changed.init()
 	v.video = &gohlslib.Track{Codec: &codecs.H264{SPS: bytes.Clone(sps), PPS: bytes.Clone(pps)}, ClockRate: 90000}
 	tracks := []*gohlslib.Track{v.video}
 	v.codecs = []string{codecparams.Marshal(v.video.Codec)}
@@ -196,6 +199,9 @@ func (v *variant) render(reports func(self string) []*playlist.MediaRenditionRep
 		v.snaps[file].Store(snap)
 		changed = true
 	}
+	if changed {
+		v.changed.wake()
+	}
 	return changed
 }
 
@@ -217,6 +223,7 @@ func (v *variant) object(name string) ([]byte, bool) {
 func (v *variant) close() {
 	if v.closed.CompareAndSwap(false, true) {
 		v.muxer.Close()
+		v.changed.close()
 	}
 }
 

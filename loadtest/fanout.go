@@ -53,8 +53,9 @@ func (c *FanoutConfig) Validate() error {
 		return errors.New("loadtest: join concurrency must be at least 1")
 	case c.Layer != "" && c.Layer != "q" && c.Layer != "h" && c.Layer != "f":
 		return fmt.Errorf("loadtest: layer %q: want q, h or f", c.Layer)
-	case c.Clip.FPS < 1 || c.Clip.FPS > 120 || c.Clip.Width < 16 || c.Clip.Height < 16 || c.Clip.Seconds < 1 || c.Clip.BitrateKbps < 100:
-		return fmt.Errorf("loadtest: clip %+v: want 1-120 fps, at least 16x16, 1 s and 100 kbit/s", c.Clip)
+	}
+	if err := c.Clip.validate(); err != nil {
+		return err
 	}
 	prev := 0
 	for _, n := range c.Steps {

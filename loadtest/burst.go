@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,22 +118,22 @@ type burst struct {
 }
 
 func (b *burst) run(ctx context.Context) (*BurstReport, error) {
-	server := b.watchServer()
+	server := watchServer(b.cfg.ServerPID)
 	defer server.stop()
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	polled := make(chan struct{})
 	go func() { defer close(polled); b.health.run(pollCtx) }()
 	defer func() { stopPolling(); <-polled }()
 
-	before := b.readings(server)
+	before := readNow(b.cfg.ServerPID)
 	b.health.phase.Store(phaseBurst)
 	start := time.Now()
 	b.openAll(ctx)
 	b.health.phase.Store(phaseHold)
-	afterBurst := b.readings(server)
+	afterBurst := readNow(b.cfg.ServerPID)
 	b.hold(ctx)
 	b.health.phase.Store(phaseIdle)
-	afterHold := b.readings(server)
+	afterHold := readNow(b.cfg.ServerPID)
 
 	b.mu.Lock()
 	vs := b.viewers
@@ -246,21 +245,4 @@ func (b *burst) say(format string, args ...any) {
 	if b.cfg.Progress != nil {
 		fmt.Fprintf(b.cfg.Progress, format, args...)
 	}
-}
-
-// reading is the client's and (with ServerPID) the server's /proc at one moment.
-type reading struct {
-	self, server procSample
-	hasServer    bool
-}
-
-func (b *burst) readings(w *serverWatch) reading {
-	r := reading{}
-	r.self, _ = readProc("self")
-	if w != nil {
-		var err error
-		r.server, err = readProc(strconv.Itoa(b.cfg.ServerPID))
-		r.hasServer = err == nil
-	}
-	return r
 }

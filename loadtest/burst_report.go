@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync"
 	"text/tabwriter"
 	"time"
 )
@@ -106,61 +105,6 @@ func (b *burst) readAfterClose(ctx context.Context, closed time.Time) {
 		}
 		b.rep.Server.Later = append(b.rep.Server.Later, RSSReading{AfterS: d.Seconds(), MiB: mib(s.rss)})
 	}
-}
-
-// serverWatch samples the server's RSS every 100 ms for its peak: VmHWM is the peak since
-// the server started, which a run after another would not move.
-type serverWatch struct {
-	pid  string
-	max  int64
-	mu   sync.Mutex
-	done chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
-}
-
-// watchServer starts sampling (nil without ServerPID).
-func (b *burst) watchServer() *serverWatch {
-	if b.cfg.ServerPID == 0 {
-		return nil
-	}
-	w := &serverWatch{pid: strconv.Itoa(b.cfg.ServerPID), done: make(chan struct{})}
-	w.wg.Add(1)
-	go w.run()
-	return w
-}
-
-func (w *serverWatch) run() {
-	defer w.wg.Done()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if s, err := readProc(w.pid); err == nil {
-			w.mu.Lock()
-			w.max = max(w.max, s.rss)
-			w.mu.Unlock()
-		}
-		select {
-		case <-w.done:
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// stop ends sampling; safe on nil and more than once.
-func (w *serverWatch) stop() {
-	if w == nil {
-		return
-	}
-	w.once.Do(func() { close(w.done) })
-	w.wg.Wait()
-}
-
-func (w *serverWatch) peak() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.max
 }
 
 // WriteTable prints the report as two small tables: sessions, and the health URL.

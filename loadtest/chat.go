@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,9 +140,7 @@ func Chat(ctx context.Context, cfg ChatConfig) (*ChatReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	pid := strconv.Itoa(cfg.ServerPID)
-	srvA, _ := readProc(pid)
-	selfA, _ := readProc("self")
+	a := readNow(cfg.ServerPID)
 	start := time.Now()
 	progress := r.startProgress(ctx, len(conns))
 	r.send(ctx, conns[:cfg.senders()])
@@ -155,8 +152,7 @@ func Chat(ctx context.Context, cfg ChatConfig) (*ChatReport, error) {
 	case <-drain.C:
 	}
 	progress()
-	srvB, _ := readProc(pid)
-	selfB, _ := readProc("self")
+	b := readNow(cfg.ServerPID)
 	rep := &ChatReport{
 		Viewers: len(conns), DataChannels: cfg.DataChannels, Senders: cfg.senders(), Rate: cfg.Rate,
 		Seconds: sendEnd.Sub(start).Seconds(), Sent: r.sent.Load(), Acked: r.acked.Load(), Refused: r.refused.Load(),
@@ -166,12 +162,12 @@ func Chat(ctx context.Context, cfg ChatConfig) (*ChatReport, error) {
 	rep.DeliveriesPerS = float64(rep.Delivered) / rep.Seconds
 	rep.LatencyMs.P50, rep.LatencyMs.P95, rep.LatencyMs.P99 = msf(r.latency.Quantile(0.5)), msf(r.latency.Quantile(0.95)), msf(r.latency.Quantile(0.99))
 	rep.LatencyMs.Max = msf(r.latency.Max())
-	if cfg.ServerPID != 0 {
-		rep.ServerCPU = cpuPercent(srvA, srvB)
-		rep.ServerRSSKiB = srvB.rss >> 10
+	if a.hasServer && b.hasServer {
+		rep.ServerCPU = cpuPercent(a.server, b.server)
+		rep.ServerRSSKiB = b.server.rss >> 10
 	}
-	rep.ClientCPU = cpuPercent(selfA, selfB)
-	rep.ClientLimited = rep.ClientCPU > 90*float64(min(runtime.GOMAXPROCS(0), runtime.NumCPU()))
+	rep.ClientCPU = cpuPercent(a.self, b.self)
+	rep.ClientLimited = clientLimited(rep.ClientCPU)
 	return rep, ctx.Err()
 }
 

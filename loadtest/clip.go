@@ -37,6 +37,14 @@ type ClipSpec struct {
 	Seconds            int
 }
 
+// validate checks the clip can be encoded and paced.
+func (c ClipSpec) validate() error {
+	if c.FPS < 1 || c.FPS > 120 || c.Width < 16 || c.Height < 16 || c.Seconds < 1 || c.BitrateKbps < 100 {
+		return fmt.Errorf("loadtest: clip %+v: want 1-120 fps, at least 16x16, 1 s and 100 kbit/s", c)
+	}
+	return nil
+}
+
 // DefaultClip is the 2.5 Mbit/s 720p30 stream the benchmarks use.
 func DefaultClip() ClipSpec {
 	return ClipSpec{Width: 1280, Height: 720, FPS: 30, BitrateKbps: 2500, Seconds: 10}

@@ -53,8 +53,9 @@ func (c *FanoutConfig) Validate() error {
 		return errors.New("loadtest: join concurrency must be at least 1")
 	case c.Layer != "" && c.Layer != "q" && c.Layer != "h" && c.Layer != "f":
 		return fmt.Errorf("loadtest: layer %q: want q, h or f", c.Layer)
-	case c.Clip.FPS < 1 || c.Clip.FPS > 120 || c.Clip.Width < 16 || c.Clip.Height < 16 || c.Clip.Seconds < 1 || c.Clip.BitrateKbps < 100:
-		return fmt.Errorf("loadtest: clip %+v: want 1-120 fps, at least 16x16, 1 s and 100 kbit/s", c.Clip)
+	}
+	if err := c.Clip.validate(); err != nil {
+		return err
 	}
 	prev := 0
 	for _, n := range c.Steps {
@@ -72,7 +73,7 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	clips, err := loadClips(ctx, cfg)
+	clips, err := loadClips(ctx, cfg.Clip, cfg.Simulcast, cfg.CacheDir)
 	if err != nil {
 		return nil, err
 	}
@@ -87,21 +88,11 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
-	setup, cancelSetup := context.WithTimeout(ctx, 20*time.Second)
-	// The publisher honours 429/503 Retry-After as the viewers do: a server that bounds
-	// the handshakes one address has in flight may ask it to come back.
-	pub, err := retrying(setup, maxDialAttempts, func(ctx context.Context) (*publisher, error) {
-		return startPublisher(ctx, api, client, cfg.WHIP, cfg.PublishToken, clips)
-	}, nil)
-	cancelSetup()
+	pub, err := publish(ctx, api, client, cfg.WHIP, cfg.PublishToken, clips)
 	if err != nil {
 		return nil, err
 	}
 	defer pub.close()
-	sending, stopSending := context.WithCancel(ctx)
-	sendErr := make(chan error, 1)
-	go func() { sendErr <- pub.run(sending) }()
-	defer func() { stopSending(); <-sendErr }()
 
 	r := &run{cfg: cfg, api: api, client: client, latency: newFrameLatency(), joins: &Histogram{}}
 	defer r.closeViewers()
@@ -120,33 +111,81 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 			return report, err
 		}
 		report.Steps = append(report.Steps, step)
-		select {
-		case err := <-sendErr:
-			return report, fmt.Errorf("publisher stopped: %w", err)
-		default:
+		if err := pub.failed(); err != nil {
+			return report, err
 		}
 	}
 	return report, nil
 }
 
-// loadClips encodes (once) and loads the clip, or the three simulcast clips lowest first.
-func loadClips(ctx context.Context, cfg FanoutConfig) ([]*Clip, error) {
-	specs := []ClipSpec{cfg.Clip}
-	if cfg.Simulcast {
-		q, h := cfg.Clip, cfg.Clip
-		q.Width, q.Height, q.BitrateKbps = even(cfg.Clip.Width/4), even(cfg.Clip.Height/4), max(100, cfg.Clip.BitrateKbps/16)
-		h.Width, h.Height, h.BitrateKbps = even(cfg.Clip.Width/2), even(cfg.Clip.Height/2), max(100, cfg.Clip.BitrateKbps/4)
-		specs = []ClipSpec{q, h, cfg.Clip}
+// loadClips encodes (once) and loads the clip, or with simulcast the three layers' clips
+// (quarter, half and full size of spec) lowest first.
+func loadClips(ctx context.Context, spec ClipSpec, simulcast bool, cacheDir string) ([]*Clip, error) {
+	specs := []ClipSpec{spec}
+	if simulcast {
+		q, h := spec, spec
+		q.Width, q.Height, q.BitrateKbps = even(spec.Width/4), even(spec.Height/4), max(100, spec.BitrateKbps/16)
+		h.Width, h.Height, h.BitrateKbps = even(spec.Width/2), even(spec.Height/2), max(100, spec.BitrateKbps/4)
+		specs = []ClipSpec{q, h, spec}
 	}
 	clips := make([]*Clip, len(specs))
 	for i, spec := range specs {
-		c, err := LoadClip(ctx, spec, cfg.CacheDir)
+		c, err := LoadClip(ctx, spec, cacheDir)
 		if err != nil {
 			return nil, err
 		}
 		clips[i] = c
 	}
 	return clips, nil
+}
+
+// stream is a publisher sending its clip until closed: the media every test watches.
+type stream struct {
+	pub  *publisher
+	stop context.CancelFunc
+	done chan struct{}
+	err  error // pub.run's result, set before done is closed
+}
+
+// publish connects a publisher over WHIP and starts it sending. It honours 429/503
+// Retry-After as the viewers do (a server that bounds the handshakes one address has in
+// flight may ask it to come back), for at most 20 s.
+func publish(ctx context.Context, api *webrtc.API, client *http.Client, whip, token string, clips []*Clip) (*stream, error) {
+	setup, cancelSetup := context.WithTimeout(ctx, 20*time.Second)
+	pub, err := retrying(setup, maxDialAttempts, func(ctx context.Context) (*publisher, error) {
+		return startPublisher(ctx, api, client, whip, token, clips)
+	}, nil)
+	cancelSetup()
+	if err != nil {
+		return nil, err
+	}
+	sending, stop := context.WithCancel(ctx)
+	s := &stream{pub: pub, stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.err = pub.run(sending)
+	}()
+	return s, nil
+}
+
+// failed returns why the publisher stopped sending, or nil while it sends.
+func (s *stream) failed() error {
+	select {
+	case <-s.done:
+		if s.err == nil {
+			return errors.New("publisher stopped")
+		}
+		return fmt.Errorf("publisher stopped: %w", s.err)
+	default:
+		return nil
+	}
+}
+
+// close stops sending, waits for the sender and ends the WHIP session.
+func (s *stream) close() {
+	s.stop()
+	<-s.done
+	s.pub.close()
 }
 
 // even rounds down to an even number: H.264 in 4:2:0 needs even dimensions.

@@ -3,15 +3,9 @@ package loadtest
 import (
 	"fmt"
 	"io"
-	"runtime"
-	"strconv"
 	"text/tabwriter"
 	"time"
 )
-
-// clientLimitedPercent: above this share of its CPUs, the load generator itself was the
-// bottleneck and the step's figures describe the client as much as the server.
-const clientLimitedPercent = 90
 
 // Report is the result of a fanout run.
 type Report struct {
@@ -64,8 +58,7 @@ type counters struct {
 	viewers                         int
 	frames, freezes, packets, bytes uint64
 	received, expected              uint64
-	self, server                    procSample
-	hasServer                       bool
+	reading
 }
 
 func (r *run) snapshot() counters {
@@ -81,12 +74,7 @@ func (r *run) snapshot() counters {
 		c.expected += v.expected.Load()
 	}
 	r.mu.Unlock()
-	c.self, _ = readProc("self")
-	if r.cfg.ServerPID != 0 {
-		var err error
-		c.server, err = readProc(strconv.Itoa(r.cfg.ServerPID))
-		c.hasServer = err == nil
-	}
+	c.reading = readNow(r.cfg.ServerPID)
 	return c
 }
 
@@ -116,7 +104,7 @@ func (r *run) result(n int, a, b counters) StepResult {
 		s.LostPackets = exp - got
 		s.LossPercent = 100 * float64(s.LostPackets) / float64(exp)
 	}
-	s.ClientLimited = s.ClientCPU > clientLimitedPercent*float64(runtime.NumCPU())
+	s.ClientLimited = clientLimited(s.ClientCPU)
 	if s.Packets > 0 {
 		s.ClientCPUPerPacket = float64((b.self.cpu - a.self.cpu).Microseconds()) / float64(s.Packets)
 	}

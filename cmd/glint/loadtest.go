@@ -19,6 +19,7 @@ import (
 const loadtestUsage = `usage: glint loadtest fanout --whip URL --whep URL [flags]
        glint loadtest chat --server URL --room ROOM --api-key K --api-secret S [flags]
        glint loadtest burst --whep URL [--view-token T] --sessions N [flags]
+       glint loadtest hls --url URL --room ROOM [--token T] --viewers N [flags]
 
 fanout publishes one H.264 + Opus stream over WHIP and attaches viewers over WHEP in steps,
 measuring join time, per-frame latency, loss, freezes and throughput (and, with
@@ -33,6 +34,13 @@ Retry-After when refused, holds them, then closes them all, while probing --heal
 50 ms: burst duration, set-up times, refusals, the health URL's latency during the burst
 and the hold, and with --server-pid the server's CPU and its memory before, at peak, and
 after the close. Works against any WHEP server that answers a health URL.
+
+hls runs --viewers LL-HLS players of {url}/hls/{room}/index.m3u8, each doing what hls.js
+does in low-latency mode (the highest variant or --variant's, its audio rendition, blocking
+playlist reloads and preload-hinted parts), measuring part latency from the timing SEI in
+every frame (--publish sends a stamped stream over WHIP first), stalls, HTTP errors by
+status, bytes and requests a second, and with --server-pid the server's CPU per viewer and
+memory. Works against any LL-HLS origin serving fMP4 parts of H.264.
 `
 
 func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,9 +50,12 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if len(args) > 0 && args[0] == "burst" {
 		return burstLoadtest(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "hls" {
+		return hlsLoadtest(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "fanout" {
 		fmt.Fprint(stderr, loadtestUsage)
-		return errors.New("loadtest: want a test name: fanout, chat or burst")
+		return errors.New("loadtest: want a test name: fanout, chat, burst or hls")
 	}
 	fs := flag.NewFlagSet("glint loadtest fanout", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -79,11 +90,7 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if cfg.Clip.BitrateKbps, err = parseKbps(bitrate); err != nil {
 		return err
 	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	cfg.CacheDir = filepath.Join(cache, "glint", "loadtest")
+	cfg.CacheDir = clipCacheDir()
 	cfg.Progress = stderr
 	report, err := loadtest.Fanout(ctx, cfg)
 	if report != nil && len(report.Steps) > 0 {
@@ -92,6 +99,15 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 	}
 	return err
+}
+
+// clipCacheDir is where the encoded test clips are kept between runs.
+func clipCacheDir() string {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	return filepath.Join(cache, "glint", "loadtest")
 }
 
 func parseSteps(ramp string, viewers int) ([]int, error) {
@@ -182,6 +198,49 @@ func burstLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	cfg.Progress = stderr
 	report, err := loadtest.Burst(ctx, cfg)
+	if report != nil {
+		if werr := writeReport(stdout, jsonPath, report); werr != nil {
+			return werr
+		}
+	}
+	return err
+}
+
+func hlsLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("glint loadtest hls", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg loadtest.HLSConfig
+	var bitrate, jsonPath string
+	fs.StringVar(&cfg.URL, "url", "", "the server's base URL, http://host:port (required)")
+	fs.StringVar(&cfg.Room, "room", "", "room to watch (required)")
+	fs.StringVar(&cfg.Token, "token", "", "access token, sent as ?access_token= (with --publish also the WHIP bearer token unless --publish-token)")
+	fs.IntVar(&cfg.Viewers, "viewers", 100, "LL-HLS players (1-20000)")
+	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "how long the viewers are measured once they have joined")
+	fs.StringVar(&cfg.Variant, "variant", "top", "variant to follow: top (the highest BANDWIDTH) or a simulcast layer q, h or f")
+	fs.BoolVar(&cfg.Audio, "audio", true, "also follow the variant's audio rendition, as a player does")
+	fs.DurationVar(&cfg.RequestTimeout, "request-timeout", 10*time.Second, "bound on every request, blocking ones included")
+	fs.IntVar(&cfg.JoinConcurrency, "join-concurrency", 50, "viewers joining at once")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to read CPU and memory of (same machine)")
+	fs.BoolVar(&cfg.Publish, "publish", false, "first publish the stamped test stream over WHIP to {url}/whip/{room}, as loadtest fanout does (needs ffmpeg once, to encode the clip)")
+	fs.StringVar(&cfg.PublishToken, "publish-token", "", "bearer token for WHIP with --publish (default: --token)")
+	fs.BoolVar(&cfg.Simulcast, "simulcast", false, "with --publish, send three layers q/h/f (1/4, 1/2 and full size at 1/16, 1/4 and all of --bitrate)")
+	fs.StringVar(&bitrate, "bitrate", "2500k", "with --publish, video bitrate of the test clip")
+	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.PublishToken == "" {
+		cfg.PublishToken = cfg.Token
+	}
+	if cfg.Publish {
+		cfg.Clip, cfg.CacheDir = loadtest.DefaultClip(), clipCacheDir()
+		var err error
+		if cfg.Clip.BitrateKbps, err = parseKbps(bitrate); err != nil {
+			return err
+		}
+	}
+	cfg.Progress = stderr
+	report, err := loadtest.HLS(ctx, cfg)
 	if report != nil {
 		if werr := writeReport(stdout, jsonPath, report); werr != nil {
 			return werr

@@ -1,0 +1,487 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+)
+
+// Bounds on what a server may send: a playlist, and a part or init section.
+const (
+	maxPlaylistBytes = 1 << 20
+	maxPartBytes     = 32 << 20
+)
+
+// stallParts is the stall rule: a viewer that got no new part for more than stallParts ×
+// PART-TARGET has stalled (hls.js keeps a few parts buffered at the live edge; three
+// missing parts is a visible freeze).
+const stallParts = 3
+
+// hlsStats are the counters every viewer adds to; the reporter reads them while the
+// viewers run.
+type hlsStats struct {
+	// Latency of every timed frame, and of the first (oldest) frame of each part.
+	frames, partFirst Histogram
+	parts             atomic.Uint64 // new video parts downloaded at the live edge
+	requests, bytes   atomic.Uint64 // every response, any status; body bytes
+	stalls            atomic.Uint64
+	stallNanos        atomic.Int64
+	stallMax          atomic.Int64
+
+	mu     sync.Mutex
+	errors map[string]uint64 // "playlist 404", "part timeout", ...
+}
+
+func (s *hlsStats) fail(key string) {
+	s.mu.Lock()
+	if s.errors == nil {
+		s.errors = make(map[string]uint64)
+	}
+	s.errors[key]++
+	s.mu.Unlock()
+}
+
+func (s *hlsStats) errorCounts() map[string]uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]uint64, len(s.errors))
+	for k, v := range s.errors {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *hlsStats) stall(gap time.Duration) {
+	s.stalls.Add(1)
+	s.stallNanos.Add(int64(gap))
+	for m := s.stallMax.Load(); int64(gap) > m && !s.stallMax.CompareAndSwap(m, int64(gap)); m = s.stallMax.Load() {
+	}
+}
+
+// hlsClient is what every viewer shares: one HTTP client and the counters.
+type hlsClient struct {
+	http    *http.Client
+	timeout time.Duration // per request, blocking ones included
+	st      *hlsStats
+}
+
+// httpError is a response other than 200.
+type httpError struct {
+	status int
+	after  time.Duration // Retry-After, for 429 and 503
+	url    string
+}
+
+func (e *httpError) Error() string {
+	return fmt.Sprintf("GET %s: %d %s", e.url, e.status, http.StatusText(e.status))
+}
+
+// get fetches u and returns its body and when the download completed. kind ("playlist",
+// "part", ...) files failures under "kind status". A failure because ctx (the run) ended
+// is not counted: the run cancels the requests it has in flight when it stops.
+func (c *hlsClient) get(ctx context.Context, kind string, u *url.URL, limit int64) ([]byte, time.Time, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, time.Time{}, c.failed(ctx, kind, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		c.st.requests.Add(1)
+		c.st.fail(kind + " " + strconv.Itoa(resp.StatusCode))
+		return nil, time.Time{}, &httpError{status: resp.StatusCode, after: retryAfter(resp.Header.Get("Retry-After")), url: redact(u)}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	done := time.Now()
+	c.st.bytes.Add(uint64(len(body)))
+	if err != nil {
+		return nil, time.Time{}, c.failed(ctx, kind, err)
+	}
+	c.st.requests.Add(1)
+	if int64(len(body)) > limit {
+		c.st.fail(kind + " too large")
+		return nil, time.Time{}, fmt.Errorf("GET %s: more than %d bytes", redact(u), limit)
+	}
+	return body, done, nil
+}
+
+// failed files a transport failure (timeout or network) unless the run is over.
+func (c *hlsClient) failed(ctx context.Context, kind string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	c.st.requests.Add(1)
+	if errors.Is(err, context.DeadlineExceeded) {
+		c.st.fail(kind + " timeout")
+	} else {
+		c.st.fail(kind + " network")
+	}
+	return err
+}
+
+// redact drops the query (it holds the access token) from a URL shown in errors and reports.
+func redact(u *url.URL) string {
+	c := *u
+	c.RawQuery = ""
+	return c.String()
+}
+
+// pickVariant chooses the variant a player would: the highest BANDWIDTH ("top" or ""), or
+// the one for a simulcast layer (q, h or f), which is the folder its URI names
+// (f/video1_stream.m3u8).
+func pickVariant(mv *playlist.Multivariant, layer string) (*playlist.MultivariantVariant, error) {
+	var best *playlist.MultivariantVariant
+	for _, v := range mv.Variants {
+		switch {
+		case layer == "" || layer == "top":
+			if best == nil || v.Bandwidth > best.Bandwidth {
+				best = v
+			}
+		case uriLayer(v.URI) == layer:
+			return v, nil
+		}
+	}
+	if best == nil {
+		var uris []string
+		for _, v := range mv.Variants {
+			uris = append(uris, v.URI)
+		}
+		return nil, fmt.Errorf("no variant for layer %q among %q", layer, uris)
+	}
+	return best, nil
+}
+
+// uriLayer is the last folder of a URI's path: "f" for f/video1_stream.m3u8?access_token=T.
+func uriLayer(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return ""
+	}
+	return path.Base(path.Dir(u.Path))
+}
+
+// audioRendition is the URI of the audio a player loads beside variant v: the default (else
+// the first) AUDIO rendition of v's group that has a URI of its own; "" when the audio is
+// in the variant's own playlist or there is none.
+func audioRendition(mv *playlist.Multivariant, v *playlist.MultivariantVariant) string {
+	uri := ""
+	for _, r := range mv.Renditions {
+		if r.Type != playlist.MultivariantRenditionTypeAudio || r.GroupID != v.Audio || r.URI == nil {
+			continue
+		}
+		if r.Default {
+			return *r.URI
+		}
+		if uri == "" {
+			uri = *r.URI
+		}
+	}
+	return uri
+}
+
+// follower plays one media playlist as hls.js does in low-latency mode: it asks for the
+// preload-hinted part (which the server answers when the part is complete) and, at the
+// same time, for the playlist that lists it (_HLS_msn/_HLS_part, a blocking reload), then
+// downloads every part listed that it does not have yet, once.
+type follower struct {
+	c   *hlsClient
+	url *url.URL // the media playlist, with the query the server gave it
+
+	pl         *playlist.Media
+	partTarget time.Duration
+	mapURI     string       // the init section loaded
+	video      map[int]bool // H.264 track IDs: parts are timed, stalls counted
+	seen       map[string]bool
+	lastPart   time.Time // completion of the last new part (the join, before the first)
+	stamps     []frameStamp
+}
+
+func newFollower(c *hlsClient, u *url.URL) *follower {
+	return &follower{c: c, url: u, seen: make(map[string]bool)}
+}
+
+// timed reports whether this playlist's parts are timed and its stalls counted (video).
+func (f *follower) timed() bool { return len(f.video) > 0 }
+
+// join loads the playlist and its init section, and downloads the parts a player starting
+// at the live edge needs (from the last independent part on). Those are not timed: they
+// were complete before the viewer came.
+func (f *follower) join(ctx context.Context) error {
+	pl, err := f.load(ctx, -1, 0)
+	if err != nil {
+		return err
+	}
+	if pl.PartInf == nil || pl.PreloadHint == nil || pl.ServerControl == nil || !pl.ServerControl.CanBlockReload {
+		return fmt.Errorf("%s: not a low-latency playlist (needs EXT-X-PART-INF, EXT-X-PRELOAD-HINT and CAN-BLOCK-RELOAD=YES)", redact(f.url))
+	}
+	if err := f.loadInit(ctx, pl); err != nil {
+		return err
+	}
+	// PART-TARGET must not change (RFC 8216bis 4.4.3.7); a muxer that lengthens it after a
+	// long part (gohlslib does) would otherwise loosen the stall rule just after a stall.
+	f.partTarget = pl.PartInf.PartTarget
+	f.startAt(ctx, pl)
+	f.lastPart = time.Now()
+	return nil
+}
+
+// startAt takes pl as the playlist to follow, starting where a player joining (or
+// rejoining after an error) the live edge does: at the last independent part, the first it
+// can decode. The parts before are skipped, the ones from it on downloaded but not timed:
+// they were complete before the viewer asked.
+func (f *follower) startAt(ctx context.Context, pl *playlist.Media) {
+	parts := f.listed(pl)
+	from := len(parts)
+	for i, p := range parts {
+		if p.independent {
+			from = i
+		}
+	}
+	for _, p := range parts[:from] {
+		f.seen[p.url] = true
+	}
+	for _, p := range parts[from:] {
+		if !f.seen[p.url] {
+			f.download(ctx, p.url, false)
+		}
+	}
+	f.pl = pl
+}
+
+// run follows the live edge until ctx ends, then counts a stall still under way.
+func (f *follower) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		if f.pl == nil {
+			pl, err := f.load(ctx, -1, 0)
+			if err == nil {
+				err = f.loadInit(ctx, pl)
+			}
+			if err != nil {
+				f.backOff(ctx, err)
+				continue
+			}
+			f.startAt(ctx, pl)
+			continue
+		}
+		msn, part := nextPart(f.pl)
+		var wg sync.WaitGroup
+		if hint := f.hint(); hint != "" && !f.seen[hint] {
+			wg.Add(1)
+			go func() { defer wg.Done(); f.download(ctx, hint, true) }()
+		}
+		pl, err := f.load(ctx, msn, part)
+		wg.Wait()
+		if err == nil {
+			err = f.loadInit(ctx, pl)
+		}
+		if err != nil {
+			f.backOff(ctx, err)
+			continue
+		}
+		f.pl = pl
+		f.fetchListed(ctx)
+		if m, p := nextPart(pl); m == msn && p == part {
+			// The server answered without the part asked for: it did not block. Wait half
+			// a part, as a player polling would, rather than ask again at once.
+			f.sleep(ctx, f.partTarget/2)
+		}
+	}
+	f.finish(time.Now())
+}
+
+// finish counts the gap since the last part as a stall if it is one, at the run's end.
+func (f *follower) finish(end time.Time) {
+	if f.timed() && !f.lastPart.IsZero() {
+		if gap := end.Sub(f.lastPart); gap > stallParts*f.partTarget {
+			f.c.st.stall(gap)
+		}
+	}
+}
+
+// backOff waits after a failed playlist request, as a player does: a server at its limit
+// says how long (503/429 Retry-After); a blocking request too far ahead (400), a stream
+// gone (404) or a server error start again from a plain reload; a timeout or network
+// error retries the same request after a part's time.
+func (f *follower) backOff(ctx context.Context, err error) {
+	wait := max(f.partTarget, 100*time.Millisecond)
+	var he *httpError
+	if errors.As(err, &he) {
+		switch {
+		case he.status == http.StatusServiceUnavailable || he.status == http.StatusTooManyRequests:
+			wait = he.after
+		case he.status == http.StatusNotFound || he.status >= 500:
+			f.pl, wait = nil, time.Second
+		default:
+			f.pl = nil
+		}
+	} else if !errors.Is(err, context.DeadlineExceeded) {
+		f.pl = nil // unparsable, or the connection failed: start again
+	}
+	f.sleep(ctx, wait)
+}
+
+// sleep waits d, or until ctx ends.
+func (f *follower) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// load fetches the media playlist; with msn >= 0, the blocking reload that returns once
+// part (msn, part) is listed.
+func (f *follower) load(ctx context.Context, msn, part int) (*playlist.Media, error) {
+	u := *f.url
+	if msn >= 0 {
+		q := u.Query()
+		q.Set("_HLS_msn", strconv.Itoa(msn))
+		q.Set("_HLS_part", strconv.Itoa(part))
+		u.RawQuery = q.Encode()
+	}
+	body, _, err := f.c.get(ctx, "playlist", &u, maxPlaylistBytes)
+	if err != nil {
+		return nil, err
+	}
+	var pl playlist.Media
+	if err := pl.Unmarshal(body); err != nil {
+		f.c.st.fail("playlist unparsable")
+		return nil, fmt.Errorf("%s: %w", redact(f.url), err)
+	}
+	return &pl, nil
+}
+
+// loadInit fetches the playlist's init section when it names a new one, and learns from it
+// which tracks are H.264.
+func (f *follower) loadInit(ctx context.Context, pl *playlist.Media) error {
+	if pl.Map == nil || pl.Map.URI == f.mapURI {
+		return nil
+	}
+	u, err := f.url.Parse(pl.Map.URI)
+	if err != nil {
+		return err
+	}
+	body, _, err := f.c.get(ctx, "init", u, maxPartBytes)
+	if err != nil {
+		return err
+	}
+	video, err := h264Tracks(body)
+	if err != nil {
+		f.c.st.fail("init unparsable")
+		return fmt.Errorf("%s: %w", redact(u), err)
+	}
+	f.mapURI, f.video = pl.Map.URI, video
+	return nil
+}
+
+// hint is the resolved URI of the preload-hinted part ("" without one).
+func (f *follower) hint() string {
+	if f.pl.PreloadHint == nil {
+		return ""
+	}
+	u, err := f.url.Parse(f.pl.PreloadHint.URI)
+	if err != nil {
+		return ""
+	}
+	return u.String()
+}
+
+// listedPart is a part the playlist lists, its URI resolved.
+type listedPart struct {
+	url         string
+	independent bool
+}
+
+// listed returns the playlist's parts in order: those of its segments (the last few carry
+// them), then those of the segment in progress.
+func (f *follower) listed(pl *playlist.Media) []listedPart {
+	var out []listedPart
+	add := func(parts []*playlist.MediaPart) {
+		for _, p := range parts {
+			if u, err := f.url.Parse(p.URI); err == nil && !p.Gap {
+				out = append(out, listedPart{url: u.String(), independent: p.Independent})
+			}
+		}
+	}
+	for _, s := range pl.Segments {
+		add(s.Parts)
+	}
+	add(pl.Parts)
+	return out
+}
+
+// nextPart is the media sequence number and part index of the first part the playlist
+// does not list yet: the one its preload hint names.
+func nextPart(pl *playlist.Media) (msn, part int) {
+	return pl.MediaSequence + len(pl.Segments), len(pl.Parts)
+}
+
+// fetchListed downloads, in order, every listed part not downloaded yet, and forgets parts
+// the playlist no longer lists.
+func (f *follower) fetchListed(ctx context.Context) {
+	parts := f.listed(f.pl)
+	for _, p := range parts {
+		if !f.seen[p.url] && ctx.Err() == nil {
+			f.download(ctx, p.url, true)
+		}
+	}
+	if len(f.seen) > 2*len(parts)+8 {
+		keep := make(map[string]bool, len(parts)+1)
+		for _, p := range parts {
+			keep[p.url] = f.seen[p.url]
+		}
+		f.seen = keep
+	}
+}
+
+// download fetches one part. A new part at the live edge (live) counts for the stall rule
+// and, on video, each of its timed frames is recorded: download completed − sent.
+func (f *follower) download(ctx context.Context, raw string, live bool) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return
+	}
+	body, done, err := f.c.get(ctx, "part", u, maxPartBytes)
+	if err != nil {
+		return
+	}
+	f.seen[raw] = true
+	if !live || !f.timed() {
+		return
+	}
+	st := f.c.st
+	st.parts.Add(1)
+	if gap := done.Sub(f.lastPart); gap > stallParts*f.partTarget {
+		st.stall(gap)
+	}
+	f.lastPart = done
+	f.stamps, err = partFrames(body, f.video, f.stamps[:0])
+	if err != nil {
+		st.fail("part unparsable")
+		return
+	}
+	for i, s := range f.stamps {
+		d := done.Sub(time.Unix(0, s.sent))
+		st.frames.Record(d)
+		if i == 0 {
+			st.partFirst.Record(d)
+		}
+	}
+}

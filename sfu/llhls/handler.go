@@ -239,9 +239,7 @@ func blockingQuery(q url.Values) (msn, part int, blocking bool, err error) {
 // servePlaylist writes a playlist with its query carried into its URIs, gzip when the
 // client takes it, and an ETag.
 func (o *Origin) servePlaylist(w http.ResponseWriter, r *http.Request, kind string, snap *snapshot, cache string) {
-	if carry := carriedQuery(r.URL.Query()); carry != "" {
-		snap = newSnapshot(withQuery(snap.body, carry))
-	}
+	snap = snap.withQuery(carriedQuery(r.URL.Query()))
 	h := w.Header()
 	h.Set("Content-Type", playlistMIME)
 	h.Set("Cache-Control", cache)

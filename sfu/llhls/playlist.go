@@ -30,6 +30,33 @@ type snapshot struct {
 
 	gzOnce sync.Once
 	gz     []byte
+
+	carryMu sync.Mutex
+	carried map[string]*snapshot // renderings with a query carried into the URIs
+}
+
+// maxCarried bounds the per-query renderings a snapshot keeps: viewers sharing a token (or
+// a CDN's few) reuse one; a crowd with a token each renders its own.
+const maxCarried = 8
+
+// withQuery is the snapshot with query carried into every URI, rendered once per query.
+func (s *snapshot) withQuery(query string) *snapshot {
+	if query == "" {
+		return s
+	}
+	s.carryMu.Lock()
+	defer s.carryMu.Unlock()
+	if c := s.carried[query]; c != nil {
+		return c
+	}
+	c := newSnapshot(withQuery(s.body, query))
+	if s.carried == nil {
+		s.carried = map[string]*snapshot{}
+	}
+	if len(s.carried) < maxCarried {
+		s.carried[query] = c
+	}
+	return c
 }
 
 // has reports whether part p of segment m is complete in the snapshot. A part index past
@@ -48,13 +75,21 @@ func (s *snapshot) tooFar(m, p int) bool {
 func (s *snapshot) gzipped() []byte {
 	s.gzOnce.Do(func() {
 		var b bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(&b)
 		_, _ = zw.Write(s.body)
 		_ = zw.Close()
+		gzipWriters.Put(zw)
 		s.gz = b.Bytes()
 	})
 	return s.gz
 }
+
+// gzipWriters are reused: a flate writer allocates about a megabyte of tables.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
 
 // rewrite turns gohlslib's rendering into what Glint promises players (docs/PROTOCOL.md):
 // a PART-TARGET and TARGETDURATION that never change for the stream's life, PART-HOLD-BACK

@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	lkauth "github.com/livekit/protocol/auth"
@@ -28,7 +29,22 @@ func (k KeyProvider) NumKeys() int { return len(k) }
 type Verifier struct {
 	keys   KeyProvider
 	leeway time.Duration
+
+	// verified remembers tokens whose signature checked out, so a viewer's LL-HLS player,
+	// which sends the same token with every part and playlist request (ten a second), costs
+	// one HMAC and JSON parse per token rather than per request. Times are checked anew on
+	// every use. Bounded: emptied when full.
+	mu       sync.Mutex
+	verified map[string]verifiedToken
 }
+
+type verifiedToken struct {
+	claims    Claims
+	notBefore time.Time
+}
+
+// maxVerified bounds the verified-token cache.
+const maxVerified = 8192
 
 // NewVerifier returns a Verifier for keys (API key -> secret) with DefaultConfig. Keys and
 // secrets must be non-empty. Short secrets are allowed on purpose so a development
@@ -70,6 +86,16 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if len(token) > MaxTokenLen {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenLen)
 	}
+	v.mu.Lock()
+	hit, ok := v.verified[token]
+	v.mu.Unlock()
+	if ok {
+		if err := v.checkTimes(hit.claims.ExpiresAt, hit.notBefore, time.Now()); err != nil {
+			return nil, err
+		}
+		c := hit.claims
+		return &c, nil
+	}
 	parsed, err := lkauth.ParseAPIToken(token)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
@@ -102,6 +128,12 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		c.CanSubscribe = g.GetCanSubscribe()
 		c.CanPublishData = g.GetCanPublishData()
 	}
+	v.mu.Lock()
+	if len(v.verified) >= maxVerified || v.verified == nil {
+		v.verified = make(map[string]verifiedToken, 64)
+	}
+	v.verified[token] = verifiedToken{claims: *c, notBefore: notBefore}
+	v.mu.Unlock()
 	return c, nil
 }
 

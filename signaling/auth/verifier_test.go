@@ -231,3 +231,26 @@ func TestNewVerifierCopiesKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestVerifiedTokenCacheStillExpires: a token served from the verified-token cache is
+// refused once it expires, like one verified afresh; and the cache hands out copies.
+func TestVerifiedTokenCacheStillExpires(t *testing.T) {
+	v, err := NewVerifierConfig(Config{TokenLeeway: 0}, map[string]string{testKey: testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := mustIssue(t, TokenOptions{Room: "show", Identity: "alice", Subscribe: true, TTL: 2 * time.Second})
+	c, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Room = "mutated"
+	again, err := v.Verify(tok) // from the cache
+	if err != nil || again.Room != "show" {
+		t.Fatalf("cached verify: %+v, %v; want room show", again, err)
+	}
+	time.Sleep(time.Until(c.ExpiresAt) + 100*time.Millisecond)
+	if _, err := v.Verify(tok); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("expired cached token: %v, want ErrInvalidToken", err)
+	}
+}

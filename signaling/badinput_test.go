@@ -132,9 +132,11 @@ func TestCORSPreflight(t *testing.T) {
 	}
 }
 
-// TestCapacityLimits: past max viewers per room or max rooms, a clear 503 with Retry-After.
+// TestCapacityLimits: past max viewers per room or max rooms, a clear 503 with Retry-After,
+// and, for a viewer, a Link to the room's LL-HLS playlist to fall back to at once.
 func TestCapacityLimits(t *testing.T) {
 	e := newEnv(t, func(s *sfuConfig, _ *sigConfig) { s.MaxViewersPerRoom, s.MaxRooms = 1, 1 })
+	e.sig.SetFallback(func(room string) string { return "/hls/" + room + "/index.m3u8" })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	token := e.token("full", auth.TokenOptions{Subscribe: true})
@@ -146,6 +148,9 @@ func TestCapacityLimits(t *testing.T) {
 	resp, body := e.post("/whep/full", token, "application/sdp", viewerOfferFrom(t))
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "room is full") || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("second viewer: %s %q", resp.Status, body)
+	}
+	if link := resp.Header.Get("Link"); link != `</hls/full/index.m3u8>; rel="alternate"; type="application/vnd.apple.mpegurl"` {
+		t.Errorf("second viewer's Link %q, want the room's LL-HLS playlist", link)
 	}
 	resp, body = e.post("/whep/other", e.token("other", auth.TokenOptions{Subscribe: true}), "application/sdp", viewerOfferFrom(t))
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "too many rooms") {

@@ -174,6 +174,17 @@ func (v *variant) snapshot(file string) *snapshot {
 	return p.Load()
 }
 
+// snapshots is how many of the variant's playlists have one.
+func (v *variant) snapshots() int {
+	n := 0
+	for _, p := range v.snaps {
+		if p.Load() != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // render asks gohlslib for each playlist and, where it changed, publishes a new snapshot.
 // reports are the rendition reports of every other playlist of the stream.
 func (v *variant) render(reports func(self string) []*playlist.MediaRenditionReport) (changed bool) {

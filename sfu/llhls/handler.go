@@ -36,6 +36,8 @@ func (o *Origin) Handler() http.Handler {
 	mux.HandleFunc("GET /hls/{room}/index.m3u8", o.serveMultivariant)
 	mux.HandleFunc("GET /hls/{room}/{layer}/{file}", o.serveVariant)
 	mux.HandleFunc("OPTIONS /hls/", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	// Any other path is a 404 a CDN must not keep either (ServeMux's own has no Cache-Control).
+	mux.HandleFunc("GET /hls/", func(w http.ResponseWriter, _ *http.Request) { o.fail(w, "other", ErrNotFound) })
 	return cors(mux)
 }
 
@@ -176,7 +178,7 @@ func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, st *stream, 
 			return
 		}
 		start := time.Now()
-		snap, err = o.await(r.Context(), st, func() (*snapshot, bool) {
+		snap, err = o.await(r.Context(), st, v, func() (*snapshot, bool) {
 			s := v.snapshot(file)
 			return s, s != nil && s.has(msn, part)
 		})
@@ -189,8 +191,9 @@ func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, st *stream, 
 	o.servePlaylist(w, r, kind, snap, cache)
 }
 
-// await waits until ready reports true, the stream ends, or the blocking timeout passes.
-func (o *Origin) await(ctx context.Context, st *stream, ready func() (*snapshot, bool)) (*snapshot, error) {
+// await waits until ready reports true, the stream ends, v restarts (the host changed
+// resolution: its parts will never come), or the blocking timeout passes.
+func (o *Origin) await(ctx context.Context, st *stream, v *variant, ready func() (*snapshot, bool)) (*snapshot, error) {
 	timer := time.NewTimer(o.cfg.blockTimeout())
 	defer timer.Stop()
 	for {
@@ -200,6 +203,9 @@ func (o *Origin) await(ctx context.Context, st *stream, ready func() (*snapshot,
 		}
 		if st.stopping() {
 			return nil, ErrClosed
+		}
+		if v.closed.Load() {
+			return nil, ErrRestarted
 		}
 		select {
 		case <-wake:
@@ -277,7 +283,7 @@ func (o *Origin) serveObject(w http.ResponseWriter, r *http.Request, st *stream,
 			if strings.Contains(file, "_audio") {
 				playlistFile = audioPlaylist
 			}
-			_, err := o.await(r.Context(), st, func() (*snapshot, bool) {
+			_, err := o.await(r.Context(), st, v, func() (*snapshot, bool) {
 				s := v.snapshot(playlistFile)
 				return s, s != nil && s.hintPart > n
 			})

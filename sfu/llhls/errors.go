@@ -28,6 +28,10 @@ var (
 	ErrTimeout = errors.New("llhls: the requested part did not appear in time (the host may have stopped)")
 	// ErrClosed: the stream ended while the request waited.
 	ErrClosed = errors.New("llhls: stream ended")
+	// ErrRestarted: the variant ended while the request waited (the host changed
+	// resolution, republished or stopped the layer): a new one has new URIs and media
+	// sequence numbers.
+	ErrRestarted = errors.New("llhls: the variant restarted or stopped (the host changed resolution, republished or stopped the layer); reload the multivariant playlist")
 )
 
 // status maps an error to its HTTP status.
@@ -35,7 +39,7 @@ func status(err error) int {
 	switch {
 	case errors.Is(err, ErrBadQuery), errors.Is(err, ErrFarFuture):
 		return http.StatusBadRequest
-	case errors.Is(err, ErrTooManyStreams), errors.Is(err, ErrStarting), errors.Is(err, ErrTimeout), errors.Is(err, ErrClosed):
+	case errors.Is(err, ErrTooManyStreams), errors.Is(err, ErrStarting), errors.Is(err, ErrTimeout), errors.Is(err, ErrClosed), errors.Is(err, ErrRestarted):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrDisabled), errors.Is(err, ErrNoRoom), errors.Is(err, ErrNotLive), errors.Is(err, ErrVP8), errors.Is(err, ErrNotFound):
 		return http.StatusNotFound

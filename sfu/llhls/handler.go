@@ -36,6 +36,8 @@ func (o *Origin) Handler() http.Handler {
 	mux.HandleFunc("GET /hls/{room}/index.m3u8", o.serveMultivariant)
 	mux.HandleFunc("GET /hls/{room}/{layer}/{file}", o.serveVariant)
 	mux.HandleFunc("OPTIONS /hls/", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	// Any other path is a 404 a CDN must not keep either (ServeMux's own has no Cache-Control).
+	mux.HandleFunc("GET /hls/", func(w http.ResponseWriter, _ *http.Request) { o.fail(w, "other", ErrNotFound) })
 	return cors(mux)
 }
 
@@ -189,9 +191,9 @@ func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, st *stream, 
 	o.servePlaylist(w, r, kind, snap, cache)
 }
 
-// await waits until ready reports true, the stream ends, or the blocking timeout passes.
-// Waiters wait on their variant's own edge, so a part of one layer does not wake the
-// viewers of the others.
+// await waits until ready reports true, the stream ends, v restarts (the host changed
+// resolution: its parts will never come), or the blocking timeout passes. Waiters wait on
+// their variant's own edge, so a part of one layer does not wake the viewers of the others.
 func (o *Origin) await(ctx context.Context, st *stream, v *variant, ready func() (*snapshot, bool)) (*snapshot, error) {
 	timer := time.NewTimer(o.cfg.blockTimeout())
 	defer timer.Stop()
@@ -200,8 +202,11 @@ func (o *Origin) await(ctx context.Context, st *stream, v *variant, ready func()
 		if s, ok := ready(); ok {
 			return s, nil
 		}
-		if st.stopping() || v.closed.Load() {
+		if st.stopping() {
 			return nil, ErrClosed
+		}
+		if v.closed.Load() {
+			return nil, ErrRestarted
 		}
 		select {
 		case <-wake:

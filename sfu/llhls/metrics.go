@@ -9,7 +9,7 @@ var (
 	})
 	requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "llhls", Name: "requests_total",
-		Help: "LL-HLS HTTP requests by kind (multivariant, playlist, blocking, part, segment, init) and status code.",
+		Help: "LL-HLS HTTP requests by kind (multivariant, playlist, blocking, part, segment, init, other) and status code.",
 	}, []string{"kind", "code"})
 	packetsDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "llhls", Name: "packets_dropped_total",

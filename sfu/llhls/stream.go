@@ -3,6 +3,7 @@ package llhls
 import (
 	"bytes"
 	"context"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -270,6 +271,7 @@ func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, a
 		return
 	}
 	s.variants[l].Store(v)
+	regrid(ls.pending, ls.cad.frame, s.epoch)
 	for _, p := range ls.pending {
 		s.write(v, p.ntp, p.pts, p.au, p.size)
 	}
@@ -278,13 +280,52 @@ func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, a
 		zap.Int("height", v.height), zap.Float64("fps", v.frameRate))
 }
 
+// regrid puts the frames held before the frame rate was known (they kept their own,
+// jittered timestamps) on the frame grid, counted back from the newest, whose timestamp the
+// cadence continues from: the first part is whole frames too (it was 200.3 ms, longer
+// than PART-TARGET). Frames that would collide are left as they were.
+func regrid(pending []pendingAU, frame int64, epoch time.Time) {
+	if frame <= 0 || len(pending) < 2 {
+		return
+	}
+	last := pending[len(pending)-1].pts
+	prev := int64(math.MinInt64)
+	for _, p := range pending {
+		q := last - (last-p.pts+frame/2)/frame*frame
+		if q <= prev {
+			return
+		}
+		prev = q
+	}
+	for i := range pending {
+		p := &pending[i]
+		p.pts = last - (last-p.pts+frame/2)/frame*frame
+		p.ntp = epoch.Add(ticksToDuration(p.pts, 90000))
+	}
+}
+
 func (s *stream) write(v *variant, ntp time.Time, pts int64, au [][]byte, size int) {
 	if err := v.writeVideo(ntp, pts, au, size); err != nil {
 		s.log.Debug("LL-HLS video", zap.Error(err))
 		return
 	}
+	before := v.snapshots()
 	if v.render(s.reports, &s.events) {
+		if v.snapshots() != before {
+			s.rerenderAll() // every rendition report lists the new playlists from now on
+		}
 		s.edge.wake()
+	}
+}
+
+// rerenderAll renders every variant again, for rendition reports that changed (a playlist
+// appeared or a variant stopped) while the playlists themselves did not.
+func (s *stream) rerenderAll() {
+	for l := range s.variants {
+		if o := s.variants[l].Load(); o != nil {
+			clear(o.lastRaw)
+			o.render(s.reports, &s.events)
+		}
 	}
 }
 
@@ -316,6 +357,7 @@ func (s *stream) reports(self string) []*playlist.MediaRenditionReport {
 func (s *stream) dropVariant(l int, why string) {
 	if v := s.variants[l].Swap(nil); v != nil {
 		v.close()
+		s.rerenderAll()
 		muxerRestarts.Inc()
 		s.log.Info("LL-HLS variant restarts", zap.String("layer", v.name), zap.String("why", why))
 	}

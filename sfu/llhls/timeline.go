@@ -41,15 +41,29 @@ func ticksToDuration(t, rate int64) time.Duration {
 // frames and never exceed PART-TARGET, so a part of six 30 fps frames has to be exactly
 // 200 ms, not 201. A timestamp within an eighth of a frame of the grid is put on it; the
 // output never drifts more than half a frame from the input (it resyncs), so audio stays
-// in sync. frame is the median of the recent intervals.
+// in sync.
+//
+// frame is the source's frame interval: the average over the last second or so (the
+// span of the recent timestamps over the frames between them, dropped frames counted
+// from the median interval), snapped to a standard frame rate's interval when it is
+// within snapTolerance of one. The median interval alone, as first used, wandered a
+// percent or two with a camera's jitter (3004, 2979 for 30 fps): six-frame parts came out
+// 200.9 ms, longer than PART-TARGET, or the stream settled on five-frame parts.
 type cadence struct {
 	frame   int64
-	recent  [15]int64
-	n       int
+	snapped bool      // frame is a standard rate's
+	recent  [15]int64 // the last intervals, for the median
+	n       int       // intervals seen
+	marks   [31]mark  // the last inputs with their frame numbers, for the average
+	m       int       // marks recorded since the last reset
+	count   int64     // frames since the first, dropped ones included
 	started bool
 	lastIn  int64
 	lastOut int64
 }
+
+// mark is an input timestamp and its frame number.
+type mark struct{ ts, frame int64 }
 
 // minIntervals is how many frame intervals the estimate needs.
 const minIntervals = 6
@@ -57,10 +71,11 @@ const minIntervals = 6
 func (c *cadence) next(in int64) int64 {
 	if !c.started {
 		c.started, c.lastIn, c.lastOut = true, in, in
+		c.marks[0], c.m = mark{ts: in}, 1
 		return in
 	}
 	d := in - c.lastIn
-	c.observe(d)
+	c.observe(in, d)
 	out := c.lastOut + d
 	if f := c.frame; f > 0 && d > 0 {
 		k := (d + f/2) / f
@@ -78,15 +93,32 @@ func (c *cadence) next(in int64) int64 {
 	return out
 }
 
-func (c *cadence) observe(d int64) {
+func (c *cadence) observe(in, d int64) {
 	if d <= 0 || d > 90000 {
+		// A stall or a jump: the average restarts from here.
+		c.marks[0], c.m = mark{ts: in, frame: c.count}, 1
 		return
 	}
 	c.recent[c.n%len(c.recent)] = d
 	c.n++
-	if c.n < minIntervals {
+	median, spread := c.median()
+	c.count += max((d+median/2)/median, 1)
+	c.marks[c.m%len(c.marks)] = mark{ts: in, frame: c.count}
+	c.m++
+	if c.n < minIntervals || c.m <= minIntervals {
 		return
 	}
+	oldest := c.marks[(c.m-min(c.m, len(c.marks)))%len(c.marks)]
+	frames := c.count - oldest.frame
+	avg := (in - oldest.ts + frames/2) / frames
+	if c.snapped && near(avg, c.frame, 2*snapTolerance) {
+		return // hysteresis
+	}
+	c.frame, c.snapped = snapFrame(avg, median, spread)
+}
+
+// median is the median of the recent intervals and the spread of their middle half.
+func (c *cadence) median() (median, spread int64) {
 	k := min(c.n, len(c.recent))
 	var s [len(c.recent)]int64
 	copy(s[:], c.recent[:k])
@@ -96,5 +128,51 @@ func (c *cadence) observe(d int64) {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
-	c.frame = s[k/2]
+	return s[k/2], s[3*k/4] - s[k/4]
+}
+
+// Frame intervals (90 kHz ticks) of the standard frame rates: 120, 60, 50, 48, 30, 25, 24,
+// 20, 15, 12, 10 and 5 fps; and of the NTSC rates 119.88, 59.94, 29.97 and 23.976 (rounded).
+var (
+	standardFrames = [...]int64{750, 1500, 1800, 1875, 3000, 3600, 3750, 4500, 6000, 7500, 9000, 18000}
+	ntscFrames     = [...]int64{751, 1502, 3003, 3754}
+)
+
+// snapTolerance is how far (per mille) an average may be from a standard interval and
+// still be taken for it.
+const snapTolerance = 20
+
+// snapFrame maps an average frame interval to the nearest standard one within
+// snapTolerance. An NTSC rate is taken only from exact timestamps (an encoder's: the
+// middle half of the recent intervals within 2 ticks of each other), as a capture clock's
+// jitter cannot tell 29.97 fps from 30 within a second, and a 30 fps camera taken for
+// 29.97 would get five-frame parts.
+func snapFrame(avg, median, spread int64) (frame int64, snapped bool) {
+	if spread <= 2 {
+		for _, f := range ntscFrames {
+			if median >= f-1 && median <= f+1 {
+				return f, true
+			}
+		}
+	}
+	best := int64(0)
+	for _, f := range standardFrames {
+		if near(avg, f, snapTolerance) && (best == 0 || abs(avg-f) < abs(avg-best)) {
+			best = f
+		}
+	}
+	if best == 0 {
+		return avg, false
+	}
+	return best, true
+}
+
+// near reports whether x is within perMille of f.
+func near(x, f, perMille int64) bool { return abs(x-f)*1000 <= f*perMille }
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

@@ -58,6 +58,11 @@ type variant struct {
 	snaps   map[string]*atomic.Pointer[snapshot] // by playlist file name
 	objects objectCache
 	closed  atomic.Bool
+
+	// Calls into gohlslib: playlist renderings (the stream's goroutine, once per file per
+	// frame at most) and object reads (requests, on a cache miss). Tests check that
+	// requests do not add to them.
+	renders, reads atomic.Int64
 }
 
 // newVariant starts a muxer for a layer whose first access unit (a keyframe) carries sps
@@ -177,6 +182,17 @@ func (v *variant) snapshot(file string) *snapshot {
 	return p.Load()
 }
 
+// snapshots is how many of the variant's playlists have one.
+func (v *variant) snapshots() int {
+	n := 0
+	for _, p := range v.snaps {
+		if p.Load() != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // render asks gohlslib for each playlist and, where it changed, publishes a new snapshot.
 // reports are the rendition reports of every other playlist of the stream.
 func (v *variant) render(reports func(self string) []*playlist.MediaRenditionReport, events *eventLog) (changed bool) {
@@ -185,6 +201,7 @@ func (v *variant) render(reports func(self string) []*playlist.MediaRenditionRep
 	}
 	for file, req := range v.renderRequests {
 		w := &recorder{}
+		v.renders.Add(1)
 		v.muxer.Handle(w, req)
 		if w.status != http.StatusOK || bytes.Equal(w.body.Bytes(), v.lastRaw[file]) {
 			continue
@@ -206,18 +223,17 @@ func (v *variant) render(reports func(self string) []*playlist.MediaRenditionRep
 }
 
 // object returns an init file, part or segment, from the cache or gohlslib.
+// Requests for the same missing object share one read.
 func (v *variant) object(name string) ([]byte, bool) {
-	if b, ok := v.objects.get(name); ok {
-		return b, true
-	}
-	w := &recorder{}
-	v.muxer.Handle(w, &http.Request{Method: http.MethodGet, URL: &url.URL{Path: name}})
-	if w.status != http.StatusOK {
-		return nil, false
-	}
-	b := w.body.Bytes()
-	v.objects.put(name, b)
-	return b, true
+	return v.objects.load(name, func() ([]byte, bool) {
+		w := &recorder{}
+		v.reads.Add(1)
+		v.muxer.Handle(w, &http.Request{Method: http.MethodGet, URL: &url.URL{Path: name}})
+		if w.status != http.StatusOK {
+			return nil, false
+		}
+		return w.body.Bytes(), true
+	})
 }
 
 func (v *variant) close() {
@@ -253,25 +269,56 @@ func (r *recorder) Write(b []byte) (int, error) {
 }
 
 // objectCache keeps the most recent init files, parts and segments (all immutable) so a
-// thousand viewers asking for the same part cost gohlslib one read.
+// thousand viewers asking for the same part cost gohlslib one read: concurrent misses for
+// one name wait for the first one's read (they all wake together when a part completes).
 type objectCache struct {
-	mu    sync.Mutex
-	items map[string][]byte
-	order []string
+	mu       sync.Mutex
+	items    map[string][]byte
+	order    []string
+	inflight map[string]*objectRead
+}
+
+// objectRead is a read from gohlslib that other requests for the same name wait for.
+type objectRead struct {
+	done chan struct{}
+	b    []byte
+	ok   bool
 }
 
 const objectCacheSize = 96
 
-func (c *objectCache) get(name string) ([]byte, bool) {
+// load returns name from the cache, or from read, called once for all concurrent callers.
+func (c *objectCache) load(name string, read func() ([]byte, bool)) ([]byte, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, ok := c.items[name]
-	return b, ok
+	if b, ok := c.items[name]; ok {
+		c.mu.Unlock()
+		return b, true
+	}
+	if r := c.inflight[name]; r != nil {
+		c.mu.Unlock()
+		<-r.done
+		return r.b, r.ok
+	}
+	if c.inflight == nil {
+		c.inflight = map[string]*objectRead{}
+	}
+	r := &objectRead{done: make(chan struct{})}
+	c.inflight[name] = r
+	c.mu.Unlock()
+
+	r.b, r.ok = read()
+	c.mu.Lock()
+	delete(c.inflight, name)
+	if r.ok {
+		c.put(name, r.b)
+	}
+	c.mu.Unlock()
+	close(r.done)
+	return r.b, r.ok
 }
 
+// put adds an object; c.mu is held.
 func (c *objectCache) put(name string, b []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.items == nil {
 		c.items = map[string][]byte{}
 	}

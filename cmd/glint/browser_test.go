@@ -108,8 +108,8 @@ func runBrowserScript(t *testing.T, script string, extra func(a *app, room strin
 	a, stop := startApp(t, cfg)
 	defer stop()
 	attempts := 1
-	if strings.Contains(script, "simulcast") {
-		attempts = 2 // see TestBrowserSimulcast
+	if strings.Contains(script, "simulcast") || strings.Contains(script, "hls_latency") {
+		attempts = 2 // see TestBrowserSimulcast and TestBrowserLLHLS
 	}
 	for i := 1; ; i++ {
 		room := fmt.Sprintf("browser%d", i)

@@ -45,6 +45,14 @@ func (a *auAssembler) push(p *rtp.Packet, keyframe bool) (au [][]byte, ts uint32
 		a.needIDR = true
 	}
 	a.started, a.lastSeq = true, p.SequenceNumber
+	if len(p.Payload) == 0 {
+		// Padding only: a sender's bandwidth probe (Chromium sends a burst every 5 s) takes a
+		// sequence number but carries no media, and its timestamp need not be a frame's. Taken
+		// for a frame, it made the next packet look like a frame whose marker was lost, and
+		// every frame until the next keyframe was dropped: a hole of up to a second in the
+		// LL-HLS video every 5 s, which hls.js stalled on.
+		return nil, 0, nil
+	}
 	if a.inFrame && p.Timestamp != a.ts {
 		// The previous frame's marker was lost: it cannot be trusted either.
 		a.reset()

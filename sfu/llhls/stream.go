@@ -40,6 +40,7 @@ type stream struct {
 	// owned by run
 	epoch     time.Time
 	haveEpoch bool
+	epochAt   time.Time // when the epoch was taken, on this machine's clock
 	layers    [numLayers]layerState
 	audio     struct {
 		src   *sfu.Receiver
@@ -173,6 +174,7 @@ func (s *stream) handleAudio(src *sfu.Receiver) {
 		}
 		a.src = src
 		a.clock.start(s.pkt.Timestamp, capture, s.epoch, src.ClockRate())
+		s.askWaitingLayers(time.Now())
 	}
 	pts := a.clock.pts(s.pkt.Timestamp)
 	ntp := s.epoch.Add(ticksToDuration(pts, a.clock.rate))
@@ -214,7 +216,7 @@ func (s *stream) handleVideo(src *sfu.Receiver, keyframe bool) {
 		if !idr {
 			return
 		}
-		s.epoch, s.haveEpoch = capture, true
+		s.epoch, s.haveEpoch, s.epochAt = capture, true, time.Now()
 	}
 	if !ls.clock.started {
 		if !idr {
@@ -248,8 +250,13 @@ func (s *stream) handleVideo(src *sfu.Receiver, keyframe bool) {
 }
 
 // startVariant holds a layer's frames from its first keyframe until the frame rate is known
-// (the part length depends on it), then starts its muxer with them.
+// (the part length depends on it), then starts its muxer with them. While the room's audio
+// cannot be put on the media clock yet (waitForAudio) it holds nothing.
 func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, au [][]byte, size int, idr bool) {
+	if s.waitForAudio(time.Now()) {
+		ls.pending = nil
+		return
+	}
 	if len(ls.pending) == 0 && !idr {
 		return
 	}
@@ -301,6 +308,32 @@ func regrid(pending []pendingAU, frame int64, epoch time.Time) {
 		p := &pending[i]
 		p.pts = last - (last-p.pts+frame/2)/frame*frame
 		p.ntp = epoch.Add(ticksToDuration(p.pts, 90000))
+	}
+}
+
+// audioWait bounds how long a variant waits for the room's audio clock (waitForAudio): a host
+// whose audio never gets a sender report is muxed without audio after it.
+const audioWait = 3 * time.Second
+
+// waitForAudio reports whether variants should not start yet because the room has audio that
+// cannot be put on the media clock yet (no sender report for it so far). A WebRTC host's
+// first audio report comes seconds after its first video one (Chromium: ~2 s in, then every
+// 5 s), and audio before it is dropped; video muxed meanwhile would make parts with no audio,
+// which hls.js cannot play through: "Found no media in audio part", then it seeks over a
+// hole of a second or more, and a player that joins at the start of the stream stalls.
+// So a variant starts at a keyframe after the audio clock (askWaitingLayers asks for one).
+func (s *stream) waitForAudio(now time.Time) bool {
+	return !s.audio.clock.started && now.Sub(s.epochAt) < audioWait &&
+		s.room.Track(webrtc.RTPCodecTypeAudio).Receiver() != nil
+}
+
+// askWaitingLayers asks for a keyframe on every layer that has no variant yet, so that it
+// starts soon after the audio clock did.
+func (s *stream) askWaitingLayers(now time.Time) {
+	for l := range s.layers {
+		if ls := &s.layers[l]; ls.src != nil && s.variants[l].Load() == nil {
+			s.askKeyframe(ls, now)
+		}
 	}
 }
 

@@ -31,9 +31,9 @@ const CHROMIUM_ARGS = [
 // parseCli reads the options every script takes (--server, --room,
 // --publish-token, --play-token, --seconds, -h) plus the script's own
 // `options`, whose values `extra(values, usage)` checks and returns as further
-// fields of the result. Bad usage prints `name: problem` and `usageLine` on
+// fields of the result. --seconds must lie in 2..maxSeconds (default 30). Bad usage prints `name: problem` and `usageLine` on
 // stderr and exits 2; -h prints `usageLine` and exits 0.
-export function parseCli({ name, usageLine, seconds: defaultSeconds, options = {}, extra = () => ({}) }) {
+export function parseCli({ name, usageLine, seconds: defaultSeconds, maxSeconds = 30, options = {}, extra = () => ({}) }) {
   const usage = (problem) => {
     if (problem) console.error(`${name}: ${problem}`);
     console.error(usageLine);
@@ -60,7 +60,7 @@ export function parseCli({ name, usageLine, seconds: defaultSeconds, options = {
   if (!URL.canParse(values.server)) usage(`--server ${values.server}: not a URL`);
   const server = new URL(values.server).href.replace(/\/+$/, '');
   const seconds = Number(values.seconds);
-  if (!(seconds >= 2 && seconds <= 30)) usage('--seconds must be between 2 and 30');
+  if (!(seconds >= 2 && seconds <= maxSeconds)) usage(`--seconds must be between 2 and ${maxSeconds}`);
   return {
     server,
     room: values.room,
@@ -112,8 +112,11 @@ export class Side {
     if (this.console.length > MAX_CONSOLE_LINES) this.console.shift();
   }
 
-  async open(browser, url) {
+  // open loads url in a new browser context; setup(context), when given, runs
+  // first (to route URLs the server does not serve, say).
+  async open(browser, url, setup) {
     const context = await browser.newContext();
+    if (setup) await setup(context);
     this.page = await context.newPage();
     this.page.on('console', (m) => m.type() === 'error' && this.note(`console.error: ${m.text()}`));
     this.page.on('pageerror', (e) => this.note(`uncaught: ${e.message}`));

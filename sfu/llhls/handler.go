@@ -101,6 +101,7 @@ func (o *Origin) serveMultivariant(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	defer st.leave()
 	ctx, cancel := context.WithTimeout(r.Context(), o.cfg.StartTimeout)
 	defer cancel()
 	for st.variant(sfu.LayerFull) == nil && st.variant(1) == nil && st.variant(0) == nil {
@@ -144,6 +145,7 @@ func (o *Origin) serveVariant(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	defer st.leave()
 	v := st.variant(layer)
 	if v == nil {
 		o.fail(w, kind, fmt.Errorf("%w: the room has no layer %s now", ErrNotFound, sfu.LayerName(layer)))

@@ -24,6 +24,7 @@ func TestIdenticalBlockingRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.leave()
 	v := st.variant(2)
 	if v == nil {
 		t.Fatal("no variant f")

@@ -70,7 +70,8 @@ func (o *Origin) Streams() int {
 	return len(o.streams)
 }
 
-// stream returns the room's running stream, starting it if the room is live.
+// stream returns the room's running stream, starting it if the room is live, with a
+// request in flight on it: the caller calls leave when the request ends.
 func (o *Origin) stream(name string) (*stream, error) {
 	room := o.sfu.Room(name)
 	if room == nil {
@@ -82,7 +83,7 @@ func (o *Origin) stream(name string) (*stream, error) {
 		return nil, ErrClosed
 	}
 	if st := o.streams[name]; st != nil && st.room == room && !st.stopping() {
-		st.touch()
+		st.enter()
 		return st, nil
 	}
 	rcv := room.Track(webrtc.RTPCodecTypeVideo).Receiver()
@@ -100,6 +101,7 @@ func (o *Origin) stream(name string) (*stream, error) {
 	}
 	st := newStream(name, room, o.cfg, o.log)
 	o.streams[name] = st
+	st.enter()
 	st.start()
 	return st, nil
 }
@@ -127,7 +129,7 @@ func (o *Origin) expired(now time.Time) []*stream {
 	defer o.mu.Unlock()
 	var out []*stream
 	for name, st := range o.streams {
-		idle := now.Sub(time.Unix(0, st.lastUse.Load())) > o.cfg.IdleTimeout
+		idle := st.idle(now, o.cfg.IdleTimeout)
 		ended := o.sfu.Room(name) != st.room || st.room.Track(webrtc.RTPCodecTypeVideo).Receiver() == nil && idle
 		if idle || ended || st.stopping() {
 			delete(o.streams, name)

@@ -31,7 +31,8 @@ type stream struct {
 	done    chan struct{}
 	stopped sync.Once
 	exited  chan struct{}
-	lastUse atomic.Int64 // unix nanos of the last request
+	lastUse atomic.Int64 // unix nanos of the last request's end
+	busy    atomic.Int32 // requests in flight: one waiting for the stream to start keeps it
 
 	variants [numLayers]atomic.Pointer[variant]
 	edge     edge // wakes blocking requests when any playlist changes
@@ -45,6 +46,8 @@ type stream struct {
 	audio     struct {
 		src   *sfu.Receiver
 		clock sourceClock
+		at    int64 // the newest audio packet's timestamp at 90 kHz (see holdback.go)
+		seen  bool  // at is set
 	}
 	pkt       rtp.Packet
 	warnedGOP bool
@@ -57,6 +60,8 @@ type layerState struct {
 	clock     sourceClock
 	cad       cadence
 	pending   []pendingAU // from the first keyframe until the frame rate is known
+	hold      holdback    // frames of the running variant waiting for audio
+	grid      partGrid    // where the running variant's parts are cut
 	lastIDR   int64
 	lastPLI   time.Time
 	goneSince time.Time
@@ -80,6 +85,17 @@ func newStream(name string, room *sfu.Room, cfg Config, log *zap.Logger) *stream
 }
 
 func (s *stream) touch() { s.lastUse.Store(time.Now().UnixNano()) }
+
+// enter marks a request in flight; leave ends it. A stream is idle only when no request
+// is in flight and the last one ended IdleTimeout ago: a viewer waiting (up to StartTimeout)
+// for a slow-starting stream must not see it reaped under it.
+func (s *stream) enter() { s.busy.Add(1); s.touch() }
+func (s *stream) leave() { s.touch(); s.busy.Add(-1) }
+
+// idle reports whether nobody used the stream for timeout.
+func (s *stream) idle(now time.Time, timeout time.Duration) bool {
+	return s.busy.Load() == 0 && now.Sub(time.Unix(0, s.lastUse.Load())) > timeout
+}
 
 // start subscribes to the room's tracks and runs the muxing goroutine.
 func (s *stream) start() {
@@ -185,6 +201,11 @@ func (s *stream) handleAudio(src *sfu.Receiver) {
 			}
 		}
 	}
+	a.at, a.seen = pts*90000/a.clock.rate, true
+	now := time.Now()
+	for l := range s.layers {
+		s.release(l, now)
+	}
 }
 
 func (s *stream) handleVideo(src *sfu.Receiver, keyframe bool) {
@@ -224,7 +245,7 @@ func (s *stream) handleVideo(src *sfu.Receiver, keyframe bool) {
 		}
 		ls.clock.start(ts, capture, s.epoch, 90000)
 	}
-	pts := ls.cad.next(ls.clock.pts(ts))
+	pts := ls.cad.next(ls.clock.pts(ts), &ls.grid)
 	ntp := s.epoch.Add(ticksToDuration(pts, 90000))
 	size := 0
 	for _, n := range au {
@@ -246,11 +267,51 @@ func (s *stream) handleVideo(src *sfu.Receiver, keyframe bool) {
 		s.startVariant(l, ls, ntp, pts, au, size, idr)
 		return
 	}
-	s.write(v, ntp, pts, au, size)
+	ls.grid.advance(pts, idr)
+	s.holdFrame(l, ntp, pts, au, size)
+}
+
+// holdFrame queues a frame of layer l's running variant until the audio reaches it
+// (holdback.go), then muxes what is due.
+func (s *stream) holdFrame(l int, ntp time.Time, pts int64, au [][]byte, size int) {
+	now := time.Now()
+	h := &s.layers[l].hold
+	if h.len() == holdCap {
+		s.writeFront(l)
+	}
+	h.push(ntp, pts, au, size, now)
+	s.release(l, now)
+}
+
+// release muxes layer l's held frames that the audio has reached, that have waited
+// audioHold, or that have no audio to wait for.
+func (s *stream) release(l int, now time.Time) {
+	h := &s.layers[l].hold
+	v := s.variants[l].Load()
+	if v == nil {
+		h.reset()
+		return
+	}
+	for h.len() > 0 {
+		f := h.front()
+		if v.audio != nil && !(s.audio.seen && s.audio.at >= f.pts) && now.Sub(f.arrived) < audioHold {
+			return
+		}
+		s.writeFront(l)
+	}
+}
+
+func (s *stream) writeFront(l int) {
+	h := &s.layers[l].hold
+	if v := s.variants[l].Load(); v != nil {
+		f := h.front()
+		s.write(v, f.ntp, f.pts, f.au, f.size)
+	}
+	h.pop()
 }
 
 // startVariant holds a layer's frames from its first keyframe until the frame rate is known
-// (the part length depends on it), then starts its muxer with them. While the room's audio
+// (variantCanStart: the part length depends on it), then starts its muxer with them. While the room's audio
 // cannot be put on the media clock yet (waitForAudio) it holds nothing.
 func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, au [][]byte, size int, idr bool) {
 	if s.waitForAudio(time.Now()) {
@@ -261,7 +322,7 @@ func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, a
 		return
 	}
 	ls.pending = append(ls.pending, pendingAU{ntp: ntp, pts: pts, au: cloneAU(au), size: size})
-	if ls.cad.frame == 0 && len(ls.pending) < 30 {
+	if !variantCanStart(&ls.cad, len(ls.pending), pts-ls.pending[0].pts) {
 		return
 	}
 	first := ls.pending[0].au
@@ -279,12 +340,22 @@ func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, a
 	}
 	s.variants[l].Store(v)
 	regrid(ls.pending, ls.cad.frame, s.epoch)
+	ls.grid = newPartGrid(v.partMin, s.cfg.PartTarget, s.cfg.SegmentDuration)
 	for _, p := range ls.pending {
-		s.write(v, p.ntp, p.pts, p.au, p.size)
+		ls.grid.advance(p.pts, hasNALU(p.au, 5))
+		s.holdFrame(l, p.ntp, p.pts, p.au, p.size)
 	}
 	ls.pending = nil
 	s.log.Info("LL-HLS variant started", zap.String("layer", v.name), zap.Int("width", v.width),
 		zap.Int("height", v.height), zap.Float64("fps", v.frameRate))
+}
+
+// variantCanStart reports whether the frame rate is known well enough to fix the variant's
+// part length, with frames held over span ticks (90 kHz): when it is a standard rate's, or
+// an irregular source's over a second, or after 60 frames in any case. An early estimate
+// from a jittery canvas (3075 ticks for 30 fps) gave five-frame parts for good.
+func variantCanStart(c *cadence, frames int, span int64) bool {
+	return c.snapped || c.frame != 0 && span >= 90000 || frames >= 60
 }
 
 // regrid puts the frames held before the frame rate was known (they kept their own,
@@ -395,6 +466,8 @@ func (s *stream) dropVariant(l int, why string) {
 		s.log.Info("LL-HLS variant restarts", zap.String("layer", v.name), zap.String("why", why))
 	}
 	s.layers[l].pending = nil
+	s.layers[l].hold.reset()
+	s.layers[l].grid = partGrid{}
 	s.edge.wake()
 }
 

@@ -37,11 +37,24 @@ func ticksToDuration(t, rate int64) time.Duration {
 }
 
 // cadence evens out a video source's frame timestamps. Browsers stamp frames with their
-// capture time, a millisecond or two off the frame grid; parts must hold a whole number of
-// frames and never exceed PART-TARGET, so a part of six 30 fps frames has to be exactly
-// 200 ms, not 201. A timestamp within an eighth of a frame of the grid is put on it; the
-// output never drifts more than half a frame from the input (it resyncs), so audio stays
-// in sync.
+// capture time, off the frame grid by a millisecond or two (a camera) or by up to a
+// quarter of a frame (a canvas); parts must hold a whole number of frames and never exceed
+// PART-TARGET, so a part of six 30 fps frames has to be exactly 200 ms, not 201.
+//
+// Every output is the previous one plus a whole number of frames: the number nearest to
+// the input's step, less the source's smoothed offset from the grid (lag, an average over
+// about eight frames), so a dropped frame is a two-frame step and jitter alone moves
+// nothing. A source a little slower than the grid (a 29.85 fps canvas taken for 30) gets
+// one extra frame when its lag passes half a frame: inside a part that ends the part a
+// frame early (gohlslib cuts at the first frame past PART-TARGET less half a frame), never
+// late. A source a little faster gets one half-frame step when it is half a frame ahead: a
+// shorter part, never a longer one. So the output stays within about half a frame (plus
+// the jitter) of the input, and audio in sync.
+//
+// Snapping only inputs within an eighth of a frame of the grid, as first done, let a
+// canvas's jitter through (a 13 ms late frame made a part 213 ms long); snapping each
+// input to its nearest grid point alone let one early frame after a late one make a
+// two-frame step and a short one in a row, a part 208 ms long.
 //
 // frame is the source's frame interval: the average over the last second or so (the
 // span of the recent timestamps over the frames between them, dropped frames counted
@@ -60,6 +73,7 @@ type cadence struct {
 	started bool
 	lastIn  int64
 	lastOut int64
+	lag     int64 // smoothed input - output, once frame is known
 }
 
 // mark is an input timestamp and its frame number.
@@ -68,7 +82,10 @@ type mark struct{ ts, frame int64 }
 // minIntervals is how many frame intervals the estimate needs.
 const minIntervals = 6
 
-func (c *cadence) next(in int64) int64 {
+// next is in's output. g is where the variant's parts are (nil, or not on, before it
+// runs): the cadence puts its extra and short steps where they keep parts within
+// PART-TARGET, and clamps a step that would not (a frame the host dropped at a part's end).
+func (c *cadence) next(in int64, g *partGrid) int64 {
 	if !c.started {
 		c.started, c.lastIn, c.lastOut = true, in, in
 		c.marks[0], c.m = mark{ts: in}, 1
@@ -78,12 +95,25 @@ func (c *cadence) next(in int64) int64 {
 	c.observe(in, d)
 	out := c.lastOut + d
 	if f := c.frame; f > 0 && d > 0 {
-		k := (d + f/2) / f
-		if off := d - k*f; k >= 1 && off <= f/8 && off >= -f/8 {
-			out = c.lastOut + k*f
+		k := max(roundDiv(in-c.lastOut-c.lag, f), 1)
+		out = c.lastOut + k*f
+		c.lag += (in - out - c.lag) / 8
+		switch {
+		case c.lag > f/2: // the source has fallen half a frame behind: one frame more
+			out += f
+			c.lag -= f
+		case c.lag < -f/2 && k > 1: // half a frame ahead: one frame less
+			out -= f
+			c.lag += f
+		case c.lag < -f/2 && g.closes(out-f/4):
+			// Half a frame ahead: a quarter-frame shorter step, where it ends a part (the
+			// next part starts on the new grid; half a frame could land on gohlslib's cut).
+			out -= f / 4
+			c.lag += f / 4
 		}
-		if diff := out - in; diff > f/2 || diff < -f/2 {
-			out = in
+		if y := g.clamp(out); y != out && y > c.lastOut {
+			c.lag += out - y
+			out = y
 		}
 	}
 	if out <= c.lastOut {
@@ -91,6 +121,51 @@ func (c *cadence) next(in int64) int64 {
 	}
 	c.lastIn, c.lastOut = in, out
 	return out
+}
+
+// partGrid follows where gohlslib cuts a variant's parts: the same rule (a segment at a
+// keyframe SegmentMinDuration after the last, else a part at the first frame
+// PartMinDuration after the last) on the same timestamps, in 90 kHz ticks.
+type partGrid struct {
+	on                  bool // the variant runs
+	started             bool // start and segStart are set
+	min, target, segMin int64
+	start, segStart     int64
+}
+
+// gridMargin keeps the cadence's decisions clear of gohlslib's rounding (it compares
+// durations): 1 ms.
+const gridMargin = 90
+
+func newPartGrid(partMin, target, segMin time.Duration) partGrid {
+	ceil := func(d time.Duration) int64 { return (int64(d)*90000 + int64(time.Second) - 1) / int64(time.Second) }
+	return partGrid{on: true, min: ceil(partMin), target: durationToTicks(target, 90000), segMin: ceil(segMin)}
+}
+
+// closes reports whether a frame at y surely ends the open part.
+func (g *partGrid) closes(y int64) bool {
+	return g == nil || !g.started || y-g.start >= g.min+gridMargin
+}
+
+// clamp is y, or the open part's end at PART-TARGET if y would end the part later.
+func (g *partGrid) clamp(y int64) int64 {
+	if g == nil || !g.started || y-g.start < g.min-gridMargin || y-g.start <= g.target {
+		return y
+	}
+	return g.start + g.target
+}
+
+// advance takes the frame muxed next.
+func (g *partGrid) advance(y int64, idr bool) {
+	switch {
+	case !g.on:
+	case !g.started:
+		g.started, g.start, g.segStart = true, y, y
+	case idr && y-g.segStart >= g.segMin:
+		g.start, g.segStart = y, y
+	case y-g.start >= g.min:
+		g.start = y
+	}
 }
 
 func (c *cadence) observe(in, d int64) {
@@ -102,7 +177,10 @@ func (c *cadence) observe(in, d int64) {
 	c.recent[c.n%len(c.recent)] = d
 	c.n++
 	median, spread := c.median()
-	c.count += max((d+median/2)/median, 1)
+	// An interval counts as two frames (one dropped) only from 1.75 frames: a canvas's
+	// quarter-frame jitter makes 1.5-frame intervals, and counting those as two made the
+	// average 3% short, off the standard rate.
+	c.count += max((d+median/4)/median, 1)
 	c.marks[c.m%len(c.marks)] = mark{ts: in, frame: c.count}
 	c.m++
 	if c.n < minIntervals || c.m <= minIntervals {
@@ -165,6 +243,14 @@ func snapFrame(avg, median, spread int64) (frame int64, snapped bool) {
 		return avg, false
 	}
 	return best, true
+}
+
+// roundDiv is x/y rounded to the nearest integer (y > 0).
+func roundDiv(x, y int64) int64 {
+	if x < 0 {
+		return -((-x + y/2) / y)
+	}
+	return (x + y/2) / y
 }
 
 // near reports whether x is within perMille of f.

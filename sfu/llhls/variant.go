@@ -32,6 +32,7 @@ type variant struct {
 	name       string // "q", "h", "f"
 	cfg        Config
 	partTarget time.Duration
+	partMin    time.Duration // what gohlslib is told (partMinDuration)
 	log        *zap.Logger
 
 	muxer *gohlslib.Muxer
@@ -93,12 +94,13 @@ func newVariant(cfg Config, layer int, sps, pps []byte, frameTicks int64, withAu
 		v.frameRate = f
 		frameTicks = int64(90000 / f)
 	}
+	v.partMin = partMinDuration(cfg.PartTarget, frameTicks)
 	v.muxer = &gohlslib.Muxer{
 		Tracks:             tracks,
 		Variant:            gohlslib.MuxerVariantLowLatency,
 		SegmentCount:       cfg.SegmentCount,
 		SegmentMinDuration: cfg.SegmentDuration,
-		PartMinDuration:    partMinDuration(cfg.PartTarget, frameTicks),
+		PartMinDuration:    v.partMin,
 		OnEncodeError: func(err error) {
 			// gohlslib's note that the part duration changed is about its own PART-TARGET,
 			// which Glint replaces with a constant one (see rewrite).

@@ -44,8 +44,9 @@
 //  - lowLatencyMode false: on a stream a few seconds old hls.js did not start
 //    within 25 s (its 3-target-duration hold-back falls in the leading GAP
 //    segments).
-// --hls-debug turns on hls.js's log and puts its lines from 3 s before each
-// stall to its end in the JSON (hlsLogAroundStalls).
+// --hls-debug turns on hls.js's log and puts its first 400 lines (the join:
+// hlsLogStart) and its lines from 3 s before each stall to its end
+// (hlsLogAroundStalls) in the JSON.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Side, parseCli, run, sleep } from './lib.mjs';
@@ -577,6 +578,7 @@ run({
     progress,
     ...(opts.hlsDebug && figures
       ? {
+          hlsLogStart: debugLog.slice(0, 400).map(([t, line]) => `${t - debugLog[0][0]} ${line}`),
           hlsLogAroundStalls: figures.stalls.list.map((st) => {
             const at = windowStart + st.atMs;
             const end = at + (Number(st.ms) || 0);

@@ -41,6 +41,12 @@ type hostOptions struct {
 	jitter bool
 	// vp8 publishes a VP8 track that sends nothing (the refusal test).
 	vp8 bool
+	// srFrom delays the video sender reports to frame srFrom (then one a second), as a
+	// browser does whose first keyframe goes out before its first report.
+	srFrom int
+	// keysOnRequest sends a keyframe only first and when asked (PLI), as a browser's
+	// encoder does (Chromium's H.264 has no periodic keyframes).
+	keysOnRequest bool
 }
 
 // testHost is a WebRTC-like host on a room's stage without a PeerConnection: an ingest
@@ -143,7 +149,7 @@ func startHost(t testing.TB, s *sfu.SFU, room string, opts hostOptions) *testHos
 		h.layers = append(h.layers, l)
 		p.Go(rcv.Run)
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
-		p.Go(func() { h.sendVideo(l, start, opts.jitter, rng) })
+		p.Go(func() { h.sendVideo(l, start, opts, rng) })
 	}
 	return h
 }
@@ -189,7 +195,7 @@ func (h *testHost) send(ch chan []byte, b []byte) bool {
 // sendVideo sends one layer at 30 fps in real time: frame i is captured at start + i/30 s
 // and its RTP timestamp is i*3000 past a random base (plus jitter); a sender report maps
 // the two every second.
-func (h *testHost) sendVideo(l *hostLayer, start time.Time, jitter bool, rng *rand.Rand) {
+func (h *testHost) sendVideo(l *hostLayer, start time.Time, opts hostOptions, rng *rand.Rand) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	seq, base := uint16(rng.Uint32()), rng.Uint32()
@@ -205,12 +211,14 @@ func (h *testHost) sendVideo(l *hostLayer, start time.Time, jitter bool, rng *ra
 		}
 		if l.pli.Swap(false) {
 			pos = c.nextKey(pos)
+		} else if opts.keysOnRequest && i > 0 && c.nextKey(pos) == pos {
+			pos = (pos + 1) % len(c.aus) // the clip's own keyframe, skipped: a P-frame goes instead
 		}
 		ts := base + uint32(i*frameTicks)
-		if i%clipFPS == 0 {
+		if i >= opts.srFrom && (i-opts.srFrom)%clipFPS == 0 {
 			l.rcv.OnSenderReport(&rtcp.SenderReport{SSRC: l.ssrc, NTPTime: ntpOf(capture), RTPTime: ts})
 		}
-		if jitter {
+		if opts.jitter {
 			ts += uint32(rng.IntN(181) - 90)
 		}
 		payloads := pay.Payload(1200, c.annexB[pos])

@@ -233,16 +233,16 @@ func (s *stream) handleVideo(src *sfu.Receiver, keyframe bool) {
 		return // no sender report yet: nothing to put the frame on the media clock with
 	}
 	idr := hasNALU(au, 5)
+	if !ls.clock.started && !idr {
+		// The layer starts at a keyframe; the one it saw may have come before the host's
+		// first sender report, and a browser's encoder sends no other unless asked.
+		s.askKeyframe(ls, time.Now())
+		return
+	}
 	if !s.haveEpoch {
-		if !idr {
-			return
-		}
 		s.epoch, s.haveEpoch, s.epochAt = capture, true, time.Now()
 	}
 	if !ls.clock.started {
-		if !idr {
-			return
-		}
 		ls.clock.start(ts, capture, s.epoch, 90000)
 	}
 	pts := ls.cad.next(ls.clock.pts(ts), &ls.grid)

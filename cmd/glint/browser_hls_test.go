@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/glintlive/glint/signaling/auth"
 )
 
 // TestBrowserLLHLS: LL-HLS in a real browser. A headless Chromium page draws a pixel clock
@@ -15,13 +17,21 @@ import (
 // never stalls longer than a second. The latency figures are in the log (the script's JSON
 // line), never asserted: this is a shared machine.
 //
-// Known issue (open, see the hls-browser report): about once every 20-40 s of playback hls.js
-// stops requesting parts for 1.3-2 s while Glint keeps answering its blocking playlist
-// reloads at once, and resumes at the next segment's independent part: a stall of ~1.4 s.
-// Like TestBrowserSimulcast's flake, the script runs a second time when the first fails and
-// both outputs are logged, so a stall that repeats still fails the test.
+// Events on their frame: the host fires five alerts over the room's WebSocket; each must
+// reach the player through the playlists (EXT-X-DATERANGE → an hls.js metadata cue) and be
+// shown on the frame its mediaTime names, within one frame, read off the pixel clock.
+//
+// The script runs a second time when the first fails (as TestBrowserSimulcast does: the
+// publisher's encoder and the player share two busy cores) and both outputs are logged, so
+// a failure that repeats still fails the test.
 func TestBrowserLLHLS(t *testing.T) {
-	runBrowserScript(t, "e2e/hls_latency.mjs", nil, "--seconds", "15", "--max-stall-ms", "1000")
+	runBrowserScript(t, "e2e/hls_latency.mjs", func(a *app, room string) []string {
+		admin, err := auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: room, Identity: "host-admin", Admin: true, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []string{"--alerts", "5", "--admin-token", admin}
+	}, "--seconds", "15", "--max-stall-ms", "1000")
 }
 
 // TestBrowserLLHLSFromRTMP: an RTMP host (ffmpeg: testsrc2 720p with B-frames and a sine

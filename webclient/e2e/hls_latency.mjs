@@ -18,7 +18,8 @@
 //
 //   node e2e/hls_latency.mjs --server http://127.0.0.1:8080 --room e2e \
 //     [--publish-token T] [--play-token T] [--seconds 60] [--source whip|none]
-//     [--max-stall-ms MS] [--hls-config JSON] [--hls-debug]
+//     [--max-stall-ms MS] [--hls-config JSON] [--hls-debug] [--resync-s 0.15]
+//     [--alerts N --admin-token T]
 //
 // Prints one JSON line on stdout: glass-to-glass p50/p95/max (ms), frames shown
 // and decoded, stalls (hls.js BUFFER_STALLED_ERROR with its duration up to
@@ -44,6 +45,28 @@
 //  - lowLatencyMode false: on a stream a few seconds old hls.js did not start
 //    within 25 s (its 3-target-duration hold-back falls in the leading GAP
 //    segments).
+// Resync (--resync-s, 0 turns it off): hls.js takes its start position,
+// PART-HOLD-BACK behind the edge, from the playlist it loads at join, but plays
+// only once the parts from the segment's keyframe up to it are in, ~0.3 s later,
+// and never makes that up (it plays faster only with over a second buffered, and
+// a 0.6 s hold-back never has that much). The page does what Glint's player
+// (webclient/sdk, issue 14) is to do: when hls.js's own latency estimate stays more
+// than --resync-s over its target for a second and the target position is
+// buffered, it jumps there (at join, and again after a stall). Each jump is in the
+// JSON (resyncs). Stock hls.js: --resync-s 0.
+// Events on their frame (--alerts N, with a roomAdmin --admin-token): during the
+// window the publisher page (publishing with that token) sends N `alert.show`
+// messages on its WHIP connection's data channel, one every 2 s, each noting the
+// frame it had just drawn. Glint stamps each alert with a
+// mediaTime and puts it in the media playlists as an EXT-X-DATERANGE; hls.js turns it
+// into a metadata cue. The player shows an event on the first frame whose media time
+// reaches the cue's start (requestVideoFrameCallback, half a frame early at most), reads
+// the pixel clock on that frame, and the run fails unless every alert was shown within
+// one frame of the frame its mediaTime names (the frame the publisher drew at that
+// capture time): that is the LL-HLS half of "events on their frame" (PROGRAM-DATE-TIME,
+// decode time and DATERANGE agreeing). How far the server's stamp is behind the frame
+// the host was drawing when it fired (stampLagFrames) is reported, not judged: it is
+// the stamping, not LL-HLS (issue 14).
 // --hls-debug turns on hls.js's log and puts its first 400 lines (the join:
 // hlsLogStart) and its lines from 3 s before each stall to its end
 // (hlsLogAroundStalls) in the JSON.
@@ -64,7 +87,7 @@ const opts = parseCli({
   name: 'hls_latency',
   usageLine:
     'usage: node e2e/hls_latency.mjs --server http://HOST:PORT --room ROOM [--publish-token T] [--play-token T] ' +
-    '[--seconds 60] [--source whip|none] [--max-stall-ms MS] [--hls-config JSON] [--hls-debug]',
+    '[--seconds 60] [--source whip|none] [--max-stall-ms MS] [--hls-config JSON] [--hls-debug] [--resync-s 0.15] [--alerts N --admin-token T]',
   seconds: '60',
   maxSeconds: 600,
   options: {
@@ -72,6 +95,9 @@ const opts = parseCli({
     'max-stall-ms': { type: 'string' },
     'hls-config': { type: 'string', default: '{}' },
     'hls-debug': { type: 'boolean', default: false },
+    'resync-s': { type: 'string', default: '0.15' },
+    alerts: { type: 'string', default: '0' },
+    'admin-token': { type: 'string' },
   },
   extra: (values, usage) => {
     if (!['whip', 'none'].includes(values.source)) usage('--source must be whip or none');
@@ -87,7 +113,14 @@ const opts = parseCli({
       usage(`--hls-config: ${err.message}`);
     }
     if (values['hls-debug']) hlsConfig.debug = true;
-    return { source: values.source, maxStallMs, hlsConfig, hlsDebug: values['hls-debug'] };
+    const resyncS = Number(values['resync-s']);
+    if (!(resyncS >= 0)) usage('--resync-s must be a number of seconds, 0 to turn resync off');
+    const alerts = Number(values.alerts);
+    if (!(Number.isInteger(alerts) && alerts >= 0)) usage('--alerts must be a whole number');
+    if (alerts && values.source !== 'whip') usage('--alerts needs --source whip (the pixel clock)');
+    if (alerts && !values['admin-token']) usage('--alerts needs --admin-token (alert.show is a roomAdmin message)');
+    if (alerts && 1 + 2 * alerts > Number(values.seconds) - 3) usage('--alerts: one every 2 s, the last 3 s before the end of --seconds');
+    return { source: values.source, maxStallMs, hlsConfig, hlsDebug: values['hls-debug'], resyncS, alerts, adminToken: values['admin-token'] ?? '' };
   },
 });
 const OVERALL_MS = opts.seconds * 1000 + 75_000; // cap for the whole run, start to exit
@@ -159,7 +192,7 @@ function readClock(data, width, clock) {
 
 // ---- The publisher page ----
 
-async function publisherMain({ room, token, fps, width, height, clock }) {
+async function publisherMain({ room, token, adminToken, fps, width, height, clock }) {
   const { connect, fail, setState } = await import('/demo/whip.js');
   try {
     const canvas = document.getElementById('clock');
@@ -168,8 +201,11 @@ async function publisherMain({ room, token, fps, width, height, clock }) {
     const ctx = canvas.getContext('2d');
     let frame = 0;
     let video = null;
+    const drawn = (window.glintDrawn = []); // [clock ms, frame] of every drawing
     const draw = () => {
-      drawClock(ctx, Date.now(), frame, width, height, clock);
+      const ms = Date.now();
+      drawClock(ctx, ms, frame, width, height, clock);
+      drawn.push([ms, frame]);
       frame = (frame + 1) % 2 ** clock.frameBits;
       video?.requestFrame();
     };
@@ -220,15 +256,42 @@ async function publisherMain({ room, token, fps, width, height, clock }) {
       });
       return out;
     };
-    await connect(pc, 'whip', { room, token, server: location.origin });
+    // With alerts the host publishes with its roomAdmin token and fires them on its own
+    // data channel, negotiated in the WHIP offer.
+    if (adminToken) openAlerts(pc, room, drawn);
+    await connect(pc, 'whip', { room, token: adminToken || token, server: location.origin });
   } catch (err) {
     fail(err);
   }
 }
 
+// openAlerts opens the host's data channel (glint.v1, docs/PROTOCOL.md) on its WHIP
+// connection and defines window.glintFireAlert(text): it sends alert.show and returns the
+// frame the page had just drawn.
+function openAlerts(pc, room, drawn) {
+  const dc = pc.createDataChannel('glint.v1');
+  const replies = (window.glintAlertReplies = []); // acks and errors for our ids
+  const open = new Promise((resolve, reject) => {
+    dc.onopen = resolve;
+    dc.onclose = () => reject(new Error('the glint.v1 data channel closed'));
+  });
+  dc.onmessage = (m) => {
+    const env = JSON.parse(m.data);
+    if (env.id?.startsWith('e2e-alert-')) replies.push({ id: env.id, type: env.type, mediaTime: env.mediaTime, payload: env.payload });
+  };
+  let n = 0;
+  window.glintFireAlert = async (text) => {
+    await open;
+    const [ms, frame] = drawn[drawn.length - 1];
+    const id = `e2e-alert-${++n}`;
+    dc.send(JSON.stringify({ v: 1, type: 'alert.show', id, room, payload: { kind: 'e2e', text, durationMs: 1000 } }));
+    return { id, text, firedAt: Date.now(), drawnMs: ms, drawnFrame: frame };
+  };
+}
+
 // ---- The player page ----
 
-function playerMain({ src, hlsConfig, readPixels, width, height, clock }) {
+function playerMain({ src, hlsConfig, resyncS, readPixels, width, height, clock }) {
   const g = (window.glint = { state: 'new', error: null });
   const video = document.getElementById('video');
   const canvas = document.getElementById('grab');
@@ -247,6 +310,8 @@ function playerMain({ src, hlsConfig, readPixels, width, height, clock }) {
     levelSwitches: [],
     levels: [],
     estimates: [], // [Date.now(), hls.latency, hls.targetLatency, Date.now() - hls.playingDate]
+    resyncs: [], // { at, fromS, jumpS }: jumps to hls.js's target position (--resync-s)
+    events: [], // Glint events shown on their frame: see showEvents
   });
   const fail = (msg) => {
     g.error = msg;
@@ -301,6 +366,8 @@ function playerMain({ src, hlsConfig, readPixels, width, height, clock }) {
   hls.on(Hls.Events.LEVEL_LOADED, (_, d) => noteLoad(`playlist video ${d.details.endSN}.${d.details.partList?.length ?? '-'}`, d.stats));
   hls.on(Hls.Events.AUDIO_TRACK_LOADED, (_, d) => noteLoad(`playlist audio ${d.details.endSN}`, d.stats));
   video.addEventListener('waiting', () => {
+    // A resync's seek (within the buffer) waits a few ms for its frame: a jump, not a stall.
+    if (video.seeking) return;
     if (s.firstFrameAt !== null && waitingSince === null) waitingSince = { kind: 'waiting', at: now(), ms: null, detail: where() };
   });
   video.addEventListener('playing', () => {
@@ -325,10 +392,21 @@ function playerMain({ src, hlsConfig, readPixels, width, height, clock }) {
     s.audio.bufferedEnd = r.end(r.length - 1);
     if (s.audio.firstBufferedEnd === null) s.audio.firstBufferedEnd = s.audio.bufferedEnd;
   });
+  let behind = 0; // checks in a row that found the player over resyncS behind its target
   setInterval(() => {
     if (s.firstFrameAt === null) return;
     const date = hls.playingDate;
     s.estimates.push([now(), hls.latency, hls.targetLatency, date ? now() - date.getTime() : null]);
+    if (!resyncS || video.paused || video.seeking) return;
+    behind = hls.latency - hls.targetLatency > resyncS ? behind + 1 : 0;
+    const to = hls.liveSyncPosition;
+    const r = video.buffered;
+    const buffered = to !== null && Array.from({ length: r.length }, (_, i) => [r.start(i), r.end(i)]).some(([a, b]) => to >= a && to < b - 0.1);
+    if (behind >= 2 && buffered && to > video.currentTime) {
+      s.resyncs.push({ at: now(), fromS: Number(hls.latency.toFixed(3)), jumpS: Number((to - video.currentTime).toFixed(3)) });
+      video.currentTime = to;
+      behind = 0;
+    }
   }, 500);
 
   const onFrame = (_, md) => {
@@ -345,7 +423,37 @@ function playerMain({ src, hlsConfig, readPixels, width, height, clock }) {
       if (got) ({ ms, frame } = got);
     }
     s.frames.push([t, md.presentedFrames, ms, frame, hls.currentLevel]);
+    showEvents(md.mediaTime, t, ms, frame);
     video.requestVideoFrameCallback(onFrame);
+  };
+  // showEvents: the Glint events (EXT-X-DATERANGE, X-GLINT-EVENT: the envelope, base64url)
+  // whose cue starts by this frame (half a frame early at most) are shown on it. A player
+  // would draw them here; the page records the frame's pixel clock against the event's own
+  // mediaTime.
+  const shown = new Set();
+  const halfFrame = 0.5 / 30;
+  const showEvents = (mediaTime, t, ms, frame) => {
+    for (const track of video.textTracks) {
+      if (track.kind !== 'metadata' || !track.cues) continue;
+      for (const cue of track.cues) {
+        if (cue.value?.key !== 'X-GLINT-EVENT' || shown.has(cue.id) || cue.startTime > mediaTime + halfFrame) continue;
+        shown.add(cue.id);
+        let env = null;
+        try {
+          const b64 = cue.value.data.replace(/-/g, '+').replace(/_/g, '/');
+          env = JSON.parse(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)));
+        } catch {
+          s.errorNotes.push(`X-GLINT-EVENT of ${cue.id} is not base64url JSON`);
+          continue;
+        }
+        s.events.push({
+          id: cue.id, type: env.type, text: env.payload?.text ?? null, mediaTime: env.mediaTime,
+          cueStartS: cue.startTime, frameMediaTimeS: mediaTime, shownAt: t, shownMs: ms, shownFrame: frame,
+          // a cue that appeared after its frame was already on screen
+          late: mediaTime - cue.startTime > 1.5 / 30,
+        });
+      }
+    }
   };
   video.requestVideoFrameCallback(onFrame);
   hls.loadSource(src);
@@ -365,11 +473,11 @@ ${script}
 </script></body></html>`;
 
 function publisherPage() {
-  const args = { room: opts.room, token: opts.publishToken, fps: FPS, width: WIDTH, height: HEIGHT, clock: CLOCK };
+  const args = { room: opts.room, token: opts.publishToken, adminToken: opts.alerts ? opts.adminToken : '', fps: FPS, width: WIDTH, height: HEIGHT, clock: CLOCK };
   return page(
     'Glint · pixel clock publisher',
     '<p>Status: <span id="status">new</span></p><p id="error"></p><canvas id="clock"></canvas>',
-    `${publisherMain}\npublisherMain(${JSON.stringify(args)});`,
+    `${publisherMain}\n${openAlerts}\npublisherMain(${JSON.stringify(args)});`,
   );
 }
 
@@ -377,7 +485,7 @@ function playerPage() {
   const q = new URLSearchParams();
   if (opts.playToken) q.set('access_token', opts.playToken);
   const src = `${opts.server}/hls/${encodeURIComponent(opts.room)}/index.m3u8${q.size ? `?${q}` : ''}`;
-  const args = { src, hlsConfig: opts.hlsConfig, readPixels: opts.source === 'whip', width: WIDTH, height: HEIGHT, clock: CLOCK };
+  const args = { src, hlsConfig: opts.hlsConfig, resyncS: opts.resyncS, readPixels: opts.source === 'whip', width: WIDTH, height: HEIGHT, clock: CLOCK };
   return page(
     'Glint · hls.js player',
     `<script src="${PAGE_PREFIX}/hls.min.js"></script><video id="video" playsinline></video><canvas id="grab"></canvas>`,
@@ -452,6 +560,7 @@ function summarize(raw, from, to) {
     },
     hlsLatencyS: { median: round(median(pick(1)), 3), target: round(median(pick(2)), 3) },
     pdtLatencyMs: round(median(pick(3))), // now minus hls.playingDate: PROGRAM-DATE-TIME's view
+    resyncs: raw.resyncs.filter((r) => r.at <= to).map((r) => ({ atMs: r.at - from, fromS: r.fromS, jumpS: r.jumpS })),
     level: levelOf >= 0 ? { index: levelOf, ...raw.levels[levelOf] } : null,
     levels: raw.levels,
     levelSwitches: raw.levelSwitches.filter(([t]) => t >= from && t <= to).map(([t, l]) => ({ atMs: t - from, level: l })),
@@ -465,6 +574,43 @@ function summarize(raw, from, to) {
     errors: raw.errors.reduce((m, d) => ({ ...m, [d]: (m[d] ?? 0) + 1 }), {}),
     errorNotes: raw.errorNotes,
   };
+}
+
+// alertsOnFrame matches each fired alert with the event the player showed (by its text) and
+// counts, in frames the publisher drew, how far the frame shown is from the frame the
+// event's mediaTime names (offFrames: the LL-HLS mapping, judged), and how far that frame is
+// behind the one the host had drawn when it fired (stampLagFrames: the stamping, reported).
+function alertsOnFrame(fired, events, drawn, replies) {
+  const mod = 2 ** CLOCK.frameBits;
+  const diff = (a, b) => ((((a - b) % mod) + mod + mod / 2) % mod) - mod / 2; // a - b, across the counter's wrap
+  // The frame captured at time ms: the last drawing at or before it (1 ms of slack for the
+  // capture clock's rounding).
+  const frameAt = (ms) => {
+    let best = null;
+    for (const [at, f] of drawn) if (at <= ms + 1) best = f;
+    return best;
+  };
+  const list = fired.map((a) => {
+    const e = events.find((ev) => ev.type === 'alert' && ev.text === a.text);
+    const reply = replies.find((r) => r.id === a.id && r.type !== 'ack');
+    if (!e) return { text: a.text, shown: false, reply: reply ?? null };
+    const eventFrame = frameAt(e.mediaTime);
+    return {
+      text: a.text,
+      shown: true,
+      late: e.late,
+      mediaTime: e.mediaTime,
+      eventFrame,
+      shownFrame: e.shownFrame,
+      offFrames: eventFrame === null || e.shownFrame === null ? null : diff(e.shownFrame, eventFrame),
+      stampLagFrames: eventFrame === null ? null : diff(a.drawnFrame, eventFrame),
+      stampLagMs: a.drawnMs - e.mediaTime,
+      cueVsFrameMs: Math.round((e.frameMediaTimeS - e.cueStartS) * 1000),
+      shownAfterFireMs: e.shownAt - a.firedAt,
+    };
+  });
+  const offs = list.filter((a) => a.offFrames !== null && a.offFrames !== undefined).map((a) => Math.abs(a.offFrames));
+  return { fired: fired.length, shown: list.filter((a) => a.shown).length, maxOffFrames: offs.length ? Math.max(...offs) : null, list };
 }
 
 // judge throws the first reason the run fails; latency itself is never judged.
@@ -489,6 +635,15 @@ function judge(f, audioBefore) {
     throw new Error(`the audio buffer advanced only ${f.audio.bufferedS} s in ${opts.seconds} s`);
   }
   if (!(f.audio.decodedBytes > audioBefore)) throw new Error(`no audio decoded (webkitAudioDecodedByteCount ${audioBefore} → ${f.audio.decodedBytes})`);
+  if (f.alerts) {
+    const a = f.alerts;
+    const missing = a.list.find((x) => !x.shown);
+    if (missing) throw new Error(`${missing.text}: never shown by the player (server's reply: ${JSON.stringify(missing.reply)})`);
+    const unread = a.list.find((x) => x.offFrames === null);
+    if (unread) throw new Error(`${unread.text}: shown on a frame whose clock could not be read, or before the first frame drawn`);
+    const off = a.list.find((x) => Math.abs(x.offFrames) > 1);
+    if (off) throw new Error(`${off.text}: shown on frame ${off.shownFrame}, ${off.offFrames} frames from its frame ${off.eventFrame} (want within 1)`);
+  }
 }
 
 const publish = new Side('publish');
@@ -548,8 +703,14 @@ run({
     const from = Date.now();
     windowStart = from;
     const to = from + opts.seconds * 1000;
+    const fired = [];
     while (Date.now() < to) {
       await sleep(Math.min(POLL_MS, to - Date.now()));
+      // --alerts: one at 1 s, 3 s, 5 s, … into the window
+      const sec = Math.round((Date.now() - from) / 1000);
+      if (fired.length < opts.alerts && sec >= 1 + 2 * fired.length) {
+        fired.push(await publish.eval((text) => window.glintFireAlert(text), `alert ${fired.length + 1} of ${opts.alerts}`));
+      }
       const g = await play.glint();
       if (g?.state === 'failed') throw new Error(`player failed: ${g.error}`);
       const p = await play.eval(() => {
@@ -562,6 +723,10 @@ run({
     const raw = await readRaw();
     const sent = opts.source === 'whip' ? await publish.eval(() => window.glintPublishStats()).catch((e) => ({ error: e.message })) : null;
     figures = { startupMs: first - opened, visibility: raw.visibility, ...summarize(raw, from, to), publisher: sent };
+    if (opts.alerts) {
+      const host = await publish.eval(() => ({ drawn: window.glintDrawn, replies: window.glintAlertReplies }));
+      figures.alerts = alertsOnFrame(fired, raw.events, host.drawn, host.replies);
+    }
     judge(figures, audioBefore);
   },
   result: (states, elapsedMs) => ({
@@ -571,6 +736,7 @@ run({
     seconds: opts.seconds,
     hlsjs: hlsVersion,
     hlsConfig: opts.hlsConfig,
+    resyncS: opts.resyncS,
     elapsedMs,
     ...figures,
     states,
@@ -587,5 +753,5 @@ run({
         }
       : {}),
   }),
-  failNotes: () => (figures ? [`  figures: ${JSON.stringify({ g2g: figures.glassToGlassMs, frames: figures.frames, stalls: figures.stalls })}`] : []),
+  failNotes: () => (figures ? [`  figures: ${JSON.stringify({ g2g: figures.glassToGlassMs, frames: figures.frames, stalls: figures.stalls, alerts: figures.alerts })}`] : []),
 });

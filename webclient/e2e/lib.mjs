@@ -132,8 +132,8 @@ export class Side {
     this.loaded = true;
   }
 
-  eval(fn) {
-    return bounded(this.page.evaluate(fn), EVAL_MS, `${this.name} page`);
+  eval(fn, arg) {
+    return bounded(this.page.evaluate(fn, arg), EVAL_MS, `${this.name} page`);
   }
 
   glint() {

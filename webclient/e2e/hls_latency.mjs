@@ -19,7 +19,7 @@
 //   node e2e/hls_latency.mjs --server http://127.0.0.1:8080 --room e2e \
 //     [--publish-token T] [--play-token T] [--seconds 60] [--source whip|none]
 //     [--max-stall-ms MS] [--hls-config JSON] [--hls-debug] [--resync-s 0.15]
-//     [--alerts N --admin-token T]
+//     [--alerts N --admin-token T] [--whip-url URL] [--hls-url URL]
 //
 // Prints one JSON line on stdout: glass-to-glass p50/p95/max (ms), frames shown
 // and decoded, stalls (hls.js BUFFER_STALLED_ERROR with its duration up to
@@ -67,6 +67,11 @@
 // decode time and DATERANGE agreeing). How far the server's stamp is behind the frame
 // the host was drawing when it fired (stampLagFrames) is reported, not judged: it is
 // the stamping, not LL-HLS (issue 14).
+// Another server, side by side (docs/BENCHMARKS.md): --whip-url is the WHIP endpoint the
+// publisher posts to (plain WHIP, no token; the page is served on --server's origin, which
+// should be the WHIP server's: Chromium blocks a routed page's requests to another
+// local origin), --hls-url the multivariant playlist the player plays (its page is served
+// on that URL's origin).
 // --hls-debug turns on hls.js's log and puts its first 400 lines (the join:
 // hlsLogStart) and its lines from 3 s before each stall to its end
 // (hlsLogAroundStalls) in the JSON.
@@ -87,7 +92,7 @@ const opts = parseCli({
   name: 'hls_latency',
   usageLine:
     'usage: node e2e/hls_latency.mjs --server http://HOST:PORT --room ROOM [--publish-token T] [--play-token T] ' +
-    '[--seconds 60] [--source whip|none] [--max-stall-ms MS] [--hls-config JSON] [--hls-debug] [--resync-s 0.15] [--alerts N --admin-token T]',
+    '[--seconds 60] [--source whip|none] [--max-stall-ms MS] [--hls-config JSON] [--hls-debug] [--resync-s 0.15] [--alerts N --admin-token T] [--whip-url URL] [--hls-url URL]',
   seconds: '60',
   maxSeconds: 600,
   options: {
@@ -98,6 +103,8 @@ const opts = parseCli({
     'resync-s': { type: 'string', default: '0.15' },
     alerts: { type: 'string', default: '0' },
     'admin-token': { type: 'string' },
+    'whip-url': { type: 'string' },
+    'hls-url': { type: 'string' },
   },
   extra: (values, usage) => {
     if (!['whip', 'none'].includes(values.source)) usage('--source must be whip or none');
@@ -120,7 +127,12 @@ const opts = parseCli({
     if (alerts && values.source !== 'whip') usage('--alerts needs --source whip (the pixel clock)');
     if (alerts && !values['admin-token']) usage('--alerts needs --admin-token (alert.show is a roomAdmin message)');
     if (alerts && 1 + 2 * alerts > Number(values.seconds) - 3) usage('--alerts: one every 2 s, the last 3 s before the end of --seconds');
-    return { source: values.source, maxStallMs, hlsConfig, hlsDebug: values['hls-debug'], resyncS, alerts, adminToken: values['admin-token'] ?? '' };
+    for (const k of ['whip-url', 'hls-url']) if (values[k] !== undefined && !URL.canParse(values[k])) usage(`--${k} ${values[k]}: not a URL`);
+    if (alerts && (values['whip-url'] || values['hls-url'])) usage('--alerts is for Glint only, without --whip-url or --hls-url');
+    return {
+      source: values.source, maxStallMs, hlsConfig, hlsDebug: values['hls-debug'], resyncS, alerts, adminToken: values['admin-token'] ?? '',
+      whipUrl: values['whip-url'] ?? '', hlsUrl: values['hls-url'] ?? '',
+    };
   },
 });
 const OVERALL_MS = opts.seconds * 1000 + 75_000; // cap for the whole run, start to exit
@@ -192,8 +204,8 @@ function readClock(data, width, clock) {
 
 // ---- The publisher page ----
 
-async function publisherMain({ room, token, adminToken, fps, width, height, clock }) {
-  const { connect, fail, setState } = await import('/demo/whip.js');
+async function publisherMain({ room, token, adminToken, whipUrl, prefix, fps, width, height, clock }) {
+  const { connect, fail, setState } = await import(`${prefix}/whip.js`);
   try {
     const canvas = document.getElementById('clock');
     canvas.width = width;
@@ -259,10 +271,26 @@ async function publisherMain({ room, token, adminToken, fps, width, height, cloc
     // With alerts the host publishes with its roomAdmin token and fires them on its own
     // data channel, negotiated in the WHIP offer.
     if (adminToken) openAlerts(pc, room, drawn);
-    await connect(pc, 'whip', { room, token: adminToken || token, server: location.origin });
+    if (whipUrl) await plainWHIP(pc, whipUrl, setState);
+    else await connect(pc, 'whip', { room, token: adminToken || token, server: location.origin });
   } catch (err) {
     fail(err);
   }
+}
+
+// plainWHIP publishes pc to another server's WHIP endpoint (no token, no trickle).
+async function plainWHIP(pc, url, setState) {
+  pc.addEventListener('connectionstatechange', () => pc.connectionState === 'connected' && setState('live'));
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+    setTimeout(resolve, 2000);
+  });
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+  const body = await res.text();
+  if (res.status !== 201) throw new Error(`POST ${url}: ${res.status} ${body.slice(0, 200)}`);
+  await pc.setRemoteDescription({ type: 'answer', sdp: body });
 }
 
 // openAlerts opens the host's data channel (glint.v1, docs/PROTOCOL.md) on its WHIP
@@ -473,18 +501,18 @@ ${script}
 </script></body></html>`;
 
 function publisherPage() {
-  const args = { room: opts.room, token: opts.publishToken, adminToken: opts.alerts ? opts.adminToken : '', fps: FPS, width: WIDTH, height: HEIGHT, clock: CLOCK };
+  const args = { room: opts.room, token: opts.publishToken, adminToken: opts.alerts ? opts.adminToken : '', whipUrl: opts.whipUrl, prefix: PAGE_PREFIX, fps: FPS, width: WIDTH, height: HEIGHT, clock: CLOCK };
   return page(
     'Glint · pixel clock publisher',
     '<p>Status: <span id="status">new</span></p><p id="error"></p><canvas id="clock"></canvas>',
-    `${publisherMain}\n${openAlerts}\npublisherMain(${JSON.stringify(args)});`,
+    `${publisherMain}\n${openAlerts}\n${plainWHIP}\npublisherMain(${JSON.stringify(args)});`,
   );
 }
 
 function playerPage() {
   const q = new URLSearchParams();
   if (opts.playToken) q.set('access_token', opts.playToken);
-  const src = `${opts.server}/hls/${encodeURIComponent(opts.room)}/index.m3u8${q.size ? `?${q}` : ''}`;
+  const src = opts.hlsUrl || `${opts.server}/hls/${encodeURIComponent(opts.room)}/index.m3u8${q.size ? `?${q}` : ''}`;
   const args = { src, hlsConfig: opts.hlsConfig, resyncS: opts.resyncS, readPixels: opts.source === 'whip', width: WIDTH, height: HEIGHT, clock: CLOCK };
   return page(
     'Glint · hls.js player',
@@ -493,10 +521,11 @@ function playerPage() {
   );
 }
 
-// serve answers PAGE_PREFIX/* in a browser context: the two pages and hls.js's dist file.
-function serve(files) {
+// serve answers origin's PAGE_PREFIX/* in a browser context: the two pages, hls.js's dist file
+// and the demo's WHIP module.
+function serve(files, origin = opts.server) {
   return (context) =>
-    context.route(`${opts.server}${PAGE_PREFIX}/**`, (route) => {
+    context.route(`${origin}${PAGE_PREFIX}/**`, (route) => {
       const name = new URL(route.request().url()).pathname.slice(PAGE_PREFIX.length + 1);
       const file = files[name];
       if (!file) return route.fulfill({ status: 404, body: 'not found' });
@@ -687,14 +716,16 @@ run({
       'publish.html': { type: 'text/html', body: publisherPage },
       'play.html': { type: 'text/html', body: playerPage },
       'hls.min.js': { type: 'text/javascript', body: hlsJs },
+      'whip.js': { type: 'text/javascript', body: () => readFileSync(new URL('../demo/whip.js', import.meta.url)) },
     };
+    const playOrigin = opts.hlsUrl ? new URL(opts.hlsUrl).origin : opts.server;
     if (opts.source === 'whip') {
       await publish.open(browser, `${opts.server}${PAGE_PREFIX}/publish.html`, serve(files));
       await publish.waitLive();
     }
     const opened = Date.now();
-    await play.open(browser, `${opts.server}${PAGE_PREFIX}/play.html`, async (context) => {
-      await serve(files)(context);
+    await play.open(browser, `${playOrigin}${PAGE_PREFIX}/play.html`, async (context) => {
+      await serve(files, playOrigin)(context);
       // --hls-debug: hls.js's own log, kept for the seconds around each stall.
       if (opts.hlsDebug) context.on('console', (m) => debugLog.push([Date.now(), m.text().slice(0, 400)]));
     });
@@ -731,6 +762,8 @@ run({
   },
   result: (states, elapsedMs) => ({
     server: opts.server,
+    ...(opts.whipUrl ? { whipUrl: opts.whipUrl } : {}),
+    ...(opts.hlsUrl ? { hlsUrl: opts.hlsUrl } : {}),
     room: opts.room,
     source: opts.source,
     seconds: opts.seconds,

@@ -260,5 +260,16 @@ func newHLS(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*llhls.O
 		log.Warn("LL-HLS serves every live room without token checks (hls.check_tokens: false): only a CDN that checks signed URLs may reach it")
 		authorize = nil
 	}
-	return llhls.New(cfg.HLS, s, authorize, log)
+	hls := cfg.HLS
+	if hls.Enabled && hls.FFmpeg != "" {
+		// A VP8 host's room is transcoded to H.264 while it is watched; without a usable
+		// ffmpeg it gets 404 with the reason, and everything else is served as before.
+		if path, err := transcode.Check(hls.FFmpeg); err != nil {
+			log.Warn("LL-HLS cannot transcode VP8 hosts (their rooms get 404)", zap.Error(err))
+			hls.FFmpeg = ""
+		} else {
+			hls.FFmpeg = path
+		}
+	}
+	return llhls.New(hls, s, authorize, log)
 }

@@ -58,3 +58,12 @@ func TestBrowserLLHLSFromRTMP(t *testing.T) {
 		return []string{"--source", "none"}
 	}, "--seconds", "10")
 }
+
+// TestBrowserLLHLSFromVP8: a browser host that sends VP8 (Chromium's default) is played
+// from LL-HLS too: Glint transcodes the host's video to H.264 with ffmpeg while the room's
+// LL-HLS is watched, and the player reads the pixel clock off the transcoded frames (so
+// they kept their capture time) with the host's audio, without a stall over a second.
+func TestBrowserLLHLSFromVP8(t *testing.T) {
+	requireTool(t, "ffmpeg", "ffmpeg")
+	runBrowserScript(t, "e2e/hls_latency.mjs", nil, "--seconds", "10", "--max-stall-ms", "1000", "--video-codec", "vp8")
+}

@@ -34,7 +34,8 @@ var (
 type clip struct {
 	spec   clipSpec
 	aus    [][][]byte
-	annexB [][]byte // each AU again, Annex-B, for pion's payloader
+	annexB [][]byte // each AU again, Annex-B, for pion's payloader (a VP8 clip: its frames)
+	vp8    bool     // VP8 frames (clip_vp8_test.go), no aus
 	keys   []int    // indexes of the AUs holding an IDR
 }
 

@@ -34,21 +34,30 @@ type Config struct {
 	MaxStreams int `yaml:"max_streams"`
 	// QueuePackets bounds a stream's packet queue; a full queue drops (and counts).
 	QueuePackets int `yaml:"queue_packets"`
+	// FFmpeg transcodes a VP8 host's top layer to H.264 while the room's LL-HLS stream runs
+	// (it stops IdleTimeout after the last request). The server checks it at start (it
+	// needs libx264); "" (or an ffmpeg that fails the check) answers a VP8 room with 404
+	// and the reason.
+	FFmpeg string `yaml:"ffmpeg"`
+	// TranscodeMaxKbps caps the transcoded H.264's bitrate.
+	TranscodeMaxKbps int `yaml:"transcode_max_kbps"`
 }
 
 // DefaultConfig is LL-HLS on, with 200 ms parts and ~1 s segments.
 func DefaultConfig() Config {
 	return Config{
-		Enabled:         true,
-		CheckTokens:     true,
-		PartTarget:      200 * time.Millisecond,
-		SegmentDuration: time.Second,
-		TargetDuration:  2 * time.Second,
-		SegmentCount:    7,
-		IdleTimeout:     30 * time.Second,
-		StartTimeout:    5 * time.Second,
-		MaxStreams:      64,
-		QueuePackets:    2048,
+		Enabled:          true,
+		CheckTokens:      true,
+		PartTarget:       200 * time.Millisecond,
+		SegmentDuration:  time.Second,
+		TargetDuration:   2 * time.Second,
+		SegmentCount:     7,
+		IdleTimeout:      30 * time.Second,
+		StartTimeout:     5 * time.Second,
+		MaxStreams:       64,
+		QueuePackets:     2048,
+		FFmpeg:           "ffmpeg",
+		TranscodeMaxKbps: 2500,
 	}
 }
 
@@ -71,6 +80,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llhls: max_streams %d: want at least 1", c.MaxStreams)
 	case c.QueuePackets < 64 || c.QueuePackets > 1<<16:
 		return fmt.Errorf("llhls: queue_packets %d: want 64..65536", c.QueuePackets)
+	case c.FFmpeg != "" && c.TranscodeMaxKbps < 100 || c.TranscodeMaxKbps > 50000:
+		return fmt.Errorf("llhls: transcode_max_kbps %d: want 100..50000", c.TranscodeMaxKbps)
 	}
 	return nil
 }

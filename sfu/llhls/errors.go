@@ -13,7 +13,7 @@ var (
 	// ErrNotLive: the room exists but nobody publishes video to it.
 	ErrNotLive = errors.New("llhls: room is not live")
 	// ErrVP8: the host publishes VP8, which HLS players cannot play.
-	ErrVP8 = errors.New("llhls: the host publishes VP8 video; LL-HLS needs H.264 (publish H.264 over WHIP, or use RTMP, whose ladder is H.264)")
+	ErrVP8 = errors.New("llhls: the host publishes VP8 video; LL-HLS needs H.264 and this server has no ffmpeg to transcode it (publish H.264 over WHIP, or use RTMP, whose ladder is H.264)")
 	// ErrStarting: the stream has no part yet (no keyframe within StartTimeout).
 	ErrStarting = errors.New("llhls: stream is starting (no keyframe from the host yet); retry shortly")
 	// ErrTooManyStreams: MaxStreams rooms are being muxed already.

@@ -185,7 +185,9 @@ func TestNotServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { idle.Leave(sfu.RoleViewer) })
-	to := startOrigin(t, s, DefaultConfig(), nil, nil)
+	cfg := DefaultConfig()
+	cfg.FFmpeg = "" // a server without ffmpeg: a VP8 host's room is not served (transcode_test.go has the other case)
+	to := startOrigin(t, s, cfg, nil, nil)
 	to.waitLive(t, "live", "")
 	for _, tc := range []struct {
 		name, path string

@@ -47,6 +47,8 @@ type hostOptions struct {
 	// keysOnRequest sends a keyframe only first and when asked (PLI), as a browser's
 	// encoder does (Chromium's H.264 has no periodic keyframes).
 	keysOnRequest bool
+	// vp8Clips sends the clips in VP8, as a browser does by default.
+	vp8Clips bool
 }
 
 // testHost is a WebRTC-like host on a room's stage without a PeerConnection: an ingest
@@ -128,10 +130,16 @@ func startHost(t testing.TB, s *sfu.SFU, room string, opts hostOptions) *testHos
 		t.Fatalf("startHost: %d clips: want 1 or 3", len(opts.clips))
 	}
 	for i, spec := range opts.clips {
-		l := &hostLayer{rid: rids[i], ssrc: uint32(200 + i), pkts: make(chan []byte, 1024), clip: loadClip(t, spec)}
+		l := &hostLayer{rid: rids[i], ssrc: uint32(200 + i), pkts: make(chan []byte, 1024)}
+		codec := h264Codec
+		if opts.vp8Clips {
+			l.clip, codec = loadVP8Clip(t, spec), vp8Codec
+		} else {
+			l.clip = loadClip(t, spec)
+		}
 		rcv, err := r.Publish(p, sfu.PublishedTrack{
 			Source: sfutest.ChanSource{Packets: l.pkts, Stop: p.Stopping()},
-			RID:    l.rid, Codec: h264Codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: l.ssrc,
+			RID:    l.rid, Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: l.ssrc,
 			WriteRTCP: func(pkts []rtcp.Packet) error {
 				for _, pkt := range pkts {
 					if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
@@ -200,6 +208,11 @@ func (h *testHost) sendVideo(l *hostLayer, start time.Time, opts hostOptions, rn
 	defer timer.Stop()
 	seq, base := uint16(rng.Uint32()), rng.Uint32()
 	var pay codecs.H264Payloader
+	vp8 := codecs.VP8Payloader{EnablePictureID: true}
+	pt := uint8(h264Codec.PayloadType)
+	if l.clip.vp8 {
+		pt = uint8(vp8Codec.PayloadType)
+	}
 	c, pos := l.clip, 0
 	for i := 0; ; i++ {
 		capture := start.Add(time.Duration(i) * time.Second / clipFPS)
@@ -212,7 +225,7 @@ func (h *testHost) sendVideo(l *hostLayer, start time.Time, opts hostOptions, rn
 		if l.pli.Swap(false) {
 			pos = c.nextKey(pos)
 		} else if opts.keysOnRequest && i > 0 && c.nextKey(pos) == pos {
-			pos = (pos + 1) % len(c.aus) // the clip's own keyframe, skipped: a P-frame goes instead
+			pos = (pos + 1) % len(c.annexB) // the clip's own keyframe, skipped: a P-frame goes instead
 		}
 		ts := base + uint32(i*frameTicks)
 		if i >= opts.srFrom && (i-opts.srFrom)%clipFPS == 0 {
@@ -221,9 +234,14 @@ func (h *testHost) sendVideo(l *hostLayer, start time.Time, opts hostOptions, rn
 		if opts.jitter {
 			ts += uint32(rng.IntN(181) - 90)
 		}
-		payloads := pay.Payload(1200, c.annexB[pos])
+		var payloads [][]byte
+		if c.vp8 {
+			payloads = vp8.Payload(1200, c.annexB[pos])
+		} else {
+			payloads = pay.Payload(1200, c.annexB[pos])
+		}
 		for k, payload := range payloads {
-			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: uint8(h264Codec.PayloadType), SequenceNumber: seq,
+			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq,
 				Timestamp: ts, SSRC: l.ssrc, Marker: k == len(payloads)-1}, Payload: payload}
 			seq++
 			b, err := pkt.Marshal()
@@ -236,7 +254,7 @@ func (h *testHost) sendVideo(l *hostLayer, start time.Time, opts hostOptions, rn
 			}
 		}
 		l.sent.Add(1)
-		pos = (pos + 1) % len(c.aus)
+		pos = (pos + 1) % len(c.annexB)
 	}
 }
 

@@ -36,9 +36,22 @@ var (
 		Namespace: "glint", Subsystem: "llhls", Name: "variant_restarts_total",
 		Help: "Variants restarted because the host changed resolution or codec parameters, or republished.",
 	})
+	transcodersActive = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "glint", Subsystem: "llhls", Name: "transcoders",
+		Help: "ffmpeg processes turning a VP8 host's video into H.264 for LL-HLS now.",
+	})
+	transcodeDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "llhls", Name: "transcode_frames_dropped_total",
+		Help: "VP8 frames not transcoded: ffmpeg could not keep up, or a packet was lost (until the next keyframe).",
+	})
+	transcodeFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "llhls", Name: "transcode_failures_total",
+		Help: "ffmpeg transcoders that ended on their own (crashed, or refused their input); each is logged with its stderr.",
+	})
 )
 
 // Collectors are the package's metrics, for the server's registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{streamsActive, requests, packetsDropped, framesDropped, partsOverlong, segmentsOverlong, blockingWaits, muxerRestarts}
+	return []prometheus.Collector{streamsActive, requests, packetsDropped, framesDropped, partsOverlong, segmentsOverlong, blockingWaits, muxerRestarts,
+		transcodersActive, transcodeDropped, transcodeFailures}
 }

@@ -90,7 +90,10 @@ func (o *Origin) stream(name string) (*stream, error) {
 	if rcv == nil {
 		return nil, ErrNotLive
 	}
-	if !strings.EqualFold(rcv.Codec().MimeType, webrtc.MimeTypeH264) {
+	switch mime := rcv.Codec().MimeType; {
+	case strings.EqualFold(mime, webrtc.MimeTypeH264):
+	case strings.EqualFold(mime, webrtc.MimeTypeVP8) && o.cfg.FFmpeg != "":
+	default:
 		return nil, ErrVP8
 	}
 	if old := o.streams[name]; old != nil {

@@ -49,6 +49,7 @@ type stream struct {
 		at    int64 // the newest audio packet's timestamp at 90 kHz (see holdback.go)
 		seen  bool  // at is set
 	}
+	vp        vp8State // a VP8 host's top layer, through ffmpeg (stream_vp8.go)
 	pkt       rtp.Packet
 	warnedGOP bool
 }
@@ -65,6 +66,9 @@ type layerState struct {
 	lastIDR   int64
 	lastPLI   time.Time
 	goneSince time.Time
+	// transcoded: the frames come from ffmpeg (a VP8 host), which makes a keyframe every
+	// segment; keyframe requests to the host are stream_vp8.go's business.
+	transcoded bool
 }
 
 type pendingAU struct {
@@ -126,6 +130,7 @@ func (s *stream) run() {
 	defer func() {
 		s.room.Track(webrtc.RTPCodecTypeVideo).RemoveReader(s.q)
 		s.room.Track(webrtc.RTPCodecTypeAudio).RemoveReader(s.q)
+		s.stopTranscoder()
 		for l := range s.variants {
 			if v := s.variants[l].Swap(nil); v != nil {
 				v.close()
@@ -142,6 +147,8 @@ func (s *stream) run() {
 		case p := <-s.q.work:
 			s.handle(p)
 			s.q.release(p)
+		case t, ok := <-s.vp.output():
+			s.handleTranscoded(t, ok)
 		case now := <-tick.C:
 			s.housekeep(now)
 		}
@@ -151,6 +158,9 @@ func (s *stream) run() {
 // housekeep drops variants whose layer stopped and warns about a long GOP.
 func (s *stream) housekeep(now time.Time) {
 	video := s.room.Track(webrtc.RTPCodecTypeVideo)
+	if s.vp.src != nil && video.Layer(s.vp.top) == nil {
+		s.vp.top = s.topLayer() // a VP8 host's top layer stopped: transcode the next one
+	}
 	for l := range s.layers {
 		ls := &s.layers[l]
 		if video.Layer(l) != nil {
@@ -175,6 +185,8 @@ func (s *stream) handle(p *packet) {
 		s.handleAudio(p.src)
 	case strings.EqualFold(mime, webrtc.MimeTypeH264):
 		s.handleVideo(p.src, p.keyframe)
+	case strings.EqualFold(mime, webrtc.MimeTypeVP8) && s.cfg.FFmpeg != "":
+		s.handleVP8(p.src, p.keyframe)
 	}
 }
 
@@ -228,6 +240,13 @@ func (s *stream) handleVideo(src *sfu.Receiver, keyframe bool) {
 	if au == nil {
 		return
 	}
+	s.handleAU(l, ls, au, ts)
+}
+
+// handleAU puts one H.264 access unit of layer l (the host's own, or ffmpeg's from a VP8
+// host) on the media clock and on its way to the layer's variant.
+func (s *stream) handleAU(l int, ls *layerState, au [][]byte, ts uint32) {
+	src := ls.src
 	capture, ok := src.CaptureTime(ts)
 	if !ok {
 		return // no sender report yet: nothing to put the frame on the media clock with
@@ -474,7 +493,7 @@ func (s *stream) dropVariant(l int, why string) {
 // askKeyframe asks the host for a keyframe at most once a second; a host that cannot take
 // requests (no RTCP path) is noted once.
 func (s *stream) askKeyframe(ls *layerState, now time.Time) {
-	if now.Sub(ls.lastPLI) < time.Second {
+	if ls.transcoded || now.Sub(ls.lastPLI) < time.Second {
 		return
 	}
 	ls.lastPLI = now

@@ -9,7 +9,8 @@
 // canvas, 30 times a second: Date.now() and a frame counter as 64 black or
 // white blocks (see drawClock), publishes it (captureStream, one frame per
 // drawing) with the fake microphone over WHIP (H.264 forced with
-// setCodecPreferences: LL-HLS carries H.264 only), and the player, in its own browser context, draws each
+// setCodecPreferences; --video-codec vp8 sends VP8, which Glint transcodes to
+// H.264 with ffmpeg for LL-HLS), and the player, in its own browser context, draws each
 // frame it shows (requestVideoFrameCallback) to a canvas, reads the clock back
 // and records Date.now() minus the clock: glass to glass, capture to display,
 // on one machine's clock. With --source none the room's host is already live
@@ -20,6 +21,7 @@
 //     [--publish-token T] [--play-token T] [--seconds 60] [--source whip|none]
 //     [--max-stall-ms MS] [--hls-config JSON] [--hls-debug] [--resync-s 0.15]
 //     [--alerts N --admin-token T] [--whip-url URL] [--hls-url URL]
+//     [--video-codec h264|vp8]
 //
 // Prints one JSON line on stdout: glass-to-glass p50/p95/max (ms), frames shown
 // and decoded, stalls (hls.js BUFFER_STALLED_ERROR with its duration up to
@@ -92,7 +94,7 @@ const opts = parseCli({
   name: 'hls_latency',
   usageLine:
     'usage: node e2e/hls_latency.mjs --server http://HOST:PORT --room ROOM [--publish-token T] [--play-token T] ' +
-    '[--seconds 60] [--source whip|none] [--max-stall-ms MS] [--hls-config JSON] [--hls-debug] [--resync-s 0.15] [--alerts N --admin-token T] [--whip-url URL] [--hls-url URL]',
+    '[--seconds 60] [--source whip|none] [--max-stall-ms MS] [--hls-config JSON] [--hls-debug] [--resync-s 0.15] [--alerts N --admin-token T] [--whip-url URL] [--hls-url URL] [--video-codec h264|vp8]',
   seconds: '60',
   maxSeconds: 600,
   options: {
@@ -104,6 +106,7 @@ const opts = parseCli({
     alerts: { type: 'string', default: '0' },
     'admin-token': { type: 'string' },
     'whip-url': { type: 'string' },
+    'video-codec': { type: 'string', default: 'h264' },
     'hls-url': { type: 'string' },
   },
   extra: (values, usage) => {
@@ -127,11 +130,12 @@ const opts = parseCli({
     if (alerts && values.source !== 'whip') usage('--alerts needs --source whip (the pixel clock)');
     if (alerts && !values['admin-token']) usage('--alerts needs --admin-token (alert.show is a roomAdmin message)');
     if (alerts && 1 + 2 * alerts > Number(values.seconds) - 3) usage('--alerts: one every 2 s, the last 3 s before the end of --seconds');
+    if (!['h264', 'vp8'].includes(values['video-codec'])) usage('--video-codec must be h264 or vp8');
     for (const k of ['whip-url', 'hls-url']) if (values[k] !== undefined && !URL.canParse(values[k])) usage(`--${k} ${values[k]}: not a URL`);
     if (alerts && (values['whip-url'] || values['hls-url'])) usage('--alerts is for Glint only, without --whip-url or --hls-url');
     return {
       source: values.source, maxStallMs, hlsConfig, hlsDebug: values['hls-debug'], resyncS, alerts, adminToken: values['admin-token'] ?? '',
-      whipUrl: values['whip-url'] ?? '', hlsUrl: values['hls-url'] ?? '',
+      whipUrl: values['whip-url'] ?? '', hlsUrl: values['hls-url'] ?? '', videoCodec: values['video-codec'],
     };
   },
 });
@@ -204,7 +208,7 @@ function readClock(data, width, clock) {
 
 // ---- The publisher page ----
 
-async function publisherMain({ room, token, adminToken, whipUrl, prefix, fps, width, height, clock }) {
+async function publisherMain({ room, token, adminToken, whipUrl, videoCodec, prefix, fps, width, height, clock }) {
   const { connect, fail, setState } = await import(`${prefix}/whip.js`);
   try {
     const canvas = document.getElementById('clock');
@@ -246,9 +250,10 @@ async function publisherMain({ room, token, adminToken, whipUrl, prefix, fps, wi
       const t = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
       if (track.kind !== 'video') continue;
       const codecs = RTCRtpSender.getCapabilities('video').codecs;
-      const h264 = codecs.filter((c) => c.mimeType.toLowerCase() === 'video/h264');
-      if (!h264.length) throw new Error('this browser cannot send H.264');
-      t.setCodecPreferences([...h264, ...codecs.filter((c) => c.mimeType.toLowerCase() !== 'video/h264')]);
+      const mime = `video/${videoCodec}`;
+      const want = codecs.filter((c) => c.mimeType.toLowerCase() === mime);
+      if (!want.length) throw new Error(`this browser cannot send ${videoCodec}`);
+      t.setCodecPreferences([...want, ...codecs.filter((c) => c.mimeType.toLowerCase() !== mime)]);
       // A resolution change restarts the LL-HLS variant (new SPS): keep it, drop frames instead.
       const params = t.sender.getParameters();
       params.degradationPreference = 'maintain-resolution';
@@ -501,7 +506,7 @@ ${script}
 </script></body></html>`;
 
 function publisherPage() {
-  const args = { room: opts.room, token: opts.publishToken, adminToken: opts.alerts ? opts.adminToken : '', whipUrl: opts.whipUrl, prefix: PAGE_PREFIX, fps: FPS, width: WIDTH, height: HEIGHT, clock: CLOCK };
+  const args = { room: opts.room, token: opts.publishToken, adminToken: opts.alerts ? opts.adminToken : '', whipUrl: opts.whipUrl, videoCodec: opts.videoCodec, prefix: PAGE_PREFIX, fps: FPS, width: WIDTH, height: HEIGHT, clock: CLOCK };
   return page(
     'Glint · pixel clock publisher',
     '<p>Status: <span id="status">new</span></p><p id="error"></p><canvas id="clock"></canvas>',
@@ -764,6 +769,7 @@ run({
     server: opts.server,
     ...(opts.whipUrl ? { whipUrl: opts.whipUrl } : {}),
     ...(opts.hlsUrl ? { hlsUrl: opts.hlsUrl } : {}),
+    videoCodec: opts.videoCodec,
     room: opts.room,
     source: opts.source,
     seconds: opts.seconds,

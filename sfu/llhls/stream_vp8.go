@@ -1,0 +1,195 @@
+package llhls
+
+import (
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/sfu"
+)
+
+// vp8State is a VP8 host's way to LL-HLS: its top layer's frames go through ffmpeg
+// (transcoder.go) and come back as H.264 access units, which then take the same road as a
+// host's own H.264 (handleAU), on the VP8 layer's clock: each comes back with the pts it went
+// in with, and that pts finds the frame's RTP timestamp again. Owned by the stream's goroutine.
+type vp8State struct {
+	src     *sfu.Receiver // the layer being transcoded
+	top     int           // the highest layer the host sends (the one transcoded)
+	asm     *vp8Assembler
+	tc      *transcoder
+	w, h    int
+	retryAt time.Time // after a failed start or a crash, no new ffmpeg before this
+	lastPLI time.Time
+
+	// pts: milliseconds since this transcoder's first frame, and the RTP timestamps they stand for
+	haveTS    bool
+	last      uint32
+	unwrapped int64
+	lastMS    int64
+	stamps    [64]vp8Stamp
+	n         int
+}
+
+type vp8Stamp struct {
+	ms int64
+	ts uint32
+}
+
+// transcodeRetry is how long after a failed ffmpeg the stream waits to start another.
+const transcodeRetry = 5 * time.Second
+
+// output is the running transcoder's access units (nil, never ready, without one).
+func (v *vp8State) output() <-chan transcodedAU {
+	if v.tc == nil {
+		return nil
+	}
+	return v.tc.out
+}
+
+// stamp gives a frame's RTP timestamp its pts in milliseconds, strictly increasing.
+func (v *vp8State) stamp(ts uint32) int64 {
+	if v.haveTS {
+		v.unwrapped += int64(int32(ts - v.last))
+	}
+	v.haveTS, v.last = true, ts
+	ms := v.unwrapped / 90
+	if v.n > 0 && ms <= v.lastMS {
+		ms = v.lastMS + 1
+	}
+	v.lastMS = ms
+	v.stamps[v.n%len(v.stamps)] = vp8Stamp{ms: ms, ts: ts}
+	v.n++
+	return ms
+}
+
+// rtpTimestamp finds the RTP timestamp of the frame that went in at ms.
+func (v *vp8State) rtpTimestamp(ms int64) (uint32, bool) {
+	for i := 1; i <= len(v.stamps) && i <= v.n; i++ {
+		if s := v.stamps[(v.n-i)%len(v.stamps)]; s.ms == ms {
+			return s.ts, true
+		}
+	}
+	return 0, false
+}
+
+// stopTranscoder ends the running ffmpeg, if any; the next keyframe starts a new one.
+func (s *stream) stopTranscoder() {
+	v := &s.vp
+	if v.tc != nil {
+		v.tc.stop()
+		v.tc = nil
+	}
+	v.haveTS, v.unwrapped, v.lastMS, v.n = false, 0, 0, 0
+}
+
+// handleVP8 takes a packet of a VP8 host's video: frames of its top layer go to ffmpeg.
+func (s *stream) handleVP8(src *sfu.Receiver, keyframe bool) {
+	v := &s.vp
+	if v.src == nil {
+		v.top = s.topLayer()
+	}
+	if src.Layer() != v.top {
+		return
+	}
+	now := time.Now()
+	if v.src != src {
+		s.stopTranscoder()
+		*v = vp8State{src: src, top: v.top, asm: newVP8Assembler(), retryAt: v.retryAt}
+	}
+	frame, ts, key, err := v.asm.push(&s.pkt, keyframe)
+	if err != nil {
+		s.log.Debug("LL-HLS VP8", zap.Error(err))
+	}
+	if v.asm.needKey {
+		s.askVP8Keyframe(now)
+	}
+	if frame == nil {
+		return
+	}
+	if key {
+		if w, h, ok := vp8Size(frame); ok && (v.tc == nil || w != v.w || h != v.h) {
+			s.startTranscoder(w, h, now)
+		}
+	}
+	if v.tc == nil {
+		if !now.Before(v.retryAt) {
+			s.askVP8Keyframe(now) // a new ffmpeg starts at the next keyframe
+		}
+		return
+	}
+	if !v.tc.push(frame, v.stamp(ts)) {
+		// ffmpeg is behind: this frame is lost to it, and every one after until a keyframe.
+		transcodeDropped.Inc()
+		v.asm.drop()
+		s.askVP8Keyframe(now)
+	}
+}
+
+// startTranscoder (re)starts ffmpeg for a w x h picture, unless one failed a moment ago.
+func (s *stream) startTranscoder(w, h int, now time.Time) {
+	v := &s.vp
+	s.stopTranscoder()
+	if now.Before(v.retryAt) {
+		return
+	}
+	tc, err := startTranscoder(s.cfg.FFmpeg, w, h, s.cfg.SegmentDuration, s.cfg.TranscodeMaxKbps)
+	if err != nil {
+		transcodeFailures.Inc()
+		v.retryAt = now.Add(transcodeRetry)
+		s.log.Warn("LL-HLS: cannot transcode the host's VP8", zap.Error(err))
+		return
+	}
+	v.tc, v.w, v.h = tc, w, h
+	s.log.Info("LL-HLS transcodes the host's VP8 to H.264", zap.String("layer", sfu.LayerName(v.top)),
+		zap.Int("width", w), zap.Int("height", h))
+}
+
+// handleTranscoded takes one access unit from ffmpeg, or its end (ok false).
+func (s *stream) handleTranscoded(t transcodedAU, ok bool) {
+	v := &s.vp
+	if !ok {
+		transcodeFailures.Inc()
+		s.log.Warn("LL-HLS: the VP8 transcoder ended; a new one starts at the next keyframe",
+			zap.String("why", v.tc.reason()))
+		s.stopTranscoder()
+		v.retryAt = time.Now().Add(time.Second)
+		v.asm.drop()
+		return
+	}
+	ts, found := v.rtpTimestamp(t.ms)
+	if !found {
+		s.log.Debug("LL-HLS: a transcoded frame with no known timestamp", zap.Int64("ms", t.ms))
+		return
+	}
+	l := v.src.Layer()
+	ls := &s.layers[l]
+	if ls.src != v.src {
+		if ls.src != nil {
+			s.dropVariant(l, "host republished")
+		}
+		*ls = layerState{src: v.src, transcoded: true}
+	}
+	s.handleAU(l, ls, t.au, ts)
+}
+
+// askVP8Keyframe asks the VP8 host for a keyframe (the decoder starts at one), once a second.
+func (s *stream) askVP8Keyframe(now time.Time) {
+	v := &s.vp
+	if now.Sub(v.lastPLI) < time.Second || !v.src.CanRequestKeyframe() {
+		return
+	}
+	v.lastPLI = now
+	v.src.RequestKeyframe()
+}
+
+// topLayer is the highest video layer the host sends now.
+func (s *stream) topLayer() int {
+	video := s.room.Track(webrtc.RTPCodecTypeVideo)
+	for l := numLayers - 1; l > 0; l-- {
+		if video.Layer(l) != nil {
+			return l
+		}
+	}
+	return 0
+}

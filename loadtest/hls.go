@@ -174,7 +174,7 @@ func (h *hlsRun) waitLive(ctx context.Context, pub *stream, limit time.Duration)
 	defer cancel()
 	probe := &hlsClient{http: h.c.http, timeout: 5 * time.Second, st: &hlsStats{}} // not counted
 	for {
-		_, _, err := probe.get(ctx, "multivariant", h.index, maxPlaylistBytes)
+		_, _, err := probe.get(ctx, "multivariant", h.index, maxPlaylistBytes, nil)
 		if err == nil {
 			return nil
 		}
@@ -305,7 +305,7 @@ func (h *hlsRun) join(ctx context.Context) error {
 // multivariant fetches and parses the multivariant playlist; a 503 or 429 comes back as a
 // retryError, so that retrying waits the server's Retry-After.
 func (h *hlsRun) multivariant(ctx context.Context) (*playlist.Multivariant, error) {
-	body, _, err := h.c.get(ctx, "multivariant", h.index, maxPlaylistBytes)
+	body, _, err := h.c.get(ctx, "multivariant", h.index, maxPlaylistBytes, nil)
 	var he *httpError
 	if errors.As(err, &he) && (he.status == http.StatusServiceUnavailable || he.status == http.StatusTooManyRequests) {
 		return nil, &retryError{err: err, status: he.status, after: he.after}

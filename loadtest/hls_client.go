@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -86,10 +87,11 @@ func (e *httpError) Error() string {
 	return fmt.Sprintf("GET %s: %d %s", e.url, e.status, http.StatusText(e.status))
 }
 
-// get fetches u and returns its body and when the download completed. kind ("playlist",
-// "part", ...) files failures under "kind status". A failure because ctx (the run) ended
-// is not counted: the run cancels the requests it has in flight when it stops.
-func (c *hlsClient) get(ctx context.Context, kind string, u *url.URL, limit int64) ([]byte, time.Time, error) {
+// get fetches u and returns its body (in buf, reused, when buf is not nil: valid until its
+// next use) and when the download completed. kind ("playlist", "part", ...) files failures
+// under "kind status". A failure because ctx (the run) ended is not counted: the run
+// cancels the requests it has in flight when it stops.
+func (c *hlsClient) get(ctx context.Context, kind string, u *url.URL, limit int64, buf *bytes.Buffer) ([]byte, time.Time, error) {
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
@@ -107,7 +109,12 @@ func (c *hlsClient) get(ctx context.Context, kind string, u *url.URL, limit int6
 		c.st.fail(kind + " " + strconv.Itoa(resp.StatusCode))
 		return nil, time.Time{}, &httpError{status: resp.StatusCode, after: retryAfter(resp.Header.Get("Retry-After")), url: redact(u)}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	body := buf.Bytes()
 	done := time.Now()
 	c.st.bytes.Add(uint64(len(body)))
 	if err != nil {
@@ -210,6 +217,9 @@ type follower struct {
 	seen       map[string]bool
 	lastPart   time.Time // completion of the last new part (the join, before the first)
 	stamps     []frameStamp
+	// Bodies, reused: one playlist and one part are in flight at a time (the preload-hint
+	// part is fetched beside the blocking reload; listed parts after it).
+	plBuf, partBuf bytes.Buffer
 }
 
 func newFollower(c *hlsClient, u *url.URL) *follower {
@@ -356,7 +366,7 @@ func (f *follower) load(ctx context.Context, msn, part int) (*playlist.Media, er
 		q.Set("_HLS_part", strconv.Itoa(part))
 		u.RawQuery = q.Encode()
 	}
-	body, _, err := f.c.get(ctx, "playlist", &u, maxPlaylistBytes)
+	body, _, err := f.c.get(ctx, "playlist", &u, maxPlaylistBytes, &f.plBuf)
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +388,7 @@ func (f *follower) loadInit(ctx context.Context, pl *playlist.Media) error {
 	if err != nil {
 		return err
 	}
-	body, _, err := f.c.get(ctx, "init", u, maxPartBytes)
+	body, _, err := f.c.get(ctx, "init", u, maxPartBytes, nil)
 	if err != nil {
 		return err
 	}
@@ -458,7 +468,7 @@ func (f *follower) download(ctx context.Context, raw string, live bool) {
 	if err != nil {
 		return
 	}
-	body, done, err := f.c.get(ctx, "part", u, maxPartBytes)
+	body, done, err := f.c.get(ctx, "part", u, maxPartBytes, &f.partBuf)
 	if err != nil {
 		return
 	}

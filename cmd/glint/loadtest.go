@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -226,8 +227,21 @@ func hlsLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.BoolVar(&cfg.Simulcast, "simulcast", false, "with --publish, send three layers q/h/f (1/4, 1/2 and full size at 1/16, 1/4 and all of --bitrate)")
 	fs.StringVar(&bitrate, "bitrate", "2500k", "with --publish, video bitrate of the test clip")
 	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
+	var cpuProfile string
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the load tester's own CPU profile to this file (is it the client that falls behind?)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if cfg.PublishToken == "" {
 		cfg.PublishToken = cfg.Token

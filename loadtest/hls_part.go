@@ -191,7 +191,9 @@ func trunFrames(part, b []byte, base int64, defaultSize uint32, out []frameStamp
 			per += 4
 		}
 	}
-	if uint64(count)*uint64(per) > uint64(len(p)) {
+	// Every sample takes its fields here and at least a byte of the part: a count beyond
+	// either is a lie (and a loop of billions on a 4-byte box).
+	if uint64(count)*uint64(per) > uint64(len(p)) || uint64(count) > uint64(len(part)) {
 		return out, errBox
 	}
 	for i := uint32(0); i < count; i++ {

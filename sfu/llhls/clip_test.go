@@ -45,9 +45,12 @@ const (
 	frameTicks  = 90000 / clipFPS
 )
 
-var clips struct {
-	mu   sync.Mutex
-	byID map[clipSpec]*clipOnce
+// clips are the encoded test clips, one per spec and codec, made once per run.
+var clips sync.Map // clipKey -> *clipOnce
+
+type clipKey struct {
+	spec clipSpec
+	vp8  bool
 }
 
 type clipOnce struct {
@@ -75,18 +78,16 @@ func requireFFmpeg(t testing.TB) string {
 // sends: baseline, no B-frames, zerolatency, SPS/PPS before every keyframe).
 func loadClip(t testing.TB, spec clipSpec) *clip {
 	t.Helper()
+	return cachedClip(t, clipKey{spec: spec}, encodeClip)
+}
+
+// cachedClip encodes a clip with encode the first time key is asked for.
+func cachedClip(t testing.TB, key clipKey, encode func(ffmpeg string, spec clipSpec) (*clip, error)) *clip {
+	t.Helper()
 	ffmpeg := requireFFmpeg(t)
-	clips.mu.Lock()
-	if clips.byID == nil {
-		clips.byID = map[clipSpec]*clipOnce{}
-	}
-	co := clips.byID[spec]
-	if co == nil {
-		co = &clipOnce{}
-		clips.byID[spec] = co
-	}
-	clips.mu.Unlock()
-	co.once.Do(func() { co.c, co.err = encodeClip(ffmpeg, spec) })
+	v, _ := clips.LoadOrStore(key, &clipOnce{})
+	co := v.(*clipOnce)
+	co.once.Do(func() { co.c, co.err = encode(ffmpeg, key.spec) })
 	if co.err != nil {
 		t.Fatal(co.err)
 	}
@@ -94,28 +95,35 @@ func loadClip(t testing.TB, spec clipSpec) *clip {
 }
 
 func encodeClip(ffmpeg string, spec clipSpec) (*clip, error) {
-	path := filepath.Join(clipDir, fmt.Sprintf("testsrc-%dx%d.h264", spec.width, spec.height))
 	kbps := strconv.Itoa(spec.kbps) + "k"
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=%dx%d:rate=%d", spec.width, spec.height, clipFPS),
-		"-t", strconv.Itoa(clipSeconds),
+	data, err := encodeTestsrc(ffmpeg, spec, "h264",
 		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
 		"-b:v", kbps, "-maxrate", kbps, "-bufsize", kbps,
 		"-g", strconv.Itoa(clipFPS), "-keyint_min", strconv.Itoa(clipFPS), "-sc_threshold", "0", "-bf", "0",
 		"-x264-params", "repeat-headers=1:aud=1",
-		"-f", "h264", path)
+		"-f", "h264")
+	if err != nil {
+		return nil, err
+	}
+	return splitClip(spec, data)
+}
+
+// encodeTestsrc encodes clipSeconds of ffmpeg's testsrc at spec's size with the encoder
+// arguments given and returns the file (named for spec, with extension ext).
+func encodeTestsrc(ffmpeg string, spec clipSpec, ext string, encoder ...string) ([]byte, error) {
+	path := filepath.Join(clipDir, fmt.Sprintf("testsrc-%dx%d.%s", spec.width, spec.height, ext))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=%dx%d:rate=%d", spec.width, spec.height, clipFPS),
+		"-t", strconv.Itoa(clipSeconds)}
+	cmd := exec.CommandContext(ctx, ffmpeg, append(append(args, encoder...), path)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("ffmpeg: %w: %s", err, stderr.String())
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return splitClip(spec, data)
+	return os.ReadFile(path)
 }
 
 // splitClip cuts an Annex-B stream at its access unit delimiters.

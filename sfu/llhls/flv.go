@@ -105,47 +105,33 @@ func (f *flvReader) config(b []byte) error {
 	if len(b) < 6 {
 		return bad
 	}
-	read := func(b []byte) ([]byte, []byte, bool) {
-		if len(b) < 2 {
-			return nil, nil, false
-		}
-		n := int(binary.BigEndian.Uint16(b))
-		if len(b) < 2+n {
-			return nil, nil, false
-		}
-		return append([]byte(nil), b[2:2+n]...), b[2+n:], true
-	}
-	nsps := int(b[5] & 0x1f)
-	rest := b[6:]
-	var sps, pps []byte
-	for i := 0; i < nsps; i++ {
-		s, r, ok := read(rest)
-		if !ok {
-			return bad
-		}
-		if sps == nil {
-			sps = s
-		}
-		rest = r
-	}
-	if len(rest) < 1 {
+	sps, rest, ok := firstOfList(b[6:], int(b[5]&0x1f))
+	if !ok || len(rest) < 1 {
 		return bad
 	}
-	npps := int(rest[0])
-	rest = rest[1:]
-	for i := 0; i < npps; i++ {
-		p, r, ok := read(rest)
-		if !ok {
-			return bad
-		}
-		if pps == nil {
-			pps = p
-		}
-		rest = r
-	}
-	if sps == nil || pps == nil {
+	pps, _, ok := firstOfList(rest[1:], int(rest[0]))
+	if !ok || sps == nil || pps == nil {
 		return bad
 	}
 	f.sps, f.pps = sps, pps
 	return nil
+}
+
+// firstOfList reads n parameter sets, each behind a 16-bit length, and returns a copy of
+// the first and what follows the list.
+func firstOfList(b []byte, n int) (first, rest []byte, ok bool) {
+	for range n {
+		if len(b) < 2 {
+			return nil, nil, false
+		}
+		l := int(binary.BigEndian.Uint16(b))
+		if len(b) < 2+l {
+			return nil, nil, false
+		}
+		if first == nil {
+			first = append([]byte(nil), b[2:2+l]...)
+		}
+		b = b[2+l:]
+	}
+	return first, b, true
 }

@@ -32,7 +32,14 @@ func TestPlaylistStable(t *testing.T) {
 	if len(uris) != 6 {
 		t.Fatalf("multivariant lists %d media playlists, want 3 video + 3 audio: %v", len(uris), uris)
 	}
-	deadline := time.Now().Add(stableFor)
+	for _, c := range runStabilityChecks(to, "stable", uris, stableFor) {
+		c.report(t)
+	}
+}
+
+// runStabilityChecks reloads every playlist of uris (one player each) for d, at once.
+func runStabilityChecks(to *testOrigin, room string, uris []string, d time.Duration) []*stabilityCheck {
+	deadline := time.Now().Add(d)
 	checks := make([]*stabilityCheck, len(uris))
 	var wg sync.WaitGroup
 	for i, uri := range uris {
@@ -40,13 +47,11 @@ func TestPlaylistStable(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			checks[i].run(to, "stable", deadline)
+			checks[i].run(to, room, deadline)
 		}()
 	}
 	wg.Wait()
-	for _, c := range checks {
-		c.report(t)
-	}
+	return checks
 }
 
 // stabilityCheck reloads one media playlist and collects what went wrong.

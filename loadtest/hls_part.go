@@ -205,8 +205,8 @@ func trunFrames(part, b []byte, base int64, defaultSize uint32, out []frameStamp
 		if flags&0x200 != 0 {
 			size = binary.BigEndian.Uint32(q)
 		}
-		if pos < 0 || pos+int64(size) > int64(len(part)) {
-			return out, errBox
+		if pos < 0 || pos > int64(len(part)) || int64(size) > int64(len(part))-pos {
+			return out, errBox // pos+size could wrap past a 64-bit base-data-offset
 		}
 		if st, ok := avccTimingSEI(part[pos : pos+int64(size)]); ok {
 			out = append(out, st)

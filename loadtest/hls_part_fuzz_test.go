@@ -26,6 +26,9 @@ func FuzzPartFrames(f *testing.F) {
 	f.Add(append(moof, box("mdat", []byte{0, 0, 0, 0})...))
 	f.Add([]byte{0, 0, 0, 1, 'm', 'o', 'o', 'f', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Add(box("moof", box("traf", box("trun", []byte{0, 0, 0x0f, 0x05}, []byte{0xff, 0xff, 0xff, 0xff}))))
+	// A base-data-offset near 2^63: pos+size wrapped negative and passed the bounds check.
+	far := box("tfhd", []byte{0, 0, 0, 0x01}, []byte{0, 0, 0, 1}, []byte{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0})
+	f.Add(box("moof", box("traf", far, box("trun", []byte{0, 0, 0x02, 0x00}, []byte{0, 0, 0, 1}, []byte{0, 0, 0, 100}))))
 	f.Fuzz(func(t *testing.T, part []byte) {
 		_, _ = partFrames(part, map[int]bool{1: true}, nil)
 	})

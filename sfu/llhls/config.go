@@ -41,6 +41,9 @@ type Config struct {
 	FFmpeg string `yaml:"ffmpeg"`
 	// TranscodeMaxKbps caps the transcoded H.264's bitrate.
 	TranscodeMaxKbps int `yaml:"transcode_max_kbps"`
+
+	// passthrough is how this ffmpeg is told to keep every frame's timestamp (New asks it).
+	passthrough []string
 }
 
 // DefaultConfig is LL-HLS on, with 200 ms parts and ~1 s segments.

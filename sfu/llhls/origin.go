@@ -33,6 +33,9 @@ func New(cfg Config, s *sfu.SFU, authorize Authorizer, log *zap.Logger) (*Origin
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.FFmpeg != "" {
+		cfg.passthrough = passthroughArgs(cfg.FFmpeg)
+	}
 	o := &Origin{cfg: cfg, sfu: s, authorize: authorize, log: log.Named("llhls"), streams: map[string]*stream{}, quit: make(chan struct{})}
 	o.wg.Add(1)
 	go o.reap()

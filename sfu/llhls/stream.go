@@ -158,9 +158,6 @@ func (s *stream) run() {
 // housekeep drops variants whose layer stopped and warns about a long GOP.
 func (s *stream) housekeep(now time.Time) {
 	video := s.room.Track(webrtc.RTPCodecTypeVideo)
-	if s.vp.src != nil && video.Layer(s.vp.top) == nil {
-		s.vp.top = s.topLayer() // a VP8 host's top layer stopped: transcode the next one
-	}
 	for l := range s.layers {
 		ls := &s.layers[l]
 		if video.Layer(l) != nil {

@@ -1,9 +1,9 @@
 package llhls
 
 import (
+	"fmt"
 	"time"
 
-	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/sfu"
@@ -14,13 +14,16 @@ import (
 // host's own H.264 (handleAU), on the VP8 layer's clock: each comes back with the pts it went
 // in with, and that pts finds the frame's RTP timestamp again. Owned by the stream's goroutine.
 type vp8State struct {
-	src     *sfu.Receiver // the layer being transcoded
-	top     int           // the highest layer the host sends (the one transcoded)
-	asm     *vp8Assembler
-	tc      *transcoder
-	w, h    int
-	retryAt time.Time // after a failed start or a crash, no new ffmpeg before this
-	lastPLI time.Time
+	src      *sfu.Receiver // the layer being transcoded
+	top      int           // the layer transcoded: the highest with media (pickTop)
+	seen     [numLayers]layerSeen
+	asm      *vp8Assembler
+	tc       *transcoder
+	w, h     int
+	retryAt  time.Time // after a failed start or a crash, no new ffmpeg before this
+	failures int       // crashes in a row: the wait before the next start doubles (1 s to 30 s)
+	waiting  time.Time // the first frame pushed since ffmpeg's last output (zero: none)
+	lastPLI  time.Time
 
 	// pts: milliseconds since this transcoder's first frame, and the RTP timestamps they stand for
 	haveTS    bool
@@ -86,16 +89,17 @@ func (s *stream) stopTranscoder() {
 // handleVP8 takes a packet of a VP8 host's video: frames of its top layer go to ffmpeg.
 func (s *stream) handleVP8(src *sfu.Receiver, keyframe bool) {
 	v := &s.vp
-	if v.src == nil {
-		v.top = s.topLayer()
+	now := time.Now()
+	if len(s.pkt.Payload) > 0 {
+		v.see(src.Layer(), now)
 	}
+	v.pickTop(now)
 	if src.Layer() != v.top {
 		return
 	}
-	now := time.Now()
 	if v.src != src {
 		s.stopTranscoder()
-		*v = vp8State{src: src, top: v.top, asm: newVP8Assembler(), retryAt: v.retryAt}
+		*v = vp8State{src: src, top: v.top, seen: v.seen, asm: newVP8Assembler(), retryAt: v.retryAt, failures: v.failures}
 	}
 	frame, ts, key, err := v.asm.push(&s.pkt, keyframe)
 	if err != nil {
@@ -112,11 +116,18 @@ func (s *stream) handleVP8(src *sfu.Receiver, keyframe bool) {
 			s.startTranscoder(w, h, now)
 		}
 	}
+	if v.tc != nil && !v.waiting.IsZero() && now.Sub(v.waiting) > transcodeStall {
+		// Alive but silent (hung): as good as dead.
+		s.transcoderFailed(v.tc, fmt.Sprintf("no output for %v while frames went in", transcodeStall))
+	}
 	if v.tc == nil {
 		if !now.Before(v.retryAt) {
 			s.askVP8Keyframe(now) // a new ffmpeg starts at the next keyframe
 		}
 		return
+	}
+	if v.waiting.IsZero() {
+		v.waiting = now
 	}
 	if !v.tc.push(frame, v.stamp(ts)) {
 		// ffmpeg is behind: this frame is lost to it, and every one after until a keyframe.
@@ -133,14 +144,14 @@ func (s *stream) startTranscoder(w, h int, now time.Time) {
 	if now.Before(v.retryAt) {
 		return
 	}
-	tc, err := startTranscoder(s.cfg.FFmpeg, w, h, s.cfg.SegmentDuration, s.cfg.TranscodeMaxKbps)
+	tc, err := startVP8Transcoder(s.cfg, w, h)
 	if err != nil {
 		transcodeFailures.Inc()
 		v.retryAt = now.Add(transcodeRetry)
 		s.log.Warn("LL-HLS: cannot transcode the host's VP8", zap.Error(err))
 		return
 	}
-	v.tc, v.w, v.h = tc, w, h
+	v.tc, v.w, v.h, v.waiting = tc, w, h, time.Time{}
 	s.log.Info("LL-HLS transcodes the host's VP8 to H.264", zap.String("layer", sfu.LayerName(v.top)),
 		zap.Int("width", w), zap.Int("height", h))
 }
@@ -149,14 +160,10 @@ func (s *stream) startTranscoder(w, h int, now time.Time) {
 func (s *stream) handleTranscoded(t transcodedAU, ok bool) {
 	v := &s.vp
 	if !ok {
-		transcodeFailures.Inc()
-		s.log.Warn("LL-HLS: the VP8 transcoder ended; a new one starts at the next keyframe",
-			zap.String("why", v.tc.reason()))
-		s.stopTranscoder()
-		v.retryAt = time.Now().Add(time.Second)
-		v.asm.drop()
+		s.transcoderFailed(v.tc, "")
 		return
 	}
+	v.failures, v.waiting = 0, time.Time{}
 	ts, found := v.rtpTimestamp(t.ms)
 	if !found {
 		s.log.Debug("LL-HLS: a transcoded frame with no known timestamp", zap.Int64("ms", t.ms))
@@ -173,6 +180,26 @@ func (s *stream) handleTranscoded(t transcodedAU, ok bool) {
 	s.handleAU(l, ls, t.au, ts)
 }
 
+// transcodeStall is how long a running ffmpeg may go without output while frames go in.
+const transcodeStall = 5 * time.Second
+
+// transcoderFailed stops a crashed or hung ffmpeg, logs why (with its stderr, all in once it
+// is reaped) and sets the wait before the next, which doubles with each failure in a row.
+func (s *stream) transcoderFailed(tc *transcoder, why string) {
+	v := &s.vp
+	s.stopTranscoder()
+	transcodeFailures.Inc()
+	v.failures++
+	wait := min(time.Second<<min(v.failures-1, 5), 30*time.Second)
+	v.retryAt = time.Now().Add(wait)
+	if why == "" {
+		why = tc.reason()
+	}
+	s.log.Warn("LL-HLS: the VP8 transcoder failed; a new one starts at a keyframe",
+		zap.String("why", why), zap.Duration("after", wait))
+	v.asm.drop()
+}
+
 // askVP8Keyframe asks the VP8 host for a keyframe (the decoder starts at one), once a second.
 func (s *stream) askVP8Keyframe(now time.Time) {
 	v := &s.vp
@@ -183,13 +210,45 @@ func (s *stream) askVP8Keyframe(now time.Time) {
 	v.src.RequestKeyframe()
 }
 
-// topLayer is the highest video layer the host sends now.
-func (s *stream) topLayer() int {
-	video := s.room.Track(webrtc.RTPCodecTypeVideo)
-	for l := numLayers - 1; l > 0; l-- {
-		if video.Layer(l) != nil {
-			return l
+// layerSeen is when a layer's media (not padding) last came, and since when without a
+// second's break.
+type layerSeen struct{ first, last time.Time }
+
+// see notes media of layer l at now.
+func (v *vp8State) see(l int, now time.Time) {
+	s := &v.seen[l]
+	if now.Sub(s.last) > time.Second {
+		s.first = now
+	}
+	s.last = now
+}
+
+// flowing reports whether layer l has sent media in the last second, for at least d.
+func (v *vp8State) flowing(l int, now time.Time, d time.Duration) bool {
+	s := v.seen[l]
+	return now.Sub(s.last) < time.Second && now.Sub(s.first) >= d
+}
+
+// pickTop chooses the layer to transcode: the highest with media. A browser pauses its top
+// layer when bandwidth or CPU is short (it then sends padding only): the next one down takes
+// over at once; a higher layer takes over again once it has flowed for upSwitch, so that a
+// layer that flaps does not restart ffmpeg (and the variant) every time.
+func (v *vp8State) pickTop(now time.Time) {
+	if v.src != nil && v.flowing(v.top, now, 0) {
+		for l := numLayers - 1; l > v.top; l-- {
+			if v.flowing(l, now, upSwitch) {
+				v.top = l
+				return
+			}
+		}
+		return
+	}
+	for l := numLayers - 1; l >= 0; l-- {
+		if v.flowing(l, now, 0) {
+			v.top = l
+			return
 		}
 	}
-	return 0
 }
+
+const upSwitch = 5 * time.Second

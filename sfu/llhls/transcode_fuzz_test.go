@@ -71,7 +71,7 @@ func FuzzFLVReader(f *testing.F) {
 			return
 		}
 		for range 10_000 {
-			au, _, err := r.next()
+			au, _, _, err := r.next()
 			if err != nil {
 				return
 			}

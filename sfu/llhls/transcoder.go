@@ -1,6 +1,8 @@
 package llhls
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,16 +17,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// transcoder turns a VP8 host's top layer into H.264 for LL-HLS with ffmpeg, only while the
-// room's LL-HLS stream runs (it stops IdleTimeout after the last request): VP8 frames go to
-// ffmpeg's stdin as IVF, H.264 comes back on its stdout as FLV (flv.go). Neither side ever
-// blocks the stream's goroutine: frames wait in a few reused buffers, and when those are full
-// the frame is dropped and the decoder restarts at the next keyframe.
+// transcoder is one ffmpeg that a stream feeds while its LL-HLS runs (it stops IdleTimeout
+// after the last request): a VP8 host's top layer in as IVF, H.264 out (stream_vp8.go), or
+// the host's Opus in as Ogg, AAC out (stream_aac.go); what comes back is FLV (flv.go).
+// Neither side ever blocks the stream's goroutine: frames wait in a few reused buffers, and
+// when those are full the frame is dropped (the caller decides what that costs).
 type transcoder struct {
 	cmd    *exec.Cmd
 	stdin  *os.File
-	frames chan []byte // IVF frames (header and data) to write
-	free   chan []byte // their buffers, back from the writer
+	format func(dst, frame []byte, stamp int64) []byte // a frame as the input container has it
+	frames chan []byte                                 // formatted frames to write
+	free   chan []byte                                 // their buffers, back from the writer
 	out    chan transcodedAU
 	quit   chan struct{}
 	wg     sync.WaitGroup
@@ -34,10 +37,13 @@ type transcoder struct {
 	once   sync.Once
 }
 
-// transcodedAU is one H.264 access unit from ffmpeg and the pts (ms) its VP8 frame went in with.
+// transcodedAU is one H.264 access unit or AAC frame (au[0]) from ffmpeg and its pts in
+// milliseconds, which is what its input went in with.
 type transcodedAU struct {
-	au [][]byte
-	ms int64
+	au     [][]byte
+	ms     int64
+	audio  bool
+	config []byte // an AAC frame's AudioSpecificConfig (shared, read-only)
 }
 
 const transcodeBuffers = 8
@@ -46,12 +52,12 @@ const transcodeBuffers = 8
 // value, for tests).
 var transcodersRunning atomic.Int64
 
-// transcodeArgs: decode with one thread (frame threads hold frames back), encode for low
+// transcodeArgs (VP8 to H.264): decode with one thread (frame threads hold frames back), encode for low
 // delay (zerolatency: no lookahead, no B-frames), a keyframe every segment, and keep the
 // input's timestamps so that each frame finds its RTP timestamp again.
-func transcodeArgs(segment time.Duration, maxKbps int) []string {
+func transcodeArgs(segment time.Duration, maxKbps int, passthrough []string) []string {
 	kbps := strconv.Itoa(maxKbps) + "k"
-	return []string{
+	args := []string{
 		"-hide_banner", "-loglevel", "error",
 		"-flags", "low_delay", "-probesize", "32", "-analyzeduration", "0", // not -fflags nobuffer: VP8 from IVF then fails to decode
 		"-threads", "1", "-f", "ivf", "-i", "pipe:0",
@@ -59,13 +65,32 @@ func transcodeArgs(segment time.Duration, maxKbps int) []string {
 		"-profile:v", "baseline", "-pix_fmt", "yuv420p", "-bf", "0",
 		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%g)", segment.Seconds()),
 		"-crf", "23", "-maxrate", kbps, "-bufsize", kbps,
-		"-copyts", "-fps_mode", "passthrough", "-muxdelay", "0", "-muxpreload", "0",
-		"-flush_packets", "1", "-f", "flv", "pipe:1",
+		"-copyts", "-muxdelay", "0", "-muxpreload", "0", "-flush_packets", "1",
 	}
+	return append(append(args, passthrough...), "-f", "flv", "pipe:1")
 }
 
-// startTranscoder starts ffmpeg for a w x h VP8 stream.
-func startTranscoder(ffmpeg string, w, h int, segment time.Duration, maxKbps int) (*transcoder, error) {
+// passthroughArgs tells ffmpeg to pass every frame with its timestamp: -fps_mode from 5.1 on,
+// -vsync before it (Ubuntu 22.04 has 4.4; later versions deprecate -vsync).
+func passthroughArgs(ffmpeg string) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-h", "full").Output()
+	if bytes.Contains(out, []byte("-fps_mode")) {
+		return []string{"-fps_mode", "passthrough"}
+	}
+	return []string{"-vsync", "passthrough"}
+}
+
+// startVP8Transcoder starts ffmpeg for a w x h VP8 stream.
+func startVP8Transcoder(cfg Config, w, h int) (*transcoder, error) {
+	args := transcodeArgs(cfg.SegmentDuration, cfg.TranscodeMaxKbps, cfg.passthrough)
+	return startTranscoder(cfg.FFmpeg, args, ivfHeader(w, h), appendIVFFrame)
+}
+
+// startTranscoder starts ffmpeg with args, writes header to its stdin, and formats every
+// frame pushed with format.
+func startTranscoder(ffmpeg string, args []string, header []byte, format func(dst, frame []byte, stamp int64) []byte) (*transcoder, error) {
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -77,13 +102,13 @@ func startTranscoder(ffmpeg string, w, h int, segment time.Duration, maxKbps int
 		return nil, err
 	}
 	t := &transcoder{
-		stdin: inW, frames: make(chan []byte, transcodeBuffers), free: make(chan []byte, transcodeBuffers),
+		stdin: inW, format: format, frames: make(chan []byte, transcodeBuffers), free: make(chan []byte, transcodeBuffers),
 		out: make(chan transcodedAU, 16), quit: make(chan struct{}),
 	}
 	for range transcodeBuffers {
 		t.free <- make([]byte, 0, 64<<10)
 	}
-	t.cmd = exec.Command(ffmpeg, transcodeArgs(segment, maxKbps)...)
+	t.cmd = exec.Command(ffmpeg, args...)
 	t.cmd.Stdin, t.cmd.Stdout, t.cmd.Stderr = inR, outW, &t.stderr
 	t.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	err = t.cmd.Start()
@@ -96,7 +121,7 @@ func startTranscoder(ffmpeg string, w, h int, segment time.Duration, maxKbps int
 	}
 	transcodersActive.Inc()
 	transcodersRunning.Add(1)
-	if _, err := inW.Write(ivfHeader(w, h)); err != nil {
+	if _, err := inW.Write(header); err != nil {
 		t.fail(err)
 	}
 	t.wg.Add(2)
@@ -105,11 +130,11 @@ func startTranscoder(ffmpeg string, w, h int, segment time.Duration, maxKbps int
 	return t, nil
 }
 
-// push queues one VP8 frame; false when every buffer is taken (the frame is dropped).
-func (t *transcoder) push(frame []byte, ms int64) bool {
+// push queues one frame; false when every buffer is taken (the frame is dropped).
+func (t *transcoder) push(frame []byte, stamp int64) bool {
 	select {
 	case b := <-t.free:
-		t.frames <- appendIVFFrame(b[:0], frame, ms)
+		t.frames <- t.format(b[:0], frame, stamp)
 		return true
 	default:
 		return false
@@ -141,14 +166,23 @@ func (t *transcoder) read(outR *os.File) {
 	defer outR.Close()
 	f := newFLVReader(outR)
 	err := f.header()
+	var config []byte
 	for err == nil {
 		var au [][]byte
 		var ms int64
-		if au, ms, err = f.next(); err != nil {
+		var audio bool
+		if au, ms, audio, err = f.next(); err != nil {
 			break
 		}
+		out := transcodedAU{au: cloneAU(au), ms: ms, audio: audio}
+		if audio {
+			if len(f.asc) != len(config) || string(f.asc) != string(config) {
+				config = bytes.Clone(f.asc)
+			}
+			out.config = config
+		}
 		select {
-		case t.out <- transcodedAU{au: cloneAU(au), ms: ms}:
+		case t.out <- out:
 		case <-t.quit:
 			return
 		}

@@ -34,8 +34,19 @@ func newVP8Assembler() *vp8Assembler {
 // push adds one packet; it returns a whole frame (valid until the next push) when the
 // packet ends one. keyframe is the SFU's reading of the packet.
 func (a *vp8Assembler) push(p *rtp.Packet, keyframe bool) (frame []byte, ts uint32, isKey bool, err error) {
+	if a.started && int16(p.SequenceNumber-a.seq) <= 0 {
+		return nil, 0, false, nil // a late retransmission or a duplicate: its frame is gone
+	}
 	lost := a.started && p.SequenceNumber != a.seq+1
 	a.started, a.seq = true, p.SequenceNumber
+	if len(p.Payload) == 0 {
+		// Padding (Chrome's bandwidth probes, without RTX): takes a sequence number,
+		// carries no media.
+		if lost {
+			a.drop()
+		}
+		return nil, 0, false, nil
+	}
 	payload, perr := a.depack.Unmarshal(p.Payload)
 	if perr != nil || len(payload) == 0 {
 		a.drop()

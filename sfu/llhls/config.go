@@ -42,6 +42,12 @@ type Config struct {
 	// TranscodeMaxKbps caps the transcoded H.264's bitrate.
 	TranscodeMaxKbps int `yaml:"transcode_max_kbps"`
 
+	// AudioCodec is the LL-HLS audio: "aac" (default; from the host's Opus through FFmpeg,
+	// which every HLS player decodes, Apple's native ones before iOS 18.4 included) or
+	// "opus" (the host's own, no ffmpeg; Chromium, Firefox and recent Safari). Without
+	// FFmpeg it is Opus either way.
+	AudioCodec string `yaml:"audio_codec"`
+
 	// passthrough is how this ffmpeg is told to keep every frame's timestamp (New asks it).
 	passthrough []string
 }
@@ -61,6 +67,7 @@ func DefaultConfig() Config {
 		QueuePackets:     2048,
 		FFmpeg:           "ffmpeg",
 		TranscodeMaxKbps: 2500,
+		AudioCodec:       "aac",
 	}
 }
 
@@ -83,6 +90,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("llhls: max_streams %d: want at least 1", c.MaxStreams)
 	case c.QueuePackets < 64 || c.QueuePackets > 1<<16:
 		return fmt.Errorf("llhls: queue_packets %d: want 64..65536", c.QueuePackets)
+	case c.AudioCodec != "aac" && c.AudioCodec != "opus":
+		return fmt.Errorf("llhls: audio_codec %q: want aac or opus", c.AudioCodec)
 	case c.FFmpeg != "" && c.TranscodeMaxKbps < 100 || c.TranscodeMaxKbps > 50000:
 		return fmt.Errorf("llhls: transcode_max_kbps %d: want 100..50000", c.TranscodeMaxKbps)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -50,6 +51,7 @@ type stream struct {
 		seen  bool  // at is set
 	}
 	vp        vp8State // a VP8 host's top layer, through ffmpeg (stream_vp8.go)
+	aac       aacState // the room's Opus as AAC, through ffmpeg (stream_aac.go)
 	pkt       rtp.Packet
 	warnedGOP bool
 }
@@ -131,6 +133,7 @@ func (s *stream) run() {
 		s.room.Track(webrtc.RTPCodecTypeVideo).RemoveReader(s.q)
 		s.room.Track(webrtc.RTPCodecTypeAudio).RemoveReader(s.q)
 		s.stopTranscoder()
+		s.stopAAC()
 		for l := range s.variants {
 			if v := s.variants[l].Swap(nil); v != nil {
 				v.close()
@@ -149,6 +152,8 @@ func (s *stream) run() {
 			s.q.release(p)
 		case t, ok := <-s.vp.output():
 			s.handleTranscoded(t, ok)
+		case t, ok := <-s.aac.output():
+			s.handleAAC(t, ok)
 		case now := <-tick.C:
 			s.housekeep(now)
 		}
@@ -201,11 +206,22 @@ func (s *stream) handleAudio(src *sfu.Receiver) {
 		a.clock.start(s.pkt.Timestamp, capture, s.epoch, src.ClockRate())
 		s.askWaitingLayers(time.Now())
 	}
-	pts := a.clock.pts(s.pkt.Timestamp)
+	if s.aacMode() {
+		s.pushAAC(time.Now())
+		return
+	}
+	s.writeAudio(s.pkt.Timestamp, s.pkt.Payload)
+}
+
+// writeAudio muxes one audio frame (the host's Opus, or AAC from ffmpeg) dated by its
+// RTP timestamp, then the video frames held for it.
+func (s *stream) writeAudio(ts uint32, payload []byte) {
+	a := &s.audio
+	pts := a.clock.pts(ts)
 	ntp := s.epoch.Add(ticksToDuration(pts, a.clock.rate))
 	for l := range s.variants {
 		if v := s.variants[l].Load(); v != nil {
-			if err := v.writeAudio(ntp, pts, s.pkt.Payload); err != nil {
+			if err := v.writeAudio(ntp, pts, payload); err != nil {
 				s.log.Debug("LL-HLS audio", zap.Error(err))
 			}
 		}
@@ -347,8 +363,7 @@ func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, a
 		ls.pending = nil // a keyframe without parameter sets: wait for the next
 		return
 	}
-	withAudio := s.room.Track(webrtc.RTPCodecTypeAudio).Receiver() != nil
-	v, err := newVariant(s.cfg, l, sps, pps, ls.cad.frame, withAudio, s.log.With(zap.String("layer", sfu.LayerName(l))))
+	v, err := newVariant(s.cfg, l, sps, pps, ls.cad.frame, s.audioCodec(), s.log.With(zap.String("layer", sfu.LayerName(l))))
 	if err != nil {
 		s.log.Warn("LL-HLS variant", zap.Error(err))
 		ls.pending = nil
@@ -409,9 +424,44 @@ const audioWait = 3 * time.Second
 // which hls.js cannot play through: "Found no media in audio part", then it seeks over a
 // hole of a second or more, and a player that joins at the start of the stream stalls.
 // So a variant starts at a keyframe after the audio clock (askWaitingLayers asks for one).
+// With AAC it also waits (aacWait more) for ffmpeg's first AAC frame, which says the
+// configuration the variants declare; without one by then the stream stays Opus.
 func (s *stream) waitForAudio(now time.Time) bool {
-	return !s.audio.clock.started && now.Sub(s.epochAt) < audioWait &&
-		s.room.Track(webrtc.RTPCodecTypeAudio).Receiver() != nil
+	if s.room.Track(webrtc.RTPCodecTypeAudio).Receiver() == nil {
+		return false
+	}
+	waited := now.Sub(s.epochAt)
+	if !s.audio.clock.started {
+		return waited < audioWait
+	}
+	if s.aacMode() && s.aac.config == nil {
+		if waited < audioWait+aacWait {
+			return true
+		}
+		s.aac.fallback = true
+		s.stopAAC()
+		s.log.Warn("LL-HLS: no AAC from ffmpeg in time; this stream's audio is Opus")
+	}
+	return false
+}
+
+// aacWait is how long past the audio clock a stream waits for ffmpeg's first AAC frame.
+const aacWait = 2 * time.Second
+
+// audioCodec is what the variants declare for the room's audio (nil: no audio). All of a
+// stream's variants share it: once one starts with Opus, the stream stays Opus.
+func (s *stream) audioCodec() codecs.Codec {
+	if s.room.Track(webrtc.RTPCodecTypeAudio).Receiver() == nil {
+		return nil
+	}
+	if s.aacMode() && s.aac.config != nil {
+		return &codecs.MPEG4Audio{Config: *s.aac.config}
+	}
+	if s.aacMode() {
+		s.aac.fallback = true
+		s.stopAAC()
+	}
+	return &codecs.Opus{ChannelCount: 2}
 }
 
 // askWaitingLayers asks for a keyframe on every layer that has no variant yet, so that it

@@ -30,8 +30,8 @@ func TestVP8Transcoded(t *testing.T) {
 	if !strings.HasPrefix(v.Codecs[0], "avc1.") || v.Resolution != "640x360" {
 		t.Fatalf("variant CODECS %v RESOLUTION %s, want avc1 at 640x360", v.Codecs, v.Resolution)
 	}
-	if got := transcodersRunning.Load(); got != 1 {
-		t.Fatalf("%v transcoders running, want 1", got)
+	if got := transcodersRunning.Load(); got != 2 {
+		t.Fatalf("%v transcoders running, want 2 (VP8 to H.264, Opus to AAC)", got)
 	}
 
 	for _, c := range runStabilityChecks(to, "vp8live", mediaURIs(mv), 4*time.Second) {

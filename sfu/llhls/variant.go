@@ -68,7 +68,9 @@ type variant struct {
 
 // newVariant starts a muxer for a layer whose first access unit (a keyframe) carries sps
 // and pps. frameTicks is the layer's frame interval at 90 kHz (0 when unknown).
-func newVariant(cfg Config, layer int, sps, pps []byte, frameTicks int64, withAudio bool, log *zap.Logger) (*variant, error) {
+// audio is the room's audio codec as muxed (Opus, or AAC from the audio transcoder), nil
+// without audio.
+func newVariant(cfg Config, layer int, sps, pps []byte, frameTicks int64, audio codecs.Codec, log *zap.Logger) (*variant, error) {
 	var parsed h264.SPS
 	if err := parsed.Unmarshal(sps); err != nil {
 		return nil, fmt.Errorf("llhls: parse SPS: %w", err)
@@ -83,8 +85,8 @@ func newVariant(cfg Config, layer int, sps, pps []byte, frameTicks int64, withAu
 	v.video = &gohlslib.Track{Codec: &codecs.H264{SPS: bytes.Clone(sps), PPS: bytes.Clone(pps)}, ClockRate: 90000}
 	tracks := []*gohlslib.Track{v.video}
 	v.codecs = []string{codecparams.Marshal(v.video.Codec)}
-	if withAudio {
-		v.audio = &gohlslib.Track{Codec: &codecs.Opus{ChannelCount: 2}, ClockRate: 48000, Name: "audio", IsDefault: true}
+	if audio != nil {
+		v.audio = &gohlslib.Track{Codec: audio, ClockRate: 48000, Name: "audio", IsDefault: true}
 		tracks = append(tracks, v.audio)
 		v.codecs = append(v.codecs, codecparams.Marshal(v.audio.Codec))
 	}
@@ -115,7 +117,7 @@ func newVariant(cfg Config, layer int, sps, pps []byte, frameTicks int64, withAu
 		return nil, fmt.Errorf("llhls: start muxer: %w", err)
 	}
 	files := []string{videoPlaylist}
-	if withAudio {
+	if audio != nil {
 		files = append(files, audioPlaylist)
 	}
 	for _, f := range files {
@@ -164,6 +166,9 @@ func (v *variant) writeAudio(ntp time.Time, pts int64, payload []byte) error {
 		return nil
 	}
 	v.bits.add(len(payload), time.Now())
+	if _, aac := v.audio.Codec.(*codecs.MPEG4Audio); aac {
+		return v.muxer.WriteMPEG4Audio(v.audio, ntp, pts, [][]byte{payload})
+	}
 	return v.muxer.WriteOpus(v.audio, ntp, pts, [][]byte{payload})
 }
 

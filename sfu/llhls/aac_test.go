@@ -1,0 +1,88 @@
+package llhls
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+)
+
+// TestAACAudio: with ffmpeg the room's Opus is served as AAC (mp4a.40.2, 48 kHz stereo),
+// which every HLS player decodes: the multivariant playlist says so, the audio init section
+// declares it, every frame is 1024 samples long, and each audio part starts within a frame
+// of its video part (the AAC frames were put back on the room's clock, not 1 s or a priming
+// frame off it). With audio_codec opus the host's Opus is served as it is.
+func TestAACAudio(t *testing.T) {
+	to, _ := liveRoom(t, "aac", nil)
+	mv := to.waitLive(t, "aac", "")
+	if got := mv.Variants[0].Codecs; !slices.Contains(got, "mp4a.40.2") {
+		t.Fatalf("variant CODECS %v, want mp4a.40.2", got)
+	}
+	audio, _ := to.mediaPlaylist(t, "aac", "f/"+audioPlaylist)
+	resp, body := to.get(t, "/hls/aac/f/"+audio.Map.URI)
+	if resp.StatusCode != 200 {
+		t.Fatalf("audio init: %d", resp.StatusCode)
+	}
+	var init fmp4.Init
+	if err := init.Unmarshal(bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	c, ok := init.Tracks[0].Codec.(*fmp4.CodecMPEG4Audio)
+	if !ok || c.Config.SampleRate != 48000 || c.Config.ChannelCount != 2 {
+		t.Fatalf("audio init codec %#v, want AAC 48 kHz stereo", init.Tracks[0].Codec)
+	}
+
+	time.Sleep(time.Second) // a few parts
+	video, _ := to.mediaPlaylist(t, "aac", "f/"+videoPlaylist)
+	audio, _ = to.mediaPlaylist(t, "aac", "f/"+audioPlaylist)
+	vparts := map[string]string{}
+	for _, u := range partURIs(video) {
+		vparts[partKey(u)] = u
+	}
+	checked := 0
+	for _, u := range partURIs(audio) {
+		v, ok := vparts[partKey(u)]
+		if !ok {
+			continue
+		}
+		resp, body := to.get(t, "/hls/aac/f/"+u)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", u, resp.StatusCode)
+		}
+		var parts fmp4.Parts
+		if err := parts.Unmarshal(body); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			for _, tr := range p.Tracks {
+				for _, s := range tr.Samples {
+					if s.Duration != aacFrame {
+						t.Fatalf("%s: an AAC frame of %d samples", u, s.Duration)
+					}
+				}
+			}
+		}
+		aStart, _ := trackSpan(t, to, "/hls/aac/f/"+u, 48000)
+		vStart, _ := trackSpan(t, to, "/hls/aac/f/"+v, 90000)
+		if d := aStart - vStart; d < -22*time.Millisecond || d > 22*time.Millisecond {
+			t.Errorf("%s starts at %v, its video part at %v: %v apart, more than an AAC frame", u, aStart, vStart, d)
+		}
+		checked++
+	}
+	if checked < 3 {
+		t.Fatalf("%d audio parts checked", checked)
+	}
+
+	t.Run("opus", func(t *testing.T) {
+		s := testSFU(t)
+		startHost(t, s, "opus", hostOptions{clips: []clipSpec{clipQ}, audio: true})
+		cfg := DefaultConfig()
+		cfg.AudioCodec = "opus"
+		to := startOrigin(t, s, cfg, nil, nil)
+		if got := to.waitLive(t, "opus", "").Variants[0].Codecs; !slices.Contains(got, "opus") {
+			t.Fatalf("variant CODECS %v, want opus", got)
+		}
+	})
+}

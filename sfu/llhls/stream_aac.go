@@ -1,0 +1,164 @@
+package llhls
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"go.uber.org/zap"
+)
+
+// aacState turns the room's Opus into AAC, which every HLS player decodes (Apple's native
+// players before iOS 18.4 do not play Opus), with ffmpeg, while the stream runs: Opus
+// packets go in as Ogg pages dated by their RTP timestamps (ogg.go), AAC frames come back as
+// FLV with the input's milliseconds, which put each frame back on the room's audio clock.
+// Owned by the stream's goroutine.
+type aacState struct {
+	tc       *transcoder
+	config   *mpeg4audio.AudioSpecificConfig // from ffmpeg's first output; fixed for the stream
+	raw      []byte                          // config as ffmpeg sent it
+	fallback bool                            // ffmpeg gave no AAC in time: the stream stays Opus
+
+	// input: RTP timestamps from the first packet this ffmpeg got, unwrapped
+	ts0       uint32
+	last      uint32
+	unwrapped int64
+	pageSeq   uint32
+
+	// output: the first AAC frame's position, so frames are exactly 1024 samples apart
+	first    int64 // ms of the first frame, -1 before it
+	retryAt  time.Time
+	failures int
+	waiting  time.Time // the first packet pushed since ffmpeg's last output (zero: none)
+}
+
+// aacOffsetMS is where the first packet sits on ffmpeg's timeline: late enough that the
+// encoder's priming frame (1024 samples before the first) has no negative timestamp, which
+// FLV cannot carry and ffmpeg would shift everything to avoid.
+const aacOffsetMS = 1000
+
+// aacFrame is an AAC frame's length in samples.
+const aacFrame = 1024
+
+// aacArgs: Opus in from Ogg, silence where the input has a gap (so output time stays input
+// time), AAC-LC 128 kbit/s stereo out as FLV, timestamps kept.
+func aacArgs() []string {
+	return []string{
+		"-hide_banner", "-loglevel", "error",
+		"-probesize", "32", "-analyzeduration", "0", "-f", "ogg", "-i", "pipe:0",
+		"-af", "aresample=async=1:min_hard_comp=0.02",
+		"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
+		"-copyts", "-muxdelay", "0", "-muxpreload", "0", "-flush_packets", "1", "-f", "flv", "pipe:1",
+	}
+}
+
+// aacMode reports whether the stream's audio is to be AAC.
+func (s *stream) aacMode() bool {
+	return s.cfg.FFmpeg != "" && s.cfg.AudioCodec == "aac" && !s.aac.fallback
+}
+
+// output is the running audio transcoder's frames (nil, never ready, without one).
+func (a *aacState) output() <-chan transcodedAU {
+	if a.tc == nil {
+		return nil
+	}
+	return a.tc.out
+}
+
+// pushAAC sends one Opus packet (s.pkt, its clock started) to ffmpeg, starting one if needed.
+func (s *stream) pushAAC(now time.Time) {
+	a := &s.aac
+	if a.tc != nil && !a.waiting.IsZero() && now.Sub(a.waiting) > transcodeStall {
+		s.aacFailed(fmt.Sprintf("no output for %v while packets went in", transcodeStall))
+	}
+	if a.tc == nil {
+		if now.Before(a.retryAt) {
+			return
+		}
+		tc, err := startTranscoder(s.cfg.FFmpeg, aacArgs(), oggOpusHeaders(), appendOpusPage)
+		if err != nil {
+			s.aacFailed(err.Error())
+			return
+		}
+		a.tc, a.ts0, a.last, a.unwrapped, a.pageSeq, a.first, a.waiting = tc, s.pkt.Timestamp, s.pkt.Timestamp, 0, 2, -1, time.Time{}
+		s.log.Info("LL-HLS transcodes the host's Opus to AAC")
+	}
+	n, err := opusSamples(s.pkt.Payload)
+	if err != nil {
+		return
+	}
+	a.unwrapped += int64(int32(s.pkt.Timestamp - a.last))
+	a.last = s.pkt.Timestamp
+	if a.unwrapped < 0 {
+		return // older than this ffmpeg's first packet
+	}
+	// The page's granule position is the packet's end (RFC 7845 4), on ffmpeg's timeline.
+	granule := aacOffsetMS*opusRate/1000 + a.unwrapped + int64(n)
+	if a.waiting.IsZero() {
+		a.waiting = now
+	}
+	if !a.tc.push(s.pkt.Payload, granule<<32|int64(a.pageSeq)) {
+		transcodeDropped.Inc()
+		return
+	}
+	a.pageSeq++
+}
+
+// appendOpusPage is the transcoder's format for Opus: stamp holds the granule position
+// (high bits) and the page sequence number (low 32).
+func appendOpusPage(dst, packet []byte, stamp int64) []byte {
+	return appendOggPage(dst, 0, stamp>>32, uint32(stamp), packet)
+}
+
+// handleAAC takes one AAC frame from ffmpeg, or its end (ok false).
+func (s *stream) handleAAC(t transcodedAU, ok bool) {
+	a := &s.aac
+	if !ok {
+		s.aacFailed("")
+		return
+	}
+	a.failures, a.waiting = 0, time.Time{}
+	if a.config == nil {
+		var c mpeg4audio.AudioSpecificConfig
+		if err := c.Unmarshal(t.config); err != nil {
+			s.aacFailed(fmt.Sprintf("its AAC configuration: %v", err))
+			return
+		}
+		a.config, a.raw = &c, t.config
+	} else if string(t.config) != string(a.raw) {
+		return // a restarted ffmpeg that chose another configuration: the variants keep theirs
+	}
+	if t.ms < aacOffsetMS-aacFrame*1000/opusRate/2 {
+		return // the encoder's priming frame, before the first packet
+	}
+	// Frames are 1024 samples apart; FLV's milliseconds are rounded, so snap to the grid.
+	if a.first < 0 {
+		a.first = t.ms
+	}
+	n := ((t.ms-a.first)*opusRate/1000 + aacFrame/2) / aacFrame
+	samples := (a.first-aacOffsetMS)*opusRate/1000 + n*aacFrame
+	s.writeAudio(a.ts0+uint32(samples), t.au[0])
+}
+
+// aacFailed stops a crashed, hung or unstartable ffmpeg and sets the wait before the next.
+func (s *stream) aacFailed(why string) {
+	a := &s.aac
+	tc := a.tc
+	s.stopAAC()
+	transcodeFailures.Inc()
+	a.failures++
+	wait := min(time.Second<<min(a.failures-1, 5), 30*time.Second)
+	a.retryAt = time.Now().Add(wait)
+	if why == "" && tc != nil {
+		why = tc.reason()
+	}
+	s.log.Warn("LL-HLS: the Opus to AAC transcoder failed", zap.String("why", why), zap.Duration("retry after", wait))
+}
+
+// stopAAC ends the audio transcoder, if any.
+func (s *stream) stopAAC() {
+	if s.aac.tc != nil {
+		s.aac.tc.stop()
+		s.aac.tc = nil
+	}
+}

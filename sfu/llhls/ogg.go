@@ -11,6 +11,7 @@ import (
 // which would shift everything after a gap.
 
 const (
+	maxOggPacket = 255*255 - 1 // what one page's segment table can hold
 	oggHeaderLen = 27
 	oggSerial    = 0x676c6e74 // "glnt"
 	opusRate     = 48000
@@ -33,7 +34,7 @@ var oggCRCTable = func() (t [256]uint32) {
 	return t
 }()
 
-// appendOggPage appends a page holding one whole packet (at most 255*255-1 bytes).
+// appendOggPage appends a page holding one whole packet (at most maxOggPacket bytes).
 func appendOggPage(dst []byte, headerType byte, granule int64, seq uint32, packet []byte) []byte {
 	start := len(dst)
 	segs := len(packet)/255 + 1

@@ -84,7 +84,7 @@ func (s *stream) pushAAC(now time.Time) {
 		s.log.Info("LL-HLS transcodes the host's Opus to AAC")
 	}
 	n, err := opusSamples(s.pkt.Payload)
-	if err != nil {
+	if err != nil || len(s.pkt.Payload) > maxOggPacket {
 		return
 	}
 	a.unwrapped += int64(int32(s.pkt.Timestamp - a.last))

@@ -17,7 +17,12 @@ import "time"
 // flushes every earlier audio packet into the part first. It costs the wait for that packet
 // (about a packet's length); audioHold bounds it for a host whose audio stops (DTX, a
 // muted track).
-const audioHold = 80 * time.Millisecond
+// AAC comes out of ffmpeg 40-85 ms after the Opus it is made of went in (the encoder's
+// frame and look-ahead), so with AAC the bound is aacHold.
+const (
+	audioHold = 80 * time.Millisecond
+	aacHold   = 150 * time.Millisecond
+)
 
 // holdCap is how many frames a layer holds at most (a second is far more than audioHold
 // needs at any frame rate); a full holdback writes its oldest frame at once.

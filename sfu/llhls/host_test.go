@@ -258,14 +258,16 @@ func (h *testHost) sendVideo(l *hostLayer, start time.Time, opts hostOptions, rn
 	}
 }
 
-// sendAudio sends a silent Opus frame every 20 ms, with its own sender reports.
+// sendAudio sends a silent Opus frame every 20 ms, as a sender does: 20 ms after its
+// capture time, with its own sender reports.
 func (h *testHost) sendAudio(rcv *sfu.Receiver, pkts chan []byte, start time.Time, rng *rand.Rand) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	seq, base := uint16(rng.Uint32()), rng.Uint32()
 	for i := 0; ; i++ {
 		capture := start.Add(time.Duration(i) * 20 * time.Millisecond)
-		if !h.wait(timer, capture) {
+		// A packet holds the 20 ms captured from its timestamp on: it leaves once they are.
+		if !h.wait(timer, capture.Add(20*time.Millisecond)) {
 			return
 		}
 		ts := base + uint32(i*960)

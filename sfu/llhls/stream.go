@@ -202,6 +202,9 @@ func (s *stream) handleAudio(src *sfu.Receiver) {
 		if !ok {
 			return
 		}
+		if a.src != nil && a.src != src {
+			s.restartAAC() // a new source: new RTP timestamps, which this ffmpeg's timeline cannot take
+		}
 		a.src = src
 		a.clock.start(s.pkt.Timestamp, capture, s.epoch, src.ClockRate())
 		s.askWaitingLayers(time.Now())
@@ -326,7 +329,7 @@ func (s *stream) release(l int, now time.Time) {
 	}
 	for h.len() > 0 {
 		f := h.front()
-		if v.audio != nil && !(s.audio.seen && s.audio.at >= f.pts) && now.Sub(f.arrived) < audioHold {
+		if v.audio != nil && !(s.audio.seen && s.audio.at >= f.pts) && now.Sub(f.arrived) < v.audioHold() {
 			return
 		}
 		s.writeFront(l)

@@ -23,7 +23,7 @@ type aacState struct {
 	ts0       uint32
 	last      uint32
 	unwrapped int64
-	pageSeq   uint32
+	lastPush  time.Time
 
 	// output: the first AAC frame's position, so frames are exactly 1024 samples apart
 	first    int64 // ms of the first frame, -1 before it
@@ -68,6 +68,20 @@ func (a *aacState) output() <-chan transcodedAU {
 // pushAAC sends one Opus packet (s.pkt, its clock started) to ffmpeg, starting one if needed.
 func (s *stream) pushAAC(now time.Time) {
 	a := &s.aac
+	n, err := opusSamples(s.pkt.Payload)
+	if err != nil || len(s.pkt.Payload) > maxOggPacket {
+		return
+	}
+	if a.tc != nil {
+		if step := int64(int32(s.pkt.Timestamp - a.last)); step > aacJump || step < -aacJump/2 {
+			// The host's timestamps jumped (a restarted encoder): this ffmpeg would fill the
+			// whole jump with silence. A new one starts from here.
+			s.stopAAC()
+		}
+	}
+	if a.tc != nil && now.Sub(a.lastPush) > time.Second {
+		a.waiting = time.Time{} // the input paused: ffmpeg holding its last frames is no hang
+	}
 	if a.tc != nil && !a.waiting.IsZero() && now.Sub(a.waiting) > transcodeStall {
 		s.aacFailed(fmt.Sprintf("no output for %v while packets went in", transcodeStall))
 	}
@@ -75,17 +89,18 @@ func (s *stream) pushAAC(now time.Time) {
 		if now.Before(a.retryAt) {
 			return
 		}
-		tc, err := startTranscoder(s.cfg.FFmpeg, aacArgs(), oggOpusHeaders(), appendOpusPage)
+		seq := uint32(2) // after the two header pages
+		page := func(dst, packet []byte, granule int64) []byte {
+			seq++ // runs only for a packet that is written (push had a buffer)
+			return appendOggPage(dst, 0, granule, seq-1, packet)
+		}
+		tc, err := startTranscoder(s.cfg.FFmpeg, aacArgs(), oggOpusHeaders(), page)
 		if err != nil {
 			s.aacFailed(err.Error())
 			return
 		}
-		a.tc, a.ts0, a.last, a.unwrapped, a.pageSeq, a.first, a.waiting = tc, s.pkt.Timestamp, s.pkt.Timestamp, 0, 2, -1, time.Time{}
+		a.tc, a.ts0, a.last, a.unwrapped, a.first, a.waiting = tc, s.pkt.Timestamp, s.pkt.Timestamp, 0, -1, time.Time{}
 		s.log.Info("LL-HLS transcodes the host's Opus to AAC")
-	}
-	n, err := opusSamples(s.pkt.Payload)
-	if err != nil || len(s.pkt.Payload) > maxOggPacket {
-		return
 	}
 	a.unwrapped += int64(int32(s.pkt.Timestamp - a.last))
 	a.last = s.pkt.Timestamp
@@ -97,17 +112,21 @@ func (s *stream) pushAAC(now time.Time) {
 	if a.waiting.IsZero() {
 		a.waiting = now
 	}
-	if !a.tc.push(s.pkt.Payload, granule<<32|int64(a.pageSeq)) {
+	a.lastPush = now
+	if !a.tc.push(s.pkt.Payload, granule) {
 		transcodeDropped.Inc()
-		return
 	}
-	a.pageSeq++
 }
 
-// appendOpusPage is the transcoder's format for Opus: stamp holds the granule position
-// (high bits) and the page sequence number (low 32).
-func appendOpusPage(dst, packet []byte, stamp int64) []byte {
-	return appendOggPage(dst, 0, stamp>>32, uint32(stamp), packet)
+// aacJump is the largest step between two packets' timestamps one ffmpeg takes (2 s at
+// 48 kHz): more, or a step back of half as much, is a new timeline.
+const aacJump = 2 * opusRate
+
+// restartAAC drops the running audio transcoder for a new one at the next packet, now:
+// the host's audio source changed, which is no failure.
+func (s *stream) restartAAC() {
+	s.stopAAC()
+	s.aac.retryAt, s.aac.failures = time.Time{}, 0
 }
 
 // handleAAC takes one AAC frame from ffmpeg, or its end (ok false).
@@ -117,7 +136,6 @@ func (s *stream) handleAAC(t transcodedAU, ok bool) {
 		s.aacFailed("")
 		return
 	}
-	a.failures, a.waiting = 0, time.Time{}
 	if a.config == nil {
 		var c mpeg4audio.AudioSpecificConfig
 		if err := c.Unmarshal(t.config); err != nil {
@@ -126,8 +144,11 @@ func (s *stream) handleAAC(t transcodedAU, ok bool) {
 		}
 		a.config, a.raw = &c, t.config
 	} else if string(t.config) != string(a.raw) {
-		return // a restarted ffmpeg that chose another configuration: the variants keep theirs
+		// The variants declared the first ffmpeg's configuration and keep it.
+		s.aacFailed(fmt.Sprintf("a restarted ffmpeg chose another AAC configuration (%x, not %x)", t.config, a.raw))
+		return
 	}
+	a.failures, a.waiting = 0, time.Time{}
 	if t.ms < aacOffsetMS-aacFrame*1000/opusRate/2 {
 		return // the encoder's priming frame, before the first packet
 	}
@@ -147,7 +168,12 @@ func (s *stream) aacFailed(why string) {
 	s.stopAAC()
 	transcodeFailures.Inc()
 	a.failures++
-	wait := min(time.Second<<min(a.failures-1, 5), 30*time.Second)
+	// The first failure restarts at once: AAC variants cannot fall back to Opus, and until a
+	// new ffmpeg runs their audio parts are empty. Then 1 s, doubling to 30 s.
+	wait := time.Duration(0)
+	if a.failures > 1 {
+		wait = min(time.Second<<min(a.failures-2, 5), 30*time.Second)
+	}
 	a.retryAt = time.Now().Add(wait)
 	if why == "" && tc != nil {
 		why = tc.reason()

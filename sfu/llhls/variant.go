@@ -161,6 +161,14 @@ func (v *variant) writeVideo(ntp time.Time, pts int64, au [][]byte, size int) er
 	return nil
 }
 
+// audioHold is how long a video frame waits for the audio that covers it (holdback.go).
+func (v *variant) audioHold() time.Duration {
+	if _, aac := v.audio.Codec.(*codecs.MPEG4Audio); aac {
+		return aacHold
+	}
+	return audioHold
+}
+
 func (v *variant) writeAudio(ntp time.Time, pts int64, payload []byte) error {
 	if v.audio == nil {
 		return nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -36,25 +35,15 @@ func TestBrowserLLHLS(t *testing.T) {
 
 // TestBrowserLLHLSFromRTMP: an RTMP host (ffmpeg: testsrc2 720p with B-frames and a sine
 // tone in AAC) goes through the ffmpeg ladder, and hls.js in headless Chromium plays the
-// room's LL-HLS: its video keeps coming, and its audio rendition (the ladder's Opus) is in
+// room's LL-HLS: its video keeps coming, and its audio rendition (AAC again, from the
+// ladder's Opus) is in
 // the multivariant playlist, is buffered for the whole window and is decoded
 // (webclient/e2e/hls_latency.mjs --source none: no pixel clock to read, so no latency).
 func TestBrowserLLHLSFromRTMP(t *testing.T) {
 	requireTool(t, "ffmpeg", "ffmpeg")
 	runBrowserScript(t, "e2e/hls_latency.mjs", func(a *app, room string) []string {
-		if a.rtmp == nil || a.rtmp.Addr() == nil {
-			t.Fatal("RTMP ingest is not running")
-		}
-		url := fmt.Sprintf("rtmp://%s/%s/%s", a.rtmp.Addr(), a.cfg.RTMP.App, mustToken(t, a.cfg, room))
-		startRTMPHost(t, url, 45*time.Second)
 		// The stream starts on the player's first request, which needs the host on the stage.
-		deadline := time.Now().Add(20 * time.Second)
-		for r := a.sfu.Room(room); r == nil || !r.Info().Publishing; r = a.sfu.Room(room) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the RTMP host did not reach room %s within 20 s", room)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		rtmpHostOnStage(t, a, room)
 		return []string{"--source", "none"}
 	}, "--seconds", "10")
 }

@@ -18,21 +18,28 @@ import (
 func TestBrowserRTMPPlay(t *testing.T) {
 	requireTool(t, "ffmpeg", "ffmpeg")
 	runBrowserScript(t, "e2e/rtmp_whep.mjs", func(a *app, room string) []string {
-		if a.rtmp == nil || a.rtmp.Addr() == nil {
-			t.Fatal("RTMP ingest is not running")
-		}
-		url := fmt.Sprintf("rtmp://%s/%s/%s", a.rtmp.Addr(), a.cfg.RTMP.App, mustToken(t, a.cfg, room))
-		startRTMPHost(t, url, 45*time.Second)
 		// Anonymous viewers cannot create a room: wait until the host is on its stage.
-		deadline := time.Now().Add(20 * time.Second)
-		for r := a.sfu.Room(room); r == nil || !r.Info().Publishing; r = a.sfu.Room(room) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the RTMP host did not reach room %s within 20 s", room)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		rtmpHostOnStage(t, a, room)
 		return []string{"--heights", "720,480"}
 	}, "--seconds", "6")
+}
+
+// rtmpHostOnStage starts an RTMP host (startRTMPHost) for room and waits, at most 20 s,
+// until it is publishing there.
+func rtmpHostOnStage(t *testing.T, a *app, room string) {
+	t.Helper()
+	if a.rtmp == nil || a.rtmp.Addr() == nil {
+		t.Fatal("RTMP ingest is not running")
+	}
+	url := fmt.Sprintf("rtmp://%s/%s/%s", a.rtmp.Addr(), a.cfg.RTMP.App, mustToken(t, a.cfg, room))
+	startRTMPHost(t, url, 45*time.Second)
+	deadline := time.Now().Add(20 * time.Second)
+	for r := a.sfu.Room(room); r == nil || !r.Info().Publishing; r = a.sfu.Room(room) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the RTMP host did not reach room %s within 20 s", room)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // startRTMPHost runs ffmpeg publishing the test stream (1280x720 High, three

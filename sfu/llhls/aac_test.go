@@ -3,6 +3,7 @@ package llhls
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +86,39 @@ func TestAACAudio(t *testing.T) {
 			t.Fatalf("variant CODECS %v, want opus", got)
 		}
 	})
+}
+
+// TestAACAfterHostRepublishes: a host that reconnects (a new session, new RTP timestamps)
+// keeps its room's AAC: the audio transcoder starts again on the new timeline, and the
+// audio parts of the restarted variant carry audio. Before the fix the old ffmpeg took the
+// new timestamps as a jump of hours: every packet dropped, or hours of silence generated.
+func TestAACAfterHostRepublishes(t *testing.T) {
+	s := testSFU(t)
+	startHost(t, s, "again", hostOptions{clips: []clipSpec{clipQ}, audio: true})
+	to := startOrigin(t, s, DefaultConfig(), nil, nil)
+	first, _ := to.mediaPlaylist(t, "again", to.waitLive(t, "again", "").Variants[0].URI)
+	startHost(t, s, "again", hostOptions{clips: []clipSpec{clipQ}, audio: true}) // replaces the first
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mv := to.waitLive(t, "again", "")
+		video, _ := to.mediaPlaylist(t, "again", mv.Variants[0].URI)
+		if prefix(video.Map.URI) != prefix(first.Map.URI) && len(partURIs(video)) >= 8 {
+			if !slices.Contains(mv.Variants[0].Codecs, "mp4a.40.2") {
+				t.Fatalf("after the new session: CODECS %v, want AAC still", mv.Variants[0].Codecs)
+			}
+			layer, _, _ := strings.Cut(mv.Variants[0].URI, "/")
+			audio, _ := to.mediaPlaylist(t, "again", layer+"/"+audioPlaylist)
+			uris := partURIs(audio)
+			for _, u := range uris[len(uris)-5:] {
+				if _, end := trackSpan(t, to, "/hls/again/"+layer+"/"+u, 48000); end == 0 {
+					t.Fatalf("audio part %s of the new session carries no audio", u)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no restarted variant with parts 20 s after the host's new session")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

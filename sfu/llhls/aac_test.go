@@ -2,8 +2,12 @@ package llhls
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,4 +125,84 @@ func TestAACAfterHostRepublishes(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestAACSurvivesFFmpegCrash: the audio ffmpeg killed mid-stream is replaced, and meanwhile
+// the AAC variants' audio parts keep carrying audio (silent frames), since they cannot fall
+// back to Opus and an audio part with no audio stalls hls.js.
+func TestAACSurvivesFFmpegCrash(t *testing.T) {
+	to, _ := liveRoom(t, "crash", nil)
+	mv := to.waitLive(t, "crash", "")
+	layer, _, _ := strings.Cut(mv.Variants[0].URI, "/")
+	time.Sleep(500 * time.Millisecond)
+	pid := childFFmpeg(t, "ogg")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	// The parts made from the kill on: wait until the playlist lists a second's worth.
+	time.Sleep(1500 * time.Millisecond)
+	audio, _ := to.mediaPlaylist(t, "crash", layer+"/"+audioPlaylist)
+	uris := partURIs(audio)
+	if len(uris) < 10 {
+		t.Fatalf("%d audio parts listed", len(uris))
+	}
+	// A hole in the audio shows as the frame before it lasting as long as the hole (gohlslib
+	// dates a sample's end by the next one's start); a new ffmpeg's frames need not fall on
+	// the old one's 1024-sample grid, so one frame may be up to a frame long more.
+	for _, u := range uris[len(uris)-10:] {
+		resp, body := to.get(t, "/hls/crash/"+layer+"/"+u)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", u, resp.StatusCode)
+		}
+		var parts fmp4.Parts
+		if err := parts.Unmarshal(body); err != nil {
+			t.Fatal(err)
+		}
+		frames := 0
+		for _, p := range parts {
+			for _, tr := range p.Tracks {
+				for _, smp := range tr.Samples {
+					frames++
+					if smp.Duration > 2*aacFrame {
+						t.Errorf("audio part %s: a frame of %d samples: a hole (%v after the kill)", u, smp.Duration, time.Since(killed).Round(time.Millisecond))
+					}
+				}
+			}
+		}
+		if frames == 0 {
+			t.Errorf("audio part %s carries no audio", u)
+		}
+	}
+	if again := childFFmpeg(t, "ogg"); again == pid {
+		t.Fatalf("ffmpeg %d still the audio transcoder after it was killed", pid)
+	}
+}
+
+// childFFmpeg is the pid of this process's ffmpeg child whose input format is format.
+func childFFmpeg(t *testing.T, format string) int {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if !strings.HasSuffix(args[0], "ffmpeg") || !slices.Contains(args, format) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(filepath.Dir(p), "stat"))
+		if err != nil {
+			continue
+		}
+		// stat: pid (comm) state ppid ...
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			return pid
+		}
+	}
+	t.Fatalf("no ffmpeg child reading %s", format)
+	return 0
 }

@@ -1,6 +1,7 @@
 package llhls
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -26,7 +27,10 @@ type aacState struct {
 	lastPush  time.Time
 
 	// output: the first AAC frame's position, so frames are exactly 1024 samples apart
-	first    int64 // ms of the first frame, -1 before it
+	first    int64  // ms of this ffmpeg's first frame, -1 before it
+	next     uint32 // the RTP timestamp the next AAC frame starts at
+	haveNext bool
+	silence  []byte // an AAC frame of silence (the first ffmpeg's priming frame)
 	retryAt  time.Time
 	failures int
 	waiting  time.Time // the first packet pushed since ffmpeg's last output (zero: none)
@@ -77,6 +81,7 @@ func (s *stream) pushAAC(now time.Time) {
 			// The host's timestamps jumped (a restarted encoder): this ffmpeg would fill the
 			// whole jump with silence. A new one starts from here.
 			s.stopAAC()
+			a.haveNext = false
 		}
 	}
 	if a.tc != nil && now.Sub(a.lastPush) > time.Second {
@@ -87,6 +92,7 @@ func (s *stream) pushAAC(now time.Time) {
 	}
 	if a.tc == nil {
 		if now.Before(a.retryAt) {
+			s.fillSilence()
 			return
 		}
 		seq := uint32(2) // after the two header pages
@@ -116,6 +122,33 @@ func (s *stream) pushAAC(now time.Time) {
 	if !a.tc.push(s.pkt.Payload, granule) {
 		transcodeDropped.Inc()
 	}
+	s.fillSilence()
+}
+
+// maxFill bounds the silent frames written for one packet (a second's worth); a longer
+// hole stays a hole.
+const maxFill = opusRate / aacFrame
+
+// fillSilence keeps the AAC going while no ffmpeg gives any (a crashed one's successor is
+// starting): AAC variants cannot fall back to Opus, and audio parts with no audio stall
+// hls.js. Silent frames are written up to the packet that just came; the new ffmpeg's
+// frames for times already filled are then dropped.
+func (s *stream) fillSilence() {
+	a := &s.aac
+	if !a.haveNext || a.silence == nil || (a.tc != nil && a.first >= 0) {
+		return
+	}
+	behind := int32(s.pkt.Timestamp - a.next)
+	if behind < 0 {
+		return
+	}
+	if behind > maxFill*aacFrame {
+		a.next += uint32(behind) - maxFill*aacFrame
+	}
+	for int32(s.pkt.Timestamp-a.next) >= 0 {
+		s.writeAudio(a.next, a.silence)
+		a.next += aacFrame
+	}
 }
 
 // aacJump is the largest step between two packets' timestamps one ffmpeg takes (2 s at
@@ -126,7 +159,7 @@ const aacJump = 2 * opusRate
 // the host's audio source changed, which is no failure.
 func (s *stream) restartAAC() {
 	s.stopAAC()
-	s.aac.retryAt, s.aac.failures = time.Time{}, 0
+	s.aac.retryAt, s.aac.failures, s.aac.haveNext = time.Time{}, 0, false
 }
 
 // handleAAC takes one AAC frame from ffmpeg, or its end (ok false).
@@ -150,7 +183,11 @@ func (s *stream) handleAAC(t transcodedAU, ok bool) {
 	}
 	a.failures, a.waiting = 0, time.Time{}
 	if t.ms < aacOffsetMS-aacFrame*1000/opusRate/2 {
-		return // the encoder's priming frame, before the first packet
+		// The encoder's priming frame, before the first packet: silence, kept to fill with.
+		if a.silence == nil {
+			a.silence = bytes.Clone(t.au[0])
+		}
+		return
 	}
 	// Frames are 1024 samples apart; FLV's milliseconds are rounded, so snap to the grid.
 	if a.first < 0 {
@@ -158,7 +195,12 @@ func (s *stream) handleAAC(t transcodedAU, ok bool) {
 	}
 	n := ((t.ms-a.first)*opusRate/1000 + aacFrame/2) / aacFrame
 	samples := (a.first-aacOffsetMS)*opusRate/1000 + n*aacFrame
-	s.writeAudio(a.ts0+uint32(samples), t.au[0])
+	ts := a.ts0 + uint32(samples)
+	if a.haveNext && int32(ts-a.next) < -aacFrame/2 {
+		return // a time already filled with silence while this ffmpeg started
+	}
+	s.writeAudio(ts, t.au[0])
+	a.next, a.haveNext = ts+aacFrame, true
 }
 
 // aacFailed stops a crashed, hung or unstartable ffmpeg and sets the wait before the next.

@@ -58,7 +58,8 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, sfu: s, signaling: sig, served: make(chan error, 1)}
-	if a.hls, err = newHLS(cfg, s, verifier, log); err != nil {
+	check := checkFFmpegOnce()
+	if a.hls, err = newHLS(cfg, s, verifier, check, log); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -71,7 +72,7 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		_ = s.Close()
 		return nil, err
 	}
-	if a.rtmp, err = newRTMP(cfg.RTMP, s, verifier, log); err != nil {
+	if a.rtmp, err = newRTMP(cfg.RTMP, s, verifier, check, log); err != nil {
 		a.closeInteraction()
 		a.hls.Close()
 		_ = s.Close()
@@ -222,16 +223,34 @@ func (a *app) closeInteraction() {
 	}
 }
 
+// checkFFmpegOnce is transcode.Check remembered per path: LL-HLS and RTMP ask at start,
+// most often for the same ffmpeg.
+func checkFFmpegOnce() func(string) (string, error) {
+	type result struct {
+		path string
+		err  error
+	}
+	seen := map[string]result{}
+	return func(ffmpeg string) (string, error) {
+		r, ok := seen[ffmpeg]
+		if !ok {
+			r.path, r.err = transcode.Check(ffmpeg)
+			seen[ffmpeg] = r
+		}
+		return r.path, r.err
+	}
+}
+
 // newRTMP binds RTMP ingest when it is on. Without a usable ffmpeg the server still runs:
 // RTMP says why at start-up and refuses publishes with that reason, and WHIP, playback and
 // everything else keep working.
-func newRTMP(cfg rtmp.Config, s *sfu.SFU, verifier *auth.Verifier, log *zap.Logger) (*rtmp.Server, error) {
+func newRTMP(cfg rtmp.Config, s *sfu.SFU, verifier *auth.Verifier, check func(string) (string, error), log *zap.Logger) (*rtmp.Server, error) {
 	if !cfg.Enabled {
 		return nil, nil
 	}
 	opts := rtmp.Options{SFU: s, Verifier: verifier}
 	tc := cfg.Transcode.Defaults()
-	if path, err := transcode.Check(tc.FFmpeg); err != nil {
+	if path, err := check(tc.FFmpeg); err != nil {
 		opts.Unavailable = err
 	} else {
 		tc.FFmpeg = path
@@ -249,7 +268,7 @@ func (a *app) closeRTMP() {
 // newHLS builds the LL-HLS origin; a request needs a canSubscribe token for the room (in
 // the access_token query parameter, which the origin carries into every URI it writes), or
 // none when anonymous viewing is on.
-func newHLS(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*llhls.Origin, error) {
+func newHLS(cfg Config, s *sfu.SFU, v *auth.Verifier, check func(string) (string, error), log *zap.Logger) (*llhls.Origin, error) {
 	authorize := func(r *http.Request, room string) (int, error) {
 		if _, err := v.Authorize(r, room, cfg.Signaling.AllowAnonymousViewing, auth.PermSubscribe); err != nil {
 			return auth.HTTPStatus(err), err
@@ -262,10 +281,10 @@ func newHLS(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*llhls.O
 	}
 	hls := cfg.HLS
 	if hls.Enabled && hls.FFmpeg != "" {
-		// A VP8 host's room is transcoded to H.264 while it is watched; without a usable
-		// ffmpeg it gets 404 with the reason, and everything else is served as before.
-		if path, err := transcode.Check(hls.FFmpeg); err != nil {
-			log.Warn("LL-HLS cannot transcode VP8 hosts (their rooms get 404)", zap.Error(err))
+		// ffmpeg makes AAC from the hosts' Opus and H.264 from a VP8 host's video while a
+		// room's LL-HLS is watched; without it audio is Opus and VP8 rooms get 404 with why.
+		if path, err := check(hls.FFmpeg); err != nil {
+			log.Warn("LL-HLS without ffmpeg: audio is Opus, VP8 hosts' rooms get 404", zap.Error(err))
 			hls.FFmpeg = ""
 		} else {
 			hls.FFmpeg = path

@@ -52,21 +52,9 @@ func TestAACAudio(t *testing.T) {
 		if !ok {
 			continue
 		}
-		resp, body := to.get(t, "/hls/aac/f/"+u)
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET %s: %d", u, resp.StatusCode)
-		}
-		var parts fmp4.Parts
-		if err := parts.Unmarshal(body); err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range parts {
-			for _, tr := range p.Tracks {
-				for _, s := range tr.Samples {
-					if s.Duration != aacFrame {
-						t.Fatalf("%s: an AAC frame of %d samples", u, s.Duration)
-					}
-				}
+		for _, d := range sampleDurations(getParts(t, to, "/hls/aac/f/"+u)) {
+			if d != aacFrame {
+				t.Fatalf("%s: an AAC frame of %d samples", u, d)
 			}
 		}
 		aStart, _ := trackSpan(t, to, "/hls/aac/f/"+u, 48000)
@@ -151,26 +139,13 @@ func TestAACSurvivesFFmpegCrash(t *testing.T) {
 	// dates a sample's end by the next one's start); a new ffmpeg's frames need not fall on
 	// the old one's 1024-sample grid, so one frame may be up to a frame long more.
 	for _, u := range uris[len(uris)-10:] {
-		resp, body := to.get(t, "/hls/crash/"+layer+"/"+u)
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET %s: %d", u, resp.StatusCode)
-		}
-		var parts fmp4.Parts
-		if err := parts.Unmarshal(body); err != nil {
-			t.Fatal(err)
-		}
-		frames := 0
-		for _, p := range parts {
-			for _, tr := range p.Tracks {
-				for _, smp := range tr.Samples {
-					frames++
-					if smp.Duration > 2*aacFrame {
-						t.Errorf("audio part %s: a frame of %d samples: a hole (%v after the kill)", u, smp.Duration, time.Since(killed).Round(time.Millisecond))
-					}
-				}
+		frames := sampleDurations(getParts(t, to, "/hls/crash/"+layer+"/"+u))
+		for _, d := range frames {
+			if d > 2*aacFrame {
+				t.Errorf("audio part %s: a frame of %d samples: a hole (%v after the kill)", u, d, time.Since(killed).Round(time.Millisecond))
 			}
 		}
-		if frames == 0 {
+		if len(frames) == 0 {
 			t.Errorf("audio part %s carries no audio", u)
 		}
 	}

@@ -17,8 +17,9 @@ import "time"
 // flushes every earlier audio packet into the part first. It costs the wait for that packet
 // (about a packet's length); audioHold bounds it for a host whose audio stops (DTX, a
 // muted track).
-// AAC comes out of ffmpeg 40-85 ms after the Opus it is made of went in (the encoder's
-// frame and look-ahead), so with AAC the bound is aacHold.
+// AAC comes out of ffmpeg 38-64 ms after the Opus at or past its time went in (the
+// encoder's frame and look-ahead; measured), and a sender holds each Opus packet its 20 ms
+// first, so with AAC the bound is aacHold.
 const (
 	audioHold = 80 * time.Millisecond
 	aacHold   = 150 * time.Millisecond
@@ -35,8 +36,7 @@ type heldFrame struct {
 	size    int
 	arrived time.Time
 	buf     []byte
-	spans   [][2]int
-	au      [][]byte
+	au      [][]byte // slices of buf
 }
 
 // holdback is a layer's queue of frames waiting for audio: a ring whose slots keep their
@@ -54,14 +54,16 @@ func (h *holdback) push(ntp time.Time, pts int64, au [][]byte, size int, now tim
 	f := &h.slots[(h.head+h.n)%holdCap]
 	h.n++
 	f.ntp, f.pts, f.size, f.arrived = ntp, pts, size, now
-	f.buf, f.spans = f.buf[:0], f.spans[:0]
+	f.buf = f.buf[:0]
 	for _, n := range au {
-		f.spans = append(f.spans, [2]int{len(f.buf), len(f.buf) + len(n)})
 		f.buf = append(f.buf, n...)
 	}
+	// Sliced once buf is whole: an append above may have moved it.
 	f.au = f.au[:0]
-	for _, sp := range f.spans {
-		f.au = append(f.au, f.buf[sp[0]:sp[1]:sp[1]])
+	off := 0
+	for _, n := range au {
+		f.au = append(f.au, f.buf[off:off+len(n):off+len(n)])
+		off += len(n)
 	}
 }
 

@@ -64,8 +64,8 @@ func partKey(uri string) string {
 	return uri
 }
 
-// trackSpan is where the (only) track of an fMP4 part starts and ends, by its decode times.
-func trackSpan(t *testing.T, to *testOrigin, path string, rate uint64) (start, end time.Duration) {
+// getParts fetches and parses an fMP4 part (its moof+mdat pairs).
+func getParts(t *testing.T, to *testOrigin, path string) fmp4.Parts {
 	t.Helper()
 	resp, body := to.get(t, path)
 	if resp.StatusCode != 200 {
@@ -75,6 +75,26 @@ func trackSpan(t *testing.T, to *testOrigin, path string, rate uint64) (start, e
 	if err := parts.Unmarshal(body); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+	return parts
+}
+
+// sampleDurations are the durations of every sample of a part, in order.
+func sampleDurations(parts fmp4.Parts) []uint32 {
+	var out []uint32
+	for _, p := range parts {
+		for _, tr := range p.Tracks {
+			for _, s := range tr.Samples {
+				out = append(out, s.Duration)
+			}
+		}
+	}
+	return out
+}
+
+// trackSpan is where the (only) track of an fMP4 part starts and ends, by its decode times.
+func trackSpan(t *testing.T, to *testOrigin, path string, rate uint64) (start, end time.Duration) {
+	t.Helper()
+	parts := getParts(t, to, path)
 	first := true
 	var s, e uint64
 	for _, p := range parts {

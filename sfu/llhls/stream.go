@@ -133,7 +133,7 @@ func (s *stream) run() {
 		s.room.Track(webrtc.RTPCodecTypeVideo).RemoveReader(s.q)
 		s.room.Track(webrtc.RTPCodecTypeAudio).RemoveReader(s.q)
 		s.stopTranscoder()
-		s.stopAAC()
+		s.aac.stop()
 		for l := range s.variants {
 			if v := s.variants[l].Swap(nil); v != nil {
 				v.close()
@@ -160,9 +160,12 @@ func (s *stream) run() {
 	}
 }
 
-// housekeep drops variants whose layer stopped and warns about a long GOP.
+// housekeep drops variants whose layer stopped and picks a VP8 host's layer to transcode.
 func (s *stream) housekeep(now time.Time) {
 	video := s.room.Track(webrtc.RTPCodecTypeVideo)
+	if s.vp.src != nil {
+		s.vp.pickTop(now)
+	}
 	for l := range s.layers {
 		ls := &s.layers[l]
 		if video.Layer(l) != nil {
@@ -349,7 +352,8 @@ func (s *stream) writeFront(l int) {
 // (variantCanStart: the part length depends on it), then starts its muxer with them. While the room's audio
 // cannot be put on the media clock yet (waitForAudio) it holds nothing.
 func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, au [][]byte, size int, idr bool) {
-	if s.waitForAudio(time.Now()) {
+	hasAudio := s.room.Track(webrtc.RTPCodecTypeAudio).Receiver() != nil // asked once: both below must agree
+	if s.waitForAudio(time.Now(), hasAudio) {
 		ls.pending = nil
 		return
 	}
@@ -366,7 +370,7 @@ func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, a
 		ls.pending = nil // a keyframe without parameter sets: wait for the next
 		return
 	}
-	v, err := newVariant(s.cfg, l, sps, pps, ls.cad.frame, s.audioCodec(), s.log.With(zap.String("layer", sfu.LayerName(l))))
+	v, err := newVariant(s.cfg, l, sps, pps, ls.cad.frame, s.audioCodec(hasAudio), s.log.With(zap.String("layer", sfu.LayerName(l))))
 	if err != nil {
 		s.log.Warn("LL-HLS variant", zap.Error(err))
 		ls.pending = nil
@@ -428,21 +432,26 @@ const audioWait = 3 * time.Second
 // hole of a second or more, and a player that joins at the start of the stream stalls.
 // So a variant starts at a keyframe after the audio clock (askWaitingLayers asks for one).
 // With AAC it also waits (aacWait more) for ffmpeg's first AAC frame, which says the
-// configuration the variants declare; without one by then the stream stays Opus.
-func (s *stream) waitForAudio(now time.Time) bool {
-	if s.room.Track(webrtc.RTPCodecTypeAudio).Receiver() == nil {
+// configuration the variants declare; without one by then (or without an audio clock) the
+// stream stays Opus, since all of its variants declare the same audio.
+func (s *stream) waitForAudio(now time.Time, hasAudio bool) bool {
+	if !hasAudio {
 		return false
 	}
-	waited := now.Sub(s.epochAt)
-	if !s.audio.clock.started {
-		return waited < audioWait
+	needAAC := s.aacMode() && s.aac.config == nil
+	if s.audio.clock.started && !needAAC {
+		return false
 	}
-	if s.aacMode() && s.aac.config == nil {
-		if waited < audioWait+aacWait {
-			return true
-		}
+	limit := audioWait
+	if s.audio.clock.started {
+		limit += aacWait
+	}
+	if now.Sub(s.epochAt) < limit {
+		return true
+	}
+	if needAAC {
 		s.aac.fallback = true
-		s.stopAAC()
+		s.aac.stop()
 		s.log.Warn("LL-HLS: no AAC from ffmpeg in time; this stream's audio is Opus")
 	}
 	return false
@@ -451,18 +460,15 @@ func (s *stream) waitForAudio(now time.Time) bool {
 // aacWait is how long past the audio clock a stream waits for ffmpeg's first AAC frame.
 const aacWait = 2 * time.Second
 
-// audioCodec is what the variants declare for the room's audio (nil: no audio). All of a
-// stream's variants share it: once one starts with Opus, the stream stays Opus.
-func (s *stream) audioCodec() codecs.Codec {
-	if s.room.Track(webrtc.RTPCodecTypeAudio).Receiver() == nil {
+// audioCodec is what the variants declare for the room's audio (nil: no audio): AAC once
+// ffmpeg said its configuration, else Opus (waitForAudio, told the same hasAudio, decided
+// which before any variant).
+func (s *stream) audioCodec(hasAudio bool) codecs.Codec {
+	if !hasAudio {
 		return nil
 	}
-	if s.aacMode() && s.aac.config != nil {
-		return &codecs.MPEG4Audio{Config: *s.aac.config}
-	}
 	if s.aacMode() {
-		s.aac.fallback = true
-		s.stopAAC()
+		return &codecs.MPEG4Audio{Config: *s.aac.config}
 	}
 	return &codecs.Opus{ChannelCount: 2}
 }

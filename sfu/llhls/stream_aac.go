@@ -15,25 +15,20 @@ import (
 // FLV with the input's milliseconds, which put each frame back on the room's audio clock.
 // Owned by the stream's goroutine.
 type aacState struct {
-	tc       *transcoder
+	transcodeSlot
 	config   *mpeg4audio.AudioSpecificConfig // from ffmpeg's first output; fixed for the stream
 	raw      []byte                          // config as ffmpeg sent it
 	fallback bool                            // ffmpeg gave no AAC in time: the stream stays Opus
 
-	// input: RTP timestamps from the first packet this ffmpeg got, unwrapped
-	ts0       uint32
-	last      uint32
-	unwrapped int64
-	lastPush  time.Time
+	// input: RTP timestamps from the first packet this ffmpeg got
+	ts0 uint32
+	rtp rtpUnwrap
 
 	// output: the first AAC frame's position, so frames are exactly 1024 samples apart
 	first    int64  // ms of this ffmpeg's first frame, -1 before it
 	next     uint32 // the RTP timestamp the next AAC frame starts at
 	haveNext bool
 	silence  []byte // an AAC frame of silence (the first ffmpeg's priming frame)
-	retryAt  time.Time
-	failures int
-	waiting  time.Time // the first packet pushed since ffmpeg's last output (zero: none)
 }
 
 // aacOffsetMS is where the first packet sits on ffmpeg's timeline: late enough that the
@@ -61,14 +56,6 @@ func (s *stream) aacMode() bool {
 	return s.cfg.FFmpeg != "" && s.cfg.AudioCodec == "aac" && !s.aac.fallback
 }
 
-// output is the running audio transcoder's frames (nil, never ready, without one).
-func (a *aacState) output() <-chan transcodedAU {
-	if a.tc == nil {
-		return nil
-	}
-	return a.tc.out
-}
-
 // pushAAC sends one Opus packet (s.pkt, its clock started) to ffmpeg, starting one if needed.
 func (s *stream) pushAAC(now time.Time) {
 	a := &s.aac
@@ -77,21 +64,18 @@ func (s *stream) pushAAC(now time.Time) {
 		return
 	}
 	if a.tc != nil {
-		if step := int64(int32(s.pkt.Timestamp - a.last)); step > aacJump || step < -aacJump/2 {
+		if step := a.rtp.step(s.pkt.Timestamp); step > aacJump || step < -aacJump/2 {
 			// The host's timestamps jumped (a restarted encoder): this ffmpeg would fill the
 			// whole jump with silence. A new one starts from here.
-			s.stopAAC()
+			a.stop()
 			a.haveNext = false
 		}
 	}
-	if a.tc != nil && now.Sub(a.lastPush) > time.Second {
-		a.waiting = time.Time{} // the input paused: ffmpeg holding its last frames is no hang
-	}
-	if a.tc != nil && !a.waiting.IsZero() && now.Sub(a.waiting) > transcodeStall {
+	if a.hung(now) {
 		s.aacFailed(fmt.Sprintf("no output for %v while packets went in", transcodeStall))
 	}
 	if a.tc == nil {
-		if now.Before(a.retryAt) {
+		if !a.canStart(now) {
 			s.fillSilence()
 			return
 		}
@@ -105,20 +89,17 @@ func (s *stream) pushAAC(now time.Time) {
 			s.aacFailed(err.Error())
 			return
 		}
-		a.tc, a.ts0, a.last, a.unwrapped, a.first, a.waiting = tc, s.pkt.Timestamp, s.pkt.Timestamp, 0, -1, time.Time{}
+		a.started(tc)
+		a.ts0, a.rtp, a.first = s.pkt.Timestamp, rtpUnwrap{}, -1
 		s.log.Info("LL-HLS transcodes the host's Opus to AAC")
 	}
-	a.unwrapped += int64(int32(s.pkt.Timestamp - a.last))
-	a.last = s.pkt.Timestamp
-	if a.unwrapped < 0 {
+	at := a.rtp.next(s.pkt.Timestamp)
+	if at < 0 {
 		return // older than this ffmpeg's first packet
 	}
 	// The page's granule position is the packet's end (RFC 7845 4), on ffmpeg's timeline.
-	granule := aacOffsetMS*opusRate/1000 + a.unwrapped + int64(n)
-	if a.waiting.IsZero() {
-		a.waiting = now
-	}
-	a.lastPush = now
+	granule := aacOffsetMS*opusRate/1000 + at + int64(n)
+	a.fed(now)
 	if !a.tc.push(s.pkt.Payload, granule) {
 		transcodeDropped.Inc()
 	}
@@ -158,8 +139,8 @@ const aacJump = 2 * opusRate
 // restartAAC drops the running audio transcoder for a new one at the next packet, now:
 // the host's audio source changed, which is no failure.
 func (s *stream) restartAAC() {
-	s.stopAAC()
-	s.aac.retryAt, s.aac.failures, s.aac.haveNext = time.Time{}, 0, false
+	s.aac.reset()
+	s.aac.haveNext = false
 }
 
 // handleAAC takes one AAC frame from ffmpeg, or its end (ok false).
@@ -181,7 +162,7 @@ func (s *stream) handleAAC(t transcodedAU, ok bool) {
 		s.aacFailed(fmt.Sprintf("a restarted ffmpeg chose another AAC configuration (%x, not %x)", t.config, a.raw))
 		return
 	}
-	a.failures, a.waiting = 0, time.Time{}
+	a.gotOutput()
 	if t.ms < aacOffsetMS-aacFrame*1000/opusRate/2 {
 		// The encoder's priming frame, before the first packet: silence, kept to fill with.
 		if a.silence == nil {
@@ -203,30 +184,9 @@ func (s *stream) handleAAC(t transcodedAU, ok bool) {
 	a.next, a.haveNext = ts+aacFrame, true
 }
 
-// aacFailed stops a crashed, hung or unstartable ffmpeg and sets the wait before the next.
+// aacFailed stops a crashed, hung or unstartable ffmpeg (transcodeSlot.failed) and logs
+// why; silent frames fill in until the next gives AAC (fillSilence).
 func (s *stream) aacFailed(why string) {
-	a := &s.aac
-	tc := a.tc
-	s.stopAAC()
-	transcodeFailures.Inc()
-	a.failures++
-	// The first failure restarts at once: AAC variants cannot fall back to Opus, and until a
-	// new ffmpeg runs their audio parts are empty. Then 1 s, doubling to 30 s.
-	wait := time.Duration(0)
-	if a.failures > 1 {
-		wait = min(time.Second<<min(a.failures-2, 5), 30*time.Second)
-	}
-	a.retryAt = time.Now().Add(wait)
-	if why == "" && tc != nil {
-		why = tc.reason()
-	}
+	why, wait := s.aac.failed(time.Now(), why)
 	s.log.Warn("LL-HLS: the Opus to AAC transcoder failed", zap.String("why", why), zap.Duration("retry after", wait))
-}
-
-// stopAAC ends the audio transcoder, if any.
-func (s *stream) stopAAC() {
-	if s.aac.tc != nil {
-		s.aac.tc.stop()
-		s.aac.tc = nil
-	}
 }

@@ -14,24 +14,19 @@ import (
 // host's own H.264 (handleAU), on the VP8 layer's clock: each comes back with the pts it went
 // in with, and that pts finds the frame's RTP timestamp again. Owned by the stream's goroutine.
 type vp8State struct {
-	src      *sfu.Receiver // the layer being transcoded
-	top      int           // the layer transcoded: the highest with media (pickTop)
-	seen     [numLayers]layerSeen
-	asm      *vp8Assembler
-	tc       *transcoder
-	w, h     int
-	retryAt  time.Time // after a failed start or a crash, no new ffmpeg before this
-	failures int       // crashes in a row: the wait before the next start doubles (1 s to 30 s)
-	waiting  time.Time // the first frame pushed since ffmpeg's last output (zero: none)
-	lastPLI  time.Time
+	transcodeSlot
+	src     *sfu.Receiver // the layer being transcoded
+	top     int           // the layer transcoded: the highest with media (pickTop)
+	seen    [numLayers]layerSeen
+	asm     *vp8Assembler
+	w, h    int
+	lastPLI time.Time
 
 	// pts: milliseconds since this transcoder's first frame, and the RTP timestamps they stand for
-	haveTS    bool
-	last      uint32
-	unwrapped int64
-	lastMS    int64
-	stamps    [64]vp8Stamp
-	n         int
+	rtp    rtpUnwrap
+	lastMS int64
+	stamps [64]vp8Stamp
+	n      int
 }
 
 type vp8Stamp struct {
@@ -39,24 +34,9 @@ type vp8Stamp struct {
 	ts uint32
 }
 
-// transcodeRetry is how long after a failed ffmpeg the stream waits to start another.
-const transcodeRetry = 5 * time.Second
-
-// output is the running transcoder's access units (nil, never ready, without one).
-func (v *vp8State) output() <-chan transcodedAU {
-	if v.tc == nil {
-		return nil
-	}
-	return v.tc.out
-}
-
 // stamp gives a frame's RTP timestamp its pts in milliseconds, strictly increasing.
 func (v *vp8State) stamp(ts uint32) int64 {
-	if v.haveTS {
-		v.unwrapped += int64(int32(ts - v.last))
-	}
-	v.haveTS, v.last = true, ts
-	ms := v.unwrapped / 90
+	ms := v.rtp.next(ts) / 90
 	if v.n > 0 && ms <= v.lastMS {
 		ms = v.lastMS + 1
 	}
@@ -79,11 +59,8 @@ func (v *vp8State) rtpTimestamp(ms int64) (uint32, bool) {
 // stopTranscoder ends the running ffmpeg, if any; the next keyframe starts a new one.
 func (s *stream) stopTranscoder() {
 	v := &s.vp
-	if v.tc != nil {
-		v.tc.stop()
-		v.tc = nil
-	}
-	v.haveTS, v.unwrapped, v.lastMS, v.n = false, 0, 0, 0
+	v.stop()
+	v.rtp, v.lastMS, v.n = rtpUnwrap{}, 0, 0
 }
 
 // handleVP8 takes a packet of a VP8 host's video: frames of its top layer go to ffmpeg.
@@ -93,13 +70,15 @@ func (s *stream) handleVP8(src *sfu.Receiver, keyframe bool) {
 	if len(s.pkt.Payload) > 0 {
 		v.see(src.Layer(), now)
 	}
-	v.pickTop(now)
+	if v.src == nil {
+		v.pickTop(now) // then once a second (housekeep)
+	}
 	if src.Layer() != v.top {
 		return
 	}
 	if v.src != src {
 		s.stopTranscoder()
-		*v = vp8State{src: src, top: v.top, seen: v.seen, asm: newVP8Assembler(), retryAt: v.retryAt, failures: v.failures}
+		v.src, v.asm = src, newVP8Assembler()
 	}
 	frame, ts, key, err := v.asm.push(&s.pkt, keyframe)
 	if err != nil {
@@ -116,19 +95,16 @@ func (s *stream) handleVP8(src *sfu.Receiver, keyframe bool) {
 			s.startTranscoder(w, h, now)
 		}
 	}
-	if v.tc != nil && !v.waiting.IsZero() && now.Sub(v.waiting) > transcodeStall {
-		// Alive but silent (hung): as good as dead.
-		s.transcoderFailed(v.tc, fmt.Sprintf("no output for %v while frames went in", transcodeStall))
+	if v.hung(now) {
+		s.transcoderFailed(fmt.Sprintf("no output for %v while frames went in", transcodeStall))
 	}
 	if v.tc == nil {
-		if !now.Before(v.retryAt) {
+		if v.canStart(now) {
 			s.askVP8Keyframe(now) // a new ffmpeg starts at the next keyframe
 		}
 		return
 	}
-	if v.waiting.IsZero() {
-		v.waiting = now
-	}
+	v.fed(now)
 	if !v.tc.push(frame, v.stamp(ts)) {
 		// ffmpeg is behind: this frame is lost to it, and every one after until a keyframe.
 		transcodeDropped.Inc()
@@ -141,17 +117,16 @@ func (s *stream) handleVP8(src *sfu.Receiver, keyframe bool) {
 func (s *stream) startTranscoder(w, h int, now time.Time) {
 	v := &s.vp
 	s.stopTranscoder()
-	if now.Before(v.retryAt) {
+	if !v.canStart(now) {
 		return
 	}
 	tc, err := startVP8Transcoder(s.cfg, w, h)
 	if err != nil {
-		transcodeFailures.Inc()
-		v.retryAt = now.Add(transcodeRetry)
-		s.log.Warn("LL-HLS: cannot transcode the host's VP8", zap.Error(err))
+		s.transcoderFailed(err.Error())
 		return
 	}
-	v.tc, v.w, v.h, v.waiting = tc, w, h, time.Time{}
+	v.started(tc)
+	v.w, v.h = w, h
 	s.log.Info("LL-HLS transcodes the host's VP8 to H.264", zap.String("layer", sfu.LayerName(v.top)),
 		zap.Int("width", w), zap.Int("height", h))
 }
@@ -160,10 +135,10 @@ func (s *stream) startTranscoder(w, h int, now time.Time) {
 func (s *stream) handleTranscoded(t transcodedAU, ok bool) {
 	v := &s.vp
 	if !ok {
-		s.transcoderFailed(v.tc, "")
+		s.transcoderFailed("")
 		return
 	}
-	v.failures, v.waiting = 0, time.Time{}
+	v.gotOutput()
 	ts, found := v.rtpTimestamp(t.ms)
 	if !found {
 		s.log.Debug("LL-HLS: a transcoded frame with no known timestamp", zap.Int64("ms", t.ms))
@@ -180,21 +155,12 @@ func (s *stream) handleTranscoded(t transcodedAU, ok bool) {
 	s.handleAU(l, ls, t.au, ts)
 }
 
-// transcodeStall is how long a running ffmpeg may go without output while frames go in.
-const transcodeStall = 5 * time.Second
-
-// transcoderFailed stops a crashed or hung ffmpeg, logs why (with its stderr, all in once it
-// is reaped) and sets the wait before the next, which doubles with each failure in a row.
-func (s *stream) transcoderFailed(tc *transcoder, why string) {
+// transcoderFailed stops a crashed, hung or unstartable ffmpeg (transcodeSlot.failed) and
+// logs why; the next starts at a keyframe.
+func (s *stream) transcoderFailed(why string) {
 	v := &s.vp
+	why, wait := v.failed(time.Now(), why)
 	s.stopTranscoder()
-	transcodeFailures.Inc()
-	v.failures++
-	wait := min(time.Second<<min(v.failures-1, 5), 30*time.Second)
-	v.retryAt = time.Now().Add(wait)
-	if why == "" {
-		why = tc.reason()
-	}
 	s.log.Warn("LL-HLS: the VP8 transcoder failed; a new one starts at a keyframe",
 		zap.String("why", why), zap.Duration("after", wait))
 	v.asm.drop()
@@ -231,7 +197,7 @@ func (v *vp8State) flowing(l int, now time.Time, d time.Duration) bool {
 
 // pickTop chooses the layer to transcode: the highest with media. A browser pauses its top
 // layer when bandwidth or CPU is short (it then sends padding only): the next one down takes
-// over at once; a higher layer takes over again once it has flowed for upSwitch, so that a
+// over at the next check (housekeep, once a second); a higher layer takes over again once it has flowed for upSwitch, so that a
 // layer that flaps does not restart ffmpeg (and the variant) every time.
 func (v *vp8State) pickTop(now time.Time) {
 	if v.src != nil && v.flowing(v.top, now, 0) {

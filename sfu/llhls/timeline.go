@@ -9,24 +9,41 @@ import (
 // offset is fixed once per source from the room's media clock, so every layer and the
 // audio share one timeline and PROGRAM-DATE-TIME is the frame's capture time.
 type sourceClock struct {
-	rate      int64
-	started   bool
-	last      uint32
-	unwrapped int64
-	offset    int64
+	rate    int64
+	started bool
+	rtp     rtpUnwrap
+	offset  int64
 }
 
 func (c *sourceClock) start(ts uint32, capture, epoch time.Time, rate uint32) {
-	c.rate, c.started, c.last, c.unwrapped = int64(rate), true, ts, 0
+	c.rate, c.started, c.rtp = int64(rate), true, rtpUnwrap{}
+	c.rtp.next(ts)
 	c.offset = durationToTicks(capture.Sub(epoch), c.rate)
 }
 
 // pts is ts on the stream's timeline (wrap-aware).
 func (c *sourceClock) pts(ts uint32) int64 {
-	c.unwrapped += int64(int32(ts - c.last))
-	c.last = ts
-	return c.unwrapped + c.offset
+	return c.rtp.next(ts) + c.offset
 }
+
+// rtpUnwrap counts a source's 32-bit RTP timestamps from its first, across wraps.
+type rtpUnwrap struct {
+	started bool
+	last    uint32
+	n       int64
+}
+
+// next is ts counted from the first timestamp given (negative for one before it).
+func (u *rtpUnwrap) next(ts uint32) int64 {
+	if u.started {
+		u.n += u.step(ts)
+	}
+	u.started, u.last = true, ts
+	return u.n
+}
+
+// step is how far ts is from the last timestamp given, without taking it.
+func (u *rtpUnwrap) step(ts uint32) int64 { return int64(int32(ts - u.last)) }
 
 func durationToTicks(d time.Duration, rate int64) int64 {
 	return int64(d/time.Second)*rate + int64(d%time.Second)*rate/int64(time.Second)

@@ -176,7 +176,7 @@ func (t *transcoder) read(outR *os.File) {
 		}
 		out := transcodedAU{au: cloneAU(au), ms: ms, audio: audio}
 		if audio {
-			if len(f.asc) != len(config) || string(f.asc) != string(config) {
+			if !bytes.Equal(f.asc, config) {
 				config = bytes.Clone(f.asc)
 			}
 			out.config = config

@@ -39,7 +39,8 @@
 // reloads and aim PART-HOLD-BACK (Glint: three parts, 600 ms) behind the live
 // edge; maxLiveSyncPlaybackRate 1.1 lets it play a little faster to get back to
 // its target after a stall (it only acts with over a second buffered). Tried
-// against Glint on a 2-core machine, 20 s runs (docs/LLHLS.md has the figures):
+// against Glint on a 2-core machine, 20 s runs, before the stall fix and the resync
+// below (docs/BENCHMARKS.md has today's figures):
 //  - the above: glass to glass ~0.86-0.93 s (p50) in runs without a stall;
 //  - maxLiveSyncPlaybackRate 1 (hls.js's default): no difference seen;
 //  - liveSyncDuration 1.5: ~1.45-1.56 s, stalls shorter (~0.75 s) but still there;

@@ -161,14 +161,17 @@ export class Side {
   }
 }
 
-// waitFirstFrame returns once the viewer has decoded a video frame, or throws
+// waitFirstFrame returns once the viewer has decoded a video frame of known size, or throws
 // after FIRST_FRAME_MS; `who` names the viewer in the error ("viewer live but …").
 export async function waitFirstFrame(viewer, who) {
   const deadline = Date.now() + FIRST_FRAME_MS;
   let s;
   do {
     s = await viewer.stats();
-    if (s.video.framesDecoded > 0) return;
+    // Chromium's stats can count the first decoded frame a moment before they
+    // report its size (CI saw framesDecoded 1 with 0x0): wait for both.
+    const v = s.video;
+    if (v.framesDecoded > 0 && v.frameWidth > 0 && v.frameHeight > 0) return;
     await sleep(250);
   } while (Date.now() < deadline);
   throw new Error(

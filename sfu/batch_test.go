@@ -21,7 +21,7 @@ type batchRig struct {
 
 func newBatchRig(t *testing.T) *batchRig {
 	cfg := DefaultConfig()
-	tr := newTrack(webrtc.RTPCodecTypeVideo, nil)
+	tr := newTrack(webrtc.RTPCodecTypeVideo, nil, nil, 1)
 	rcv := newReceiver(tr, PublishedTrack{Codec: forwardedCodecs()[1], Kind: webrtc.RTPCodecTypeVideo, SSRC: 1}, &cfg, zap.NewNop())
 	tr.attach(rcv)
 	dt := newDownTrack(tr, "video", "t", LayerFull, zap.NewNop())

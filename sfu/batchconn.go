@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,17 +21,28 @@ const (
 )
 
 // batchConn is the media socket. Outside a batch it writes each datagram at once, like a
-// plain socket. Inside one (the fan-out brackets each frame with begin and end) it queues
-// datagrams and, at the end, sends each run of equal-sized datagrams to one address (a
-// viewer's share of a frame: all but the last packet of a fragmented frame have one size)
-// as a single UDP GSO write. A profile of a 100-viewer fan-out spent three quarters of its
-// CPU in the kernel's per-datagram send path, which GSO walks once per run instead of once
-// per packet. Writes from other goroutines during a batch join the queue and go out with
-// it, microseconds later. Without GSO (old kernels) it falls back to one write per datagram.
+// plain socket. Inside one (the fan-out brackets each viewer's share of a frame with begin
+// and end) it queues datagrams and, at the end, sends each run of equal-sized datagrams to
+// one address (a viewer's share of a frame: all but the last packet of a fragmented frame
+// have one size) as a single UDP GSO write. A profile of a 100-viewer fan-out spent three
+// quarters of its CPU in the kernel's per-datagram send path, which GSO walks once per run
+// instead of once per packet. Without GSO (old kernels) it falls back to one write per
+// datagram.
+//
+// The queue is split into lanes by destination address (laneOf), each with its own lock,
+// so fan-out workers on several cores (fanPool) queue and send at once: a worker brackets a
+// viewer with that viewer's lane, and a flush holds only its lane. All of one address's
+// datagrams pass through one lane in order, so nothing to one viewer is reordered whichever
+// goroutine writes it; writes from other goroutines (RTCP, retransmissions) during a batch
+// join its lane's queue and go out with it, microseconds later.
 type batchConn struct {
 	*net.UDPConn
-	gso atomic.Bool
+	gso   atomic.Bool
+	lanes []sendLane
+}
 
+// sendLane is one lane's queue and the buffers its sends are built in.
+type sendLane struct {
 	mu    sync.Mutex
 	depth int // open batches
 	n     int // queued datagrams
@@ -38,17 +50,41 @@ type batchConn struct {
 	bufs  [maxQueued][maxPacketSize]byte
 	super [maxSegments * maxPacketSize]byte
 	oob   []byte
+	// Datagrams counted here and added to the process-wide counters now and then: a shared
+	// atomic hit by every core for every viewer would cost more than the counting is worth.
+	gsoCount, singleCount int
 }
+
+// countEvery is how many datagrams a lane counts before it adds them to the metrics.
+const countEvery = 256
 
 type queued struct {
 	addr netip.AddrPort
 	n    int
 }
 
-func newBatchConn(c *net.UDPConn) *batchConn {
-	b := &batchConn{UDPConn: c, oob: make([]byte, unix.CmsgSpace(2))}
+// newBatchConn wraps c with the given number of lanes (at least one).
+func newBatchConn(c *net.UDPConn, lanes int) *batchConn {
+	b := &batchConn{UDPConn: c, lanes: make([]sendLane, max(1, lanes))}
+	for i := range b.lanes {
+		b.lanes[i].oob = make([]byte, unix.CmsgSpace(2))
+	}
 	b.gso.Store(gsoSupported(c))
 	return b
+}
+
+// laneOf spreads addresses over n lanes. The fan-out gives each worker the viewers of its
+// lanes, so the function must be the same for both (it is: both call this).
+func laneOf(addr netip.AddrPort, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	a := addr.Addr().As16()
+	h := uint32(2166136261) // FNV-1a over the address's last four bytes and the port
+	for _, c := range [...]byte{a[12], a[13], a[14], a[15], byte(addr.Port() >> 8), byte(addr.Port())} {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return int(h % uint32(n))
 }
 
 // gsoSupported asks the kernel whether the socket knows UDP_SEGMENT (Linux 4.18+).
@@ -73,16 +109,17 @@ func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 }
 
 func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.depth == 0 || len(p) > maxPacketSize {
-		b.flushLocked() // nothing queued may be overtaken
+	l := &b.lanes[laneOf(addr, len(b.lanes))]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.depth == 0 || len(p) > maxPacketSize {
+		b.flushLocked(l) // nothing queued may be overtaken
 		return b.UDPConn.WriteToUDPAddrPort(p, addr)
 	}
-	b.q[b.n] = queued{addr: addr, n: copy(b.bufs[b.n][:], p)}
-	b.n++
-	if b.n == maxQueued {
-		b.flushLocked()
+	l.q[l.n] = queued{addr: addr, n: copy(l.bufs[l.n][:], p)}
+	l.n++
+	if l.n == maxQueued {
+		b.flushLocked(l)
 	}
 	return len(p), nil
 }
@@ -95,28 +132,32 @@ func (b *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	return b.UDPConn.WriteTo(p, addr)
 }
 
-func (b *batchConn) begin() {
-	b.mu.Lock()
-	b.depth++
-	b.mu.Unlock()
+// begin opens a batch on a lane (see laneOf); writes to the lane's addresses queue until
+// the matching end.
+func (b *batchConn) begin(lane int) {
+	l := &b.lanes[lane%len(b.lanes)]
+	l.mu.Lock()
+	l.depth++
+	l.mu.Unlock()
 }
 
-func (b *batchConn) end() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.depth--; b.depth == 0 {
-		b.flushLocked()
+func (b *batchConn) end(lane int) {
+	l := &b.lanes[lane%len(b.lanes)]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.depth--; l.depth == 0 {
+		b.flushLocked(l)
 	}
 }
 
-// flushLocked sends the queue, a run at a time. A datagram the kernel refuses is dropped,
-// as a lost UDP packet would be: the viewer NACKs it.
-func (b *batchConn) flushLocked() {
-	for i := 0; i < b.n; {
-		j := b.runEnd(i)
+// flushLocked sends a lane's queue, a run at a time. A datagram the kernel refuses is
+// dropped, as a lost UDP packet would be: the viewer NACKs it.
+func (b *batchConn) flushLocked(l *sendLane) {
+	for i := 0; i < l.n; {
+		j := l.runEnd(i)
 		if j-i > 1 && b.gso.Load() {
-			if err := b.sendGSO(i, j); err == nil {
-				datagramsGSO.Add(float64(j - i))
+			if err := b.sendGSO(l, i, j); err == nil {
+				l.count(&l.gsoCount, j-i, datagramsGSO)
 				i = j
 				continue
 			} else if errors.Is(err, unix.EIO) {
@@ -124,37 +165,45 @@ func (b *batchConn) flushLocked() {
 			}
 		}
 		for ; i < j; i++ {
-			datagramsSingle.Inc()
-			if _, err := b.UDPConn.WriteToUDPAddrPort(b.bufs[i][:b.q[i].n], b.q[i].addr); err != nil {
+			l.count(&l.singleCount, 1, datagramsSingle)
+			if _, err := b.UDPConn.WriteToUDPAddrPort(l.bufs[i][:l.q[i].n], l.q[i].addr); err != nil {
 				packetsDropped.Inc()
 			}
 		}
 	}
-	b.n = 0
+	l.n = 0
+}
+
+// count adds n to a lane's tally and hands the tally to c once it is large enough.
+func (l *sendLane) count(tally *int, n int, c prometheus.Counter) {
+	if *tally += n; *tally >= countEvery {
+		c.Add(float64(*tally))
+		*tally = 0
+	}
 }
 
 // runEnd returns the end of the GSO run starting at i: datagrams to one address, all the
 // size of the first, except that the last may be shorter (GSO's rule).
-func (b *batchConn) runEnd(i int) int {
-	first := b.q[i]
+func (l *sendLane) runEnd(i int) int {
+	first := l.q[i]
 	j := i + 1
-	for j < b.n && j-i < maxSegments && b.q[j].addr == first.addr && b.q[j].n <= first.n {
+	for j < l.n && j-i < maxSegments && l.q[j].addr == first.addr && l.q[j].n <= first.n {
 		j++
-		if b.q[j-1].n < first.n {
+		if l.q[j-1].n < first.n {
 			break
 		}
 	}
 	return j
 }
 
-func (b *batchConn) sendGSO(i, j int) error {
+func (b *batchConn) sendGSO(l *sendLane, i, j int) error {
 	off := 0
 	for k := i; k < j; k++ {
-		off += copy(b.super[off:], b.bufs[k][:b.q[k].n])
+		off += copy(l.super[off:], l.bufs[k][:l.q[k].n])
 	}
-	oob := b.oob[:unix.CmsgSpace(2)]
-	putSegmentCmsg(oob, uint16(b.q[i].n))
-	_, _, err := b.UDPConn.WriteMsgUDPAddrPort(b.super[:off], oob, b.q[i].addr)
+	oob := l.oob[:unix.CmsgSpace(2)]
+	putSegmentCmsg(oob, uint16(l.q[i].n))
+	_, _, err := b.UDPConn.WriteMsgUDPAddrPort(l.super[:off], oob, l.q[i].addr)
 	return err
 }
 

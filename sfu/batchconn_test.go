@@ -11,15 +11,19 @@ import (
 
 // TestBatchConnDeliversEveryDatagram: inside a batch, runs of equal-sized datagrams to one
 // address go out as GSO writes; every datagram must still arrive whole, once and in order,
-// whether GSO is used or not.
+// whether GSO is used or not, and whether the two receivers share a send lane or not.
 func TestBatchConnDeliversEveryDatagram(t *testing.T) {
-	for _, gso := range []bool{true, false} {
-		t.Run(fmt.Sprintf("gso=%v", gso), func(t *testing.T) {
+	for _, c := range []struct {
+		gso   bool
+		lanes int
+	}{{true, 1}, {false, 1}, {true, 5}} {
+		gso, lanes := c.gso, c.lanes
+		t.Run(fmt.Sprintf("gso=%v,lanes=%d", gso, lanes), func(t *testing.T) {
 			tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := newBatchConn(tx)
+			b := newBatchConn(tx, lanes)
 			defer b.Close()
 			if gso && !b.gso.Load() {
 				t.Skip("this kernel has no UDP GSO; the fallback is tested below")
@@ -44,7 +48,9 @@ func TestBatchConnDeliversEveryDatagram(t *testing.T) {
 				}
 			}
 			send(1, 300, 9) // not batched: goes at once
-			b.begin()
+			for l := range lanes {
+				b.begin(l)
+			}
 			for i := range 10 {
 				size := 1216
 				if i == 9 {
@@ -58,7 +64,9 @@ func TestBatchConnDeliversEveryDatagram(t *testing.T) {
 			for i := range 3 {
 				send(0, 1216, byte(40+i))
 			}
-			b.end()
+			for l := range lanes {
+				b.end(l)
+			}
 			for to := range rx {
 				_ = rx[to].SetReadDeadline(time.Now().Add(2 * time.Second))
 				buf := make([]byte, 2000)
@@ -77,7 +85,7 @@ func TestBatchConnDeliversEveryDatagram(t *testing.T) {
 }
 
 func TestBatchConnRuns(t *testing.T) {
-	b := &batchConn{}
+	b := &sendLane{}
 	a1 := mustAddrPort("127.0.0.1:1000")
 	a2 := mustAddrPort("127.0.0.1:2000")
 	sizes := []struct {

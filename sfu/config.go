@@ -68,6 +68,15 @@ type Config struct {
 	VideoCachePackets int `yaml:"video_cache_packets"`
 	AudioCachePackets int `yaml:"audio_cache_packets"`
 
+	// FanoutWorkers is how many goroutines fan a large room's frames out to its viewers at
+	// once, the track's own included; 0 means GOMAXPROCS (the cores Go may use), and 1 keeps
+	// all of a track's fan-out on its one goroutine. It also splits each media socket's send
+	// queue into as many lanes (about 250 KiB each).
+	FanoutWorkers int `yaml:"fanout_workers"`
+	// FanoutParallelMin is the number of viewers of one track from which its fan-out is
+	// split over the workers; below it, handing work around costs more than it saves.
+	FanoutParallelMin int `yaml:"fanout_parallel_min"`
+
 	// Net replaces the host's network, for tests on pion's virtual network (transport/vnet),
 	// where links with a set rate, delay and loss can be built in-process. UDPAddr must then
 	// name the virtual address. Media sockets on it send one datagram at a time (no GSO).
@@ -92,6 +101,7 @@ func DefaultConfig() Config {
 		KeyframeInterval:  200 * time.Millisecond,
 		VideoCachePackets: 1024,
 		AudioCachePackets: 128,
+		FanoutParallelMin: 32,
 	}
 }
 
@@ -138,6 +148,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sfu: video_cache_packets must be 64..32768, got %d", c.VideoCachePackets)
 	case c.AudioCachePackets < 16 || c.AudioCachePackets > 1<<15:
 		return fmt.Errorf("sfu: audio_cache_packets must be 16..32768, got %d", c.AudioCachePackets)
+	case c.FanoutWorkers < 0 || c.FanoutWorkers > maxFanoutWorkers:
+		return fmt.Errorf("sfu: fanout_workers must be 0..%d (0: one per core), got %d", maxFanoutWorkers, c.FanoutWorkers)
+	case c.FanoutParallelMin < 1:
+		return fmt.Errorf("sfu: fanout_parallel_min must be at least 1, got %d", c.FanoutParallelMin)
 	}
 	return nil
+}
+
+// fanoutWorkers resolves FanoutWorkers' 0 to the cores Go may use, within the bound.
+func (c Config) fanoutWorkers() int {
+	if c.FanoutWorkers > 0 {
+		return c.FanoutWorkers
+	}
+	return min(runtime.GOMAXPROCS(0), maxFanoutWorkers)
 }

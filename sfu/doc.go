@@ -6,6 +6,8 @@
 //
 // A media packet takes three hops: Receiver.Run reads it from the publisher (collecting a
 // frame's packets), Track.forwardBatch hands the frame to each DownTrack in a copy-on-write
-// snapshot, and DownTrack.writeBatch rewrites
-// its header and writes it to the viewer's transport.
+// snapshot (in a large room, split by send lane over the engine's fan-out workers, one per
+// core: fanpool.go), and DownTrack.writeBatch rewrites its header and writes it to the
+// viewer's transport, whose socket queues a viewer's share of a frame and sends it in one
+// UDP GSO write (batchconn.go).
 package sfu

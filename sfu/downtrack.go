@@ -23,6 +23,7 @@ type DownTrack struct {
 	id, streamID string
 	track        *Track
 	log          *zap.Logger
+	lane         atomic.Int32 // the viewer's send lane (laneOf its address); 0 until known
 
 	mu        sync.Mutex
 	writer    webrtc.TrackLocalWriter

@@ -140,7 +140,7 @@ func (w *recordingWriter) Write(b []byte) (int, error) { return len(b), nil }
 // retry paces asking one layer again, not asking another.
 func TestSwitchAsksTheNewLayerAtOnce(t *testing.T) {
 	cfg := DefaultConfig()
-	tr := newTrack(webrtc.RTPCodecTypeVideo, nil)
+	tr := newTrack(webrtc.RTPCodecTypeVideo, nil, nil, 1)
 	codec := forwardedCodecs()[1] // H.264 constrained baseline
 	var plis [numLayers]atomic.Int32
 	rcvs := make([]*Receiver, numLayers)

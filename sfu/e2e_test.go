@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/glintlive/glint/ingest/whip"
@@ -25,11 +26,15 @@ func subscriber(t *testing.T, s *sfu.SFU, room string) sfutest.Signal {
 	}
 }
 
-func newTestSFU(t *testing.T) *sfu.SFU {
+// newTestSFU starts an SFU on loopback; tune, when given, changes its settings first.
+func newTestSFU(t *testing.T, tune ...func(*sfu.Config)) *sfu.SFU {
 	t.Helper()
 	cfg := sfu.DefaultConfig()
 	cfg.UDPAddr = "127.0.0.1:0"
 	cfg.KeyframeInterval = 100 * time.Millisecond
+	for _, f := range tune {
+		f(&cfg)
+	}
 	s, err := sfu.New(cfg, sfutest.Logger())
 	if err != nil {
 		t.Fatal(err)
@@ -83,10 +88,27 @@ func TestPublisherLossRepairedInLargeFrames(t *testing.T) {
 // before the host goes live, receive every frame intact with continuous sequence numbers and
 // growing timestamps, across the host reconnecting in the middle (a new session that
 // replaces the old one before it timed out). Half the viewers lose one packet in fifteen:
-// they are whole only because the SFU answers their NACKs from its cache.
+// they are whole only because the SFU answers their NACKs from its cache. It runs twice:
+// with each track's fan-out on its own goroutine, and split over four workers from two
+// viewers on (the parallel fan-out must keep every viewer's packets whole and in order).
 func TestPublisherRestartKeepsViewersContinuous(t *testing.T) {
+	t.Run("one goroutine", func(t *testing.T) {
+		testRestartContinuity(t, func(c *sfu.Config) { c.FanoutWorkers = 1 })
+	})
+	t.Run("four workers", func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(sfu.Collectors()...)
+		before := counter(t, reg, "glint_sfu_fanout_shares_total")
+		testRestartContinuity(t, func(c *sfu.Config) { c.FanoutWorkers, c.FanoutParallelMin = 4, 2 })
+		if counter(t, reg, "glint_sfu_fanout_shares_total") == before {
+			t.Fatal("no share of any frame went to a fan-out worker: the parallel path was not taken")
+		}
+	})
+}
+
+func testRestartContinuity(t *testing.T, tune func(*sfu.Config)) {
 	const viewers, perSession = 20, 45
-	s := newTestSFU(t)
+	s := newTestSFU(t, tune)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	log := sfutest.Logger()

@@ -24,7 +24,7 @@ func (w *countingWriter) Write(b []byte) (int, error) { return len(b), nil }
 // newBenchTrack builds a video Track with n connected DownTracks fed by one H.264 Receiver.
 func newBenchTrack(tb testing.TB, n int) (*Track, *Receiver, []*countingWriter) {
 	cfg := DefaultConfig()
-	tr := newTrack(webrtc.RTPCodecTypeVideo, nil)
+	tr := newTrack(webrtc.RTPCodecTypeVideo, nil, nil, 1)
 	codec := forwardedCodecs()[1] // H.264 constrained baseline
 	rcv := newReceiver(tr, PublishedTrack{Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 1}, &cfg, zap.NewNop())
 	tr.attach(rcv)

@@ -53,6 +53,10 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "bwe_probes_failed_total",
 		Help: "Bandwidth probes that did not show more capacity than the estimate.",
 	})
+	fanoutShares = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "fanout_shares_total",
+		Help: "Shares of a frame's viewers handed to another core's fan-out worker (large rooms only).",
+	})
 	datagramsGSO = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "udp_gso_datagrams_total",
 		Help: "Media datagrams sent in UDP GSO batches (one send per viewer per frame).",
@@ -96,6 +100,6 @@ var viewersOnLayer = [numLayers]prometheus.Gauge{
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, roomsGauge, sessionsGauge, sessionsReaped,
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, fanoutShares, roomsGauge, sessionsGauge, sessionsReaped,
 		handshakesInFlight, handshakesRefused, hostsGone}
 }

@@ -55,6 +55,7 @@ type Receiver struct {
 	closed     bool
 
 	clock mediaClock // RTP timestamps to capture time, from the publisher's sender reports
+	fan   fanState   // the parallel fan-out's bookkeeping (Run's goroutine only)
 
 	// The layer's bitrate, measured over rateWindow by Run and read by viewers' allocators.
 	rate      atomic.Int64 // bits per second

@@ -37,7 +37,7 @@ func TestPaddingDoesNotKeepALayerAlive(t *testing.T) {
 		}
 		src.pkts = append(src.pkts, b)
 	}
-	track := newTrack(webrtc.RTPCodecTypeVideo, nil)
+	track := newTrack(webrtc.RTPCodecTypeVideo, nil, nil, 1)
 	codec := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}
 	cfg := DefaultConfig()
 	r := newReceiver(track, PublishedTrack{Source: &src, Codec: codec, Kind: webrtc.RTPCodecTypeVideo, SSRC: 5}, &cfg, zap.NewNop())

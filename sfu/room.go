@@ -43,8 +43,8 @@ func newRoom(s *SFU, name string) *Room {
 		name:  name,
 		sfu:   s,
 		log:   s.log.With(zap.String("room", name)),
-		audio: newTrack(webrtc.RTPCodecTypeAudio, s.engine),
-		video: newTrack(webrtc.RTPCodecTypeVideo, s.engine),
+		audio: s.engine.newTrack(webrtc.RTPCodecTypeAudio),
+		video: s.engine.newTrack(webrtc.RTPCodecTypeVideo),
 	}
 }
 

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 
 	"github.com/pion/rtcp"
@@ -73,7 +74,12 @@ func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.
 		return nil, "", err
 	}
 	bwe := s.engine.takeBWE(p.PC.ID())
+	ice := sub.videoSender.Transport().ICETransport()
+	ice.OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) { sub.setLane(pair) })
 	p.OnConnected(func() {
+		if pair, err := ice.GetSelectedCandidatePair(); err == nil && pair != nil {
+			sub.setLane(pair)
+		}
 		sub.mu.Lock()
 		defer sub.mu.Unlock()
 		for _, dt := range sub.downTracks {
@@ -82,6 +88,24 @@ func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.
 		sub.startAllocator(bwe)
 	})
 	return sub, answer, nil
+}
+
+// setLane puts the viewer's DownTracks on the send lane of the address its media goes to,
+// the selected ICE pair's remote end, so the fan-out worker of that lane serves it.
+func (s *Subscriber) setLane(pair *webrtc.ICECandidatePair) {
+	if pair == nil || pair.Remote == nil {
+		return
+	}
+	ip, err := netip.ParseAddr(pair.Remote.Address)
+	if err != nil {
+		return // an mDNS name never gets here: pion resolves it before pairing
+	}
+	lane := s.room.sfu.engine.laneFor(netip.AddrPortFrom(ip.Unmap(), pair.Remote.Port))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, dt := range s.downTracks {
+		dt.track.setLane(dt, lane)
+	}
 }
 
 // Room is the room the viewer watches.

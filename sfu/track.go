@@ -14,29 +14,34 @@ import (
 // viewer renegotiating anything.
 type Track struct {
 	kind    webrtc.RTPCodecType
-	batcher batcher // nil in tests without sockets
+	batcher batcher  // nil in tests without sockets
+	pool    *fanPool // nil: every frame is fanned out by its Receiver alone
+	lanes   int      // send lanes of the media sockets: how the viewer set is split
 
 	// layers are the sources feeding the Track, by simulcast layer; a publisher without
 	// simulcast fills LayerFull only.
 	layers [numLayers]atomic.Pointer[Receiver]
 
-	mu         sync.Mutex // serialises changes to downTracks; readers use the snapshot
-	downTracks atomic.Pointer[[]*DownTrack]
-	readers    atomic.Pointer[[]MediaReader] // copy-on-write, like downTracks (see reader.go)
+	mu      sync.Mutex // serialises changes to viewers; readers use the snapshot
+	viewers atomic.Pointer[viewerSet]
+	readers atomic.Pointer[[]MediaReader] // copy-on-write, like downTracks (see reader.go)
 
 	demand     layerDemand  // video only: which layers viewers want (dynacast)
 	attachedAt atomic.Int64 // unix nanos the current host's first layer attached
 }
 
-// batcher brackets a fan-out so its datagrams go out in as few sends as possible.
+// batcher brackets one viewer's share of a frame, on the viewer's send lane (laneOf), so
+// its datagrams go out in as few sends as possible.
 type batcher interface {
-	beginBatch()
-	endBatch()
+	beginBatch(lane int)
+	endBatch(lane int)
 }
 
-func newTrack(kind webrtc.RTPCodecType, b batcher) *Track {
-	t := &Track{kind: kind, batcher: b}
-	t.downTracks.Store(&[]*DownTrack{})
+// newTrack makes a Track; b and pool may be nil (tests without sockets), and lanes is the
+// number of send lanes (1 without a pool).
+func newTrack(kind webrtc.RTPCodecType, b batcher, pool *fanPool, lanes int) *Track {
+	t := &Track{kind: kind, batcher: b, pool: pool, lanes: max(1, lanes)}
+	t.viewers.Store(newViewerSet(nil, t.lanes))
 	t.readers.Store(&[]MediaReader{})
 	return t
 }
@@ -80,7 +85,7 @@ func (t *Track) pick(maxLayer int, now int64) *Receiver {
 }
 
 // snapshot is the copy-on-write list of DownTracks: the fan-out reads it without a lock.
-func (t *Track) snapshot() []*DownTrack { return *t.downTracks.Load() }
+func (t *Track) snapshot() []*DownTrack { return t.viewers.Load().all }
 
 // attach makes r the Track's source for its layer. Layers left by another (replaced)
 // host session are cleared, so viewers never mix two hosts. It asks for a keyframe so
@@ -114,7 +119,7 @@ func (t *Track) addDownTrack(dt *DownTrack) {
 	next := make([]*DownTrack, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, dt)
-	t.downTracks.Store(&next)
+	t.viewers.Store(newViewerSet(next, t.lanes))
 }
 
 func (t *Track) removeDownTrack(dt *DownTrack) {
@@ -127,32 +132,58 @@ func (t *Track) removeDownTrack(dt *DownTrack) {
 			next = append(next, d)
 		}
 	}
-	t.downTracks.Store(&next)
+	t.viewers.Store(newViewerSet(next, t.lanes))
+}
+
+// setLane moves dt to send lane l (its viewer's address, see laneOf), so the parallel
+// fan-out gives it to the worker whose lane it is. Any lane is correct; the right one lets
+// the viewer's datagrams leave in the same sends as the rest of the worker's share.
+func (t *Track) setLane(dt *DownTrack, l int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if dt.lane.Swap(int32(l)) == int32(l) {
+		return
+	}
+	t.viewers.Store(newViewerSet(t.snapshot(), t.lanes))
 }
 
 // forwardBatch is the second hop: hand a frame's packets from r to every DownTrack, each
-// viewer getting the whole batch in turn. A Receiver that has been replaced (the old session
-// of a host who already republished) is ignored, so two sources never interleave on one
-// viewer's stream.
+// viewer getting the whole batch in turn; in a room large enough, several workers do so at
+// once, each for the viewers of its lanes (see fanPool). A Receiver that has been replaced
+// (the old session of a host who already republished) is ignored, so two sources never
+// interleave on one viewer's stream.
 func (t *Track) forwardBatch(r *Receiver, batch []batchPacket) {
 	if !t.current(r) {
 		return
 	}
-	sent := 0
-	for _, dt := range t.snapshot() {
-		// Each viewer's share of the frame leaves in one send as soon as it is ready.
-		if t.batcher != nil {
-			t.batcher.beginBatch()
-		}
-		sent += dt.writeBatch(r, batch)
-		if t.batcher != nil {
-			t.batcher.endBatch()
-		}
+	vs := t.viewers.Load()
+	var sent int
+	if t.pool != nil && len(vs.all) >= t.pool.min {
+		sent = t.pool.forward(t, r, batch, vs.shares)
+	} else {
+		sent = t.forwardShare(r, batch, vs.all)
 	}
-	// One shared counter update per packet, not per viewer: an atomic every core hits for
+	// One shared counter update per frame, not per viewer: an atomic every core hits for
 	// every viewer would cost more than the counting is worth.
 	if sent > 0 {
 		packetsForwarded.Add(float64(sent))
 	}
 	t.readBatch(r, batch)
+}
+
+// forwardShare writes batch to each viewer of share in turn, returning the packets sent.
+func (t *Track) forwardShare(r *Receiver, batch []batchPacket, share []*DownTrack) int {
+	sent := 0
+	for _, dt := range share {
+		// Each viewer's share of the frame leaves in one send as soon as it is ready.
+		if t.batcher == nil {
+			sent += dt.writeBatch(r, batch)
+			continue
+		}
+		l := int(dt.lane.Load())
+		t.batcher.beginBatch(l)
+		sent += dt.writeBatch(r, batch)
+		t.batcher.endBatch(l)
+	}
+	return sent
 }

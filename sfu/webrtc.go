@@ -3,6 +3,7 @@ package sfu
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -24,6 +25,8 @@ import (
 type engine struct {
 	mux   udpMux
 	conns []*batchConn
+	pool  *fanPool // nil on one core
+	lanes int      // each conn's send lanes: one per fan-out worker
 	pub   *webrtc.API
 	sub   *webrtc.API
 	// bwes holds each viewer PeerConnection's bandwidth estimation, by pc.ID(), from when
@@ -39,12 +42,13 @@ type udpMux interface {
 
 func newEngine(cfg *Config, log *zap.Logger) (*engine, error) {
 	loggers := newPionLoggerFactory(log)
-	mux, conns, err := listenUDPMux(cfg, loggers)
+	lanes := cfg.fanoutWorkers()
+	mux, conns, err := listenUDPMux(cfg, lanes, loggers)
 	if err != nil {
 		return nil, err
 	}
 	se := newSettingEngine(cfg, mux, loggers)
-	e := &engine{mux: mux, conns: conns}
+	e := &engine{mux: mux, conns: conns, lanes: lanes}
 	if e.pub, err = newAPI(se, registerPublisherInterceptors); err == nil {
 		e.sub, err = newAPI(se, e.registerViewerInterceptors)
 	}
@@ -52,6 +56,7 @@ func newEngine(cfg *Config, log *zap.Logger) (*engine, error) {
 		_ = mux.Close()
 		return nil, err
 	}
+	e.pool = newFanPool(lanes, cfg.FanoutParallelMin)
 	return e, nil
 }
 
@@ -67,7 +72,7 @@ func (e *engine) takeBWE(pcID string) *viewerBWE {
 // listenUDPMux opens the media port. ICE must know which local address a packet reached,
 // so on the wildcard address there is one socket per interface address, all on one port.
 // Every socket is a batchConn, so the fan-out sends a viewer's share of a frame at once.
-func listenUDPMux(cfg *Config, loggers logging.LoggerFactory) (udpMux, []*batchConn, error) {
+func listenUDPMux(cfg *Config, lanes int, loggers logging.LoggerFactory) (udpMux, []*batchConn, error) {
 	addr, err := net.ResolveUDPAddr("udp4", cfg.UDPAddr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sfu: udp_addr: %w", err)
@@ -98,7 +103,7 @@ func listenUDPMux(cfg *Config, loggers logging.LoggerFactory) (udpMux, []*batchC
 		// Errors only mean the kernel keeps its default; the cap is net.core.rmem_max/wmem_max.
 		_ = c.SetReadBuffer(cfg.UDPBufferBytes)
 		_ = c.SetWriteBuffer(cfg.UDPBufferBytes)
-		bc := newBatchConn(c)
+		bc := newBatchConn(c, lanes)
 		conns = append(conns, bc)
 		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: bc, Logger: loggers.NewLogger("udpmux")}))
 	}
@@ -144,19 +149,30 @@ func (e *engine) localAddr() *net.UDPAddr {
 	return addrs[0].(*net.UDPAddr)
 }
 
-func (e *engine) close() error { return e.mux.Close() }
+func (e *engine) close() error {
+	e.pool.close()
+	return e.mux.Close()
+}
 
-// beginBatch and endBatch bracket a fan-out: datagrams written in between are sent
-// together when it ends.
-func (e *engine) beginBatch() {
+// newTrack makes a stage Track fanned out through the engine's sockets and workers.
+func (e *engine) newTrack(kind webrtc.RTPCodecType) *Track {
+	return newTrack(kind, e, e.pool, e.lanes)
+}
+
+// laneFor is the send lane of a viewer at addr (see laneOf).
+func (e *engine) laneFor(addr netip.AddrPort) int { return laneOf(addr, e.lanes) }
+
+// beginBatch and endBatch bracket one viewer's share of a fan-out on its lane: datagrams
+// written in between are sent together when it ends.
+func (e *engine) beginBatch(lane int) {
 	for _, c := range e.conns {
-		c.begin()
+		c.begin(lane)
 	}
 }
 
-func (e *engine) endBatch() {
+func (e *engine) endBatch(lane int) {
 	for _, c := range e.conns {
-		c.end()
+		c.end(lane)
 	}
 }
 

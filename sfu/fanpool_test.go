@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -158,5 +160,74 @@ func BenchmarkFanoutParallel1000(b *testing.B) {
 	b.StopTimer()
 	if w := writers[999]; w.packets != (b.N+1)*10 || w.gaps != 0 {
 		b.Fatalf("last viewer got %d packets (%d breaks), want %d", w.packets, w.gaps, (b.N+1)*10)
+	}
+}
+
+// socketWriter stands in for a viewer's SRTP stream on the real media socket: it writes the
+// packet, header rebuilt, to the viewer's address through the batchConn, as pion would
+// after encrypting it.
+type socketWriter struct {
+	conn *batchConn
+	addr netip.AddrPort
+	buf  [maxPacketSize]byte
+	_    [128]byte
+}
+
+func (w *socketWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	n, err := h.MarshalTo(w.buf[:])
+	if err != nil {
+		return 0, err
+	}
+	n += copy(w.buf[n:], payload)
+	return w.conn.WriteToAddrPort(w.buf[:n], w.addr)
+}
+
+func (w *socketWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// connBatcher brackets shares on one batchConn, as the engine does on each of its sockets.
+type connBatcher struct{ c *batchConn }
+
+func (b connBatcher) beginBatch(lane int) { b.c.begin(lane) }
+func (b connBatcher) endBatch(lane int)   { b.c.end(lane) }
+
+// BenchmarkFanoutSockets200 forwards one 10-packet frame to 200 viewers per op through the
+// real send path (lanes, GSO, the kernel's loopback), split over GOMAXPROCS workers: with
+// -cpu 1,2 it shows whether the socket, not only the SFU's own work, scales across cores.
+// The viewers' sockets are never read, so the kernel drops what overflows them after
+// doing the sending work, which is what is measured. SRTP is left out (pion's cost, per
+// viewer, which only adds parallel work).
+func BenchmarkFanoutSockets200(b *testing.B) {
+	const viewers = 200
+	workers := DefaultConfig().fanoutWorkers()
+	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn := newBatchConn(tx, workers)
+	defer conn.Close()
+	pool := newFanPool(workers, 1)
+	defer pool.close()
+	cfg := DefaultConfig()
+	tr := newTrack(webrtc.RTPCodecTypeVideo, connBatcher{conn}, pool, workers)
+	rcv := newReceiver(tr, PublishedTrack{Codec: forwardedCodecs()[1], Kind: webrtc.RTPCodecTypeVideo, SSRC: 1}, &cfg, zap.NewNop())
+	tr.attach(rcv)
+	for i := range viewers {
+		rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rx.Close()
+		addr := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+		dt := newTestDownTrack(tr, &socketWriter{conn: conn, addr: addr}, i)
+		tr.addDownTrack(dt)
+		tr.setLane(dt, laneOf(addr, workers))
+	}
+	f := newFrameSender(tr, rcv)
+	f.frame(10, true)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(f.payload) * 10 * viewers))
+	b.ResetTimer()
+	for range b.N {
+		f.frame(10, false)
 	}
 }

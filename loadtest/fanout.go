@@ -34,8 +34,17 @@ type FanoutConfig struct {
 	CacheDir string
 	// ServerPID, when not 0, is read from /proc for the server's CPU and memory.
 	ServerPID int
-	// JoinConcurrency bounds viewers negotiating at once.
+	// JoinConcurrency bounds viewers negotiating at once (in each agent, with Procs).
 	JoinConcurrency int
+	// Procs, when not 0, runs the viewers in that many agent processes (AgentCommand),
+	// shared out evenly, instead of in this one: see agent.go.
+	Procs int
+	// CPUs pins agent i to CPUs[i % len(CPUs)] (nil: no pinning).
+	CPUs [][]int
+	// AgentCommand starts one agent (`glint loadtest fanout-agent`); AgentEnv is added to
+	// its environment.
+	AgentCommand []string
+	AgentEnv     []string
 	// Progress receives a live status line per second (nil: none).
 	Progress io.Writer
 }
@@ -53,19 +62,31 @@ func (c *FanoutConfig) Validate() error {
 		return errors.New("loadtest: join concurrency must be at least 1")
 	case c.Layer != "" && c.Layer != "q" && c.Layer != "h" && c.Layer != "f":
 		return fmt.Errorf("loadtest: layer %q: want q, h or f", c.Layer)
+	case c.Procs < 0 || c.Procs > maxProcs:
+		return fmt.Errorf("loadtest: --procs %d: want 0..%d", c.Procs, maxProcs)
+	case c.Procs > 0 && len(c.AgentCommand) == 0:
+		return errors.New("loadtest: --procs needs the command that starts an agent")
+	case c.Procs == 0 && len(c.CPUs) > 0:
+		return errors.New("loadtest: --cpus pins agent processes: give --procs too")
 	}
 	if err := c.Clip.validate(); err != nil {
 		return err
 	}
 	prev := 0
 	for _, n := range c.Steps {
-		if n < 1 || n > 5000 || n < prev {
-			return fmt.Errorf("loadtest: viewer steps must rise from 1 to at most 5000, got %v", c.Steps)
+		if n < 1 || n > maxSteps || n < prev {
+			return fmt.Errorf("loadtest: viewer steps must rise from 1 to at most %d, got %v", maxSteps, c.Steps)
 		}
 		prev = n
 	}
 	return nil
 }
+
+// maxSteps bounds a step's viewers, maxProcs the agent processes.
+const (
+	maxSteps = 5000
+	maxProcs = 64
+)
 
 // Fanout runs the test and returns one result per step. Every viewer and the publisher are
 // closed (their sessions DELETEd) before it returns.
@@ -96,7 +117,13 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 
 	r := &run{cfg: cfg, api: api, client: client, latency: newFrameLatency(), joins: &Histogram{}}
 	defer r.closeViewers()
-	report := &Report{Target: cfg.WHEP, Clip: cfg.Clip, Duration: cfg.Duration, ClientCPUs: runtime.NumCPU(), Started: time.Now()}
+	if cfg.Procs > 0 {
+		if r.agents, err = startAgents(ctx, cfg); err != nil {
+			return nil, err
+		}
+		defer closeAgents(r.agents)
+	}
+	report := &Report{Target: cfg.WHEP, Clip: cfg.Clip, Duration: cfg.Duration, ClientCPUs: runtime.NumCPU(), ClientProcs: max(1, cfg.Procs), Started: time.Now()}
 	time.Sleep(time.Second) // let the stream settle before the baseline reading
 	if cfg.ServerPID != 0 {
 		base, err := readProc(strconv.Itoa(cfg.ServerPID))
@@ -211,6 +238,7 @@ type run struct {
 	latency frameLatency
 	joins   *Histogram
 	baseRSS int64
+	agents  []*agentProc // viewers live in these processes when there are any
 
 	mu      sync.Mutex
 	viewers []*viewer
@@ -220,16 +248,49 @@ type run struct {
 // step grows the audience to n viewers and measures for the configured duration.
 func (r *run) step(ctx context.Context, index, n int) (StepResult, error) {
 	r.joins.Reset()
-	if err := r.addViewers(ctx, n); err != nil {
+	if err := r.tellAgents("reset-joins"); err != nil {
+		return StepResult{}, err
+	}
+	if err := r.grow(ctx, n); err != nil {
 		return StepResult{}, err
 	}
 	r.latency.reset()
-	before := r.snapshot()
+	if err := r.tellAgents("reset-latency"); err != nil {
+		return StepResult{}, err
+	}
+	before, err := r.snapshot()
+	if err != nil {
+		return StepResult{}, err
+	}
 	if err := r.measure(ctx, index, n); err != nil {
 		return StepResult{}, err
 	}
-	after := r.snapshot()
+	after, err := r.snapshot()
+	if err != nil {
+		return StepResult{}, err
+	}
 	return r.result(n, before, after), nil
+}
+
+// grow brings the audience to n viewers: here, or shared out over the agents.
+func (r *run) grow(ctx context.Context, n int) error {
+	if len(r.agents) == 0 {
+		return r.addViewers(ctx, n)
+	}
+	return eachAgent(r.agents, func(i int, a *agentProc) error {
+		share := n / len(r.agents)
+		if i < n%len(r.agents) {
+			share++
+		}
+		return a.call(agentRequest{Op: "add", N: share}, &agentReply{})
+	})
+}
+
+// tellAgents sends every agent a request answered by a plain reply.
+func (r *run) tellAgents(op string) error {
+	return eachAgent(r.agents, func(_ int, a *agentProc) error {
+		return a.call(agentRequest{Op: op}, &agentReply{})
+	})
 }
 
 // addViewers connects viewers until there are n (failures are counted, not fatal: a server
@@ -278,18 +339,27 @@ func (r *run) measure(ctx context.Context, index, n int) error {
 	end := time.Now().Add(r.cfg.Duration)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	last := r.snapshot()
+	last, err := r.snapshot()
+	if err != nil {
+		return err
+	}
 	for time.Now().Before(end) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
 		}
-		cur := r.snapshot()
+		cur, err := r.snapshot()
+		if err != nil {
+			return err
+		}
 		secs := cur.at.Sub(last.at).Seconds()
 		line := fmt.Sprintf("\rstep %d/%d: %d/%d viewers  p50 %s  p99 %s  %.1f Mbit/s  client CPU %.0f%%",
 			index+1, len(r.cfg.Steps), cur.viewers, n, ms(r.latency.all.Quantile(0.5)), ms(r.latency.all.Quantile(0.99)),
 			float64(cur.bytes-last.bytes)*8/1e6/secs, cpuPercent(last.self, cur.self))
+		if len(r.agents) > 0 {
+			line += fmt.Sprintf(" (%d processes)", len(r.agents)+1)
+		}
 		if cur.hasServer {
 			line += fmt.Sprintf("  server CPU %.0f%%", cpuPercent(last.server, cur.server))
 		}

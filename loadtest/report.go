@@ -13,8 +13,10 @@ type Report struct {
 	Clip       ClipSpec      `json:"clip"`
 	Duration   time.Duration `json:"step_duration_ns"`
 	ClientCPUs int           `json:"client_cpus"`
-	Started    time.Time     `json:"started"`
-	Steps      []StepResult  `json:"steps"`
+	// ClientProcs is how many processes held the viewers (agents; 1: this one).
+	ClientProcs int          `json:"client_procs"`
+	Started     time.Time    `json:"started"`
+	Steps       []StepResult `json:"steps"`
 }
 
 // StepResult is one ramp step. Latencies and join times are in milliseconds.
@@ -39,8 +41,11 @@ type StepResult struct {
 	Freezes         uint64  `json:"freezes"`
 	Mbps            float64 `json:"delivered_mbps"`
 	Packets         uint64  `json:"delivered_packets"`
-	ClientCPU       float64 `json:"client_cpu_percent"`
-	ClientLimited   bool    `json:"client_limited"`
+	// ClientCPU is the load generator's CPU, all its processes together, in % of one core.
+	ClientCPU float64 `json:"client_cpu_percent"`
+	// ClientLimited: some process of the generator was above 90 % of the CPUs it may use,
+	// so the figures describe the client as much as the server.
+	ClientLimited bool `json:"client_limited"`
 	// ClientCPUPerPacket is the generator's own cost per packet received: when it is larger
 	// than the server's, frame latency at many viewers measures the client's queue too.
 	ClientCPUPerPacket float64 `json:"client_cpu_us_per_packet"`
@@ -55,16 +60,21 @@ type StepResult struct {
 // counters is a reading of every viewer's totals and of /proc.
 type counters struct {
 	at                              time.Time
-	viewers                         int
+	viewers, failed                 int
 	frames, freezes, packets, bytes uint64
 	received, expected              uint64
-	reading
+	reading                                         // self: this process and the agents together
+	ownCPU                          time.Duration   // this process's CPU time alone
+	agentCPU                        []time.Duration // each agent's CPU time so far
+	agentProcs                      []int           // and the cores it may use
 }
 
-func (r *run) snapshot() counters {
+// localCounters sums the viewers held by this process.
+func (r *run) localCounters() counters {
 	c := counters{at: time.Now()}
 	r.mu.Lock()
-	c.viewers = len(r.viewers)
+	defer r.mu.Unlock()
+	c.viewers, c.failed = len(r.viewers), r.failed
 	for _, v := range r.viewers {
 		c.frames += v.frames.Load()
 		c.freezes += v.freezes.Load()
@@ -73,9 +83,73 @@ func (r *run) snapshot() counters {
 		c.received += v.received.Load()
 		c.expected += v.expected.Load()
 	}
-	r.mu.Unlock()
-	c.reading = readNow(r.cfg.ServerPID)
 	return c
+}
+
+// snapshot reads every viewer's totals, here and in the agents, and /proc. With agents it
+// also replaces the latency and join histograms with the sum of theirs.
+func (r *run) snapshot() (counters, error) {
+	c := r.localCounters()
+	if len(r.agents) > 0 {
+		snaps := make([]agentSnap, len(r.agents))
+		if err := eachAgent(r.agents, func(i int, a *agentProc) error { return a.call(agentRequest{Op: "snap"}, &snaps[i]) }); err != nil {
+			return c, err
+		}
+		if err := r.mergeAgents(&c, snaps); err != nil {
+			return c, err
+		}
+	}
+	c.reading = readNow(r.cfg.ServerPID)
+	c.at, c.ownCPU = time.Now(), c.self.cpu
+	for _, cpu := range c.agentCPU {
+		c.self.cpu += cpu
+	}
+	return c, nil
+}
+
+// mergeAgents adds the agents' counters to c and sets the histograms to the sum of theirs.
+func (r *run) mergeAgents(c *counters, snaps []agentSnap) error {
+	r.latency.reset()
+	r.joins.Reset()
+	for _, s := range snaps {
+		c.viewers += s.Viewers
+		c.failed += s.Failed
+		c.frames += s.Frames
+		c.freezes += s.Freezes
+		c.packets += s.Packets
+		c.bytes += s.Bytes
+		c.received += s.Received
+		c.expected += s.Expected
+		c.agentCPU = append(c.agentCPU, time.Duration(s.CPU))
+		c.agentProcs = append(c.agentProcs, s.Procs)
+		for _, m := range []struct {
+			h *Histogram
+			w histoWire
+		}{{r.latency.all, s.All}, {r.latency.key, s.Key}, {r.latency.delta, s.Delta}, {r.joins, s.Joins}} {
+			if err := m.h.add(m.w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// limited reports whether some process of the generator was CPU-bound between a and b.
+func limited(a, b counters) bool {
+	wall := b.at.Sub(a.at)
+	if wall <= 0 {
+		return false
+	}
+	pct := func(from, to time.Duration) float64 { return 100 * float64(to-from) / float64(wall) }
+	if clientLimited(pct(a.ownCPU, b.ownCPU)) {
+		return true
+	}
+	for i := range min(len(a.agentCPU), len(b.agentCPU)) {
+		if pct(a.agentCPU[i], b.agentCPU[i]) > clientLimitedPercent*float64(max(1, b.agentProcs[i])) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) result(n int, a, b counters) StepResult {
@@ -97,14 +171,12 @@ func (r *run) result(n int, a, b counters) StepResult {
 	}
 	s.LatencyDeltaP99 = msf(r.latency.delta.Quantile(0.99))
 	s.LatencyKeyP50, s.LatencyKeyP99 = msf(r.latency.key.Quantile(0.5)), msf(r.latency.key.Quantile(0.99))
-	r.mu.Lock()
-	s.Failed = r.failed
-	r.mu.Unlock()
+	s.Failed = b.failed
 	if exp, got := b.expected-a.expected, b.received-a.received; exp > got {
 		s.LostPackets = exp - got
 		s.LossPercent = 100 * float64(s.LostPackets) / float64(exp)
 	}
-	s.ClientLimited = clientLimited(s.ClientCPU)
+	s.ClientLimited = limited(a, b)
 	if s.Packets > 0 {
 		s.ClientCPUPerPacket = float64((b.self.cpu - a.self.cpu).Microseconds()) / float64(s.Packets)
 	}

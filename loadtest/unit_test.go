@@ -475,6 +475,10 @@ func TestFanoutConfigValidate(t *testing.T) {
 		{"under a second", func(c *FanoutConfig) { c.Duration = 999 * time.Millisecond }},
 		{"over an hour", func(c *FanoutConfig) { c.Duration = time.Hour + time.Second }},
 		{"no join concurrency", func(c *FanoutConfig) { c.JoinConcurrency = 0 }},
+		{"negative procs", func(c *FanoutConfig) { c.Procs = -1 }},
+		{"too many procs", func(c *FanoutConfig) { c.Procs, c.AgentCommand = 65, []string{"x"} }},
+		{"procs without an agent command", func(c *FanoutConfig) { c.Procs = 2 }},
+		{"cpus without procs", func(c *FanoutConfig) { c.CPUs = [][]int{{1}} }},
 	} {
 		cfg := valid()
 		tc.mutate(&cfg)

@@ -24,7 +24,10 @@ const loadtestUsage = `usage: glint loadtest fanout --whip URL --whep URL [flags
 
 fanout publishes one H.264 + Opus stream over WHIP and attaches viewers over WHEP in steps,
 measuring join time, per-frame latency, loss, freezes and throughput (and, with
---server-pid, the server's CPU and memory). Works against any WHIP/WHEP server.
+--server-pid, the server's CPU and memory). Works against any WHIP/WHEP server. With
+--procs N the viewers run in N processes of this binary (--cpus pins them, one CPU list
+per process: --cpus 2-3/4-5), so that the client is not what limits a many-core server;
+a step where some process of the client was CPU-bound is marked client-limited.
 
 chat connects viewers to one room's interaction layer (WebSocket, and WHEP with the data
 channel for --data-channels of them) and sends chat at --rate, measuring deliveries a
@@ -54,6 +57,10 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if len(args) > 0 && args[0] == "hls" {
 		return hlsLoadtest(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "fanout-agent" {
+		// Started by `fanout --procs`, never by hand: it talks JSON on stdin and stdout.
+		return loadtest.RunViewerAgent(ctx, os.Stdin, stdout)
+	}
 	if len(args) == 0 || args[0] != "fanout" {
 		fmt.Fprint(stderr, loadtestUsage)
 		return errors.New("loadtest: want a test name: fanout, chat, burst or hls")
@@ -62,7 +69,7 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.SetOutput(stderr)
 	var cfg loadtest.FanoutConfig
 	var viewers int
-	var ramp, bitrate, jsonPath string
+	var ramp, bitrate, jsonPath, cpus string
 	fs.StringVar(&cfg.WHIP, "whip", "", "WHIP endpoint to publish to (required)")
 	fs.StringVar(&cfg.WHEP, "whep", "", "WHEP endpoint to watch (required)")
 	fs.StringVar(&cfg.PublishToken, "token", "", "bearer token for WHIP (and WHEP unless --view-token)")
@@ -76,11 +83,24 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.StringVar(&cfg.Layer, "layer", "", "cap every viewer at this layer (q, h or f) with WHEP ?layer=")
 	fs.IntVar(&cfg.JoinConcurrency, "join-concurrency", 8, "viewers negotiating at once")
 	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
+	fs.IntVar(&cfg.Procs, "procs", 0, "run the viewers in this many processes (0: in this one)")
+	fs.StringVar(&cpus, "cpus", "", "pin the viewer processes: one CPU list per process, '/'-separated, e.g. 2-3/4-5 (reused round-robin)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if cfg.ViewToken == "" {
 		cfg.ViewToken = cfg.PublishToken
+	}
+	var err error
+	if cfg.CPUs, err = loadtest.ParseCPUSets(cpus); err != nil {
+		return err
+	}
+	if cfg.Procs > 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("loadtest: --procs: find this binary to start agents: %w", err)
+		}
+		cfg.AgentCommand = []string{self, "loadtest", "fanout-agent"}
 	}
 	steps, err := parseSteps(ramp, viewers)
 	if err != nil {

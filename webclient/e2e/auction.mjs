@@ -89,9 +89,16 @@ run({
       {
         stats: () =>
           viewer.eval(async () => {
-            let v = { framesDecoded: 0, packetsReceived: 0 };
+            let v = { framesDecoded: 0, packetsReceived: 0, frameWidth: 0, frameHeight: 0 };
             (await window.glint.pc.getStats()).forEach((s) => {
-              if (s.type === 'inbound-rtp' && s.kind === 'video') v = { framesDecoded: s.framesDecoded ?? 0, packetsReceived: s.packetsReceived ?? 0 };
+              if (s.type === 'inbound-rtp' && s.kind === 'video') {
+                v = {
+                  framesDecoded: s.framesDecoded ?? 0,
+                  packetsReceived: s.packetsReceived ?? 0,
+                  frameWidth: s.frameWidth ?? 0,
+                  frameHeight: s.frameHeight ?? 0,
+                };
+              }
             });
             return { video: v, audio: { packetsReceived: 0 } };
           }),

@@ -2,7 +2,6 @@ package loadtest
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"reflect"
@@ -22,24 +21,12 @@ func TestFanoutMeasuresAcrossProcesses(t *testing.T) {
 	const delay = 60 * time.Millisecond
 	srv := newFakeServer(t, delay, 0)
 	cpus := allowedCPUs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	rep, err := Fanout(ctx, FanoutConfig{
-		WHIP: srv.URL + "/whip", WHEP: srv.URL + "/whep",
-		Steps: []int{measureViewers}, Duration: 3 * time.Second,
-		Clip: DefaultClip(), CacheDir: clipCacheDir(), JoinConcurrency: 2,
-		Procs: 2, CPUs: [][]int{{cpus[0]}, {cpus[len(cpus)-1]}},
-		AgentCommand: []string{os.Args[0]}, AgentEnv: []string{agentEnv},
+	s := runFanout(t, srv, func(c *FanoutConfig) {
+		c.Procs, c.CPUs = 2, [][]int{{cpus[0]}, {cpus[len(cpus)-1]}}
+		c.AgentCommand, c.AgentEnv = []string{os.Args[0]}, []string{agentEnv}
 	})
-	if err != nil {
-		t.Fatalf("Fanout: %v", err)
-	}
-	var table bytes.Buffer
-	_ = rep.WriteTable(&table)
-	t.Logf("two agent processes against a 60 ms relay:\n%s", table.String())
-	s := rep.Steps[0]
-	if rep.ClientProcs != 2 || s.Connected != measureViewers || s.Failed != 0 {
-		t.Fatalf("%d processes, connected %d, failed %d; want 2, %d, 0", rep.ClientProcs, s.Connected, s.Failed, measureViewers)
+	if s.Connected != measureViewers || s.Failed != 0 {
+		t.Fatalf("connected %d, failed %d; want %d, 0", s.Connected, s.Failed, measureViewers)
 	}
 	if lo, hi := msf(delay), msf(delay)+25; s.LatencyP50 < lo || s.LatencyP50 > hi || s.LatencyKeyP50 < lo {
 		t.Errorf("latency p50 %.2f ms, keyframes %.2f ms: want within [%.0f, %.0f]", s.LatencyP50, s.LatencyKeyP50, lo, hi)

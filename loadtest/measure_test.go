@@ -104,12 +104,13 @@ func TestFanoutMeasuresInjectedLoss(t *testing.T) {
 	}
 }
 
-// runFanout runs one 3 s step of measureViewers viewers against srv and returns it.
-func runFanout(t *testing.T, srv *fakeServer) StepResult {
+// runFanout runs one 3 s step of measureViewers viewers against srv and returns it;
+// tune, when given, changes the run's settings first.
+func runFanout(t *testing.T, srv *fakeServer, tune ...func(*FanoutConfig)) StepResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rep, err := Fanout(ctx, FanoutConfig{
+	cfg := FanoutConfig{
 		WHIP:            srv.URL + "/whip",
 		WHEP:            srv.URL + "/whep",
 		Steps:           []int{measureViewers},
@@ -117,12 +118,16 @@ func runFanout(t *testing.T, srv *fakeServer) StepResult {
 		Clip:            DefaultClip(),
 		CacheDir:        clipCacheDir(),
 		JoinConcurrency: 2,
-	})
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	rep, err := Fanout(ctx, cfg)
 	if err != nil {
 		t.Fatalf("Fanout: %v", err)
 	}
-	if len(rep.Steps) != 1 {
-		t.Fatalf("got %d steps, want 1", len(rep.Steps))
+	if len(rep.Steps) != 1 || rep.ClientProcs != max(1, cfg.Procs) {
+		t.Fatalf("got %d steps from %d processes, want 1 from %d", len(rep.Steps), rep.ClientProcs, max(1, cfg.Procs))
 	}
 	var table bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {

@@ -30,10 +30,8 @@ func newBenchTrack(tb testing.TB, n int) (*Track, *Receiver, []*countingWriter) 
 	tr.attach(rcv)
 	writers := make([]*countingWriter, n)
 	for i := range n {
-		dt := newDownTrack(tr, "video", "bench", LayerFull, zap.NewNop())
 		writers[i] = &countingWriter{}
-		dt.writer, dt.ssrc, dt.codecs, dt.ready = writers[i], uint32(1000+i), forwardedCodecs(), true
-		tr.addDownTrack(dt)
+		tr.addDownTrack(newTestDownTrack(tr, writers[i], i))
 	}
 	return tr, rcv, writers
 }

@@ -42,6 +42,7 @@ func BenchmarkChatFanOut(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.RatePerSecond, cfg.RateBurst = 1e9, 1<<30
 	cfg.Chat.Rate, cfg.Chat.Burst = 1e9, 1<<30
+	cfg.Coalesce = 0 // one message at a time: coalescing would time the interval, not the work
 	h, err := NewHub(cfg, bus.NewMemory(), Options{}, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)

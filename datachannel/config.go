@@ -18,6 +18,11 @@ type Config struct {
 	// top of chat's own limits), so a flood of votes or bids is refused early.
 	RatePerSecond float64 `yaml:"rate_per_second"`
 	RateBurst     int     `yaml:"rate_burst"`
+	// Coalesce is the most often a busy room wakes each connection's writer for room
+	// events: events within it go out together, in one frame to a client that takes
+	// batched frames. The first event after a quiet spell goes at once. 0 writes every
+	// event as it happens.
+	Coalesce time.Duration `yaml:"coalesce"`
 	// TallyInterval is the most often a poll's live tally is broadcast.
 	TallyInterval time.Duration `yaml:"tally_interval"`
 	// PresenceInterval is the most often the viewer count is broadcast.
@@ -42,6 +47,7 @@ func DefaultConfig() Config {
 		SendQueue:        256,
 		RatePerSecond:    10,
 		RateBurst:        20,
+		Coalesce:         20 * time.Millisecond,
 		TallyInterval:    250 * time.Millisecond,
 		PresenceInterval: time.Second,
 		RoomIdle:         10 * time.Minute,
@@ -61,6 +67,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("datachannel: send_queue must be 8..65536, got %d", c.SendQueue)
 	case c.RatePerSecond <= 0 || c.RateBurst < 1:
 		return fmt.Errorf("datachannel: rate_per_second must be positive and rate_burst at least 1")
+	case c.Coalesce < 0 || c.Coalesce > MaxCoalesce:
+		return fmt.Errorf("datachannel: coalesce must be 0..%v, got %v", MaxCoalesce, c.Coalesce)
 	case c.TallyInterval < 10*time.Millisecond || c.PresenceInterval < 10*time.Millisecond:
 		return fmt.Errorf("datachannel: tally_interval and presence_interval must be at least 10ms")
 	case c.RoomIdle < time.Second:

@@ -11,8 +11,9 @@ import (
 )
 
 // Transport is what a WebRTC data channel or a WebSocket gives the hub: a way to write
-// one message and to close. Write may block (the connection's own writer goroutine calls
-// it, one message at a time); it should give up within a bounded time on a dead peer.
+// one frame and to close. Write may block (the connection's own writer goroutine calls
+// it, one frame at a time); it should give up within a bounded time on a dead peer. It
+// must not keep msg after it returns: batched frames are built in reused buffers.
 type Transport interface {
 	Write(msg []byte) error
 	Close() error
@@ -67,7 +68,10 @@ type Conn struct {
 	admin    bool
 	expires  time.Time // the token's expiry plus the verifier's leeway: after it the connection only receives
 	media    bool      // rides a WebRTC session (MediaSession)
+	batch    bool      // the client takes batched frames (BatchProtocol)
 	log      *zap.Logger
+
+	frame framer // owned by the writer goroutine
 
 	mu      sync.Mutex
 	queue   []outgoing
@@ -86,6 +90,10 @@ func newConn(r *room, claims *auth.Claims, t Transport, queue int) *Conn {
 	c := &Conn{room: r, t: t, wake: make(chan struct{}, 1), done: make(chan struct{}),
 		stale: map[string]struct{}{}, queue: make([]outgoing, 0, queue)}
 	_, c.media = t.(MediaSession)
+	if b, ok := t.(Batcher); ok {
+		c.batch = b.Batched()
+	}
+	c.frame.write = c.write
 	if claims != nil {
 		c.identity, c.name = claims.Identity, claims.Name
 		if !claims.ExpiresAt.IsZero() {
@@ -223,8 +231,12 @@ func (c *Conn) close() {
 }
 
 // enqueue adds a message for the client without blocking, applying the slow-reader
-// policy when the queue is full.
-func (c *Conn) enqueue(o outgoing) {
+// policy when the queue is full, and wakes the writer.
+func (c *Conn) enqueue(o outgoing) { c.push(o, true) }
+
+// push is enqueue that wakes the writer only when asked: a room coalescing its events
+// wakes every writer later, once for all of them (see coalescer).
+func (c *Conn) push(o outgoing, wake bool) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -256,6 +268,23 @@ func (c *Conn) enqueue(o outgoing) {
 	}
 	c.queue = append(c.queue, o)
 	c.mu.Unlock()
+	if wake {
+		c.signal()
+	}
+}
+
+// wakeIfPending wakes the writer if anything waits for it: queued messages, a missed
+// count or stale states.
+func (c *Conn) wakeIfPending() {
+	c.mu.Lock()
+	pending := len(c.queue) > 0 || c.missed > 0 || len(c.stale) > 0
+	c.mu.Unlock()
+	if pending {
+		c.signal()
+	}
+}
+
+func (c *Conn) signal() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -276,20 +305,23 @@ func (c *Conn) writer() {
 			if len(batch) == 0 && missed == 0 && len(stale) == 0 {
 				break
 			}
-			if missed > 0 && !c.write(c.room.encodeFor(TypeChatMissed, "", map[string]int{"count": missed})) {
+			if missed > 0 && !c.put(c.room.encodeFor(TypeChatMissed, "", map[string]int{"count": missed})) {
 				return
 			}
 			for i := range batch {
-				if !c.write(batch[i].data) {
+				if !c.put(batch[i].data) {
 					return
 				}
 				batch[i] = outgoing{}
 			}
 			c.giveBack(batch)
 			for _, key := range stale {
-				if snap := c.room.snapshot(key); snap != nil && !c.write(snap) {
+				if snap := c.room.snapshot(key); snap != nil && !c.put(snap) {
 					return
 				}
+			}
+			if !c.frame.flush() {
+				return
 			}
 		}
 	}
@@ -317,6 +349,15 @@ func (c *Conn) giveBack(b []outgoing) {
 		c.spare = b[:0]
 	}
 	c.mu.Unlock()
+}
+
+// put sends one envelope: into the frame being built for a client that batches, or as
+// its own frame.
+func (c *Conn) put(b []byte) bool {
+	if c.batch {
+		return c.frame.add(b)
+	}
+	return c.write(b)
 }
 
 func (c *Conn) write(b []byte) bool {

@@ -24,6 +24,14 @@ var (
 		Namespace: "glint", Subsystem: "interaction", Name: "connections_closed_slow_total",
 		Help: "Connections closed because not even their acks fitted in the queue.",
 	})
+	framesBatched = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "interaction", Name: "batched_frames_total",
+		Help: "Frames written to clients that take batched frames (glint.v1.batch).",
+	})
+	envelopesBatched = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "interaction", Name: "batched_envelopes_total",
+		Help: "Envelopes those frames carried; divided by batched_frames_total, the mean batch.",
+	})
 	appendSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "glint", Subsystem: "interaction", Name: "bus_append_seconds",
 		Help:    "Durable appends (bids, lot opens and closes, gifts) by result: ok, conflict or error.",
@@ -33,5 +41,5 @@ var (
 
 // Collectors returns the interaction layer's metrics for registration.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{connsGauge, roomsOpen, received, skipped, slowClosed, appendSeconds}
+	return []prometheus.Collector{connsGauge, roomsOpen, received, skipped, slowClosed, framesBatched, envelopesBatched, appendSeconds}
 }

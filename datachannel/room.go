@@ -42,6 +42,8 @@ type room struct {
 
 	snaps sync.Map // state key -> latest encoded state envelope, for resyncs
 
+	wakes *coalescer // when fanned-out events wake the writers; owned by run's goroutine
+
 	// Owned by run's goroutine.
 	seq          uint64
 	chat         *chat.Room
@@ -62,7 +64,7 @@ func newRoom(h *Hub, name string) *room {
 		limits: newLimiter(h.cfg.RatePerSecond, h.cfg.RateBurst),
 		inbox:  make(chan command, 256), stop: make(chan struct{}), done: make(chan struct{}),
 		chat: newChat(h), polls: map[string]*poll.Poll{}, board: qna.New(qna.DefaultConfig()),
-		lots: map[string]*lotEntry{}, gifts: gift.NewLedger(100000)}
+		lots: map[string]*lotEntry{}, gifts: gift.NewLedger(100000), wakes: newCoalescer(h.cfg.Coalesce)}
 	if h.opts.Clocks != nil {
 		r.clock = h.opts.Clocks(name)
 	}
@@ -87,12 +89,18 @@ func (r *room) run() {
 	r.host, _ = r.pollHost() // joiners are told it; ticks announce changes from here
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
+	defer r.wakes.stop()
 	for {
 		select {
 		case <-r.stop:
 			return
 		case cmd := <-r.inbox:
 			r.handle(cmd)
+		case now := <-r.wakes.timer.C:
+			r.wakes.fired(now)
+			for _, c := range r.connList() {
+				c.wakeIfPending()
+			}
 		case <-tick.C:
 			if r.tick(r.hub.now()) {
 				return
@@ -240,9 +248,12 @@ func (r *room) broadcast(typ, from string, payload any, cl class, key string) *E
 	return env
 }
 
+// fanOut queues o on every connection. The writers wake now or at the coalescer's next
+// wake, so a busy room writes each connection once per interval rather than per event.
 func (r *room) fanOut(o outgoing) {
+	wake := r.wakes.now(time.Now())
 	for _, c := range r.connList() {
-		c.enqueue(o)
+		c.push(o, wake)
 	}
 }
 

@@ -28,6 +28,9 @@ type ChatConfig struct {
 	Viewers           int
 	// DataChannels of the Viewers connect over WHEP with the glint.v1 data channel.
 	DataChannels int
+	// Batched asks the server for batched frames (the glint.v1.batch subprotocol and
+	// data-channel protocol): several envelopes in one frame.
+	Batched bool
 	// Rate is chat messages per second, across all senders.
 	Rate float64
 	// PerSender is the rate one identity sends at, under the server's chat limit.
@@ -84,7 +87,11 @@ type ChatReport struct {
 	Expected       uint64  `json:"expected"`
 	Missed         uint64  `json:"missed"`
 	DeliveriesPerS float64 `json:"deliveriesPerSecond"`
-	LatencyMs      struct {
+	// Batched is whether the viewers asked for batched frames; EnvelopesPerFrame is how
+	// many envelopes a frame carried on average, as received.
+	Batched           bool    `json:"batched"`
+	EnvelopesPerFrame float64 `json:"envelopesPerFrame"`
+	LatencyMs         struct {
 		P50, P95, P99, Max float64
 	} `json:"latencyMs"`
 	ServerCPU     float64 `json:"serverCpuPercent,omitempty"`
@@ -98,6 +105,8 @@ type chatRun struct {
 	cfg       ChatConfig
 	latency   Histogram
 	delivered atomic.Uint64
+	frames    atomic.Uint64
+	envelopes atomic.Uint64
 	missed    atomic.Uint64
 	sent      atomic.Uint64
 	acked     atomic.Uint64
@@ -122,6 +131,13 @@ func (r *chatRun) onChat(text string, now time.Time) {
 	}
 	r.delivered.Add(1)
 	r.latency.Record(now.Sub(time.Unix(0, ns)))
+}
+
+func perFrame(envelopes, frames uint64) float64 {
+	if frames == 0 {
+		return 0
+	}
+	return float64(envelopes) / float64(frames)
 }
 
 // Chat runs the chat load test: connect every viewer, send for Duration, wait for the last
@@ -154,6 +170,7 @@ func Chat(ctx context.Context, cfg ChatConfig) (*ChatReport, error) {
 	progress()
 	b := readNow(cfg.ServerPID)
 	rep := &ChatReport{
+		Batched: cfg.Batched, EnvelopesPerFrame: perFrame(r.envelopes.Load(), r.frames.Load()),
 		Viewers: len(conns), DataChannels: cfg.DataChannels, Senders: cfg.senders(), Rate: cfg.Rate,
 		Seconds: sendEnd.Sub(start).Seconds(), Sent: r.sent.Load(), Acked: r.acked.Load(), Refused: r.refused.Load(),
 		Delivered: r.delivered.Load(), Missed: r.missed.Load(),
@@ -277,10 +294,14 @@ func (r *chatRun) startProgress(ctx context.Context, viewers int) (stop func()) 
 
 // WriteTable writes the report as a Markdown table row with its header.
 func (rep *ChatReport) WriteTable(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "| viewers (dc) | senders | msgs/s | sent / acked / refused | delivered / expected | missed | deliveries/s | latency p50 / p95 / p99 / max ms | server CPU %% | client CPU %% |\n"+
-		"|---|---|---|---|---|---|---|---|---|---|\n"+
-		"| %d (%d) | %d | %.0f | %d / %d / %d | %d / %d | %d | %.0f | %.2f / %.2f / %.2f / %.2f | %.1f | %.1f%s |\n",
-		rep.Viewers, rep.DataChannels, rep.Senders, rep.Rate, rep.Sent, rep.Acked, rep.Refused, rep.Delivered, rep.Expected,
+	framing := "single"
+	if rep.Batched {
+		framing = fmt.Sprintf("batched, %.2f per frame", rep.EnvelopesPerFrame)
+	}
+	_, err := fmt.Fprintf(w, "| viewers (dc) | frames | senders | msgs/s | sent / acked / refused | delivered / expected | missed | deliveries/s | latency p50 / p95 / p99 / max ms | server CPU %% | client CPU %% |\n"+
+		"|---|---|---|---|---|---|---|---|---|---|---|\n"+
+		"| %d (%d) | %s | %d | %.0f | %d / %d / %d | %d / %d | %d | %.0f | %.2f / %.2f / %.2f / %.2f | %.1f | %.1f%s |\n",
+		rep.Viewers, rep.DataChannels, framing, rep.Senders, rep.Rate, rep.Sent, rep.Acked, rep.Refused, rep.Delivered, rep.Expected,
 		rep.Missed, rep.DeliveriesPerS, rep.LatencyMs.P50, rep.LatencyMs.P95, rep.LatencyMs.P99, rep.LatencyMs.Max,
 		rep.ServerCPU, rep.ClientCPU, map[bool]string{true: " (client-limited)", false: ""}[rep.ClientLimited])
 	return err

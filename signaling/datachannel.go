@@ -27,7 +27,8 @@ var (
 )
 
 // AttachDataChannel connects a WebRTC session's interaction data channel (label
-// datachannel.Label, reliable and ordered) to the hub, for the session's room and
+// datachannel.Label, reliable and ordered; protocol datachannel.BatchProtocol for
+// batched frames) to the hub, for the session's room and
 // claims (nil for an anonymous viewer). Call it from OnDataChannel (the client opened
 // the channel in its offer) or right after creating the channel; messages the hub sends
 // before the channel opens wait for it. The connection closes with the channel.
@@ -42,7 +43,7 @@ func AttachDataChannel(hub *datachannel.Hub, room string, claims *auth.Claims, d
 	if !dc.Ordered() || dc.MaxRetransmits() != nil || dc.MaxPacketLifeTime() != nil {
 		return nil, fmt.Errorf("%w: it must be reliable and ordered", errNotInteraction)
 	}
-	t := &dcTransport{dc: dc, opened: make(chan struct{}), low: make(chan struct{}, 1), closed: make(chan struct{})}
+	t := &dcTransport{dc: dc, batch: dc.Protocol() == datachannel.BatchProtocol, opened: make(chan struct{}), low: make(chan struct{}, 1), closed: make(chan struct{})}
 	dc.SetBufferedAmountLowThreshold(dcLowWater)
 	dc.OnBufferedAmountLow(func() {
 		select {
@@ -88,12 +89,16 @@ func (t viewerTransport) SetLayer(layer string) error { return t.setLayer(layer)
 // dcTransport is a datachannel.Transport over a pion data channel.
 type dcTransport struct {
 	dc       *webrtc.DataChannel
+	batch    bool // the channel's protocol is datachannel.BatchProtocol
 	opened   chan struct{}
 	openOnce sync.Once
 	low      chan struct{}
 	closed   chan struct{}
 	once     sync.Once
 }
+
+// Batched implements datachannel.Batcher.
+func (t *dcTransport) Batched() bool { return t.batch }
 
 func (t *dcTransport) markOpen() { t.openOnce.Do(func() { close(t.opened) }) }
 

@@ -2,7 +2,9 @@ package signaling_test
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,9 +36,17 @@ type dcPeer struct {
 	dc      *webrtc.DataChannel
 	msgs    chan datachannel.Envelope
 	backlog []datachannel.Envelope
+	arrays  atomic.Int32 // batched frames received
 }
 
 func newDCPeer(t *testing.T, hub *datachannel.Hub, claims *auth.Claims) *dcPeer {
+	t.Helper()
+	return newDCPeerProto(t, hub, claims, "")
+}
+
+// newDCPeerProto opens the channel with the given protocol: datachannel.BatchProtocol
+// asks for batched frames.
+func newDCPeerProto(t *testing.T, hub *datachannel.Hub, claims *auth.Claims, protocol string) *dcPeer {
 	t.Helper()
 	client, server := loopbackPC(t), loopbackPC(t)
 	t.Cleanup(func() { _ = client.Close(); _ = server.Close() })
@@ -45,14 +55,25 @@ func newDCPeer(t *testing.T, hub *datachannel.Hub, claims *auth.Claims) *dcPeer 
 		_, err := signaling.AttachDataChannel(hub, "show", claims, dc, nil)
 		attached <- err
 	})
-	dc, err := client.CreateDataChannel(datachannel.Label, nil)
+	dc, err := client.CreateDataChannel(datachannel.Label, &webrtc.DataChannelInit{Protocol: &protocol})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &dcPeer{t: t, dc: dc, msgs: make(chan datachannel.Envelope, 1000)}
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
-		var env datachannel.Envelope
-		if json.Unmarshal(m.Data, &env) == nil {
+		var envs []datachannel.Envelope
+		if len(m.Data) > 0 && m.Data[0] == '[' {
+			p.arrays.Add(1)
+			if json.Unmarshal(m.Data, &envs) != nil || len(envs) < 2 {
+				envs = []datachannel.Envelope{{Type: "bad batched frame: " + string(m.Data)}}
+			}
+		} else {
+			envs = make([]datachannel.Envelope, 1)
+			if json.Unmarshal(m.Data, &envs[0]) != nil {
+				envs[0].Type = "bad frame: " + string(m.Data)
+			}
+		}
+		for _, env := range envs {
 			p.msgs <- env
 		}
 	})
@@ -126,6 +147,9 @@ func (p *dcPeer) take(ok func(*datachannel.Envelope) bool) *datachannel.Envelope
 	for {
 		select {
 		case env := <-p.msgs:
+			if strings.HasPrefix(env.Type, "bad ") {
+				p.t.Fatal(env.Type) // what OnMessage could not decode
+			}
 			if ok(&env) {
 				return &env
 			}

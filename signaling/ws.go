@@ -44,7 +44,8 @@ func (s *Server) interact(hub *datachannel.Hub) http.HandlerFunc {
 	up := websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
-		Subprotocols:    []string{datachannel.Label},
+		// The batched framing first: a client offering both gets it.
+		Subprotocols: []string{datachannel.BatchProtocol, datachannel.Label},
 		// Browsers send Origin; only pages on the configured CORS origins may connect.
 		// Clients that are not browsers send none.
 		CheckOrigin: func(r *http.Request) bool {
@@ -72,7 +73,7 @@ func (s *Server) interact(hub *datachannel.Hub) http.HandlerFunc {
 		if err != nil {
 			return
 		}
-		t := &wsTransport{ws: ws}
+		t := &wsTransport{ws: ws, batch: ws.Subprotocol() == datachannel.BatchProtocol}
 		conn, err := hub.Join(room, claims, t)
 		if err != nil {
 			code := websocket.CloseTryAgainLater
@@ -133,9 +134,13 @@ func serveWS(ws *websocket.Conn, conn *datachannel.Conn, hub *datachannel.Hub) {
 // wsTransport is a datachannel.Transport over a WebSocket. The Conn's writer goroutine is
 // its only data writer; pings use WriteControl, which may run alongside.
 type wsTransport struct {
-	ws   *websocket.Conn
-	once sync.Once
+	ws    *websocket.Conn
+	batch bool
+	once  sync.Once
 }
+
+// Batched implements datachannel.Batcher: the client offered datachannel.BatchProtocol.
+func (t *wsTransport) Batched() bool { return t.batch }
 
 func (t *wsTransport) Write(b []byte) error {
 	if err := t.ws.SetWriteDeadline(time.Now().Add(wsWriteWait)); err != nil {

@@ -32,6 +32,7 @@ type wsClient struct {
 	t       *testing.T
 	ws      *websocket.Conn
 	backlog []datachannel.Envelope
+	arrays  int // batched frames read
 }
 
 func (e *env) dialWS(room, token string, header http.Header) (*wsClient, *http.Response, error) {
@@ -83,15 +84,35 @@ func (c *wsClient) take(ok func(*datachannel.Envelope) bool) *datachannel.Envelo
 		if err != nil {
 			c.t.Fatalf("read: %v", err)
 		}
-		var env datachannel.Envelope
-		if err := json.Unmarshal(b, &env); err != nil {
-			c.t.Fatalf("bad JSON from the server: %s", b)
+		envs, batched := decodeFrame(c.t, b)
+		if batched {
+			c.arrays++
 		}
-		if ok(&env) {
-			return &env
+		for i, env := range envs {
+			if ok(&env) {
+				c.backlog = append(c.backlog, envs[i+1:]...)
+				return &env
+			}
+			c.backlog = append(c.backlog, env)
 		}
-		c.backlog = append(c.backlog, env)
 	}
+}
+
+// decodeFrame splits a frame from the server into its envelopes: one, or an array of
+// two or more on a batched connection (docs/PROTOCOL.md, Framing).
+func decodeFrame(t *testing.T, b []byte) (envs []datachannel.Envelope, batched bool) {
+	t.Helper()
+	if len(b) > 0 && b[0] == '[' {
+		if err := json.Unmarshal(b, &envs); err != nil || len(envs) < 2 {
+			t.Fatalf("bad batched frame from the server (%v): %s", err, b)
+		}
+		return envs, true
+	}
+	var env datachannel.Envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		t.Fatalf("bad JSON from the server: %s", b)
+	}
+	return []datachannel.Envelope{env}, false
 }
 
 func (c *wsClient) next(typ string) map[string]any {

@@ -86,12 +86,15 @@ func TestConfigRejects(t *testing.T) {
 	_ = os.WriteFile(shortHost, []byte("sfu:\n  host_timeout: 300ms\n"), 0o600)
 	perClient := filepath.Join(dir, "perclient.yaml")
 	_ = os.WriteFile(perClient, []byte("sfu:\n  max_handshakes: 16\n  max_handshakes_per_client: 17\n"), 0o600)
+	coalesce := filepath.Join(dir, "coalesce.yaml")
+	_ = os.WriteFile(coalesce, []byte("interaction:\n  coalesce: 200ms\n"), 0o600)
 	cases := []struct {
 		name string
 		args []string
 		vars map[string]string
 		msg  string
 	}{
+		{"coalescing longer than its bound", []string{"--config", coalesce}, nil, "coalesce must be 0..50ms"},
 		{"unknown yaml key", []string{"--config", unknown}, nil, "http_adr"},
 		{"wrong yaml type", []string{"--config", badType}, nil, "many"},
 		{"token leeway past livekit's", []string{"--config", leeway}, nil, "token_leeway"},

@@ -174,15 +174,23 @@ func chatLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&cfg.APISecret, "api-secret", "", "API secret (required; --dev: secret)")
 	fs.IntVar(&cfg.Viewers, "viewers", 100, "interaction connections in the room")
 	fs.IntVar(&cfg.DataChannels, "data-channels", 0, "how many of the viewers connect over WHEP with the data channel (the rest over WebSocket)")
+	fs.BoolVar(&cfg.Batched, "batch", true, "ask for batched frames (glint.v1.batch: several events in one frame); --batch=false for one per frame")
 	fs.Float64Var(&cfg.Rate, "rate", 10, "chat messages a second, across all senders")
 	fs.Float64Var(&cfg.PerSender, "per-sender", 0.8, "messages a second one identity sends (the server's chat limit is 1/s)")
 	fs.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long messages are sent")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to read CPU and memory of (same machine)")
 	fs.IntVar(&cfg.JoinConcurrency, "join-concurrency", 16, "viewers connecting at once")
 	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
+	var cpuProfile string
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the load tester's own CPU profile to this file (is it the client that falls behind?)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	stop, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	cfg.Progress = stderr
 	report, err := loadtest.Chat(ctx, cfg)
 	if report != nil {
@@ -252,17 +260,11 @@ func hlsLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	if cfg.PublishToken == "" {
 		cfg.PublishToken = cfg.Token
 	}
@@ -296,4 +298,24 @@ func writeReport(stdout io.Writer, jsonPath string, report interface{ WriteTable
 		return err
 	}
 	return os.WriteFile(jsonPath, append(b, '\n'), 0o644)
+}
+
+// startCPUProfile profiles this process into path until stop is called; an empty path
+// profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

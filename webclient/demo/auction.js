@@ -4,7 +4,7 @@
 //
 // window.glint also has, for tests: events (every envelope received), bid(amount) and
 // banner (the text shown).
-import { connect, fail, glint, params } from './whip.js';
+import { connect, envelopes, fail, glint, INTERACTION_PROTOCOLS, params } from './whip.js';
 
 const p = params();
 const LABEL = 'glint.v1';
@@ -66,8 +66,9 @@ async function main() {
   const pc = new RTCPeerConnection();
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addTransceiver('video', { direction: 'recvonly' });
-  dc = pc.createDataChannel(LABEL); // reliable and ordered: bids must not be lost or reordered
-  dc.onmessage = (e) => onEnvelope(JSON.parse(e.data));
+  // Reliable and ordered: bids must not be lost or reordered. The protocol asks for batched frames.
+  dc = pc.createDataChannel(LABEL, { protocol: INTERACTION_PROTOCOLS[0] });
+  dc.onmessage = (e) => envelopes(e.data).forEach(onEnvelope);
   const stream = new MediaStream();
   pc.ontrack = (e) => {
     stream.addTrack(e.track);

@@ -31,6 +31,17 @@ export function setState(state, detail) {
   el.dataset.state = state;
 }
 
+// INTERACTION_PROTOCOLS is what a page offers for the interaction protocol: batched
+// frames first (docs/PROTOCOL.md, Framing), so a busy room costs one frame per interval.
+export const INTERACTION_PROTOCOLS = ['glint.v1.batch', 'glint.v1'];
+
+// envelopes splits one interaction frame into its envelopes: a frame is one envelope, or
+// an array of them on a batched connection.
+export function envelopes(text) {
+  const v = JSON.parse(text);
+  return Array.isArray(v) ? v : [v];
+}
+
 export function fail(err) {
   glint.error = err instanceof Error ? err.message : String(err);
   setState('failed');

@@ -39,9 +39,13 @@ async function wsOpen(name, token) {
     ({ name, url }) =>
       new Promise((resolve, reject) => {
         window.ws ??= {};
-        const ws = new WebSocket(url, 'glint.v1');
+        // Batched frames (docs/PROTOCOL.md, Framing): one envelope or an array of them.
+        const ws = new WebSocket(url, ['glint.v1.batch', 'glint.v1']);
         const c = (window.ws[name] = { ws, got: [] });
-        ws.onmessage = (e) => c.got.push(JSON.parse(e.data));
+        ws.onmessage = (e) => {
+          const v = JSON.parse(e.data);
+          c.got.push(...(Array.isArray(v) ? v : [v]));
+        };
         ws.onopen = resolve;
         ws.onerror = () => reject(new Error(`${name}: WebSocket failed`));
       }),

@@ -25,8 +25,18 @@ type Config struct {
 	// net.core.rmem_max / wmem_max; raise those on busy servers.
 	UDPBufferBytes int `yaml:"udp_buffer_bytes"`
 
-	MaxRooms          int `yaml:"max_rooms"`
+	MaxRooms int `yaml:"max_rooms"`
+	// MaxViewersPerRoom is a fixed cap on a room's viewers; 0 (the default) leaves it to
+	// the measured limits below, which follow what this machine carries.
 	MaxViewersPerRoom int `yaml:"max_viewers_per_room"`
+	// MaxFanoutLoad admits a viewer to a room only while the room's busiest track spends
+	// at most this share of the wall clock sending frames to its viewers, counting the
+	// newcomer (see capacity.go). 0.5 keeps a keyframe's fan-out clear of the next frame;
+	// 0 turns the check off.
+	MaxFanoutLoad float64 `yaml:"max_fanout_load"`
+	// MaxCPULoad admits a viewer to the node only while this process uses at most this
+	// share of its GOMAXPROCS cores, counting the newcomer; 0 turns the check off.
+	MaxCPULoad float64 `yaml:"max_cpu_load"`
 
 	// MaxHandshakes bounds the sessions being set up at once, from offer to DTLS connected
 	// (or failed, or closed, or HandshakeLease passed); a burst beyond it waits up to
@@ -90,7 +100,8 @@ func DefaultConfig() Config {
 		IncludeLoopback:   true,
 		UDPBufferBytes:    4 << 20,
 		MaxRooms:          1000,
-		MaxViewersPerRoom: 1000,
+		MaxFanoutLoad:     0.5,
+		MaxCPULoad:        0.85,
 		MaxHandshakes:     max(16, 8*runtime.GOMAXPROCS(0)),
 		HandshakeWait:     time.Second,
 		HandshakeLease:    3 * time.Second,
@@ -123,8 +134,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sfu: udp_buffer_bytes must be 64KiB..1GiB, got %d", c.UDPBufferBytes)
 	case c.MaxRooms < 1:
 		return fmt.Errorf("sfu: max_rooms must be at least 1, got %d", c.MaxRooms)
-	case c.MaxViewersPerRoom < 1:
-		return fmt.Errorf("sfu: max_viewers_per_room must be at least 1, got %d", c.MaxViewersPerRoom)
+	case c.MaxViewersPerRoom < 0:
+		return fmt.Errorf("sfu: max_viewers_per_room must be 0 (measured) or more, got %d", c.MaxViewersPerRoom)
+	case c.MaxFanoutLoad < 0 || c.MaxFanoutLoad > 1:
+		return fmt.Errorf("sfu: max_fanout_load must be 0 (off) to 1, got %v", c.MaxFanoutLoad)
+	case c.MaxCPULoad < 0 || c.MaxCPULoad > 1:
+		return fmt.Errorf("sfu: max_cpu_load must be 0 (off) to 1, got %v", c.MaxCPULoad)
 	case c.MaxHandshakes < 1 || c.MaxHandshakes > 100_000:
 		return fmt.Errorf("sfu: max_handshakes must be 1..100000, got %d", c.MaxHandshakes)
 	case c.MaxHandshakesPerClient < 0 || c.MaxHandshakesPerClient > c.MaxHandshakes:

@@ -5,8 +5,12 @@ import "errors"
 var (
 	// ErrTooManyRooms: the node already hosts Config.MaxRooms rooms.
 	ErrTooManyRooms = errors.New("sfu: too many rooms")
-	// ErrRoomFull: the room already has Config.MaxViewersPerRoom viewers.
+	// ErrRoomFull: the room has Config.MaxViewersPerRoom viewers, or its measured fan-out
+	// load has no room for another (Config.MaxFanoutLoad).
 	ErrRoomFull = errors.New("sfu: room is full")
+	// ErrNodeFull: this process's measured CPU load has no room for another viewer
+	// (Config.MaxCPULoad); another node, or LL-HLS, may take the viewer.
+	ErrNodeFull = errors.New("sfu: this node is at capacity")
 	// ErrNoRoom: the room does not exist and the caller may not create it.
 	ErrNoRoom = errors.New("sfu: no such room")
 	// ErrInvalidRoomName: room names are 1-64 characters of [A-Za-z0-9_.-].

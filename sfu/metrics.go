@@ -5,6 +5,10 @@ import "github.com/prometheus/client_golang/prometheus"
 // Counters are process-wide: one SFU per process, scraped at /metrics. Per-room detail lives
 // in the room API rather than in label cardinality.
 var (
+	viewersRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "viewers_refused_total",
+		Help: "Viewers turned away for capacity: room_limit (max_viewers_per_room), fanout_load (max_fanout_load) or cpu_load (max_cpu_load).",
+	}, []string{"reason"})
 	packetsForwarded = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "packets_forwarded_total",
 		Help: "RTP packets written to viewers (including retransmissions).",
@@ -101,5 +105,5 @@ var viewersOnLayer = [numLayers]prometheus.Gauge{
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
 		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, fanoutShares, roomsGauge, sessionsGauge, sessionsReaped,
-		handshakesInFlight, handshakesRefused, hostsGone}
+		handshakesInFlight, handshakesRefused, hostsGone, viewersRefused}
 }

@@ -56,6 +56,7 @@ type Receiver struct {
 
 	clock mediaClock // RTP timestamps to capture time, from the publisher's sender reports
 	fan   fanState   // the parallel fan-out's bookkeeping (Run's goroutine only)
+	load  loadMeter  // how busy forwarding keeps Run's goroutine: room capacity
 
 	// The layer's bitrate, measured over rateWindow by Run and read by viewers' allocators.
 	rate      atomic.Int64 // bits per second

@@ -71,10 +71,11 @@ func (r *Room) admit(role Role) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if role == RoleViewer {
-		if r.viewers >= r.sfu.cfg.MaxViewersPerRoom {
-			return fmt.Errorf("%w (limit %d)", ErrRoomFull, r.sfu.cfg.MaxViewersPerRoom)
+		if err := r.admitViewer(); err != nil {
+			return err
 		}
 		r.viewers++
+		r.sfu.viewers.Add(1)
 	} else {
 		r.publishers++
 	}
@@ -92,6 +93,7 @@ func (r *Room) Leave(role Role) {
 	defer r.mu.Unlock()
 	if role == RoleViewer {
 		r.viewers--
+		r.sfu.viewers.Add(-1)
 	} else {
 		r.publishers--
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -29,6 +30,9 @@ type SFU struct {
 	byName sync.Map // string -> *Room
 	peers  map[*Peer]struct{}
 	closed bool
+
+	viewers atomic.Int64 // on this node, all rooms: what the CPU load is scaled by
+	cpu     cpuMeter
 }
 
 // New validates cfg and opens the UDP port.
@@ -85,6 +89,11 @@ func (s *SFU) join(name string, role Role, create bool) (*Room, error) {
 		s.rooms[name] = r
 		s.byName.Store(name, r)
 		roomsGauge.Inc()
+	}
+	if role == RoleViewer {
+		if err := s.admitViewer(int(s.viewers.Load())); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.admit(role); err != nil {
 		return nil, err

@@ -157,12 +157,14 @@ func (t *Track) forwardBatch(r *Receiver, batch []batchPacket) {
 		return
 	}
 	vs := t.viewers.Load()
+	begin := time.Now().UnixNano()
 	var sent int
 	if t.pool != nil && len(vs.all) >= t.pool.min {
 		sent = t.pool.forward(t, r, batch, vs.shares)
 	} else {
 		sent = t.forwardShare(r, batch, vs.all)
 	}
+	r.load.add(begin, time.Now().UnixNano(), len(vs.all))
 	// One shared counter update per frame, not per viewer: an atomic every core hits for
 	// every viewer would cost more than the counting is worth.
 	if sent > 0 {

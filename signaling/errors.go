@@ -43,7 +43,7 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, errRateLimited), errors.Is(err, errPatchRate):
 		return http.StatusTooManyRequests
-	case errors.Is(err, sfu.ErrRoomFull), errors.Is(err, sfu.ErrTooManyRooms), errors.Is(err, errTooManySession),
+	case errors.Is(err, sfu.ErrRoomFull), errors.Is(err, sfu.ErrNodeFull), errors.Is(err, sfu.ErrTooManyRooms), errors.Is(err, errTooManySession),
 		errors.Is(err, sfu.ErrClosed), errors.Is(err, sfu.ErrBusy), errors.Is(err, errUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, errTooManyCands):

@@ -31,8 +31,9 @@ type Config struct {
 	MaxViewersPerRoom int `yaml:"max_viewers_per_room"`
 	// MaxFanoutLoad admits a viewer to a room only while the room's busiest track spends
 	// at most this share of the wall clock sending frames to its viewers, counting the
-	// newcomer (see capacity.go). 0.5 keeps a keyframe's fan-out clear of the next frame;
-	// 0 turns the check off.
+	// newcomer (see capacity.go); 0 turns the check off. The default, 0.3, held 299 viewers
+	// of a 2.5 Mbit/s stream on one core of the 2-core VM at p99 77-91 ms (the keyframes'
+	// fan-out sets the tail): docs/BENCHMARKS.md.
 	MaxFanoutLoad float64 `yaml:"max_fanout_load"`
 	// MaxCPULoad admits a viewer to the node only while this process uses at most this
 	// share of its GOMAXPROCS cores, counting the newcomer; 0 turns the check off.
@@ -100,7 +101,7 @@ func DefaultConfig() Config {
 		IncludeLoopback:   true,
 		UDPBufferBytes:    4 << 20,
 		MaxRooms:          1000,
-		MaxFanoutLoad:     0.5,
+		MaxFanoutLoad:     0.3,
 		MaxCPULoad:        0.85,
 		MaxHandshakes:     max(16, 8*runtime.GOMAXPROCS(0)),
 		HandshakeWait:     time.Second,

@@ -65,9 +65,14 @@ func (a *allocator) run(done <-chan struct{}) {
 			return
 		case now := <-next.C:
 			a.allocate(now)
-			if a.probing {
+			switch {
+			case a.probing:
 				next.Reset(simulcast.ProbeDuration)
-			} else {
+			case !a.judgeAt.IsZero():
+				// Judge the probe as soon as its feedback is in, not at the next tick: a
+				// viewer ramping up after joining waits for every judgement.
+				next.Reset(max(a.judgeAt.Sub(now), time.Millisecond))
+			default:
 				next.Reset(allocateEvery)
 			}
 		}
@@ -96,6 +101,17 @@ func (a *allocator) allocate(now time.Time) {
 	if a.active != nil {
 		a.active.Store(layers > 1 || temporal)
 	}
+	if a.probe != nil && a.sel.Layer() < 0 {
+		// The first choice, before any feedback: start on the lowest layer and ramp up on
+		// measured probes (Selector.Ramp) rather than trust a guess and freeze.
+		a.sel.Ramp()
+		if rates == (simulcast.LayerRates{}) || (layers < 2 && !temporal) {
+			// No host yet, or one that has only just started (no layer's rate measured):
+			// hold the viewer on the lowest layer attached until the selector can choose.
+			a.video.allocate(lowestLayer(t), simulcast.AllTemporal, 0, 0, now)
+			return
+		}
+	}
 	if layers < 2 && !temporal {
 		a.video.allocate(LayerFull, simulcast.AllTemporal, 0, 0, now)
 		return
@@ -116,6 +132,16 @@ func (a *allocator) allocate(now time.Time) {
 	}
 	a.runProbe(probe > 0, est, now)
 	a.video.allocate(layer, a.temporal(layer, budget, rates, now), probe, budget, now)
+}
+
+// lowestLayer is the lowest layer a source feeds t with.
+func lowestLayer(t *Track) int {
+	for l := range t.layers {
+		if t.layers[l].Load() != nil {
+			return l
+		}
+	}
+	return LayerLow
 }
 
 // temporal is the VP8 temporal layer cap: all layers unless the chosen spatial layer is the
@@ -178,12 +204,26 @@ func (a *allocator) updateFloor(est int, now time.Time) {
 // and falls back. Beyond what is sent, only a measured probe (the floor) may lift the
 // budget; below it, the estimate rules, so congestion still drops the viewer at once. A
 // viewer without measured probes (REMB: its own estimate, which its probes' padding
-// lifts) is not capped, or it could never climb.
+// lifts) is not capped, or it could never climb, and starts where its estimate says.
 func (a *allocator) guessCap(est int, rates simulcast.LayerRates) int {
-	if cur := a.sel.Layer(); a.probe != nil && cur >= 0 && rates[cur] > 0 {
+	if a.probe == nil {
+		return est
+	}
+	cur := a.sel.Layer()
+	if cur < 0 {
+		// The first choice, which starts on the lowest layer (Selector.Ramp): the budget
+		// its first probe is sized on is what that layer would be granted.
+		for l := range rates {
+			if rates[l] > 0 {
+				cur = l
+				break
+			}
+		}
+	}
+	if cur >= 0 && rates[cur] > 0 {
 		return min(est, rates[cur]*estTrust)
 	}
-	return est // the first choice: nothing sent yet to measure against
+	return est
 }
 
 // estTrust is how far above the layer being sent GCC's estimate is believed without a probe.
@@ -236,10 +276,12 @@ func congested(est estimator) bool {
 	return st["usage"] == "overuse" || st["state"] == "decrease"
 }
 
-// startAllocator runs the allocator for a viewer: on GCC when it negotiated transport-wide
+// newAllocator makes the allocator for a viewer: on GCC when it negotiated transport-wide
 // feedback, else on the REMB messages it sends (older players and some native clients);
-// a viewer with neither stays on its cap.
-func (s *Subscriber) startAllocator(bwe *viewerBWE) {
+// nil for a viewer with neither (it stays on its cap) or without video. A viewer whose
+// probes are measured is held on the lowest layer from here, before it connects, so it
+// neither starts above its link nor has dynacast wake a layer it will not get yet.
+func (s *Subscriber) newAllocator(bwe *viewerBWE) *allocator {
 	var video *DownTrack
 	for _, dt := range s.downTracks {
 		if dt.Kind() == webrtc.RTPCodecTypeVideo {
@@ -249,14 +291,20 @@ func (s *Subscriber) startAllocator(bwe *viewerBWE) {
 	var a *allocator
 	switch {
 	case video == nil:
-		return
+		return nil
 	case bwe != nil && bwe.est != nil && negotiatedTWCC(s.videoSender):
 		a = &allocator{est: bwe.est, probe: bwe.probe, active: &bwe.active, video: video}
+		video.allocate(lowestLayer(video.track), simulcast.AllTemporal, 0, 0, time.Now())
 	case negotiatedREMB(s.videoSender):
 		a = &allocator{est: rembEstimate{video}, video: video}
-	default:
-		return
 	}
+	return a
+}
+
+// start makes the allocator's first choice, before any media flows, and runs it for the
+// viewer's session.
+func (a *allocator) start(s *Subscriber) {
+	a.allocate(time.Now())
 	s.Go(func() { a.run(s.Stopping()) })
 }
 

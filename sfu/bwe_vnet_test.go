@@ -95,7 +95,8 @@ func (w *vnetWorld) shapedHost(t *testing.T, ip string, bps int) (*vnet.Net, sha
 
 // TestBandwidthEstimationOnShapedLinks is the simulcast promise on links with real queues
 // (pion's virtual network, a token bucket and a drop-tail buffer per viewer): three viewers
-// behind 10, 1.2 and 0.4 Mbit/s links settle on f, h and q; when the first link falls to
+// behind 10, 1.2 and 0.4 Mbit/s links join without a freeze (each starts on q and ramps up
+// on measured probes), the 10 Mbit/s one reaching f within 2 s, and settle on f, h and q; when the first link falls to
 // 0.5 Mbit/s that viewer shows a lower layer within 2 s, and when the link comes back it
 // climbs to f again within 10 s (measured probes, not GCC's 8 % a second, get it there).
 func TestBandwidthEstimationOnShapedLinks(t *testing.T) {
@@ -135,9 +136,11 @@ func TestBandwidthEstimationOnShapedLinks(t *testing.T) {
 	want := []byte{sfu.LayerFull, sfu.LayerMid, sfu.LayerLow}
 	viewers := make([]*sfutest.Viewer, len(rates))
 	links := make([]shapedLink, len(rates))
+	joined := make([]time.Time, len(rates))
 	for i, bps := range rates {
 		n, link := w.shapedHost(t, fmt.Sprintf("10.0.0.%d", 11+i), bps)
 		links[i] = link
+		joined[i] = time.Now()
 		v, err := sfutest.NewViewer(ctx, func(ctx context.Context, offer string) (string, error) {
 			sub, answer, err := s.Subscribe("shaped", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, log)
 			if err == nil {
@@ -170,6 +173,24 @@ func TestBandwidthEstimationOnShapedLinks(t *testing.T) {
 	}
 	if !waitFor(ctx, 30*time.Second, settled) {
 		t.Fatal("viewers did not settle on f, h and q")
+	}
+
+	// 0. How they joined: no freeze from the first frame until they settled, and the fast
+	// link on f within 2 s of asking to watch.
+	for i, v := range viewers {
+		shown := v.Shown()
+		n, longest := freezes(shown, shown[0].At)
+		t.Logf("viewer %d (%d bit/s): first frame %v after joining, %d freezes until settled",
+			i, rates[i], shown[0].At.Sub(joined[i]).Round(time.Millisecond), n)
+		if n > 0 {
+			t.Errorf("viewer %d (%d bit/s) froze %d times after joining, longest %v; want none", i, rates[i], n, longest.Round(time.Millisecond))
+		}
+	}
+	shown := viewers[0].Shown()
+	top := shown[firstWhere(shown, func(f sfutest.ShownFrame) bool { return f.Layer == sfu.LayerFull })].At.Sub(joined[0])
+	t.Logf("the 10 Mbit/s viewer showed f %v after joining", top.Round(time.Millisecond))
+	if top > dropBound {
+		t.Errorf("the 10 Mbit/s viewer showed f %v after joining, want within %v", top.Round(time.Millisecond), dropBound)
 	}
 
 	// 2. The fast link falls to 0.5 Mbit/s.

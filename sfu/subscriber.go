@@ -73,7 +73,7 @@ func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.
 		p.Close()
 		return nil, "", err
 	}
-	bwe := s.engine.takeBWE(p.PC.ID())
+	alloc := sub.newAllocator(s.engine.takeBWE(p.PC.ID()))
 	ice := sub.videoSender.Transport().ICETransport()
 	ice.OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) { sub.setLane(pair) })
 	p.OnConnected(func() {
@@ -82,10 +82,14 @@ func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.
 		}
 		sub.mu.Lock()
 		defer sub.mu.Unlock()
+		// The allocator's first choice comes before any media: a viewer must not start on
+		// the layer its cap allows and freeze while the estimate catches up.
+		if alloc != nil {
+			alloc.start(sub)
+		}
 		for _, dt := range sub.downTracks {
 			dt.setReady(p.PC.WriteRTCP)
 		}
-		sub.startAllocator(bwe)
 	})
 	return sub, answer, nil
 }

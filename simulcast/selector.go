@@ -25,6 +25,10 @@ const (
 	probeAfter    = 2 * time.Second
 	probeAfterMax = 4 * time.Second
 	numLayers     = 3
+	// rampCeiling is probeCeiling while a viewer that started low ramps up (Ramp): a join
+	// has no media queued to hold back, and at 2.5 times a step the top layer of a
+	// browser's simulcast is two probes from the lowest.
+	rampCeiling = 2.5
 )
 
 // LayerRates is what each simulcast layer currently carries, in bits per second; 0 means
@@ -44,12 +48,34 @@ type Selector struct {
 	probeWait  time.Duration // back-off after a probe that did not raise the estimate
 	probeWon   bool          // the caller measured the last probe lifting the budget
 	measured   bool          // and the budget's headroom since is that measurement's
+	ramping    bool          // started low (Ramp), and no probe has found the link full yet
+	rampMissed bool          // one ramp probe fell short already
+}
+
+// Ramp starts the viewer on the lowest layer and climbs fast: until probes show the link
+// full (ProbeResult false, twice) or the viewer drops a layer, probes aim at the top layer and
+// may reach rampCeiling times the budget. Call it before the first Choose, for a viewer
+// whose probes the caller measures; that Choose then takes the lowest flowing layer,
+// whatever the budget says, since before any feedback the budget is only a guess and a
+// viewer started above its link freezes at once.
+func (s *Selector) Ramp() {
+	if !s.started {
+		s.ramping = true
+	}
 }
 
 // ProbeResult tells the Selector whether the probe it asked for showed the link carrying
 // clearly more than the budget it had: a probe that did goes on climbing at once.
 func (s *Selector) ProbeResult(won bool) {
+	if !won && s.ramping && !s.rampMissed {
+		// One short probe may be the measurement's noise (a busy machine delays the
+		// feedback); it costs the climb a back-off of probeAfter, so a ramp tries again
+		// at once, and ends on the second.
+		s.rampMissed, s.probeWon, s.measured = true, true, false
+		return
+	}
 	s.probeWon, s.measured = won, won
+	s.ramping = s.ramping && won
 	if won {
 		s.probeWait = probeAfter
 	}
@@ -79,13 +105,19 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 		return s.current(maxLayer), 0
 	}
 	fit := lowest // even if it does not fit: a viewer always gets a picture
-	for l := lowest; l <= top; l++ {
+	for l := lowest; l <= top && !(s.ramping && !s.started); l++ {
 		if rates[l] > 0 && rates[l] <= budget {
 			fit = l
 		}
 	}
 	cur := s.current(-1)
-	if !s.started || cur < lowest || cur > top || rates[cur] == 0 || fit < cur {
+	switch {
+	case !s.started && s.ramping:
+		// Ramping starts where the caller already holds the viewer, the lowest layer: no
+		// switch, so the first probe need not wait for the next call.
+		s.set(fit, now)
+		cur = fit
+	case !s.started || cur < lowest || cur > top || rates[cur] == 0 || fit < cur:
 		// First choice, the current layer stopped or left the cap, or congestion: go at once.
 		s.set(fit, now)
 		return fit, 0
@@ -100,6 +132,15 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 		if s.upSince.IsZero() {
 			s.upSince = now
 		}
+		if s.measured {
+			// A measurement is evidence for every layer it clears: climb to the highest.
+			for l := top; l > next; l-- {
+				if rates[l] > 0 && float64(budget) >= upHeadroom*float64(rates[l]) {
+					next = l
+					break
+				}
+			}
+		}
 		if now.Sub(s.upSince) >= upHold || s.measured {
 			s.set(next, now)
 			return next, 0
@@ -112,9 +153,14 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 		return cur, 0 // no headroom even for this layer: probing would only add congestion
 	}
 	// Probe with what reaches the next layer with headroom and a margin (a probe that only
-	// just reaches it is measured short of it half the time), within the ceiling.
-	want := int(probeGoal*float64(rates[next])) - rates[cur]
-	return cur, s.probe(min(want, int(probeCeiling*float64(budget))-rates[cur]), now)
+	// just reaches it is measured short of it half the time), within the ceiling; while
+	// ramping, the top layer, within the ramp's ceiling.
+	goal, ceiling := next, probeCeiling
+	if s.ramping {
+		goal, ceiling = top, rampCeiling
+	}
+	want := int(probeGoal*float64(rates[goal])) - rates[cur]
+	return cur, s.probe(min(want, int(ceiling*float64(budget))-rates[cur]), now)
 }
 
 // probe manages probe periods: on for ProbeDuration, then off for the back-off. A probe the
@@ -157,6 +203,7 @@ func (s *Selector) nextUp(cur, top int, rates LayerRates) int {
 func (s *Selector) set(l int, now time.Time) {
 	down := s.started && l < s.layer
 	s.layer, s.started = l, true
+	s.ramping = s.ramping && !down
 	s.upSince, s.probeStart = time.Time{}, time.Time{}
 	s.probeWait, s.probeWon, s.measured = probeAfter, !down, false
 	if down {

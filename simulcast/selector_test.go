@@ -166,3 +166,57 @@ func TestSelectorMeasuredHeadroomIsSpentAtOnce(t *testing.T) {
 		t.Fatalf("cap raised: layer %d after the hold, want f", layer)
 	}
 }
+
+// TestSelectorRampStartsLowAndClimbsOnMeasuredProbes: a viewer told to ramp starts on the
+// lowest layer whatever the (guessed) budget says, probes at once toward the top layer
+// with the ramp's ceiling, climbs as far as a measurement carries it, and stops ramping
+// after two short probes.
+func TestSelectorRampStartsLowAndClimbsOnMeasuredProbes(t *testing.T) {
+	rates := LayerRates{150_000, 500_000, 1_500_000}
+	var guess Selector
+	guess.Ramp()
+	if layer, _ := guess.Choose(1_900_000, rates, 2, atMS(0)); layer != 0 {
+		t.Fatalf("first choice %d with a guessed budget of 1.9 Mbit/s, want the lowest", layer)
+	}
+	// The caller trusts no more than twice the lowest layer before feedback (guessCap).
+	var s Selector
+	s.Ramp()
+	layer, probe := s.Choose(300_000, rates, 2, atMS(0))
+	if layer != 0 {
+		t.Fatalf("first choice %d, want the lowest", layer)
+	}
+	if want := int(rampCeiling*300_000) - rates[0]; probe != want {
+		t.Fatalf("first probe %d, want %d (the ramp's ceiling over the budget, aimed at f)", probe, want)
+	}
+	s.Choose(300_000, rates, 2, atMS(100)) // the probe ends
+	// The probe carried 2 Mbit/s: enough for f with headroom, so straight to f.
+	s.ProbeResult(true)
+	if layer, _ := s.Choose(2_000_000, rates, 2, atMS(400)); layer != 2 {
+		t.Fatalf("after a probe measured 2 Mbit/s: layer %d, want f at once", layer)
+	}
+
+	// On a slow link: one short probe is tried again at once, the second ends the ramp.
+	var slow Selector
+	slow.Ramp()
+	slow.Choose(300_000, rates, 2, atMS(0))
+	slow.Choose(300_000, rates, 2, atMS(100))
+	slow.ProbeResult(false)
+	if _, p := slow.Choose(300_000, rates, 2, atMS(400)); p == 0 {
+		t.Fatal("the first short ramp probe was not tried again at once")
+	}
+	slow.Choose(300_000, rates, 2, atMS(500))
+	slow.ProbeResult(false)
+	if _, p := slow.Choose(300_000, rates, 2, atMS(800)); p != 0 {
+		t.Fatal("probing at once after the ramp's second short probe")
+	}
+	if _, p := slow.Choose(300_000, rates, 2, atMS(500+int(probeAfter/time.Millisecond)+100)); p <= 0 ||
+		p > int(probeCeiling*300_000)-rates[0] {
+		t.Fatalf("after the back-off: probe %d, want one within the normal ceiling", p)
+	}
+
+	// Without Ramp the first choice is what the budget fits, as before.
+	var plain Selector
+	if layer, _ := plain.Choose(1_900_000, rates, 2, atMS(0)); layer != 2 {
+		t.Fatalf("without Ramp: first choice %d, want f", layer)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/glintlive/glint/simulcast"
 )
@@ -57,8 +58,8 @@ type DownTrack struct {
 	rtxPkt        rtp.Packet
 	resent        [256]resendMark // recent retransmissions, by output seq
 	rtt           rttMeter        // how soon a retransmission may be repeated
-	rtxBucket     tokenBucket
-	padded        [64]padMark // recent padding probes, by output seq, to answer NACKs
+	rtxBudget     *rate.Limiter   // retransmissions this viewer's NACKs may cause (rtxRate)
+	padded        [64]padMark     // recent padding probes, by output seq, to answer NACKs
 	lastViewerPLI time.Time
 
 	packets, octets uint32 // for sender reports (RFC 3550 counts wrap at 32 bits)
@@ -90,7 +91,8 @@ func (d *DownTrack) Stats() DownTrackStats {
 var _ webrtc.TrackLocal = (*DownTrack)(nil)
 
 func newDownTrack(t *Track, id, streamID string, maxLayer int, log *zap.Logger) *DownTrack {
-	d := &DownTrack{id: id, streamID: streamID, track: t, maxLayer: maxLayer, demanded: -1, log: log}
+	d := &DownTrack{id: id, streamID: streamID, track: t, maxLayer: maxLayer, demanded: -1, log: log,
+		rtxBudget: rate.NewLimiter(rtxRate, rtxBurst)}
 	d.capLayer.Store(int32(maxLayer))
 	return d
 }

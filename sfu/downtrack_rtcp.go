@@ -107,7 +107,7 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 	// viewer still asking for packets it cannot have (an earlier layer's, which pion's NACK
 	// generator asks for again every round trip for seconds) would otherwise spend it, and
 	// a loss that can be repaired would go unanswered.
-	if !d.rtxBucket.ready(now) {
+	if d.rtxBudget.TokensAt(now) < 1 {
 		nacksMissed.Inc() // over this viewer's retransmission budget
 		return
 	}
@@ -116,7 +116,7 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 		// A lost padding probe is answered with padding: left unanswered, it is a hole
 		// that stalls the viewer's jitter buffer until it gives up and asks for a keyframe.
 		if p := d.padded[outSeq%uint16(len(d.padded))]; p.valid && p.seq == outSeq {
-			d.rtxBucket.spend()
+			d.rtxBudget.AllowN(now, 1)
 			*slot = resendMark{seq: outSeq, at: now}
 			d.sendPadding(p.seq, p.ts)
 			return
@@ -135,7 +135,7 @@ func (d *DownTrack) resend(outSeq uint16, now time.Time) {
 			return
 		}
 	}
-	d.rtxBucket.spend()
+	d.rtxBudget.AllowN(now, 1)
 	*slot = resendMark{seq: outSeq, at: now}
 	nacksAnswered.Inc()
 	if d.send(&d.rtxPkt.Header, outSeq, d.munger.OutputTS(d.rtxPkt.Timestamp), payload) {
@@ -187,27 +187,6 @@ const (
 	rtxRate  = 500 // packets a second
 	rtxBurst = 256
 )
-
-// tokenBucket is a small allocation-free rate limiter, used under the DownTrack lock.
-type tokenBucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// ready refills the bucket for the time since its last use and reports whether a token is
-// there to spend.
-func (b *tokenBucket) ready(now time.Time) bool {
-	if b.last.IsZero() {
-		b.tokens = rtxBurst
-	} else {
-		b.tokens = min(rtxBurst, b.tokens+now.Sub(b.last).Seconds()*rtxRate)
-	}
-	b.last = now
-	return b.tokens >= 1
-}
-
-// spend takes the token ready reported.
-func (b *tokenBucket) spend() { b.tokens-- }
 
 // resendMark remembers when an output sequence number was last retransmitted.
 type resendMark struct {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,15 +80,22 @@ func projected(load float64, n0, n int) float64 {
 // grows with the room.
 func (r *Room) fanoutLoad(n int, now int64) float64 {
 	var worst float64
+	r.eachReceiver(func(rc *Receiver) {
+		load, n0 := rc.load.read(now)
+		worst = max(worst, projected(load, n0, n))
+	})
+	return worst
+}
+
+// eachReceiver calls f for every Receiver feeding the room's tracks.
+func (r *Room) eachReceiver(f func(*Receiver)) {
 	for _, t := range []*Track{r.video, r.audio} {
 		for i := range t.layers {
 			if rc := t.layers[i].Load(); rc != nil {
-				load, n0 := rc.load.read(now)
-				worst = max(worst, projected(load, n0, n))
+				f(rc)
 			}
 		}
 	}
-	return worst
 }
 
 // cpuSampleEvery is the most often the process's CPU time is read.
@@ -156,4 +164,33 @@ func (r *Room) admitViewer() error {
 			ErrRoomFull, r.viewers, 100*load, 100*cfg.MaxFanoutLoad)
 	}
 	return nil
+}
+
+// CapacityCollectors returns gauges of what admission goes by, read at scrape time: the
+// busiest room's fan-out load and the process's CPU load, each as measured (not projected).
+func (s *SFU) CapacityCollectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "glint", Subsystem: "sfu", Name: "fanout_load_max",
+			Help: "Share of the wall clock the busiest room's busiest track spends sending frames to its viewers (admission: sfu.max_fanout_load).",
+		}, s.busiestFanout),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "glint", Subsystem: "sfu", Name: "cpu_load",
+			Help: "This process's CPU time over its GOMAXPROCS cores, last reading (admission: sfu.max_cpu_load).",
+		}, func() float64 { load, _ := s.cpu.read(time.Now(), int(s.viewers.Load())); return load }),
+	}
+}
+
+// busiestFanout is the highest measured fan-out load over the node's rooms.
+func (s *SFU) busiestFanout() float64 {
+	now := time.Now().UnixNano()
+	var worst float64
+	s.byName.Range(func(_, v any) bool {
+		v.(*Room).eachReceiver(func(rc *Receiver) {
+			load, _ := rc.load.read(now)
+			worst = max(worst, load)
+		})
+		return true
+	})
+	return worst
 }

@@ -76,6 +76,9 @@ func TestRoomAdmitsViewersUpToItsMeasuredFanoutLoad(t *testing.T) {
 	// Busy 45 % of the time with 100 viewers: each costs 0.45 %, so the room takes a
 	// viewer while 0.45 % × (its viewers and the newcomer) stays within 50 %: 111 in all.
 	setLoad(rcv, 0.45, 100)
+	if got := s.busiestFanout(); got != 0.45 {
+		t.Fatalf("glint_sfu_fanout_load_max reads %v, want 0.45", got)
+	}
 	joined := 100
 	var err error
 	for ; joined < 200; joined++ {

@@ -103,6 +103,7 @@ func (a *app) routes() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(sfu.Collectors()...)
+	reg.MustRegister(a.sfu.CapacityCollectors()...)
 	reg.MustRegister(datachannel.Collectors()...)
 	reg.MustRegister(signaling.Collectors()...)
 	if a.gifts != nil {

@@ -42,7 +42,8 @@ func TestServeRTMPWithoutFFmpeg(t *testing.T) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	_ = res.Body.Close()
-	for _, want := range []string{`glint_rtmp_refusals_total{reason="no_transcoder"}`, "glint_rtmp_connections_total", "glint_rtmp_publishes_total"} {
+	for _, want := range []string{`glint_rtmp_refusals_total{reason="no_transcoder"}`, "glint_rtmp_connections_total", "glint_rtmp_publishes_total",
+		"glint_sfu_fanout_load_max", "glint_sfu_cpu_load"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

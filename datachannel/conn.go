@@ -267,6 +267,9 @@ func (c *Conn) push(o outgoing, wake bool) {
 		delete(c.stale, o.key) // this state supersedes whatever was dropped
 	}
 	c.queue = append(c.queue, o)
+	// Half a queue waiting for the room's next wake is enough: even a reader that keeps
+	// up would otherwise be skipped past by the slow-reader policy in a busy interval.
+	wake = wake || len(c.queue) >= limit/2
 	c.mu.Unlock()
 	if wake {
 		c.signal()

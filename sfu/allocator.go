@@ -68,7 +68,7 @@ func (a *allocator) run(done <-chan struct{}) {
 			switch {
 			case a.probing:
 				next.Reset(simulcast.ProbeDuration)
-			case !a.judgeAt.IsZero():
+			case a.judgeAt.After(now):
 				// Judge the probe as soon as its feedback is in, not at the next tick: a
 				// viewer ramping up after joining waits for every judgement.
 				next.Reset(max(a.judgeAt.Sub(now), time.Millisecond))
@@ -108,11 +108,14 @@ func (a *allocator) allocate(now time.Time) {
 		if rates == (simulcast.LayerRates{}) || (layers < 2 && !temporal) {
 			// No host yet, or one that has only just started (no layer's rate measured):
 			// hold the viewer on the lowest layer attached until the selector can choose.
+			a.dropProbe()
 			a.video.allocate(lowestLayer(t), simulcast.AllTemporal, 0, 0, now)
 			return
 		}
 	}
 	if layers < 2 && !temporal {
+		a.dropProbe()
+		a.video.ramping.Store(false)
 		a.video.allocate(LayerFull, simulcast.AllTemporal, 0, 0, now)
 		return
 	}
@@ -131,6 +134,7 @@ func (a *allocator) allocate(now time.Time) {
 		a.held = trusted // not budget: a hold must not outlive itself across chained probes
 	}
 	a.runProbe(probe > 0, est, now)
+	a.video.ramping.Store(a.sel.Ramping())
 	a.video.allocate(layer, a.temporal(layer, budget, rates, now), probe, budget, now)
 }
 
@@ -142,6 +146,17 @@ func lowestLayer(t *Track) int {
 		}
 	}
 	return LayerLow
+}
+
+// dropProbe ends a probe, and forgets one awaiting its judgement, when there is no longer a
+// layer to choose (the host left, or came back without simulcast): its measurement would
+// say nothing about the next host, and a judgement left pending would keep the allocator
+// waking for it.
+func (a *allocator) dropProbe() {
+	if a.probing && a.probe != nil {
+		a.probe.stop()
+	}
+	a.probing, a.judgeAt = false, time.Time{}
 }
 
 // temporal is the VP8 temporal layer cap: all layers unless the chosen spatial layer is the
@@ -282,6 +297,8 @@ func congested(est estimator) bool {
 // probes are measured is held on the lowest layer from here, before it connects, so it
 // neither starts above its link nor has dynacast wake a layer it will not get yet.
 func (s *Subscriber) newAllocator(bwe *viewerBWE) *allocator {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var video *DownTrack
 	for _, dt := range s.downTracks {
 		if dt.Kind() == webrtc.RTPCodecTypeVideo {
@@ -294,6 +311,7 @@ func (s *Subscriber) newAllocator(bwe *viewerBWE) *allocator {
 		return nil
 	case bwe != nil && bwe.est != nil && negotiatedTWCC(s.videoSender):
 		a = &allocator{est: bwe.est, probe: bwe.probe, active: &bwe.active, video: video}
+		video.ramping.Store(true)
 		video.allocate(lowestLayer(video.track), simulcast.AllTemporal, 0, 0, time.Now())
 	case negotiatedREMB(s.videoSender):
 		a = &allocator{est: rembEstimate{video}, video: video}

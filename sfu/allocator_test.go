@@ -1,6 +1,11 @@
 package sfu
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
 
 // TestProbeVerdict: a probe wins only when the link kept up with it and carried clearly
 // more than the budget; a link that fell behind still lifts the floor to what it carried.
@@ -22,5 +27,18 @@ func TestProbeVerdict(t *testing.T) {
 		if carried != c.carried || won != c.won {
 			t.Errorf("%s: carried %d, won %v; want %d, %v", c.name, carried, won, c.carried, c.won)
 		}
+	}
+}
+
+// TestAllocatorForgetsAProbeWhenTheLayersGo: a probe awaiting its judgement when the host
+// leaves is dropped, so the allocator does not keep waking for a judgement that never comes.
+func TestAllocatorForgetsAProbeWhenTheLayersGo(t *testing.T) {
+	tr := newTrack(webrtc.RTPCodecTypeVideo, nil, nil, 1)
+	dt := newTestDownTrack(tr, nil, 0)
+	now := time.Now()
+	a := &allocator{est: rembEstimate{dt}, video: dt, probing: true, judgeAt: now.Add(-time.Millisecond)}
+	a.allocate(now)
+	if a.probing || !a.judgeAt.IsZero() {
+		t.Fatalf("with no layers left: probing %v, judgement due %v; want neither", a.probing, a.judgeAt)
 	}
 }

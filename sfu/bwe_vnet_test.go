@@ -96,7 +96,8 @@ func (w *vnetWorld) shapedHost(t *testing.T, ip string, bps int) (*vnet.Net, sha
 // TestBandwidthEstimationOnShapedLinks is the simulcast promise on links with real queues
 // (pion's virtual network, a token bucket and a drop-tail buffer per viewer): three viewers
 // behind 10, 1.2 and 0.4 Mbit/s links join without a freeze (each starts on q and ramps up
-// on measured probes), the 10 Mbit/s one reaching f within 2 s, and settle on f, h and q; when the first link falls to
+// on measured probes), the 10 Mbit/s one reaching f within 2 s (dropBound: with room under
+// -race), and settle on f, h and q; when the first link falls to
 // 0.5 Mbit/s that viewer shows a lower layer within 2 s, and when the link comes back it
 // climbs to f again within 10 s (measured probes, not GCC's 8 % a second, get it there).
 func TestBandwidthEstimationOnShapedLinks(t *testing.T) {

@@ -125,6 +125,9 @@ func TestNodeAdmitsViewersUpToItsMeasuredCPULoad(t *testing.T) {
 	if !errors.Is(err, ErrNodeFull) || !strings.Contains(err.Error(), "sfu.max_cpu_load") {
 		t.Fatalf("viewer 51 at 84 %% CPU with 50: %v, want the node full", err)
 	}
+	if s.Room("elsewhere") != nil {
+		t.Error("the refused viewer left an empty room behind")
+	}
 }
 
 func TestCPUMeterReadsThisProcess(t *testing.T) {

@@ -38,6 +38,7 @@ type DownTrack struct {
 	capLayer    atomic.Int32 // the viewer's own cap (WHEP ?layer=, the media.layer message)
 	demanded    int          // the layer counted in the Track's demand, -1 for none
 	maxLayer    int          // what the allocator grants within the cap
+	ramping     atomic.Bool  // the allocator ramps the viewer up from the lowest layer
 	probeBps    int          // padding probe rate the allocator asks for, 0 for none
 	probeOwed   float64      // padding bytes due
 	lastProbe   int64        // unix nanos padding was last accounted
@@ -202,9 +203,18 @@ func (d *DownTrack) writeBatch(r *Receiver, batch []batchPacket) int {
 func (d *DownTrack) allocate(layer, temporal, probeBps, budget int, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.closed {
+		return // a session closing as it was set up: its demand is already withdrawn
+	}
 	d.maxLayer = min(layer, d.layerCap())
 	d.temporal.SetTarget(temporal)
-	d.demandLayerLocked(d.maxLayer)
+	if d.ramping.Load() {
+		// Ramping up from the lowest layer, the viewer still wants what its cap allows:
+		// a publisher that pauses unwatched layers must keep those it ramps towards.
+		d.demandLayerLocked(d.layerCap())
+	} else {
+		d.demandLayerLocked(d.maxLayer)
+	}
 	if probeBps > 0 && d.probeBps == 0 {
 		// A new probe owes from now: counted from the last probe's end, its first frame
 		// would carry a burst of padding that queues the viewer's media behind it; counted

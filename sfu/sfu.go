@@ -77,6 +77,12 @@ func (s *SFU) join(name string, role Role, create bool) (*Room, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
+	if role == RoleViewer {
+		// Before the room is made: a refused viewer must not leave an empty room behind.
+		if err := s.admitViewer(int(s.viewers.Load())); err != nil {
+			return nil, err
+		}
+	}
 	r := s.rooms[name]
 	if r == nil {
 		if !create {
@@ -89,11 +95,6 @@ func (s *SFU) join(name string, role Role, create bool) (*Room, error) {
 		s.rooms[name] = r
 		s.byName.Store(name, r)
 		roomsGauge.Inc()
-	}
-	if role == RoleViewer {
-		if err := s.admitViewer(int(s.viewers.Load())); err != nil {
-			return nil, err
-		}
 	}
 	if err := r.admit(role); err != nil {
 		return nil, err

@@ -64,6 +64,9 @@ func (s *Selector) Ramp() {
 	}
 }
 
+// Ramping reports whether the viewer is still ramping up (see Ramp).
+func (s *Selector) Ramping() bool { return s.ramping }
+
 // ProbeResult tells the Selector whether the probe it asked for showed the link carrying
 // clearly more than the budget it had: a probe that did goes on climbing at once.
 func (s *Selector) ProbeResult(won bool) {
@@ -76,6 +79,9 @@ func (s *Selector) ProbeResult(won bool) {
 	}
 	s.probeWon, s.measured = won, won
 	s.ramping = s.ramping && won
+	if won {
+		s.rampMissed = false // a short probe after a long climb is the first miss again
+	}
 	if won {
 		s.probeWait = probeAfter
 	}
@@ -124,6 +130,7 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 	}
 	next := s.nextUp(cur, top, rates)
 	if next < 0 {
+		s.ramping = false // at the top the viewer may reach: a cap raised later climbs as usual
 		s.upSince, s.measured = time.Time{}, false
 		return cur, 0
 	}

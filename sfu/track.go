@@ -70,7 +70,12 @@ func (t *Track) pick(maxLayer int, now int64) *Receiver {
 	}
 	if now-t.attachedAt.Load() < int64(layerIdle) {
 		// A host's layers attach one by one as their first packets arrive: give the
-		// capped layer a moment before going above the cap for want of it.
+		// capped layer a moment before going above the cap for want of it. A host without
+		// simulcast has no other layer to wait for (a viewer held on the lowest layer
+		// until the rates are measured must not miss its first keyframe).
+		if r := t.layers[LayerFull].Load(); r != nil && r.src.RID == "" {
+			return r
+		}
 		return fallback
 	}
 	for l := maxLayer + 1; l < numLayers; l++ {

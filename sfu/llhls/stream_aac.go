@@ -85,6 +85,13 @@ func (s *stream) pushAAC(now time.Time) {
 			return appendOggPage(dst, 0, granule, seq-1, packet)
 		}
 		tc, err := startTranscoder(s.cfg.FFmpeg, aacArgs(), oggOpusHeaders(), page)
+		if err != nil && a.config == nil {
+			// No variant declares AAC yet, and an ffmpeg that cannot even start will not
+			// start on a retry: the stream is Opus now rather than after waitForAudio's wait.
+			a.fallback = true
+			s.log.Warn("LL-HLS: cannot start ffmpeg for AAC; this stream's audio is Opus", zap.Error(err))
+			return
+		}
 		if err != nil {
 			s.aacFailed(err.Error())
 			return

@@ -26,6 +26,7 @@ type allocator struct {
 	active *atomic.Bool // per-packet estimation is on; nil when there is none to switch
 	video  *DownTrack
 	sel    simulcast.Selector
+	pace   func(bps int) // paces the viewer to its estimate (Subscriber.pace); nil in tests
 
 	// A measured probe: while one runs, and the video rate the link was seen to carry
 	// (floor: the probe measures the video stream, padding included, which is all that
@@ -109,12 +110,14 @@ func (a *allocator) allocate(now time.Time) {
 			// No host yet, or one that has only just started (no layer's rate measured):
 			// hold the viewer on the lowest layer attached until the selector can choose.
 			a.dropProbe()
+			a.setPace(0)
 			a.video.allocate(lowestLayer(t), simulcast.AllTemporal, 0, 0, now)
 			return
 		}
 	}
 	if layers < 2 && !temporal {
 		a.dropProbe()
+		a.setPace(0)
 		a.video.ramping.Store(false)
 		a.video.allocate(LayerFull, simulcast.AllTemporal, 0, 0, now)
 		return
@@ -136,6 +139,15 @@ func (a *allocator) allocate(now time.Time) {
 	a.runProbe(probe > 0, est, now)
 	a.video.ramping.Store(a.sel.Ramping())
 	a.video.allocate(layer, a.temporal(layer, budget, rates, now), probe, budget, now)
+	// Paced to what it spends: the video budget with its probe, and the audio's share.
+	a.setPace(budget + probe + audioReserve)
+}
+
+// setPace hands the viewer's estimate to its pacer (0: unpaced, for want of an estimate).
+func (a *allocator) setPace(bps int) {
+	if a.pace != nil {
+		a.pace(bps)
+	}
 }
 
 // lowestLayer is the lowest layer a source feeds t with.
@@ -310,11 +322,11 @@ func (s *Subscriber) newAllocator(bwe *viewerBWE) *allocator {
 	case video == nil:
 		return nil
 	case bwe != nil && bwe.est != nil && negotiatedTWCC(s.videoSender):
-		a = &allocator{est: bwe.est, probe: bwe.probe, active: &bwe.active, video: video}
+		a = &allocator{est: bwe.est, probe: bwe.probe, active: &bwe.active, video: video, pace: s.pace}
 		video.ramping.Store(true)
 		video.allocate(lowestLayer(video.track), simulcast.AllTemporal, 0, 0, time.Now())
 	case negotiatedREMB(s.videoSender):
-		a = &allocator{est: rembEstimate{video}, video: video}
+		a = &allocator{est: rembEstimate{video}, video: video, pace: s.pace}
 	}
 	return a
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,7 @@ type batchConn struct {
 	*net.UDPConn
 	gso   atomic.Bool
 	lanes []sendLane
+	pacer pacer
 
 	// Sends go straight to the socket (sendmsg on fd), not through the net package: its FD
 	// lets one writer in at a time, and a profile of four workers sending on one socket
@@ -64,7 +66,14 @@ type sendLane struct {
 	sa    unix.RawSockaddrInet4
 	// Datagrams counted here and added to the process-wide counters now and then: a shared
 	// atomic hit by every core for every viewer would cost more than the counting is worth.
-	gsoCount, singleCount int
+	gsoCount, singleCount, pacedCount int
+
+	// Pacing (pacer.go): the lane's paced viewers, those of them with datagrams held, and
+	// the held datagrams' buffers, reused.
+	pace   map[netip.AddrPort]*paceState
+	active []*paceState
+	free   []*heldDatagram
+	heldN  int
 }
 
 // countEvery is how many datagrams a lane counts before it adds them to the metrics.
@@ -77,7 +86,8 @@ type queued struct {
 
 // newBatchConn wraps c with the given number of lanes (at least one).
 func newBatchConn(c *net.UDPConn, lanes int) *batchConn {
-	b := &batchConn{UDPConn: c, lanes: make([]sendLane, max(1, lanes)), fd: -1}
+	b := &batchConn{UDPConn: c, lanes: make([]sendLane, max(1, lanes)), fd: -1,
+		pacer: pacer{kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}}
 	for i := range b.lanes {
 		b.lanes[i].oob = make([]byte, unix.CmsgSpace(2))
 	}
@@ -88,8 +98,9 @@ func newBatchConn(c *net.UDPConn, lanes int) *batchConn {
 	return b
 }
 
-// Close closes the socket once no send is using its descriptor.
+// Close stops the pacer and closes the socket once no send is using its descriptor.
 func (b *batchConn) Close() error {
+	b.stopPacer()
 	b.closeMu.Lock()
 	b.closed = true
 	b.closeMu.Unlock()
@@ -181,6 +192,9 @@ func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) 
 	defer l.mu.Unlock()
 	if l.depth == 0 || len(p) > maxPacketSize {
 		b.flushLocked(l) // nothing queued may be overtaken
+		if ps := l.paceOf(addr); ps != nil && ps.waiting() > 0 && len(p) <= maxPacketSize && b.hold(l, ps, p) {
+			return len(p), nil // nor anything held for the viewer
+		}
 		if err := b.send(l, p, nil, addr); err != nil {
 			return 0, err
 		}
@@ -220,28 +234,56 @@ func (b *batchConn) end(lane int) {
 	}
 }
 
-// flushLocked sends a lane's queue, a run at a time. A datagram the kernel refuses is
-// dropped, as a lost UDP packet would be: the viewer NACKs it.
+// flushLocked sends a lane's queue, a run at a time; a paced viewer's run goes as far as its
+// bucket allows and the rest is held (pacer.go). A datagram the kernel refuses is dropped,
+// as a lost UDP packet would be: the viewer NACKs it.
 func (b *batchConn) flushLocked(l *sendLane) {
+	var now int64
 	for i := 0; i < l.n; {
 		j := l.runEnd(i)
-		if j-i > 1 && b.gso.Load() {
-			if err := b.sendGSO(l, i, j); err == nil {
-				l.count(&l.gsoCount, j-i, datagramsGSO)
-				i = j
-				continue
-			} else if errors.Is(err, unix.EIO) {
-				b.gso.Store(false) // the device cannot segment (as quic-go reads EIO): never try again
+		k := j
+		ps := l.paceOf(l.q[i].addr)
+		if ps != nil {
+			if now == 0 {
+				now = time.Now().UnixNano()
 			}
+			k = i + ps.admit(l.q[:], i, j, now)
 		}
-		for ; i < j; i++ {
-			l.count(&l.singleCount, 1, datagramsSingle)
-			if err := b.send(l, l.bufs[i][:l.q[i].n], nil, l.q[i].addr); err != nil {
-				packetsDropped.Inc()
-			}
+		if k > i {
+			b.sendRun(l, i, k)
 		}
+		if k < j {
+			b.holdRun(l, ps, k, j)
+		}
+		i = j
 	}
 	l.n = 0
+}
+
+// paceOf is the pacing of the viewer at addr, nil when it is not paced.
+func (l *sendLane) paceOf(addr netip.AddrPort) *paceState {
+	if len(l.pace) == 0 {
+		return nil // no map lookup per run where nobody is paced
+	}
+	return l.pace[addr]
+}
+
+// sendRun sends the queued datagrams i..j-1, one address's, as one GSO send where it can.
+func (b *batchConn) sendRun(l *sendLane, i, j int) {
+	if j-i > 1 && b.gso.Load() {
+		if err := b.sendGSO(l, i, j); err == nil {
+			l.count(&l.gsoCount, j-i, datagramsGSO)
+			return
+		} else if errors.Is(err, unix.EIO) {
+			b.gso.Store(false) // the device cannot segment (as quic-go reads EIO): never try again
+		}
+	}
+	for ; i < j; i++ {
+		l.count(&l.singleCount, 1, datagramsSingle)
+		if err := b.send(l, l.bufs[i][:l.q[i].n], nil, l.q[i].addr); err != nil {
+			packetsDropped.Inc()
+		}
+	}
 }
 
 // count adds n to a lane's tally and hands the tally to c once it is large enough.

@@ -87,6 +87,11 @@ type Config struct {
 	// FanoutParallelMin is the number of viewers of one track from which its fan-out is
 	// split over the workers; below it, handing work around costs more than it saves.
 	FanoutParallelMin int `yaml:"fanout_parallel_min"`
+	// Pacing spreads each viewer's bursts (a keyframe is dozens to hundreds of datagrams) at
+	// 2.5 times the viewer's bandwidth estimate rather than sending them at line rate, where
+	// they overflow the viewer's socket buffer or the path's queue (sfu/pacer.go). Viewers
+	// without an estimate (a host without simulcast) are not paced. Default on.
+	Pacing bool `yaml:"pacing"`
 
 	// Net replaces the host's network, for tests on pion's virtual network (transport/vnet),
 	// where links with a set rate, delay and loss can be built in-process. UDPAddr must then
@@ -114,6 +119,7 @@ func DefaultConfig() Config {
 		VideoCachePackets: 1024,
 		AudioCachePackets: 128,
 		FanoutParallelMin: 32,
+		Pacing:            true,
 	}
 }
 

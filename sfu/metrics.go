@@ -69,6 +69,14 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "udp_single_datagrams_total",
 		Help: "Datagrams a batch sent one by one (a run of one, or no GSO).",
 	})
+	pacedDatagrams = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "paced_datagrams_total",
+		Help: "Datagrams held back by a viewer's pacer (sfu.pacing) and sent once its bucket allowed.",
+	})
+	pacerOverflows = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "pacer_overflows_total",
+		Help: "Times a viewer's paced queue went out at once: its send lane held its most datagrams, or the queue held more than 500 ms at the viewer's rate.",
+	})
 	roomsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "rooms",
 		Help: "Rooms open on this node.",
@@ -104,6 +112,6 @@ var viewersOnLayer = [numLayers]prometheus.Gauge{
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, fanoutShares, roomsGauge, sessionsGauge, sessionsReaped,
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, pacedDatagrams, pacerOverflows, fanoutShares, roomsGauge, sessionsGauge, sessionsReaped,
 		handshakesInFlight, handshakesRefused, hostsGone, viewersRefused}
 }

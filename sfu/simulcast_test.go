@@ -12,8 +12,8 @@ import (
 
 // TestSimulcastLayersAndFallback: a host sends q, h and f; viewers capped at q and h settle
 // on exactly those, an uncapped viewer on f (loopback leaves its bandwidth estimate room for
-// every layer). When the encoder drops f, that viewer moves to h within two seconds, and
-// every viewer's stream stays continuous for the decoder.
+// every layer), each paced to its estimate. When the encoder drops f, that viewer moves to h
+// within two seconds, and every viewer's stream stays continuous for the decoder.
 func TestSimulcastLayersAndFallback(t *testing.T) {
 	s := newTestSFU(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -54,6 +54,10 @@ func TestSimulcastLayersAndFallback(t *testing.T) {
 				t.Fatalf("viewer capped at %s got layers %v", sfu.LayerName(l), layers)
 			}
 		}
+	}
+	// A host with simulcast gives every viewer an estimate, and the media socket paces each.
+	if n := sfu.PacedViewers(s); n != len(viewers) {
+		t.Errorf("%d of %d viewers paced", n, len(viewers))
 	}
 
 	pub.StopLayer(sfu.LayerFull)

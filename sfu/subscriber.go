@@ -21,6 +21,12 @@ type Subscriber struct {
 	videoSender *webrtc.RTPSender
 	mu          sync.Mutex // addDownTracks may race with a Close during shutdown
 	downTracks  []*DownTrack
+
+	// Pacing (pacer.go), under its own lock: the allocator sets it while mu is held.
+	paceMu  sync.Mutex
+	addr    netip.AddrPort // where the viewer's media goes (the selected ICE pair's remote end)
+	paceBps int            // the estimate the viewer is paced to, 0: unpaced
+	unpaced bool           // closed: pace no more
 }
 
 // SubscribeOptions are a viewer's choices.
@@ -59,6 +65,12 @@ func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.
 		}
 		sub.downTracks = nil
 		sub.mu.Unlock()
+		sub.paceMu.Lock()
+		sub.unpaced = true
+		if sub.addr.IsValid() {
+			s.engine.forgetPace(sub.addr)
+		}
+		sub.paceMu.Unlock()
 		room.Leave(RoleViewer)
 	})
 	// A viewer's offer may say sendrecv, and pion then accepts media from it. Nothing reads
@@ -104,11 +116,35 @@ func (s *Subscriber) setLane(pair *webrtc.ICECandidatePair) {
 	if err != nil {
 		return // an mDNS name never gets here: pion resolves it before pairing
 	}
-	lane := s.room.sfu.engine.laneFor(netip.AddrPortFrom(ip.Unmap(), pair.Remote.Port))
+	addr := netip.AddrPortFrom(ip.Unmap(), pair.Remote.Port)
+	e := s.room.sfu.engine
+	lane := e.laneFor(addr)
+	s.paceMu.Lock()
+	if addr != s.addr && !s.unpaced {
+		if s.addr.IsValid() {
+			e.forgetPace(s.addr)
+		}
+		s.addr = addr
+		e.setPace(addr, s.paceBps)
+	}
+	s.paceMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, dt := range s.downTracks {
 		dt.track.setLane(dt, lane)
+	}
+}
+
+// pace paces the viewer's media to its bandwidth estimate bps (0: unpaced).
+func (s *Subscriber) pace(bps int) {
+	s.paceMu.Lock()
+	defer s.paceMu.Unlock()
+	if bps == s.paceBps || s.unpaced {
+		return
+	}
+	s.paceBps = bps
+	if s.addr.IsValid() {
+		s.room.sfu.engine.setPace(s.addr, bps)
 	}
 }
 

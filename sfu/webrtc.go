@@ -23,12 +23,13 @@ import (
 // (one per local address, all on one port) and the two pion APIs, one for publishers and
 // one for viewers, whose interceptors differ.
 type engine struct {
-	mux   udpMux
-	conns []*batchConn
-	pool  *fanPool // nil on one core
-	lanes int      // each conn's send lanes: one per fan-out worker
-	pub   *webrtc.API
-	sub   *webrtc.API
+	mux    udpMux
+	conns  []*batchConn
+	pool   *fanPool // nil on one core
+	lanes  int      // each conn's send lanes: one per fan-out worker
+	pacing bool     // Config.Pacing
+	pub    *webrtc.API
+	sub    *webrtc.API
 	// bwes holds each viewer PeerConnection's bandwidth estimation, by pc.ID(), from when
 	// pion builds its interceptors until the Subscriber takes it.
 	bwes sync.Map
@@ -48,7 +49,7 @@ func newEngine(cfg *Config, log *zap.Logger) (*engine, error) {
 		return nil, err
 	}
 	se := newSettingEngine(cfg, mux, loggers)
-	e := &engine{mux: mux, conns: conns, lanes: lanes}
+	e := &engine{mux: mux, conns: conns, lanes: lanes, pacing: cfg.Pacing}
 	if e.pub, err = newAPI(se, registerPublisherInterceptors); err == nil {
 		e.sub, err = newAPI(se, e.registerViewerInterceptors)
 	}
@@ -159,6 +160,24 @@ func (e *engine) newTrack(kind webrtc.RTPCodecType) *Track {
 	return newTrack(kind, e, e.pool, e.lanes)
 }
 
+// setPace paces the viewer at addr to its estimate bps (0: unpaced), on every media socket:
+// its datagrams leave by whichever one its ICE pair chose.
+func (e *engine) setPace(addr netip.AddrPort, bps int) {
+	if !e.pacing {
+		return
+	}
+	for _, c := range e.conns {
+		c.setPace(addr, bps)
+	}
+}
+
+// forgetPace drops the viewer at addr from the pacers.
+func (e *engine) forgetPace(addr netip.AddrPort) {
+	for _, c := range e.conns {
+		c.forgetPace(addr)
+	}
+}
+
 // laneFor is the send lane of a viewer at addr (see laneOf).
 func (e *engine) laneFor(addr netip.AddrPort) int { return laneOf(addr, e.lanes) }
 
@@ -246,8 +265,9 @@ func registerPublisherInterceptors(m *webrtc.MediaEngine, ir *interceptor.Regist
 // a packet copy per viewer), so they are not registered.
 func (e *engine) registerViewerInterceptors(m *webrtc.MediaEngine, ir *interceptor.Registry) error {
 	return registerBWE(e, m, ir, func() (cc.BandwidthEstimator, error) {
-		// No pacer: the fan-out must not queue per viewer; the allocator keeps each
-		// viewer's sending under its estimate by choosing the layer instead.
+		// No pacer here: the allocator keeps each viewer's sending under its estimate by
+		// choosing the layer, and the media socket spreads its bursts (pacer.go), after
+		// encryption, where the fan-out never waits for it.
 		est, err := gcc.NewSendSideBWE(
 			gcc.SendSideBWEInitialBitrate(initialEstimate),
 			gcc.SendSideBWEMinBitrate(minEstimate),

@@ -1,0 +1,340 @@
+package sfu
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Pacing. Without it a keyframe leaves for each viewer as one GSO burst: the ladder's first
+// IDR (~470 datagrams) arrived faster than a viewer's socket was read and overflowed its
+// buffer (docs/BENCHMARKS.md, 25-31 RcvbufErrors), and on a real path the same burst fills
+// the bottleneck's queue. A paced viewer's datagrams leave at most pacingFactor times its
+// bandwidth estimate, after a burst allowance that lets an ordinary frame out at once: a
+// keyframe is spread over a few milliseconds (a few tens at low estimates), and what must
+// wait is held in the viewer's own queue, so one slow viewer never holds back another.
+//
+// Pacing lives in the media socket (batchConn), after encryption: every datagram to the
+// viewer's address passes through it in order (media, retransmissions, padding probes,
+// RTCP), so a held queue can never be overtaken. A viewer without an estimate (a host
+// without simulcast: no layer to choose, so no estimation is run) is not paced.
+const (
+	// pacingFactor is libwebrtc's pacing rate over the estimate: enough headroom for the
+	// estimate's own probing, far below a line-rate burst.
+	pacingFactor = 2.5
+	// paceBurstMin is the burst allowance's floor, in bytes: about eight full datagrams, an
+	// ordinary delta frame of a 2.5 Mbit/s stream. paceBurstTime scales it up with the
+	// pacing rate (at 25 Mbit/s, 5 ms is 15.6 KB).
+	paceBurstMin  = 10_000
+	paceBurstTime = 5 * time.Millisecond
+	// maxHeldPerLane bounds the datagrams a lane holds for all its viewers (1.5 KB each,
+	// allocated as first needed and reused: at most 6 MiB a lane); beyond it a viewer's
+	// queue is sent at once, unpaced, rather than dropped.
+	maxHeldPerLane = 4096
+	// maxPaceDelay bounds what one viewer's queue holds, in time at its rate: an estimate
+	// that has collapsed while the viewer still gets a layer it cannot carry must not build
+	// a queue that delays its picture by seconds. Beyond it the queue goes at once (what
+	// the link cannot carry it drops, and the allocator moves the viewer down).
+	maxPaceDelay = 500 * time.Millisecond
+	// minPaceWait is the shortest the pacer sleeps: finer than that costs more wake-ups
+	// than it spreads.
+	minPaceWait = 250 * time.Microsecond
+)
+
+// paceState is one viewer address's pacing: a token bucket and the datagrams waiting for it.
+type paceState struct {
+	addr   netip.AddrPort
+	rate   float64 // bytes per nanosecond; 0: unpaced (what is held leaves at once)
+	burst  float64 // the bucket's depth, bytes
+	tokens float64 // may go below zero by one datagram: the debt is paid before the next
+	last   int64   // unix nanos the bucket was last filled
+	held   []*heldDatagram
+	head   int // held[head:] wait, oldest first
+	bytes  int // held bytes
+	active bool
+}
+
+type heldDatagram struct {
+	n   int
+	buf [maxPacketSize]byte
+}
+
+// setRate sets the pacing rate from a bandwidth estimate in bits per second (0: unpaced).
+func (ps *paceState) setRate(bps int) {
+	if bps <= 0 {
+		ps.rate = 0
+		return
+	}
+	ps.rate = pacingFactor * float64(bps) / 8 / float64(time.Second)
+	ps.burst = max(paceBurstMin, ps.rate*float64(paceBurstTime))
+}
+
+// fill adds the tokens earned since the last fill, up to the burst allowance.
+func (ps *paceState) fill(now int64) {
+	if now > ps.last {
+		ps.tokens = min(ps.burst, ps.tokens+ps.rate*float64(now-ps.last))
+	}
+	ps.last = now
+}
+
+func (ps *paceState) waiting() int { return len(ps.held) - ps.head }
+
+// overdue reports whether the queue holds more than maxPaceDelay at the viewer's rate.
+func (ps *paceState) overdue() bool {
+	return ps.rate > 0 && float64(ps.bytes) > ps.rate*float64(maxPaceDelay)
+}
+
+// admit returns how many datagrams of the run q[i:j] (one address) may leave now: none
+// while older ones wait, else as many as the tokens cover.
+func (ps *paceState) admit(q []queued, i, j int, now int64) int {
+	if ps.waiting() > 0 {
+		return 0
+	}
+	if ps.rate == 0 {
+		return j - i
+	}
+	ps.fill(now)
+	n := 0
+	for ; i+n < j && ps.tokens > 0; n++ {
+		ps.tokens -= float64(q[i+n].n)
+	}
+	return n
+}
+
+// pacer is a batchConn's pacing: the goroutine that sends what viewers' buckets held back,
+// started when the first viewer is paced.
+type pacer struct {
+	start sync.Once
+	kick  chan struct{} // something was held: look again now
+	quit  chan struct{}
+	done  chan struct{}
+}
+
+// SetPace paces the viewer at addr to pacingFactor times bps (its bandwidth estimate), or
+// stops pacing it when bps is 0.
+func (b *batchConn) setPace(addr netip.AddrPort, bps int) {
+	l := &b.lanes[laneOf(addr, len(b.lanes))]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ps := l.pace[addr]
+	if ps == nil {
+		if bps <= 0 {
+			return
+		}
+		if l.pace == nil {
+			l.pace = make(map[netip.AddrPort]*paceState)
+		}
+		ps = &paceState{addr: addr, last: time.Now().UnixNano()}
+		l.pace[addr] = ps
+		ps.setRate(bps)
+		ps.tokens = ps.burst
+		b.pacer.start.Do(b.startPacer)
+		return
+	}
+	ps.setRate(bps)
+	if bps <= 0 && !ps.active {
+		delete(l.pace, addr)
+	}
+	// An unpaced state that still holds datagrams goes on the pacer's next pass.
+}
+
+// forgetPace drops the viewer at addr: what it still holds is discarded (the viewer left).
+func (b *batchConn) forgetPace(addr netip.AddrPort) {
+	l := &b.lanes[laneOf(addr, len(b.lanes))]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ps := l.pace[addr]
+	if ps == nil {
+		return
+	}
+	for _, h := range ps.held[ps.head:] {
+		l.release(h)
+	}
+	ps.held, ps.head, ps.bytes = nil, 0, 0
+	if ps.active {
+		l.deactivate(ps)
+	}
+	delete(l.pace, addr)
+}
+
+// hold queues datagram p behind the viewer's waiting ones. It reports false when the lane
+// holds maxHeldPerLane already.
+func (b *batchConn) hold(l *sendLane, ps *paceState, p []byte) bool {
+	var h *heldDatagram
+	if n := len(l.free); n > 0 {
+		h, l.free = l.free[n-1], l.free[:n-1]
+	} else if l.heldN < maxHeldPerLane {
+		h = new(heldDatagram) // once: released buffers are reused
+	} else {
+		return false
+	}
+	h.n = copy(h.buf[:], p)
+	ps.held = append(ps.held, h)
+	ps.bytes += h.n
+	l.heldN++
+	l.count(&l.pacedCount, 1, pacedDatagrams)
+	if !ps.active {
+		ps.active = true
+		l.active = append(l.active, ps)
+		select {
+		case b.pacer.kick <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// holdRun holds q[i:j] for ps; what the lane cannot hold goes out now, after everything
+// the viewer already waits for, so nothing is reordered, and so does a queue grown past
+// maxPaceDelay.
+func (b *batchConn) holdRun(l *sendLane, ps *paceState, i, j int) {
+	for ; i < j; i++ {
+		if !b.hold(l, ps, l.bufs[i][:l.q[i].n]) {
+			pacerOverflows.Inc()
+			b.sendHeld(l, ps, false)
+			b.sendRun(l, i, j)
+			return
+		}
+	}
+	if ps.overdue() {
+		pacerOverflows.Inc()
+		b.sendHeld(l, ps, false)
+	}
+}
+
+// sendHeld sends the viewer's waiting datagrams, as many as its tokens allow when limited,
+// in GSO runs as flushLocked does.
+func (b *batchConn) sendHeld(l *sendLane, ps *paceState, limited bool) {
+	for ps.waiting() > 0 && (!limited || ps.tokens > 0) {
+		first := ps.held[ps.head]
+		k := ps.head
+		off := 0
+		for k < len(ps.held) && k-ps.head < maxSegments && (!limited || ps.tokens > 0) {
+			h := ps.held[k]
+			if h.n > first.n || (k > ps.head && ps.held[k-1].n < first.n) {
+				break // GSO's rule: one size, only the last may be shorter
+			}
+			off += copy(l.super[off:], h.buf[:h.n])
+			if limited { // what goes at once unpaced leaves no debt to hold the next frame
+				ps.tokens -= float64(h.n)
+			}
+			k++
+		}
+		var err error
+		if k-ps.head > 1 && b.gso.Load() {
+			oob := l.oob[:unix.CmsgSpace(2)]
+			putSegmentCmsg(oob, uint16(first.n))
+			err = b.send(l, l.super[:off], oob, ps.addr)
+			l.count(&l.gsoCount, k-ps.head, datagramsGSO)
+		} else {
+			for m := ps.head; m < k && err == nil; m++ {
+				err = b.send(l, ps.held[m].buf[:ps.held[m].n], nil, ps.addr)
+				l.count(&l.singleCount, 1, datagramsSingle)
+			}
+		}
+		if err != nil {
+			packetsDropped.Inc() // as in flushLocked: a lost datagram, which the viewer NACKs
+		}
+		for ; ps.head < k; ps.head++ {
+			ps.bytes -= ps.held[ps.head].n
+			l.release(ps.held[ps.head])
+			ps.held[ps.head] = nil
+		}
+	}
+	if ps.waiting() == 0 {
+		ps.held, ps.head = ps.held[:0], 0
+	}
+}
+
+// release returns a held datagram's buffer to the lane.
+func (l *sendLane) release(h *heldDatagram) {
+	l.free = append(l.free, h)
+	l.heldN--
+}
+
+// deactivate takes ps off the lane's list of viewers with datagrams waiting.
+func (l *sendLane) deactivate(ps *paceState) {
+	ps.active = false
+	for i, a := range l.active {
+		if a == ps {
+			last := len(l.active) - 1
+			l.active[i], l.active[last] = l.active[last], nil
+			l.active = l.active[:last]
+			return
+		}
+	}
+}
+
+// drainLane sends what the lane's viewers' buckets allow now and returns when the next of
+// them may send again (0: nothing waits).
+func (b *batchConn) drainLane(l *sendLane, now int64) (next int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := 0; i < len(l.active); {
+		ps := l.active[i]
+		if ps.rate == 0 {
+			b.sendHeld(l, ps, false)
+		} else {
+			ps.fill(now)
+			b.sendHeld(l, ps, true)
+		}
+		if ps.waiting() == 0 {
+			l.deactivate(ps) // swaps the last one in at i
+			if ps.rate == 0 {
+				delete(l.pace, ps.addr)
+			}
+			continue
+		}
+		at := now + int64(-ps.tokens/ps.rate) + 1 // when the debt is paid
+		if next == 0 || at < next {
+			next = at
+		}
+		i++
+	}
+	return next
+}
+
+func (b *batchConn) startPacer() {
+	go b.pace()
+}
+
+// pace runs the pacer until the socket closes: it sleeps until the earliest viewer may
+// send again, or until something is held.
+func (b *batchConn) pace() {
+	defer close(b.pacer.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-b.pacer.quit:
+			return
+		case <-b.pacer.kick:
+		case <-timer.C:
+		}
+		now := time.Now().UnixNano()
+		next := int64(0)
+		for i := range b.lanes {
+			if at := b.drainLane(&b.lanes[i], now); at != 0 && (next == 0 || at < next) {
+				next = at
+			}
+		}
+		wait := time.Hour // until kicked
+		if next != 0 {
+			wait = max(time.Duration(next-now), minPaceWait)
+		}
+		timer.Reset(wait)
+	}
+}
+
+// stopPacer stops the pacer's goroutine, if it was started.
+func (b *batchConn) stopPacer() {
+	started := true
+	b.pacer.start.Do(func() { started = false })
+	if !started {
+		return
+	}
+	close(b.pacer.quit)
+	<-b.pacer.done
+}

@@ -110,7 +110,11 @@ func (a *allocator) allocate(now time.Time) {
 			// No host yet, or one that has only just started (no layer's rate measured):
 			// hold the viewer on the lowest layer attached until the selector can choose.
 			a.dropProbe()
-			a.setPace(0)
+			if layers > 1 { // a simulcast host not yet measured: the estimate already runs
+				a.setPace(a.est.GetTargetBitrate())
+			} else {
+				a.setPace(0)
+			}
 			a.video.allocate(lowestLayer(t), simulcast.AllTemporal, 0, 0, now)
 			return
 		}
@@ -139,8 +143,11 @@ func (a *allocator) allocate(now time.Time) {
 	a.runProbe(probe > 0, est, now)
 	a.video.ramping.Store(a.sel.Ramping())
 	a.video.allocate(layer, a.temporal(layer, budget, rates, now), probe, budget, now)
-	// Paced to what it spends: the video budget with its probe, and the audio's share.
-	a.setPace(budget + probe + audioReserve)
+	// Paced to the estimate itself, not to the budget guessCap trims it to (at most twice
+	// the current layer): measured on loopback, pacing to the budget held a keyframe back
+	// 13 ms at the median, where the link had room for it in 2. A probe above it is paced
+	// to the probe.
+	a.setPace(max(a.est.GetTargetBitrate(), budget+probe+audioReserve))
 }
 
 // setPace hands the viewer's estimate to its pacer (0: unpaced, for want of an estimate).

@@ -26,9 +26,12 @@ const (
 	pacingFactor = 2.5
 	// paceBurstMin is the burst allowance's floor, in bytes: about eight full datagrams, an
 	// ordinary delta frame of a 2.5 Mbit/s stream. paceBurstTime scales it up with the
-	// pacing rate (at 25 Mbit/s, 5 ms is 15.6 KB).
+	// pacing rate (at 25 Mbit/s, 20 ms is 62 KB, a 720p keyframe). Measured on loopback
+	// (docs/BENCHMARKS.md), 5 ms held keyframes back 13 ms at the median for viewers whose
+	// path had room for them; 20 ms costs nothing there and still spreads what would
+	// overflow: a slow viewer's keyframe, a ladder's first IDR (hundreds of datagrams).
 	paceBurstMin  = 10_000
-	paceBurstTime = 5 * time.Millisecond
+	paceBurstTime = 20 * time.Millisecond
 	// maxHeldPerLane bounds the datagrams a lane holds for all its viewers (1.5 KB each,
 	// allocated as first needed and reused: at most 6 MiB a lane); beyond it a viewer's
 	// queue is sent at once, unpaced, rather than dropped.

@@ -44,9 +44,12 @@ const defaultFPS = 30
 func (j jobArgs) build() []string {
 	a := []string{
 		"-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
-		// Low-latency input: no input buffering, decode from the first packet, and probe
-		// as little as possible (the MPEG-TS PMT already says which codecs arrive).
-		"-fflags", "+nobuffer+genpts", "-flags", "low_delay",
+		// Low-latency input: decode from the first packet and probe as little as possible
+		// (the MPEG-TS PMT already says which codecs arrive). Not -fflags nobuffer: it
+		// throws away the packets the probe read, the host's first IDR among them, and
+		// the decoder then waited a whole GOP for the next: the first picture came 1.1 s
+		// after the host's first frame instead of 0.17 s (docs/BENCHMARKS.md).
+		"-fflags", "+genpts", "-flags", "low_delay",
 		"-probesize", "32", "-analyzeduration", "0",
 		"-f", "mpegts", "-i", "pipe:0",
 	}

@@ -128,10 +128,13 @@ func TestBuildArgs(t *testing.T) {
 			if tc.urlContain != "" && !strings.Contains(joined, tc.urlContain) {
 				t.Errorf("no %q in %s", tc.urlContain, joined)
 			}
-			for _, want := range []string{"-nostdin", "-probesize 32", "-analyzeduration 0", "nobuffer"} {
+			for _, want := range []string{"-nostdin", "-probesize 32", "-analyzeduration 0", "low_delay"} {
 				if !strings.Contains(joined, want) {
 					t.Errorf("missing %q: ffmpeg would buffer its input", want)
 				}
+			}
+			if strings.Contains(joined, "nobuffer") {
+				t.Error("-fflags nobuffer drops the probed packets (the first IDR): the first picture waits a GOP")
 			}
 		})
 	}

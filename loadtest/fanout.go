@@ -88,8 +88,9 @@ const (
 	maxProcs = 64
 )
 
-// Fanout runs the test and returns one result per step. Every viewer and the publisher are
-// closed (their sessions DELETEd) before it returns.
+// Fanout runs the test and returns one result per step, with ErrNothingMeasured when no
+// viewer connected in any step. Every viewer and the publisher are closed (their sessions
+// DELETEd) before it returns.
 func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -142,7 +143,14 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 			return report, err
 		}
 	}
-	return report, nil
+	for _, s := range report.Steps {
+		if s.Connected > 0 {
+			return report, nil
+		}
+	}
+	// Every viewer was refused (a token without canSubscribe, a full server): an all-zero
+	// table is no measurement, and a script must not take it for one.
+	return report, ErrNothingMeasured
 }
 
 // loadClips encodes (once) and loads the clip, or with simulcast the three layers' clips

@@ -89,3 +89,33 @@ func TestLoadtestBurstNothingConnected(t *testing.T) {
 		t.Errorf("the report does not show why the sessions failed (404)")
 	}
 }
+
+// TestLoadtestFanoutNothingConnected: a fan-out run whose viewers are all refused (the
+// newcomer's mistake: one publish-only token for both WHIP and WHEP, 403 for every viewer)
+// measured nothing; the command says so with an error rather than print a table of zeros
+// and exit 0, and the table still shows what was tried.
+func TestLoadtestFanoutNothingConnected(t *testing.T) {
+	requireTool(t, "ffmpeg (encodes the test clip)", "ffmpeg")
+	cfg := testConfig(t)
+	a, stop := startApp(t, cfg)
+	defer stop()
+	publishOnly, err := auth.Issue(cfg.APIKey, cfg.APISecret, auth.TokenOptions{Room: "lt", Identity: "h", Publish: true, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err = run(ctx, []string{"loadtest", "fanout", "--whip", a.URL() + "/whip/lt", "--whep", a.URL() + "/whep/lt",
+		"--token", publishOnly, "--viewers", "2", "--duration", "1s"}, &stdout, &stderr, func(string) string { return "" })
+	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	if !errors.Is(err, loadtest.ErrNothingMeasured) {
+		t.Fatalf("err = %v; want ErrNothingMeasured", err)
+	}
+	if !strings.Contains(stderr.String(), "403") {
+		t.Errorf("the output does not say why the viewers failed (403)")
+	}
+	if !strings.Contains(stdout.String(), "viewers") {
+		t.Errorf("no report table on stdout")
+	}
+}

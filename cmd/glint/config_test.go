@@ -121,25 +121,29 @@ func TestConfigRejects(t *testing.T) {
 }
 
 func TestTokenCommand(t *testing.T) {
-	var out, errOut bytes.Buffer
-	args := []string{"token", "--dev", "--room", "show", "--identity", "host", "--publish", "--data", "--ttl", "2h"}
-	if err := run(context.Background(), args, &out, &errOut, env(nil)); err != nil {
-		t.Fatalf("%v: %s", err, errOut.String())
-	}
 	v, err := auth.NewVerifier(map[string]string{"devkey": "secret"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims, err := v.Verify(strings.TrimSpace(out.String()))
-	if err != nil {
-		t.Fatal(err)
+	// --publish-data, and --data, its old name (serve's --data is a directory), kept for scripts.
+	for _, data := range []string{"--publish-data", "--data"} {
+		var out, errOut bytes.Buffer
+		args := []string{"token", "--dev", "--room", "show", "--identity", "host", "--publish", data, "--ttl", "2h"}
+		if err := run(context.Background(), args, &out, &errOut, env(nil)); err != nil {
+			t.Fatalf("%v: %s", err, errOut.String())
+		}
+		claims, err := v.Verify(strings.TrimSpace(out.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if claims.Identity != "host" || claims.Room != "show" || !claims.CanPublish || !claims.CanPublishData || claims.CanSubscribe || claims.RoomAdmin {
+			t.Errorf("%s: claims %+v", data, claims)
+		}
+		if d := time.Until(claims.ExpiresAt); d < 119*time.Minute || d > 121*time.Minute {
+			t.Errorf("expires in %s, want 2h", d)
+		}
 	}
-	if claims.Identity != "host" || claims.Room != "show" || !claims.CanPublish || !claims.CanPublishData || claims.CanSubscribe || claims.RoomAdmin {
-		t.Errorf("claims %+v", claims)
-	}
-	if d := time.Until(claims.ExpiresAt); d < 119*time.Minute || d > 121*time.Minute {
-		t.Errorf("expires in %s, want 2h", d)
-	}
+	var out bytes.Buffer
 	if err := run(context.Background(), []string{"token", "--room", "r", "--identity", "i"}, &out, io.Discard, env(nil)); err == nil ||
 		!strings.Contains(err.Error(), "no API key") {
 		t.Errorf("token without credentials: %v", err)
@@ -291,5 +295,26 @@ func TestConfigRTMPRejects(t *testing.T) {
 	}
 	if _, err := loadServe(t, []string{"--rtmp", "nope"}, nil); err == nil || !strings.Contains(err.Error(), "rtmp: addr") {
 		t.Errorf("--rtmp nope: %v", err)
+	}
+}
+
+// TestVersionAndHelp: `glint version` names the build and its Go version, and `glint help`
+// lists every command there is, the four load tests among them.
+func TestVersionAndHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &out, io.Discard, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "glint ") || !strings.Contains(got, "go1.") {
+		t.Errorf("glint version printed %q; want the build and its Go version", got)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"help"}, &out, io.Discard, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"glint serve", "glint token", "glint loadtest fanout", "glint loadtest chat", "glint loadtest burst", "glint loadtest hls", "glint version"} {
+		if !strings.Contains(out.String(), cmd) {
+			t.Errorf("glint help does not list %q", cmd)
+		}
 	}
 }

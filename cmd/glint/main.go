@@ -1,5 +1,6 @@
 // Command glint is the Glint live-streaming server: `glint serve` runs it, `glint token`
-// mints access tokens for it, `glint loadtest` measures it (or any WHIP/WHEP server).
+// mints access tokens for it, `glint loadtest` measures it (or any WHIP/WHEP server),
+// `glint version` says which build it is.
 package main
 
 import (
@@ -18,11 +19,14 @@ const usage = `glint: ultra-low-latency live streaming (WHIP/RTMP in, WebRTC/LL-
 usage:
   glint serve [--dev] [--config FILE] [flags]   run the server
   glint token --room R --identity I [grants]    print an access token
-  glint loadtest fanout --whip URL --whep URL   measure a server under viewers
+  glint loadtest fanout --whip URL --whep URL   measure a server under WebRTC viewers
+  glint loadtest chat --server URL --room R     measure a room's chat and event fan-out
   glint loadtest burst --whep URL               measure a burst of session set-ups
+  glint loadtest hls --url URL --room R         measure a server under LL-HLS viewers
+  glint version                                 print the build's version
   glint help                                    this text
 
-Run "glint serve -h" or "glint token -h" for their flags.
+Run "glint serve -h", "glint token -h" or "glint loadtest" for their flags.
 `
 
 func main() {
@@ -49,6 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return tokenCommand(args[1:], stdout, stderr, getenv)
 	case "loadtest":
 		return loadtestCommand(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		_, err := fmt.Fprintln(stdout, version())
+		return err
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -19,7 +19,9 @@ func tokenCommand(args []string, stdout, stderr io.Writer, getenv func(string) s
 	fs.StringVar(&o.Name, "name", "", "display name")
 	fs.BoolVar(&o.Publish, "publish", false, "grant canPublish (WHIP, RTMP)")
 	fs.BoolVar(&o.Subscribe, "subscribe", false, "grant canSubscribe (WHEP)")
-	fs.BoolVar(&o.Data, "data", false, "grant canPublishData (chat, bids)")
+	fs.BoolVar(&o.Data, "publish-data", false, "grant canPublishData (chat, bids)")
+	// The old name, kept for scripts: for `serve`, --data is the data directory.
+	fs.BoolVar(&o.Data, "data", false, "the same as --publish-data (deprecated: serve's --data is a directory)")
 	fs.BoolVar(&o.Admin, "admin", false, "grant roomAdmin (moderation, polls, auctions)")
 	fs.DurationVar(&o.TTL, "ttl", time.Hour, "how long the token is valid")
 	if err := fs.Parse(args); err != nil {

@@ -25,6 +25,7 @@ type Config struct {
 	// net.core.rmem_max / wmem_max; raise those on busy servers.
 	UDPBufferBytes int `yaml:"udp_buffer_bytes"`
 
+	// MaxRooms bounds the rooms this node holds at once.
 	MaxRooms int `yaml:"max_rooms"`
 	// MaxViewersPerRoom is a fixed cap on a room's viewers; 0 (the default) leaves it to
 	// the measured limits below, which follow what this machine carries.

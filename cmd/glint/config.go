@@ -29,18 +29,28 @@ import (
 // composes them. Precedence, lowest first: defaults, --dev, the YAML file, GLINT_* environment
 // variables, flags.
 type Config struct {
-	HTTPAddr  string `yaml:"http_addr"`
-	DataDir   string `yaml:"data_dir"`
+	// HTTPAddr is where WHIP, WHEP, the WebSocket protocol, LL-HLS, the demo pages and
+	// /metrics are served (flag --http).
+	HTTPAddr string `yaml:"http_addr"`
+	// DataDir holds the embedded NATS server's JetStream store (flag --data).
+	DataDir string `yaml:"data_dir"`
+	// APIKey and APISecret sign and check access tokens (LiveKit's scheme); with neither
+	// set, serve makes a random pair for the run and prints it.
 	APIKey    string `yaml:"api_key"`
 	APISecret string `yaml:"api_secret"`
-	LogLevel  string `yaml:"log_level"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
 	// PprofAddr serves Go's profiler on its own listener; empty (the default) is off.
 	// Keep it on loopback: profiles reveal internals.
 	PprofAddr string `yaml:"pprof_addr"`
-	Dev       bool   `yaml:"dev"`
+	// Dev is development mode: API key devkey / secret secret, anonymous viewing, RTMP on
+	// loopback only.
+	Dev bool `yaml:"dev"`
 	// Auth is how tokens are checked (clock-skew leeway), for every protocol alike.
-	Auth      auth.Config      `yaml:"auth"`
-	SFU       sfu.Config       `yaml:"sfu"`
+	Auth auth.Config `yaml:"auth"`
+	// SFU is the WebRTC media engine: the UDP port, admission limits, fan-out and pacing.
+	SFU sfu.Config `yaml:"sfu"`
+	// Signaling is the HTTP edge: request limits, sessions, CORS, anonymous viewing.
 	Signaling signaling.Config `yaml:"signaling"`
 	// HLS is the LL-HLS origin: every live H.264 room at /hls/{room}/index.m3u8.
 	HLS llhls.Config `yaml:"hls"`
@@ -49,7 +59,9 @@ type Config struct {
 	// Interaction is chat, polls, Q&A, auctions and gifts; Bus carries and keeps them
 	// (embedded NATS under <data_dir>/nats unless bus.url names a cluster).
 	Interaction datachannel.Config `yaml:"interaction"`
-	Bus         bus.Config         `yaml:"bus"`
+	// Bus is where interaction events travel and are kept: NATS JetStream, embedded unless
+	// url names a cluster.
+	Bus bus.Config `yaml:"bus"`
 	// GiftWebhooks receive every gift as a signed LiveKit webhook, at least once: each URL
 	// has a durable consumer of the gift log on the bus (signaling.GiftWebhook).
 	GiftWebhooks []string `yaml:"gift_webhooks"`

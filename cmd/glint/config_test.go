@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	yamlv3 "gopkg.in/yaml.v3"
+
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -316,5 +318,56 @@ func TestVersionAndHelp(t *testing.T) {
 		if !strings.Contains(out.String(), cmd) {
 			t.Errorf("glint help does not list %q", cmd)
 		}
+	}
+}
+
+// TestConfigDefaultsIsAValidConfig: what `glint config defaults` prints is a whole
+// configuration serve accepts as it is (every key known, every value valid), commented
+// with each key's doc, and loading it changes nothing from the defaults.
+func TestConfigDefaultsIsAValidConfig(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"config", "defaults"}, &out, io.Discard, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# SFU is the WebRTC media engine", "  pacing: true", "# Pacing spreads each viewer's bursts"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("glint config defaults lacks %q", want)
+		}
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "glint.yaml")
+	if err := os.WriteFile(file, out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadServe(t, []string{"--config", file}, nil)
+	if err != nil {
+		t.Fatalf("serve --config <glint config defaults>: %v", err)
+	}
+	want := defaultConfig()
+	cfg.generatedSecret, want.generatedSecret = false, false
+	cfg.APIKey, cfg.APISecret = "", "" // a random pair, made because the file names none
+	// Compared as YAML: an empty list read back is empty, not nil, and means the same.
+	got, _ := yamlv3.Marshal(cfg)
+	exp, _ := yamlv3.Marshal(want)
+	if !bytes.Equal(got, exp) {
+		t.Errorf("loading the printed defaults changed the configuration:\n got %s\nwant %s", got, exp)
+	}
+	// And serve starts on it (ports moved off the defaults by flags, which win).
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", file, "--http", "127.0.0.1:0", "--udp-port", "0", "--rtmp", "127.0.0.1:0", "--data", filepath.Join(dir, "data"), "--log-level", "error"}, io.Discard, io.Discard, env(nil))
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("serve with the printed defaults stopped at once: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"config", "nonsense"}, io.Discard, io.Discard, env(nil)); err == nil {
+		t.Error("glint config nonsense: want an error")
 	}
 }

@@ -23,6 +23,7 @@ usage:
   glint loadtest chat --server URL --room R     measure a room's chat and event fan-out
   glint loadtest burst --whep URL               measure a burst of session set-ups
   glint loadtest hls --url URL --room R         measure a server under LL-HLS viewers
+  glint config defaults                         print every config key, its default and its use
   glint version                                 print the build's version
   glint help                                    this text
 
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return tokenCommand(args[1:], stdout, stderr, getenv)
 	case "loadtest":
 		return loadtestCommand(ctx, args[1:], stdout, stderr)
+	case "config":
+		return configCommand(args[1:], stdout, stderr)
 	case "version", "--version":
 		_, err := fmt.Fprintln(stdout, version())
 		return err

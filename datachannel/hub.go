@@ -169,6 +169,27 @@ func (h *Hub) retire(r *room) bool {
 	return true
 }
 
+// Members is how many connections (data channels and WebSockets) room name has now.
+func (h *Hub) Members(name string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r := h.rooms[name]; r != nil {
+		return r.members
+	}
+	return 0
+}
+
+// RoomNames lists the rooms this hub serves, in no order.
+func (h *Hub) RoomNames() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := make([]string, 0, len(h.rooms))
+	for name := range h.rooms {
+		names = append(names, name)
+	}
+	return names
+}
+
 // Rooms is the number of rooms this hub serves.
 func (h *Hub) Rooms() int {
 	h.mu.Lock()

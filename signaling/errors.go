@@ -23,6 +23,7 @@ var (
 	errPatchRate      = errors.New("too many PATCH requests for this session")
 	errNotYours       = fmt.Errorf("%w: this session was created by another identity; only that identity or a roomAdmin of the room may change or end it", auth.ErrForbidden)
 	errBadRequest     = errors.New("bad request")
+	errRoomNotOpen    = errors.New("room not open")
 	errUnavailable    = errors.New("temporarily unavailable; retry")
 )
 
@@ -31,7 +32,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, auth.ErrMissingToken), errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrForbidden):
 		return auth.HTTPStatus(err)
-	case errors.Is(err, errNoSession), errors.Is(err, errNoRoom), errors.Is(err, sfu.ErrNoRoom):
+	case errors.Is(err, errNoSession), errors.Is(err, errNoRoom), errors.Is(err, sfu.ErrNoRoom), errors.Is(err, errRoomNotOpen):
 		return http.StatusNotFound
 	case errors.Is(err, errContentType):
 		return http.StatusUnsupportedMediaType

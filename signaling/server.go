@@ -72,6 +72,8 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 		srv.mux.HandleFunc("OPTIONS /"+kind+"/{room}/{id}", srv.options)
 	}
 	srv.mux.HandleFunc("GET /healthz", srv.healthz)
+	srv.mux.HandleFunc("GET /rooms", srv.limited(srv.listRooms))
+	srv.mux.HandleFunc("GET /rooms/{room}", srv.limited(srv.getRoom))
 	return srv, nil
 }
 

@@ -58,3 +58,20 @@ func HTTPStatus(err error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// AuthorizeList verifies the request's bearer token (header or access_token parameter)
+// and checks it may list the server's rooms (roomList).
+func (v *Verifier) AuthorizeList(r *http.Request) (*Claims, error) {
+	token, err := BearerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := v.Verify(token)
+	if err != nil {
+		return nil, err
+	}
+	if err := claims.AllowList(); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}

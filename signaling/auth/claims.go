@@ -17,6 +17,9 @@ type Claims struct {
 	CanSubscribe   bool
 	CanPublishData bool
 	RoomAdmin      bool
+	// RoomList (LiveKit's roomList) lets the holder list every room on the server and read
+	// each one's state; it is not scoped to the token's room and allows nothing in a room.
+	RoomList bool
 
 	ExpiresAt time.Time
 }
@@ -69,4 +72,16 @@ func (c *Claims) has(p Permission) bool {
 		return c.CanPublishData
 	}
 	return false
+}
+
+// AllowList returns nil if the claims may list the server's rooms (LiveKit's roomList
+// grant), or an error wrapping ErrForbidden.
+func (c *Claims) AllowList() error {
+	if c == nil {
+		return fmt.Errorf("%w: no claims", ErrForbidden)
+	}
+	if !c.RoomList {
+		return fmt.Errorf("%w: token lacks roomList", ErrForbidden)
+	}
+	return nil
 }

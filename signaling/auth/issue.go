@@ -22,6 +22,7 @@ type TokenOptions struct {
 	Subscribe bool // canSubscribe: receive media
 	Data      bool // canPublishData: chat, bids, votes
 	Admin     bool // roomAdmin: everything in the room, plus moderation
+	List      bool // roomList: list every room on the server (not scoped to Room)
 
 	TTL time.Duration // lifetime; required, at most MaxTTL
 }
@@ -34,12 +35,13 @@ func Issue(apiKey, apiSecret string, o TokenOptions) (string, error) {
 		return "", err
 	}
 	grant := &lkauth.VideoGrant{
-		RoomJoin:       true,
+		RoomJoin:       o.Room != "",
 		Room:           o.Room,
 		CanPublish:     &o.Publish,
 		CanSubscribe:   &o.Subscribe,
 		CanPublishData: &o.Data,
 		RoomAdmin:      o.Admin,
+		RoomList:       o.List,
 	}
 	return lkauth.NewAccessToken(apiKey, apiSecret).
 		SetIdentity(o.Identity).
@@ -53,8 +55,10 @@ func (o *TokenOptions) validate(apiKey, apiSecret string) error {
 	switch {
 	case apiKey == "" || apiSecret == "":
 		return errors.New("auth: API key and secret are required")
-	case o.Room == "":
+	case o.Room == "" && !o.List:
 		return errors.New("auth: token room is required")
+	case o.Room == "" && (o.Publish || o.Subscribe || o.Data || o.Admin):
+		return errors.New("auth: a token without a room can only list rooms")
 	case o.Identity == "":
 		return errors.New("auth: token identity is required")
 	case o.TTL <= 0:

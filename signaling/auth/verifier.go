@@ -124,6 +124,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		c.Room = g.Room
 		c.RoomJoin = g.RoomJoin
 		c.RoomAdmin = g.RoomAdmin
+		c.RoomList = g.RoomList
 		c.CanPublish = g.GetCanPublish()
 		c.CanSubscribe = g.GetCanSubscribe()
 		c.CanPublishData = g.GetCanPublishData()

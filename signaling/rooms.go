@@ -1,0 +1,176 @@
+package signaling
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+// The room API's reading half: GET /rooms lists the rooms this node serves, GET
+// /rooms/{room} reads one. Listing needs LiveKit's roomList grant (not scoped to a room);
+// reading one room also accepts roomAdmin for that room. docs/API.md documents both.
+
+// Pages of GET /rooms: defaultRoomPage without limit, at most maxRoomPage.
+const (
+	defaultRoomPage = 100
+	maxRoomPage     = 1000
+)
+
+// roomView is one room as the API shows it.
+type roomView struct {
+	Name string `json:"name"`
+	// Host is the host's state: "live" (sending media), "stopped" (ended the stream),
+	// "gone" (lost: the session was reaped), or "waiting" (none has gone live yet).
+	Host      string     `json:"host"`
+	HostSince *time.Time `json:"hostSince,omitempty"` // when Host last changed
+	// Publisher is the identity of the WHIP session on the stage, when there is one
+	// (an RTMP host shows as publishing without one).
+	Publisher  string `json:"publisher,omitempty"`
+	Publishing bool   `json:"publishing"`
+	Viewers    struct {
+		// WebRTC counts media sessions (WHEP); Interaction the room's chat and event
+		// connections (WebSockets and data channels), which LL-HLS viewers also open.
+		WebRTC      int `json:"webrtc"`
+		Interaction int `json:"interaction"`
+	} `json:"viewers"`
+}
+
+// roomPage is the answer of GET /rooms.
+type roomPage struct {
+	Rooms []roomView `json:"rooms"`
+	// Next is the after of the next page (the last room's name), More whether it has rooms.
+	Next string `json:"next,omitempty"`
+	More bool   `json:"more"`
+}
+
+// listRooms serves GET /rooms?after=NAME&limit=N: the rooms in name order.
+func (s *Server) listRooms(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.verifier.AuthorizeList(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	after, limit, err := roomPageParams(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	names := s.roomNames()
+	i, _ := slices.BinarySearch(names, after)
+	if i < len(names) && names[i] == after {
+		i++
+	}
+	page := roomPage{Rooms: []roomView{}}
+	for ; i < len(names) && len(page.Rooms) < limit; i++ {
+		page.Rooms = append(page.Rooms, s.roomView(names[i]))
+		page.Next = names[i]
+	}
+	page.More = i < len(names)
+	writeJSON(w, page)
+}
+
+// getRoom serves GET /rooms/{room}: 404 when the node has no such room open.
+func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
+	room := r.PathValue("room")
+	if !sfu.ValidRoomName(room) {
+		writeError(w, fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room)))
+		return
+	}
+	if _, err := s.authorizeRoomRead(r, room); err != nil {
+		writeError(w, err)
+		return
+	}
+	if !slices.Contains(s.roomNames(), room) {
+		writeError(w, fmt.Errorf("%w: %q has no host, viewer or connection on this node", errRoomNotOpen, room))
+		return
+	}
+	writeJSON(w, s.roomView(room))
+}
+
+// authorizeRoomRead accepts roomList, or roomAdmin for room.
+func (s *Server) authorizeRoomRead(r *http.Request, room string) (*auth.Claims, error) {
+	token, err := auth.BearerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := s.verifier.Verify(token)
+	if err != nil {
+		return nil, err
+	}
+	if claims.RoomList {
+		return claims, nil
+	}
+	if err := claims.Allow(room, auth.PermAdmin); err != nil {
+		return nil, fmt.Errorf("%w (or roomList)", err)
+	}
+	return claims, nil
+}
+
+// roomNames is every room open on this node, media or interaction, sorted.
+func (s *Server) roomNames() []string {
+	var names []string
+	for _, info := range s.sfu.Rooms() {
+		names = append(names, info.Name)
+	}
+	if s.hub != nil {
+		names = append(names, s.hub.RoomNames()...)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// roomView reads one room's state now.
+func (s *Server) roomView(name string) roomView {
+	v := roomView{Name: name, Host: "waiting"}
+	if room := s.sfu.Room(name); room != nil {
+		info, host := room.Info(), room.Host()
+		v.Publishing, v.Viewers.WebRTC = info.Publishing, info.Viewers
+		switch {
+		case host.Live:
+			v.Host = "live"
+		case host.Reason != "":
+			v.Host = host.Reason
+		}
+		if !host.Since.IsZero() {
+			since := host.Since.UTC()
+			v.HostSince = &since
+		}
+	}
+	if s.hub != nil {
+		v.Viewers.Interaction = s.hub.Members(name)
+	}
+	s.mu.Lock()
+	for _, res := range s.resources {
+		if res.room == name && res.kind == "whip" && res.tokenRequired {
+			v.Publisher = res.identity
+		}
+	}
+	s.mu.Unlock()
+	return v
+}
+
+// roomPageParams reads after (a room name, default "") and limit.
+func roomPageParams(r *http.Request) (after string, limit int, err error) {
+	q := r.URL.Query()
+	after, limit = q.Get("after"), defaultRoomPage
+	if after != "" && !sfu.ValidRoomName(after) {
+		return "", 0, fmt.Errorf("%w: after must be a room name, got %q", errBadRequest, truncateParam(after))
+	}
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxRoomPage {
+			return "", 0, fmt.Errorf("%w: limit must be an integer 1..%d, got %q", errBadRequest, maxRoomPage, truncateParam(v))
+		}
+	}
+	return after, limit, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}

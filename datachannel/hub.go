@@ -179,6 +179,48 @@ func (h *Hub) Members(name string) int {
 	return 0
 }
 
+// ConnInfo is one interaction connection, as the room API lists it.
+type ConnInfo struct {
+	Identity string // "" for an anonymous viewer
+	Media    bool   // rides a WebRTC session's data channel, not a WebSocket
+}
+
+// Connections lists room name's connections now.
+func (h *Hub) Connections(name string) []ConnInfo {
+	h.mu.Lock()
+	r := h.rooms[name]
+	h.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	conns := *r.conns.Load()
+	out := make([]ConnInfo, 0, len(conns))
+	for _, c := range conns {
+		out = append(out, ConnInfo{Identity: c.identity, Media: c.media})
+	}
+	return out
+}
+
+// Disconnect closes room name's connections of identity, or all of them when all is set
+// (the room was ended), and returns how many it closed. A client may connect again: its
+// token is still good.
+func (h *Hub) Disconnect(name, identity string, all bool) int {
+	h.mu.Lock()
+	r := h.rooms[name]
+	h.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	n := 0
+	for _, c := range *r.conns.Load() {
+		if all || (identity != "" && c.identity == identity) {
+			c.Close()
+			n++
+		}
+	}
+	return n
+}
+
 // RoomNames lists the rooms this hub serves, in no order.
 func (h *Hub) RoomNames() []string {
 	h.mu.Lock()

@@ -144,6 +144,19 @@ func (r *Room) SetPublisher(p *Peer) bool {
 	return true
 }
 
+// EndHost closes the room's host session, whatever its protocol (an RTMP host's
+// connection goes with it), and reports whether there was one. The room API's "end room".
+func (r *Room) EndHost() bool {
+	r.mu.Lock()
+	p := r.publisher
+	r.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	p.Close()
+	return true
+}
+
 // ClearPublisher forgets p if it is still the host session; a live host is then off the
 // stage: stopped, or gone if the server reaped the session (say, ICE failed).
 func (r *Room) ClearPublisher(p *Peer) {

@@ -26,6 +26,7 @@ type resource struct {
 	identity                   string // the creator's; meaningful when tokenRequired
 	sess                       session
 	patches                    *rate.Limiter // this session's PATCHes
+	created                    time.Time
 
 	mu         sync.Mutex
 	candidates int // trickled so far; bounded by maxSessionCandidates
@@ -62,6 +63,7 @@ func (s *Server) register(id, kind, room, offer string, claims *auth.Claims, ses
 		identity:      identity(claims),
 		sess:          sess,
 		patches:       rate.NewLimiter(patchRate, patchBurst),
+		created:       time.Now(),
 	}
 	s.mu.Lock()
 	s.resources[id] = res

@@ -74,6 +74,9 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 	srv.mux.HandleFunc("GET /healthz", srv.healthz)
 	srv.mux.HandleFunc("GET /rooms", srv.limited(srv.listRooms))
 	srv.mux.HandleFunc("GET /rooms/{room}", srv.limited(srv.getRoom))
+	srv.mux.HandleFunc("DELETE /rooms/{room}", srv.limited(srv.endRoom))
+	srv.mux.HandleFunc("GET /rooms/{room}/participants", srv.limited(srv.listParticipants))
+	srv.mux.HandleFunc("DELETE /rooms/{room}/participants/{identity}", srv.limited(srv.removeParticipant))
 	return srv, nil
 }
 

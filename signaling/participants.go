@@ -1,0 +1,182 @@
+package signaling
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+// The room API's acting half, all with roomAdmin for the room (LiveKit's RoomService asks
+// the same): GET /rooms/{room}/participants lists who is in a room, DELETE
+// /rooms/{room}/participants/{identity} disconnects one of them, DELETE /rooms/{room}
+// ends the room. A disconnected client's token still works, so it may come back, as in
+// LiveKit; to keep someone out, stop minting their tokens and let them expire.
+
+// participantView is one identity's presence in a room.
+type participantView struct {
+	Identity string `json:"identity"` // "" gathers the anonymous viewers
+	// Sessions are its WebRTC sessions: "whip" (host) or "whep" (viewer), oldest first.
+	Sessions []sessionView `json:"sessions"`
+	// Interaction counts its chat and event connections (WebSockets and data channels).
+	Interaction int `json:"interaction"`
+}
+
+type sessionView struct {
+	Kind  string    `json:"kind"`
+	Since time.Time `json:"since"`
+}
+
+// participantList is the answer of GET /rooms/{room}/participants.
+type participantList struct {
+	Room         string            `json:"room"`
+	Participants []participantView `json:"participants"`
+}
+
+// maxParticipantList bounds the answer: a room of 100,000 viewers is not a list anyone
+// reads; the counts of GET /rooms/{room} say how many there are.
+const maxParticipantList = 10_000
+
+// adminRoom checks the request's room name and roomAdmin grant for it.
+func (s *Server) adminRoom(w http.ResponseWriter, r *http.Request) (string, bool) {
+	room := r.PathValue("room")
+	if !sfu.ValidRoomName(room) {
+		writeError(w, fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room)))
+		return "", false
+	}
+	if _, err := s.verifier.Authorize(r, room, false, auth.PermAdmin); err != nil {
+		writeError(w, err)
+		return "", false
+	}
+	if !slices.Contains(s.roomNames(), room) {
+		writeError(w, fmt.Errorf("%w: %q has no host, viewer or connection on this node", errRoomNotOpen, room))
+		return "", false
+	}
+	return room, true
+}
+
+// listParticipants serves GET /rooms/{room}/participants, by identity in name order.
+func (s *Server) listParticipants(w http.ResponseWriter, r *http.Request) {
+	room, ok := s.adminRoom(w, r)
+	if !ok {
+		return
+	}
+	by := map[string]*participantView{}
+	at := func(identity string) *participantView {
+		p := by[identity]
+		if p == nil {
+			p = &participantView{Identity: identity, Sessions: []sessionView{}}
+			by[identity] = p
+		}
+		return p
+	}
+	for _, res := range s.roomResources(room) {
+		p := at(res.identity)
+		p.Sessions = append(p.Sessions, sessionView{Kind: res.kind, Since: res.created.UTC()})
+	}
+	if s.hub != nil {
+		for _, c := range s.hub.Connections(room) {
+			at(c.Identity).Interaction++
+		}
+	}
+	list := participantList{Room: room, Participants: make([]participantView, 0, len(by))}
+	for _, p := range by {
+		slices.SortFunc(p.Sessions, func(a, b sessionView) int { return a.Since.Compare(b.Since) })
+		list.Participants = append(list.Participants, *p)
+	}
+	slices.SortFunc(list.Participants, func(a, b participantView) int {
+		switch {
+		case a.Identity < b.Identity:
+			return -1
+		case a.Identity > b.Identity:
+			return 1
+		}
+		return 0
+	})
+	if len(list.Participants) > maxParticipantList {
+		list.Participants = list.Participants[:maxParticipantList]
+	}
+	writeJSON(w, list)
+}
+
+// removeParticipant serves DELETE /rooms/{room}/participants/{identity}: every WebRTC
+// session and interaction connection of identity in the room is closed. 404 when it has
+// none. An RTMP host is not a listed participant: end its stream with DELETE /rooms/{room}.
+func (s *Server) removeParticipant(w http.ResponseWriter, r *http.Request) {
+	room, ok := s.adminRoom(w, r)
+	if !ok {
+		return
+	}
+	identity := r.PathValue("identity")
+	if identity == "" || len(identity) > 256 {
+		writeError(w, fmt.Errorf("%w: an identity is 1..256 bytes", errBadRequest))
+		return
+	}
+	closed := 0
+	for _, res := range s.roomResources(room) {
+		if res.tokenRequired && res.identity == identity {
+			res.sess.Close()
+			closed++
+		}
+	}
+	if s.hub != nil {
+		closed += s.hub.Disconnect(room, identity, false)
+	}
+	if closed == 0 {
+		writeError(w, fmt.Errorf("%w: %q has no session or connection in room %q", errNoSession, truncateParam(identity), room))
+		return
+	}
+	s.log.Info("participant removed by the room API", zap.String("room", room), zap.String("identity", identity), zap.Int("closed", closed))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// endRoomNotice is how long DELETE /rooms/{room} waits between ending the host's session
+// and closing everyone's connections: the interaction layer looks at the host's state
+// every 50 ms, and a viewer told room.ended shows "the stream has ended" rather than an
+// error when its connection then closes. Best effort: a connection that is slow to drain
+// may close first.
+const endRoomNotice = 200 * time.Millisecond
+
+// endRoom serves DELETE /rooms/{room}: the host's session (WHIP or RTMP) ends, and every
+// viewer session and interaction connection is closed.
+func (s *Server) endRoom(w http.ResponseWriter, r *http.Request) {
+	room, ok := s.adminRoom(w, r)
+	if !ok {
+		return
+	}
+	host := false
+	if sr := s.sfu.Room(room); sr != nil {
+		host = sr.EndHost()
+	}
+	if host && s.hub != nil {
+		time.Sleep(endRoomNotice)
+	}
+	closed := 0
+	for _, res := range s.roomResources(room) {
+		res.sess.Close()
+		closed++
+	}
+	if s.hub != nil {
+		closed += s.hub.Disconnect(room, "", true)
+	}
+	s.log.Info("room ended by the room API", zap.String("room", room), zap.Bool("host", host), zap.Int("closed", closed))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// roomResources is a copy of the room's WebRTC sessions.
+func (s *Server) roomResources(room string) []*resource {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*resource
+	for _, res := range s.resources {
+		if res.room == room {
+			out = append(out, res)
+		}
+	}
+	return out
+}

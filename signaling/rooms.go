@@ -33,7 +33,9 @@ type roomView struct {
 	// (an RTMP host shows as publishing without one).
 	Publisher  string `json:"publisher,omitempty"`
 	Publishing bool   `json:"publishing"`
-	Viewers    struct {
+	// Metadata is what PUT /rooms/{room}/metadata last set, if anything.
+	Metadata *RoomMetadata `json:"metadata,omitempty"`
+	Viewers  struct {
 		// WebRTC counts media sessions (WHEP); Interaction the room's chat and event
 		// connections (WebSockets and data channels), which LL-HLS viewers also open.
 		WebRTC      int `json:"webrtc"`
@@ -143,6 +145,9 @@ func (s *Server) roomView(name string) roomView {
 	}
 	if s.hub != nil {
 		v.Viewers.Interaction = s.hub.Members(name)
+	}
+	if md, ok := s.metadata.get(name); ok {
+		v.Metadata = &md
 	}
 	s.mu.Lock()
 	for _, res := range s.resources {

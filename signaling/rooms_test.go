@@ -21,7 +21,11 @@ type roomView struct {
 	HostSince  *time.Time `json:"hostSince"`
 	Publisher  string     `json:"publisher"`
 	Publishing bool       `json:"publishing"`
-	Viewers    struct {
+	Metadata   *struct {
+		Title     string    `json:"title"`
+		UpdatedAt time.Time `json:"updatedAt"`
+	} `json:"metadata"`
+	Viewers struct {
 		WebRTC      int `json:"webrtc"`
 		Interaction int `json:"interaction"`
 	} `json:"viewers"`

@@ -44,6 +44,8 @@ type Server struct {
 
 	hub *datachannel.Hub // the interaction layer, nil until EnableInteraction
 
+	metadata metadataStore // rooms' titles and categories, for the directory
+
 	// fallback names a room's LL-HLS playlist for viewers WebRTC cannot take (nil: none).
 	fallback func(room string) string
 
@@ -75,6 +77,9 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 	srv.mux.HandleFunc("GET /rooms", srv.limited(srv.listRooms))
 	srv.mux.HandleFunc("GET /rooms/{room}", srv.limited(srv.getRoom))
 	srv.mux.HandleFunc("DELETE /rooms/{room}", srv.limited(srv.endRoom))
+	srv.mux.HandleFunc("PUT /rooms/{room}/metadata", srv.limited(srv.putMetadata))
+	srv.mux.HandleFunc("GET /directory", srv.limited(srv.directory))
+	srv.mux.HandleFunc("GET /directory/categories", srv.limited(srv.categories))
 	srv.mux.HandleFunc("GET /rooms/{room}/participants", srv.limited(srv.listParticipants))
 	srv.mux.HandleFunc("DELETE /rooms/{room}/participants/{identity}", srv.limited(srv.removeParticipant))
 	return srv, nil

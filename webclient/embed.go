@@ -4,7 +4,8 @@ package webclient
 import "embed"
 
 // Demo holds the demo pages the server serves at /demo/: publish.html (WHIP
-// from the camera), play.html (WHEP playback) and index.html linking both.
+// from the camera), play.html (WHEP playback), directory.html (the live rooms by
+// category) and index.html linking them.
 // Paths inside it start with "demo/"; serve it with fs.Sub(Demo, "demo").
 //
 //go:embed demo

@@ -77,6 +77,10 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "pacer_overflows_total",
 		Help: "Times a viewer's paced queue went out at once: its send lane held its most datagrams, or the queue held more than 500 ms at the viewer's rate.",
 	})
+	eventsDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "events_dropped_total",
+		Help: "Room events (for webhooks) dropped because 4,096 were already waiting for their callback.",
+	})
 	roomsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "rooms",
 		Help: "Rooms open on this node.",
@@ -112,6 +116,6 @@ var viewersOnLayer = [numLayers]prometheus.Gauge{
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, pacedDatagrams, pacerOverflows, fanoutShares, roomsGauge, sessionsGauge, sessionsReaped,
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, pacedDatagrams, pacerOverflows, eventsDropped, fanoutShares, roomsGauge, sessionsGauge, sessionsReaped,
 		handshakesInFlight, handshakesRefused, hostsGone, viewersRefused}
 }

@@ -22,8 +22,9 @@ type Room struct {
 	mu         sync.Mutex
 	publishers int
 	viewers    int
-	publisher  *Peer     // the current host session; a newer one replaces it
-	host       HostState // written under mu, published to hostNow
+	publisher  *Peer           // the current host session; a newer one replaces it
+	announced  map[*Peer]uint8 // host sessions' kinds of track announced (EventTrackPublished), a bit per kind
+	host       HostState       // written under mu, published to hostNow
 	emptyTimer *time.Timer
 	closed     bool // the SFU has shut down: no more timers
 
@@ -166,6 +167,27 @@ func (r *Room) ClearPublisher(p *Peer) {
 	if r.publisher == p {
 		r.publisher = nil
 	}
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if r.announced[p]&(1<<kind) != 0 {
+			r.sfu.emit(EventTrackUnpublished, r.name, kind)
+		}
+	}
+	delete(r.announced, p)
+}
+
+// announce raises EventTrackPublished for p's first track of kind (a simulcast host
+// publishes one per layer: one event for all of them).
+func (r *Room) announce(p *Peer, kind webrtc.RTPCodecType) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.announced == nil {
+		r.announced = map[*Peer]uint8{}
+	}
+	if r.announced[p]&(1<<kind) != 0 {
+		return
+	}
+	r.announced[p] |= 1 << kind
+	r.sfu.emit(EventTrackPublished, r.name, kind)
 }
 
 // Publish attaches a track of host session p to the stage Track of its kind and returns
@@ -189,5 +211,6 @@ func (r *Room) Publish(p *Peer, t PublishedTrack) (*Receiver, error) {
 	rcv := newReceiver(track, t, &r.sfu.cfg, r.log.With(zap.String("kind", t.Kind.String()), zap.String("rid", t.RID)))
 	rcv.layer, rcv.session = layer, p
 	track.attach(rcv)
+	r.announce(p, t.Kind)
 	return rcv, nil
 }

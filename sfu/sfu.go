@@ -33,6 +33,8 @@ type SFU struct {
 
 	viewers atomic.Int64 // on this node, all rooms: what the CPU load is scaled by
 	cpu     cpuMeter
+
+	events events // room events for OnEvent's callback (events.go)
 }
 
 // New validates cfg and opens the UDP port.
@@ -46,7 +48,8 @@ func New(cfg Config, log *zap.Logger) (*SFU, error) {
 		return nil, err
 	}
 	s := &SFU{cfg: cfg, log: log, engine: e, rooms: map[string]*Room{}, peers: map[*Peer]struct{}{},
-		handshakes: newHandshakeGate(cfg.MaxHandshakes, cfg.MaxHandshakesPerClient, cfg.HandshakeWait, cfg.HandshakeLease)}
+		handshakes: newHandshakeGate(cfg.MaxHandshakes, cfg.MaxHandshakesPerClient, cfg.HandshakeWait, cfg.HandshakeLease),
+		events:     events{queue: make(chan Event, eventQueue), quit: make(chan struct{})}}
 	if _, err := s.cert.get(time.Now()); err != nil { // fail at start-up, not on a first session
 		_ = e.close()
 		return nil, err
@@ -95,6 +98,7 @@ func (s *SFU) join(name string, role Role, create bool) (*Room, error) {
 		s.rooms[name] = r
 		s.byName.Store(name, r)
 		roomsGauge.Inc()
+		s.emit(EventRoomStarted, name, 0)
 	}
 	if err := r.admit(role); err != nil {
 		return nil, err
@@ -138,6 +142,7 @@ func (s *SFU) removeIfEmpty(r *Room) {
 		delete(s.rooms, r.name)
 		s.byName.Delete(r.name)
 		roomsGauge.Dec()
+		s.emit(EventRoomFinished, r.name, 0)
 	}
 }
 
@@ -192,5 +197,6 @@ func (s *SFU) Close() error {
 		roomsGauge.Dec()
 	}
 	s.handshakes.mem.stop()
+	s.events.stop()
 	return s.engine.close()
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -104,15 +105,21 @@ func NewGiftWebhook(b bus.Bus, urls []string, apiKey, apiSecret string, opts Gif
 			continue // one consumer per URL: a repeated URL would share it anyway
 		}
 		seen[u] = true
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		name := webhookDurable(u)
-		w.targets = append(w.targets, &webhookTarget{url: u, name: name, apiKey: apiKey, apiSecret: apiSecret, transport: tr,
-			// A webhook is answered, not redirected: following a 301/302 would turn the
-			// POST into a GET without the gift and report success.
-			client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-			log:    w.log.With(zap.String("webhook", name), zap.String("host", p.Host))})
+		w.targets = append(w.targets, newWebhookTarget(u, p.Host, apiKey, apiSecret, "gift webhook", w.log))
 	}
 	return w, nil
+}
+
+// newWebhookTarget is a backend URL (host: its host, for logs) to POST signed events to.
+func newWebhookTarget(u, host, apiKey, apiSecret, what string, log *zap.Logger) *webhookTarget {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	name := webhookDurable(u)
+	return &webhookTarget{url: u, name: name, apiKey: apiKey, apiSecret: apiSecret, transport: tr,
+		// A webhook is answered, not redirected: following a 301/302 would turn the
+		// POST into a GET without the event and report success.
+		client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		log:    log.With(zap.String("webhook", name), zap.String("host", host)),
+		warn:   warnLimiter{what: what}}
 }
 
 // Start creates (or finds) each URL's durable consumer and begins delivering. Gifts
@@ -198,7 +205,12 @@ func (w *GiftWebhook) deliver(t *webhookTarget, rec bus.Record) error {
 
 // post sends the gift's signed event and reports the status it got, 0 for none.
 func (t *webhookTarget) post(ctx context.Context, room string, g gift.Gift) (int, error) {
-	req, err := webhookRequest(ctx, t.url, t.apiKey, t.apiSecret, giftEvent(room, g))
+	return t.postEvent(ctx, giftEvent(room, g))
+}
+
+// postEvent sends ev, signed, and reports the status it got, 0 for none.
+func (t *webhookTarget) postEvent(ctx context.Context, ev *livekit.WebhookEvent) (int, error) {
+	req, err := webhookRequest(ctx, t.url, t.apiKey, t.apiSecret, ev)
 	if err != nil {
 		return 0, err
 	}

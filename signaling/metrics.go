@@ -19,5 +19,6 @@ var (
 
 // Collectors returns the package's process-wide metrics for registration.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{webhookDeliveries, webhookRedeliveries, candidatesScreened}
+	return []prometheus.Collector{webhookDeliveries, webhookRedeliveries, candidatesScreened,
+		roomWebhookSent, roomWebhookFailed, roomWebhookDead, roomWebhookDropped}
 }

@@ -68,12 +68,14 @@ func (s *Server) register(id, kind, room, offer string, claims *auth.Claims, ses
 	s.mu.Lock()
 	s.resources[id] = res
 	s.mu.Unlock()
+	s.webhook.Load().participant(true, res)
 	// Whichever way the session ends (DELETE, ICE failure, reaping, replacement by a new
 	// host session), its URL goes with it.
 	sess.OnClose(func() {
 		s.mu.Lock()
 		delete(s.resources, id)
 		s.mu.Unlock()
+		s.webhook.Load().participant(false, res)
 	})
 	return res
 }

@@ -149,13 +149,7 @@ func (s *Server) roomView(name string) roomView {
 	if md, ok := s.metadata.get(name); ok {
 		v.Metadata = &md
 	}
-	s.mu.Lock()
-	for _, res := range s.resources {
-		if res.room == name && res.kind == "whip" && res.tokenRequired {
-			v.Publisher = res.identity
-		}
-	}
-	s.mu.Unlock()
+	v.Publisher = s.HostIdentity(name)
 	return v
 }
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -45,6 +46,7 @@ type Server struct {
 	hub *datachannel.Hub // the interaction layer, nil until EnableInteraction
 
 	metadata metadataStore // rooms' titles and categories, for the directory
+	webhook  atomic.Pointer[RoomWebhook]
 
 	// fallback names a room's LL-HLS playlist for viewers WebRTC cannot take (nil: none).
 	fallback func(room string) string

@@ -14,6 +14,7 @@ const warnEvery = 30 * time.Second
 // warnLimiter logs the first failure of a run at once, then at most one per warnEvery
 // with the number left out, and the recovery when the run ends.
 type warnLimiter struct {
+	what       string // what is delivered: "gift webhook", "room webhook"
 	mu         sync.Mutex
 	failing    bool
 	last       time.Time
@@ -31,7 +32,7 @@ func (l *warnLimiter) failed(log *zap.Logger, fields ...zap.Field) {
 	suppressed := l.suppressed
 	l.failing, l.last, l.suppressed = true, now, 0
 	l.mu.Unlock()
-	log.Warn("gift webhook not delivered; retrying", append(fields, zap.Int("failures_not_logged", suppressed))...)
+	log.Warn(l.what+" not delivered; retrying", append(fields, zap.Int("failures_not_logged", suppressed))...)
 }
 
 func (l *warnLimiter) succeeded(log *zap.Logger, fields ...zap.Field) {
@@ -40,8 +41,8 @@ func (l *warnLimiter) succeeded(log *zap.Logger, fields ...zap.Field) {
 	l.failing, l.suppressed = false, 0
 	l.mu.Unlock()
 	if was {
-		log.Info("gift webhook delivering again", fields...)
-	} else if ce := log.Check(zap.DebugLevel, "gift webhook delivered"); ce != nil {
+		log.Info(l.what+" delivering again", fields...)
+	} else if ce := log.Check(zap.DebugLevel, l.what+" delivered"); ce != nil {
 		ce.Write(fields...)
 	}
 }

@@ -14,7 +14,7 @@ import (
 func TestWarnLimiter(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
-	var l warnLimiter
+	l := warnLimiter{what: "gift webhook"}
 	for i := 0; i < 5; i++ {
 		l.failed(log)
 	}

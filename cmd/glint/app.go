@@ -34,6 +34,7 @@ type app struct {
 	bus       *bus.NATS
 	hub       *datachannel.Hub
 	gifts     *signaling.GiftWebhook // nil without gift_webhooks
+	webhooks  *signaling.RoomWebhook // nil without webhooks
 	signaling *signaling.Server
 	hls       *llhls.Origin
 	rtmp      *rtmp.Server // nil when RTMP ingest is off
@@ -58,8 +59,17 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, sfu: s, signaling: sig, served: make(chan error, 1)}
+	if len(cfg.Webhooks) > 0 {
+		if a.webhooks, err = signaling.NewRoomWebhook(cfg.Webhooks, cfg.APIKey, cfg.APISecret, signaling.RoomWebhookOptions{}, log); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+		sig.SetRoomWebhook(a.webhooks)
+		s.OnEvent(func(e sfu.Event) { a.webhooks.SFUEvent(e, sig.HostIdentity(e.Room)) })
+	}
 	check := checkFFmpegOnce()
 	if a.hls, err = newHLS(cfg, s, verifier, check, log); err != nil {
+		a.webhooks.Close()
 		_ = s.Close()
 		return nil, err
 	}
@@ -70,12 +80,14 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		a.closeInteraction()
 		a.hls.Close()
 		_ = s.Close()
+		a.webhooks.Close()
 		return nil, err
 	}
 	if a.rtmp, err = newRTMP(cfg.RTMP, s, verifier, check, log); err != nil {
 		a.closeInteraction()
 		a.hls.Close()
 		_ = s.Close()
+		a.webhooks.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -84,6 +96,7 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		a.closeInteraction()
 		a.hls.Close()
 		_ = s.Close()
+		a.webhooks.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	a.listener = ln
@@ -146,7 +159,9 @@ func (a *app) close(ctx context.Context) error {
 	a.signaling.Close(ctx)
 	a.hls.Close()
 	a.closeInteraction()
-	return errors.Join(err, a.sfu.Close())
+	err = errors.Join(err, a.sfu.Close())
+	a.webhooks.Close() // after the SFU, whose events it sends
+	return err
 }
 
 // startInteraction opens the bus, starts the gift webhook's delivery from it and the hub

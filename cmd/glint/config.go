@@ -65,6 +65,11 @@ type Config struct {
 	// GiftWebhooks receive every gift as a signed LiveKit webhook, at least once: each URL
 	// has a durable consumer of the gift log on the bus (signaling.GiftWebhook).
 	GiftWebhooks []string `yaml:"gift_webhooks"`
+	// Webhooks receive room_started, room_finished, participant_joined, participant_left,
+	// track_published and track_unpublished as LiveKit sends them (signed LiveKit
+	// WebhookEvents), in order per URL, each retried 6 times with back-off and then given
+	// up (counted in glint_room_webhook_dead_letters_total); not kept across restarts.
+	Webhooks []string `yaml:"webhooks"`
 
 	// generatedSecret is set when no key/secret was configured and a random pair was made
 	// for this run; serve prints it so the operator can mint tokens.

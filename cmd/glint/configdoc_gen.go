@@ -111,4 +111,5 @@ var configDocs = map[string]string{
 	"signaling.rate_burst":                 "RatePerSecond and RateBurst limit WHIP/WHEP requests per client IP.",
 	"signaling.rate_per_second":            "RatePerSecond and RateBurst limit WHIP/WHEP requests per client IP.",
 	"signaling.trust_proxy":                "TrustProxy takes the client IP from X-Forwarded-For (only behind a proxy you run).",
+	"webhooks":                             "Webhooks receive room_started, room_finished, participant_joined, participant_left,\ntrack_published and track_unpublished as LiveKit sends them (signed LiveKit\nWebhookEvents), in order per URL, each retried 6 times with back-off and then given\nup (counted in glint_room_webhook_dead_letters_total); not kept across restarts.",
 }

@@ -221,13 +221,16 @@ func (h *Hub) Disconnect(name, identity string, all bool) int {
 	return n
 }
 
-// RoomNames lists the rooms this hub serves, in no order.
+// RoomNames lists the rooms that have connections now, in no order (a room kept idle
+// for its polls and Q&A, with nobody in it, is not listed).
 func (h *Hub) RoomNames() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	names := make([]string, 0, len(h.rooms))
-	for name := range h.rooms {
-		names = append(names, name)
+	for name, r := range h.rooms {
+		if r.members > 0 {
+			names = append(names, name)
+		}
 	}
 	return names
 }

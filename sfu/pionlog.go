@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pion/logging"
@@ -33,7 +34,36 @@ func (l pionLogger) Debug(msg string)             { l.s.Debug(msg) }
 func (l pionLogger) Debugf(f string, args ...any) { l.s.Debugf(f, args...) }
 func (l pionLogger) Info(msg string)              { l.s.Debug(msg) }
 func (l pionLogger) Infof(f string, args ...any)  { l.s.Debugf(f, args...) }
-func (l pionLogger) Warn(msg string)              { l.s.Warn(msg) }
-func (l pionLogger) Warnf(f string, args ...any)  { l.s.Warn(fmt.Sprintf(f, args...)) }
+func (l pionLogger) Warn(msg string)              { l.warn(msg) }
+func (l pionLogger) Warnf(f string, args ...any)  { l.warn(fmt.Sprintf(f, args...)) }
+
+// warn logs at Warn what may need an operator, at Debug what every session's normal
+// start or end makes pion say (benignPionWarnings).
+func (l pionLogger) warn(msg string) {
+	for _, b := range benignPionWarnings {
+		if strings.Contains(msg, b) {
+			l.s.Debug(msg)
+			return
+		}
+	}
+	l.s.Warn(msg)
+}
+
+// benignPionWarnings are pion warnings that a session's ordinary life produces: half the
+// log lines of a quiet server were these (a 20 s run of one host and ten viewers wrote 41
+// of them, and 31 lines of its own).
+var benignPionWarnings = []string{
+	// Closing a session: its readers and the ICE agent find their pipes and streams
+	// closed under them, and SCTP's last write finds DTLS closed.
+	"stream is already closed",
+	"read/write on closed pipe",
+	"dtls fatal: conn is closed",
+	"connecting canceled by caller",
+	// Opening one: the agent's first checks come before the remote candidates, and
+	// DTLS or SRTP packets that arrive before their endpoint exists wait in a queue.
+	"Failed to ping without candidate pairs",
+	"mux: no endpoint for packet",
+}
+
 func (l pionLogger) Error(msg string)             { l.s.Error(msg) }
 func (l pionLogger) Errorf(f string, args ...any) { l.s.Error(fmt.Sprintf(f, args...)) }

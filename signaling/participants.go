@@ -120,7 +120,7 @@ func (s *Server) removeParticipant(w http.ResponseWriter, r *http.Request) {
 	closed := 0
 	for _, res := range s.roomResources(room) {
 		if res.tokenRequired && res.identity == identity {
-			res.sess.Close()
+			res.end("the room API (participant removed)")
 			closed++
 		}
 	}
@@ -149,6 +149,10 @@ func (s *Server) endRoom(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	by := "the room API (room ended)"
+	for _, res := range s.roomResources(room) {
+		res.endedBy.CompareAndSwap(nil, &by) // the host's, ended next, included
+	}
 	host := false
 	if sr := s.sfu.Room(room); sr != nil {
 		host = sr.EndHost()
@@ -158,7 +162,7 @@ func (s *Server) endRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	closed := 0
 	for _, res := range s.roomResources(room) {
-		res.sess.Close()
+		res.end(by)
 		closed++
 	}
 	if s.hub != nil {

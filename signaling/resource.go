@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,6 +28,7 @@ type resource struct {
 	sess                       session
 	patches                    *rate.Limiter // this session's PATCHes
 	created                    time.Time
+	endedBy                    atomic.Pointer[string] // who ended it, for its log line; nil: the server
 
 	mu         sync.Mutex
 	candidates int // trickled so far; bounded by maxSessionCandidates
@@ -76,6 +78,13 @@ func (s *Server) register(id, kind, room, offer string, claims *auth.Claims, ses
 		delete(s.resources, id)
 		s.mu.Unlock()
 		s.webhook.Load().participant(false, res)
+		by := "server (reaped, replaced or shut down)"
+		if p := res.endedBy.Load(); p != nil {
+			by = *p
+		}
+		s.log.Info("session ended", zap.String("room", room), zap.String("session", id), zap.String("kind", kind),
+			zap.String("identity", res.identity), zap.Duration("lasted", time.Since(res.created).Round(time.Millisecond)),
+			zap.String("by", by))
 	})
 	return res
 }
@@ -178,7 +187,12 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	s.log.Info("session deleted by client", zap.String("session", res.id), zap.String("room", res.room))
-	res.sess.Close()
+	res.end("the client (DELETE)")
 	w.WriteHeader(http.StatusOK)
+}
+
+// end closes the session, saying who ended it in its log line.
+func (res *resource) end(by string) {
+	res.endedBy.CompareAndSwap(nil, &by)
+	res.sess.Close()
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/glintlive/glint/datachannel"
 	"github.com/glintlive/glint/ingest/whip"
@@ -46,6 +47,9 @@ type Server struct {
 	hub *datachannel.Hub // the interaction layer, nil until EnableInteraction
 
 	metadata metadataStore // rooms' titles and categories, for the directory
+	// refusals logs refused logins, refused sessions and rate-limit hits: sampled, since
+	// whoever causes them chooses how many.
+	refusals *zap.Logger
 	webhook  atomic.Pointer[RoomWebhook]
 
 	// fallback names a room's LL-HLS playlist for viewers WebRTC cannot take (nil: none).
@@ -63,6 +67,7 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 	}
 	srv := &Server{
 		cfg: cfg, sfu: s, verifier: v, log: log.Named("signaling"),
+		refusals:  refusalLogger(log.Named("signaling")),
 		limiter:   newIPLimiter(cfg.RatePerSecond, cfg.RateBurst),
 		mux:       http.NewServeMux(),
 		resources: map[string]*resource{},
@@ -105,7 +110,8 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 // limited applies the per-IP rate limit.
 func (s *Server) limited(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.limiter.allow(clientIP(r, s.cfg.TrustProxy), time.Now()) {
+		if ip := clientIP(r, s.cfg.TrustProxy); !s.limiter.allow(ip, time.Now()) {
+			s.refusals.Info("rate limit hit", zap.String("client", ip), zap.String("method", r.Method), zap.String("path", r.URL.Path))
 			writeError(w, errRateLimited)
 			return
 		}
@@ -124,6 +130,8 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		room := r.PathValue("room")
 		claims, err := s.verifier.Authorize(r, room, role == sfu.RoleViewer && s.cfg.AllowAnonymousViewing, perm)
 		if err != nil {
+			s.refusals.Info("login refused", zap.String("kind", kind), zap.String("room", room),
+				zap.String("client", clientIP(r, s.cfg.TrustProxy)), zap.Int("status", statusOf(err)), zap.Error(err))
 			writeError(w, err)
 			return
 		}
@@ -163,7 +171,8 @@ func (s *Server) create(kind string) http.HandlerFunc {
 			if statusOf(err) == http.StatusInternalServerError {
 				log.Error("session not created", zap.Error(err))
 			} else {
-				log.Info("session refused", zap.Error(err))
+				s.refusals.Info("session refused", zap.String("room", room), zap.String("kind", kind),
+					zap.String("identity", identity(claims)), zap.Int("status", statusOf(err)), zap.Error(err))
 			}
 			s.linkFallback(w, kind, room, err)
 			writeError(w, err)
@@ -171,7 +180,7 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		}
 		res := s.register(id, kind, room, offer, claims, sess)
 		s.interactOver(sess, room, claims, log)
-		log.Info("session created")
+		log.Debug("session created") // one INFO line per session, when it ends (register)
 		w.Header().Set("Content-Type", "application/sdp")
 		w.Header().Set("Location", res.path)
 		w.Header().Set("ETag", res.etag)
@@ -281,4 +290,12 @@ func identity(c *auth.Claims) string {
 		return "anonymous"
 	}
 	return c.Identity
+}
+
+// refusalLogger samples log: at most 5 lines a second of each message, so a client that
+// floods with bad tokens or requests shows in the log without writing it.
+func refusalLogger(log *zap.Logger) *zap.Logger {
+	return log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, time.Second, 5, 0)
+	}))
 }

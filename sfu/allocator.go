@@ -126,7 +126,9 @@ func (a *allocator) allocate(now time.Time) {
 		a.video.allocate(LayerFull, simulcast.AllTemporal, 0, 0, now)
 		return
 	}
-	est := a.guessCap(a.est.GetTargetBitrate()-audioReserve, rates) // what GCC leaves for video
+	raw := a.est.GetTargetBitrate()
+	viewerEstimateBps.Observe(float64(raw))
+	est := a.guessCap(raw-audioReserve, rates) // what GCC leaves for video
 	a.updateFloor(est, now)
 	trusted := max(est, a.floor)
 	budget := trusted
@@ -147,7 +149,7 @@ func (a *allocator) allocate(now time.Time) {
 	// the current layer): measured on loopback, pacing to the budget held a keyframe back
 	// 13 ms at the median, where the link had room for it in 2. A probe above it is paced
 	// to the probe.
-	a.setPace(max(a.est.GetTargetBitrate(), budget+probe+audioReserve))
+	a.setPace(max(raw, budget+probe+audioReserve))
 }
 
 // setPace hands the viewer's estimate to its pacer (0: unpaced, for want of an estimate).

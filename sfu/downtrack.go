@@ -32,6 +32,7 @@ type DownTrack struct {
 	ssrc      uint32
 	codecs    []webrtc.RTPCodecParameters // negotiated with the viewer
 	ready     bool                        // transport connected: packets would reach the viewer
+	readyAt   time.Time                   // when ready was set; zero once the first picture's join is measured
 	closed    bool
 
 	remb        atomic.Int64 // the viewer's last REMB, bits per second (0: none yet)
@@ -138,6 +139,9 @@ func (d *DownTrack) setReady(w rtcpWriter) {
 	d.mu.Lock()
 	d.ready, d.writeRTCP = true, w
 	d.source = nil
+	if d.track.kind == webrtc.RTPCodecTypeVideo {
+		d.readyAt = time.Now()
+	}
 	d.mu.Unlock()
 	if r := d.track.Receiver(); r != nil {
 		r.RequestKeyframe()
@@ -359,6 +363,10 @@ func (d *DownTrack) join(r *Receiver, keyframe bool, arrival int64) bool {
 			viewersOnLayer[d.source.layer].Dec()
 		}
 		viewersOnLayer[r.layer].Inc()
+		if !d.readyAt.IsZero() {
+			viewerJoinSeconds.Observe(time.Unix(0, arrival).Sub(d.readyAt).Seconds())
+			d.readyAt = time.Time{}
+		}
 	}
 	d.source, d.payloadType = r, uint8(d.codecs[i].PayloadType)
 	d.munger.Switch()

@@ -177,6 +177,7 @@ func (d *DownTrack) onReceiverReport(rr *rtcp.ReceiverReport, now time.Time) {
 		d.mu.Lock()
 		d.rtt.received(r, now)
 		d.mu.Unlock()
+		viewerLossRatio.Observe(float64(r.FractionLost) / 256)
 	}
 }
 

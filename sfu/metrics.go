@@ -77,6 +77,24 @@ var (
 		Namespace: "glint", Subsystem: "sfu", Name: "pacer_overflows_total",
 		Help: "Times a viewer's paced queue went out at once: its send lane held its most datagrams, or the queue held more than 500 ms at the viewer's rate.",
 	})
+	// Viewer quality: how long a viewer waits for its first picture, what its link carries,
+	// what it loses. Observed per viewer event (a join, an allocation every 200 ms, a
+	// receiver report every second or so), never per packet.
+	viewerJoinSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "viewer_join_seconds",
+		Help:    "From a viewer's transport being connected to its first video keyframe forwarded.",
+		Buckets: []float64{0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10},
+	})
+	viewerEstimateBps = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "viewer_estimate_bits_per_second",
+		Help:    "Viewers' bandwidth estimates (GCC or REMB), sampled at every allocation (5 a second per viewer of a simulcast host).",
+		Buckets: prometheus.ExponentialBuckets(125_000, 2, 10), // 125 kbit/s .. 64 Mbit/s
+	})
+	viewerLossRatio = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "viewer_loss_ratio",
+		Help:    "Fraction of packets lost, as each viewer's receiver reports say (before retransmission).",
+		Buckets: []float64{0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5},
+	})
 	eventsDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "events_dropped_total",
 		Help: "Room events (for webhooks) dropped because 4,096 were already waiting for their callback.",
@@ -116,6 +134,6 @@ var viewersOnLayer = [numLayers]prometheus.Gauge{
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, pacedDatagrams, pacerOverflows, eventsDropped, fanoutShares, roomsGauge, sessionsGauge, sessionsReaped,
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, pacedDatagrams, pacerOverflows, eventsDropped, viewerJoinSeconds, viewerEstimateBps, viewerLossRatio, fanoutShares, roomsGauge, sessionsGauge, sessionsReaped,
 		handshakesInFlight, handshakesRefused, hostsGone, viewersRefused}
 }

@@ -22,16 +22,21 @@ type Config struct {
 	TrustProxy bool `yaml:"trust_proxy"`
 	// ICEServers are announced to clients as Link headers (stun:/turn: URLs).
 	ICEServers []string `yaml:"ice_servers"`
+	// RoomMetricsTop is how many rooms, the most watched, /metrics names in
+	// glint_room_viewers and glint_room_host_live; the others are summed under
+	// room="_other", so the series stay bounded whatever the number of rooms. 0..200.
+	RoomMetricsTop int `yaml:"room_metrics_top"`
 }
 
 // DefaultConfig is what `glint serve` starts with.
 func DefaultConfig() Config {
 	return Config{
-		MaxSDPBytes:   64 << 10,
-		RatePerSecond: 10, // a whole office behind one NAT joining an auction at once
-		RateBurst:     40,
-		MaxSessions:   5000,
-		CORSOrigins:   []string{"*"},
+		MaxSDPBytes:    64 << 10,
+		RatePerSecond:  10, // a whole office behind one NAT joining an auction at once
+		RateBurst:      40,
+		MaxSessions:    5000,
+		CORSOrigins:    []string{"*"},
+		RoomMetricsTop: 20,
 	}
 }
 
@@ -42,6 +47,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("signaling: max_sdp_bytes must be 1024..1048576, got %d", c.MaxSDPBytes)
 	case c.RatePerSecond <= 0:
 		return fmt.Errorf("signaling: rate_per_second must be positive, got %v", c.RatePerSecond)
+	case c.RoomMetricsTop < 0 || c.RoomMetricsTop > maxRoomMetricsTop:
+		return fmt.Errorf("signaling: room_metrics_top must be 0..%d, got %d", maxRoomMetricsTop, c.RoomMetricsTop)
 	case c.RateBurst < 1:
 		return fmt.Errorf("signaling: rate_burst must be at least 1, got %d", c.RateBurst)
 	case c.MaxSessions < 1:

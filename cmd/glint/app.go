@@ -112,19 +112,25 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	return a, nil
 }
 
+// collectors are what /metrics serves.
+func (a *app) collectors() []prometheus.Collector {
+	cs := []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+	cs = append(cs, sfu.Collectors()...)
+	cs = append(cs, a.sfu.CapacityCollectors()...)
+	cs = append(cs, datachannel.Collectors()...)
+	cs = append(cs, signaling.Collectors()...)
+	cs = append(cs, a.signaling.RoomCollector())
+	if a.gifts != nil {
+		cs = append(cs, a.gifts) // each webhook's undelivered gifts
+	}
+	cs = append(cs, rtmp.Collectors()...)
+	cs = append(cs, llhls.Collectors()...)
+	return append(cs, transcode.Collectors()...)
+}
+
 func (a *app) routes() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(sfu.Collectors()...)
-	reg.MustRegister(a.sfu.CapacityCollectors()...)
-	reg.MustRegister(datachannel.Collectors()...)
-	reg.MustRegister(signaling.Collectors()...)
-	if a.gifts != nil {
-		reg.MustRegister(a.gifts) // each webhook's undelivered gifts
-	}
-	reg.MustRegister(rtmp.Collectors()...)
-	reg.MustRegister(llhls.Collectors()...)
-	reg.MustRegister(transcode.Collectors()...)
+	reg.MustRegister(a.collectors()...)
 	demo, _ := fs.Sub(webclient.Demo, "demo")
 
 	mux := http.NewServeMux()

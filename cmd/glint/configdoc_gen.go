@@ -110,6 +110,7 @@ var configDocs = map[string]string{
 	"signaling.max_sessions":               "MaxSessions bounds concurrent WHIP+WHEP sessions on this node.",
 	"signaling.rate_burst":                 "RatePerSecond and RateBurst limit WHIP/WHEP requests per client IP.",
 	"signaling.rate_per_second":            "RatePerSecond and RateBurst limit WHIP/WHEP requests per client IP.",
+	"signaling.room_metrics_top":           "RoomMetricsTop is how many rooms, the most watched, /metrics names in\nglint_room_viewers and glint_room_host_live; the others are summed under\nroom=\"_other\", so the series stay bounded whatever the number of rooms. 0..200.",
 	"signaling.trust_proxy":                "TrustProxy takes the client IP from X-Forwarded-For (only behind a proxy you run).",
 	"webhooks":                             "Webhooks receive room_started, room_finished, participant_joined, participant_left,\ntrack_published and track_unpublished as LiveKit sends them (signed LiveKit\nWebhookEvents), in order per URL, each retried 6 times with back-off and then given\nup (counted in glint_room_webhook_dead_letters_total); not kept across restarts.",
 }

@@ -68,6 +68,9 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request) {
 		}
 		e := directoryEntry{Room: name, Title: md.Title, Category: md.Category, Tags: md.Tags,
 			ThumbnailURL: md.ThumbnailURL, Viewers: room.Info().Viewers, LiveSince: room.Host().Since.UTC()}
+		if e.ThumbnailURL == "" && s.thumbs != nil && s.thumbs.Available() {
+			e.ThumbnailURL = thumbnailPath(name) // made from the live video (sfu/thumbnail)
+		}
 		if s.hub != nil {
 			e.Viewers += s.hub.Members(name)
 		}

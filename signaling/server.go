@@ -22,6 +22,7 @@ import (
 	"github.com/glintlive/glint/datachannel"
 	"github.com/glintlive/glint/ingest/whip"
 	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/sfu/thumbnail"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -46,7 +47,8 @@ type Server struct {
 
 	hub *datachannel.Hub // the interaction layer, nil until EnableInteraction
 
-	metadata metadataStore // rooms' titles and categories, for the directory
+	metadata metadataStore    // rooms' titles and categories, for the directory
+	thumbs   *thumbnail.Maker // nil until SetThumbnails
 	// refusals logs refused logins, refused sessions and rate-limit hits: sampled, since
 	// whoever causes them chooses how many.
 	refusals *zap.Logger

@@ -20,6 +20,7 @@ import (
 	"github.com/glintlive/glint/ingest/transcode"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/sfu/llhls"
+	"github.com/glintlive/glint/sfu/thumbnail"
 	"github.com/glintlive/glint/signaling"
 	"github.com/glintlive/glint/signaling/auth"
 	"github.com/glintlive/glint/webclient"
@@ -35,6 +36,7 @@ type app struct {
 	hub       *datachannel.Hub
 	gifts     *signaling.GiftWebhook // nil without gift_webhooks
 	webhooks  *signaling.RoomWebhook // nil without webhooks
+	thumbs    *thumbnail.Maker
 	signaling *signaling.Server
 	hls       *llhls.Origin
 	rtmp      *rtmp.Server // nil when RTMP ingest is off
@@ -67,6 +69,8 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		sig.SetRoomWebhook(a.webhooks)
 		s.OnEvent(func(e sfu.Event) { a.webhooks.SFUEvent(e, sig.HostIdentity(e.Room)) })
 	}
+	a.thumbs = thumbnail.New(s, cfg.HLS.FFmpeg, log)
+	sig.SetThumbnails(a.thumbs)
 	check := checkFFmpegOnce()
 	if a.hls, err = newHLS(cfg, s, verifier, check, log); err != nil {
 		a.webhooks.Close()
@@ -165,6 +169,7 @@ func (a *app) close(ctx context.Context) error {
 	a.signaling.Close(ctx)
 	a.hls.Close()
 	a.closeInteraction()
+	a.thumbs.Close()
 	err = errors.Join(err, a.sfu.Close())
 	a.webhooks.Close() // after the SFU, whose events it sends
 	return err

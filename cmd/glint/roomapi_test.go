@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"image/jpeg"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,5 +52,69 @@ func TestEndRoomEndsAnRTMPHost(t *testing.T) {
 	}
 	if r := a.sfu.Room("show"); r != nil && r.Host().Reason != "stopped" {
 		t.Errorf("host state %+v after the room was ended; want stopped", r.Host())
+	}
+}
+
+// TestThumbnailOfALiveRoom: a live room's thumbnail is a JPEG of its video, 480 pixels
+// wide, made from the next keyframe by the whole path (real ffmpeg RTMP host, the ladder,
+// the SFU's packets, ffmpeg again), public and cacheable; the directory links it for a
+// room whose metadata names no thumbnail; a room that is not live has none (404).
+func TestThumbnailOfALiveRoom(t *testing.T) {
+	requireTool(t, "ffmpeg", "ffmpeg")
+	a, stop := startApp(t, testConfig(t))
+	defer stop()
+	rtmpHostOnStage(t, a, "show")
+	for deadline := time.Now().Add(20 * time.Second); !a.sfu.Room("show").Host().Live; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the RTMP host did not go live within 20 s")
+		}
+	}
+	res, err := http.Get(a.URL() + "/rooms/show/thumbnail.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /rooms/show/thumbnail.jpg: %s %s", res.Status, body)
+	}
+	if ct, cc := res.Header.Get("Content-Type"), res.Header.Get("Cache-Control"); ct != "image/jpeg" || !strings.HasPrefix(cc, "public, max-age=") {
+		t.Errorf("Content-Type %q, Cache-Control %q", ct, cc)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("the thumbnail is not a JPEG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != 480 || b.Dy() != 270 {
+		t.Errorf("thumbnail %dx%d; want 480x270 (the 16:9 source scaled down)", b.Dx(), b.Dy())
+	}
+
+	admin, err := auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: "show", Identity: "mod", Admin: true, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, a.URL()+"/rooms/show/metadata", strings.NewReader(`{"title":"Show","category":"Music"}`))
+	req.Header.Set("Authorization", "Bearer "+admin)
+	put, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put.Body.Close()
+	if put.StatusCode != http.StatusOK {
+		t.Fatalf("PUT metadata: %s", put.Status)
+	}
+	res, err = http.Get(a.URL() + "/directory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), `"thumbnailUrl":"/rooms/show/thumbnail.jpg"`) {
+		t.Errorf("the directory does not link the room's thumbnail: %s", body)
+	}
+	if res, err := http.Get(a.URL() + "/rooms/nobody/thumbnail.jpg"); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Errorf("a room not live: %v %v; want 404", res, err)
+	} else {
+		res.Body.Close()
 	}
 }

@@ -68,8 +68,9 @@ func (s *Server) listRooms(w http.ResponseWriter, r *http.Request) {
 		i++
 	}
 	page := roomPage{Rooms: []roomView{}}
+	hosts := s.hostIdentities()
 	for ; i < len(names) && len(page.Rooms) < limit; i++ {
-		page.Rooms = append(page.Rooms, s.roomView(names[i]))
+		page.Rooms = append(page.Rooms, s.roomView(names[i], hosts))
 		page.Next = names[i]
 	}
 	page.More = i < len(names)
@@ -91,7 +92,7 @@ func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: %q has no host, viewer or connection on this node", errRoomNotOpen, room))
 		return
 	}
-	writeJSON(w, s.roomView(room))
+	writeJSON(w, s.roomView(room, s.hostIdentities()))
 }
 
 // authorizeRoomRead accepts roomList, or roomAdmin for room.
@@ -126,8 +127,8 @@ func (s *Server) roomNames() []string {
 	return slices.Compact(names)
 }
 
-// roomView reads one room's state now.
-func (s *Server) roomView(name string) roomView {
+// roomView reads one room's state now; hosts is hostIdentities.
+func (s *Server) roomView(name string, hosts map[string]string) roomView {
 	v := roomView{Name: name, Host: "waiting"}
 	if room := s.sfu.Room(name); room != nil {
 		info, host := room.Info(), room.Host()
@@ -149,7 +150,7 @@ func (s *Server) roomView(name string) roomView {
 	if md, ok := s.metadata.get(name); ok {
 		v.Metadata = &md
 	}
-	v.Publisher = s.HostIdentity(name)
+	v.Publisher = hosts[name]
 	return v
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/livekit"
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -211,7 +212,7 @@ func (w *RoomWebhook) SFUEvent(e sfu.Event, host string) {
 			ev.Event = EventTrackUnpublished
 		}
 		kind := livekit.TrackType_VIDEO
-		if e.TrackKind.String() == "audio" {
+		if e.TrackKind == webrtc.RTPCodecTypeAudio {
 			kind = livekit.TrackType_AUDIO
 		}
 		ev.Track = &livekit.TrackInfo{Sid: "TR_" + e.Room + "_" + e.TrackKind.String(), Type: kind}
@@ -257,13 +258,17 @@ func newEventID() string {
 func (s *Server) SetRoomWebhook(w *RoomWebhook) { s.webhook.Store(w) }
 
 // HostIdentity is the identity of room's WHIP host session, "" when none is known.
-func (s *Server) HostIdentity(room string) string {
+func (s *Server) HostIdentity(room string) string { return s.hostIdentities()[room] }
+
+// hostIdentities maps rooms to their WHIP host's identity, in one pass over the sessions.
+func (s *Server) hostIdentities() map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	hosts := map[string]string{}
 	for _, res := range s.resources {
-		if res.room == room && res.kind == "whip" && res.tokenRequired {
-			return res.identity
+		if res.kind == "whip" && res.tokenRequired {
+			hosts[res.room] = res.identity
 		}
 	}
-	return ""
+	return hosts
 }

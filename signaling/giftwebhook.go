@@ -94,20 +94,31 @@ func NewGiftWebhook(b bus.Bus, urls []string, apiKey, apiSecret string, opts Gif
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &GiftWebhook{bus: b, opts: opts, log: log.Named("giftwebhook"), ctx: ctx, cancel: cancel,
 		consumers: map[*webhookTarget]bus.Consumer{}}
+	targets, err := webhookTargets(urls, apiKey, apiSecret, "gift webhook", w.log)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	w.targets = targets
+	return w, nil
+}
+
+// webhookTargets checks urls and makes a target of each, once: a repeated URL would only
+// get every event twice (and for gifts share its consumer anyway).
+func webhookTargets(urls []string, apiKey, apiSecret, what string, log *zap.Logger) ([]*webhookTarget, error) {
+	var targets []*webhookTarget
 	seen := map[string]bool{}
 	for _, u := range urls {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			cancel()
 			return nil, fmt.Errorf("signaling: webhook url %q is not an http(s) URL", u)
 		}
-		if seen[u] {
-			continue // one consumer per URL: a repeated URL would share it anyway
+		if !seen[u] {
+			seen[u] = true
+			targets = append(targets, newWebhookTarget(u, p.Host, apiKey, apiSecret, what, log))
 		}
-		seen[u] = true
-		w.targets = append(w.targets, newWebhookTarget(u, p.Host, apiKey, apiSecret, "gift webhook", w.log))
 	}
-	return w, nil
+	return targets, nil
 }
 
 // newWebhookTarget is a backend URL (host: its host, for logs) to POST signed events to.

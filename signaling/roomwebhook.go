@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"sync"
 	"time"
 
@@ -95,22 +94,15 @@ func NewRoomWebhook(urls []string, apiKey, apiSecret string, opts RoomWebhookOpt
 	if opts.Backoff <= 0 {
 		opts.Backoff = roomWebhookBackoff
 	}
+	log = log.Named("roomwebhook")
+	targets, err := webhookTargets(urls, apiKey, apiSecret, "room webhook", log)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &RoomWebhook{log: log.Named("roomwebhook"), backoff: opts.Backoff, ctx: ctx, cancel: cancel}
-	seen := map[string]bool{}
-	for _, u := range urls {
-		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			cancel()
-			return nil, fmt.Errorf("signaling: webhook url %q is not an http(s) URL", u)
-		}
-		if seen[u] {
-			continue
-		}
-		seen[u] = true
-		w.targets = append(w.targets, &roomTarget{
-			webhookTarget: newWebhookTarget(u, p.Host, apiKey, apiSecret, "room webhook", w.log),
-			queue:         make(chan *livekit.WebhookEvent, roomWebhookQueue)})
+	w := &RoomWebhook{log: log, backoff: opts.Backoff, ctx: ctx, cancel: cancel}
+	for _, t := range targets {
+		w.targets = append(w.targets, &roomTarget{webhookTarget: t, queue: make(chan *livekit.WebhookEvent, roomWebhookQueue)})
 	}
 	for _, t := range w.targets {
 		w.wg.Add(1)

@@ -19,12 +19,7 @@ func TestEndRoomEndsAnRTMPHost(t *testing.T) {
 	requireTool(t, "ffmpeg", "ffmpeg")
 	a, stop := startApp(t, testConfig(t))
 	defer stop()
-	rtmpHostOnStage(t, a, "show")
-	for deadline := time.Now().Add(20 * time.Second); !a.sfu.Room("show").Host().Live; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the RTMP host did not go live within 20 s")
-		}
-	}
+	rtmpHostLive(t, a, "show")
 	admin, err := auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: "show", Identity: "mod", Admin: true, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -63,12 +58,7 @@ func TestThumbnailOfALiveRoom(t *testing.T) {
 	requireTool(t, "ffmpeg", "ffmpeg")
 	a, stop := startApp(t, testConfig(t))
 	defer stop()
-	rtmpHostOnStage(t, a, "show")
-	for deadline := time.Now().Add(20 * time.Second); !a.sfu.Room("show").Host().Live; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the RTMP host did not go live within 20 s")
-		}
-	}
+	rtmpHostLive(t, a, "show")
 	res, err := http.Get(a.URL() + "/rooms/show/thumbnail.jpg")
 	if err != nil {
 		t.Fatal(err)
@@ -116,5 +106,17 @@ func TestThumbnailOfALiveRoom(t *testing.T) {
 		t.Errorf("a room not live: %v %v; want 404", res, err)
 	} else {
 		res.Body.Close()
+	}
+}
+
+// rtmpHostLive starts an RTMP host for room (rtmpHostOnStage) and waits, at most 20 s
+// more, until the host is live (its first media went through the ladder).
+func rtmpHostLive(t *testing.T, a *app, room string) {
+	t.Helper()
+	rtmpHostOnStage(t, a, room)
+	for deadline := time.Now().Add(20 * time.Second); !a.sfu.Room(room).Host().Live; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the RTMP host did not go live within 20 s")
+		}
 	}
 }

@@ -192,8 +192,14 @@ func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) 
 	defer l.mu.Unlock()
 	if l.depth == 0 || len(p) > maxPacketSize {
 		b.flushLocked(l) // nothing queued may be overtaken
-		if ps := l.paceOf(addr); ps != nil && ps.waiting() > 0 && len(p) <= maxPacketSize && b.hold(l, ps, p) {
-			return len(p), nil // nor anything held for the viewer
+		if ps := l.paceOf(addr); ps != nil && ps.waiting() > 0 {
+			// Nor anything held for the viewer: p waits behind it, or, when the lane
+			// cannot hold it, what waits goes first.
+			if len(p) <= maxPacketSize && b.hold(l, ps, p) {
+				return len(p), nil
+			}
+			pacerOverflows.Inc()
+			b.sendHeld(l, ps, false)
 		}
 		if err := b.send(l, p, nil, addr); err != nil {
 			return 0, err

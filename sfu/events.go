@@ -29,8 +29,11 @@ type Event struct {
 	Kind EventKind
 	Room string
 	At   time.Time
-	// TrackKind is the track's kind (track events only).
+	// TrackKind is the track's kind and Session numbers the host session that published
+	// it (track events only): a host that reconnects publishes its tracks again in a new
+	// session, whose tracks are not the old one's.
 	TrackKind webrtc.RTPCodecType
+	Session   uint64
 }
 
 // eventQueue bounds the events waiting for the callback.
@@ -59,13 +62,18 @@ func (s *SFU) OnEvent(f func(Event)) {
 	})
 }
 
-// emit queues e for the callback; it never blocks.
+// emit queues a room event for the callback; it never blocks.
 func (s *SFU) emit(kind EventKind, room string, track webrtc.RTPCodecType) {
+	s.emitTrack(kind, room, track, 0)
+}
+
+// emitTrack is emit for a track of host session session.
+func (s *SFU) emitTrack(kind EventKind, room string, track webrtc.RTPCodecType, session uint64) {
 	if s.events.hook.Load() == nil {
 		return
 	}
 	select {
-	case s.events.queue <- Event{Kind: kind, Room: room, At: time.Now(), TrackKind: track}:
+	case s.events.queue <- Event{Kind: kind, Room: room, At: time.Now(), TrackKind: track, Session: session}:
 	default:
 		eventsDropped.Inc()
 	}

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"errors"
 	"net/netip"
 	"sync"
 	"time"
@@ -18,7 +19,9 @@ import (
 //
 // Pacing lives in the media socket (batchConn), after encryption: every datagram to the
 // viewer's address passes through it in order (media, retransmissions, padding probes,
-// RTCP), so a held queue can never be overtaken. A viewer without an estimate (a host
+// RTCP), so a held queue can never be overtaken. Only the fan-out's batches are charged to
+// the bucket; writes outside a batch (RTCP, most retransmissions) wait behind what is held
+// but are not counted against the viewer's rate. A viewer without an estimate (a host
 // without simulcast: no layer to choose, so no estimation is run) is not paced.
 const (
 	// pacingFactor is libwebrtc's pacing rate over the estimate: enough headroom for the
@@ -115,7 +118,7 @@ type pacer struct {
 	done  chan struct{}
 }
 
-// SetPace paces the viewer at addr to pacingFactor times bps (its bandwidth estimate), or
+// setPace paces the viewer at addr to pacingFactor times bps (its bandwidth estimate), or
 // stops pacing it when bps is 0.
 func (b *batchConn) setPace(addr netip.AddrPort, bps int) {
 	l := &b.lanes[laneOf(addr, len(b.lanes))]
@@ -137,10 +140,20 @@ func (b *batchConn) setPace(addr netip.AddrPort, bps int) {
 		return
 	}
 	ps.setRate(bps)
-	if bps <= 0 && !ps.active {
+	switch {
+	case bps <= 0 && !ps.active:
 		delete(l.pace, addr)
+	case bps <= 0:
+		b.kickPacer() // what it holds goes now, not when the old rate would have let it
 	}
-	// An unpaced state that still holds datagrams goes on the pacer's next pass.
+}
+
+// kickPacer wakes the pacer's goroutine for another pass.
+func (b *batchConn) kickPacer() {
+	select {
+	case b.pacer.kick <- struct{}{}:
+	default:
+	}
 }
 
 // forgetPace drops the viewer at addr: what it still holds is discarded (the viewer left).
@@ -181,10 +194,7 @@ func (b *batchConn) hold(l *sendLane, ps *paceState, p []byte) bool {
 	if !ps.active {
 		ps.active = true
 		l.active = append(l.active, ps)
-		select {
-		case b.pacer.kick <- struct{}{}:
-		default:
-		}
+		b.kickPacer()
 	}
 	return true
 }
@@ -225,20 +235,26 @@ func (b *batchConn) sendHeld(l *sendLane, ps *paceState, limited bool) {
 			}
 			k++
 		}
-		var err error
+		sent := false
 		if k-ps.head > 1 && b.gso.Load() {
 			oob := l.oob[:unix.CmsgSpace(2)]
 			putSegmentCmsg(oob, uint16(first.n))
-			err = b.send(l, l.super[:off], oob, ps.addr)
-			l.count(&l.gsoCount, k-ps.head, datagramsGSO)
-		} else {
-			for m := ps.head; m < k && err == nil; m++ {
-				err = b.send(l, ps.held[m].buf[:ps.held[m].n], nil, ps.addr)
-				l.count(&l.singleCount, 1, datagramsSingle)
+			err := b.send(l, l.super[:off], oob, ps.addr)
+			if err == nil {
+				l.count(&l.gsoCount, k-ps.head, datagramsGSO)
+				sent = true
+			} else if errors.Is(err, unix.EIO) {
+				b.gso.Store(false) // as sendRun: the device cannot segment; one by one below
+			} else {
+				packetsDropped.Add(float64(k - ps.head)) // lost datagrams, which the viewer NACKs
+				sent = true
 			}
 		}
-		if err != nil {
-			packetsDropped.Inc() // as in flushLocked: a lost datagram, which the viewer NACKs
+		for m := ps.head; m < k && !sent; m++ {
+			if err := b.send(l, ps.held[m].buf[:ps.held[m].n], nil, ps.addr); err != nil {
+				packetsDropped.Inc()
+			}
+			l.count(&l.singleCount, 1, datagramsSingle)
 		}
 		for ; ps.head < k; ps.head++ {
 			ps.bytes -= ps.held[ps.head].n
@@ -246,8 +262,14 @@ func (b *batchConn) sendHeld(l *sendLane, ps *paceState, limited bool) {
 			ps.held[ps.head] = nil
 		}
 	}
-	if ps.waiting() == 0 {
+	switch {
+	case ps.waiting() == 0:
 		ps.held, ps.head = ps.held[:0], 0
+	case ps.head > 64 && ps.head > len(ps.held)/2:
+		// A queue that never quite drains must not grow with every datagram it ever held.
+		n := copy(ps.held, ps.held[ps.head:])
+		clear(ps.held[n:])
+		ps.held, ps.head = ps.held[:n], 0
 	}
 }
 

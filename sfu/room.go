@@ -169,7 +169,7 @@ func (r *Room) ClearPublisher(p *Peer) {
 	}
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if r.announced[p]&(1<<kind) != 0 {
-			r.sfu.emit(EventTrackUnpublished, r.name, kind)
+			r.sfu.emitTrack(EventTrackUnpublished, r.name, kind, p.seq)
 		}
 	}
 	delete(r.announced, p)
@@ -180,6 +180,9 @@ func (r *Room) ClearPublisher(p *Peer) {
 func (r *Room) announce(p *Peer, kind webrtc.RTPCodecType) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.publisher != p || p.Closing() {
+		return // replaced or ended meanwhile: ClearPublisher has run or will not see it
+	}
 	if r.announced == nil {
 		r.announced = map[*Peer]uint8{}
 	}
@@ -187,7 +190,7 @@ func (r *Room) announce(p *Peer, kind webrtc.RTPCodecType) {
 		return
 	}
 	r.announced[p] |= 1 << kind
-	r.sfu.emit(EventTrackPublished, r.name, kind)
+	r.sfu.emitTrack(EventTrackPublished, r.name, kind, p.seq)
 }
 
 // Publish attaches a track of host session p to the stage Track of its kind and returns

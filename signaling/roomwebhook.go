@@ -207,7 +207,7 @@ func (w *RoomWebhook) SFUEvent(e sfu.Event, host string) {
 		if e.TrackKind == webrtc.RTPCodecTypeAudio {
 			kind = livekit.TrackType_AUDIO
 		}
-		ev.Track = &livekit.TrackInfo{Sid: "TR_" + e.Room + "_" + e.TrackKind.String(), Type: kind}
+		ev.Track = &livekit.TrackInfo{Sid: fmt.Sprintf("TR_%s_%s_%d", e.Room, e.TrackKind, e.Session), Type: kind}
 		if host != "" {
 			ev.Participant = &livekit.ParticipantInfo{Identity: host}
 		}

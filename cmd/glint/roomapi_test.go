@@ -52,8 +52,9 @@ func TestEndRoomEndsAnRTMPHost(t *testing.T) {
 
 // TestThumbnailOfALiveRoom: a live room's thumbnail is a JPEG of its video, 480 pixels
 // wide, made from the next keyframe by the whole path (real ffmpeg RTMP host, the ladder,
-// the SFU's packets, ffmpeg again), public and cacheable; the directory links it for a
-// room whose metadata names no thumbnail; a room that is not live has none (404).
+// the SFU's packets, ffmpeg again), private until the room is in the directory and public
+// after; the directory links it for a room whose metadata names no thumbnail; a room that
+// is not live has none (404).
 func TestThumbnailOfALiveRoom(t *testing.T) {
 	requireTool(t, "ffmpeg", "ffmpeg")
 	a, stop := startApp(t, testConfig(t))
@@ -68,8 +69,10 @@ func TestThumbnailOfALiveRoom(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /rooms/show/thumbnail.jpg: %s %s", res.Status, body)
 	}
-	if ct, cc := res.Header.Get("Content-Type"), res.Header.Get("Cache-Control"); ct != "image/jpeg" || !strings.HasPrefix(cc, "public, max-age=") {
-		t.Errorf("Content-Type %q, Cache-Control %q", ct, cc)
+	// Not in the directory yet: for those who may watch the room (anonymous viewing is
+	// on here), and private.
+	if ct, cc := res.Header.Get("Content-Type"), res.Header.Get("Cache-Control"); ct != "image/jpeg" || !strings.HasPrefix(cc, "private, max-age=") {
+		t.Errorf("Content-Type %q, Cache-Control %q; want image/jpeg, private", ct, cc)
 	}
 	img, err := jpeg.Decode(bytes.NewReader(body))
 	if err != nil {
@@ -102,6 +105,16 @@ func TestThumbnailOfALiveRoom(t *testing.T) {
 	if !strings.Contains(string(body), `"thumbnailUrl":"/rooms/show/thumbnail.jpg"`) {
 		t.Errorf("the directory does not link the room's thumbnail: %s", body)
 	}
+	// In the directory now: public, as the directory is.
+	res, err = http.Get(a.URL() + "/rooms/show/thumbnail.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if cc := res.Header.Get("Cache-Control"); res.StatusCode != http.StatusOK || !strings.HasPrefix(cc, "public, max-age=") {
+		t.Errorf("a listed room's thumbnail: %s, Cache-Control %q; want 200, public", res.Status, cc)
+	}
 	if res, err := http.Get(a.URL() + "/rooms/nobody/thumbnail.jpg"); err != nil || res.StatusCode != http.StatusNotFound {
 		t.Errorf("a room not live: %v %v; want 404", res, err)
 	} else {
@@ -118,5 +131,46 @@ func rtmpHostLive(t *testing.T, a *app, room string) {
 		if time.Now().After(deadline) {
 			t.Fatal("the RTMP host did not go live within 20 s")
 		}
+	}
+}
+
+// TestThumbnailNeedsTheGrantToWatch: with anonymous viewing off, a room that is not in
+// the directory shows its thumbnail only to a token that may watch it.
+func TestThumbnailNeedsTheGrantToWatch(t *testing.T) {
+	requireTool(t, "ffmpeg", "ffmpeg") // without it the room's viewer gets 503, not 404
+	cfg := testConfig(t)
+	cfg.Signaling.AllowAnonymousViewing = false
+	a, stop := startApp(t, cfg)
+	defer stop()
+	get := func(token string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, a.URL()+"/rooms/secret/thumbnail.jpg", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := get(""); code != http.StatusUnauthorized {
+		t.Errorf("no token: %d, want 401", code)
+	}
+	other, err := auth.Issue(cfg.APIKey, cfg.APISecret, auth.TokenOptions{Room: "other", Identity: "v", Subscribe: true, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := get(other); code != http.StatusForbidden {
+		t.Errorf("another room's viewer: %d, want 403", code)
+	}
+	viewer, err := auth.Issue(cfg.APIKey, cfg.APISecret, auth.TokenOptions{Room: "secret", Identity: "v", Subscribe: true, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := get(viewer); code != http.StatusNotFound { // let in; the room is not live
+		t.Errorf("the room's viewer: %d, want 404 (not live)", code)
 	}
 }

@@ -32,6 +32,8 @@ var (
 	ErrNotLive = errors.New("the room has no live video")
 	// ErrBusy: too many thumbnails are being made at once; ask again shortly.
 	ErrBusy = errors.New("thumbnails are being made for other rooms; retry")
+	// ErrNoKeyframe: the room is live but sent no whole keyframe in time; ask again.
+	ErrNoKeyframe = errors.New("no keyframe from the host in time; retry")
 )
 
 // Settings of the maker.
@@ -42,7 +44,7 @@ const (
 	ffmpegWait   = 5 * time.Second
 	maxFrame     = 4 << 20 // bytes of one keyframe kept at most
 	maxJPEG      = 1 << 20
-	maxParallel  = 2 // ffmpeg runs at once, for all rooms
+	maxParallel  = 2 // ffmpeg runs at once, for all rooms (a room waiting for its keyframe holds none)
 	maxCached    = 1000
 )
 
@@ -147,7 +149,7 @@ func (m *Maker) make(room string, e *entry) {
 	defer close(e.ready)
 	e.jpeg, e.err = m.take(room)
 	e.at = time.Now()
-	if e.err != nil && !errors.Is(e.err, ErrNotLive) && !errors.Is(e.err, ErrBusy) {
+	if e.err != nil && !errors.Is(e.err, ErrNotLive) && !errors.Is(e.err, ErrBusy) && !errors.Is(e.err, ErrNoKeyframe) {
 		m.log.Warn("thumbnail not made", zap.String("room", room), zap.Error(e.err))
 	}
 }
@@ -158,12 +160,6 @@ func (m *Maker) take(room string) ([]byte, error) {
 	if r == nil || !r.Host().Live {
 		return nil, ErrNotLive
 	}
-	select {
-	case m.slots <- struct{}{}:
-		defer func() { <-m.slots }()
-	default:
-		return nil, ErrBusy
-	}
 	track := r.Track(webrtc.RTPCodecTypeVideo)
 	g := &grab{done: make(chan struct{})}
 	track.AddReader(g)
@@ -172,9 +168,15 @@ func (m *Maker) take(room string) ([]byte, error) {
 	case <-time.After(keyframeWait):
 	}
 	track.RemoveReader(g)
-	frame, format := g.result()
-	if frame == nil {
-		return nil, fmt.Errorf("%w: no keyframe within %v", ErrNotLive, keyframeWait)
+	frame, format, err := g.result()
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case m.slots <- struct{}{}:
+		defer func() { <-m.slots }()
+	default:
+		return nil, ErrBusy
 	}
 	return m.encode(frame, format)
 }
@@ -188,9 +190,13 @@ func (m *Maker) encode(frame []byte, format string) ([]byte, error) {
 		"-q:v", "5", "-f", "mjpeg", "pipe:1")
 	cmd.Stdin = bytes.NewReader(frame)
 	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &limited{b: &out, n: maxJPEG}, &limited{b: &errOut, n: 4096}
+	stdout := &limited{b: &out, n: maxJPEG}
+	cmd.Stdout, cmd.Stderr = stdout, &limited{b: &errOut, n: 4096}
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("ffmpeg: %w: %s", err, strings.TrimSpace(errOut.String()))
+	}
+	if stdout.cut {
+		return nil, fmt.Errorf("ffmpeg's JPEG is over %d bytes", maxJPEG)
 	}
 	if out.Len() < 4 || !bytes.HasPrefix(out.Bytes(), []byte{0xff, 0xd8}) {
 		return nil, fmt.Errorf("ffmpeg made no JPEG: %s", strings.TrimSpace(errOut.String()))
@@ -198,14 +204,19 @@ func (m *Maker) encode(frame []byte, format string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// limited keeps the first n bytes written and drops the rest.
+// limited keeps the first n bytes written and drops the rest, noting that it did.
 type limited struct {
-	b *bytes.Buffer
-	n int
+	b   *bytes.Buffer
+	n   int
+	cut bool
 }
 
 func (l *limited) Write(p []byte) (int, error) {
-	if room := l.n - l.b.Len(); room > 0 {
+	room := l.n - l.b.Len()
+	if len(p) > room {
+		l.cut = true
+	}
+	if room > 0 {
 		l.b.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
@@ -214,15 +225,16 @@ func (l *limited) Write(p []byte) (int, error) {
 // grab is a MediaReader that keeps the first whole keyframe of one layer: the packets
 // from the keyframe's first until the one with the marker bit.
 type grab struct {
-	mu     sync.Mutex
-	src    *sfu.Receiver
-	ts     uint32
-	vp8    bool
-	frame  []byte
-	size   int
-	done   chan struct{}
-	closed bool
-	h264   codecs.H264Packet
+	mu       sync.Mutex
+	src      *sfu.Receiver
+	ts       uint32
+	vp8      bool
+	frame    []byte
+	size     int
+	tooLarge bool
+	done     chan struct{}
+	closed   bool
+	h264     codecs.H264Packet
 }
 
 func (g *grab) ReadRTP(src *sfu.Receiver, _ []byte, pkt *rtp.Packet, keyframe bool) {
@@ -249,7 +261,11 @@ func (g *grab) ReadRTP(src *sfu.Receiver, _ []byte, pkt *rtp.Packet, keyframe bo
 	} else {
 		payload, err = g.h264.Unmarshal(pkt.Payload)
 	}
-	if err == nil && g.size+len(payload) <= maxFrame {
+	switch {
+	case err != nil:
+	case g.size+len(payload) > maxFrame:
+		g.tooLarge = true
+	default:
 		g.frame = append(g.frame, payload...)
 		g.size += len(payload)
 	}
@@ -259,18 +275,21 @@ func (g *grab) ReadRTP(src *sfu.Receiver, _ []byte, pkt *rtp.Packet, keyframe bo
 	}
 }
 
-// result is the keyframe in a form ffmpeg reads, and that form; nil when none was whole.
-func (g *grab) result() ([]byte, string) {
+// result is the keyframe in a form ffmpeg reads, and that form; an error when no whole
+// keyframe came.
+func (g *grab) result() ([]byte, string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.closed || len(g.frame) == 0 {
+	switch {
+	case !g.closed || len(g.frame) == 0:
 		g.closed = true
-		return nil, ""
+		return nil, "", fmt.Errorf("%w (waited %v)", ErrNoKeyframe, keyframeWait)
+	case g.tooLarge:
+		return nil, "", fmt.Errorf("the keyframe is over %d bytes", maxFrame)
+	case !g.vp8:
+		return g.frame, "h264", nil
 	}
-	if !g.vp8 {
-		return g.frame, "h264"
-	}
-	return ivf(g.frame), "ivf"
+	return ivf(g.frame), "ivf", nil
 }
 
 // ivf wraps one VP8 frame in an IVF file (a 32-byte header and a 12-byte frame header),

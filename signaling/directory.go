@@ -1,11 +1,9 @@
 package signaling
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 )
 
@@ -47,14 +45,10 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: category %q is not one of %v", errBadRequest, truncateParam(category), Categories))
 		return
 	}
-	limit := defaultDirectoryPage
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxDirectoryPage {
-			writeError(w, fmt.Errorf("%w: limit must be an integer 1..%d, got %q", errBadRequest, maxDirectoryPage, truncateParam(v)))
-			return
-		}
-		limit = n
+	limit, err := limitParam(r, defaultDirectoryPage, maxDirectoryPage)
+	if err != nil {
+		writeError(w, err)
+		return
 	}
 	page := directoryPage{Category: category, Rooms: []directoryEntry{}}
 	for _, name := range s.roomNames() {
@@ -91,7 +85,5 @@ func (s *Server) categories(w http.ResponseWriter, _ *http.Request) {
 // writePublicJSON answers v as JSON anyone may cache for directoryMaxAge: the same for
 // every client (no token, no cookie, nothing per viewer).
 func writePublicJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(directoryMaxAge.Seconds())))
-	_ = json.NewEncoder(w).Encode(v)
+	writeJSON(w, fmt.Sprintf("public, max-age=%d", int(directoryMaxAge.Seconds())), v)
 }

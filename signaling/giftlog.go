@@ -1,7 +1,6 @@
 package signaling
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/glintlive/glint/datachannel"
 	"github.com/glintlive/glint/datachannel/gift"
-	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -40,9 +38,8 @@ type loggedGift struct {
 // a backend that was away, or added its webhook late, checks here). Needs roomAdmin.
 func (s *Server) giftLog(hub *datachannel.Hub) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		room := r.PathValue("room")
-		if !sfu.ValidRoomName(room) {
-			writeError(w, fmt.Errorf("%w: %q", sfu.ErrInvalidRoomName, room))
+		room := roomParam(w, r)
+		if room == "" {
 			return
 		}
 		if _, err := s.verifier.Authorize(r, room, false, auth.PermAdmin); err != nil {
@@ -69,27 +66,19 @@ func (s *Server) giftLog(hub *datachannel.Hub) http.HandlerFunc {
 			page.Gifts = append(page.Gifts, loggedGift{Seq: g.Seq, EventID: GiftEventID(room, g.Gift.From, g.Gift.Key), Gift: g.Gift})
 			page.Next = g.Seq
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(page)
+		writeJSON(w, "no-store", page)
 	}
 }
 
 // pageParams reads after (default 0) and limit (default defaultGiftPage).
 func pageParams(r *http.Request) (after uint64, limit int, err error) {
-	q := r.URL.Query()
-	limit = defaultGiftPage
-	if v := q.Get("after"); v != "" {
+	if v := r.URL.Query().Get("after"); v != "" {
 		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
 			return 0, 0, fmt.Errorf("%w: after must be a log sequence (an integer, 0 or more), got %q", errBadRequest, truncateParam(v))
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > datachannel.MaxGiftPage {
-			return 0, 0, fmt.Errorf("%w: limit must be an integer 1..%d, got %q", errBadRequest, datachannel.MaxGiftPage, truncateParam(v))
-		}
-	}
-	return after, limit, nil
+	limit, err = limitParam(r, defaultGiftPage, datachannel.MaxGiftPage)
+	return after, limit, err
 }
 
 func truncateParam(v string) string {

@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/glintlive/glint/datachannel/usertext"
-	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -113,9 +112,8 @@ func (m *metadataStore) set(room string, md RoomMetadata, open func(string) bool
 // putMetadata serves PUT /rooms/{room}/metadata (roomAdmin): a JSON RoomMetadata, which
 // replaces what the room had. The room need not be open yet.
 func (s *Server) putMetadata(w http.ResponseWriter, r *http.Request) {
-	room := r.PathValue("room")
-	if !sfu.ValidRoomName(room) {
-		writeError(w, fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room)))
+	room := roomParam(w, r)
+	if room == "" {
 		return
 	}
 	if _, err := s.verifier.Authorize(r, room, false, auth.PermAdmin); err != nil {
@@ -150,5 +148,5 @@ func (s *Server) putMetadata(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, md)
+	writeJSON(w, "no-store", md)
 }

@@ -8,7 +8,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -44,9 +43,8 @@ const maxParticipantList = 10_000
 
 // adminRoom checks the request's room name and roomAdmin grant for it.
 func (s *Server) adminRoom(w http.ResponseWriter, r *http.Request) (string, bool) {
-	room := r.PathValue("room")
-	if !sfu.ValidRoomName(room) {
-		writeError(w, fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room)))
+	room := roomParam(w, r)
+	if room == "" {
 		return "", false
 	}
 	if _, err := s.verifier.Authorize(r, room, false, auth.PermAdmin); err != nil {
@@ -101,7 +99,7 @@ func (s *Server) listParticipants(w http.ResponseWriter, r *http.Request) {
 	if len(list.Participants) > maxParticipantList {
 		list.Participants = list.Participants[:maxParticipantList]
 	}
-	writeJSON(w, list)
+	writeJSON(w, "no-store", list)
 }
 
 // removeParticipant serves DELETE /rooms/{room}/participants/{identity}: every WebRTC

@@ -53,7 +53,11 @@ type roomPage struct {
 
 // listRooms serves GET /rooms?after=NAME&limit=N: the rooms in name order.
 func (s *Server) listRooms(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.verifier.AuthorizeList(r); err != nil {
+	claims, err := s.verifier.RequestClaims(r)
+	if err == nil {
+		err = claims.AllowList()
+	}
+	if err != nil {
 		writeError(w, err)
 		return
 	}
@@ -74,14 +78,13 @@ func (s *Server) listRooms(w http.ResponseWriter, r *http.Request) {
 		page.Next = names[i]
 	}
 	page.More = i < len(names)
-	writeJSON(w, page)
+	writeJSON(w, "no-store", page)
 }
 
 // getRoom serves GET /rooms/{room}: 404 when the node has no such room open.
 func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
-	room := r.PathValue("room")
-	if !sfu.ValidRoomName(room) {
-		writeError(w, fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room)))
+	room := roomParam(w, r)
+	if room == "" {
 		return
 	}
 	if _, err := s.authorizeRoomRead(r, room); err != nil {
@@ -92,16 +95,12 @@ func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: %q has no host, viewer or connection on this node", errRoomNotOpen, room))
 		return
 	}
-	writeJSON(w, s.roomView(room, s.hostIdentities()))
+	writeJSON(w, "no-store", s.roomView(room, s.hostIdentities()))
 }
 
 // authorizeRoomRead accepts roomList, or roomAdmin for room.
 func (s *Server) authorizeRoomRead(r *http.Request, room string) (*auth.Claims, error) {
-	token, err := auth.BearerToken(r)
-	if err != nil {
-		return nil, err
-	}
-	claims, err := s.verifier.Verify(token)
+	claims, err := s.verifier.RequestClaims(r)
 	if err != nil {
 		return nil, err
 	}
@@ -156,21 +155,40 @@ func (s *Server) roomView(name string, hosts map[string]string) roomView {
 
 // roomPageParams reads after (a room name, default "") and limit.
 func roomPageParams(r *http.Request) (after string, limit int, err error) {
-	q := r.URL.Query()
-	after, limit = q.Get("after"), defaultRoomPage
+	after = r.URL.Query().Get("after")
 	if after != "" && !sfu.ValidRoomName(after) {
 		return "", 0, fmt.Errorf("%w: after must be a room name, got %q", errBadRequest, truncateParam(after))
 	}
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxRoomPage {
-			return "", 0, fmt.Errorf("%w: limit must be an integer 1..%d, got %q", errBadRequest, maxRoomPage, truncateParam(v))
-		}
-	}
-	return after, limit, nil
+	limit, err = limitParam(r, defaultRoomPage, maxRoomPage)
+	return after, limit, err
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+// limitParam reads the query's limit: def when absent, else an integer 1..most.
+func limitParam(r *http.Request, def, most int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return 0, fmt.Errorf("%w: limit must be an integer 1..%d, got %q", errBadRequest, most, truncateParam(v))
+	}
+	return n, nil
+}
+
+// roomParam is the request's {room}, or "" after answering 400 when it is no room name.
+func roomParam(w http.ResponseWriter, r *http.Request) string {
+	room := r.PathValue("room")
+	if !sfu.ValidRoomName(room) {
+		writeError(w, fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room)))
+		return ""
+	}
+	return room
+}
+
+// writeJSON answers v as JSON with the given Cache-Control.
+func writeJSON(w http.ResponseWriter, cacheControl string, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Cache-Control", cacheControl)
 	_ = json.NewEncoder(w).Encode(v)
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/sfu/thumbnail"
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -26,9 +25,8 @@ func thumbnailPath(room string) string { return "/rooms/" + room + "/thumbnail.j
 // thumbnail serves a live room's JPEG, cacheable for thumbnail.MaxAge from when it was
 // taken: public for a room in the directory, else with the grant to watch the room.
 func (s *Server) thumbnail(w http.ResponseWriter, r *http.Request) {
-	room := r.PathValue("room")
-	if !sfu.ValidRoomName(room) {
-		writeError(w, fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room)))
+	room := roomParam(w, r)
+	if room == "" {
 		return
 	}
 	// A room in the directory (one with metadata) shows its picture to anyone, as the

@@ -11,21 +11,27 @@ import (
 // carries no token at all is let in with nil claims; a bad token is refused all the same,
 // so a client that tried to authenticate never silently becomes anonymous.
 func (v *Verifier) Authorize(r *http.Request, room string, anonymous bool, perms ...Permission) (*Claims, error) {
-	token, err := BearerToken(r)
+	claims, err := v.RequestClaims(r)
 	if err != nil {
 		if anonymous && errors.Is(err, ErrMissingToken) {
 			return nil, nil
 		}
 		return nil, err
 	}
-	claims, err := v.Verify(token)
-	if err != nil {
-		return nil, err
-	}
 	if err := claims.AllowAny(room, perms...); err != nil {
 		return nil, err
 	}
 	return claims, nil
+}
+
+// RequestClaims verifies the request's bearer token (header or access_token parameter)
+// and returns what it says, for checks Authorize does not make (roomList).
+func (v *Verifier) RequestClaims(r *http.Request) (*Claims, error) {
+	token, err := BearerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	return v.Verify(token)
 }
 
 // AllowAny is Allow for the first of perms the claims allow in room; when none is, the
@@ -57,21 +63,4 @@ func HTTPStatus(err error) int {
 		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
-}
-
-// AuthorizeList verifies the request's bearer token (header or access_token parameter)
-// and checks it may list the server's rooms (roomList).
-func (v *Verifier) AuthorizeList(r *http.Request) (*Claims, error) {
-	token, err := BearerToken(r)
-	if err != nil {
-		return nil, err
-	}
-	claims, err := v.Verify(token)
-	if err != nil {
-		return nil, err
-	}
-	if err := claims.AllowList(); err != nil {
-		return nil, err
-	}
-	return claims, nil
 }

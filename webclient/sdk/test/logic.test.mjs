@@ -1,0 +1,92 @@
+// Unit tests of the SDK's logic, run on the built bundle (what ships): node --test.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FrameScheduler, backoffDelay, captureTime, parseLinks } from '../dist/glint.js';
+
+test('backoffDelay grows, caps, jitters and honours Retry-After', () => {
+  const o = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
+  assert.equal(backoffDelay(0, o, undefined, () => 1), 100);
+  assert.equal(backoffDelay(0, o, undefined, () => 0), 50);
+  assert.equal(backoffDelay(3, o, undefined, () => 1), 800);
+  assert.equal(backoffDelay(10, o, undefined, () => 1), 1000);
+  assert.equal(backoffDelay(0, o, 2, () => 0), 2000);
+  for (let i = 0; i < 100; i++) {
+    const d = backoffDelay(2, o);
+    assert.ok(d >= 200 && d <= 400, `delay ${d} out of [200, 400]`);
+  }
+});
+
+test('parseLinks reads ICE servers with credentials and alternates', () => {
+  const l = parseLinks(
+    '<stun:stun.example.net:3478>; rel="ice-server", <turn:turn.example.net?transport=udp>; rel="ice-server"; username="u1"; credential="p;w"; credential-type="password", </hls/show/index.m3u8>; rel="alternate"; type="application/vnd.apple.mpegurl"',
+  );
+  assert.deepEqual(l.iceServers, [
+    { urls: 'stun:stun.example.net:3478' },
+    { urls: 'turn:turn.example.net?transport=udp', username: 'u1', credential: 'p;w' },
+  ]);
+  assert.deepEqual(l.alternates, ['/hls/show/index.m3u8']);
+  assert.deepEqual(parseLinks(null), { iceServers: [], alternates: [] });
+  assert.deepEqual(parseLinks('garbage, <x>; rel=other'), { iceServers: [], alternates: [] });
+});
+
+test('captureTime maps RTP time through media.clock, across the 32-bit wrap', () => {
+  const clock = { rtpTimestamp: 4294967000, mediaTime: 1_000_000, clockRate: 90000 };
+  assert.equal(captureTime(4294967000, clock), 1_000_000);
+  assert.equal(captureTime(4294967000 + 2700, clock) , 1_000_030); // 30 ms later, past the wrap
+  assert.equal(captureTime((4294967000 + 2700) % 2 ** 32, clock), 1_000_030);
+  assert.equal(captureTime(4294967000 - 9000, clock), 999_900);
+});
+
+function scheduler(opts) {
+  const shown = [];
+  const s = new FrameScheduler((e) => shown.push(e), opts);
+  s.start();
+  return { s, shown };
+}
+
+test('FrameScheduler holds an event until its frame, in media-time order', (t) => {
+  const { s, shown } = scheduler({ toleranceMs: 16 });
+  t.after(() => s.stop());
+  s.onFrame(1000);
+  s.push({ v: 1, type: 'alert', mediaTime: 1100, payload: { n: 2 } });
+  s.push({ v: 1, type: 'alert', mediaTime: 1050, payload: { n: 1 } });
+  assert.equal(shown.length, 0);
+  s.onFrame(1033);
+  assert.equal(shown.length, 0);
+  s.onFrame(1066);
+  assert.deepEqual(shown.map((e) => e.envelope.payload.n), [1]);
+  assert.equal(shown[0].late, false);
+  assert.equal(shown[0].offsetMs, 16);
+  s.onFrame(1099);
+  assert.deepEqual(shown.map((e) => e.envelope.payload.n), [1, 2]);
+  assert.deepEqual(s.stats, { shown: 2, late: 0, expired: 0 });
+});
+
+test('FrameScheduler shows a late event at once and counts it', (t) => {
+  const { s, shown } = scheduler({ toleranceMs: 16 });
+  t.after(() => s.stop());
+  s.onFrame(2000);
+  s.push({ v: 1, type: 'alert', mediaTime: 1990, payload: {} }); // within half a frame: on time
+  s.push({ v: 1, type: 'alert', mediaTime: 1900, payload: {} }); // its frame went by
+  s.push({ v: 1, type: 'chat.message', payload: {} }); // no media time: at once, not late
+  assert.deepEqual(shown.map((e) => e.late), [false, true, false]);
+  assert.deepEqual(s.stats, { shown: 3, late: 1, expired: 0 });
+});
+
+test('FrameScheduler releases an event whose frame never comes', (t) => {
+  const { s, shown } = scheduler({ maxHoldMs: 500 });
+  t.after(() => s.stop());
+  s.push({ v: 1, type: 'alert', mediaTime: 5000, payload: {} }, 10_000);
+  s.expire(10_400);
+  assert.equal(shown.length, 0);
+  s.expire(10_500);
+  assert.equal(shown.length, 1);
+  assert.equal(s.stats.expired, 1);
+});
+
+test('FrameScheduler not started shows everything at once', () => {
+  const shown = [];
+  const s = new FrameScheduler((e) => shown.push(e));
+  s.push({ v: 1, type: 'alert', mediaTime: 5000, payload: {} });
+  assert.equal(shown.length, 1);
+});

@@ -20,3 +20,10 @@ func PacedViewers(s *SFU) int {
 	}
 	return len(paced)
 }
+
+// AwaitedRooms counts the room names someone waits for (roomwait.go).
+func AwaitedRooms(s *SFU) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.waiting)
+}

@@ -30,6 +30,8 @@ type SFU struct {
 	byName sync.Map // string -> *Room
 	peers  map[*Peer]struct{}
 	closed bool
+	// waiting is who waits for which room to open (roomwait.go).
+	waiting map[string]*roomWaiters
 
 	viewers atomic.Int64 // on this node, all rooms: what the CPU load is scaled by
 	cpu     cpuMeter
@@ -48,6 +50,7 @@ func New(cfg Config, log *zap.Logger) (*SFU, error) {
 		return nil, err
 	}
 	s := &SFU{cfg: cfg, log: log, engine: e, rooms: map[string]*Room{}, peers: map[*Peer]struct{}{},
+		waiting:    map[string]*roomWaiters{},
 		handshakes: newHandshakeGate(cfg.MaxHandshakes, cfg.MaxHandshakesPerClient, cfg.HandshakeWait, cfg.HandshakeLease),
 		events:     events{queue: make(chan Event, eventQueue), quit: make(chan struct{})}}
 	if _, err := s.cert.get(time.Now()); err != nil { // fail at start-up, not on a first session
@@ -99,6 +102,7 @@ func (s *SFU) join(name string, role Role, create bool) (*Room, error) {
 		s.byName.Store(name, r)
 		roomsGauge.Inc()
 		s.emit(EventRoomStarted, name, 0)
+		s.roomOpened(name)
 	}
 	if err := r.admit(role); err != nil {
 		return nil, err
@@ -184,6 +188,7 @@ func (s *SFU) Close() error {
 	rooms := s.rooms
 	s.rooms = map[string]*Room{}
 	s.byName.Clear()
+	s.wakeAllWaiters()
 	s.mu.Unlock()
 
 	var wg sync.WaitGroup

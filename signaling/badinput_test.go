@@ -159,9 +159,10 @@ func TestCapacityLimits(t *testing.T) {
 }
 
 // TestAnonymousViewerCannotCreateRooms: with anonymous viewing on, a viewer without a token
-// may watch an existing room but not conjure new ones.
+// may watch an existing room but not conjure new ones. With anonymous_wait 0 it is told at
+// once (roomwait_test.go has the waiting).
 func TestAnonymousViewerCannotCreateRooms(t *testing.T) {
-	e := newEnv(t, func(_ *sfuConfig, c *sigConfig) { c.AllowAnonymousViewing = true })
+	e := newEnv(t, func(_ *sfuConfig, c *sigConfig) { c.AllowAnonymousViewing, c.AnonymousWait = true, 0 })
 	resp, body := e.post("/whep/nobody-here", "", "application/sdp", viewerOfferFrom(t))
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "no such room") {
 		t.Fatalf("anonymous WHEP to a new room: %s %q, want 404", resp.Status, body)

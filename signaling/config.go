@@ -3,12 +3,26 @@ package signaling
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Config tunes the HTTP surface.
 type Config struct {
 	// AllowAnonymousViewing lets WHEP viewers in without a token.
 	AllowAnonymousViewing bool `yaml:"allow_anonymous_viewing"`
+	// AnonymousWait is how long an anonymous WHEP request for a room that is not open yet
+	// waits for its host to open it (anonymous viewers may not create rooms), so a page
+	// opened before the show starts plays as soon as it does; then 404 with Retry-After.
+	// 0 answers 404 at once. 0..1m.
+	AnonymousWait time.Duration `yaml:"anonymous_wait"`
+	// MaxAnonymousWaiting bounds the anonymous requests waiting for a room at once on
+	// this node; beyond it they are answered 503 with Retry-After. A wait holds a
+	// connection and a goroutine, nothing of WebRTC and no place in max_sessions.
+	MaxAnonymousWaiting int `yaml:"max_anonymous_waiting"`
+	// MaxAnonymousWaitingPerAddress bounds those from one client address (an IPv4
+	// address, an IPv6 /64), so that one client cannot take every place; 429 with
+	// Retry-After beyond it. A venue whose audience shares one NAT may raise it.
+	MaxAnonymousWaitingPerAddress int `yaml:"max_anonymous_waiting_per_address"`
 	// MaxSDPBytes bounds offers and trickle fragments.
 	MaxSDPBytes int64 `yaml:"max_sdp_bytes"`
 	// RatePerSecond and RateBurst limit WHIP/WHEP requests per client IP.
@@ -37,6 +51,13 @@ func DefaultConfig() Config {
 		MaxSessions:    5000,
 		CORSOrigins:    []string{"*"},
 		RoomMetricsTop: 20,
+		// Long enough for a page opened as the host sets up, well under the minute after
+		// which clients and proxies commonly give up on an answer.
+		AnonymousWait: 20 * time.Second,
+		// A wait holds a few KiB; 1,000 of them are a crowd at a show's start, and one
+		// address takes at most 1% of them.
+		MaxAnonymousWaiting:           1000,
+		MaxAnonymousWaitingPerAddress: 10,
 	}
 }
 
@@ -53,6 +74,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("signaling: rate_burst must be at least 1, got %d", c.RateBurst)
 	case c.MaxSessions < 1:
 		return fmt.Errorf("signaling: max_sessions must be at least 1, got %d", c.MaxSessions)
+	case c.AnonymousWait < 0 || c.AnonymousWait > maxAnonymousWait:
+		return fmt.Errorf("signaling: anonymous_wait must be 0..%v, got %v", maxAnonymousWait, c.AnonymousWait)
+	case c.AnonymousWait > 0 && c.MaxAnonymousWaiting < 1:
+		return fmt.Errorf("signaling: max_anonymous_waiting must be at least 1 while anonymous_wait is on, got %d", c.MaxAnonymousWaiting)
+	case c.AnonymousWait > 0 && (c.MaxAnonymousWaitingPerAddress < 1 || c.MaxAnonymousWaitingPerAddress > c.MaxAnonymousWaiting):
+		return fmt.Errorf("signaling: max_anonymous_waiting_per_address must be 1..max_anonymous_waiting (%d), got %d",
+			c.MaxAnonymousWaiting, c.MaxAnonymousWaitingPerAddress)
 	}
 	for _, u := range c.ICEServers {
 		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {

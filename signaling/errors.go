@@ -32,7 +32,8 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, auth.ErrMissingToken), errors.Is(err, auth.ErrInvalidToken), errors.Is(err, auth.ErrForbidden):
 		return auth.HTTPStatus(err)
-	case errors.Is(err, errNoSession), errors.Is(err, errNoRoom), errors.Is(err, sfu.ErrNoRoom), errors.Is(err, errRoomNotOpen):
+	case errors.Is(err, errNoSession), errors.Is(err, errNoRoom), errors.Is(err, sfu.ErrNoRoom), errors.Is(err, errRoomNotOpen),
+		errors.Is(err, errNotLiveYet):
 		return http.StatusNotFound
 	case errors.Is(err, errContentType):
 		return http.StatusUnsupportedMediaType
@@ -42,10 +43,10 @@ func statusOf(err error) int {
 		return http.StatusPreconditionFailed
 	case errors.Is(err, errICERestart):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, errRateLimited), errors.Is(err, errPatchRate):
+	case errors.Is(err, errRateLimited), errors.Is(err, errPatchRate), errors.Is(err, errTooManyWaitingHere):
 		return http.StatusTooManyRequests
 	case errors.Is(err, sfu.ErrRoomFull), errors.Is(err, sfu.ErrNodeFull), errors.Is(err, sfu.ErrTooManyRooms), errors.Is(err, errTooManySession),
-		errors.Is(err, sfu.ErrClosed), errors.Is(err, sfu.ErrBusy), errors.Is(err, errUnavailable):
+		errors.Is(err, sfu.ErrClosed), errors.Is(err, sfu.ErrBusy), errors.Is(err, errUnavailable), errors.Is(err, errTooManyWaiting):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, errTooManyCands):
 		return http.StatusTooManyRequests
@@ -64,10 +65,12 @@ func writeError(w http.ResponseWriter, err error) {
 	if status == http.StatusInternalServerError {
 		msg = "internal error"
 	}
-	switch status {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	switch {
+	case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(1))
-	case http.StatusUnauthorized:
+	case errors.Is(err, errNotLiveYet): // a 404 worth retrying: the host may start any moment
+		w.Header().Set("Retry-After", notLiveRetryAfter)
+	case status == http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="glint"`)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -20,5 +20,6 @@ var (
 // Collectors returns the package's process-wide metrics for registration.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{webhookDeliveries, webhookRedeliveries, candidatesScreened,
-		roomWebhookSent, roomWebhookFailed, roomWebhookDead, roomWebhookDropped}
+		roomWebhookSent, roomWebhookFailed, roomWebhookDead, roomWebhookDropped,
+		anonymousWaiting, anonymousWaitTimeouts}
 }

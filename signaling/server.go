@@ -60,6 +60,11 @@ type Server struct {
 	mu        sync.Mutex
 	resources map[string]*resource
 	reserved  int // sessions being created, counted against MaxSessions with resources
+
+	// Anonymous viewers waiting for their room to open (roomwait.go).
+	waiting   *waitPlaces
+	draining  chan struct{} // closed by Drain: waits end
+	drainOnce sync.Once
 }
 
 // New builds the HTTP surface over an SFU.
@@ -73,6 +78,8 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 		limiter:   newIPLimiter(cfg.RatePerSecond, cfg.RateBurst),
 		mux:       http.NewServeMux(),
 		resources: map[string]*resource{},
+		waiting:   newWaitPlaces(cfg.MaxAnonymousWaiting, cfg.MaxAnonymousWaitingPerAddress),
+		draining:  make(chan struct{}),
 	}
 	for _, kind := range []string{"whip", "whep"} {
 		srv.mux.HandleFunc("POST /"+kind+"/{room}", srv.limited(srv.create(kind)))
@@ -137,26 +144,19 @@ func (s *Server) create(kind string) http.HandlerFunc {
 			writeError(w, err)
 			return
 		}
-		// Anonymous viewers may watch a room but not create one: otherwise anyone could
-		// fill MaxRooms with names nobody will ever publish to. Checked early here for a
-		// cheap refusal, and atomically again when the session joins.
-		if claims == nil && s.sfu.Room(room) == nil {
-			writeError(w, errNoRoom)
-			return
-		}
-		offer, err := s.readBody(w, r, "application/sdp")
+		offer, layer, err := s.readOffer(w, r)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		if offer, err = screenOffer(offer); err != nil {
-			writeError(w, errors.Join(errBadRequest, err))
-			return
-		}
-		layer, err := sfu.ParseLayer(r.URL.Query().Get("layer"))
-		if err != nil {
-			writeError(w, errors.Join(errBadRequest, err))
-			return
+		// Anonymous viewers may watch a room but not create one: they wait for it to open
+		// (roomwait.go), before taking a place in MaxSessions or any WebRTC state. The join
+		// checks again, atomically, that the room exists.
+		if claims == nil {
+			if err := s.awaitRoom(r, room, offer); err != nil {
+				writeError(w, err)
+				return
+			}
 		}
 		if !s.reserve() {
 			s.linkFallback(w, kind, room, errTooManySession)
@@ -191,6 +191,23 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, answer)
 	}
+}
+
+// readOffer reads a WHEP or WHIP request's offer (content type, size, candidates) and
+// its ?layer= cap.
+func (s *Server) readOffer(w http.ResponseWriter, r *http.Request) (string, int, error) {
+	offer, err := s.readBody(w, r, "application/sdp")
+	if err != nil {
+		return "", 0, err
+	}
+	if offer, err = screenOffer(offer); err != nil {
+		return "", 0, errors.Join(errBadRequest, err)
+	}
+	layer, err := sfu.ParseLayer(r.URL.Query().Get("layer"))
+	if err != nil {
+		return "", 0, errors.Join(errBadRequest, err)
+	}
+	return offer, layer, nil
 }
 
 // SetFallback makes WHEP refusals for capacity (503) carry a Link to the room's LL-HLS
@@ -260,8 +277,9 @@ func (s *Server) linkICEServers(w http.ResponseWriter) {
 	}
 }
 
-// Close ends every session this server created.
+// Close ends every session this server created, and every wait for a room (Drain).
 func (s *Server) Close(ctx context.Context) {
+	s.Drain()
 	s.mu.Lock()
 	var all []*resource
 	for _, r := range s.resources {

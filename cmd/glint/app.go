@@ -104,15 +104,21 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	a.listener = ln
+	// An anonymous WHEP request may wait for its room to open (signaling.anonymous_wait)
+	// before its session is set up: its answer must still fit in the write timeout.
+	writeTimeout := 30*time.Second + cfg.Signaling.AnonymousWait
 	a.http = &http.Server{
 		Handler:           a.routes(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
+	// Shutdown waits for running handlers: end the anonymous viewers' waits for rooms
+	// at once rather than hold it up to signaling.anonymous_wait.
+	a.http.RegisterOnShutdown(a.signaling.Drain)
 	return a, nil
 }
 

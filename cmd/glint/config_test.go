@@ -90,6 +90,10 @@ func TestConfigRejects(t *testing.T) {
 	_ = os.WriteFile(perClient, []byte("sfu:\n  max_handshakes: 16\n  max_handshakes_per_client: 17\n"), 0o600)
 	coalesce := filepath.Join(dir, "coalesce.yaml")
 	_ = os.WriteFile(coalesce, []byte("interaction:\n  coalesce: 200ms\n"), 0o600)
+	longWait := filepath.Join(dir, "wait.yaml")
+	_ = os.WriteFile(longWait, []byte("signaling:\n  anonymous_wait: 2m\n"), 0o600)
+	perAddress := filepath.Join(dir, "peraddress.yaml")
+	_ = os.WriteFile(perAddress, []byte("signaling:\n  max_anonymous_waiting: 5\n  max_anonymous_waiting_per_address: 6\n"), 0o600)
 	cases := []struct {
 		name string
 		args []string
@@ -102,6 +106,8 @@ func TestConfigRejects(t *testing.T) {
 		{"token leeway past livekit's", []string{"--config", leeway}, nil, "token_leeway"},
 		{"host timeout under a sender-report interval", []string{"--config", shortHost}, nil, "host_timeout"},
 		{"per-client handshakes above the total", []string{"--config", perClient}, nil, "max_handshakes_per_client"},
+		{"anonymous wait past a client's patience", []string{"--config", longWait}, nil, "anonymous_wait"},
+		{"per-address waits above the total", []string{"--config", perAddress}, nil, "max_anonymous_waiting_per_address"},
 		{"missing file", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, "nope.yaml"},
 		{"bad udp port", []string{"--udp-port", "70000"}, nil, "port"},
 		{"bad env port", nil, map[string]string{"GLINT_UDP_PORT": "x"}, "port"},

@@ -1,0 +1,138 @@
+package signaling
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/glintlive/glint/sfu"
+)
+
+// An anonymous viewer may not create a room (anyone could fill sfu.max_rooms with names
+// nobody publishes to), but a page opened before its show starts should play when the host
+// goes live rather than give up. So its WHEP request waits for the room to open, bounded:
+// in time (anonymous_wait), in number on the node and per client address, and holding
+// nothing of WebRTC nor a place in max_sessions until the room is there.
+
+// maxAnonymousWait bounds anonymous_wait: HTTP clients and proxies commonly give up on a
+// request with no answer after 60 s, and the server's write timeout grows with it.
+const maxAnonymousWait = time.Minute
+
+// notLiveRetryAfter is the Retry-After of a wait that timed out, in seconds: soon enough
+// that a page retrying joins within moments of the host, rare enough to cost little.
+const notLiveRetryAfter = "2"
+
+var (
+	errNotLiveYet         = errors.New("room not live yet: no host has started it; retry")
+	errTooManyWaiting     = errors.New("too many viewers waiting for rooms to open on this server; retry")
+	errTooManyWaitingHere = errors.New("too many viewers from this address waiting for rooms to open; retry")
+	errShuttingDown       = fmt.Errorf("%w: the server is shutting down", errUnavailable)
+	// errClientGone: the client left while waiting. Nobody reads the answer.
+	errClientGone = fmt.Errorf("%w: the client went away", errUnavailable)
+)
+
+var (
+	anonymousWaiting = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "glint", Subsystem: "signaling", Name: "anonymous_waiting",
+		Help: "Anonymous WHEP requests waiting for their room to open (signaling.anonymous_wait).",
+	})
+	anonymousWaitTimeouts = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "signaling", Name: "anonymous_wait_timeouts_total",
+		Help: "Anonymous WHEP requests whose room did not open within signaling.anonymous_wait (answered 404 with Retry-After).",
+	})
+)
+
+// awaitRoom returns once room is open, at once when it is; otherwise it checks offer
+// and waits for the room (see above), and says why it stopped: timed out, no place to
+// wait, client gone, shutdown. The caller joins the room after: it may have closed again,
+// which that join refuses.
+func (s *Server) awaitRoom(r *http.Request, room, offer string) error {
+	if s.sfu.Room(room) != nil {
+		return nil
+	}
+	if err := checkBeforeWait(room, offer); err != nil {
+		return err
+	}
+	if s.cfg.AnonymousWait <= 0 {
+		return errNoRoom
+	}
+	client := clientIP(r, s.cfg.TrustProxy)
+	if err := s.waiting.take(client); err != nil {
+		return err
+	}
+	defer s.waiting.give(client)
+	opened, stop := s.sfu.AwaitRoom(room)
+	defer stop()
+	timer := time.NewTimer(s.cfg.AnonymousWait)
+	defer timer.Stop()
+	select {
+	case <-opened: // or the SFU closed: the join says so
+		return nil
+	case <-timer.C:
+		anonymousWaitTimeouts.Inc()
+		return errNotLiveYet
+	case <-r.Context().Done():
+		return errClientGone
+	case <-s.draining:
+		return errShuttingDown
+	}
+}
+
+// Drain ends the waits of anonymous viewers for rooms (503 with Retry-After), now and for
+// requests arriving later: http.Server's Shutdown waits for running handlers, and must not
+// wait anonymous_wait for these. Close drains too; Drain alone leaves sessions running.
+func (s *Server) Drain() { s.drainOnce.Do(func() { close(s.draining) }) }
+
+// waitPlaces counts the requests waiting for a room, in all and per client address.
+type waitPlaces struct {
+	limit, perClient int
+
+	mu       sync.Mutex
+	total    int
+	byClient map[string]int // only addresses with a request waiting: at most limit entries
+}
+
+func newWaitPlaces(limit, perClient int) *waitPlaces {
+	return &waitPlaces{limit: limit, perClient: perClient, byClient: map[string]int{}}
+}
+
+// take gives client a place to wait, or says why there is none.
+func (p *waitPlaces) take(client string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.total >= p.limit:
+		return errTooManyWaiting
+	case p.byClient[client] >= p.perClient:
+		return errTooManyWaitingHere
+	}
+	p.total++
+	p.byClient[client]++
+	anonymousWaiting.Inc()
+	return nil
+}
+
+// give returns a place take gave.
+func (p *waitPlaces) give(client string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total--
+	if p.byClient[client]--; p.byClient[client] <= 0 {
+		delete(p.byClient, client)
+	}
+	anonymousWaiting.Dec()
+}
+
+// checkBeforeWait refuses what would be refused after the wait anyway, so a bad request
+// fails at once instead of holding a place: a room name that cannot exist, an offer the
+// SFU cannot answer.
+func checkBeforeWait(room, offer string) error {
+	if !sfu.ValidRoomName(room) {
+		return fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room))
+	}
+	return sfu.CheckOffer(offer, sfu.RoleViewer)
+}

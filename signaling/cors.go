@@ -18,7 +18,9 @@ func (s *Server) cors(next http.Handler) http.Handler {
 				h.Add("Vary", "Origin")
 			}
 			h.Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+			// Prefer: the SDK's player sends "Prefer: wait=N" on a WHEP offer for a room not
+			// open yet (RFC 7240); a header the preflight does not allow fails the request.
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, Prefer")
 			h.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Patch, Accept-Post, Retry-After")
 			h.Set("Access-Control-Max-Age", "600")
 		}

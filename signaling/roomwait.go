@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,9 +16,12 @@ import (
 
 // An anonymous viewer may not create a room (anyone could fill sfu.max_rooms with names
 // nobody publishes to), but a page opened before its show starts should play when the host
-// goes live rather than give up. So its WHEP request waits for the room to open, bounded:
-// in time (anonymous_wait), in number on the node and per client address, and holding
-// nothing of WebRTC nor a place in max_sessions until the room is there.
+// goes live rather than give up. So a WHEP request that asks for it (`Prefer: wait=N`,
+// RFC 7240) waits for the room to open, bounded: in time (N, at most anonymous_wait), in
+// number on the node and per client address, and holding nothing of WebRTC nor a place in
+// max_sessions until the room is there. A request that does not ask is answered 404 with
+// Retry-After at once: a player learns "not live yet" without delay (the SDK shows it, then
+// asks again with Prefer), and clients that never wait keep today's answer.
 
 // maxAnonymousWait bounds anonymous_wait: HTTP clients and proxies commonly give up on a
 // request with no answer after 60 s, and the server's write timeout grows with it.
@@ -27,7 +32,7 @@ const maxAnonymousWait = time.Minute
 const notLiveRetryAfter = "2"
 
 var (
-	errNotLiveYet         = errors.New("room not live yet: no host has started it; retry")
+	errNotLiveYet         = errors.New("room not live yet: no host has started it; retry, or send Prefer: wait=N to wait up to N seconds for it")
 	errTooManyWaiting     = errors.New("too many viewers waiting for rooms to open on this server; retry")
 	errTooManyWaitingHere = errors.New("too many viewers from this address waiting for rooms to open; retry")
 	errShuttingDown       = fmt.Errorf("%w: the server is shutting down", errUnavailable)
@@ -60,6 +65,10 @@ func (s *Server) awaitRoom(r *http.Request, room, offer string) error {
 	if s.cfg.AnonymousWait <= 0 {
 		return errNoRoom
 	}
+	wait := preferredWait(r.Header.Values("Prefer"), s.cfg.AnonymousWait)
+	if wait <= 0 {
+		return errNotLiveYet
+	}
 	client := clientIP(r, s.cfg.TrustProxy)
 	if err := s.waiting.take(client); err != nil {
 		return err
@@ -67,7 +76,7 @@ func (s *Server) awaitRoom(r *http.Request, room, offer string) error {
 	defer s.waiting.give(client)
 	opened, stop := s.sfu.AwaitRoom(room)
 	defer stop()
-	timer := time.NewTimer(s.cfg.AnonymousWait)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-opened: // or the SFU closed: the join says so
@@ -80,6 +89,25 @@ func (s *Server) awaitRoom(r *http.Request, room, offer string) error {
 	case <-s.draining:
 		return errShuttingDown
 	}
+}
+
+// preferredWait reads RFC 7240's `Prefer: wait=N` (seconds; other preferences, and
+// parameters after `;`, are ignored) and bounds it by limit; 0 when not asked.
+func preferredWait(values []string, limit time.Duration) time.Duration {
+	for _, v := range values {
+		for _, pref := range strings.Split(v, ",") {
+			name, value, ok := strings.Cut(strings.TrimSpace(strings.SplitN(pref, ";", 2)[0]), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(name), "wait") {
+				continue
+			}
+			n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(value), `"`))
+			if err != nil || n <= 0 {
+				return 0
+			}
+			return min(time.Duration(n)*time.Second, limit)
+		}
+	}
+	return 0
 }
 
 // Drain ends the waits of anonymous viewers for rooms (503 with Retry-After), now and for

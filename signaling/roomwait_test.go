@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -70,6 +71,7 @@ func (e *env) postAsync(ctx context.Context, path, client string) <-chan answer 
 			return
 		}
 		req.Header.Set("Content-Type", "application/sdp")
+		req.Header.Set("Prefer", "wait=60")
 		if client != "" {
 			req.Header.Set("X-Forwarded-For", client)
 		}
@@ -83,6 +85,28 @@ func (e *env) postAsync(ctx context.Context, path, client string) <-chan answer 
 		out <- answer{resp: resp, body: string(b)}
 	}()
 	return out
+}
+
+// waitingSignal is an anonymous viewer's WHEP that asks to wait for the room (Prefer).
+func (e *env) waitingSignal(path string) sfutest.Signal {
+	return func(ctx context.Context, offer string) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+path, strings.NewReader(offer))
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("Content-Type", "application/sdp")
+		req.Header.Set("Prefer", "wait=60")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusCreated {
+			return "", fmt.Errorf("POST %s: %s: %s", path, resp.Status, b)
+		}
+		return string(b), nil
+	}
 }
 
 // within waits for a background POST's answer (liveness: a generous bound).
@@ -110,7 +134,7 @@ func TestAnonymousViewerWaitsForHost(t *testing.T) {
 	}
 	viewer := make(chan started, 1)
 	go func() {
-		v, err := sfutest.NewViewer(ctx, e.signal("/whep/early", "", nil))
+		v, err := sfutest.NewViewer(ctx, e.waitingSignal("/whep/early"))
 		viewer <- started{v, err}
 	}()
 	waitingGauge(t, 1)
@@ -152,8 +176,19 @@ func TestAnonymousWaitTimesOut(t *testing.T) {
 	const wait = 300 * time.Millisecond
 	e := anonymousEnv(t, wait, nil)
 	before := signalingMetrics(t)["glint_signaling_anonymous_wait_timeouts_total"]
+	// Not asked to wait: "not live yet" at once, and not a timeout.
+	if resp, body := e.post("/whep/later", "", "application/sdp", viewerOfferFrom(t)); resp.StatusCode != http.StatusNotFound ||
+		resp.Header.Get("Retry-After") != "2" || !strings.Contains(body, "Prefer: wait") {
+		t.Fatalf("no host, no Prefer: %s, Retry-After %q, %q; want 404, 2, a hint to send Prefer", resp.Status, resp.Header.Get("Retry-After"), body)
+	}
 	start := time.Now()
-	resp, body := e.post("/whep/later", "", "application/sdp", viewerOfferFrom(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := within(t, e.postAsync(ctx, "/whep/later", ""), 10*time.Second, "a wait with no host")
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	resp, body := a.resp, a.body
 	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Retry-After") != "2" || !strings.Contains(body, "not live yet") {
 		t.Fatalf("no host: %s, Retry-After %q, %q; want 404, 2, not live yet", resp.Status, resp.Header.Get("Retry-After"), body)
 	}

@@ -30,7 +30,10 @@ func TestShutdownEndsAnonymousWaits(t *testing.T) {
 	}
 	done := make(chan answer, 1)
 	go func() {
-		resp, err := http.Post(a.URL()+"/whep/not-yet", "application/sdp", strings.NewReader(offer))
+		req, _ := http.NewRequest(http.MethodPost, a.URL()+"/whep/not-yet", strings.NewReader(offer))
+		req.Header.Set("Content-Type", "application/sdp")
+		req.Header.Set("Prefer", "wait=60")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			done <- answer{err: err}
 			return

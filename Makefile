@@ -1,7 +1,7 @@
 # The two commands a new machine needs: `make run` and `make test` (see README.md).
 GO ?= go
 
-.PHONY: run test test-go webclient-deps fuzz soak bench
+.PHONY: run test test-go test-sdk webclient-deps fuzz soak bench
 
 run:
 	$(GO) run ./cmd/glint serve --dev
@@ -9,7 +9,12 @@ run:
 # Everything: Go tests with the race detector (including the real-Chromium tests, which
 # need the web client's playwright-core); every fuzz target runs its seed corpus here, and
 # `make fuzz` fuzzes for longer.
-test: webclient-deps test-go
+test: webclient-deps test-sdk test-go
+
+# The JS/TS SDK: its committed build (embedded in the binary) must be what its source
+# builds, within its size budget, and its unit tests pass (node's test runner).
+test-sdk: webclient-deps
+	cd webclient && node sdk/build.mjs --check && node --test sdk/test/
 
 # -p 1: one package at a time. The real-browser and many-peer tests measure media flowing
 # in real time; on a 2-core machine two such packages at once starve each other.

@@ -1,12 +1,27 @@
-// Package webclient holds Glint's browser side: the JS SDK and the demo pages.
+// Package webclient holds Glint's browser side: the JS/TS SDK, the pages built on it and
+// the bare demo pages.
 package webclient
 
 import "embed"
 
-// Demo holds the demo pages the server serves at /demo/: publish.html (WHIP
+// Demo holds the bare WHIP/WHEP demo pages the server serves at /demo/: publish.html (WHIP
 // from the camera), play.html (WHEP playback), directory.html (the live rooms by
 // category) and index.html linking them.
 // Paths inside it start with "demo/"; serve it with fs.Sub(Demo, "demo").
 //
 //go:embed demo
 var Demo embed.FS
+
+// Pages holds the pages built on the SDK, served at the root: index.html, watch.html (a
+// viewer's page: video, chat, Q&A, polls, auction, gifts, alerts on their frame) and
+// studio.html (the host's). Paths start with "pages/".
+//
+//go:embed pages
+var Pages embed.FS
+
+// SDK holds the built SDK, served at /sdk/: glint.js, hls.min.mjs (loaded only when a player
+// falls back to LL-HLS) and types/. Built from sdk/src by sdk/build.mjs; paths start with
+// "sdk/dist/".
+//
+//go:embed sdk/dist
+var SDK embed.FS

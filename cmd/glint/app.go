@@ -142,13 +142,13 @@ func (a *app) routes() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(a.collectors()...)
 	demo, _ := fs.Sub(webclient.Demo, "demo")
+	sdk, _ := fs.Sub(webclient.SDK, "sdk/dist")
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/demo/", http.StripPrefix("/demo/", http.FileServerFS(demo)))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/demo/", http.StatusFound)
-	})
+	mux.Handle("GET /sdk/", http.StripPrefix("/sdk/", http.FileServerFS(sdk)))
+	handlePages(mux)
 	mux.Handle("/hls/", a.hls.Handler())
 	mux.Handle("/", a.signaling.Handler())
 	return mux

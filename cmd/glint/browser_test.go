@@ -90,16 +90,8 @@ func TestBrowserAuction(t *testing.T) {
 // also start what the room needs on the running app (an RTMP host).
 func runBrowserScript(t *testing.T, script string, extra func(a *app, room string) []string, args ...string) {
 	t.Helper()
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	requireTool(t, "Chromium", chromium)
-	requireTool(t, "node", "node")
-	webclient, _ := filepath.Abs("../../webclient")
-	requireTool(t, "playwright-core (npm ci in webclient/)", filepath.Join(webclient, "node_modules", "playwright-core"))
-	if os.Getenv("GLINT_IN_NETNS") != "1" {
-		reexecInNetns(t)
+	chromium, webclient, here := browserSetup(t)
+	if !here {
 		return
 	}
 
@@ -126,6 +118,26 @@ func runBrowserScript(t *testing.T, script string, extra func(a *app, room strin
 		}
 		t.Logf("RETRY: %s attempt %d failed (%v); running it once more", script, i, err)
 	}
+}
+
+// browserSetup checks that Chromium, node and playwright-core are there and moves the test
+// into a private network namespace: here is false in the parent, whose child process ran
+// the test (and reported it); true in the namespace, where the test goes on.
+func browserSetup(t *testing.T) (chromium, webclient string, here bool) {
+	t.Helper()
+	chromium = os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	requireTool(t, "Chromium", chromium)
+	requireTool(t, "node", "node")
+	webclient, _ = filepath.Abs("../../webclient")
+	requireTool(t, "playwright-core (npm ci in webclient/)", filepath.Join(webclient, "node_modules", "playwright-core"))
+	if os.Getenv("GLINT_IN_NETNS") != "1" {
+		reexecInNetns(t)
+		return "", "", false
+	}
+	return chromium, webclient, true
 }
 
 func mustToken(t *testing.T, cfg Config, room string) string {

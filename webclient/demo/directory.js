@@ -1,7 +1,7 @@
 // The directory of live rooms (GET /directory), filtered by category (?category=).
 //
 // Each live room that has a title and a category (set by its admin with PUT
-// /rooms/{room}/metadata) is a card linking to its play page. The list refreshes every
+// /rooms/{room}/metadata) is a card linking to its watch page (/watch.html). The list refreshes every
 // 5 s, the time the server lets it be cached. window.glint says where the page is, for
 // tests: state "live" once a list is shown, rooms the names shown, in order.
 
@@ -41,7 +41,7 @@ function card(room) {
     li.append(img);
   }
   const a = document.createElement('a');
-  a.href = `play.html?${new URLSearchParams({ room: room.room, ...(server && { server }) })}`;
+  a.href = `/watch.html?${new URLSearchParams({ room: room.room, ...(server && { server }) })}`;
   a.textContent = room.title;
   const meta = document.createElement('span');
   meta.className = 'meta';

@@ -76,6 +76,7 @@ const FATAL_STATUS = new Set([400, 401, 403, 413, 415, 422]);
 const CONNECT_MS = 10_000;
 const PING_MS = 1000;
 const DISCONNECTED_MS = 2000;
+const ROOM_WAIT_S = 20; // the server holds a WHEP offer at most signaling.anonymous_wait
 
 interface Conn {
   pc: RTCPeerConnection;
@@ -106,6 +107,10 @@ export class Player extends Emitter<PlayerEvents> {
   private size = { width: 0, height: 0 };
   private readonly frameListeners = new Set<(e: FrameEvent) => void>();
   private started: Promise<void> | null = null;
+  // After a 404 (the room is not open yet) the next offer asks the server to hold it until
+  // the room opens (Prefer: wait), so the picture starts as soon as the host does.
+  private roomMissing = false;
+  private roomMissingRetries = 0;
 
   constructor(opts: PlayerOptions) {
     super();
@@ -240,11 +245,13 @@ export class Player extends Emitter<PlayerEvents> {
       }
       let delay = backoffDelay(attempt++, { maxMs: 2000, ...this.opts.reconnect }, err.retryAfter);
       if (err.code === 'http' && err.status === 404) {
-        // The room is not open yet (an anonymous viewer came before the host).
+        // The room is not open yet (an anonymous viewer came before the host): ask again at
+        // once, this time waiting on the server for the room.
         resolve();
+        this.roomMissing = true;
+        delay = Math.min(delay, this.roomMissingRetries++ ? 1000 : 0);
         this.setState('waiting');
         this.emit('waiting', { retryInMs: delay, reason: err.serverMessage ?? 'the room is not live yet' });
-        delay = Math.min(delay, 2000);
       } else {
         if (this.state !== 'connecting') this.setState('reconnecting');
         this.emit('reconnecting', { attempt, delayMs: delay, error: err });
@@ -290,7 +297,10 @@ export class Player extends Emitter<PlayerEvents> {
     };
     try {
       const query = this.opts.layer ? new URLSearchParams({ layer: this.opts.layer }) : undefined;
-      session = await negotiate('whep', this.opts, pc, { query, signal: this.abort.signal });
+      const headers = this.roomMissing ? { Prefer: `wait=${ROOM_WAIT_S}` } : undefined;
+      session = await negotiate('whep', this.opts, pc, { query, headers, signal: this.abort.signal });
+      this.roomMissing = false;
+      this.roomMissingRetries = 0;
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new GlintError('ice', `WebRTC: not connected in ${CONNECT_MS / 1000} s`)), CONNECT_MS);
         const check = () => {

@@ -98,8 +98,8 @@ export class Publisher extends Emitter<PublisherEvents> {
         this.opts.preview.srcObject = this.stream;
         this.opts.preview.play().catch(() => {});
       }
-      const first = await this.connect();
-      void this.run(first);
+      const { lost } = await this.connect();
+      void this.run(lost);
     } catch (err) {
       const e = asError(err);
       this.setState('failed');
@@ -158,9 +158,9 @@ export class Publisher extends Emitter<PublisherEvents> {
     }
   }
 
-  // connect makes one WHIP connection and resolves, once it is up, to a promise that
-  // rejects when the connection is lost.
-  private async connect(): Promise<Promise<never>> {
+  // connect makes one WHIP connection and resolves, once it is up, to the promise that
+  // rejects when the connection is lost (wrapped: an async function would wait for it).
+  private async connect(): Promise<{ lost: Promise<never> }> {
     this.iceServers ??= await discoverIceServers(this.opts, 'whip', this.abort.signal);
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     for (const track of this.stream!.getTracks()) {
@@ -204,7 +204,9 @@ export class Publisher extends Emitter<PublisherEvents> {
       else this.interaction.ping().catch(() => {});
     }, PING_MS);
     this.setState('live');
-    return lost.finally(close);
+    const done = lost.finally(close);
+    done.catch(() => {});
+    return { lost: done };
   }
 
   private encodings(): RTCRtpEncodingParameters[] {
@@ -228,7 +230,7 @@ export class Publisher extends Emitter<PublisherEvents> {
           this.emit('reconnecting', { attempt, delayMs, error: e });
           try {
             await sleep(delayMs, this.abort.signal);
-            lost = await this.connect();
+            ({ lost } = await this.connect());
             attempt = 0;
             break;
           } catch (err2) {

@@ -174,6 +174,8 @@ function firstMid(sdp: string): string {
 
 export interface NegotiateOptions {
   query?: URLSearchParams;
+  /** Further request headers (Prefer: wait=N to wait for a room that is not open yet). */
+  headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Send candidates as they are found (default) instead of waiting for all of them. */
   trickle?: boolean;
@@ -201,7 +203,7 @@ export async function negotiate(kind: 'whip' | 'whep', ep: Endpoint, pc: RTCPeer
   const what = `POST ${url}`;
   const res = await request(
     url,
-    { method: 'POST', headers: authHeaders(ep.token, { 'Content-Type': 'application/sdp' }), body: offer, signal: opts.signal },
+    { method: 'POST', headers: authHeaders(ep.token, { ...opts.headers, 'Content-Type': 'application/sdp' }), body: offer, signal: opts.signal },
     what,
   );
   if (res.status !== 201) throw await httpError(what, res);

@@ -85,6 +85,8 @@ export declare class Player extends Emitter<PlayerEvents> {
     private size;
     private readonly frameListeners;
     private started;
+    private roomMissing;
+    private roomMissingRetries;
     constructor(opts: PlayerOptions);
     /**
      * play starts playing and keeps playing until close(): it reconnects, waits for the host

@@ -43,6 +43,8 @@ export declare class Session {
 export declare function fragment(pc: RTCPeerConnection, candidates: RTCIceCandidate[], end: boolean): string;
 export interface NegotiateOptions {
     query?: URLSearchParams;
+    /** Further request headers (Prefer: wait=N to wait for a room that is not open yet). */
+    headers?: Record<string, string>;
     signal?: AbortSignal;
     /** Send candidates as they are found (default) instead of waiting for all of them. */
     trickle?: boolean;

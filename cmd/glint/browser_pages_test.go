@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/glintlive/glint/sfu/sfutest"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+// TestBrowserPages drives the pages built on the SDK in headless Chromium
+// (webclient/e2e/pages.mjs): an anonymous viewer who came before the host plays when the
+// host goes live from the studio; chat, a poll, an auction, a gift and an alert between the
+// studio and two signed-in viewers; every page recovers by itself when the server restarts
+// (the script asks for it on a control address); every viewer shows "ended" when the host
+// stops.
+func TestBrowserPages(t *testing.T) {
+	chromium, webclient, here := browserSetup(t)
+	if !here {
+		return
+	}
+	cfg := testConfig(t)
+	cfg.SFU.UDPAddr = "0.0.0.0:0"
+	srv := newRestartable(t, cfg)
+	defer srv.stop()
+	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/restart" {
+			http.NotFound(w, r)
+			return
+		}
+		if err := srv.restart(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer control.Close()
+
+	const room = "pages"
+	tok := func(identity string, o auth.TokenOptions) string {
+		o.Room, o.Identity, o.TTL = room, identity, time.Hour
+		token, err := auth.Issue(cfg.APIKey, cfg.APISecret, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+	args := []string{"--server", srv.url, "--room", room, "--control", control.URL,
+		"--host-token", tok("host", auth.TokenOptions{Publish: true, Subscribe: true, Data: true, Admin: true}),
+		"--alice-token", tok("alice", auth.TokenOptions{Subscribe: true, Data: true}),
+		"--bob-token", tok("bob", auth.TokenOptions{Subscribe: true, Data: true}),
+	}
+	if err := runScript(t, webclient, chromium, "e2e/pages.mjs", args); err != nil {
+		t.Fatalf("e2e/pages.mjs failed: %v", err)
+	}
+}
+
+// restartable is a whole server that can be stopped and started again on the same
+// address and data directory, as an operator's restart does.
+type restartable struct {
+	t   *testing.T
+	cfg Config
+	url string
+
+	mu  sync.Mutex
+	app *app
+}
+
+func newRestartable(t *testing.T, cfg Config) *restartable {
+	a, err := newApp(cfg, sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.start()
+	cfg.HTTPAddr = a.listener.Addr().String() // the same port after a restart
+	return &restartable{t: t, cfg: cfg, url: a.URL(), app: a}
+}
+
+func (r *restartable) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.close()
+}
+
+func (r *restartable) close() {
+	if r.app == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.app.close(ctx); err != nil {
+		r.t.Error(err)
+	}
+	r.app = nil
+}
+
+// restart closes the server and starts a new one in its place, retrying the listen for a
+// moment in case the old socket is not released yet.
+func (r *restartable) restart() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.close()
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var a *app
+		if a, err = newApp(r.cfg, sfutest.Logger()); err == nil {
+			a.start()
+			r.app = a
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+	}
+}

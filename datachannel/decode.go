@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
 // MaxIDLen bounds client-chosen ids (envelope id, bid ids, gift keys).
 const MaxIDLen = 64
+
+// idPeekBytes is how much of an oversized message [peekID] reads: room enough for the
+// envelope fields a client writes before its payload (v, type, a 64-byte id, room, from).
+const idPeekBytes = 512
 
 // Decode parses one client message of at most limit bytes, sent by identity (empty for an
 // anonymous viewer) on a connection to room.
@@ -22,19 +27,23 @@ const MaxIDLen = 64
 //
 // Every error wraps one of the package's sentinels, so [codeOf] gives its wire code. The
 // returned envelope carries whatever id was read, even on error, so the error event can
-// reference it.
+// reference it: a client matches answers by id. An oversized message gets the id
+// [peekID] finds; bad JSON that is still one well-formed object (unknown or mistyped
+// fields, data after it) gets the id the decoder read; a syntax error gets none.
 func Decode(data []byte, limit int, room, identity string) (*Envelope, error) {
 	if len(data) > limit {
-		return &Envelope{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), limit)
+		return &Envelope{ID: peekID(data)}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), limit)
 	}
 	env := &Envelope{}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(env); err != nil {
-		return &Envelope{}, fmt.Errorf("%w: %v", ErrBadJSON, err)
+		// encoding/json reads every field it knows before it reports an unknown or
+		// mistyped one; on a syntax error it fills nothing, so the id is empty.
+		return idOnly(env), fmt.Errorf("%w: %v", ErrBadJSON, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return &Envelope{}, fmt.Errorf("%w: data after the envelope", ErrBadJSON)
+		return idOnly(env), fmt.Errorf("%w: data after the envelope", ErrBadJSON)
 	}
 	if len(env.ID) > MaxIDLen {
 		return &Envelope{}, fmt.Errorf("%w: id longer than %d bytes", ErrBadPayload, MaxIDLen)
@@ -64,6 +73,43 @@ func Decode(data []byte, limit int, room, identity string) (*Envelope, error) {
 	}
 	env.From, env.Room = identity, room
 	return env, nil
+}
+
+// idOnly is a refused envelope reduced to its id, the one field an error answer uses; an
+// id too long to be one is dropped.
+func idOnly(env *Envelope) *Envelope {
+	if len(env.ID) > MaxIDLen {
+		return &Envelope{}
+	}
+	return &Envelope{ID: env.ID}
+}
+
+// peekID reads the id of a message too large to decode, so its too_large error can
+// answer it. Only the first idPeekBytes are read, token by token, so the work is bounded
+// whatever the message holds. Like [Decode], it takes the last top-level key that
+// matches "id" without regard to case, and a null leaves the id as it was. Where the
+// window ends or the JSON breaks (usually inside the payload) it keeps what it found.
+func peekID(data []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(data[:min(len(data), idPeekBytes)]))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	id := ""
+	for {
+		key, err := dec.Token()
+		k, isKey := key.(string)
+		var v json.RawMessage
+		if err != nil || !isKey || dec.Decode(&v) != nil {
+			break // the object's end, the window's end, or broken JSON
+		}
+		if strings.EqualFold(k, "id") && json.Unmarshal(v, &id) != nil {
+			id = "" // not a string: the decoder would refuse it, so no id
+		}
+	}
+	if len(id) > MaxIDLen {
+		return ""
+	}
+	return id
 }
 
 // DecodePayload decodes env's payload strictly into v: it must be one JSON object with no

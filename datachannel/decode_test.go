@@ -52,6 +52,46 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// TestDecodeRefusalKeepsID checks that a message refused as too large or as bad JSON still
+// yields its id where it can be read, so the error answers it (docs/PROTOCOL.md, Errors).
+func TestDecodeRefusalKeepsID(t *testing.T) {
+	const limit = 256
+	big := `"payload":{"text":"` + strings.Repeat("x", limit) + `"}`
+	tests := []struct {
+		name, in, id string
+		want         error
+	}{
+		{"unknown field", `{"v":1,"type":"ping","id":"u1","admin":true}`, "u1", ErrBadJSON},
+		{"unknown field first", `{"admin":true,"v":1,"type":"ping","id":"u2"}`, "u2", ErrBadJSON},
+		{"wrong field type", `{"v":"1","type":"ping","id":"u3"}`, "u3", ErrBadJSON},
+		{"trailing data", `{"v":1,"type":"ping","id":"u4"} {}`, "u4", ErrBadJSON},
+		{"unknown field, long id", `{"v":1,"id":"` + strings.Repeat("i", MaxIDLen+1) + `","x":1}`, "", ErrBadJSON},
+		{"syntax error", `{"v":1,"type":"ping","id":"u5",`, "", ErrBadJSON},
+		{"too large", `{"v":1,"type":"chat.send","id":"big1",` + big + `}`, "big1", ErrTooLarge},
+		{"too large, key case and escapes", `{"v":1,"I\u0044":"big2",` + big + `}`, "big2", ErrTooLarge},
+		{"too large, last id wins", `{"id":"old","v":1,"id":"big3",` + big + `}`, "big3", ErrTooLarge},
+		{"too large, id in the window after the payload", `{"v":1,` + big + `,"id":"late"}`, "late", ErrTooLarge},
+		{"too large, id past the window after the payload", `{"v":1,"payload":{"text":"` + strings.Repeat("x", idPeekBytes) + `"},"id":"far"}`, "", ErrTooLarge},
+		{"too large, id only nested", `{"v":1,"payload":{"id":"inner","text":"` + strings.Repeat("x", limit) + `"}}`, "", ErrTooLarge},
+		{"too large, id not a string", `{"v":1,"id":7,` + big + `}`, "", ErrTooLarge},
+		{"too large, long id", `{"v":1,"id":"` + strings.Repeat("i", MaxIDLen+1) + `",` + big + `}`, "", ErrTooLarge},
+		{"too large, id past the window", `{"v":1,"room":"` + strings.Repeat("r", idPeekBytes) + `","id":"far"}`, "", ErrTooLarge},
+		{"too large, not JSON", strings.Repeat("{", limit+1), "", ErrTooLarge},
+		{"too large, an array", `["id","a",` + big + `]`, "", ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := Decode([]byte(tt.in), limit, "show", "alice")
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if env.ID != tt.id {
+				t.Fatalf("id = %q, want %q", env.ID, tt.id)
+			}
+		})
+	}
+}
+
 func TestDecodeAnonymousCannotClaimIdentity(t *testing.T) {
 	_, err := Decode([]byte(`{"v":1,"type":"ping","from":"host"}`), 100, "show", "")
 	if !errors.Is(err, ErrForgedFrom) {
@@ -96,6 +136,9 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"auction.bid","id":"b","mediaTime":12,"payload":{"lotId":"l","bidId":"x","amount":100}}`,
 		`{"v":1,"type":"chat.send","from":"alice","payload":{"text":"hi"}}`,
 		`{"v":2}`, `[]`, `{"v":1,"type":"chat.send","payload":{}} x`,
+		`{"v":1,"type":"ping","id":"u","admin":true}`,
+		`{"v":1,"type":"chat.send","id":"big","payload":{"text":"` + strings.Repeat("x", 600) + `"}}`,
+		`{"iD":"a","v":1,"type":"ping","Id":null,"id":"b"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -103,6 +146,10 @@ func FuzzDecode(f *testing.F) {
 		env, err := Decode(data, 512, "show", "alice")
 		if env == nil {
 			t.Fatal("nil envelope")
+		}
+		checkTooLarge(t, data, env, err)
+		if len(env.ID) > MaxIDLen {
+			t.Fatalf("an id of %d bytes came back", len(env.ID))
 		}
 		if err != nil {
 			if codeOf(err) == CodeInternal {
@@ -117,4 +164,19 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoding: %v", err)
 		}
 	})
+}
+
+// checkTooLarge decodes data again with a limit it exceeds, so every fuzz input goes
+// through the id scan of an oversized message. The scan must find the id a full decode
+// found (env, err) whenever the whole message lies in its window, and never anything
+// longer than an id may be.
+func checkTooLarge(t *testing.T, data []byte, env *Envelope, err error) {
+	t.Helper()
+	big, bigErr := Decode(data, len(data)-1, "show", "alice")
+	if !errors.Is(bigErr, ErrTooLarge) || big == nil || len(big.ID) > MaxIDLen {
+		t.Fatalf("too large: %+v %v", big, bigErr)
+	}
+	if err == nil && len(data) <= idPeekBytes && big.ID != env.ID {
+		t.Fatalf("the scan read id %q, the decoder %q", big.ID, env.ID)
+	}
 }

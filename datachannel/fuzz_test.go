@@ -1,6 +1,7 @@
 package datachannel
 
 import (
+	"strings"
 	"testing"
 
 	"go.uber.org/zap"
@@ -25,6 +26,8 @@ func FuzzReceive(f *testing.F) {
 		`{"v":1,"type":"chat.mute","id":"8","payload":{"identity":"x","seconds":5}}`,
 		`{"v":1,"type":"alert.show","id":"9","payload":{"kind":"k","text":"t"}}`,
 		`{"v":1,"type":"sync","id":"10"}`,
+		`{"v":1,"type":"ping","id":"11","admin":true}`,
+		`{"v":1,"type":"chat.send","id":"12","payload":{"text":"` + strings.Repeat("x", 5000) + `"}}`,
 	} {
 		f.Add([]byte(s))
 	}

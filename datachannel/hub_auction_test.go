@@ -50,8 +50,13 @@ func TestAuctionEndToEnd(t *testing.T) {
 	viewer := join(t, h, nil)
 
 	openLot(t, host, "lot1", 60_000)
-	if s := viewer.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot1" }); s["open"] != true || num(s["minNext"]) != 100 {
+	// Before the first bid the high bid is present and empty, and the start price is next.
+	s := viewer.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot1" })
+	if hb, ok := s["highBidder"]; s["open"] != true || num(s["minNext"]) != 100 || !ok || hb != "" {
 		t.Fatalf("opened lot %v", s)
+	}
+	if ha, ok := s["highAmount"]; !ok || ha != float64(0) {
+		t.Fatalf("opened lot without highAmount 0: %v", s)
 	}
 	alice.sendEnv(bidEnv("lot1", "a1", 100, 1_699_999_999_800))
 	ack := alice.wantAck("a1")
@@ -289,12 +294,14 @@ func TestGiftsAreIdempotent(t *testing.T) {
 	viewer := join(t, h, nil)
 	g := giftSend{Key: "k1", Gift: "rose", Amount: 500, Currency: "EUR", Message: "gg"}
 	alice.send(TypeGiftSend, "g1", g)
-	if a := alice.wantAck("g1"); a["duplicate"] != false {
-		t.Fatalf("ack %v", a)
+	first := alice.wantAck("g1")
+	if first["duplicate"] != false || num(first["logSeq"]) == 0 {
+		t.Fatalf("ack %v", first)
 	}
+	// The retry's ack names the record the first attempt stored, as a bid's retry does.
 	alice.send(TypeGiftSend, "g1-retry", g)
-	if a := alice.wantAck("g1-retry"); a["duplicate"] != true {
-		t.Fatalf("retry ack %v", a)
+	if a := alice.wantAck("g1-retry"); a["duplicate"] != true || a["key"] != "k1" || num(a["logSeq"]) != num(first["logSeq"]) {
+		t.Fatalf("retry ack %v, first %v", a, first)
 	}
 	g.Amount = 900
 	alice.send(TypeGiftSend, "g1-other", g)
@@ -311,6 +318,41 @@ func TestGiftsAreIdempotent(t *testing.T) {
 	for _, e := range viewer.drain() {
 		if e.Type == TypeGiftAlert {
 			t.Fatal("a retried gift was announced twice")
+		}
+	}
+}
+
+// TestGiftRetryAfterRestart: a gift retried after the server restarted (the room rebuilt
+// from the durable gift log) is still a duplicate, acked with the original logSeq.
+func TestGiftRetryAfterRestart(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		b := bus.NewMemory()
+		giftRetryAfterRestart(t, b, b)
+	})
+	t.Run("nats", func(t *testing.T) {
+		url := natsServer(t)
+		giftRetryAfterRestart(t, openNATS(t, url), openNATS(t, url))
+	})
+}
+
+func giftRetryAfterRestart(t *testing.T, b1, b2 bus.Bus) {
+	h1 := newTestHub(t, hubOpts{bus: b1})
+	alice := join(t, h1, claims("alice", true, false))
+	g := giftSend{Key: "k1", Gift: "rose", Amount: 500, Currency: "EUR"}
+	alice.send(TypeGiftSend, "g1", g)
+	first := alice.wantAck("g1")
+	h1.Close()
+
+	h2 := newTestHub(t, hubOpts{bus: b2})
+	alice2 := join(t, h2, claims("alice", true, false))
+	viewer := join(t, h2, nil)
+	alice2.send(TypeGiftSend, "g1-retry", g)
+	if a := alice2.wantAck("g1-retry"); a["duplicate"] != true || num(a["logSeq"]) == 0 || num(a["logSeq"]) != num(first["logSeq"]) {
+		t.Fatalf("retry after restart %v, first %v", a, first)
+	}
+	for _, e := range viewer.drain() {
+		if e.Type == TypeGiftAlert {
+			t.Fatal("a retried gift was announced again after the restart")
 		}
 	}
 }

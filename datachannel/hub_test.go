@@ -1,6 +1,7 @@
 package datachannel
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -101,6 +102,26 @@ func TestBadInput(t *testing.T) {
 	for _, e := range bob.drain() {
 		if e.Type == TypeError || e.Type == TypeChatMessage {
 			t.Fatalf("bob got %s %s", e.Type, e.Payload)
+		}
+	}
+}
+
+// TestRefusedMessagesAnswerTheirID: a message refused before or while parsing (too large,
+// an unknown envelope field) is answered under its id, with ref, so the client knows which
+// of its messages failed.
+func TestRefusedMessagesAnswerTheirID(t *testing.T) {
+	h := newTestHub(t, hubOpts{})
+	c := join(t, h, claims("alice", true, false))
+	tests := []struct{ id, msg, code string }{
+		{"big-1", `{"v":1,"type":"chat.send","id":"big-1","payload":{"text":"` + strings.Repeat("x", 5000) + `"}}`, CodeTooLarge},
+		{"odd-1", `{"v":1,"type":"chat.send","id":"odd-1","admin":true,"payload":{"text":"hi"}}`, CodeBadJSON},
+	}
+	for _, tt := range tests {
+		c.raw([]byte(tt.msg))
+		env := c.next(TypeError)
+		var p ErrorPayload
+		if err := json.Unmarshal(env.Payload, &p); err != nil || p.Code != tt.code || env.ID != tt.id || p.Ref != tt.id {
+			t.Errorf("%s: error id %q payload %s, want code %s with id and ref %q", tt.code, env.ID, env.Payload, tt.code, tt.id)
 		}
 	}
 }

@@ -99,11 +99,15 @@ func (r *room) onRemote(env *Envelope) {
 		_ = json.Unmarshal(env.Payload, &p)
 		_ = r.chat.SetSlowMode(time.Duration(p.Seconds) * time.Second)
 	case TypeGiftAlert:
-		// Remember the gift so a retry sent to this node is recognised, not announced again.
-		// (The payload's key, from, gift, amount, currency and message are gift.Gift's.)
-		var g gift.Gift
-		if json.Unmarshal(env.Payload, &g) == nil {
-			_, _, _ = r.gifts.Record(g)
+		// Remember the gift so a retry sent to this node is recognised, not announced again,
+		// and acked with the gift's logSeq. (The payload's key, from, gift, amount, currency
+		// and message are gift.Gift's.)
+		var p struct {
+			gift.Gift
+			LogSeq uint64 `json:"logSeq"`
+		}
+		if json.Unmarshal(env.Payload, &p) == nil {
+			_, _, _ = r.gifts.Record(p.Gift, p.LogSeq)
 		}
 	}
 	r.relay(env)

@@ -57,12 +57,12 @@ func twoNodesChat(t *testing.T, b1, b2 bus.Bus) {
 	// A gift on node 1 is announced on node 2; its retry sent to node 2 is a duplicate.
 	g := giftSend{Key: "k", Gift: "rose", Amount: 300, Currency: "EUR"}
 	alice.send(TypeGiftSend, "g", g)
-	alice.wantAck("g")
+	first := alice.wantAck("g")
 	bob.nextWhere(TypeGiftAlert, func(p map[string]any) bool { return p["from"] == "alice" })
 	alice2 := join(t, h2, claims("alice", true, false))
 	alice2.send(TypeGiftSend, "g-retry", g)
-	if a := alice2.wantAck("g-retry"); a["duplicate"] != true {
-		t.Fatalf("retry on the other node: %v", a)
+	if a := alice2.wantAck("g-retry"); a["duplicate"] != true || num(a["logSeq"]) != num(first["logSeq"]) {
+		t.Fatalf("retry on the other node: %v, first %v", a, first)
 	}
 
 	host.send(TypeAlertShow, "al", alertShow{Kind: "follow", Text: "welcome"})

@@ -12,10 +12,21 @@ import (
 	"github.com/glintlive/glint/datachannel/usertext"
 )
 
+// giftAck is the ack of gift.send. LogSeq is the gift's record in the room's gift log, the
+// first attempt's for a retry (as for a bid), so a client that lost the first ack still
+// learns where its gift is. It is left out only for a retry of a gift this node heard of
+// from an older node's gift.alert, which did not carry it.
+type giftAck struct {
+	Key       string `json:"key"`
+	LogSeq    uint64 `json:"logSeq,omitempty"`
+	Duplicate bool   `json:"duplicate"`
+}
+
 // onGift makes a gift durable, then records and announces it; the sender's ack goes out
 // only after the bus stored it. The host's backend hears of it from the log (bus.Consume
-// in the gift webhook), not from here, so a crash after the append loses nothing. A retry with the same key is acknowledged again, with
-// duplicate set, and announced once.
+// in the gift webhook), not from here, so a crash after the append loses nothing. A retry
+// with the same key is acknowledged again, with duplicate set and the original logSeq,
+// and announced once.
 func (r *room) onGift(c *Conn, env *Envelope) error {
 	var p giftSend
 	if err := DecodePayload(env, &p); err != nil {
@@ -31,7 +42,7 @@ func (r *room) onGift(c *Conn, env *Envelope) error {
 		if err != nil {
 			return err
 		}
-		c.ack(env, map[string]any{"key": prev.Key, "duplicate": true})
+		c.ack(env, giftAck{Key: prev.Key, LogSeq: prev.Seq, Duplicate: true})
 		return nil
 	}
 	g.At = now
@@ -42,12 +53,14 @@ func (r *room) onGift(c *Conn, env *Envelope) error {
 	}
 	// With ack.Duplicate an earlier attempt stored it but was never acknowledged or
 	// announced; both happen now.
-	if _, _, err := r.gifts.Record(g); err != nil {
+	if _, _, err := r.gifts.Record(g, ack.Seq); err != nil {
 		return err
 	}
+	// logSeq lets other nodes answer a retry sent to them with it (see onRemote).
 	r.broadcast(TypeGiftAlert, g.From, map[string]any{"key": g.Key, "from": g.From, "name": c.name, "gift": g.Name,
-		"amount": g.Amount, "currency": g.Currency, "message": g.Message, "giftMediaTime": g.MediaTime}, classStream, "")
-	c.ack(env, map[string]any{"key": g.Key, "logSeq": ack.Seq, "duplicate": false})
+		"amount": g.Amount, "currency": g.Currency, "message": g.Message, "giftMediaTime": g.MediaTime,
+		"logSeq": ack.Seq}, classStream, "")
+	c.ack(env, giftAck{Key: g.Key, LogSeq: ack.Seq})
 	return nil
 }
 
@@ -88,7 +101,7 @@ func (r *room) restore() {
 	err := r.hub.bus.Replay(ctx, bus.GiftLog(r.name), 0, func(rec bus.Record) error {
 		var g gift.Gift
 		if json.Unmarshal(rec.Data, &g) == nil {
-			_, _, _ = r.gifts.Record(g)
+			_, _, _ = r.gifts.Record(g, rec.Seq)
 		}
 		return nil
 	})

@@ -1,7 +1,9 @@
 package auction
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -202,6 +204,21 @@ func TestSnapshotHidesReserve(t *testing.T) {
 	snap := l.Snapshot()
 	if !snap.HasReserve || snap.ReserveMet || snap.HighBidder != "a" || snap.MinNext != 110 || !snap.Open {
 		t.Fatalf("snapshot %+v", snap)
+	}
+}
+
+// TestSnapshotBeforeFirstBid: a lot without bids still sends highBidder and highAmount
+// (empty and 0, as docs/PROTOCOL.md says), and the start price as the next minimum.
+func TestSnapshotBeforeFirstBid(t *testing.T) {
+	l, _ := Open(spec(), t0)
+	b, err := json.Marshal(l.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"highBidder":""`, `"highAmount":0`, `"minNext":100`, `"bids":0`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("snapshot %s lacks %s", b, want)
+		}
 	}
 }
 

@@ -2,6 +2,8 @@ package auction
 
 // Snapshot is a lot's public state, enough for a client that missed events to redraw it.
 // The reserve amount stays secret; only whether there is one and whether it is met shows.
+// HighBidder and HighAmount are always sent ("" and 0 before the first bid), as the
+// protocol lists them: a client reading the state need not guess at a missing field.
 type Snapshot struct {
 	LotID      string `json:"lotId"`
 	Title      string `json:"title,omitempty"`
@@ -13,8 +15,8 @@ type Snapshot struct {
 	Extensions int    `json:"extensions"`
 	Open       bool   `json:"open"`
 	Bids       int    `json:"bids"`
-	HighBidder string `json:"highBidder,omitempty"`
-	HighAmount int64  `json:"highAmount,omitempty"`
+	HighBidder string `json:"highBidder"`
+	HighAmount int64  `json:"highAmount"`
 	MinNext    int64  `json:"minNext"`
 	Winner     string `json:"winner,omitempty"`
 	Sold       bool   `json:"sold"`

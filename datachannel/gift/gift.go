@@ -42,65 +42,74 @@ func (g Gift) same(o Gift) bool {
 		g.Currency == o.Currency && g.Message == o.Message
 }
 
+// Entry is a recorded gift and the sequence of its record in the room's gift log, which
+// a retry's ack repeats; 0 where the sequence is unknown.
+type Entry struct {
+	Gift
+	Seq uint64
+}
+
 // Ledger remembers the gifts of a room, by (sender, key). Not safe for concurrent use.
 type Ledger struct {
 	max   int
-	byKey map[[2]string]Gift
+	byKey map[[2]string]Entry
 	fifo  [][2]string
 	total map[string]int64 // currency -> sum
 }
 
 // NewLedger returns a ledger that remembers the last max keys for idempotency.
 func NewLedger(max int) *Ledger {
-	return &Ledger{max: max, byKey: map[[2]string]Gift{}, total: map[string]int64{}}
+	return &Ledger{max: max, byKey: map[[2]string]Entry{}, total: map[string]int64{}}
 }
 
 // Check validates g and says whether it is a retry of a gift already recorded (then the
-// recorded gift is returned). A key reused for another gift is ErrKeyReused.
-func (l *Ledger) Check(g Gift) (Gift, bool, error) {
+// recorded entry is returned). A key reused for another gift is ErrKeyReused.
+func (l *Ledger) Check(g Gift) (Entry, bool, error) {
 	if prev, ok := l.byKey[[2]string{g.From, g.Key}]; ok {
 		if !prev.same(g) {
-			return Gift{}, false, ErrKeyReused
+			return Entry{}, false, ErrKeyReused
 		}
 		return prev, true, nil
 	}
 	switch {
 	case g.From == "" || g.Key == "" || len(g.Key) > MaxKeyLen:
-		return Gift{}, false, fmt.Errorf("%w: a gift needs a sender and a key of 1..%d bytes", ErrInvalid, MaxKeyLen)
+		return Entry{}, false, fmt.Errorf("%w: a gift needs a sender and a key of 1..%d bytes", ErrInvalid, MaxKeyLen)
 	case g.Amount <= 0 || g.Amount > MaxAmount:
-		return Gift{}, false, fmt.Errorf("%w: amount must be 1..%d", ErrInvalid, MaxAmount)
+		return Entry{}, false, fmt.Errorf("%w: amount must be 1..%d", ErrInvalid, MaxAmount)
 	case !currency(g.Currency):
-		return Gift{}, false, fmt.Errorf("%w: currency must be three upper-case letters", ErrInvalid)
+		return Entry{}, false, fmt.Errorf("%w: currency must be three upper-case letters", ErrInvalid)
 	case len(g.Message) > MaxMessageLen:
-		return Gift{}, false, fmt.Errorf("%w: message is at most %d bytes", ErrInvalid, MaxMessageLen)
+		return Entry{}, false, fmt.Errorf("%w: message is at most %d bytes", ErrInvalid, MaxMessageLen)
 	case len(g.Name) > MaxNameLen:
-		return Gift{}, false, fmt.Errorf("%w: gift name is at most %d bytes", ErrInvalid, MaxNameLen)
+		return Entry{}, false, fmt.Errorf("%w: gift name is at most %d bytes", ErrInvalid, MaxNameLen)
 	}
 	if err := usertext.Check(g.Message, usertext.Lines); err != nil {
-		return Gift{}, false, fmt.Errorf("%w: message: %w", ErrInvalid, err)
+		return Entry{}, false, fmt.Errorf("%w: message: %w", ErrInvalid, err)
 	}
 	if err := usertext.Check(g.Name, usertext.Line); err != nil {
-		return Gift{}, false, fmt.Errorf("%w: gift name: %w", ErrInvalid, err)
+		return Entry{}, false, fmt.Errorf("%w: gift name: %w", ErrInvalid, err)
 	}
-	return g, false, nil
+	return Entry{Gift: g}, false, nil
 }
 
-// Record stores a gift that passed Check (and was made durable), forgetting the oldest key
-// beyond the ledger's size. A retry returns the recorded gift with dup set.
-func (l *Ledger) Record(g Gift) (rec Gift, dup bool, err error) {
+// Record stores a gift that passed Check and was made durable as record seq of the gift
+// log (0 if unknown), forgetting the oldest key beyond the ledger's size. A retry returns
+// the recorded entry, with the first record's sequence, and dup set.
+func (l *Ledger) Record(g Gift, seq uint64) (rec Entry, dup bool, err error) {
 	rec, dup, err = l.Check(g)
 	if err != nil || dup {
 		return rec, dup, err
 	}
+	rec.Seq = seq
 	k := [2]string{g.From, g.Key}
-	l.byKey[k] = g
+	l.byKey[k] = rec
 	l.fifo = append(l.fifo, k)
 	if len(l.fifo) > l.max {
 		delete(l.byKey, l.fifo[0])
 		l.fifo = l.fifo[1:]
 	}
 	l.total[g.Currency] += g.Amount
-	return g, false, nil
+	return rec, false, nil
 }
 
 // Total is the sum of recorded gifts in a currency.

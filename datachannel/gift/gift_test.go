@@ -33,7 +33,7 @@ func TestLedger(t *testing.T) {
 	}
 	l := NewLedger(100)
 	for _, tt := range tests {
-		_, dup, err := l.Record(tt.in)
+		_, dup, err := l.Record(tt.in, 1)
 		if dup != tt.dup || !errors.Is(err, tt.err) {
 			t.Errorf("%s: dup=%v err=%v, want %v %v", tt.name, dup, err, tt.dup, tt.err)
 		}
@@ -46,7 +46,7 @@ func TestLedger(t *testing.T) {
 func TestLedgerForgetsOldestKeys(t *testing.T) {
 	l := NewLedger(2)
 	for _, k := range []string{"1", "2", "3"} {
-		if _, _, err := l.Record(Gift{Key: k, From: "a", Amount: 1, Currency: "USD"}); err != nil {
+		if _, _, err := l.Record(Gift{Key: k, From: "a", Amount: 1, Currency: "USD"}, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -55,5 +55,21 @@ func TestLedgerForgetsOldestKeys(t *testing.T) {
 	}
 	if _, dup, _ := l.Check(Gift{Key: "1", From: "a", Amount: 1, Currency: "USD"}); dup {
 		t.Fatal("oldest key should be forgotten beyond the ledger's size")
+	}
+}
+
+// TestLedgerKeepsLogSeq: a retry is answered with the sequence of the first record, so
+// its ack can name it; a later record of the same gift does not move it.
+func TestLedgerKeepsLogSeq(t *testing.T) {
+	l := NewLedger(10)
+	g := Gift{Key: "k", From: "a", Amount: 1, Currency: "USD"}
+	if e, dup, err := l.Record(g, 77); err != nil || dup || e.Seq != 77 {
+		t.Fatalf("record: %+v %v %v", e, dup, err)
+	}
+	if e, dup, err := l.Check(g); err != nil || !dup || e.Seq != 77 || e.Key != "k" {
+		t.Fatalf("check of a retry: %+v %v %v", e, dup, err)
+	}
+	if e, dup, err := l.Record(g, 80); err != nil || !dup || e.Seq != 77 {
+		t.Fatalf("record of a retry: %+v %v %v", e, dup, err)
 	}
 }

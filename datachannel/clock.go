@@ -31,6 +31,28 @@ func stamp(mc MediaClock, now time.Time) int64 {
 	return now.UnixMilli()
 }
 
+// actedEarliest and actedLatest bound a client's own mediaTime around the live edge (ms):
+// a viewer acts on a frame up to a few seconds old (an LL-HLS viewer's), a host on what
+// its camera sees now, which the room has not forwarded yet (encode and network: ~4–120
+// ms). A clock further off is clamped, so that no client can place an event far from now.
+const (
+	actedEarliest = 5000
+	actedLatest   = 1000
+)
+
+// actedAt is the mediaTime of an event a client caused: the capture time of what it saw
+// when it acted (its envelope's mediaTime), so that players show the event on that frame;
+// the live edge when it sent none. Without this the event would be stamped with the live
+// edge, which lags what a host saw by its encode and uplink delay, and every viewer would
+// show the host's alert frames before the host fired it.
+func actedAt(sent int64, mc MediaClock, now time.Time) int64 {
+	edge := stamp(mc, now)
+	if sent <= 0 {
+		return edge
+	}
+	return min(max(sent, edge-actedEarliest), edge+actedLatest)
+}
+
 // MediaClockMapping tells one WebRTC viewer how its own outgoing RTP timestamps map to
 // the capture clock: the frame with RTPTimestamp was captured at MediaTime (unix ms).
 type MediaClockMapping struct {

@@ -54,3 +54,30 @@ func TestSendMediaClock(t *testing.T) {
 		t.Fatalf("media.clock %v", p)
 	}
 }
+
+// TestAlertOnTheHostsFrame: a host's alert carries the capture time of what the host saw
+// when it fired it (its own mediaTime, ahead of the live edge by the encode and uplink
+// delay), bounded around the live edge; without one it is the live edge.
+func TestAlertOnTheHostsFrame(t *testing.T) {
+	const edge = 1_650_000_000_000
+	clocks := func(string) MediaClock { return MediaClockFunc(func() (int64, bool) { return edge, true }) }
+	h := newTestHub(t, hubOpts{opts: Options{Clocks: clocks}})
+	host := join(t, h, claims("host", true, true))
+	viewer := join(t, h, claims("v", false, false))
+	for _, c := range []struct {
+		sent, want int64
+	}{
+		{0, edge},                    // no mediaTime: the live edge
+		{edge + 80, edge + 80},       // what the host saw, ahead of what the room forwarded
+		{edge - 1200, edge - 1200},   // an admin watching a second behind
+		{edge + 60_000, edge + 1000}, // a clock a minute ahead: clamped
+		{edge - 60_000, edge - 5000}, // a minute behind: clamped
+	} {
+		host.sendEnv(&Envelope{Type: TypeAlertShow, ID: "a", MediaTime: c.sent,
+			Payload: mustPayload(alertShow{Kind: "k", Text: "t"})})
+		host.wantAck("a")
+		if got := viewer.next(TypeAlert).MediaTime; got != c.want {
+			t.Errorf("alert sent with mediaTime %d: stamped %d, want %d", c.sent, got, c.want)
+		}
+	}
+}

@@ -231,8 +231,17 @@ func (r *room) encodeFor(typ, id string, payload any) []byte {
 // encodes it once and queues it on every connection. State events are also kept as the
 // latest state for their key, for connections that must resync.
 func (r *room) broadcast(typ, from string, payload any, cl class, key string) *Envelope {
+	return r.broadcastAt(typ, from, payload, cl, key, 0)
+}
+
+// broadcastAt is broadcast with the event's mediaTime given (0: the live edge, as
+// broadcast).
+func (r *room) broadcastAt(typ, from string, payload any, cl class, key string, mediaTime int64) *Envelope {
 	r.seq++
 	env := r.envelope(typ, "", from, payload)
+	if mediaTime != 0 {
+		env.MediaTime = mediaTime
+	}
 	env.Seq = r.seq
 	data, _ := json.Marshal(env)
 	if cl == classState {

@@ -83,7 +83,7 @@ func (r *room) onAlert(c *Conn, env *Envelope) error {
 	if err := usertext.Check(p.Text, usertext.Lines); err != nil {
 		return fmt.Errorf("%w: text: %w", ErrBadPayload, err)
 	}
-	r.broadcast(TypeAlert, c.identity, p, classStream, "")
+	r.broadcastAt(TypeAlert, c.identity, p, classStream, "", actedAt(env.MediaTime, r.clock, r.hub.now()))
 	c.ack(env, nil)
 	return nil
 }

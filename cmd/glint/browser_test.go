@@ -100,8 +100,8 @@ func runBrowserScript(t *testing.T, script string, extra func(a *app, room strin
 	a, stop := startApp(t, cfg)
 	defer stop()
 	attempts := 1
-	if strings.Contains(script, "simulcast") || strings.Contains(script, "hls_latency") {
-		attempts = 2 // see TestBrowserSimulcast and TestBrowserLLHLS
+	if strings.Contains(script, "simulcast") || strings.Contains(script, "hls_latency") || strings.Contains(script, "frame_accuracy") {
+		attempts = 2 // see TestBrowserSimulcast, TestBrowserLLHLS and TestBrowserFrameAccuracy
 	}
 	for i := 1; ; i++ {
 		room := fmt.Sprintf("browser%d", i)

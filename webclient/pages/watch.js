@@ -205,6 +205,7 @@ player.onFrameEvent(({ envelope: env, late, offsetMs }) => {
   if (text) flash(text, pl.durationMs || 4000);
 });
 
+ix.on('media.clock', () => count('media.clock'));
 ix.on('presence', ({ viewers }) => ($('viewers').textContent = `${viewers} watching`));
 
 player.play().catch((err) => showError(null, err));

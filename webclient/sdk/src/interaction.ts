@@ -62,7 +62,11 @@ export interface InteractionEvents {
 export interface InteractionOptions {
   /** How long a request may wait for its answer, reconnects included (default 10 s). */
   timeoutMs?: number;
-  /** The capture time of the frame on screen, stamped on bids and gifts. */
+  /**
+   * The capture time (host clock, unix ms) of what this user sees: the frame on screen for a
+   * viewer, now for a host watching its own camera. Stamped on bids, gifts and the host's
+   * alerts, lots and polls, so that they are shown on the frame they were made on.
+   */
   mediaTime?: () => number | undefined;
 }
 
@@ -328,9 +332,9 @@ export class Interaction extends Emitter<InteractionEvents> {
 
   readonly poll = {
     open: (o: { pollId?: string; question: string; options: string[]; durationMs: number }) =>
-      this.request('poll.open', { pollId: o.pollId ?? uniqueId('poll'), question: o.question, options: o.options, durationMs: o.durationMs }),
+      this.request('poll.open', { pollId: o.pollId ?? uniqueId('poll'), question: o.question, options: o.options, durationMs: o.durationMs }, this.mediaTime()),
     vote: (pollId: string, option: number) => this.request('poll.vote', { pollId, option }),
-    close: (pollId: string) => this.request('poll.close', { pollId }),
+    close: (pollId: string) => this.request('poll.close', { pollId }, this.mediaTime()),
   };
 
   readonly qna = {
@@ -350,13 +354,13 @@ export class Interaction extends Emitter<InteractionEvents> {
       reserve?: number;
       snipeWindowMs?: number;
       snipeExtendMs?: number;
-    }) => this.request('auction.open', { ...o, lotId: o.lotId ?? uniqueId('lot') }),
+    }) => this.request('auction.open', { ...o, lotId: o.lotId ?? uniqueId('lot') }, this.mediaTime()),
     /**
      * bid offers amount (minor units) for lotId. The bidId makes it idempotent: pass the
      * same one to retry a bid whose answer you never got; one is made when left out.
      */
     bid: (lotId: string, amount: number, bidId = uniqueId('bid')) => this.request<BidAck>('auction.bid', { lotId, bidId, amount }, this.mediaTime()),
-    close: (lotId: string) => this.request('auction.close', { lotId }),
+    close: (lotId: string) => this.request('auction.close', { lotId }, this.mediaTime()),
   };
 
   /** gift sends a gift; the key makes it idempotent (one is made when left out). */
@@ -368,7 +372,7 @@ export class Interaction extends Emitter<InteractionEvents> {
 
   /** alert shows an on-screen alert to everyone (roomAdmin). */
   alert(kind: string, text: string, durationMs = 5000): Promise<Record<string, unknown>> {
-    return this.request('alert.show', { kind, text, durationMs });
+    return this.request('alert.show', { kind, text, durationMs }, this.mediaTime());
   }
 
   /** sync asks for the join state again. */

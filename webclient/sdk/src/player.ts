@@ -117,13 +117,25 @@ export class Player extends Emitter<PlayerEvents> {
     this.opts = { fallback: 'auto', statsIntervalMs: 1000, webrtcRetryMs: 30_000, deadAfterMs: 2500, ...opts };
     this.iceServers = opts.iceServers;
     this.interaction = new Interaction({ mediaTime: () => this.frameTime });
-    this.scheduler = new FrameScheduler((e) => this.frameListeners.forEach((cb) => cb(e)), opts.frameEvents);
+    this.scheduler = new FrameScheduler((e) => {
+      for (const cb of this.frameListeners) {
+        try {
+          cb(e);
+        } catch (err) {
+          console.error('glint: an onFrameEvent callback threw', err); // and the others still run
+        }
+      }
+    }, opts.frameEvents);
     this.interaction.on('media.clock', (c) => (this.clock = c));
     this.interaction.on('envelope', (env) => {
       if (!NOT_ON_FRAME.has(env.type)) this.scheduler.push(env);
     });
     this.interaction.on('room', (r) => this.onRoom(r));
   }
+
+  // A page going away ends its session on the server at once (WHEP DELETE, sent with
+  // keepalive) instead of leaving it to time out.
+  private readonly onPageHide = () => this.close();
 
   /**
    * play starts playing and keeps playing until close(): it reconnects, waits for the host
@@ -133,6 +145,7 @@ export class Player extends Emitter<PlayerEvents> {
   play(): Promise<void> {
     this.started ??= new Promise<void>((resolve, reject) => {
       this.scheduler.start();
+      globalThis.addEventListener?.('pagehide', this.onPageHide);
       this.watchFrames();
       this.startStats();
       if (this.opts.fallback === 'always') this.mode = 'hls';
@@ -169,6 +182,7 @@ export class Player extends Emitter<PlayerEvents> {
   close(): void {
     if (this.state === 'closed') return;
     this.abort.abort(new GlintError('closed', 'the player was closed'));
+    globalThis.removeEventListener?.('pagehide', this.onPageHide);
     clearInterval(this.statsTimer);
     this.conn?.close();
     this.hls?.destroy();
@@ -275,10 +289,17 @@ export class Player extends Emitter<PlayerEvents> {
   private async openWebRTC(): Promise<Conn> {
     if (typeof RTCPeerConnection === 'undefined') throw new GlintError('unsupported', 'this browser has no WebRTC');
     this.iceServers ??= await discoverIceServers(this.opts, 'whep', this.abort.signal);
+    // The new session's media.clock may come as soon as its channel opens, before this
+    // returns: forget the old mapping now, not after.
+    this.clock = null;
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     pc.addTransceiver('audio', { direction: 'recvonly' });
     pc.addTransceiver('video', { direction: 'recvonly' });
     const dc = openDataChannel(pc);
+    const transport = { send: (t: string) => dc.send(t) };
+    // Set before the connection is up: the channel may open before openWebRTC goes on.
+    dc.onopen = () => this.interaction.attach(transport);
+    dc.onmessage = (e) => typeof e.data === 'string' && this.interaction.receive(e.data);
     const stream = new MediaStream();
     pc.ontrack = (e) => {
       stream.addTrack(e.track);
@@ -288,7 +309,6 @@ export class Player extends Emitter<PlayerEvents> {
     let lose: (e: GlintError) => void = () => {};
     const lost = new Promise<never>((_, reject) => (lose = reject));
     lost.catch(() => {});
-    const transport = { send: (t: string) => dc.send(t) };
     const close = () => {
       this.interaction.detach(transport);
       dc.close();
@@ -328,8 +348,6 @@ export class Player extends Emitter<PlayerEvents> {
       if (s === 'failed' || s === 'closed') lose(new GlintError('ice', 'WebRTC: the connection was lost'));
       else if (s === 'disconnected') quietTimer = setTimeout(() => lose(new GlintError('ice', 'WebRTC: the connection was lost (disconnected)')), DISCONNECTED_MS);
     });
-    dc.onopen = () => this.interaction.attach(transport);
-    dc.onmessage = (e) => typeof e.data === 'string' && this.interaction.receive(e.data);
     dc.onclose = () => lose(new GlintError('ice', 'WebRTC: the server closed the session (lost)'));
     const watchdog = setInterval(() => {
       if (dc.readyState !== 'open') return;
@@ -361,7 +379,6 @@ export class Player extends Emitter<PlayerEvents> {
     this.hls = null;
     this.conn = conn;
     this.mode = 'webrtc';
-    this.clock = null;
     this.scheduler.reset();
     this.statsPrev = undefined;
     up();

@@ -62,7 +62,9 @@ const CONNECT_MS = 10_000;
 const PING_MS = 1000;
 
 export class Publisher extends Emitter<PublisherEvents> {
-  readonly interaction = new Interaction();
+  // A host sees its own camera: what it acts on was captured now, on the clock its RTCP
+  // sender reports carry (the browser's wall clock), which is the room's media clock.
+  readonly interaction = new Interaction({ mediaTime: () => (this.state === 'live' ? Date.now() : undefined) });
   state: PublisherState = 'idle';
   stream: MediaStream | null = null;
   pc: RTCPeerConnection | null = null;
@@ -83,6 +85,10 @@ export class Publisher extends Emitter<PublisherEvents> {
     });
   }
 
+  // A page going away ends the broadcast at once (WHIP DELETE, sent with keepalive):
+  // viewers are told 'ended' instead of waiting for the host to time out.
+  private readonly onPageHide = () => this.stop();
+
   /**
    * start captures (unless given a stream) and publishes; it resolves when the first
    * connection is up and rejects when capture or the server refuses. After that the
@@ -91,6 +97,7 @@ export class Publisher extends Emitter<PublisherEvents> {
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new GlintError('closed', `start: the publisher is ${this.state}`);
     this.setState('connecting');
+    globalThis.addEventListener?.('pagehide', this.onPageHide);
     try {
       this.stream = await this.capture();
       if (this.opts.preview) {
@@ -102,6 +109,7 @@ export class Publisher extends Emitter<PublisherEvents> {
       void this.run(lost);
     } catch (err) {
       const e = asError(err);
+      globalThis.removeEventListener?.('pagehide', this.onPageHide);
       this.setState('failed');
       this.emit('error', e);
       this.release();
@@ -113,6 +121,7 @@ export class Publisher extends Emitter<PublisherEvents> {
   stop(): void {
     if (this.state === 'stopped') return;
     this.abort.abort(new GlintError('closed', 'the publisher was stopped'));
+    globalThis.removeEventListener?.('pagehide', this.onPageHide);
     this.teardown();
     this.release();
     this.interaction.close();
@@ -171,6 +180,9 @@ export class Publisher extends Emitter<PublisherEvents> {
     }
     const dc = openDataChannel(pc);
     const transport = { send: (t: string) => dc.send(t) };
+    // Set before the connection is up: the channel may open before connect() goes on.
+    dc.onopen = () => this.interaction.attach(transport);
+    dc.onmessage = (e) => typeof e.data === 'string' && this.interaction.receive(e.data);
     let lose: (e: GlintError) => void = () => {};
     const lost = new Promise<never>((_, reject) => (lose = reject));
     lost.catch(() => {});
@@ -195,8 +207,6 @@ export class Publisher extends Emitter<PublisherEvents> {
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') lose(new GlintError('ice', 'WHIP: the connection was lost'));
     });
-    dc.onopen = () => this.interaction.attach(transport);
-    dc.onmessage = (e) => typeof e.data === 'string' && this.interaction.receive(e.data);
     dc.onclose = () => lose(new GlintError('ice', 'WHIP: the server closed the session'));
     watchdog = setInterval(() => {
       if (dc.readyState !== 'open') return;

@@ -46,7 +46,11 @@ export interface InteractionEvents {
 export interface InteractionOptions {
     /** How long a request may wait for its answer, reconnects included (default 10 s). */
     timeoutMs?: number;
-    /** The capture time of the frame on screen, stamped on bids and gifts. */
+    /**
+     * The capture time (host clock, unix ms) of what this user sees: the frame on screen for a
+     * viewer, now for a host watching its own camera. Stamped on bids, gifts and the host's
+     * alerts, lots and polls, so that they are shown on the frame they were made on.
+     */
     mediaTime?: () => number | undefined;
 }
 /** uniqueId is a random id for bids and gift keys (1..64 of A-Z a-z 0-9 . _ : -). */

@@ -88,6 +88,7 @@ export declare class Player extends Emitter<PlayerEvents> {
     private roomMissing;
     private roomMissingRetries;
     constructor(opts: PlayerOptions);
+    private readonly onPageHide;
     /**
      * play starts playing and keeps playing until close(): it reconnects, waits for the host
      * and falls back by itself. It resolves once the first connection is made (or the room

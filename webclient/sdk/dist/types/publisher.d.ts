@@ -65,6 +65,7 @@ export declare class Publisher extends Emitter<PublisherEvents> {
     private wanted;
     private iceServers;
     constructor(opts: PublisherOptions);
+    private readonly onPageHide;
     /**
      * start captures (unless given a stream) and publishes; it resolves when the first
      * connection is up and rejects when capture or the server refuses. After that the

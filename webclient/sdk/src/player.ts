@@ -161,6 +161,11 @@ export class Player extends Emitter<PlayerEvents> {
     return () => this.frameListeners.delete(cb);
   }
 
+  /** peerConnection is the WebRTC connection playing now; null between connections and on LL-HLS. */
+  get peerConnection(): RTCPeerConnection | null {
+    return this.conn?.pc ?? null;
+  }
+
   /** frameStats counts events shown on their frame, late, and without a frame. */
   get frameStats() {
     return { ...this.scheduler.stats };

@@ -97,6 +97,8 @@ export declare class Player extends Emitter<PlayerEvents> {
     play(): Promise<void>;
     /** onFrameEvent calls cb when the frame an event belongs to is on screen. */
     onFrameEvent(cb: (e: FrameEvent) => void): () => void;
+    /** peerConnection is the WebRTC connection playing now; null between connections and on LL-HLS. */
+    get peerConnection(): RTCPeerConnection | null;
     /** frameStats counts events shown on their frame, late, and without a frame. */
     get frameStats(): {
         shown: number;

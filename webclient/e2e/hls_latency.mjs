@@ -209,8 +209,18 @@ function readClock(data, width, clock) {
 
 // ---- The publisher page ----
 
-async function publisherMain({ room, token, adminToken, whipUrl, videoCodec, prefix, fps, width, height, clock }) {
-  const { connect, fail, setState } = await import(`${prefix}/whip.js`);
+async function publisherMain({ room, token, adminToken, whipUrl, videoCodec, fps, width, height, clock }) {
+  // window.glint as the demo pages have it, for lib.mjs's Side.waitLive.
+  const g = (window.glint = { state: 'new', error: null });
+  const setState = (state, detail) => {
+    g.state = state;
+    document.getElementById('status').textContent = detail ? `${state}: ${detail}` : state;
+  };
+  const fail = (err) => {
+    g.error = err instanceof Error ? err.message : String(err);
+    setState('failed');
+    document.getElementById('error').textContent = g.error;
+  };
   try {
     const canvas = document.getElementById('clock');
     canvas.width = width;
@@ -277,25 +287,36 @@ async function publisherMain({ room, token, adminToken, whipUrl, videoCodec, pre
     // With alerts the host publishes with its roomAdmin token and fires them on its own
     // data channel, negotiated in the WHIP offer.
     if (adminToken) openAlerts(pc, room, drawn);
-    if (whipUrl) await plainWHIP(pc, whipUrl, setState);
-    else await connect(pc, 'whip', { room, token: adminToken || token, server: location.origin });
+    const url = whipUrl || `${location.origin}/whip/${encodeURIComponent(room)}`;
+    await plainWHIP(pc, url, whipUrl ? '' : adminToken || token, setState, fail);
   } catch (err) {
     fail(err);
   }
 }
 
-// plainWHIP publishes pc to another server's WHIP endpoint (no token, no trickle).
-async function plainWHIP(pc, url, setState) {
-  pc.addEventListener('connectionstatechange', () => pc.connectionState === 'connected' && setState('live'));
+// plainWHIP publishes pc to a WHIP endpoint, Glint's or another server's: no trickle (every
+// candidate in the offer), the token (if any) as a Bearer, DELETE when the page goes. Not the
+// SDK's Publisher on purpose: the clock's encoding (degradationPreference, no bitrate cap), its
+// alert channel (no mediaTime of the host's own) and the same offer to every server are this
+// measurement's, set on pc before the offer.
+async function plainWHIP(pc, url, token, setState, fail) {
+  pc.addEventListener('connectionstatechange', () => {
+    if (pc.connectionState === 'connected') setState('live');
+    else if (pc.connectionState === 'failed') fail(new Error('ICE/DTLS connection to the server failed'));
+  });
+  setState('connecting', `POST ${url}`);
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise((resolve) => {
     if (pc.iceGatheringState === 'complete') return resolve();
     pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
     setTimeout(resolve, 2000);
   });
-  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+  const auth = token ? { Authorization: `Bearer ${token}` } : {};
+  const res = await fetch(url, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
   const body = await res.text();
   if (res.status !== 201) throw new Error(`POST ${url}: ${res.status} ${body.slice(0, 200)}`);
+  const loc = res.headers.get('Location');
+  if (loc) addEventListener('pagehide', () => fetch(new URL(loc, url), { method: 'DELETE', headers: auth, keepalive: true }).catch(() => {}));
   await pc.setRemoteDescription({ type: 'answer', sdp: body });
 }
 
@@ -507,7 +528,7 @@ ${script}
 </script></body></html>`;
 
 function publisherPage() {
-  const args = { room: opts.room, token: opts.publishToken, adminToken: opts.alerts ? opts.adminToken : '', whipUrl: opts.whipUrl, videoCodec: opts.videoCodec, prefix: PAGE_PREFIX, fps: FPS, width: WIDTH, height: HEIGHT, clock: CLOCK };
+  const args = { room: opts.room, token: opts.publishToken, adminToken: opts.alerts ? opts.adminToken : '', whipUrl: opts.whipUrl, videoCodec: opts.videoCodec, fps: FPS, width: WIDTH, height: HEIGHT, clock: CLOCK };
   return page(
     'Glint · pixel clock publisher',
     '<p>Status: <span id="status">new</span></p><p id="error"></p><canvas id="clock"></canvas>',
@@ -527,8 +548,8 @@ function playerPage() {
   );
 }
 
-// serve answers origin's PAGE_PREFIX/* in a browser context: the two pages, hls.js's dist file
-// and the demo's WHIP module.
+// serve answers origin's PAGE_PREFIX/* in a browser context: the two pages and hls.js's dist
+// file.
 function serve(files, origin = opts.server) {
   return (context) =>
     context.route(`${origin}${PAGE_PREFIX}/**`, (route) => {
@@ -722,7 +743,6 @@ run({
       'publish.html': { type: 'text/html', body: publisherPage },
       'play.html': { type: 'text/html', body: playerPage },
       'hls.min.js': { type: 'text/javascript', body: hlsJs },
-      'whip.js': { type: 'text/javascript', body: () => readFileSync(new URL('../demo/whip.js', import.meta.url)) },
     };
     const playOrigin = opts.hlsUrl ? new URL(opts.hlsUrl).origin : opts.server;
     if (opts.source === 'whip') {

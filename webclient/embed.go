@@ -4,9 +4,10 @@ package webclient
 
 import "embed"
 
-// Demo holds the bare WHIP/WHEP demo pages the server serves at /demo/: publish.html (WHIP
-// from the camera), play.html (WHEP playback), directory.html (the live rooms by
-// category) and index.html linking them.
+// Demo holds the bare demo pages the server serves at /demo/: publish.html (WHIP from the
+// camera), play.html (WHEP playback), auction.html (WHEP and bidding over the data
+// channel), directory.html (the live rooms by category) and index.html linking them. They
+// are thin pages on the SDK, which they import from /sdk/glint.js (or from ?server='s).
 // Paths inside it start with "demo/"; serve it with fs.Sub(Demo, "demo").
 //
 //go:embed demo

@@ -10,42 +10,62 @@ import (
 	"testing"
 )
 
-// TestDemoServes serves Demo the way the server does and checks that every page
-// loads and every script and stylesheet it references is there with a type a
-// browser accepts (module scripts need a JavaScript MIME type).
+// TestDemoServes serves Demo and SDK the way the server does (at /demo/ and /sdk/) and
+// checks that every page loads and every script, stylesheet and module it references, the
+// SDK it imports from /sdk/ included, is there with a type a browser accepts (module
+// scripts need a JavaScript MIME type).
 func TestDemoServes(t *testing.T) {
-	sub, err := fs.Sub(Demo, "demo")
+	demo, err := fs.Sub(Demo, "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(http.StripPrefix("/demo/", http.FileServer(http.FS(sub))))
+	sdk, err := fs.Sub(SDK, "sdk/dist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/demo/", http.StripPrefix("/demo/", http.FileServer(http.FS(demo))))
+	mux.Handle("/sdk/", http.StripPrefix("/sdk/", http.FileServer(http.FS(sdk))))
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
+	// Paths are from the server's root: /demo/x for what a page names relatively, and
+	// /sdk/x for the SDK, which a page imports by its absolute path.
 	ref := regexp.MustCompile(`(?:src|href)="([a-z]+\.(?:js|css))"`)
 	imp := regexp.MustCompile(`from '\./([a-z]+\.js)'`)
-	wantType := map[string]string{".html": "text/html", ".js": "javascript", ".css": "text/css"}
+	sdkRef := regexp.MustCompile(`'(/sdk/[a-z]+\.m?js)'`)
+	wantType := map[string]string{".html": "text/html", ".js": "javascript", ".mjs": "javascript", ".css": "text/css"}
 	seen := map[string]bool{}
-	queue := []string{"index.html", "publish.html", "play.html"}
+	queue := []string{"/demo/index.html", "/demo/publish.html", "/demo/play.html", "/demo/auction.html", "/demo/directory.html"}
 	for len(queue) > 0 {
-		name := queue[0]
+		path := queue[0]
 		queue = queue[1:]
-		if seen[name] {
+		if seen[path] {
 			continue
 		}
-		seen[name] = true
-		body, ctype := get(t, srv.URL+"/demo/"+name)
-		ext := name[strings.LastIndex(name, "."):]
+		seen[path] = true
+		body, ctype := get(t, srv.URL+path)
+		ext := path[strings.LastIndex(path, "."):]
 		if !strings.Contains(ctype, wantType[ext]) {
-			t.Errorf("%s: Content-Type %q, want %s", name, ctype, wantType[ext])
+			t.Errorf("%s: Content-Type %q, want %s", path, ctype, wantType[ext])
+		}
+		if strings.HasPrefix(path, "/sdk/") {
+			continue // the built SDK: its own imports are tested with it
 		}
 		for _, m := range append(ref.FindAllStringSubmatch(body, -1), imp.FindAllStringSubmatch(body, -1)...) {
+			queue = append(queue, "/demo/"+m[1])
+		}
+		for _, m := range sdkRef.FindAllStringSubmatch(body, -1) {
 			queue = append(queue, m[1])
 		}
 	}
-	for _, want := range []string{"publish.js", "play.js", "whip.js", "demo.css"} {
-		if !seen[want] {
+	for _, want := range []string{"publish.js", "play.js", "auction.js", "directory.js", "page.js", "demo.css"} {
+		if !seen["/demo/"+want] {
 			t.Errorf("no page references %s", want)
 		}
+	}
+	if !seen["/sdk/glint.js"] {
+		t.Error("no demo page imports /sdk/glint.js")
 	}
 }
 

@@ -1,20 +1,19 @@
-// Watch a Glint room over WHEP and take part in its auctions over the interaction data
-// channel (docs/PROTOCOL.md): the page shows the lot, places bids, and shows "outbid"
-// and "sold" when the server says so. Plain JS until the SDK exists.
+// Watch a Glint room over WHEP and take part in its auctions, with the SDK's Player and
+// its interaction over the data channel (docs/SDK.md, docs/PROTOCOL.md): the page shows the
+// lot, places bids, and shows "outbid" and "sold" when the server says so.
 //
-// window.glint also has, for tests: events (every envelope received), bid(amount) and
-// banner (the text shown).
-import { connect, envelopes, fail, glint, INTERACTION_PROTOCOLS, params } from './whip.js';
+// Query: room, token (with canSubscribe and canPublishData), server (another Glint server;
+// the SDK is loaded from it). window.glint (page.js) also has, for tests: events (every
+// envelope the server sent, answers aside), bid(amount) (returns the bidId) and banner
+// (the text shown).
+import { fail, glint, loadSDK, params, watchPlayer } from './page.js';
 
 const p = params();
-const LABEL = 'glint.v1';
 const $ = (id) => document.getElementById(id);
 $('room').textContent = p.room;
 glint.events = [];
 glint.banner = '';
 let lot = null; // the open lot's last auction.state
-let dc = null;
-let nextId = 1;
 
 function show(kind, text) {
   glint.banner = text;
@@ -31,48 +30,29 @@ function onState(s) {
   $('bid').disabled = !s.open;
 }
 
-function onEnvelope(env) {
-  glint.events.push(env);
-  const pl = env.payload || {};
-  switch (env.type) {
-    case 'auction.state':
-      onState(pl);
-      break;
-    case 'auction.outbid':
-      show('outbid', `You were outbid: ${pl.highAmount} is the high bid now, ${pl.minNext} to lead again.`);
-      break;
-    case 'auction.closed':
-      show('sold', pl.sold ? `SOLD to ${pl.winner} for ${pl.amount}` : 'Closed: not sold');
-      $('bid').disabled = true;
-      break;
-    case 'ack':
-      if (pl.bidId) show('leading', `Your bid of ${pl.amount} leads.`);
-      break;
-    case 'error':
-      show('error', `Refused: ${pl.message}`);
-      break;
-  }
-}
-
-glint.bid = (amount) => {
-  if (!dc || dc.readyState !== 'open') throw new Error('the interaction channel is not open');
-  if (!lot) throw new Error('no lot is open');
-  const id = `b${nextId++}`;
-  dc.send(JSON.stringify({ v: 1, type: 'auction.bid', id, payload: { lotId: lot.lotId, bidId: id, amount } }));
-  return id;
-};
-
 async function main() {
-  const pc = new RTCPeerConnection();
-  pc.addTransceiver('audio', { direction: 'recvonly' });
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  // Reliable and ordered: bids must not be lost or reordered. The protocol asks for batched frames.
-  dc = pc.createDataChannel(LABEL, { protocol: INTERACTION_PROTOCOLS[0] });
-  dc.onmessage = (e) => envelopes(e.data).forEach(onEnvelope);
-  const stream = new MediaStream();
-  pc.ontrack = (e) => {
-    stream.addTrack(e.track);
-    $('remote').srcObject = stream;
+  const { Player, uniqueId } = await loadSDK(p);
+  const player = new Player({ server: p.server, room: p.room, token: p.token, video: $('remote'), fallback: 'never' });
+  const ix = player.interaction;
+  ix.on('envelope', (env) => glint.events.push(env));
+  ix.on('auction', onState);
+  ix.on('outbid', (o) => show('outbid', `You were outbid: ${o.highAmount} is the high bid now, ${o.minNext} to lead again.`));
+  ix.on('sold', (c) => {
+    show('sold', c.sold ? `SOLD to ${c.winner} for ${c.amount}` : 'Closed: not sold');
+    $('bid').disabled = true;
+  });
+
+  // bid sends a bid on the open lot and shows the server's answer; the SDK repeats it with
+  // the same bidId if the connection drops before the answer, so it is never placed twice.
+  glint.bid = (amount) => {
+    if (!ix.connected) throw new Error('the interaction channel is not open');
+    if (!lot) throw new Error('no lot is open');
+    const bidId = uniqueId('bid');
+    ix.auction.bid(lot.lotId, amount, bidId).then(
+      (ack) => show('leading', `Your bid of ${ack.amount} leads.`),
+      (err) => show('error', `Refused: ${err.serverMessage || err.message}`),
+    );
+    return bidId;
   };
   $('bid').onclick = () => {
     try {
@@ -81,7 +61,8 @@ async function main() {
       show('error', err.message);
     }
   };
-  await connect(pc, 'whep', p);
+  watchPlayer(player);
+  await player.play();
 }
 
 main().catch(fail);

@@ -1,14 +1,16 @@
-// Play a Glint room over WHEP.
+// Play a Glint room over WHEP, with the SDK's Player (docs/SDK.md), which reconnects by
+// itself and waits for a host that has not started yet. WebRTC only: the watch page at /
+// shows the LL-HLS fallback.
 //
-// Optional query parameter: layer=q|h|f asks the server for that simulcast
-// layer (quarter, half or full resolution) of a simulcast publisher, sent on
-// as ?layer= on the WHEP URL; without it the server picks the layer.
-import { connect, fail, glint, params } from './whip.js';
+// Query: room, token (where anonymous viewing is off), server (another Glint server; the
+// SDK is loaded from it), layer=q|h|f caps the simulcast layer (quarter, half or full
+// resolution) of a simulcast publisher; without it the server picks the layer.
+// window.glint (page.js) and window.glintStats() are what tests read.
+import { fail, glint, loadSDK, params, watchPlayer } from './page.js';
 
 const p = params();
 const LAYERS = ['q', 'h', 'f'];
 const button = document.getElementById('stop');
-const video = document.getElementById('remote');
 document.getElementById('room').textContent = p.room;
 
 // glintStats sums up the inbound-rtp stats tests check: is video decoding, is audio arriving.
@@ -35,20 +37,22 @@ window.glintStats = async () => {
 };
 
 async function main() {
-  const layer = new URLSearchParams(location.search).get('layer');
+  const layer = p.q.get('layer');
   if (layer !== null && !LAYERS.includes(layer)) throw new Error(`layer=${layer}: use one of ${LAYERS.join(', ')}`);
-  const pc = new RTCPeerConnection();
-  pc.addTransceiver('audio', { direction: 'recvonly' });
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  const stream = new MediaStream();
-  pc.ontrack = (e) => {
-    stream.addTrack(e.track);
-    video.srcObject = stream;
-  };
-  const stop = await connect(pc, 'whep', layer ? { ...p, query: new URLSearchParams({ layer }) } : p);
+  const { Player } = await loadSDK(p);
+  const player = new Player({
+    server: p.server,
+    room: p.room,
+    token: p.token,
+    video: document.getElementById('remote'),
+    layer: layer ?? undefined,
+    fallback: 'never',
+  });
+  watchPlayer(player);
+  await player.play();
   button.disabled = false;
   button.onclick = () => {
-    stop();
+    player.close();
     button.textContent = 'Play again';
     button.onclick = () => location.reload();
   };

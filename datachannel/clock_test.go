@@ -1,6 +1,7 @@
 package datachannel
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,5 +80,19 @@ func TestAlertOnTheHostsFrame(t *testing.T) {
 		if got := viewer.next(TypeAlert).MediaTime; got != c.want {
 			t.Errorf("alert sent with mediaTime %d: stamped %d, want %d", c.sent, got, c.want)
 		}
+	}
+}
+
+func TestSendMediaLayers(t *testing.T) {
+	h := newTestHub(t, hubOpts{})
+	host := join(t, h, claims("host", true, true))
+	host.conn.SendMediaLayers([]string{"q", "h"})
+	host.conn.SendMediaLayers(nil)
+	if p := payloadOf(t, host.next(TypeMediaLayers)); fmt.Sprint(p["layers"]) != "[q h]" {
+		t.Fatalf("media.layers %v", p)
+	}
+	env := host.next(TypeMediaLayers)
+	if string(env.Payload) != `{"layers":[]}` || env.Seq != 0 {
+		t.Fatalf("media.layers with nothing wanted: %s (seq %d), want an empty list and no seq", env.Payload, env.Seq)
 	}
 }

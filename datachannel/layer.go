@@ -37,3 +37,20 @@ func (c *Conn) setLayer(env *Envelope, now time.Time) {
 	}
 	c.ack(env, p)
 }
+
+// MediaLayers is the payload of media.layers: the simulcast layers of a host's video some
+// viewer (or the LL-HLS muxer) wants, lowest first; the host may stop encoding the others.
+type MediaLayers struct {
+	Layers []string `json:"layers"` // q, h, f; empty when nobody watches
+}
+
+// SendMediaLayers sends this connection, a host's, a media.layers message (docs/PROTOCOL.md,
+// Dynacast): on attach and whenever the set changes. Like media.clock it is a direct
+// message, never skipped by the slow-reader policy: a host that missed a resume would keep
+// a layer paused that a viewer waits for.
+func (c *Conn) SendMediaLayers(layers []string) {
+	if layers == nil {
+		layers = []string{}
+	}
+	c.reply(TypeMediaLayers, "", MediaLayers{Layers: layers})
+}

@@ -50,6 +50,7 @@ const (
 	TypeAlert           = "alert"
 	TypePresence        = "presence"
 	TypeMediaClock      = "media.clock"
+	TypeMediaLayers     = "media.layers"
 	TypeRoomLive        = "room.live"
 	TypeRoomEnded       = "room.ended"
 )

@@ -27,6 +27,7 @@ type allocator struct {
 	video  *DownTrack
 	sel    simulcast.Selector
 	pace   func(bps int) // paces the viewer to its estimate (Subscriber.pace); nil in tests
+	cap    int           // the viewer's cap at the last choice: a raised cap ramps again
 
 	// A measured probe: while one runs, and the video rate the link was seen to carry
 	// (floor: the probe measures the video stream, padding included, which is all that
@@ -57,39 +58,38 @@ const (
 
 // run allocates every allocateEvery, and ProbeDuration after a probe starts, so a probe
 // lasts no longer than asked: a longer one queues the viewer's media behind its padding.
+// A raised cap is allocated at once, so the climb to it starts at once.
 func (a *allocator) run(done <-chan struct{}) {
 	next := time.NewTimer(allocateEvery)
 	defer next.Stop()
 	for {
+		var now time.Time
 		select {
 		case <-done:
 			return
-		case now := <-next.C:
-			a.allocate(now)
-			switch {
-			case a.probing:
-				next.Reset(simulcast.ProbeDuration)
-			case a.judgeAt.After(now):
-				// Judge the probe as soon as its feedback is in, not at the next tick: a
-				// viewer ramping up after joining waits for every judgement.
-				next.Reset(max(a.judgeAt.Sub(now), time.Millisecond))
-			default:
-				next.Reset(allocateEvery)
-			}
+		case now = <-next.C:
+		case <-a.video.capRaised:
+			now = time.Now()
+		}
+		a.allocate(now)
+		switch {
+		case a.probing:
+			next.Reset(simulcast.ProbeDuration)
+		case a.judgeAt.After(now):
+			// Judge the probe as soon as its feedback is in, not at the next tick: a
+			// viewer ramping up after joining waits for every judgement.
+			next.Reset(max(a.judgeAt.Sub(now), time.Millisecond))
+		default:
+			next.Reset(allocateEvery)
 		}
 	}
 }
 
 func (a *allocator) allocate(now time.Time) {
 	t := a.video.track
-	var rates simulcast.LayerRates
-	layers := 0
-	for l := range t.layers {
-		if r := t.layers[l].Load(); r != nil {
-			rates[l] = r.Bitrate(now.UnixNano())
-			layers++
-		}
-	}
+	// Layers a host was just asked to resume (dynacast) count at their last rate until they
+	// are back and measured.
+	rates, layers := t.choiceRates(now.UnixNano())
 	temporal := false // a single layer with VP8 temporal layers still leaves a choice
 	if layers == 1 {
 		for l := range t.layers {
@@ -122,9 +122,16 @@ func (a *allocator) allocate(now time.Time) {
 	if layers < 2 && !temporal {
 		a.dropProbe()
 		a.setPace(0)
-		a.video.ramping.Store(false)
 		a.video.allocate(LayerFull, simulcast.AllTemporal, 0, 0, now)
 		return
+	}
+	if c := a.video.layerCap(); c != a.cap {
+		if c > a.cap && a.probe != nil {
+			// A player made large again climbs to what it now allows as fast as a new
+			// viewer would; dynacast resumes those layers meanwhile (choiceRates).
+			a.sel.RampAgain()
+		}
+		a.cap = c
 	}
 	raw := a.est.GetTargetBitrate()
 	viewerEstimateBps.Observe(float64(raw))
@@ -143,7 +150,6 @@ func (a *allocator) allocate(now time.Time) {
 		a.held = trusted // not budget: a hold must not outlive itself across chained probes
 	}
 	a.runProbe(probe > 0, est, now)
-	a.video.ramping.Store(a.sel.Ramping())
 	a.video.allocate(layer, a.temporal(layer, budget, rates, now), probe, budget, now)
 	// Paced to the estimate itself, not to the budget guessCap trims it to (at most twice
 	// the current layer): measured on loopback, pacing to the budget held a keyframe back
@@ -316,7 +322,7 @@ func congested(est estimator) bool {
 // feedback, else on the REMB messages it sends (older players and some native clients);
 // nil for a viewer with neither (it stays on its cap) or without video. A viewer whose
 // probes are measured is held on the lowest layer from here, before it connects, so it
-// neither starts above its link nor has dynacast wake a layer it will not get yet.
+// does not start above its link.
 func (s *Subscriber) newAllocator(bwe *viewerBWE) *allocator {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -332,11 +338,14 @@ func (s *Subscriber) newAllocator(bwe *viewerBWE) *allocator {
 		return nil
 	case bwe != nil && bwe.est != nil && negotiatedTWCC(s.videoSender):
 		a = &allocator{est: bwe.est, probe: bwe.probe, active: &bwe.active, video: video, pace: s.pace}
-		video.ramping.Store(true)
 		video.allocate(lowestLayer(video.track), simulcast.AllTemporal, 0, 0, time.Now())
 	case negotiatedREMB(s.videoSender):
 		a = &allocator{est: rembEstimate{video}, video: video, pace: s.pace}
+	default:
+		return nil
 	}
+	a.cap = video.layerCap()
+	video.allocated.Store(true)
 	return a
 }
 

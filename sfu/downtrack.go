@@ -37,9 +37,8 @@ type DownTrack struct {
 
 	remb        atomic.Int64 // the viewer's last REMB, bits per second (0: none yet)
 	capLayer    atomic.Int32 // the viewer's own cap (WHEP ?layer=, the media.layer message)
-	demanded    int          // the layer counted in the Track's demand, -1 for none
+	demanded    uint8        // the layers counted in the Track's demand, a bit per layer
 	maxLayer    int          // what the allocator grants within the cap
-	ramping     atomic.Bool  // the allocator ramps the viewer up from the lowest layer
 	probeBps    int          // padding probe rate the allocator asks for, 0 for none
 	probeOwed   float64      // padding bytes due
 	lastProbe   int64        // unix nanos padding was last accounted
@@ -63,6 +62,9 @@ type DownTrack struct {
 	rtxBudget     *rate.Limiter   // retransmissions this viewer's NACKs may cause (rtxRate)
 	padded        [64]padMark     // recent padding probes, by output seq, to answer NACKs
 	lastViewerPLI time.Time
+
+	capRaised chan struct{} // a raised cap wakes the allocator (buffered, one)
+	allocated atomic.Bool   // an allocator grants the layer; without one the cap is granted
 
 	packets, octets uint32 // for sender reports (RFC 3550 counts wrap at 32 bits)
 	switches        int    // layer changes within one host's stream
@@ -93,8 +95,8 @@ func (d *DownTrack) Stats() DownTrackStats {
 var _ webrtc.TrackLocal = (*DownTrack)(nil)
 
 func newDownTrack(t *Track, id, streamID string, maxLayer int, log *zap.Logger) *DownTrack {
-	d := &DownTrack{id: id, streamID: streamID, track: t, maxLayer: maxLayer, demanded: -1, log: log,
-		rtxBudget: rate.NewLimiter(rtxRate, rtxBurst)}
+	d := &DownTrack{id: id, streamID: streamID, track: t, maxLayer: maxLayer, log: log,
+		rtxBudget: rate.NewLimiter(rtxRate, rtxBurst), capRaised: make(chan struct{}, 1)}
 	d.capLayer.Store(int32(maxLayer))
 	return d
 }
@@ -151,7 +153,7 @@ func (d *DownTrack) setReady(w rtcpWriter) {
 func (d *DownTrack) close() {
 	d.mu.Lock()
 	d.closed = true
-	d.demandLayerLocked(-1)
+	d.demandLocked(0)
 	if d.source != nil && d.source.codec.IsVideo() {
 		viewersOnLayer[d.source.layer].Dec()
 	}
@@ -159,19 +161,37 @@ func (d *DownTrack) close() {
 	d.track.removeDownTrack(d)
 }
 
-// demandLayer counts the DownTrack's wish for layer l (-1: none) in its Track's demand.
-func (d *DownTrack) demandLayer(l int) {
+// demand counts what the viewer wants in its Track's demand (dynacast).
+func (d *DownTrack) demand() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.demandLayerLocked(l)
+	d.demandLocked(d.wantsLocked())
 }
 
-func (d *DownTrack) demandLayerLocked(l int) {
-	if d.track.kind != webrtc.RTPCodecTypeVideo || d.demanded == l {
+// wantsLocked is what the viewer wants of its Track, a bit per layer: every layer up to its
+// cap, which is what it would take if its link allowed (its allocator moves among them as
+// the link changes and must find them flowing; one that is not arriving could never be
+// chosen), and the layer it receives, until it has switched away, so that a host never
+// pauses the picture a viewer still shows.
+func (d *DownTrack) wantsLocked() uint8 {
+	w := uint8(1)<<(d.layerCap()+1) - 1
+	if d.source != nil && d.source.codec.IsVideo() {
+		w |= 1 << d.source.layer
+	}
+	return w
+}
+
+// demandLocked makes the layers in w (a bit per layer) what the DownTrack counts in its
+// Track's demand; none once it is closed.
+func (d *DownTrack) demandLocked(w uint8) {
+	if d.closed {
+		w = 0
+	}
+	if d.track.kind != webrtc.RTPCodecTypeVideo || d.demanded == w {
 		return
 	}
-	d.track.demand.move(d.demanded, l)
-	d.demanded = l
+	d.track.demand.change(d.demanded, w)
+	d.demanded = w
 }
 
 // wants reports whether packets of r are for this viewer: its current source, or the layer
@@ -212,13 +232,6 @@ func (d *DownTrack) allocate(layer, temporal, probeBps, budget int, now time.Tim
 	}
 	d.maxLayer = min(layer, d.layerCap())
 	d.temporal.SetTarget(temporal)
-	if d.ramping.Load() {
-		// Ramping up from the lowest layer, the viewer still wants what its cap allows:
-		// a publisher that pauses unwatched layers must keep those it ramps towards.
-		d.demandLayerLocked(d.layerCap())
-	} else {
-		d.demandLayerLocked(d.maxLayer)
-	}
 	if probeBps > 0 && d.probeBps == 0 {
 		// A new probe owes from now: counted from the last probe's end, its first frame
 		// would carry a burst of padding that queues the viewer's media behind it; counted
@@ -232,16 +245,24 @@ func (d *DownTrack) allocate(layer, temporal, probeBps, budget int, now time.Tim
 // layerCap is the viewer's own layer cap.
 func (d *DownTrack) layerCap() int { return int(d.capLayer.Load()) }
 
-// setCap changes the viewer's cap. A lower cap applies at once; a higher one is only
-// allowed: the allocator grants it when the viewer's estimate carries it.
+// setCap changes the viewer's cap, and what the viewer wants of its Track with it, at once:
+// a host that paused the layers now allowed resumes them. A lower cap applies at once; a
+// higher one is only allowed: the allocator, woken at once, climbs to it when the viewer's
+// estimate carries it (a viewer without one has it granted here).
 func (d *DownTrack) setCap(layer int) {
-	d.capLayer.Store(int32(layer))
+	old := int(d.capLayer.Swap(int32(layer)))
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.maxLayer > layer {
+	switch {
+	case d.maxLayer > layer, layer > old && !d.allocated.Load():
 		d.maxLayer = layer
-		d.demandLayerLocked(layer)
+	case layer > old:
+		select {
+		case d.capRaised <- struct{}{}:
+		default:
+		}
 	}
+	d.demandLocked(d.wantsLocked())
 }
 
 // Padding probes: RTP packets with no media and paddingSize bytes of padding, sent after a
@@ -369,6 +390,7 @@ func (d *DownTrack) join(r *Receiver, keyframe bool, arrival int64) bool {
 		}
 	}
 	d.source, d.payloadType = r, uint8(d.codecs[i].PayloadType)
+	d.demandLocked(d.wantsLocked()) // the layer left may be paused now
 	d.munger.Switch()
 	d.vp8.Switch()
 	return true

@@ -13,7 +13,7 @@ import (
 	"github.com/glintlive/glint/sfu/sfutest"
 )
 
-// TestLayerDemand is dynacast's signal: with viewers capped at q and at h, the room reports
+// TestLayerDemand is dynacast's signal: with viewers capped at q and at h, the host is told
 // that f is wanted by nobody; when the h viewer leaves, only q is wanted; every change is
 // reported once, in order.
 func TestLayerDemand(t *testing.T) {
@@ -21,8 +21,10 @@ func TestLayerDemand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	log := sfutest.Logger()
+	var host *whip.Session
 	pub, err := sfutest.NewSimulcastPublisher(ctx, func(ctx context.Context, offer string) (string, error) {
-		_, answer, err := whip.Publish(s, "dyn", offer, log)
+		sess, answer, err := whip.Publish(s, "dyn", offer, log)
+		host = sess
 		return answer, err
 	})
 	if err != nil {
@@ -32,7 +34,7 @@ func TestLayerDemand(t *testing.T) {
 
 	var mu sync.Mutex
 	var reports [][3]bool
-	s.Room("dyn").OnLayerDemand(func(w [3]bool) {
+	s.Room("dyn").OnLayerDemand(host.Peer, func(w [3]bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		reports = append(reports, w)
@@ -54,8 +56,9 @@ func TestLayerDemand(t *testing.T) {
 	if err := <-sending; err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Room("dyn").Track(webrtc.RTPCodecTypeVideo).LayerDemand(); got != [3]int{1, 1, 0} {
-		t.Errorf("demand with viewers capped at q and h: %v, want [1 1 0]", got)
+	// Each viewer wants every layer up to its cap.
+	if got := s.Room("dyn").Track(webrtc.RTPCodecTypeVideo).LayerDemand(); got != [3]int{2, 1, 0} {
+		t.Errorf("demand with viewers capped at q and h: %v, want [2 1 0]", got)
 	}
 	subs[1].Close()
 	if got := s.Room("dyn").Track(webrtc.RTPCodecTypeVideo).LayerDemand(); got != [3]int{1, 0, 0} {
@@ -63,9 +66,10 @@ func TestLayerDemand(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	// The h viewer starts on q and ramps up, but asks for its cap (h) throughout, so a
-	// publisher never pauses the layer it ramps towards.
-	want := [][3]bool{{}, {true, false, false}, {true, true, false}, {true, false, false}}
+	// The host is told once its simulcast video is on the stage (both viewers were there
+	// by then), and when the h viewer leaves. The h viewer starts on q and climbs to h,
+	// but wants both throughout: no report in between.
+	want := [][3]bool{{true, true, false}, {true, false, false}}
 	if len(reports) != len(want) {
 		t.Fatalf("reports %v, want %v", reports, want)
 	}

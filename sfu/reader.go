@@ -17,9 +17,9 @@ type MediaReader interface {
 	ReadRTP(src *Receiver, raw []byte, pkt *rtp.Packet, keyframe bool)
 }
 
-// AddReader subscribes rd to the Track. A video reader wants every layer, so each counts as
-// demanded while it reads (dynacast keeps them flowing) and each asks its publisher for a
-// keyframe so the reader can start.
+// AddReader subscribes rd to the Track. A video reader's layers (every layer, unless it is
+// a LayerReader) count as demanded while it reads, so dynacast keeps them flowing, and each
+// layer asks its publisher for a keyframe so the reader can start.
 func (t *Track) AddReader(rd MediaReader) {
 	t.mu.Lock()
 	old := *t.readers.Load()
@@ -30,8 +30,8 @@ func (t *Track) AddReader(rd MediaReader) {
 	if t.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
+	t.demandReader(rd, true)
 	for l := range numLayers {
-		t.demand.move(-1, l)
 		if r := t.layers[l].Load(); r != nil {
 			r.RequestKeyframe()
 		}
@@ -54,10 +54,8 @@ func (t *Track) RemoveReader(rd MediaReader) {
 	}
 	t.readers.Store(&next)
 	t.mu.Unlock()
-	if found && t.kind == webrtc.RTPCodecTypeVideo {
-		for l := range numLayers {
-			t.demand.move(l, -1)
-		}
+	if found {
+		t.demandReader(rd, false)
 	}
 }
 

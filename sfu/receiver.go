@@ -131,9 +131,9 @@ func (r *Receiver) Run() {
 			// layer: a browser keeps padding on a layer it has stopped encoding, and a
 			// layer that looked alive on padding alone kept viewers waiting for keyframes
 			// that never came.
-			r.lastRead.Store(s.arrival)
+			quiet := s.arrival-r.lastRead.Swap(s.arrival) > int64(rateWindow)
 			r.clock.onPacket(s.pkt.Timestamp)
-			r.measure(n, s.pkt.Payload, s.arrival)
+			r.measure(n, s.pkt.Payload, s.arrival, quiet)
 		}
 		s.keyframe = r.codec.IsVideo() && len(s.pkt.Payload) > 0 && simulcast.IsKeyframeStart(r.codec, s.pkt.Payload)
 		r.collect(b)
@@ -166,10 +166,13 @@ func (r *Receiver) collect(b *frameBatch) {
 }
 
 // measure accumulates the layer's bitrate, and for a VP8 stream with temporal layers each
-// temporal layer's; it runs on the Run goroutine only.
-func (r *Receiver) measure(n int, payload []byte, now int64) {
-	if r.rateStart == 0 {
-		r.rateStart = now
+// temporal layer's; it runs on the Run goroutine only. After a quiet spell (the layer was
+// paused, see dynacast.go) a new window starts: averaged over the pause, the layer would
+// read as almost free. Until that window ends the rate it had before stands.
+func (r *Receiver) measure(n int, payload []byte, now int64, quiet bool) {
+	if r.rateStart == 0 || quiet {
+		r.rateStart, r.rateBytes = now, 0
+		r.tidBytes = [numTemporal]int64{}
 	}
 	r.rateBytes += int64(n)
 	if r.codec == simulcast.CodecVP8 && len(payload) > 0 {

@@ -41,6 +41,7 @@ type batcher interface {
 // number of send lanes (1 without a pool).
 func newTrack(kind webrtc.RTPCodecType, b batcher, pool *fanPool, lanes int) *Track {
 	t := &Track{kind: kind, batcher: b, pool: pool, lanes: max(1, lanes)}
+	t.demand.track = t
 	t.viewers.Store(newViewerSet(nil, t.lanes))
 	t.readers.Store(&[]MediaReader{})
 	return t
@@ -108,6 +109,9 @@ func (t *Track) attach(r *Receiver) {
 		t.attachedAt.Store(time.Now().UnixNano())
 	}
 	t.layers[r.layer].Store(r)
+	if t.kind == webrtc.RTPCodecTypeVideo && pausableRID(r.src.RID) {
+		t.demand.published(r.session) // dynacast: the host can be told now
+	}
 	if len(t.snapshot()) > 0 {
 		r.RequestKeyframe()
 	}
@@ -117,7 +121,7 @@ func (t *Track) attach(r *Receiver) {
 func (t *Track) detach(r *Receiver) { t.layers[r.layer].CompareAndSwap(r, nil) }
 
 func (t *Track) addDownTrack(dt *DownTrack) {
-	dt.demandLayer(dt.maxLayer)
+	dt.demand()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := t.snapshot()

@@ -2,12 +2,14 @@ package signaling
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/datachannel"
+	"github.com/glintlive/glint/ingest/whip"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -22,7 +24,8 @@ const (
 
 // interactOver attaches the interaction channel a WHIP or WHEP client opens on its session
 // to the hub. A viewer is also sent its media clock mapping, on join and whenever it
-// changes, so its page can show each event on the frame it belongs to.
+// changes, so its page can show each event on the frame it belongs to; a host, the
+// simulcast layers some viewer wants (dynacast), so it can stop encoding the rest.
 func (s *Server) interactOver(sess session, room string, claims *auth.Claims, log *zap.Logger) {
 	if s.hub == nil {
 		return
@@ -51,7 +54,67 @@ func (s *Server) interactOver(sess session, room string, claims *auth.Claims, lo
 		if viewer {
 			sess.Go(func() { sendMediaClock(sub, conn, sess.Stopping()) })
 		}
+		if host, ok := sess.(*whip.Session); ok {
+			tellLayers(host, conn)
+		}
 	})
+}
+
+// tellLayers keeps a host told which simulcast layers of its video some viewer wants
+// (media.layers), from when its simulcast video is on the stage until the session or the
+// connection ends. The SFU's callback only notes the latest set; one goroutine sends it,
+// so the SFU never waits for the interaction layer, and a set superseded before it went
+// out is not sent at all.
+func tellLayers(host *whip.Session, conn *datachannel.Conn) {
+	var latest atomic.Uint32 // a bit per layer, and toldBit once there is something to tell
+	wake := make(chan struct{}, 1)
+	stop := host.Room().OnLayerDemand(host.Peer, func(wanted [3]bool) {
+		bits := uint32(toldBit)
+		for l, w := range wanted {
+			if w {
+				bits |= 1 << l
+			}
+		}
+		latest.Store(bits)
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	run := func() {
+		defer stop()
+		var sent uint32
+		for {
+			select {
+			case <-host.Stopping():
+				return
+			case <-conn.Done():
+				return
+			case <-wake:
+			}
+			if bits := latest.Load(); bits != sent {
+				conn.SendMediaLayers(layerNames(bits))
+				sent = bits
+			}
+		}
+	}
+	if !host.Go(run) {
+		stop() // the session closed meanwhile
+	}
+}
+
+// toldBit marks a media.layers set as one the SFU reported (the zero value is none yet).
+const toldBit = 1 << 3
+
+// layerNames lists the layers set in bits, lowest first.
+func layerNames(bits uint32) []string {
+	names := []string{}
+	for l := range 3 {
+		if bits&(1<<l) != 0 {
+			names = append(names, sfu.LayerName(l))
+		}
+	}
+	return names
 }
 
 // sendMediaClock keeps a viewer's page told its clock mapping until the session or the

@@ -64,6 +64,19 @@ func (s *Selector) Ramp() {
 	}
 }
 
+// RampAgain climbs from the layer the viewer is on as a new viewer does (Ramp): for a
+// viewer whose cap was just raised (its player made large again), which should reach the
+// layers it now allows as fast as a new one would. Its first probe goes out at once, a
+// back-off after an earlier drop notwithstanding: the viewer asked.
+func (s *Selector) RampAgain() {
+	if !s.started {
+		s.ramping = true
+		return
+	}
+	s.ramping, s.rampMissed = true, false
+	s.upSince, s.probeWon, s.measured = time.Time{}, true, false
+}
+
 // Ramping reports whether the viewer is still ramping up (see Ramp).
 func (s *Selector) Ramping() bool { return s.ramping }
 

@@ -220,3 +220,36 @@ func TestSelectorRampStartsLowAndClimbsOnMeasuredProbes(t *testing.T) {
 		t.Fatalf("without Ramp: first choice %d, want f", layer)
 	}
 }
+
+// TestSelectorRampAgainOnARaisedCap: a viewer held on q by its cap, whose last probe failed
+// (backed off), has its cap lifted: it probes at once toward the top with the ramp's
+// ceiling, and climbs as far as the measurement carries it.
+func TestSelectorRampAgainOnARaisedCap(t *testing.T) {
+	rates := LayerRates{150_000, 500_000, 1_500_000}
+	var s Selector
+	s.Ramp()
+	if layer, _ := s.Choose(300_000, rates, 0, atMS(0)); layer != 0 {
+		t.Fatalf("capped at q: layer %d", layer)
+	}
+	if s.Ramping() {
+		t.Fatal("still ramping at the top its cap allows")
+	}
+	if _, p := s.Choose(300_000, rates, 2, atMS(200)); p != 0 {
+		// the cap went up without RampAgain: climbing waits for the usual probes
+		s.Choose(300_000, rates, 2, atMS(300))
+		s.ProbeResult(false)
+	}
+	s.RampAgain()
+	if !s.Ramping() {
+		t.Fatal("RampAgain did not ramp")
+	}
+	layer, probe := s.Choose(300_000, rates, 2, atMS(600))
+	if layer != 0 || probe != int(rampCeiling*300_000)-rates[0] {
+		t.Fatalf("after RampAgain: layer %d probe %d, want q and a ramp probe of %d at once", layer, probe, int(rampCeiling*300_000)-rates[0])
+	}
+	s.Choose(300_000, rates, 2, atMS(700))
+	s.ProbeResult(true)
+	if layer, _ := s.Choose(2_000_000, rates, 2, atMS(1000)); layer != 2 {
+		t.Fatalf("after a probe measured 2 Mbit/s: layer %d, want f", layer)
+	}
+}

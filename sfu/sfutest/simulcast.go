@@ -16,7 +16,11 @@ import (
 // SimulcastPublisher is a pion host sending H.264 video in three simulcast layers (rids q, h,
 // f), as a browser does with sendEncodings. Each layer's frames say which layer they are.
 type SimulcastPublisher struct {
-	PC      *webrtc.PeerConnection
+	PC *webrtc.PeerConnection
+	// DC is the data channel WithHostChannel opened; its messages arrive on Messages.
+	DC       *webrtc.DataChannel
+	Messages chan []byte
+
 	layers  [3]*webrtc.TrackLocalStaticRTP
 	packers [3]rtp.Packetizer
 	// pion writes no mid/rid header extensions itself: the sender adds them, as a browser
@@ -26,15 +30,23 @@ type SimulcastPublisher struct {
 	// Stopped layers send nothing, as an encoder that drops a layer under load.
 	stopped   [3]atomic.Bool
 	keyWanted atomic.Bool
-	sizes     [3]int // frame size per layer
+	keyNext   [3]atomic.Bool // a resumed layer starts with a keyframe, as an encoder's does
+	sizes     [3]int         // frame size per layer
 }
 
 // SimulcastOption changes a SimulcastPublisher.
 type SimulcastOption func(*simulcastOptions)
 
 type simulcastOptions struct {
-	net   transport.Net
-	sizes [3]int
+	net     transport.Net
+	sizes   [3]int
+	dcLabel string
+}
+
+// WithHostChannel opens a reliable, ordered data channel with label in the host's offer
+// (the interaction channel, as the SDK's Publisher does); its messages arrive on Messages.
+func WithHostChannel(label string) SimulcastOption {
+	return func(o *simulcastOptions) { o.dcLabel = label }
 }
 
 // PublishOn puts the publisher on a virtual network (pion transport/vnet).
@@ -56,7 +68,19 @@ func NewSimulcastPublisher(ctx context.Context, signal Signal, opts ...Simulcast
 	if err != nil {
 		return nil, err
 	}
-	p := &SimulcastPublisher{PC: pc, sizes: o.sizes}
+	p := &SimulcastPublisher{PC: pc, sizes: o.sizes, Messages: make(chan []byte, 256)}
+	if o.dcLabel != "" {
+		if p.DC, err = pc.CreateDataChannel(o.dcLabel, nil); err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+		p.DC.OnMessage(func(m webrtc.DataChannelMessage) {
+			select {
+			case p.Messages <- m.Data:
+			default: // a test that stops reading does not block pion
+			}
+		})
+	}
 	codec := webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
@@ -125,6 +149,22 @@ func (p *SimulcastPublisher) readRTCP(s *webrtc.RTPSender, rid string) {
 // StopLayer stops sending a layer (0 q, 1 h, 2 f).
 func (p *SimulcastPublisher) StopLayer(l int) { p.stopped[l].Store(true) }
 
+// ResumeLayer sends a stopped layer again, from a keyframe, as a browser does when an
+// encoding is made active again.
+func (p *SimulcastPublisher) ResumeLayer(l int) {
+	if p.stopped[l].Swap(false) {
+		p.keyNext[l].Store(true)
+	}
+}
+
+// Sending reports which layers are being sent.
+func (p *SimulcastPublisher) Sending() (on [3]bool) {
+	for l := range on {
+		on[l] = !p.stopped[l].Load()
+	}
+	return on
+}
+
 // SendFrames sends count frames on every running layer at fps, a keyframe on all layers
 // first, every keyEvery frames and after a PLI.
 func (p *SimulcastPublisher) SendFrames(ctx context.Context, first, count uint32, keyEvery, fps int) error {
@@ -134,6 +174,7 @@ func (p *SimulcastPublisher) SendFrames(ctx context.Context, first, count uint32
 			if p.stopped[l].Load() {
 				continue
 			}
+			key := p.keyNext[l].Swap(false) || key
 			for _, pkt := range p.packers[l].Packetize(SizedLayerFrame(first+i, key, byte(l), p.sizes[l]), 90000/uint32(fps)) {
 				_ = pkt.Header.SetExtension(p.midID, []byte(p.mid))
 				_ = pkt.Header.SetExtension(p.ridID, []byte(t.RID()))

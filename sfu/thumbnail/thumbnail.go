@@ -237,6 +237,12 @@ type grab struct {
 	h264     codecs.H264Packet
 }
 
+// ReadsLayers is the lowest layer: any keyframe makes a thumbnail, and a host that pauses
+// layers nobody watches (dynacast) keeps the lowest, so a thumbnail never wakes the others.
+func (g *grab) ReadsLayers() [3]bool { return [3]bool{true, false, false} }
+
+var _ sfu.LayerReader = (*grab)(nil)
+
 func (g *grab) ReadRTP(src *sfu.Receiver, _ []byte, pkt *rtp.Packet, keyframe bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -74,6 +74,10 @@ export class Publisher extends Emitter<PublisherEvents> {
   private session: Session | null = null;
   private ownStream = false;
   private wanted: Layer[] | null = null;
+  // Dynacast: the newest media.layers not yet applied, and the chain that applies them one
+  // at a time (two setParameters in flight would refuse the older one's transaction).
+  private asked: Layer[] | null = null;
+  private applying: Promise<void> = Promise.resolve();
   private iceServers: RTCIceServer[] | undefined;
 
   constructor(opts: PublisherOptions) {
@@ -81,7 +85,9 @@ export class Publisher extends Emitter<PublisherEvents> {
     this.opts = { dynacast: true, deadAfterMs: 2500, ...opts };
     this.iceServers = opts.iceServers;
     this.interaction.on('envelope', (env) => {
-      if (env.type === 'media.layers' && this.opts.dynacast) void this.applyWanted((env.payload as { layers?: Layer[] }).layers ?? []);
+      if (env.type !== 'media.layers' || !this.opts.dynacast) return;
+      this.asked = (env.payload as { layers?: Layer[] }).layers ?? [];
+      this.queueWanted();
     });
   }
 
@@ -204,6 +210,7 @@ export class Publisher extends Emitter<PublisherEvents> {
     }
     this.pc = pc;
     this.wanted = null;
+    if (this.asked) this.queueWanted(); // told before the connection was up
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') lose(new GlintError('ice', 'WHIP: the connection was lost'));
     });
@@ -257,12 +264,20 @@ export class Publisher extends Emitter<PublisherEvents> {
     }
   }
 
-  // applyWanted encodes only the layers some viewer wants (at least the lowest, so a new
-  // viewer always has a picture at once), and resumes a layer as soon as it is wanted.
-  private async applyWanted(layers: Layer[]): Promise<void> {
+  private queueWanted(): void {
+    // A connection closing under setParameters rejects it: the next one is told afresh.
+    this.applying = this.applying.then(() => this.applyWanted()).catch(() => {});
+  }
+
+  // applyWanted encodes only the layers some viewer wants, and always the lowest (so a new
+  // viewer has a picture at once, and a thumbnail its keyframe), and resumes a layer as
+  // soon as it is wanted. It applies the newest media.layers; older ones are moot.
+  private async applyWanted(): Promise<void> {
     const sender = this.pc?.getSenders().find((s) => s.track?.kind === 'video');
-    if (!sender || !this.opts.simulcast) return;
-    const want = new Set(layers.length ? layers : ['q']);
+    const layers = this.asked;
+    if (!layers || !sender || !this.opts.simulcast) return; // no connection yet: connect() applies it
+    this.asked = null;
+    const want = new Set<Layer>(['q', ...layers]);
     const params = sender.getParameters();
     let changed = false;
     for (const enc of params.encodings) {
@@ -281,6 +296,7 @@ export class Publisher extends Emitter<PublisherEvents> {
   private teardown(): void {
     this.pc?.close();
     this.pc = null;
+    this.asked = null; // the next connection is told afresh
     this.session?.close();
     this.session = null;
   }

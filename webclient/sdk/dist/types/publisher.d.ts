@@ -63,6 +63,8 @@ export declare class Publisher extends Emitter<PublisherEvents> {
     private session;
     private ownStream;
     private wanted;
+    private asked;
+    private applying;
     private iceServers;
     constructor(opts: PublisherOptions);
     private readonly onPageHide;
@@ -81,6 +83,7 @@ export declare class Publisher extends Emitter<PublisherEvents> {
     private connect;
     private encodings;
     private run;
+    private queueWanted;
     private applyWanted;
     private teardown;
     private release;

@@ -135,3 +135,14 @@ func TestBrowserFrameAccuracy(t *testing.T) {
 		return []string{"--host-token", token}
 	}, "--alerts", "20")
 }
+
+// TestBrowserDynacast: a host page publishing the fake camera with the SDK's Publisher
+// (simulcast) pauses the layers no viewer wants (media.layers): with its only viewer capped
+// at q, h and f are inactive and its upstream bitrate drops below half of what it sends
+// with every layer wanted; when the viewer lifts its cap the host has f active again
+// within 3 s (the time is logged: issue 14 asks for 300 ms, not asserted on a shared
+// 2-core machine) and the viewer then shows the full-size picture
+// (webclient/e2e/dynacast.mjs; its JSON line has the numbers).
+func TestBrowserDynacast(t *testing.T) {
+	runBrowserScript(t, "e2e/dynacast.mjs", nil)
+}

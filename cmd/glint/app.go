@@ -147,7 +147,7 @@ func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/demo/", http.StripPrefix("/demo/", http.FileServerFS(demo)))
-	mux.Handle("GET /sdk/", http.StripPrefix("/sdk/", http.FileServerFS(sdk)))
+	mux.Handle("GET /sdk/", publicScripts(http.StripPrefix("/sdk/", http.FileServerFS(sdk))))
 	handlePages(mux)
 	mux.Handle("/hls/", a.hls.Handler())
 	mux.Handle("/", a.signaling.Handler())

@@ -23,3 +23,13 @@ func handlePages(mux *http.ServeMux) {
 		http.ServeFileFS(w, r, pages, "index.html")
 	})
 }
+
+// publicScripts lets pages on any origin load the SDK (import from
+// https://live.example.com/sdk/glint.js): it is public code fetched without credentials,
+// so "*" gives nothing away, whatever signaling.cors_origins allows for the API.
+func publicScripts(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		h.ServeHTTP(w, r)
+	})
+}

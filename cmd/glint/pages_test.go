@@ -57,7 +57,17 @@ func TestPagesServe(t *testing.T) {
 			t.Errorf("no page references %s", want)
 		}
 	}
-	res, err := http.Get(a.URL() + "/rooms")
+	req, _ := http.NewRequest(http.MethodGet, a.URL()+"/sdk/glint.js", nil)
+	req.Header.Set("Origin", "https://shop.example")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("GET /sdk/glint.js from another origin: Access-Control-Allow-Origin %q, want *", got)
+	}
+	res, err = http.Get(a.URL() + "/rooms")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,3 +146,21 @@ func TestBrowserFrameAccuracy(t *testing.T) {
 func TestBrowserDynacast(t *testing.T) {
 	runBrowserScript(t, "e2e/dynacast.mjs", nil)
 }
+
+// TestBrowserFallbackToLLHLS: in a room that takes one WebRTC viewer, a second watch page
+// is refused (503 with the LL-HLS Link), plays LL-HLS by itself, shows the host's alerts on
+// their frame there (measured from the pixels, as in TestBrowserFrameAccuracy), and comes
+// back to WebRTC by itself when the first viewer leaves (webclient/e2e/frame_accuracy.mjs
+// --viewer fallback). On LL-HLS the bound is 60 % on their frame, not 95 %: on this 2-core
+// machine hls.js stalls and jumps ahead now and then (issue 15), and the alerts whose
+// frames it skips are shown on the frame it lands on; the offsets are in the log.
+func TestBrowserFallbackToLLHLS(t *testing.T) {
+	requireTool(t, "ffmpeg", "ffmpeg") // the host's Opus becomes AAC for LL-HLS
+	runBrowserScriptWith(t, func(c *Config) { c.SFU.MaxViewersPerRoom = 1 }, "e2e/frame_accuracy.mjs", func(a *app, room string) []string {
+		token, err := auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: room, Identity: "host", Publish: true, Admin: true, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []string{"--host-token", token}
+	}, "--alerts", "20", "--viewer", "fallback", "--min-on-frame", "0.6")
+}

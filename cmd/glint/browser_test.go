@@ -90,6 +90,13 @@ func TestBrowserAuction(t *testing.T) {
 // also start what the room needs on the running app (an RTMP host).
 func runBrowserScript(t *testing.T, script string, extra func(a *app, room string) []string, args ...string) {
 	t.Helper()
+	runBrowserScriptWith(t, nil, script, extra, args...)
+}
+
+// runBrowserScriptWith is runBrowserScript on a server whose config configure changes
+// first (when not nil).
+func runBrowserScriptWith(t *testing.T, configure func(*Config), script string, extra func(a *app, room string) []string, args ...string) {
+	t.Helper()
 	chromium, webclient, here := browserSetup(t)
 	if !here {
 		return
@@ -97,6 +104,9 @@ func runBrowserScript(t *testing.T, script string, extra func(a *app, room strin
 
 	cfg := testConfig(t)
 	cfg.SFU.UDPAddr = "0.0.0.0:0"
+	if configure != nil {
+		configure(&cfg)
+	}
 	a, stop := startApp(t, cfg)
 	defer stop()
 	attempts := 1

@@ -6,6 +6,12 @@
 // offset = painted time − fired time says how far from its frame the alert was shown. Both
 // pages run in the same Chromium: one clock.
 //
+// --viewer fallback (on a server whose rooms take one WebRTC viewer): a first viewer takes
+// the place, the measured one is refused (503 with the LL-HLS Link) and falls back to
+// LL-HLS by itself, where its alerts are measured (hls.js, PROGRAM-DATE-TIME); then the
+// first viewer leaves and the measured one must get back to WebRTC by itself. The host then
+// sends H.264 and a tone, what LL-HLS carries.
+//
 // --stamp 0 sends the alerts without the host's own mediaTime (the server then stamps its
 // live edge, as before issue 14), to compare.
 //
@@ -25,12 +31,14 @@ const opts = parseCli({
     'min-on-frame': { type: 'string', default: '0.95' },
     'min-early': { type: 'string', default: '0.95' },
     stamp: { type: 'string', default: '1' },
+    viewer: { type: 'string', default: 'webrtc' },
   },
   extra: (v, usage) => {
     const n = Number(v.alerts);
     if (!(n >= 1 && n <= 200)) usage('--alerts must be 1..200');
     if (!v['host-token']) usage('--host-token is required');
-    return { hostToken: v['host-token'], stamp: v.stamp, alerts: n, frameMs: Number(v['frame-ms']), minOnFrame: Number(v['min-on-frame']), minEarly: Number(v['min-early']) };
+    if (!['webrtc', 'fallback'].includes(v.viewer)) usage('--viewer must be webrtc or fallback');
+    return { hostToken: v['host-token'], stamp: v.stamp, viewer: v.viewer, alerts: n, frameMs: Number(v['frame-ms']), minOnFrame: Number(v['min-on-frame']), minEarly: Number(v['min-early']) };
   },
 });
 
@@ -58,7 +66,18 @@ function paint() {
 paint();
 setInterval(paint, 10); // the painted time is at most 10 ms older than the frame's capture
 const stream = c.captureStream(30);
-const pub = new Publisher({ server: location.origin, room: q.get('room'), token: q.get('token'), source: stream, codec: 'vp8' });
+if (q.get('codec') === 'h264') {
+  // LL-HLS carries H.264 and audio: a quiet tone.
+  const ac = new AudioContext();
+  const osc = ac.createOscillator();
+  const gain = ac.createGain();
+  gain.gain.value = 0.05;
+  const dst = ac.createMediaStreamDestination();
+  osc.connect(gain).connect(dst);
+  osc.start();
+  stream.addTrack(dst.stream.getAudioTracks()[0]);
+}
+const pub = new Publisher({ server: location.origin, room: q.get('room'), token: q.get('token'), source: stream, codec: q.get('codec') || 'vp8' });
 window.host = { state: 'connecting', fired: [] };
 pub.on('state', (s) => (window.host.state = s));
 await pub.start();
@@ -97,6 +116,7 @@ function installProbe({ bits, block }) {
 }
 
 const host = new Side('host');
+const first = new Side('first viewer');
 const viewer = new Side('viewer');
 const result = {};
 
@@ -106,17 +126,28 @@ const pct = (xs, p) => {
 };
 
 async function test(browser) {
-  const q = new URLSearchParams({ room: opts.room, token: opts.hostToken, stamp: opts.stamp });
+  const fallback = opts.viewer === 'fallback';
+  const q = new URLSearchParams({ room: opts.room, token: opts.hostToken, stamp: opts.stamp, codec: fallback ? 'h264' : 'vp8' });
   await host.open(browser, `${opts.server}${HOST_PATH}?${q}`, (context) =>
     context.route(`${opts.server}${HOST_PATH}*`, (route) => route.fulfill({ contentType: 'text/html', body: HOST_PAGE })),
   );
   await host.page.waitForFunction(() => window.host?.state === 'live', null, { timeout: 20_000, polling: 100 });
-  await viewer.open(browser, `${opts.server}/watch.html?${new URLSearchParams({ room: opts.room })}`);
-  await viewer.page.waitForFunction(async () => window.glintPage.state === 'live' && (await window.glintPage.player.stats()).framesDecoded > 30, null, {
-    timeout: 20_000,
-    polling: 200,
-  });
+  const playing = (side, mode) =>
+    side.page.waitForFunction(
+      async (m) => window.glintPage.state === 'live' && window.glintPage.player.mode === m && (await window.glintPage.player.stats()).framesDecoded > 30,
+      mode,
+      { timeout: 30_000, polling: 200 },
+    );
+  if (fallback) {
+    await first.open(browser, `${opts.server}/watch.html?${new URLSearchParams({ room: opts.room, fallback: 'never' })}`);
+    await playing(first, 'webrtc');
+  }
+  const t0 = Date.now();
+  await viewer.open(browser, `${opts.server}/watch.html?${new URLSearchParams({ room: opts.room, webrtcRetry: '3000' })}`);
+  await playing(viewer, fallback ? 'hls' : 'webrtc');
+  if (fallback) result.fallbackPlayingMs = Date.now() - t0;
   await viewer.eval(installProbe, { bits: BITS, block: BLOCK });
+  result.connectedAtFire = await viewer.eval(() => window.glintPage.player.interaction.connected);
   await sleep(1000); // the media clock settles
   for (let i = 0; i < opts.alerts; i++) {
     await host.eval(() => window.fire());
@@ -141,9 +172,19 @@ async function test(browser) {
     offsets,
     sdk,
   });
+  if (fallback) {
+    // The place frees: the viewer must come back to WebRTC by itself.
+    const t1 = Date.now();
+    await first.page.close();
+    await playing(viewer, 'webrtc');
+    result.backToWebRTCMs = Date.now() - t1;
+  }
+  const fired = await host.eval(() => window.host.fired);
+  const got = new Set(probe.map((p) => p.fired));
+  result.missing = fired.map((t, i) => (got.has(t) ? -1 : i)).filter((i) => i >= 0);
   if (probe.length < opts.alerts) throw new Error(`the viewer was handed ${probe.length} of ${opts.alerts} alerts`);
   if (onFrame < opts.minOnFrame * opts.alerts) throw new Error(`${onFrame}/${opts.alerts} alerts shown within ±${opts.frameMs} ms of their frame (offsets ${offsets.join(' ')})`);
   if (early < opts.minEarly * opts.alerts) throw new Error(`${early}/${opts.alerts} alerts arrived before their frame`);
 }
 
-await run({ name: 'frame_accuracy', overallMs: 90_000, sides: [host, viewer], test, result: () => result });
+await run({ name: 'frame_accuracy', overallMs: 110_000, sides: [host, first, viewer], test, result: () => result });

@@ -2,7 +2,8 @@
 // and alerts drawn over the picture on the frame they belong to. Built on the SDK only.
 //
 // Query: room, token (optional where anonymous viewing is on), server, layer (q|h|f),
-// fallback (auto|never|always), delay (extra ms).
+// fallback (auto|never|always), delay (extra ms), webrtcRetry (ms between tries to get
+// back to WebRTC from LL-HLS).
 import { Player } from '/sdk/glint.js';
 import { $, append, count, el, money, page, params, showError } from './common.js';
 
@@ -28,6 +29,7 @@ const player = new Player({
   layer: p.q.get('layer') || undefined,
   fallback: p.q.get('fallback') || 'auto',
   extraDelayMs: Number(p.q.get('delay')) || undefined,
+  webrtcRetryMs: Number(p.q.get('webrtcRetry')) || undefined,
 });
 page.player = player;
 const ix = player.interaction;

@@ -110,6 +110,8 @@ export class Player extends Emitter<PlayerEvents> {
   // After a 404 (the room is not open yet) the next offer asks the server to hold it until
   // the room opens (Prefer: wait), so the picture starts as soon as the host does.
   private roomMissing = false;
+  // Whether this connection's picture plays: 'live' needs both it and a live host.
+  private mediaUp = false;
   private roomMissingRetries = 0;
 
   constructor(opts: PlayerOptions) {
@@ -206,6 +208,7 @@ export class Player extends Emitter<PlayerEvents> {
   private onRoom(r: RoomState): void {
     if (this.state === 'closed' || this.state === 'failed') return;
     if (r.live) {
+      if (!this.mediaUp) return; // said when the picture plays (mediaIsUp)
       this.setState('live');
       this.emit('live', r);
     } else if (r.reason === 'not_started') {
@@ -215,6 +218,20 @@ export class Player extends Emitter<PlayerEvents> {
       this.setState('ended');
       this.emit('ended', r);
     }
+  }
+
+  // mediaIsUp says the picture of a new connection plays: the state is then the room's
+  // (live, or ended/waiting over a frozen frame); a room not heard of yet counts as live,
+  // as media flows, until its state comes.
+  private mediaIsUp(): void {
+    this.mediaUp = true;
+    const r = this.interaction.room;
+    if (r && !r.live) {
+      this.onRoom(r);
+      return;
+    }
+    this.setState('live');
+    if (r) this.emit('live', r);
   }
 
   // run is the player's life: connect, hold, and on loss decide how to go on.
@@ -227,6 +244,7 @@ export class Player extends Emitter<PlayerEvents> {
       resolve();
     };
     while (!this.abort.signal.aborted) {
+      this.mediaUp = false;
       let err: GlintError;
       try {
         if (this.mode === 'hls') {
@@ -387,8 +405,7 @@ export class Player extends Emitter<PlayerEvents> {
     this.scheduler.reset();
     this.statsPrev = undefined;
     up();
-    // The room's state comes on the data channel; without one, media flowing means live.
-    if (this.state === 'connecting' || this.state === 'reconnecting') this.setState(this.interaction.room?.live === false ? 'ended' : 'live');
+    this.mediaIsUp();
     try {
       await Promise.race([conn.lost, abortPromise(this.abort.signal)]);
     } finally {
@@ -411,14 +428,15 @@ export class Player extends Emitter<PlayerEvents> {
     let fatal: (e: GlintError) => void = () => {};
     const failed = new Promise<never>((_, reject) => (fatal = reject));
     failed.catch(() => {});
+    // Interaction first: it comes up in milliseconds, the first LL-HLS part in seconds.
+    const socket = new InteractionSocket(this.opts, this.interaction);
+    void socket.connect();
+    stop.signal.addEventListener('abort', () => socket.close(), { once: true });
     try {
       await pb.start(this.opts.hls ?? defaultHlsLoader, fatal);
       this.scheduler.reset();
       up();
-      const socket = new InteractionSocket(this.opts, this.interaction);
-      void socket.connect();
-      stop.signal.addEventListener('abort', () => socket.close(), { once: true });
-      if (this.interaction.room?.live !== false) this.setState('live');
+      this.mediaIsUp();
       const back = this.opts.fallback === 'auto' ? this.retryWebRTC(stop.signal) : new Promise<never>(() => {});
       // Resolves when WebRTC works again: it takes over from here.
       return await Promise.race([back, failed, abortPromise(this.abort.signal)]);

@@ -86,6 +86,7 @@ export declare class Player extends Emitter<PlayerEvents> {
     private readonly frameListeners;
     private started;
     private roomMissing;
+    private mediaUp;
     private roomMissingRetries;
     constructor(opts: PlayerOptions);
     private readonly onPageHide;
@@ -113,6 +114,7 @@ export declare class Player extends Emitter<PlayerEvents> {
     close(): void;
     private setState;
     private onRoom;
+    private mediaIsUp;
     private run;
     private hlsUrl;
     private openWebRTC;

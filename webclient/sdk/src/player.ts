@@ -11,7 +11,7 @@ import { Interaction } from './interaction.js';
 import { InteractionSocket } from './socket.js';
 import type { Layer, MediaClock, RoomState } from './protocol.js';
 import { type PlayerStats, webrtcStats } from './stats.js';
-import { type Endpoint, type Session, discoverIceServers, negotiate } from './whip.js';
+import { type Endpoint, type Session, connected, discoverIceServers, negotiate } from './whip.js';
 
 export type PlayerState =
   | 'idle' // not started
@@ -73,7 +73,6 @@ export interface PlayerEvents {
 // Events that describe the connection, not something on the picture.
 const NOT_ON_FRAME = new Set(['welcome', 'chat.history', 'presence', 'room.live', 'room.ended', 'media.clock', 'chat.missed']);
 const FATAL_STATUS = new Set([400, 401, 403, 413, 415, 422]);
-const CONNECT_MS = 10_000;
 const PING_MS = 1000;
 const DISCONNECTED_MS = 2000;
 const ROOM_WAIT_S = 20; // the server holds a WHEP offer at most signaling.anonymous_wait
@@ -344,21 +343,7 @@ export class Player extends Emitter<PlayerEvents> {
       session = await negotiate('whep', this.opts, pc, { query, headers, signal: this.abort.signal });
       this.roomMissing = false;
       this.roomMissingRetries = 0;
-      await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new GlintError('ice', `WebRTC: not connected in ${CONNECT_MS / 1000} s`)), CONNECT_MS);
-        const check = () => {
-          const s = pc.connectionState;
-          if (s === 'connected') {
-            clearTimeout(t);
-            resolve();
-          } else if (s === 'failed' || s === 'closed') {
-            clearTimeout(t);
-            reject(new GlintError('ice', 'WebRTC: the connection failed'));
-          }
-        };
-        pc.addEventListener('connectionstatechange', check);
-        abortPromise(this.abort.signal).catch(reject);
-      });
+      await connected(pc, 'WebRTC', this.abort.signal);
     } catch (err) {
       close();
       throw err;

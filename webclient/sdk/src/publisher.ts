@@ -8,7 +8,7 @@ import { Emitter } from './emitter.js';
 import { GlintError, asError } from './errors.js';
 import { Interaction } from './interaction.js';
 import type { Layer } from './protocol.js';
-import { type Endpoint, type Session, discoverIceServers, negotiate } from './whip.js';
+import { type Endpoint, type Session, connected, discoverIceServers, negotiate } from './whip.js';
 
 export type PublisherState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'failed' | 'stopped';
 export type VideoCodec = 'vp8' | 'h264' | 'vp9' | 'av1';
@@ -58,7 +58,6 @@ export const SIMULCAST: { rid: Layer; scaleResolutionDownBy: number; maxBitrate:
   { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
 ];
 const FATAL_STATUS = new Set([400, 401, 403, 413, 415, 422]);
-const CONNECT_MS = 10_000;
 const PING_MS = 1000;
 
 export class Publisher extends Emitter<PublisherEvents> {
@@ -201,7 +200,7 @@ export class Publisher extends Emitter<PublisherEvents> {
     };
     try {
       this.session = await negotiate('whip', this.opts, pc, { signal: this.abort.signal });
-      await connected(pc, this.abort.signal);
+      await connected(pc, 'WHIP', this.abort.signal);
     } catch (err) {
       close();
       this.session?.close();
@@ -306,23 +305,6 @@ export class Publisher extends Emitter<PublisherEvents> {
   }
 }
 
-function connected(pc: RTCPeerConnection, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new GlintError('ice', `WHIP: not connected in ${CONNECT_MS / 1000} s`)), CONNECT_MS);
-    const check = () => {
-      if (pc.connectionState === 'connected') {
-        clearTimeout(t);
-        resolve();
-      } else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') {
-        clearTimeout(t);
-        reject(new GlintError('ice', 'WHIP: the connection failed'));
-      }
-    };
-    pc.addEventListener('connectionstatechange', check);
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    check();
-  });
-}
 
 // preferCodec puts every variant of codec (all H.264 profiles, say) first and keeps the
 // rest, RTX and FEC included, after.

@@ -21,6 +21,7 @@ export interface Links {
 }
 
 const GATHER_MS = 2000;
+const CONNECT_MS = 10_000;
 const TRICKLE_BATCH_MS = 20;
 
 export function endpointUrl(ep: Endpoint, kind: 'whip' | 'whep', query?: URLSearchParams): string {
@@ -221,4 +222,24 @@ export async function negotiate(kind: 'whip' | 'whep', ep: Endpoint, pc: RTCPeer
     if (gatheringDone) session.trickle(null);
   }
   return session;
+}
+
+/** connected resolves once pc's ICE and DTLS are up, and rejects when they fail, take
+ * longer than CONNECT_MS or signal aborts. */
+export function connected(pc: RTCPeerConnection, what: string, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new GlintError('ice', `${what}: not connected in ${CONNECT_MS / 1000} s`)), CONNECT_MS);
+    const check = () => {
+      if (pc.connectionState === 'connected') {
+        clearTimeout(t);
+        resolve();
+      } else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') {
+        clearTimeout(t);
+        reject(new GlintError('ice', `${what}: the connection failed`));
+      }
+    };
+    pc.addEventListener('connectionstatechange', check);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    check();
+  });
 }

@@ -54,3 +54,6 @@ export interface NegotiateOptions {
  * and applies the answer. It resolves to the session, which must be closed to leave.
  */
 export declare function negotiate(kind: 'whip' | 'whep', ep: Endpoint, pc: RTCPeerConnection, opts?: NegotiateOptions): Promise<Session>;
+/** connected resolves once pc's ICE and DTLS are up, and rejects when they fail, take
+ * longer than CONNECT_MS or signal aborts. */
+export declare function connected(pc: RTCPeerConnection, what: string, signal: AbortSignal): Promise<void>;

@@ -115,7 +115,7 @@ func TestUnconnectedSessionIsReaped(t *testing.T) {
 
 // TestCORSPreflight: a page on another origin may publish.
 func TestCORSPreflight(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(_ *sfuConfig, c *sigConfig) { c.ICEServers = []string{"stun:stun.example.net:3478"} })
 	req, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/whip/r", nil)
 	req.Header.Set("Origin", "https://studio.example.com")
 	req.Header.Set("Access-Control-Request-Method", "POST")
@@ -127,7 +127,8 @@ func TestCORSPreflight(t *testing.T) {
 	h := resp.Header
 	if resp.StatusCode != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != "*" ||
 		!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") || !strings.Contains(h.Get("Access-Control-Allow-Headers"), "Prefer") ||
-		!strings.Contains(h.Get("Access-Control-Expose-Headers"), "Location") || h.Get("Accept-Post") != "application/sdp" {
+		!strings.Contains(h.Get("Access-Control-Expose-Headers"), "Location") || h.Get("Accept-Post") != "application/sdp" ||
+		h.Get("Link") != `<stun:stun.example.net:3478>; rel="ice-server"` {
 		t.Fatalf("preflight: %s %v", resp.Status, h)
 	}
 }

@@ -32,10 +32,13 @@ func (s *Server) originAllowed(origin string) bool {
 	return slices.Contains(s.cfg.CORSOrigins, "*") || slices.Contains(s.cfg.CORSOrigins, origin)
 }
 
-// options answers CORS preflights and tells WHIP clients what the endpoint accepts.
+// options answers CORS preflights and tells WHIP clients what the endpoint accepts, and its
+// ICE servers (Link headers): a client that asks before it makes its peer connection
+// gathers with them from the start (the SDK does).
 func (s *Server) options(w http.ResponseWriter, r *http.Request) {
 	if r.PathValue("id") == "" {
 		w.Header().Set("Accept-Post", "application/sdp")
+		s.linkICEServers(w)
 	} else {
 		w.Header().Set("Accept-Patch", "application/trickle-ice-sdpfrag")
 	}

@@ -31,6 +31,7 @@ function setState(s) {
 }
 async function goLive(source) {
   $('liveerr').textContent = '';
+  publisher?.stop(); // a failed one may still hold the camera
   publisher = new Publisher({ server: p.server, room: p.room, token: p.token, source, simulcast: $('simulcast').checked, preview: $('preview') });
   page.publisher = publisher;
   publisher.on('state', setState);

@@ -144,6 +144,9 @@ export class Interaction extends Emitter<InteractionEvents> {
 
   /** attach starts using an open transport: repeatable requests still unanswered go again. */
   attach(t: Transport): void {
+    // A new transport over a live one (a switch back to WebRTC): the old one's unanswered
+    // requests that cannot be repeated fail first, never go out twice.
+    if (this.transport && this.transport !== t) this.detach();
     this.transport = t;
     this.lastReceived = now();
     for (const p of this.pending.values()) if (p.retry === undefined) this.write(p);

@@ -81,6 +81,7 @@ interface Conn {
   pc: RTCPeerConnection;
   dc: RTCDataChannel;
   session: Session;
+  stream: MediaStream;
   /** Rejects when the connection is lost. */
   lost: Promise<never>;
   close(): void;
@@ -244,6 +245,7 @@ export class Player extends Emitter<PlayerEvents> {
     };
     while (!this.abort.signal.aborted) {
       this.mediaUp = false;
+      this.interaction.room = null; // the new connection's join says it; an old one may be stale
       let err: GlintError;
       try {
         if (this.mode === 'hls') {
@@ -257,7 +259,7 @@ export class Player extends Emitter<PlayerEvents> {
       } catch (e) {
         err = asError(e);
       }
-      if (this.abort.signal.aborted) return;
+      if (this.abort.signal.aborted) return reject(asError(this.abort.signal.reason, 'closed'));
       const fb = this.opts.fallback;
       if (err.code === 'http' && FATAL_STATUS.has(err.status ?? 0)) {
         this.setState('failed');
@@ -292,10 +294,12 @@ export class Player extends Emitter<PlayerEvents> {
         if (this.state !== 'connecting') this.setState('reconnecting');
         this.emit('reconnecting', { attempt, delayMs: delay, error: err });
       }
+      // LL-HLS that failed (hls.js not loadable, no playlist): WebRTC again next time.
+      if (this.mode === 'hls' && fb === 'auto') this.mode = null;
       try {
         await sleep(delay, this.abort.signal);
       } catch {
-        return;
+        return reject(asError(this.abort.signal.reason, 'closed'));
       }
     }
   }
@@ -369,6 +373,7 @@ export class Player extends Emitter<PlayerEvents> {
       pc,
       dc,
       session: session!,
+      stream,
       lost,
       close: () => {
         clearInterval(watchdog);
@@ -376,15 +381,16 @@ export class Player extends Emitter<PlayerEvents> {
         close();
       },
     };
-    this.opts.video.srcObject = stream;
-    this.opts.video.play().catch(() => {}); // autoplay policy: the page's play button takes over
     return conn;
   }
 
   // holdWebRTC plays conn until it is lost.
   private async holdWebRTC(conn: Conn, up: () => void): Promise<void> {
+    // hls.js first: its detach empties the element, which would stop the new picture.
     this.hls?.destroy();
     this.hls = null;
+    this.opts.video.srcObject = conn.stream;
+    this.opts.video.play().catch(() => {}); // autoplay policy: the page's play button takes over
     this.conn = conn;
     this.mode = 'webrtc';
     this.scheduler.reset();
@@ -437,7 +443,12 @@ export class Player extends Emitter<PlayerEvents> {
     for (;;) {
       await sleep(this.opts.webrtcRetryMs!, signal);
       try {
-        return await this.openWebRTC();
+        const conn = await this.openWebRTC();
+        if (signal.aborted) {
+          conn.close(); // LL-HLS ended meanwhile: nobody takes this connection
+          throw signal.reason;
+        }
+        return conn;
       } catch (err) {
         if (signal.aborted) throw err;
       }

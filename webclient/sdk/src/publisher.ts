@@ -78,6 +78,7 @@ export class Publisher extends Emitter<PublisherEvents> {
   private asked: Layer[] | null = null;
   private applying: Promise<void> = Promise.resolve();
   private iceServers: RTCIceServer[] | undefined;
+  private closeConn: (() => void) | null = null;
 
   constructor(opts: PublisherOptions) {
     super();
@@ -198,6 +199,7 @@ export class Publisher extends Emitter<PublisherEvents> {
       dc.close();
       pc.close();
     };
+    this.closeConn = close;
     try {
       this.session = await negotiate('whip', this.opts, pc, { signal: this.abort.signal });
       await connected(pc, 'WHIP', this.abort.signal);
@@ -253,6 +255,8 @@ export class Publisher extends Emitter<PublisherEvents> {
             if (this.abort.signal.aborted) return;
             const e2 = asError(err2);
             if (e2.code === 'http' && FATAL_STATUS.has(e2.status ?? 0)) {
+              globalThis.removeEventListener?.('pagehide', this.onPageHide);
+              this.release();
               this.setState('failed');
               this.emit('error', e2);
               return;
@@ -293,6 +297,8 @@ export class Publisher extends Emitter<PublisherEvents> {
   }
 
   private teardown(): void {
+    this.closeConn?.(); // its watchdog too: a closed channel does not always say so
+    this.closeConn = null;
     this.pc?.close();
     this.pc = null;
     this.asked = null; // the next connection is told afresh

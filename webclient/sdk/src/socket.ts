@@ -33,14 +33,20 @@ export class InteractionSocket {
     for (let attempt = 0; !signal.aborted; ) {
       try {
         const ws = await openWebSocket(this.ep);
+        if (signal.aborted) {
+          ws.close(); // closed while it was opening
+          break;
+        }
         attempt = 0;
         const transport = { send: (t: string) => ws.send(t) };
+        const onAbort = () => ws.close();
         await new Promise<void>((resolve) => {
           ws.onmessage = (e) => typeof e.data === 'string' && this.interaction.receive(e.data);
           ws.onclose = () => resolve();
-          signal.addEventListener('abort', () => ws.close(), { once: true });
+          signal.addEventListener('abort', onAbort, { once: true });
           this.interaction.attach(transport);
         });
+        signal.removeEventListener('abort', onAbort);
         this.interaction.detach(transport);
       } catch {
         // not open: tried again below

@@ -81,13 +81,16 @@ async function request(url: string, init: RequestInit, what: string): Promise<Re
   }
 }
 
-/** discoverIceServers asks the endpoint (OPTIONS) for its ICE servers; none if it will not say. */
-export async function discoverIceServers(ep: Endpoint, kind: 'whip' | 'whep', signal?: AbortSignal): Promise<RTCIceServer[]> {
+/**
+ * discoverIceServers asks the endpoint (OPTIONS) for its ICE servers: [] if it lists none,
+ * undefined if it did not answer (ask again next time).
+ */
+export async function discoverIceServers(ep: Endpoint, kind: 'whip' | 'whep', signal?: AbortSignal): Promise<RTCIceServer[] | undefined> {
   try {
     const res = await fetch(endpointUrl(ep, kind), { method: 'OPTIONS', headers: authHeaders(ep.token), signal });
-    return res.ok ? parseLinks(res.headers.get('Link')).iceServers : [];
+    return res.ok ? parseLinks(res.headers.get('Link')).iceServers : undefined;
   } catch {
-    return [];
+    return undefined;
   }
 }
 

@@ -146,3 +146,18 @@ test('a listener that throws does not stop the others', () => {
   }
   assert.deepEqual(got, [1]);
 });
+
+test('a new transport over a live one refuses the chat line instead of sending it twice', async () => {
+  const ix = new Interaction({ timeoutMs: 2000 });
+  const a = wire();
+  ix.attach(a);
+  const chat = ix.chat.send('once');
+  const bid = ix.auction.bid('lot', 100);
+  const b = wire();
+  ix.attach(b); // a switch from the WebSocket to the data channel, without a detach first
+  await assert.rejects(chat, (err) => err.code === 'not_connected');
+  assert.deepEqual(b.sent.map((e) => e.type), ['auction.bid']);
+  answer(ix, { type: 'ack', id: b.sent[0].id, payload: { lotId: 'lot', bidId: b.sent[0].payload.bidId, amount: 100, logSeq: 1, duplicate: false, endsAt: 1 } });
+  assert.equal((await bid).logSeq, 1);
+  ix.close();
+});

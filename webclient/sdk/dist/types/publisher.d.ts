@@ -66,6 +66,7 @@ export declare class Publisher extends Emitter<PublisherEvents> {
     private asked;
     private applying;
     private iceServers;
+    private closeConn;
     constructor(opts: PublisherOptions);
     private readonly onPageHide;
     /**

@@ -20,8 +20,11 @@ export declare function endpointUrl(ep: Endpoint, kind: 'whip' | 'whep', query?:
 export declare function parseLinks(value: string | null): Links;
 /** httpError turns a refusal into a GlintError with the server's words and hints. */
 export declare function httpError(what: string, res: Response): Promise<GlintError>;
-/** discoverIceServers asks the endpoint (OPTIONS) for its ICE servers; none if it will not say. */
-export declare function discoverIceServers(ep: Endpoint, kind: 'whip' | 'whep', signal?: AbortSignal): Promise<RTCIceServer[]>;
+/**
+ * discoverIceServers asks the endpoint (OPTIONS) for its ICE servers: [] if it lists none,
+ * undefined if it did not answer (ask again next time).
+ */
+export declare function discoverIceServers(ep: Endpoint, kind: 'whip' | 'whep', signal?: AbortSignal): Promise<RTCIceServer[] | undefined>;
 /** A WHIP or WHEP session: its resource on the server. */
 export declare class Session {
     readonly resource: string;

@@ -147,7 +147,6 @@ async function test(browser) {
   await playing(viewer, fallback ? 'hls' : 'webrtc');
   if (fallback) result.fallbackPlayingMs = Date.now() - t0;
   await viewer.eval(installProbe, { bits: BITS, block: BLOCK });
-  result.connectedAtFire = await viewer.eval(() => window.glintPage.player.interaction.connected);
   await sleep(1000); // the media clock settles
   for (let i = 0; i < opts.alerts; i++) {
     await host.eval(() => window.fire());
@@ -155,7 +154,7 @@ async function test(browser) {
   }
   await viewer.page.waitForFunction((n) => window.probe.length >= n, opts.alerts, { timeout: 10_000, polling: 100 }).catch(() => {});
   const probe = await viewer.eval(() => window.probe);
-  const sdk = await viewer.eval(() => ({ ...window.glintPage.player.frameStats, clock: window.glintPage.player.clock ?? null, clocksReceived: window.glintPage.events['media.clock'] ?? 0, frameTime: window.glintPage.player.frameTime ?? null }));
+  const sdk = await viewer.eval(() => window.glintPage.player.frameStats);
   const offsets = probe.map((p) => p.painted - p.fired);
   const onFrame = offsets.filter((o) => Math.abs(o) <= opts.frameMs).length;
   const early = probe.filter((p) => !p.late).length;

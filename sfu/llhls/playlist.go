@@ -106,6 +106,7 @@ func (v *variant) rewrite(raw []byte, reports []*playlist.MediaRenditionReport, 
 	pl.TargetDuration = int(v.cfg.TargetDuration / time.Second)
 	v.datePlaylist(&pl)
 	v.countOverlong(&pl)
+	holdSegmentOpen(&pl)
 	pl.RenditionReport = reports
 	body, err := pl.Marshal()
 	if err != nil {
@@ -194,6 +195,27 @@ func (v *variant) countOverlong(pl *playlist.Media) {
 			}
 		}
 	}
+}
+
+// holdSegmentOpen lists a segment that gohlslib has just closed as still open (its parts
+// after the last EXTINF, no EXTINF or URI of its own) until the next segment's first part
+// is out: a segment closes together with its last part, which is often one frame long
+// (the keyframe that ends it comes ~1 s after the last one, a frame or two past a part
+// boundary), and hls.js (1.7.4, fragment-tracker.ts) counts a segment that closed while
+// its second-to-last part was still on the way as fully buffered once the buffer is
+// within 0.2 s of its end. It then never loads the last part, and the player stalls
+// until the segment after next closes, 1.5-2 s (TestBrowserLLHLS showed it on every run
+// on a busy machine). Held open, the segment closes a part target later, when that part
+// is long buffered. The segment's last part, and everything a blocking request waits for,
+// is published exactly when it was before; only the EXTINF line comes one part later,
+// which costs a player that loads whole segments (none of LL-HLS's) 200 ms.
+func holdSegmentOpen(pl *playlist.Media) {
+	n := len(pl.Segments)
+	if len(pl.Parts) != 0 || n == 0 || pl.Segments[n-1].Gap || len(pl.Segments[n-1].Parts) == 0 {
+		return
+	}
+	pl.Parts = pl.Segments[n-1].Parts
+	pl.Segments = pl.Segments[:n-1]
 }
 
 // firstDate is the PROGRAM-DATE-TIME of the playlist's first segment.

@@ -108,6 +108,7 @@ const devRTMPAddr, devRTMPSAddr = "127.0.0.1:1935", "127.0.0.1:1936"
 // configFlags are the flags serve and token share.
 type configFlags struct {
 	file, httpAddr, data, apiKey, apiSecret, logLevel, publicIPs, iceServers, pprof, rtmp string
+	cluster, clusterRoutes, clusterSecret                                                 string
 	udpPort                                                                               int
 	dev, anonymous                                                                        bool
 	set                                                                                   map[string]bool
@@ -133,6 +134,9 @@ func registerConfigFlags(fs *flag.FlagSet, serve bool) *configFlags {
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (GLINT_LOG_LEVEL)")
 	fs.StringVar(&f.rtmp, "rtmp", "", `RTMP listen address, default :1935 (127.0.0.1:1935 with --dev); "off" turns RTMP ingest off (GLINT_RTMP_ADDR)`)
 	fs.StringVar(&f.pprof, "pprof", "", "serve Go's profiler at this address, e.g. 127.0.0.1:6060 (GLINT_PPROF)")
+	fs.StringVar(&f.cluster, "cluster", "", "join a cluster of Glint nodes: the host:port this node takes the others' NATS routes on, e.g. 0.0.0.0:6222 (GLINT_CLUSTER; docs/CLUSTER.md)")
+	fs.StringVar(&f.clusterRoutes, "cluster-routes", "", "comma-separated host:port cluster addresses of the other nodes (GLINT_CLUSTER_ROUTES)")
+	fs.StringVar(&f.clusterSecret, "cluster-secret", "", "the secret every node of the cluster shares, 16 characters or more (GLINT_CLUSTER_SECRET)")
 	return f
 }
 
@@ -175,6 +179,11 @@ func (f *configFlags) overlay(cfg *Config, getenv func(string) string) error {
 		cfg.RTMP.Enabled = false
 	} else if addr != "" {
 		cfg.RTMP.Enabled, cfg.RTMP.Addr = true, addr
+	}
+	cfg.Bus.Cluster.Listen = f.pick("cluster", f.cluster, getenv("GLINT_CLUSTER"), cfg.Bus.Cluster.Listen)
+	cfg.Bus.Cluster.Secret = f.pick("cluster-secret", f.clusterSecret, getenv("GLINT_CLUSTER_SECRET"), cfg.Bus.Cluster.Secret)
+	if routes := f.pick("cluster-routes", f.clusterRoutes, getenv("GLINT_CLUSTER_ROUTES")); routes != "" {
+		cfg.Bus.Cluster.Routes = splitList(routes)
 	}
 	if ips := f.pick("public-ip", f.publicIPs, getenv("GLINT_PUBLIC_IPS")); ips != "" {
 		cfg.SFU.PublicIPs = splitList(ips)

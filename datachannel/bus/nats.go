@@ -69,6 +69,9 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*NATS, error) {
 		}
 		b.srv = srv
 		opts = append(opts, nats.InProcessServer(srv))
+		if cfg.Cluster.enabled() {
+			opts = append(opts, nats.Token(cfg.Cluster.Secret))
+		}
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -83,17 +86,22 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*NATS, error) {
 	return b, nil
 }
 
-// startEmbedded runs nats-server in this process with JetStream on file storage. It
-// listens on no port: the only client is this process, through an in-process pipe.
+// startEmbedded runs nats-server in this process with JetStream on file storage. Alone it
+// listens on no port: the only client is this process, through an in-process pipe. In a
+// cluster it takes the other nodes' routes on cluster.listen.
 func startEmbedded(cfg Config, log *zap.Logger) (*server.Server, error) {
-	srv, err := server.NewServer(&server.Options{
+	o := &server.Options{
 		ServerName: "glint-embedded",
 		JetStream:  true,
 		StoreDir:   cfg.DataDir,
 		DontListen: true,
 		NoSigs:     true,
 		SyncAlways: cfg.SyncAlways,
-	})
+	}
+	if cfg.Cluster.enabled() {
+		cfg.Cluster.serverOptions(o)
+	}
+	srv, err := server.NewServer(o)
 	if err != nil {
 		return nil, fmt.Errorf("bus: embedded server: %w", err)
 	}
@@ -113,24 +121,52 @@ func (b *NATS) setup(ctx context.Context) error {
 		return fmt.Errorf("bus: %w", err)
 	}
 	b.js = js
-	ctx, cancel := b.timeout(ctx)
-	defer cancel()
 	for _, sc := range []jetstream.StreamConfig{{
 		Name: logStream, Subjects: []string{logPrefix + ">"}, Storage: jetstream.FileStorage,
-		Replicas: b.cfg.Replicas, MaxAge: b.cfg.LogMaxAge, Duplicates: b.cfg.DedupWindow,
+		Replicas: b.cfg.replicas(), MaxAge: b.cfg.LogMaxAge, Duplicates: b.cfg.DedupWindow,
 		Description: "Glint auction and gift records",
 	}, {
 		Name: historyStream, Subjects: []string{historyPrefix + ">"}, Storage: jetstream.FileStorage,
-		Replicas: b.cfg.Replicas, MaxMsgsPerSubject: int64(b.cfg.ChatHistory), MaxAge: 7 * 24 * time.Hour,
+		Replicas: b.cfg.replicas(), MaxMsgsPerSubject: int64(b.cfg.ChatHistory), MaxAge: 7 * 24 * time.Hour,
 		Duplicates: time.Minute, Description: "Glint chat history, the last messages of each room",
 	}} {
-		s, err := js.CreateOrUpdateStream(ctx, sc)
+		s, err := b.createStream(ctx, sc)
 		if err != nil {
-			return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+			return err
 		}
 		b.streams[sc.Name] = s
 	}
 	return nil
+}
+
+// createStream creates or updates a stream. A node of an embedded cluster retries until
+// enough nodes have joined for JetStream to elect its leaders (cluster.join_timeout): the
+// nodes of a cluster start in any order.
+func (b *NATS) createStream(ctx context.Context, sc jetstream.StreamConfig) (jetstream.Stream, error) {
+	var deadline time.Time
+	if b.srv != nil && b.cfg.Cluster.enabled() {
+		deadline = time.Now().Add(b.cfg.Cluster.JoinTimeout)
+	}
+	for {
+		rctx, cancel := b.timeout(ctx)
+		s, err := b.js.CreateOrUpdateStream(rctx, sc)
+		cancel()
+		switch {
+		case err == nil:
+			return s, nil
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("bus: stream %s: %w", sc.Name, ctx.Err())
+		case deadline.IsZero():
+			return nil, fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+		case time.Now().After(deadline):
+			return nil, fmt.Errorf("bus: stream %s: the cluster's JetStream did not form within %v (%d of %d replicas' nodes needed; this node reaches %d other nodes of %v): %w",
+				sc.Name, b.cfg.Cluster.JoinTimeout, sc.Replicas/2+1, sc.Replicas, b.srv.NumRemotes(), b.cfg.Cluster.Routes, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 func (b *NATS) timeout(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -55,6 +55,13 @@ func TestConfigValidate(t *testing.T) {
 		"bad url":          func(c *Config) { c.URL = "http://x:4222" },
 		"bad timeout":      func(c *Config) { c.RequestTimeout = 0 },
 		"url without host": func(c *Config) { c.URL = "nats://" },
+		"routes alone":     func(c *Config) { c.Cluster.Routes = []string{"10.0.0.2:6222"} },
+		"short secret":     func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:6222"); c.Cluster.Secret = "short" },
+		"bad listen":       func(c *Config) { c.Cluster = testCluster("6222") },
+		"bad route":        func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:99999") },
+		"R3 on two nodes":  func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:6222"); c.Replicas = 3 },
+		"url and cluster":  func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222"); c.URL = "nats://a:4222" },
+		"no join timeout":  func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222"); c.Cluster.JoinTimeout = 0 },
 	}
 	for name, mod := range bad {
 		c := ok
@@ -62,6 +69,14 @@ func TestConfigValidate(t *testing.T) {
 		if c.Validate() == nil {
 			t.Errorf("%s: should not validate", name)
 		}
+	}
+	three := ok
+	three.Cluster = testCluster("127.0.0.1:6222", "127.0.0.1:6222", "10.0.0.2:6222", "10.0.0.3:6222")
+	if err := three.Validate(); err != nil || three.replicas() != 3 {
+		t.Fatalf("three nodes: %v, replicas %d; want valid and 3", err, three.replicas())
+	}
+	if alone := ok; alone.replicas() != 1 {
+		t.Fatalf("alone: replicas %d; want 1", alone.replicas())
 	}
 	ext := DefaultConfig()
 	ext.URL, ext.Replicas = "nats://a:4222, nats://b:4222", 3

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/glintlive/glint/datachannel"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+// startCluster runs n Glint nodes on loopback whose embedded NATS servers are joined into
+// one cluster (bus.cluster), started at once as each waits for the others.
+func startCluster(t *testing.T, n int) []*app {
+	t.Helper()
+	var addrs []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, l.Addr().String())
+		_ = l.Close()
+	}
+	apps := make([]*app, n)
+	stops := make([]func(), n)
+	var wg sync.WaitGroup
+	for i := range n {
+		cfg := testConfig(t)
+		cfg.Bus.Cluster.Listen, cfg.Bus.Cluster.Routes, cfg.Bus.Cluster.Secret = addrs[i], addrs, "cluster-test-secret"
+		cfg.Interaction.Chat.Rate, cfg.Interaction.Chat.Burst = 1000, 1000 // the test sends lines back to back
+		wg.Go(func() { apps[i], stops[i] = startApp(t, cfg) })
+	}
+	wg.Wait()
+	for _, stop := range stops {
+		t.Cleanup(stop)
+	}
+	return apps
+}
+
+// wsClient is one interaction connection (GET /ws/{room}) that keeps every envelope it
+// reads, so a test can wait for what it expects.
+type wsClient struct {
+	ws *websocket.Conn
+	mu sync.Mutex
+	in []datachannel.Envelope
+}
+
+func dialRoom(t *testing.T, a *app, room, identity string, admin bool) *wsClient {
+	t.Helper()
+	tok, err := auth.Issue(devKey, devSecret, auth.TokenOptions{Room: room, Identity: identity, Subscribe: true, Data: true, Admin: admin, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.URL(), "http")+"/ws/"+room+"?access_token="+tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &wsClient{ws: ws}
+	go func() {
+		for {
+			_, b, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			var env datachannel.Envelope
+			if json.Unmarshal(b, &env) == nil {
+				c.mu.Lock()
+				c.in = append(c.in, env)
+				c.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = ws.Close() })
+	return c
+}
+
+// await waits up to 15 s for an envelope that ok accepts and returns it.
+func (c *wsClient) await(t *testing.T, what string, ok func(datachannel.Envelope) bool) datachannel.Envelope {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		for _, e := range c.in {
+			if ok(e) {
+				c.mu.Unlock()
+				return e
+			}
+		}
+		c.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no %s within 15s", what)
+	return datachannel.Envelope{}
+}
+
+// request sends an envelope and waits for its ack or error.
+func (c *wsClient) request(t *testing.T, typ, id, payload string) datachannel.Envelope {
+	t.Helper()
+	if err := c.ws.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"v":1,"type":%q,"id":%q,"payload":%s}`, typ, id, payload)); err != nil {
+		t.Fatal(err)
+	}
+	return c.await(t, "answer to "+id, func(e datachannel.Envelope) bool { return e.ID == id })
+}
+
+func (c *wsClient) payloads(typ string) []map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []map[string]any
+	for _, e := range c.in {
+		if e.Type == typ {
+			var p map[string]any
+			_ = json.Unmarshal(e.Payload, &p)
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestClusterChatAndAuction: three Glint nodes joined by bus.cluster are one room. Chat
+// sent on node B reaches connections on A and C once each, in order; an auction opened on
+// A with bidders on all three nodes bidding at once ends with one winner, the same on
+// every node, and counts every acknowledged bid.
+func TestClusterChatAndAuction(t *testing.T) {
+	nodes := startCluster(t, 3)
+	const room = "show"
+	host := dialRoom(t, nodes[0], room, "host", true)
+	readers := []*wsClient{dialRoom(t, nodes[0], room, "alice", false), dialRoom(t, nodes[2], room, "carol", false)}
+	bob := dialRoom(t, nodes[1], room, "bob", false)
+
+	// Until every node follows the room's events, a line may reach only its own node:
+	// probe with chat until a line from B is seen on A and C.
+	for i := 0; ; i++ {
+		if i == 100 {
+			t.Fatal("chat from node B never reached nodes A and C")
+		}
+		probe := fmt.Sprintf("probe %d", i)
+		if e := bob.request(t, "chat.send", fmt.Sprint("p", i), fmt.Sprintf(`{"text":%q}`, probe)); e.Type != datachannel.TypeAck {
+			t.Fatalf("chat refused: %s %s", e.Type, e.Payload)
+		}
+		time.Sleep(100 * time.Millisecond)
+		seen := 0
+		for _, r := range readers {
+			for _, p := range r.payloads(datachannel.TypeChatMessage) {
+				if p["text"] == probe {
+					seen++
+				}
+			}
+		}
+		if seen == len(readers) {
+			break
+		}
+	}
+	const lines = 20
+	for i := range lines {
+		if e := bob.request(t, "chat.send", fmt.Sprint("c", i), fmt.Sprintf(`{"text":"line %d"}`, i)); e.Type != datachannel.TypeAck {
+			t.Fatalf("chat refused: %s %s", e.Type, e.Payload)
+		}
+	}
+	for ri, r := range readers {
+		r.await(t, "the last chat line", func(e datachannel.Envelope) bool {
+			return e.Type == datachannel.TypeChatMessage && strings.Contains(string(e.Payload), `"line 19"`)
+		})
+		var got []string
+		for _, p := range r.payloads(datachannel.TypeChatMessage) {
+			if s, _ := p["text"].(string); strings.HasPrefix(s, "line ") {
+				got = append(got, s)
+			}
+		}
+		if len(got) != lines {
+			t.Fatalf("reader %d got %d lines, want %d once each: %v", ri, len(got), lines, got)
+		}
+		for i, s := range got {
+			if s != fmt.Sprintf("line %d", i) {
+				t.Fatalf("reader %d: line %d is %q (all: %v)", ri, i, s, got)
+			}
+		}
+	}
+
+	// The auction: three bidders, one per node, bid at once.
+	if e := host.request(t, "auction.open", "open", `{"lotId":"lot1","startPrice":100,"increment":10,"durationMs":600000}`); e.Type != datachannel.TypeAck {
+		t.Fatalf("auction.open: %s %s", e.Type, e.Payload)
+	}
+	bidders := []*wsClient{dialRoom(t, nodes[0], room, "b0", false), dialRoom(t, nodes[1], room, "b1", false), dialRoom(t, nodes[2], room, "b2", false)}
+	var mu sync.Mutex
+	acked := map[string]float64{}
+	var wg sync.WaitGroup
+	for bi, b := range bidders {
+		wg.Go(func() {
+			for k := range 10 {
+				id := fmt.Sprintf("b%d-%d", bi, k)
+				amount := 100 + 10*(3*k+bi)
+				e := b.request(t, "auction.bid", id, fmt.Sprintf(`{"lotId":"lot1","bidId":%q,"amount":%d}`, id, amount))
+				if e.Type == datachannel.TypeAck {
+					mu.Lock()
+					acked[id] = float64(amount)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("no bid was acknowledged")
+	}
+	var best float64
+	for _, a := range acked {
+		best = max(best, a)
+	}
+	if e := host.request(t, "auction.close", "close", `{"lotId":"lot1"}`); e.Type != datachannel.TypeAck {
+		t.Fatalf("auction.close: %s %s", e.Type, e.Payload)
+	}
+	for ni, c := range append([]*wsClient{host}, bidders[1:]...) {
+		e := c.await(t, "auction.closed", func(e datachannel.Envelope) bool { return e.Type == datachannel.TypeAuctionClosed })
+		var p struct {
+			Winner string  `json:"winner"`
+			Amount float64 `json:"amount"`
+			Bids   int     `json:"bids"`
+		}
+		_ = json.Unmarshal(e.Payload, &p)
+		if p.Amount != best || p.Bids != len(acked) || p.Winner == "" {
+			t.Fatalf("node %d: closed with winner %q at %v after %d bids; want the best acknowledged %v and %d bids", ni, p.Winner, p.Amount, p.Bids, best, len(acked))
+		}
+	}
+	t.Logf("%d of 30 bids acknowledged across three nodes; winning amount %v", len(acked), best)
+}

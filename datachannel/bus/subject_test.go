@@ -56,12 +56,15 @@ func TestConfigValidate(t *testing.T) {
 		"bad timeout":      func(c *Config) { c.RequestTimeout = 0 },
 		"url without host": func(c *Config) { c.URL = "nats://" },
 		"routes alone":     func(c *Config) { c.Cluster.Routes = []string{"10.0.0.2:6222"} },
-		"short secret":     func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:6222"); c.Cluster.Secret = "short" },
-		"bad listen":       func(c *Config) { c.Cluster = testCluster("6222") },
-		"bad route":        func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:99999") },
-		"R3 on two nodes":  func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:6222"); c.Replicas = 3 },
-		"url and cluster":  func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222"); c.URL = "nats://a:4222" },
-		"no join timeout":  func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222"); c.Cluster.JoinTimeout = 0 },
+		"short secret": func(c *Config) {
+			c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:6222")
+			c.Cluster.Secret = "short"
+		},
+		"bad listen":      func(c *Config) { c.Cluster = testCluster("6222") },
+		"bad route":       func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:99999") },
+		"R3 on two nodes": func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:6222"); c.Replicas = 3 },
+		"url and cluster": func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222"); c.URL = "nats://a:4222" },
+		"no join timeout": func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222"); c.Cluster.JoinTimeout = 0 },
 	}
 	for name, mod := range bad {
 		c := ok

@@ -384,6 +384,13 @@ type natsLogger struct{ l *zap.Logger }
 func (n natsLogger) Noticef(f string, v ...any) { n.l.Debug(fmt.Sprintf(f, v...)) }
 func (n natsLogger) Warnf(f string, v ...any)   { n.l.Warn(fmt.Sprintf(f, v...)) }
 func (n natsLogger) Fatalf(f string, v ...any)  { n.l.Error(fmt.Sprintf(f, v...)) }
-func (n natsLogger) Errorf(f string, v ...any)  { n.l.Error(fmt.Sprintf(f, v...)) }
+func (n natsLogger) Errorf(f string, v ...any) {
+	msg := fmt.Sprintf(f, v...)
+	if strings.HasPrefix(msg, "Error trying to connect to route") {
+		n.l.Warn(msg) // another node not up yet: expected while a cluster starts
+		return
+	}
+	n.l.Error(msg)
+}
 func (n natsLogger) Debugf(f string, v ...any)  { n.l.Debug(fmt.Sprintf(f, v...)) }
 func (n natsLogger) Tracef(f string, v ...any)  { n.l.Debug(fmt.Sprintf(f, v...)) }

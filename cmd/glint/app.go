@@ -47,6 +47,12 @@ type app struct {
 
 // newApp wires the packages together and binds the ports; it does not serve yet.
 func newApp(cfg Config, log *zap.Logger) (*app, error) {
+	return newAppContext(context.Background(), cfg, log)
+}
+
+// newAppContext is newApp that gives up when ctx ends: a node of a cluster may wait at
+// start for the others (bus.cluster.join_timeout), and Ctrl-C must end that wait.
+func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, error) {
 	verifier, err := auth.NewVerifierConfig(cfg.Auth, map[string]string{cfg.APIKey: cfg.APISecret})
 	if err != nil {
 		return nil, err
@@ -80,7 +86,7 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 	if cfg.HLS.Enabled {
 		sig.SetFallback(llhls.PlaylistPath)
 	}
-	if err := a.startInteraction(); err != nil {
+	if err := a.startInteraction(ctx); err != nil {
 		a.closeInteraction()
 		a.hls.Close()
 		_ = s.Close()
@@ -183,8 +189,8 @@ func (a *app) close(ctx context.Context) error {
 
 // startInteraction opens the bus, starts the gift webhook's delivery from it and the hub
 // on it, and serves GET /ws/{room} and GET /rooms/{room}/gifts.
-func (a *app) startInteraction() error {
-	b, err := bus.Open(context.Background(), a.cfg.busConfig(), a.log)
+func (a *app) startInteraction(ctx context.Context) error {
+	b, err := bus.Open(ctx, a.cfg.busConfig(), a.log)
 	if err != nil {
 		return err
 	}

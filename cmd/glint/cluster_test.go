@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -12,13 +14,27 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/glintlive/glint/datachannel"
+	"github.com/glintlive/glint/sfu/sfutest"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
 // startCluster runs n Glint nodes on loopback whose embedded NATS servers are joined into
-// one cluster (bus.cluster), started at once as each waits for the others.
+// one cluster (bus.cluster), started at once as each waits for the others; on new ports
+// again when one was taken between being found free and being bound.
 func startCluster(t *testing.T, n int) []*app {
 	t.Helper()
+	for attempt := 1; ; attempt++ {
+		apps, err := tryCluster(t, n)
+		if err == nil {
+			return apps
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
+func tryCluster(t *testing.T, n int) ([]*app, error) {
 	var addrs []string
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -29,19 +45,29 @@ func startCluster(t *testing.T, n int) []*app {
 		_ = l.Close()
 	}
 	apps := make([]*app, n)
-	stops := make([]func(), n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		cfg := testConfig(t)
 		cfg.Bus.Cluster.Listen, cfg.Bus.Cluster.Routes, cfg.Bus.Cluster.Secret = addrs[i], addrs, "cluster-test-secret"
 		cfg.Interaction.Chat.Rate, cfg.Interaction.Chat.Burst = 1000, 1000 // the test sends lines back to back
-		wg.Go(func() { apps[i], stops[i] = startApp(t, cfg) })
+		wg.Go(func() { apps[i], errs[i] = newApp(cfg, sfutest.Logger()) })
 	}
 	wg.Wait()
-	for _, stop := range stops {
-		t.Cleanup(stop)
+	for _, a := range apps {
+		if a == nil {
+			continue
+		}
+		a.start()
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.close(ctx); err != nil {
+				t.Error(err)
+			}
+		})
 	}
-	return apps
+	return apps, errors.Join(errs...)
 }
 
 // wsClient is one interaction connection (GET /ws/{room}) that keeps every envelope it
@@ -103,10 +129,32 @@ func (c *wsClient) await(t *testing.T, what string, ok func(datachannel.Envelope
 // request sends an envelope and waits for its ack or error.
 func (c *wsClient) request(t *testing.T, typ, id, payload string) datachannel.Envelope {
 	t.Helper()
-	if err := c.ws.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"v":1,"type":%q,"id":%q,"payload":%s}`, typ, id, payload)); err != nil {
+	e, err := c.tryRequest(typ, id, payload)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return c.await(t, "answer to "+id, func(e datachannel.Envelope) bool { return e.ID == id })
+	return e
+}
+
+// tryRequest is request for other goroutines than the test's (which must not t.Fatal).
+func (c *wsClient) tryRequest(typ, id, payload string) (datachannel.Envelope, error) {
+	c.mu.Lock()
+	err := c.ws.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"v":1,"type":%q,"id":%q,"payload":%s}`, typ, id, payload))
+	c.mu.Unlock()
+	if err != nil {
+		return datachannel.Envelope{}, err
+	}
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c.mu.Lock()
+		for _, e := range c.in {
+			if e.ID == id {
+				c.mu.Unlock()
+				return e, nil
+			}
+		}
+		c.mu.Unlock()
+	}
+	return datachannel.Envelope{}, fmt.Errorf("no answer to %s within 15s", id)
 }
 
 func (c *wsClient) payloads(typ string) []map[string]any {
@@ -196,7 +244,11 @@ func TestClusterChatAndAuction(t *testing.T) {
 			for k := range 10 {
 				id := fmt.Sprintf("b%d-%d", bi, k)
 				amount := 100 + 10*(3*k+bi)
-				e := b.request(t, "auction.bid", id, fmt.Sprintf(`{"lotId":"lot1","bidId":%q,"amount":%d}`, id, amount))
+				e, err := b.tryRequest("auction.bid", id, fmt.Sprintf(`{"lotId":"lot1","bidId":%q,"amount":%d}`, id, amount))
+				if err != nil {
+					t.Error(err)
+					return
+				}
 				if e.Type == datachannel.TypeAck {
 					mu.Lock()
 					acked[id] = float64(amount)
@@ -206,6 +258,9 @@ func TestClusterChatAndAuction(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 	if len(acked) == 0 {
 		t.Fatal("no bid was acknowledged")
 	}

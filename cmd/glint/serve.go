@@ -32,7 +32,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer, getenv f
 	}
 	defer func() { _ = log.Sync() }()
 
-	a, err := newApp(cfg, log)
+	a, err := newAppContext(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,17 @@
 package bus
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -18,20 +24,23 @@ type ClusterConfig struct {
 	// Listen is the address the embedded server takes the other nodes' routes on
 	// (host:port, e.g. 0.0.0.0:6222). Empty: no cluster, this node alone.
 	Listen string `yaml:"listen"`
-	// Routes are the other nodes' Listen addresses (host:port). Listing every node on every
-	// node (this one included is fine) lets any of them start first.
+	// Routes are the nodes' Listen addresses (host:port), at least one other than this
+	// node's. The same list on every node (this node's own address in it is fine) lets any
+	// of them start first.
 	Routes []string `yaml:"routes"`
 	// Name is the cluster's name, the same on every node.
 	Name string `yaml:"name"`
-	// NodeName is this node's name in the cluster, unique among its nodes. Empty: the host
-	// name and the Listen port.
+	// NodeName is this node's name in the cluster: unique among its nodes and the same
+	// across its restarts. Empty: one made up at the first start (the host name and a
+	// random suffix) and kept in the data directory.
 	NodeName string `yaml:"node_name"`
 	// Secret authenticates the routes between nodes (and the embedded server's local
 	// client port): the same on every node, at least 16 characters. A cluster port open
 	// without it would hand every room's records to whoever connects.
 	Secret string `yaml:"secret"`
-	// JoinTimeout is how long a node waits at start for enough nodes to form the
-	// cluster's JetStream (a majority of Replicas); past it, start fails and says so.
+	// JoinTimeout is how long a node waits at start for the cluster's JetStream to take
+	// its streams: the first start of a cluster needs every node of the streams' replicas,
+	// later starts a majority of them. Past it, start fails and says so.
 	JoinTimeout time.Duration `yaml:"join_timeout"`
 }
 
@@ -41,16 +50,50 @@ const routeUser = "glint"
 // enabled reports whether this node joins a cluster.
 func (c ClusterConfig) enabled() bool { return c.Listen != "" }
 
-// nodes is how many nodes the configuration names: this one and its routes (a route to
-// itself is not another node).
+// nodes is how many nodes the configuration names: this one and the distinct routes that
+// are not this node's own address.
 func (c ClusterConfig) nodes() int {
-	n := 1
+	seen := map[string]bool{}
 	for _, r := range c.Routes {
-		if r != c.Listen {
-			n++
+		if !c.isSelf(r) {
+			seen[r] = true
 		}
 	}
-	return n
+	return 1 + len(seen)
+}
+
+// isSelf reports whether route is this node's own Listen address: the same port, and the
+// same host or, with Listen on every interface, one of this machine's addresses.
+func (c ClusterConfig) isSelf(route string) bool {
+	if route == c.Listen {
+		return true
+	}
+	lhost, lport, err1 := net.SplitHostPort(c.Listen)
+	rhost, rport, err2 := net.SplitHostPort(route)
+	if err1 != nil || err2 != nil || lport != rport {
+		return false
+	}
+	if lhost == rhost {
+		return true
+	}
+	if ip := net.ParseIP(lhost); lhost != "" && (ip == nil || !ip.IsUnspecified()) {
+		return false
+	}
+	rip := net.ParseIP(rhost)
+	if rip == nil {
+		name, _ := os.Hostname()
+		return strings.EqualFold(rhost, name) || rhost == "localhost"
+	}
+	if rip.IsLoopback() {
+		return true
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(rip) {
+			return true
+		}
+	}
+	return false
 }
 
 // validate reports the first cluster setting that cannot work.
@@ -70,6 +113,8 @@ func (c ClusterConfig) validate() error {
 		}
 	}
 	switch {
+	case c.nodes() < 2:
+		return fmt.Errorf("bus: cluster.routes must name at least one node other than this one (%s)", c.Listen)
 	case len(c.Secret) < 16:
 		return fmt.Errorf("bus: cluster.secret must be at least 16 characters (the same on every node)")
 	case c.Name == "":
@@ -91,27 +136,68 @@ func checkHostPort(what, addr string) error {
 	return nil
 }
 
-// nodeName is NodeName, or the host name with the Listen port (unique per node as long as
-// no two nodes share a host and a port).
-func (c ClusterConfig) nodeName() string {
+// nodeNameFile keeps a made-up node name in the data directory: JetStream knows a node by
+// its name, so a node must come back under the one it had.
+const nodeNameFile = "node_name"
+
+// nodeName is NodeName, or the one kept in dataDir, or a new one (the host name and a
+// random suffix: host names repeat across machines built from one image) kept there.
+func (c ClusterConfig) nodeName(dataDir string) (string, error) {
 	if c.NodeName != "" {
-		return c.NodeName
+		return c.NodeName, nil
+	}
+	file := filepath.Join(dataDir, nodeNameFile)
+	if b, err := os.ReadFile(file); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
 	}
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "glint"
 	}
-	_, port, _ := net.SplitHostPort(c.Listen)
-	return host + ":" + port
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	name := host + "-" + hex.EncodeToString(suffix)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("bus: %w", err)
+	}
+	if err := os.WriteFile(file, []byte(name+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("bus: keeping the node name: %w", err)
+	}
+	return name, nil
+}
+
+// checkStore refuses a data directory kept in the other mode. A single node's streams are
+// not carried into a cluster: the cluster's streams would start empty beside them and its
+// records (bids, gifts, a gift webhook's position) would be lost from view. A cluster
+// node's directory run alone would lose its replicas the same way.
+func checkStore(dataDir string, clustered bool) error {
+	js := filepath.Join(dataDir, "jetstream")
+	streams := exists(filepath.Join(js, "$G", "streams"))
+	cluster := exists(filepath.Join(js, "$SYS", "_js_"))
+	switch {
+	case clustered && streams && !cluster:
+		return fmt.Errorf("bus: %s holds a single node's records; a cluster would not carry them (its streams start empty). Start the cluster on a new data directory, or run this node alone", dataDir)
+	case !clustered && cluster:
+		return fmt.Errorf("bus: %s is a cluster node's; run it with its bus.cluster settings, or alone on a new data directory", dataDir)
+	}
+	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }
 
 // serverOptions sets the embedded server's cluster options: routes authenticated with the
 // secret, and a client port on loopback (nats-server starts routing only once it has
-// one) that needs the secret too.
-func (c ClusterConfig) serverOptions(o *server.Options) {
+// one) that needs the secret too. Every route is kept, and this node's own is added when
+// missing: nats-server skips a route to itself, and takes the number of routes as the
+// cluster's size for its first leader election (fewer would let two halves of a new
+// cluster each elect one).
+func (c ClusterConfig) serverOptions(o *server.Options, name string) {
 	host, port, _ := net.SplitHostPort(c.Listen)
 	p, _ := strconv.Atoi(port)
-	o.ServerName = c.nodeName()
+	o.ServerName = name
 	o.DontListen = false
 	o.Host, o.Port = "127.0.0.1", server.RANDOM_PORT
 	o.Authorization = c.Secret
@@ -119,10 +205,17 @@ func (c ClusterConfig) serverOptions(o *server.Options) {
 		Name: c.Name, Host: host, Port: p,
 		Username: routeUser, Password: c.Secret, // explicit routes are retried for ever
 	}
-	for _, r := range c.Routes {
-		if r == c.Listen {
-			continue
+	routes, self := c.Routes, false
+	for _, r := range routes {
+		self = self || c.isSelf(r)
+	}
+	if !self {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "127.0.0.1"
 		}
+		routes = append(routes[:len(routes):len(routes)], net.JoinHostPort(host, port))
+	}
+	for _, r := range routes {
 		o.Routes = append(o.Routes, &url.URL{Scheme: "nats-route", User: url.UserPassword(routeUser, c.Secret), Host: r})
 	}
 }

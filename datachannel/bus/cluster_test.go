@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -36,7 +37,7 @@ func freeAddrs(t *testing.T, n int) []string {
 
 // openNodes opens the buses of a cluster at once (each waits for the others to form
 // JetStream) and closes them at the end of the test.
-func openNodes(t *testing.T, cfgs []Config) []*NATS {
+func openNodes(t *testing.T, cfgs []Config) ([]*NATS, error) {
 	t.Helper()
 	buses := make([]*NATS, len(cfgs))
 	errs := make([]error, len(cfgs))
@@ -47,15 +48,33 @@ func openNodes(t *testing.T, cfgs []Config) []*NATS {
 		})
 	}
 	wg.Wait()
-	for i, b := range buses {
+	for _, b := range buses {
 		if b != nil {
 			t.Cleanup(func() { _ = b.Close() })
 		}
-		if errs[i] != nil {
-			t.Fatalf("node %d: %v", i, errs[i])
+	}
+	return buses, errors.Join(errs...)
+}
+
+// openCluster opens n clustered buses on free loopback ports, on new ports again when
+// one was taken between being found free and being bound (tests run side by side).
+func openCluster(t *testing.T, n int) ([]Config, []*NATS) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		cfgs := clusterConfigs(t, n)
+		nodes, err := openNodes(t, cfgs)
+		if err == nil {
+			return cfgs, nodes
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		for _, b := range nodes {
+			if b != nil {
+				_ = b.Close()
+			}
 		}
 	}
-	return buses
 }
 
 func clusterConfigs(t *testing.T, n int) []Config {
@@ -75,8 +94,7 @@ func clusterConfigs(t *testing.T, n int) []Config {
 // one node stopped the other two still take appends, and the stopped node, back with its
 // data directory, has every acknowledged record.
 func TestClusterOfThree(t *testing.T) {
-	cfgs := clusterConfigs(t, 3)
-	nodes := openNodes(t, cfgs)
+	cfgs, nodes := openCluster(t, 3)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 
 	info, err := a.streams[logStream].Info(context.Background())
@@ -164,7 +182,11 @@ func TestClusterOfThree(t *testing.T) {
 	_ = b.Close()
 	appendOn(a, "bid2")
 	appendOn(c, "bid3")
-	back := openNodes(t, cfgs[1:2])[0]
+	restarted, err := openNodes(t, cfgs[1:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := restarted[0]
 	waitFor(t, 20*time.Second, "the restarted node to catch up", func() bool {
 		var n int
 		_ = back.Replay(context.Background(), lot, 0, func(Record) error { n++; return nil })
@@ -176,6 +198,66 @@ func TestClusterOfThree(t *testing.T) {
 	}
 	if strings.Join(data, ",") != "bid1,bid2,bid3" || len(acked) != 3 {
 		t.Fatalf("restarted node replays %v (acked %v); want bid1,bid2,bid3", data, acked)
+	}
+
+	// A cluster node's directory is not run alone: its replicas would be lost from view.
+	_ = back.Close()
+	alone := cfgs[1]
+	alone.Cluster = ClusterConfig{}
+	if n, err := Open(context.Background(), alone, zaptest.NewLogger(t)); err == nil {
+		_ = n.Close()
+		t.Fatal("a cluster node's data directory was opened alone")
+	} else if !strings.Contains(err.Error(), "is a cluster node's") {
+		t.Fatalf("error %q does not say the directory is a cluster node's", err)
+	}
+}
+
+// TestClusterRefusesSingleNodeData: a data directory with a single node's records is not
+// turned into a cluster node, whose streams would start empty beside them: Open refuses
+// and says why, and the records are still there alone.
+func TestClusterRefusesSingleNodeData(t *testing.T) {
+	dir := t.TempDir()
+	single := openTest(t, dir, nil)
+	if _, err := single.Append(context.Background(), AuctionLog("r", "lot"), []byte("bid"), AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = single.Close()
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	cfg.Cluster = testCluster("127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:2")
+	if b, err := Open(context.Background(), cfg, zaptest.NewLogger(t)); err == nil {
+		_ = b.Close()
+		t.Fatal("a single node's data directory joined a cluster")
+	} else if !strings.Contains(err.Error(), "holds a single node's records") {
+		t.Fatalf("error %q does not say why", err)
+	}
+	again := openTest(t, dir, nil)
+	if recs := replayAll(t, again, AuctionLog("r", "lot")); len(recs) != 1 {
+		t.Fatalf("%d records alone after the refusal; want 1", len(recs))
+	}
+}
+
+// TestClusterSelfAndNodeName: this node's own address among the routes is not another
+// node, spelled as Listen or, with Listen on every interface, as a local address; a
+// made-up node name is kept in the data directory and reused.
+func TestClusterSelfAndNodeName(t *testing.T) {
+	c := testCluster("0.0.0.0:6222", "127.0.0.1:6222", "192.0.2.10:6222", "192.0.2.11:6222", "192.0.2.11:6222", "127.0.0.1:6223")
+	if n := c.nodes(); n != 4 {
+		t.Fatalf("nodes %d; want 4 (self, two remote hosts, and a second node on this host's port 6223)", n)
+	}
+	if c := testCluster("127.0.0.1:6222", "127.0.0.1:6222"); c.validate() == nil {
+		t.Fatal("a cluster of only this node validated")
+	}
+	dir := t.TempDir()
+	first, err := c.nodeName(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := c.nodeName(dir); again != first {
+		t.Fatalf("node name %q after a restart; want %q kept", again, first)
+	}
+	if other, _ := c.nodeName(t.TempDir()); other == first {
+		t.Fatalf("two data directories made the same node name %q", first)
 	}
 }
 
@@ -192,7 +274,7 @@ func TestClusterNodeAloneFailsToStart(t *testing.T) {
 		_ = b.Close()
 		t.Fatal("a node alone in a cluster of three started")
 	}
-	if !strings.Contains(err.Error(), "did not form within 3s") {
+	if !strings.Contains(err.Error(), "did not take it within 3s") {
 		t.Fatalf("error %q does not say the cluster did not form", err)
 	}
 	if d := time.Since(start); d > 20*time.Second {
@@ -208,5 +290,30 @@ func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", limit, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestClusterPortTakenFailsAtOnce: a cluster port another process holds fails the start
+// at once with nats-server's reason, not after a 30 s wait for a server that gave up.
+func TestClusterPortTakenFailsAtOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Cluster = testCluster(l.Addr().String(), l.Addr().String(), "127.0.0.1:1")
+	start := time.Now()
+	b, err := Open(context.Background(), cfg, zaptest.NewLogger(t))
+	if err == nil {
+		_ = b.Close()
+		t.Fatal("started on a cluster port in use")
+	}
+	if !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("error %q does not give the reason", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %v to fail; want at once", d)
 	}
 }

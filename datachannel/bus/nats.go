@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -90,6 +91,9 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*NATS, error) {
 // listens on no port: the only client is this process, through an in-process pipe. In a
 // cluster it takes the other nodes' routes on cluster.listen.
 func startEmbedded(cfg Config, log *zap.Logger) (*server.Server, error) {
+	if err := checkStore(cfg.DataDir, cfg.Cluster.enabled()); err != nil {
+		return nil, err
+	}
 	o := &server.Options{
 		ServerName: "glint-embedded",
 		JetStream:  true,
@@ -99,18 +103,30 @@ func startEmbedded(cfg Config, log *zap.Logger) (*server.Server, error) {
 		SyncAlways: cfg.SyncAlways,
 	}
 	if cfg.Cluster.enabled() {
-		cfg.Cluster.serverOptions(o)
+		name, err := cfg.Cluster.nodeName(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Cluster.serverOptions(o, name)
 	}
 	srv, err := server.NewServer(o)
 	if err != nil {
 		return nil, fmt.Errorf("bus: embedded server: %w", err)
 	}
-	srv.SetLoggerV2(natsLogger{log.Named("nats")}, false, false, false)
+	logger := &natsLogger{l: log.Named("nats")}
+	srv.SetLoggerV2(logger, false, false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-		return nil, errors.New("bus: embedded server did not start within 30s")
+	// A fatal error (a cluster port in use, routes it refuses) stops the start without a
+	// word to the caller: watch for it rather than wait out the 30 s.
+	for deadline := time.Now().Add(30 * time.Second); !srv.ReadyForConnections(100 * time.Millisecond); {
+		if msg := logger.fatal.Load(); msg != nil || time.Now().After(deadline) {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			if msg != nil {
+				return nil, fmt.Errorf("bus: embedded server: %s", *msg)
+			}
+			return nil, errors.New("bus: embedded server did not start within 30s")
+		}
 	}
 	return srv, nil
 }
@@ -121,7 +137,14 @@ func (b *NATS) setup(ctx context.Context) error {
 		return fmt.Errorf("bus: %w", err)
 	}
 	b.js = js
-	for _, sc := range []jetstream.StreamConfig{{
+	// A node of an embedded cluster waits, for all its streams together, until enough
+	// nodes have joined for JetStream to take them (cluster.join_timeout): the nodes of a
+	// cluster start in any order.
+	var deadline time.Time
+	if b.srv != nil && b.cfg.Cluster.enabled() {
+		deadline = time.Now().Add(b.cfg.Cluster.JoinTimeout)
+	}
+	configs := []jetstream.StreamConfig{{
 		Name: logStream, Subjects: []string{logPrefix + ">"}, Storage: jetstream.FileStorage,
 		Replicas: b.cfg.replicas(), MaxAge: b.cfg.LogMaxAge, Duplicates: b.cfg.DedupWindow,
 		Description: "Glint auction and gift records",
@@ -129,26 +152,33 @@ func (b *NATS) setup(ctx context.Context) error {
 		Name: historyStream, Subjects: []string{historyPrefix + ">"}, Storage: jetstream.FileStorage,
 		Replicas: b.cfg.replicas(), MaxMsgsPerSubject: int64(b.cfg.ChatHistory), MaxAge: 7 * 24 * time.Hour,
 		Duplicates: time.Minute, Description: "Glint chat history, the last messages of each room",
-	}} {
-		s, err := b.createStream(ctx, sc)
-		if err != nil {
-			return err
-		}
-		b.streams[sc.Name] = s
+	}}
+	// At once: on a new cluster each stream's first leader election takes seconds.
+	streams := make([]jetstream.Stream, len(configs))
+	errs := make([]error, len(configs))
+	var wg sync.WaitGroup
+	for i, sc := range configs {
+		wg.Go(func() { streams[i], errs[i] = b.createStream(ctx, sc, deadline) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, sc := range configs {
+		b.streams[sc.Name] = streams[i]
 	}
 	return nil
 }
 
-// createStream creates or updates a stream. A node of an embedded cluster retries until
-// enough nodes have joined for JetStream to elect its leaders (cluster.join_timeout): the
-// nodes of a cluster start in any order.
-func (b *NATS) createStream(ctx context.Context, sc jetstream.StreamConfig) (jetstream.Stream, error) {
-	var deadline time.Time
-	if b.srv != nil && b.cfg.Cluster.enabled() {
-		deadline = time.Now().Add(b.cfg.Cluster.JoinTimeout)
-	}
+// createStream creates or updates a stream; with a deadline (a cluster forming) it tries
+// again until then, each try bounded by the request timeout and the time left.
+func (b *NATS) createStream(ctx context.Context, sc jetstream.StreamConfig, deadline time.Time) (jetstream.Stream, error) {
 	for {
-		rctx, cancel := b.timeout(ctx)
+		limit := b.cfg.RequestTimeout
+		if !deadline.IsZero() {
+			limit = min(limit, max(time.Until(deadline), 100*time.Millisecond))
+		}
+		rctx, cancel := context.WithTimeout(ctx, limit)
 		s, err := b.js.CreateOrUpdateStream(rctx, sc)
 		cancel()
 		switch {
@@ -158,9 +188,9 @@ func (b *NATS) createStream(ctx context.Context, sc jetstream.StreamConfig) (jet
 			return nil, fmt.Errorf("bus: stream %s: %w", sc.Name, ctx.Err())
 		case deadline.IsZero():
 			return nil, fmt.Errorf("bus: stream %s: %w", sc.Name, err)
-		case time.Now().After(deadline):
-			return nil, fmt.Errorf("bus: stream %s: the cluster's JetStream did not form within %v (%d of %d replicas' nodes needed; this node reaches %d other nodes of %v): %w",
-				sc.Name, b.cfg.Cluster.JoinTimeout, sc.Replicas/2+1, sc.Replicas, b.srv.NumRemotes(), b.cfg.Cluster.Routes, err)
+		case !time.Now().Before(deadline):
+			return nil, fmt.Errorf("bus: stream %s: the cluster's JetStream did not take it within %v: a new cluster needs all %d nodes of the streams' replicas up, an existing one %d of them; this node reaches %d other nodes of %v: %w",
+				sc.Name, b.cfg.Cluster.JoinTimeout, sc.Replicas, sc.Replicas/2+1, b.srv.NumRemotes(), b.cfg.Cluster.Routes, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -378,13 +408,21 @@ func (s *subscription) stop() {
 }
 
 // natsLogger routes the embedded server's logs to zap. Notices are debug: the server is
-// chatty at start-up and its notices are not the operator's concern.
-type natsLogger struct{ l *zap.Logger }
+// chatty at start-up and its notices are not the operator's concern. A fatal message is
+// kept for startEmbedded to fail with.
+type natsLogger struct {
+	l     *zap.Logger
+	fatal atomic.Pointer[string]
+}
 
-func (n natsLogger) Noticef(f string, v ...any) { n.l.Debug(fmt.Sprintf(f, v...)) }
-func (n natsLogger) Warnf(f string, v ...any)   { n.l.Warn(fmt.Sprintf(f, v...)) }
-func (n natsLogger) Fatalf(f string, v ...any)  { n.l.Error(fmt.Sprintf(f, v...)) }
-func (n natsLogger) Errorf(f string, v ...any) {
+func (n *natsLogger) Noticef(f string, v ...any) { n.l.Debug(fmt.Sprintf(f, v...)) }
+func (n *natsLogger) Warnf(f string, v ...any)   { n.l.Warn(fmt.Sprintf(f, v...)) }
+func (n *natsLogger) Fatalf(f string, v ...any) {
+	msg := fmt.Sprintf(f, v...)
+	n.fatal.CompareAndSwap(nil, &msg)
+	n.l.Error(msg)
+}
+func (n *natsLogger) Errorf(f string, v ...any) {
 	msg := fmt.Sprintf(f, v...)
 	if strings.HasPrefix(msg, "Error trying to connect to route") {
 		n.l.Warn(msg) // another node not up yet: expected while a cluster starts
@@ -392,5 +430,5 @@ func (n natsLogger) Errorf(f string, v ...any) {
 	}
 	n.l.Error(msg)
 }
-func (n natsLogger) Debugf(f string, v ...any) { n.l.Debug(fmt.Sprintf(f, v...)) }
-func (n natsLogger) Tracef(f string, v ...any) { n.l.Debug(fmt.Sprintf(f, v...)) }
+func (n *natsLogger) Debugf(f string, v ...any) { n.l.Debug(fmt.Sprintf(f, v...)) }
+func (n *natsLogger) Tracef(f string, v ...any) { n.l.Debug(fmt.Sprintf(f, v...)) }

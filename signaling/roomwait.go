@@ -27,6 +27,10 @@ import (
 // request with no answer after 60 s, and the server's write timeout grows with it.
 const maxAnonymousWait = time.Minute
 
+// relayJoinWait is how long an anonymous viewer waits for a room being relayed from
+// another node of a cluster to open here (a WHEP round trip to the origin and ICE).
+const relayJoinWait = 10 * time.Second
+
 // notLiveRetryAfter is the Retry-After of a wait that timed out, in seconds: soon enough
 // that a page retrying joins within moments of the host, rare enough to cost little.
 const notLiveRetryAfter = "2"
@@ -55,17 +59,20 @@ var (
 // and waits for the room (see above), and says why it stopped: timed out, no place to
 // wait, client gone, shutdown. The caller joins the room after: it may have closed again,
 // which that join refuses.
-func (s *Server) awaitRoom(r *http.Request, room, offer string) error {
+func (s *Server) awaitRoom(r *http.Request, room, offer string, relaying bool) error {
 	if s.sfu.Room(room) != nil {
 		return nil
 	}
 	if err := checkBeforeWait(room, offer); err != nil {
 		return err
 	}
-	if s.cfg.AnonymousWait <= 0 {
+	if s.cfg.AnonymousWait <= 0 && !relaying {
 		return errNoRoom
 	}
 	wait := preferredWait(r.Header.Values("Prefer"), s.cfg.AnonymousWait)
+	if relaying {
+		wait = max(wait, relayJoinWait) // the room is live on another node: it opens here soon
+	}
 	if wait <= 0 {
 		return errNotLiveYet
 	}

@@ -56,6 +56,9 @@ type Server struct {
 
 	// fallback names a room's LL-HLS playlist for viewers WebRTC cannot take (nil: none).
 	fallback func(room string) string
+	// relay asks for a room hosted on another node of a cluster (ingest/relay's Want;
+	// nil: one node); true when a relay runs or starts.
+	relay func(room string) bool
 
 	mu        sync.Mutex
 	resources map[string]*resource
@@ -152,8 +155,9 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		// Anonymous viewers may watch a room but not create one: they wait for it to open
 		// (roomwait.go), before taking a place in MaxSessions or any WebRTC state. The join
 		// checks again, atomically, that the room exists.
+		relaying := kind == "whep" && s.relay != nil && s.relay(room)
 		if claims == nil {
-			if err := s.awaitRoom(r, room, offer); err != nil {
+			if err := s.awaitRoom(r, room, offer, relaying); err != nil {
 				writeError(w, err)
 				return
 			}
@@ -209,6 +213,11 @@ func (s *Server) readOffer(w http.ResponseWriter, r *http.Request) (string, int,
 	}
 	return offer, layer, nil
 }
+
+// SetRelay makes a WHEP request for a room this node does not host ask want(room) to
+// relay it from the node that does (ingest/relay); an anonymous viewer then waits for the
+// relay (relayJoinWait) as if it had sent Prefer: wait.
+func (s *Server) SetRelay(want func(room string) bool) { s.relay = want }
 
 // SetFallback makes WHEP refusals for capacity (503) carry a Link to the room's LL-HLS
 // playlist, path(room), so a player can fall back at once instead of retrying.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/glintlive/glint/datachannel"
 	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/ingest/relay"
 	"github.com/glintlive/glint/ingest/rtmp"
 	"github.com/glintlive/glint/ingest/transcode"
 	"github.com/glintlive/glint/sfu"
@@ -33,6 +34,7 @@ type app struct {
 	log       *zap.Logger
 	sfu       *sfu.SFU
 	bus       *bus.NATS
+	relays    *relay.Relays // nil on a node alone
 	hub       *datachannel.Hub
 	gifts     *signaling.GiftWebhook // nil without gift_webhooks
 	webhooks  *signaling.RoomWebhook // nil without webhooks
@@ -73,7 +75,6 @@ func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, erro
 			return nil, err
 		}
 		sig.SetRoomWebhook(a.webhooks)
-		s.OnEvent(func(e sfu.Event) { a.webhooks.SFUEvent(e, sig.HostIdentity(e.Room)) })
 	}
 	a.thumbs = thumbnail.New(s, cfg.HLS.FFmpeg, log)
 	sig.SetThumbnails(a.thumbs)
@@ -110,6 +111,16 @@ func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, erro
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	a.listener = ln
+	if err := a.startRelays(ctx); err != nil {
+		_ = ln.Close()
+		a.closeRTMP()
+		a.closeInteraction()
+		a.hls.Close()
+		_ = s.Close()
+		a.webhooks.Close()
+		return nil, err
+	}
+	s.OnEvent(a.onSFUEvent) // once the webhooks and relays it feeds are set
 	// An anonymous WHEP request may wait for its room to open (signaling.anonymous_wait)
 	// before its session is set up: its answer must still fit in the write timeout.
 	writeTimeout := 30*time.Second + cfg.Signaling.AnonymousWait
@@ -128,6 +139,17 @@ func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, erro
 	return a, nil
 }
 
+// onSFUEvent hands room events to the room webhooks and, when a host goes live, has the
+// relays announce the room at once.
+func (a *app) onSFUEvent(e sfu.Event) {
+	if a.webhooks != nil {
+		a.webhooks.SFUEvent(e, a.signaling.HostIdentity(e.Room))
+	}
+	if a.relays != nil && e.Kind == sfu.EventTrackPublished {
+		a.relays.Announce()
+	}
+}
+
 // collectors are what /metrics serves.
 func (a *app) collectors() []prometheus.Collector {
 	cs := []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
@@ -140,6 +162,7 @@ func (a *app) collectors() []prometheus.Collector {
 		cs = append(cs, a.gifts) // each webhook's undelivered gifts
 	}
 	cs = append(cs, rtmp.Collectors()...)
+	cs = append(cs, relay.Collectors()...)
 	cs = append(cs, llhls.Collectors()...)
 	return append(cs, transcode.Collectors()...)
 }
@@ -179,6 +202,7 @@ func (a *app) close(ctx context.Context) error {
 	}
 	a.closeRTMP() // before the SFU: RTMP host sessions end with their connections
 	a.signaling.Close(ctx)
+	a.closeRelays() // before the bus: it takes this node's rooms out of the directory
 	a.hls.Close()
 	a.closeInteraction()
 	a.thumbs.Close()

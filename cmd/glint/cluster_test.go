@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -284,4 +286,77 @@ func TestClusterChatAndAuction(t *testing.T) {
 		}
 	}
 	t.Logf("%d of 30 bids acknowledged across three nodes; winning amount %v", len(acked), best)
+}
+
+// TestClusterRelaysMedia: a host publishes over WHIP to node A; a viewer with a token on
+// node B and an anonymous one on node C are served by relays that pull the room from A
+// (ingest/relay) and decode the stream; the relays end once their viewers leave.
+func TestClusterRelaysMedia(t *testing.T) {
+	nodes := startCluster(t, 3)
+	for _, a := range nodes {
+		a.relays.SetIdle(time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub, err := sfutest.NewPublisher(ctx, httpSignal(nodes[0].URL()+"/whip/show", issue(t, nodes[0], "show", auth.TokenOptions{Publish: true})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	// The host is on the stage of A (a first frame) and A has announced the room.
+	sent := uint32(0)
+	for {
+		if e, ok, _ := nodes[1].relays.Origin(ctx, "show"); ok && e.URL == nodes[0].URL() {
+			break
+		}
+		if err := pub.SendFrames(ctx, sent, 10, 30, 30); err != nil || ctx.Err() != nil {
+			t.Fatalf("node B never found the room in the directory: %v", err)
+		}
+		sent += 10
+	}
+	viewerB, err := sfutest.NewViewer(ctx, httpSignal(nodes[1].URL()+"/whep/show", issue(t, nodes[1], "show", auth.TokenOptions{Subscribe: true})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewerB.Close()
+	viewerC, err := sfutest.NewViewer(ctx, func(ctx context.Context, offer string) (string, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, nodes[2].URL()+"/whep/show", strings.NewReader(offer))
+		req.Header.Set("Content-Type", "application/sdp")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusCreated {
+			return "", fmt.Errorf("anonymous WHEP on node C: %s: %s", res.Status, b)
+		}
+		return string(b), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewerC.Close()
+	if !nodes[1].relays.Relaying("show") || !nodes[2].relays.Relaying("show") || nodes[0].relays.Relaying("show") {
+		t.Fatalf("relaying: A %v, B %v, C %v; want only B and C", nodes[0].relays.Relaying("show"), nodes[1].relays.Relaying("show"), nodes[2].relays.Relaying("show"))
+	}
+	go func() { _ = pub.SendFrames(ctx, sent, 150, 30, 30) }()
+	last := sent + 140
+	for name, v := range map[string]*sfutest.Viewer{"B": viewerB, "C": viewerC} {
+		if err := v.WaitFrame(ctx, last); err != nil {
+			t.Fatalf("viewer on node %s: %v (%s)", name, err, v.Summary())
+		}
+		if v.AudioPackets() == 0 {
+			t.Errorf("viewer on node %s got no audio", name)
+		}
+		t.Logf("viewer on node %s: %s", name, v.Summary())
+	}
+	_ = viewerB.Close()
+	_ = viewerC.Close()
+	for deadline := time.Now().Add(15 * time.Second); nodes[1].relays.Relaying("show") || nodes[2].relays.Relaying("show"); {
+		if time.Now().After(deadline) {
+			t.Fatal("relays still running 15s after their viewers left")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

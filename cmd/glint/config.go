@@ -34,6 +34,10 @@ type Config struct {
 	HTTPAddr string `yaml:"http_addr"`
 	// DataDir holds the embedded NATS server's JetStream store (flag --data).
 	DataDir string `yaml:"data_dir"`
+	// NodeURL is this node's HTTP base URL as the other nodes of a cluster reach it (they
+	// pull rooms hosted here from its /whep). Empty: http:// and http_addr, or with
+	// http_addr on every interface, this machine's first non-loopback IPv4 address.
+	NodeURL string `yaml:"node_url"`
 	// APIKey and APISecret sign and check access tokens (LiveKit's scheme); with neither
 	// set, serve makes a random pair for the run and prints it.
 	APIKey    string `yaml:"api_key"`

@@ -60,6 +60,7 @@ var configDocs = map[string]string{
 	"interaction.send_queue":               "SendQueue is how many messages wait for a slow connection before the slow-reader\npolicy starts skipping (chat) and deferring to snapshots (polls, auctions).",
 	"interaction.tally_interval":           "TallyInterval is the most often a poll's live tally is broadcast.",
 	"log_level":                            "LogLevel is debug, info, warn or error.",
+	"node_url":                             "NodeURL is this node's HTTP base URL as the other nodes of a cluster reach it (they\npull rooms hosted here from its /whep). Empty: http:// and http_addr, or with\nhttp_addr on every interface, this machine's first non-loopback IPv4 address.",
 	"pprof_addr":                           "PprofAddr serves Go's profiler on its own listener; empty (the default) is off.\nKeep it on loopback: profiles reveal internals.",
 	"rtmp":                                 "RTMP is ingest from OBS and ffmpeg through the ffmpeg ladder.",
 	"rtmp.addr":                            "Addr is where plain RTMP listens, \"host:port\"; \"\" serves RTMPS only.",

@@ -98,7 +98,7 @@ func (s *Session) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		return
 	}
 	rid := t.RID()
-	s.Go(func() { readSenderReports(recv, rid, rcv, s.Peer) })
+	s.Go(func() { ReadSenderReports(recv, rid, rcv, s.Peer) })
 }
 
 func (s *Session) claim(kind webrtc.RTPCodecType, rid string) bool {
@@ -112,10 +112,10 @@ func (s *Session) claim(kind webrtc.RTPCodecType, rid string) bool {
 	return true
 }
 
-// readSenderReports drains the publisher's RTCP (pion's interceptors need it read) and
+// ReadSenderReports drains the publisher's RTCP (pion's interceptors need it read) and
 // passes its sender reports to the Receiver, which keeps the media clock. Every report
 // also tells the room the host is still there (a muted host sends little RTP).
-func readSenderReports(recv *webrtc.RTPReceiver, rid string, rcv *sfu.Receiver, host *sfu.Peer) {
+func ReadSenderReports(recv *webrtc.RTPReceiver, rid string, rcv *sfu.Receiver, host *sfu.Peer) {
 	buf := make([]byte, 1500)
 	for {
 		var n int

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/ingest/relay"
+	"github.com/glintlive/glint/signaling/auth"
+)
+
+// clustered reports whether this node shares its bus with other nodes (bus.cluster or an
+// external NATS cluster), and so may host rooms for them and relay theirs.
+func (c Config) clustered() bool { return c.Bus.Cluster.Listen != "" || c.Bus.URL != "" }
+
+// startRelays, on a node of a cluster, announces the rooms hosted here in the room
+// directory and relays rooms hosted elsewhere to this node's viewers (ingest/relay).
+func (a *app) startRelays(ctx context.Context) error {
+	if !a.cfg.clustered() {
+		return nil
+	}
+	dir, err := a.bus.Directory(ctx)
+	if err != nil {
+		return err
+	}
+	url, err := a.nodeURL()
+	if err != nil {
+		return err
+	}
+	node := a.bus.Node()
+	a.relays, err = relay.New(relay.Options{
+		SFU: a.sfu, Directory: dir, Node: node, URL: url, Log: a.log.Named("relay"),
+		Token: func(room string) (string, error) {
+			return auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: room, Identity: "relay:" + node, Subscribe: true, TTL: time.Hour})
+		},
+	})
+	if err != nil {
+		return err
+	}
+	go a.relays.Run()
+	a.signaling.SetRelay(a.relays.Want)
+	a.log.Info("cluster node: rooms hosted here are announced, rooms hosted elsewhere relayed", zap.String("node_url", url))
+	return nil
+}
+
+func (a *app) closeRelays() {
+	if a.relays != nil {
+		a.relays.Close()
+	}
+}
+
+// nodeURL is node_url, or http:// and the HTTP listener's address, with a listener on
+// every interface named by this machine's first non-loopback IPv4 address.
+func (a *app) nodeURL() (string, error) {
+	if a.cfg.NodeURL != "" {
+		return a.cfg.NodeURL, nil
+	}
+	host, port, _ := net.SplitHostPort(a.listener.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+		return "http://" + net.JoinHostPort(host, port), nil
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, addr := range addrs {
+		if n, ok := addr.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return "http://" + net.JoinHostPort(n.IP.String(), port), nil
+		}
+	}
+	return "", fmt.Errorf("node_url: the HTTP listener is on every interface and this machine has no non-loopback IPv4 address: set node_url to the URL the other nodes reach this one at")
+}

@@ -1,0 +1,146 @@
+package relay
+
+import (
+	"context"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/ingest/whip"
+	"github.com/glintlive/glint/sfu"
+)
+
+// pull is one room relayed from its origin: a WHEP session there whose tracks are this
+// node's stage for the room.
+type pull struct {
+	relays *Relays
+	room   string
+	origin Entry
+	log    *zap.Logger
+}
+
+func (p *pull) run() {
+	defer p.relays.done(p)
+	r := p.relays
+	token, err := r.opts.Token(p.room)
+	if err != nil {
+		p.log.Warn("relay not started: no token", zap.Error(err))
+		return
+	}
+	pc, err := r.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		p.log.Warn("relay not started", zap.Error(err))
+		return
+	}
+	defer func() { _ = pc.Close() }()
+	room, err := r.opts.SFU.Join(p.room, sfu.RolePublisher)
+	if err != nil {
+		p.log.Warn("relay not started", zap.Error(err))
+		return
+	}
+	host, err := r.opts.SFU.NewIngestPeer(p.log)
+	if err != nil {
+		room.Leave(sfu.RolePublisher)
+		return
+	}
+	host.OnClose(func() {
+		room.ClearPublisher(host)
+		room.Leave(sfu.RolePublisher)
+	})
+	defer host.Close()
+	pc.OnTrack(func(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		rcv, err := room.Publish(host, sfu.PublishedTrack{Source: t, Codec: t.Codec(), Kind: t.Kind(), SSRC: uint32(t.SSRC()), WriteRTCP: pc.WriteRTCP})
+		if err != nil {
+			p.log.Info("relayed track not published", zap.Error(err))
+			host.Close()
+			return
+		}
+		if !host.Go(rcv.Run) {
+			rcv.Abandon()
+			return
+		}
+		host.Go(func() { whip.ReadSenderReports(recv, "", rcv, host) })
+	})
+	location, err := p.connect(pc, token)
+	if err != nil {
+		p.log.Warn("relay not started", zap.Error(err))
+		return
+	}
+	defer whepDelete(r.client, location, token)
+	relaysStarted.Inc()
+	relaysActive.Inc()
+	defer relaysActive.Dec()
+	p.log.Info("relaying the room from its origin")
+	p.log.Info("relay ended", zap.String("why", p.watch(pc, room, host)))
+}
+
+// connect makes the WHEP session at the origin: a receive-only offer for a video and an
+// audio track, answered with the origin's tracks.
+func (p *pull) connect(pc *webrtc.PeerConnection, token string) (string, error) {
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			return "", err
+		}
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return "", err
+	}
+	select {
+	case <-gathered:
+	case <-time.After(5 * time.Second):
+	case <-p.relays.stop:
+		return "", context.Canceled
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	answer, location, err := whepOffer(ctx, p.relays.client, p.origin.URL, p.room, token, pc.LocalDescription().SDP)
+	if err != nil {
+		return "", err
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		whepDelete(p.relays.client, location, token)
+		return "", err
+	}
+	return location, nil
+}
+
+// watch returns, saying why, when the relay should end: the node closes, a host takes the
+// room here (the relay's session is replaced), the connection to the origin fails (the
+// origin ended the session or died), it never connects, or the room has had no viewer on
+// this node for Idle.
+func (p *pull) watch(pc *webrtc.PeerConnection, room *sfu.Room, host *sfu.Peer) string {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	started, idleSince := time.Now(), time.Time{}
+	for {
+		select {
+		case <-p.relays.stop:
+			return "node closing"
+		case <-host.Stopping():
+			return "a host publishes to this node"
+		case now := <-t.C:
+			switch pc.ConnectionState() {
+			case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+				return "connection to the origin lost"
+			case webrtc.PeerConnectionStateConnected:
+			default:
+				if now.Sub(started) > 15*time.Second {
+					return "no connection to the origin within 15s"
+				}
+			}
+			if room.Info().Viewers > 0 {
+				idleSince = time.Time{}
+			} else if idleSince.IsZero() {
+				idleSince = now
+			} else if now.Sub(idleSince) >= p.relays.opts.Idle {
+				return "no viewer on this node"
+			}
+		}
+	}
+}

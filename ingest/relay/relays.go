@@ -1,0 +1,233 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/sfu"
+)
+
+// Directory is the room directory: one entry per live room, naming its origin. Entries
+// expire unless put again (bus.Directory, a NATS KV bucket).
+type Directory interface {
+	Put(ctx context.Context, room string, value []byte) error
+	Get(ctx context.Context, room string) (value []byte, ok bool, err error)
+	Delete(ctx context.Context, room string) error
+}
+
+// Entry is a room's directory entry.
+type Entry struct {
+	Node string `json:"node"` // the origin's bus node id
+	URL  string `json:"url"`  // the origin's HTTP base URL, as the other nodes reach it
+}
+
+// Options configure the relays of a node.
+type Options struct {
+	SFU       *sfu.SFU
+	Directory Directory
+	Node      string // this node's bus node id
+	URL       string // this node's HTTP base URL, as the other nodes reach it
+	// Token returns a token that lets this node watch room at its origin (every node of
+	// a cluster shares the API key and secret).
+	Token func(room string) (string, error)
+	// Announce is how often this node puts its rooms in the directory (well within
+	// bus.DirectoryTTL); Idle is how long a relay with no viewer on this node lasts.
+	Announce, Idle time.Duration
+	Log            *zap.Logger
+}
+
+// Relays are a node's pulls from other nodes and its announcements of its own rooms.
+type Relays struct {
+	opts     Options
+	api      *webrtc.API
+	client   *http.Client
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	pulls    map[string]*pull
+	closed   bool
+	announce map[string]bool // rooms this node put in the directory
+	poke     chan struct{}   // Announce: announce now
+}
+
+// New makes a node's relays; Run announces its rooms until Close.
+func New(opts Options) (*Relays, error) {
+	if opts.SFU == nil || opts.Directory == nil || opts.Token == nil || opts.Node == "" || opts.URL == "" {
+		return nil, errors.New("relay: SFU, Directory, Token, Node and URL are required")
+	}
+	if opts.Announce <= 0 {
+		opts.Announce = 5 * time.Second
+	}
+	if opts.Idle <= 0 {
+		opts.Idle = 10 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = zap.NewNop()
+	}
+	api, err := newAPI(isLoopback(opts.URL))
+	if err != nil {
+		return nil, err
+	}
+	return &Relays{opts: opts, api: api, client: &http.Client{Timeout: 10 * time.Second},
+		stop: make(chan struct{}), pulls: map[string]*pull{}, announce: map[string]bool{}, poke: make(chan struct{}, 1)}, nil
+}
+
+// Want is a viewer asking this node for room: when no host publishes it here and the
+// directory names another node as its origin, a relay from there starts (one per room).
+// It reports whether a relay runs or is starting, so the caller may wait for the room.
+func (r *Relays) Want(room string) bool {
+	if sr := r.opts.SFU.Room(room); sr != nil && sr.Info().Publishing && !r.Relaying(room) {
+		return false // hosted here
+	}
+	r.mu.Lock()
+	if p := r.pulls[room]; p != nil || r.closed {
+		r.mu.Unlock()
+		return p != nil
+	}
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	e, ok, err := r.Origin(ctx, room)
+	if err != nil {
+		r.opts.Log.Warn("room directory unavailable: not relaying", zap.String("room", room), zap.Error(err))
+		return false
+	}
+	if !ok || e.Node == r.opts.Node {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	if r.pulls[room] == nil {
+		p := &pull{relays: r, room: room, origin: e, log: r.opts.Log.With(zap.String("room", room), zap.String("origin", e.URL))}
+		r.pulls[room] = p
+		r.wg.Go(p.run)
+	}
+	return true
+}
+
+// Origin is room's entry in the directory: the node that hosts it; ok is false when no
+// node announces it.
+func (r *Relays) Origin(ctx context.Context, room string) (e Entry, ok bool, err error) {
+	raw, ok, err := r.opts.Directory.Get(ctx, room)
+	if err != nil || !ok {
+		return Entry{}, false, err
+	}
+	if json.Unmarshal(raw, &e) != nil || e.Node == "" || e.URL == "" {
+		return Entry{}, false, nil
+	}
+	return e, true, nil
+}
+
+// Relaying reports whether this node relays room from another node.
+func (r *Relays) Relaying(room string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pulls[room] != nil
+}
+
+func (r *Relays) done(p *pull) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pulls[p.room] == p {
+		delete(r.pulls, p.room)
+	}
+}
+
+// Run puts every room hosted on this node (and not relayed) in the directory every
+// Announce, and takes out those that ended, until Close.
+func (r *Relays) Run() {
+	t := time.NewTicker(r.opts.Announce)
+	defer t.Stop()
+	for {
+		r.announceRooms()
+		select {
+		case <-r.stop:
+			r.withdrawAll()
+			return
+		case <-t.C:
+		case <-r.poke:
+		}
+	}
+}
+
+// Announce has Run put this node's rooms in the directory now (a host went live), not at
+// its next tick.
+func (r *Relays) Announce() {
+	select {
+	case r.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Relays) announceRooms() {
+	value, _ := json.Marshal(Entry{Node: r.opts.Node, URL: r.opts.URL})
+	live := map[string]bool{}
+	for _, info := range r.opts.SFU.Rooms() {
+		if info.Publishing && !r.Relaying(info.Name) {
+			live[info.Name] = true
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Announce)
+	defer cancel()
+	for room := range live {
+		if err := r.opts.Directory.Put(ctx, room, value); err != nil {
+			r.opts.Log.Warn("room not announced in the directory", zap.String("room", room), zap.Error(err))
+			continue
+		}
+		r.announce[room] = true
+	}
+	for room := range r.announce {
+		if !live[room] {
+			r.withdraw(ctx, room)
+		}
+	}
+}
+
+// withdraw takes room out of the directory unless another node has put it since (a host
+// who moved to another node).
+func (r *Relays) withdraw(ctx context.Context, room string) {
+	delete(r.announce, room)
+	if e, ok, err := r.Origin(ctx, room); err != nil || !ok || e.Node != r.opts.Node {
+		return
+	}
+	_ = r.opts.Directory.Delete(ctx, room)
+}
+
+func (r *Relays) withdrawAll() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for room := range r.announce {
+		r.withdraw(ctx, room)
+	}
+}
+
+// Close stops every relay and the announcements (taking this node's rooms out of the
+// directory) and waits for them.
+func (r *Relays) Close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	close(r.stop)
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+// SetIdle changes how long a relay with no viewer lasts (tests).
+func (r *Relays) SetIdle(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opts.Idle = d
+}

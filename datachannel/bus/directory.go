@@ -81,4 +81,6 @@ func (d *Directory) Delete(ctx context.Context, room string) error {
 }
 
 // directoryKey is room as a KV key (letters, digits, "-", "_", "=", "." and "/" only).
-func directoryKey(room string) string { return "r" + base64.RawURLEncoding.EncodeToString([]byte(room)) }
+func directoryKey(room string) string {
+	return "r" + base64.RawURLEncoding.EncodeToString([]byte(room))
+}

@@ -44,6 +44,9 @@ type HLSConfig struct {
 	// frames are timed only if someone else publishes with the timing SEI.
 	Publish      bool
 	PublishToken string // bearer token for WHIP
+	// PublishURL is the base URL of the server published to (default URL): on a cluster,
+	// another node than the one whose LL-HLS is read.
+	PublishURL string
 	Clip         ClipSpec
 	Simulcast    bool // publish three layers, q/h/f
 	CacheDir     string
@@ -72,6 +75,8 @@ func (c *HLSConfig) Validate() error {
 		return errors.New("loadtest: join concurrency must be at least 1")
 	case c.ServerPID < 0:
 		return fmt.Errorf("loadtest: server pid %d", c.ServerPID)
+	case c.PublishURL != "" && !isHTTPURL(c.PublishURL):
+		return fmt.Errorf("loadtest: --publish-url %q: want the published-to server's http(s) base URL", c.PublishURL)
 	case c.Publish:
 		return c.Clip.validate()
 	}
@@ -79,6 +84,11 @@ func (c *HLSConfig) Validate() error {
 }
 
 // base is URL without a trailing slash.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 func (c *HLSConfig) base() string { return strings.TrimRight(c.URL, "/") }
 
 // indexURL is the multivariant playlist, with the token.
@@ -149,7 +159,11 @@ func (h *hlsRun) publish(ctx context.Context) (*stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	whip := h.cfg.base() + "/whip/" + url.PathEscape(h.cfg.Room)
+	base := h.cfg.base()
+	if h.cfg.PublishURL != "" {
+		base = strings.TrimRight(h.cfg.PublishURL, "/")
+	}
+	whip := base + "/whip/" + url.PathEscape(h.cfg.Room)
 	api, err := newAPI(whip)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/glintlive/glint/datachannel"
+	"github.com/glintlive/glint/loadtest"
 	"github.com/glintlive/glint/sfu/sfutest"
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -358,5 +359,41 @@ func TestClusterRelaysMedia(t *testing.T) {
 			t.Fatal("relays still running 15s after their viewers left")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+}
+
+// TestClusterLLHLSFromAnyNode: the room's host publishes (a real H.264 + Opus clip, the
+// load tester's) to node A; LL-HLS read from node B, which does not host the room, is
+// served from B's relay: the first request brings the relay up, the players' parts keep
+// it up with no WebRTC viewer on B, and the stream's frames arrive on the media clock
+// (the load tester times each frame from the publisher's stamp).
+func TestClusterLLHLSFromAnyNode(t *testing.T) {
+	requireTool(t, "ffmpeg", "ffmpeg")
+	nodes := startCluster(t, 2)
+	for _, a := range nodes {
+		a.relays.SetIdle(time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	clip := loadtest.DefaultClip()
+	clip.Width, clip.Height, clip.BitrateKbps, clip.Seconds = 640, 360, 800, 10
+	rep, err := loadtest.HLS(ctx, loadtest.HLSConfig{
+		URL: nodes[1].URL(), Room: "show", Viewers: 2, Duration: 6 * time.Second, Audio: true,
+		RequestTimeout: 15 * time.Second, JoinConcurrency: 2,
+		Publish: true, PublishURL: nodes[0].URL(), PublishToken: issue(t, nodes[0], "show", auth.TokenOptions{Publish: true}),
+		Token: issue(t, nodes[1], "show", auth.TokenOptions{Subscribe: true}),
+		Clip:  clip, CacheDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("LL-HLS from node B: %d connected, %d parts, %d frames timed, frame latency p50 %.0f ms, stalls %d, errors %v",
+		rep.Connected, rep.Parts, rep.Frames, rep.Latency.P50, rep.Stalls, rep.Errors)
+	if rep.Connected != 2 || rep.Parts < 20 || rep.Frames < 60 {
+		t.Fatalf("LL-HLS from node B: %d of 2 players, %d parts, %d frames (first error %q); want both playing parts with frames", rep.Connected, rep.Parts, rep.Frames, rep.FirstError)
+	}
+	if nodes[0].relays.Relaying("show") {
+		t.Fatal("the origin relays its own room")
 	}
 }

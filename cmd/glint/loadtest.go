@@ -252,6 +252,7 @@ func hlsLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to read CPU and memory of (same machine)")
 	fs.BoolVar(&cfg.Publish, "publish", false, "first publish the stamped test stream over WHIP to {url}/whip/{room}, as loadtest fanout does (needs ffmpeg once, to encode the clip)")
 	fs.StringVar(&cfg.PublishToken, "publish-token", "", "bearer token for WHIP with --publish (default: --token)")
+	fs.StringVar(&cfg.PublishURL, "publish-url", "", "with --publish, the base URL of the server to publish to (default --url): on a cluster, another node than the one read")
 	fs.BoolVar(&cfg.Simulcast, "simulcast", false, "with --publish, send three layers q/h/f (1/4, 1/2 and full size at 1/16, 1/4 and all of --bitrate)")
 	fs.StringVar(&bitrate, "bitrate", "2500k", "with --publish, video bitrate of the test clip")
 	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")

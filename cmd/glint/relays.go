@@ -32,7 +32,7 @@ func (a *app) startRelays(ctx context.Context) error {
 	}
 	node := a.bus.Node()
 	a.relays, err = relay.New(relay.Options{
-		SFU: a.sfu, Directory: dir, Node: node, URL: url, Log: a.log.Named("relay"),
+		SFU: a.sfu, Directory: dir, Node: node, URL: url, Log: a.log.Named("relay"), Watching: a.hls.Watching,
 		Token: func(room string) (string, error) {
 			return auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: room, Identity: "relay:" + node, Subscribe: true, TTL: time.Hour})
 		},
@@ -42,6 +42,7 @@ func (a *app) startRelays(ctx context.Context) error {
 	}
 	go a.relays.Run()
 	a.signaling.SetRelay(a.relays.Want)
+	a.hls.SetRelay(a.relays.Want)
 	a.log.Info("cluster node: rooms hosted here are announced, rooms hosted elsewhere relayed", zap.String("node_url", url))
 	return nil
 }

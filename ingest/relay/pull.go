@@ -134,7 +134,7 @@ func (p *pull) watch(pc *webrtc.PeerConnection, room *sfu.Room, host *sfu.Peer) 
 					return "no connection to the origin within 15s"
 				}
 			}
-			if room.Info().Viewers > 0 {
+			if room.Info().Viewers > 0 || (p.relays.opts.Watching != nil && p.relays.opts.Watching(p.room)) {
 				idleSince = time.Time{}
 			} else if idleSince.IsZero() {
 				idleSince = now

@@ -37,6 +37,9 @@ type Options struct {
 	// Token returns a token that lets this node watch room at its origin (every node of
 	// a cluster shares the API key and secret).
 	Token func(room string) (string, error)
+	// Watching reports whether a room has viewers that are not WebRTC sessions (LL-HLS):
+	// a relay stays up for them too. nil: WebRTC viewers only.
+	Watching func(room string) bool
 	// Announce is how often this node puts its rooms in the directory (well within
 	// bus.DirectoryTTL); Idle is how long a relay with no viewer on this node lasts.
 	Announce, Idle time.Duration

@@ -20,6 +20,10 @@ type Origin struct {
 	authorize Authorizer
 	log       *zap.Logger
 
+	// relay asks for a room hosted on another node of a cluster (ingest/relay's Want);
+	// nil on a node alone. Set before serving.
+	relay func(room string) bool
+
 	mu      sync.Mutex
 	streams map[string]*stream
 	closed  bool
@@ -73,10 +77,58 @@ func (o *Origin) Streams() int {
 	return len(o.streams)
 }
 
+// SetRelay makes a request for a room this node does not host ask want(room) to relay it
+// from the node that does (a cluster: ingest/relay), and wait for it (relayWait). Call it
+// before serving.
+func (o *Origin) SetRelay(want func(room string) bool) { o.relay = want }
+
+// Watching reports whether room's LL-HLS is being muxed (asked for within IdleTimeout):
+// a relay of the room stays up for it as for a WebRTC viewer.
+func (o *Origin) Watching(room string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := o.streams[room]
+	return st != nil && !st.stopping()
+}
+
+// relayWait bounds how long a request waits for a room being relayed from another node to
+// go live here (a WHEP round trip to the origin, ICE and a first keyframe).
+const relayWait = 10 * time.Second
+
+// liveRoom is the room when a host publishes video to it here, else, on a cluster whose
+// other node hosts it, the room once the relay from there has put video on its stage.
+func (o *Origin) liveRoom(name string) *sfu.Room {
+	live := func() *sfu.Room {
+		if room := o.sfu.Room(name); room != nil && room.Track(webrtc.RTPCodecTypeVideo).Receiver() != nil {
+			return room
+		}
+		return nil
+	}
+	if room := live(); room != nil || o.relay == nil || !o.relay(name) {
+		return room
+	}
+	for deadline := time.Now().Add(relayWait); time.Now().Before(deadline); {
+		select {
+		case <-o.quit:
+			return nil
+		case <-time.After(50 * time.Millisecond):
+		}
+		if room := live(); room != nil {
+			return room
+		}
+	}
+	return nil
+}
+
 // stream returns the room's running stream, starting it if the room is live, with a
 // request in flight on it: the caller calls leave when the request ends.
 func (o *Origin) stream(name string) (*stream, error) {
 	room := o.sfu.Room(name)
+	if o.relay != nil {
+		if live := o.liveRoom(name); live != nil {
+			room = live
+		}
+	}
 	if room == nil {
 		return nil, ErrNoRoom
 	}

@@ -47,9 +47,9 @@ type HLSConfig struct {
 	// PublishURL is the base URL of the server published to (default URL): on a cluster,
 	// another node than the one whose LL-HLS is read.
 	PublishURL string
-	Clip         ClipSpec
-	Simulcast    bool // publish three layers, q/h/f
-	CacheDir     string
+	Clip       ClipSpec
+	Simulcast  bool // publish three layers, q/h/f
+	CacheDir   string
 
 	// Progress receives a live status line per second (nil: none).
 	Progress io.Writer

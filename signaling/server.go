@@ -59,6 +59,8 @@ type Server struct {
 	// relay asks for a room hosted on another node of a cluster (ingest/relay's Want;
 	// nil: one node); true when a relay runs or starts.
 	relay func(room string) bool
+	// health adds lines to /healthz (nil: none).
+	health func() string
 
 	mu        sync.Mutex
 	resources map[string]*resource
@@ -117,7 +119,14 @@ func (s *Server) Sessions() int {
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = io.WriteString(w, "ok\n")
+	if s.health != nil {
+		_, _ = io.WriteString(w, s.health())
+	}
 }
+
+// SetHealth adds lines to /healthz's body after "ok" (a cluster node's membership). f
+// must be cheap: load balancers poll it often.
+func (s *Server) SetHealth(f func() string) { s.health = f }
 
 // limited applies the per-IP rate limit.
 func (s *Server) limited(h http.HandlerFunc) http.HandlerFunc {

@@ -396,4 +396,13 @@ func TestClusterLLHLSFromAnyNode(t *testing.T) {
 	if nodes[0].relays.Relaying("show") {
 		t.Fatal("the origin relays its own room")
 	}
+	res, err := http.Get(nodes[1].URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if !strings.HasPrefix(string(body), "ok\n") || !strings.Contains(string(body), ": 2 of 2 nodes reached") {
+		t.Fatalf("/healthz on a cluster node: %q; want ok and the cluster line", body)
+	}
 }

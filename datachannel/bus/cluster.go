@@ -50,9 +50,9 @@ const routeUser = "glint"
 // enabled reports whether this node joins a cluster.
 func (c ClusterConfig) enabled() bool { return c.Listen != "" }
 
-// nodes is how many nodes the configuration names: this one and the distinct routes that
+// Nodes is how many nodes the configuration names: this one and the distinct routes that
 // are not this node's own address.
-func (c ClusterConfig) nodes() int {
+func (c ClusterConfig) Nodes() int {
 	seen := map[string]bool{}
 	for _, r := range c.Routes {
 		if !c.isSelf(r) {
@@ -113,7 +113,7 @@ func (c ClusterConfig) validate() error {
 		}
 	}
 	switch {
-	case c.nodes() < 2:
+	case c.Nodes() < 2:
 		return fmt.Errorf("bus: cluster.routes must name at least one node other than this one (%s)", c.Listen)
 	case len(c.Secret) < 16:
 		return fmt.Errorf("bus: cluster.secret must be at least 16 characters (the same on every node)")
@@ -218,4 +218,12 @@ func (c ClusterConfig) serverOptions(o *server.Options, name string) {
 	for _, r := range routes {
 		o.Routes = append(o.Routes, &url.URL{Scheme: "nats-route", User: url.UserPassword(routeUser, c.Secret), Host: r})
 	}
+}
+
+// ClusterStatus is this node's view of its cluster: ok is false on a node alone.
+func (b *NATS) ClusterStatus() (name, node string, nodes int, ok bool) {
+	if b.srv == nil || !b.cfg.Cluster.enabled() {
+		return "", "", 0, false
+	}
+	return b.cfg.Cluster.Name, b.srv.Name(), 1 + b.srv.NumRemotes(), true
 }

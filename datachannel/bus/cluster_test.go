@@ -242,7 +242,7 @@ func TestClusterRefusesSingleNodeData(t *testing.T) {
 // made-up node name is kept in the data directory and reused.
 func TestClusterSelfAndNodeName(t *testing.T) {
 	c := testCluster("0.0.0.0:6222", "127.0.0.1:6222", "192.0.2.10:6222", "192.0.2.11:6222", "192.0.2.11:6222", "127.0.0.1:6223")
-	if n := c.nodes(); n != 4 {
+	if n := c.Nodes(); n != 4 {
 		t.Fatalf("nodes %d; want 4 (self, two remote hosts, and a second node on this host's port 6223)", n)
 	}
 	if c := testCluster("127.0.0.1:6222", "127.0.0.1:6222"); c.validate() == nil {

@@ -55,8 +55,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bus: replicas must be 0 (automatic), 1, 3 or 5, got %d", c.Replicas)
 	case c.URL != "" && c.Cluster.enabled():
 		return fmt.Errorf("bus: url (an external NATS cluster) and cluster (embedded servers joined) exclude each other")
-	case c.URL == "" && c.replicas() > c.Cluster.nodes():
-		return fmt.Errorf("bus: replicas %d needs as many nodes; the embedded server has %d (cluster.routes names the others)", c.replicas(), c.Cluster.nodes())
+	case c.URL == "" && c.replicas() > c.Cluster.Nodes():
+		return fmt.Errorf("bus: replicas %d needs as many nodes; the embedded server has %d (cluster.routes names the others)", c.replicas(), c.Cluster.Nodes())
 	case c.LogMaxAge < time.Hour:
 		return fmt.Errorf("bus: log_max_age must be at least 1h, got %v", c.LogMaxAge)
 	case c.ChatHistory < 1 || c.ChatHistory > 10000:
@@ -86,7 +86,7 @@ func (c Config) replicas() int {
 	switch {
 	case c.Replicas != 0:
 		return c.Replicas
-	case c.URL == "" && c.Cluster.enabled() && c.Cluster.nodes() >= 3:
+	case c.URL == "" && c.Cluster.enabled() && c.Cluster.Nodes() >= 3:
 		return 3
 	}
 	return 1

@@ -406,3 +406,61 @@ func TestClusterLLHLSFromAnyNode(t *testing.T) {
 		t.Fatalf("/healthz on a cluster node: %q; want ok and the cluster line", body)
 	}
 }
+
+// TestClusterHostMovesNodes: a host publishing to node A is replaced by a later host of the
+// same room publishing to node B, as a second host replaces the first on one node: A ends
+// its host, the directory names B, and a viewer on node C, relayed from A until then,
+// carries on with B's host through a new relay.
+func TestClusterHostMovesNodes(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	first, err := sfutest.NewPublisher(ctx, httpSignal(nodes[0].URL()+"/whip/show", issue(t, nodes[0], "show", auth.TokenOptions{Publish: true})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	sendCtx, stopFirst := context.WithCancel(ctx)
+	defer stopFirst()
+	go func() { _ = first.SendFrames(sendCtx, 0, 30*80, 30, 30) }()
+	for {
+		if e, ok, _ := nodes[2].relays.Origin(ctx, "show"); ok && e.URL == nodes[0].URL() {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("node A never announced the room")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	viewer, err := sfutest.NewViewer(ctx, httpSignal(nodes[2].URL()+"/whep/show", issue(t, nodes[2], "show", auth.TokenOptions{Subscribe: true})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewer.Close()
+	if err := viewer.WaitFrame(ctx, 90); err != nil {
+		t.Fatalf("viewer on node C before the move: %v", err)
+	}
+
+	second, err := sfutest.NewPublisher(ctx, httpSignal(nodes[1].URL()+"/whip/show", issue(t, nodes[1], "show", auth.TokenOptions{Publish: true})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	moved := time.Now()
+	go func() { _ = second.SendFrames(ctx, 100000, 30*60, 30, 30) }()
+	if err := viewer.WaitFrame(ctx, 100000+30); err != nil {
+		t.Fatalf("viewer on node C after the host moved to node B: %v", err)
+	}
+	t.Logf("viewer on node C shows the new host's frames %v after it published to node B", time.Since(moved).Round(time.Millisecond))
+	if e, ok, _ := nodes[2].relays.Origin(ctx, "show"); !ok || e.URL != nodes[1].URL() {
+		t.Fatalf("directory names %+v (ok %v); want node B", e, ok)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if sr := nodes[0].sfu.Room("show"); sr == nil || !sr.Info().Publishing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node A still has its host 10 s after a later host published to node B")
+		}
+	}
+}

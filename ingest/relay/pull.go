@@ -20,29 +20,51 @@ type pull struct {
 	log    *zap.Logger
 }
 
+// Why a relay ended, when it matters to what comes next.
+const (
+	endMoved = "the room's origin moved to another node"
+	endLost  = "connection to the origin lost"
+)
+
+// run relays the room until watch says to stop; if the origin moved or went while this
+// node's viewers still watch, a relay from wherever the directory now says starts.
 func (p *pull) run() {
-	defer p.relays.done(p)
+	why := p.relay()
+	p.relays.done(p)
+	if why != endMoved && why != endLost {
+		return
+	}
+	if sr := p.relays.opts.SFU.Room(p.room); sr != nil && sr.Info().Viewers > 0 {
+		select {
+		case <-p.relays.stop:
+		case <-time.After(250 * time.Millisecond):
+			p.relays.Want(p.room)
+		}
+	}
+}
+
+func (p *pull) relay() (why string) {
 	r := p.relays
 	token, err := r.opts.Token(p.room)
 	if err != nil {
 		p.log.Warn("relay not started: no token", zap.Error(err))
-		return
+		return "no token"
 	}
 	pc, err := r.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		p.log.Warn("relay not started", zap.Error(err))
-		return
+		return "no connection"
 	}
 	defer func() { _ = pc.Close() }()
 	room, err := r.opts.SFU.Join(p.room, sfu.RolePublisher)
 	if err != nil {
 		p.log.Warn("relay not started", zap.Error(err))
-		return
+		return "no room"
 	}
 	host, err := r.opts.SFU.NewIngestPeer(p.log)
 	if err != nil {
 		room.Leave(sfu.RolePublisher)
-		return
+		return "no session"
 	}
 	host.OnClose(func() {
 		room.ClearPublisher(host)
@@ -65,14 +87,16 @@ func (p *pull) run() {
 	location, err := p.connect(pc, token)
 	if err != nil {
 		p.log.Warn("relay not started", zap.Error(err))
-		return
+		return "not connected"
 	}
 	defer whepDelete(r.client, location, token)
 	relaysStarted.Inc()
 	relaysActive.Inc()
 	defer relaysActive.Dec()
 	p.log.Info("relaying the room from its origin")
-	p.log.Info("relay ended", zap.String("why", p.watch(pc, room, host)))
+	why = p.watch(pc, room, host)
+	p.log.Info("relay ended", zap.String("why", why))
+	return why
 }
 
 // connect makes the WHEP session at the origin: a receive-only offer for a video and an
@@ -117,7 +141,7 @@ func (p *pull) connect(pc *webrtc.PeerConnection, token string) (string, error) 
 func (p *pull) watch(pc *webrtc.PeerConnection, room *sfu.Room, host *sfu.Peer) string {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
-	started, idleSince := time.Now(), time.Time{}
+	started, idleSince, checked := time.Now(), time.Time{}, time.Now()
 	for {
 		select {
 		case <-p.relays.stop:
@@ -125,9 +149,15 @@ func (p *pull) watch(pc *webrtc.PeerConnection, room *sfu.Room, host *sfu.Peer) 
 		case <-host.Stopping():
 			return "a host publishes to this node"
 		case now := <-t.C:
+			if now.Sub(checked) >= 2*time.Second {
+				checked = now
+				if p.moved() {
+					return endMoved
+				}
+			}
 			switch pc.ConnectionState() {
 			case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-				return "connection to the origin lost"
+				return endLost
 			case webrtc.PeerConnectionStateConnected:
 			default:
 				if now.Sub(started) > 15*time.Second {
@@ -143,4 +173,14 @@ func (p *pull) watch(pc *webrtc.PeerConnection, room *sfu.Room, host *sfu.Peer) 
 			}
 		}
 	}
+}
+
+// moved reports whether the directory no longer names this relay's origin for the room
+// (a later host on another node, or the origin's entry gone). A directory that cannot be
+// read says nothing.
+func (p *pull) moved() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	e, ok, err := p.relays.Origin(ctx, p.room)
+	return err == nil && (!ok || e.Node != p.origin.Node || e.Since != p.origin.Since)
 }

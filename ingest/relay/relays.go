@@ -26,6 +26,10 @@ type Directory interface {
 type Entry struct {
 	Node string `json:"node"` // the origin's bus node id
 	URL  string `json:"url"`  // the origin's HTTP base URL, as the other nodes reach it
+	// Since is when the room's host went live on the origin (Unix ms): of two nodes with a
+	// host for one room, the later host's node is the origin, as on one node a second
+	// host replaces the first.
+	Since int64 `json:"since"`
 }
 
 // Options configure the relays of a node.
@@ -56,7 +60,7 @@ type Relays struct {
 	mu       sync.Mutex
 	pulls    map[string]*pull
 	closed   bool
-	announce map[string]bool // rooms this node put in the directory
+	announce map[string]int64 // rooms this node put in the directory, with their Since
 	poke     chan struct{}   // Announce: announce now
 }
 
@@ -79,7 +83,7 @@ func New(opts Options) (*Relays, error) {
 		return nil, err
 	}
 	return &Relays{opts: opts, api: api, client: &http.Client{Timeout: 10 * time.Second},
-		stop: make(chan struct{}), pulls: map[string]*pull{}, announce: map[string]bool{}, poke: make(chan struct{}, 1)}, nil
+		stop: make(chan struct{}), pulls: map[string]*pull{}, announce: map[string]int64{}, poke: make(chan struct{}, 1)}, nil
 }
 
 // Want is a viewer asking this node for room: when no host publishes it here and the
@@ -173,7 +177,6 @@ func (r *Relays) Announce() {
 }
 
 func (r *Relays) announceRooms() {
-	value, _ := json.Marshal(Entry{Node: r.opts.Node, URL: r.opts.URL})
 	live := map[string]bool{}
 	for _, info := range r.opts.SFU.Rooms() {
 		if info.Publishing && !r.Relaying(info.Name) {
@@ -183,17 +186,49 @@ func (r *Relays) announceRooms() {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Announce)
 	defer cancel()
 	for room := range live {
+		since, ok := r.announce[room]
+		if !ok {
+			since = time.Now().UnixMilli()
+		}
+		if e, ok, err := r.Origin(ctx, room); err == nil && ok && e.Node != r.opts.Node && e.Since > since {
+			r.replaced(room, e)
+			continue
+		}
+		value, _ := json.Marshal(Entry{Node: r.opts.Node, URL: r.opts.URL, Since: since})
 		if err := r.opts.Directory.Put(ctx, room, value); err != nil {
 			r.opts.Log.Warn("room not announced in the directory", zap.String("room", room), zap.Error(err))
 			continue
 		}
-		r.announce[room] = true
+		r.announce[room] = since
 	}
 	for room := range r.announce {
 		if !live[room] {
 			r.withdraw(ctx, room)
 		}
 	}
+}
+
+// replaced ends this node's host of room, which a later host on another node replaced
+// (the directory names that node), and has this node relay the room from there for its
+// own viewers.
+func (r *Relays) replaced(room string, e Entry) {
+	delete(r.announce, room)
+	sr := r.opts.SFU.Room(room)
+	if sr == nil || !sr.EndHost() {
+		return
+	}
+	r.opts.Log.Info("host replaced by a later host on another node", zap.String("room", room), zap.String("origin", e.URL))
+	r.wg.Go(func() {
+		// The ended host leaves the stage as its session closes; then relay the room.
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if sr := r.opts.SFU.Room(room); sr == nil || !sr.Info().Publishing {
+				break
+			}
+		}
+		if sr := r.opts.SFU.Room(room); sr != nil && sr.Info().Viewers > 0 {
+			r.Want(room)
+		}
+	})
 }
 
 // withdraw takes room out of the directory unless another node has put it since (a host

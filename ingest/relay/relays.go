@@ -61,7 +61,7 @@ type Relays struct {
 	pulls    map[string]*pull
 	closed   bool
 	announce map[string]int64 // rooms this node put in the directory, with their Since
-	poke     chan struct{}   // Announce: announce now
+	poke     chan struct{}    // Announce: announce now
 }
 
 // New makes a node's relays; Run announces its rooms until Close.

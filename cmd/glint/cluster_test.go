@@ -8,8 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,13 +84,13 @@ type wsClient struct {
 	in []datachannel.Envelope
 }
 
-func dialRoom(t *testing.T, a *app, room, identity string, admin bool) *wsClient {
+func dialRoom(t *testing.T, base, room, identity string, admin bool) *wsClient {
 	t.Helper()
 	tok, err := auth.Issue(devKey, devSecret, auth.TokenOptions{Room: room, Identity: identity, Subscribe: true, Data: true, Admin: admin, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.URL(), "http")+"/ws/"+room+"?access_token="+tok, nil)
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws/"+room+"?access_token="+tok, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,9 +184,9 @@ func (c *wsClient) payloads(typ string) []map[string]any {
 func TestClusterChatAndAuction(t *testing.T) {
 	nodes := startCluster(t, 3)
 	const room = "show"
-	host := dialRoom(t, nodes[0], room, "host", true)
-	readers := []*wsClient{dialRoom(t, nodes[0], room, "alice", false), dialRoom(t, nodes[2], room, "carol", false)}
-	bob := dialRoom(t, nodes[1], room, "bob", false)
+	host := dialRoom(t, nodes[0].URL(), room, "host", true)
+	readers := []*wsClient{dialRoom(t, nodes[0].URL(), room, "alice", false), dialRoom(t, nodes[2].URL(), room, "carol", false)}
+	bob := dialRoom(t, nodes[1].URL(), room, "bob", false)
 
 	// Until every node follows the room's events, a line may reach only its own node:
 	// probe with chat until a line from B is seen on A and C.
@@ -238,7 +241,7 @@ func TestClusterChatAndAuction(t *testing.T) {
 	if e := host.request(t, "auction.open", "open", `{"lotId":"lot1","startPrice":100,"increment":10,"durationMs":600000}`); e.Type != datachannel.TypeAck {
 		t.Fatalf("auction.open: %s %s", e.Type, e.Payload)
 	}
-	bidders := []*wsClient{dialRoom(t, nodes[0], room, "b0", false), dialRoom(t, nodes[1], room, "b1", false), dialRoom(t, nodes[2], room, "b2", false)}
+	bidders := []*wsClient{dialRoom(t, nodes[0].URL(), room, "b0", false), dialRoom(t, nodes[1].URL(), room, "b1", false), dialRoom(t, nodes[2].URL(), room, "b2", false)}
 	var mu sync.Mutex
 	acked := map[string]float64{}
 	var wg sync.WaitGroup
@@ -463,4 +466,140 @@ func TestClusterHostMovesNodes(t *testing.T) {
 			t.Fatal("node A still has its host 10 s after a later host published to node B")
 		}
 	}
+}
+
+// TestClusterKilledNodeLosesNoBid: node B of three runs in its own process; bidders on all
+// three nodes bid at once and B is killed with SIGKILL mid-auction. The auction, closed
+// on node A, counts every bid any node acknowledged, B's included, and its winner is the
+// highest of them: an acknowledged bid is on a majority of the nodes before its ack.
+func TestClusterKilledNodeLosesNoBid(t *testing.T) {
+	var addrs []string
+	for range 4 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, l.Addr().String())
+		_ = l.Close()
+	}
+	routes, httpB := addrs[:3], addrs[3]
+	const secret = "cluster-test-secret"
+	// Node B: this test binary running `glint serve` (TestMain), killed below.
+	b := exec.Command(os.Args[0], "-test.run=^$")
+	b.Env = append(os.Environ(), subprocessArgs+"="+strings.Join([]string{"serve", "--dev", "--http", httpB, "--udp-port", "0",
+		"--rtmp", "off", "--data", t.TempDir(), "--log-level", "warn", "--cluster", routes[1], "--cluster-routes", strings.Join(routes, ",")}, "\t"),
+		"GLINT_CLUSTER_SECRET="+secret)
+	var bOut strings.Builder
+	b.Stdout, b.Stderr = &bOut, &bOut
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = b.Wait(); close(exited) }()
+	defer func() {
+		_ = b.Process.Kill()
+		<-exited
+	}()
+	apps := make([]*app, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, listen := range []string{routes[0], routes[2]} {
+		cfg := testConfig(t)
+		cfg.Bus.Cluster.Listen, cfg.Bus.Cluster.Routes, cfg.Bus.Cluster.Secret = listen, routes, secret
+		wg.Go(func() { apps[i], errs[i] = newApp(cfg, sfutest.Logger()) })
+	}
+	wg.Wait()
+	for _, a := range apps {
+		if a == nil {
+			continue
+		}
+		a.start()
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = a.close(ctx)
+		})
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("%v\nnode B's output:\n%s", err, bOut.String())
+	}
+	nodeA, nodeC := apps[0], apps[1]
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if res, err := http.Get("http://" + httpB + "/healthz"); err == nil {
+			_ = res.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node B does not answer /healthz:\n%s", bOut.String())
+		}
+	}
+
+	const room = "show"
+	host := dialRoom(t, nodeA.URL(), room, "host", true)
+	if e := host.request(t, "auction.open", "open", `{"lotId":"lot1","startPrice":100,"increment":10,"durationMs":600000}`); e.Type != datachannel.TypeAck {
+		t.Fatalf("auction.open: %s %s", e.Type, e.Payload)
+	}
+	bidders := []*wsClient{dialRoom(t, nodeA.URL(), room, "b0", false), dialRoom(t, "http://"+httpB, room, "b1", false), dialRoom(t, nodeC.URL(), room, "b2", false)}
+	var mu sync.Mutex
+	acked := map[string]int{}
+	ackedOnB := 0
+	killed := make(chan struct{})
+	var bidders_ sync.WaitGroup
+	for bi, c := range bidders {
+		bidders_.Go(func() {
+			for k := range 40 {
+				id := fmt.Sprintf("b%d-%d", bi, k)
+				amount := 100 + 10*(3*k+bi)
+				e, err := c.tryRequest("auction.bid", id, fmt.Sprintf(`{"lotId":"lot1","bidId":%q,"amount":%d}`, id, amount))
+				if err != nil {
+					return // node B went
+				}
+				if e.Type == datachannel.TypeAck {
+					mu.Lock()
+					acked[id] = amount
+					if bi == 1 {
+						ackedOnB++
+					}
+					done := bi == 1 && ackedOnB == 3
+					mu.Unlock()
+					if done {
+						close(killed) // nothing of B's in flight when it is killed
+						return
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	select {
+	case <-killed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("node B acknowledged no three bids within 30s")
+	}
+	if err := b.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	bidders_.Wait()
+	mu.Lock()
+	best, n := 0, len(acked)
+	for _, a := range acked {
+		best = max(best, a)
+	}
+	mu.Unlock()
+	if e := host.request(t, "auction.close", "close", `{"lotId":"lot1"}`); e.Type != datachannel.TypeAck {
+		t.Fatalf("auction.close: %s %s", e.Type, e.Payload)
+	}
+	for ni, c := range []*wsClient{host, bidders[2]} {
+		e := c.await(t, "auction.closed", func(e datachannel.Envelope) bool { return e.Type == datachannel.TypeAuctionClosed })
+		var p struct {
+			Amount int `json:"amount"`
+			Bids   int `json:"bids"`
+		}
+		_ = json.Unmarshal(e.Payload, &p)
+		if p.Amount != best || p.Bids != n {
+			t.Fatalf("node %d: closed at %d after %d bids; want every acknowledged bid (%d, %d of them on node B before its kill) and the best, %d", ni, p.Amount, p.Bids, n, ackedOnB, best)
+		}
+	}
+	t.Logf("%d bids acknowledged (%d by node B before its SIGKILL); the auction closed at %d with all of them", n, ackedOnB, best)
 }

@@ -156,6 +156,9 @@ func (p *Peer) Go(f func()) bool {
 	return true
 }
 
+// Session numbers the session in creation order, as Event.Session does.
+func (p *Peer) Session() uint64 { return p.seq }
+
 // Closing reports whether the session has begun to close.
 func (p *Peer) Closing() bool {
 	p.mu.Lock()

@@ -67,6 +67,17 @@ func (r *Room) Info() RoomInfo {
 	return RoomInfo{Name: r.name, Publishing: r.video.Receiver() != nil || r.audio.Receiver() != nil, Viewers: r.viewers}
 }
 
+// Hosts reports how many host sessions have joined the room (joined, not necessarily
+// publishing yet), and the session number (Peer.Session) of the one on the stage, if any.
+func (r *Room) Hosts() (joined int, stage uint64, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.publisher != nil {
+		stage, ok = r.publisher.seq, true
+	}
+	return r.publishers, stage, ok
+}
+
 // admit counts a participant in; called by SFU.Join under the SFU lock.
 func (r *Room) admit(role Role) error {
 	r.mu.Lock()

@@ -164,7 +164,12 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		// Anonymous viewers may watch a room but not create one: they wait for it to open
 		// (roomwait.go), before taking a place in MaxSessions or any WebRTC state. The join
 		// checks again, atomically, that the room exists.
-		relaying := kind == "whep" && s.relay != nil && s.relay(room)
+		// A room hosted on another node of a cluster is relayed here (never for a relay's
+		// own request: relays do not feed relays). A bad room name or offer starts nothing.
+		relaying := false
+		if kind == "whep" && s.relay != nil && !strings.HasPrefix(identity(claims), RelayIdentityPrefix) && checkBeforeWait(room, offer) == nil {
+			relaying = s.relay(room)
+		}
 		if claims == nil {
 			if err := s.awaitRoom(r, room, offer, relaying); err != nil {
 				writeError(w, err)
@@ -222,6 +227,10 @@ func (s *Server) readOffer(w http.ResponseWriter, r *http.Request) (string, int,
 	}
 	return offer, layer, nil
 }
+
+// RelayIdentityPrefix starts the identity of the token a node relays a room with
+// (ingest/relay): such a request never starts a relay itself.
+const RelayIdentityPrefix = "relay:"
 
 // SetRelay makes a WHEP request for a room this node does not host ask want(room) to
 // relay it from the node that does (ingest/relay); an anonymous viewer then waits for the

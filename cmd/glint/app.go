@@ -71,8 +71,7 @@ func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, erro
 	a := &app{cfg: cfg, log: log, sfu: s, signaling: sig, served: make(chan error, 1)}
 	if len(cfg.Webhooks) > 0 {
 		if a.webhooks, err = signaling.NewRoomWebhook(cfg.Webhooks, cfg.APIKey, cfg.APISecret, signaling.RoomWebhookOptions{}, log); err != nil {
-			_ = s.Close()
-			return nil, err
+			return a.abort(err)
 		}
 		sig.SetRoomWebhook(a.webhooks)
 	}
@@ -80,45 +79,24 @@ func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, erro
 	sig.SetThumbnails(a.thumbs)
 	check := checkFFmpegOnce()
 	if a.hls, err = newHLS(cfg, s, verifier, check, log); err != nil {
-		a.webhooks.Close()
-		_ = s.Close()
-		return nil, err
+		return a.abort(err)
 	}
 	if cfg.HLS.Enabled {
 		sig.SetFallback(llhls.PlaylistPath)
 	}
 	if err := a.startInteraction(ctx); err != nil {
-		a.closeInteraction()
-		a.hls.Close()
-		_ = s.Close()
-		a.webhooks.Close()
-		return nil, err
+		return a.abort(err)
 	}
 	if a.rtmp, err = newRTMP(cfg.RTMP, s, verifier, check, log); err != nil {
-		a.closeInteraction()
-		a.hls.Close()
-		_ = s.Close()
-		a.webhooks.Close()
-		return nil, err
+		return a.abort(err)
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
-		a.closeRTMP()
-		a.closeInteraction()
-		a.hls.Close()
-		_ = s.Close()
-		a.webhooks.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+		return a.abort(fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err))
 	}
 	a.listener = ln
 	if err := a.startRelays(ctx); err != nil {
-		_ = ln.Close()
-		a.closeRTMP()
-		a.closeInteraction()
-		a.hls.Close()
-		_ = s.Close()
-		a.webhooks.Close()
-		return nil, err
+		return a.abort(err)
 	}
 	s.OnEvent(a.onSFUEvent) // once the webhooks and relays it feeds are set
 	// An anonymous WHEP request may wait for its room to open (signaling.anonymous_wait)
@@ -139,14 +117,35 @@ func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, erro
 	return a, nil
 }
 
-// onSFUEvent hands room events to the room webhooks and, when a host goes live, has the
-// relays announce the room at once.
+// abort releases what newAppContext started before a later step failed, and returns err.
+func (a *app) abort(err error) (*app, error) {
+	if a.listener != nil {
+		_ = a.listener.Close()
+	}
+	a.closeRTMP()
+	a.closeRelays()
+	a.closeInteraction()
+	if a.hls != nil {
+		a.hls.Close()
+	}
+	if a.thumbs != nil {
+		a.thumbs.Close()
+	}
+	_ = a.sfu.Close()
+	a.webhooks.Close()
+	return nil, err
+}
+
+// onSFUEvent hands room events to the room webhooks and, when a host goes live or
+// leaves, has the relays update the directory at once.
 func (a *app) onSFUEvent(e sfu.Event) {
-	if a.webhooks != nil {
+	relayed := a.relays != nil && (e.Kind == sfu.EventTrackPublished || e.Kind == sfu.EventTrackUnpublished) && a.relays.IsRelaySession(e.Session)
+	if a.webhooks != nil && !relayed {
+		// A relay's tracks are the origin's host's, told by the origin node's webhooks.
 		a.webhooks.SFUEvent(e, a.signaling.HostIdentity(e.Room))
 	}
-	if a.relays != nil && e.Kind == sfu.EventTrackPublished {
-		a.relays.Announce()
+	if a.relays != nil && !relayed && (e.Kind == sfu.EventTrackPublished || e.Kind == sfu.EventTrackUnpublished) {
+		a.relays.Announce() // a host went live or left: tell the directory now
 	}
 }
 

@@ -506,6 +506,7 @@ func TestClusterKilledNodeLosesNoBid(t *testing.T) {
 	for i, listen := range []string{routes[0], routes[2]} {
 		cfg := testConfig(t)
 		cfg.Bus.Cluster.Listen, cfg.Bus.Cluster.Routes, cfg.Bus.Cluster.Secret = listen, routes, secret
+		cfg.Interaction.RatePerSecond, cfg.Interaction.RateBurst = 1000, 1000 // bidders bid back to back
 		wg.Go(func() { apps[i], errs[i] = newApp(cfg, sfutest.Logger()) })
 	}
 	wg.Wait()
@@ -542,45 +543,58 @@ func TestClusterKilledNodeLosesNoBid(t *testing.T) {
 	bidders := []*wsClient{dialRoom(t, nodeA.URL(), room, "b0", false), dialRoom(t, "http://"+httpB, room, "b1", false), dialRoom(t, nodeC.URL(), room, "b2", false)}
 	var mu sync.Mutex
 	acked := map[string]int{}
-	ackedOnB := 0
-	killed := make(chan struct{})
-	var bidders_ sync.WaitGroup
-	for bi, c := range bidders {
-		bidders_.Go(func() {
+	// Node B's bidder bids first, three bids, all acknowledged (nothing of B's is in flight
+	// when it is killed); then A's and C's bid at once, and B is killed among their bids.
+	for k := range 3 {
+		id := fmt.Sprintf("b1-%d", k)
+		amount := 100 + 10*k
+		bidder := bidders[1]
+		if k > 0 { // a bidder cannot outbid itself
+			bidder = dialRoom(t, "http://"+httpB, room, fmt.Sprint("b1-", k), false)
+		}
+		if e := bidder.request(t, "auction.bid", id, fmt.Sprintf(`{"lotId":"lot1","bidId":%q,"amount":%d}`, id, amount)); e.Type != datachannel.TypeAck {
+			t.Fatalf("bid on node B: %s %s", e.Type, e.Payload)
+		}
+		acked[id] = amount
+	}
+	const ackedOnB = 3
+	firstAck := make(chan struct{})
+	var once sync.Once
+	var bidding sync.WaitGroup
+	for _, bi := range []int{0, 2} {
+		c := bidders[bi]
+		bidding.Go(func() {
 			for k := range 40 {
 				id := fmt.Sprintf("b%d-%d", bi, k)
-				amount := 100 + 10*(3*k+bi)
+				amount := 130 + 10*(2*k+bi/2)
 				e, err := c.tryRequest("auction.bid", id, fmt.Sprintf(`{"lotId":"lot1","bidId":%q,"amount":%d}`, id, amount))
 				if err != nil {
-					return // node B went
+					t.Error(err)
+					return
 				}
 				if e.Type == datachannel.TypeAck {
 					mu.Lock()
 					acked[id] = amount
-					if bi == 1 {
-						ackedOnB++
-					}
-					done := bi == 1 && ackedOnB == 3
 					mu.Unlock()
-					if done {
-						close(killed) // nothing of B's in flight when it is killed
-						return
-					}
+					once.Do(func() { close(firstAck) })
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
 		})
 	}
 	select {
-	case <-killed:
+	case <-firstAck:
 	case <-time.After(30 * time.Second):
-		t.Fatal("node B acknowledged no three bids within 30s")
+		t.Fatal("no bid on nodes A and C acknowledged within 30s")
 	}
 	if err := b.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-exited
-	bidders_.Wait()
+	bidding.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 	mu.Lock()
 	best, n := 0, len(acked)
 	for _, a := range acked {

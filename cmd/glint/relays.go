@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/ingest/relay"
+	"github.com/glintlive/glint/signaling"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -34,13 +35,13 @@ func (a *app) startRelays(ctx context.Context) error {
 	a.relays, err = relay.New(relay.Options{
 		SFU: a.sfu, Directory: dir, Node: node, URL: url, Log: a.log.Named("relay"), Watching: a.hls.Watching,
 		Token: func(room string) (string, error) {
-			return auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: room, Identity: "relay:" + node, Subscribe: true, TTL: time.Hour})
+			return auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: room, Identity: signaling.RelayIdentityPrefix + node, Subscribe: true, TTL: time.Hour})
 		},
 	})
 	if err != nil {
 		return err
 	}
-	go a.relays.Run()
+	a.relays.Start()
 	a.signaling.SetRelay(a.relays.Want)
 	a.signaling.SetHealth(a.clusterHealth)
 	a.hls.SetRelay(a.relays.Want)

@@ -51,33 +51,50 @@ func (b *NATS) Directory(ctx context.Context) (*Directory, error) {
 	}
 }
 
+// maxDirectoryRoom bounds a room name in the directory: a key is part of a NATS subject,
+// and a subject past the server's control-line limit closes the connection.
+const maxDirectoryRoom = 256
+
+var errDirectoryRoom = errors.New("bus: room name too long for the room directory")
+
 // Put sets room's entry (and restarts its time to live).
 func (d *Directory) Put(ctx context.Context, room string, value []byte) error {
+	if len(room) > maxDirectoryRoom {
+		return errDirectoryRoom
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	_, err := d.kv.Put(ctx, directoryKey(room), value)
 	return err
 }
 
-// Get returns room's entry; ok is false when there is none (or it expired).
-func (d *Directory) Get(ctx context.Context, room string) (value []byte, ok bool, err error) {
+// Get returns room's entry and its revision; ok is false when there is none (or it
+// expired).
+func (d *Directory) Get(ctx context.Context, room string) (value []byte, revision uint64, ok bool, err error) {
+	if len(room) > maxDirectoryRoom {
+		return nil, 0, false, errDirectoryRoom
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	e, err := d.kv.Get(ctx, directoryKey(room))
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return nil, false, nil
+		return nil, 0, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, 0, false, err
 	}
-	return e.Value(), true, nil
+	return e.Value(), e.Revision(), true, nil
 }
 
-// Delete removes room's entry.
-func (d *Directory) Delete(ctx context.Context, room string) error {
+// Delete removes room's entry if it is still at revision (nobody put it since it was
+// read); an entry put since stays.
+func (d *Directory) Delete(ctx context.Context, room string, revision uint64) error {
+	if len(room) > maxDirectoryRoom {
+		return errDirectoryRoom
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	return d.kv.Delete(ctx, directoryKey(room))
+	return d.kv.Delete(ctx, directoryKey(room), jetstream.LastRevision(revision))
 }
 
 // directoryKey is room as a KV key (letters, digits, "-", "_", "=", "." and "/" only).

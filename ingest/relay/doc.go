@@ -9,7 +9,8 @@
 // with NACK, receiver reports and congestion feedback upstream, and PLIs passed through)
 // and puts the tracks on the room's stage as its host, as an RTMP ingest does; every
 // local viewer, LL-HLS included, is served from there. A relay stops when the room has no
-// viewer on the node for a while, when the origin ends it, or when a host publishes to
-// this node. Rooms that are relays are never announced, and a node never pulls from
-// itself, so a relay never feeds another relay.
+// viewer on the node for a while, when the origin ends it or moves, or when a host
+// publishes to this node. Rooms whose host is a relay are never announced, a node never
+// pulls from itself, and a relay's own request starts no relay at the origin
+// (signaling.RelayIdentityPrefix), so a relay never feeds another relay.
 package relay

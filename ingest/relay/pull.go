@@ -26,6 +26,10 @@ const (
 	endLost  = "connection to the origin lost"
 )
 
+// disconnectedGrace is how long a relay rides out ICE's "disconnected" (a lost consent
+// check or two) before it counts the connection lost.
+const disconnectedGrace = 5 * time.Second
+
 // run relays the room until watch says to stop; if the origin moved or went while this
 // node's viewers still watch, a relay from wherever the directory now says starts.
 func (p *pull) run() {
@@ -50,31 +54,46 @@ func (p *pull) relay() (why string) {
 		p.log.Warn("relay not started: no token", zap.Error(err))
 		return "no token"
 	}
-	pc, err := r.api.NewPeerConnection(webrtc.Configuration{})
+	api := r.api
+	if isLoopback(p.origin.URL) {
+		api = r.loopAPI
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		p.log.Warn("relay not started", zap.Error(err))
 		return "no connection"
 	}
-	defer func() { _ = pc.Close() }()
 	room, err := r.opts.SFU.Join(p.room, sfu.RolePublisher)
 	if err != nil {
+		_ = pc.Close()
 		p.log.Warn("relay not started", zap.Error(err))
 		return "no room"
 	}
 	host, err := r.opts.SFU.NewIngestPeer(p.log)
 	if err != nil {
+		_ = pc.Close()
 		room.Leave(sfu.RolePublisher)
 		return "no session"
 	}
+	r.addSession(host.Session())
 	host.OnClose(func() {
 		room.ClearPublisher(host)
 		room.Leave(sfu.RolePublisher)
 	})
-	defer host.Close()
+	// The connection first: the host's Receivers and sender-report readers end with it,
+	// and Peer.Close waits for them.
+	defer func() {
+		_ = pc.Close()
+		host.Close()
+	}()
+	if joined, _, _ := room.Hosts(); joined > 1 {
+		return "a host joined the room here" // between Want and Join: it is the origin now
+	}
 	pc.OnTrack(func(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		rcv, err := room.Publish(host, sfu.PublishedTrack{Source: t, Codec: t.Codec(), Kind: t.Kind(), SSRC: uint32(t.SSRC()), WriteRTCP: pc.WriteRTCP})
 		if err != nil {
 			p.log.Info("relayed track not published", zap.Error(err))
+			go drain(t) // pion's buffers must not fill; ends with the connection
 			host.Close()
 			return
 		}
@@ -123,6 +142,13 @@ func (p *pull) connect(pc *webrtc.PeerConnection, token string) (string, error) 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	go func() {
+		select {
+		case <-p.relays.stop:
+			cancel() // the node closes: do not wait out an origin's answer
+		case <-ctx.Done():
+		}
+	}()
 	answer, location, err := whepOffer(ctx, p.relays.client, p.origin.URL, p.room, token, pc.LocalDescription().SDP)
 	if err != nil {
 		return "", err
@@ -135,13 +161,15 @@ func (p *pull) connect(pc *webrtc.PeerConnection, token string) (string, error) 
 }
 
 // watch returns, saying why, when the relay should end: the node closes, a host takes the
-// room here (the relay's session is replaced), the connection to the origin fails (the
-// origin ended the session or died), it never connects, or the room has had no viewer on
-// this node for Idle.
+// room here (the relay's session is replaced), the directory names another origin, the
+// connection to the origin fails or stays down (the origin ended the session or died), it
+// never connects, or the room has had no viewer on this node for Idle.
 func (p *pull) watch(pc *webrtc.PeerConnection, room *sfu.Room, host *sfu.Peer) string {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
-	started, idleSince, checked := time.Now(), time.Time{}, time.Now()
+	started, checked := time.Now(), time.Now()
+	var idleSince, downSince time.Time
+	connected := false
 	for {
 		select {
 		case <-p.relays.stop:
@@ -156,11 +184,18 @@ func (p *pull) watch(pc *webrtc.PeerConnection, room *sfu.Room, host *sfu.Peer) 
 				}
 			}
 			switch pc.ConnectionState() {
+			case webrtc.PeerConnectionStateConnected:
+				connected, downSince = true, time.Time{}
 			case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 				return endLost
-			case webrtc.PeerConnectionStateConnected:
+			case webrtc.PeerConnectionStateDisconnected:
+				if downSince.IsZero() {
+					downSince = now
+				} else if now.Sub(downSince) >= disconnectedGrace {
+					return endLost
+				}
 			default:
-				if now.Sub(started) > 15*time.Second {
+				if !connected && now.Sub(started) > 15*time.Second {
 					return "no connection to the origin within 15s"
 				}
 			}
@@ -168,7 +203,7 @@ func (p *pull) watch(pc *webrtc.PeerConnection, room *sfu.Room, host *sfu.Peer) 
 				idleSince = time.Time{}
 			} else if idleSince.IsZero() {
 				idleSince = now
-			} else if now.Sub(idleSince) >= p.relays.opts.Idle {
+			} else if now.Sub(idleSince) >= p.relays.idle() {
 				return "no viewer on this node"
 			}
 		}
@@ -183,4 +218,14 @@ func (p *pull) moved() bool {
 	defer cancel()
 	e, ok, err := p.relays.Origin(ctx, p.room)
 	return err == nil && (!ok || e.Node != p.origin.Node || e.Since != p.origin.Since)
+}
+
+// drain reads and discards a track the room cannot take.
+func drain(t *webrtc.TrackRemote) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := t.Read(buf); err != nil {
+			return
+		}
+	}
 }

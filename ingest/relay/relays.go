@@ -18,8 +18,9 @@ import (
 // expire unless put again (bus.Directory, a NATS KV bucket).
 type Directory interface {
 	Put(ctx context.Context, room string, value []byte) error
-	Get(ctx context.Context, room string) (value []byte, ok bool, err error)
-	Delete(ctx context.Context, room string) error
+	Get(ctx context.Context, room string) (value []byte, revision uint64, ok bool, err error)
+	// Delete removes the entry if it is still at revision.
+	Delete(ctx context.Context, room string, revision uint64) error
 }
 
 // Entry is a room's directory entry.
@@ -53,18 +54,25 @@ type Options struct {
 // Relays are a node's pulls from other nodes and its announcements of its own rooms.
 type Relays struct {
 	opts     Options
-	api      *webrtc.API
+	api      *webrtc.API // towards origins on other machines
+	loopAPI  *webrtc.API // towards origins on loopback (nodes on one machine, tests)
 	client   *http.Client
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	announce map[string]int64 // Run's: rooms this node put in the directory, with their Since
+	poke     chan struct{}    // Announce: announce now
+
 	mu       sync.Mutex
 	pulls    map[string]*pull
+	sessions map[uint64]bool // host sessions of relays (Peer.Session), to tell their events apart
 	closed   bool
-	announce map[string]int64 // rooms this node put in the directory, with their Since
-	poke     chan struct{}    // Announce: announce now
 }
 
-// New makes a node's relays; Run announces its rooms until Close.
+// maxRelaySessions bounds the remembered relay sessions (a relay's events arrive after
+// it ends; older ones are long told).
+const maxRelaySessions = 4096
+
+// New makes a node's relays; Start announces its rooms until Close.
 func New(opts Options) (*Relays, error) {
 	if opts.SFU == nil || opts.Directory == nil || opts.Token == nil || opts.Node == "" || opts.URL == "" {
 		return nil, errors.New("relay: SFU, Directory, Token, Node and URL are required")
@@ -78,27 +86,35 @@ func New(opts Options) (*Relays, error) {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
-	api, err := newAPI(isLoopback(opts.URL))
+	api, err := newAPI(false)
 	if err != nil {
 		return nil, err
 	}
-	return &Relays{opts: opts, api: api, client: &http.Client{Timeout: 10 * time.Second},
-		stop: make(chan struct{}), pulls: map[string]*pull{}, announce: map[string]int64{}, poke: make(chan struct{}, 1)}, nil
+	loopAPI, err := newAPI(true)
+	if err != nil {
+		return nil, err
+	}
+	return &Relays{opts: opts, api: api, loopAPI: loopAPI, client: &http.Client{Timeout: 10 * time.Second},
+		stop: make(chan struct{}), pulls: map[string]*pull{}, sessions: map[uint64]bool{},
+		announce: map[string]int64{}, poke: make(chan struct{}, 1)}, nil
 }
 
-// Want is a viewer asking this node for room: when no host publishes it here and the
+// Want is a viewer asking this node for room: when no host has joined it here and the
 // directory names another node as its origin, a relay from there starts (one per room).
 // It reports whether a relay runs or is starting, so the caller may wait for the room.
 func (r *Relays) Want(room string) bool {
-	if sr := r.opts.SFU.Room(room); sr != nil && sr.Info().Publishing && !r.Relaying(room) {
-		return false // hosted here
+	if !sfu.ValidRoomName(room) {
+		return false
 	}
 	r.mu.Lock()
-	if p := r.pulls[room]; p != nil || r.closed {
-		r.mu.Unlock()
+	p, closed := r.pulls[room], r.closed
+	r.mu.Unlock()
+	if p != nil || closed {
 		return p != nil
 	}
-	r.mu.Unlock()
+	if r.hostedHere(room) {
+		return false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	e, ok, err := r.Origin(ctx, room)
@@ -122,17 +138,33 @@ func (r *Relays) Want(room string) bool {
 	return true
 }
 
+// hostedHere reports whether a host other than a relay has joined room on this node
+// (publishing or about to: a relay must not take the stage from it).
+func (r *Relays) hostedHere(room string) bool {
+	sr := r.opts.SFU.Room(room)
+	if sr == nil {
+		return false
+	}
+	joined, stage, ok := sr.Hosts()
+	return joined > 0 && !(ok && joined == 1 && r.IsRelaySession(stage))
+}
+
 // Origin is room's entry in the directory: the node that hosts it; ok is false when no
 // node announces it.
 func (r *Relays) Origin(ctx context.Context, room string) (e Entry, ok bool, err error) {
-	raw, ok, err := r.opts.Directory.Get(ctx, room)
+	e, _, ok, err = r.origin(ctx, room)
+	return e, ok, err
+}
+
+func (r *Relays) origin(ctx context.Context, room string) (e Entry, revision uint64, ok bool, err error) {
+	raw, revision, ok, err := r.opts.Directory.Get(ctx, room)
 	if err != nil || !ok {
-		return Entry{}, false, err
+		return Entry{}, 0, false, err
 	}
 	if json.Unmarshal(raw, &e) != nil || e.Node == "" || e.URL == "" {
-		return Entry{}, false, nil
+		return Entry{}, 0, false, nil
 	}
-	return e, true, nil
+	return e, revision, true, nil
 }
 
 // Relaying reports whether this node relays room from another node.
@@ -140,6 +172,29 @@ func (r *Relays) Relaying(room string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.pulls[room] != nil
+}
+
+// IsRelaySession reports whether session (Peer.Session, Event.Session) is a relay's host
+// session: its tracks are another node's host's.
+func (r *Relays) IsRelaySession(session uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessions[session]
+}
+
+func (r *Relays) addSession(session uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.sessions) >= maxRelaySessions {
+		clear(r.sessions)
+	}
+	r.sessions[session] = true
+}
+
+func (r *Relays) idle() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.opts.Idle
 }
 
 func (r *Relays) done(p *pull) {
@@ -150,9 +205,12 @@ func (r *Relays) done(p *pull) {
 	}
 }
 
-// Run puts every room hosted on this node (and not relayed) in the directory every
+// Start announces this node's rooms (Run) until Close.
+func (r *Relays) Start() { r.wg.Go(r.run) }
+
+// run puts every room hosted on this node (and not relayed) in the directory every
 // Announce, and takes out those that ended, until Close.
-func (r *Relays) Run() {
+func (r *Relays) run() {
 	t := time.NewTicker(r.opts.Announce)
 	defer t.Stop()
 	for {
@@ -167,8 +225,8 @@ func (r *Relays) Run() {
 	}
 }
 
-// Announce has Run put this node's rooms in the directory now (a host went live), not at
-// its next tick.
+// Announce has Run update the directory now (a host went live or left), not at its next
+// tick.
 func (r *Relays) Announce() {
 	select {
 	case r.poke <- struct{}{}:
@@ -176,13 +234,24 @@ func (r *Relays) Announce() {
 	}
 }
 
-func (r *Relays) announceRooms() {
+// hostedRooms are the rooms whose host on the stage here is not a relay's session.
+func (r *Relays) hostedRooms() map[string]bool {
 	live := map[string]bool{}
 	for _, info := range r.opts.SFU.Rooms() {
-		if info.Publishing && !r.Relaying(info.Name) {
-			live[info.Name] = true
+		if !info.Publishing {
+			continue
+		}
+		if sr := r.opts.SFU.Room(info.Name); sr != nil {
+			if _, stage, ok := sr.Hosts(); ok && !r.IsRelaySession(stage) {
+				live[info.Name] = true
+			}
 		}
 	}
+	return live
+}
+
+func (r *Relays) announceRooms() {
+	live := r.hostedRooms()
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Announce)
 	defer cancel()
 	for room := range live {
@@ -220,8 +289,13 @@ func (r *Relays) replaced(room string, e Entry) {
 	r.opts.Log.Info("host replaced by a later host on another node", zap.String("room", room), zap.String("origin", e.URL))
 	r.wg.Go(func() {
 		// The ended host leaves the stage as its session closes; then relay the room.
-		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if sr := r.opts.SFU.Room(room); sr == nil || !sr.Info().Publishing {
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+			select {
+			case <-r.stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if !r.hostedHere(room) {
 				break
 			}
 		}
@@ -232,13 +306,12 @@ func (r *Relays) replaced(room string, e Entry) {
 }
 
 // withdraw takes room out of the directory unless another node has put it since (a host
-// who moved to another node).
+// who moved to another node): the delete holds only at the revision read.
 func (r *Relays) withdraw(ctx context.Context, room string) {
 	delete(r.announce, room)
-	if e, ok, err := r.Origin(ctx, room); err != nil || !ok || e.Node != r.opts.Node {
-		return
+	if e, revision, ok, err := r.origin(ctx, room); err == nil && ok && e.Node == r.opts.Node {
+		_ = r.opts.Directory.Delete(ctx, room, revision)
 	}
-	_ = r.opts.Directory.Delete(ctx, room)
 }
 
 func (r *Relays) withdrawAll() {

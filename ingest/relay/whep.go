@@ -20,7 +20,8 @@ const maxAnswerBytes = 256 << 10
 // newAPI is the pion API of the relays' PeerConnections: the feedback a browser viewer
 // sends (NACK, receiver reports, transport-wide congestion control, so the origin repairs
 // losses and measures the link) and, towards an origin on loopback (tests, or nodes on one
-// machine), loopback candidates only.
+// machine), loopback candidates only. (loadtest builds its clients the same way; it may
+// not import a server package, nor this one it.)
 func newAPI(loopback bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {

@@ -1,0 +1,263 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/ingest/whip"
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/sfu/sfutest"
+)
+
+func newSFU(t *testing.T) *sfu.SFU {
+	t.Helper()
+	cfg := sfu.DefaultConfig()
+	cfg.UDPAddr = "127.0.0.1:0"
+	cfg.EmptyRoomTimeout = 0
+	s, err := sfu.New(cfg, sfutest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// origin is another node's WHEP endpoint over its SFU, with a DELETE that does not close
+// the session (an origin that is killed never does).
+func origin(t *testing.T, s *sfu.SFU) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/whep/") {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		offer, _ := io.ReadAll(r.Body)
+		_, answer, err := s.Subscribe(strings.TrimPrefix(r.URL.Path, "/whep/"), string(offer), sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, sfutest.Logger())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Location", r.URL.Path+"/session")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, answer)
+	}))
+}
+
+// directory is the real room directory, on an embedded bus of its own.
+func directory(t *testing.T) *bus.Directory {
+	t.Helper()
+	cfg := bus.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	b, err := bus.Open(context.Background(), cfg, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	d, err := b.Directory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestRelayEndsWhenItsOriginDies: a relay pulls a room from an origin whose host sends
+// frames, and puts the host's tracks on this node's stage; the relayed room is never
+// announced as this node's; when the origin's SFU closes the relay ends, and Close
+// returns at once.
+func TestRelayEndsWhenItsOriginDies(t *testing.T) {
+	originSFU, local := newSFU(t), newSFU(t)
+	defer local.Close()
+	srv := origin(t, originSFU)
+	defer srv.Close()
+	dir := directory(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub, err := sfutest.NewPublisher(ctx, func(_ context.Context, offer string) (string, error) {
+		_, answer, err := whip.Publish(originSFU, "show", offer, sfutest.Logger())
+		return answer, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	go func() { _ = pub.SendFrames(ctx, 0, 30*40, 30, 30) }()
+	value, _ := json.Marshal(Entry{Node: "origin-node", URL: srv.URL, Since: time.Now().UnixMilli()})
+	if err := dir.Put(ctx, "show", value); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Options{SFU: local, Directory: dir, Node: "this-node", URL: "http://127.0.0.1:1", Log: zaptest.NewLogger(t),
+		Token: func(string) (string, error) { return "token", nil }, Announce: 100 * time.Millisecond, Idle: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	defer r.Close()
+
+	if r.Want("bad/room") || r.Want(strings.Repeat("a", 4000)) {
+		t.Fatal("a bad room name started a relay")
+	}
+	if !r.Want("show") {
+		t.Fatal("no relay for a room the directory names another node for")
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if room := local.Room("show"); room != nil && room.Info().Publishing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the relayed host never reached this node's stage")
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // a few announcements: the relayed room is not one
+	if e, ok, err := r.Origin(ctx, "show"); err != nil || !ok || e.Node != "origin-node" {
+		t.Fatalf("directory names %+v (ok %v, %v) after this node relayed the room; want the origin still", e, ok, err)
+	}
+
+	_ = pub.Close()
+	_ = originSFU.Close() // the origin shuts down
+	srv.Close()
+	for deadline := time.Now().Add(20 * time.Second); r.Relaying("show"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay did not end within 20s of its origin dying")
+		}
+	}
+	closed := make(chan struct{})
+	go func() { r.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return within 5s")
+	}
+}
+
+// TestRelayNotFromItself: a room the directory names this node for, or nobody for, is
+// not relayed.
+func TestRelayNotFromItself(t *testing.T) {
+	local := newSFU(t)
+	defer local.Close()
+	dir := directory(t)
+	r, err := New(Options{SFU: local, Directory: dir, Node: "this-node", URL: "http://127.0.0.1:1", Log: zaptest.NewLogger(t),
+		Token: func(string) (string, error) { return "token", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	value, _ := json.Marshal(Entry{Node: "this-node", URL: "http://127.0.0.1:1", Since: 1})
+	if err := dir.Put(context.Background(), "mine", value); err != nil {
+		t.Fatal(err)
+	}
+	if r.Want("mine") || r.Want("nobody") {
+		t.Fatal("relayed a room from itself, or one nobody hosts")
+	}
+}
+
+// silentOrigin answers WHEP with a pion peer that sends Opus and never closes: DELETE
+// leaves it up, as with an origin that died (no close_notify ever comes).
+func silentOrigin(t *testing.T) *httptest.Server {
+	var mu sync.Mutex
+	var pcs []*webrtc.PeerConnection
+	var senders sync.WaitGroup
+	quit := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		offer, _ := io.ReadAll(r.Body)
+		var se webrtc.SettingEngine
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		m := &webrtc.MediaEngine{}
+		_ = m.RegisterDefaultCodecs()
+		pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		track, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "origin")
+		_, _ = pc.AddTrack(track)
+		_ = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: string(offer)})
+		answer, _ := pc.CreateAnswer(nil)
+		gathered := webrtc.GatheringCompletePromise(pc)
+		_ = pc.SetLocalDescription(answer)
+		<-gathered
+		mu.Lock()
+		pcs = append(pcs, pc)
+		mu.Unlock()
+		senders.Go(func() {
+			for track.WriteSample(media.Sample{Data: []byte{0xfc, 0xff, 0xfe}, Duration: 20 * time.Millisecond}) == nil {
+				select {
+				case <-quit:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		})
+		w.Header().Set("Location", r.URL.Path+"/session")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, pc.LocalDescription().SDP)
+	}))
+	t.Cleanup(func() {
+		srv.Close()
+		close(quit)
+		senders.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, pc := range pcs {
+			_ = pc.Close()
+		}
+	})
+	return srv
+}
+
+// TestRelayEndsWithoutGoodbye: a relay whose origin never closes the session (DELETE or
+// not) still ends when it has no viewer, and Close returns: the relay's host session
+// waits for its track readers, which end only when the connection does, so the
+// connection must close first (it did not, and the node's shutdown hung).
+func TestRelayEndsWithoutGoodbye(t *testing.T) {
+	local := newSFU(t)
+	defer local.Close()
+	srv := silentOrigin(t)
+	dir := directory(t)
+	value, _ := json.Marshal(Entry{Node: "origin-node", URL: srv.URL, Since: 1})
+	if err := dir.Put(context.Background(), "show", value); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Options{SFU: local, Directory: dir, Node: "this-node", URL: "http://127.0.0.1:1", Idle: time.Second,
+		Token: func(string) (string, error) { return "token", nil }, Log: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Want("show") {
+		t.Fatal("no relay")
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if room := local.Room("show"); room != nil && room.Info().Publishing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the relayed audio never reached this node's stage")
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); r.Relaying("show"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay with no viewer did not end within 10s")
+		}
+	}
+	closed := make(chan struct{})
+	go func() { r.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return within 5s")
+	}
+}

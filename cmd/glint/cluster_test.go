@@ -27,10 +27,13 @@ import (
 // startCluster runs n Glint nodes on loopback whose embedded NATS servers are joined into
 // one cluster (bus.cluster), started at once as each waits for the others; on new ports
 // again when one was taken between being found free and being bound.
-func startCluster(t *testing.T, n int) []*app {
+func startCluster(t *testing.T, n int) []*app { return startClusterWith(t, n, nil) }
+
+// startClusterWith is startCluster with each node's configuration changed by configure.
+func startClusterWith(t *testing.T, n int, configure func(*Config)) []*app {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		apps, err := tryCluster(t, n)
+		apps, err := tryCluster(t, n, configure)
 		if err == nil {
 			return apps
 		}
@@ -40,7 +43,7 @@ func startCluster(t *testing.T, n int) []*app {
 	}
 }
 
-func tryCluster(t *testing.T, n int) ([]*app, error) {
+func tryCluster(t *testing.T, n int, configure func(*Config)) ([]*app, error) {
 	var addrs []string
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -57,6 +60,9 @@ func tryCluster(t *testing.T, n int) ([]*app, error) {
 		cfg := testConfig(t)
 		cfg.Bus.Cluster.Listen, cfg.Bus.Cluster.Routes, cfg.Bus.Cluster.Secret = addrs[i], addrs, "cluster-test-secret"
 		cfg.Interaction.Chat.Rate, cfg.Interaction.Chat.Burst = 1000, 1000 // the test sends lines back to back
+		if configure != nil {
+			configure(&cfg)
+		}
 		wg.Go(func() { apps[i], errs[i] = newApp(cfg, sfutest.Logger()) })
 	}
 	wg.Wait()
@@ -616,4 +622,24 @@ func TestClusterKilledNodeLosesNoBid(t *testing.T) {
 		}
 	}
 	t.Logf("%d bids acknowledged (%d by node B before its SIGKILL); the auction closed at %d with all of them", n, ackedOnB, best)
+}
+
+// TestBrowserWatchesThroughRelay: headless Chromium publishes its fake camera and
+// microphone over WHIP to node A, and a second page plays the room from node B's watch
+// page (WHEP to B, which relays the room from A): it keeps decoding video and receiving
+// audio (webclient/e2e/whip_whep.mjs --play-server).
+func TestBrowserWatchesThroughRelay(t *testing.T) {
+	chromium, webclient, here := browserSetup(t)
+	if !here {
+		return
+	}
+	nodes := startClusterWith(t, 2, func(cfg *Config) { cfg.SFU.UDPAddr = "0.0.0.0:0" })
+	const room = "relayed"
+	if err := runScript(t, webclient, chromium, "e2e/whip_whep.mjs", []string{"--server", nodes[0].URL(), "--play-server", nodes[1].URL(),
+		"--room", room, "--publish-token", mustToken(t, nodes[0].cfg, room), "--seconds", "6"}); err != nil {
+		t.Fatal(err)
+	}
+	if !nodes[1].relays.Relaying(room) {
+		t.Fatal("node B played the room without relaying it")
+	}
 }

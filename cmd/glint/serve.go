@@ -34,6 +34,12 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer, getenv f
 
 	a, err := newAppContext(ctx, cfg, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted while starting (a cluster node waiting for the others): that is
+			// a stop the operator asked for, not a failure.
+			log.Info("stopped while starting", zap.Error(err))
+			return nil
+		}
 		return err
 	}
 	a.start()

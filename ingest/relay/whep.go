@@ -20,7 +20,7 @@ const maxAnswerBytes = 256 << 10
 // newAPI is the pion API of the relays' PeerConnections: the feedback a browser viewer
 // sends (NACK, receiver reports, transport-wide congestion control, so the origin repairs
 // losses and measures the link) and, towards an origin on loopback (tests, or nodes on one
-// machine), loopback candidates only. (loadtest builds its clients the same way; it may
+// machine), loopback candidates too. (loadtest builds its clients the same way; it may
 // not import a server package, nor this one it.)
 func newAPI(loopback bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
@@ -41,10 +41,9 @@ func newAPI(loopback bool) (*webrtc.API, error) {
 	// The replay window browsers use: pion's 64 drops a late retransmission.
 	se.SetSRTPReplayProtectionWindow(1024)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	if loopback {
-		se.SetIncludeLoopbackCandidate(true)
-		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	}
+	// An origin named by a loopback URL is on this machine: its SFU may answer with
+	// loopback candidates or with the machine's own addresses, so offer both.
+	se.SetIncludeLoopbackCandidate(loopback)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 

@@ -7,7 +7,10 @@
 // audio packets for the whole --seconds window.
 //
 //   node e2e/whip_whep.mjs --server http://127.0.0.1:8080 --room e2e \
-//     [--publish-token T] [--play-token T] [--seconds 5]
+//     [--publish-token T] [--play-token T] [--seconds 5] [--play-server URL]
+//
+// --play-server plays from another node of a cluster than the one published to (it
+// relays the room: docs/CLUSTER.md).
 //
 // Prints one JSON line (result and samples) on stdout. Exit 0: pass; 1: fail,
 // with the reason, the pages' window.glint.error and console errors on stderr;
@@ -21,8 +24,16 @@ const opts = parseCli({
   name: 'whip_whep',
   usageLine:
     'usage: node e2e/whip_whep.mjs --server http://HOST:PORT --room ROOM ' +
-    '[--publish-token T] [--play-token T] [--seconds 5]',
+    '[--publish-token T] [--play-token T] [--seconds 5] [--play-server http://HOST:PORT]',
   seconds: '5',
+  // --play-server: the viewer's page (and so its WHEP) on another node of a cluster,
+  // which relays the room from the publisher's node.
+  options: { 'play-server': { type: 'string' } },
+  extra: (values, usage) => {
+    const playServer = values['play-server'];
+    if (playServer !== undefined && !URL.canParse(playServer)) usage(`--play-server ${playServer}: not a URL`);
+    return { playServer: playServer ? new URL(playServer).href.replace(/\/+$/, '') : undefined };
+  },
 });
 const publish = new Side('publish');
 const play = new Side('play');
@@ -35,7 +46,7 @@ run({
   async test(browser) {
     await publish.open(browser, pageUrl(opts, 'publish.html', opts.publishToken));
     await publish.waitLive();
-    await play.open(browser, pageUrl(opts, 'play.html', opts.playToken));
+    await play.open(browser, pageUrl({ ...opts, server: opts.playServer ?? opts.server }, 'play.html', opts.playToken));
     await play.waitLive();
     await waitFirstFrame(play, 'viewer');
     await sampleWindow(opts.seconds, samples, async () => {
@@ -46,6 +57,7 @@ run({
   },
   result: ([pub, ply], elapsedMs) => ({
     server: opts.server,
+    playServer: opts.playServer ?? opts.server,
     room: opts.room,
     seconds: opts.seconds,
     elapsedMs,

@@ -38,6 +38,10 @@ type Options struct {
 	// media session (WebSocket: LL-HLS viewers, integrations). nil: presence counts this
 	// hub's connections.
 	Audience func(room string) int
+	// Relaying reports whether this node relays a room from its origin node (a cluster:
+	// ingest/relay); the origin counts the relay as a viewer, so presence does not count
+	// it again. nil: never.
+	Relaying func(room string) bool
 	// Host is a room's host state, polled every room tick: its changes are sent to every
 	// connection as room.live and room.ended, and the current state on join and sync.
 	// nil: no room state events.

@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/glintlive/glint/datachannel/bus"
 )
 
 // TestPresenceIsThrottled joins many viewers at once: the count converges to the real
@@ -62,5 +64,29 @@ func TestPresenceCountsTheAudience(t *testing.T) {
 	audience.Store(0)
 	ws.take("presence 1", func(e *Envelope) bool {
 		return e.Type == TypePresence && num(payloadOf(t, e)["viewers"]) == 1
+	})
+}
+
+// TestPresenceAcrossNodes: one room on two nodes sharing a bus. Node 1 has one WebRTC
+// viewer, which is node 2's relay of the room, and a WebSocket viewer; node 2 relays the
+// room to two WebRTC viewers and has a WebSocket viewer. Both nodes count 4 (the relay
+// is not a person), and when node 2's viewers leave, node 1's count falls back once node
+// 2 says so.
+func TestPresenceAcrossNodes(t *testing.T) {
+	b := bus.NewMemory()
+	var audience2 atomic.Int64
+	audience2.Store(2)
+	h1 := newTestHub(t, hubOpts{bus: b, opts: Options{Audience: func(string) int { return 1 }}})
+	h2 := newTestHub(t, hubOpts{bus: b.Peer(), opts: Options{Audience: func(string) int { return int(audience2.Load()) },
+		Relaying: func(string) bool { return true }}})
+	alice, bob := join(t, h1, nil), join(t, h2, nil)
+	for _, c := range []*client{alice, bob} {
+		c.take("presence 4", func(e *Envelope) bool {
+			return e.Type == TypePresence && num(payloadOf(t, e)["viewers"]) == 4
+		})
+	}
+	audience2.Store(0)
+	alice.take("presence 2", func(e *Envelope) bool {
+		return e.Type == TypePresence && num(payloadOf(t, e)["viewers"]) == 2
 	})
 }

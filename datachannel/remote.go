@@ -16,8 +16,9 @@ import (
 // Several nodes may serve one room (they share the bus). What is durable is shared
 // through the bus's logs: auctions (catch-up from the lot's log) and gifts. Chat,
 // moderation, gift alerts and host alerts are events: every node publishes its room's
-// events on the bus and applies and re-broadcasts the other nodes' here. Polls, Q&A and
-// presence stay per node for now: a vote or question reaches the node it was sent to.
+// events on the bus and applies and re-broadcasts the other nodes' here. Presence is
+// summed across nodes (presence_remote.go). Polls and Q&A stay per node for now: a vote
+// or question reaches the node it was sent to.
 
 // newChat is a room's chat with message ids unique to this node.
 func newChat(h *Hub) *chat.Room {
@@ -32,7 +33,19 @@ func newChat(h *Hub) *chat.Room {
 func (r *room) watchBus() func() {
 	own := r.hub.bus.Node()
 	sub, err := r.hub.bus.Subscribe(r.name, "*", func(m bus.Msg) {
-		if m.Node == own || !remoteTypes[m.Topic] {
+		if m.Node == own {
+			return
+		}
+		if m.Topic == presenceTopic {
+			if p, ok := decodePresence(m.Node, m.Data, r.hub.now()); ok {
+				select { // a lost report is repeated within presenceHeartbeat
+				case r.inbox <- command{presence: p}:
+				default:
+				}
+			}
+			return
+		}
+		if !remoteTypes[m.Topic] {
 			return
 		}
 		env := &Envelope{}

@@ -21,6 +21,8 @@ type command struct {
 	join bool
 	// remote is an event another node published for this room (see watchBus).
 	remote *Envelope
+	// presence is another node's presence count (presence_remote.go).
+	presence *nodePresence
 }
 
 // room is one room: its connections, its state machines and the goroutine that owns them.
@@ -57,6 +59,11 @@ type room struct {
 	lastViewers  int       // the count last broadcast
 	host         HostState // the host state last broadcast
 	emptySince   time.Time
+
+	remotePresence remotePresence // other nodes' counts
+	sentLocal      int            // this node's count as last published on the bus
+	sentRelaying   bool
+	sentPresenceAt time.Time
 }
 
 func newRoom(h *Hub, name string) *room {
@@ -120,6 +127,7 @@ func (r *room) tick(now time.Time) bool {
 	}
 	if now.Sub(r.lastPresence) >= r.hub.cfg.PresenceInterval {
 		// Polled rather than signalled: WebRTC viewers come and go in the SFU.
+		r.publishPresence(now)
 		if v := r.viewers(); v != r.lastViewers {
 			r.lastPresence, r.lastViewers = now, v
 			r.broadcast(TypePresence, "", map[string]int{"viewers": v}, classState, "presence")
@@ -138,6 +146,10 @@ func (r *room) tick(now time.Time) bool {
 func (r *room) handle(cmd command) {
 	if cmd.remote != nil {
 		r.onRemote(cmd.remote)
+		return
+	}
+	if cmd.presence != nil {
+		r.onRemotePresence(cmd.presence)
 		return
 	}
 	if cmd.join {
@@ -329,9 +341,16 @@ func (r *room) sendState(c *Conn) {
 	}
 }
 
-// viewers is the room's presence count on this node: the WebRTC audience and the
-// connections that ride no media session, or every connection without an audience.
+// viewers is the room's presence count: this node's and the other nodes' (see
+// presence_remote.go).
 func (r *room) viewers() int {
+	local, relaying := r.localPresence()
+	return r.remotePresence.total(local, relaying, r.hub.now())
+}
+
+// localViewers is the room's presence count on this node: the WebRTC audience and the
+// connections that ride no media session, or every connection without an audience.
+func (r *room) localViewers() int {
 	audience := r.hub.opts.Audience
 	if audience == nil {
 		return len(r.connList())

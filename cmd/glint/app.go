@@ -229,7 +229,7 @@ func (a *app) startInteraction(ctx context.Context) error {
 			return err
 		}
 	}
-	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, datachannel.Options{Clocks: a.mediaClock, Audience: a.audience, Host: a.hostState, TokenLeeway: a.cfg.Auth.TokenLeeway, OnEvent: a.hls.Event}, a.log); err != nil {
+	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, datachannel.Options{Clocks: a.mediaClock, Audience: a.audience, Relaying: a.relaying, Host: a.hostState, TokenLeeway: a.cfg.Auth.TokenLeeway, OnEvent: a.hls.Event}, a.log); err != nil {
 		return err
 	}
 	a.signaling.EnableInteraction(a.hub)
@@ -258,6 +258,10 @@ func (a *app) audience(room string) int {
 	}
 	return 0
 }
+
+// relaying reports whether this node relays room from another node of its cluster
+// (presence then does not count the relay, which the origin counts as a viewer).
+func (a *app) relaying(room string) bool { return a.relays != nil && a.relays.Relaying(room) }
 
 // hostState is whether room's host is on the stage, for the interaction layer's
 // room.live and room.ended events. A room the SFU does not have has no host.

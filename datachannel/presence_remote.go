@@ -1,0 +1,90 @@
+package datachannel
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Presence across nodes: every node of a room publishes its own count on the bus (topic
+// presenceTopic) when it changes and every presenceHeartbeat, and a room's presence is
+// the sum of the counts nodes reported within presenceExpiry, this node's included. A node
+// that relays the room from its origin (ingest/relay) is one WHEP viewer at the origin,
+// already counted there as a viewer: each relaying node's report takes one off the sum.
+
+// presenceTopic is the bus topic of a node's own presence count (not a client event).
+const presenceTopic = "presence.node"
+
+// presenceHeartbeat is how often a node repeats an unchanged count; presenceExpiry is how
+// long a count lasts without one (a node that died stops counting).
+const (
+	presenceHeartbeat = 5 * time.Second
+	presenceExpiry    = 3 * presenceHeartbeat
+)
+
+// nodePresence is one node's report.
+type nodePresence struct {
+	Viewers  int  `json:"viewers"`
+	Relaying bool `json:"relaying,omitempty"`
+
+	node string
+	at   time.Time
+}
+
+// remotePresence holds the other nodes' latest reports; owned by the room's goroutine.
+type remotePresence map[string]nodePresence
+
+// total is this node's count plus the others' fresh ones, less one per relaying node.
+func (p remotePresence) total(local int, relaying bool, now time.Time) int {
+	n := local
+	if relaying {
+		n--
+	}
+	for node, r := range p {
+		if now.Sub(r.at) > presenceExpiry {
+			delete(p, node)
+			continue
+		}
+		n += r.Viewers
+		if r.Relaying {
+			n--
+		}
+	}
+	return max(n, 0)
+}
+
+// localPresence is this node's own count and whether it relays the room.
+func (r *room) localPresence() (int, bool) {
+	relaying := r.hub.opts.Relaying != nil && r.hub.opts.Relaying(r.name)
+	return r.localViewers(), relaying
+}
+
+// publishPresence sends this node's count to the other nodes when it changed or the
+// heartbeat is due.
+func (r *room) publishPresence(now time.Time) {
+	local, relaying := r.localPresence()
+	if local == r.sentLocal && relaying == r.sentRelaying && now.Sub(r.sentPresenceAt) < presenceHeartbeat {
+		return
+	}
+	data, _ := json.Marshal(nodePresence{Viewers: local, Relaying: relaying})
+	if r.hub.bus.Publish(r.name, presenceTopic, data) == nil {
+		r.sentLocal, r.sentRelaying, r.sentPresenceAt = local, relaying, now
+	}
+}
+
+// onRemotePresence keeps another node's report.
+func (r *room) onRemotePresence(p *nodePresence) {
+	if r.remotePresence == nil {
+		r.remotePresence = remotePresence{}
+	}
+	r.remotePresence[p.node] = *p
+}
+
+// decodePresence reads a node's report off the bus.
+func decodePresence(node string, data []byte, now time.Time) (*nodePresence, bool) {
+	var p nodePresence
+	if json.Unmarshal(data, &p) != nil || p.Viewers < 0 || p.Viewers > 100_000_000 {
+		return nil, false
+	}
+	p.node, p.at = node, now
+	return &p, true
+}

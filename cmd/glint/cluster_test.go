@@ -53,16 +53,24 @@ func tryCluster(t *testing.T, n int, configure func(*Config)) ([]*app, error) {
 		addrs = append(addrs, l.Addr().String())
 		_ = l.Close()
 	}
-	apps := make([]*app, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		cfg := testConfig(t)
-		cfg.Bus.Cluster.Listen, cfg.Bus.Cluster.Routes, cfg.Bus.Cluster.Secret = addrs[i], addrs, "cluster-test-secret"
+	return startNodes(t, addrs, addrs, "cluster-test-secret", func(cfg *Config) {
 		cfg.Interaction.Chat.Rate, cfg.Interaction.Chat.Burst = 1000, 1000 // the test sends lines back to back
 		if configure != nil {
-			configure(&cfg)
+			configure(cfg)
 		}
+	})
+}
+
+// startNodes runs a Glint node on each of listen's cluster addresses, with routes to
+// routes, at once (each waits for the others), serving until the test ends.
+func startNodes(t *testing.T, listen, routes []string, secret string, configure func(*Config)) ([]*app, error) {
+	apps := make([]*app, len(listen))
+	errs := make([]error, len(listen))
+	var wg sync.WaitGroup
+	for i, addr := range listen {
+		cfg := testConfig(t)
+		cfg.Bus.Cluster.Listen, cfg.Bus.Cluster.Routes, cfg.Bus.Cluster.Secret = addr, routes, secret
+		configure(&cfg)
 		wg.Go(func() { apps[i], errs[i] = newApp(cfg, sfutest.Logger()) })
 	}
 	wg.Wait()
@@ -506,28 +514,10 @@ func TestClusterKilledNodeLosesNoBid(t *testing.T) {
 		_ = b.Process.Kill()
 		<-exited
 	}()
-	apps := make([]*app, 2)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for i, listen := range []string{routes[0], routes[2]} {
-		cfg := testConfig(t)
-		cfg.Bus.Cluster.Listen, cfg.Bus.Cluster.Routes, cfg.Bus.Cluster.Secret = listen, routes, secret
+	apps, err := startNodes(t, []string{routes[0], routes[2]}, routes, secret, func(cfg *Config) {
 		cfg.Interaction.RatePerSecond, cfg.Interaction.RateBurst = 1000, 1000 // bidders bid back to back
-		wg.Go(func() { apps[i], errs[i] = newApp(cfg, sfutest.Logger()) })
-	}
-	wg.Wait()
-	for _, a := range apps {
-		if a == nil {
-			continue
-		}
-		a.start()
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = a.close(ctx)
-		})
-	}
-	if err := errors.Join(errs...); err != nil {
+	})
+	if err != nil {
 		t.Fatalf("%v\nnode B's output:\n%s", err, bOut.String())
 	}
 	nodeA, nodeC := apps[0], apps[1]

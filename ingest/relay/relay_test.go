@@ -109,14 +109,7 @@ func TestRelayEndsWhenItsOriginDies(t *testing.T) {
 	if !r.Want("show") {
 		t.Fatal("no relay for a room the directory names another node for")
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if room := local.Room("show"); room != nil && room.Info().Publishing {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the relayed host never reached this node's stage")
-		}
-	}
+	onStage(t, local, "show")
 	time.Sleep(300 * time.Millisecond) // a few announcements: the relayed room is not one
 	if e, ok, err := r.Origin(ctx, "show"); err != nil || !ok || e.Node != "origin-node" {
 		t.Fatalf("directory names %+v (ok %v, %v) after this node relayed the room; want the origin still", e, ok, err)
@@ -125,9 +118,16 @@ func TestRelayEndsWhenItsOriginDies(t *testing.T) {
 	_ = pub.Close()
 	_ = originSFU.Close() // the origin shuts down
 	srv.Close()
-	for deadline := time.Now().Add(20 * time.Second); r.Relaying("show"); time.Sleep(100 * time.Millisecond) {
+	endsThenCloses(t, r, "show", 20*time.Second)
+}
+
+// endsThenCloses waits up to limit for the relay of room to end, then for Close to
+// return (5 s at most).
+func endsThenCloses(t *testing.T, r *Relays, room string, limit time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); r.Relaying(room); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the relay did not end within 20s of its origin dying")
+			t.Fatalf("the relay did not end within %v", limit)
 		}
 	}
 	closed := make(chan struct{})
@@ -240,24 +240,19 @@ func TestRelayEndsWithoutGoodbye(t *testing.T) {
 	if !r.Want("show") {
 		t.Fatal("no relay")
 	}
+	onStage(t, local, "show")
+	endsThenCloses(t, r, "show", 10*time.Second)
+}
+
+// onStage waits up to 20 s for the relayed host's media on room's stage.
+func onStage(t *testing.T, s *sfu.SFU, room string) {
+	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if room := local.Room("show"); room != nil && room.Info().Publishing {
-			break
+		if r := s.Room(room); r != nil && r.Info().Publishing {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the relayed audio never reached this node's stage")
+			t.Fatal("the relayed host never reached this node's stage")
 		}
-	}
-	for deadline := time.Now().Add(10 * time.Second); r.Relaying("show"); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the relay with no viewer did not end within 10s")
-		}
-	}
-	closed := make(chan struct{})
-	go func() { r.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close did not return within 5s")
 	}
 }

@@ -35,6 +35,7 @@ type app struct {
 	sfu       *sfu.SFU
 	bus       *bus.NATS
 	relays    *relay.Relays // nil on a node alone
+	node      string        // the node's name in its cluster; "" alone
 	hub       *datachannel.Hub
 	gifts     *signaling.GiftWebhook // nil without gift_webhooks
 	webhooks  *signaling.RoomWebhook // nil without webhooks
@@ -55,6 +56,13 @@ func newApp(cfg Config, log *zap.Logger) (*app, error) {
 // newAppContext is newApp that gives up when ctx ends: a node of a cluster may wait at
 // start for the others (bus.cluster.join_timeout), and Ctrl-C must end that wait.
 func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, error) {
+	node, err := cfg.busConfig().NodeName()
+	if err != nil {
+		return nil, err
+	}
+	if node != "" {
+		log = log.With(zap.String("node", node)) // a cluster's logs say which node wrote them
+	}
 	verifier, err := auth.NewVerifierConfig(cfg.Auth, map[string]string{cfg.APIKey: cfg.APISecret})
 	if err != nil {
 		return nil, err
@@ -68,7 +76,7 @@ func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, erro
 		_ = s.Close()
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, sfu: s, signaling: sig, served: make(chan error, 1)}
+	a := &app{cfg: cfg, log: log, node: node, sfu: s, signaling: sig, served: make(chan error, 1)}
 	if len(cfg.Webhooks) > 0 {
 		if a.webhooks, err = signaling.NewRoomWebhook(cfg.Webhooks, cfg.APIKey, cfg.APISecret, signaling.RoomWebhookOptions{}, log); err != nil {
 			return a.abort(err)
@@ -162,6 +170,13 @@ func (a *app) collectors() []prometheus.Collector {
 	}
 	cs = append(cs, rtmp.Collectors()...)
 	cs = append(cs, relay.Collectors()...)
+	if a.node != "" {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "glint", Name: "node_info",
+			Help:        "1, labelled with this node's name and its cluster's (a cluster node's metrics say which node they are).",
+			ConstLabels: prometheus.Labels{"node": a.node, "cluster": a.cfg.Bus.Cluster.Name},
+		}, func() float64 { return 1 }))
+	}
 	cs = append(cs, llhls.Collectors()...)
 	return append(cs, transcode.Collectors()...)
 }

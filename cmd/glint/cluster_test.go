@@ -422,6 +422,15 @@ func TestClusterLLHLSFromAnyNode(t *testing.T) {
 	if !strings.HasPrefix(string(body), "ok\n") || !strings.Contains(string(body), ": 2 of 2 nodes reached") {
 		t.Fatalf("/healthz on a cluster node: %q; want ok and the cluster line", body)
 	}
+	res, err = http.Get(nodes[1].URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if want := fmt.Sprintf(`glint_node_info{cluster="glint",node=%q} 1`, nodes[1].node); nodes[1].node == "" || !strings.Contains(string(body), want) {
+		t.Fatalf("/metrics of a cluster node lacks %s", want)
+	}
 }
 
 // TestClusterHostMovesNodes: a host publishing to node A is replaced by a later host of the

@@ -136,6 +136,16 @@ func checkHostPort(what, addr string) error {
 	return nil
 }
 
+// NodeName is this node's name in its cluster (ClusterConfig.NodeName, or the one made up
+// and kept in the data directory at the first start); "" for a node alone or on an
+// external NATS cluster. Logs and metrics carry it.
+func (c Config) NodeName() (string, error) {
+	if c.URL != "" || !c.Cluster.enabled() {
+		return "", nil
+	}
+	return c.Cluster.nodeName(c.DataDir)
+}
+
 // nodeNameFile keeps a made-up node name in the data directory: JetStream knows a node by
 // its name, so a node must come back under the one it had.
 const nodeNameFile = "node_name"

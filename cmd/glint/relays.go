@@ -15,7 +15,7 @@ import (
 
 // clustered reports whether this node shares its bus with other nodes (bus.cluster or an
 // external NATS cluster), and so may host rooms for them and relay theirs.
-func (c Config) clustered() bool { return c.Bus.Cluster.Listen != "" || c.Bus.URL != "" }
+func (c Config) clustered() bool { return c.Bus.Cluster.Enabled() || c.Bus.URL != "" }
 
 // startRelays, on a node of a cluster, announces the rooms hosted here in the room
 // directory and relays rooms hosted elsewhere to this node's viewers (ingest/relay).

@@ -47,8 +47,8 @@ type ClusterConfig struct {
 // routeUser is the user name routes authenticate with (the password is the secret).
 const routeUser = "glint"
 
-// enabled reports whether this node joins a cluster.
-func (c ClusterConfig) enabled() bool { return c.Listen != "" }
+// Enabled reports whether this node joins a cluster.
+func (c ClusterConfig) Enabled() bool { return c.Listen != "" }
 
 // Nodes is how many nodes the configuration names: this one and the distinct routes that
 // are not this node's own address.
@@ -98,7 +98,7 @@ func (c ClusterConfig) isSelf(route string) bool {
 
 // validate reports the first cluster setting that cannot work.
 func (c ClusterConfig) validate() error {
-	if !c.enabled() {
+	if !c.Enabled() {
 		if len(c.Routes) > 0 {
 			return fmt.Errorf("bus: cluster.routes needs cluster.listen (the address this node takes routes on)")
 		}
@@ -140,7 +140,7 @@ func checkHostPort(what, addr string) error {
 // and kept in the data directory at the first start); "" for a node alone or on an
 // external NATS cluster. Logs and metrics carry it.
 func (c Config) NodeName() (string, error) {
-	if c.URL != "" || !c.Cluster.enabled() {
+	if c.URL != "" || !c.Cluster.Enabled() {
 		return "", nil
 	}
 	return c.Cluster.nodeName(c.DataDir)
@@ -232,7 +232,7 @@ func (c ClusterConfig) serverOptions(o *server.Options, name string) {
 
 // ClusterStatus is this node's view of its cluster: ok is false on a node alone.
 func (b *NATS) ClusterStatus() (name, node string, nodes int, ok bool) {
-	if b.srv == nil || !b.cfg.Cluster.enabled() {
+	if b.srv == nil || !b.cfg.Cluster.Enabled() {
 		return "", "", 0, false
 	}
 	return b.cfg.Cluster.Name, b.srv.Name(), 1 + b.srv.NumRemotes(), true

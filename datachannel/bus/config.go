@@ -53,7 +53,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bus: an embedded server needs a data directory")
 	case c.Replicas != 0 && c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5:
 		return fmt.Errorf("bus: replicas must be 0 (automatic), 1, 3 or 5, got %d", c.Replicas)
-	case c.URL != "" && c.Cluster.enabled():
+	case c.URL != "" && c.Cluster.Enabled():
 		return fmt.Errorf("bus: url (an external NATS cluster) and cluster (embedded servers joined) exclude each other")
 	case c.URL == "" && c.replicas() > c.Cluster.Nodes():
 		return fmt.Errorf("bus: replicas %d needs as many nodes; the embedded server has %d (cluster.routes names the others)", c.replicas(), c.Cluster.Nodes())
@@ -86,7 +86,7 @@ func (c Config) replicas() int {
 	switch {
 	case c.Replicas != 0:
 		return c.Replicas
-	case c.URL == "" && c.Cluster.enabled() && c.Cluster.Nodes() >= 3:
+	case c.URL == "" && c.Cluster.Enabled() && c.Cluster.Nodes() >= 3:
 		return 3
 	}
 	return 1

@@ -28,7 +28,7 @@ type Directory struct {
 // Directory opens (creating it when missing) the room directory on this bus.
 func (b *NATS) Directory(ctx context.Context) (*Directory, error) {
 	var deadline time.Time
-	if b.srv != nil && b.cfg.Cluster.enabled() {
+	if b.srv != nil && b.cfg.Cluster.Enabled() {
 		deadline = time.Now().Add(b.cfg.Cluster.JoinTimeout)
 	}
 	for {

@@ -70,7 +70,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*NATS, error) {
 		}
 		b.srv = srv
 		opts = append(opts, nats.InProcessServer(srv))
-		if cfg.Cluster.enabled() {
+		if cfg.Cluster.Enabled() {
 			opts = append(opts, nats.Token(cfg.Cluster.Secret))
 		}
 	}
@@ -91,7 +91,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*NATS, error) {
 // listens on no port: the only client is this process, through an in-process pipe. In a
 // cluster it takes the other nodes' routes on cluster.listen.
 func startEmbedded(cfg Config, log *zap.Logger) (*server.Server, error) {
-	if err := checkStore(cfg.DataDir, cfg.Cluster.enabled()); err != nil {
+	if err := checkStore(cfg.DataDir, cfg.Cluster.Enabled()); err != nil {
 		return nil, err
 	}
 	o := &server.Options{
@@ -102,7 +102,7 @@ func startEmbedded(cfg Config, log *zap.Logger) (*server.Server, error) {
 		NoSigs:     true,
 		SyncAlways: cfg.SyncAlways,
 	}
-	if cfg.Cluster.enabled() {
+	if cfg.Cluster.Enabled() {
 		name, err := cfg.Cluster.nodeName(cfg.DataDir)
 		if err != nil {
 			return nil, err
@@ -141,7 +141,7 @@ func (b *NATS) setup(ctx context.Context) error {
 	// nodes have joined for JetStream to take them (cluster.join_timeout): the nodes of a
 	// cluster start in any order.
 	var deadline time.Time
-	if b.srv != nil && b.cfg.Cluster.enabled() {
+	if b.srv != nil && b.cfg.Cluster.Enabled() {
 		deadline = time.Now().Add(b.cfg.Cluster.JoinTimeout)
 	}
 	configs := []jetstream.StreamConfig{{

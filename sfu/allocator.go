@@ -56,7 +56,7 @@ const (
 	probeGrace        = time.Second
 )
 
-// run allocates every allocateEvery, and ProbeDuration after a probe starts, so a probe
+// run allocates every allocateEvery, and every ProbeDuration while a probe runs, so a probe
 // lasts no longer than asked: a longer one queues the viewer's media behind its padding.
 // A raised cap is allocated at once, so the climb to it starts at once.
 func (a *allocator) run(done <-chan struct{}) {
@@ -144,6 +144,9 @@ func (a *allocator) allocate(now time.Time) {
 		// that fitted before the probe still fits once that queue drains (a real fall
 		// shows as congestion again after the grace).
 		budget = max(budget, a.held)
+	}
+	if a.probing && a.probe != nil && a.probe.short() {
+		a.sel.HoldProbe() // a probe too short to measure would count as a miss
 	}
 	layer, probe := a.sel.Choose(budget, rates, a.video.layerCap(), now)
 	if probe > 0 && !a.probing {

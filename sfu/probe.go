@@ -32,6 +32,7 @@ type prober struct {
 	sentAt  time.Time // first and last send time
 	sentEnd time.Time
 	sentB   int
+	sentN   int // packets sent
 }
 
 // probeHistory bounds the packets one probe measures: at 1,200 bytes, 4,096 packets is
@@ -44,12 +45,20 @@ type probeSent struct {
 	ok   bool
 }
 
+// probeMinPackets and probeMinSpan are the least a probe is measured on, as sent and as
+// acknowledged: fewer packets, or a shorter spread, say too little about the link (a
+// shaper's burst allowance lets a short burst through faster than its rate).
+const (
+	probeMinPackets = 8
+	probeMinSpan    = 50 * time.Millisecond
+)
+
 // start begins a probe: packets sent from now on are measured.
 func (p *prober) start() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(p.sent[:])
-	p.n, p.bytes, p.first, p.last, p.sentB = 0, 0, 0, 0, 0
+	p.n, p.bytes, p.first, p.last, p.sentB, p.sentN = 0, 0, 0, 0, 0, 0
 	p.sentAt, p.sentEnd = time.Time{}, time.Time{}
 	p.measuring.Store(true)
 	p.recording.Store(true)
@@ -65,8 +74,7 @@ func (p *prober) result() (delivered, sent int) {
 	p.measuring.Store(false)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	const minPackets, minSpan = 8, 50_000 // µs
-	if p.n < minPackets || p.last-p.first < minSpan {
+	if p.n < probeMinPackets || p.last-p.first < probeMinSpan.Microseconds() {
 		return 0, 0
 	}
 	sendSpan := p.sentEnd.Sub(p.sentAt).Microseconds()
@@ -79,6 +87,13 @@ func (p *prober) result() (delivered, sent int) {
 	delivered = int(int64(p.bytes) * 8 * 1_000_000 / (p.last - p.first))
 	sent = int(int64(p.sentB) * 8 * 1_000_000 / sendSpan)
 	return delivered, sent
+}
+
+// short reports whether the probe has not yet sent enough to be measured.
+func (p *prober) short() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sentN < probeMinPackets || p.sentEnd.Sub(p.sentAt) < probeMinSpan
 }
 
 // onSent records a packet the viewer is sent during a probe.
@@ -95,6 +110,7 @@ func (p *prober) onSent(seq uint16, size int) {
 		p.sentB += size
 	}
 	p.sentEnd = now
+	p.sentN++
 	p.mu.Unlock()
 }
 

@@ -20,11 +20,14 @@ const (
 	upHeadroom    = 1.1
 	upHold        = 1500 * time.Millisecond
 	ProbeDuration = 100 * time.Millisecond // the caller asks again this long after a probe starts
-	probeCeiling  = 1.5
-	probeGoal     = 1.25 // times the next layer's rate: upHeadroom and the measurement's error
-	probeAfter    = 2 * time.Second
-	probeAfterMax = 4 * time.Second
-	numLayers     = 3
+	// probeMaxDuration bounds a probe the caller holds on (HoldProbe) until it has sent
+	// enough to be measured.
+	probeMaxDuration = 3 * ProbeDuration
+	probeCeiling     = 1.5
+	probeGoal        = 1.25 // times the next layer's rate: upHeadroom and the measurement's error
+	probeAfter       = 2 * time.Second
+	probeAfterMax    = 4 * time.Second
+	numLayers        = 3
 	// rampCeiling is probeCeiling while a viewer that started low ramps up (Ramp): a join
 	// has no media queued to hold back, and at 2.5 times a step the top layer of a
 	// browser's simulcast is two probes from the lowest.
@@ -45,6 +48,7 @@ type Selector struct {
 	upSince    time.Time
 	probeStart time.Time
 	probeStop  time.Time
+	probeLen   time.Duration // how long the running probe lasts: ProbeDuration unless held
 	probeWait  time.Duration // back-off after a probe that did not raise the estimate
 	probeWon   bool          // the caller measured the last probe lifting the budget
 	measured   bool          // and the budget's headroom since is that measurement's
@@ -75,6 +79,18 @@ func (s *Selector) RampAgain() {
 	}
 	s.ramping, s.rampMissed = true, false
 	s.upSince, s.probeWon, s.measured = time.Time{}, true, false
+}
+
+// HoldProbe keeps the running probe on for another ProbeDuration, to probeMaxDuration in
+// all: the caller has not yet seen it send enough to be measured. Padding rides after each
+// frame, so on a low layer whose encoder runs at a low frame rate (a busy host) a 100 ms
+// probe can span two frames or fewer; measured on a loaded 2-core machine, half of the
+// probes after a raised cap were too short to judge, and each cost the ramp a miss.
+// Without a running probe it does nothing.
+func (s *Selector) HoldProbe() {
+	if !s.probeStart.IsZero() {
+		s.probeLen = min(s.probeLen+ProbeDuration, probeMaxDuration)
+	}
 }
 
 // Ramping reports whether the viewer is still ramping up (see Ramp).
@@ -183,7 +199,8 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 	return cur, s.probe(min(want, int(ceiling*float64(budget))-rates[cur]), now)
 }
 
-// probe manages probe periods: on for ProbeDuration, then off for the back-off. A probe the
+// probe manages probe periods: on for ProbeDuration (longer when held: HoldProbe), then off
+// for the back-off. A probe the
 // caller reported won (ProbeResult) ends the back-off. (A probe is not stopped early when
 // the estimate falls: it lasts one call, and the caller holds the budget while the probe's
 // own queue drains, so the estimate it passes cannot show the fall in time.)
@@ -196,13 +213,13 @@ func (s *Selector) probe(rate int, now time.Time) int {
 		return 0
 	case s.probeStart.IsZero() && s.probeWon:
 		s.probeWon, s.measured = false, false
-		s.probeStart = now
+		s.probeStart, s.probeLen = now, ProbeDuration
 	case s.probeStart.IsZero() && now.Before(s.probeStop.Add(s.probeWait)):
 		return 0
 	case s.probeStart.IsZero():
 		s.probeWait = min(2*s.probeWait, probeAfterMax)
-		s.probeStart = now
-	case now.Sub(s.probeStart) >= ProbeDuration:
+		s.probeStart, s.probeLen = now, ProbeDuration
+	case now.Sub(s.probeStart) >= s.probeLen:
 		s.probeStart, s.probeStop = time.Time{}, now
 		return 0
 	}

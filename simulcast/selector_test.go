@@ -253,3 +253,39 @@ func TestSelectorRampAgainOnARaisedCap(t *testing.T) {
 		t.Fatalf("after a probe measured 2 Mbit/s: layer %d, want f", layer)
 	}
 }
+
+// TestSelectorHoldProbe: a probe the caller holds (too short yet to measure) goes on past
+// ProbeDuration, a ProbeDuration per hold, and ends at probeMaxDuration however often held;
+// held or not, the back-off after it is counted from its end.
+func TestSelectorHoldProbe(t *testing.T) {
+	rates := LayerRates{150_000, 600_000, 2_500_000}
+	var s Selector
+	s.HoldProbe() // no probe runs: nothing to hold
+	s.Choose(700_000, rates, 2, atMS(0))
+	_, first := s.Choose(700_000, rates, 2, atMS(100))
+	if first == 0 {
+		t.Fatal("no first probe")
+	}
+	for _, ms := range []int{200, 300} {
+		s.HoldProbe()
+		if _, p := s.Choose(700_000, rates, 2, atMS(ms)); p != first {
+			t.Fatalf("held at %d ms: probe %d, want it on at %d", ms, p, first)
+		}
+	}
+	s.HoldProbe()
+	if _, p := s.Choose(700_000, rates, 2, atMS(400)); p != 0 {
+		t.Fatalf("held past %v: probe %d, want it ended", probeMaxDuration, p)
+	}
+	s.ProbeResult(false)
+	if _, p := s.Choose(700_000, rates, 2, atMS(400+int(probeAfter/time.Millisecond)-100)); p != 0 {
+		t.Fatal("a failed held probe was followed before its back-off from its end")
+	}
+
+	// Not held, a probe ends after ProbeDuration as before.
+	var plain Selector
+	plain.Choose(700_000, rates, 2, atMS(0))
+	plain.Choose(700_000, rates, 2, atMS(100))
+	if _, p := plain.Choose(700_000, rates, 2, atMS(200)); p != 0 {
+		t.Fatalf("unheld probe still on after %v: %d", ProbeDuration, p)
+	}
+}

@@ -1,9 +1,10 @@
 // The watch page: the room's video with chat, Q&A, polls, the auction and gifts beside it,
 // and alerts drawn over the picture on the frame they belong to. Built on the SDK only.
 //
-// Query: room, token (optional where anonymous viewing is on), server, layer (q|h|f),
-// fallback (auto|never|always), delay (extra ms), webrtcRetry (ms between tries to get
-// back to WebRTC from LL-HLS).
+// Query: room, token (optional where anonymous viewing is on), server, servers (more nodes
+// of the cluster to fail over to, comma-separated base URLs), layer (q|h|f), fallback
+// (auto|never|always), delay (extra ms), webrtcRetry (ms between tries to get back to
+// WebRTC from LL-HLS).
 import { Player } from '/sdk/glint.js';
 import { $, append, count, el, money, page, params, showError } from './common.js';
 
@@ -23,6 +24,7 @@ const STATE_TEXT = {
 
 const player = new Player({
   server: p.server,
+  servers: (p.q.get('servers') || '').split(',').map((u) => u.trim()).filter(Boolean),
   room: p.room,
   token: p.token,
   video: $('video'),
@@ -41,6 +43,10 @@ player.on('state', (s) => {
   const text = s === 'ended' && ix.room?.reason === 'gone' ? 'The host went away; waiting for them to come back' : STATE_TEXT[s];
   $('overlay').textContent = text ?? s;
   $('overlay').hidden = !text;
+});
+player.on('failover', ({ to, error }) => {
+  page.failovers = [...(page.failovers ?? []), { t: Date.now(), to, error: error.message }];
+  console.info(`glint: ${error.message}; going on from ${to}`);
 });
 player.on('fallback', ({ reason, url }) => {
   page.fallback = url ? reason : null;

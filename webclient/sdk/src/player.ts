@@ -39,6 +39,12 @@ export interface PlayerOptions extends Endpoint {
   hls?: HlsLoader;
   /** The LL-HLS playlist; by default the server's /hls/{room}/index.m3u8. */
   hlsUrl?: string;
+  /**
+   * More nodes of a Glint cluster (base URLs, like `server`): when the node playing is lost
+   * or does not answer, the player goes on from the next of them, in turn. Any node of a
+   * cluster plays any of its rooms (docs/CLUSTER.md).
+   */
+  servers?: string[];
   /** Reconnect delays (default 250 ms doubling to 2 s, half of each random). */
   reconnect?: BackoffOptions;
   /** ICE servers; by default what the server's WHEP endpoint lists in its Link headers. */
@@ -62,6 +68,8 @@ export interface PlayerEvents {
   /** The room has not started; the player tries again by itself. */
   waiting: { retryInMs: number; reason: string };
   reconnecting: { attempt: number; delayMs: number; error: GlintError };
+  /** The player moved to another node of the cluster (`servers`) after `error`. */
+  failover: { from: string; to: string; error: GlintError };
   /** Playing LL-HLS instead of WebRTC (or, with url '', back on WebRTC). */
   fallback: { reason: string; url: string };
   /** The picture's size changed (a simulcast layer switch). */
@@ -96,6 +104,7 @@ export class Player extends Emitter<PlayerEvents> {
   frameTime: number | undefined;
 
   private readonly opts: PlayerOptions;
+  private readonly nodes: string[]; // server, then servers: where failover goes in turn
   private readonly abort = new AbortController();
   private readonly scheduler: FrameScheduler;
   private clock: MediaClock | null = null;
@@ -118,6 +127,7 @@ export class Player extends Emitter<PlayerEvents> {
     super();
     this.opts = { fallback: 'auto', statsIntervalMs: 1000, webrtcRetryMs: 30_000, deadAfterMs: 2500, ...opts };
     this.iceServers = opts.iceServers;
+    this.nodes = [...new Set([opts.server, ...(opts.servers ?? [])].map((u) => u.replace(/\/+$/, '')))];
     this.interaction = new Interaction({ mediaTime: () => this.frameTime });
     this.scheduler = new FrameScheduler((e) => {
       for (const cb of this.frameListeners) {
@@ -161,6 +171,11 @@ export class Player extends Emitter<PlayerEvents> {
   onFrameEvent(cb: (e: FrameEvent) => void): () => void {
     this.frameListeners.add(cb);
     return () => this.frameListeners.delete(cb);
+  }
+
+  /** server is the node the player plays from (or tries next): `server`, or one of `servers` after a failover. */
+  get server(): string {
+    return this.opts.server;
   }
 
   /** peerConnection is the WebRTC connection playing now; null between connections and on LL-HLS. */
@@ -281,6 +296,7 @@ export class Player extends Emitter<PlayerEvents> {
           continue;
         }
       }
+      if (this.nodes.length > 1 && failsOver(err)) this.failOver(err);
       let delay = backoffDelay(attempt++, { maxMs: 2000, ...this.opts.reconnect }, err.retryAfter);
       if (err.code === 'http' && err.status === 404) {
         // The room is not open yet (an anonymous viewer came before the host): ask again at
@@ -302,6 +318,17 @@ export class Player extends Emitter<PlayerEvents> {
         return reject(asError(this.abort.signal.reason, 'closed'));
       }
     }
+  }
+
+  // failOver moves to the next node: the one playing is gone or cannot serve. Its ICE
+  // servers are asked again, since they may be the lost node's own.
+  private failOver(err: GlintError): void {
+    const from = this.opts.server.replace(/\/+$/, '');
+    const to = this.nodes[(Math.max(0, this.nodes.indexOf(from)) + 1) % this.nodes.length];
+    this.opts.server = to;
+    this.iceServers = this.opts.iceServers;
+    if (this.opts.hlsUrl?.startsWith(`${from}/`)) this.opts.hlsUrl = undefined; // a 503's alternate on the lost node
+    this.emit('failover', { from, to, error: err });
   }
 
   private hlsUrl(): string {
@@ -519,6 +546,16 @@ export class Player extends Emitter<PlayerEvents> {
       // a connection closing under getStats: the next sample will do
     }
   }
+}
+
+// failsOver says whether an error means the node is lost or cannot serve now, so that
+// another node of the cluster should be tried: no answer, a connection lost or never made,
+// or a server error. A refusal (4xx), a room not started (404) and a full server with an
+// LL-HLS alternate (503 with a Link) are the room's, the same on every node.
+function failsOver(err: GlintError): boolean {
+  if (err.code === 'network' || err.code === 'timeout' || err.code === 'ice') return true;
+  const status = err.status ?? 0;
+  return err.code === 'http' && status >= 500 && !(status === 503 && err.alternate);
 }
 
 function applyDelay(r: RTCRtpReceiver, ms: number): void {

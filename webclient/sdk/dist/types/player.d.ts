@@ -24,6 +24,12 @@ export interface PlayerOptions extends Endpoint {
     hls?: HlsLoader;
     /** The LL-HLS playlist; by default the server's /hls/{room}/index.m3u8. */
     hlsUrl?: string;
+    /**
+     * More nodes of a Glint cluster (base URLs, like `server`): when the node playing is lost
+     * or does not answer, the player goes on from the next of them, in turn. Any node of a
+     * cluster plays any of its rooms (docs/CLUSTER.md).
+     */
+    servers?: string[];
     /** Reconnect delays (default 250 ms doubling to 2 s, half of each random). */
     reconnect?: BackoffOptions;
     /** ICE servers; by default what the server's WHEP endpoint lists in its Link headers. */
@@ -53,6 +59,12 @@ export interface PlayerEvents {
         delayMs: number;
         error: GlintError;
     };
+    /** The player moved to another node of the cluster (`servers`) after `error`. */
+    failover: {
+        from: string;
+        to: string;
+        error: GlintError;
+    };
     /** Playing LL-HLS instead of WebRTC (or, with url '', back on WebRTC). */
     fallback: {
         reason: string;
@@ -74,6 +86,7 @@ export declare class Player extends Emitter<PlayerEvents> {
     /** The capture time (host clock, unix ms) of the frame on screen. */
     frameTime: number | undefined;
     private readonly opts;
+    private readonly nodes;
     private readonly abort;
     private readonly scheduler;
     private clock;
@@ -98,6 +111,8 @@ export declare class Player extends Emitter<PlayerEvents> {
     play(): Promise<void>;
     /** onFrameEvent calls cb when the frame an event belongs to is on screen. */
     onFrameEvent(cb: (e: FrameEvent) => void): () => void;
+    /** server is the node the player plays from (or tries next): `server`, or one of `servers` after a failover. */
+    get server(): string;
     /** peerConnection is the WebRTC connection playing now; null between connections and on LL-HLS. */
     get peerConnection(): RTCPeerConnection | null;
     /** frameStats counts events shown on their frame, late, and without a frame. */
@@ -116,6 +131,7 @@ export declare class Player extends Emitter<PlayerEvents> {
     private onRoom;
     private mediaIsUp;
     private run;
+    private failOver;
     private hlsUrl;
     private openWebRTC;
     private holdWebRTC;

@@ -716,6 +716,21 @@ func TestBrowserWatchesThroughRelay(t *testing.T) {
 // (webclient/e2e/failover.mjs; its JSON line has failoverMs, from the kill to the first
 // frame from C: issue 12 asks for 5 s, asserted below 10 s on a shared machine).
 func TestBrowserFailsOverToAnotherNode(t *testing.T) {
+	runFailover(t, false)
+}
+
+// TestBrowserHostFailsOverToAnotherNode: the same with the host on node B, its publish page
+// given node C (servers=), and the viewer on node A, relaying the room from B: killed with
+// B, the host publishes to C, which becomes the room's origin; A's relay, whose origin
+// died, pulls the room from C, and the viewer plays again (failoverMs in the log).
+func TestBrowserHostFailsOverToAnotherNode(t *testing.T) {
+	runFailover(t, true)
+}
+
+// runFailover runs webclient/e2e/failover.mjs on nodes A and C in this process and B in
+// its own, killed by the script: the host on B and the viewer on A when host is true, else
+// the host on A and the viewer on B.
+func runFailover(t *testing.T, host bool) {
 	chromium, webclient, here := browserSetup(t)
 	if !here {
 		return
@@ -733,16 +748,25 @@ func TestBrowserFailsOverToAnotherNode(t *testing.T) {
 	b.awaitUp(t)
 	a, c := nodes[0], nodes[1]
 	const room = "failover"
-	err = runScript(t, webclient, chromium, "e2e/failover.mjs", []string{"--server", a.URL(), "--room", room,
-		"--publish-token", mustToken(t, a.cfg, room), "--play-server", b.url(), "--failover-server", c.URL(),
-		"--kill-pid", fmt.Sprint(b.cmd.Process.Pid)})
-	if err != nil {
+	args := []string{"--room", room, "--publish-token", mustToken(t, a.cfg, room), "--kill-pid", fmt.Sprint(b.cmd.Process.Pid)}
+	if host {
+		args = append(args, "--server", b.url(), "--play-server", a.URL(), "--host-failover", c.URL())
+	} else {
+		args = append(args, "--server", a.URL(), "--play-server", b.url(), "--failover-server", c.URL())
+	}
+	if err := runScript(t, webclient, chromium, "e2e/failover.mjs", args); err != nil {
 		t.Fatalf("%v\nnode B's output:\n%s", err, b.output())
 	}
 	select {
 	case <-b.exited:
 	case <-time.After(5 * time.Second):
 		t.Fatal("node B is still running: the script did not kill it")
+	}
+	if host {
+		if !a.relays.Relaying(room) {
+			t.Fatal("node A played the room without relaying it from C")
+		}
+		return
 	}
 	if !c.relays.Relaying(room) {
 		t.Fatal("node C played the room without relaying it")

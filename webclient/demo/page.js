@@ -15,6 +15,8 @@ export function params() {
     room: q.get('room') || 'demo',
     token: q.get('token') || undefined,
     server: (q.get('server') || origin).replace(/\/+$/, ''),
+    // more nodes of a cluster to fail over to (docs/SDK.md): comma-separated base URLs
+    servers: (q.get('servers') || '').split(',').map((u) => u.trim()).filter(Boolean),
     q,
   };
 }

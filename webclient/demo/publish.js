@@ -2,7 +2,7 @@
 // (docs/SDK.md), which reconnects by itself and pauses simulcast layers nobody watches.
 //
 // Query: room, token (with canPublish), server (another Glint server; the SDK is loaded
-// from it), simulcast=1 sends the video as three layers (rids q, h, f: quarter, half and
+// from it), servers (more nodes of the cluster to fail over to, comma-separated), simulcast=1 sends the video as three layers (rids q, h, f: quarter, half and
 // full resolution), codec=vp8|h264 puts that codec first in the video codec preferences.
 // window.glint (page.js) and window.glintPublishStats() are what tests read.
 import { fail, glint, loadSDK, params, setState } from './page.js';
@@ -49,12 +49,15 @@ async function main() {
   const { Publisher } = await loadSDK(p);
   const publisher = new Publisher({
     server: p.server,
+    servers: p.servers,
     room: p.room,
     token: p.token,
     ...opt,
     preview: document.getElementById('preview'),
   });
   Object.defineProperty(glint, 'pc', { get: () => publisher.pc, enumerable: true });
+  Object.defineProperty(glint, 'server', { get: () => publisher.server, enumerable: true });
+  publisher.on('failover', ({ to, error }) => (glint.failovers = [...(glint.failovers ?? []), { t: Date.now(), to, error: error.message }]));
   publisher.on('state', (s) => {
     if (s === 'live') setState('live');
     else if (s === 'stopped') setState('closed');

@@ -1,16 +1,21 @@
-// A cluster node killed under its viewers, in real Chromium: a host page publishes the fake
-// camera to node A (demo/publish.html); a viewer plays the room from node B's watch page
-// (B relays the room from A) with servers=C, the SDK's failover list. Node B's process is
-// killed with SIGKILL (--kill-pid); the viewer must then play again from node C (which
-// relays the room from A in turn): player.server is C and frames keep being presented.
+// A cluster node killed under its clients, in real Chromium: a host page publishes the fake
+// camera to --server (demo/publish.html, loaded from that node), a viewer plays the room
+// from --play-server's watch page; the process --kill-pid (one of those nodes) is killed
+// with SIGKILL, and the one whose node it was must go on from the next node of its list:
+//
+//  - the viewer's node (--failover-server C, the watch page's servers=): the viewer must
+//    play again from C, which relays the room from the host's node;
+//  - the host's node (--host-failover C, the publish page's servers=): the host must
+//    publish again to C, which becomes the room's origin, and the viewer, on a third node
+//    whose relay pulled the room from the dead node, must play again (the relay reattaches).
 //
 //   node e2e/failover.mjs --server A --room R --publish-token T --play-server B \
-//     --failover-server C --kill-pid PID [--seconds 3] [--max-failover-ms 10000]
+//     (--failover-server C | --host-failover C) --kill-pid PID [--seconds 3] [--max-failover-ms 10000]
 //
-// failoverMs, from the kill to the first frame presented from C, is reported (issue 12 asks
-// for 5 s) and asserted only below --max-failover-ms on a shared machine; detectMs is its
-// part until the player gave B up. --seconds is how long the viewer must go on playing from
-// C. Prints one JSON line; exit 0 pass, 1 fail, 2 bad usage.
+// failoverMs, from the kill to the viewer's first frame after it, is reported (issue 12
+// asks for 5 s) and asserted only below --max-failover-ms on a shared machine; detectMs is
+// its part until the side on the killed node gave it up. --seconds is how long the viewer
+// must then go on playing. Prints one JSON line; exit 0 pass, 1 fail, 2 bad usage.
 import { Side, parseCli, run, sleep } from './lib.mjs';
 
 const url = (v, name, usage) => {
@@ -21,21 +26,24 @@ const url = (v, name, usage) => {
 const opts = parseCli({
   name: 'failover',
   usageLine:
-    'usage: node e2e/failover.mjs --server A --room ROOM --publish-token T --play-server B --failover-server C --kill-pid PID [--seconds 3] [--max-failover-ms 10000]',
+    'usage: node e2e/failover.mjs --server A --room ROOM --publish-token T --play-server B (--failover-server C | --host-failover C) --kill-pid PID [--seconds 3] [--max-failover-ms 10000]',
   seconds: '3',
   maxSeconds: 10,
   options: {
     'play-server': { type: 'string' },
     'failover-server': { type: 'string' },
+    'host-failover': { type: 'string' },
     'kill-pid': { type: 'string' },
     'max-failover-ms': { type: 'string', default: '10000' },
   },
   extra: (v, usage) => {
     const pid = Number(v['kill-pid']);
     if (!Number.isInteger(pid) || pid <= 1) usage('--kill-pid is required: the process id of node B');
+    if (!v['failover-server'] === !v['host-failover']) usage('one of --failover-server (the viewer fails over) and --host-failover (the host does) is required');
     return {
       playServer: url(v['play-server'], 'play-server', usage),
-      failoverServer: url(v['failover-server'], 'failover-server', usage),
+      failoverServer: v['failover-server'] && url(v['failover-server'], 'failover-server', usage),
+      hostFailover: v['host-failover'] && url(v['host-failover'], 'host-failover', usage),
       pid,
       maxFailoverMs: Number(v['max-failover-ms']),
     };
@@ -49,27 +57,34 @@ const viewer = new Side('viewer');
 const result = {};
 
 // The viewer page's own record of presented frames (requestVideoFrameCallback), with
-// Date.now(): one clock with this script's.
+// Date.now(): one clock with this script's. resumed lists the first frame after every gap
+// of over 300 ms.
 const WATCH_FRAMES = () => {
-  window.frames_ = { n: 0, last: 0 };
+  window.frames_ = { n: 0, last: 0, resumed: [] };
   const video = document.getElementById('video');
   const tick = () => {
-    window.frames_.n++;
-    window.frames_.last = Date.now();
+    const f = window.frames_;
+    const now = Date.now();
+    if (f.last && now - f.last > 300) f.resumed.push(now);
+    f.n++;
+    f.last = now;
     video.requestVideoFrameCallback(tick);
   };
   video.requestVideoFrameCallback(tick);
 };
 
-const look = () =>
-  viewer.eval(() => ({
+const look = async () => ({
+  ...(await viewer.eval(() => ({
     state: window.glintPage.state,
     server: window.glintPage.player.server,
     frames: window.frames_.n,
     lastFrame: window.frames_.last,
+    resumed: window.frames_.resumed,
     failovers: window.glintPage.failovers ?? [],
     height: document.getElementById('video').videoHeight,
-  }));
+  }))),
+  host: await host.eval(() => ({ state: window.glint.state, server: window.glint.server, failovers: window.glint.failovers ?? [] })),
+});
 
 // until polls check() every 100 ms until it returns { ok: true, ... }, which it returns, or
 // throws what(last) after ms.
@@ -86,9 +101,11 @@ async function until(ms, check, what) {
 
 async function test(browser) {
   const pub = new URLSearchParams({ room: opts.room, token: opts.publishToken });
+  if (opts.hostFailover) pub.set('servers', opts.hostFailover);
   await host.open(browser, `${opts.server}/demo/publish.html?${pub}`);
   await host.waitLive();
-  const q = new URLSearchParams({ room: opts.room, servers: opts.failoverServer });
+  const q = new URLSearchParams({ room: opts.room });
+  if (opts.failoverServer) q.set('servers', opts.failoverServer);
   await viewer.open(browser, `${opts.playServer}/watch.html?${q}`);
   await viewer.eval(WATCH_FRAMES);
   const before = await until(
@@ -97,39 +114,43 @@ async function test(browser) {
       const l = await look();
       return { ...l, ok: l.state === 'live' && l.height > 0 && l.frames > 30 && Date.now() - l.lastFrame < 500 };
     },
-    (l) => `the viewer is not playing from node B within ${PLAYING_MS / 1000} s: ${JSON.stringify(l)}`,
+    (l) => `the viewer is not playing from ${opts.playServer} within ${PLAYING_MS / 1000} s: ${JSON.stringify(l)}`,
   );
-  if (before.server !== opts.playServer) throw new Error(`the viewer plays from ${before.server}, not node B (${opts.playServer})`);
+  if (before.server !== opts.playServer) throw new Error(`the viewer plays from ${before.server}, not ${opts.playServer}`);
 
+  // The side on the killed node, and where it must go on from.
+  const [side, to] = opts.failoverServer ? ['viewer', opts.failoverServer] : ['host', opts.hostFailover];
   const killedAt = Date.now();
   process.kill(opts.pid, 'SIGKILL');
+  const waitMs = Math.max(opts.maxFailoverMs, 5000) + 5000;
   const back = await until(
-    Math.max(opts.maxFailoverMs, 5000) + 5000,
+    waitMs,
     async () => {
       const l = await look();
-      const moved = l.failovers.at(-1);
-      return { ...l, moved, ok: l.server === opts.failoverServer && moved && l.lastFrame > moved.t && l.height > 0 };
+      const moved = (side === 'viewer' ? l.failovers : l.host.failovers).at(-1);
+      const server = side === 'viewer' ? l.server : l.host.server;
+      const resumed = l.resumed.find((t) => t > killedAt);
+      return { ...l, moved, resumed, ok: server === to && moved && resumed > moved.t && Date.now() - l.lastFrame < 500 };
     },
-    (l) => `the viewer is not playing from node C ${Math.max(opts.maxFailoverMs, 5000) / 1000 + 5} s after node B was killed: ${JSON.stringify(l)}`,
+    (l) => `the viewer is not playing again, the ${side} from ${to}, ${waitMs / 1000} s after the ${side}'s node was killed: ${JSON.stringify(l)}`,
   );
-  // The first frame presented from C: the frame clock's last entry when it was first seen
-  // is at most 100 ms (one poll) after it.
   Object.assign(result, {
-    failoverMs: back.lastFrame - killedAt,
+    failedOver: side,
+    failoverMs: back.resumed - killedAt,
     detectMs: back.moved.t - killedAt,
     lostWith: back.moved.error,
   });
 
-  // And it goes on playing from C.
+  // And it goes on playing.
   const n = back.frames;
   await sleep(opts.seconds * 1000);
   const after = await look();
   result.framesAfter = after.frames - n;
-  if (after.server !== opts.failoverServer || after.state !== 'live' || Date.now() - after.lastFrame > 1000 || after.frames - n < 10 * opts.seconds) {
-    throw new Error(`the viewer did not keep playing from node C: ${JSON.stringify(after)} (${after.frames - n} frames in ${opts.seconds} s)`);
+  if (after.state !== 'live' || Date.now() - after.lastFrame > 1000 || after.frames - n < 10 * opts.seconds) {
+    throw new Error(`the viewer did not keep playing: ${JSON.stringify(after)} (${after.frames - n} frames in ${opts.seconds} s)`);
   }
   if (result.failoverMs > opts.maxFailoverMs) {
-    throw new Error(`the viewer played again ${result.failoverMs} ms after node B was killed, over ${opts.maxFailoverMs} ms`);
+    throw new Error(`the viewer played again ${result.failoverMs} ms after the ${side}'s node was killed, over ${opts.maxFailoverMs} ms`);
   }
 }
 

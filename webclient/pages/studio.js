@@ -2,7 +2,8 @@
 // run the room: lots, polls, Q&A, alerts, chat, gifts and the viewer count. Built on the
 // SDK only. Interaction rides a WebSocket so that the room can be run before going live.
 //
-// Query: room, token (canPublish, roomAdmin and canPublishData for the room), server.
+// Query: room, token (canPublish, roomAdmin and canPublishData for the room), server,
+// servers (more nodes of the cluster the broadcast fails over to, comma-separated).
 import { InteractionSocket, Publisher } from '/sdk/glint.js';
 import { $, append, count, el, money, page, params, showError } from './common.js';
 
@@ -32,7 +33,7 @@ function setState(s) {
 async function goLive(source) {
   $('liveerr').textContent = '';
   publisher?.stop(); // a failed one may still hold the camera
-  publisher = new Publisher({ server: p.server, room: p.room, token: p.token, source, simulcast: $('simulcast').checked, preview: $('preview') });
+  publisher = new Publisher({ server: p.server, servers: p.servers, room: p.room, token: p.token, source, simulcast: $('simulcast').checked, preview: $('preview') });
   page.publisher = publisher;
   publisher.on('state', setState);
   publisher.on('error', (err) => showError($('liveerr'), err));

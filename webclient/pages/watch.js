@@ -24,7 +24,7 @@ const STATE_TEXT = {
 
 const player = new Player({
   server: p.server,
-  servers: (p.q.get('servers') || '').split(',').map((u) => u.trim()).filter(Boolean),
+  servers: p.servers,
   room: p.room,
   token: p.token,
   video: $('video'),

@@ -5,6 +5,7 @@ import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
 import { openDataChannel } from './channel.js';
 import { Emitter } from './emitter.js';
 import { GlintError, asError } from './errors.js';
+import { Nodes, failsOver } from './failover.js';
 import { type FrameEvent, FrameScheduler, type FrameSchedulerOptions, captureTime } from './frameclock.js';
 import { type HlsLoader, HlsPlayback, defaultHlsLoader } from './hls.js';
 import { Interaction } from './interaction.js';
@@ -104,7 +105,7 @@ export class Player extends Emitter<PlayerEvents> {
   frameTime: number | undefined;
 
   private readonly opts: PlayerOptions;
-  private readonly nodes: string[]; // server, then servers: where failover goes in turn
+  private readonly nodes: Nodes;
   private readonly abort = new AbortController();
   private readonly scheduler: FrameScheduler;
   private clock: MediaClock | null = null;
@@ -127,7 +128,7 @@ export class Player extends Emitter<PlayerEvents> {
     super();
     this.opts = { fallback: 'auto', statsIntervalMs: 1000, webrtcRetryMs: 30_000, deadAfterMs: 2500, ...opts };
     this.iceServers = opts.iceServers;
-    this.nodes = [...new Set([opts.server, ...(opts.servers ?? [])].map((u) => u.replace(/\/+$/, '')))];
+    this.nodes = new Nodes(opts.server, opts.servers);
     this.interaction = new Interaction({ mediaTime: () => this.frameTime });
     this.scheduler = new FrameScheduler((e) => {
       for (const cb of this.frameListeners) {
@@ -296,7 +297,7 @@ export class Player extends Emitter<PlayerEvents> {
           continue;
         }
       }
-      if (this.nodes.length > 1 && failsOver(err)) this.failOver(err);
+      if (this.nodes.many && failsOver(err)) this.failOver(err);
       let delay = backoffDelay(attempt++, { maxMs: 2000, ...this.opts.reconnect }, err.retryAfter);
       if (err.code === 'http' && err.status === 404) {
         // The room is not open yet (an anonymous viewer came before the host): ask again at
@@ -323,9 +324,8 @@ export class Player extends Emitter<PlayerEvents> {
   // failOver moves to the next node: the one playing is gone or cannot serve. Its ICE
   // servers are asked again, since they may be the lost node's own.
   private failOver(err: GlintError): void {
-    const from = this.opts.server.replace(/\/+$/, '');
-    const to = this.nodes[(Math.max(0, this.nodes.indexOf(from)) + 1) % this.nodes.length];
-    this.opts.server = to;
+    const from = this.opts.server;
+    const to = (this.opts.server = this.nodes.after(from));
     this.iceServers = this.opts.iceServers;
     if (this.opts.hlsUrl?.startsWith(`${from}/`)) this.opts.hlsUrl = undefined; // a 503's alternate on the lost node
     this.emit('failover', { from, to, error: err });
@@ -546,16 +546,6 @@ export class Player extends Emitter<PlayerEvents> {
       // a connection closing under getStats: the next sample will do
     }
   }
-}
-
-// failsOver says whether an error means the node is lost or cannot serve now, so that
-// another node of the cluster should be tried: no answer, a connection lost or never made,
-// or a server error. A refusal (4xx), a room not started (404) and a full server with an
-// LL-HLS alternate (503 with a Link) are the room's, the same on every node.
-function failsOver(err: GlintError): boolean {
-  if (err.code === 'network' || err.code === 'timeout' || err.code === 'ice') return true;
-  const status = err.status ?? 0;
-  return err.code === 'http' && status >= 500 && !(status === 503 && err.alternate);
 }
 
 function applyDelay(r: RTCRtpReceiver, ms: number): void {

@@ -6,6 +6,7 @@ import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
 import { openDataChannel } from './channel.js';
 import { Emitter } from './emitter.js';
 import { GlintError, asError } from './errors.js';
+import { Nodes, failsOver } from './failover.js';
 import { Interaction } from './interaction.js';
 import type { Layer } from './protocol.js';
 import { type Endpoint, type Session, connected, discoverIceServers, negotiate } from './whip.js';
@@ -27,6 +28,12 @@ export interface PublisherOptions extends Endpoint {
   maxBitrateKbps?: number;
   /** Shows what is sent. */
   preview?: HTMLVideoElement;
+  /**
+   * More nodes of a Glint cluster (base URLs, like `server`): when the node publishing is
+   * lost or does not answer, the publisher goes on to the next of them, in turn, which
+   * becomes the room's origin (docs/CLUSTER.md).
+   */
+  servers?: string[];
   reconnect?: BackoffOptions;
   iceServers?: RTCIceServer[];
   /** Pause simulcast layers no viewer wants when the server says so (default true). */
@@ -46,6 +53,8 @@ export interface LayerStats {
 export interface PublisherEvents {
   state: PublisherState;
   reconnecting: { attempt: number; delayMs: number; error: GlintError };
+  /** The publisher moved to another node of the cluster (`servers`) after `error`. */
+  failover: { from: string; to: string; error: GlintError };
   /** The simulcast layers being encoded changed (dynacast). */
   layers: { active: Layer[] };
   error: GlintError;
@@ -69,6 +78,7 @@ export class Publisher extends Emitter<PublisherEvents> {
   pc: RTCPeerConnection | null = null;
 
   private readonly opts: PublisherOptions;
+  private readonly nodes: Nodes;
   private readonly abort = new AbortController();
   private session: Session | null = null;
   private ownStream = false;
@@ -84,6 +94,7 @@ export class Publisher extends Emitter<PublisherEvents> {
     super();
     this.opts = { dynacast: true, deadAfterMs: 2500, ...opts };
     this.iceServers = opts.iceServers;
+    this.nodes = new Nodes(opts.server, opts.servers);
     this.interaction.on('envelope', (env) => {
       if (env.type !== 'media.layers' || !this.opts.dynacast) return;
       this.asked = (env.payload as { layers?: Layer[] }).layers ?? [];
@@ -133,6 +144,11 @@ export class Publisher extends Emitter<PublisherEvents> {
     this.interaction.close();
     this.setState('stopped');
     this.removeAllListeners();
+  }
+
+  /** server is the node publishing to (or tried next): `server`, or one of `servers` after a failover. */
+  get server(): string {
+    return this.opts.server;
   }
 
   /** layerStats lists what each layer sends (one entry without simulcast). */
@@ -241,8 +257,9 @@ export class Publisher extends Emitter<PublisherEvents> {
       } catch (err) {
         if (this.abort.signal.aborted) return;
         this.teardown();
-        const e = asError(err);
+        let e = asError(err);
         for (;;) {
+          if (this.nodes.many && failsOver(e)) this.failOver(e);
           const delayMs = backoffDelay(attempt++, { maxMs: 2000, ...this.opts.reconnect }, e.retryAfter);
           this.setState('reconnecting');
           this.emit('reconnecting', { attempt, delayMs, error: e });
@@ -253,18 +270,27 @@ export class Publisher extends Emitter<PublisherEvents> {
             break;
           } catch (err2) {
             if (this.abort.signal.aborted) return;
-            const e2 = asError(err2);
-            if (e2.code === 'http' && FATAL_STATUS.has(e2.status ?? 0)) {
+            e = asError(err2);
+            if (e.code === 'http' && FATAL_STATUS.has(e.status ?? 0)) {
               globalThis.removeEventListener?.('pagehide', this.onPageHide);
               this.release();
               this.setState('failed');
-              this.emit('error', e2);
+              this.emit('error', e);
               return;
             }
           }
         }
       }
     }
+  }
+
+  // failOver moves to the next node: the one publishing is gone or cannot serve. Its ICE
+  // servers are asked again, since they may be the lost node's own.
+  private failOver(err: GlintError): void {
+    const from = this.opts.server;
+    const to = (this.opts.server = this.nodes.after(from));
+    this.iceServers = this.opts.iceServers;
+    this.emit('failover', { from, to, error: err });
   }
 
   private queueWanted(): void {

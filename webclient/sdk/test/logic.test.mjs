@@ -1,7 +1,7 @@
 // Unit tests of the SDK's logic, run on the built bundle (what ships): node --test.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FrameScheduler, backoffDelay, captureTime, parseLinks } from '../dist/glint.js';
+import { FrameScheduler, GlintError, Nodes, backoffDelay, captureTime, failsOver, parseLinks } from '../dist/glint.js';
 
 test('backoffDelay grows, caps, jitters and honours Retry-After', () => {
   const o = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
@@ -89,4 +89,25 @@ test('FrameScheduler not started shows everything at once', () => {
   const s = new FrameScheduler((e) => shown.push(e));
   s.push({ v: 1, type: 'alert', mediaTime: 5000, payload: {} });
   assert.equal(shown.length, 1);
+});
+
+test('Nodes goes round the cluster in turn, server first', () => {
+  const n = new Nodes('http://a/', ['http://b', 'http://c//', 'http://a']);
+  assert.ok(n.many);
+  assert.equal(n.after('http://a'), 'http://b');
+  assert.equal(n.after('http://b/'), 'http://c');
+  assert.equal(n.after('http://c'), 'http://a');
+  assert.equal(n.after('http://elsewhere'), 'http://a');
+  assert.ok(!new Nodes('http://a', ['http://a/']).many, 'one node twice is one node');
+  assert.ok(!new Nodes('http://a').many);
+});
+
+test('failsOver moves on from a lost or failing node, never on the room\'s answers', () => {
+  const http = (status, alternate) => new GlintError('http', `HTTP ${status}`, { status, alternate });
+  for (const e of [new GlintError('network', 'refused'), new GlintError('timeout', 'slow'), new GlintError('ice', 'lost'), http(500), http(502), http(503), http(504)]) {
+    assert.ok(failsOver(e), `${e.code} ${e.status ?? ''} stays`);
+  }
+  for (const e of [http(400), http(401), http(403), http(404), http(429), http(503, 'http://a/hls/r/index.m3u8'), new GlintError('closed', 'stop'), new GlintError('media', 'no camera')]) {
+    assert.ok(!failsOver(e), `${e.code} ${e.status ?? ''} fails over`);
+  }
 });

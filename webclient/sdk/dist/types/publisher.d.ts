@@ -20,6 +20,12 @@ export interface PublisherOptions extends Endpoint {
     maxBitrateKbps?: number;
     /** Shows what is sent. */
     preview?: HTMLVideoElement;
+    /**
+     * More nodes of a Glint cluster (base URLs, like `server`): when the node publishing is
+     * lost or does not answer, the publisher goes on to the next of them, in turn, which
+     * becomes the room's origin (docs/CLUSTER.md).
+     */
+    servers?: string[];
     reconnect?: BackoffOptions;
     iceServers?: RTCIceServer[];
     /** Pause simulcast layers no viewer wants when the server says so (default true). */
@@ -41,6 +47,12 @@ export interface PublisherEvents {
         delayMs: number;
         error: GlintError;
     };
+    /** The publisher moved to another node of the cluster (`servers`) after `error`. */
+    failover: {
+        from: string;
+        to: string;
+        error: GlintError;
+    };
     /** The simulcast layers being encoded changed (dynacast). */
     layers: {
         active: Layer[];
@@ -59,6 +71,7 @@ export declare class Publisher extends Emitter<PublisherEvents> {
     stream: MediaStream | null;
     pc: RTCPeerConnection | null;
     private readonly opts;
+    private readonly nodes;
     private readonly abort;
     private session;
     private ownStream;
@@ -77,6 +90,8 @@ export declare class Publisher extends Emitter<PublisherEvents> {
     start(): Promise<void>;
     /** stop ends the broadcast (the viewers see 'ended' at once) and releases the camera. */
     stop(): void;
+    /** server is the node publishing to (or tried next): `server`, or one of `servers` after a failover. */
+    get server(): string;
     /** layerStats lists what each layer sends (one entry without simulcast). */
     layerStats(): Promise<LayerStats[]>;
     private setState;
@@ -84,6 +99,7 @@ export declare class Publisher extends Emitter<PublisherEvents> {
     private connect;
     private encodings;
     private run;
+    private failOver;
     private queueWanted;
     private applyWanted;
     private teardown;

@@ -18,7 +18,7 @@
 // --seconds is each bitrate window. Prints one JSON line: allActiveKbps, cappedKbps (and
 // per layer), resumeMs (and its part until the host was told, toldMs), fullSizeMs, the
 // heights, and the host's layer log. Exit 0 pass, 1 fail, 2 bad usage.
-import { Side, parseCli, run, sleep } from './lib.mjs';
+import { Side, parseCli, run, sleep, until } from './lib.mjs';
 
 const opts = parseCli({
   name: 'dynacast',
@@ -69,19 +69,6 @@ const result = {};
 const layerStats = () => host.eval(() => window.layerStats());
 const height = (side) => side.eval(() => document.getElementById('video')?.videoHeight ?? 0);
 const byRid = (stats) => Object.fromEntries(stats.map((s) => [s.rid, s]));
-
-// until polls check() every 200 ms until it returns a truthy value, which it returns, or
-// throws what(last) after ms.
-async function until(ms, check, what) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    last = await check();
-    if (last?.ok) return last;
-    if (Date.now() > deadline) throw new Error(what(last));
-    await sleep(200);
-  }
-}
 
 // uplink measures the host's video bitrate over the window, all layers and per layer.
 async function uplink(seconds) {

@@ -16,7 +16,7 @@
 // asks for 5 s) and asserted only below --max-failover-ms on a shared machine; detectMs is
 // its part until the side on the killed node gave it up. --seconds is how long the viewer
 // must then go on playing. Prints one JSON line; exit 0 pass, 1 fail, 2 bad usage.
-import { Side, parseCli, run, sleep } from './lib.mjs';
+import { Side, parseCli, run, sleep, until } from './lib.mjs';
 
 const url = (v, name, usage) => {
   if (!v || !URL.canParse(v)) usage(`--${name} is required, a URL`);
@@ -86,19 +86,6 @@ const look = async () => ({
   host: await host.eval(() => ({ state: window.glint.state, server: window.glint.server, failovers: window.glint.failovers ?? [] })),
 });
 
-// until polls check() every 100 ms until it returns { ok: true, ... }, which it returns, or
-// throws what(last) after ms.
-async function until(ms, check, what) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    last = await check();
-    if (last?.ok) return last;
-    if (Date.now() > deadline) throw new Error(what(last));
-    await sleep(100);
-  }
-}
-
 async function test(browser) {
   const pub = new URLSearchParams({ room: opts.room, token: opts.publishToken });
   if (opts.hostFailover) pub.set('servers', opts.hostFailover);
@@ -115,6 +102,7 @@ async function test(browser) {
       return { ...l, ok: l.state === 'live' && l.height > 0 && l.frames > 30 && Date.now() - l.lastFrame < 500 };
     },
     (l) => `the viewer is not playing from ${opts.playServer} within ${PLAYING_MS / 1000} s: ${JSON.stringify(l)}`,
+    100,
   );
   if (before.server !== opts.playServer) throw new Error(`the viewer plays from ${before.server}, not ${opts.playServer}`);
 
@@ -133,6 +121,7 @@ async function test(browser) {
       return { ...l, moved, resumed, ok: server === to && moved && resumed > moved.t && Date.now() - l.lastFrame < 500 };
     },
     (l) => `the viewer is not playing again, the ${side} from ${to}, ${waitMs / 1000} s after the ${side}'s node was killed: ${JSON.stringify(l)}`,
+    100,
   );
   Object.assign(result, {
     failedOver: side,

@@ -90,6 +90,19 @@ export const firstLine = (err) =>
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// until polls check() every everyMs until it returns { ok: true, ... }, which it returns,
+// or throws what(last) after ms.
+export async function until(ms, check, what, everyMs = 200) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last?.ok) return last;
+    if (Date.now() > deadline) throw new Error(what(last));
+    await sleep(everyMs);
+  }
+}
+
 function bounded(promise, ms, what) {
   let timer;
   const timeout = new Promise((_, reject) => {

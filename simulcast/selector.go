@@ -200,10 +200,10 @@ func (s *Selector) Choose(budget int, rates LayerRates, maxLayer int, now time.T
 }
 
 // probe manages probe periods: on for ProbeDuration (longer when held: HoldProbe), then off
-// for the back-off. A probe the
-// caller reported won (ProbeResult) ends the back-off. (A probe is not stopped early when
-// the estimate falls: it lasts one call, and the caller holds the budget while the probe's
-// own queue drains, so the estimate it passes cannot show the fall in time.)
+// for the back-off. A probe the caller reported won (ProbeResult) ends the back-off. (A
+// probe is not stopped early when the estimate falls: it lasts one call, and the caller
+// holds the budget while the probe's own queue drains, so the estimate it passes cannot
+// show the fall in time.)
 func (s *Selector) probe(rate int, now time.Time) int {
 	if s.probeWait == 0 {
 		s.probeWait = probeAfter

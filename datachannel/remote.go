@@ -15,8 +15,9 @@ import (
 
 // Several nodes may serve one room (they share the bus). What is durable is shared
 // through the bus's logs: auctions (catch-up from the lot's log) and gifts. Chat,
-// moderation, gift alerts and host alerts are events: every node publishes its room's
-// events on the bus and applies and re-broadcasts the other nodes' here. Presence is
+// moderation, gift alerts and host alerts are events: every node publishes those of its
+// room's events on the bus (remoteTypes) and applies and re-broadcasts the other nodes'
+// here. Presence is
 // summed across nodes (presence_remote.go). Polls and Q&A stay per node for now: a vote
 // or question reaches the node it was sent to.
 
@@ -65,7 +66,9 @@ func (r *room) watchBus() func() {
 	return sub.Stop
 }
 
-// remoteTypes are the events of other nodes a room acts on.
+// remoteTypes are the events of other nodes a room acts on, and so the only ones a room
+// publishes on the bus (with presence, presence_remote.go): a poll's tallies or a Q&A
+// change would cross the cluster for nothing.
 var remoteTypes = map[string]bool{
 	TypeAuctionState: true, TypeChatMessage: true, TypeChatDeleted: true, TypeChatPinned: true,
 	TypeChatModeration: true, TypeChatSlowMode: true, TypeGiftAlert: true, TypeAlert: true,

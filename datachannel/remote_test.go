@@ -2,6 +2,7 @@ package datachannel
 
 import (
 	"testing"
+	"time"
 
 	"github.com/glintlive/glint/datachannel/bus"
 )
@@ -68,4 +69,38 @@ func twoNodesChat(t *testing.T, b1, b2 bus.Bus) {
 	host.send(TypeAlertShow, "al", alertShow{Kind: "follow", Text: "welcome"})
 	host.wantAck("al")
 	alice.next(TypeAlert)
+}
+
+// TestBusCarriesOnlyWhatOtherNodesUse: a room publishes on the bus the event kinds other
+// nodes act on (chat here), not the ones they ignore (a poll's state, a Q&A question).
+func TestBusCarriesOnlyWhatOtherNodesUse(t *testing.T) {
+	b := bus.NewMemory()
+	topics := make(chan string, 64)
+	sub, err := b.Peer().Subscribe(room1, "*", func(m bus.Msg) { topics <- m.Topic })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	h := newTestHub(t, hubOpts{bus: b})
+	host := join(t, h, claims("host", true, true))
+	host.send(TypePollOpen, "p", pollOpen{PollID: "p1", Question: "Which?", Options: []string{"a", "b"}, DurationMs: 60_000})
+	host.wantAck("p")
+	host.send(TypeQnaAsk, "q", qnaAsk{Text: "why?"})
+	host.wantAck("q")
+	host.send(TypeChatSend, "c", chatSend{Text: "hello"})
+	host.wantAck("c")
+	// The bus delivers in order: anything published before the chat line came before it.
+	for {
+		select {
+		case topic := <-topics:
+			if topic == TypeChatMessage {
+				return
+			}
+			if !remoteTypes[topic] && topic != presenceTopic {
+				t.Fatalf("%s went on the bus; no other node acts on it", topic)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the chat line never reached the bus")
+		}
+	}
 }

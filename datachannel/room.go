@@ -263,8 +263,10 @@ func (r *room) broadcastAt(typ, from string, payload any, cl class, key string, 
 	if f := r.hub.opts.OnEvent; f != nil {
 		f(r.name, typ, env.Seq, env.MediaTime, data)
 	}
-	if err := r.hub.bus.Publish(r.name, typ, data); err != nil {
-		r.log.Debug("publishing to the bus", zap.Error(err))
+	if remoteTypes[typ] { // the kinds other nodes act on (remote.go); the rest stay here
+		if err := r.hub.bus.Publish(r.name, typ, data); err != nil {
+			r.log.Debug("publishing to the bus", zap.Error(err))
+		}
 	}
 	return env
 }

@@ -143,6 +143,13 @@ func TestBrowserFrameAccuracy(t *testing.T) {
 // within 3 s (the time is logged: issue 14 asks for 300 ms, not asserted on a shared
 // 2-core machine) and the viewer then shows the full-size picture
 // (webclient/e2e/dynacast.mjs; its JSON line has the numbers).
+//
+// Known flake (2 runs in about 20 here, 2026-12-06, not yet understood): Chromium never
+// encodes f within the 25 s of the first step, the viewer on h. The host had h and f paused
+// from going live until the viewer came (nobody wanted them), so its uplink estimate may
+// have stayed at what q alone needed; the failure now logs the estimate and each layer's
+// qualityLimitationReason. The script is run a second time when the first fails, both
+// outputs logged, so a failure that repeats still fails the test.
 func TestBrowserDynacast(t *testing.T) {
 	runBrowserScript(t, "e2e/dynacast.mjs", nil)
 }

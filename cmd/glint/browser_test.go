@@ -110,8 +110,8 @@ func runBrowserScriptWith(t *testing.T, configure func(*Config), script string, 
 	a, stop := startApp(t, cfg)
 	defer stop()
 	attempts := 1
-	if strings.Contains(script, "simulcast") || strings.Contains(script, "hls_latency") || strings.Contains(script, "frame_accuracy") {
-		attempts = 2 // see TestBrowserSimulcast, TestBrowserLLHLS and TestBrowserFrameAccuracy
+	if strings.Contains(script, "simulcast") || strings.Contains(script, "hls_latency") || strings.Contains(script, "frame_accuracy") || strings.Contains(script, "dynacast") {
+		attempts = 2 // see TestBrowserSimulcast, TestBrowserLLHLS, TestBrowserFrameAccuracy and TestBrowserDynacast
 	}
 	for i := 1; ; i++ {
 		room := fmt.Sprintf("browser%d", i)

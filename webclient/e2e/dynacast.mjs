@@ -55,6 +55,15 @@ pub.on('error', (e) => (window.host.error = e.message));
 pub.on('layers', ({ active }) => window.host.layers.push({ t: Date.now(), active }));
 pub.interaction.on('envelope', (env) => env.type === 'media.layers' && window.host.told.push({ t: Date.now(), layers: env.payload.layers }));
 window.layerStats = () => pub.layerStats();
+// Why a layer is not sent: the uplink's estimate and each layer's quality limitation.
+window.uplink = async () => {
+  const out = { availableOutgoingKbps: null, limits: {} };
+  (await pub.pc.getStats()).forEach((s) => {
+    if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) out.availableOutgoingKbps = Math.round(s.availableOutgoingBitrate / 1000);
+    if (s.type === 'outbound-rtp' && s.kind === 'video') out.limits[s.rid] = s.qualityLimitationReason;
+  });
+  return out;
+};
 window.senderActive = () => {
   const s = pub.pc?.getSenders().find((x) => x.track?.kind === 'video');
   return Object.fromEntries((s?.getParameters().encodings ?? []).map((e) => [e.rid, e.active !== false]));
@@ -106,9 +115,9 @@ async function test(browser) {
       const st = byRid(await layerStats());
       const vh = await height(viewer);
       const ok = ['q', 'h', 'f'].every((r) => st[r]?.active && st[r].height > 0) && vh === st.f.height && st.q.height < vh;
-      return { ok, st, vh };
+      return { ok, st, vh, up: ok ? null : await host.eval(() => window.uplink()) };
     },
-    (l) => `every layer active and the viewer on f within ${SETTLE_MS / 1000} s: host ${l?.st ? summary(Object.values(l.st)) : '-'}, viewer ${l?.vh}p`,
+    (l) => `every layer active and the viewer on f within ${SETTLE_MS / 1000} s: host ${l?.st ? summary(Object.values(l.st)) : '-'}, viewer ${l?.vh}p, host uplink ${JSON.stringify(l?.up)}`,
   );
   await sleep(1000);
   const all = await uplink(opts.seconds);

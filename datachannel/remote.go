@@ -17,9 +17,8 @@ import (
 // through the bus's logs: auctions (catch-up from the lot's log) and gifts. Chat,
 // moderation, gift alerts and host alerts are events: every node publishes those of its
 // room's events on the bus (remoteTypes) and applies and re-broadcasts the other nodes'
-// here. Presence is
-// summed across nodes (presence_remote.go). Polls and Q&A stay per node for now: a vote
-// or question reaches the node it was sent to.
+// here. Presence is summed across nodes (presence_remote.go). Polls and Q&A stay per node
+// for now: a vote or question reaches the node it was sent to.
 
 // newChat is a room's chat with message ids unique to this node.
 func newChat(h *Hub) *chat.Room {

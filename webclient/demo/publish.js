@@ -2,8 +2,9 @@
 // (docs/SDK.md), which reconnects by itself and pauses simulcast layers nobody watches.
 //
 // Query: room, token (with canPublish), server (another Glint server; the SDK is loaded
-// from it), servers (more nodes of the cluster to fail over to, comma-separated), simulcast=1 sends the video as three layers (rids q, h, f: quarter, half and
-// full resolution), codec=vp8|h264 puts that codec first in the video codec preferences.
+// from it), servers (more nodes of the cluster to fail over to, comma-separated),
+// simulcast=1 sends the video as three layers (rids q, h, f: quarter, half and full
+// resolution), codec=vp8|h264 puts that codec first in the video codec preferences.
 // window.glint (page.js) and window.glintPublishStats() are what tests read.
 import { fail, glint, loadSDK, params, setState } from './page.js';
 

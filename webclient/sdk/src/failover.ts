@@ -24,6 +24,12 @@ export class Nodes {
   after(from: string): string {
     return this.list[(this.list.indexOf(trim(from)) + 1) % this.list.length];
   }
+
+  /** moveOn points ep at the node after the one it uses, and says which it left and took. */
+  moveOn(ep: { server: string }): { from: string; to: string } {
+    const from = ep.server;
+    return { from, to: (ep.server = this.after(from)) };
+  }
 }
 
 /**

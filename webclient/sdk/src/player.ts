@@ -324,8 +324,7 @@ export class Player extends Emitter<PlayerEvents> {
   // failOver moves to the next node: the one playing is gone or cannot serve. Its ICE
   // servers are asked again, since they may be the lost node's own.
   private failOver(err: GlintError): void {
-    const from = this.opts.server;
-    const to = (this.opts.server = this.nodes.after(from));
+    const { from, to } = this.nodes.moveOn(this.opts);
     this.iceServers = this.opts.iceServers;
     if (this.opts.hlsUrl?.startsWith(`${from}/`)) this.opts.hlsUrl = undefined; // a 503's alternate on the lost node
     this.emit('failover', { from, to, error: err });

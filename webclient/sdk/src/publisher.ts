@@ -287,8 +287,7 @@ export class Publisher extends Emitter<PublisherEvents> {
   // failOver moves to the next node: the one publishing is gone or cannot serve. Its ICE
   // servers are asked again, since they may be the lost node's own.
   private failOver(err: GlintError): void {
-    const from = this.opts.server;
-    const to = (this.opts.server = this.nodes.after(from));
+    const { from, to } = this.nodes.moveOn(this.opts);
     this.iceServers = this.opts.iceServers;
     this.emit('failover', { from, to, error: err });
   }

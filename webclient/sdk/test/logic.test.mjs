@@ -100,6 +100,9 @@ test('Nodes goes round the cluster in turn, server first', () => {
   assert.equal(n.after('http://elsewhere'), 'http://a');
   assert.ok(!new Nodes('http://a', ['http://a/']).many, 'one node twice is one node');
   assert.ok(!new Nodes('http://a').many);
+  const ep = { server: 'http://c' };
+  assert.deepEqual(n.moveOn(ep), { from: 'http://c', to: 'http://a' });
+  assert.equal(ep.server, 'http://a');
 });
 
 test('failsOver moves on from a lost or failing node, never on the room\'s answers', () => {

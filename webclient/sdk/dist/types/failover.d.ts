@@ -7,6 +7,13 @@ export declare class Nodes {
     get many(): boolean;
     /** after is the node after `from`, round again (the first when `from` is none of them). */
     after(from: string): string;
+    /** moveOn points ep at the node after the one it uses, and says which it left and took. */
+    moveOn(ep: {
+        server: string;
+    }): {
+        from: string;
+        to: string;
+    };
 }
 /**
  * failsOver says whether an error means the node is lost or cannot serve now, so another

@@ -5,7 +5,10 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // preAuthBytes is what a client may send before its publish is authorised: the handshake
@@ -135,15 +138,41 @@ func (b *budgetConn) progress(n int) {
 	}
 }
 
-// stage is how far the client got.
+// stage is how far the client got: what the server read, and what the client sent that
+// the server has yet to read. The second is what tells an encoder whose handler has not
+// run yet (its whole C0/C1 waits in the socket) from a one-byte flood client in the same
+// state: without it the newest unread connection was evicted, and an encoder that came
+// just before a burst of flood reconnects from its own address was that one.
 func (b *budgetConn) stage() int {
-	switch n := b.read.Load(); {
+	switch n := b.read.Load() + b.queued(); {
 	case n >= handshakeBytes:
 		return stageCommand
 	case n >= c0c1Bytes:
 		return stageC2
 	}
 	return stageC0C1
+}
+
+// queued is how many bytes the client sent that the server has not read yet (the socket's
+// receive queue); 0 when it cannot be asked (a test's net.Pipe) or once the handshake's
+// bytes are all read, when it no longer matters.
+func (b *budgetConn) queued() int64 {
+	if b.read.Load() >= handshakeBytes {
+		return 0
+	}
+	sc, ok := b.Conn.(syscall.Conn)
+	if !ok {
+		return 0
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n, ioctlErr := 0, error(nil)
+	if err := rc.Control(func(fd uintptr) { n, ioctlErr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil || ioctlErr != nil || n < 0 {
+		return 0
+	}
+	return int64(n)
 }
 
 // why turns the error of an evicted connection's read or write into ErrEvicted, so the

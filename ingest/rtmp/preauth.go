@@ -22,9 +22,10 @@ import (
 // C0/C1, then C2, then connect/publish); at the same stage, one whose client keeps the
 // server waiting (a read is blocked on it), the one silent longest first, before one whose
 // bytes the server has yet to read (a newcomer whose handler has not run: the newest of
-// those goes, see choose). An encoder sends its whole C0/C1 at once, so once the server
-// has read it, an idle flood, even from the encoder's own address behind a NAT, only ever
-// evicts itself. A connection whose connect and publish are in and whose key is being
+// those goes, see choose). How far a client got counts the bytes waiting unread in its
+// socket too (budgetConn.stage). An encoder sends its whole C0/C1 at once, so once it has
+// arrived, read or not, an idle flood, even from the encoder's own address behind a NAT,
+// only ever evicts itself. A connection whose connect and publish are in and whose key is being
 // checked is never evicted (budgetConn.state decides which of the two claims it first);
 // once the key is good it leaves the set. Only when every member is being checked is a
 // newcomer refused (ErrTooManyUnauthenticated).

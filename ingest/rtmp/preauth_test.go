@@ -161,3 +161,61 @@ func TestPreAuthEvictAdmitRace(t *testing.T) {
 		}
 	}
 }
+
+// TestPreAuthUnreadEncoderKept: with no handler yet run on either, a newcomer from the same
+// address evicts the older one-byte client, not the newer encoder whose whole C0/C1 waits
+// in its socket. Before the fix the newest unread connection went, and in CI an encoder
+// that arrived just before a burst of flood reconnects from its own address was that one
+// (TestIdleFloodCannotLockOut, "same address").
+func TestPreAuthUnreadEncoderKept(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// accept connects a client, has it send what it sends first, and waits until the
+	// server's socket holds all of it, unread.
+	accept := func(first []byte) *budgetConn {
+		t.Helper()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		if _, err := c.Write(first); err != nil {
+			t.Fatal(err)
+		}
+		b := newBudgetConn(s, preAuthBytes)
+		deadline := time.Now().Add(5 * time.Second)
+		for b.queued() < int64(len(first)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d bytes queued after 5 s", b.queued(), len(first))
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return b
+	}
+	p := newPreAuthSet(8, 2)
+	flood := accept([]byte{3})
+	encoder := accept(make([]byte, c0c1Bytes))
+	for _, c := range []*budgetConn{flood, encoder} {
+		if _, err := p.add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := encoder.stage(); got != stageC2 {
+		t.Fatalf("encoder with C0/C1 unread at stage %d, want %d", got, stageC2)
+	}
+	victim, err := p.add(accept([]byte{3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if victim != flood {
+		t.Fatalf("evicted the encoder (%v), want the one-byte client", victim == encoder)
+	}
+}

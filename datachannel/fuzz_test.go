@@ -75,3 +75,42 @@ func FuzzReceive(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNodeReports: whatever another node's poll or Q&A report holds, decoding and applying
+// it neither panics nor leaves a poll or question that breaks the room's invariants (a
+// tally with one count per option; a listed question with a known status).
+func FuzzNodeReports(f *testing.F) {
+	for _, s := range []string{
+		`{"spec":{"pollId":"p","question":"q","options":["a","b"],"deadline":"2030-01-01T00:00:00Z"},"opened":1893455000000,"openedBy":"n","tally":{"counts":[1,2],"voters":3}}`,
+		`{"spec":{"pollId":"p","question":"q","options":["a","b"],"deadline":"2020-01-01T00:00:00Z"},"opened":1577836000000,"openedBy":"n","tally":{"counts":[0,0],"voters":0},"closed":1577836800000}`,
+		`{"questions":[{"questionId":"n.q1","asker":"a","text":"why?","votes":2,"status":"open","askedAt":1}]}`,
+		`{"questions":[{"questionId":"n.q1","asker":"a","text":"why?","votes":0,"status":"answered","answer":"yes","askedAt":1}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	h, err := NewHub(DefaultConfig(), bus.NewMemory(), Options{}, zap.NewNop())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(h.Close)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := newRoom(h, "fuzz") // its goroutine is not started: this one owns it
+		defer r.wakes.stop()
+		if p, ok := decodePoll("other", data); ok {
+			r.handle(command{poll: p})
+		}
+		if q, ok := decodeQna("other", data); ok {
+			r.handle(command{qna: q})
+		}
+		for _, id := range r.pollOrder {
+			if s := r.polls[id].snapshot(); len(s.Counts) != len(s.Options) {
+				t.Fatalf("poll %q: %d counts for %d options", id, len(s.Counts), len(s.Options))
+			}
+		}
+		for _, q := range r.board.List() {
+			if q.Status != "open" && q.Status != "answered" {
+				t.Fatalf("listed question with status %q", q.Status)
+			}
+		}
+	})
+}

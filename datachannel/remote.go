@@ -11,21 +11,34 @@ import (
 	"github.com/glintlive/glint/datachannel/bus"
 	"github.com/glintlive/glint/datachannel/chat"
 	"github.com/glintlive/glint/datachannel/gift"
+	"github.com/glintlive/glint/datachannel/qna"
 )
 
 // Several nodes may serve one room (they share the bus). What is durable is shared
 // through the bus's logs: auctions (catch-up from the lot's log) and gifts. Chat,
 // moderation, gift alerts and host alerts are events: every node publishes those of its
 // room's events on the bus (remoteTypes) and applies and re-broadcasts the other nodes'
-// here. Presence is summed across nodes (presence_remote.go). Polls and Q&A stay per node
-// for now: a vote or question reaches the node it was sent to.
+// here. Presence, poll tallies and Q&A are shared by node reports (presence_remote.go,
+// poll_remote.go, qna_remote.go).
 
 // newChat is a room's chat with message ids unique to this node.
 func newChat(h *Hub) *chat.Room {
 	c := chat.New(h.cfg.Chat)
-	sum := sha256.Sum256([]byte(h.bus.Node()))
-	c.SetIDPrefix("m" + hex.EncodeToString(sum[:3]) + ".")
+	c.SetIDPrefix("m" + nodeTag(h) + ".")
 	return c
+}
+
+// newBoard is a room's Q&A board with question ids unique to this node.
+func newBoard(h *Hub) *qna.Board {
+	b := qna.New(qna.DefaultConfig())
+	b.SetIDPrefix(nodeTag(h) + ".")
+	return b
+}
+
+// nodeTag is a short tag of this node's id, for ids made here.
+func nodeTag(h *Hub) string {
+	sum := sha256.Sum256([]byte(h.bus.Node()))
+	return hex.EncodeToString(sum[:3])
 }
 
 // watchBus follows the room's events from other nodes and hands the ones this node acts
@@ -36,13 +49,24 @@ func (r *room) watchBus() func() {
 		if m.Node == own {
 			return
 		}
-		if m.Topic == presenceTopic {
+		switch m.Topic { // reports: a lost one is repeated within a heartbeat
+		case presenceTopic:
 			if p, ok := decodePresence(m.Node, m.Data, r.hub.now()); ok {
-				select { // a lost report is repeated within presenceHeartbeat
-				case r.inbox <- command{presence: p}:
-				default:
-				}
+				r.fromBus(command{presence: p})
 			}
+			return
+		case pollTopic:
+			if p, ok := decodePoll(m.Node, m.Data); ok {
+				r.fromBus(command{poll: p})
+			}
+			return
+		case qnaTopic:
+			if q, ok := decodeQna(m.Node, m.Data); ok {
+				r.fromBus(command{qna: q})
+			}
+			return
+		case syncTopic:
+			r.fromBus(command{sync: true})
 			return
 		}
 		if !remoteTypes[m.Topic] {
@@ -62,7 +86,21 @@ func (r *room) watchBus() func() {
 		r.log.Warn("not following other nodes' events for this room", zap.Error(err))
 		return func() {}
 	}
+	// Polls and questions from before this room started here are reported now, not a
+	// heartbeat later.
+	if err := r.hub.bus.Publish(r.name, syncTopic, nil); err != nil {
+		r.log.Debug("asking other nodes for their reports", zap.Error(err))
+	}
 	return sub.Stop
+}
+
+// fromBus hands the room's goroutine what came off the bus, or drops it when the room is
+// busy: the bus is never blocked.
+func (r *room) fromBus(cmd command) {
+	select {
+	case r.inbox <- cmd:
+	default:
+	}
 }
 
 // remoteTypes are the events of other nodes a room acts on, and so the only ones a room

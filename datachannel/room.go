@@ -10,7 +10,6 @@ import (
 
 	"github.com/glintlive/glint/datachannel/chat"
 	"github.com/glintlive/glint/datachannel/gift"
-	"github.com/glintlive/glint/datachannel/poll"
 	"github.com/glintlive/glint/datachannel/qna"
 )
 
@@ -23,6 +22,11 @@ type command struct {
 	remote *Envelope
 	// presence is another node's presence count (presence_remote.go).
 	presence *nodePresence
+	// poll and qna are another node's report of a poll (poll_remote.go) or of questions
+	// (qna_remote.go); sync asks for every report of this node.
+	poll *nodePoll
+	qna  *nodeQna
+	sync bool
 }
 
 // room is one room: its connections, its state machines and the goroutine that owns them.
@@ -49,12 +53,13 @@ type room struct {
 	// Owned by run's goroutine.
 	seq          uint64
 	chat         *chat.Room
-	polls        map[string]*poll.Poll
+	polls        map[string]*pollEntry // poll_remote.go
 	pollOrder    []string
 	board        *qna.Board
 	lots         map[string]*lotEntry
 	gifts        *gift.Ledger
 	lastTally    time.Time
+	qnaReportAt  time.Time // this node's last heartbeat of its questions (qna_remote.go)
 	lastPresence time.Time
 	lastViewers  int       // the count last broadcast
 	host         HostState // the host state last broadcast
@@ -70,7 +75,7 @@ func newRoom(h *Hub, name string) *room {
 	r := &room{name: name, hub: h, log: h.log.With(zap.String("room", name)),
 		limits: newLimiter(h.cfg.RatePerSecond, h.cfg.RateBurst),
 		inbox:  make(chan command, 256), stop: make(chan struct{}), done: make(chan struct{}),
-		chat: newChat(h), polls: map[string]*poll.Poll{}, board: qna.New(qna.DefaultConfig()),
+		chat: newChat(h), polls: map[string]*pollEntry{}, board: newBoard(h),
 		lots: map[string]*lotEntry{}, gifts: gift.NewLedger(100000), wakes: newCoalescer(h.cfg.Coalesce)}
 	if h.opts.Clocks != nil {
 		r.clock = h.opts.Clocks(name)
@@ -123,7 +128,8 @@ func (r *room) tick(now time.Time) bool {
 	r.checkHost()
 	if now.Sub(r.lastTally) >= r.hub.cfg.TallyInterval {
 		r.lastTally = now
-		r.flushTallies()
+		r.flushTallies(now)
+		r.reportQna(now, false)
 	}
 	if now.Sub(r.lastPresence) >= r.hub.cfg.PresenceInterval {
 		// Polled rather than signalled: WebRTC viewers come and go in the SFU.
@@ -150,6 +156,19 @@ func (r *room) handle(cmd command) {
 	}
 	if cmd.presence != nil {
 		r.onRemotePresence(cmd.presence)
+		return
+	}
+	if cmd.poll != nil {
+		r.onRemotePoll(cmd.poll)
+		return
+	}
+	if cmd.qna != nil {
+		r.onRemoteQna(cmd.qna)
+		return
+	}
+	if cmd.sync {
+		r.reportPolls(r.hub.now(), true)
+		r.reportQna(r.hub.now(), true)
 		return
 	}
 	if cmd.join {
@@ -329,7 +348,7 @@ func (r *room) sendState(c *Conn) {
 	send(TypeChatHistory, map[string]any{"messages": nonNil(msgs), "pinned": pinned,
 		"slowModeSeconds": int(r.chat.SlowMode() / time.Second)})
 	for _, id := range r.pollOrder {
-		send(TypePollState, r.polls[id].Snapshot())
+		send(TypePollState, r.polls[id].snapshot())
 	}
 	for _, q := range r.board.List() {
 		send(TypeQnaQuestion, q)

@@ -23,7 +23,7 @@ func (r *room) onPoll(c *Conn, env *Envelope) error {
 		if err := usertext.CheckID(p.PollID); err != nil {
 			return fmt.Errorf("pollId: %w", err)
 		}
-		if old, ok := r.polls[p.PollID]; ok && old.Snapshot().Open {
+		if old, ok := r.polls[p.PollID]; ok && old.poll.Snapshot().Open {
 			return fmt.Errorf("%w: poll %q is open", ErrRejected, p.PollID)
 		}
 		pl, err := poll.Open(poll.Spec{ID: p.PollID, Question: p.Question, Options: p.Options,
@@ -34,21 +34,26 @@ func (r *room) onPoll(c *Conn, env *Envelope) error {
 		if !r.makeRoomForPoll() {
 			return fmt.Errorf("%w: %d polls are open; close one first", ErrRejected, maxPolls)
 		}
-		r.polls[p.PollID] = pl
-		r.pollOrder = append(slices.DeleteFunc(r.pollOrder, func(id string) bool { return id == p.PollID }), p.PollID)
+		e := &pollEntry{poll: pl, opened: now.UnixMilli(), openedBy: r.hub.bus.Node(), ownVotes: true}
+		r.addPoll(e)
 		pl.TakeChanged()
-		r.broadcastPoll(pl)
+		r.broadcastPoll(e)
+		r.reportPolls(now, false) // other nodes open it now, not at the next tick
 	case TypePollVote:
 		var p pollVote
 		if err := DecodePayload(env, &p); err != nil {
 			return err
 		}
-		pl, ok := r.polls[p.PollID]
+		e, ok := r.polls[p.PollID]
 		if !ok {
 			return fmt.Errorf("%w: poll %q", ErrNotFound, p.PollID)
 		}
-		if _, err := pl.Vote(now, c.identity, p.Option); err != nil {
+		changed, err := e.poll.Vote(now, c.identity, p.Option)
+		if err != nil {
 			return err
+		}
+		if changed {
+			e.ownVotes, e.reportDue = true, true
 		}
 		// The tally goes out on the next tick, at most every TallyInterval.
 	case TypePollClose:
@@ -56,18 +61,27 @@ func (r *room) onPoll(c *Conn, env *Envelope) error {
 		if err := DecodePayload(env, &p); err != nil {
 			return err
 		}
-		pl, ok := r.polls[p.PollID]
+		e, ok := r.polls[p.PollID]
 		if !ok {
 			return fmt.Errorf("%w: poll %q", ErrNotFound, p.PollID)
 		}
-		if err := pl.Close(now); err != nil {
+		if err := e.poll.Close(now); err != nil {
 			return err
 		}
-		pl.TakeChanged()
-		r.broadcastPoll(pl)
+		e.poll.TakeChanged()
+		e.ownVotes, e.reportDue = true, true
+		r.broadcastPoll(e)
+		r.reportPolls(now, false)
 	}
 	c.ack(env, nil)
 	return nil
+}
+
+// addPoll puts e in the room, in place of any earlier opening of its id, as the newest.
+func (r *room) addPoll(e *pollEntry) {
+	id := e.poll.Spec().ID
+	r.polls[id] = e
+	r.pollOrder = append(slices.DeleteFunc(r.pollOrder, func(o string) bool { return o == id }), id)
 }
 
 func (r *room) makeRoomForPoll() bool {
@@ -75,7 +89,7 @@ func (r *room) makeRoomForPoll() bool {
 		return true
 	}
 	for i, id := range r.pollOrder {
-		if !r.polls[id].Snapshot().Open {
+		if !r.polls[id].poll.Snapshot().Open {
 			delete(r.polls, id)
 			r.snaps.Delete("poll:" + id)
 			r.pollOrder = slices.Delete(r.pollOrder, i, i+1)
@@ -85,26 +99,30 @@ func (r *room) makeRoomForPoll() bool {
 	return false
 }
 
-func (r *room) broadcastPoll(pl *poll.Poll) {
-	r.broadcast(TypePollState, "", pl.Snapshot(), classState, "poll:"+pl.Spec().ID)
+func (r *room) broadcastPoll(e *pollEntry) {
+	e.othersNew = false
+	r.broadcast(TypePollState, "", e.snapshot(), classState, "poll:"+e.poll.Spec().ID)
 }
 
-// flushTallies broadcasts the polls whose tally changed since the last flush.
-func (r *room) flushTallies() {
+// flushTallies broadcasts the polls whose tally changed since the last flush, here or on
+// another node, and reports this node's changes to the others.
+func (r *room) flushTallies(now time.Time) {
 	for _, id := range r.pollOrder {
-		if pl := r.polls[id]; pl.TakeChanged() {
-			r.broadcastPoll(pl)
+		if e := r.polls[id]; e.poll.TakeChanged() || e.othersNew {
+			r.broadcastPoll(e)
 		}
 	}
+	r.reportPolls(now, false)
 }
 
 // closeDue closes polls and lots whose deadline has passed.
 func (r *room) closeDue(now time.Time) {
 	for _, id := range r.pollOrder {
-		if pl := r.polls[id]; pl.Due(now) {
-			_ = pl.Close(pl.Spec().Deadline)
-			pl.TakeChanged()
-			r.broadcastPoll(pl)
+		if e := r.polls[id]; e.poll.Due(now) {
+			_ = e.poll.Close(e.poll.Spec().Deadline)
+			e.poll.TakeChanged()
+			e.reportDue = e.ownVotes
+			r.broadcastPoll(e)
 		}
 	}
 	r.closeDueLots(now)

@@ -92,6 +92,9 @@ func (p *Poll) Vote(now time.Time, identity string, option int) (bool, error) {
 // Due reports whether the poll is open past its deadline, so the caller should Close.
 func (p *Poll) Due(now time.Time) bool { return !p.closed && !now.Before(p.spec.Deadline) }
 
+// Closed reports whether the poll has closed, and when.
+func (p *Poll) Closed() (time.Time, bool) { return p.closedAt, p.closed }
+
 // Close ends the poll; later votes are ErrClosed. Closing twice is ErrClosed.
 func (p *Poll) Close(now time.Time) error {
 	if p.closed {
@@ -128,14 +131,39 @@ type Snapshot struct {
 	Winners  []int    `json:"winners,omitempty"`
 }
 
+// Tally is votes counted somewhere: this poll's own (Tally), or another node's, added to
+// a snapshot with SnapshotWith.
+type Tally struct {
+	Counts []int `json:"counts"` // per option
+	Voters int   `json:"voters"` // identities that voted
+}
+
+// Tally returns the votes this poll counted itself.
+func (p *Poll) Tally() Tally {
+	return Tally{Counts: append([]int(nil), p.counts...), Voters: len(p.votes)}
+}
+
 // Snapshot returns the poll's public state.
-func (p *Poll) Snapshot() Snapshot {
+func (p *Poll) Snapshot() Snapshot { return p.SnapshotWith() }
+
+// SnapshotWith returns the poll's public state with others' votes added to its own; a
+// tally with the wrong number of options is left out.
+func (p *Poll) SnapshotWith(others ...Tally) Snapshot {
 	s := Snapshot{ID: p.spec.ID, Question: p.spec.Question, Options: p.spec.Options,
 		Counts: append([]int(nil), p.counts...), Total: len(p.votes),
 		Deadline: p.spec.Deadline.UnixMilli(), Open: !p.closed}
+	for _, o := range others {
+		if len(o.Counts) != len(s.Counts) {
+			continue
+		}
+		for i, c := range o.Counts {
+			s.Counts[i] += c
+		}
+		s.Total += o.Voters
+	}
 	if p.closed {
 		best := 0
-		for i, c := range p.counts {
+		for i, c := range s.Counts {
 			switch {
 			case c > best:
 				best, s.Winners = c, []int{i}

@@ -137,3 +137,41 @@ func TestRandomVotesTally(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotWith: other nodes' tallies add to the counts, the total and the winners; a
+// tally for another set of options is left out.
+func TestSnapshotWith(t *testing.T) {
+	p, err := Open(spec(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, who := range []string{"a", "b", "c"} {
+		if _, err := p.Vote(t0.Add(time.Second), who, i%2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p.Tally(); !slices.Equal(got.Counts, []int{2, 1, 0}) || got.Voters != 3 {
+		t.Fatalf("own tally %+v", got)
+	}
+	others := []Tally{{Counts: []int{0, 2, 1}, Voters: 3}, {Counts: []int{9, 9}, Voters: 18}, {Counts: []int{0, 0, 1}, Voters: 1}}
+	open := p.SnapshotWith(others...)
+	if !slices.Equal(open.Counts, []int{2, 3, 2}) || open.Total != 7 || !open.Open || open.Winners != nil {
+		t.Fatalf("open snapshot %+v", open)
+	}
+	if !slices.Equal(p.Snapshot().Counts, []int{2, 1, 0}) {
+		t.Fatalf("SnapshotWith changed the poll's own counts: %+v", p.Snapshot())
+	}
+	if err := p.Close(t0.Add(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if at, closed := p.Closed(); !closed || !at.Equal(t0.Add(2*time.Second)) {
+		t.Fatalf("Closed() = %v, %v", at, closed)
+	}
+	// Node-local, option 0 wins; with the others, option 1 does.
+	if s := p.SnapshotWith(others...); !slices.Equal(s.Winners, []int{1}) {
+		t.Fatalf("winners with others %v, want [1]", s.Winners)
+	}
+	if s := p.Snapshot(); !slices.Equal(s.Winners, []int{0}) {
+		t.Fatalf("own winners %v, want [0]", s.Winners)
+	}
+}

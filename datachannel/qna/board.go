@@ -40,20 +40,29 @@ type Question struct {
 }
 
 type entry struct {
-	Question
-	voters map[string]bool
+	Question // Votes: this board's voters and the other nodes'
+	voters   map[string]bool
+	others   map[string]int // node -> its voters (merge.go)
+	// ours: this board has something to report about the question (asked, upvoted,
+	// answered or dismissed here); due: it changed here since the last report.
+	ours, due bool
 }
 
 // Board is a room's Q&A. Not safe for concurrent use.
 type Board struct {
-	cfg   Config
-	next  int
-	byID  map[string]*entry
-	order []*entry // by time asked
+	cfg    Config
+	prefix string
+	next   int
+	byID   map[string]*entry
+	order  []*entry // by time asked
 }
 
 // New returns an empty board.
 func New(cfg Config) *Board { return &Board{cfg: cfg, byID: map[string]*entry{}} }
+
+// SetIDPrefix makes question ids prefix+"q"+number. Nodes sharing a room give each board
+// its own prefix so ids never collide.
+func (b *Board) SetIDPrefix(prefix string) { b.prefix = prefix }
 
 // Ask puts a question on the board and returns it. The board assigns the id.
 func (b *Board) Ask(now time.Time, asker, text string) (Question, error) {
@@ -77,11 +86,15 @@ func (b *Board) Ask(now time.Time, asker, text string) (Question, error) {
 		return Question{}, fmt.Errorf("%w: the board is full", ErrInvalid)
 	}
 	b.next++
-	e := &entry{Question: Question{ID: "q" + strconv.Itoa(b.next), Asker: asker, Text: text,
-		Status: StatusOpen, AskedAt: now.UnixMilli()}, voters: map[string]bool{}}
+	e := &entry{Question: Question{ID: b.prefix + "q" + strconv.Itoa(b.next), Asker: asker, Text: text,
+		Status: StatusOpen, AskedAt: now.UnixMilli()}, voters: map[string]bool{}, ours: true, due: true}
+	b.add(e)
+	return e.Question, nil
+}
+
+func (b *Board) add(e *entry) {
 	b.byID[e.ID] = e
 	b.order = append(b.order, e)
-	return e.Question, nil
 }
 
 // evictClosed drops the oldest answered or dismissed question to make room.
@@ -113,6 +126,7 @@ func (b *Board) Upvote(identity, id string) (q Question, changed bool, err error
 	}
 	e.voters[identity] = true
 	e.Votes++
+	e.ours, e.due = true, true
 	return e.Question, true, nil
 }
 
@@ -131,6 +145,7 @@ func (b *Board) Answer(id, answer string) (Question, error) {
 		return Question{}, fmt.Errorf("%w: an answer is at most %d bytes", ErrInvalid, b.cfg.MaxTextLen)
 	}
 	e.Status, e.Answer = StatusAnswered, answer
+	e.ours, e.due = true, true
 	return e.Question, nil
 }
 
@@ -144,6 +159,7 @@ func (b *Board) Dismiss(identity string, admin bool, id string) (Question, error
 		return Question{}, ErrForbidden
 	}
 	e.Status = StatusDismissed
+	e.ours, e.due = true, true
 	return e.Question, nil
 }
 

@@ -105,3 +105,77 @@ func TestBoardEvictsClosedWhenFull(t *testing.T) {
 		t.Fatalf("q1 should be gone: %v", err)
 	}
 }
+
+// TestBoardsMerge: two boards exchange reports (each with its own voters only) in either
+// order and end alike: ids do not collide, votes add up, a close on one closes it on the
+// other, and two different closes at once settle on the same status on both.
+func TestBoardsMerge(t *testing.T) {
+	a, b := New(DefaultConfig()), New(DefaultConfig())
+	a.SetIDPrefix("A.")
+	b.SetIDPrefix("B.")
+	qa, _ := a.Ask(t0, "ann", "from a?")
+	qb, _ := b.Ask(t0, "bob", "from b?")
+	if qa.ID == qb.ID {
+		t.Fatalf("ids collide: %s", qa.ID)
+	}
+	exchange := func() {
+		ra, rb := a.Reports(false), b.Reports(false)
+		for _, q := range ra {
+			if _, _, err := b.Merge("A", q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, q := range rb {
+			if _, _, err := a.Merge("B", q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	exchange()
+	if _, _, err := a.Upvote("cat", qb.ID); err != nil { // a vote on a for b's question
+		t.Fatal(err)
+	}
+	for _, who := range []string{"dan", "eve"} {
+		if _, _, err := b.Upvote(who, qb.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := b.Upvote("bob", qb.ID); !errors.Is(err, ErrOwnQuestion) {
+		t.Fatalf("asker's own upvote on another board: %v", err)
+	}
+	exchange()
+	exchange() // a repeated report changes nothing
+	for name, board := range map[string]*Board{"a": a, "b": b} {
+		if l := board.List(); len(l) != 2 || l[0].ID != qb.ID || l[0].Votes != 3 || l[1].Votes != 0 {
+			t.Fatalf("board %s: %+v", name, l)
+		}
+	}
+	// Answered on a and dismissed on b before either heard of the other: both settle on
+	// answered.
+	if _, err := a.Answer(qa.ID, "yes"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Dismiss("ann", false, qa.ID); err != nil {
+		t.Fatal(err)
+	}
+	exchange()
+	for name, board := range map[string]*Board{"a": a, "b": b} {
+		if q := board.byID[qa.ID].Question; q.Status != StatusAnswered || q.Answer != "yes" {
+			t.Fatalf("board %s: %+v, want answered yes", name, q)
+		}
+	}
+	// A heartbeat (all) repeats every open question this board has a say in, and only
+	// those.
+	if r := b.Reports(true); len(r) != 1 || r[0].ID != qb.ID || r[0].Votes != 2 {
+		t.Fatalf("b's heartbeat: %+v", r)
+	}
+	if r := a.Reports(false); len(r) != 0 {
+		t.Fatalf("nothing changed on a, yet it reports %+v", r)
+	}
+	for _, bad := range []Question{{ID: "x", Asker: "a", Text: "t", Status: "weird"}, {ID: "x", Asker: "a", Text: "t", Status: StatusOpen, Votes: -1},
+		{ID: "", Asker: "a", Text: "t", Status: StatusOpen}, {ID: "x", Asker: "a", Text: "\x00", Status: StatusOpen}} {
+		if _, _, err := a.Merge("B", bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("merge of %+v: %v, want ErrInvalid", bad, err)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package datachannel
+
+import (
+	"encoding/json"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/datachannel/poll"
+)
+
+// Polls across nodes. A vote is counted on the node it reached. Every node with something
+// to say about a poll (it opened or closed it, or holds votes for it) reports it on the
+// bus (topic pollTopic): the poll as opened, which opening it is, this node's tally and
+// whether it closed. A room's tally is its own plus the latest report of each other node.
+// A report is the node's whole tally, so one lost on the bus is mended by the next (they
+// repeat every reportHeartbeat while the poll is open, and for pollClosedReports after it
+// closed); a node that dies keeps its votes counted (its last report stays). A poll closes
+// on every node at its deadline, or when any node reports it closed; a vote that reached a
+// node before it heard of the close is in that node's final report. A room that starts on
+// a node asks the others to report at once (syncTopic) rather than wait a heartbeat.
+//
+// Weak spot, by design: one identity voting on two nodes (a viewer who moved node while a
+// poll was open) is counted on both; a node knows only its own voters.
+
+// Bus topics of node reports (not client events): a poll's, questions' (qna_remote.go),
+// and a room's request for every report at once.
+const (
+	pollTopic = "poll.node"
+	qnaTopic  = "qna.node"
+	syncTopic = "reports.sync"
+)
+
+// reportHeartbeat is how often a node repeats its reports of open polls and questions;
+// pollClosedReports is how long it goes on reporting a closed poll.
+const (
+	reportHeartbeat   = 5 * time.Second
+	pollClosedReports = 30 * time.Second
+)
+
+// pollEntry is one poll of a room: the poll with this node's votes, which opening of its
+// id it is, and the other nodes' tallies. Owned by the room's goroutine.
+type pollEntry struct {
+	poll     *poll.Poll
+	opened   int64  // unix ms
+	openedBy string // node
+	others   map[string]poll.Tally
+
+	ownVotes  bool      // this node counted a vote, opened or closed it: it reports
+	reportDue bool      // something this node reports changed since its last report
+	reportAt  time.Time // when it last reported
+	othersNew bool      // a report changed the tally since the last broadcast
+}
+
+// newer reports whether e is a later opening of its poll id than (opened, by).
+func (e *pollEntry) newer(opened int64, by string) bool {
+	return e.opened > opened || e.opened == opened && e.openedBy > by
+}
+
+// snapshot is the poll's state with every node's votes.
+func (e *pollEntry) snapshot() poll.Snapshot {
+	if len(e.others) == 0 {
+		return e.poll.Snapshot()
+	}
+	others := make([]poll.Tally, 0, len(e.others))
+	for _, t := range e.others {
+		others = append(others, t)
+	}
+	return e.poll.SnapshotWith(others...)
+}
+
+// nodePoll is one node's report of one poll.
+type nodePoll struct {
+	Spec     poll.Spec  `json:"spec"`
+	Opened   int64      `json:"opened"`
+	OpenedBy string     `json:"openedBy"`
+	Tally    poll.Tally `json:"tally"`
+	Closed   int64      `json:"closed,omitempty"` // unix ms; 0 while open
+
+	node string
+}
+
+// reportPolls publishes this node's report of each poll whose report is due: changed,
+// or unchanged for reportHeartbeat while open or lately closed. sync forces every report.
+func (r *room) reportPolls(now time.Time, sync bool) {
+	for _, id := range r.pollOrder {
+		e := r.polls[id]
+		if !e.ownVotes {
+			continue
+		}
+		closedAt, closed := e.poll.Closed()
+		stale := now.Sub(e.reportAt) >= reportHeartbeat && (!closed || now.Sub(closedAt) < pollClosedReports)
+		if !e.reportDue && !stale && !sync {
+			continue
+		}
+		rep := nodePoll{Spec: e.poll.Spec(), Opened: e.opened, OpenedBy: e.openedBy, Tally: e.poll.Tally()}
+		if closed {
+			rep.Closed = closedAt.UnixMilli()
+		}
+		data, _ := json.Marshal(rep)
+		if err := r.hub.bus.Publish(r.name, pollTopic, data); err != nil {
+			r.log.Debug("publishing a poll report", zap.Error(err))
+			continue
+		}
+		e.reportDue, e.reportAt = false, now
+	}
+}
+
+// onRemotePoll applies another node's report: a poll opened there (or opened again), its
+// tally, its close.
+func (r *room) onRemotePoll(p *nodePoll) {
+	id := p.Spec.ID
+	e, ok := r.polls[id]
+	switch {
+	case ok && e.opened == p.Opened && e.openedBy == p.OpenedBy:
+	case ok && e.newer(p.Opened, p.OpenedBy):
+		return // a report of an earlier opening of this id
+	default:
+		var err error
+		if e, err = r.adoptPoll(p); err != nil {
+			r.log.Warn("ignoring a poll opened on another node", zap.String("poll", id), zap.String("node", p.node), zap.Error(err))
+			return
+		}
+	}
+	if e.others == nil {
+		e.others = map[string]poll.Tally{}
+	}
+	e.others[p.node] = p.Tally
+	e.othersNew = true
+	if _, closed := e.poll.Closed(); p.Closed != 0 && !closed {
+		_ = e.poll.Close(time.UnixMilli(p.Closed))
+		e.poll.TakeChanged()
+		e.reportDue = e.ownVotes // our final tally, with every vote that came in until now
+	}
+}
+
+// adoptPoll opens here a poll another node opened, in place of any earlier opening of its
+// id.
+func (r *room) adoptPoll(p *nodePoll) (*pollEntry, error) {
+	pl, err := poll.Open(p.Spec, time.UnixMilli(p.Opened))
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := r.polls[p.Spec.ID]; !ok && !r.makeRoomForPoll() {
+		return nil, errBadPayload("this node holds the most open polls a room may have")
+	}
+	e := &pollEntry{poll: pl, opened: p.Opened, openedBy: p.OpenedBy}
+	r.addPoll(e)
+	if now := r.hub.now(); pl.Due(now) { // past its deadline already: closed as every node closes it
+		_ = pl.Close(p.Spec.Deadline)
+	}
+	return e, nil
+}
+
+// decodePoll reads a node's poll report off the bus.
+func decodePoll(node string, data []byte) (*nodePoll, bool) {
+	var p nodePoll
+	if json.Unmarshal(data, &p) != nil || p.Spec.ID == "" || len(p.Tally.Counts) != len(p.Spec.Options) || p.Tally.Voters > 100_000_000 {
+		return nil, false
+	}
+	for _, c := range p.Tally.Counts {
+		if c < 0 || c > p.Tally.Voters {
+			return nil, false
+		}
+	}
+	p.node = node
+	return &p, true
+}

@@ -1,0 +1,101 @@
+package datachannel
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/glintlive/glint/datachannel/bus"
+)
+
+// TestPollAcrossNodes runs one room on three nodes sharing a bus: a poll opened on one is
+// open on all, votes cast on each node add up everywhere, a node that starts serving the
+// room later is told the poll at once, a close on one closes it on all with one set of
+// winners, the votes of a node that died stay counted, and an id opened again starts
+// from nothing everywhere.
+func TestPollAcrossNodes(t *testing.T) {
+	b := bus.NewMemory()
+	pollAcrossNodes(t, b, b.Peer(), b.Peer())
+}
+
+func TestPollAcrossNodesOverNATS(t *testing.T) {
+	url := natsServer(t)
+	pollAcrossNodes(t, openNATS(t, url), openNATS(t, url), openNATS(t, url))
+}
+
+func pollAcrossNodes(t *testing.T, b1, b2, b3 bus.Bus) {
+	h1 := newTestHub(t, hubOpts{bus: b1})
+	h2 := newTestHub(t, hubOpts{bus: b2})
+	host := join(t, h1, claims("host", true, true))
+	alice := join(t, h1, claims("alice", true, false))
+	bob := join(t, h2, claims("bob", true, false))
+	carol := join(t, h2, claims("carol", true, false))
+
+	host.send(TypePollOpen, "open", pollOpen{PollID: "p1", Question: "Next?", Options: []string{"a", "b", "c"}, DurationMs: 60_000})
+	host.wantAck("open")
+	bob.nextWhere(TypePollState, isPoll("p1", true, []int{0, 0, 0}))
+
+	alice.send(TypePollVote, "v", pollVote{PollID: "p1", Option: 0})
+	alice.wantAck("v")
+	bob.send(TypePollVote, "v", pollVote{PollID: "p1", Option: 1})
+	bob.wantAck("v")
+	carol.send(TypePollVote, "v", pollVote{PollID: "p1", Option: 1})
+	carol.wantAck("v")
+	want := []int{1, 2, 0}
+	for _, c := range []*client{alice, bob} {
+		if p := c.nextWhere(TypePollState, isPoll("p1", true, want)); num(p["total"]) != 3 {
+			t.Fatalf("total %v, want 3", p["total"])
+		}
+	}
+	// A node that starts serving the room now learns the poll from the others' reports
+	// (asked for when its room starts, or repeated every pollHeartbeat).
+	h3 := newTestHub(t, hubOpts{bus: b3})
+	dave := join(t, h3, claims("dave", true, false))
+	dave.nextWhere(TypePollState, isPoll("p1", true, want))
+	dave.send(TypePollVote, "v", pollVote{PollID: "p1", Option: 2})
+	dave.wantAck("v")
+	want = []int{1, 2, 1}
+	host.nextWhere(TypePollState, isPoll("p1", true, want))
+
+	// Node 2 dies: its votes were reported and stay counted.
+	h2.Close()
+	host.send(TypePollClose, "close", pollRef{PollID: "p1"})
+	host.wantAck("close")
+	for _, c := range []*client{host, dave} {
+		p := c.nextWhere(TypePollState, isPoll("p1", false, want))
+		if w := ints(p["winners"]); !slices.Equal(w, []int{1}) {
+			t.Fatalf("winners %v, want [1]", w)
+		}
+	}
+	dave.send(TypePollVote, "late", pollVote{PollID: "p1", Option: 0})
+	dave.wantError("late", CodeClosed)
+
+	// Opened again under the same id: a new poll everywhere, the old votes gone.
+	dave.send(TypePollOpen, "again", pollOpen{PollID: "p1", Question: "Again?", Options: []string{"x", "y"}, DurationMs: 60_000})
+	dave.wantError("again", CodeForbidden) // only a host opens polls
+	host.send(TypePollOpen, "again", pollOpen{PollID: "p1", Question: "Again?", Options: []string{"x", "y"}, DurationMs: 60_000})
+	host.wantAck("again")
+	dave.nextWhere(TypePollState, isPoll("p1", true, []int{0, 0}))
+	dave.send(TypePollVote, "v2", pollVote{PollID: "p1", Option: 1})
+	dave.wantAck("v2")
+	host.nextWhere(TypePollState, isPoll("p1", true, []int{0, 1}))
+}
+
+// isPoll matches a poll.state of id, open or closed, with these counts.
+func isPoll(id string, open bool, counts []int) func(map[string]any) bool {
+	return func(p map[string]any) bool {
+		return p["pollId"] == id && p["open"] == open && slices.Equal(ints(p["counts"]), counts)
+	}
+}
+
+func ints(v any) []int {
+	var out []int
+	for _, x := range asSlice(v) {
+		out = append(out, int(num(x)))
+	}
+	return out
+}
+
+func asSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
+}

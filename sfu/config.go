@@ -93,6 +93,12 @@ type Config struct {
 	// they overflow the viewer's socket buffer or the path's queue (sfu/pacer.go). Viewers
 	// without an estimate (a host without simulcast) are not paced. Default on.
 	Pacing bool `yaml:"pacing"`
+	// DynacastWarmup is how long a host session that can pause layers (dynacast) is asked
+	// for every layer once its simulcast video is on the stage, whoever watches. A browser
+	// probes its uplink as it starts, up to what its layers are allocated: a host paused
+	// down to q from its first moment (it went live before its audience) probed for q
+	// alone and then climbed back slowly when viewers came for f. 0 turns it off.
+	DynacastWarmup time.Duration `yaml:"dynacast_warmup"`
 
 	// Net replaces the host's network, for tests on pion's virtual network (transport/vnet),
 	// where links with a set rate, delay and loss can be built in-process. UDPAddr must then
@@ -121,6 +127,7 @@ func DefaultConfig() Config {
 		AudioCachePackets: 128,
 		FanoutParallelMin: 32,
 		Pacing:            true,
+		DynacastWarmup:    5 * time.Second,
 	}
 }
 
@@ -173,6 +180,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sfu: audio_cache_packets must be 16..32768, got %d", c.AudioCachePackets)
 	case c.FanoutWorkers < 0 || c.FanoutWorkers > maxFanoutWorkers:
 		return fmt.Errorf("sfu: fanout_workers must be 0..%d (0: one per core), got %d", maxFanoutWorkers, c.FanoutWorkers)
+	case c.DynacastWarmup < 0 || c.DynacastWarmup > time.Minute:
+		return fmt.Errorf("sfu: dynacast_warmup must be 0 (off) to 1m, got %s", c.DynacastWarmup)
 	case c.FanoutParallelMin < 1:
 		return fmt.Errorf("sfu: fanout_parallel_min must be at least 1, got %d", c.FanoutParallelMin)
 	}

@@ -25,7 +25,8 @@ import (
 // what nobody chooses is never resumed. Counting every layer up to the cap keeps each layer
 // a viewer may move to flowing; what is paused is what no viewer would take: the layers
 // above every viewer's cap (players shown small or hidden), or all but the lowest when
-// nobody watches. A raised cap is wanted at once (DownTrack.setCap), and while the layers
+// nobody watches, except during a new host session's warm-up (Config.DynacastWarmup), when
+// it is asked for every layer. A raised cap is wanted at once (DownTrack.setCap), and while the layers
 // it allows come back, allocators see them at the rate they last had (choiceRates), so the
 // viewer climbs onto them as soon as they arrive.
 
@@ -55,6 +56,34 @@ type demandListener struct {
 	session *Peer
 	told    bool // told since its simulcast video came on the stage
 	f       func(wanted [numLayers]bool)
+
+	warmup    time.Duration // Config.DynacastWarmup
+	warmUntil time.Time     // set when first told: until then it is told every layer
+	warmEnd   *time.Timer   // tells it the demand when the warm-up ends
+	stopped   bool          // its stop was called: the timer tells it nothing more
+}
+
+// warming reports whether h is in its warm-up at now, starting the warm-up (and the timer
+// that ends it) on its first call.
+func (d *layerDemand) warming(h *demandListener, now time.Time) bool {
+	if h.warmup <= 0 {
+		return false
+	}
+	if h.warmUntil.IsZero() {
+		h.warmUntil = now.Add(h.warmup)
+		h.warmEnd = time.AfterFunc(h.warmup, func() { d.endWarmup(h) })
+	}
+	return now.Before(h.warmUntil)
+}
+
+// endWarmup tells h the demand as it is, now that its warm-up is over.
+func (d *layerDemand) endWarmup(h *demandListener) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !h.stopped && h.told && d.track.simulcastFrom(h.session) {
+		d.reported = d.wanted()
+		d.tellLocked(h)
+	}
 }
 
 // change moves one reader's demand from the layers in from to those in to (a bit per
@@ -99,13 +128,18 @@ func (d *layerDemand) report() {
 // tellLocked tells h what is wanted now: the rest counts as paused from here, and a paused
 // layer wanted again as asked back.
 func (d *layerDemand) tellLocked(h *demandListener) {
-	now := time.Now().UnixNano()
+	at := time.Now()
+	now := at.UnixNano()
 	was := d.paused
 	if d.last != h {
 		was = 0 // another session's pauses: this one's encoder started with every layer
 	}
+	tell := d.reported
+	if d.warming(h, at) {
+		tell = [numLayers]bool{true, true, true}
+	}
 	var paused uint8
-	for l, w := range d.reported {
+	for l, w := range tell {
 		switch {
 		case !w:
 			paused |= 1 << l
@@ -115,7 +149,7 @@ func (d *layerDemand) tellLocked(h *demandListener) {
 	}
 	d.paused = paused
 	d.last, h.told = h, true
-	h.f(d.reported)
+	h.f(tell)
 }
 
 func (d *layerDemand) wanted() (w [numLayers]bool) {
@@ -154,7 +188,7 @@ func (t *Track) LayerDemand() (n [numLayers]int) {
 func (r *Room) OnLayerDemand(p *Peer, f func(wanted [numLayers]bool)) (stop func()) {
 	t := r.video
 	d := &t.demand
-	h := &demandListener{session: p, f: f}
+	h := &demandListener{session: p, f: f, warmup: r.sfu.cfg.DynacastWarmup}
 	d.mu.Lock()
 	d.hosts = append(d.hosts, h)
 	if t.simulcastFrom(p) {
@@ -166,6 +200,10 @@ func (r *Room) OnLayerDemand(p *Peer, f func(wanted [numLayers]bool)) (stop func
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.hosts = slices.DeleteFunc(d.hosts, func(x *demandListener) bool { return x == h })
+		h.stopped = true
+		if h.warmEnd != nil {
+			h.warmEnd.Stop()
+		}
 		if d.last == h {
 			d.last, d.paused = nil, 0 // nobody is told any more: nothing is paused
 		}

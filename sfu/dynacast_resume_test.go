@@ -113,7 +113,7 @@ func waitLayer(t *testing.T, sub *sfu.Subscriber, want int, within time.Duration
 // once that every layer is wanted, although nothing of h or f flows for the viewer's
 // allocator to see; the host resumes them and the viewer climbs onto f.
 func TestDynacastRaisedCapResumesAtOnce(t *testing.T) {
-	s := newTestSFU(t)
+	s := newTestSFU(t, noWarmup)
 	ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)
 	defer cancel()
 	log := sfutest.Logger()
@@ -165,7 +165,7 @@ func TestDynacastRaisedCapResumesAtOnce(t *testing.T) {
 // a host that paused them would keep it on q for good. When its bandwidth recovers it
 // climbs to f.
 func TestDynacastKeepsWhatAViewerWouldTake(t *testing.T) {
-	s := newTestSFU(t)
+	s := newTestSFU(t, noWarmup)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	log := sfutest.Logger()
@@ -234,7 +234,7 @@ func (allReader) ReadRTP(*sfu.Receiver, []byte, *rtp.Packet, bool) {}
 // it reads, so a host never pauses what it muxes; one that names its layers (a thumbnail:
 // the lowest) wants only those.
 func TestReadersDemandTheirLayers(t *testing.T) {
-	s := newTestSFU(t)
+	s := newTestSFU(t, noWarmup)
 	room, err := s.Join("readers", sfu.RolePublisher)
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func TestReadersDemandTheirLayers(t *testing.T) {
 // TestLayerDemandNotToldWithoutSimulcast: the demand is about simulcast layers; a host
 // sending one layer is never told it, viewers or not.
 func TestLayerDemandNotToldWithoutSimulcast(t *testing.T) {
-	s := newTestSFU(t)
+	s := newTestSFU(t, noWarmup)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	log := sfutest.Logger()

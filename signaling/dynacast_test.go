@@ -56,7 +56,8 @@ func obeyLayers(pub *sfutest.SimulcastPublisher, stop <-chan struct{}) <-chan la
 
 // TestHostToldWantedLayers: a WHIP host sending simulcast with the interaction channel open
 // is told (media.layers, a direct message) which of its layers its viewers want, each
-// viewer every layer up to its cap: none before anyone watches; all three for an uncapped
+// viewer every layer up to its cap: every layer during the new session's warm-up, then none
+// before anyone watches; all three for an uncapped
 // viewer; q once that viewer caps itself at q; q and h when a second viewer capped at h
 // joins, q again when it leaves; all three again, at once, when the first lifts its cap;
 // none when it leaves. The host, which stops the layers nobody wants as the SDK does,
@@ -97,7 +98,10 @@ func TestHostToldWantedLayers(t *testing.T) {
 			}
 		}
 	}
-	until([]string{}, 10*time.Second)
+	until([]string{}, 15*time.Second)
+	if !slices.Equal(history[0], []string{"q", "h", "f"}) {
+		t.Errorf("first told %v, want every layer (the warm-up, sfu.Config.DynacastWarmup)", history[0])
+	}
 
 	viewerTok := e.token("show", auth.TokenOptions{Identity: "vera", Subscribe: true})
 	vera, err := sfutest.NewViewer(ctx, e.signal("/whep/show", viewerTok, nil), sfutest.WithDataChannel(datachannel.Label))

@@ -12,6 +12,7 @@ var configDocs = map[string]string{
 	"bus":                                  "Bus is where interaction events travel and are kept: NATS JetStream, embedded unless\nurl names a cluster.",
 	"bus.chat_history":                     "ChatHistory is how many chat messages are kept per room.",
 	"bus.cluster":                          "Cluster joins the embedded server with the other Glint nodes' (docs/CLUSTER.md).",
+	"bus.cluster.advertise":                "Advertise is the host:port the other nodes reach this node's routes on, when that is\nnot Listen (a node behind NAT, or a proxy or load balancer in front of its routes):\nnodes tell each other the nodes they know, so that routes listed on one node only\nstill make a full mesh. Empty: Listen.",
 	"bus.cluster.join_timeout":             "JoinTimeout is how long a node waits at start for the cluster's JetStream to take\nits streams: the first start of a cluster needs every node of the streams' replicas,\nlater starts a majority of them. Past it, start fails and says so.",
 	"bus.cluster.listen":                   "Listen is the address the embedded server takes the other nodes' routes on\n(host:port, e.g. 0.0.0.0:6222). Empty: no cluster, this node alone.",
 	"bus.cluster.name":                     "Name is the cluster's name, the same on every node.",

@@ -28,6 +28,11 @@ type ClusterConfig struct {
 	// node's. The same list on every node (this node's own address in it is fine) lets any
 	// of them start first.
 	Routes []string `yaml:"routes"`
+	// Advertise is the host:port the other nodes reach this node's routes on, when that is
+	// not Listen (a node behind NAT, or a proxy or load balancer in front of its routes):
+	// nodes tell each other the nodes they know, so that routes listed on one node only
+	// still make a full mesh. Empty: Listen.
+	Advertise string `yaml:"advertise"`
 	// Name is the cluster's name, the same on every node.
 	Name string `yaml:"name"`
 	// NodeName is this node's name in the cluster: unique among its nodes and the same
@@ -109,6 +114,11 @@ func (c ClusterConfig) validate() error {
 	}
 	for _, r := range c.Routes {
 		if err := checkHostPort("cluster.routes", r); err != nil {
+			return err
+		}
+	}
+	if c.Advertise != "" {
+		if err := checkHostPort("cluster.advertise", c.Advertise); err != nil {
 			return err
 		}
 	}
@@ -212,7 +222,7 @@ func (c ClusterConfig) serverOptions(o *server.Options, name string) {
 	o.Host, o.Port = "127.0.0.1", server.RANDOM_PORT
 	o.Authorization = c.Secret
 	o.Cluster = server.ClusterOpts{
-		Name: c.Name, Host: host, Port: p,
+		Name: c.Name, Host: host, Port: p, Advertise: c.Advertise,
 		Username: routeUser, Password: c.Secret, // explicit routes are retried for ever
 	}
 	routes, self := c.Routes, false

@@ -60,8 +60,12 @@ func TestConfigValidate(t *testing.T) {
 			c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:6222")
 			c.Cluster.Secret = "short"
 		},
-		"bad listen":      func(c *Config) { c.Cluster = testCluster("6222") },
-		"bad route":       func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:99999") },
+		"bad listen": func(c *Config) { c.Cluster = testCluster("6222") },
+		"bad route":  func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:99999") },
+		"bad advertise": func(c *Config) {
+			c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:6222")
+			c.Cluster.Advertise = "nat.example.com"
+		},
 		"R3 on two nodes": func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222", "10.0.0.2:6222"); c.Replicas = 3 },
 		"url and cluster": func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222"); c.URL = "nats://a:4222" },
 		"no join timeout": func(c *Config) { c.Cluster = testCluster("127.0.0.1:6222"); c.Cluster.JoinTimeout = 0 },

@@ -112,7 +112,7 @@ func (r *Relays) Want(room string) bool {
 	if p != nil || closed {
 		return p != nil
 	}
-	if r.hostedHere(room) {
+	if r.Hosting(room) {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -138,9 +138,9 @@ func (r *Relays) Want(room string) bool {
 	return true
 }
 
-// hostedHere reports whether a host other than a relay has joined room on this node
+// Hosting reports whether a host other than a relay has joined room on this node
 // (publishing or about to: a relay must not take the stage from it).
-func (r *Relays) hostedHere(room string) bool {
+func (r *Relays) Hosting(room string) bool {
 	sr := r.opts.SFU.Room(room)
 	if sr == nil {
 		return false
@@ -295,7 +295,7 @@ func (r *Relays) replaced(room string, e Entry) {
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
-			if !r.hostedHere(room) {
+			if !r.Hosting(room) {
 				break
 			}
 		}

@@ -61,6 +61,8 @@ type Server struct {
 	relay func(room string) bool
 	// health adds lines to /healthz (nil: none).
 	health func() string
+	// nodes lists the cluster's nodes for GET /nodes (nodes.go; nil: a node alone).
+	nodes func(ctx context.Context) ([]string, error)
 
 	mu        sync.Mutex
 	resources map[string]*resource
@@ -95,6 +97,7 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 		srv.mux.HandleFunc("OPTIONS /"+kind+"/{room}/{id}", srv.options)
 	}
 	srv.mux.HandleFunc("GET /healthz", srv.healthz)
+	srv.mux.HandleFunc("GET /nodes", srv.limited(srv.listNodes))
 	srv.mux.HandleFunc("GET /rooms", srv.limited(srv.listRooms))
 	srv.mux.HandleFunc("GET /rooms/{room}", srv.limited(srv.getRoom))
 	srv.mux.HandleFunc("DELETE /rooms/{room}", srv.limited(srv.endRoom))

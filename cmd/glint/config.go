@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,6 +39,10 @@ type Config struct {
 	// pull rooms hosted here from its /whep). Empty: http:// and http_addr, or with
 	// http_addr on every interface, this machine's first non-loopback IPv4 address.
 	NodeURL string `yaml:"node_url"`
+	// PublicURL is this node's HTTP base URL as browsers reach it (https://live2.example.com),
+	// when that is not node_url: a cluster lists its nodes' public URLs at GET /nodes, and
+	// the SDK's players and publishers fail over to them. Empty: node_url.
+	PublicURL string `yaml:"public_url"`
 	// APIKey and APISecret sign and check access tokens (LiveKit's scheme); with neither
 	// set, serve makes a random pair for the run and prints it.
 	APIKey    string `yaml:"api_key"`
@@ -274,6 +279,11 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
 	}
+	for name, u := range map[string]string{"node_url": c.NodeURL, "public_url": c.PublicURL} {
+		if err := checkBaseURL(name, u); err != nil {
+			return err
+		}
+	}
 	if err := c.Auth.Validate(); err != nil {
 		return err
 	}
@@ -316,4 +326,16 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// checkBaseURL refuses a set base URL that is not http(s)://host[:port][/path].
+func checkBaseURL(name, u string) error {
+	if u == "" {
+		return nil
+	}
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" || p.Fragment != "" {
+		return fmt.Errorf("%s %q: want an http:// or https:// base URL, e.g. https://live1.example.com", name, u)
+	}
+	return nil
 }

@@ -94,6 +94,12 @@ func TestConfigRejects(t *testing.T) {
 	_ = os.WriteFile(longWait, []byte("signaling:\n  anonymous_wait: 2m\n"), 0o600)
 	perAddress := filepath.Join(dir, "peraddress.yaml")
 	_ = os.WriteFile(perAddress, []byte("signaling:\n  max_anonymous_waiting: 5\n  max_anonymous_waiting_per_address: 6\n"), 0o600)
+	publicURL := filepath.Join(dir, "public.yaml")
+	_ = os.WriteFile(publicURL, []byte("public_url: live2.example.com\n"), 0o600)
+	nodeURL := filepath.Join(dir, "node.yaml")
+	_ = os.WriteFile(nodeURL, []byte("node_url: ftp://10.0.0.2\n"), 0o600)
+	warmup := filepath.Join(dir, "warmup.yaml")
+	_ = os.WriteFile(warmup, []byte("sfu:\n  dynacast_warmup: 2h\n"), 0o600)
 	cases := []struct {
 		name string
 		args []string
@@ -108,6 +114,9 @@ func TestConfigRejects(t *testing.T) {
 		{"per-client handshakes above the total", []string{"--config", perClient}, nil, "max_handshakes_per_client"},
 		{"anonymous wait past a client's patience", []string{"--config", longWait}, nil, "anonymous_wait"},
 		{"per-address waits above the total", []string{"--config", perAddress}, nil, "max_anonymous_waiting_per_address"},
+		{"public url without a scheme", []string{"--config", publicURL}, nil, "public_url"},
+		{"node url not http", []string{"--config", nodeURL}, nil, "node_url"},
+		{"dynacast warm-up past a minute", []string{"--config", warmup}, nil, "dynacast_warmup"},
 		{"missing file", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, "nope.yaml"},
 		{"bad udp port", []string{"--udp-port", "70000"}, nil, "port"},
 		{"bad env port", nil, map[string]string{"GLINT_UDP_PORT": "x"}, "port"},

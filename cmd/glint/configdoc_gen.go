@@ -63,6 +63,7 @@ var configDocs = map[string]string{
 	"log_level":                            "LogLevel is debug, info, warn or error.",
 	"node_url":                             "NodeURL is this node's HTTP base URL as the other nodes of a cluster reach it (they\npull rooms hosted here from its /whep). Empty: http:// and http_addr, or with\nhttp_addr on every interface, this machine's first non-loopback IPv4 address.",
 	"pprof_addr":                           "PprofAddr serves Go's profiler on its own listener; empty (the default) is off.\nKeep it on loopback: profiles reveal internals.",
+	"public_url":                           "PublicURL is this node's HTTP base URL as browsers reach it (https://live2.example.com),\nwhen that is not node_url: a cluster lists its nodes' public URLs at GET /nodes, and\nthe SDK's players and publishers fail over to them. Empty: node_url.",
 	"rtmp":                                 "RTMP is ingest from OBS and ffmpeg through the ffmpeg ladder.",
 	"rtmp.addr":                            "Addr is where plain RTMP listens, \"host:port\"; \"\" serves RTMPS only.",
 	"rtmp.app":                             "App is the RTMP application publishers name: OBS's server is rtmp://host/<App>.",

@@ -27,13 +27,18 @@ func (a *app) startRelays(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	nodes, err := a.bus.NodeDirectory(ctx)
+	if err != nil {
+		return err
+	}
 	url, err := a.nodeURL()
 	if err != nil {
 		return err
 	}
 	node := a.bus.Node()
 	a.relays, err = relay.New(relay.Options{
-		SFU: a.sfu, Directory: dir, Node: node, URL: url, Log: a.log.Named("relay"), Watching: a.hls.Watching,
+		SFU: a.sfu, Directory: dir, Nodes: nodes, Node: node, URL: url, PublicURL: a.cfg.PublicURL,
+		Log: a.log.Named("relay"), Watching: a.hls.Watching,
 		Token: func(room string) (string, error) {
 			return auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: room, Identity: signaling.RelayIdentityPrefix + node, Subscribe: true, TTL: time.Hour})
 		},
@@ -44,6 +49,7 @@ func (a *app) startRelays(ctx context.Context) error {
 	a.relays.Start()
 	a.signaling.SetRelay(a.relays.Want)
 	a.signaling.SetHealth(a.clusterHealth)
+	a.signaling.SetNodes(a.nodeURLs)
 	a.hls.SetRelay(a.relays.Want)
 	a.log.Info("cluster node: rooms hosted here are announced, rooms hosted elsewhere relayed", zap.String("node_url", url))
 	return nil
@@ -72,6 +78,19 @@ func (a *app) nodeURL() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("node_url: the HTTP listener is on every interface and this machine has no non-loopback IPv4 address: set node_url to the URL the other nodes reach this one at")
+}
+
+// nodeURLs is the cluster's live nodes as clients reach them, this node first (GET /nodes).
+func (a *app) nodeURLs(ctx context.Context) ([]string, error) {
+	nodes, err := a.relays.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	urls := make([]string, len(nodes))
+	for i, n := range nodes {
+		urls[i] = n.URL
+	}
+	return urls, nil
 }
 
 // clusterHealth is /healthz's cluster line: "cluster glint node vm-1-3fa2c1: 3 of 3 nodes

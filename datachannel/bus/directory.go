@@ -10,16 +10,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// directoryBucket is the KV bucket of the room directory: which node is each live room's
-// origin (ingest/relay reads it to pull a room from its origin).
-const directoryBucket = "GLINT_ROOMS"
+// The KV buckets of the cluster's directories: which node is each live room's origin
+// (ingest/relay reads it to pull a room from its origin), and which nodes are up and where
+// clients reach them (the SDK's failover list, GET /v1/nodes).
+const (
+	directoryBucket = "GLINT_ROOMS"
+	nodesBucket     = "GLINT_NODES"
+)
 
 // DirectoryTTL is how long a directory entry lives without being put again: the origin
 // refreshes its entries well within it, so a node that dies drops out within it.
 const DirectoryTTL = 15 * time.Second
 
-// Directory is the room directory, a JetStream KV bucket whose entries expire unless
-// their node refreshes them (heartbeats).
+// Directory is a directory of the cluster (rooms, or nodes), a JetStream KV bucket whose
+// entries expire unless their node refreshes them (heartbeats).
 type Directory struct {
 	kv      jetstream.KeyValue
 	timeout time.Duration
@@ -27,6 +31,16 @@ type Directory struct {
 
 // Directory opens (creating it when missing) the room directory on this bus.
 func (b *NATS) Directory(ctx context.Context) (*Directory, error) {
+	return b.directory(ctx, directoryBucket, "Glint room directory: each live room's origin node")
+}
+
+// NodeDirectory opens (creating it when missing) the directory of the cluster's nodes,
+// keyed by node name.
+func (b *NATS) NodeDirectory(ctx context.Context) (*Directory, error) {
+	return b.directory(ctx, nodesBucket, "Glint nodes: each live node and the URL clients reach it at")
+}
+
+func (b *NATS) directory(ctx context.Context, bucket, description string) (*Directory, error) {
 	var deadline time.Time
 	if b.srv != nil && b.cfg.Cluster.Enabled() {
 		deadline = time.Now().Add(b.cfg.Cluster.JoinTimeout)
@@ -34,15 +48,15 @@ func (b *NATS) Directory(ctx context.Context) (*Directory, error) {
 	for {
 		rctx, cancel := context.WithTimeout(ctx, b.cfg.RequestTimeout)
 		kv, err := b.js.CreateOrUpdateKeyValue(rctx, jetstream.KeyValueConfig{
-			Bucket: directoryBucket, TTL: DirectoryTTL, History: 1, Storage: jetstream.MemoryStorage,
-			Replicas: b.cfg.replicas(), Description: "Glint room directory: each live room's origin node",
+			Bucket: bucket, TTL: DirectoryTTL, History: 1, Storage: jetstream.MemoryStorage,
+			Replicas: b.cfg.replicas(), Description: description,
 		})
 		cancel()
 		if err == nil {
 			return &Directory{kv: kv, timeout: b.cfg.RequestTimeout}, nil
 		}
 		if ctx.Err() != nil || deadline.IsZero() || !time.Now().Before(deadline) {
-			return nil, fmt.Errorf("bus: room directory: %w", err)
+			return nil, fmt.Errorf("bus: %s: %w", bucket, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -51,11 +65,44 @@ func (b *NATS) Directory(ctx context.Context) (*Directory, error) {
 	}
 }
 
-// maxDirectoryRoom bounds a room name in the directory: a key is part of a NATS subject,
+// maxDirectoryRoom bounds a name (a room's, a node's) in a directory: a key is part of a NATS subject,
 // and a subject past the server's control-line limit closes the connection.
 const maxDirectoryRoom = 256
 
-var errDirectoryRoom = errors.New("bus: room name too long for the room directory")
+var errDirectoryRoom = errors.New("bus: name too long for a directory")
+
+// maxDirectoryList bounds what List reads: far more nodes than a cluster has.
+const maxDirectoryList = 1000
+
+// List returns every live entry, by name.
+func (d *Directory) List(ctx context.Context) (map[string][]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	keys, err := d.kv.ListKeys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return map[string][]byte{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = keys.Stop() }()
+	out := map[string][]byte{}
+	for k := range keys.Keys() {
+		name, err := base64.RawURLEncoding.DecodeString(k[min(1, len(k)):])
+		if err != nil || len(out) == maxDirectoryList {
+			continue
+		}
+		e, err := d.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue // expired or deleted since it was listed
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[string(name)] = e.Value()
+	}
+	return out, ctx.Err()
+}
 
 // Put sets room's entry (and restarts its time to live).
 func (d *Directory) Put(ctx context.Context, room string, value []byte) error {

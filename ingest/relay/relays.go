@@ -33,12 +33,22 @@ type Entry struct {
 	Since int64 `json:"since"`
 }
 
+// NodeLister is the node directory (bus.Directory): a Directory that lists its entries.
+type NodeLister interface {
+	Directory
+	List(ctx context.Context) (map[string][]byte, error)
+}
+
 // Options configure the relays of a node.
 type Options struct {
 	SFU       *sfu.SFU
 	Directory Directory
+	// Nodes is the node directory (nodes.go); nil: this node does not announce itself and
+	// Nodes lists it alone.
+	Nodes     NodeLister
 	Node      string // this node's bus node id
 	URL       string // this node's HTTP base URL, as the other nodes reach it
+	PublicURL string // this node's HTTP base URL, as clients reach it; empty: URL
 	// Token returns a token that lets this node watch room at its origin (every node of
 	// a cluster shares the API key and secret).
 	Token func(room string) (string, error)
@@ -66,6 +76,12 @@ type Relays struct {
 	pulls    map[string]*pull
 	sessions map[uint64]bool // host sessions of relays (Peer.Session), to tell their events apart
 	closed   bool
+
+	started int64 // when New ran (Unix ms): this node's Since in the node directory
+
+	nodesMu sync.Mutex
+	nodes   []NodeEntry // the last listing (Nodes), from nodesAt
+	nodesAt time.Time
 }
 
 // maxRelaySessions bounds the remembered relay sessions (a relay's events arrive after
@@ -86,6 +102,9 @@ func New(opts Options) (*Relays, error) {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
+	if opts.PublicURL == "" {
+		opts.PublicURL = opts.URL
+	}
 	api, err := newAPI(false)
 	if err != nil {
 		return nil, err
@@ -96,7 +115,7 @@ func New(opts Options) (*Relays, error) {
 	}
 	return &Relays{opts: opts, api: api, loopAPI: loopAPI, client: &http.Client{Timeout: 10 * time.Second},
 		stop: make(chan struct{}), pulls: map[string]*pull{}, sessions: map[uint64]bool{},
-		announce: map[string]int64{}, poke: make(chan struct{}, 1)}, nil
+		announce: map[string]int64{}, poke: make(chan struct{}, 1), started: time.Now().UnixMilli()}, nil
 }
 
 // Want is a viewer asking this node for room: when no host has joined it here and the
@@ -205,16 +224,18 @@ func (r *Relays) done(p *pull) {
 	}
 }
 
-// Start announces this node's rooms (Run) until Close.
+// Start announces this node and its rooms (Run) until Close.
 func (r *Relays) Start() { r.wg.Go(r.run) }
 
-// run puts every room hosted on this node (and not relayed) in the directory every
-// Announce, and takes out those that ended, until Close.
+// run puts this node in the node directory, and every room hosted on this node (and not
+// relayed) in the room directory, every Announce, and takes out those that ended, until
+// Close.
 func (r *Relays) run() {
 	t := time.NewTicker(r.opts.Announce)
 	defer t.Stop()
 	for {
 		r.announceRooms()
+		r.announceNodeNow()
 		select {
 		case <-r.stop:
 			r.withdrawAll()
@@ -320,6 +341,13 @@ func (r *Relays) withdrawAll() {
 	for room := range r.announce {
 		r.withdraw(ctx, room)
 	}
+	r.withdrawNode(ctx)
+}
+
+func (r *Relays) announceNodeNow() {
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Announce)
+	defer cancel()
+	r.announceNode(ctx)
 }
 
 // Close stops every relay and the announcements (taking this node's rooms out of the

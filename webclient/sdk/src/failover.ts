@@ -1,18 +1,38 @@
-// Failover across the nodes of a Glint cluster: a Player or Publisher given `servers`
-// goes on from the next node when the one it uses is lost or cannot serve. Any node of a
-// cluster serves any room (docs/CLUSTER.md): a viewer's new node relays the room, a
-// host's new node becomes the room's origin.
+// Failover across the nodes of a Glint cluster: a Player or Publisher goes on from the next
+// node when the one it uses is lost or cannot serve. It knows the nodes it was given
+// (`server`, `servers`) and those its node lists (GET /nodes, asked on every connect). Any
+// node of a cluster serves any room (docs/CLUSTER.md): a viewer's new node relays the
+// room, a host's new node becomes the room's origin.
 
 import type { GlintError } from './errors.js';
 
 const trim = (u: string) => u.replace(/\/+$/, '');
 
-/** Nodes is the ring of base URLs used in turn: `server`, then `servers`. */
+/** Nodes is the ring of base URLs used in turn: `server`, then `servers`, then those learned. */
 export class Nodes {
   private readonly list: string[];
 
   constructor(server: string, servers: string[] = []) {
     this.list = [...new Set([server, ...servers].map(trim))];
+  }
+
+  /**
+   * learn adds nodes not yet known at the end of the ring (at most MAX_NODES in all), in a
+   * random order: every viewer of a lost node learned the same list from it, and they
+   * should spread over the others rather than all go to the same one.
+   */
+  learn(urls: string[]): void {
+    const fresh = [...new Set(urls.map(trim))].filter((u) => !this.list.includes(u));
+    for (let i = fresh.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [fresh[i], fresh[j]] = [fresh[j], fresh[i]];
+    }
+    this.list.push(...fresh.slice(0, Math.max(0, MAX_NODES - this.list.length)));
+  }
+
+  /** discover learns the nodes `server` lists (GET /nodes), in the background. */
+  discover(server: string, signal?: AbortSignal): void {
+    void discoverNodes(server, signal).then((urls) => this.learn(urls));
   }
 
   /** many says whether there is another node to go to. */
@@ -29,6 +49,26 @@ export class Nodes {
   moveOn(ep: { server: string }): { from: string; to: string } {
     const from = ep.server;
     return { from, to: (ep.server = this.after(from)) };
+  }
+}
+
+/** MAX_NODES bounds the ring: a cluster has a handful of nodes, not thousands. */
+const MAX_NODES = 64;
+
+/**
+ * discoverNodes asks a node for its cluster's nodes (GET /nodes: base URLs, that node
+ * first): [] from a node alone, an older server or one that does not answer.
+ */
+export async function discoverNodes(server: string, signal?: AbortSignal): Promise<string[]> {
+  try {
+    const res = await fetch(`${trim(server)}/nodes`, { signal });
+    if (!res.ok) return [];
+    const body = (await res.json()) as { nodes?: { url?: unknown }[] };
+    return (body.nodes ?? [])
+      .map((n) => n.url)
+      .filter((u): u is string => typeof u === 'string' && /^https?:\/\/[^/]/.test(u));
+  } catch {
+    return [];
   }
 }
 

@@ -46,6 +46,11 @@ export interface PlayerOptions extends Endpoint {
    * cluster plays any of its rooms (docs/CLUSTER.md).
    */
   servers?: string[];
+  /**
+   * Learn the cluster's other nodes from the node playing (GET /nodes) each time it
+   * connects, and fail over to them too (default true).
+   */
+  discover?: boolean;
   /** Reconnect delays (default 250 ms doubling to 2 s, half of each random). */
   reconnect?: BackoffOptions;
   /** ICE servers; by default what the server's WHEP endpoint lists in its Link headers. */
@@ -126,7 +131,7 @@ export class Player extends Emitter<PlayerEvents> {
 
   constructor(opts: PlayerOptions) {
     super();
-    this.opts = { fallback: 'auto', statsIntervalMs: 1000, webrtcRetryMs: 30_000, deadAfterMs: 2500, ...opts };
+    this.opts = { fallback: 'auto', statsIntervalMs: 1000, webrtcRetryMs: 30_000, deadAfterMs: 2500, discover: true, ...opts };
     this.iceServers = opts.iceServers;
     this.nodes = new Nodes(opts.server, opts.servers);
     this.interaction = new Interaction({ mediaTime: () => this.frameTime });
@@ -374,6 +379,7 @@ export class Player extends Emitter<PlayerEvents> {
       this.roomMissing = false;
       this.roomMissingRetries = 0;
       await connected(pc, 'WebRTC', this.abort.signal);
+      if (this.opts.discover) this.nodes.discover(this.opts.server, this.abort.signal);
     } catch (err) {
       close();
       throw err;

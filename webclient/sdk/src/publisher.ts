@@ -34,6 +34,11 @@ export interface PublisherOptions extends Endpoint {
    * becomes the room's origin (docs/CLUSTER.md).
    */
   servers?: string[];
+  /**
+   * Learn the cluster's other nodes from the node publishing to (GET /nodes) each time it
+   * connects, and fail over to them too (default true).
+   */
+  discover?: boolean;
   reconnect?: BackoffOptions;
   iceServers?: RTCIceServer[];
   /** Pause simulcast layers no viewer wants when the server says so (default true). */
@@ -92,7 +97,7 @@ export class Publisher extends Emitter<PublisherEvents> {
 
   constructor(opts: PublisherOptions) {
     super();
-    this.opts = { dynacast: true, deadAfterMs: 2500, ...opts };
+    this.opts = { dynacast: true, deadAfterMs: 2500, discover: true, ...opts };
     this.iceServers = opts.iceServers;
     this.nodes = new Nodes(opts.server, opts.servers);
     this.interaction.on('envelope', (env) => {
@@ -219,6 +224,7 @@ export class Publisher extends Emitter<PublisherEvents> {
     try {
       this.session = await negotiate('whip', this.opts, pc, { signal: this.abort.signal });
       await connected(pc, 'WHIP', this.abort.signal);
+      if (this.opts.discover) this.nodes.discover(this.opts.server, this.abort.signal);
     } catch (err) {
       close();
       this.session?.close();

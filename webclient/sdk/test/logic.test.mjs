@@ -1,7 +1,8 @@
 // Unit tests of the SDK's logic, run on the built bundle (what ships): node --test.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { test } from 'node:test';
-import { FrameScheduler, GlintError, Nodes, backoffDelay, captureTime, failsOver, parseLinks } from '../dist/glint.js';
+import { FrameScheduler, GlintError, Nodes, backoffDelay, captureTime, discoverNodes, failsOver, parseLinks } from '../dist/glint.js';
 
 test('backoffDelay grows, caps, jitters and honours Retry-After', () => {
   const o = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
@@ -103,6 +104,43 @@ test('Nodes goes round the cluster in turn, server first', () => {
   const ep = { server: 'http://c' };
   assert.deepEqual(n.moveOn(ep), { from: 'http://c', to: 'http://a' });
   assert.equal(ep.server, 'http://a');
+});
+
+test('Nodes learns the nodes a server lists (GET /nodes), after those it was given', async () => {
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/nodes') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ nodes: [{ url: 'http://b/' }, { url: 'http://d' }, { url: 'javascript:alert(1)' }, { url: 7 }, {}] }));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const base = `http://127.0.0.1:${server.address().port}`;
+    assert.deepEqual(await discoverNodes(`${base}/`), ['http://b/', 'http://d'], 'only http(s) URLs');
+    assert.deepEqual(await discoverNodes(`${base}/elsewhere`), [], 'a 404 (a node alone, an older server) is none');
+    assert.deepEqual(await discoverNodes('http://127.0.0.1:1'), [], 'no answer is none');
+    const n = new Nodes('http://a', ['http://b']);
+    n.learn(await discoverNodes(base));
+    assert.equal(n.after('http://b'), 'http://d', 'learned after the given ones, once each');
+    assert.equal(n.after('http://d'), 'http://a');
+    // Learned nodes come in a random order (a lost node's viewers spread out), all of them.
+    const orders = new Set();
+    for (let i = 0; i < 50; i++) {
+      const m = new Nodes('http://a');
+      m.learn(['http://b', 'http://c', 'http://d', 'http://c/']);
+      const ring = [m.after('http://a'), m.after(m.after('http://a')), m.after(m.after(m.after('http://a')))];
+      assert.deepEqual([...ring].sort(), ['http://b', 'http://c', 'http://d']);
+      orders.add(ring.join());
+    }
+    assert.ok(orders.size > 1, 'fifty rings learned in one order');
+    const lone = new Nodes('http://a');
+    lone.learn(['http://a/']);
+    assert.ok(!lone.many, 'itself listed is no other node');
+  } finally {
+    server.close();
+  }
 });
 
 test('failsOver moves on from a lost or failing node, never on the room\'s answers', () => {

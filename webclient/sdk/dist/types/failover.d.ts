@@ -1,8 +1,16 @@
 import type { GlintError } from './errors.js';
-/** Nodes is the ring of base URLs used in turn: `server`, then `servers`. */
+/** Nodes is the ring of base URLs used in turn: `server`, then `servers`, then those learned. */
 export declare class Nodes {
     private readonly list;
     constructor(server: string, servers?: string[]);
+    /**
+     * learn adds nodes not yet known at the end of the ring (at most MAX_NODES in all), in a
+     * random order: every viewer of a lost node learned the same list from it, and they
+     * should spread over the others rather than all go to the same one.
+     */
+    learn(urls: string[]): void;
+    /** discover learns the nodes `server` lists (GET /nodes), in the background. */
+    discover(server: string, signal?: AbortSignal): void;
     /** many says whether there is another node to go to. */
     get many(): boolean;
     /** after is the node after `from`, round again (the first when `from` is none of them). */
@@ -15,6 +23,11 @@ export declare class Nodes {
         to: string;
     };
 }
+/**
+ * discoverNodes asks a node for its cluster's nodes (GET /nodes: base URLs, that node
+ * first): [] from a node alone, an older server or one that does not answer.
+ */
+export declare function discoverNodes(server: string, signal?: AbortSignal): Promise<string[]>;
 /**
  * failsOver says whether an error means the node is lost or cannot serve now, so another
  * node should be tried: no answer, a connection lost or never made, or a server error. A

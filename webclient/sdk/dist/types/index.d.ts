@@ -6,7 +6,7 @@ export { Emitter } from './emitter.js';
 export { GlintError, type ErrorCode } from './errors.js';
 export { type FrameEvent, type FrameStats, FrameScheduler, captureTime } from './frameclock.js';
 export { type BackoffOptions, backoffDelay } from './backoff.js';
-export { Nodes, failsOver } from './failover.js';
+export { Nodes, discoverNodes, failsOver } from './failover.js';
 export { type Endpoint, parseLinks } from './whip.js';
 export type { HlsLoader, HlsConstructor } from './hls.js';
 export type { PlayerStats } from './stats.js';

@@ -30,6 +30,11 @@ export interface PlayerOptions extends Endpoint {
      * cluster plays any of its rooms (docs/CLUSTER.md).
      */
     servers?: string[];
+    /**
+     * Learn the cluster's other nodes from the node playing (GET /nodes) each time it
+     * connects, and fail over to them too (default true).
+     */
+    discover?: boolean;
     /** Reconnect delays (default 250 ms doubling to 2 s, half of each random). */
     reconnect?: BackoffOptions;
     /** ICE servers; by default what the server's WHEP endpoint lists in its Link headers. */

@@ -26,6 +26,11 @@ export interface PublisherOptions extends Endpoint {
      * becomes the room's origin (docs/CLUSTER.md).
      */
     servers?: string[];
+    /**
+     * Learn the cluster's other nodes from the node publishing to (GET /nodes) each time it
+     * connects, and fail over to them too (default true).
+     */
+    discover?: boolean;
     reconnect?: BackoffOptions;
     iceServers?: RTCIceServer[];
     /** Pause simulcast layers no viewer wants when the server says so (default true). */

@@ -1,0 +1,77 @@
+package relay
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// The node directory: every node of the cluster puts its entry (where clients reach it)
+// every Announce, and it expires DirectoryTTL after the node stops (dies, or is cut off
+// from the cluster), so Nodes is the cluster's live nodes as this node sees them. Clients
+// ask for it (GET /nodes) to know where to go when their node is lost.
+
+// NodeEntry is a node's entry in the node directory.
+type NodeEntry struct {
+	Node  string `json:"node"`  // the node's bus node id
+	URL   string `json:"url"`   // its HTTP base URL, as clients reach it
+	Since int64  `json:"since"` // when it started announcing (Unix ms)
+}
+
+// nodesFresh is how long a listing of the node directory is reused: a player asks on
+// every connect, and a crowd connecting at once must not become a read per viewer.
+const nodesFresh = time.Second
+
+// announceNode puts this node's entry in the node directory.
+func (r *Relays) announceNode(ctx context.Context) {
+	if r.opts.Nodes == nil {
+		return
+	}
+	value, _ := json.Marshal(NodeEntry{Node: r.opts.Node, URL: r.opts.PublicURL, Since: r.started})
+	if err := r.opts.Nodes.Put(ctx, r.opts.Node, value); err != nil {
+		r.opts.Log.Warn("node not announced in the node directory", zap.Error(err))
+	}
+}
+
+// withdrawNode takes this node's entry out of the node directory.
+func (r *Relays) withdrawNode(ctx context.Context) {
+	if r.opts.Nodes == nil {
+		return
+	}
+	if _, revision, ok, err := r.opts.Nodes.Get(ctx, r.opts.Node); err == nil && ok {
+		_ = r.opts.Nodes.Delete(ctx, r.opts.Node, revision)
+	}
+}
+
+// Nodes lists the cluster's live nodes: this one first, then the others by name. Without
+// a node directory it is this node alone.
+func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
+	self := NodeEntry{Node: r.opts.Node, URL: r.opts.PublicURL, Since: r.started}
+	if r.opts.Nodes == nil {
+		return []NodeEntry{self}, nil
+	}
+	r.nodesMu.Lock()
+	defer r.nodesMu.Unlock()
+	if time.Since(r.nodesAt) < nodesFresh {
+		return r.nodes, nil
+	}
+	entries, err := r.opts.Nodes.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nodes := []NodeEntry{self}
+	for name, value := range entries {
+		var e NodeEntry
+		if name == r.opts.Node || json.Unmarshal(value, &e) != nil || e.URL == "" {
+			continue
+		}
+		nodes = append(nodes, e)
+	}
+	slices.SortFunc(nodes[1:], func(a, b NodeEntry) int { return cmp.Compare(a.Node, b.Node) })
+	r.nodes, r.nodesAt = nodes, time.Now()
+	return nodes, nil
+}

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,11 +44,47 @@ type ClusterConfig struct {
 	// client port): the same on every node, at least 16 characters. A cluster port open
 	// without it would hand every room's records to whoever connects.
 	Secret string `yaml:"secret"`
+	// TLS encrypts the routes and has the nodes prove who they are to each other (mutual
+	// TLS): every node presents its certificate and takes only peers whose certificates
+	// its CA signed. Off when empty; then the routes are plain TCP, authenticated by the
+	// secret only, and the cluster port must stay on a private network.
+	TLS RouteTLS `yaml:"tls"`
 	// JoinTimeout is how long a node waits at start for the cluster's JetStream to take
 	// its streams: the first start of a cluster needs every node of the streams' replicas,
 	// later starts a majority of them. Past it, start fails and says so.
 	JoinTimeout time.Duration `yaml:"join_timeout"`
 }
+
+// RouteTLS names the PEM files of a node's route TLS.
+type RouteTLS struct {
+	// CertFile is this node's certificate, for both ends of its routes: it must allow
+	// server and client authentication and name the host or IP the other nodes' routes
+	// use for this node.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the certificate's private key.
+	KeyFile string `yaml:"key_file"`
+	// CAFile holds the CA certificates the other nodes' certificates must chain to.
+	CAFile string `yaml:"ca_file"`
+}
+
+// Enabled reports whether the routes use TLS.
+func (t RouteTLS) Enabled() bool { return t != RouteTLS{} }
+
+// config loads the files into the embedded server's TLS configuration.
+func (t RouteTLS) config() (*tls.Config, error) {
+	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: t.CertFile, KeyFile: t.KeyFile, CaFile: t.CAFile, Verify: true})
+	if err != nil {
+		return nil, fmt.Errorf("bus: cluster.tls: %w", err)
+	}
+	// A node is both ends of its routes: it checks the peers that connect to it and those
+	// it connects to against the same CA, as nats-server's own cluster tls block does.
+	tc.ClientAuth, tc.RootCAs = tls.RequireAndVerifyClientCert, tc.ClientCAs
+	return tc, nil
+}
+
+// routeTLSTimeout bounds a route's TLS handshake (seconds; nats-server's default is 2,
+// tight for a node on a busy machine).
+const routeTLSTimeout = 5
 
 // routeUser is the user name routes authenticate with (the password is the secret).
 const routeUser = "glint"
@@ -129,6 +166,8 @@ func (c ClusterConfig) validate() error {
 		return fmt.Errorf("bus: cluster.secret must be at least 16 characters (the same on every node)")
 	case c.Name == "":
 		return fmt.Errorf("bus: cluster.name must be set (the same on every node)")
+	case c.TLS.Enabled() && (c.TLS.CertFile == "" || c.TLS.KeyFile == "" || c.TLS.CAFile == ""):
+		return fmt.Errorf("bus: cluster.tls needs cert_file, key_file and ca_file (each node proves itself to the others)")
 	case c.JoinTimeout < time.Second || c.JoinTimeout > 10*time.Minute:
 		return fmt.Errorf("bus: cluster.join_timeout must be 1s..10m, got %v", c.JoinTimeout)
 	}
@@ -209,12 +248,12 @@ func exists(path string) bool {
 }
 
 // serverOptions sets the embedded server's cluster options: routes authenticated with the
-// secret, and a client port on loopback (nats-server starts routing only once it has
+// secret (and mutual TLS with cluster.tls), and a client port on loopback (nats-server starts routing only once it has
 // one) that needs the secret too. Every route is kept, and this node's own is added when
 // missing: nats-server skips a route to itself, and takes the number of routes as the
 // cluster's size for its first leader election (fewer would let two halves of a new
 // cluster each elect one).
-func (c ClusterConfig) serverOptions(o *server.Options, name string) {
+func (c ClusterConfig) serverOptions(o *server.Options, name string) error {
 	host, port, _ := net.SplitHostPort(c.Listen)
 	p, _ := strconv.Atoi(port)
 	o.ServerName = name
@@ -238,6 +277,14 @@ func (c ClusterConfig) serverOptions(o *server.Options, name string) {
 	for _, r := range routes {
 		o.Routes = append(o.Routes, &url.URL{Scheme: "nats-route", User: url.UserPassword(routeUser, c.Secret), Host: r})
 	}
+	if c.TLS.Enabled() {
+		tc, err := c.TLS.config()
+		if err != nil {
+			return err
+		}
+		o.Cluster.TLSConfig, o.Cluster.TLSTimeout = tc, routeTLSTimeout
+	}
+	return nil
 }
 
 // ClusterStatus is this node's view of its cluster: ok is false on a node alone.

@@ -107,7 +107,9 @@ func startEmbedded(cfg Config, log *zap.Logger) (*server.Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg.Cluster.serverOptions(o, name)
+		if err := cfg.Cluster.serverOptions(o, name); err != nil {
+			return nil, err
+		}
 	}
 	srv, err := server.NewServer(o)
 	if err != nil {

@@ -1,7 +1,10 @@
 package datachannel
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,13 +18,21 @@ import (
 // whether it closed. A room's tally is its own plus the latest report of each other node.
 // A report is the node's whole tally, so one lost on the bus is mended by the next (they
 // repeat every reportHeartbeat while the poll is open, and for pollClosedReports after it
-// closed); a node that dies keeps its votes counted (its last report stays). A poll closes
+// closed); a node that dies keeps its votes counted (its last report stays). A tally is
+// keyed by the room that counted it (a node's id and the room's instance, made at each
+// start), so a room that retires (nobody connected for RoomIdle) and starts again on the
+// same node adds to its earlier tally rather than replacing it; the others relay every
+// tally they hold when a room asks (syncTopic), so the new room learns its old one too. A
+// poll closes
 // on every node at its deadline, or when any node reports it closed; a vote that reached a
 // node before it heard of the close is in that node's final report. A room that starts on
 // a node asks the others to report at once (syncTopic) rather than wait a heartbeat.
 //
-// Weak spot, by design: one identity voting on two nodes (a viewer who moved node while a
-// poll was open) is counted on both; a node knows only its own voters.
+// Weak spots, by design: one identity voting on two nodes (a viewer who moved node while a
+// poll was open), or in two instances of a room on one node, is counted on both; a room
+// knows only its own voters. A poll opened again under its id is told apart by when it
+// opened, on the opening node's clock: nodes' clocks must agree to within the time
+// between two openings of one id.
 
 // Bus topics of node reports (not client events): a poll's, questions' (qna_remote.go),
 // and a room's request for every report at once.
@@ -69,15 +80,29 @@ func (e *pollEntry) snapshot() poll.Snapshot {
 	return e.poll.SnapshotWith(others...)
 }
 
-// nodePoll is one node's report of one poll.
+// nodePoll is one room's report of one poll: its own tally, or (Origin set) another
+// room's, relayed on a sync.
 type nodePoll struct {
 	Spec     poll.Spec  `json:"spec"`
 	Opened   int64      `json:"opened"`
 	OpenedBy string     `json:"openedBy"`
 	Tally    poll.Tally `json:"tally"`
 	Closed   int64      `json:"closed,omitempty"` // unix ms; 0 while open
+	Room     string     `json:"room"`             // the reporting room's instance
+	Origin   string     `json:"origin,omitempty"` // whose tally, when relayed: its tallyKey
 
 	node string
+}
+
+// tallyKey names the room that counted a tally: its node and instance.
+func tallyKey(node, instance string) string { return node + "/" + instance }
+
+// counter is whose tally a report carries.
+func (p *nodePoll) counter() string {
+	if p.Origin != "" {
+		return p.Origin
+	}
+	return tallyKey(p.node, p.Room)
 }
 
 // reportPolls publishes this node's report of each poll whose report is due: changed,
@@ -93,22 +118,48 @@ func (r *room) reportPolls(now time.Time, sync bool) {
 		if !e.reportDue && !stale && !sync {
 			continue
 		}
-		rep := nodePoll{Spec: e.poll.Spec(), Opened: e.opened, OpenedBy: e.openedBy, Tally: e.poll.Tally()}
-		if closed {
-			rep.Closed = closedAt.UnixMilli()
+		if r.publishPoll(e, e.poll.Tally(), "") {
+			e.reportDue, e.reportAt = false, now
 		}
-		data, _ := json.Marshal(rep)
-		if err := r.hub.bus.Publish(r.name, pollTopic, data); err != nil {
-			r.log.Debug("publishing a poll report", zap.Error(err))
-			continue
-		}
-		e.reportDue, e.reportAt = false, now
 	}
+	if sync {
+		r.relayPolls()
+	}
+}
+
+// relayPolls publishes, for a room that just started, every other room's tally this one
+// holds: among them, that room's own earlier instance's.
+func (r *room) relayPolls() {
+	for _, id := range r.pollOrder {
+		e := r.polls[id]
+		for origin, t := range e.others {
+			r.publishPoll(e, t, origin)
+		}
+	}
+}
+
+// publishPoll publishes one report of e with tally t: this room's (origin "") or
+// another's.
+func (r *room) publishPoll(e *pollEntry, t poll.Tally, origin string) bool {
+	rep := nodePoll{Spec: e.poll.Spec(), Opened: e.opened, OpenedBy: e.openedBy, Tally: t, Room: r.instance, Origin: origin}
+	if closedAt, closed := e.poll.Closed(); closed {
+		rep.Closed = closedAt.UnixMilli()
+	}
+	data, _ := json.Marshal(rep)
+	if err := r.hub.bus.Publish(r.name, pollTopic, data); err != nil {
+		r.log.Debug("publishing a poll report", zap.Error(err))
+		return false
+	}
+	return true
 }
 
 // onRemotePoll applies another node's report: a poll opened there (or opened again), its
 // tally, its close.
 func (r *room) onRemotePoll(p *nodePoll) {
+	counter := p.counter()
+	if counter == tallyKey(r.hub.bus.Node(), r.instance) {
+		return // this room's own tally, relayed back
+	}
 	id := p.Spec.ID
 	e, ok := r.polls[id]
 	switch {
@@ -125,11 +176,14 @@ func (r *room) onRemotePoll(p *nodePoll) {
 	if e.others == nil {
 		e.others = map[string]poll.Tally{}
 	}
-	e.others[p.node] = p.Tally
-	e.othersNew = true
+	if old, ok := e.others[counter]; !ok || old.Voters != p.Tally.Voters || !slices.Equal(old.Counts, p.Tally.Counts) {
+		e.others[counter] = p.Tally
+		e.othersNew = true // broadcast at the next tick; a heartbeat that changed nothing is not
+	}
 	if _, closed := e.poll.Closed(); p.Closed != 0 && !closed {
 		_ = e.poll.Close(time.UnixMilli(p.Closed))
 		e.poll.TakeChanged()
+		e.othersNew = true
 		e.reportDue = e.ownVotes // our final tally, with every vote that came in until now
 	}
 }
@@ -141,8 +195,15 @@ func (r *room) adoptPoll(p *nodePoll) (*pollEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := r.polls[p.Spec.ID]; !ok && !r.makeRoomForPoll() {
-		return nil, errBadPayload("this node holds the most open polls a room may have")
+	if _, ok := r.polls[p.Spec.ID]; !ok {
+		// A closed poll is taken only into a free place: evicting another closed one for
+		// it would have that one come back with its next report, and so on round.
+		if p.Closed != 0 && len(r.pollOrder) >= maxPolls {
+			return nil, errBadPayload("no free place for a closed poll")
+		}
+		if !r.makeRoomForPoll() {
+			return nil, errBadPayload("this node holds the most open polls a room may have")
+		}
 	}
 	e := &pollEntry{poll: pl, opened: p.Opened, openedBy: p.OpenedBy}
 	r.addPoll(e)
@@ -165,4 +226,11 @@ func decodePoll(node string, data []byte) (*nodePoll, bool) {
 	}
 	p.node = node
 	return &p, true
+}
+
+// randomInstance names one start of a room on a node.
+func randomInstance() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

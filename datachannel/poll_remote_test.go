@@ -3,6 +3,7 @@ package datachannel
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/glintlive/glint/datachannel/bus"
 )
@@ -98,4 +99,41 @@ func ints(v any) []int {
 func asSlice(v any) []any {
 	s, _ := v.([]any)
 	return s
+}
+
+// TestPollRoomRestartsOnANode: a node's room retires (nobody connected for RoomIdle) after
+// it counted a vote, and starts again when a viewer comes back: its new votes add to its
+// earlier ones on every node rather than replace them, and the new room learns its
+// earlier tally from the others.
+func TestPollRoomRestartsOnANode(t *testing.T) {
+	b := bus.NewMemory()
+	h1 := newTestHub(t, hubOpts{bus: b})
+	h2 := newTestHub(t, hubOpts{bus: b.Peer(), cfg: func(c *Config) { c.RoomIdle = time.Second }})
+	host := join(t, h1, claims("host", true, true))
+	host.send(TypePollOpen, "open", pollOpen{PollID: "p1", Question: "Next?", Options: []string{"a", "b"}, DurationMs: 60_000})
+	host.wantAck("open")
+	bob := join(t, h2, claims("bob", true, false))
+	bob.nextWhere(TypePollState, isPoll("p1", true, []int{0, 0}))
+	bob.send(TypePollVote, "v", pollVote{PollID: "p1", Option: 1})
+	bob.wantAck("v")
+	host.nextWhere(TypePollState, isPoll("p1", true, []int{0, 1}))
+
+	bob.conn.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		h2.mu.Lock()
+		_, open := h2.rooms[room1]
+		h2.mu.Unlock()
+		if !open {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("node 2's room did not retire")
+		}
+	}
+	carol := join(t, h2, claims("carol", true, false))
+	carol.nextWhere(TypePollState, isPoll("p1", true, []int{0, 1})) // bob's vote, relayed back
+	carol.send(TypePollVote, "v", pollVote{PollID: "p1", Option: 0})
+	carol.wantAck("v")
+	host.nextWhere(TypePollState, isPoll("p1", true, []int{1, 1}))
+	carol.nextWhere(TypePollState, isPoll("p1", true, []int{1, 1}))
 }

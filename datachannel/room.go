@@ -65,6 +65,8 @@ type room struct {
 	host         HostState // the host state last broadcast
 	emptySince   time.Time
 
+	instance string // this start of the room on this node (poll_remote.go's tallyKey)
+
 	remotePresence remotePresence // other nodes' counts
 	sentLocal      int            // this node's count as last published on the bus
 	sentRelaying   bool
@@ -76,7 +78,8 @@ func newRoom(h *Hub, name string) *room {
 		limits: newLimiter(h.cfg.RatePerSecond, h.cfg.RateBurst),
 		inbox:  make(chan command, 256), stop: make(chan struct{}), done: make(chan struct{}),
 		chat: newChat(h), polls: map[string]*pollEntry{}, board: newBoard(h),
-		lots: map[string]*lotEntry{}, gifts: gift.NewLedger(100000), wakes: newCoalescer(h.cfg.Coalesce)}
+		lots: map[string]*lotEntry{}, gifts: gift.NewLedger(100000), wakes: newCoalescer(h.cfg.Coalesce),
+		instance: randomInstance()}
 	if h.opts.Clocks != nil {
 		r.clock = h.opts.Clocks(name)
 	}

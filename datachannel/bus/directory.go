@@ -12,7 +12,7 @@ import (
 
 // The KV buckets of the cluster's directories: which node is each live room's origin
 // (ingest/relay reads it to pull a room from its origin), and which nodes are up and where
-// clients reach them (the SDK's failover list, GET /v1/nodes).
+// clients reach them (the SDK's failover list, GET /nodes).
 const (
 	directoryBucket = "GLINT_ROOMS"
 	nodesBucket     = "GLINT_NODES"
@@ -85,7 +85,11 @@ func (d *Directory) List(ctx context.Context) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = keys.Stop() }()
+	defer func() {
+		_ = keys.Stop()
+		for range keys.Keys() { // let the lister finish
+		}
+	}()
 	out := map[string][]byte{}
 	for k := range keys.Keys() {
 		name, err := base64.RawURLEncoding.DecodeString(k[min(1, len(k)):])

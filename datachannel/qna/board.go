@@ -44,8 +44,10 @@ type entry struct {
 	voters   map[string]bool
 	others   map[string]int // node -> its voters (merge.go)
 	// ours: this board has something to report about the question (asked, upvoted,
-	// answered or dismissed here); due: it changed here since the last report.
-	ours, due bool
+	// answered or dismissed here); due: it changed here since the last report;
+	// closedBeats: heartbeats that repeated it closed (merge.go).
+	ours, due   bool
+	closedBeats int
 }
 
 // Board is a room's Q&A. Not safe for concurrent use.

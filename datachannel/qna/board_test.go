@@ -119,7 +119,7 @@ func TestBoardsMerge(t *testing.T) {
 		t.Fatalf("ids collide: %s", qa.ID)
 	}
 	exchange := func() {
-		ra, rb := a.Reports(false), b.Reports(false)
+		ra, rb := a.Reports(Changed), b.Reports(Changed)
 		for _, q := range ra {
 			if _, _, err := b.Merge("A", q); err != nil {
 				t.Fatal(err)
@@ -164,12 +164,24 @@ func TestBoardsMerge(t *testing.T) {
 			t.Fatalf("board %s: %+v, want answered yes", name, q)
 		}
 	}
-	// A heartbeat (all) repeats every open question this board has a say in, and only
-	// those.
-	if r := b.Reports(true); len(r) != 1 || r[0].ID != qb.ID || r[0].Votes != 2 {
-		t.Fatalf("b's heartbeat: %+v", r)
+	// A heartbeat repeats every open question this board has a say in, and a closed one
+	// (qa, dismissed on b) for its first ClosedRepeats heartbeats, so that a lost close is
+	// told again; a sync asks for everything.
+	for beat := 1; beat <= ClosedRepeats+1; beat++ {
+		r := b.Reports(Heartbeat)
+		ids := map[string]int{}
+		for _, q := range r {
+			ids[q.ID] = q.Votes
+		}
+		_, closedRepeated := ids[qa.ID]
+		if ids[qb.ID] != 2 || closedRepeated != (beat <= ClosedRepeats) {
+			t.Fatalf("b's heartbeat %d: %+v", beat, r)
+		}
 	}
-	if r := a.Reports(false); len(r) != 0 {
+	if r := b.Reports(Everything); len(r) != 2 {
+		t.Fatalf("b's sync: %+v; want both questions", r)
+	}
+	if r := a.Reports(Changed); len(r) != 0 {
 		t.Fatalf("nothing changed on a, yet it reports %+v", r)
 	}
 	for _, bad := range []Question{{ID: "x", Asker: "a", Text: "t", Status: "weird"}, {ID: "x", Asker: "a", Text: "t", Status: StatusOpen, Votes: -1},

@@ -14,13 +14,42 @@ import (
 // same one (answered over dismissed, then the greater answer text), so every board ends
 // alike whatever order the reports came in.
 
-// Reports returns the questions this board has something to say about with this board's
-// own votes: those changed here since the last call, or, with all, every open one and every
-// one changed here. It clears the changed marks.
-func (b *Board) Reports(all bool) []Question {
+// ReportScope says which questions Reports returns, of those this board has something to
+// say about.
+type ReportScope int
+
+const (
+	// Changed: those changed here since the last report.
+	Changed ReportScope = iota
+	// Heartbeat: those, every open one, and each closed one for its first ClosedRepeats
+	// heartbeats, so that a close lost on the way is told again.
+	Heartbeat
+	// Everything: every one (a board that just started asks for it).
+	Everything
+)
+
+// ClosedRepeats is how many heartbeats repeat a question after it closed.
+const ClosedRepeats = 6
+
+// Reports returns the questions of scope with this board's own votes, and clears their
+// changed marks.
+func (b *Board) Reports(scope ReportScope) []Question {
 	var out []Question
 	for _, e := range b.order {
-		if !e.ours || !e.due && !(all && e.Status == StatusOpen) {
+		if !e.ours {
+			continue
+		}
+		repeat := false
+		switch scope {
+		case Heartbeat:
+			if repeat = e.Status == StatusOpen; !repeat && e.closedBeats < ClosedRepeats {
+				repeat = true
+				e.closedBeats++
+			}
+		case Everything:
+			repeat = true
+		}
+		if !e.due && !repeat {
 			continue
 		}
 		q := e.Question

@@ -183,8 +183,10 @@ func (t *Track) LayerDemand() (n [numLayers]int) {
 // OnLayerDemand makes f the dynacast listener of host session p: once p publishes simulcast
 // video (rids q, h and f; at once if it already does) f is told which of its layers some
 // reader wants, and again on every change while that video is on the stage, until stop is
-// called. f runs on the goroutine that changed the demand, in order, under a lock: it must be quick
-// and must not call back into the SFU.
+// called. f runs on the goroutine that changed the demand (or on the timer that ends the
+// listener's warm-up, Config.DynacastWarmup), in order, under a lock: it must be quick
+// and must not call back into the SFU. The warm-up is per listener: one for each host
+// channel that asks.
 func (r *Room) OnLayerDemand(p *Peer, f func(wanted [numLayers]bool)) (stop func()) {
 	t := r.video
 	d := &t.demand

@@ -97,7 +97,7 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 		srv.mux.HandleFunc("OPTIONS /"+kind+"/{room}/{id}", srv.options)
 	}
 	srv.mux.HandleFunc("GET /healthz", srv.healthz)
-	srv.mux.HandleFunc("GET /nodes", srv.limited(srv.listNodes))
+	srv.mux.HandleFunc("GET /nodes", srv.listNodes) // not rate-limited: every connect asks, and the answer is shared for a second
 	srv.mux.HandleFunc("GET /rooms", srv.limited(srv.listRooms))
 	srv.mux.HandleFunc("GET /rooms/{room}", srv.limited(srv.getRoom))
 	srv.mux.HandleFunc("DELETE /rooms/{room}", srv.limited(srv.endRoom))

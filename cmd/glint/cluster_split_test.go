@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -307,7 +306,7 @@ func waitOrigin(ctx context.Context, t *testing.T, n *app, room, url string) {
 			return
 		}
 		if ctx.Err() != nil {
-			t.Fatal(fmt.Sprintf("node %s never named %s as the origin of %s (last: %+v, %v, %v)", n.URL(), url, room, e, ok, err))
+			t.Fatalf("node %s never named %s as the origin of %s (last: %+v, %v, %v)", n.URL(), url, room, e, ok, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -52,6 +52,10 @@ func (a *app) startRelays(ctx context.Context) error {
 	a.signaling.SetNodes(a.nodeURLs)
 	a.hls.SetRelay(a.relays.Want)
 	a.log.Info("cluster node: rooms hosted here are announced, rooms hosted elsewhere relayed", zap.String("node_url", url))
+	if a.cfg.PublicURL == "" {
+		// GET /nodes gives browsers node_url, which is often a private address.
+		a.log.Warn("public_url is not set: GET /nodes lists this node to browsers (the SDK's failover) at node_url; set public_url to the URL they reach it at", zap.String("node_url", url))
+	}
 	return nil
 }
 

@@ -48,7 +48,9 @@ func (r *Relays) withdrawNode(ctx context.Context) {
 }
 
 // Nodes lists the cluster's live nodes: this one first, then the others by name. Without
-// a node directory it is this node alone.
+// a node directory it is this node alone. The listing is shared for nodesFresh by every
+// caller (one read of the directory at a time); when the directory cannot be read, the
+// last listing (or this node alone) stands for nodesFresh more.
 func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
 	self := NodeEntry{Node: r.opts.Node, URL: r.opts.PublicURL, Since: r.started}
 	if r.opts.Nodes == nil {
@@ -61,7 +63,12 @@ func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
 	}
 	entries, err := r.opts.Nodes.List(ctx)
 	if err != nil {
-		return nil, err
+		r.opts.Log.Warn("node directory unavailable: listing the nodes last seen", zap.Error(err))
+		if r.nodes == nil {
+			r.nodes = []NodeEntry{self}
+		}
+		r.nodesAt = time.Now()
+		return r.nodes, nil
 	}
 	nodes := []NodeEntry{self}
 	for name, value := range entries {

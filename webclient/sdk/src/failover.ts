@@ -10,29 +10,37 @@ const trim = (u: string) => u.replace(/\/+$/, '');
 
 /** Nodes is the ring of base URLs used in turn: `server`, then `servers`, then those learned. */
 export class Nodes {
-  private readonly list: string[];
+  private list: string[];
+  private readonly given: number;
 
   constructor(server: string, servers: string[] = []) {
     this.list = [...new Set([server, ...servers].map(trim))];
+    this.given = this.list.length;
   }
 
   /**
-   * learn adds nodes not yet known at the end of the ring (at most MAX_NODES in all), in a
-   * random order: every viewer of a lost node learned the same list from it, and they
-   * should spread over the others rather than all go to the same one.
+   * learn makes `urls` the learned part of the ring, after the nodes given (those gone
+   * from a newer answer go; at most MAX_NODES in all), in a random order: every viewer of
+   * a lost node learned the same list from it, and they should spread over the others
+   * rather than all go to the same one.
    */
   learn(urls: string[]): void {
-    const fresh = [...new Set(urls.map(trim))].filter((u) => !this.list.includes(u));
+    const given = this.list.slice(0, this.given);
+    const fresh = [...new Set(urls.map(trim))].filter((u) => !given.includes(u));
     for (let i = fresh.length - 1; i > 0; i--) {
       const j = Math.floor(Math.random() * (i + 1));
       [fresh[i], fresh[j]] = [fresh[j], fresh[i]];
     }
-    this.list.push(...fresh.slice(0, Math.max(0, MAX_NODES - this.list.length)));
+    this.list = [...given, ...fresh.slice(0, Math.max(0, MAX_NODES - given.length))];
   }
 
-  /** discover learns the nodes `server` lists (GET /nodes), in the background. */
+  /**
+   * discover learns the nodes `server` lists (GET /nodes), in the background. From an
+   * https server only https nodes are taken: a token must not move to plain HTTP.
+   */
   discover(server: string, signal?: AbortSignal): void {
-    void discoverNodes(server, signal).then((urls) => this.learn(urls));
+    const secure = server.startsWith('https:');
+    void discoverNodes(server, signal).then((urls) => this.learn(urls.filter((u) => !secure || u.startsWith('https:'))));
   }
 
   /** many says whether there is another node to go to. */

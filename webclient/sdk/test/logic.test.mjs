@@ -138,6 +138,12 @@ test('Nodes learns the nodes a server lists (GET /nodes), after those it was giv
     const lone = new Nodes('http://a');
     lone.learn(['http://a/']);
     assert.ok(!lone.many, 'itself listed is no other node');
+    // A newer answer replaces what was learned: a node gone from it is dropped.
+    const moving = new Nodes('http://a', ['http://b']);
+    moving.learn(['http://c', 'http://d']);
+    moving.learn(['http://a', 'http://d']);
+    assert.equal(moving.after('http://b'), 'http://d');
+    assert.equal(moving.after('http://d'), 'http://a', 'http://c is gone');
   } finally {
     server.close();
   }

@@ -11,9 +11,11 @@
 //  - the host's node (--host-failover C, the publish page's servers=): the host must
 //    publish again to C, which becomes the room's origin, and the viewer, on a third node
 //    whose relay pulled the room from the dead node, must play again (the relay reattaches).
+//    With --studio the host is the studio page (studio.html), whose room controls (a
+//    WebSocket) must also go on from C.
 //
 //   node e2e/failover.mjs --server A --room R --publish-token T --play-server B \
-//     (--failover-server C [--discover] | --host-failover C) --kill-pid PID [--seconds 3] [--max-failover-ms 10000]
+//     (--failover-server C [--discover] | --host-failover C [--studio]) --kill-pid PID [--seconds 3] [--max-failover-ms 10000]
 //
 // failoverMs, from the kill to the viewer's first frame after it, is reported (issue 12
 // asks for 5 s) and asserted only below --max-failover-ms on a shared machine; detectMs is
@@ -29,7 +31,7 @@ const url = (v, name, usage) => {
 const opts = parseCli({
   name: 'failover',
   usageLine:
-    'usage: node e2e/failover.mjs --server A --room ROOM --publish-token T --play-server B (--failover-server C [--discover] | --host-failover C) --kill-pid PID [--seconds 3] [--max-failover-ms 10000]',
+    'usage: node e2e/failover.mjs --server A --room ROOM --publish-token T --play-server B (--failover-server C [--discover] | --host-failover C [--studio]) --kill-pid PID [--seconds 3] [--max-failover-ms 10000]',
   seconds: '3',
   maxSeconds: 10,
   options: {
@@ -39,6 +41,7 @@ const opts = parseCli({
     'kill-pid': { type: 'string' },
     'max-failover-ms': { type: 'string', default: '10000' },
     discover: { type: 'boolean', default: false },
+    studio: { type: 'boolean', default: false },
   },
   extra: (v, usage) => {
     const pid = Number(v['kill-pid']);
@@ -55,6 +58,7 @@ const opts = parseCli({
       hostFailover: v['host-failover'] && url(v['host-failover'], 'host-failover', usage),
       pid,
       discover: v.discover && (v['failover-server'] ? true : usage('--discover goes with --failover-server')),
+      studio: v.studio && (v['host-failover'] ? true : usage('--studio goes with --host-failover')),
       maxFailoverMs: Number(v['max-failover-ms']),
     };
   },
@@ -93,13 +97,24 @@ const look = async () => ({
     failovers: window.glintPage.failovers ?? [],
     height: document.getElementById('video').videoHeight,
   }))),
-  host: await host.eval(() => ({ state: window.glint.state, server: window.glint.server, failovers: window.glint.failovers ?? [] })),
+  host: await host.eval(() => ({
+    state: window.glint.state,
+    server: window.glint.server ?? window.glint.publisher?.server,
+    failovers: window.glint.failovers ?? [],
+    socketServer: window.glint.socketServer,
+  })),
 });
 
 async function test(browser) {
   const pub = new URLSearchParams({ room: opts.room, token: opts.publishToken });
   if (opts.hostFailover) pub.set('servers', opts.hostFailover);
-  await host.open(browser, `${opts.server}/demo/publish.html?${pub}`);
+  if (opts.studio) {
+    await host.open(browser, `${opts.server}/studio.html?${pub}`);
+    await host.page.waitForFunction(() => window.glintPage.connected === true, null, { timeout: 20_000, polling: 100 });
+    await host.page.click('#camera', { timeout: 5000 });
+  } else {
+    await host.open(browser, `${opts.server}/demo/publish.html?${pub}`);
+  }
   await host.waitLive();
   const q = new URLSearchParams({ room: opts.room });
   if (opts.failoverServer && !opts.discover) q.set('servers', opts.failoverServer);
@@ -141,6 +156,27 @@ async function test(browser) {
     detectMs: back.moved.t - killedAt,
     lostWith: back.moved.error,
   });
+
+  // The studio's room controls went on from the new node too: a request there is answered.
+  if (opts.studio) {
+    const controls = await until(
+      10_000,
+      async () => {
+        const r = await host.eval(async () => {
+          try {
+            await window.glintPage.interaction.ping();
+            return { ok: true, server: window.glintPage.socketServer };
+          } catch (err) {
+            return { ok: false, server: window.glintPage.socketServer, error: String(err) };
+          }
+        });
+        return { ...r, ok: r.ok && r.server === to };
+      },
+      (l) => `the studio's room controls are not answered from ${to} 10 s after its broadcast failed over: ${JSON.stringify(l)}`,
+      200,
+    );
+    result.controlsOn = controls.server;
+  }
 
   // And it goes on playing.
   const n = back.frames;

@@ -13,7 +13,10 @@ $('watchlink').href = `/watch.html?${new URLSearchParams({ room: p.room })}`;
 $('rtmpserver').textContent = `rtmp://${location.hostname}/live`;
 $('copykey').onclick = () => navigator.clipboard?.writeText(p.token ?? '');
 
-const socket = new InteractionSocket({ server: p.server, room: p.room, token: p.token });
+// The room's controls fail over with the broadcast: to the next of servers, or of the
+// nodes the socket learned (GET /nodes), when their node is lost.
+const socket = new InteractionSocket({ server: p.server, room: p.room, token: p.token }, undefined, { servers: p.servers });
+Object.defineProperty(page, 'socketServer', { get: () => socket.server, enumerable: true });
 const ix = socket.interaction;
 page.interaction = ix;
 socket.connect().then(() => (page.connected = true));
@@ -36,6 +39,7 @@ async function goLive(source) {
   publisher = new Publisher({ server: p.server, servers: p.servers, room: p.room, token: p.token, source, simulcast: $('simulcast').checked, preview: $('preview') });
   page.publisher = publisher;
   publisher.on('state', setState);
+  publisher.on('failover', ({ to, error }) => (page.failovers = [...(page.failovers ?? []), { t: Date.now(), to, error: error.message }]));
   publisher.on('error', (err) => showError($('liveerr'), err));
   try {
     await publisher.start();

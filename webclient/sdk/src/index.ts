@@ -3,7 +3,7 @@
 export { Player, type PlayerOptions, type PlayerEvents, type PlayerState } from './player.js';
 export { Publisher, type PublisherOptions, type PublisherEvents, type PublisherState, type VideoCodec, type LayerStats, SIMULCAST } from './publisher.js';
 export { Interaction, type InteractionEvents, type InteractionOptions, type Transport, uniqueId } from './interaction.js';
-export { InteractionSocket } from './socket.js';
+export { InteractionSocket, type InteractionSocketOptions } from './socket.js';
 export { Emitter } from './emitter.js';
 export { GlintError, type ErrorCode } from './errors.js';
 export { type FrameEvent, type FrameStats, FrameScheduler, captureTime } from './frameclock.js';

@@ -1,15 +1,20 @@
 import type { GlintError } from './errors.js';
 /** Nodes is the ring of base URLs used in turn: `server`, then `servers`, then those learned. */
 export declare class Nodes {
-    private readonly list;
+    private list;
+    private readonly given;
     constructor(server: string, servers?: string[]);
     /**
-     * learn adds nodes not yet known at the end of the ring (at most MAX_NODES in all), in a
-     * random order: every viewer of a lost node learned the same list from it, and they
-     * should spread over the others rather than all go to the same one.
+     * learn makes `urls` the learned part of the ring, after the nodes given (those gone
+     * from a newer answer go; at most MAX_NODES in all), in a random order: every viewer of
+     * a lost node learned the same list from it, and they should spread over the others
+     * rather than all go to the same one.
      */
     learn(urls: string[]): void;
-    /** discover learns the nodes `server` lists (GET /nodes), in the background. */
+    /**
+     * discover learns the nodes `server` lists (GET /nodes), in the background. From an
+     * https server only https nodes are taken: a token must not move to plain HTTP.
+     */
     discover(server: string, signal?: AbortSignal): void;
     /** many says whether there is another node to go to. */
     get many(): boolean;

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -41,6 +42,9 @@ type roomView struct {
 		WebRTC      int `json:"webrtc"`
 		Interaction int `json:"interaction"`
 	} `json:"viewers"`
+	// Cluster is the room across the cluster, on a node of one (ingest/relay's
+	// ClusterView: the origin, the relaying nodes and the viewers on all of them).
+	Cluster any `json:"cluster,omitempty"`
 }
 
 // roomPage is the answer of GET /rooms.
@@ -91,12 +95,24 @@ func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if !slices.Contains(s.roomNames(), room) {
+	var cluster any
+	if s.cluster != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		cluster = s.cluster(ctx, room)
+		cancel()
+	}
+	if cluster == nil && !slices.Contains(s.roomNames(), room) {
 		writeError(w, fmt.Errorf("%w: %q has no host, viewer or connection on this node", errRoomNotOpen, room))
 		return
 	}
-	writeJSON(w, "no-store", s.roomView(room, s.hostIdentities()))
+	view := s.roomView(room, s.hostIdentities())
+	view.Cluster = cluster
+	writeJSON(w, "no-store", view)
 }
+
+// SetCluster makes GET /rooms/{room} show the room across the cluster: what view returns
+// (nil when the cluster does not know the room, or on a node alone).
+func (s *Server) SetCluster(view func(ctx context.Context, room string) any) { s.cluster = view }
 
 // authorizeRoomRead accepts roomList, or roomAdmin for room.
 func (s *Server) authorizeRoomRead(r *http.Request, room string) (*auth.Claims, error) {

@@ -63,6 +63,8 @@ type Server struct {
 	health func() string
 	// nodes lists the cluster's nodes for GET /nodes (nodes.go; nil: a node alone).
 	nodes func(ctx context.Context) ([]string, error)
+	// cluster is a room across the cluster for GET /rooms/{room} (nil: a node alone).
+	cluster func(ctx context.Context, room string) any
 
 	mu        sync.Mutex
 	resources map[string]*resource

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/glintlive/glint/datachannel"
+	"github.com/glintlive/glint/ingest/relay"
 	"github.com/glintlive/glint/loadtest"
 	"github.com/glintlive/glint/sfu/sfutest"
 	"github.com/glintlive/glint/signaling/auth"
@@ -467,6 +468,33 @@ func TestClusterRelaysMedia(t *testing.T) {
 		}
 		t.Logf("viewer on node %s: %s", name, v.Summary())
 	}
+	// The room across the cluster, read on node B: origin A, relays B and C with a viewer
+	// each, two viewers in all (the relays' sessions at A not counted).
+	view := func() (v relay.ClusterView) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, nodes[1].URL()+"/rooms/show", nil)
+		req.Header.Set("Authorization", "Bearer "+issue(t, nodes[1], "", auth.TokenOptions{List: true}))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body struct{ Cluster *relay.ClusterView }
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != http.StatusOK || body.Cluster == nil {
+			t.Fatalf("GET /rooms/show on node B: %d, %v, %+v", res.StatusCode, err, body)
+		}
+		return *body.Cluster
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		v := view()
+		if v.Origin.URL == nodes[0].URL() && v.Viewers == 2 && len(v.Relays) == 2 &&
+			v.Relays[0].Viewers == 1 && v.Relays[1].Viewers == 1 && v.Relays[0].URL != v.Relays[1].URL {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the room across the cluster, 15 s on: %+v; want origin A, relays B and C with a viewer each", v)
+		}
+	}
 	_ = viewerB.Close()
 	_ = viewerC.Close()
 	for deadline := time.Now().Add(15 * time.Second); nodes[1].relays.Relaying("show") || nodes[2].relays.Relaying("show"); {
@@ -475,7 +503,15 @@ func TestClusterRelaysMedia(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		v := view() // the origin's count is refreshed at its next announcement
+		if len(v.Relays) == 0 && v.Viewers == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("relays ended 15 s ago, yet the directory has %+v", v)
+		}
+	}
 }
 
 // TestClusterLLHLSFromAnyNode: the room's host publishes (a real H.264 + Opus clip, the
@@ -720,10 +756,11 @@ func TestBrowserFailsOverToAnotherNode(t *testing.T) {
 	runFailover(t, false)
 }
 
-// TestBrowserHostFailsOverToAnotherNode: the same with the host on node B, its publish page
-// given node C (servers=), and the viewer on node A, relaying the room from B: killed with
-// B, the host publishes to C, which becomes the room's origin; A's relay, whose origin
-// died, pulls the room from C, and the viewer plays again (failoverMs in the log).
+// TestBrowserHostFailsOverToAnotherNode: the same with the host on node B, in the studio
+// page given node C (servers=), and the viewer on node A, relaying the room from B: killed
+// with B, the host publishes to C, which becomes the room's origin; A's relay, whose
+// origin died, pulls the room from C, and the viewer plays again (failoverMs in the log);
+// the studio's room controls (its WebSocket) go on from C too.
 func TestBrowserHostFailsOverToAnotherNode(t *testing.T) {
 	runFailover(t, true)
 }
@@ -751,7 +788,13 @@ func runFailover(t *testing.T, host bool) {
 	const room = "failover"
 	args := []string{"--room", room, "--publish-token", mustToken(t, a.cfg, room), "--kill-pid", fmt.Sprint(b.cmd.Process.Pid)}
 	if host {
-		args = append(args, "--server", b.url(), "--play-server", a.URL(), "--host-failover", c.URL())
+		// The host runs the studio (its room controls need data and admin grants).
+		studio, err := auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: room, Identity: "host", Publish: true, Data: true, Admin: true, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = []string{"--room", room, "--publish-token", studio, "--kill-pid", fmt.Sprint(b.cmd.Process.Pid),
+			"--server", b.url(), "--play-server", a.URL(), "--host-failover", c.URL(), "--studio"}
 	} else {
 		args = append(args, "--server", a.URL(), "--play-server", b.url(), "--failover-server", c.URL()+","+a.URL(), "--discover")
 	}

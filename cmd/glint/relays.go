@@ -50,6 +50,7 @@ func (a *app) startRelays(ctx context.Context) error {
 	a.signaling.SetRelay(a.relays.Want)
 	a.signaling.SetHealth(a.clusterHealth)
 	a.signaling.SetNodes(a.nodeURLs)
+	a.signaling.SetCluster(a.roomAcrossCluster)
 	a.hls.SetRelay(a.relays.Want)
 	a.log.Info("cluster node: rooms hosted here are announced, rooms hosted elsewhere relayed", zap.String("node_url", url))
 	if a.cfg.PublicURL == "" {
@@ -95,6 +96,19 @@ func (a *app) nodeURLs(ctx context.Context) ([]string, error) {
 		urls[i] = n.URL
 	}
 	return urls, nil
+}
+
+// roomAcrossCluster is room across the cluster for GET /rooms/{room}; nil when no node
+// announces it or the directory cannot be read.
+func (a *app) roomAcrossCluster(ctx context.Context, room string) any {
+	v, ok, err := a.relays.View(ctx, room)
+	if err != nil {
+		a.log.Debug("room directory unavailable", zap.String("room", room), zap.Error(err))
+	}
+	if !ok {
+		return nil
+	}
+	return v
 }
 
 // clusterHealth is /healthz's cluster line: "cluster glint node vm-1-3fa2c1: 3 of 3 nodes

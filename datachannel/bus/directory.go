@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -146,6 +147,71 @@ func (d *Directory) Delete(ctx context.Context, room string, revision uint64) er
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	return d.kv.Delete(ctx, directoryKey(room), jetstream.LastRevision(revision))
+}
+
+// PutSub sets the entry sub under name (a relaying node's entry under its room's), which
+// expires on its own like any other.
+func (d *Directory) PutSub(ctx context.Context, name, sub string, value []byte) error {
+	if len(name) > maxDirectoryRoom || len(sub) > maxDirectoryRoom {
+		return errDirectoryRoom
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	_, err := d.kv.Put(ctx, subKey(name, sub), value)
+	return err
+}
+
+// DeleteSub removes the entry sub under name.
+func (d *Directory) DeleteSub(ctx context.Context, name, sub string) error {
+	if len(name) > maxDirectoryRoom || len(sub) > maxDirectoryRoom {
+		return errDirectoryRoom
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	return d.kv.Delete(ctx, subKey(name, sub))
+}
+
+// ListSubs returns the live entries under name, by sub.
+func (d *Directory) ListSubs(ctx context.Context, name string) (map[string][]byte, error) {
+	if len(name) > maxDirectoryRoom {
+		return nil, errDirectoryRoom
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	keys, err := d.kv.ListKeysFiltered(ctx, directoryKey(name)+".>")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return map[string][]byte{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		_ = keys.Stop()
+		for range keys.Keys() { // let the lister finish
+		}
+	}()
+	prefix := directoryKey(name) + "."
+	out := map[string][]byte{}
+	for k := range keys.Keys() {
+		sub, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(k, prefix))
+		if err != nil || len(out) == maxDirectoryList {
+			continue
+		}
+		e, err := d.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[string(sub)] = e.Value()
+	}
+	return out, ctx.Err()
+}
+
+// subKey is the key of entry sub under name: name's key, a dot, and sub in base64.
+func subKey(name, sub string) string {
+	return directoryKey(name) + "." + base64.RawURLEncoding.EncodeToString([]byte(sub))
 }
 
 // directoryKey is room as a KV key (letters, digits, "-", "_", "=", "." and "/" only).

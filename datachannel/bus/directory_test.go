@@ -49,3 +49,38 @@ func TestDirectoryList(t *testing.T) {
 		t.Fatalf("after a delete: %q, %v", got, err)
 	}
 }
+
+// TestDirectorySubs: entries under a room's entry are listed by their sub-name, apart
+// from another room's and from the room's own entry, and go when deleted.
+func TestDirectorySubs(t *testing.T) {
+	b := openTest(t, t.TempDir(), nil)
+	ctx := context.Background()
+	rooms, err := b.Directory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rooms.ListSubs(ctx, "show"); err != nil || len(got) != 0 {
+		t.Fatalf("no subs yet: %q, %v", got, err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(rooms.Put(ctx, "show", []byte("origin")))
+	must(rooms.PutSub(ctx, "show", "node-b", []byte("b")))
+	must(rooms.PutSub(ctx, "show", "node c/odd", []byte("c")))
+	must(rooms.PutSub(ctx, "show2", "node-b", []byte("other room")))
+	got, err := rooms.ListSubs(ctx, "show")
+	if err != nil || len(got) != 2 || string(got["node-b"]) != "b" || string(got["node c/odd"]) != "c" {
+		t.Fatalf("subs of show: %q, %v", got, err)
+	}
+	if v, _, ok, err := rooms.Get(ctx, "show"); err != nil || !ok || string(v) != "origin" {
+		t.Fatalf("the room's own entry: %q %v %v", v, ok, err)
+	}
+	must(rooms.DeleteSub(ctx, "show", "node-b"))
+	if got, err := rooms.ListSubs(ctx, "show"); err != nil || len(got) != 1 {
+		t.Fatalf("after a delete: %q, %v", got, err)
+	}
+}

@@ -14,10 +14,11 @@ import (
 // pull is one room relayed from its origin: a WHEP session there whose tracks are this
 // node's stage for the room.
 type pull struct {
-	relays *Relays
-	room   string
-	origin Entry
-	log    *zap.Logger
+	relays  *Relays
+	room    string
+	origin  Entry
+	log     *zap.Logger
+	started time.Time
 }
 
 // Why a relay ended, when it matters to what comes next.
@@ -25,6 +26,9 @@ const (
 	endMoved = "the room's origin moved to another node"
 	endLost  = "connection to the origin lost"
 )
+
+// movedCheck is how often a relay reads the directory for its room's origin (one KV read).
+const movedCheck = 500 * time.Millisecond
 
 // disconnectedGrace is how long a relay rides out ICE's "disconnected" (a lost consent
 // check or two) before it counts the connection lost.
@@ -109,6 +113,8 @@ func (p *pull) relay() (why string) {
 		return "not connected"
 	}
 	defer whepDelete(r.client, location, token)
+	defer r.withdrawRelay(p.room)
+	r.Announce() // this relay goes in the directory now, not at the next tick
 	relaysStarted.Inc()
 	relaysActive.Inc()
 	defer relaysActive.Dec()
@@ -177,7 +183,10 @@ func (p *pull) watch(pc *webrtc.PeerConnection, room *sfu.Room, host *sfu.Peer) 
 		case <-host.Stopping():
 			return "a host publishes to this node"
 		case now := <-t.C:
-			if now.Sub(checked) >= 2*time.Second {
+			// The directory is read twice a second: an origin that died is not known as
+			// such until ICE gives it up (5 s and more), while its host, failing over,
+			// publishes to another node within a few seconds and that node is named at once.
+			if now.Sub(checked) >= movedCheck {
 				checked = now
 				if p.moved() {
 					return endMoved

@@ -21,6 +21,11 @@ type Directory interface {
 	Get(ctx context.Context, room string) (value []byte, revision uint64, ok bool, err error)
 	// Delete removes the entry if it is still at revision.
 	Delete(ctx context.Context, room string, revision uint64) error
+	// PutSub, DeleteSub and ListSubs keep entries under a room's: the nodes relaying it
+	// (cluster.go).
+	PutSub(ctx context.Context, room, sub string, value []byte) error
+	DeleteSub(ctx context.Context, room, sub string) error
+	ListSubs(ctx context.Context, room string) (map[string][]byte, error)
 }
 
 // Entry is a room's directory entry.
@@ -31,6 +36,9 @@ type Entry struct {
 	// host for one room, the later host's node is the origin, as on one node a second
 	// host replaces the first.
 	Since int64 `json:"since"`
+	// Viewers is the origin's WebRTC viewers of the room when it last announced it, the
+	// relays' sessions included (cluster.go).
+	Viewers int `json:"viewers"`
 }
 
 // NodeLister is the node directory (bus.Directory): a Directory that lists its entries.
@@ -150,7 +158,7 @@ func (r *Relays) Want(room string) bool {
 		return false
 	}
 	if r.pulls[room] == nil {
-		p := &pull{relays: r, room: room, origin: e, log: r.opts.Log.With(zap.String("room", room), zap.String("origin", e.URL))}
+		p := &pull{relays: r, room: room, origin: e, log: r.opts.Log.With(zap.String("room", room), zap.String("origin", e.URL)), started: time.Now()}
 		r.pulls[room] = p
 		r.wg.Go(p.run)
 	}
@@ -284,7 +292,11 @@ func (r *Relays) announceRooms() {
 			r.replaced(room, e)
 			continue
 		}
-		value, _ := json.Marshal(Entry{Node: r.opts.Node, URL: r.opts.URL, Since: since})
+		viewers := 0
+		if sr := r.opts.SFU.Room(room); sr != nil {
+			viewers = sr.Info().Viewers
+		}
+		value, _ := json.Marshal(Entry{Node: r.opts.Node, URL: r.opts.URL, Since: since, Viewers: viewers})
 		if err := r.opts.Directory.Put(ctx, room, value); err != nil {
 			r.opts.Log.Warn("room not announced in the directory", zap.String("room", room), zap.Error(err))
 			continue
@@ -348,6 +360,7 @@ func (r *Relays) announceNodeNow() {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Announce)
 	defer cancel()
 	r.announceNode(ctx)
+	r.announceRelays(ctx)
 }
 
 // Close stops every relay and the announcements (taking this node's rooms out of the

@@ -13,14 +13,18 @@ import (
 // room later is told the poll at once, a close on one closes it on all with one set of
 // winners, the votes of a node that died stay counted, and an id opened again starts
 // from nothing everywhere.
-func TestPollAcrossNodes(t *testing.T) {
-	b := bus.NewMemory()
-	pollAcrossNodes(t, b, b.Peer(), b.Peer())
-}
+func TestPollAcrossNodes(t *testing.T) { onThreeBuses(t, pollAcrossNodes) }
 
-func TestPollAcrossNodesOverNATS(t *testing.T) {
-	url := natsServer(t)
-	pollAcrossNodes(t, openNATS(t, url), openNATS(t, url), openNATS(t, url))
+// onThreeBuses runs f with three nodes' buses: in memory, then over a real NATS server.
+func onThreeBuses(t *testing.T, f func(t *testing.T, b1, b2, b3 bus.Bus)) {
+	t.Run("memory", func(t *testing.T) {
+		b := bus.NewMemory()
+		f(t, b, b.Peer(), b.Peer())
+	})
+	t.Run("NATS", func(t *testing.T) {
+		url := natsServer(t)
+		f(t, openNATS(t, url), openNATS(t, url), openNATS(t, url))
+	})
 }
 
 func pollAcrossNodes(t *testing.T, b1, b2, b3 bus.Bus) {

@@ -10,15 +10,7 @@ import (
 // appears on all, upvotes on each node add up everywhere, ids made on different nodes do
 // not collide, an answer given on one node shows on all, a node that starts serving the
 // room later gets the open questions, and the asker's own upvote is refused on any node.
-func TestQnaAcrossNodes(t *testing.T) {
-	b := bus.NewMemory()
-	qnaAcrossNodes(t, b, b.Peer(), b.Peer())
-}
-
-func TestQnaAcrossNodesOverNATS(t *testing.T) {
-	url := natsServer(t)
-	qnaAcrossNodes(t, openNATS(t, url), openNATS(t, url), openNATS(t, url))
-}
+func TestQnaAcrossNodes(t *testing.T) { onThreeBuses(t, qnaAcrossNodes) }
 
 func qnaAcrossNodes(t *testing.T, b1, b2, b3 bus.Bus) {
 	h1 := newTestHub(t, hubOpts{bus: b1})

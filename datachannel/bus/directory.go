@@ -75,11 +75,17 @@ var errDirectoryRoom = errors.New("bus: name too long for a directory")
 // maxDirectoryList bounds what List reads: far more nodes than a cluster has.
 const maxDirectoryList = 1000
 
-// List returns every live entry, by name.
+// List returns every live entry, by name (not the entries under a name: ListSubs).
 func (d *Directory) List(ctx context.Context) (map[string][]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	keys, err := d.kv.ListKeys(ctx)
+	return d.read(ctx, keys, err, "r")
+}
+
+// read gets the live entries of the keys a lister gives (keys, err: ListKeys' answer),
+// those that are prefix and a name in base64, by name; at most maxDirectoryList.
+func (d *Directory) read(ctx context.Context, keys jetstream.KeyLister, err error, prefix string) (map[string][]byte, error) {
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return map[string][]byte{}, nil
 	}
@@ -93,8 +99,9 @@ func (d *Directory) List(ctx context.Context) (map[string][]byte, error) {
 	}()
 	out := map[string][]byte{}
 	for k := range keys.Keys() {
-		name, err := base64.RawURLEncoding.DecodeString(k[min(1, len(k)):])
-		if err != nil || len(out) == maxDirectoryList {
+		rest, ok := strings.CutPrefix(k, prefix)
+		name, err := base64.RawURLEncoding.DecodeString(rest)
+		if !ok || err != nil || len(out) == maxDirectoryList {
 			continue
 		}
 		e, err := d.kv.Get(ctx, k)
@@ -179,34 +186,7 @@ func (d *Directory) ListSubs(ctx context.Context, name string) (map[string][]byt
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	keys, err := d.kv.ListKeysFiltered(ctx, directoryKey(name)+".>")
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return map[string][]byte{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		_ = keys.Stop()
-		for range keys.Keys() { // let the lister finish
-		}
-	}()
-	prefix := directoryKey(name) + "."
-	out := map[string][]byte{}
-	for k := range keys.Keys() {
-		sub, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(k, prefix))
-		if err != nil || len(out) == maxDirectoryList {
-			continue
-		}
-		e, err := d.kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[string(sub)] = e.Value()
-	}
-	return out, ctx.Err()
+	return d.read(ctx, keys, err, directoryKey(name)+".")
 }
 
 // subKey is the key of entry sub under name: name's key, a dot, and sub in base64.

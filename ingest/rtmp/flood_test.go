@@ -89,19 +89,23 @@ func (f *flood) close() {
 	f.wg.Wait()
 }
 
+// floodSources are where a flood comes from: another address than the encoder's, or the
+// encoder's own (its 127.0.0.1: a venue behind one NAT).
+var floodSources = []struct {
+	name string
+	from net.IP
+}{
+	{"other address", net.IPv4(127, 0, 0, 2)},
+	{"same address", net.IPv4(127, 0, 0, 1)},
+}
+
 // TestIdleFloodCannotLockOut: sixteen clients that each send one byte and fall silent,
 // reconnecting as fast as they are cut, do not keep a host with a valid stream key out,
 // whether they come from another address or from the host's own (a venue behind one NAT).
 // Before the fix they filled max_unauthenticated for the whole handshake timeout and
 // ffmpeg was refused at once.
 func TestIdleFloodCannotLockOut(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		from net.IP
-	}{
-		{"other address", net.IPv4(127, 0, 0, 2)},
-		{"same address", net.IPv4(127, 0, 0, 1)},
-	} {
+	for _, tc := range floodSources {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTestSFU(t)
 			var l ladders
@@ -250,13 +254,7 @@ func (l *delayLink) deliver(dst net.Conn, q <-chan delayed) {
 // socket, ranks it above every one-byte flood client). The same-address case failed three
 // full-package runs in a row on the 2-core VM before the stage counted unread bytes.
 func TestSlowEncoderDuringFlood(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		from net.IP
-	}{
-		{"other address", net.IPv4(127, 0, 0, 2)},
-		{"same address", net.IPv4(127, 0, 0, 1)},
-	} {
+	for _, tc := range floodSources {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTestSFU(t)
 			var l ladders

@@ -53,14 +53,22 @@ const (
 // id it is, and the other nodes' tallies. Owned by the room's goroutine.
 type pollEntry struct {
 	poll     *poll.Poll
-	opened   int64  // unix ms
-	openedBy string // node
-	others   map[string]poll.Tally
+	opened   int64                // unix ms
+	openedBy string               // node
+	others   map[string]versioned // by tallyKey
+	version  uint64               // of this room's own tally: bumped at each change
 
 	ownVotes  bool      // this node counted a vote, opened or closed it: it reports
 	reportDue bool      // something this node reports changed since its last report
 	reportAt  time.Time // when it last reported
 	othersNew bool      // a report changed the tally since the last broadcast
+}
+
+// versioned is a room's tally with its version, so that a copy relayed late never
+// replaces a newer one.
+type versioned struct {
+	poll.Tally
+	version uint64
 }
 
 // newer reports whether e is a later opening of its poll id than (opened, by).
@@ -75,7 +83,7 @@ func (e *pollEntry) snapshot() poll.Snapshot {
 	}
 	others := make([]poll.Tally, 0, len(e.others))
 	for _, t := range e.others {
-		others = append(others, t)
+		others = append(others, t.Tally)
 	}
 	return e.poll.SnapshotWith(others...)
 }
@@ -90,6 +98,7 @@ type nodePoll struct {
 	Closed   int64      `json:"closed,omitempty"` // unix ms; 0 while open
 	Room     string     `json:"room"`             // the reporting room's instance
 	Origin   string     `json:"origin,omitempty"` // whose tally, when relayed: its tallyKey
+	Version  uint64     `json:"version"`          // the tally's, in its counting room
 
 	node string
 }
@@ -118,7 +127,7 @@ func (r *room) reportPolls(now time.Time, sync bool) {
 		if !e.reportDue && !stale && !sync {
 			continue
 		}
-		if r.publishPoll(e, e.poll.Tally(), "") {
+		if r.publishPoll(e, versioned{e.poll.Tally(), e.version}, "") {
 			e.reportDue, e.reportAt = false, now
 		}
 	}
@@ -140,8 +149,9 @@ func (r *room) relayPolls() {
 
 // publishPoll publishes one report of e with tally t: this room's (origin "") or
 // another's.
-func (r *room) publishPoll(e *pollEntry, t poll.Tally, origin string) bool {
-	rep := nodePoll{Spec: e.poll.Spec(), Opened: e.opened, OpenedBy: e.openedBy, Tally: t, Room: r.instance, Origin: origin}
+func (r *room) publishPoll(e *pollEntry, t versioned, origin string) bool {
+	rep := nodePoll{Spec: e.poll.Spec(), Opened: e.opened, OpenedBy: e.openedBy, Tally: t.Tally, Version: t.version,
+		Room: r.instance, Origin: origin}
 	if closedAt, closed := e.poll.Closed(); closed {
 		rep.Closed = closedAt.UnixMilli()
 	}
@@ -174,11 +184,17 @@ func (r *room) onRemotePoll(p *nodePoll) {
 		}
 	}
 	if e.others == nil {
-		e.others = map[string]poll.Tally{}
+		e.others = map[string]versioned{}
 	}
-	if old, ok := e.others[counter]; !ok || old.Voters != p.Tally.Voters || !slices.Equal(old.Counts, p.Tally.Counts) {
-		e.others[counter] = p.Tally
+	old, known := e.others[counter]
+	switch {
+	case known && old.version > p.Version:
+		// a copy relayed late: the newer one stays
+	case !known || old.Voters != p.Tally.Voters || !slices.Equal(old.Counts, p.Tally.Counts):
+		e.others[counter] = versioned{p.Tally, p.Version}
 		e.othersNew = true // broadcast at the next tick; a heartbeat that changed nothing is not
+	default:
+		e.others[counter] = versioned{p.Tally, p.Version}
 	}
 	if _, closed := e.poll.Closed(); p.Closed != 0 && !closed {
 		_ = e.poll.Close(time.UnixMilli(p.Closed))

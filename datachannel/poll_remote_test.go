@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/datachannel/poll"
 )
 
 // TestPollAcrossNodes runs one room on three nodes sharing a bus: a poll opened on one is
@@ -140,4 +141,26 @@ func TestPollRoomRestartsOnANode(t *testing.T) {
 	carol.wantAck("v")
 	host.nextWhere(TypePollState, isPoll("p1", true, []int{1, 1}))
 	carol.nextWhere(TypePollState, isPoll("p1", true, []int{1, 1}))
+}
+
+// TestPollTallyVersions: a room's tally relayed late by a third node (a sync) never
+// replaces a newer report of that room's own.
+func TestPollTallyVersions(t *testing.T) {
+	h := newTestHub(t, hubOpts{})
+	r := newRoom(h, "versions") // its goroutine is not started: this test owns it
+	defer r.wakes.stop()
+	spec := poll.Spec{ID: "p1", Question: "Next?", Options: []string{"a", "b"}, Deadline: time.Now().Add(time.Minute)}
+	report := func(from string, counts []int, version uint64, origin string) {
+		r.handle(command{poll: &nodePoll{Spec: spec, Opened: time.Now().UnixMilli() - 1000, OpenedBy: "n1",
+			Tally: poll.Tally{Counts: counts, Voters: counts[0] + counts[1]}, Version: version, Room: "i-" + from, Origin: origin, node: from}})
+	}
+	report("n2", []int{2, 1}, 3, "")                     // n2's own, version 3
+	report("n3", []int{1, 0}, 1, tallyKey("n2", "i-n2")) // n2's version 1, relayed by n3
+	if s := r.polls["p1"].snapshot(); !slices.Equal(s.Counts, []int{2, 1}) || s.Total != 3 {
+		t.Fatalf("after a stale relayed copy: %+v; want n2's version 3 kept", s)
+	}
+	report("n3", []int{5, 0}, 4, tallyKey("n2", "i-n2")) // a newer copy is taken
+	if s := r.polls["p1"].snapshot(); !slices.Equal(s.Counts, []int{5, 0}) {
+		t.Fatalf("after a newer relayed copy: %+v", s)
+	}
 }

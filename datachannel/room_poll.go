@@ -54,6 +54,7 @@ func (r *room) onPoll(c *Conn, env *Envelope) error {
 		}
 		if changed {
 			e.ownVotes, e.reportDue = true, true
+			e.version++
 		}
 		// The tally goes out on the next tick, at most every TallyInterval.
 	case TypePollClose:

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,9 +22,10 @@ import (
 // closed); a node that dies keeps its votes counted (its last report stays). A tally is
 // keyed by the room that counted it (a node's id and the room's instance, made at each
 // start), so a room that retires (nobody connected for RoomIdle) and starts again on the
-// same node adds to its earlier tally rather than replacing it; the others relay every
-// tally they hold when a room asks (syncTopic), so the new room learns its old one too. A
-// poll closes
+// same node adds to its earlier tally rather than replacing it; when a room starts and
+// asks (syncTopic), the others relay the tallies they hold of that node's earlier rooms,
+// so the new room learns its old one too (if a room of the name lives on another node to
+// keep it). A poll closes
 // on every node at its deadline, or when any node reports it closed; a vote that reached a
 // node before it heard of the close is in that node's final report. A room that starts on
 // a node asks the others to report at once (syncTopic) rather than wait a heartbeat.
@@ -131,18 +133,18 @@ func (r *room) reportPolls(now time.Time, sync bool) {
 			e.reportDue, e.reportAt = false, now
 		}
 	}
-	if sync {
-		r.relayPolls()
-	}
 }
 
-// relayPolls publishes, for a room that just started, every other room's tally this one
-// holds: among them, that room's own earlier instance's.
-func (r *room) relayPolls() {
+// relayPolls publishes, for a room that just started on node, the tallies this room holds
+// of that node's earlier rooms: the only ones it cannot have from the rooms that counted
+// them (a room of this name on that node has gone).
+func (r *room) relayPolls(node string) {
 	for _, id := range r.pollOrder {
 		e := r.polls[id]
 		for origin, t := range e.others {
-			r.publishPoll(e, t, origin)
+			if strings.HasPrefix(origin, node+"/") {
+				r.publishPoll(e, t, origin)
+			}
 		}
 	}
 }

@@ -16,9 +16,9 @@ import (
 // node merges the others' reports into its board (qna/merge.go), keyed by the reporting
 // room (node and instance, as polls' tallies), and announces what changed to its
 // connections. Like polls' votes, an identity upvoting one question on two nodes counts on
-// both. Weak spot: a room that starts again on a node does not learn the votes of its
+// both. Weak spots: a room that starts again on a node does not learn the votes of its
 // earlier instance (the other nodes keep counting them), nor questions that only it had a
-// say in.
+// say in, and an identity that upvoted there may upvote again and count twice elsewhere.
 
 // nodeQna is one room's report of some questions.
 type nodeQna struct {

@@ -66,7 +66,7 @@ func (r *room) watchBus() func() {
 			}
 			return
 		case syncTopic:
-			r.fromBus(command{sync: true})
+			r.fromBus(command{sync: true, syncFrom: m.Node})
 			return
 		}
 		if !remoteTypes[m.Topic] {

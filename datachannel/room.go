@@ -24,9 +24,10 @@ type command struct {
 	presence *nodePresence
 	// poll and qna are another node's report of a poll (poll_remote.go) or of questions
 	// (qna_remote.go); sync asks for every report of this node.
-	poll *nodePoll
-	qna  *nodeQna
-	sync bool
+	poll     *nodePoll
+	qna      *nodeQna
+	sync     bool
+	syncFrom string // the asking node
 }
 
 // room is one room: its connections, its state machines and the goroutine that owns them.
@@ -171,6 +172,7 @@ func (r *room) handle(cmd command) {
 	}
 	if cmd.sync {
 		r.reportPolls(r.hub.now(), true)
+		r.relayPolls(cmd.syncFrom)
 		r.reportQna(r.hub.now(), true)
 		return
 	}

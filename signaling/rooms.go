@@ -42,8 +42,9 @@ type roomView struct {
 		WebRTC      int `json:"webrtc"`
 		Interaction int `json:"interaction"`
 	} `json:"viewers"`
-	// Cluster is the room across the cluster, on a node of one (ingest/relay's
-	// ClusterView: the origin, the relaying nodes and the viewers on all of them).
+	// Cluster is the room across the cluster, on a node of one, for roomList tokens
+	// (ingest/relay's ClusterView: the origin, the relaying nodes and the viewers on all of
+	// them).
 	Cluster any `json:"cluster,omitempty"`
 }
 
@@ -91,12 +92,15 @@ func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
 	if room == "" {
 		return
 	}
-	if _, err := s.authorizeRoomRead(r, room); err != nil {
+	claims, err := s.authorizeRoomRead(r, room)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
 	var cluster any
-	if s.cluster != nil {
+	// Only for the platform (roomList): it names the nodes and their internal URLs, which
+	// a room admin's token (a host's, in a browser) has no business reading.
+	if s.cluster != nil && claims.RoomList {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		cluster = s.cluster(ctx, room)
 		cancel()

@@ -38,12 +38,12 @@ func (r *Relays) View(ctx context.Context, room string) (v ClusterView, ok bool,
 	if err != nil || !ok {
 		return v, ok, err
 	}
-	subs, err := r.opts.Directory.ListSubs(ctx, room)
-	if err != nil {
-		return v, true, err
-	}
 	v.Relays = []RelayEntry{}
 	v.Viewers = v.Origin.Viewers
+	subs, err := r.opts.Directory.ListSubs(ctx, room)
+	if err != nil {
+		return v, true, err // the origin alone
+	}
 	for _, value := range subs {
 		var e RelayEntry
 		if json.Unmarshal(value, &e) != nil || e.Node == v.Origin.Node {
@@ -57,12 +57,18 @@ func (r *Relays) View(ctx context.Context, room string) (v ClusterView, ok bool,
 	return v, true, nil
 }
 
-// announceRelays puts this node's entry under each room it relays.
+// announceRelays puts this node's entry under each room it relays (connected). It holds
+// relayDir while it writes, so that a relay that ends, taken out of pulls, and then
+// withdrawn (withdrawRelay) is never put back by a pass that listed it before.
 func (r *Relays) announceRelays(ctx context.Context) {
+	r.relayDir.Lock()
+	defer r.relayDir.Unlock()
 	r.mu.Lock()
 	pulls := make([]*pull, 0, len(r.pulls))
 	for _, p := range r.pulls {
-		pulls = append(pulls, p)
+		if p.live.Load() {
+			pulls = append(pulls, p)
+		}
 	}
 	r.mu.Unlock()
 	for _, p := range pulls {
@@ -77,8 +83,11 @@ func (r *Relays) announceRelays(ctx context.Context) {
 	}
 }
 
-// withdrawRelay takes this node's entry from under room's.
+// withdrawRelay takes this node's entry from under room's; the caller took the relay out
+// of pulls first.
 func (r *Relays) withdrawRelay(room string) {
+	r.relayDir.Lock()
+	defer r.relayDir.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = r.opts.Directory.DeleteSub(ctx, room, r.opts.Node)

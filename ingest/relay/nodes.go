@@ -61,7 +61,10 @@ func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
 	if time.Since(r.nodesAt) < nodesFresh {
 		return r.nodes, nil
 	}
-	entries, err := r.opts.Nodes.List(ctx)
+	// Not the asking client's context: its listing is every caller's for nodesFresh.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	entries, err := r.opts.Nodes.List(lctx)
 	if err != nil {
 		r.opts.Log.Warn("node directory unavailable: listing the nodes last seen", zap.Error(err))
 		if r.nodes == nil {

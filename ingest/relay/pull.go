@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -19,6 +20,8 @@ type pull struct {
 	origin  Entry
 	log     *zap.Logger
 	started time.Time
+	live    atomic.Bool // connected to the origin: announced under the room's entry
+	absent  int         // directory reads in a row that found no origin (watch's)
 }
 
 // Why a relay ended, when it matters to what comes next.
@@ -39,6 +42,7 @@ const disconnectedGrace = 5 * time.Second
 func (p *pull) run() {
 	why := p.relay()
 	p.relays.done(p)
+	p.relays.withdrawRelay(p.room) // after done: no announcement puts it back
 	if why != endMoved && why != endLost {
 		return
 	}
@@ -113,7 +117,7 @@ func (p *pull) relay() (why string) {
 		return "not connected"
 	}
 	defer whepDelete(r.client, location, token)
-	defer r.withdrawRelay(p.room)
+	p.live.Store(true)
 	r.Announce() // this relay goes in the directory now, not at the next tick
 	relaysStarted.Inc()
 	relaysActive.Inc()
@@ -219,14 +223,23 @@ func (p *pull) watch(pc *webrtc.PeerConnection, room *sfu.Room, host *sfu.Peer) 
 	}
 }
 
-// moved reports whether the directory no longer names this relay's origin for the room
-// (a later host on another node, or the origin's entry gone). A directory that cannot be
-// read says nothing.
+// moved reports whether the directory no longer names this relay's origin for the room:
+// a later host on another node at once, the origin's entry gone at the second read in a
+// row that finds none (a host reconnecting takes it out and puts it back). A directory
+// that cannot be read says nothing.
 func (p *pull) moved() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	e, ok, err := p.relays.Origin(ctx, p.room)
-	return err == nil && (!ok || e.Node != p.origin.Node || e.Since != p.origin.Since)
+	switch {
+	case err != nil:
+		return false
+	case !ok:
+		p.absent++
+		return p.absent >= 2
+	}
+	p.absent = 0
+	return e.Node != p.origin.Node || e.Since != p.origin.Since
 }
 
 // drain reads and discards a track the room cannot take.

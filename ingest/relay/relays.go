@@ -90,6 +90,8 @@ type Relays struct {
 	nodesMu sync.Mutex
 	nodes   []NodeEntry // the last listing (Nodes), from nodesAt
 	nodesAt time.Time
+
+	relayDir sync.Mutex // orders relay entries' puts and deletes (cluster.go)
 }
 
 // maxRelaySessions bounds the remembered relay sessions (a relay's events arrive after

@@ -12,6 +12,7 @@ const trim = (u: string) => u.replace(/\/+$/, '');
 export class Nodes {
   private list: string[];
   private readonly given: number;
+  private asking = ''; // the node whose answer learn waits for: none once moved on
 
   constructor(server: string, servers: string[] = []) {
     this.list = [...new Set([server, ...servers].map(trim))];
@@ -40,7 +41,12 @@ export class Nodes {
    */
   discover(server: string, signal?: AbortSignal): void {
     const secure = server.startsWith('https:');
-    void discoverNodes(server, signal).then((urls) => this.learn(urls.filter((u) => !secure || u.startsWith('https:'))));
+    this.asking = server;
+    void discoverNodes(server, signal).then((urls) => {
+      // No answer (a node going down) keeps what was learned; an answer from a node left
+      // since is not the latest word.
+      if (urls && this.asking === server) this.learn(urls.filter((u) => !secure || u.startsWith('https:')));
+    });
   }
 
   /** many says whether there is another node to go to. */
@@ -56,6 +62,7 @@ export class Nodes {
   /** moveOn points ep at the node after the one it uses, and says which it left and took. */
   moveOn(ep: { server: string }): { from: string; to: string } {
     const from = ep.server;
+    this.asking = '';
     return { from, to: (ep.server = this.after(from)) };
   }
 }
@@ -65,18 +72,19 @@ const MAX_NODES = 64;
 
 /**
  * discoverNodes asks a node for its cluster's nodes (GET /nodes: base URLs, that node
- * first): [] from a node alone, an older server or one that does not answer.
+ * first): [] from a node alone or an older server (404), null when it does not answer.
  */
-export async function discoverNodes(server: string, signal?: AbortSignal): Promise<string[]> {
+export async function discoverNodes(server: string, signal?: AbortSignal): Promise<string[] | null> {
   try {
     const res = await fetch(`${trim(server)}/nodes`, { signal });
-    if (!res.ok) return [];
+    if (res.status === 404) return [];
+    if (!res.ok) return null;
     const body = (await res.json()) as { nodes?: { url?: unknown }[] };
     return (body.nodes ?? [])
       .map((n) => n.url)
       .filter((u): u is string => typeof u === 'string' && /^https?:\/\/[^/]/.test(u));
   } catch {
-    return [];
+    return null;
   }
 }
 

@@ -18,8 +18,8 @@ export interface InteractionSocketOptions {
   deadAfterMs?: number;
 }
 
-// PING_MS is how often an open connection is checked, and how quiet it must have been to
-// be pinged (the server answers).
+// PING_MS is how often an open connection is checked; one quiet for a third of deadAfterMs
+// is pinged (the server answers), so a pong has two ticks to come.
 const PING_MS = 1000;
 
 export class InteractionSocket {
@@ -28,6 +28,7 @@ export class InteractionSocket {
   private readonly ep: Endpoint;
   private readonly nodes: Nodes;
   private readonly opts: InteractionSocketOptions;
+  private pinging = false;
 
   constructor(
     ep: Endpoint,
@@ -91,14 +92,26 @@ export class InteractionSocket {
       ws.onclose = () => resolve();
       signal.addEventListener('abort', onAbort, { once: true });
       this.interaction.attach(transport);
+      const dead = this.opts.deadAfterMs!;
+      let lastTick = performance.now();
       watchdog = setInterval(() => {
-        const quiet = performance.now() - this.interaction.lastReceived;
-        if (quiet > this.opts.deadAfterMs!) {
-          why = new GlintError('timeout', `WebSocket to ${this.ep.server}: nothing for ${this.opts.deadAfterMs} ms`);
+        const now = performance.now();
+        const quiet = now - this.interaction.lastReceived;
+        // A late tick (a throttled background tab) proves nothing about the link: ping
+        // and look again at the next one.
+        const late = now - lastTick > 2 * PING_MS;
+        lastTick = now;
+        if (quiet > dead && !late) {
+          why = new GlintError('timeout', `WebSocket to ${this.ep.server}: nothing for ${dead} ms`);
           ws.close();
           resolve();
-        } else if (quiet > PING_MS) {
-          this.interaction.ping().catch(() => {}); // only a quiet room is pinged: an LL-HLS crowd rides these
+        } else if (quiet > dead / 3 && !this.pinging) {
+          // Only a quiet room is pinged (an LL-HLS crowd rides these), one ping at a time.
+          this.pinging = true;
+          this.interaction
+            .ping()
+            .catch(() => {})
+            .finally(() => (this.pinging = false));
         }
       }, PING_MS);
     });

@@ -3,6 +3,7 @@ import type { GlintError } from './errors.js';
 export declare class Nodes {
     private list;
     private readonly given;
+    private asking;
     constructor(server: string, servers?: string[]);
     /**
      * learn makes `urls` the learned part of the ring, after the nodes given (those gone
@@ -30,9 +31,9 @@ export declare class Nodes {
 }
 /**
  * discoverNodes asks a node for its cluster's nodes (GET /nodes: base URLs, that node
- * first): [] from a node alone, an older server or one that does not answer.
+ * first): [] from a node alone or an older server (404), null when it does not answer.
  */
-export declare function discoverNodes(server: string, signal?: AbortSignal): Promise<string[]>;
+export declare function discoverNodes(server: string, signal?: AbortSignal): Promise<string[] | null>;
 /**
  * failsOver says whether an error means the node is lost or cannot serve now, so another
  * node should be tried: no answer, a connection lost or never made, or a server error. A

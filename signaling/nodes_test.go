@@ -6,6 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+
+	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/signaling/auth"
 )
 
 // TestListNodes: GET /nodes lists the cluster's nodes as clients reach them, in the order
@@ -48,4 +51,35 @@ func TestListNodes(t *testing.T) {
 	}
 	e.sig.SetNodes(func(context.Context) ([]string, error) { return nil, errors.New("no quorum") })
 	get(http.StatusServiceUnavailable)
+}
+
+// TestRoomViewCounts: GET /rooms/{room} counts the room's LL-HLS players (what
+// SetHLSPlayers says) beside its WebRTC viewers, and shows the room across the cluster
+// (SetCluster) to a roomList token only, not to the room's admin.
+func TestRoomViewCounts(t *testing.T) {
+	e := newEnv(t, nil)
+	r, err := e.sfu.Join("show", sfu.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Leave(sfu.RoleViewer)
+	e.sig.SetHLSPlayers(func(room string) int { return map[string]int{"show": 7}[room] })
+	e.sig.SetCluster(func(_ context.Context, room string) any { return map[string]any{"viewers": 42} })
+	view := func(token string) (v struct {
+		Viewers struct{ WebRTC, LLHLS int }
+		Cluster *struct{ Viewers int }
+	}) {
+		t.Helper()
+		if err := json.Unmarshal([]byte(e.getBody(t, "/rooms/show", token)), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	list := view(e.token("", auth.TokenOptions{Identity: "platform", List: true}))
+	if list.Viewers.LLHLS != 7 || list.Cluster == nil || list.Cluster.Viewers != 42 {
+		t.Fatalf("with roomList: %+v", list)
+	}
+	if admin := view(e.token("show", auth.TokenOptions{Identity: "host", Admin: true})); admin.Viewers.LLHLS != 7 || admin.Cluster != nil {
+		t.Fatalf("with the room's admin token: %+v; want the counts, no cluster", admin)
+	}
 }

@@ -41,6 +41,9 @@ type roomView struct {
 		// connections (WebSockets and data channels), which LL-HLS viewers also open.
 		WebRTC      int `json:"webrtc"`
 		Interaction int `json:"interaction"`
+		// LLHLS counts the players reading the room's LL-HLS from this node (distinct
+		// clients within the last 10 s; behind a CDN, its edges).
+		LLHLS int `json:"llhls"`
 	} `json:"viewers"`
 	// Cluster is the room across the cluster, on a node of one, for roomList tokens
 	// (ingest/relay's ClusterView: the origin, the relaying nodes and the viewers on all of
@@ -165,6 +168,9 @@ func (s *Server) roomView(name string, hosts map[string]string) roomView {
 	}
 	if s.hub != nil {
 		v.Viewers.Interaction = s.hub.Members(name)
+	}
+	if s.hlsPlayers != nil {
+		v.Viewers.LLHLS = s.hlsPlayers(name)
 	}
 	if md, ok := s.metadata.get(name); ok {
 		v.Metadata = &md

@@ -56,6 +56,9 @@ type Server struct {
 
 	// fallback names a room's LL-HLS playlist for viewers WebRTC cannot take (nil: none).
 	fallback func(room string) string
+	// hlsPlayers counts a room's LL-HLS players on this node (sfu/llhls' Players; nil:
+	// none).
+	hlsPlayers func(room string) int
 	// relay asks for a room hosted on another node of a cluster (ingest/relay's Want;
 	// nil: one node); true when a relay runs or starts.
 	relay func(room string) bool
@@ -241,6 +244,9 @@ const RelayIdentityPrefix = "relay:"
 // relay it from the node that does (ingest/relay); an anonymous viewer then waits for the
 // relay (relayJoinWait) as if it had sent Prefer: wait.
 func (s *Server) SetRelay(want func(room string) bool) { s.relay = want }
+
+// SetHLSPlayers makes room views count each room's LL-HLS players with players.
+func (s *Server) SetHLSPlayers(players func(room string) int) { s.hlsPlayers = players }
 
 // SetFallback makes WHEP refusals for capacity (503) carry a Link to the room's LL-HLS
 // playlist, path(room), so a player can fall back at once instead of retrying.

@@ -91,6 +91,7 @@ func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, erro
 	}
 	if cfg.HLS.Enabled {
 		sig.SetFallback(llhls.PlaylistPath)
+		sig.SetHLSPlayers(a.hls.Players)
 	}
 	if err := a.startInteraction(ctx); err != nil {
 		return a.abort(err)

@@ -152,6 +152,7 @@ func (o *Origin) serveVariant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if kind == "playlist" {
+		o.players.saw(r.PathValue("room"), r, time.Now())
 		o.serveMedia(w, r, st, v, file)
 		return
 	}

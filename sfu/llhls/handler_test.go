@@ -73,6 +73,20 @@ func TestBlockingReload(t *testing.T) {
 	}
 	t.Logf("blocking reload waits %v; capture of the part's last frame to response %v; preload-hint part waits %v",
 		summary(waits), summary(ages), summary(hintWaits))
+	// This test is one player (one address, one User-Agent), however often it reloaded.
+	if n := to.o.Players("block"); n != 1 {
+		t.Errorf("Players = %d after one client's reloads, want 1", n)
+	}
+	req, _ := http.NewRequest(http.MethodGet, to.srv.URL+"/hls/block/"+rel, nil)
+	req.Header.Set("User-Agent", "a second player")
+	if resp, err := to.c.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		_ = resp.Body.Close()
+	}
+	if n := to.o.Players("block"); n != 2 {
+		t.Errorf("Players = %d with a second player, want 2", n)
+	}
 }
 
 // lastPartEnd is the capture time of the end of the newest part: the newest segment's

@@ -24,6 +24,8 @@ type Origin struct {
 	// nil on a node alone. Set before serving.
 	relay func(room string) bool
 
+	players *players // who reads what (players.go)
+
 	mu      sync.Mutex
 	streams map[string]*stream
 	closed  bool
@@ -40,7 +42,7 @@ func New(cfg Config, s *sfu.SFU, authorize Authorizer, log *zap.Logger) (*Origin
 	if cfg.FFmpeg != "" {
 		cfg.passthrough = passthroughArgs(cfg.FFmpeg)
 	}
-	o := &Origin{cfg: cfg, sfu: s, authorize: authorize, log: log.Named("llhls"), streams: map[string]*stream{}, quit: make(chan struct{})}
+	o := &Origin{cfg: cfg, sfu: s, authorize: authorize, log: log.Named("llhls"), streams: map[string]*stream{}, quit: make(chan struct{}), players: newPlayers()}
 	o.wg.Add(1)
 	go o.reap()
 	return o, nil

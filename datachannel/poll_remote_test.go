@@ -28,13 +28,26 @@ func onThreeBuses(t *testing.T, f func(t *testing.T, b1, b2, b3 bus.Bus)) {
 	})
 }
 
+// twoNodes is one room on two nodes: the host and alice on the first, bob and carol on
+// the second.
+type twoNodes struct {
+	h1, h2                  *Hub
+	host, alice, bob, carol *client
+}
+
+func startTwoNodes(t *testing.T, b1, b2 bus.Bus) twoNodes {
+	t.Helper()
+	n := twoNodes{h1: newTestHub(t, hubOpts{bus: b1}), h2: newTestHub(t, hubOpts{bus: b2})}
+	n.host = join(t, n.h1, claims("host", true, true))
+	n.alice = join(t, n.h1, claims("alice", true, false))
+	n.bob = join(t, n.h2, claims("bob", true, false))
+	n.carol = join(t, n.h2, claims("carol", true, false))
+	return n
+}
+
 func pollAcrossNodes(t *testing.T, b1, b2, b3 bus.Bus) {
-	h1 := newTestHub(t, hubOpts{bus: b1})
-	h2 := newTestHub(t, hubOpts{bus: b2})
-	host := join(t, h1, claims("host", true, true))
-	alice := join(t, h1, claims("alice", true, false))
-	bob := join(t, h2, claims("bob", true, false))
-	carol := join(t, h2, claims("carol", true, false))
+	n := startTwoNodes(t, b1, b2)
+	h2, host, alice, bob, carol := n.h2, n.host, n.alice, n.bob, n.carol
 
 	host.send(TypePollOpen, "open", pollOpen{PollID: "p1", Question: "Next?", Options: []string{"a", "b", "c"}, DurationMs: 60_000})
 	host.wantAck("open")

@@ -13,12 +13,8 @@ import (
 func TestQnaAcrossNodes(t *testing.T) { onThreeBuses(t, qnaAcrossNodes) }
 
 func qnaAcrossNodes(t *testing.T, b1, b2, b3 bus.Bus) {
-	h1 := newTestHub(t, hubOpts{bus: b1})
-	h2 := newTestHub(t, hubOpts{bus: b2})
-	host := join(t, h1, claims("host", true, true))
-	alice := join(t, h1, claims("alice", true, false))
-	bob := join(t, h2, claims("bob", true, false))
-	carol := join(t, h2, claims("carol", true, false))
+	n := startTwoNodes(t, b1, b2)
+	h2, host, alice, bob, carol := n.h2, n.host, n.alice, n.bob, n.carol
 
 	alice.send(TypeQnaAsk, "ask", qnaAsk{Text: "from node 1?"})
 	qa := alice.wantAck("ask")["questionId"].(string)

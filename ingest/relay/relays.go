@@ -77,8 +77,9 @@ type Relays struct {
 	client   *http.Client
 	stop     chan struct{}
 	wg       sync.WaitGroup
-	announce map[string]int64 // Run's: rooms this node put in the directory, with their Since
-	poke     chan struct{}    // Announce: announce now
+	announce map[string]int64  // Run's: rooms this node put in the directory, with their Since
+	ended    map[string]uint64 // Run's: rooms whose host a later one replaced, with its stage session
+	poke     chan struct{}     // Announce: announce now
 
 	mu       sync.Mutex
 	pulls    map[string]*pull
@@ -125,7 +126,7 @@ func New(opts Options) (*Relays, error) {
 	}
 	return &Relays{opts: opts, api: api, loopAPI: loopAPI, client: &http.Client{Timeout: 10 * time.Second},
 		stop: make(chan struct{}), pulls: map[string]*pull{}, sessions: map[uint64]bool{},
-		announce: map[string]int64{}, poke: make(chan struct{}, 1), started: time.Now().UnixMilli()}, nil
+		announce: map[string]int64{}, ended: map[string]uint64{}, poke: make(chan struct{}, 1), started: time.Now().UnixMilli()}, nil
 }
 
 // Want is a viewer asking this node for room: when no host has joined it here and the
@@ -286,6 +287,14 @@ func (r *Relays) announceRooms() {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Announce)
 	defer cancel()
 	for room := range live {
+		if stage, ok := r.ended[room]; ok {
+			if sr := r.opts.SFU.Room(room); sr != nil {
+				if _, now, _ := sr.Hosts(); now == stage {
+					continue // the replaced host has not left the stage yet: never announce it again
+				}
+			}
+			delete(r.ended, room)
+		}
 		since, ok := r.announce[room]
 		if !ok {
 			since = time.Now().UnixMilli()
@@ -310,6 +319,11 @@ func (r *Relays) announceRooms() {
 			r.withdraw(ctx, room)
 		}
 	}
+	for room := range r.ended {
+		if !live[room] {
+			delete(r.ended, room)
+		}
+	}
 }
 
 // replaced ends this node's host of room, which a later host on another node replaced
@@ -318,27 +332,38 @@ func (r *Relays) announceRooms() {
 func (r *Relays) replaced(room string, e Entry) {
 	delete(r.announce, room)
 	sr := r.opts.SFU.Room(room)
-	if sr == nil || !sr.EndHost() {
+	if sr == nil {
 		return
 	}
+	_, stage, _ := sr.Hosts()
+	if !sr.EndHost() {
+		return
+	}
+	r.ended[room] = stage
 	r.opts.Log.Info("host replaced by a later host on another node", zap.String("room", room), zap.String("origin", e.URL))
 	r.wg.Go(func() {
-		// The ended host leaves the stage as its session closes; then relay the room.
-		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		// The ended host leaves the stage as its session closes; then relay the room for
+		// this node's viewers. The directory may not answer for a while (a cluster that
+		// just healed elects its leaders again): ask until a relay runs.
+		for deadline := time.Now().Add(replacedRetry); time.Now().Before(deadline); {
 			select {
 			case <-r.stop:
 				return
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(500 * time.Millisecond):
 			}
-			if !r.Hosting(room) {
-				break
+			if r.Hosting(room) {
+				continue
 			}
-		}
-		if sr := r.opts.SFU.Room(room); sr != nil && sr.Info().Viewers > 0 {
-			r.Want(room)
+			if sr := r.opts.SFU.Room(room); sr == nil || sr.Info().Viewers == 0 || r.Want(room) {
+				return
+			}
 		}
 	})
 }
+
+// replacedRetry bounds how long a node whose host was replaced tries to relay the room
+// from the new origin for its viewers.
+const replacedRetry = 30 * time.Second
 
 // withdraw takes room out of the directory unless another node has put it since (a host
 // who moved to another node): the delete holds only at the revision read.

@@ -163,8 +163,9 @@ func TestPollTallyVersions(t *testing.T) {
 	r := newRoom(h, "versions") // its goroutine is not started: this test owns it
 	defer r.wakes.stop()
 	spec := poll.Spec{ID: "p1", Question: "Next?", Options: []string{"a", "b"}, Deadline: time.Now().Add(time.Minute)}
+	opened := time.Now().UnixMilli() - 1000 // one opening: every report names the same
 	report := func(from string, counts []int, version uint64, origin string) {
-		r.handle(command{poll: &nodePoll{Spec: spec, Opened: time.Now().UnixMilli() - 1000, OpenedBy: "n1",
+		r.handle(command{poll: &nodePoll{Spec: spec, Opened: opened, OpenedBy: "n1",
 			Tally: poll.Tally{Counts: counts, Voters: counts[0] + counts[1]}, Version: version, Room: "i-" + from, Origin: origin, node: from}})
 	}
 	report("n2", []int{2, 1}, 3, "")                     // n2's own, version 3

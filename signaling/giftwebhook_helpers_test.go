@@ -1,6 +1,7 @@
 package signaling_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -176,14 +177,18 @@ func newHub(t *testing.T, b bus.Bus) *datachannel.Hub {
 
 // giver is a viewer joined to a hub directly (no transport in between) who sends gifts.
 type giver struct {
-	t       *testing.T
-	conn    *datachannel.Conn
-	answers chan datachannel.Envelope
+	t        *testing.T
+	conn     *datachannel.Conn
+	answers  chan datachannel.Envelope
+	welcome  sync.Once
+	welcomed chan struct{}
 }
 
+// joinGiver joins identity to room and returns once the room has taken the connection
+// (its welcome came: the room's goroutine handles a join after Join returns).
 func joinGiver(t *testing.T, h *datachannel.Hub, room, identity string) *giver {
 	t.Helper()
-	g := &giver{t: t, answers: make(chan datachannel.Envelope, 100)}
+	g := &giver{t: t, answers: make(chan datachannel.Envelope, 100), welcomed: make(chan struct{})}
 	cl := &glintauth.Claims{Identity: identity, Room: room, RoomJoin: true, CanSubscribe: true, CanPublishData: true}
 	conn, err := h.Join(room, cl, g)
 	if err != nil {
@@ -191,11 +196,19 @@ func joinGiver(t *testing.T, h *datachannel.Hub, room, identity string) *giver {
 	}
 	g.conn = conn
 	t.Cleanup(conn.Close)
+	select {
+	case <-g.welcomed:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no welcome within 10 s", identity)
+	}
 	return g
 }
 
 // Write implements datachannel.Transport, keeping acks and errors.
 func (g *giver) Write(msg []byte) error {
+	if bytes.Contains(msg, []byte(`"type":"`+datachannel.TypeWelcome+`"`)) {
+		g.welcome.Do(func() { close(g.welcomed) })
+	}
 	var env datachannel.Envelope
 	if json.Unmarshal(msg, &env) == nil && (env.Type == datachannel.TypeAck || env.Type == datachannel.TypeError) {
 		select {

@@ -76,11 +76,7 @@ func (r *room) watchBus() func() {
 		if json.Unmarshal(m.Data, env) != nil || env.Type != m.Topic {
 			return
 		}
-		select { // never block the bus: a dropped auction event is caught up by the next
-		case r.inbox <- command{remote: env}:
-		default:
-			r.log.Debug("room busy; dropping another node's event", zap.String("type", env.Type))
-		}
+		r.fromBus(command{remote: env}) // a dropped auction event is caught up by the next
 	})
 	if err != nil {
 		r.log.Warn("not following other nodes' events for this room", zap.Error(err))
@@ -95,11 +91,13 @@ func (r *room) watchBus() func() {
 }
 
 // fromBus hands the room's goroutine what came off the bus, or drops it when the room is
-// busy: the bus is never blocked.
+// busy: the bus is never blocked (reports repeat; events are caught up or lost, as a
+// client's own would be).
 func (r *room) fromBus(cmd command) {
 	select {
 	case r.inbox <- cmd:
 	default:
+		r.log.Debug("room busy; dropping what another node sent")
 	}
 }
 

@@ -246,7 +246,7 @@ func (r *Relays) run() {
 	defer t.Stop()
 	for {
 		r.announceRooms()
-		r.announceNodeNow()
+		r.announceSelf()
 		select {
 		case <-r.stop:
 			r.withdrawAll()
@@ -383,7 +383,8 @@ func (r *Relays) withdrawAll() {
 	r.withdrawNode(ctx)
 }
 
-func (r *Relays) announceNodeNow() {
+// announceSelf puts this node in the node directory and its relays under their rooms.
+func (r *Relays) announceSelf() {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Announce)
 	defer cancel()
 	r.announceNode(ctx)

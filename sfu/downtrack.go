@@ -63,6 +63,10 @@ type DownTrack struct {
 	padded        [64]padMark     // recent padding probes, by output seq, to answer NACKs
 	lastViewerPLI time.Time
 
+	// A relay node's DownTrack (Subscriber's layered mode) forwards one simulcast layer,
+	// pinned, and nothing while the relay has said that none of its viewers needs it.
+	pinned    int           // the layer, -1 for a viewer's DownTrack (its layer is chosen)
+	unneeded  bool          // the relay does not need the pinned layer now
 	capRaised chan struct{} // a raised cap wakes the allocator (buffered, one)
 	allocated atomic.Bool   // an allocator grants the layer; without one the cap is granted
 
@@ -95,7 +99,7 @@ func (d *DownTrack) Stats() DownTrackStats {
 var _ webrtc.TrackLocal = (*DownTrack)(nil)
 
 func newDownTrack(t *Track, id, streamID string, maxLayer int, log *zap.Logger) *DownTrack {
-	d := &DownTrack{id: id, streamID: streamID, track: t, maxLayer: maxLayer, log: log,
+	d := &DownTrack{id: id, streamID: streamID, track: t, maxLayer: maxLayer, log: log, pinned: -1,
 		rtxBudget: rate.NewLimiter(rtxRate, rtxBurst), capRaised: make(chan struct{}, 1)}
 	d.capLayer.Store(int32(maxLayer))
 	return d
@@ -145,9 +149,18 @@ func (d *DownTrack) setReady(w rtcpWriter) {
 		d.readyAt = time.Now()
 	}
 	d.mu.Unlock()
-	if r := d.track.Receiver(); r != nil {
+	if r := d.firstSource(); r != nil {
 		r.RequestKeyframe()
 	}
+}
+
+// firstSource is the Receiver a DownTrack starting now would join: its pinned layer's, or
+// the Track's best.
+func (d *DownTrack) firstSource() *Receiver {
+	if d.pinned >= 0 {
+		return d.track.layers[d.pinned].Load()
+	}
+	return d.track.Receiver()
 }
 
 func (d *DownTrack) close() {
@@ -174,6 +187,12 @@ func (d *DownTrack) demand() {
 // chosen), and the layer it receives, until it has switched away, so that a host never
 // pauses the picture a viewer still shows.
 func (d *DownTrack) wantsLocked() uint8 {
+	switch {
+	case d.pinned >= 0 && d.unneeded:
+		return 0
+	case d.pinned >= 0:
+		return 1 << d.pinned
+	}
 	w := uint8(1)<<(d.layerCap()+1) - 1
 	if d.source != nil && d.source.codec.IsVideo() {
 		w |= 1 << d.source.layer
@@ -197,6 +216,9 @@ func (d *DownTrack) demandLocked(w uint8) {
 // wants reports whether packets of r are for this viewer: its current source, or the layer
 // it should move to (its cap, or the best layer still flowing), which it joins at a keyframe.
 func (d *DownTrack) wants(r *Receiver, now int64) bool {
+	if d.pinned >= 0 {
+		return !d.unneeded && r.layer == d.pinned
+	}
 	return d.source == r || d.track.pick(d.maxLayer, now) == r
 }
 

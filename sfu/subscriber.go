@@ -18,6 +18,7 @@ type Subscriber struct {
 	room *Room
 
 	maxLayer    int
+	layered     bool // a relay node's session: a DownTrack pinned to each layer (layered.go)
 	videoSender *webrtc.RTPSender
 	mu          sync.Mutex // addDownTracks may race with a Close during shutdown
 	downTracks  []*DownTrack
@@ -37,6 +38,9 @@ type SubscribeOptions struct {
 	ExistingRoomOnly bool
 	// Session says who the viewer is (its client key for the per-client handshake cap).
 	Session SessionOptions
+	// Layered asks for each simulcast layer apart, as a relay node does (layered.go):
+	// granted when the offer has a video section per layer (q, h, f in that order).
+	Layered bool
 }
 
 // Subscribe admits a viewer to room and answers its offer. On success the session owns the
@@ -57,7 +61,7 @@ func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.
 		room.Leave(RoleViewer)
 		return nil, "", err
 	}
-	sub := &Subscriber{Peer: p, room: room, maxLayer: opts.MaxLayer}
+	sub := &Subscriber{Peer: p, room: room, maxLayer: opts.MaxLayer, layered: opts.Layered && videoSections(offer) == numLayers}
 	p.OnClose(func() {
 		sub.mu.Lock()
 		for _, dt := range sub.downTracks {
@@ -85,7 +89,11 @@ func (s *SFU) Subscribe(roomName, offer string, opts SubscribeOptions, log *zap.
 		p.Close()
 		return nil, "", err
 	}
-	alloc := sub.newAllocator(s.engine.takeBWE(p.PC.ID()))
+	bwe := s.engine.takeBWE(p.PC.ID())
+	var alloc *allocator
+	if !sub.layered {
+		alloc = sub.newAllocator(bwe)
+	}
 	ice := sub.videoSender.Transport().ICETransport()
 	ice.OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) { sub.setLane(pair) })
 	p.OnConnected(func() {
@@ -157,20 +165,28 @@ func (s *Subscriber) addDownTracks(log *zap.Logger) error {
 	streamID := "glint-" + s.room.name
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+	audio := s.room.Track(webrtc.RTPCodecTypeAudio)
+	video := s.room.Track(webrtc.RTPCodecTypeVideo)
+	tracks := []*DownTrack{newDownTrack(audio, "audio", streamID, s.maxLayer, log.With(zap.String("kind", "audio")))}
+	if s.layered {
+		for l := range numLayers {
+			tracks = append(tracks, newPinnedDownTrack(video, "video-"+LayerName(l), streamID, l, log.With(zap.String("kind", "video"), zap.String("rid", LayerName(l)))))
+		}
+	} else {
+		tracks = append(tracks, newDownTrack(video, "video", streamID, s.maxLayer, log.With(zap.String("kind", "video"))))
+	}
+	for _, dt := range tracks {
 		if s.Closing() {
 			return ErrClosed
 		}
-		t := s.room.Track(kind)
-		dt := newDownTrack(t, kind.String(), streamID, s.maxLayer, log.With(zap.String("kind", kind.String())))
 		tr, err := s.PC.AddTransceiverFromTrack(dt, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			return err
 		}
 		s.downTracks = append(s.downTracks, dt)
-		t.addDownTrack(dt)
+		dt.track.addDownTrack(dt)
 		sender := tr.Sender()
-		if kind == webrtc.RTPCodecTypeVideo {
+		if dt.Kind() == webrtc.RTPCodecTypeVideo && s.videoSender == nil {
 			s.videoSender = sender
 		}
 		s.Go(func() { readSenderRTCP(sender, dt) })
@@ -216,7 +232,7 @@ func (s *Subscriber) SetLayerCap(layer int) error {
 	defer s.mu.Unlock()
 	s.maxLayer = layer
 	for _, dt := range s.downTracks {
-		if dt.Kind() == webrtc.RTPCodecTypeVideo {
+		if dt.Kind() == webrtc.RTPCodecTypeVideo && dt.pinned < 0 {
 			dt.setCap(layer)
 		}
 	}

@@ -41,14 +41,7 @@ func obeyLayers(pub *sfutest.SimulcastPublisher, stop <-chan struct{}) <-chan la
 			}
 			var p datachannel.MediaLayers
 			_ = json.Unmarshal(env.Payload, &p)
-			for l := range 3 {
-				if l == sfu.LayerLow || slices.Contains(p.Layers, sfu.LayerName(l)) {
-					pub.ResumeLayer(l)
-				} else {
-					pub.StopLayer(l)
-				}
-			}
-			out <- layersMsg{time.Now(), p.Layers, env.Seq, pub.Sending()}
+			out <- layersMsg{time.Now(), p.Layers, env.Seq, pub.Obey(p.Layers)}
 		}
 	}()
 	return out

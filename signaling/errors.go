@@ -41,6 +41,8 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errETag):
 		return http.StatusPreconditionFailed
+	case errors.Is(err, sfu.ErrNotLayered):
+		return http.StatusConflict
 	case errors.Is(err, errICERestart):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, errRateLimited), errors.Is(err, errPatchRate), errors.Is(err, errTooManyWaitingHere):

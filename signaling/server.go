@@ -101,6 +101,7 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 		srv.mux.HandleFunc("DELETE /"+kind+"/{room}/{id}", srv.delete)
 		srv.mux.HandleFunc("OPTIONS /"+kind+"/{room}/{id}", srv.options)
 	}
+	srv.mux.HandleFunc("PUT /whep/{room}/{id}/layers", srv.putLayers) // a relay node's (layers.go)
 	srv.mux.HandleFunc("GET /healthz", srv.healthz)
 	srv.mux.HandleFunc("GET /nodes", srv.listNodes) // not rate-limited: every connect asks, and the answer is shared for a second
 	srv.mux.HandleFunc("GET /rooms", srv.limited(srv.listRooms))
@@ -193,7 +194,8 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		id := newID()
 		log := s.log.With(zap.String("room", room), zap.String("session", id), zap.String("kind", kind), zap.String("identity", identity(claims)))
 		opts := sfu.SubscribeOptions{MaxLayer: layer, ExistingRoomOnly: claims == nil,
-			Session: sfu.SessionOptions{Client: clientIP(r, s.cfg.TrustProxy)}}
+			Session: sfu.SessionOptions{Client: clientIP(r, s.cfg.TrustProxy)},
+			Layered: claims != nil && strings.HasPrefix(identity(claims), RelayIdentityPrefix)}
 		sess, answer, err := s.start(role, room, offer, opts, log)
 		if err != nil {
 			if statusOf(err) == http.StatusInternalServerError {

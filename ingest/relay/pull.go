@@ -97,8 +97,13 @@ func (p *pull) relay() (why string) {
 	if joined, _, _ := room.Hosts(); joined > 1 {
 		return "a host joined the room here" // between Want and Join: it is the origin now
 	}
+	video, err := receivers(pc)
+	if err != nil {
+		p.log.Warn("relay not started", zap.Error(err))
+		return "no connection"
+	}
 	pc.OnTrack(func(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-		rcv, err := room.Publish(host, sfu.PublishedTrack{Source: t, Codec: t.Codec(), Kind: t.Kind(), SSRC: uint32(t.SSRC()), WriteRTCP: pc.WriteRTCP})
+		rcv, err := room.Publish(host, sfu.PublishedTrack{Source: t, RID: ridOf(video, recv), Codec: t.Codec(), Kind: t.Kind(), SSRC: uint32(t.SSRC()), WriteRTCP: pc.WriteRTCP})
 		if err != nil {
 			p.log.Info("relayed track not published", zap.Error(err))
 			go drain(t) // pion's buffers must not fill; ends with the connection
@@ -117,6 +122,7 @@ func (p *pull) relay() (why string) {
 		return "not connected"
 	}
 	defer whepDelete(r.client, location, token)
+	defer p.tellLayers(room, host, location, token)()
 	p.live.Store(true)
 	r.Announce() // this relay goes in the directory now, not at the next tick
 	relaysStarted.Inc()
@@ -128,14 +134,9 @@ func (p *pull) relay() (why string) {
 	return why
 }
 
-// connect makes the WHEP session at the origin: a receive-only offer for a video and an
-// audio track, answered with the origin's tracks.
+// connect makes the WHEP session at the origin: the receive-only offer of receivers,
+// answered with the origin's tracks.
 func (p *pull) connect(pc *webrtc.PeerConnection, token string) (string, error) {
-	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-			return "", err
-		}
-	}
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		return "", err

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,11 +22,14 @@ import (
 	"github.com/glintlive/glint/sfu/sfutest"
 )
 
-func newSFU(t *testing.T) *sfu.SFU {
+func newSFU(t *testing.T, opts ...func(*sfu.Config)) *sfu.SFU {
 	t.Helper()
 	cfg := sfu.DefaultConfig()
 	cfg.UDPAddr = "127.0.0.1:0"
 	cfg.EmptyRoomTimeout = 0
+	for _, o := range opts {
+		o(&cfg)
+	}
 	s, err := sfu.New(cfg, sfutest.Logger())
 	if err != nil {
 		t.Fatal(err)
@@ -34,20 +38,51 @@ func newSFU(t *testing.T) *sfu.SFU {
 }
 
 // origin is another node's WHEP endpoint over its SFU, with a DELETE that does not close
-// the session (an origin that is killed never does).
+// the session (an origin that is killed never does), and the layered sessions' PUT
+// {session}/layers (signaling's putLayers is the real one; its own tests check its
+// refusals).
 func origin(t *testing.T, s *sfu.SFU) *httptest.Server {
+	var mu sync.Mutex
+	subs := map[string]*sfu.Subscriber{}
+	n := 0
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/layers") {
+			mu.Lock()
+			sub := subs[strings.TrimSuffix(r.URL.Path, "/layers")]
+			mu.Unlock()
+			var body layersBody
+			if err := json.NewDecoder(r.Body).Decode(&body); err != nil || sub == nil {
+				http.Error(w, fmt.Sprint("bad layers request: ", err), http.StatusBadRequest)
+				return
+			}
+			var wanted [3]bool
+			for _, name := range body.Layers {
+				l, _ := sfu.ParseLayer(name)
+				wanted[l] = true
+			}
+			if err := sub.SetLayersWanted(wanted); err != nil {
+				http.Error(w, err.Error(), http.StatusConflict)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/whep/") {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
 		offer, _ := io.ReadAll(r.Body)
-		_, answer, err := s.Subscribe(strings.TrimPrefix(r.URL.Path, "/whep/"), string(offer), sfu.SubscribeOptions{MaxLayer: sfu.LayerFull}, sfutest.Logger())
+		sub, answer, err := s.Subscribe(strings.TrimPrefix(r.URL.Path, "/whep/"), string(offer), sfu.SubscribeOptions{MaxLayer: sfu.LayerFull, Layered: true}, sfutest.Logger())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		w.Header().Set("Location", r.URL.Path+"/session")
+		mu.Lock()
+		n++
+		location := fmt.Sprintf("%s/session%d", r.URL.Path, n)
+		subs[location] = sub
+		mu.Unlock()
+		w.Header().Set("Location", location)
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, answer)
 	}))

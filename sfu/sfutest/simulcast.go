@@ -3,6 +3,7 @@ package sfutest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/pion/rtcp"
@@ -155,6 +156,20 @@ func (p *SimulcastPublisher) ResumeLayer(l int) {
 	if p.stopped[l].Swap(false) {
 		p.keyNext[l].Store(true)
 	}
+}
+
+// Obey does what the SDK's Publisher does with a dynacast message naming the layers
+// some viewer wants: sends those and always the lowest, stops the rest. It returns what
+// is sent then.
+func (p *SimulcastPublisher) Obey(wanted []string) [3]bool {
+	for l, name := range [3]string{"q", "h", "f"} {
+		if l == 0 || slices.Contains(wanted, name) {
+			p.ResumeLayer(l)
+		} else {
+			p.StopLayer(l)
+		}
+	}
+	return p.Sending()
 }
 
 // Sending reports which layers are being sent.

@@ -3,6 +3,7 @@ package sfutest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -270,6 +271,28 @@ func (v *Viewer) WaitFrame(ctx context.Context, n uint32) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for frame %d: %w (have %s)", n, ctx.Err(), v.Summary())
+		case <-v.changed:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// WaitLayerRun waits until the last n frames received whole are all of simulcast layer.
+func (v *Viewer) WaitLayerRun(ctx context.Context, layer byte, n int) error {
+	for {
+		v.mu.Lock()
+		run := 0
+		for i := len(v.layers) - 1; i >= 0 && v.layers[i] == layer; i-- {
+			run++
+		}
+		last := slices.Clone(v.layers[max(0, len(v.layers)-60):])
+		v.mu.Unlock()
+		if run >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d frames of layer %d in a row: %w (have %s, last layers %v)", n, layer, ctx.Err(), v.Summary(), last)
 		case <-v.changed:
 		case <-time.After(100 * time.Millisecond):
 		}

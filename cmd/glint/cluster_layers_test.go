@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -101,4 +102,40 @@ func TestClusterRelaysLayers(t *testing.T) {
 		t.Fatal("the room is not relayed by B alone")
 	}
 	t.Logf("node B, capped at q: %s; uncapped: %s", small.Summary(), full.Summary())
+}
+
+// TestBrowserDynacastAcrossNodes: TestBrowserDynacast with the host page on node A and
+// the watch page on node B, which relays the room: the viewer capped at q on B has the
+// host on A pause h and f (its upstream below half), and lifting the cap has f back at
+// the host and the full-size picture on B (webclient/e2e/dynacast.mjs --play-server;
+// its JSON line has the numbers). Run twice when the first fails, as TestBrowserDynacast
+// is, for the same known flake.
+func TestBrowserDynacastAcrossNodes(t *testing.T) {
+	chromium, webclient, here := browserSetup(t)
+	if !here {
+		return
+	}
+	nodes := startClusterWith(t, 2, func(cfg *Config) {
+		cfg.SFU.UDPAddr = "0.0.0.0:0"
+		cfg.Signaling.AllowAnonymousViewing = true // the watch page has no token
+	})
+	for i := 1; ; i++ {
+		room := fmt.Sprintf("dyn%d", i)
+		token, err := auth.Issue(nodes[0].cfg.APIKey, nodes[0].cfg.APISecret, auth.TokenOptions{Room: room, Identity: "host", Publish: true, Data: true, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = runScript(t, webclient, chromium, "e2e/dynacast.mjs", []string{"--server", nodes[0].URL(), "--play-server", nodes[1].URL(),
+			"--room", room, "--publish-token", token})
+		if err == nil {
+			break
+		}
+		if i == 2 {
+			t.Fatalf("e2e/dynacast.mjs failed: %v", err)
+		}
+		t.Logf("RETRY: attempt %d failed (%v); running it once more", i, err)
+	}
+	if !nodes[1].relays.Relaying("dyn1") && !nodes[1].relays.Relaying("dyn2") {
+		t.Fatal("node B played the room without relaying it")
+	}
 }

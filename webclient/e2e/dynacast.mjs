@@ -14,6 +14,10 @@
 //     full-size picture (f's frame height at the host).
 //
 //   node e2e/dynacast.mjs --server http://127.0.0.1:8080 --room dyn --publish-token T [--seconds 4]
+//     [--play-server URL]
+//
+// --play-server puts the viewer on another node of a cluster, which relays every layer
+// of the room and tells the host's node which its viewers want (docs/CLUSTER.md).
 //
 // --seconds is each bitrate window. Prints one JSON line: allActiveKbps, cappedKbps (and
 // per layer), resumeMs (and its part until the host was told, toldMs), fullSizeMs, the
@@ -22,16 +26,24 @@ import { Side, parseCli, run, sleep, until } from './lib.mjs';
 
 const opts = parseCli({
   name: 'dynacast',
-  usageLine: 'usage: node e2e/dynacast.mjs --server URL --room ROOM --publish-token T [--seconds 4] [--max-ratio 0.5] [--max-resume-ms 3000]',
+  usageLine:
+    'usage: node e2e/dynacast.mjs --server URL --room ROOM --publish-token T [--seconds 4] [--max-ratio 0.5] [--max-resume-ms 3000] [--play-server URL]',
   seconds: '4',
   maxSeconds: 10,
   options: {
     'max-ratio': { type: 'string', default: '0.5' },
     'max-resume-ms': { type: 'string', default: '3000' },
+    'play-server': { type: 'string' },
   },
   extra: (v, usage) => {
     if (!v['publish-token']) usage('--publish-token is required');
-    return { maxRatio: Number(v['max-ratio']), maxResumeMs: Number(v['max-resume-ms']) };
+    const playServer = v['play-server'];
+    if (playServer !== undefined && !URL.canParse(playServer)) usage(`--play-server ${playServer}: not a URL`);
+    return {
+      maxRatio: Number(v['max-ratio']),
+      maxResumeMs: Number(v['max-resume-ms']),
+      playServer: playServer ? new URL(playServer).href.replace(/\/+$/, '') : undefined,
+    };
   },
 });
 
@@ -108,7 +120,7 @@ async function test(browser) {
   if (hs.state !== 'live') throw new Error(`host not live: ${hs.error ?? hs.state}`);
 
   // 1. Every layer wanted: one viewer, uncapped.
-  await viewer.open(browser, `${opts.server}/watch.html?${new URLSearchParams({ room: opts.room })}`);
+  await viewer.open(browser, `${opts.playServer ?? opts.server}/watch.html?${new URLSearchParams({ room: opts.room })}`);
   const settled = await until(
     SETTLE_MS,
     async () => {

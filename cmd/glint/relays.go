@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/glintlive/glint/datachannel/bus"
 	"github.com/glintlive/glint/ingest/relay"
 	"github.com/glintlive/glint/signaling"
 	"github.com/glintlive/glint/signaling/auth"
@@ -37,7 +38,7 @@ func (a *app) startRelays(ctx context.Context) error {
 	}
 	node := a.bus.Node()
 	a.relays, err = relay.New(relay.Options{
-		SFU: a.sfu, Directory: dir, Nodes: nodes, Node: node, URL: url, PublicURL: a.cfg.PublicURL,
+		SFU: a.sfu, Directory: dir, Nodes: nodes, Hints: busHints{a.bus}, Node: node, URL: url, PublicURL: a.cfg.PublicURL,
 		Log: a.log.Named("relay"), Watching: a.hls.Watching,
 		Token: func(room string) (string, error) {
 			return auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: room, Identity: signaling.RelayIdentityPrefix + node, Subscribe: true, TTL: time.Hour})
@@ -120,4 +121,27 @@ func (a *app) clusterHealth() string {
 		return ""
 	}
 	return fmt.Sprintf("cluster %s node %s: %d of %d nodes reached\n", name, node, nodes, a.cfg.Bus.Cluster.Nodes())
+}
+
+// busHints carries the relays' origin hints (ingest/relay) on the bus's core subjects:
+// sent to every node at once, never stored.
+type busHints struct{ bus *bus.NATS }
+
+// hintRoom is the bus room origin hints go by: no room is named with a space, so no
+// room's events ever meet them.
+const hintRoom, hintTopic = "glint cluster", "origin"
+
+func (h busHints) Send(data []byte) error { return h.bus.Publish(hintRoom, hintTopic, data) }
+
+func (h busHints) Receive(fn func(data []byte)) (stop func(), err error) {
+	self := h.bus.Node()
+	sub, err := h.bus.Subscribe(hintRoom, hintTopic, func(m bus.Msg) {
+		if m.Node != self {
+			fn(m.Data)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sub.Stop, nil
 }

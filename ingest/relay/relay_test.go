@@ -91,17 +91,7 @@ func origin(t *testing.T, s *sfu.SFU) *httptest.Server {
 // directory is the real room directory, on an embedded bus of its own.
 func directory(t *testing.T) *bus.Directory {
 	t.Helper()
-	cfg := bus.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	b, err := bus.Open(context.Background(), cfg, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	d, err := b.Directory(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, d := busDirectory(t)
 	return d
 }
 

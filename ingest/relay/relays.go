@@ -63,6 +63,8 @@ type Options struct {
 	// Watching reports whether a room has viewers that are not WebRTC sessions (LL-HLS):
 	// a relay stays up for them too. nil: WebRTC viewers only.
 	Watching func(room string) bool
+	// Hints carry origin hints (hints.go); nil: the directory alone.
+	Hints Hints
 	// Announce is how often this node puts its rooms in the directory (well within
 	// bus.DirectoryTTL); Idle is how long a relay with no viewer on this node lasts.
 	Announce, Idle time.Duration
@@ -93,6 +95,9 @@ type Relays struct {
 	nodesAt time.Time
 
 	relayDir sync.Mutex // orders relay entries' puts and deletes (cluster.go)
+
+	hints     hintBook // the other nodes' origin hints (hints.go)
+	stopHints func()
 }
 
 // maxRelaySessions bounds the remembered relay sessions (a relay's events arrive after
@@ -186,7 +191,18 @@ func (r *Relays) Origin(ctx context.Context, room string) (e Entry, ok bool, err
 	return e, ok, err
 }
 
+// A hint newer than the directory's entry stands for it (hints.go), with revision 0: it
+// is not the directory's, so no conditional delete may act on it.
 func (r *Relays) origin(ctx context.Context, room string) (e Entry, revision uint64, ok bool, err error) {
+	e, revision, ok, err = r.directoryOrigin(ctx, room)
+	if h, held := r.hints.get(room, time.Now()); held && (err != nil || !ok || h.Since > e.Since) {
+		return h, 0, true, nil
+	}
+	return e, revision, ok, err
+}
+
+// directoryOrigin is room's entry in the directory alone.
+func (r *Relays) directoryOrigin(ctx context.Context, room string) (e Entry, revision uint64, ok bool, err error) {
 	raw, revision, ok, err := r.opts.Directory.Get(ctx, room)
 	if err != nil || !ok {
 		return Entry{}, 0, false, err
@@ -236,7 +252,17 @@ func (r *Relays) done(p *pull) {
 }
 
 // Start announces this node and its rooms (Run) until Close.
-func (r *Relays) Start() { r.wg.Go(r.run) }
+func (r *Relays) Start() {
+	if r.opts.Hints != nil {
+		stop, err := r.opts.Hints.Receive(func(data []byte) { r.hints.take(data, time.Now()) })
+		if err != nil {
+			r.opts.Log.Warn("origin hints not received: the directory alone names origins", zap.Error(err))
+		} else {
+			r.stopHints = stop
+		}
+	}
+	r.wg.Go(r.run)
+}
 
 // run puts this node in the node directory, and every room hosted on this node (and not
 // relayed) in the room directory, every Announce, and takes out those that ended, until
@@ -307,12 +333,13 @@ func (r *Relays) announceRooms() {
 		if sr := r.opts.SFU.Room(room); sr != nil {
 			viewers = sr.Info().Viewers
 		}
-		value, _ := json.Marshal(Entry{Node: r.opts.Node, URL: r.opts.URL, Since: since, Viewers: viewers})
+		e := Entry{Node: r.opts.Node, URL: r.opts.URL, Since: since, Viewers: viewers}
+		r.sendHint(room, e, false)
+		r.announce[room] = since // hinted: withdrawn (and said so) when the host leaves
+		value, _ := json.Marshal(e)
 		if err := r.opts.Directory.Put(ctx, room, value); err != nil {
 			r.opts.Log.Warn("room not announced in the directory", zap.String("room", room), zap.Error(err))
-			continue
 		}
-		r.announce[room] = since
 	}
 	for room := range r.announce {
 		if !live[room] {
@@ -368,8 +395,9 @@ const replacedRetry = 30 * time.Second
 // withdraw takes room out of the directory unless another node has put it since (a host
 // who moved to another node): the delete holds only at the revision read.
 func (r *Relays) withdraw(ctx context.Context, room string) {
+	r.sendHint(room, Entry{Node: r.opts.Node, Since: r.announce[room]}, true)
 	delete(r.announce, room)
-	if e, revision, ok, err := r.origin(ctx, room); err == nil && ok && e.Node == r.opts.Node {
+	if e, revision, ok, err := r.directoryOrigin(ctx, room); err == nil && ok && e.Node == r.opts.Node {
 		_ = r.opts.Directory.Delete(ctx, room, revision)
 	}
 }
@@ -403,6 +431,9 @@ func (r *Relays) Close() {
 	close(r.stop)
 	r.mu.Unlock()
 	r.wg.Wait()
+	if r.stopHints != nil {
+		r.stopHints()
+	}
 }
 
 // SetIdle changes how long a relay with no viewer lasts (tests).

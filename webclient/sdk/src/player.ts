@@ -9,6 +9,7 @@ import { Nodes, failsOver } from './failover.js';
 import { type FrameEvent, FrameScheduler, type FrameSchedulerOptions, captureTime } from './frameclock.js';
 import { type HlsLoader, HlsPlayback, defaultHlsLoader } from './hls.js';
 import { Interaction } from './interaction.js';
+import { watchLink } from './liveness.js';
 import { InteractionSocket } from './socket.js';
 import type { Layer, MediaClock, RoomState } from './protocol.js';
 import { type PlayerStats, webrtcStats } from './stats.js';
@@ -87,7 +88,6 @@ export interface PlayerEvents {
 // Events that describe the connection, not something on the picture.
 const NOT_ON_FRAME = new Set(['welcome', 'chat.history', 'presence', 'room.live', 'room.ended', 'media.clock', 'chat.missed']);
 const FATAL_STATUS = new Set([400, 401, 403, 413, 415, 422]);
-const PING_MS = 1000;
 const DISCONNECTED_MS = 2000;
 const ROOM_WAIT_S = 20; // the server holds a WHEP offer at most signaling.anonymous_wait
 
@@ -393,14 +393,12 @@ export class Player extends Emitter<PlayerEvents> {
       else if (s === 'disconnected') quietTimer = setTimeout(() => lose(new GlintError('ice', 'WebRTC: the connection was lost (disconnected)')), DISCONNECTED_MS);
     });
     dc.onclose = () => lose(new GlintError('ice', 'WebRTC: the server closed the session (lost)'));
-    const watchdog = setInterval(() => {
-      if (dc.readyState !== 'open') return;
-      if (performance.now() - this.interaction.lastReceived > this.opts.deadAfterMs!) {
-        lose(new GlintError('ice', `WebRTC: nothing from the server for ${this.opts.deadAfterMs} ms (lost)`));
-      } else {
-        this.interaction.ping().catch(() => {});
-      }
-    }, PING_MS);
+    const unwatch = watchLink(
+      this.interaction,
+      this.opts.deadAfterMs!,
+      () => dc.readyState === 'open',
+      () => lose(new GlintError('ice', `WebRTC: nothing from the server for ${this.opts.deadAfterMs} ms (lost)`)),
+    );
     const conn: Conn = {
       pc,
       dc,
@@ -408,7 +406,7 @@ export class Player extends Emitter<PlayerEvents> {
       stream,
       lost,
       close: () => {
-        clearInterval(watchdog);
+        unwatch();
         clearTimeout(quietTimer);
         close();
       },

@@ -8,6 +8,7 @@ import { Emitter } from './emitter.js';
 import { GlintError, asError } from './errors.js';
 import { Nodes, failsOver } from './failover.js';
 import { Interaction } from './interaction.js';
+import { watchLink } from './liveness.js';
 import type { Layer } from './protocol.js';
 import { type Endpoint, type Session, connected, discoverIceServers, negotiate } from './whip.js';
 
@@ -72,7 +73,6 @@ export const SIMULCAST: { rid: Layer; scaleResolutionDownBy: number; maxBitrate:
   { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
 ];
 const FATAL_STATUS = new Set([400, 401, 403, 413, 415, 422]);
-const PING_MS = 1000;
 
 export class Publisher extends Emitter<PublisherEvents> {
   // A host sees its own camera: what it acts on was captured now, on the clock its RTCP
@@ -213,9 +213,9 @@ export class Publisher extends Emitter<PublisherEvents> {
     let lose: (e: GlintError) => void = () => {};
     const lost = new Promise<never>((_, reject) => (lose = reject));
     lost.catch(() => {});
-    let watchdog: ReturnType<typeof setInterval> | undefined;
+    let unwatch = () => {};
     const close = () => {
-      clearInterval(watchdog);
+      unwatch();
       this.interaction.detach(transport);
       dc.close();
       pc.close();
@@ -238,11 +238,12 @@ export class Publisher extends Emitter<PublisherEvents> {
       if (pc.connectionState === 'failed' || pc.connectionState === 'closed') lose(new GlintError('ice', 'WHIP: the connection was lost'));
     });
     dc.onclose = () => lose(new GlintError('ice', 'WHIP: the server closed the session'));
-    watchdog = setInterval(() => {
-      if (dc.readyState !== 'open') return;
-      if (performance.now() - this.interaction.lastReceived > this.opts.deadAfterMs!) lose(new GlintError('ice', `WHIP: nothing from the server for ${this.opts.deadAfterMs} ms`));
-      else this.interaction.ping().catch(() => {});
-    }, PING_MS);
+    unwatch = watchLink(
+      this.interaction,
+      this.opts.deadAfterMs!,
+      () => dc.readyState === 'open',
+      () => lose(new GlintError('ice', `WHIP: nothing from the server for ${this.opts.deadAfterMs} ms`)),
+    );
     this.setState('live');
     const done = lost.finally(close);
     done.catch(() => {});

@@ -7,6 +7,7 @@ import { openWebSocket } from './channel.js';
 import { GlintError, asError } from './errors.js';
 import { Nodes, failsOver } from './failover.js';
 import { Interaction } from './interaction.js';
+import { watchLink } from './liveness.js';
 import type { Endpoint } from './whip.js';
 
 export interface InteractionSocketOptions {
@@ -18,17 +19,12 @@ export interface InteractionSocketOptions {
   deadAfterMs?: number;
 }
 
-// PING_MS is how often an open connection is checked; one quiet for a third of deadAfterMs
-// is pinged (the server answers), so a pong has two ticks to come.
-const PING_MS = 1000;
-
 export class InteractionSocket {
   private readonly stop = new AbortController();
   private running: Promise<void> | null = null;
   private readonly ep: Endpoint;
   private readonly nodes: Nodes;
   private readonly opts: InteractionSocketOptions;
-  private pinging = false;
 
   constructor(
     ep: Endpoint,
@@ -86,36 +82,20 @@ export class InteractionSocket {
     const transport = { send: (t: string) => ws.send(t) };
     let why = new GlintError('network', `WebSocket to ${this.ep.server}: closed`);
     const onAbort = () => ws.close();
-    let watchdog: ReturnType<typeof setInterval> | undefined;
+    let unwatch = () => {};
     await new Promise<void>((resolve) => {
       ws.onmessage = (e) => typeof e.data === 'string' && this.interaction.receive(e.data);
       ws.onclose = () => resolve();
       signal.addEventListener('abort', onAbort, { once: true });
       this.interaction.attach(transport);
       const dead = this.opts.deadAfterMs!;
-      let lastTick = performance.now();
-      watchdog = setInterval(() => {
-        const now = performance.now();
-        const quiet = now - this.interaction.lastReceived;
-        // A late tick (a throttled background tab) proves nothing about the link: ping
-        // and look again at the next one.
-        const late = now - lastTick > 2 * PING_MS;
-        lastTick = now;
-        if (quiet > dead && !late) {
-          why = new GlintError('timeout', `WebSocket to ${this.ep.server}: nothing for ${dead} ms`);
-          ws.close();
-          resolve();
-        } else if (quiet > dead / 3 && !this.pinging) {
-          // Only a quiet room is pinged (an LL-HLS crowd rides these), one ping at a time.
-          this.pinging = true;
-          this.interaction
-            .ping()
-            .catch(() => {})
-            .finally(() => (this.pinging = false));
-        }
-      }, PING_MS);
+      unwatch = watchLink(this.interaction, dead, () => true, () => {
+        why = new GlintError('timeout', `WebSocket to ${this.ep.server}: nothing for ${dead} ms`);
+        ws.close();
+        resolve();
+      });
     });
-    clearInterval(watchdog);
+    unwatch();
     signal.removeEventListener('abort', onAbort);
     this.interaction.detach(transport);
     return why;

@@ -15,7 +15,6 @@ export declare class InteractionSocket {
     private readonly ep;
     private readonly nodes;
     private readonly opts;
-    private pinging;
     constructor(ep: Endpoint, interaction?: Interaction, opts?: InteractionSocketOptions);
     /** server is the node connected to (or tried next): the endpoint's, or another after a failover. */
     get server(): string;

@@ -168,14 +168,10 @@ func (a *allocator) setPace(bps int) {
 	}
 }
 
-// lowestLayer is the lowest layer a source feeds t with.
+// lowestLayer is the lowest layer a source feeds t with (LayerLow when none does).
 func lowestLayer(t *Track) int {
-	for l := range t.layers {
-		if t.layers[l].Load() != nil {
-			return l
-		}
-	}
-	return LayerLow
+	l, _ := t.LowestLayer()
+	return l
 }
 
 // dropProbe ends a probe, and forgets one awaiting its judgement, when there is no longer a

@@ -53,6 +53,17 @@ func (t *Track) Kind() webrtc.RTPCodecType { return t.kind }
 // Receiver returns the best source feeding the Track, or nil while nobody publishes.
 func (t *Track) Receiver() *Receiver { return t.pick(LayerFull, time.Now().UnixNano()) }
 
+// LowestLayer is the lowest simulcast layer a source feeds the Track with; ok is false
+// while none does.
+func (t *Track) LowestLayer() (layer int, ok bool) {
+	for l := range t.layers {
+		if t.layers[l].Load() != nil {
+			return l, true
+		}
+	}
+	return 0, false
+}
+
 // current reports whether r is still the Track's source for its layer.
 func (t *Track) current(r *Receiver) bool { return t.layers[r.layer].Load() == r }
 

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,13 +21,9 @@ const maxLayersBody = 256
 // It is the session's own request (the token of its identity, or roomAdmin), charged to
 // the session's PATCH budget; a session that is not layered answers 409.
 func (s *Server) putLayers(w http.ResponseWriter, r *http.Request) {
-	res, err := s.lookup(r)
+	res, err := s.change(r)
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	if !res.patches.Allow() {
-		writeError(w, errPatchRate)
 		return
 	}
 	wanted, err := readLayers(w, r)
@@ -52,15 +49,17 @@ func readLayers(w http.ResponseWriter, r *http.Request) (wanted [3]bool, err err
 		return wanted, errors.Join(errContentType, errors.New("expected Content-Type: application/json"))
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxLayersBody))
-	if err != nil {
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
 		return wanted, errors.Join(errTooLarge, fmt.Errorf("limit is %d bytes", maxLayersBody))
+	} else if err != nil {
+		return wanted, errors.Join(errBadRequest, fmt.Errorf("reading the body: %w", err))
 	}
 	var body struct {
 		Layers []string `json:"layers"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil || body.Layers == nil {
+	if err := dec.Decode(&body); err != nil || body.Layers == nil || dec.More() {
 		return wanted, errors.Join(errBadRequest, errors.New(`want {"layers":[...]} with names from q, h and f`))
 	}
 	for _, name := range body.Layers {

@@ -1,6 +1,7 @@
 package signaling_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 // same offer is not layered (409), and a bad body, content type or token is refused.
 func TestLayersPut(t *testing.T) {
 	e := newEnv(t, nil)
+	e.sig.SetRelayNodes(func(_ context.Context, node string) bool { return node == "node-b" })
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -37,6 +39,13 @@ func TestLayersPut(t *testing.T) {
 		t.Fatalf("viewer's WHEP: %s: %s", res.Status, body)
 	}
 	viewer := res.Header.Get("Location")
+	// A relay identity naming no node of the cluster is a viewer's.
+	strangerTok := e.token("show", auth.TokenOptions{Identity: signaling.RelayIdentityPrefix + "nobody", Subscribe: true})
+	res, body = e.post("/whep/show", strangerTok, "application/sdp", engineOffer(t, m, webrtc.RTPTransceiverDirectionRecvonly, video, video, video, audio))
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("stranger's WHEP: %s: %s", res.Status, body)
+	}
+	stranger := res.Header.Get("Location")
 
 	for _, c := range []struct {
 		name, path, token, contentType, body string
@@ -45,6 +54,7 @@ func TestLayersPut(t *testing.T) {
 		{"the relay's layers", relay, relayTok, "application/json", `{"layers":["q","f"]}`, http.StatusNoContent},
 		{"none", relay, relayTok, "application/json", `{"layers":[]}`, http.StatusNoContent},
 		{"a viewer is not layered", viewer, viewerTok, "application/json", `{"layers":["q"]}`, http.StatusConflict},
+		{"nor a relay identity of no node", stranger, strangerTok, "application/json", `{"layers":["q"]}`, http.StatusConflict},
 		{"no token", relay, "", "application/json", `{"layers":["q"]}`, http.StatusUnauthorized},
 		{"another identity", relay, viewerTok, "application/json", `{"layers":["q"]}`, http.StatusForbidden},
 		{"no such session", "/whep/show/0123456789abcdef0123456789abcdef", relayTok, "application/json", `{"layers":["q"]}`, http.StatusNotFound},
@@ -55,6 +65,7 @@ func TestLayersPut(t *testing.T) {
 		{"no list", relay, relayTok, "application/json", `{}`, http.StatusBadRequest},
 		{"unknown field", relay, relayTok, "application/json", `{"layers":["q"],"x":1}`, http.StatusBadRequest},
 		{"not JSON", relay, relayTok, "application/json", `layers=q`, http.StatusBadRequest},
+		{"trailing data", relay, relayTok, "application/json", `{"layers":["q"]} {"layers":[]}`, http.StatusBadRequest},
 		{"too large", relay, relayTok, "application/json", `{"layers":["q"` + strings.Repeat(` `, 300) + `]}`, http.StatusRequestEntityTooLarge},
 	} {
 		res, body := e.do(http.MethodPut, c.path+"/layers", c.token, c.contentType, c.body)

@@ -103,6 +103,19 @@ func (s *Server) lookup(r *http.Request) (*resource, error) {
 	return res, nil
 }
 
+// change is lookup for a request that changes the session (PATCH, a relay's layers),
+// charged to the session's budget of those.
+func (s *Server) change(r *http.Request) (*resource, error) {
+	res, err := s.lookup(r)
+	if err != nil {
+		return nil, err
+	}
+	if !res.patches.Allow() {
+		return nil, errPatchRate
+	}
+	return res, nil
+}
+
 func (s *Server) find(r *http.Request) (*resource, error) {
 	s.mu.Lock()
 	res := s.resources[r.PathValue("id")]
@@ -130,13 +143,9 @@ func isKindPath(path, kind string) bool {
 // patch handles trickle ICE (RFC 9725 §4.3.1). ICE restarts are refused with 422 as the RFC
 // requires of servers that only trickle; the client starts a new session instead.
 func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
-	res, err := s.lookup(r)
+	res, err := s.change(r)
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	if !res.patches.Allow() {
-		writeError(w, errPatchRate)
 		return
 	}
 	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != res.etag {

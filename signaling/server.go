@@ -62,6 +62,9 @@ type Server struct {
 	// relay asks for a room hosted on another node of a cluster (ingest/relay's Want;
 	// nil: one node); true when a relay runs or starts.
 	relay func(room string) bool
+	// isNode says whether a bus node id is a live node of the cluster: a relay's token
+	// names one (SetRelayNodes).
+	isNode func(ctx context.Context, node string) bool
 	// health adds lines to /healthz (nil: none).
 	health func() string
 	// nodes lists the cluster's nodes for GET /nodes (nodes.go; nil: a node alone).
@@ -195,7 +198,7 @@ func (s *Server) create(kind string) http.HandlerFunc {
 		log := s.log.With(zap.String("room", room), zap.String("session", id), zap.String("kind", kind), zap.String("identity", identity(claims)))
 		opts := sfu.SubscribeOptions{MaxLayer: layer, ExistingRoomOnly: claims == nil,
 			Session: sfu.SessionOptions{Client: clientIP(r, s.cfg.TrustProxy)},
-			Layered: claims != nil && strings.HasPrefix(identity(claims), RelayIdentityPrefix)}
+			Layered: s.fromRelay(r.Context(), claims)}
 		sess, answer, err := s.start(role, room, offer, opts, log)
 		if err != nil {
 			if statusOf(err) == http.StatusInternalServerError {
@@ -241,6 +244,19 @@ func (s *Server) readOffer(w http.ResponseWriter, r *http.Request) (string, int,
 // RelayIdentityPrefix starts the identity of the token a node relays a room with
 // (ingest/relay): such a request never starts a relay itself.
 const RelayIdentityPrefix = "relay:"
+
+// SetRelayNodes lets a WHEP session be a relay node's, which receives each simulcast layer
+// apart (sfu.SubscribeOptions.Layered): one whose token's identity is
+// RelayIdentityPrefix and a node isNode names. Without it no session is.
+func (s *Server) SetRelayNodes(isNode func(ctx context.Context, node string) bool) { s.isNode = isNode }
+
+// fromRelay reports whether a request's token is a relay node's: its identity names a live
+// node of the cluster after RelayIdentityPrefix. A platform that lets its users choose
+// identities like "relay:..." does not give them the relay's every-layer session so.
+func (s *Server) fromRelay(ctx context.Context, claims *auth.Claims) bool {
+	node, ok := strings.CutPrefix(identity(claims), RelayIdentityPrefix)
+	return claims != nil && ok && s.isNode != nil && s.isNode(ctx, node)
+}
 
 // SetRelay makes a WHEP request for a room this node does not host ask want(room) to
 // relay it from the node that does (ingest/relay); an anonymous viewer then waits for the

@@ -49,6 +49,7 @@ func (a *app) startRelays(ctx context.Context) error {
 	}
 	a.relays.Start()
 	a.signaling.SetRelay(a.relays.Want)
+	a.signaling.SetRelayNodes(a.relays.IsNode)
 	a.signaling.SetHealth(a.clusterHealth)
 	a.signaling.SetNodes(a.nodeURLs)
 	a.signaling.SetCluster(a.roomAcrossCluster)

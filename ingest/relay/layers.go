@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -64,17 +65,13 @@ const (
 // tellLayers keeps the origin told which layers this node's readers of the room want,
 // from now until stop: the room's demand only notes the latest set, one goroutine of the
 // relay's host session sends it, so the SFU never waits on the origin, and a set
-// superseded before it went out is never sent.
+// superseded before it went out is never sent. The lowest layer the relay receives is
+// always asked for, as an SDK host always sends its lowest: a host without simulcast
+// reaches this node as its f layer alone, which a viewer capped below it is given.
 func (p *pull) tellLayers(room *sfu.Room, host *sfu.Peer, location, token string) (stop func()) {
 	var latest atomic.Int32 // a bit per layer; -1: nothing to tell yet
 	latest.Store(-1)
 	wake := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
 	stopDemand := room.OnLayerDemand(host, func(wanted [3]bool) {
 		bits := int32(0)
 		for l, w := range wanted {
@@ -83,10 +80,14 @@ func (p *pull) tellLayers(room *sfu.Room, host *sfu.Peer, location, token string
 			}
 		}
 		latest.Store(bits)
-		poke()
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
 	})
+	ctx, cancel := context.WithCancel(context.Background())
+	video := room.Track(webrtc.RTPCodecTypeVideo)
 	host.Go(func() {
-		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go func() { // a request in flight ends with the session
 			select {
@@ -107,21 +108,44 @@ func (p *pull) tellLayers(room *sfu.Room, host *sfu.Peer, location, token string
 			case <-retry.C:
 			}
 			bits := latest.Load()
-			if bits < 0 || bits == sent {
+			if bits < 0 {
 				continue
 			}
-			if err := putLayers(ctx, p.relays.client, location, token, bits); err != nil {
+			if l, ok := video.LowestLayer(); ok {
+				bits |= 1 << l
+			}
+			if bits == sent {
+				continue
+			}
+			err := putLayers(ctx, p.relays.client, location, token, bits)
+			var refused *refusal
+			switch {
+			case err == nil:
+				sent, failures = bits, 0
+			case errors.As(err, &refused):
+				// An origin that cannot take it (an older node, a session it ended) never
+				// will: it forwards every layer, as before there was dynacast across nodes.
+				p.log.Info("origin does not take the layers this node needs; it sends them all", zap.Error(err))
+				return
+			default:
 				if failures++; failures == 1 {
 					p.log.Info("origin not told the layers this node needs; retrying", zap.Error(err))
 				}
 				retry.Reset(min(layerRetry<<min(failures-1, 5), maxLayerRetry))
-				continue
 			}
-			sent, failures = bits, 0
 		}
 	})
-	return stopDemand
+	return func() {
+		stopDemand()
+		cancel() // no PUT after the session at the origin is deleted
+	}
 }
+
+// refusal is an origin's answer that asking again will not change (4xx but 429).
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
 
 // putLayers tells a layered WHEP session at the origin to forward the layers in bits.
 func putLayers(ctx context.Context, client *http.Client, location, token string, bits int32) error {
@@ -147,7 +171,11 @@ func putLayers(ctx context.Context, client *http.Client, location, token string,
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusNoContent {
 		msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-		return fmt.Errorf("PUT %s/layers: %d: %s", location, res.StatusCode, bytes.TrimSpace(msg))
+		err := fmt.Errorf("PUT %s/layers: %d: %s", location, res.StatusCode, bytes.TrimSpace(msg))
+		if res.StatusCode >= 400 && res.StatusCode < 500 && res.StatusCode != http.StatusTooManyRequests {
+			return &refusal{err}
+		}
+		return err
 	}
 	return nil
 }

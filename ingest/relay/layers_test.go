@@ -2,13 +2,10 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/zap/zaptest"
 
 	"github.com/glintlive/glint/ingest/whip"
 	"github.com/glintlive/glint/sfu"
@@ -70,16 +67,7 @@ func TestRelayCarriesEveryLayer(t *testing.T) {
 		}
 	}
 
-	value, _ := json.Marshal(Entry{Node: "origin-node", URL: srv.URL, Since: time.Now().UnixMilli()})
-	if err := dir.Put(ctx, "show", value); err != nil {
-		t.Fatal(err)
-	}
-	r, err := New(Options{SFU: local, Directory: dir, Node: "this-node", URL: "http://127.0.0.1:1", Log: zaptest.NewLogger(t),
-		Token: func(string) (string, error) { return "token", nil }, Idle: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Start()
+	r := relaysOf(ctx, t, local, dir, srv.URL)
 	defer r.Close()
 	if !r.Want("show") {
 		t.Fatal("no relay")
@@ -114,4 +102,53 @@ func TestRelayCarriesEveryLayer(t *testing.T) {
 	_ = full.Close()
 	asked([3]bool{true, false, false}, "the uncapped viewer left")
 	t.Logf("capped viewer: %s; uncapped: %s", small.Summary(), full.Summary())
+}
+
+// TestRelayHostWithoutSimulcast: a host without simulcast (RTMP, OBS) reaches the relay's
+// node as its f layer alone; a viewer there capped at q is given it, as on the origin, and
+// the relay never asks the origin to stop it (it did: the viewer wanted q alone, which
+// does not exist, and got nothing).
+func TestRelayHostWithoutSimulcast(t *testing.T) {
+	originSFU, local := newSFU(t, noWarmup), newSFU(t, noWarmup)
+	defer local.Close()
+	defer originSFU.Close()
+	srv := origin(t, originSFU)
+	defer srv.Close()
+	dir := directory(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub, err := sfutest.NewPublisher(ctx, func(_ context.Context, offer string) (string, error) {
+		_, answer, err := whip.Publish(originSFU, "show", offer, sfutest.Logger())
+		return answer, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	go func() { _ = pub.SendFrames(ctx, 0, 30*40, 30, 30) }()
+	r := relaysOf(ctx, t, local, dir, srv.URL)
+	defer r.Close()
+	if !r.Want("show") {
+		t.Fatal("no relay")
+	}
+	onStage(t, local, "show")
+	v, err := sfutest.NewViewer(ctx, func(_ context.Context, offer string) (string, error) {
+		_, answer, err := local.Subscribe("show", offer, sfu.SubscribeOptions{MaxLayer: sfu.LayerLow}, sfutest.Logger())
+		return answer, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	time.Sleep(time.Second) // the relay has told the origin what this node wants
+	n := len(v.Frames())
+	wait, cancelWait := context.WithTimeout(ctx, 20*time.Second)
+	defer cancelWait()
+	for len(v.Frames()) < n+60 {
+		select {
+		case <-wait.Done():
+			t.Fatalf("the capped viewer on the relay's node got %d frames in 20 s: %s", len(v.Frames())-n, v.Summary())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

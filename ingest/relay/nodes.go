@@ -85,3 +85,15 @@ func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
 	r.nodes, r.nodesAt = nodes, time.Now()
 	return nodes, nil
 }
+
+// IsNode reports whether node (a bus node id) is a live node of the cluster, by the node
+// directory's latest listing (Nodes).
+func (r *Relays) IsNode(ctx context.Context, node string) bool {
+	nodes, _ := r.Nodes(ctx)
+	for _, n := range nodes {
+		if n.Node == node {
+			return true
+		}
+	}
+	return false
+}

@@ -116,16 +116,7 @@ func TestRelayEndsWhenItsOriginDies(t *testing.T) {
 	}
 	defer pub.Close()
 	go func() { _ = pub.SendFrames(ctx, 0, 30*40, 30, 30) }()
-	value, _ := json.Marshal(Entry{Node: "origin-node", URL: srv.URL, Since: time.Now().UnixMilli()})
-	if err := dir.Put(ctx, "show", value); err != nil {
-		t.Fatal(err)
-	}
-	r, err := New(Options{SFU: local, Directory: dir, Node: "this-node", URL: "http://127.0.0.1:1", Log: zaptest.NewLogger(t),
-		Token: func(string) (string, error) { return "token", nil }, Announce: 100 * time.Millisecond, Idle: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Start()
+	r := relaysOf(ctx, t, local, dir, srv.URL)
 	defer r.Close()
 
 	if r.Want("bad/room") || r.Want(strings.Repeat("a", 4000)) {
@@ -280,4 +271,21 @@ func onStage(t *testing.T, s *sfu.SFU, room string) {
 			t.Fatal("the relayed host never reached this node's stage")
 		}
 	}
+}
+
+// relaysOf starts this node's relays over local, the directory naming originURL's node as
+// room "show"'s origin.
+func relaysOf(ctx context.Context, t *testing.T, local *sfu.SFU, dir *bus.Directory, originURL string) *Relays {
+	t.Helper()
+	value, _ := json.Marshal(Entry{Node: "origin-node", URL: originURL, Since: time.Now().UnixMilli()})
+	if err := dir.Put(ctx, "show", value); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Options{SFU: local, Directory: dir, Node: "this-node", URL: "http://127.0.0.1:1", Log: zaptest.NewLogger(t),
+		Token: func(string) (string, error) { return "token", nil }, Announce: 100 * time.Millisecond, Idle: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	return r
 }

@@ -357,6 +357,7 @@ func (r *Relays) announceRooms() {
 // (the directory names that node), and has this node relay the room from there for its
 // own viewers.
 func (r *Relays) replaced(room string, e Entry) {
+	r.sendHint(room, Entry{Node: r.opts.Node, Since: r.announce[room]}, true)
 	delete(r.announce, room)
 	sr := r.opts.SFU.Room(room)
 	if sr == nil {

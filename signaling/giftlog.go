@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -37,6 +38,45 @@ type loggedGift struct {
 // order, for a backend to reconcile with the webhooks it received (at-least-once, so
 // a backend that was away, or added its webhook late, checks here). Needs roomAdmin.
 func (s *Server) giftLog(hub *datachannel.Hub) http.HandlerFunc {
+	return servePage(s, "gift log", hub.Gifts, func(room string, g datachannel.LoggedGift) (loggedGift, uint64) {
+		return loggedGift{Seq: g.Seq, EventID: GiftEventID(room, g.Gift.From, g.Gift.Key), Gift: g.Gift}, g.Seq
+	}, func(room string, items []loggedGift, next uint64, more bool) any {
+		return giftPage{Room: room, Gifts: items, Next: next, More: more}
+	})
+}
+
+// undeliveredPage is the answer of GET /rooms/{room}/gifts/undelivered.
+type undeliveredPage struct {
+	Room        string             `json:"room"`
+	Undelivered []undeliveredEntry `json:"undelivered"`
+	Next        uint64             `json:"next"` // the after of the next page: the last entry's
+	More        bool               `json:"more"`
+}
+
+// undeliveredEntry is a gift a webhook gave up on, with its place in the undelivered log
+// (entry; seq is the gift's in the gift log) and its webhook event id.
+type undeliveredEntry struct {
+	Entry   uint64 `json:"entry"`
+	EventID string `json:"eventId"`
+	datachannel.UndeliveredGift
+}
+
+// undeliveredGifts serves GET /rooms/{room}/gifts/undelivered?after=ENTRY&limit=N: the
+// gifts a webhook gave up on (GiftWebhook), in order, for the backend to take them from
+// here. Needs roomAdmin.
+func (s *Server) undeliveredGifts(hub *datachannel.Hub) http.HandlerFunc {
+	return servePage(s, "undelivered gift log", hub.UndeliveredGifts, func(room string, u datachannel.LoggedUndelivered) (undeliveredEntry, uint64) {
+		return undeliveredEntry{Entry: u.Seq, EventID: GiftEventID(room, u.Gift.From, u.Gift.Key), UndeliveredGift: u.UndeliveredGift}, u.Seq
+	}, func(room string, items []undeliveredEntry, next uint64, more bool) any {
+		return undeliveredPage{Room: room, Undelivered: items, Next: next, More: more}
+	})
+}
+
+// servePage serves a room's log page by page (after, limit) to a roomAdmin of the room:
+// read reads the records, item makes each the answer's and says its sequence, page makes
+// the answer.
+func servePage[R, I any](s *Server, what string, read func(ctx context.Context, room string, after uint64, limit int) ([]R, bool, error),
+	item func(room string, r R) (I, uint64), page func(room string, items []I, next uint64, more bool) any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		room := roomParam(w, r)
 		if room == "" {
@@ -51,22 +91,23 @@ func (s *Server) giftLog(hub *datachannel.Hub) http.HandlerFunc {
 			writeError(w, err)
 			return
 		}
-		gifts, more, err := hub.Gifts(r.Context(), room, after, limit)
+		records, more, err := read(r.Context(), room, after, limit)
 		if err != nil {
 			if errors.Is(err, datachannel.ErrInvalidRoom) || errors.Is(err, datachannel.ErrBadPage) {
 				writeError(w, fmt.Errorf("%w: %w", errBadRequest, err))
 				return
 			}
-			s.log.Error("reading a gift log", zap.String("room", room), zap.Error(err))
+			s.log.Error("reading a "+what, zap.String("room", room), zap.Error(err))
 			writeError(w, fmt.Errorf("%w: %w", errUnavailable, err))
 			return
 		}
-		page := giftPage{Room: room, Gifts: make([]loggedGift, 0, len(gifts)), Next: after, More: more}
-		for _, g := range gifts {
-			page.Gifts = append(page.Gifts, loggedGift{Seq: g.Seq, EventID: GiftEventID(room, g.Gift.From, g.Gift.Key), Gift: g.Gift})
-			page.Next = g.Seq
+		items, next := make([]I, 0, len(records)), after
+		for _, rec := range records {
+			var it I
+			it, next = item(room, rec)
+			items = append(items, it)
 		}
-		writeJSON(w, "no-store", page)
+		writeJSON(w, "no-store", page(room, items, next, more))
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/glintlive/glint/datachannel"
 	"github.com/glintlive/glint/datachannel/bus"
 	"github.com/glintlive/glint/datachannel/gift"
 )
@@ -28,6 +29,33 @@ type GiftWebhookOptions struct {
 	// Retry is the back-off between attempts at one gift (bus defaults: 1s doubling to
 	// 1m) and how long a node may hold a gift before another node takes it over.
 	Retry bus.ConsumeOptions
+	// GiveUp says when the webhook gives up on one gift; zero fields take the defaults.
+	GiveUp GiftGiveUp
+}
+
+// GiftGiveUp says when a gift webhook gives up on one gift, so that it holds back the
+// later ones no more; the gift then goes to its room's undelivered gift log.
+type GiftGiveUp struct {
+	// Refusals is how many times the backend may refuse one gift (a 4xx answer, 408 and
+	// 429 aside: it will not take that gift). Default 5.
+	Refusals int `yaml:"refusals"`
+	// After is how long after it was given a gift the backend has not taken (down, 5xx
+	// answers, timeouts) is given up on. Default 24h; shorter than the bus's log_max_age.
+	After time.Duration `yaml:"after"`
+}
+
+// DefaultGiftGiveUp is when a gift webhook gives up on a gift unless told otherwise.
+func DefaultGiftGiveUp() GiftGiveUp { return GiftGiveUp{Refusals: 5, After: 24 * time.Hour} }
+
+// Validate checks g against the bus's logMaxAge, past which a gift is gone anyway.
+func (g GiftGiveUp) Validate(logMaxAge time.Duration) error {
+	if g.Refusals < 1 || g.Refusals > 1000 {
+		return fmt.Errorf("gift_webhook_give_up.refusals must be 1 to 1000, got %d", g.Refusals)
+	}
+	if g.After < time.Minute || (logMaxAge > 0 && g.After >= logMaxAge) {
+		return fmt.Errorf("gift_webhook_give_up.after must be 1m or more and under bus.log_max_age (%s), got %s", logMaxAge, g.After)
+	}
+	return nil
 }
 
 // DefaultWebhookTimeout bounds one webhook POST.
@@ -48,6 +76,12 @@ const DefaultWebhookTimeout = 10 * time.Second
 // node. A gift may be sent again (a timeout whose answer was lost, a node dying between
 // the backend's 2xx and the acknowledgement): the event id is stable per gift, and the
 // backend deduplicates by it.
+//
+// A gift the backend keeps refusing (GiveUp.Refusals 4xx answers), or has not taken
+// GiveUp.After after it was given, is given up on so that it holds back the later ones no longer: it
+// goes to the room's undelivered gift log (bus.UndeliveredGiftLog, as durable as the gift
+// log; GET /rooms/{room}/gifts/undelivered lists it), logged at ERROR and counted in
+// glint_gift_webhook_dead_letters_total. It is never dropped without that record.
 type GiftWebhook struct {
 	bus     bus.Bus
 	opts    GiftWebhookOptions
@@ -90,6 +124,13 @@ func NewGiftWebhook(b bus.Bus, urls []string, apiKey, apiSecret string, opts Gif
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultWebhookTimeout
+	}
+	def := DefaultGiftGiveUp()
+	if opts.GiveUp.Refusals <= 0 {
+		opts.GiveUp.Refusals = def.Refusals
+	}
+	if opts.GiveUp.After <= 0 {
+		opts.GiveUp.After = def.After
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &GiftWebhook{bus: b, opts: opts, log: log.Named("giftwebhook"), ctx: ctx, cancel: cancel,
@@ -207,10 +248,42 @@ func (w *GiftWebhook) deliver(t *webhookTarget, rec bus.Record) error {
 	webhookDeliveries.WithLabelValues(t.name, result).Inc()
 	fields := []zap.Field{zap.String("room", room), zap.Uint64("seq", rec.Seq), zap.Int("attempt", rec.Delivery)}
 	if err != nil {
+		if w.givingUp(rec, status) {
+			return w.deadLetter(t, rec, room, g, status, err)
+		}
 		t.warn.failed(t.log, append(fields, zap.String("result", result), zap.Error(err))...)
 		return err
 	}
 	t.warn.succeeded(t.log, fields...)
+	return nil
+}
+
+// givingUp reports whether a gift whose delivery just failed with status (0: no answer)
+// is given up on: refused Refusals times, or not taken GiveUpAfter after it was given.
+func (w *GiftWebhook) givingUp(rec bus.Record, status int) bool {
+	refused := status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
+	return (refused && rec.Delivery >= w.opts.GiveUp.Refusals) || (!rec.Time.IsZero() && time.Since(rec.Time) >= w.opts.GiveUp.After)
+}
+
+// deadLetter records a gift given up on in its room's undelivered gift log and
+// acknowledges it, so the gifts after it go on; if the record cannot be written the gift
+// stays where it is (failed, err), to be tried again.
+func (w *GiftWebhook) deadLetter(t *webhookTarget, rec bus.Record, room string, g gift.Gift, status int, failure error) error {
+	data, _ := json.Marshal(datachannel.UndeliveredGift{Seq: rec.Seq, Webhook: t.name, Attempts: rec.Delivery,
+		Status: status, Error: failure.Error(), At: time.Now().UTC(), Gift: g})
+	ctx, cancel := context.WithTimeout(w.ctx, w.opts.Timeout)
+	defer cancel()
+	// One record per gift and webhook, however often this runs for it (a node dying
+	// between the append and the acknowledgement).
+	opt := bus.AppendOptions{MsgID: fmt.Sprintf("%s/%d", t.name, rec.Seq)}
+	if _, err := w.bus.Append(ctx, bus.UndeliveredGiftLog(room), data, opt); err != nil {
+		t.log.Error("a gift given up on could not be recorded; it is tried again", zap.String("room", room), zap.Uint64("seq", rec.Seq), zap.Error(err))
+		return failure
+	}
+	webhookDeadLetters.WithLabelValues(t.name).Inc()
+	t.log.Error("gift given up on: in the room's undelivered gift log (GET /rooms/{room}/gifts/undelivered)",
+		zap.String("room", room), zap.Uint64("seq", rec.Seq), zap.Int("attempts", rec.Delivery), zap.Int("status", status),
+		zap.String("from", g.From), zap.String("key", g.Key), zap.Error(failure))
 	return nil
 }
 

@@ -13,13 +13,17 @@ var (
 		Namespace: "glint", Subsystem: "gift_webhook", Name: "redeliveries_total",
 		Help: "Gift webhook POSTs of a gift that was attempted before (after a failure, a restart or a node's death).",
 	}, []string{"webhook"})
+	webhookDeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "gift_webhook", Name: "dead_letters_total",
+		Help: "Gifts the webhook gave up on (refused too often, or not taken in time): each is in its room's undelivered gift log.",
+	}, []string{"webhook"})
 	webhookPendingDesc = prometheus.NewDesc("glint_gift_webhook_pending",
 		"Gifts in the log the webhook has not delivered yet, the one in delivery included.", []string{"webhook"}, nil)
 )
 
 // Collectors returns the package's process-wide metrics for registration.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{webhookDeliveries, webhookRedeliveries, candidatesScreened,
+	return []prometheus.Collector{webhookDeliveries, webhookRedeliveries, webhookDeadLetters, candidatesScreened,
 		roomWebhookSent, roomWebhookFailed, roomWebhookDead, roomWebhookDropped,
 		anonymousWaiting, anonymousWaitTimeouts}
 }

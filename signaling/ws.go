@@ -33,11 +33,13 @@ const (
 // then follows from its grants. Without a token, and with anonymous viewing on, a client
 // may join a room that exists to receive only.
 //
-// It also serves GET /rooms/{room}/gifts, the room's gift log for its backend (roomAdmin).
+// It also serves GET /rooms/{room}/gifts, the room's gift log for its backend, and
+// GET /rooms/{room}/gifts/undelivered, the gifts a webhook gave up on (roomAdmin).
 func (s *Server) EnableInteraction(hub *datachannel.Hub) {
 	s.hub = hub
 	s.mux.HandleFunc("GET /ws/{room}", s.limited(s.interact(hub)))
 	s.mux.HandleFunc("GET /rooms/{room}/gifts", s.limited(s.giftLog(hub)))
+	s.mux.HandleFunc("GET /rooms/{room}/gifts/undelivered", s.limited(s.undeliveredGifts(hub)))
 }
 
 func (s *Server) interact(hub *datachannel.Hub) http.HandlerFunc {

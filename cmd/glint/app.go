@@ -238,7 +238,7 @@ func (a *app) startInteraction(ctx context.Context) error {
 		// Started before the hub takes gifts, so the webhook's consumers exist before the
 		// first gift is appended and a URL's first run misses none.
 		if a.gifts, err = signaling.NewGiftWebhook(b, a.cfg.GiftWebhooks, a.cfg.APIKey, a.cfg.APISecret,
-			signaling.GiftWebhookOptions{}, a.log); err != nil {
+			signaling.GiftWebhookOptions{GiveUp: a.cfg.GiftWebhookGiveUp}, a.log); err != nil {
 			return err
 		}
 		if err := a.gifts.Start(context.Background()); err != nil {

@@ -74,6 +74,11 @@ type Config struct {
 	// GiftWebhooks receive every gift as a signed LiveKit webhook, at least once: each URL
 	// has a durable consumer of the gift log on the bus (signaling.GiftWebhook).
 	GiftWebhooks []string `yaml:"gift_webhooks"`
+	// GiftWebhookGiveUp says when a gift webhook gives up on one gift, so that it holds
+	// back the later ones no more: refused this many times, or not taken this long after
+	// it was given. The gift then goes to its room's undelivered gift log
+	// (GET /rooms/{room}/gifts/undelivered): none is dropped unrecorded.
+	GiftWebhookGiveUp signaling.GiftGiveUp `yaml:"gift_webhook_give_up"`
 	// Webhooks receive room_started, room_finished, participant_joined, participant_left,
 	// track_published and track_unpublished as LiveKit sends them (signed LiveKit
 	// WebhookEvents), in order per URL, each retried 6 times with back-off and then given
@@ -97,6 +102,8 @@ func defaultConfig() Config {
 		RTMP:        rtmp.DefaultConfig(),
 		Interaction: datachannel.DefaultConfig(),
 		Bus:         bus.DefaultConfig(),
+
+		GiftWebhookGiveUp: signaling.DefaultGiftGiveUp(),
 	}
 }
 
@@ -294,6 +301,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.busConfig().Validate(); err != nil {
+		return err
+	}
+	if err := c.GiftWebhookGiveUp.Validate(c.Bus.LogMaxAge); err != nil {
 		return err
 	}
 	if err := c.HLS.Validate(); err != nil {

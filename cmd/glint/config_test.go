@@ -100,6 +100,10 @@ func TestConfigRejects(t *testing.T) {
 	_ = os.WriteFile(nodeURL, []byte("node_url: ftp://10.0.0.2\n"), 0o600)
 	warmup := filepath.Join(dir, "warmup.yaml")
 	_ = os.WriteFile(warmup, []byte("sfu:\n  dynacast_warmup: 2h\n"), 0o600)
+	giveUp := filepath.Join(dir, "giveup.yaml")
+	_ = os.WriteFile(giveUp, []byte("gift_webhook_give_up:\n  after: 2400h\n"), 0o600)
+	giveUpNever := filepath.Join(dir, "giveupnever.yaml")
+	_ = os.WriteFile(giveUpNever, []byte("gift_webhook_give_up:\n  refusals: 0\n"), 0o600)
 	cases := []struct {
 		name string
 		args []string
@@ -107,6 +111,8 @@ func TestConfigRejects(t *testing.T) {
 		msg  string
 	}{
 		{"coalescing longer than its bound", []string{"--config", coalesce}, nil, "coalesce must be 0..50ms"},
+		{"giving up on a gift after it expired", []string{"--config", giveUp}, nil, "gift_webhook_give_up.after"},
+		{"no refusal allowed", []string{"--config", giveUpNever}, nil, "gift_webhook_give_up.refusals"},
 		{"unknown yaml key", []string{"--config", unknown}, nil, "http_adr"},
 		{"wrong yaml type", []string{"--config", badType}, nil, "many"},
 		{"token leeway past livekit's", []string{"--config", leeway}, nil, "token_leeway"},

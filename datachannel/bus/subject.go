@@ -29,6 +29,10 @@ func GiftLog(room string) Log { return Log(logPrefix + token(room) + ".gift") }
 // GiftLogs matches the gift logs of every room, for Consume.
 func GiftLogs() Log { return Log(logPrefix + "*.gift") }
 
+// UndeliveredGiftLog is the log of a room's gifts a gift webhook gave up on (its
+// dead letters), kept as long as the gift log.
+func UndeliveredGiftLog(room string) Log { return Log(logPrefix + token(room) + ".giftundelivered") }
+
 // HistoryLog is a room's chat history. It lives in a separate, bounded stream: only the
 // last Config.ChatHistory records per room are kept.
 func HistoryLog(room string) Log { return Log(historyPrefix + token(room)) }

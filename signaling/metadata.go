@@ -125,28 +125,32 @@ func (s *Server) putMetadata(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: the body is over %d bytes", errTooLarge, maxMetadataBody))
 		return
 	}
+	md, err := s.setMetadata(room, body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, "no-store", md)
+}
+
+// setMetadata makes body, a JSON RoomMetadata, room's metadata, replacing what it had.
+func (s *Server) setMetadata(room string, body []byte) (RoomMetadata, error) {
 	var md RoomMetadata
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&md); err != nil {
-		writeError(w, fmt.Errorf("%w: the body must be a JSON object of title, category, tags and thumbnailUrl: %v", errBadRequest, err))
-		return
+		return md, fmt.Errorf("%w: the body must be a JSON object of title, category, tags and thumbnailUrl: %v", errBadRequest, err)
 	}
 	if md.Tags == nil {
 		md.Tags = []string{}
 	}
 	if err := md.validate(); err != nil {
-		writeError(w, err)
-		return
+		return md, err
 	}
 	md.UpdatedAt = time.Now().UTC()
 	open := map[string]bool{}
 	for _, name := range s.roomNames() {
 		open[name] = true
 	}
-	if err := s.metadata.set(room, md, func(name string) bool { return open[name] }); err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, "no-store", md)
+	return md, s.metadata.set(room, md, func(name string) bool { return open[name] })
 }

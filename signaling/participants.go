@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -64,6 +65,12 @@ func (s *Server) listParticipants(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	writeJSON(w, "no-store", participantList{Room: room, Participants: s.participants(room)})
+}
+
+// participants is who is in room on this node, by identity in name order (at most
+// maxParticipantList).
+func (s *Server) participants(room string) []participantView {
 	by := map[string]*participantView{}
 	at := func(identity string) *participantView {
 		p := by[identity]
@@ -82,24 +89,16 @@ func (s *Server) listParticipants(w http.ResponseWriter, r *http.Request) {
 			at(c.Identity).Interaction++
 		}
 	}
-	list := participantList{Room: room, Participants: make([]participantView, 0, len(by))}
+	list := make([]participantView, 0, len(by))
 	for _, p := range by {
 		slices.SortFunc(p.Sessions, func(a, b sessionView) int { return a.Since.Compare(b.Since) })
-		list.Participants = append(list.Participants, *p)
+		list = append(list, *p)
 	}
-	slices.SortFunc(list.Participants, func(a, b participantView) int {
-		switch {
-		case a.Identity < b.Identity:
-			return -1
-		case a.Identity > b.Identity:
-			return 1
-		}
-		return 0
-	})
-	if len(list.Participants) > maxParticipantList {
-		list.Participants = list.Participants[:maxParticipantList]
+	slices.SortFunc(list, func(a, b participantView) int { return strings.Compare(a.Identity, b.Identity) })
+	if len(list) > maxParticipantList {
+		list = list[:maxParticipantList]
 	}
-	writeJSON(w, "no-store", list)
+	return list
 }
 
 // removeParticipant serves DELETE /rooms/{room}/participants/{identity}: every WebRTC
@@ -115,6 +114,17 @@ func (s *Server) removeParticipant(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: an identity is 1..256 bytes", errBadRequest))
 		return
 	}
+	closed := s.removeIdentity(room, identity)
+	if closed == 0 {
+		writeError(w, fmt.Errorf("%w: %q has no session or connection in room %q", errNoSession, truncateParam(identity), room))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// removeIdentity closes every WebRTC session and interaction connection identity has in
+// room, and says how many.
+func (s *Server) removeIdentity(room, identity string) int {
 	closed := 0
 	for _, res := range s.roomResources(room) {
 		if res.tokenRequired && res.identity == identity {
@@ -125,12 +135,10 @@ func (s *Server) removeParticipant(w http.ResponseWriter, r *http.Request) {
 	if s.hub != nil {
 		closed += s.hub.Disconnect(room, identity, false)
 	}
-	if closed == 0 {
-		writeError(w, fmt.Errorf("%w: %q has no session or connection in room %q", errNoSession, truncateParam(identity), room))
-		return
+	if closed > 0 {
+		s.log.Info("participant removed by the room API", zap.String("room", room), zap.String("identity", identity), zap.Int("closed", closed))
 	}
-	s.log.Info("participant removed by the room API", zap.String("room", room), zap.String("identity", identity), zap.Int("closed", closed))
-	w.WriteHeader(http.StatusNoContent)
+	return closed
 }
 
 // endRoomNotice is how long DELETE /rooms/{room} waits between ending the host's session
@@ -147,6 +155,13 @@ func (s *Server) endRoom(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.endRoomNow(room)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// endRoomNow ends room's host session (WHIP or RTMP) and closes every viewer session and
+// interaction connection.
+func (s *Server) endRoomNow(room string) {
 	by := "the room API (room ended)"
 	for _, res := range s.roomResources(room) {
 		res.endedBy.CompareAndSwap(nil, &by) // the host's, ended next, included
@@ -167,7 +182,6 @@ func (s *Server) endRoom(w http.ResponseWriter, r *http.Request) {
 		closed += s.hub.Disconnect(room, "", true)
 	}
 	s.log.Info("room ended by the room API", zap.String("room", room), zap.Bool("host", host), zap.Int("closed", closed))
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // roomResources is a copy of the room's WebRTC sessions.

@@ -111,6 +111,7 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 	srv.mux.HandleFunc("GET /rooms/{room}", srv.limited(srv.getRoom))
 	srv.mux.HandleFunc("DELETE /rooms/{room}", srv.limited(srv.endRoom))
 	srv.mux.HandleFunc("PUT /rooms/{room}/metadata", srv.limited(srv.putMetadata))
+	srv.mux.HandleFunc("POST /twirp/livekit.RoomService/", srv.limited(srv.twirpHandler())) // LiveKit's RoomService (twirp.go)
 	srv.mux.HandleFunc("GET /directory", srv.limited(srv.directory))
 	srv.mux.HandleFunc("GET /directory/categories", srv.limited(srv.categories))
 	srv.mux.HandleFunc("GET /rooms/{room}/participants", srv.limited(srv.listParticipants))

@@ -14,7 +14,7 @@ func tokenCommand(args []string, stdout, stderr io.Writer, getenv func(string) s
 	fs.SetOutput(stderr)
 	flags := registerConfigFlags(fs, false)
 	var o auth.TokenOptions
-	fs.StringVar(&o.Room, "room", "", "room the token is for (required, except with --list alone)")
+	fs.StringVar(&o.Room, "room", "", "room the token is for (required, except with --list or --create alone)")
 	fs.StringVar(&o.Identity, "identity", "", "who the token is for (required)")
 	fs.StringVar(&o.Name, "name", "", "display name")
 	fs.BoolVar(&o.Publish, "publish", false, "grant canPublish (WHIP, RTMP)")
@@ -24,6 +24,7 @@ func tokenCommand(args []string, stdout, stderr io.Writer, getenv func(string) s
 	fs.BoolVar(&o.Data, "data", false, "the same as --publish-data (deprecated: serve's --data is a directory)")
 	fs.BoolVar(&o.Admin, "admin", false, "grant roomAdmin (moderation, polls, auctions)")
 	fs.BoolVar(&o.List, "list", false, "grant roomList: list every room (GET /rooms); --room may then be left out")
+	fs.BoolVar(&o.Create, "create", false, "grant roomCreate: delete any room through LiveKit's RoomService (Twirp); --room may then be left out")
 	fs.DurationVar(&o.TTL, "ttl", time.Hour, "how long the token is valid")
 	if err := fs.Parse(args); err != nil {
 		return err

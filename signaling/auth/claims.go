@@ -20,6 +20,9 @@ type Claims struct {
 	// RoomList (LiveKit's roomList) lets the holder list every room on the server and read
 	// each one's state; it is not scoped to the token's room and allows nothing in a room.
 	RoomList bool
+	// RoomCreate (LiveKit's roomCreate) lets the holder create and delete any room (the
+	// Twirp RoomService's DeleteRoom); not scoped to the token's room.
+	RoomCreate bool
 
 	ExpiresAt time.Time
 }

@@ -23,6 +23,7 @@ type TokenOptions struct {
 	Data      bool // canPublishData: chat, bids, votes
 	Admin     bool // roomAdmin: everything in the room, plus moderation
 	List      bool // roomList: list every room on the server (not scoped to Room)
+	Create    bool // roomCreate: create and delete any room (LiveKit's RoomService; not scoped to Room)
 
 	TTL time.Duration // lifetime; required, at most MaxTTL
 }
@@ -42,6 +43,7 @@ func Issue(apiKey, apiSecret string, o TokenOptions) (string, error) {
 		CanPublishData: &o.Data,
 		RoomAdmin:      o.Admin,
 		RoomList:       o.List,
+		RoomCreate:     o.Create,
 	}
 	return lkauth.NewAccessToken(apiKey, apiSecret).
 		SetIdentity(o.Identity).
@@ -55,10 +57,10 @@ func (o *TokenOptions) validate(apiKey, apiSecret string) error {
 	switch {
 	case apiKey == "" || apiSecret == "":
 		return errors.New("auth: API key and secret are required")
-	case o.Room == "" && !o.List:
+	case o.Room == "" && !o.List && !o.Create:
 		return errors.New("auth: token room is required")
 	case o.Room == "" && (o.Publish || o.Subscribe || o.Data || o.Admin):
-		return errors.New("auth: a token without a room can only list rooms")
+		return errors.New("auth: a token without a room can only list, create and delete rooms")
 	case o.Identity == "":
 		return errors.New("auth: token identity is required")
 	case o.TTL <= 0:

@@ -25,7 +25,7 @@ func TestIssueValidates(t *testing.T) {
 		{"no secret", testKey, "", ok, "secret"},
 		{"no room", testKey, testSecret, with(func(o *TokenOptions) { o.Room = "" }), "room"},
 		{"list only, no room", testKey, testSecret, with(func(o *TokenOptions) { o.Room, o.List = "", true }), ""},
-		{"no room with a room grant", testKey, testSecret, with(func(o *TokenOptions) { o.Room, o.List, o.Subscribe = "", true, true }), "only list rooms"},
+		{"no room with a room grant", testKey, testSecret, with(func(o *TokenOptions) { o.Room, o.List, o.Subscribe = "", true, true }), "only list, create and delete rooms"},
 		{"no identity", testKey, testSecret, with(func(o *TokenOptions) { o.Identity = "" }), "identity"},
 		{"zero TTL", testKey, testSecret, with(func(o *TokenOptions) { o.TTL = 0 }), "TTL"},
 		{"negative TTL", testKey, testSecret, with(func(o *TokenOptions) { o.TTL = -time.Second }), "TTL"},

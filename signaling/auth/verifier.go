@@ -125,6 +125,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		c.RoomJoin = g.RoomJoin
 		c.RoomAdmin = g.RoomAdmin
 		c.RoomList = g.RoomList
+		c.RoomCreate = g.RoomCreate
 		c.CanPublish = g.GetCanPublish()
 		c.CanSubscribe = g.GetCanSubscribe()
 		c.CanPublishData = g.GetCanPublishData()

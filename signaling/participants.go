@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/glintlive/glint/ingest/rtmp"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -21,7 +22,8 @@ import (
 // participantView is one identity's presence in a room.
 type participantView struct {
 	Identity string `json:"identity"` // "" gathers the anonymous viewers
-	// Sessions are its WebRTC sessions: "whip" (host) or "whep" (viewer), oldest first.
+	// Sessions are its media sessions: "whip" or "rtmp" (host), "whep" (viewer), oldest
+	// first.
 	Sessions []sessionView `json:"sessions"`
 	// Interaction counts its chat and event connections (WebSockets and data channels).
 	Interaction int `json:"interaction"`
@@ -84,6 +86,10 @@ func (s *Server) participants(room string) []participantView {
 		p := at(res.identity)
 		p.Sessions = append(p.Sessions, sessionView{Kind: res.kind, Since: res.created.UTC()})
 	}
+	for _, h := range s.rtmpHosts(room) {
+		p := at(h.Identity)
+		p.Sessions = append(p.Sessions, sessionView{Kind: "rtmp", Since: h.Since})
+	}
 	if s.hub != nil {
 		for _, c := range s.hub.Connections(room) {
 			at(c.Identity).Interaction++
@@ -102,8 +108,8 @@ func (s *Server) participants(room string) []participantView {
 }
 
 // removeParticipant serves DELETE /rooms/{room}/participants/{identity}: every WebRTC
-// session and interaction connection of identity in the room is closed. 404 when it has
-// none. An RTMP host is not a listed participant: end its stream with DELETE /rooms/{room}.
+// session, RTMP stream and interaction connection of identity in the room is closed. 404
+// when it has none.
 func (s *Server) removeParticipant(w http.ResponseWriter, r *http.Request) {
 	room, ok := s.adminRoom(w, r)
 	if !ok {
@@ -131,6 +137,9 @@ func (s *Server) removeIdentity(room, identity string) int {
 			res.end("the room API (participant removed)")
 			closed++
 		}
+	}
+	if s.rtmp != nil {
+		closed += s.rtmp.End(room, identity)
 	}
 	if s.hub != nil {
 		closed += s.hub.Disconnect(room, identity, false)
@@ -195,4 +204,35 @@ func (s *Server) roomResources(room string) []*resource {
 		}
 	}
 	return out
+}
+
+// RTMPHosts is what the room API needs of RTMP ingest (ingest/rtmp.Server): the hosts
+// publishing, and ending one.
+type RTMPHosts interface {
+	Hosts() []rtmp.Host
+	End(room, identity string) int
+}
+
+// SetRTMP makes the room API list RTMP hosts among their rooms' participants, end them
+// with DELETE /rooms/{room}/participants/{identity}, and name them as their rooms' hosts.
+func (s *Server) SetRTMP(r RTMPHosts) { s.rtmp = r }
+
+// rtmpHosts are room's RTMP hosts.
+func (s *Server) rtmpHosts(room string) []rtmp.Host {
+	if s.rtmp == nil {
+		return nil
+	}
+	var out []rtmp.Host
+	for _, h := range s.rtmp.Hosts() {
+		if h.Room == room {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// RTMPHost raises participant_joined or participant_left for an RTMP host
+// (rtmp.Options.OnHost).
+func (s *Server) RTMPHost(joined bool, h rtmp.Host) {
+	s.webhook.Load().participantEvent(joined, h.Room, h.Identity, "PA_"+shortHash(h.Room+"\x00rtmp\x00"+h.Identity), h.Since, true)
 }

@@ -226,9 +226,18 @@ func (w *RoomWebhook) participant(joined bool, res *resource) {
 	if !res.tokenRequired {
 		identity = "anonymous-" + res.id[:8] // LiveKit participants always have one
 	}
-	p := &livekit.ParticipantInfo{Sid: "PA_" + res.id[:12], Identity: identity, JoinedAt: res.created.Unix(),
-		State: livekit.ParticipantInfo_ACTIVE, IsPublisher: res.kind == "whip"}
-	ev := &livekit.WebhookEvent{Event: EventParticipantJoined, Room: &livekit.Room{Name: res.room, Sid: roomSid(res.room)}, Participant: p}
+	w.participantEvent(joined, res.room, identity, "PA_"+res.id[:12], res.created, res.kind == "whip")
+}
+
+// participantEvent raises participant_joined or participant_left for a participant of
+// room, whichever way it came (a WebRTC session, an RTMP stream).
+func (w *RoomWebhook) participantEvent(joined bool, room, identity, sid string, since time.Time, publisher bool) {
+	if w == nil {
+		return
+	}
+	p := &livekit.ParticipantInfo{Sid: sid, Identity: identity, JoinedAt: since.Unix(),
+		State: livekit.ParticipantInfo_ACTIVE, IsPublisher: publisher}
+	ev := &livekit.WebhookEvent{Event: EventParticipantJoined, Room: &livekit.Room{Name: room, Sid: roomSid(room)}, Participant: p}
 	if !joined {
 		ev.Event, p.State = EventParticipantLeft, livekit.ParticipantInfo_DISCONNECTED
 	}
@@ -249,14 +258,21 @@ func newEventID() string {
 // session to w (nil: none), and lets SFU events name the host.
 func (s *Server) SetRoomWebhook(w *RoomWebhook) { s.webhook.Store(w) }
 
-// HostIdentity is the identity of room's WHIP host session, "" when none is known.
+// HostIdentity is the identity of room's host (its WHIP session's, or its RTMP stream
+// key's), "" when none is known.
 func (s *Server) HostIdentity(room string) string { return s.hostIdentities()[room] }
 
-// hostIdentities maps rooms to their WHIP host's identity, in one pass over the sessions.
+// hostIdentities maps rooms to their host's identity, in one pass over the sessions (a
+// WHIP host over an RTMP one of the same room, for the moment one replaces the other).
 func (s *Server) hostIdentities() map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hosts := map[string]string{}
+	if s.rtmp != nil {
+		for _, h := range s.rtmp.Hosts() {
+			hosts[h.Room] = h.Identity
+		}
+	}
 	for _, res := range s.resources {
 		if res.kind == "whip" && res.tokenRequired {
 			hosts[res.room] = res.identity

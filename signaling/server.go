@@ -65,6 +65,8 @@ type Server struct {
 	// isNode says whether a bus node id is a live node of the cluster: a relay's token
 	// names one (SetRelayNodes).
 	isNode func(ctx context.Context, node string) bool
+	// rtmp is RTMP ingest's hosts, for the room API (SetRTMP; nil: none).
+	rtmp RTMPHosts
 	// health adds lines to /healthz (nil: none).
 	health func() string
 	// nodes lists the cluster's nodes for GET /nodes (nodes.go; nil: a node alone).

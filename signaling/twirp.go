@@ -194,10 +194,10 @@ func (roomService) PerformRpc(context.Context, *livekit.PerformRpcRequest) (*liv
 	return nil, unimplemented("PerformRpc")
 }
 
-// lkRoom is a room as LiveKit describes one: its sid a stable hash of its name, its
+// lkRoom is a room as LiveKit describes one: its sid as in the webhooks (roomSid), its
 // participants the WebRTC viewers and the host, its metadata Glint's as JSON.
 func lkRoom(v roomView) *livekit.Room {
-	room := &livekit.Room{Sid: "RM_" + shortHash(v.Name), Name: v.Name, NumParticipants: uint32(v.Viewers.WebRTC)}
+	room := &livekit.Room{Sid: roomSid(v.Name), Name: v.Name, NumParticipants: uint32(v.Viewers.WebRTC)}
 	if v.Publishing {
 		room.NumPublishers = 1
 		room.NumParticipants++
@@ -218,7 +218,7 @@ func lkParticipant(room string, p participantView) *livekit.ParticipantInfo {
 	info := &livekit.ParticipantInfo{Sid: "PA_" + shortHash(room+"\x00"+p.Identity), Identity: p.Identity,
 		State: livekit.ParticipantInfo_ACTIVE, Kind: livekit.ParticipantInfo_STANDARD}
 	for _, sess := range p.Sessions {
-		if sess.Kind == "whip" {
+		if sess.Kind == "whip" || sess.Kind == "rtmp" {
 			info.IsPublisher = true
 		}
 		if info.JoinedAtMs == 0 || sess.Since.UnixMilli() < info.JoinedAtMs {

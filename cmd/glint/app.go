@@ -96,8 +96,11 @@ func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, erro
 	if err := a.startInteraction(ctx); err != nil {
 		return a.abort(err)
 	}
-	if a.rtmp, err = newRTMP(cfg.RTMP, s, verifier, check, log); err != nil {
+	if a.rtmp, err = newRTMP(cfg.RTMP, s, verifier, check, sig.RTMPHost, log); err != nil {
 		return a.abort(err)
+	}
+	if a.rtmp != nil {
+		sig.SetRTMP(a.rtmp)
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -326,11 +329,11 @@ func checkFFmpegOnce() func(string) (string, error) {
 // newRTMP binds RTMP ingest when it is on. Without a usable ffmpeg the server still runs:
 // RTMP says why at start-up and refuses publishes with that reason, and WHIP, playback and
 // everything else keep working.
-func newRTMP(cfg rtmp.Config, s *sfu.SFU, verifier *auth.Verifier, check func(string) (string, error), log *zap.Logger) (*rtmp.Server, error) {
+func newRTMP(cfg rtmp.Config, s *sfu.SFU, verifier *auth.Verifier, check func(string) (string, error), onHost func(bool, rtmp.Host), log *zap.Logger) (*rtmp.Server, error) {
 	if !cfg.Enabled {
 		return nil, nil
 	}
-	opts := rtmp.Options{SFU: s, Verifier: verifier}
+	opts := rtmp.Options{SFU: s, Verifier: verifier, OnHost: onHost}
 	tc := cfg.Transcode.Defaults()
 	if path, err := check(tc.FFmpeg); err != nil {
 		opts.Unavailable = err

@@ -2,12 +2,19 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image/jpeg"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	lkauth "github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/webhook"
 
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -173,4 +180,85 @@ func TestThumbnailNeedsTheGrantToWatch(t *testing.T) {
 	if code := get(viewer); code != http.StatusNotFound { // let in; the room is not live
 		t.Errorf("the room's viewer: %d, want 404 (not live)", code)
 	}
+}
+
+// TestRTMPHostIsAParticipant: an RTMP host (real ffmpeg) is a participant of its room like
+// a WHIP host: the room API lists it (a session of kind rtmp, under its stream key's
+// identity) and names it the room's publisher, the room webhooks announce it
+// (participant_joined, verified by LiveKit's receiver), and removing it ends its stream
+// (participant_left).
+func TestRTMPHostIsAParticipant(t *testing.T) {
+	requireTool(t, "ffmpeg", "ffmpeg")
+	var mu sync.Mutex
+	var events []string
+	cfg := testConfig(t)
+	keys := lkauth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := webhook.ReceiveWebhookEvent(r, keys)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		if p := ev.GetParticipant(); p != nil {
+			mu.Lock()
+			events = append(events, fmt.Sprintf("%s %s publisher=%v", ev.Event, p.Identity, p.IsPublisher))
+			mu.Unlock()
+		}
+	}))
+	defer backend.Close()
+	cfg.Webhooks = []string{backend.URL}
+	a, stop := startApp(t, cfg)
+	defer stop()
+	rtmpHostLive(t, a, "show")
+	admin, err := auth.Issue(a.cfg.APIKey, a.cfg.APISecret, auth.TokenOptions{Room: "show", Identity: "mod", Admin: true, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, a.URL()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	if code, body := call(http.MethodGet, "/rooms/show/participants"); code != http.StatusOK ||
+		!strings.Contains(body, `{"identity":"host","sessions":[{"kind":"rtmp"`) {
+		t.Fatalf("participants: %d %s; want host with an rtmp session", code, body)
+	}
+	if code, body := call(http.MethodGet, "/rooms/show"); code != http.StatusOK || !strings.Contains(body, `"publisher":"host"`) {
+		t.Fatalf("the room: %d %s; want publisher host", code, body)
+	}
+	waitEvent := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			mu.Lock()
+			got := slices.Contains(events, want)
+			seen := strings.Join(events, "; ")
+			mu.Unlock()
+			if got {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q webhook within 10 s; got %s", want, seen)
+			}
+		}
+	}
+	waitEvent("participant_joined host publisher=true")
+	if code, body := call(http.MethodDelete, "/rooms/show/participants/host"); code != http.StatusNoContent {
+		t.Fatalf("removing the RTMP host: %d %s", code, body)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if r := a.sfu.Room("show"); r == nil || !r.Info().Publishing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the removed RTMP host still publishes 10 s on")
+		}
+	}
+	waitEvent("participant_left host publisher=true")
 }

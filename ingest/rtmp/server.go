@@ -24,6 +24,10 @@ type Options struct {
 	// Unavailable, when set, is why no transcoder can run (ffmpeg missing): the server
 	// says so once at start and refuses every publish with it, and nothing else breaks.
 	Unavailable error
+	// OnHost, when set, is told when a host's stream goes on the stage (joined) and when
+	// it ends (the room webhooks' participant_joined and participant_left). It must not
+	// block.
+	OnHost func(joined bool, h Host)
 }
 
 // Server accepts RTMP (and RTMPS) publishers.
@@ -39,6 +43,8 @@ type Server struct {
 
 	ctx    context.Context // ends on Close: ladders being started give up
 	cancel context.CancelFunc
+
+	hosts hostSet // publishing now (hosts.go)
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}

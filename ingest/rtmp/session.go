@@ -33,6 +33,13 @@ func (s *Server) publish(nc net.Conn, sc *gortmplib.ServerConn, t target, src So
 	publishesTotal.Inc()
 	publishingGauge.Inc()
 	defer publishingGauge.Dec()
+	host := Host{Room: t.room, Identity: t.identity, Since: time.Now().UTC()}
+	s.hosts.add(p, host)
+	s.tellHost(true, host)
+	defer func() {
+		s.hosts.remove(p)
+		s.tellHost(false, host)
+	}()
 	log.Info("RTMP host publishing", zap.Int("width", src.Width), zap.Int("height", src.Height),
 		zap.Float64("fps", src.FPS), zap.String("profile_level_id", src.ProfileLevelID), zap.Bool("b_frames", src.BFrames),
 		zap.Bool("audio", src.HasAudio), zap.Bool("passthrough", ladder.Passthrough()), zap.Int("tracks", len(ladder.Tracks())))
@@ -114,5 +121,12 @@ func (s *Server) next(nc net.Conn, sc *gortmplib.ServerConn) (event, error) {
 		if ev.kind != evNone {
 			return ev, nil
 		}
+	}
+}
+
+// tellHost tells Options.OnHost that a host joined or left.
+func (s *Server) tellHost(joined bool, h Host) {
+	if s.opts.OnHost != nil {
+		s.opts.OnHost(joined, h)
 	}
 }

@@ -17,6 +17,10 @@ import (
 // or the keyframe it triggers, can be lost.
 const keyframeRetry = time.Second
 
+// minFreezeWatch is how long a viewer must have watched for its freeze rate to be
+// measured (viewer_freezes_per_minute): a shorter session says little.
+const minFreezeWatch = 10 * time.Second
+
 // DownTrack forwards one Track to one viewer. It is a pion TrackLocal, so pion negotiates it
 // like any local track, and it owns the header rewrite that makes every source look like one
 // continuous stream to the viewer's decoder.
@@ -33,6 +37,8 @@ type DownTrack struct {
 	codecs    []webrtc.RTPCodecParameters // negotiated with the viewer
 	ready     bool                        // transport connected: packets would reach the viewer
 	readyAt   time.Time                   // when ready was set; zero once the first picture's join is measured
+	watching  time.Time                   // when the viewer's transport first connected (video)
+	freezes   int                         // the viewer's keyframe requests: pictures frozen on loss
 	closed    bool
 
 	remb        atomic.Int64 // the viewer's last REMB, bits per second (0: none yet)
@@ -147,6 +153,9 @@ func (d *DownTrack) setReady(w rtcpWriter) {
 	d.source = nil
 	if d.track.kind == webrtc.RTPCodecTypeVideo {
 		d.readyAt = time.Now()
+		if d.watching.IsZero() {
+			d.watching = d.readyAt
+		}
 	}
 	d.mu.Unlock()
 	if r := d.firstSource(); r != nil {
@@ -165,6 +174,11 @@ func (d *DownTrack) firstSource() *Receiver {
 
 func (d *DownTrack) close() {
 	d.mu.Lock()
+	if !d.closed && !d.watching.IsZero() {
+		if watched := time.Since(d.watching); watched >= minFreezeWatch {
+			viewerFreezesPerMinute.Observe(float64(d.freezes) / watched.Minutes())
+		}
+	}
 	d.closed = true
 	d.demandLocked(0)
 	if d.source != nil && d.source.codec.IsVideo() {

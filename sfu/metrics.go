@@ -95,6 +95,11 @@ var (
 		Help:    "Fraction of packets lost, as each viewer's receiver reports say (before retransmission).",
 		Buckets: []float64{0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5},
 	})
+	viewerFreezesPerMinute = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "glint", Subsystem: "sfu", Name: "viewer_freezes_per_minute",
+		Help:    "Per viewer, at the end of its session (10 s or more of video): its keyframe requests (PLI/FIR, each a picture frozen on loss) per minute watched.",
+		Buckets: []float64{0, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30},
+	})
 	eventsDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "events_dropped_total",
 		Help: "Room events (for webhooks) dropped because 4,096 were already waiting for their callback.",
@@ -134,6 +139,6 @@ var viewersOnLayer = [numLayers]prometheus.Gauge{
 // Collectors returns the SFU's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{packetsForwarded, packetsDropped, packetsMalformed,
-		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, pacedDatagrams, pacerOverflows, eventsDropped, viewerJoinSeconds, viewerEstimateBps, viewerLossRatio, fanoutShares, roomsGauge, sessionsGauge, sessionsReaped,
+		keyframeRequests, nacksAnswered, nacksMissed, layerSwitches, viewerKeyframeRequests, viewersOnLayerVec, dynacastChanges, probesSucceeded, probesFailed, datagramsGSO, datagramsSingle, pacedDatagrams, pacerOverflows, eventsDropped, viewerJoinSeconds, viewerEstimateBps, viewerLossRatio, viewerFreezesPerMinute, fanoutShares, roomsGauge, sessionsGauge, sessionsReaped,
 		handshakesInFlight, handshakesRefused, hostsGone, viewersRefused}
 }

@@ -4,7 +4,8 @@
 //
 //  1. an anonymous viewer opens the watch page before the host: it shows "waiting";
 //  2. the host goes live from the studio (the fake camera, simulcast): the anonymous
-//     viewer plays by itself, and so do alice and bob (viewer tokens);
+//     viewer plays by itself, and so do alice and bob (viewer tokens); the host names the
+//     stream (title, category, tags) in the studio and the directory lists it under Music;
 //  3. chat from alice reaches bob and the studio; a poll from the studio gets alice's
 //     vote; a lot opened in the studio gets bids from alice and bob, the studio closes it
 //     and both watch pages show SOLD to the high bidder; alice's gift reaches the studio
@@ -91,6 +92,20 @@ async function test(browser) {
   await alice.open(browser, url('watch.html', { token: opts.aliceToken }));
   await bob.open(browser, url('watch.html', { token: opts.bobToken }));
   await Promise.all([playing(alice), playing(bob)]);
+
+  // The host names the stream in the studio: the directory lists it under its category.
+  await until(studio, () => window.glintPage.categories === 22, null, 'the platform\'s 22 categories in the studio');
+  await fill(studio, '#infotitle', 'Vinyl night');
+  await studio.page.selectOption('#infocategory', 'Music', { timeout: 5000 });
+  await fill(studio, '#infotags', 'jazz, records');
+  await click(studio, '#infoform button');
+  await until(studio, () => window.glintPage.metadata?.category === 'Music', null, 'the stream info saved');
+  const listed = await studio.eval(async (room) => {
+    const res = await fetch(`/directory?category=Music`, { cache: 'no-store' });
+    const body = await res.json();
+    return body.rooms?.find((r) => r.room === room) ?? null;
+  }, opts.room);
+  if (listed?.title !== 'Vinyl night') throw new Error(`the directory under Music: ${JSON.stringify(listed)}, want the room titled Vinyl night`);
 
   // 3. interaction between the pages
   await fill(alice, '#chattext', 'hello from alice');

@@ -4,7 +4,7 @@
 //
 // Query: room, token (canPublish, roomAdmin and canPublishData for the room), server,
 // servers (more nodes of the cluster the broadcast fails over to, comma-separated).
-import { InteractionSocket, Publisher } from '/sdk/glint.js';
+import { InteractionSocket, Publisher, roomCategories, setRoomMetadata } from '/sdk/glint.js';
 import { $, append, count, el, money, page, params, showError } from './common.js';
 
 const p = params();
@@ -53,6 +53,26 @@ $('stop').onclick = () => {
   publisher?.stop();
   publisher = null;
   setState('stopped');
+};
+
+// ---- stream info: title, category and tags for the directory ----
+roomCategories(p.server)
+  .then((names) => {
+    for (const name of names) $('infocategory').append(el('option', name));
+    page.categories = names.length;
+  })
+  .catch((err) => showError($('infoerr'), err));
+$('infoform').onsubmit = async (e) => {
+  e.preventDefault();
+  $('infoerr').textContent = '';
+  const tags = $('infotags').value.split(',').map((t) => t.trim()).filter(Boolean);
+  try {
+    const md = await setRoomMetadata({ server: p.server, room: p.room, token: p.token }, { title: $('infotitle').value.trim(), category: $('infocategory').value, tags });
+    page.metadata = md;
+    $('infostate').textContent = `In the directory under ${md.category} as “${md.title}”.`;
+  } catch (err) {
+    showError($('infoerr'), err);
+  }
 };
 
 // ---- auction ----

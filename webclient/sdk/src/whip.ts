@@ -72,7 +72,7 @@ export async function httpError(what: string, res: Response): Promise<GlintError
   });
 }
 
-async function request(url: string, init: RequestInit, what: string): Promise<Response> {
+export async function request(url: string, init: RequestInit, what: string): Promise<Response> {
   try {
     return await fetch(url, init);
   } catch (err) {

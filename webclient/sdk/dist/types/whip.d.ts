@@ -20,6 +20,7 @@ export declare function endpointUrl(ep: Endpoint, kind: 'whip' | 'whep', query?:
 export declare function parseLinks(value: string | null): Links;
 /** httpError turns a refusal into a GlintError with the server's words and hints. */
 export declare function httpError(what: string, res: Response): Promise<GlintError>;
+export declare function request(url: string, init: RequestInit, what: string): Promise<Response>;
 /**
  * discoverIceServers asks the endpoint (OPTIONS) for its ICE servers: [] if it lists none,
  * undefined if it did not answer (ask again next time).

@@ -174,7 +174,7 @@ func (d *DownTrack) firstSource() *Receiver {
 
 func (d *DownTrack) close() {
 	d.mu.Lock()
-	if !d.closed && !d.watching.IsZero() {
+	if !d.closed && !d.watching.IsZero() && d.pinned < 0 { // a relay node is no viewer
 		if watched := time.Since(d.watching); watched >= minFreezeWatch {
 			viewerFreezesPerMinute.Observe(float64(d.freezes) / watched.Minutes())
 		}

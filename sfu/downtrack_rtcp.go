@@ -65,7 +65,6 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet, now time.Time) {
 func (d *DownTrack) requestKeyframe() {
 	viewerKeyframeRequests.Inc() // a viewer's decoder lost its picture: a freeze, as it sees it
 	d.mu.Lock()
-	d.freezes++
 	r := d.source
 	now := time.Now()
 	if r == nil || now.Sub(d.lastViewerPLI) < viewerKeyframeGap {
@@ -73,6 +72,7 @@ func (d *DownTrack) requestKeyframe() {
 		return
 	}
 	d.lastViewerPLI = now
+	d.freezes++ // a picture it had, lost: repeats within viewerKeyframeGap are one freeze
 	d.mu.Unlock()
 	r.RequestKeyframe()
 }

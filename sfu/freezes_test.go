@@ -10,9 +10,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// TestFreezesPerMinute: a viewer's keyframe requests (PLI and FIR, each a picture frozen
-// on loss) are its freezes, observed once, when its session ends, per minute it watched;
-// a session shorter than minFreezeWatch is not observed.
+// TestFreezesPerMinute: a viewer's keyframe requests (PLI and FIR) for a picture it had
+// are its freezes, repeats within viewerKeyframeGap one freeze; they are observed once,
+// when its session ends, per minute it watched; a session shorter than minFreezeWatch is
+// not observed.
 func TestFreezesPerMinute(t *testing.T) {
 	observed := func() (uint64, float64) {
 		var m dto.Metric
@@ -21,18 +22,28 @@ func TestFreezesPerMinute(t *testing.T) {
 		}
 		return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
 	}
+	cfg := DefaultConfig()
 	watch := func(watched time.Duration, plis int) {
 		tr := newTrack(webrtc.RTPCodecTypeVideo, nil, nil, 1)
 		dt := newDownTrack(tr, "video", "test", LayerFull, zap.NewNop())
 		dt.ssrc = 1000
 		tr.addDownTrack(dt)
 		dt.setReady(func([]rtcp.Packet) error { return nil })
+		dt.HandleRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: 1000}}) // no picture yet: no freeze
+		dt.mu.Lock()
+		dt.source = newReceiver(tr, PublishedTrack{Codec: forwardedCodecs()[1], Kind: webrtc.RTPCodecTypeVideo, SSRC: 7,
+			WriteRTCP: func([]rtcp.Packet) error { return nil }}, &cfg, zap.NewNop())
+		dt.mu.Unlock()
 		for i := range plis {
 			if i%2 == 0 {
 				dt.HandleRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: 1000}})
 			} else {
 				dt.HandleRTCP([]rtcp.Packet{&rtcp.FullIntraRequest{FIR: []rtcp.FIREntry{{SSRC: 1000}}}})
 			}
+			dt.HandleRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: 1000}}) // the same freeze, asked again
+			dt.mu.Lock()
+			dt.lastViewerPLI = time.Time{} // the next is a second later
+			dt.mu.Unlock()
 		}
 		dt.mu.Lock()
 		dt.watching = time.Now().Add(-watched)

@@ -113,7 +113,7 @@ func TestUnconnectedSessionIsReaped(t *testing.T) {
 	}
 }
 
-// TestCORSPreflight: a page on another origin may publish.
+// TestCORSPreflight: a page on another origin may publish, and use the room API.
 func TestCORSPreflight(t *testing.T) {
 	e := newEnv(t, func(_ *sfuConfig, c *sigConfig) { c.ICEServers = []string{"stun:stun.example.net:3478"} })
 	req, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/whip/r", nil)
@@ -130,6 +130,19 @@ func TestCORSPreflight(t *testing.T) {
 		!strings.Contains(h.Get("Access-Control-Expose-Headers"), "Location") || h.Get("Accept-Post") != "application/sdp" ||
 		h.Get("Link") != `<stun:stun.example.net:3478>; rel="ice-server"` {
 		t.Fatalf("preflight: %s %v", resp.Status, h)
+	}
+	// The room API too: a host's page on another origin sets its room's metadata.
+	req, _ = http.NewRequest(http.MethodOptions, e.srv.URL+"/rooms/r/metadata", nil)
+	req.Header.Set("Origin", "https://studio.example.com")
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if h := resp.Header; resp.StatusCode != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(h.Get("Access-Control-Allow-Methods"), "PUT") {
+		t.Fatalf("the room API's preflight: %s %v", resp.Status, h)
 	}
 }
 

@@ -5,8 +5,9 @@ import (
 	"slices"
 )
 
-// cors lets browser pages on other origins publish and play: it answers preflights and
-// exposes the headers WHIP/WHEP clients read (Location, ETag, Link).
+// cors lets browser pages on other origins publish, play and use the room API (a host's
+// page setting its room's metadata): it answers preflights and exposes the headers
+// WHIP/WHEP clients read (Location, ETag, Link).
 func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" && s.originAllowed(origin) {
@@ -17,7 +18,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 				h.Set("Access-Control-Allow-Origin", origin)
 				h.Add("Vary", "Origin")
 			}
-			h.Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
 			// Prefer: the SDK's player sends "Prefer: wait=N" on a WHEP offer for a room not
 			// open yet (RFC 7240); a header the preflight does not allow fails the request.
 			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, Prefer")
@@ -42,5 +43,11 @@ func (s *Server) options(w http.ResponseWriter, r *http.Request) {
 	} else {
 		w.Header().Set("Accept-Patch", "application/trickle-ice-sdpfrag")
 	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// preflight answers a CORS preflight of the room API (cors set the headers): a request
+// with a token is not "simple", so the browser asks first.
+func (s *Server) preflight(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }

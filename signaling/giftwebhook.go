@@ -36,8 +36,9 @@ type GiftWebhookOptions struct {
 // GiftGiveUp says when a gift webhook gives up on one gift, so that it holds back the
 // later ones no more; the gift then goes to its room's undelivered gift log.
 type GiftGiveUp struct {
-	// Refusals is how many times the backend may refuse one gift (a 4xx answer, 408 and
-	// 429 aside: it will not take that gift). Default 5.
+	// Refusals is how many times in a row the backend may refuse one gift (a 4xx answer
+	// but 401, 403, 404, 408 and 429, which say the backend or the webhook is not ready,
+	// not that this gift is bad). Default 5.
 	Refusals int `yaml:"refusals"`
 	// After is how long after it was given a gift the backend has not taken (down, 5xx
 	// answers, timeouts) is given up on. Default 24h; shorter than the bus's log_max_age.
@@ -107,6 +108,12 @@ type webhookTarget struct {
 	transport *http.Transport
 	log       *zap.Logger
 	warn      warnLimiter
+
+	// The refusals in a row of the gift in delivery (givingUp): one consumer delivers
+	// a URL's gifts one at a time.
+	refusedLog bus.Log
+	refusedSeq uint64
+	refusals   int
 }
 
 // webhookDurable names a URL's durable consumer after a hash of it: stable across
@@ -248,7 +255,7 @@ func (w *GiftWebhook) deliver(t *webhookTarget, rec bus.Record) error {
 	webhookDeliveries.WithLabelValues(t.name, result).Inc()
 	fields := []zap.Field{zap.String("room", room), zap.Uint64("seq", rec.Seq), zap.Int("attempt", rec.Delivery)}
 	if err != nil {
-		if w.givingUp(rec, status) {
+		if w.givingUp(t, rec, status) {
 			return w.deadLetter(t, rec, room, g, status, err)
 		}
 		t.warn.failed(t.log, append(fields, zap.String("result", result), zap.Error(err))...)
@@ -259,10 +266,24 @@ func (w *GiftWebhook) deliver(t *webhookTarget, rec bus.Record) error {
 }
 
 // givingUp reports whether a gift whose delivery just failed with status (0: no answer)
-// is given up on: refused Refusals times, or not taken GiveUpAfter after it was given.
-func (w *GiftWebhook) givingUp(rec bus.Record, status int) bool {
-	refused := status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests
-	return (refused && rec.Delivery >= w.opts.GiveUp.Refusals) || (!rec.Time.IsZero() && time.Since(rec.Time) >= w.opts.GiveUp.After)
+// is given up on: refused GiveUp.Refusals times in a row, or not taken GiveUp.After after
+// it was given. Gifts reach a URL one at a time, so the target counts the refusals of the
+// one in delivery (a restart counts afresh: more attempts, never fewer).
+func (w *GiftWebhook) givingUp(t *webhookTarget, rec bus.Record, status int) bool {
+	if !rec.Time.IsZero() && time.Since(rec.Time) >= w.opts.GiveUp.After {
+		return true
+	}
+	switch {
+	case status < 400 || status > 499, status == http.StatusUnauthorized, status == http.StatusForbidden,
+		status == http.StatusNotFound, status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
+		t.refusals = 0 // down, misconfigured or busy: not this gift's fault
+		return false
+	}
+	if t.refusedSeq != rec.Seq || rec.Log != t.refusedLog {
+		t.refusedSeq, t.refusedLog, t.refusals = rec.Seq, rec.Log, 0
+	}
+	t.refusals++
+	return t.refusals >= w.opts.GiveUp.Refusals
 }
 
 // deadLetter records a gift given up on in its room's undelivered gift log and
@@ -273,8 +294,9 @@ func (w *GiftWebhook) deadLetter(t *webhookTarget, rec bus.Record, room string, 
 		Status: status, Error: failure.Error(), At: time.Now().UTC(), Gift: g})
 	ctx, cancel := context.WithTimeout(w.ctx, w.opts.Timeout)
 	defer cancel()
-	// One record per gift and webhook, however often this runs for it (a node dying
-	// between the append and the acknowledgement).
+	// One record per gift and webhook when this runs again for it within the bus's
+	// deduplication window (a node dying between the append and the acknowledgement);
+	// the backend deduplicates by event id anyway.
 	opt := bus.AppendOptions{MsgID: fmt.Sprintf("%s/%d", t.name, rec.Seq)}
 	if _, err := w.bus.Append(ctx, bus.UndeliveredGiftLog(room), data, opt); err != nil {
 		t.log.Error("a gift given up on could not be recorded; it is tried again", zap.String("room", room), zap.Uint64("seq", rec.Seq), zap.Error(err))

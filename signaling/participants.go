@@ -32,6 +32,7 @@ type participantView struct {
 type sessionView struct {
 	Kind  string    `json:"kind"`
 	Since time.Time `json:"since"`
+	Sid   string    `json:"sid"` // as the room webhooks' participant events name it
 }
 
 // participantList is the answer of GET /rooms/{room}/participants.
@@ -84,11 +85,11 @@ func (s *Server) participants(room string) []participantView {
 	}
 	for _, res := range s.roomResources(room) {
 		p := at(res.identity)
-		p.Sessions = append(p.Sessions, sessionView{Kind: res.kind, Since: res.created.UTC()})
+		p.Sessions = append(p.Sessions, sessionView{Kind: res.kind, Since: res.created.UTC(), Sid: res.sid()})
 	}
 	for _, h := range s.rtmpHosts(room) {
 		p := at(h.Identity)
-		p.Sessions = append(p.Sessions, sessionView{Kind: "rtmp", Since: h.Since})
+		p.Sessions = append(p.Sessions, sessionView{Kind: "rtmp", Since: h.Since, Sid: rtmpSid(h)})
 	}
 	if s.hub != nil {
 		for _, c := range s.hub.Connections(room) {
@@ -234,5 +235,11 @@ func (s *Server) rtmpHosts(room string) []rtmp.Host {
 // RTMPHost raises participant_joined or participant_left for an RTMP host
 // (rtmp.Options.OnHost).
 func (s *Server) RTMPHost(joined bool, h rtmp.Host) {
-	s.webhook.Load().participantEvent(joined, h.Room, h.Identity, "PA_"+shortHash(h.Room+"\x00rtmp\x00"+h.Identity), h.Since, true)
+	s.webhook.Load().participantEvent(joined, h.Room, h.Identity, rtmpSid(h), h.Since, true)
+}
+
+// rtmpSid is an RTMP host session's participant sid: its own, so that a reconnecting
+// encoder's old session leaving is not taken for the new one.
+func rtmpSid(h rtmp.Host) string {
+	return "PA_" + shortHash(fmt.Sprintf("%s\x00%s\x00%d", h.Room, h.Identity, h.Since.UnixNano()))
 }

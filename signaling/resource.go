@@ -179,6 +179,9 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// sid is the session's participant sid in the room webhooks and the room API.
+func (res *resource) sid() string { return "PA_" + res.id[:12] }
+
 func (res *resource) takeCandidates(n int) bool {
 	res.mu.Lock()
 	defer res.mu.Unlock()

@@ -226,7 +226,7 @@ func (w *RoomWebhook) participant(joined bool, res *resource) {
 	if !res.tokenRequired {
 		identity = "anonymous-" + res.id[:8] // LiveKit participants always have one
 	}
-	w.participantEvent(joined, res.room, identity, "PA_"+res.id[:12], res.created, res.kind == "whip")
+	w.participantEvent(joined, res.room, identity, res.sid(), res.created, res.kind == "whip")
 }
 
 // participantEvent raises participant_joined or participant_left for a participant of

@@ -109,6 +109,8 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 	srv.mux.HandleFunc("PUT /whep/{room}/{id}/layers", srv.putLayers) // a relay node's (layers.go)
 	srv.mux.HandleFunc("GET /healthz", srv.healthz)
 	srv.mux.HandleFunc("GET /nodes", srv.listNodes) // not rate-limited: every connect asks, and the answer is shared for a second
+	srv.mux.HandleFunc("OPTIONS /rooms", srv.preflight)
+	srv.mux.HandleFunc("OPTIONS /rooms/", srv.preflight)
 	srv.mux.HandleFunc("GET /rooms", srv.limited(srv.listRooms))
 	srv.mux.HandleFunc("GET /rooms/{room}", srv.limited(srv.getRoom))
 	srv.mux.HandleFunc("DELETE /rooms/{room}", srv.limited(srv.endRoom))

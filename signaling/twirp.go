@@ -213,16 +213,18 @@ func lkRoom(v roomView) *livekit.Room {
 }
 
 // lkParticipant is an identity's presence in room as LiveKit's ParticipantInfo: a
-// publisher when it has a WHIP session, joined when its first session or connection was.
+// publisher when it has a WHIP session or an RTMP stream, joined when its first session
+// was, and named by that session's sid, as the webhooks name it (an identity with only
+// chat connections by a hash of the room and the identity).
 func lkParticipant(room string, p participantView) *livekit.ParticipantInfo {
 	info := &livekit.ParticipantInfo{Sid: "PA_" + shortHash(room+"\x00"+p.Identity), Identity: p.Identity,
 		State: livekit.ParticipantInfo_ACTIVE, Kind: livekit.ParticipantInfo_STANDARD}
-	for _, sess := range p.Sessions {
+	for i, sess := range p.Sessions { // oldest first
 		if sess.Kind == "whip" || sess.Kind == "rtmp" {
 			info.IsPublisher = true
 		}
-		if info.JoinedAtMs == 0 || sess.Since.UnixMilli() < info.JoinedAtMs {
-			info.JoinedAt, info.JoinedAtMs = sess.Since.Unix(), sess.Since.UnixMilli()
+		if i == 0 {
+			info.Sid, info.JoinedAt, info.JoinedAtMs = sess.Sid, sess.Since.Unix(), sess.Since.UnixMilli()
 		}
 	}
 	return info

@@ -132,7 +132,15 @@ func TestTwirpRoomService(t *testing.T) {
 	if _, err := rs.DeleteRoom(with(e.token("show", auth.TokenOptions{Identity: "v", Subscribe: true})), &livekit.DeleteRoomRequest{Room: "show"}); code(err) != twirp.PermissionDenied {
 		t.Fatalf("DeleteRoom by a viewer: %v", err)
 	}
-	if _, err := rs.DeleteRoom(with(e.token("", auth.TokenOptions{Identity: "platform", Create: true})), &livekit.DeleteRoomRequest{Room: "show"}); err != nil {
+	creator := e.token("", auth.TokenOptions{Identity: "platform", Create: true})
+	// roomCreate deletes rooms, and nothing else.
+	if _, err := rs.ListParticipants(with(creator), &livekit.ListParticipantsRequest{Room: "show"}); code(err) != twirp.PermissionDenied {
+		t.Fatalf("ListParticipants with roomCreate alone: %v", err)
+	}
+	if _, err := rs.ListRooms(with(creator), &livekit.ListRoomsRequest{}); code(err) != twirp.PermissionDenied {
+		t.Fatalf("ListRooms with roomCreate alone: %v", err)
+	}
+	if _, err := rs.DeleteRoom(with(creator), &livekit.DeleteRoomRequest{Room: "show"}); err != nil {
 		t.Fatalf("DeleteRoom with roomCreate: %v", err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {

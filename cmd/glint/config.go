@@ -303,8 +303,10 @@ func (c Config) Validate() error {
 	if err := c.busConfig().Validate(); err != nil {
 		return err
 	}
-	if err := c.GiftWebhookGiveUp.Validate(c.Bus.LogMaxAge); err != nil {
-		return err
+	if len(c.GiftWebhooks) > 0 { // only a gift webhook gives up on gifts
+		if err := c.GiftWebhookGiveUp.Validate(c.Bus.LogMaxAge); err != nil {
+			return err
+		}
 	}
 	if err := c.HLS.Validate(); err != nil {
 		return err

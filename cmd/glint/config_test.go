@@ -101,9 +101,9 @@ func TestConfigRejects(t *testing.T) {
 	warmup := filepath.Join(dir, "warmup.yaml")
 	_ = os.WriteFile(warmup, []byte("sfu:\n  dynacast_warmup: 2h\n"), 0o600)
 	giveUp := filepath.Join(dir, "giveup.yaml")
-	_ = os.WriteFile(giveUp, []byte("gift_webhook_give_up:\n  after: 2400h\n"), 0o600)
+	_ = os.WriteFile(giveUp, []byte("gift_webhooks: [http://backend.example/gifts]\ngift_webhook_give_up:\n  after: 2400h\n"), 0o600)
 	giveUpNever := filepath.Join(dir, "giveupnever.yaml")
-	_ = os.WriteFile(giveUpNever, []byte("gift_webhook_give_up:\n  refusals: 0\n"), 0o600)
+	_ = os.WriteFile(giveUpNever, []byte("gift_webhooks: [http://backend.example/gifts]\ngift_webhook_give_up:\n  refusals: 0\n"), 0o600)
 	cases := []struct {
 		name string
 		args []string

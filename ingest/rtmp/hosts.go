@@ -19,6 +19,7 @@ type Host struct {
 type hostSet struct {
 	mu    sync.Mutex
 	hosts map[*sfu.Peer]Host
+	ended map[*sfu.Peer]bool // ended by End (the room API), for the session's log line
 }
 
 func (hs *hostSet) add(p *sfu.Peer, h Host) {
@@ -30,10 +31,19 @@ func (hs *hostSet) add(p *sfu.Peer, h Host) {
 	hs.hosts[p] = h
 }
 
+// remove forgets p.
 func (hs *hostSet) remove(p *sfu.Peer) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	delete(hs.hosts, p)
+	delete(hs.ended, p)
+}
+
+// endedByAPI reports whether End ended p.
+func (hs *hostSet) endedByAPI(p *sfu.Peer) bool {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	return hs.ended[p]
 }
 
 // Hosts are the RTMP hosts publishing now.
@@ -55,6 +65,10 @@ func (s *Server) End(room, identity string) int {
 	for p, h := range s.hosts.hosts {
 		if h.Room == room && h.Identity == identity {
 			ending = append(ending, p)
+			if s.hosts.ended == nil {
+				s.hosts.ended = map[*sfu.Peer]bool{}
+			}
+			s.hosts.ended[p] = true
 		}
 	}
 	s.hosts.mu.Unlock()

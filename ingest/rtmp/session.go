@@ -49,6 +49,8 @@ func (s *Server) publish(nc net.Conn, sc *gortmplib.ServerConn, t target, src So
 	switch {
 	case s.ctx.Err() != nil:
 		log.Info("RTMP host session ended: the server is shutting down")
+	case s.hosts.endedByAPI(p):
+		log.Info("RTMP host session ended by the room API")
 	case p.Closing():
 		log.Info("RTMP host session replaced by a newer one")
 	case err != nil && !isNetErr(err):

@@ -1,7 +1,7 @@
 // The room API a host's page needs (docs/API.md): the room's title, category, tags and
 // thumbnail for the directory, and the platform's categories.
 
-import type { GlintError } from './errors.js';
+import { GlintError } from './errors.js';
 import { type Endpoint, httpError, request } from './whip.js';
 
 /** A room's metadata, as the directory shows it. */
@@ -28,7 +28,16 @@ export async function setRoomMetadata(ep: Endpoint, md: RoomMetadata, signal?: A
   if (ep.token) headers.Authorization = `Bearer ${ep.token}`;
   const res = await request(`${base(ep.server)}/rooms/${encodeURIComponent(ep.room)}/metadata`, { method: 'PUT', headers, body: JSON.stringify(md), signal }, what);
   if (!res.ok) throw await httpError(what, res);
-  return (await res.json()) as RoomMetadata;
+  return (await json(res, what)) as RoomMetadata;
+}
+
+// json reads an answer's JSON body, failing as the SDK fails: with a GlintError.
+async function json(res: Response, what: string): Promise<unknown> {
+  try {
+    return await res.json();
+  } catch (err) {
+    throw new GlintError('http', `${what}: the server's answer is not JSON`, { status: res.status, cause: err });
+  }
 }
 
 /** roomCategories lists the platform's categories, in its order (GET /directory/categories). */
@@ -36,5 +45,5 @@ export async function roomCategories(server: string, signal?: AbortSignal): Prom
   const what = 'categories';
   const res = await request(`${base(server)}/directory/categories`, { signal }, what);
   if (!res.ok) throw await httpError(what, res);
-  return ((await res.json()) as { categories: string[] }).categories;
+  return ((await json(res, what)) as { categories: string[] }).categories;
 }

@@ -2,7 +2,6 @@ package signaling_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -80,15 +79,8 @@ func TestGiftWebhookGivesUp(t *testing.T) {
 			}
 
 			get := func(token string) (int, string) {
-				req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/rooms/show/gifts/undelivered", nil)
-				req.Header.Set("Authorization", "Bearer "+token)
-				res, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer res.Body.Close()
-				body, _ := io.ReadAll(res.Body)
-				return res.StatusCode, string(body)
+				res, body := e.do(http.MethodGet, "/rooms/show/gifts/undelivered", token, "", "")
+				return res.StatusCode, body
 			}
 			if code, body := get(e.token("show", auth.TokenOptions{Identity: "alice", Subscribe: true, Data: true})); code != http.StatusForbidden {
 				t.Fatalf("a viewer read the undelivered gifts: %d %s", code, body)

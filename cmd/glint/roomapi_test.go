@@ -6,15 +6,13 @@ import (
 	"image/jpeg"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	lkauth "github.com/livekit/protocol/auth"
-	"github.com/livekit/protocol/webhook"
+	"github.com/livekit/protocol/livekit"
 
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -192,21 +190,13 @@ func TestRTMPHostIsAParticipant(t *testing.T) {
 	var mu sync.Mutex
 	var events []string
 	cfg := testConfig(t)
-	keys := lkauth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret)
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ev, err := webhook.ReceiveWebhookEvent(r, keys)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return
-		}
+	cfg.Webhooks = []string{webhookBackend(t, cfg, func(ev *livekit.WebhookEvent) {
 		if p := ev.GetParticipant(); p != nil {
 			mu.Lock()
 			events = append(events, fmt.Sprintf("%s %s publisher=%v", ev.Event, p.Identity, p.IsPublisher))
 			mu.Unlock()
 		}
-	}))
-	defer backend.Close()
-	cfg.Webhooks = []string{backend.URL}
+	})}
 	a, stop := startApp(t, cfg)
 	defer stop()
 	rtmpHostLive(t, a, "show")

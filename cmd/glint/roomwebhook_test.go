@@ -10,6 +10,7 @@ import (
 	"time"
 
 	lkauth "github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/webhook"
 
 	"github.com/glintlive/glint/sfu/sfutest"
@@ -23,19 +24,11 @@ func TestWebhooksConfig(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string]bool{}
 	cfg := testConfig(t)
-	keys := lkauth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret)
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ev, err := webhook.ReceiveWebhookEvent(r, keys)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return
-		}
+	cfg.Webhooks = []string{webhookBackend(t, cfg, func(ev *livekit.WebhookEvent) {
 		mu.Lock()
 		got[ev.Event] = true
 		mu.Unlock()
-	}))
-	defer backend.Close()
-	cfg.Webhooks = []string{backend.URL}
+	})}
 	a, stop := startApp(t, cfg)
 	defer stop()
 
@@ -65,4 +58,21 @@ func TestWebhooksConfig(t *testing.T) {
 			t.Fatalf("the backend got %s; want room_started, participant_joined, track_published", seen)
 		}
 	}
+}
+
+// webhookBackend is a backend that verifies every webhook with LiveKit's receiver and the
+// key of cfg, and hands each to on; it answers 401 to one that does not verify.
+func webhookBackend(t *testing.T, cfg Config, on func(*livekit.WebhookEvent)) string {
+	t.Helper()
+	keys := lkauth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := webhook.ReceiveWebhookEvent(r, keys)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		on(ev)
+	}))
+	t.Cleanup(backend.Close)
+	return backend.URL
 }

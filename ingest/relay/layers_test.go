@@ -21,12 +21,7 @@ func noWarmup(c *sfu.Config) { c.DynacastWarmup = 0 }
 // node's viewers need: the lowest layer alone while only the capped viewer watches, every
 // layer while the other does, the lowest alone again once it has left.
 func TestRelayCarriesEveryLayer(t *testing.T) {
-	originSFU, local := newSFU(t, noWarmup), newSFU(t, noWarmup)
-	defer local.Close()
-	defer originSFU.Close()
-	srv := origin(t, originSFU)
-	defer srv.Close()
-	dir := directory(t)
+	originSFU, local, srv, dir := relayRig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	hosts := make(chan *whip.Session, 1)
@@ -109,23 +104,10 @@ func TestRelayCarriesEveryLayer(t *testing.T) {
 // the relay never asks the origin to stop it (it did: the viewer wanted q alone, which
 // does not exist, and got nothing).
 func TestRelayHostWithoutSimulcast(t *testing.T) {
-	originSFU, local := newSFU(t, noWarmup), newSFU(t, noWarmup)
-	defer local.Close()
-	defer originSFU.Close()
-	srv := origin(t, originSFU)
-	defer srv.Close()
-	dir := directory(t)
+	originSFU, local, srv, dir := relayRig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	pub, err := sfutest.NewPublisher(ctx, func(_ context.Context, offer string) (string, error) {
-		_, answer, err := whip.Publish(originSFU, "show", offer, sfutest.Logger())
-		return answer, err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	go func() { _ = pub.SendFrames(ctx, 0, 30*40, 30, 30) }()
+	plainHost(ctx, t, originSFU)
 	r := relaysOf(ctx, t, local, dir, srv.URL)
 	defer r.Close()
 	if !r.Want("show") {

@@ -107,15 +107,7 @@ func TestRelayEndsWhenItsOriginDies(t *testing.T) {
 	dir := directory(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	pub, err := sfutest.NewPublisher(ctx, func(_ context.Context, offer string) (string, error) {
-		_, answer, err := whip.Publish(originSFU, "show", offer, sfutest.Logger())
-		return answer, err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	go func() { _ = pub.SendFrames(ctx, 0, 30*40, 30, 30) }()
+	pub := plainHost(ctx, t, originSFU)
 	r := relaysOf(ctx, t, local, dir, srv.URL)
 	defer r.Close()
 
@@ -288,4 +280,33 @@ func relaysOf(ctx context.Context, t *testing.T, local *sfu.SFU, dir *bus.Direct
 	}
 	r.Start()
 	return r
+}
+
+// plainHost publishes room "show" to s with a pion host without simulcast, sending frames
+// for 40 s; it is closed when the test ends, if not before.
+func plainHost(ctx context.Context, t *testing.T, s *sfu.SFU) *sfutest.Publisher {
+	t.Helper()
+	pub, err := sfutest.NewPublisher(ctx, func(_ context.Context, offer string) (string, error) {
+		_, answer, err := whip.Publish(s, "show", offer, sfutest.Logger())
+		return answer, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	go func() { _ = pub.SendFrames(ctx, 0, 30*40, 30, 30) }()
+	return pub
+}
+
+// relayRig is an origin's SFU behind its WHEP endpoint, this node's SFU and the room
+// directory, with dynacast's warm-up off (what a host is told is the demand at once), all
+// closed when the test ends.
+func relayRig(t *testing.T) (originSFU, local *sfu.SFU, srv *httptest.Server, dir *bus.Directory) {
+	t.Helper()
+	originSFU, local = newSFU(t, noWarmup), newSFU(t, noWarmup)
+	t.Cleanup(func() { _ = local.Close() })
+	t.Cleanup(func() { _ = originSFU.Close() })
+	srv = origin(t, originSFU)
+	t.Cleanup(srv.Close)
+	return originSFU, local, srv, directory(t)
 }

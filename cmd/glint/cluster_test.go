@@ -725,23 +725,58 @@ func TestClusterKilledNodeLosesNoBid(t *testing.T) {
 	t.Logf("%d bids acknowledged (%d by node B before its SIGKILL); the auction closed at %d with all of them", n, ackedOnB, best)
 }
 
-// TestBrowserWatchesThroughRelay: headless Chromium publishes its fake camera and
-// microphone over WHIP to node A, and a second page plays the room from node B's watch
-// page (WHEP to B, which relays the room from A): it keeps decoding video and receiving
-// audio (webclient/e2e/whip_whep.mjs --play-server).
+// TestBrowserWatchesThroughRelay: on three nodes, headless Chromium publishes its fake
+// camera and microphone over WHIP to node A; a second page plays the room from node C's
+// watch page (WHEP to C, which relays the room from A) and keeps decoding video and
+// receiving audio (webclient/e2e/whip_whep.mjs --play-server); meanwhile a pion viewer on
+// node B, relayed from A too, receives the same VP8 stream whole: its pictures, with no
+// gap in the packets.
 func TestBrowserWatchesThroughRelay(t *testing.T) {
 	chromium, webclient, here := browserSetup(t)
 	if !here {
 		return
 	}
-	nodes := startClusterWith(t, 2, func(cfg *Config) { cfg.SFU.UDPAddr = "0.0.0.0:0" })
+	nodes := startClusterWith(t, 3, func(cfg *Config) { cfg.SFU.UDPAddr = "0.0.0.0:0" })
 	const room = "relayed"
-	if err := runScript(t, webclient, chromium, "e2e/whip_whep.mjs", []string{"--server", nodes[0].URL(), "--play-server", nodes[1].URL(),
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pion := make(chan *sfutest.Viewer, 1)
+	go func() { // once the host is live on A: the directory names A
+		defer close(pion)
+		for ctx.Err() == nil {
+			if e, ok, _ := nodes[1].relays.Origin(ctx, room); ok && e.URL == nodes[0].URL() {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		v, err := sfutest.NewViewer(ctx, httpSignal(nodes[1].URL()+"/whep/"+room, issue(t, nodes[1], room, auth.TokenOptions{Subscribe: true})))
+		if err != nil {
+			t.Errorf("pion viewer on node B: %v", err)
+			return
+		}
+		pion <- v
+	}()
+	if err := runScript(t, webclient, chromium, "e2e/whip_whep.mjs", []string{"--server", nodes[0].URL(), "--play-server", nodes[2].URL(),
 		"--room", room, "--publish-token", mustToken(t, nodes[0].cfg, room), "--seconds", "6"}); err != nil {
 		t.Fatal(err)
 	}
-	if !nodes[1].relays.Relaying(room) {
-		t.Fatal("node B played the room without relaying it")
+	v := <-pion
+	if v == nil {
+		t.Fatal("no pion viewer on node B")
+	}
+	defer v.Close()
+	pics := len(v.VP8Pictures())
+	t.Logf("pion viewer on node B: %d VP8 pictures; %s", pics, v.Summary())
+	if pics < 60 {
+		t.Errorf("pion viewer on node B: %d VP8 pictures while the page played; want 60 or more", pics)
+	}
+	if err := v.VideoGaps(); err != nil {
+		t.Errorf("pion viewer on node B: %v", err)
+	}
+	for name, n := range map[string]*app{"B": nodes[1], "C": nodes[2]} {
+		if !n.relays.Relaying(room) {
+			t.Errorf("node %s played the room without relaying it", name)
+		}
 	}
 }
 

@@ -153,6 +153,9 @@ func (b *budgetConn) stage() int {
 	return stageC0C1
 }
 
+// sentAny reports whether the client sent anything yet, read or still in the socket.
+func (b *budgetConn) sentAny() bool { return b.read.Load() > 0 || b.queued() > 0 }
+
 // queued is how many bytes the client sent that the server has not read yet (the socket's
 // receive queue); 0 when it cannot be asked (a test's net.Pipe) or once the handshake's
 // bytes are all read, when it no longer matters.

@@ -19,7 +19,8 @@ import (
 // heard nothing from for quietAfter, before any heard from since: an encoder waits a round
 // trip for each answer during connect and publish, a stalled client, even one that
 // completed the handshake, stays silent. Then the one that got least far (still sending
-// C0/C1, then C2, then connect/publish); at the same stage, one whose client keeps the
+// C0/C1, then C2, then connect/publish; within C0/C1, a client that sent part of it before
+// one that sent nothing yet); at the same stage, one whose client keeps the
 // server waiting (a read is blocked on it), the one silent longest first, before one whose
 // bytes the server has yet to read (a newcomer whose handler has not run: the newest of
 // those goes, see choose). How far a client got counts the bytes waiting unread in its
@@ -93,12 +94,19 @@ func (p *preAuthSet) choose(addr netip.Prefix, sameAddr bool, now int64) *budget
 			continue
 		}
 		waiting, last := c.waiting.Load(), c.lastRead.Load()
-		rank := 2 * c.stage()
+		stage := c.stage()
+		rank := 4 * stage
+		if stage == stageC0C1 && !c.sentAny() {
+			// Nothing yet: an encoder's C0/C1 may still be on its way (half a round trip
+			// after the connection). A torn C0/C1 whose client then went quiet is not how an
+			// encoder sends (C0 and C1 go in one write), so it goes first.
+			rank += 2
+		}
 		if !waiting {
 			rank++
 		}
 		if now-last < int64(quietAfter) {
-			rank += 2 * (stageCommand + 1) // heard from lately: after every stalled one
+			rank += 4 * (stageCommand + 1) // heard from lately: after every stalled one
 		}
 		switch {
 		case best == nil || rank < bestRank:

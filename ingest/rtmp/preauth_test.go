@@ -40,6 +40,11 @@ func TestPreAuthVictim(t *testing.T) {
 		// even one further on: here an encoder waiting for its C2.
 		{"recent read kept over stalled further on", []member{{"1.1.1.1", c0c1Bytes, true, false, 20 * time.Millisecond},
 			{"2.2.2.2", handshakeBytes, true, false, 2 * time.Second}}, "3.3.3.3", 1, 2, 2},
+		// An encoder half a round trip away has sent nothing yet; one-byte flood clients
+		// from its own address (one NAT) reconnect around it: a torn C0/C1 goes first, even
+		// one newer than the encoder (it was the encoder, silent longest, before the fix).
+		{"nothing yet kept over a torn C0/C1", []member{{"1.1.1.1", 0, true, false, 100 * time.Millisecond},
+			{"1.1.1.1", 1, true, false, 50 * time.Millisecond}, {"1.1.1.1", 1, true, false, 20 * time.Millisecond}}, "1.1.1.1", 1, 3, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			max, perAddr := 3, 2

@@ -98,17 +98,23 @@ func (p *pull) tellLayers(room *sfu.Room, host *sfu.Peer, location, token string
 			cancel()
 		}()
 		sent, failures := int32(-1), 0
+		var backoffUntil time.Time // after a failure: no PUT before (retry fires then)
 		retry := time.NewTimer(time.Hour)
 		defer retry.Stop()
+		// The lowest layer received changes with no change of demand (the origin's layers
+		// reach this node one by one, h before q now and then): look again now and then.
+		recheck := time.NewTicker(lowestRecheck)
+		defer recheck.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-wake:
 			case <-retry.C:
+			case <-recheck.C:
 			}
 			bits := latest.Load()
-			if bits < 0 {
+			if bits < 0 || time.Now().Before(backoffUntil) {
 				continue
 			}
 			if l, ok := video.LowestLayer(); ok {
@@ -131,7 +137,9 @@ func (p *pull) tellLayers(room *sfu.Room, host *sfu.Peer, location, token string
 				if failures++; failures == 1 {
 					p.log.Info("origin not told the layers this node needs; retrying", zap.Error(err))
 				}
-				retry.Reset(min(layerRetry<<min(failures-1, 5), maxLayerRetry))
+				wait := min(layerRetry<<min(failures-1, 5), maxLayerRetry)
+				backoffUntil = time.Now().Add(wait)
+				retry.Reset(wait)
 			}
 		}
 	})
@@ -140,6 +148,9 @@ func (p *pull) tellLayers(room *sfu.Room, host *sfu.Peer, location, token string
 		cancel() // no PUT after the session at the origin is deleted
 	}
 }
+
+// lowestRecheck is how often the relay looks again at the lowest layer it receives.
+const lowestRecheck = 500 * time.Millisecond
 
 // refusal is an origin's answer that asking again will not change (4xx but 429).
 type refusal struct{ err error }

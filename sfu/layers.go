@@ -48,3 +48,14 @@ func ParseLayer(s string) (int, error) {
 
 // LayerName is the RID-style name of a layer.
 func LayerName(l int) string { return [...]string{"q", "h", "f"}[l] }
+
+// LayerBits is a set of layers (Room.OnLayerDemand's wanted) as a bit per layer.
+func LayerBits(wanted [numLayers]bool) uint8 {
+	var bits uint8
+	for l, w := range wanted {
+		if w {
+			bits |= 1 << l
+		}
+	}
+	return bits
+}

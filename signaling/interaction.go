@@ -69,13 +69,7 @@ func tellLayers(host *whip.Session, conn *datachannel.Conn) {
 	var latest atomic.Uint32 // a bit per layer, and toldBit once there is something to tell
 	wake := make(chan struct{}, 1)
 	stop := host.Room().OnLayerDemand(host.Peer, func(wanted [3]bool) {
-		bits := uint32(toldBit)
-		for l, w := range wanted {
-			if w {
-				bits |= 1 << l
-			}
-		}
-		latest.Store(bits)
+		latest.Store(toldBit | uint32(sfu.LayerBits(wanted)))
 		select {
 		case wake <- struct{}{}:
 		default:

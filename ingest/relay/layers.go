@@ -73,13 +73,7 @@ func (p *pull) tellLayers(room *sfu.Room, host *sfu.Peer, location, token string
 	latest.Store(-1)
 	wake := make(chan struct{}, 1)
 	stopDemand := room.OnLayerDemand(host, func(wanted [3]bool) {
-		bits := int32(0)
-		for l, w := range wanted {
-			if w {
-				bits |= 1 << l
-			}
-		}
-		latest.Store(bits)
+		latest.Store(int32(sfu.LayerBits(wanted)))
 		select {
 		case wake <- struct{}{}:
 		default:

@@ -39,7 +39,7 @@ func (c *mediaClock) onPacket(ts uint32) {
 func (c *mediaClock) onSenderReport(sr *rtcp.SenderReport, clockHz uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.haveSR, c.srRTP, c.srWall, c.clockHz = true, sr.RTPTime, ntpTime(sr.NTPTime), clockHz
+	c.haveSR, c.srRTP, c.srWall, c.clockHz = true, sr.RTPTime, NTPTime(sr.NTPTime), clockHz
 }
 
 // captureTime maps an RTP timestamp to the capture wall clock; false before the first
@@ -62,12 +62,22 @@ func (c *mediaClock) liveEdge() (time.Time, bool) {
 	return c.captureTime(c.newest.Load())
 }
 
-// ntpTime converts a 64-bit NTP timestamp (seconds since 1900, 32.32 fixed point).
-func ntpTime(ntp uint64) time.Time {
-	const unixToNTP = 2_208_988_800
+// unixToNTP is the seconds from NTP's epoch (1900) to Unix's (1970).
+const unixToNTP = 2_208_988_800
+
+// NTPTime converts a 64-bit NTP timestamp (seconds since 1900, 32.32 fixed point), as
+// RTCP sender reports carry it.
+func NTPTime(ntp uint64) time.Time {
 	secs := int64(ntp>>32) - unixToNTP
 	frac := int64(ntp & 0xffffffff)
 	return time.Unix(secs, frac*1e9>>32)
+}
+
+// NTP is t as a 64-bit NTP timestamp, for the sender reports a non-WebRTC source makes.
+func NTP(t time.Time) uint64 {
+	secs := uint64(t.Unix() + unixToNTP)
+	frac := uint64(t.Nanosecond()) << 32 / uint64(time.Second)
+	return secs<<32 | frac
 }
 
 // LiveEdge reports the capture time, on the publisher's wall clock, of the newest video

@@ -7,12 +7,6 @@ import (
 	"github.com/pion/rtcp"
 )
 
-func toNTP(t time.Time) uint64 {
-	secs := uint64(t.Unix() + 2_208_988_800)
-	frac := uint64(t.Nanosecond()) << 32 / 1e9
-	return secs<<32 | frac
-}
-
 func TestMediaClock(t *testing.T) {
 	base := uint32(4_294_960_000) // just before the 32-bit wrap: sums below wrap around
 	wall := time.Date(2026, 11, 24, 12, 0, 0, 250_000_000, time.UTC)
@@ -24,7 +18,7 @@ func TestMediaClock(t *testing.T) {
 	if _, ok := c.liveEdge(); ok {
 		t.Fatal("a live edge before any sender report")
 	}
-	c.onSenderReport(&rtcp.SenderReport{NTPTime: toNTP(wall), RTPTime: base}, 90_000)
+	c.onSenderReport(&rtcp.SenderReport{NTPTime: NTP(wall), RTPTime: base}, 90_000)
 	for _, tc := range []struct {
 		name string
 		ts   uint32

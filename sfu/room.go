@@ -30,6 +30,8 @@ type Room struct {
 
 	// hostNow is host, for Host to read without mu: polled every 50 ms per room.
 	hostNow atomic.Pointer[HostState]
+
+	source sourceAudio // the host's audio as it came (an RTMP host's AAC), for LL-HLS
 }
 
 // RoomInfo is a room's public state.
@@ -142,6 +144,9 @@ func (r *Room) SetPublisher(p *Peer) bool {
 		return false
 	}
 	r.publisher = p
+	if old != p {
+		r.clearSourceAudio(old) // the new session offers its own, or none
+	}
 	if r.host.Live && old != p {
 		p.heard.CompareAndSwap(0, time.Now().UnixNano())
 	}
@@ -178,6 +183,7 @@ func (r *Room) ClearPublisher(p *Peer) {
 	if r.publisher == p {
 		r.publisher = nil
 	}
+	r.clearSourceAudio(p)
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if r.announced[p]&(1<<kind) != 0 {
 			r.sfu.emitTrack(EventTrackUnpublished, r.name, kind, p.seq)

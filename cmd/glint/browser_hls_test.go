@@ -35,9 +35,9 @@ func TestBrowserLLHLS(t *testing.T) {
 
 // TestBrowserLLHLSFromRTMP: an RTMP host (ffmpeg: testsrc2 720p with B-frames and a sine
 // tone in AAC) goes through the ffmpeg ladder, and hls.js in headless Chromium plays the
-// room's LL-HLS: its video keeps coming, and its audio rendition (AAC again, from the
-// ladder's Opus) is in
-// the multivariant playlist, is buffered for the whole window and is decoded
+// room's LL-HLS: its video keeps coming, and its audio rendition (the host's own 44.1 kHz
+// AAC, untouched) is in the multivariant playlist, is buffered for the whole window and is
+// decoded
 // (webclient/e2e/hls_latency.mjs --source none: no pixel clock to read, so no latency).
 func TestBrowserLLHLSFromRTMP(t *testing.T) {
 	requireTool(t, "ffmpeg", "ffmpeg")

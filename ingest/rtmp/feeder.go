@@ -12,6 +12,7 @@ import (
 type feeder struct {
 	ladder Ladder
 	src    Source
+	audio  *sourceAudio // the AAC as it came, for LL-HLS (nil: not passed on)
 
 	based    bool
 	base     time.Duration // the stream's first timestamp: RTMP clocks need not start at 0
@@ -66,12 +67,17 @@ func (f *feeder) feed(ev event) error {
 		if key {
 			au = withParameterSets(au, f.sps, f.pps)
 		}
-		return f.ladder.WriteH264(f.since(ev.pts), f.since(ev.dts), au)
+		pts, dts := f.since(ev.pts), f.since(ev.dts)
+		f.audio.wrote(dts, key)
+		return f.ladder.WriteH264(pts, dts, au)
 	case evAudio:
 		if !f.src.HasAudio || len(ev.aac) == 0 {
 			return nil
 		}
-		return f.ladder.WriteAAC(f.since(ev.pts), ev.aac)
+		pts := f.since(ev.pts)
+		f.audio.wrote(pts, false)
+		f.audio.write(pts, ev.aac)
+		return f.ladder.WriteAAC(pts, ev.aac)
 	}
 	return nil
 }

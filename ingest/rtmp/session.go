@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortmplib"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/sfu"
@@ -24,7 +26,8 @@ func (s *Server) publish(nc net.Conn, sc *gortmplib.ServerConn, t target, src So
 		s.reject(nc, sc, fmt.Errorf("%w: %v", ErrTranscoder, err), log)
 		return
 	}
-	p, err := s.stage(nc, t, ladder, log)
+	audio := newSourceAudio(src, ladder.Passthrough())
+	p, err := s.stage(nc, t, ladder, audio, src.AudioConfig, log)
 	if err != nil {
 		_ = ladder.Close()
 		s.reject(nc, sc, err, log)
@@ -44,7 +47,7 @@ func (s *Server) publish(nc net.Conn, sc *gortmplib.ServerConn, t target, src So
 		zap.Float64("fps", src.FPS), zap.String("profile_level_id", src.ProfileLevelID), zap.Bool("b_frames", src.BFrames),
 		zap.Bool("audio", src.HasAudio), zap.Bool("passthrough", ladder.Passthrough()), zap.Int("tracks", len(ladder.Tracks())))
 
-	f := &feeder{ladder: ladder, src: src}
+	f := &feeder{ladder: ladder, src: src, audio: audio}
 	err = f.run(buffered, func() (event, error) { return s.next(nc, sc) })
 	switch {
 	case s.ctx.Err() != nil:
@@ -63,8 +66,9 @@ func (s *Server) publish(nc net.Conn, sc *gortmplib.ServerConn, t target, src So
 
 // stage creates the host session and puts the ladder's tracks on the room's stage; the
 // session replaces any earlier host session of the room (an encoder reconnecting after a
-// network blip), and its viewers carry on with the new tracks.
-func (s *Server) stage(nc net.Conn, t target, ladder Ladder, log *zap.Logger) (*sfu.Peer, error) {
+// network blip), and its viewers carry on with the new tracks. The host's AAC, when it can
+// be carried as it came, is offered beside them (audio; config is its AudioSpecificConfig).
+func (s *Server) stage(nc net.Conn, t target, ladder Ladder, audio *sourceAudio, config []byte, log *zap.Logger) (*sfu.Peer, error) {
 	room, err := s.opts.SFU.Join(t.room, sfu.RolePublisher)
 	if err != nil {
 		return nil, err
@@ -100,7 +104,18 @@ func (s *Server) stage(nc net.Conn, t target, ladder Ladder, log *zap.Logger) (*
 			p.Close()
 			return nil, sfu.ErrClosed
 		}
-		ladder.OnSenderReport(tr.SSRC, rcv.OnSenderReport)
+		report := rcv.OnSenderReport
+		if tr.Kind == webrtc.RTPCodecTypeVideo {
+			report = func(sr *rtcp.SenderReport) {
+				audio.videoReport(sr)
+				rcv.OnSenderReport(sr)
+			}
+		}
+		ladder.OnSenderReport(tr.SSRC, report)
+	}
+	if !audio.offer(room, p, config) {
+		p.Close()
+		return nil, ErrReplaced
 	}
 	return p, nil
 }

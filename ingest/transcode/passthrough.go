@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+
+	"github.com/glintlive/glint/sfu"
 )
 
 // passthrough packetizes the host's H.264 into RTP in-process: no decode, no encode, no
@@ -64,7 +66,7 @@ func (p *passthrough) write(dts time.Duration, au [][]byte) {
 	now := time.Now()
 	if p.onSR != nil && now.Sub(p.lastSR) >= srInterval {
 		p.lastSR = now
-		p.onSR(&rtcp.SenderReport{SSRC: p.ssrc, NTPTime: ntpTime(now), RTPTime: ts})
+		p.onSR(&rtcp.SenderReport{SSRC: p.ssrc, NTPTime: sfu.NTP(now), RTPTime: ts})
 	}
 }
 
@@ -78,12 +80,4 @@ func (p *passthrough) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-}
-
-// ntpTime is t in NTP format (RFC 3550 sender reports).
-func ntpTime(t time.Time) uint64 {
-	const ntpEpochOffset = 2_208_988_800 // seconds from 1900 to 1970
-	secs := uint64(t.Unix()) + ntpEpochOffset
-	frac := uint64(t.Nanosecond()) << 32 / 1e9
-	return secs<<32 | frac
 }

@@ -135,7 +135,7 @@ func TestAudioFromTheFirstSegment(t *testing.T) {
 func sendHost(ctx context.Context, videoRcv, audioRcv *sfu.Receiver, videoPkts, audioPkts chan<- []byte, videoPT, audioPT uint8, fps, gop int, audioSRAfter time.Duration) error {
 	const videoTS0, audioTS0 = 90000, 48000
 	start := time.Now()
-	videoRcv.OnSenderReport(&rtcp.SenderReport{SSRC: 1, NTPTime: ntpTime(start), RTPTime: videoTS0})
+	videoRcv.OnSenderReport(&rtcp.SenderReport{SSRC: 1, NTPTime: sfu.NTP(start), RTPTime: videoTS0})
 	pz := rtp.NewPacketizer(1200, videoPT, 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000)
 	audioSeq, audioSent, frames, audioReported := uint16(1), 0, 0, false
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -180,16 +180,9 @@ func sendHost(ctx context.Context, videoRcv, audioRcv *sfu.Receiver, videoPkts, 
 		}
 		if !audioReported && el >= audioSRAfter {
 			audioReported = true
-			audioRcv.OnSenderReport(&rtcp.SenderReport{SSRC: 2, NTPTime: ntpTime(start), RTPTime: audioTS0})
+			audioRcv.OnSenderReport(&rtcp.SenderReport{SSRC: 2, NTPTime: sfu.NTP(start), RTPTime: audioTS0})
 		}
 	}
-}
-
-func ntpTime(t time.Time) uint64 {
-	const unixToNTP = 2_208_988_800
-	secs := uint64(t.Unix() + unixToNTP)
-	frac := uint64(t.Nanosecond()) << 32 / 1e9
-	return secs<<32 | frac
 }
 
 func getPlaylist[T playlist.Playlist](u string) (T, error) {

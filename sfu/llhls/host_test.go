@@ -229,7 +229,7 @@ func (h *testHost) sendVideo(l *hostLayer, start time.Time, opts hostOptions, rn
 		}
 		ts := base + uint32(i*frameTicks)
 		if i >= opts.srFrom && (i-opts.srFrom)%clipFPS == 0 {
-			l.rcv.OnSenderReport(&rtcp.SenderReport{SSRC: l.ssrc, NTPTime: ntpOf(capture), RTPTime: ts})
+			l.rcv.OnSenderReport(&rtcp.SenderReport{SSRC: l.ssrc, NTPTime: sfu.NTP(capture), RTPTime: ts})
 		}
 		if opts.jitter {
 			ts += uint32(rng.IntN(181) - 90)
@@ -272,7 +272,7 @@ func (h *testHost) sendAudio(rcv *sfu.Receiver, pkts chan []byte, start time.Tim
 		}
 		ts := base + uint32(i*960)
 		if i%50 == 0 {
-			rcv.OnSenderReport(&rtcp.SenderReport{SSRC: 100, NTPTime: ntpOf(capture), RTPTime: ts})
+			rcv.OnSenderReport(&rtcp.SenderReport{SSRC: 100, NTPTime: sfu.NTP(capture), RTPTime: ts})
 		}
 		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: uint8(opusCodec.PayloadType), SequenceNumber: seq,
 			Timestamp: ts, SSRC: 100, Marker: i == 0}, Payload: opusSilence}
@@ -286,12 +286,4 @@ func (h *testHost) sendAudio(rcv *sfu.Receiver, pkts chan []byte, start time.Tim
 			return
 		}
 	}
-}
-
-// ntpOf is t as a 64-bit NTP timestamp.
-func ntpOf(t time.Time) uint64 {
-	const unixToNTP = 2_208_988_800
-	secs := uint64(t.Unix() + unixToNTP)
-	frac := uint64(t.Nanosecond()) << 32 / uint64(time.Second)
-	return secs<<32 | frac
 }

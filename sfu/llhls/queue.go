@@ -1,6 +1,8 @@
 package llhls
 
 import (
+	"time"
+
 	"github.com/pion/rtp"
 
 	"github.com/glintlive/glint/sfu"
@@ -9,12 +11,21 @@ import (
 // maxPacket is the largest RTP packet kept (the SFU reads at most this much).
 const maxPacket = 1500
 
-// packet is one queued RTP packet, copied off the Receiver's goroutine.
+// maxUnit is the largest source audio unit kept: an AAC-LC frame has at most 6,144 bits
+// per channel, and only mono and stereo are offered (ingest/rtmp's sourceAudio).
+const maxUnit = 2 * 768
+
+// packet is one queued RTP packet, copied off the Receiver's goroutine, or one unit of the
+// host's source audio (audio set), copied off the host session's.
 type packet struct {
 	src      *sfu.Receiver
 	keyframe bool
 	n        int
-	buf      [maxPacket]byte
+	buf      [max(maxPacket, maxUnit)]byte
+
+	audio   *sfu.SourceAudio
+	ts      uint32
+	capture time.Time
 }
 
 // queue is a stream's bounded packet queue: ReadRTP copies into a free slot and returns; a
@@ -25,7 +36,10 @@ type queue struct {
 	work chan *packet
 }
 
-var _ sfu.MediaReader = (*queue)(nil)
+var (
+	_ sfu.MediaReader       = (*queue)(nil)
+	_ sfu.SourceAudioReader = (*queue)(nil)
+)
 
 func newQueue(size int) *queue {
 	q := &queue{free: make(chan *packet, size), work: make(chan *packet, size)}
@@ -51,8 +65,25 @@ func (q *queue) ReadRTP(src *sfu.Receiver, raw []byte, _ *rtp.Packet, keyframe b
 	q.work <- p // never blocks: there are no more packets than slots
 }
 
+// ReadSourceAudio is the host session's call: copy and go, as ReadRTP.
+func (q *queue) ReadSourceAudio(a *sfu.SourceAudio, ts uint32, capture time.Time, unit []byte) {
+	if len(unit) > maxUnit {
+		packetsDropped.Inc()
+		return
+	}
+	var p *packet
+	select {
+	case p = <-q.free:
+	default:
+		packetsDropped.Inc()
+		return
+	}
+	p.audio, p.ts, p.capture, p.n = a, ts, capture, copy(p.buf[:], unit)
+	q.work <- p
+}
+
 // release returns a slot once its packet is handled.
 func (q *queue) release(p *packet) {
-	p.src = nil
+	p.src, p.audio = nil, nil
 	q.free <- p
 }

@@ -45,10 +45,11 @@ type stream struct {
 	epochAt   time.Time // when the epoch was taken, on this machine's clock
 	layers    [numLayers]layerState
 	audio     struct {
-		src   *sfu.Receiver
-		clock sourceClock
-		at    int64 // the newest audio packet's timestamp at 90 kHz (see holdback.go)
-		seen  bool  // at is set
+		src    *sfu.Receiver    // the stage's Opus being muxed, or
+		source *sfu.SourceAudio // the host's own AAC being muxed (stream_source.go)
+		clock  sourceClock
+		at     int64 // the newest audio packet's timestamp at 90 kHz (see holdback.go)
+		seen   bool  // at is set
 	}
 	vp        vp8State // a VP8 host's top layer, through ffmpeg (stream_vp8.go)
 	aac       aacState // the room's Opus as AAC, through ffmpeg (stream_aac.go)
@@ -107,6 +108,7 @@ func (s *stream) idle(now time.Time, timeout time.Duration) bool {
 func (s *stream) start() {
 	s.room.Track(webrtc.RTPCodecTypeVideo).AddReader(s.q)
 	s.room.Track(webrtc.RTPCodecTypeAudio).AddReader(s.q)
+	s.room.AddSourceAudioReader(s.q)
 	streamsActive.Inc()
 	go s.run()
 }
@@ -132,6 +134,7 @@ func (s *stream) run() {
 	defer func() {
 		s.room.Track(webrtc.RTPCodecTypeVideo).RemoveReader(s.q)
 		s.room.Track(webrtc.RTPCodecTypeAudio).RemoveReader(s.q)
+		s.room.RemoveSourceAudioReader(s.q)
 		s.stopTranscoder()
 		s.aac.stop()
 		for l := range s.variants {
@@ -181,6 +184,10 @@ func (s *stream) housekeep(now time.Time) {
 }
 
 func (s *stream) handle(p *packet) {
+	if p.audio != nil {
+		s.handleSourceAudio(p)
+		return
+	}
 	if err := s.pkt.Unmarshal(p.buf[:p.n]); err != nil {
 		return
 	}
@@ -199,6 +206,12 @@ func (s *stream) handleAudio(src *sfu.Receiver) {
 	if !s.haveEpoch || len(s.pkt.Payload) == 0 {
 		return
 	}
+	if s.sourceAAC() != nil {
+		return // the host's own AAC is muxed instead (stream_source.go)
+	}
+	if s.aac.config != nil && !s.aac.fallback && !s.opusToDeclaredAAC() {
+		return // AAC variants that this Opus cannot become (opusToDeclaredAAC)
+	}
 	a := &s.audio
 	if a.src != src || !a.clock.started {
 		capture, ok := src.CaptureTime(s.pkt.Timestamp)
@@ -208,7 +221,7 @@ func (s *stream) handleAudio(src *sfu.Receiver) {
 		if a.src != nil && a.src != src {
 			s.restartAAC() // a new source: new RTP timestamps, which this ffmpeg's timeline cannot take
 		}
-		a.src = src
+		a.src, a.source = src, nil
 		a.clock.start(s.pkt.Timestamp, capture, s.epoch, src.ClockRate())
 		s.askWaitingLayers(time.Now())
 	}
@@ -438,7 +451,7 @@ func (s *stream) waitForAudio(now time.Time, hasAudio bool) bool {
 	if !hasAudio {
 		return false
 	}
-	needAAC := s.aacMode() && s.aac.config == nil
+	needAAC := (s.aacMode() || s.sourceAAC() != nil) && s.aac.config == nil
 	if s.audio.clock.started && !needAAC {
 		return false
 	}
@@ -467,8 +480,8 @@ func (s *stream) audioCodec(hasAudio bool) codecs.Codec {
 	if !hasAudio {
 		return nil
 	}
-	if s.aacMode() {
-		return &codecs.MPEG4Audio{Config: *s.aac.config}
+	if s.aac.config != nil && !s.aac.fallback {
+		return &codecs.MPEG4Audio{Config: *s.aac.config} // from ffmpeg, or the host's own
 	}
 	return &codecs.Opus{ChannelCount: 2}
 }

@@ -29,6 +29,8 @@ type aacState struct {
 	next     uint32 // the RTP timestamp the next AAC frame starts at
 	haveNext bool
 	silence  []byte // an AAC frame of silence (the first ffmpeg's priming frame)
+
+	warnedDeclared bool // opusToDeclaredAAC said why once
 }
 
 // aacOffsetMS is where the first packet sits on ffmpeg's timeline: late enough that the
@@ -113,6 +115,23 @@ func (s *stream) pushAAC(now time.Time) {
 	s.fillSilence()
 }
 
+// opusToDeclaredAAC reports whether the room's Opus can go into the AAC the variants
+// declared: through ffmpeg, whose AAC is LC at 48 kHz in stereo. Variants that declared an
+// RTMP host's own AAC at another rate cannot take it (their audio track's rate is fixed);
+// its audio is then left out, said once, until the stream restarts (when no one watched).
+func (s *stream) opusToDeclaredAAC() bool {
+	c := s.aac.config
+	if s.aacMode() && c.Type == mpeg4audio.ObjectTypeAACLC && c.SampleRate == opusRate && c.ChannelConfig == 2 {
+		return true
+	}
+	if !s.aac.warnedDeclared {
+		s.aac.warnedDeclared = true
+		s.log.Warn("LL-HLS: the host's audio cannot go into this stream's AAC (declared from an earlier host's own AAC, or no ffmpeg); its audio is left out",
+			zap.Int("declared_rate", c.SampleRate), zap.Uint8("declared_channels", c.ChannelConfig))
+	}
+	return false
+}
+
 // maxFill bounds the silent frames written for one packet (a second's worth); a longer
 // hole stays a hole.
 const maxFill = opusRate / aacFrame
@@ -157,15 +176,15 @@ func (s *stream) handleAAC(t transcodedAU, ok bool) {
 		s.aacFailed("")
 		return
 	}
+	var c mpeg4audio.AudioSpecificConfig
+	if err := c.Unmarshal(t.config); err != nil {
+		s.aacFailed(fmt.Sprintf("its AAC configuration: %v", err))
+		return
+	}
 	if a.config == nil {
-		var c mpeg4audio.AudioSpecificConfig
-		if err := c.Unmarshal(t.config); err != nil {
-			s.aacFailed(fmt.Sprintf("its AAC configuration: %v", err))
-			return
-		}
 		a.config, a.raw = &c, t.config
-	} else if string(t.config) != string(a.raw) {
-		// The variants declared the first ffmpeg's configuration and keep it.
+	} else if !sameAAC(&c, a.config) {
+		// The variants declared the first configuration and keep it.
 		s.aacFailed(fmt.Sprintf("a restarted ffmpeg chose another AAC configuration (%x, not %x)", t.config, a.raw))
 		return
 	}

@@ -86,7 +86,11 @@ func newVariant(cfg Config, layer int, sps, pps []byte, frameTicks int64, audio 
 	tracks := []*gohlslib.Track{v.video}
 	v.codecs = []string{codecparams.Marshal(v.video.Codec)}
 	if audio != nil {
-		v.audio = &gohlslib.Track{Codec: audio, ClockRate: 48000, Name: "audio", IsDefault: true}
+		rate := 48000 // Opus, and the AAC ffmpeg makes of it
+		if aac, ok := audio.(*codecs.MPEG4Audio); ok {
+			rate = aac.Config.SampleRate // an RTMP host's own AAC keeps its rate
+		}
+		v.audio = &gohlslib.Track{Codec: audio, ClockRate: rate, Name: "audio", IsDefault: true}
 		tracks = append(tracks, v.audio)
 		v.codecs = append(v.codecs, codecparams.Marshal(v.audio.Codec))
 	}

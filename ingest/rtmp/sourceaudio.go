@@ -1,0 +1,137 @@
+package rtmp
+
+import (
+	"sync"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/pion/rtcp"
+
+	"github.com/glintlive/glint/sfu"
+)
+
+// sourceAudio hands the host's AAC to the room as it came (sfu.SourceAudio), so LL-HLS
+// serves the encoder's own audio rather than the ladder's Opus transcoded back to AAC.
+// Each unit is dated on the media clock of the stage's video, which the ladder's sender
+// reports define:
+//   - passthrough: the first report is sent as the first keyframe is written, dated now,
+//     so stream time t is at that report's time plus (t - the keyframe's decode time);
+//   - ffmpeg: its RTP muxer dates its first report when its first packet leaves and counts
+//     the timestamps from the stream's start (the earliest time written to it), so t is at
+//     that report's time plus t less that start.
+//
+// Units before the video's first report are not passed on: LL-HLS starts its variants at a
+// keyframe after the audio clock, so nothing that would be muxed is lost. A stream with no
+// video is dated by the arrival of its first unit.
+type sourceAudio struct {
+	rate        uint32
+	video       bool
+	passthrough bool
+
+	mu       sync.Mutex
+	out      *sfu.SourceAudio // nil until the session is on the stage
+	firstKey time.Duration    // the first keyframe's decode time written
+	haveKey  bool
+	start    time.Duration // the earliest time written to the ladder
+	started  bool
+	anchor   time.Time // the capture time of stream time 0
+	anchored bool
+
+	// the feeder's goroutine only
+	next     uint32 // where the next unit starts when on the grid
+	haveNext bool
+}
+
+// newSourceAudio returns the stamper for src, or nil when its audio is not one LL-HLS
+// can carry as it came: AAC-LC in mono or stereo (what every HLS player decodes; other
+// AAC goes through the ladder's Opus as before).
+func newSourceAudio(src Source, passthrough bool) *sourceAudio {
+	if !src.HasAudio {
+		return nil
+	}
+	var c mpeg4audio.AudioSpecificConfig
+	if err := c.Unmarshal(src.AudioConfig); err != nil {
+		return nil
+	}
+	if c.Type != mpeg4audio.ObjectTypeAACLC || c.ExtensionType != 0 || c.ChannelConfig < 1 || c.ChannelConfig > 2 || c.SampleRate <= 0 {
+		return nil
+	}
+	return &sourceAudio{rate: uint32(c.SampleRate), video: src.HasVideo, passthrough: passthrough}
+}
+
+// offer puts the audio on room's stage for host session p; false when p is no longer the
+// host.
+func (a *sourceAudio) offer(room *sfu.Room, p *sfu.Peer, config []byte) bool {
+	if a == nil {
+		return true
+	}
+	out := room.SetSourceAudio(p, config, a.rate)
+	a.mu.Lock()
+	a.out = out
+	a.mu.Unlock()
+	return out != nil
+}
+
+// wrote notes one access unit about to be written to the ladder (t: its decode time for
+// video, its time for audio), before it is: a passthrough's report comes from inside
+// the write.
+func (a *sourceAudio) wrote(t time.Duration, keyframe bool) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.started || t < a.start {
+		a.start, a.started = t, true
+	}
+	if keyframe && !a.haveKey {
+		a.firstKey, a.haveKey = t, true
+	}
+}
+
+// videoReport takes a sender report of the stage's video; the first anchors the audio.
+func (a *sourceAudio) videoReport(sr *rtcp.SenderReport) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.anchored {
+		return
+	}
+	ref := a.start
+	if a.passthrough {
+		if !a.haveKey {
+			return
+		}
+		ref = a.firstKey
+	}
+	a.anchor, a.anchored = sfu.NTPTime(sr.NTPTime).Add(-ref), true
+}
+
+// write passes one AAC unit at stream time t on to the room.
+func (a *sourceAudio) write(t time.Duration, unit []byte) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	if !a.anchored && !a.video {
+		a.anchor, a.anchored = time.Now().Add(-t), true
+	}
+	out, anchor, ok := a.out, a.anchor, a.anchored
+	a.mu.Unlock()
+	if !ok || out == nil {
+		return
+	}
+	ts := uint32(int64(t/time.Second)*int64(a.rate) + int64(t%time.Second)*int64(a.rate)/int64(time.Second))
+	// RTMP dates units in whole milliseconds: a unit within half a frame of where the last
+	// one ends starts there, so frames stay exactly aacFrame samples apart.
+	if d := int32(ts - a.next); a.haveNext && d > -aacFrame/2 && d < aacFrame/2 {
+		ts = a.next
+	}
+	a.next, a.haveNext = ts+aacFrame, true
+	out.Write(ts, anchor.Add(t), unit)
+}
+
+// aacFrame is an AAC-LC frame's length in samples.
+const aacFrame = 1024

@@ -68,14 +68,14 @@ func (f *feeder) feed(ev event) error {
 			au = withParameterSets(au, f.sps, f.pps)
 		}
 		pts, dts := f.since(ev.pts), f.since(ev.dts)
-		f.audio.wrote(dts, key)
+		f.audio.wroteVideo(dts, key)
 		return f.ladder.WriteH264(pts, dts, au)
 	case evAudio:
 		if !f.src.HasAudio || len(ev.aac) == 0 {
 			return nil
 		}
 		pts := f.since(ev.pts)
-		f.audio.wrote(pts, false)
+		f.audio.wroteAudio(pts)
 		f.audio.write(pts, ev.aac)
 		return f.ladder.WriteAAC(pts, ev.aac)
 	}

@@ -14,11 +14,13 @@ import (
 // serves the encoder's own audio rather than the ladder's Opus transcoded back to AAC.
 // Each unit is dated on the media clock of the stage's video, which the ladder's sender
 // reports define:
-//   - passthrough: the first report is sent as the first keyframe is written, dated now,
-//     so stream time t is at that report's time plus (t - the keyframe's decode time);
+//   - passthrough: a report is sent as a frame is written, dated now, every second, so
+//     stream time t is at the latest report's time plus (t - that frame's decode time).
+//     Each report moves the anchor with the host's arrival, as it moves the video's clock:
+//     LL-HLS reads both when its stream starts, which may be long after the first;
 //   - ffmpeg: its RTP muxer dates its first report when its first packet leaves and counts
 //     the timestamps from the stream's start (the earliest time written to it), so t is at
-//     that report's time plus t less that start.
+//     that report's time plus t less that start; later reports follow from the first.
 //
 // Units before the video's first report are not passed on: LL-HLS starts its variants at a
 // keyframe after the audio clock, so nothing that would be muxed is lost. A stream with no
@@ -30,9 +32,9 @@ type sourceAudio struct {
 
 	mu       sync.Mutex
 	out      *sfu.SourceAudio // nil until the session is on the stage
-	firstKey time.Duration    // the first keyframe's decode time written
-	haveKey  bool
-	start    time.Duration // the earliest time written to the ladder
+	lastDTS  time.Duration    // the decode time of the last video frame written
+	haveKey  bool             // a keyframe has been written
+	start    time.Duration    // the earliest time written to the ladder
 	started  bool
 	anchor   time.Time // the capture time of stream time 0
 	anchored bool
@@ -72,39 +74,51 @@ func (a *sourceAudio) offer(room *sfu.Room, p *sfu.Peer, config []byte) bool {
 	return out != nil
 }
 
-// wrote notes one access unit about to be written to the ladder (t: its decode time for
-// video, its time for audio), before it is: a passthrough's report comes from inside
-// the write.
-func (a *sourceAudio) wrote(t time.Duration, keyframe bool) {
+// wroteVideo notes a video frame about to be written to the ladder (dts: its decode
+// time), before it is: a passthrough's report comes from inside the write.
+func (a *sourceAudio) wroteVideo(dts time.Duration, keyframe bool) {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.note(dts)
+	a.lastDTS, a.haveKey = dts, a.haveKey || keyframe
+}
+
+// wroteAudio notes an audio unit about to be written to the ladder.
+func (a *sourceAudio) wroteAudio(t time.Duration) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.note(t)
+}
+
+// note keeps the earliest time written: ffmpeg's zero.
+func (a *sourceAudio) note(t time.Duration) {
 	if !a.started || t < a.start {
 		a.start, a.started = t, true
 	}
-	if keyframe && !a.haveKey {
-		a.firstKey, a.haveKey = t, true
-	}
 }
 
-// videoReport takes a sender report of the stage's video; the first anchors the audio.
+// videoReport takes a sender report of the stage's video: a passthrough's each, made as a
+// frame is written, anchors the audio; an ffmpeg's first does.
 func (a *sourceAudio) videoReport(sr *rtcp.SenderReport) {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.anchored {
-		return
-	}
 	ref := a.start
-	if a.passthrough {
-		if !a.haveKey {
-			return
-		}
-		ref = a.firstKey
+	switch {
+	case a.passthrough && !a.haveKey:
+		return
+	case a.passthrough:
+		ref = a.lastDTS
+	case a.anchored:
+		return
 	}
 	a.anchor, a.anchored = sfu.NTPTime(sr.NTPTime).Add(-ref), true
 }

@@ -61,20 +61,20 @@ func TestSourceAudioOffered(t *testing.T) {
 	}
 }
 
-// TestSourceAudioDating: units are dated on the video's media clock from its first sender
-// report (at the first keyframe's decode time for a passthrough, at the stream's start for
-// the ffmpeg ladder), units before it are not passed on, a stream without video is dated by
+// TestSourceAudioDating: units are dated on the video's media clock from its sender reports
+// (a passthrough's latest, at the decode time of the frame it was sent with; the ffmpeg
+// ladder's first, at the stream's start), units before the first are not passed on, a stream without video is dated by
 // arrival, and units whose millisecond times are off the 1,024-sample grid are put on it.
 func TestSourceAudioDating(t *testing.T) {
 	lc := ascOf(t, mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 44100, ChannelConfig: 2})
 	report := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
-		name                 string
-		video, passthrough   bool
-		wantAnchor, tolerate time.Duration // the capture time of stream time 0, from report
+		name               string
+		video, passthrough bool
+		wantAnchor         time.Duration // the capture time of stream time 0, from report
 	}{
-		{"passthrough", true, true, -100 * time.Millisecond, 0},
-		{"ladder", true, false, -20 * time.Millisecond, 0},
+		{"passthrough", true, true, -90 * time.Millisecond},
+		{"ladder", true, false, -20 * time.Millisecond},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newTestSFU(t)
@@ -94,11 +94,14 @@ func TestSourceAudioDating(t *testing.T) {
 			if !a.offer(room, p, lc) {
 				t.Fatal("not offered")
 			}
-			a.wrote(20*time.Millisecond, false) // audio first: the ladder's start
+			a.wroteAudio(20 * time.Millisecond) // audio first: the ladder's start
 			a.write(20*time.Millisecond, []byte{1})
-			a.wrote(100*time.Millisecond, true) // the first keyframe
+			a.wroteVideo(100*time.Millisecond, true) // the first keyframe
 			a.videoReport(&rtcp.SenderReport{NTPTime: sfu.NTP(report)})
-			a.videoReport(&rtcp.SenderReport{NTPTime: sfu.NTP(report.Add(time.Hour))}) // later reports change nothing
+			// A frame 500 ms later arrives 10 ms late: a passthrough's report moves the anchor
+			// with it, as it moves the video's clock; ffmpeg's later reports follow its first.
+			a.wroteVideo(600*time.Millisecond, false)
+			a.videoReport(&rtcp.SenderReport{NTPTime: sfu.NTP(report.Add(510 * time.Millisecond))})
 			a.write(1000*time.Millisecond, []byte{2})
 			a.write(1023*time.Millisecond, []byte{3}) // 1,014.3 samples later: on the grid, 1,024
 			log.mu.Lock()

@@ -42,10 +42,10 @@ type Config struct {
 	// TranscodeMaxKbps caps the transcoded H.264's bitrate.
 	TranscodeMaxKbps int `yaml:"transcode_max_kbps"`
 
-	// AudioCodec is the LL-HLS audio: "aac" (default; from the host's Opus through FFmpeg,
-	// which every HLS player decodes, Apple's native ones before iOS 18.4 included) or
-	// "opus" (the host's own, no ffmpeg; Chromium, Firefox and recent Safari). Without
-	// FFmpeg it is Opus either way.
+	// AudioCodec is the LL-HLS audio: "aac" (default; an RTMP host's own AAC as it came,
+	// else the host's Opus through FFmpeg; every HLS player decodes it, Apple's native ones
+	// before iOS 18.4 included) or "opus" (the host's Opus, no ffmpeg; Chromium, Firefox and
+	// recent Safari). Without FFmpeg it is Opus, but for an RTMP host's own AAC.
 	AudioCodec string `yaml:"audio_codec"`
 
 	// passthrough is how this ffmpeg is told to keep every frame's timestamp (New asks it).

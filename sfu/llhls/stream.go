@@ -209,7 +209,7 @@ func (s *stream) handleAudio(src *sfu.Receiver) {
 	if s.sourceAAC() != nil {
 		return // the host's own AAC is muxed instead (stream_source.go)
 	}
-	if s.aac.config != nil && !s.aac.fallback && !s.opusToDeclaredAAC() {
+	if s.aac.config != nil && !s.aac.fallback && !s.opusToDeclaredAAC(src) {
 		return // AAC variants that this Opus cannot become (opusToDeclaredAAC)
 	}
 	a := &s.audio
@@ -465,7 +465,7 @@ func (s *stream) waitForAudio(now time.Time, hasAudio bool) bool {
 	if needAAC {
 		s.aac.fallback = true
 		s.aac.stop()
-		s.log.Warn("LL-HLS: no AAC from ffmpeg in time; this stream's audio is Opus")
+		s.log.Warn("LL-HLS: no AAC (from ffmpeg, or the host's own) in time; this stream's audio is Opus")
 	}
 	return false
 }
@@ -483,6 +483,9 @@ func (s *stream) audioCodec(hasAudio bool) codecs.Codec {
 	if s.aac.config != nil && !s.aac.fallback {
 		return &codecs.MPEG4Audio{Config: *s.aac.config} // from ffmpeg, or the host's own
 	}
+	// Opus, for the stream's life: a later host's own AAC must not go into these variants,
+	// nor change what the next ones declare under the same URLs.
+	s.aac.fallback = true
 	return &codecs.Opus{ChannelCount: 2}
 }
 

@@ -7,6 +7,8 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/sfu"
 )
 
 // aacState turns the room's Opus into AAC, which every HLS player decodes (Apple's native
@@ -18,7 +20,7 @@ type aacState struct {
 	transcodeSlot
 	config   *mpeg4audio.AudioSpecificConfig // from ffmpeg's first output; fixed for the stream
 	raw      []byte                          // config as ffmpeg sent it
-	fallback bool                            // ffmpeg gave no AAC in time: the stream stays Opus
+	fallback bool                            // the variants declared Opus (no AAC in time, none asked, or no ffmpeg): the stream stays Opus
 
 	// input: RTP timestamps from the first packet this ffmpeg got
 	ts0 uint32
@@ -30,7 +32,7 @@ type aacState struct {
 	haveNext bool
 	silence  []byte // an AAC frame of silence (the first ffmpeg's priming frame)
 
-	warnedDeclared bool // opusToDeclaredAAC said why once
+	warnedFor *sfu.Receiver // the audio source opusToDeclaredAAC last said why for
 }
 
 // aacOffsetMS is where the first packet sits on ffmpeg's timeline: late enough that the
@@ -119,13 +121,13 @@ func (s *stream) pushAAC(now time.Time) {
 // declared: through ffmpeg, whose AAC is LC at 48 kHz in stereo. Variants that declared an
 // RTMP host's own AAC at another rate cannot take it (their audio track's rate is fixed);
 // its audio is then left out, said once, until the stream restarts (when no one watched).
-func (s *stream) opusToDeclaredAAC() bool {
+func (s *stream) opusToDeclaredAAC(src *sfu.Receiver) bool {
 	c := s.aac.config
 	if s.aacMode() && c.Type == mpeg4audio.ObjectTypeAACLC && c.SampleRate == opusRate && c.ChannelConfig == 2 {
 		return true
 	}
-	if !s.aac.warnedDeclared {
-		s.aac.warnedDeclared = true
+	if s.aac.warnedFor != src { // once per source: a replaced RTMP host's last Opus is no reason to stay quiet
+		s.aac.warnedFor = src
 		s.log.Warn("LL-HLS: the host's audio cannot go into this stream's AAC (declared from an earlier host's own AAC, or no ffmpeg); its audio is left out",
 			zap.Int("declared_rate", c.SampleRate), zap.Uint8("declared_channels", c.ChannelConfig))
 	}

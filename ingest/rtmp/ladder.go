@@ -16,7 +16,8 @@ import (
 // ingest/transcode's ffmpeg ladder is the real one; tests substitute their own.
 type Ladder interface {
 	// Tracks are the outputs, fixed for the ladder's life, ready for sfu.Room.Publish.
-	// Their sources end (io.EOF) once Close is called.
+	// Their sources end (io.EOF) once Close is called, or one alone earlier: a rung the
+	// ladder shed because it could not keep up with the host.
 	Tracks() []sfu.PublishedTrack
 	// Passthrough reports that the video is forwarded without re-encoding.
 	Passthrough() bool

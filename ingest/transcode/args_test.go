@@ -147,6 +147,9 @@ func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("DefaultConfig: %v", err)
 	}
+	if err := (Config{OverloadLag: -1}).Validate(); err != nil {
+		t.Fatalf("shedding off: %v", err)
+	}
 	for name, c := range map[string]Config{
 		"four rungs":        {Ladder: []Rendition{{"f", 1080, 1e6}, {"h", 720, 1e6}, {"q", 480, 1e6}, {"q", 240, 1e6}}},
 		"bad rid":           {Ladder: []Rendition{{"x", 720, 1e6}}},
@@ -161,6 +164,7 @@ func TestConfigValidate(t *testing.T) {
 		"stall too short":   {StallTimeout: time.Millisecond},
 		"queue too short":   {QueueFrames: 2},
 		"queue bytes small": {QueueBytes: 1 << 20},
+		"overload lag tiny": {OverloadLag: 10 * time.Millisecond},
 	} {
 		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)

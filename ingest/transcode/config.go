@@ -45,6 +45,12 @@ type Config struct {
 	// 50 Mbit/s source; at least MaxAccessUnitBytes, so that an empty queue takes any access
 	// unit the Ladder accepts.
 	QueueBytes int `yaml:"queue_bytes"`
+	// OverloadLag is how far behind ffmpeg's input may fall: when the host's frames wait
+	// longer than this to be taken, for 3 s in a row (or the queue overflows), the ladder
+	// cannot keep up with the host on this machine, and ffmpeg is restarted with less work:
+	// first the ultrafast preset, then without its top rung, down to one. 0: 1s; negative:
+	// never shed (the queue overflows and video is dropped until the next keyframe).
+	OverloadLag time.Duration `yaml:"overload_lag"`
 }
 
 // MaxAccessUnitBytes is the largest access unit WriteH264 and WriteAAC accept. A 4K intra
@@ -86,6 +92,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = 32 << 20
+	}
+	if c.OverloadLag == 0 {
+		c.OverloadLag = time.Second
 	}
 	return c
 }
@@ -142,6 +151,9 @@ func (c Config) Validate() error {
 	}
 	if c.QueueFrames < 16 {
 		return fmt.Errorf("%w: queue of %d frames is too short", ErrInvalidConfig, c.QueueFrames)
+	}
+	if c.OverloadLag > 0 && c.OverloadLag < 200*time.Millisecond {
+		return fmt.Errorf("%w: overload lag %v is under 200ms: ffmpeg's own buffering is about that", ErrInvalidConfig, c.OverloadLag)
 	}
 	if c.QueueBytes < MaxAccessUnitBytes {
 		return fmt.Errorf("%w: queue of %d bytes cannot hold the largest access unit (%d bytes)", ErrInvalidConfig, c.QueueBytes, MaxAccessUnitBytes)

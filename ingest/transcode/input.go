@@ -38,11 +38,19 @@ type input struct {
 	// under mu by enqueue, subtracted by release once a chunk is back in the pool.
 	queued   atomic.Int64
 	lastFeed atomic.Int64 // unix nanos of the last input for a running process: "input flows" for stall detection
+	// lag is how long the last access unit ffmpeg took had waited in the queue (nanos), and
+	// overflowed when the queue last overflowed (unix nanos): how far behind the process is
+	// (shed.go).
+	lag        atomic.Int64
+	overflowed atomic.Int64
+	writing    atomic.Int64 // when the access unit being written to ffmpeg was queued; 0 between writes
 }
 
-// chunk is the MPEG-TS of one access unit, tagged with the process it was muxed for.
+// chunk is the MPEG-TS of one access unit, tagged with the process it was muxed for and
+// when it was queued.
 type chunk struct {
 	gen uint64
+	at  int64
 	b   *bytes.Buffer
 }
 
@@ -64,6 +72,7 @@ func (in *input) restart(gen uint64) error {
 	defer in.mu.Unlock()
 	in.drain()
 	in.gen = gen
+	in.lag.Store(0)
 	in.buf.Reset()
 	in.w = &mpegts.Writer{W: &in.buf}
 	in.vTrack, in.aTrack = nil, nil
@@ -179,7 +188,9 @@ func (in *input) full(n int) bool {
 func (in *input) overflow() {
 	inputDropped.Inc()
 	in.waitKey = true
-	in.lastFeed.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	in.lastFeed.Store(now)
+	in.overflowed.Store(now)
 }
 
 // enqueue moves the muxed bytes into the queue. The caller holds mu and has checked there
@@ -190,8 +201,9 @@ func (in *input) enqueue() {
 	b.Write(in.buf.Bytes())
 	in.buf.Reset()
 	in.queued.Add(int64(b.Len()))
-	in.queue <- chunk{gen: in.gen, b: b}
-	in.lastFeed.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	in.queue <- chunk{gen: in.gen, at: now, b: b}
+	in.lastFeed.Store(now)
 }
 
 // feed copies the queue into ffmpeg's stdin until stop closes or the pipe breaks (ffmpeg
@@ -206,13 +218,26 @@ func (in *input) feed(gen uint64, stdin *os.File, stop <-chan struct{}) {
 				in.release(c)
 				continue
 			}
+			in.lag.Store(time.Now().UnixNano() - c.at)
+			in.writing.Store(c.at)
 			_, err := stdin.Write(c.b.Bytes())
+			in.writing.Store(0)
 			in.release(c) // only now: the bytes were held until the write returned
 			if err != nil {
 				return
 			}
 		}
 	}
+}
+
+// lagAt is how far behind ffmpeg's input is at now: how long the last access unit it took
+// had waited, or the one it is taking now has, if longer (a process that stopped reading).
+func (in *input) lagAt(now int64) time.Duration {
+	lag := in.lag.Load()
+	if w := in.writing.Load(); w != 0 {
+		lag = max(lag, now-w)
+	}
+	return time.Duration(lag)
 }
 
 // release returns a chunk taken from the queue to the pool and its bytes to the budget.

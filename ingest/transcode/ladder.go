@@ -103,6 +103,7 @@ func Start(ctx context.Context, cfg Config, src Source, log *zap.Logger) (*Ladde
 		l.sup = &supervisor{
 			ffmpeg: ffmpeg, job: job, in: l.in, log: l.log,
 			minBackoff: cfg.MinBackoff, maxBackoff: cfg.MaxBackoff, stallTimeout: cfg.StallTimeout,
+			overloadLag: cfg.OverloadLag, videoOutputs: len(job.Rungs),
 			stop: make(chan struct{}), done: make(chan struct{}),
 		}
 		for _, o := range l.outputs {
@@ -247,7 +248,8 @@ func (l *Ladder) add(t Track, q *queueSource, o *output) {
 	l.outputs = append(l.outputs, o)
 }
 
-// Tracks returns the Ladder's outputs: video renditions tallest first, then audio.
+// Tracks returns the Ladder's outputs: video renditions tallest first, then audio. A rung shed
+// because ffmpeg could not keep up (shed.go) ends its Source before the others.
 func (l *Ladder) Tracks() []Track { return append([]Track(nil), l.tracks...) }
 
 // Passthrough reports whether the video is forwarded without re-encoding.

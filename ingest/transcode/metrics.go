@@ -20,6 +20,10 @@ var (
 		Namespace: "glint", Subsystem: "transcode", Name: "ladders",
 		Help: "Host sessions being transcoded now, by mode (ladder, passthrough).",
 	}, []string{"mode"})
+	sheds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "transcode", Name: "sheds_total",
+		Help: "Ladders restarted with less work because ffmpeg could not keep up with the host, by what was shed (preset, rung).",
+	}, []string{"action"})
 	ffmpegRunning = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "ffmpeg_processes",
 		Help: "ffmpeg processes alive now.",
@@ -35,5 +39,5 @@ var (
 
 // Collectors returns the package's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{ffmpegRestarts, inputDropped, packetsDropped, laddersRunning, ffmpegRunning}
+	return []prometheus.Collector{ffmpegRestarts, inputDropped, packetsDropped, laddersRunning, ffmpegRunning, sheds}
 }

@@ -25,6 +25,9 @@ type supervisor struct {
 	log     *zap.Logger
 
 	minBackoff, maxBackoff, stallTimeout time.Duration
+	overloadLag                          time.Duration
+	videoOutputs                         int       // outputs[:videoOutputs] are the rungs as started, tallest first
+	shed                                 shedState // shed.go
 
 	activity atomic.Int64 // last RTP from any output, unix nanos (outputs write it)
 	pid      atomic.Int64 // the running ffmpeg's pid, 0 between processes
@@ -36,9 +39,10 @@ type supervisor struct {
 type outcome int
 
 const (
-	exited  outcome = iota // crashed or quit on its own
-	stalled                // killed: input flowed but no output came
-	stopped                // killed: the Ladder closed
+	exited     outcome = iota // crashed or quit on its own
+	stalled                   // killed: input flowed but no output came
+	stopped                   // killed: the Ladder closed
+	overloaded                // killed: it could not keep up with the host (shed.go)
 )
 
 // healthyRun is how long a process must have run for the back-off to start over: a process
@@ -61,6 +65,13 @@ func (s *supervisor) run() {
 		s.in.pause()
 		if why == stopped || s.stopping() {
 			return // a start that failed because Close came meanwhile is no crash
+		}
+		if why == overloaded {
+			what, kind := s.shedOne()
+			sheds.WithLabelValues(kind).Inc()
+			s.log.Warn("the ladder cannot keep up with the host: ffmpeg restarts with less work",
+				zap.String("shed", what), zap.Int("rungs", len(s.job.Rungs)), zap.Error(err))
+			continue // at once: no failure, and the host's frames are waiting
 		}
 		if time.Since(start) >= healthyRun {
 			backoff = s.minBackoff
@@ -147,6 +158,11 @@ func (s *supervisor) watch(p *proc, ended <-chan error) (outcome, error) {
 				<-ended
 				return stalled, fmt.Errorf("ffmpeg produced nothing for %v while input flowed", s.stallTimeout)
 			}
+			if lag, over := s.overloadedAt(now.UnixNano(), started); over {
+				p.kill()
+				<-ended
+				return overloaded, fmt.Errorf("the host's frames waited %v for ffmpeg", lag.Round(time.Millisecond))
+			}
 		}
 	}
 }
@@ -170,11 +186,14 @@ func (s *supervisor) start(gen uint64) (cmd *exec.Cmd, stdin, stderr *os.File, e
 	job.Video = job.Video[:0:0]
 	job.Audio = nil
 	for i, o := range s.outputs {
+		if i < s.shed.rungs {
+			continue // a shed rung: its track gets nothing more, and its viewers move down
+		}
 		if err := o.expect(ports[2*i], ports[2*i+1]); err != nil {
 			return nil, nil, nil, err
 		}
 		t := o.target(ports[2*i], ports[2*i+1])
-		if i < len(job.Rungs) {
+		if i < s.videoOutputs {
 			job.Video = append(job.Video, t)
 		} else {
 			job.Audio = &t

@@ -23,8 +23,10 @@ var packetPool = sync.Pool{New: func() any { return new(packet) }}
 // a full queue drops the newest packet (counted), as a congested UDP socket would, and the
 // viewers NACK or wait for the next keyframe.
 type queueSource struct {
-	ch   chan *packet
-	done chan struct{}
+	ch    chan *packet
+	done  chan struct{} // the Ladder closed
+	ended chan struct{} // this track alone ended (a shed rung)
+	once  sync.Once
 }
 
 var _ sfu.TrackSource = (*queueSource)(nil)
@@ -37,7 +39,7 @@ const (
 )
 
 func newQueueSource(size int, done chan struct{}) *queueSource {
-	return &queueSource{ch: make(chan *packet, size), done: done}
+	return &queueSource{ch: make(chan *packet, size), done: done, ended: make(chan struct{})}
 }
 
 // push hands p on, or drops it if the reader is that far behind. It takes ownership of p.
@@ -59,8 +61,14 @@ func (q *queueSource) Read(b []byte) (int, interceptor.Attributes, error) {
 		return n, nil, nil
 	case <-q.done:
 		return 0, nil, io.EOF
+	case <-q.ended:
+		return 0, nil, io.EOF
 	}
 }
+
+// end ends this track alone: its Receiver returns and leaves the stage, so its viewers move
+// to another layer at once rather than wait for it to count as stopped.
+func (q *queueSource) end() { q.once.Do(func() { close(q.ended) }) }
 
 // drain returns every queued packet to the pool (after close).
 func (q *queueSource) drain() {

@@ -1,0 +1,76 @@
+package transcode
+
+import (
+	"fmt"
+	"time"
+)
+
+// Shedding: a ladder that cannot keep up with its host on this machine (too many rungs, too
+// slow a preset, a busy box) falls ever further behind, its input queue overflows, and its
+// video is dropped until the host's next keyframe, again and again: viewers see the picture
+// freeze every few seconds while the page says live. So the supervisor watches how long the
+// host's frames wait for ffmpeg (input.lag) and, when they wait over OverloadLag for
+// overloadFor (or the queue overflows), restarts ffmpeg with less work, one step at a time:
+// first the ultrafast preset (x264's cheapest, for every rung), then without the top rung,
+// down to one rung. Each step costs the picture until the host's next keyframe, once,
+// instead of a freeze at every overflow. A shed rung's track ends, so its layer leaves the
+// stage and its viewers' allocators move them to the next layer down at once (the SDK's
+// `layer` event tells the page), and LL-HLS drops that variant. A ladder
+// never takes work back: the machine that could not carry it may be busy for a while, and
+// an oscillating ladder would freeze the picture at every step.
+
+// overloadFor is how long the lag must stay over OverloadLag: a keyframe or a moment of
+// load elsewhere passes.
+const overloadFor = 3 * time.Second
+
+// overloadGrace is how long a process runs before its lag counts: ffmpeg starting and
+// probing its input holds it back for a moment.
+const overloadGrace = 5 * time.Second
+
+// shedState is the supervisor's (its goroutine only).
+type shedState struct {
+	lagSince int64 // unix nanos since which the lag has been over the limit; 0 while under
+	rungs    int   // top rungs shed
+}
+
+// canShed reports whether a lighter job is left.
+func (s *supervisor) canShed() bool {
+	return len(s.job.Rungs) > 0 && (s.job.Cfg.Preset != "ultrafast" || len(s.job.Rungs) > 1)
+}
+
+// overloadedAt reports whether the running process (started at started) cannot keep up,
+// and how far behind it is.
+func (s *supervisor) overloadedAt(now, started int64) (time.Duration, bool) {
+	lag := s.in.lagAt(now)
+	if s.overloadLag <= 0 || !s.canShed() || now-started < int64(overloadGrace) {
+		s.shed.lagSince = 0
+		return lag, false
+	}
+	if s.in.overflowed.Load() > started+int64(overloadGrace) {
+		return lag, true
+	}
+	if lag < s.overloadLag || now-s.in.lastFeed.Load() > int64(time.Second) {
+		s.shed.lagSince = 0 // caught up, or the host paused: a wait for input is no lag
+		return lag, false
+	}
+	if s.shed.lagSince == 0 {
+		s.shed.lagSince = now
+	}
+	return lag, now-s.shed.lagSince >= int64(overloadFor)
+}
+
+// shedOne makes the next process's job lighter by one step and says what it shed, and the
+// metric's label for it.
+func (s *supervisor) shedOne() (what, kind string) {
+	s.shed.lagSince = 0
+	if s.job.Cfg.Preset != "ultrafast" {
+		what = fmt.Sprintf("x264 preset %s, now ultrafast", s.job.Cfg.Preset)
+		s.job.Cfg.Preset = "ultrafast"
+		return what, "preset"
+	}
+	top := s.job.Rungs[0]
+	s.job.Rungs = s.job.Rungs[1:]
+	s.outputs[s.shed.rungs].src.end()
+	s.shed.rungs++
+	return fmt.Sprintf("rung %s (%dx%d)", top.RID, top.Width, top.Height), "rung"
+}

@@ -1,0 +1,77 @@
+package transcode
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+)
+
+// TestLadderShedsWhenBehind: a real ffmpeg that cannot keep up with its host (the first
+// process reads its input at a third of real time: `-readrate`, put in by a wrapper that
+// only the first run takes) is restarted without the top rung, once: its preset is already
+// ultrafast, so one rung is all that is left to shed. The shed rung's track stops, the
+// other keeps its video coming, and the new process is asked for one rung only.
+func TestLadderShedsWhenBehind(t *testing.T) {
+	ffmpeg := needFFmpeg(t)
+	fx := makeFixture(t, ffmpeg, fixtureSpec{width: 640, height: 360, fps: 30, seconds: 2, profile: "baseline", audio: true})
+	dir := t.TempDir()
+	mark, wrapper := filepath.Join(dir, "slow"), filepath.Join(dir, "ffmpeg")
+	script := "#!/bin/sh\nif mv " + mark + " " + mark + ".taken 2>/dev/null; then exec " + ffmpeg + " -readrate 0.3 \"$@\"; fi\nexec " + ffmpeg + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mark, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Start(context.Background(), Config{FFmpeg: wrapper, Passthrough: PassthroughNever, Preset: "ultrafast",
+		Ladder: []Rendition{{RID: "f", Height: 360, Bitrate: 600_000}, {RID: "q", Height: 180, Bitrate: 200_000}}}, fx.src, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracks := l.Tracks()
+	if len(tracks) != 3 || tracks[0].RID != "f" || tracks[1].RID != "q" {
+		t.Fatalf("tracks %+v: want f, q and audio", tracks)
+	}
+	top, low := collect(tracks[0]), collect(tracks[1])
+	stop, fed := make(chan struct{}), make(chan struct{})
+	go func() { defer close(fed); feed(t, l, fx, 30, stop, time.Now()) }()
+	defer func() {
+		close(stop)
+		<-fed
+		l.Close()
+	}()
+
+	before := counterValue(sheds.WithLabelValues("rung"))
+	first := 0
+	waitFor(t, 5*time.Second, "the first ffmpeg", func() bool { first = l.FFmpegPID(); return first != 0 })
+	waitFor(t, 30*time.Second, "a shed", func() bool { return counterValue(sheds.WithLabelValues("rung")) > before })
+	var pid int
+	waitFor(t, 10*time.Second, "the lighter ffmpeg", func() bool { pid = l.FFmpegPID(); return pid != 0 && pid != first })
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.ReplaceAll(string(cmdline), "\x00", " ")
+	if !strings.Contains(args, "scale=320:180") || strings.Contains(args, "scale=640:360") || strings.Contains(args, "readrate") {
+		t.Fatalf("the ffmpeg after the shed runs %s; want the q rung alone, at full speed", args)
+	}
+	topAt, lowAt := len(top.packets()), len(low.packets())
+	waitFor(t, 15*time.Second, "q's video after the shed", func() bool { return len(low.packets()) > lowAt+300 })
+	if n := len(top.packets()) - topAt; n > 0 {
+		t.Errorf("the shed rung's track got %d packets after the shed", n)
+	}
+	select {
+	case <-top.done: // its reader saw io.EOF: the layer leaves the stage
+	default:
+		t.Error("the shed rung's track has not ended")
+	}
+	if n := counterValue(sheds.WithLabelValues("rung")) - before; n != 1 {
+		t.Errorf("%v sheds; want 1 (nothing left to shed after it)", n)
+	}
+}

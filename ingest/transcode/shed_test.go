@@ -1,0 +1,117 @@
+package transcode
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOverloadedAt: a process counts as overloaded once the host's frames have waited over
+// OverloadLag for overloadFor in a row, or the queue overflowed, past the start-up grace;
+// not while it catches up, while the host pauses, when shedding is off, or when nothing is
+// left to shed.
+func TestOverloadedAt(t *testing.T) {
+	sec := int64(time.Second)
+	started := int64(1000 * sec)
+	newSup := func() *supervisor {
+		return &supervisor{in: &input{}, overloadLag: time.Second,
+			job: jobArgs{Cfg: Config{Preset: "veryfast"}, Rungs: []rung{{Rendition: Rendition{RID: "f"}}, {Rendition: Rendition{RID: "h"}}}}}
+	}
+	at := func(s *supervisor, now int64, lag time.Duration) bool {
+		s.in.lag.Store(int64(lag))
+		s.in.lastFeed.Store(now)
+		_, over := s.overloadedAt(now, started)
+		return over
+	}
+
+	s := newSup()
+	if at(s, started+2*sec, 5*time.Second) {
+		t.Error("overloaded within the start-up grace")
+	}
+	for i, want := range []bool{false, false, false, true} { // 6, 7, 8, 9 s: over the limit from 6 s
+		if got := at(s, started+int64(6+i)*sec, 1500*time.Millisecond); got != want {
+			t.Errorf("%d s after the lag passed the limit: overloaded %v, want %v", i, got, want)
+		}
+	}
+
+	s = newSup()
+	at(s, started+6*sec, 2*time.Second)
+	at(s, started+7*sec, 2*time.Second)
+	at(s, started+8*sec, 100*time.Millisecond) // caught up: the count starts over
+	if at(s, started+9*sec, 2*time.Second) || at(s, started+11*sec, 2*time.Second) {
+		t.Error("overloaded less than 3 s after it caught up")
+	}
+
+	s = newSup()
+	s.in.lag.Store(int64(2 * time.Second))
+	s.in.lastFeed.Store(started + 5*sec) // the host paused at 5 s
+	for now := started + 6*sec; now <= started+10*sec; now += sec {
+		if _, over := s.overloadedAt(now, started); over {
+			t.Fatal("a paused host counted as a ladder behind")
+		}
+	}
+
+	s = newSup()
+	s.in.overflowed.Store(started + 6*sec)
+	if !at(s, started+6*sec, 0) {
+		t.Error("an overflow past the grace is not an overload")
+	}
+
+	s = newSup()
+	s.overloadLag = -1
+	for now := started + 6*sec; now <= started+12*sec; now += sec {
+		if at(s, now, 10*time.Second) {
+			t.Fatal("overloaded with shedding off")
+		}
+	}
+
+	s = newSup()
+	s.job.Cfg.Preset, s.job.Rungs = "ultrafast", s.job.Rungs[:1]
+	for now := started + 6*sec; now <= started+12*sec; now += sec {
+		if at(s, now, 10*time.Second) {
+			t.Fatal("overloaded with nothing left to shed")
+		}
+	}
+}
+
+// TestShedOne: the preset goes to ultrafast first, then the top rungs one by one, down to
+// one rung; the outputs of shed rungs are left without a process.
+func TestShedOne(t *testing.T) {
+	s := &supervisor{job: jobArgs{Cfg: Config{Preset: "veryfast"}, Rungs: []rung{
+		{Rendition: Rendition{RID: "f", Height: 1080}, Width: 1920},
+		{Rendition: Rendition{RID: "h", Height: 720}, Width: 1280},
+		{Rendition: Rendition{RID: "q", Height: 480}, Width: 854},
+	}}, videoOutputs: 3}
+	done := make(chan struct{})
+	for range 4 { // three rungs and the audio
+		s.outputs = append(s.outputs, &output{src: newQueueSource(1, done)})
+	}
+	var steps []string
+	for s.canShed() {
+		what, kind := s.shedOne()
+		steps = append(steps, kind+": "+what)
+	}
+	want := []string{"preset: x264 preset veryfast, now ultrafast", "rung: rung f (1920x1080)", "rung: rung h (1280x720)"}
+	if strings.Join(steps, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("steps %q, want %q", steps, want)
+	}
+	if len(s.job.Rungs) != 1 || s.job.Rungs[0].RID != "q" || s.shed.rungs != 2 || s.job.Cfg.Preset != "ultrafast" {
+		t.Fatalf("after shedding: %+v, %d rungs shed", s.job, s.shed.rungs)
+	}
+	for i, o := range s.outputs {
+		ended := false
+		select {
+		case <-o.src.ended:
+			ended = true
+		default:
+		}
+		if ended != (i < 2) {
+			t.Errorf("output %d ended: %v; want the shed rungs' tracks (f, h) ended, the others not", i, ended)
+		}
+	}
+	s.job.Video = make([]rtpTarget, len(s.job.Rungs)) // the supervisor fills them per process
+	if args := strings.Join(s.job.build(), " "); !strings.Contains(args, "scale=854:480") || strings.Contains(args, "1280") ||
+		!strings.Contains(args, "-preset ultrafast") {
+		t.Fatalf("ffmpeg's arguments after shedding: %s", args)
+	}
+}

@@ -2,10 +2,7 @@ package rtmp
 
 import (
 	"bytes"
-	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -23,6 +20,7 @@ import (
 
 	"github.com/glintlive/glint/ingest/transcode"
 	"github.com/glintlive/glint/sfu/llhls"
+	"github.com/glintlive/glint/sfu/sfutest"
 )
 
 // TestLLHLSCarriesTheHostsAAC: an RTMP host's AAC reaches LL-HLS as the encoder made it,
@@ -90,7 +88,7 @@ func TestLLHLSCarriesTheHostsAAC(t *testing.T) {
 			base := web.URL + llhls.PlaylistPath(room)
 			var mv *playlist.Multivariant
 			waitFor(t, 20*time.Second, "the multivariant playlist", func() bool {
-				mv, err = getPlaylist[*playlist.Multivariant](base)
+				mv, err = sfutest.GetPlaylist[*playlist.Multivariant](base)
 				return err == nil
 			})
 			if len(mv.Renditions) == 0 || mv.Renditions[0].URI == nil || len(mv.Variants) == 0 {
@@ -100,7 +98,7 @@ func TestLLHLSCarriesTheHostsAAC(t *testing.T) {
 			videoURL := resolve(t, base, mv.Variants[0].URI)
 			var audio *playlist.Media
 			waitFor(t, 20*time.Second, "four segments", func() bool {
-				audio, err = getPlaylist[*playlist.Media](audioURL)
+				audio, err = sfutest.GetPlaylist[*playlist.Media](audioURL)
 				if err != nil {
 					return false
 				}
@@ -112,7 +110,7 @@ func TestLLHLSCarriesTheHostsAAC(t *testing.T) {
 				}
 				return n >= 4
 			})
-			video, err := getPlaylist[*playlist.Media](videoURL) // after the audio's: it has all of its segments
+			video, err := sfutest.GetPlaylist[*playlist.Media](videoURL) // after the audio's: it has all of its segments
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,7 +259,7 @@ func resolve(t *testing.T, base, ref string) string {
 
 func getInit(t *testing.T, u string) *fmp4.Init {
 	t.Helper()
-	b, err := httpGet(u)
+	b, err := sfutest.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +275,7 @@ func getInit(t *testing.T, u string) *fmp4.Init {
 
 func getMedia(t *testing.T, u string) fmp4.Parts {
 	t.Helper()
-	b, err := httpGet(u)
+	b, err := sfutest.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,38 +284,4 @@ func getMedia(t *testing.T, u string) fmp4.Parts {
 		t.Fatalf("%s: %v", u, err)
 	}
 	return parts
-}
-
-func getPlaylist[T playlist.Playlist](u string) (T, error) {
-	var zero T
-	b, err := httpGet(u)
-	if err != nil {
-		return zero, err
-	}
-	pl, err := playlist.Unmarshal(b)
-	if err != nil {
-		return zero, fmt.Errorf("%s: %w", u, err)
-	}
-	p, ok := pl.(T)
-	if !ok {
-		return zero, fmt.Errorf("%s: a %T, not a %T", u, pl, zero)
-	}
-	return p, nil
-}
-
-func httpGet(u string) ([]byte, error) {
-	c := &http.Client{Timeout: 10 * time.Second}
-	res, err := c.Get(u)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s: %s", u, res.Status, b)
-	}
-	return b, nil
 }

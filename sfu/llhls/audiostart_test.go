@@ -3,8 +3,6 @@ package llhls
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
@@ -96,7 +94,7 @@ func TestAudioFromTheFirstSegment(t *testing.T) {
 	}()
 
 	time.Sleep(200 * time.Millisecond) // the player arrives as the host starts
-	mv, err := getPlaylist[*playlist.Multivariant](srv.URL + "/hls/audiostart/index.m3u8")
+	mv, err := sfutest.GetPlaylist[*playlist.Multivariant](srv.URL + "/hls/audiostart/index.m3u8")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +105,7 @@ func TestAudioFromTheFirstSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	audioURL := srv.URL + "/hls/audiostart/" + *mv.Renditions[0].URI
-	media, err := getPlaylist[*playlist.Media](audioURL)
+	media, err := sfutest.GetPlaylist[*playlist.Media](audioURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,23 +183,6 @@ func sendHost(ctx context.Context, videoRcv, audioRcv *sfu.Receiver, videoPkts, 
 	}
 }
 
-func getPlaylist[T playlist.Playlist](u string) (T, error) {
-	var zero T
-	b, err := get(u)
-	if err != nil {
-		return zero, err
-	}
-	pl, err := playlist.Unmarshal(b)
-	if err != nil {
-		return zero, fmt.Errorf("%s: %w", u, err)
-	}
-	p, ok := pl.(T)
-	if !ok {
-		return zero, fmt.Errorf("%s: a %T, not a %T", u, pl, zero)
-	}
-	return p, nil
-}
-
 // audioIn is how much audio (by its samples' durations at 48 kHz) a segment carries.
 func audioIn(playlistURL, uri string) (time.Duration, error) {
 	base, err := url.Parse(playlistURL)
@@ -212,7 +193,7 @@ func audioIn(playlistURL, uri string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	b, err := get(ref.String())
+	b, err := sfutest.Get(ref.String())
 	if err != nil {
 		return 0, err
 	}
@@ -229,21 +210,4 @@ func audioIn(playlistURL, uri string) (time.Duration, error) {
 		}
 	}
 	return time.Duration(ticks) * time.Second / 48000, nil
-}
-
-func get(u string) ([]byte, error) {
-	c := &http.Client{Timeout: 10 * time.Second}
-	res, err := c.Get(u)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s: %s", u, res.Status, b)
-	}
-	return b, nil
 }

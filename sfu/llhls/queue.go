@@ -54,15 +54,10 @@ func (q *queue) ReadRTP(src *sfu.Receiver, raw []byte, _ *rtp.Packet, keyframe b
 	if len(raw) > maxPacket {
 		return
 	}
-	var p *packet
-	select {
-	case p = <-q.free:
-	default:
-		packetsDropped.Inc()
-		return
+	if p := q.take(); p != nil {
+		p.src, p.keyframe, p.n = src, keyframe, copy(p.buf[:], raw)
+		q.work <- p // never blocks: there are no more packets than slots
 	}
-	p.src, p.keyframe, p.n = src, keyframe, copy(p.buf[:], raw)
-	q.work <- p // never blocks: there are no more packets than slots
 }
 
 // ReadSourceAudio is the host session's call: copy and go, as ReadRTP.
@@ -71,15 +66,21 @@ func (q *queue) ReadSourceAudio(a *sfu.SourceAudio, ts uint32, capture time.Time
 		packetsDropped.Inc()
 		return
 	}
-	var p *packet
+	if p := q.take(); p != nil {
+		p.audio, p.ts, p.capture, p.n = a, ts, capture, copy(p.buf[:], unit)
+		q.work <- p
+	}
+}
+
+// take is a free slot, or nil (counted) when the stream is that far behind.
+func (q *queue) take() *packet {
 	select {
-	case p = <-q.free:
+	case p := <-q.free:
+		return p
 	default:
 		packetsDropped.Inc()
-		return
+		return nil
 	}
-	p.audio, p.ts, p.capture, p.n = a, ts, capture, copy(p.buf[:], unit)
-	q.work <- p
 }
 
 // release returns a slot once its packet is handled.

@@ -10,11 +10,16 @@ import (
 	"github.com/glintlive/glint/sfu"
 )
 
-// ladderServer is an RTMP server with the real ffmpeg ladder.
+// ladderServer is an RTMP server with the real ffmpeg ladder. It never sheds work unless
+// tc says so (OverloadLag): a CI machine busy with other tests must not take away a rung
+// that a test watches (shedding has its own tests).
 func ladderServer(t *testing.T, s *sfu.SFU, tc transcode.Config) *Server {
 	t.Helper()
 	ffmpeg := requireFFmpeg(t)
 	tc.FFmpeg = ffmpeg
+	if tc.OverloadLag == 0 {
+		tc.OverloadLag = -1
+	}
 	if _, err := transcode.Check(ffmpeg); err != nil {
 		t.Fatalf("ffmpeg cannot run the ladder: %v", err)
 	}

@@ -37,7 +37,7 @@ func TestOverloadFreezes(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		lag  time.Duration
-	}{{"shedding off", -1}, {"shedding on", 0}} {
+	}{{"shedding off", -1}, {"shedding on", time.Second}} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newTestSFU(t)
 			srv := ladderServer(t, s, transcode.Config{Passthrough: transcode.PassthroughNever, OverloadLag: c.lag})

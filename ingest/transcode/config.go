@@ -46,10 +46,11 @@ type Config struct {
 	// unit the Ladder accepts.
 	QueueBytes int `yaml:"queue_bytes"`
 	// OverloadLag is how far behind ffmpeg's input may fall: when the host's frames wait
-	// longer than this to be taken, for 3 s in a row (or the queue overflows), the ladder
-	// cannot keep up with the host on this machine, and ffmpeg is restarted with less work:
-	// first the ultrafast preset, then without its top rung, down to one. 0: 1s; negative:
-	// never shed (the queue overflows and video is dropped until the next keyframe).
+	// longer than this to be taken, for 3 s in a row while ffmpeg produces output, the
+	// ladder cannot keep up with the host on this machine, and ffmpeg is restarted with less
+	// work: first the ultrafast preset, then without its top rung, down to one. 0: 1s;
+	// negative: never shed (the ladder falls behind until the queue overflows and drops
+	// video until the next keyframe).
 	OverloadLag time.Duration `yaml:"overload_lag"`
 }
 

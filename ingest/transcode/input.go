@@ -38,12 +38,11 @@ type input struct {
 	// under mu by enqueue, subtracted by release once a chunk is back in the pool.
 	queued   atomic.Int64
 	lastFeed atomic.Int64 // unix nanos of the last input for a running process: "input flows" for stall detection
-	// lag is how long the last access unit ffmpeg took had waited in the queue (nanos), and
-	// overflowed when the queue last overflowed (unix nanos): how far behind the process is
-	// (shed.go).
-	lag        atomic.Int64
-	overflowed atomic.Int64
-	writing    atomic.Int64 // when the access unit being written to ffmpeg was queued; 0 between writes
+	// lag is how long the last access unit ffmpeg took had waited in the queue (nanos):
+	// how far behind the process is (shed.go).
+	lag      atomic.Int64
+	writing  atomic.Int64 // when the access unit being written to ffmpeg was queued; 0 between writes
+	gapEnded atomic.Int64 // unix nanos of the first input after a pause of inputGap or more
 }
 
 // chunk is the MPEG-TS of one access unit, tagged with the process it was muxed for and
@@ -188,9 +187,7 @@ func (in *input) full(n int) bool {
 func (in *input) overflow() {
 	inputDropped.Inc()
 	in.waitKey = true
-	now := time.Now().UnixNano()
-	in.lastFeed.Store(now)
-	in.overflowed.Store(now)
+	in.lastFeed.Store(time.Now().UnixNano())
 }
 
 // enqueue moves the muxed bytes into the queue. The caller holds mu and has checked there
@@ -203,7 +200,9 @@ func (in *input) enqueue() {
 	in.queued.Add(int64(b.Len()))
 	now := time.Now().UnixNano()
 	in.queue <- chunk{gen: in.gen, at: now, b: b}
-	in.lastFeed.Store(now)
+	if last := in.lastFeed.Swap(now); now-last >= int64(inputGap) {
+		in.gapEnded.Store(now)
+	}
 }
 
 // feed copies the queue into ffmpeg's stdin until stop closes or the pipe breaks (ffmpeg

@@ -139,7 +139,7 @@ func (s *supervisor) runOnce(gen uint64) (outcome, error) {
 // watch waits for the process to end, killing it on Close or when it stalls.
 func (s *supervisor) watch(p *proc, ended <-chan error) (outcome, error) {
 	started := time.Now().UnixNano()
-	tick := time.NewTicker(s.stallTimeout / 5)
+	tick := time.NewTicker(min(s.stallTimeout/5, 500*time.Millisecond)) // overload is judged over 3 s
 	defer tick.Stop()
 	for {
 		select {

@@ -6,16 +6,18 @@ import (
 )
 
 // Shedding: a ladder that cannot keep up with its host on this machine (too many rungs, too
-// slow a preset, a busy box) falls ever further behind, its input queue overflows, and its
-// video is dropped until the host's next keyframe, again and again: viewers see the picture
-// freeze every few seconds while the page says live. So the supervisor watches how long the
-// host's frames wait for ffmpeg (input.lag) and, when they wait over OverloadLag for
-// overloadFor (or the queue overflows), restarts ffmpeg with less work, one step at a time:
+// slow a preset, a busy box) falls ever further behind: viewers get the picture later and
+// later and at a falling frame rate, then the input queue overflows and video is dropped
+// until the host's next keyframe (docs/BENCHMARKS.md: 3.3 s behind and 42 of 60 fps after
+// 50 s). So the supervisor watches how long the host's frames wait for ffmpeg (input.lag)
+// and, when they wait over OverloadLag for overloadFor while ffmpeg still produces output
+// (one that produces none is a stall, restarted as before), restarts ffmpeg with less work,
+// one step at a time:
 // first the ultrafast preset (x264's cheapest, for every rung), then without the top rung,
 // down to one rung. Each step costs the picture until the host's next keyframe, once,
 // instead of a freeze at every overflow. A shed rung's track ends, so its layer leaves the
 // stage and its viewers' allocators move them to the next layer down at once (the SDK's
-// `layer` event tells the page), and LL-HLS drops that variant. A ladder
+// `layer` event tells the page); LL-HLS drops that variant 5 s later (housekeep). A ladder
 // never takes work back: the machine that could not carry it may be busy for a while, and
 // an oscillating ladder would freeze the picture at every step.
 
@@ -23,9 +25,19 @@ import (
 // load elsewhere passes.
 const overloadFor = 3 * time.Second
 
-// overloadGrace is how long a process runs before its lag counts: ffmpeg starting and
-// probing its input holds it back for a moment.
+// overloadGrace is how long a process runs before its lag counts (ffmpeg starting and
+// probing its input holds it back for a moment), and how long after a gap in the host's
+// input: an encoder sends the backlog of a network blip at once, which a ladder with
+// headroom works through.
 const overloadGrace = 5 * time.Second
+
+// inputGap is a pause in the host's input: one longer is a host that paused or a network
+// blip (slides at 1 fps without audio still send more often).
+const inputGap = 2 * time.Second
+
+// producing is how recent ffmpeg's last output must be for its lag to count as overload:
+// a process that produces nothing is a stall (stalledAt), not a ladder too heavy.
+const producing = time.Second
 
 // shedState is the supervisor's (its goroutine only).
 type shedState struct {
@@ -42,15 +54,13 @@ func (s *supervisor) canShed() bool {
 // and how far behind it is.
 func (s *supervisor) overloadedAt(now, started int64) (time.Duration, bool) {
 	lag := s.in.lagAt(now)
-	if s.overloadLag <= 0 || !s.canShed() || now-started < int64(overloadGrace) {
+	settled := now-started >= int64(overloadGrace) && now-s.in.gapEnded.Load() >= int64(overloadGrace)
+	if s.overloadLag <= 0 || !s.canShed() || !settled {
 		s.shed.lagSince = 0
 		return lag, false
 	}
-	if s.in.overflowed.Load() > started+int64(overloadGrace) {
-		return lag, true
-	}
-	if lag < s.overloadLag || now-s.in.lastFeed.Load() > int64(time.Second) {
-		s.shed.lagSince = 0 // caught up, or the host paused: a wait for input is no lag
+	if lag < s.overloadLag || now-s.in.lastFeed.Load() > int64(inputGap) || now-s.activity.Load() > int64(producing) {
+		s.shed.lagSince = 0 // caught up, the host paused, or ffmpeg hangs (a stall)
 		return lag, false
 	}
 	if s.shed.lagSince == 0 {

@@ -7,19 +7,23 @@ import (
 )
 
 // TestOverloadedAt: a process counts as overloaded once the host's frames have waited over
-// OverloadLag for overloadFor in a row, or the queue overflowed, past the start-up grace;
-// not while it catches up, while the host pauses, when shedding is off, or when nothing is
-// left to shed.
+// OverloadLag for overloadFor in a row while it produces output, past the start-up grace;
+// not while it catches up, while the host pauses, while it works through the backlog the
+// host sent after a gap, when it produces nothing (a stall, restarted as such), when
+// shedding is off, or when nothing is left to shed.
 func TestOverloadedAt(t *testing.T) {
 	sec := int64(time.Second)
 	started := int64(1000 * sec)
 	newSup := func() *supervisor {
-		return &supervisor{in: &input{}, overloadLag: time.Second,
+		s := &supervisor{in: &input{}, overloadLag: time.Second,
 			job: jobArgs{Cfg: Config{Preset: "veryfast"}, Rungs: []rung{{Rendition: Rendition{RID: "f"}}, {Rendition: Rendition{RID: "h"}}}}}
+		s.in.gapEnded.Store(started) // the host's first frame
+		return s
 	}
 	at := func(s *supervisor, now int64, lag time.Duration) bool {
 		s.in.lag.Store(int64(lag))
 		s.in.lastFeed.Store(now)
+		s.activity.Store(now)
 		_, over := s.overloadedAt(now, started)
 		return over
 	}
@@ -52,9 +56,21 @@ func TestOverloadedAt(t *testing.T) {
 	}
 
 	s = newSup()
-	s.in.overflowed.Store(started + 6*sec)
-	if !at(s, started+6*sec, 0) {
-		t.Error("an overflow past the grace is not an overload")
+	s.in.gapEnded.Store(started + 10*sec) // the host's backlog after a 4 s blip, at once
+	for now := started + 10*sec; now < started+15*sec; now += sec {
+		if at(s, now, 4*time.Second) {
+			t.Fatal("the backlog after a gap in the host's input counted as overload")
+		}
+	}
+
+	s = newSup()
+	s.in.lag.Store(int64(5 * time.Second)) // ffmpeg stopped reading: its input waits
+	s.activity.Store(started + 6*sec)      // and its last output was then
+	for now := started + 7*sec; now <= started+12*sec; now += sec {
+		s.in.lastFeed.Store(now)
+		if _, over := s.overloadedAt(now, started); over {
+			t.Fatal("a hung ffmpeg counted as overloaded, not stalled")
+		}
 	}
 
 	s = newSup()

@@ -35,6 +35,9 @@ type jobArgs struct {
 	Rungs []rung      // video renditions, tallest first; empty: no video output (passthrough)
 	Video []rtpTarget // one per rung
 	Audio *rtpTarget  // nil: no audio output
+	// Seek starts every output this far into the input (0: at its start): a process given
+	// the held GOP decodes it and encodes from its newest frame on (replay.go).
+	Seek time.Duration
 }
 
 // defaultFPS stands in for an unknown source frame rate when counting the GOP in frames.
@@ -59,6 +62,7 @@ func (j jobArgs) build() []string {
 		for i, r := range j.Rungs {
 			a = append(a, "-map", fmt.Sprintf("[v%d]", i))
 			a = append(a, j.x264Args(r, frameThreads)...)
+			a = append(a, j.seekArgs()...)
 			a = append(a, "-an", "-f", "rtp",
 				"-ssrc", ssrcArg(j.Video[i].SSRC),
 				"-payload_type", strconv.Itoa(int(j.Video[i].PayloadType)),
@@ -68,13 +72,22 @@ func (j jobArgs) build() []string {
 	if j.Audio != nil {
 		a = append(a, "-map", "0:a:0", "-vn",
 			"-c:a", "libopus", "-b:a", strconv.Itoa(j.Cfg.AudioBitrate),
-			"-ar", "48000", "-ac", "2", "-application", "lowdelay", "-frame_duration", "20",
-			"-f", "rtp",
+			"-ar", "48000", "-ac", "2", "-application", "lowdelay", "-frame_duration", "20")
+		a = append(a, j.seekArgs()...)
+		a = append(a, "-f", "rtp",
 			"-ssrc", ssrcArg(j.Audio.SSRC),
 			"-payload_type", strconv.Itoa(int(j.Audio.PayloadType)),
 			j.Audio.url())
 	}
 	return a
+}
+
+// seekArgs start an output at Seek: ffmpeg decodes and discards what comes before it.
+func (j jobArgs) seekArgs() []string {
+	if j.Seek <= 0 {
+		return nil
+	}
+	return []string{"-ss", strconv.FormatFloat(j.Seek.Seconds(), 'f', 3, 64)}
 }
 
 // filterGraph decodes once and scales once per rung: one split rather than one decoder per

@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,6 +50,7 @@ type fixtureSpec struct {
 	profile       string // x264 profile: baseline, main, high
 	bframes       int
 	audio         bool
+	gop           int // frames between keyframes; 0: fps (one a second)
 }
 
 // makeFixture encodes testsrc2 (and a sine tone) as the spec says, once per test binary.
@@ -63,7 +65,7 @@ func makeFixture(t testing.TB, ffmpeg string, spec fixtureSpec) fixture {
 	}
 	args = append(args, "-t", fmt.Sprint(spec.seconds),
 		"-c:v", "libx264", "-preset", "ultrafast", "-profile:v", spec.profile, "-pix_fmt", "yuv420p",
-		"-bf", fmt.Sprint(spec.bframes), "-g", fmt.Sprint(spec.fps), "-threads", "1")
+		"-bf", fmt.Sprint(spec.bframes), "-g", fmt.Sprint(cmp.Or(spec.gop, spec.fps)), "-threads", "1")
 	if spec.audio {
 		args = append(args, "-c:a", "aac", "-b:a", "96k", "-ac", "2")
 	}

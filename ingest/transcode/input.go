@@ -29,7 +29,8 @@ type input struct {
 	vTrack   *mpegts.Track
 	aTrack   *mpegts.Track
 	buf      bytes.Buffer
-	waitKey  bool // dropping video until a keyframe: a new process, or after an overflow
+	waitKey  bool    // dropping video until a keyframe: a new process, or after an overflow
+	gop      heldGOP // the host's input since its last keyframe, for a restarted process (replay.go)
 	params   params
 	closed   bool
 	queue    chan chunk
@@ -65,8 +66,10 @@ func newInput(video, audio bool, aac mpeg4audio.AudioSpecificConfig, sps, pps []
 }
 
 // restart begins a new MPEG-TS stream for process gen: fresh tables and continuity
-// counters, video from the next keyframe, and nothing left over from the last process.
-func (in *input) restart(gen uint64) error {
+// counters, and nothing left over from the last process. With replay it starts with the
+// held GOP (replay.go) and says where the process should start its outputs (ok false: it
+// gets video from the host's next keyframe).
+func (in *input) restart(gen uint64, replay bool) (seek time.Duration, ok bool, err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.drain()
@@ -85,9 +88,26 @@ func (in *input) restart(gen uint64) error {
 	}
 	in.waitKey = true
 	if err := in.w.Initialize(); err != nil {
-		return fmt.Errorf("transcode: MPEG-TS writer: %w", err)
+		return 0, false, fmt.Errorf("transcode: MPEG-TS writer: %w", err)
 	}
-	return nil
+	if !replay || !in.video || !in.gop.ok || len(in.gop.aus) == 0 || len(in.gop.arena) > int(in.maxBytes/2) {
+		return 0, false, nil
+	}
+	for _, h := range in.gop.aus {
+		var err error
+		if h.video {
+			err = in.w.WriteH264(in.vTrack, ticks90k(h.pts), ticks90k(h.dts), h.nalus)
+		} else if in.audio {
+			err = in.w.WriteMPEG4Audio(in.aTrack, ticks90k(h.pts), h.nalus)
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("transcode: mux the held GOP: %w", err)
+		}
+		in.enqueue()
+	}
+	in.waitKey = false
+	replayedRestarts.Inc()
+	return in.gop.seek(), true, nil
 }
 
 // pause discards input while no ffmpeg runs (between a crash and the restart): queueing it
@@ -120,11 +140,18 @@ func (in *input) writeH264(pts, dts time.Duration, au [][]byte) error {
 	if in.closed {
 		return ErrClosed
 	}
-	if !in.video || in.w == nil {
+	if !in.video {
 		return nil
 	}
 	au = in.params.apply(au)
 	key := isKeyframe(au)
+	if pts < dts {
+		pts = dts // a broken composition offset; ffmpeg would drop the frame
+	}
+	in.gop.holdVideo(pts, dts, au, key, cap(in.queue)*3/4) // also between processes: a restart replays it
+	if in.w == nil {
+		return nil
+	}
 	n := 0
 	for _, nalu := range au {
 		n += len(nalu)
@@ -135,9 +162,6 @@ func (in *input) writeH264(pts, dts time.Duration, au [][]byte) error {
 	}
 	if in.waitKey && !key {
 		return nil // the process cannot decode it without the keyframe it depends on
-	}
-	if pts < dts {
-		pts = dts // a broken composition offset; ffmpeg would drop the frame
 	}
 	if err := in.w.WriteH264(in.vTrack, ticks90k(pts), ticks90k(dts), au); err != nil {
 		in.buf.Reset()
@@ -158,7 +182,11 @@ func (in *input) writeAAC(pts time.Duration, au []byte) error {
 	if in.closed {
 		return ErrClosed
 	}
-	if !in.audio || in.w == nil {
+	if !in.audio {
+		return nil
+	}
+	in.gop.holdAudio(pts, au, cap(in.queue)*3/4)
+	if in.w == nil {
 		return nil
 	}
 	if in.full(len(au)) {

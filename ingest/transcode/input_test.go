@@ -17,7 +17,7 @@ import (
 func TestInputQueueBytes(t *testing.T) {
 	const mib = 1 << 20
 	in := newInput(true, false, mpeg4audio.AudioSpecificConfig{}, testSPS, testPPS, 256, 8*mib)
-	if err := in.restart(1); err != nil {
+	if _, _, err := in.restart(1, false); err != nil {
 		t.Fatal(err)
 	}
 	idr := make([]byte, 3*mib)
@@ -75,7 +75,7 @@ func TestInputQueueBytesAudio(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := newInput(false, true, aac, nil, nil, 256, 8*mib)
-	if err := in.restart(1); err != nil {
+	if _, _, err := in.restart(1, false); err != nil {
 		t.Fatal(err)
 	}
 	defer in.close()

@@ -20,6 +20,10 @@ var (
 		Namespace: "glint", Subsystem: "transcode", Name: "ladders",
 		Help: "Host sessions being transcoded now, by mode (ladder, passthrough).",
 	}, []string{"mode"})
+	replayedRestarts = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "transcode", Name: "replayed_restarts_total",
+		Help: "ffmpeg processes started with the host's input since its last keyframe, so the picture resumed without waiting for the next.",
+	})
 	sheds = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "sheds_total",
 		Help: "Ladders restarted with less work because ffmpeg could not keep up with the host, by what was shed (preset, rung).",
@@ -39,5 +43,5 @@ var (
 
 // Collectors returns the package's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{ffmpegRestarts, inputDropped, packetsDropped, laddersRunning, ffmpegRunning, sheds}
+	return []prometheus.Collector{ffmpegRestarts, inputDropped, packetsDropped, laddersRunning, ffmpegRunning, sheds, replayedRestarts}
 }

@@ -200,8 +200,12 @@ func (s *supervisor) start(gen uint64) (cmd *exec.Cmd, stdin, stderr *os.File, e
 		}
 	}
 	if gen > 1 { // the first stream was opened by Start, so that no input is lost before this
-		if err := s.in.restart(gen); err != nil {
+		seek, replayed, err := s.in.restart(gen, true)
+		if err != nil {
 			return nil, nil, nil, err
+		}
+		if replayed {
+			job.Seek = seek
 		}
 	}
 	inR, inW, err := os.Pipe()

@@ -14,8 +14,8 @@ import (
 // (one that produces none is a stall, restarted as before), restarts ffmpeg with less work,
 // one step at a time:
 // first the ultrafast preset (x264's cheapest, for every rung), then without the top rung,
-// down to one rung. Each step costs the picture until the host's next keyframe, once,
-// instead of a freeze at every overflow. A shed rung's track ends, so its layer leaves the
+// down to one rung. Each step stops the picture once, for the restart (the new process is
+// given the host's input since its last keyframe: replay.go). A shed rung's track ends, so its layer leaves the
 // stage and its viewers' allocators move them to the next layer down at once (the SDK's
 // `layer` event tells the page); LL-HLS drops that variant 5 s later (housekeep). A ladder
 // never takes work back: the machine that could not carry it may be busy for a while, and

@@ -93,18 +93,20 @@ func (in *input) restart(gen uint64, replay bool) (seek time.Duration, ok bool, 
 	if !replay || !in.video || !in.gop.ok || len(in.gop.aus) == 0 || len(in.gop.arena) > int(in.maxBytes/2) {
 		return 0, false, nil
 	}
+	newest := in.gop.newestVideo()
 	for _, h := range in.gop.aus {
 		var err error
-		if h.video {
+		switch {
+		case h.video:
 			err = in.w.WriteH264(in.vTrack, ticks90k(h.pts), ticks90k(h.dts), h.nalus)
-		} else if in.audio {
+		case in.audio && h.pts >= newest-replayAudio:
 			err = in.w.WriteMPEG4Audio(in.aTrack, ticks90k(h.pts), h.nalus)
 		}
 		if err != nil {
 			return 0, false, fmt.Errorf("transcode: mux the held GOP: %w", err)
 		}
-		in.enqueue()
 	}
+	in.enqueue() // one chunk: the queue's count of access units does not bound the replay
 	in.waitKey = false
 	replayedRestarts.Inc()
 	return in.gop.seek(), true, nil
@@ -148,7 +150,7 @@ func (in *input) writeH264(pts, dts time.Duration, au [][]byte) error {
 	if pts < dts {
 		pts = dts // a broken composition offset; ffmpeg would drop the frame
 	}
-	in.gop.holdVideo(pts, dts, au, key, cap(in.queue)*3/4) // also between processes: a restart replays it
+	in.gop.holdVideo(pts, dts, au, key) // also between processes: a restart replays it
 	if in.w == nil {
 		return nil
 	}
@@ -185,7 +187,7 @@ func (in *input) writeAAC(pts time.Duration, au []byte) error {
 	if !in.audio {
 		return nil
 	}
-	in.gop.holdAudio(pts, au, cap(in.queue)*3/4)
+	in.gop.holdAudio(pts, au)
 	if in.w == nil {
 		return nil
 	}

@@ -6,21 +6,29 @@ import "time"
 // input from the host's next keyframe on, so viewers saw the picture stop for up to a
 // whole host GOP (OBS's "auto" lets x264 go 8 s between keyframes), and RTMP has no way to
 // ask the encoder for one sooner. Instead the input keeps what the host sent since its
-// last keyframe (a held GOP) and gives it to the new process first; ffmpeg decodes it as
-// fast as it can and, told to start its outputs at the newest held frame (`-ss` on each
-// output: frames before it are decoded and discarded, never encoded), encodes from there,
-// its first frame a keyframe. The picture resumes after ffmpeg's start and the decode of
-// part of a GOP, at the live edge, not after the host's next keyframe.
+// last keyframe (a held GOP) and gives it to the new process first, in one chunk; ffmpeg
+// decodes it as fast as it can and, told to start its outputs at the newest held frame
+// (`-ss` on each output: frames before it are decoded and scaled, then discarded, never
+// encoded), encodes from there, its first frame a keyframe. The picture resumes after
+// ffmpeg's start and that decode, at the live edge, not after the host's next keyframe.
+//
+// Only the audio from just before the newest held frame is given again: ffmpeg dates each
+// output's timeline (its RTP sender reports) from when that output starts, and audio from
+// the GOP's start would start the Opus output a whole decode earlier than the video, so
+// viewers would hear it 110-160 ms ahead of the picture until the next restart (measured
+// by a review). Without that older audio the IDR is also the first packet ffmpeg's
+// demuxer hands on, which is the zero of the timeline -ss counts on.
 
-// Bounds on the held GOP: past any, the GOP is not kept (a restart then waits for the next
-// keyframe, as before). The span bounds the burst of decoding a restart costs; the count
-// (three quarters of the input queue: the host's frames keep coming while ffmpeg starts)
-// and bytes keep the replay within the input queue. With the default queue of 256 access
-// units a 30 fps host with audio is held for about 2.6 s after each keyframe.
+// Bounds on the held GOP: past either, the GOP is not kept (a restart then waits for the
+// next keyframe, as before). The span bounds the burst of decoding a restart costs; the
+// bytes keep the replay within the input queue's budget.
 const (
 	replayMaxSpan  = 3 * time.Second
 	replayMaxBytes = 8 << 20
 )
+
+// replayAudio is how much audio before the newest held frame is given again.
+const replayAudio = 50 * time.Millisecond
 
 // heldAU is one access unit of the held GOP; its NAL units (or AAC frame) point into the
 // GOP's arena.
@@ -40,24 +48,24 @@ type heldGOP struct {
 }
 
 // holdVideo keeps a video access unit: a keyframe starts a new GOP.
-func (g *heldGOP) holdVideo(pts, dts time.Duration, au [][]byte, key bool, maxAUs int) {
+func (g *heldGOP) holdVideo(pts, dts time.Duration, au [][]byte, key bool) {
 	if key {
 		g.arena, g.aus, g.ok = g.arena[:0], g.aus[:0], true
 	}
-	g.hold(true, pts, dts, au, maxAUs)
+	g.hold(true, pts, dts, au)
 }
 
 // holdAudio keeps an audio access unit of the GOP being held.
-func (g *heldGOP) holdAudio(pts time.Duration, au []byte, maxAUs int) {
+func (g *heldGOP) holdAudio(pts time.Duration, au []byte) {
 	if len(g.aus) == 0 {
 		return // before the first keyframe: nothing to replay it with
 	}
 	g.one[0] = au
-	g.hold(false, pts, pts, g.one[:], maxAUs)
+	g.hold(false, pts, pts, g.one[:])
 	g.one[0] = nil
 }
 
-func (g *heldGOP) hold(video bool, pts, dts time.Duration, au [][]byte, maxAUs int) {
+func (g *heldGOP) hold(video bool, pts, dts time.Duration, au [][]byte) {
 	if !g.ok {
 		return
 	}
@@ -65,7 +73,7 @@ func (g *heldGOP) hold(video bool, pts, dts time.Duration, au [][]byte, maxAUs i
 	for _, nalu := range au {
 		n += len(nalu)
 	}
-	if len(g.aus) >= maxAUs || len(g.arena)+n > replayMaxBytes || (len(g.aus) > 0 && pts-g.aus[0].pts > replayMaxSpan) {
+	if len(g.arena)+n > replayMaxBytes || (len(g.aus) > 0 && pts-g.aus[0].pts > replayMaxSpan) {
 		g.ok = false
 		return
 	}
@@ -83,16 +91,22 @@ func (g *heldGOP) hold(video bool, pts, dts time.Duration, au [][]byte, maxAUs i
 	}
 }
 
-// seek is where a process given the held GOP should start its outputs, on ffmpeg's
-// timeline (zero at the earliest time it gets): the newest held frame, so the picture
-// resumes at the live edge and nothing already shown is shown again.
-func (g *heldGOP) seek() time.Duration {
-	start, newest := g.aus[0].pts, g.aus[0].pts
+// newestVideo is the presentation time of the newest held frame.
+func (g *heldGOP) newestVideo() time.Duration {
+	newest := g.aus[0].pts // the keyframe
 	for _, h := range g.aus {
-		start = min(start, h.pts)
 		if h.video {
 			newest = max(newest, h.pts)
 		}
 	}
-	return newest - start
+	return newest
+}
+
+// seek is where a process given the held GOP should start its outputs, on ffmpeg's
+// timeline, whose zero is the keyframe (the first packet its demuxer hands on): the newest
+// held frame, so the picture resumes at the live edge and nothing shown is shown again.
+// A millisecond less, so that -ss's millisecond rounding keeps that frame.
+func (g *heldGOP) seek() time.Duration {
+	d := g.newestVideo() - g.aus[0].pts - time.Millisecond
+	return max(0, d.Truncate(time.Millisecond))
 }

@@ -43,6 +43,7 @@ type stream struct {
 	epoch     time.Time
 	haveEpoch bool
 	epochAt   time.Time // when the epoch was taken, on this machine's clock
+	audioFrom time.Time // when the variants' audio began to be decided: waitForAudio counts from it
 	layers    [numLayers]layerState
 	audio     struct {
 		src    *sfu.Receiver    // the stage's Opus being muxed, or
@@ -292,6 +293,7 @@ func (s *stream) handleAU(l int, ls *layerState, au [][]byte, ts uint32) {
 	}
 	if !s.haveEpoch {
 		s.epoch, s.haveEpoch, s.epochAt = capture, true, time.Now()
+		s.audioFrom = s.epochAt
 	}
 	if !ls.clock.started {
 		ls.clock.start(ts, capture, s.epoch, 90000)
@@ -459,7 +461,7 @@ func (s *stream) waitForAudio(now time.Time, hasAudio bool) bool {
 	if s.audio.clock.started {
 		limit += aacWait
 	}
-	if now.Sub(s.epochAt) < limit {
+	if now.Sub(s.audioFrom) < limit {
 		return true
 	}
 	if needAAC {
@@ -560,6 +562,7 @@ func (s *stream) dropVariant(l int, why string) {
 	s.layers[l].hold.reset()
 	s.layers[l].grid = partGrid{}
 	s.edge.wake()
+	s.redecideAudio()
 }
 
 // askKeyframe asks the host for a keyframe at most once a second; a host that cannot take

@@ -52,6 +52,28 @@ func (s *stream) handleSourceAudio(p *packet) {
 	s.writeAudio(p.ts, p.buf[:p.n])
 }
 
+// redecideAudio lets the next variants declare audio afresh once no variant is left (the
+// host republished, or its layers stopped): what the variants declared binds only while one
+// of them runs. Without it a 44.1 kHz RTMP host's AAC, followed by a WebRTC host, left every
+// later variant declaring 44.1 kHz AAC that the new host's Opus could not become (its
+// audio left out and the video held for it), and a stream that started on Opus stayed Opus
+// for an RTMP host's own AAC.
+func (s *stream) redecideAudio() {
+	for l := range s.variants {
+		if s.variants[l].Load() != nil {
+			return
+		}
+	}
+	if s.aac.config == nil && !s.aac.fallback {
+		return
+	}
+	s.restartAAC() // an ffmpeg making the declared AAC is no use to what comes next
+	s.aac.config, s.aac.raw, s.aac.fallback, s.aac.warnedFor = nil, nil, false, nil
+	s.audio.src, s.audio.source = nil, nil // the audio clock starts again with the next audio
+	s.audio.clock = sourceClock{}
+	s.audioFrom = time.Now() // and the next variants wait for it as the first did
+}
+
 // sameAAC reports whether two AAC configurations describe the same stream for a player:
 // the variants declare one, and any audio muxed into them must match it.
 func sameAAC(a, b *mpeg4audio.AudioSpecificConfig) bool {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 )
 
 // TestDeclaredOpusStaysOpus: a stream whose variants declared Opus (here: no ffmpeg, a
@@ -55,5 +56,93 @@ func TestDeclaredOpusStaysOpus(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// audioTimescale is the timescale of a media playlist's audio init section.
+func audioTimescale(t *testing.T, to *testOrigin, room, layer string) uint32 {
+	t.Helper()
+	audio, _ := to.mediaPlaylist(t, room, layer+"/"+audioPlaylist)
+	resp, body := to.get(t, "/hls/"+room+"/"+layer+"/"+audio.Map.URI)
+	if resp.StatusCode != 200 {
+		t.Fatalf("audio init: %d %s", resp.StatusCode, body)
+	}
+	var init fmp4.Init
+	if err := init.Unmarshal(bytes.NewReader(body)); err != nil || len(init.Tracks) != 1 {
+		t.Fatalf("audio init: %v, %d tracks", err, len(init.Tracks))
+	}
+	return init.Tracks[0].TimeScale
+}
+
+// TestAudioDecidedAfreshForANewHost: variants that declared an RTMP host's own 44.1 kHz
+// AAC bind only while they run. When a WebRTC host takes over (its Opus cannot become
+// 44.1 kHz AAC), the restarted variants declare ffmpeg's 48 kHz AAC and carry its audio,
+// instead of declaring 44.1 kHz AAC with no audio in it.
+func TestAudioDecidedAfreshForANewHost(t *testing.T) {
+	s := testSFU(t)
+	host := startHost(t, s, "afresh", hostOptions{clips: []clipSpec{clipQ}, audio: true})
+	asc, err := (&mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 44100, ChannelConfig: 2}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := host.room.SetSourceAudio(host.peer, asc, 44100)
+	stop, sent := make(chan struct{}), make(chan struct{})
+	go func() { // the RTMP host's AAC, in real time
+		defer close(sent)
+		tick := time.NewTicker(23 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				a.Write(uint32(i*1024), time.Now(), []byte{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c})
+			}
+		}
+	}()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		<-sent
+	}()
+	to := startOrigin(t, s, DefaultConfig(), nil, nil)
+	mv := to.waitLive(t, "afresh", "")
+	layer, _, _ := strings.Cut(mv.Variants[0].URI, "/")
+	first, _ := to.mediaPlaylist(t, "afresh", mv.Variants[0].URI)
+	if rate := audioTimescale(t, to, "afresh", layer); rate != 44100 {
+		t.Fatalf("the RTMP host's audio at timescale %d, want its own 44.1 kHz", rate)
+	}
+
+	close(stop)
+	<-sent
+	startHost(t, s, "afresh", hostOptions{clips: []clipSpec{clipQ}, audio: true}) // a WebRTC host replaces it
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mv := to.waitLive(t, "afresh", "")
+		video, _ := to.mediaPlaylist(t, "afresh", mv.Variants[0].URI)
+		if prefix(video.Map.URI) != prefix(first.Map.URI) && len(partURIs(video)) >= 8 {
+			if !slices.Contains(mv.Variants[0].Codecs, "mp4a.40.2") {
+				t.Fatalf("after the new host: CODECS %v, want AAC", mv.Variants[0].Codecs)
+			}
+			layer, _, _ := strings.Cut(mv.Variants[0].URI, "/")
+			if rate := audioTimescale(t, to, "afresh", layer); rate != 48000 {
+				t.Fatalf("the new host's audio at timescale %d, want ffmpeg's 48 kHz", rate)
+			}
+			audio, _ := to.mediaPlaylist(t, "afresh", layer+"/"+audioPlaylist)
+			uris := partURIs(audio)
+			for _, u := range uris[len(uris)-5:] {
+				if _, end := trackSpan(t, to, "/hls/afresh/"+layer+"/"+u, 48000); end == 0 {
+					t.Fatalf("audio part %s of the new host carries no audio", u)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no restarted variant with parts 20 s after the new host")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

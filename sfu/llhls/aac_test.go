@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 )
 
@@ -90,28 +91,45 @@ func TestAACAfterHostRepublishes(t *testing.T) {
 	to := startOrigin(t, s, DefaultConfig(), nil, nil)
 	first, _ := to.mediaPlaylist(t, "again", to.waitLive(t, "again", "").Variants[0].URI)
 	startHost(t, s, "again", hostOptions{clips: []clipSpec{clipQ}, audio: true}) // replaces the first
+	mv, layer := waitRestartedVariant(t, to, "again", first)
+	if !slices.Contains(mv.Variants[0].Codecs, "mp4a.40.2") {
+		t.Fatalf("after the new session: CODECS %v, want AAC still", mv.Variants[0].Codecs)
+	}
+	checkAudioParts(t, to, "again", layer)
+}
+
+// waitRestartedVariant waits for room's first variant to have restarted since first (a
+// media playlist of it) and to have 8 parts; it returns the multivariant playlist and the
+// variant's layer.
+func waitRestartedVariant(t *testing.T, to *testOrigin, room string, first *playlist.Media) (*playlist.Multivariant, string) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		mv := to.waitLive(t, "again", "")
-		video, _ := to.mediaPlaylist(t, "again", mv.Variants[0].URI)
+		mv := to.waitLive(t, room, "")
+		video, _ := to.mediaPlaylist(t, room, mv.Variants[0].URI)
 		if prefix(video.Map.URI) != prefix(first.Map.URI) && len(partURIs(video)) >= 8 {
-			if !slices.Contains(mv.Variants[0].Codecs, "mp4a.40.2") {
-				t.Fatalf("after the new session: CODECS %v, want AAC still", mv.Variants[0].Codecs)
-			}
 			layer, _, _ := strings.Cut(mv.Variants[0].URI, "/")
-			audio, _ := to.mediaPlaylist(t, "again", layer+"/"+audioPlaylist)
-			uris := partURIs(audio)
-			for _, u := range uris[len(uris)-5:] {
-				if _, end := trackSpan(t, to, "/hls/again/"+layer+"/"+u, 48000); end == 0 {
-					t.Fatalf("audio part %s of the new session carries no audio", u)
-				}
-			}
-			return
+			return mv, layer
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("no restarted variant with parts 20 s after the host's new session")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// checkAudioParts fails unless the newest five audio parts of layer carry 48 kHz audio.
+func checkAudioParts(t *testing.T, to *testOrigin, room, layer string) {
+	t.Helper()
+	audio, _ := to.mediaPlaylist(t, room, layer+"/"+audioPlaylist)
+	uris := partURIs(audio)
+	if len(uris) < 5 {
+		t.Fatalf("%d audio parts", len(uris))
+	}
+	for _, u := range uris[len(uris)-5:] {
+		if _, end := trackSpan(t, to, "/hls/"+room+"/"+layer+"/"+u, 48000); end == 0 {
+			t.Fatalf("audio part %s of the new session carries no audio", u)
+		}
 	}
 }
 

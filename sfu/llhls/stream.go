@@ -11,6 +11,7 @@ import (
 
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
@@ -48,9 +49,14 @@ type stream struct {
 	audio     struct {
 		src    *sfu.Receiver    // the stage's Opus being muxed, or
 		source *sfu.SourceAudio // the host's own AAC being muxed (stream_source.go)
-		clock  sourceClock
-		at     int64 // the newest audio packet's timestamp at 90 kHz (see holdback.go)
-		seen   bool  // at is set
+		match  struct {         // whether a source audio's AAC is what the variants declared (sourceAAC)
+			source   *sfu.SourceAudio
+			declared *mpeg4audio.AudioSpecificConfig
+			same     bool
+		}
+		clock sourceClock
+		at    int64 // the newest audio packet's timestamp at 90 kHz (see holdback.go)
+		seen  bool  // at is set
 	}
 	vp        vp8State // a VP8 host's top layer, through ffmpeg (stream_vp8.go)
 	aac       aacState // the room's Opus as AAC, through ffmpeg (stream_aac.go)

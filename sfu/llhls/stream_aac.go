@@ -120,7 +120,8 @@ func (s *stream) pushAAC(now time.Time) {
 // opusToDeclaredAAC reports whether the room's Opus can go into the AAC the variants
 // declared: through ffmpeg, whose AAC is LC at 48 kHz in stereo. Variants that declared an
 // RTMP host's own AAC at another rate cannot take it (their audio track's rate is fixed);
-// its audio is then left out, said once, until the stream restarts (when no one watched).
+// its audio is then left out, said once per source, until the variants restart (a new host
+// session) and decide their audio afresh (redecideAudio).
 func (s *stream) opusToDeclaredAAC(src *sfu.Receiver) bool {
 	c := s.aac.config
 	if s.aacMode() && c.Type == mpeg4audio.ObjectTypeAACLC && c.SampleRate == opusRate && c.ChannelConfig == 2 {

@@ -20,11 +20,17 @@ func (s *stream) sourceAAC() *sfu.SourceAudio {
 	if a == nil || s.cfg.AudioCodec != "aac" || s.aac.fallback {
 		return nil
 	}
-	if s.aac.config != nil {
+	if s.aac.config == nil {
+		return a
+	}
+	// Asked for every audio packet: the answer is kept per source and declaration.
+	m := &s.audio.match
+	if m.source != a || m.declared != s.aac.config {
 		var c mpeg4audio.AudioSpecificConfig
-		if c.Unmarshal(a.Config) != nil || !sameAAC(&c, s.aac.config) {
-			return nil
-		}
+		m.source, m.declared, m.same = a, s.aac.config, c.Unmarshal(a.Config) == nil && sameAAC(&c, s.aac.config)
+	}
+	if !m.same {
+		return nil
 	}
 	return a
 }

@@ -1,31 +1,12 @@
 package sfu_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/sfu/sfutest"
 )
-
-// unitLog is a SourceAudioReader that keeps what it is given.
-type unitLog struct {
-	mu    sync.Mutex
-	units []string
-}
-
-func (u *unitLog) ReadSourceAudio(_ *sfu.SourceAudio, _ uint32, _ time.Time, unit []byte) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.units = append(u.units, string(unit))
-}
-
-func (u *unitLog) got() []string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]string(nil), u.units...)
-}
 
 // TestSourceAudioFollowsTheHost: a room forwards the source audio of its current host
 // session only: not a session that is not the host, not a replaced one's last units, and
@@ -36,7 +17,7 @@ func TestSourceAudioFollowsTheHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd := &unitLog{}
+	rd := &sfutest.SourceAudioLog{}
 	room.AddSourceAudioReader(rd)
 	first, err := s.NewIngestPeer(sfutest.Logger())
 	if err != nil {
@@ -69,8 +50,8 @@ func TestSourceAudioFollowsTheHost(t *testing.T) {
 	}
 	b.Write(1024, time.Now(), []byte("after"))
 	room.RemoveSourceAudioReader(rd)
-	if got := rd.got(); len(got) != 2 || got[0] != "one" || got[1] != "two" {
-		t.Fatalf("the reader got %q; want the current host's units only: one, two", got)
+	if got := rd.Units(); len(got) != 2 || got[0].Unit != "one" || got[1].Unit != "two" {
+		t.Fatalf("the reader got %+v; want the current host's units only: one, two", got)
 	}
 	second.Close()
 	room.Leave(sfu.RolePublisher)

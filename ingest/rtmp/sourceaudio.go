@@ -139,13 +139,11 @@ func (a *sourceAudio) write(t time.Duration, unit []byte) {
 	}
 	ts := uint32(int64(t/time.Second)*int64(a.rate) + int64(t%time.Second)*int64(a.rate)/int64(time.Second))
 	// RTMP dates units in whole milliseconds: a unit within half a frame of where the last
-	// one ends starts there, so frames stay exactly aacFrame samples apart.
-	if d := int32(ts - a.next); a.haveNext && d > -aacFrame/2 && d < aacFrame/2 {
+	// one ends starts there, so frames stay exactly a frame's samples apart.
+	const frame = mpeg4audio.SamplesPerAccessUnit
+	if d := int32(ts - a.next); a.haveNext && d > -frame/2 && d < frame/2 {
 		ts = a.next
 	}
-	a.next, a.haveNext = ts+aacFrame, true
+	a.next, a.haveNext = ts+frame, true
 	out.Write(ts, anchor.Add(t), unit)
 }
-
-// aacFrame is an AAC-LC frame's length in samples.
-const aacFrame = 1024

@@ -1,7 +1,6 @@
 package rtmp
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -10,23 +9,8 @@ import (
 
 	"github.com/glintlive/glint/ingest/transcode"
 	"github.com/glintlive/glint/sfu"
+	"github.com/glintlive/glint/sfu/sfutest"
 )
-
-type stampedUnit struct {
-	ts      uint32
-	capture time.Time
-}
-
-type stampLog struct {
-	mu    sync.Mutex
-	units []stampedUnit
-}
-
-func (l *stampLog) ReadSourceAudio(_ *sfu.SourceAudio, ts uint32, capture time.Time, _ []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.units = append(l.units, stampedUnit{ts, capture})
-}
 
 func ascOf(t *testing.T, c mpeg4audio.AudioSpecificConfig) []byte {
 	t.Helper()
@@ -88,7 +72,7 @@ func TestSourceAudioDating(t *testing.T) {
 			}
 			defer func() { room.ClearPublisher(p); p.Close(); room.Leave(sfu.RolePublisher) }()
 			room.SetPublisher(p)
-			log := &stampLog{}
+			log := &sfutest.SourceAudioLog{}
 			room.AddSourceAudioReader(log)
 			a := newSourceAudio(transcode.Source{HasAudio: true, HasVideo: c.video, AudioConfig: lc}, c.passthrough)
 			if !a.offer(room, p, lc) {
@@ -104,17 +88,16 @@ func TestSourceAudioDating(t *testing.T) {
 			a.videoReport(&rtcp.SenderReport{NTPTime: sfu.NTP(report.Add(510 * time.Millisecond))})
 			a.write(1000*time.Millisecond, []byte{2})
 			a.write(1023*time.Millisecond, []byte{3}) // 1,014.3 samples later: on the grid, 1,024
-			log.mu.Lock()
-			defer log.mu.Unlock()
-			if len(log.units) != 2 {
-				t.Fatalf("%d units passed on; want 2 (none before the video's first report)", len(log.units))
+			units := log.Units()
+			if len(units) != 2 {
+				t.Fatalf("%d units passed on; want 2 (none before the video's first report)", len(units))
 			}
 			want := report.Add(c.wantAnchor + time.Second)
-			if d := log.units[0].capture.Sub(want); d > time.Millisecond || d < -time.Millisecond {
-				t.Errorf("the unit at 1 s is dated %v, want %v", log.units[0].capture, want)
+			if d := units[0].Capture.Sub(want); d > time.Millisecond || d < -time.Millisecond {
+				t.Errorf("the unit at 1 s is dated %v, want %v", units[0].Capture, want)
 			}
-			if log.units[0].ts != 44100 || log.units[1].ts != 44100+1024 {
-				t.Errorf("timestamps %d, %d; want 44100, 45124", log.units[0].ts, log.units[1].ts)
+			if units[0].TS != 44100 || units[1].TS != 44100+1024 {
+				t.Errorf("timestamps %d, %d; want 44100, 45124", units[0].TS, units[1].TS)
 			}
 		})
 	}

@@ -111,7 +111,7 @@ function installProbe({ bits, block }) {
       const [r, gg, b] = g.getImageData(x, y, 1, 1).data;
       t = t * 2 + ((r + gg + b) / 3 > 128 ? 1 : 0);
     }
-    window.probe.push({ fired: Number(envelope.payload.text), painted: t, late, mediaTime: envelope.mediaTime, frameTime });
+    window.probe.push({ fired: Number(envelope.payload.text), painted: t, late, mediaTime: envelope.mediaTime, frameTime, rate: video.playbackRate, at: video.currentTime });
   });
 }
 
@@ -154,7 +154,7 @@ async function test(browser) {
   }
   await viewer.page.waitForFunction((n) => window.probe.length >= n, opts.alerts, { timeout: 10_000, polling: 100 }).catch(() => {});
   const probe = await viewer.eval(() => window.probe);
-  const sdk = await viewer.eval(() => window.glintPage.player.frameStats);
+  const sdk = await viewer.eval(async () => ({ ...window.glintPage.player.frameStats, hlsResyncs: (await window.glintPage.player.stats()).hlsResyncs }));
   const offsets = probe.map((p) => p.painted - p.fired);
   const onFrame = offsets.filter((o) => Math.abs(o) <= opts.frameMs).length;
   const early = probe.filter((p) => !p.late).length;
@@ -169,6 +169,9 @@ async function test(browser) {
     clockMinusPainted: pct(probe.filter((p) => p.frameTime !== undefined).map((p) => Math.round(p.frameTime - p.painted)), 50),
     stampMinusFired: { p50: pct(probe.map((p) => p.mediaTime - p.fired), 50), min: Math.min(...probe.map((p) => p.mediaTime - p.fired)) },
     offsets,
+    // Per alert: the SDK's frame time minus the painted one, and the element's playback rate.
+    clockOffsets: probe.map((p) => (p.frameTime === undefined ? null : Math.round(p.frameTime - p.painted))),
+    rates: probe.map((p) => p.rate),
     sdk,
   });
   if (fallback) {

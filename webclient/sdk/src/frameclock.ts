@@ -20,6 +20,11 @@ export interface FrameEvent {
   frameTime: number | undefined;
   /** It arrived after its frame had been shown. */
   late: boolean;
+  /**
+   * It was held for its frame, but the player went past that frame without showing it (an
+   * LL-HLS player that jumped to the live edge or over a gap): shown on the frame it landed on.
+   */
+  skipped: boolean;
   /** How far (ms) the frame on screen was from the event's own time when it was shown. */
   offsetMs: number | undefined;
 }
@@ -27,6 +32,8 @@ export interface FrameEvent {
 export interface FrameStats {
   shown: number;
   late: number;
+  /** Held for a frame the player went past without showing (see FrameEvent.skipped). */
+  skipped: number;
   /** Released by the hold limit because no frame came (a hidden tab, a frozen picture). */
   expired: number;
 }
@@ -48,7 +55,7 @@ export class FrameScheduler {
   private readonly tolerance: number;
   private readonly maxHold: number;
   private timer: ReturnType<typeof setInterval> | undefined;
-  readonly stats: FrameStats = { shown: 0, late: 0, expired: 0 };
+  readonly stats: FrameStats = { shown: 0, late: 0, skipped: 0, expired: 0 };
 
   constructor(
     private readonly deliver: (e: FrameEvent) => void,
@@ -62,9 +69,9 @@ export class FrameScheduler {
   push(env: Envelope, at = Date.now()): void {
     const t = env.mediaTime;
     // Not tied to a frame, or no picture to wait for (not started): shown now.
-    if (t === undefined || !this.timer) return this.show(env, false);
+    if (t === undefined || !this.timer) return this.show(env, false, false);
     if (this.frameTime !== undefined && this.frameTime >= t - this.tolerance) {
-      this.show(env, this.frameTime > t + this.tolerance);
+      this.show(env, this.frameTime > t + this.tolerance, false);
       return;
     }
     let i = this.queue.length;
@@ -76,7 +83,8 @@ export class FrameScheduler {
   onFrame(frameTime: number): void {
     this.frameTime = frameTime;
     while (this.queue.length && (this.queue[0].env.mediaTime ?? 0) <= frameTime + this.tolerance) {
-      this.show(this.queue.shift()!.env, false);
+      const env = this.queue.shift()!.env;
+      this.show(env, false, (env.mediaTime ?? 0) < frameTime - this.tolerance);
     }
   }
 
@@ -101,15 +109,16 @@ export class FrameScheduler {
       if (at - this.queue[i].at >= this.maxHold) {
         const [item] = this.queue.splice(i, 1);
         this.stats.expired++;
-        this.show(item.env, false);
+        this.show(item.env, false, false);
       } else i++;
     }
   }
 
-  private show(env: Envelope, late: boolean): void {
+  private show(env: Envelope, late: boolean, skipped: boolean): void {
     this.stats.shown++;
     if (late) this.stats.late++;
+    if (skipped) this.stats.skipped++;
     const offsetMs = this.frameTime !== undefined && env.mediaTime !== undefined ? this.frameTime - env.mediaTime : undefined;
-    this.deliver({ envelope: env, frameTime: this.frameTime, late, offsetMs });
+    this.deliver({ envelope: env, frameTime: this.frameTime, late, skipped, offsetMs });
   }
 }

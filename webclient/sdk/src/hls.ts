@@ -10,7 +10,12 @@ export interface HlsInstance {
   attachMedia(media: HTMLMediaElement): void;
   on(event: string, fn: (event: string, data: any) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
   destroy(): void;
+  /** How far behind the live edge playback is, s. */
   latency?: number;
+  /** How far behind the live edge hls.js aims to play (PART-HOLD-BACK in low-latency mode), s. */
+  targetLatency?: number;
+  /** The media time hls.js aims to play at now (the live edge less targetLatency). */
+  liveSyncPosition?: number | null;
 }
 
 export interface HlsConstructor {
@@ -34,13 +39,30 @@ export const defaultHlsLoader: HlsLoader = async () => {
 /** The hls.js settings for low latency that Glint's own tests measured (docs/LLHLS.md). */
 export const HLS_CONFIG: Record<string, unknown> = { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.1, backBufferLength: 10 };
 
+/**
+ * RESYNC_S is how far over hls.js's target latency playback may stay (for RESYNC_CHECKS
+ * checks RESYNC_EVERY_MS apart) before the player jumps to the target. hls.js takes its
+ * start position from the playlist it loads at join but plays only once the parts from the
+ * segment's keyframe are in, ~0.3 s later, and never makes that up: it plays faster only
+ * with over a second buffered, which a 0.6 s hold-back never has. Glass to glass on a 2-core
+ * machine: ~0.74 s with the jump, 0.84-0.96 s without (docs/BENCHMARKS.md).
+ */
+export const RESYNC_S = 0.15;
+const RESYNC_EVERY_MS = 250;
+const RESYNC_CHECKS = 2;
+
 export class HlsPlayback {
   private hls: HlsInstance | null = null;
   private frag: { programDateTime?: number | null; start: number } | null = null;
+  private resyncTimer: ReturnType<typeof setInterval> | undefined;
+  /** Jumps to the live edge so far (resync). */
+  resyncs = 0;
 
+  /** resyncS: see RESYNC_S; 0 leaves the position to hls.js. */
   constructor(
     private readonly video: HTMLVideoElement,
     private readonly url: string,
+    private readonly resyncS = RESYNC_S,
   ) {}
 
   /** start plays the playlist and resolves when the first fragment is buffered. */
@@ -74,6 +96,22 @@ export class HlsPlayback {
       hls.attachMedia(this.video);
     });
     await this.video.play().catch(() => {}); // autoplay policy: the page's own play button takes over
+    if (this.resyncS > 0) this.resyncTimer = setInterval(() => this.resync(), RESYNC_EVERY_MS);
+  }
+
+  // resync jumps to hls.js's target position when playback has stayed behind it by more
+  // than resyncS and that position is buffered: at join (see RESYNC_S), and after a stall.
+  private behind = 0;
+  private resync(): void {
+    const hls = this.hls;
+    const v = this.video;
+    if (!hls || v.paused || v.seeking || typeof hls.latency !== 'number' || typeof hls.targetLatency !== 'number') return;
+    this.behind = hls.latency - hls.targetLatency > this.resyncS ? this.behind + 1 : 0;
+    const to = hls.liveSyncPosition;
+    if (this.behind < RESYNC_CHECKS || to == null || !(to > v.currentTime) || !bufferedAt(v, to)) return;
+    v.currentTime = to;
+    this.resyncs++;
+    this.behind = 0;
   }
 
   /** frameTime is the capture time of the frame at media time t (seconds), if known. */
@@ -90,7 +128,15 @@ export class HlsPlayback {
   }
 
   destroy(): void {
+    clearInterval(this.resyncTimer);
     this.hls?.destroy();
     this.hls = null;
   }
+}
+
+/** bufferedAt reports whether the element has media buffered at t and a little after it. */
+function bufferedAt(v: HTMLMediaElement, t: number): boolean {
+  const r = v.buffered;
+  for (let i = 0; i < r.length; i++) if (t >= r.start(i) && t < r.end(i) - 0.1) return true;
+  return false;
 }

@@ -42,6 +42,12 @@ export interface PlayerOptions extends Endpoint {
   /** The LL-HLS playlist; by default the server's /hls/{room}/index.m3u8. */
   hlsUrl?: string;
   /**
+   * On LL-HLS, how far (s) playback may stay behind hls.js's target latency before the
+   * player jumps to it (default 0.15; 0 leaves it to hls.js, which never catches up the
+   * ~0.3 s it loses at join).
+   */
+  hlsResyncS?: number;
+  /**
    * More nodes of a Glint cluster (base URLs, like `server`): when the node playing is lost
    * or does not answer, the player goes on from the next of them, in turn. Any node of a
    * cluster plays any of its rooms (docs/CLUSTER.md).
@@ -442,7 +448,7 @@ export class Player extends Emitter<PlayerEvents> {
     this.conn = null;
     this.mode = 'hls';
     this.opts.video.srcObject = null;
-    const pb = (this.hls = new HlsPlayback(this.opts.video, this.hlsUrl()));
+    const pb = (this.hls = new HlsPlayback(this.opts.video, this.hlsUrl(), this.opts.hlsResyncS));
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     this.abort.signal.addEventListener('abort', onAbort);
@@ -532,6 +538,7 @@ export class Player extends Emitter<PlayerEvents> {
       packetsLost: 0,
       jitterMs: 0,
       hlsLatencyMs: this.hls?.latencyMs(),
+      hlsResyncs: this.hls?.resyncs,
       frameEvents,
     };
   }

@@ -16,8 +16,10 @@ export interface PlayerStats {
   rttMs?: number;
   /** LL-HLS: how far behind the live edge the player is, ms. */
   hlsLatencyMs?: number;
-  /** Events shown on their frame, late, and released without a frame. */
-  frameEvents: { shown: number; late: number; expired: number };
+  /** On LL-HLS: jumps to the live edge so far (PlayerOptions.hlsResyncS). */
+  hlsResyncs?: number;
+  /** Events shown, of them late, shown past a skipped frame, and released without a frame. */
+  frameEvents: { shown: number; late: number; skipped: number; expired: number };
 }
 
 interface Prev {

@@ -60,7 +60,7 @@ test('FrameScheduler holds an event until its frame, in media-time order', (t) =
   assert.equal(shown[0].offsetMs, 16);
   s.onFrame(1099);
   assert.deepEqual(shown.map((e) => e.envelope.payload.n), [1, 2]);
-  assert.deepEqual(s.stats, { shown: 2, late: 0, expired: 0 });
+  assert.deepEqual(s.stats, { shown: 2, late: 0, skipped: 0, expired: 0 });
 });
 
 test('FrameScheduler shows a late event at once and counts it', (t) => {
@@ -71,7 +71,20 @@ test('FrameScheduler shows a late event at once and counts it', (t) => {
   s.push({ v: 1, type: 'alert', mediaTime: 1900, payload: {} }); // its frame went by
   s.push({ v: 1, type: 'chat.message', payload: {} }); // no media time: at once, not late
   assert.deepEqual(shown.map((e) => e.late), [false, true, false]);
-  assert.deepEqual(s.stats, { shown: 3, late: 1, expired: 0 });
+  assert.deepEqual(s.stats, { shown: 3, late: 1, skipped: 0, expired: 0 });
+});
+
+test('FrameScheduler counts an event whose frame the player jumped over', (t) => {
+  const { s, shown } = scheduler({ toleranceMs: 16 });
+  t.after(() => s.stop());
+  s.onFrame(1000);
+  s.push({ v: 1, type: 'alert', mediaTime: 1100, payload: { n: 1 } });
+  s.push({ v: 1, type: 'alert', mediaTime: 1500, payload: { n: 2 } });
+  s.onFrame(1400); // an LL-HLS player jumped to the live edge: 1100 was never on screen
+  assert.deepEqual(shown.map((e) => [e.envelope.payload.n, e.late, e.skipped, e.offsetMs]), [[1, false, true, 300]]);
+  s.onFrame(1500);
+  assert.deepEqual(shown.map((e) => e.skipped), [true, false]);
+  assert.deepEqual(s.stats, { shown: 2, late: 0, skipped: 1, expired: 0 });
 });
 
 test('FrameScheduler releases an event whose frame never comes', (t) => {

@@ -7,12 +7,19 @@ export interface FrameEvent {
     frameTime: number | undefined;
     /** It arrived after its frame had been shown. */
     late: boolean;
+    /**
+     * It was held for its frame, but the player went past that frame without showing it (an
+     * LL-HLS player that jumped to the live edge or over a gap): shown on the frame it landed on.
+     */
+    skipped: boolean;
     /** How far (ms) the frame on screen was from the event's own time when it was shown. */
     offsetMs: number | undefined;
 }
 export interface FrameStats {
     shown: number;
     late: number;
+    /** Held for a frame the player went past without showing (see FrameEvent.skipped). */
+    skipped: number;
     /** Released by the hold limit because no frame came (a hidden tab, a frozen picture). */
     expired: number;
 }

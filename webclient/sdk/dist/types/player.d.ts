@@ -25,6 +25,12 @@ export interface PlayerOptions extends Endpoint {
     /** The LL-HLS playlist; by default the server's /hls/{room}/index.m3u8. */
     hlsUrl?: string;
     /**
+     * On LL-HLS, how far (s) playback may stay behind hls.js's target latency before the
+     * player jumps to it (default 0.15; 0 leaves it to hls.js, which never catches up the
+     * ~0.3 s it loses at join).
+     */
+    hlsResyncS?: number;
+    /**
      * More nodes of a Glint cluster (base URLs, like `server`): when the node playing is lost
      * or does not answer, the player goes on from the next of them, in turn. Any node of a
      * cluster plays any of its rooms (docs/CLUSTER.md).
@@ -124,6 +130,7 @@ export declare class Player extends Emitter<PlayerEvents> {
     get frameStats(): {
         shown: number;
         late: number;
+        skipped: number;
         expired: number;
     };
     /** setLayer caps the simulcast layer (also across reconnects). */

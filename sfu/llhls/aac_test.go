@@ -85,6 +85,7 @@ func TestAACAudio(t *testing.T) {
 // keeps its room's AAC: the audio transcoder starts again on the new timeline, and the
 // audio parts of the restarted variant carry audio. Before the fix the old ffmpeg took the
 // new timestamps as a jump of hours: every packet dropped, or hours of silence generated.
+// Its playlists go on from the first session's (continuity).
 func TestAACAfterHostRepublishes(t *testing.T) {
 	s := testSFU(t)
 	startHost(t, s, "again", hostOptions{clips: []clipSpec{clipQ}, audio: true})
@@ -96,6 +97,17 @@ func TestAACAfterHostRepublishes(t *testing.T) {
 		t.Fatalf("after the new session: CODECS %v, want AAC still", mv.Variants[0].Codecs)
 	}
 	checkAudioParts(t, to, "again", layer)
+	// The playlist went on across the new session (continuity): numbered on from the first
+	// session's, past a discontinuity, with no GAP segments.
+	now, _ := to.mediaPlaylist(t, "again", mv.Variants[0].URI)
+	if now.MediaSequence < first.MediaSequence || !slices.ContainsFunc(now.Segments, func(s *playlist.MediaSegment) bool { return s.Discontinuity }) && (now.DiscontinuitySequence == nil || *now.DiscontinuitySequence == 0) {
+		t.Errorf("after the new session: EXT-X-MEDIA-SEQUENCE %d (first session's %d), no discontinuity listed or counted", now.MediaSequence, first.MediaSequence)
+	}
+	for _, seg := range now.Segments {
+		if seg.Gap {
+			t.Errorf("a GAP segment (%s) after the new session", seg.URI)
+		}
+	}
 }
 
 // waitRestartedVariant waits for room's first variant to have restarted since first (a

@@ -3,6 +3,7 @@ package llhls
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -147,6 +148,10 @@ func (o *Origin) serveVariant(w http.ResponseWriter, r *http.Request) {
 	}
 	defer st.leave()
 	v := st.variant(layer)
+	if v == nil && kind == "playlist" {
+		// Between a variant and the next (continuity) the playlist waits, as for a part to come.
+		v = st.awaitVariant(r.Context(), layer, o.cfg.blockTimeout())
+	}
 	if v == nil {
 		o.fail(w, kind, fmt.Errorf("%w: the room has no layer %s now", ErrNotFound, sfu.LayerName(layer)))
 		return
@@ -162,8 +167,8 @@ func (o *Origin) serveVariant(w http.ResponseWriter, r *http.Request) {
 // serveMedia answers a media playlist request, blocking while the requested part does not
 // exist yet (RFC 8216bis 6.2.5.2), at most three target durations.
 func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, st *stream, v *variant, file string) {
-	if v.snapshot(file) == nil {
-		o.fail(w, "playlist", ErrNotFound)
+	if _, ok := v.snaps[file]; !ok {
+		o.fail(w, "playlist", ErrNotFound) // audio2_stream.m3u8 of a variant without audio
 		return
 	}
 	q := r.URL.Query()
@@ -173,25 +178,58 @@ func (o *Origin) serveMedia(w http.ResponseWriter, r *http.Request, st *stream, 
 		return
 	}
 	kind, cache := "playlist", playlistCache
-	snap := v.snapshot(file)
 	if blocking {
 		kind, cache = "blocking", blockingCache
-		if snap.tooFar(msn, part) {
+		if snap := v.snapshot(file); snap != nil && snap.tooFar(msn, part) {
 			o.fail(w, kind, fmt.Errorf("%w: asked for part %d of segment %d, the live edge is part %d of segment %d", ErrFarFuture, part, msn, snap.lastPart, snap.msn))
 			return
 		}
-		start := time.Now()
-		snap, err = o.await(r.Context(), st, v, func() (*snapshot, bool) {
-			s := v.snapshot(file)
-			return s, s != nil && s.has(msn, part)
-		})
+	}
+	start := time.Now()
+	snap, err := o.awaitPlaylist(r.Context(), st, v, file, func(s *snapshot) bool { return !blocking || s.has(msn, part) })
+	if blocking {
 		blockingWaits.Observe(time.Since(start).Seconds())
-		if err != nil {
-			o.fail(w, kind, err)
-			return
-		}
+	}
+	if err != nil {
+		o.fail(w, kind, err)
+		return
 	}
 	o.servePlaylist(w, r, kind, snap, cache)
+}
+
+// awaitPlaylist waits for file's playlist to have what want asks (any rendering, or the
+// part a blocking request names). When the variant restarts meanwhile the wait goes on in
+// the next one, whose playlists take up the media sequence (continuity), all within one
+// blocking timeout.
+func (o *Origin) awaitPlaylist(ctx context.Context, st *stream, v *variant, file string, want func(*snapshot) bool) (*snapshot, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, o.cfg.blockTimeout(), ErrTimeout)
+	defer cancel()
+	timedOut := func(err error) error {
+		if errors.Is(context.Cause(ctx), ErrTimeout) {
+			return ErrTimeout
+		}
+		return err
+	}
+	for {
+		snap, err := o.await(ctx, st, v, func() (*snapshot, bool) {
+			s := v.snapshot(file)
+			return s, s != nil && want(s)
+		})
+		if !errors.Is(err, ErrRestarted) {
+			if err != nil {
+				err = timedOut(err)
+			}
+			return snap, err
+		}
+		next := st.awaitVariant(ctx, v.layer, o.cfg.blockTimeout())
+		if next == nil || next == v {
+			return nil, timedOut(ErrRestarted)
+		}
+		if _, ok := next.snaps[file]; !ok {
+			return nil, ErrRestarted // the next variant has no such playlist (no audio)
+		}
+		v = next
+	}
 }
 
 // await waits until ready reports true, the stream ends, v restarts (the host changed
@@ -273,6 +311,10 @@ func (o *Origin) servePlaylist(w http.ResponseWriter, r *http.Request, kind stri
 // serveObject serves an init file, part or segment; a request for the part being written
 // (the preload hint) or the one after it waits for it.
 func (o *Origin) serveObject(w http.ResponseWriter, r *http.Request, st *stream, v *variant, kind, file string) {
+	if body, ok := v.tailObject(file); ok { // a file of the variant this one replaced, still listed
+		o.writeObject(w, r, kind, file, body)
+		return
+	}
 	if n, ok := partNumber(file); ok && kind == "part" {
 		snap := v.snapshot(videoPlaylist)
 		if n > snap.hintPart+3 {
@@ -301,6 +343,11 @@ func (o *Origin) serveObject(w http.ResponseWriter, r *http.Request, st *stream,
 		o.fail(w, kind, ErrNotFound)
 		return
 	}
+	o.writeObject(w, r, kind, file, body)
+}
+
+// writeObject writes an init file, part or segment: immutable, Range answered.
+func (o *Origin) writeObject(w http.ResponseWriter, r *http.Request, kind, file string, body []byte) {
 	requests.WithLabelValues(kind, "200").Inc()
 	h := w.Header()
 	h.Set("Content-Type", "video/mp4")

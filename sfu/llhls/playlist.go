@@ -95,7 +95,7 @@ var gzipWriters = sync.Pool{New: func() any {
 // a PART-TARGET and TARGETDURATION that never change for the stream's life, PART-HOLD-BACK
 // three part targets, PROGRAM-DATE-TIME on every segment, and rendition reports for the
 // other playlists of the room. Delta updates are not offered (no CAN-SKIP-UNTIL).
-func (v *variant) rewrite(raw []byte, reports []*playlist.MediaRenditionReport, events *eventLog) (*snapshot, error) {
+func (v *variant) rewrite(file string, raw []byte, reports []*playlist.MediaRenditionReport, events *eventLog) (*snapshot, error) {
 	var pl playlist.Media
 	if err := pl.Unmarshal(raw); err != nil {
 		return nil, err
@@ -107,10 +107,21 @@ func (v *variant) rewrite(raw []byte, reports []*playlist.MediaRenditionReport, 
 	v.datePlaylist(&pl)
 	v.countOverlong(&pl)
 	holdSegmentOpen(&pl)
+	if v.cont.nextMSN > 0 && !v.continueFrom(&pl) {
+		return nil, errNoSegmentYet
+	}
+	if v.last == nil {
+		v.last = map[string]*playlist.Media{}
+	}
+	v.last[file] = ownPlaylist(&pl)
+	newMap := v.prependTail(&pl, file)
 	pl.RenditionReport = reports
 	body, err := pl.Marshal()
 	if err != nil {
 		return nil, err
+	}
+	if newMap != "" {
+		body = insertMap(body, newMap)
 	}
 	if events != nil {
 		if start, ok := firstDate(&pl); ok {

@@ -38,7 +38,7 @@ p_video1_seg8.mp4
 // skips the last part of a segment that closes while its second-to-last part is loading).
 func TestClosedSegmentHeldOpenUntilNextPart(t *testing.T) {
 	v := &variant{cfg: DefaultConfig(), partTarget: 200 * time.Millisecond, pdt: map[string]time.Time{}, log: zap.NewNop()}
-	snap, err := v.rewrite([]byte(justClosed), nil, nil)
+	snap, err := v.rewrite(videoPlaylist, []byte(justClosed), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestClosedSegmentHeldOpenUntilNextPart(t *testing.T) {
 	// The next segment's first part closes segment 8.
 	next := strings.Replace(justClosed, `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p_video1_part12.mp4"`,
 		"#EXT-X-PART:DURATION=0.20000,URI=\"p_video1_part12.mp4\",INDEPENDENT=YES\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p_video1_part13.mp4\"", 1)
-	snap, err = v.rewrite([]byte(next), nil, nil)
+	snap, err = v.rewrite(videoPlaylist, []byte(next), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

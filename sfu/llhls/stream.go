@@ -37,8 +37,13 @@ type stream struct {
 	busy    atomic.Int32 // requests in flight: one waiting for the stream to start keeps it
 
 	variants [numLayers]atomic.Pointer[variant]
-	edge     edge // wakes blocking requests when any playlist changes
-	events   eventLog
+	// restartingUntil (unix nanos) is set when a layer's variant restarts: until then a
+	// request for its playlist waits for the next variant, which goes on from the same media
+	// sequence (continuity), instead of failing. A deadline, not a flag: a layer that never
+	// comes back is not waited for after it.
+	restartingUntil [numLayers]atomic.Int64
+	edge            edge // wakes blocking requests when any playlist changes
+	events          eventLog
 
 	// owned by run
 	epoch     time.Time
@@ -79,6 +84,8 @@ type layerState struct {
 	// transcoded: the frames come from ffmpeg (a VP8 host), which makes a keyframe every
 	// segment; keyframe requests to the host are stream_vp8.go's business.
 	transcoded bool
+	// cont is where the layer's next variant takes up its playlists (after a restart).
+	cont continuity
 }
 
 type pendingAU struct {
@@ -185,7 +192,7 @@ func (s *stream) housekeep(now time.Time) {
 		if ls.goneSince.IsZero() {
 			ls.goneSince = now
 		} else if now.Sub(ls.goneSince) > 5*time.Second && s.variants[l].Load() != nil {
-			s.dropVariant(l, "layer stopped")
+			s.dropVariant(l, whyLayerStopped)
 		}
 	}
 }
@@ -266,7 +273,7 @@ func (s *stream) handleVideo(src *sfu.Receiver, keyframe bool) {
 		if ls.src != nil {
 			s.dropVariant(l, "host republished")
 		}
-		*ls = layerState{src: src, asm: newAUAssembler()}
+		*ls = layerState{src: src, asm: newAUAssembler(), cont: ls.cont} // the playlists go on (continuity)
 	}
 	before := ls.asm.dropped
 	au, ts, _ := ls.asm.push(&s.pkt, keyframe)
@@ -318,7 +325,7 @@ func (s *stream) handleAU(l int, ls *layerState, au [][]byte, ts uint32) {
 	v := s.variants[l].Load()
 	if v != nil && idr {
 		if sps := findNALU(au, 7); sps != nil && !bytes.Equal(sps, v.sps) {
-			s.dropVariant(l, "new resolution or codec parameters")
+			s.dropVariant(l, whyNewParameters)
 			v = nil
 		}
 	}
@@ -397,6 +404,7 @@ func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, a
 		ls.pending = nil
 		return
 	}
+	v.cont = ls.cont
 	s.variants[l].Store(v)
 	regrid(ls.pending, ls.cad.frame, s.epoch)
 	ls.grid = newPartGrid(v.partMin, s.cfg.PartTarget, s.cfg.SegmentDuration)
@@ -558,7 +566,17 @@ func (s *stream) reports(self string) []*playlist.MediaRenditionReport {
 }
 
 func (s *stream) dropVariant(l int, why string) {
-	if v := s.variants[l].Swap(nil); v != nil {
+	if v := s.variants[l].Load(); v != nil {
+		// Set before the variant goes, so no request in between finds neither.
+		if next, ok := v.continuation(); ok && why != whyLayerStopped {
+			s.layers[l].cont = next
+			s.restartingUntil[l].Store(time.Now().Add(restartWait).UnixNano())
+		} else {
+			// A layer that stopped for good starts afresh if it comes back: nobody was
+			// playing it meanwhile, and a first playlist has its GAP segments (iOS).
+			s.layers[l].cont = continuity{}
+		}
+		s.variants[l].Store(nil)
 		v.close()
 		s.rerenderAll()
 		muxerRestarts.Inc()
@@ -568,8 +586,23 @@ func (s *stream) dropVariant(l int, why string) {
 	s.layers[l].hold.reset()
 	s.layers[l].grid = partGrid{}
 	s.edge.wake()
-	s.redecideAudio()
+	if why != whyNewParameters { // the same host's new resolution: its audio is as it was
+		s.redecideAudio()
+	}
 }
+
+// restartWait bounds how long playlist requests wait for a restarting layer's next variant:
+// a keyframe (asked for at once), its first segment (~1 s), and after a new host session
+// its audio (up to audioWait + aacWait).
+const restartWait = 10 * time.Second
+
+// Why a variant is dropped, where it matters: its host's encoder changed resolution or
+// codec parameters (a new SPS: the same host, the same audio), or the layer stopped
+// (no next variant is coming soon).
+const (
+	whyNewParameters = "new resolution or codec parameters"
+	whyLayerStopped  = "layer stopped"
+)
 
 // askKeyframe asks the host for a keyframe at most once a second; a host that cannot take
 // requests (no RTCP path) is noted once.
@@ -607,6 +640,33 @@ func (s *stream) awaitLayers(ctx context.Context) {
 		case <-wake:
 		case <-ctx.Done():
 			return
+		}
+	}
+}
+
+// awaitVariant is the layer's variant, waiting until limit for the one that takes over from
+// a variant restarting, or for a new variant's first segment; nil if the layer has none by
+// then (or none is coming).
+func (s *stream) awaitVariant(ctx context.Context, l int, limit time.Duration) *variant {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for {
+		wake := s.edge.wait()
+		if v := s.variant(l); v != nil {
+			return v
+		}
+		// Waiting is worth it while the layer restarts or its variant waits for its first
+		// segment (ready).
+		restarting := time.Now().UnixNano() < s.restartingUntil[l].Load()
+		if !restarting && s.variants[l].Load() == nil || s.stopping() {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			return nil
+		case <-ctx.Done():
+			return nil
 		}
 	}
 }

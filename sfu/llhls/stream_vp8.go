@@ -150,7 +150,7 @@ func (s *stream) handleTranscoded(t transcodedAU, ok bool) {
 		if ls.src != nil {
 			s.dropVariant(l, "host republished")
 		}
-		*ls = layerState{src: v.src, transcoded: true}
+		*ls = layerState{src: v.src, transcoded: true, cont: ls.cont} // the playlists go on (continuity)
 	}
 	s.handleAU(l, ls, t.au, ts)
 }

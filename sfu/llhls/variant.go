@@ -2,6 +2,7 @@ package llhls
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -54,6 +55,14 @@ type variant struct {
 
 	lastCheckedPart, lastCheckedSegment string
 
+	// cont is where this variant's playlists take up from the variant it replaced (zero for
+	// a layer's first); shift turns gohlslib's segment numbers into the playlists' (shifted
+	// once known: from the first rendering).
+	cont    continuity
+	shift   int
+	shifted bool
+	last    map[string]*playlist.Media // the newest rendering of each playlist, its own segments only
+
 	changed edge // wakes this variant's blocking requests
 
 	snaps   map[string]*atomic.Pointer[snapshot] // by playlist file name
@@ -79,7 +88,7 @@ func newVariant(cfg Config, layer int, sps, pps []byte, frameTicks int64, audio 
 		layer: layer, name: [...]string{"q", "h", "f"}[layer], cfg: cfg, partTarget: cfg.PartTarget,
 		log: log, sps: bytes.Clone(sps), width: parsed.Width(), height: parsed.Height(),
 		created: time.Now(), pdt: map[string]time.Time{}, renderRequests: map[string]*http.Request{},
-		lastRaw: map[string][]byte{}, snaps: map[string]*atomic.Pointer[snapshot]{},
+		lastRaw: map[string][]byte{}, snaps: map[string]*atomic.Pointer[snapshot]{}, last: map[string]*playlist.Media{},
 	}
 	v.changed.init()
 	v.video = &gohlslib.Track{Codec: &codecs.H264{SPS: bytes.Clone(sps), PPS: bytes.Clone(pps)}, ClockRate: 90000}
@@ -227,7 +236,11 @@ func (v *variant) render(reports func(self string) []*playlist.MediaRenditionRep
 		}
 		raw := w.body.Bytes()
 		v.lastRaw[file] = raw
-		snap, err := v.rewrite(raw, reports(v.name+"/"+file), events)
+		snap, err := v.rewrite(file, raw, reports(v.name+"/"+file), events)
+		if errors.Is(err, errNoSegmentYet) {
+			delete(v.lastRaw, file) // rendered again with the next part
+			continue
+		}
 		if err != nil {
 			v.log.Warn("LL-HLS playlist", zap.String("file", file), zap.Error(err))
 			continue

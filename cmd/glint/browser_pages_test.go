@@ -158,9 +158,12 @@ func TestBrowserDynacast(t *testing.T) {
 // is refused (503 with the LL-HLS Link), plays LL-HLS by itself, shows the host's alerts on
 // their frame there (measured from the pixels, as in TestBrowserFrameAccuracy), and comes
 // back to WebRTC by itself when the first viewer leaves (webclient/e2e/frame_accuracy.mjs
-// --viewer fallback). On LL-HLS the bound is 60 % on their frame, not 95 %: on this 2-core
-// machine hls.js stalls and jumps ahead now and then (issue 15), and the alerts whose
-// frames it skips are shown on the frame it lands on; the offsets are in the log.
+// --viewer fallback). On LL-HLS the bound is 80 % on their frame, not 95 %: the host's
+// browser raises its resolution twice in its first seconds, and each change restarts the
+// variant's muxer (its playlist goes on past a discontinuity, docs/LLHLS.md): hls.js stalls
+// ~0.7 s and, for about a second after, its fragment start (the SDK's frame clock) can be
+// half a second off, so an alert then is shown off its frame. Six runs here, 2026-12-07:
+// 20, 20, 20, 16, 20 and 18 of 20 on their frame (95 % in all); the offsets are in the log.
 func TestBrowserFallbackToLLHLS(t *testing.T) {
 	requireTool(t, "ffmpeg", "ffmpeg") // the host's Opus becomes AAC for LL-HLS
 	runBrowserScriptWith(t, func(c *Config) { c.SFU.MaxViewersPerRoom = 1 }, "e2e/frame_accuracy.mjs", func(a *app, room string) []string {
@@ -169,5 +172,5 @@ func TestBrowserFallbackToLLHLS(t *testing.T) {
 			t.Fatal(err)
 		}
 		return []string{"--host-token", token}
-	}, "--alerts", "20", "--viewer", "fallback", "--min-on-frame", "0.6")
+	}, "--alerts", "20", "--viewer", "fallback", "--min-on-frame", "0.8")
 }

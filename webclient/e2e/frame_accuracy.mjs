@@ -132,12 +132,22 @@ async function test(browser) {
     context.route(`${opts.server}${HOST_PATH}*`, (route) => route.fulfill({ contentType: 'text/html', body: HOST_PAGE })),
   );
   await host.page.waitForFunction(() => window.host?.state === 'live', null, { timeout: 20_000, polling: 100 });
-  const playing = (side, mode) =>
-    side.page.waitForFunction(
-      async (m) => window.glintPage.state === 'live' && window.glintPage.player.mode === m && (await window.glintPage.player.stats()).framesDecoded > 30,
-      mode,
-      { timeout: 30_000, polling: 200 },
-    );
+  // Playing: the SDK's own count of frames decoded in the mode (per connection) past 30.
+  // Polled from here: waitForFunction took an async predicate's promise for a truthy answer
+  // at once, and the alerts went out before the LL-HLS player had shown a frame (the first
+  // ones then counted as off their frame).
+  const playing = async (side, mode) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ok = await side.eval(
+        async (m) => window.glintPage?.state === 'live' && window.glintPage.player.mode === m && (await window.glintPage.player.stats()).framesDecoded > 30,
+        mode,
+      );
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`not playing over ${mode} within 30 s`);
+      await sleep(200);
+    }
+  };
   if (fallback) {
     await first.open(browser, `${opts.server}/watch.html?${new URLSearchParams({ room: opts.room, fallback: 'never' })}`);
     await playing(first, 'webrtc');

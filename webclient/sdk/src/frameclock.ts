@@ -45,6 +45,9 @@ export interface FrameSchedulerOptions {
   maxHoldMs?: number;
 }
 
+/** More media than this between two frames shown is a jump, not a frame interval (10 fps). */
+const JUMP_MS = 100;
+
 /**
  * FrameScheduler holds events until the frame they belong to is on screen. Feed it the
  * capture time of every frame shown (onFrame) and every event (push).
@@ -81,10 +84,13 @@ export class FrameScheduler {
 
   /** onFrame is told the capture time of the frame now on screen. */
   onFrame(frameTime: number): void {
+    // A jump over more than JUMP_MS of media since the last frame shown: the player went
+    // past frames (a seek to the live edge, over a gap). Not a low frame rate's interval.
+    const jumped = this.frameTime !== undefined && frameTime - this.frameTime > JUMP_MS;
     this.frameTime = frameTime;
     while (this.queue.length && (this.queue[0].env.mediaTime ?? 0) <= frameTime + this.tolerance) {
       const env = this.queue.shift()!.env;
-      this.show(env, false, (env.mediaTime ?? 0) < frameTime - this.tolerance);
+      this.show(env, false, jumped && (env.mediaTime ?? 0) < frameTime - this.tolerance);
     }
   }
 

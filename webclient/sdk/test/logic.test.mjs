@@ -87,6 +87,15 @@ test('FrameScheduler counts an event whose frame the player jumped over', (t) =>
   assert.deepEqual(s.stats, { shown: 2, late: 0, skipped: 1, expired: 0 });
 });
 
+test('FrameScheduler does not count a low frame rate as a jump', (t) => {
+  const { s, shown } = scheduler({ toleranceMs: 16 });
+  t.after(() => s.stop());
+  s.onFrame(1000);
+  s.push({ v: 1, type: 'alert', mediaTime: 1033, payload: {} }); // between two 15 fps frames
+  s.onFrame(1066);
+  assert.deepEqual(shown.map((e) => [e.late, e.skipped]), [[false, false]]);
+});
+
 test('FrameScheduler releases an event whose frame never comes', (t) => {
   const { s, shown } = scheduler({ maxHoldMs: 500 });
   t.after(() => s.stop());

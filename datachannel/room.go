@@ -364,6 +364,9 @@ func (r *room) sendState(c *Conn) {
 	send(TypePresence, map[string]int{"viewers": r.viewers()})
 	if r.hub.opts.Host != nil {
 		send(stageEvent(r.host))
+		if r.host.Reduced != "" {
+			send(TypeRoomQuality, qualityEvent(r.host))
+		}
 	}
 }
 

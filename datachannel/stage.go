@@ -24,7 +24,19 @@ type HostState struct {
 	// Epoch counts the times a host went live in the room, so a host that went and came
 	// back between two looks is still seen as having restarted.
 	Epoch uint64
+	// Reduced says why viewers get less than the host sends ("" when they do not): the
+	// server shed transcoding work to keep up. Told as room.quality.
+	Reduced string
 }
+
+// roomQuality is the payload of room.quality.
+type roomQuality struct {
+	Reduced bool   `json:"reduced"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// qualityKey is the state key of room.quality.
+const qualityKey = "quality"
 
 // roomLive is the payload of room.live.
 type roomLive struct {
@@ -54,14 +66,26 @@ func (r *room) pollHost() (HostState, bool) {
 // new epoch) is announced as live again; a host replaced by its own reconnecting session
 // stays live on the SFU side, so viewers see nothing of it. A host off the stage whose
 // reason changes (gone, then stopped by a WHIP DELETE) is announced again with the new one.
+// A change of what viewers get (HostState.Reduced) is told as room.quality.
 func (r *room) checkHost() {
 	st, ok := r.pollHost()
-	if !ok || !hostChanged(r.host, st) {
+	if !ok {
 		return
 	}
+	was := r.host
 	r.host = st
-	typ, payload := stageEvent(st)
-	r.broadcast(typ, "", payload, classState, stageKey)
+	if hostChanged(was, st) {
+		typ, payload := stageEvent(st)
+		r.broadcast(typ, "", payload, classState, stageKey)
+	}
+	if st.Reduced != was.Reduced {
+		r.broadcast(TypeRoomQuality, "", qualityEvent(st), classState, qualityKey)
+	}
+}
+
+// qualityEvent is the room.quality payload for st.
+func qualityEvent(st HostState) roomQuality {
+	return roomQuality{Reduced: st.Reduced != "", Reason: st.Reduced}
 }
 
 // hostChanged reports whether viewers who were told was must be told now: live or not,

@@ -89,3 +89,39 @@ func TestRoomEndedReasonChange(t *testing.T) {
 		}
 	}
 }
+
+// TestRoomQualityEvents: when the server sheds work to keep up with the host (the SFU's
+// HostState.Reduced), viewers are told room.quality with the reason, joiners too, and told
+// again when it no longer holds (a new host session); a room never reduced says nothing.
+func TestRoomQualityEvents(t *testing.T) {
+	var mu sync.Mutex
+	st := HostState{Live: true, Epoch: 1}
+	set := func(s HostState) { mu.Lock(); st = s; mu.Unlock() }
+	h := newTestHub(t, hubOpts{opts: Options{Host: func(string) HostState { mu.Lock(); defer mu.Unlock(); return st }}})
+	isQuality := func(e *Envelope) bool { return e.Type == TypeRoomQuality }
+	early := join(t, h, nil)
+	early.send(TypeSync, "s1", nil)
+	early.wantAck("s1")
+	for _, e := range early.drain() {
+		if isQuality(e) {
+			t.Fatalf("room.quality for a room never reduced: %s", e.Payload)
+		}
+	}
+
+	const why = "the server cannot transcode this stream in real time, so it dropped its 1280x720 rendition (f)"
+	set(HostState{Live: true, Epoch: 1, Reduced: why})
+	env := early.take(TypeRoomQuality, isQuality)
+	if p := payloadOf(t, env); p["reduced"] != true || p["reason"] != why {
+		t.Fatalf("room.quality %s, want reduced with the reason", env.Payload)
+	}
+	late := join(t, h, nil)
+	if p := payloadOf(t, late.take(TypeRoomQuality, isQuality)); p["reduced"] != true {
+		t.Fatalf("a joiner was not told the picture is reduced: %v", p)
+	}
+
+	set(HostState{Live: true, Epoch: 1}) // a new host session, all it sends
+	env = early.take(TypeRoomQuality, isQuality)
+	if p := payloadOf(t, env); p["reduced"] != false {
+		t.Fatalf("room.quality %s, want not reduced", env.Payload)
+	}
+}

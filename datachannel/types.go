@@ -53,6 +53,7 @@ const (
 	TypeMediaLayers     = "media.layers"
 	TypeRoomLive        = "room.live"
 	TypeRoomEnded       = "room.ended"
+	TypeRoomQuality     = "room.quality"
 )
 
 // need says what a client type requires of the sender's token.

@@ -29,6 +29,10 @@ type HostState struct {
 	// Epoch counts the times a host went live in this room: a change while live means the
 	// host went and came back between two looks.
 	Epoch uint64
+	// Reduced says why viewers get less than the host sends ("" when they do not): its
+	// ingest shed work to keep up (the RTMP ladder lowered its preset or dropped its top
+	// rung). The interaction layer tells viewers (room.quality).
+	Reduced string
 }
 
 // Host reports the room's host state. It takes no lock: the interaction layer polls it
@@ -46,6 +50,44 @@ func (r *Room) setHost(h HostState) {
 	r.hostNow.Store(&h)
 }
 
+// SetHostReduced records why host session p's viewers get less than it sends (see
+// HostState.Reduced); a session that is not the room's host changes nothing. It holds for
+// the session's life: a new host session starts with all it sends.
+func (r *Room) SetHostReduced(p *Peer, why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.publisher != p {
+		return
+	}
+	r.reduced, r.reducedBy = why, p
+	h := r.host
+	h.Reduced = why
+	r.setHost(h)
+	r.log.Info("the host's picture is reduced for its viewers", zap.String("why", why))
+}
+
+// forgetReduced drops what SetHostReduced said of session p, which is no longer the host;
+// called with r.mu held.
+func (r *Room) forgetReduced(p *Peer) {
+	if p == nil || r.reducedBy != p {
+		return
+	}
+	r.reduced, r.reducedBy = "", nil
+	if r.host.Reduced != "" {
+		h := r.host
+		h.Reduced = ""
+		r.setHost(h)
+	}
+}
+
+// reducedFor is what SetHostReduced said of session p; called with r.mu held.
+func (r *Room) reducedFor(p *Peer) string {
+	if r.reducedBy != p {
+		return ""
+	}
+	return r.reduced
+}
+
 // hostLive records that host session p is sending media. A session that is not (or no
 // longer) the room's host changes nothing.
 func (r *Room) hostLive(p *Peer) {
@@ -54,7 +96,7 @@ func (r *Room) hostLive(p *Peer) {
 	if r.publisher != p || r.host.Live {
 		return
 	}
-	r.setHost(HostState{Live: true, Since: time.Now(), Epoch: r.host.Epoch + 1})
+	r.setHost(HostState{Live: true, Since: time.Now(), Epoch: r.host.Epoch + 1, Reduced: r.reducedFor(p)})
 	r.log.Info("host live", zap.Uint64("epoch", r.host.Epoch))
 }
 

@@ -92,6 +92,7 @@ func TestHostStateFollowsMedia(t *testing.T) {
 // TestHostReplacedStaysLive: a host whose session is replaced by its own new session while
 // live (a reconnect) stays live, in the same epoch: viewers are told nothing, even as the
 // old session closes. A new session that then sends nothing is gone after HostTimeout.
+// The old session's reduction (SetHostReduced) does not carry over to the new one.
 func TestHostReplacedStaysLive(t *testing.T) {
 	s := hostTestSFU(t)
 	var room *sfu.Room
@@ -115,8 +116,21 @@ func TestHostReplacedStaysLive(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// Its ingest shed work: viewers are told why (room.quality), for this session only.
+	const why = "the server cannot transcode this stream in real time"
+	room.SetHostReduced(old, why)
+	if st := room.Host(); st.Reduced != why || !st.Live {
+		t.Fatalf("after SetHostReduced: %+v", st)
+	}
 	next, _ := publish() // takes the stage; the old session is closed
 	defer next.Close()
+	if st := room.Host(); st.Reduced != "" {
+		t.Fatalf("the new session inherited the old one's reduction: %+v", st)
+	}
+	room.SetHostReduced(old, why) // no longer the host: nothing changes
+	if st := room.Host(); st.Reduced != "" {
+		t.Fatalf("a replaced session reduced the new host: %+v", st)
+	}
 	select {
 	case <-old.Done():
 	case <-time.After(5 * time.Second):

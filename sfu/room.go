@@ -25,6 +25,8 @@ type Room struct {
 	publisher  *Peer           // the current host session; a newer one replaces it
 	announced  map[*Peer]uint8 // host sessions' kinds of track announced (EventTrackPublished), a bit per kind
 	host       HostState       // written under mu, published to hostNow
+	reduced    string          // HostState.Reduced of session reducedBy (SetHostReduced)
+	reducedBy  *Peer
 	emptyTimer *time.Timer
 	closed     bool // the SFU has shut down: no more timers
 
@@ -146,6 +148,7 @@ func (r *Room) SetPublisher(p *Peer) bool {
 	r.publisher = p
 	if old != p {
 		r.clearSourceAudio(old) // the new session offers its own, or none
+		r.forgetReduced(old)    // and sends with its own ingest
 	}
 	if r.host.Live && old != p {
 		p.heard.CompareAndSwap(0, time.Now().UnixNano())
@@ -184,6 +187,7 @@ func (r *Room) ClearPublisher(p *Peer) {
 		r.publisher = nil
 	}
 	r.clearSourceAudio(p)
+	r.forgetReduced(p)
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if r.announced[p]&(1<<kind) != 0 {
 			r.sfu.emitTrack(EventTrackUnpublished, r.name, kind, p.seq)

@@ -290,7 +290,7 @@ func (a *app) hostState(room string) datachannel.HostState {
 		return datachannel.HostState{}
 	}
 	h := r.Host()
-	return datachannel.HostState{Live: h.Live, Reason: h.Reason, Since: h.Since, Epoch: h.Epoch}
+	return datachannel.HostState{Live: h.Live, Reason: h.Reason, Since: h.Since, Epoch: h.Epoch, Reduced: h.Reduced}
 }
 
 // closeInteraction closes the hub (every interaction connection, so no gift arrives

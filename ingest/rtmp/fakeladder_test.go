@@ -33,6 +33,7 @@ type rtpLadder struct {
 	video  int
 	audio  int
 	closed bool
+	onShed func(string)
 }
 
 var _ Ladder = (*rtpLadder)(nil)
@@ -68,6 +69,24 @@ func (r *rtpLadder) Tracks() []sfu.PublishedTrack {
 func (r *rtpLadder) Passthrough() bool { return true }
 
 func (r *rtpLadder) OnSenderReport(uint32, func(*rtcp.SenderReport)) {}
+
+// OnShed keeps f for shed, which a test calls as the ffmpeg ladder does when it cannot
+// keep up (this one never falls behind on its own).
+func (r *rtpLadder) OnShed(f func(string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onShed = f
+}
+
+// shed tells the session the ladder shed what, as the ffmpeg ladder would.
+func (r *rtpLadder) shed(what string) {
+	r.mu.Lock()
+	f := r.onShed
+	r.mu.Unlock()
+	if f != nil {
+		f(what)
+	}
+}
 
 func (r *rtpLadder) WriteH264(pts, _ time.Duration, au [][]byte) error {
 	annexb, err := h264.AnnexB(au).Marshal()

@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,14 @@ func TestPublishReachesViewer(t *testing.T) {
 	waitFor(t, 5*time.Second, "audio at the ladder", func() bool { _, a := started[0].counts(); return a > 20 })
 	if info := s.Room("show").Info(); !info.Publishing {
 		t.Errorf("room info %+v", info)
+	}
+	// A ladder that sheds work tells the room, so viewers are told (room.quality).
+	if st := s.Room("show").Host(); st.Reduced != "" {
+		t.Errorf("reduced before any shed: %+v", st)
+	}
+	started[0].shed("dropped its 1280x720 rendition (f)")
+	if st := s.Room("show").Host(); !st.Live || !strings.Contains(st.Reduced, "dropped its 1280x720 rendition (f)") {
+		t.Errorf("after the ladder shed its top rung the host state is %+v", st)
 	}
 	enc.kill()
 	waitFor(t, 5*time.Second, "the ladder closed after the host left", started[0].isClosed)

@@ -113,6 +113,9 @@ func (s *Server) stage(nc net.Conn, t target, ladder Ladder, audio *sourceAudio,
 		}
 		ladder.OnSenderReport(tr.SSRC, report)
 	}
+	ladder.OnShed(func(what string) {
+		room.SetHostReduced(p, "the server cannot transcode this stream in real time, so it "+what)
+	})
 	if !audio.offer(room, p, config) {
 		p.Close()
 		return nil, ErrReplaced

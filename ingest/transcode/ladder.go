@@ -255,6 +255,15 @@ func (l *Ladder) Tracks() []Track { return append([]Track(nil), l.tracks...) }
 // Passthrough reports whether the video is forwarded without re-encoding.
 func (l *Ladder) Passthrough() bool { return l.passthrough != nil }
 
+// OnShed registers f for each step the ladder takes to keep up with its host (a faster
+// preset, a rung dropped: shed.go), so the host's viewers can be told. A ladder without
+// ffmpeg never sheds. f runs on the supervisor's goroutine; it must not block.
+func (l *Ladder) OnShed(f func(Shed)) {
+	if l.sup != nil {
+		l.sup.onShed.Store(&f)
+	}
+}
+
 // OnSenderReport registers f for the RTCP sender reports of the Track with this SSRC (from
 // ffmpeg, or made here for passthrough video), their RTP times in the Track's own timeline.
 // Wire it to the Track's sfu.Receiver.OnSenderReport so the room keeps a media clock and

@@ -28,6 +28,7 @@ type supervisor struct {
 	overloadLag                          time.Duration
 	videoOutputs                         int       // outputs[:videoOutputs] are the rungs as started, tallest first
 	shed                                 shedState // shed.go
+	onShed                               atomic.Pointer[func(Shed)]
 
 	activity atomic.Int64 // last RTP from any output, unix nanos (outputs write it)
 	pid      atomic.Int64 // the running ffmpeg's pid, 0 between processes
@@ -71,6 +72,9 @@ func (s *supervisor) run() {
 			sheds.WithLabelValues(kind).Inc()
 			s.log.Warn("the ladder cannot keep up with the host: ffmpeg restarts with less work",
 				zap.String("shed", what), zap.Int("rungs", len(s.job.Rungs)), zap.Error(err))
+			if f := s.onShed.Load(); f != nil {
+				(*f)(Shed{What: what, Kind: kind, Rungs: len(s.job.Rungs)})
+			}
 			continue // at once: no failure, and the host's frames are waiting
 		}
 		if time.Since(start) >= healthyRun {

@@ -69,12 +69,23 @@ func (s *supervisor) overloadedAt(now, started int64) (time.Duration, bool) {
 	return lag, now-s.shed.lagSince >= int64(overloadFor)
 }
 
+// Shed is one step the ladder took to keep up with its host (Ladder.OnShed).
+type Shed struct {
+	// What, for people, as what the ladder did: "switched to a faster x264 preset
+	// (ultrafast, was veryfast)", "dropped its 1280x720 rendition (f)".
+	What string
+	// Kind: "preset" or "rung" (the label of glint_transcode_sheds_total).
+	Kind string
+	// Rungs is how many rungs the ladder still encodes.
+	Rungs int
+}
+
 // shedOne makes the next process's job lighter by one step and says what it shed, and the
 // metric's label for it.
 func (s *supervisor) shedOne() (what, kind string) {
 	s.shed.lagSince = 0
 	if s.job.Cfg.Preset != "ultrafast" {
-		what = fmt.Sprintf("x264 preset %s, now ultrafast", s.job.Cfg.Preset)
+		what = fmt.Sprintf("switched to a faster x264 preset (ultrafast, was %s)", s.job.Cfg.Preset)
 		s.job.Cfg.Preset = "ultrafast"
 		return what, "preset"
 	}
@@ -82,5 +93,5 @@ func (s *supervisor) shedOne() (what, kind string) {
 	s.job.Rungs = s.job.Rungs[1:]
 	s.outputs[s.shed.rungs].src.end()
 	s.shed.rungs++
-	return fmt.Sprintf("rung %s (%dx%d)", top.RID, top.Width, top.Height), "rung"
+	return fmt.Sprintf("dropped its %dx%d rendition (%s)", top.Width, top.Height, top.RID), "rung"
 }

@@ -39,6 +39,8 @@ func TestLadderShedsWhenBehind(t *testing.T) {
 		t.Fatalf("tracks %+v: want f, q and audio", tracks)
 	}
 	top, low := collect(tracks[0]), collect(tracks[1])
+	told := make(chan Shed, 4) // what the host's viewers are told (room.quality)
+	l.OnShed(func(s Shed) { told <- s })
 	stop, fed := make(chan struct{}), make(chan struct{})
 	go func() { defer close(fed); feed(t, l, fx, 30, stop, time.Now()) }()
 	defer func() {
@@ -73,5 +75,13 @@ func TestLadderShedsWhenBehind(t *testing.T) {
 	}
 	if n := counterValue(sheds.WithLabelValues("rung")) - before; n != 1 {
 		t.Errorf("%v sheds; want 1 (nothing left to shed after it)", n)
+	}
+	select {
+	case s := <-told:
+		if s.Kind != "rung" || s.Rungs != 1 || !strings.Contains(s.What, "640x360") {
+			t.Errorf("OnShed told %+v; want the 640x360 rung dropped, one left", s)
+		}
+	default:
+		t.Error("OnShed was not told of the shed")
 	}
 }

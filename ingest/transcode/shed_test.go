@@ -107,7 +107,7 @@ func TestShedOne(t *testing.T) {
 		what, kind := s.shedOne()
 		steps = append(steps, kind+": "+what)
 	}
-	want := []string{"preset: x264 preset veryfast, now ultrafast", "rung: rung f (1920x1080)", "rung: rung h (1280x720)"}
+	want := []string{"preset: switched to a faster x264 preset (ultrafast, was veryfast)", "rung: dropped its 1920x1080 rendition (f)", "rung: dropped its 1280x720 rendition (h)"}
 	if strings.Join(steps, "; ") != strings.Join(want, "; ") {
 		t.Fatalf("steps %q, want %q", steps, want)
 	}

@@ -57,6 +57,13 @@ player.on('error', (err) => {
   $('overlay').textContent = `Cannot play: ${err.serverMessage || err.message}`;
   $('overlay').hidden = false;
 });
+player.on('quality', ({ reduced, reason }) => {
+  // The server could not keep up with the host and sends less (room.quality): say so,
+  // rather than leave a smaller or softer picture unexplained.
+  page.quality = reduced ? reason : null;
+  $('quality').hidden = !reduced;
+  $('quality').title = reason ?? '';
+});
 player.on('layer', ({ height }) => ($('mode').textContent = player.mode === 'hls' ? 'LL-HLS' : `${height}p`));
 $('unmute').onclick = () => {
   $('video').muted = false;

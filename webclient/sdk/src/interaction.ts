@@ -24,6 +24,7 @@ import type {
   Outbid,
   PollState,
   Question,
+  RoomQuality,
   RoomState,
   Welcome,
 } from './protocol.js';
@@ -54,6 +55,8 @@ export interface InteractionEvents {
   alert: Alert;
   presence: { viewers: number };
   room: RoomState;
+  /** The server reduced (or restored) what viewers get of the host's picture. */
+  quality: RoomQuality;
   'media.clock': MediaClock;
   /** The connection carrying interaction came up (true) or went (false). */
   connection: boolean;
@@ -117,6 +120,8 @@ export class Interaction extends Emitter<InteractionEvents> {
   welcome: Welcome | null = null;
   /** The room's state: whether the host is live. */
   room: RoomState | null = null;
+  /** The latest room.quality; null while the picture was never reduced. */
+  quality: RoomQuality | null = null;
   readonly chatLog: ChatMessage[] = [];
   readonly polls = new Map<string, PollState>();
   readonly questions = new Map<string, Question>();
@@ -313,6 +318,11 @@ export class Interaction extends Emitter<InteractionEvents> {
         const s = p as { reason?: string; since?: number };
         this.room = { live: false, reason: s.reason ?? 'stopped', since: s.since };
         return this.emit('room', this.room);
+      }
+      case 'room.quality': {
+        const q = p as { reduced?: boolean; reason?: string };
+        this.quality = { reduced: !!q.reduced, reason: q.reason };
+        return this.emit('quality', this.quality);
       }
       case 'media.clock':
         return this.emit('media.clock', p);

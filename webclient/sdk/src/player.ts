@@ -11,7 +11,7 @@ import { type HlsLoader, HlsPlayback, defaultHlsLoader } from './hls.js';
 import { Interaction } from './interaction.js';
 import { watchLink } from './liveness.js';
 import { InteractionSocket } from './socket.js';
-import type { Layer, MediaClock, RoomState } from './protocol.js';
+import type { Layer, MediaClock, RoomQuality, RoomState } from './protocol.js';
 import { type PlayerStats, webrtcStats } from './stats.js';
 import { type Endpoint, type Session, connected, discoverIceServers, negotiate } from './whip.js';
 
@@ -87,12 +87,14 @@ export interface PlayerEvents {
   fallback: { reason: string; url: string };
   /** The picture's size changed (a simulcast layer switch). */
   layer: { width: number; height: number };
+  /** The server reduced what viewers get of the host (it cannot keep up), or restored it. */
+  quality: RoomQuality;
   stats: PlayerStats;
   error: GlintError;
 }
 
 // Events that describe the connection, not something on the picture.
-const NOT_ON_FRAME = new Set(['welcome', 'chat.history', 'presence', 'room.live', 'room.ended', 'media.clock', 'chat.missed']);
+const NOT_ON_FRAME = new Set(['welcome', 'chat.history', 'presence', 'room.live', 'room.ended', 'room.quality', 'media.clock', 'chat.missed']);
 const FATAL_STATUS = new Set([400, 401, 403, 413, 415, 422]);
 const DISCONNECTED_MS = 2000;
 const ROOM_WAIT_S = 20; // the server holds a WHEP offer at most signaling.anonymous_wait
@@ -155,6 +157,7 @@ export class Player extends Emitter<PlayerEvents> {
       if (!NOT_ON_FRAME.has(env.type)) this.scheduler.push(env);
     });
     this.interaction.on('room', (r) => this.onRoom(r));
+    this.interaction.on('quality', (q) => this.emit('quality', q));
   }
 
   // A page going away ends its session on the server at once (WHEP DELETE, sent with

@@ -143,6 +143,13 @@ export interface RoomState {
   epoch?: number;
 }
 
+/** room.quality: whether viewers get less than the host sends, and why. */
+export interface RoomQuality {
+  reduced: boolean;
+  /** Why, for people: the server could not transcode the host's stream in real time. */
+  reason?: string;
+}
+
 /** The answers of the acked client messages. */
 export interface BidAck {
   lotId: string;

@@ -101,6 +101,7 @@ test('batched frames, room state and the typed events', () => {
   ix.on('chat', (m) => seen.push(['chat', m.text]));
   ix.on('auction', (s) => seen.push(['auction', s.highAmount]));
   ix.on('presence', (p) => seen.push(['presence', p.viewers]));
+  ix.on('quality', (q) => seen.push(['quality', q.reduced, q.reason ?? '']));
   ix.receive(
     JSON.stringify([
       { v: 1, type: 'room.live', seq: 1, payload: { since: 1, epoch: 1 } },
@@ -108,7 +109,8 @@ test('batched frames, room state and the typed events', () => {
       { v: 1, type: 'auction.state', seq: 3, payload: { lotId: 'l', highAmount: 0, highBidder: '' } },
       { v: 1, type: 'future.thing', seq: 4, payload: {} },
       { v: 1, type: 'presence', seq: 5, payload: { viewers: 3 } },
-      { v: 1, type: 'room.ended', seq: 6, payload: { reason: 'gone', since: 2 } },
+      { v: 1, type: 'room.quality', seq: 6, payload: { reduced: true, reason: 'the server cannot keep up' } },
+      { v: 1, type: 'room.ended', seq: 7, payload: { reason: 'gone', since: 2 } },
     ]),
   );
   ix.receive('not json');
@@ -117,8 +119,10 @@ test('batched frames, room state and the typed events', () => {
     ['chat', 'yo'],
     ['auction', 0],
     ['presence', 3],
+    ['quality', true, 'the server cannot keep up'],
     ['room', false, 'gone'],
   ]);
+  assert.deepEqual(ix.quality, { reduced: true, reason: 'the server cannot keep up' });
   assert.equal(ix.chatLog.length, 1);
   assert.equal(ix.lots.get('l').highAmount, 0);
   assert.equal(ix.viewers, 3);

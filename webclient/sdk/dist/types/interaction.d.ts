@@ -1,5 +1,5 @@
 import { Emitter } from './emitter.js';
-import type { Alert, AuctionClosed, AuctionState, BidAccepted, BidAck, ChatHistory, ChatMessage, Envelope, GiftAck, GiftAlert, Layer, MediaClock, Outbid, PollState, Question, RoomState, Welcome } from './protocol.js';
+import type { Alert, AuctionClosed, AuctionState, BidAccepted, BidAck, ChatHistory, ChatMessage, Envelope, GiftAck, GiftAlert, Layer, MediaClock, Outbid, PollState, Question, RoomQuality, RoomState, Welcome } from './protocol.js';
 /** What carries envelopes: a data channel or a WebSocket, already open. */
 export interface Transport {
     send(text: string): void;
@@ -39,6 +39,8 @@ export interface InteractionEvents {
         viewers: number;
     };
     room: RoomState;
+    /** The server reduced (or restored) what viewers get of the host's picture. */
+    quality: RoomQuality;
     'media.clock': MediaClock;
     /** The connection carrying interaction came up (true) or went (false). */
     connection: boolean;
@@ -60,6 +62,8 @@ export declare class Interaction extends Emitter<InteractionEvents> {
     welcome: Welcome | null;
     /** The room's state: whether the host is live. */
     room: RoomState | null;
+    /** The latest room.quality; null while the picture was never reduced. */
+    quality: RoomQuality | null;
     readonly chatLog: ChatMessage[];
     readonly polls: Map<string, PollState>;
     readonly questions: Map<string, Question>;

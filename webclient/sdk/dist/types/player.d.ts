@@ -4,7 +4,7 @@ import { GlintError } from './errors.js';
 import { type FrameEvent, type FrameSchedulerOptions } from './frameclock.js';
 import { type HlsLoader } from './hls.js';
 import { Interaction } from './interaction.js';
-import type { Layer, RoomState } from './protocol.js';
+import type { Layer, RoomQuality, RoomState } from './protocol.js';
 import { type PlayerStats } from './stats.js';
 import { type Endpoint } from './whip.js';
 export type PlayerState = 'idle' | 'connecting' | 'waiting' | 'live' | 'ended' | 'reconnecting' | 'failed' | 'closed';
@@ -86,6 +86,8 @@ export interface PlayerEvents {
         width: number;
         height: number;
     };
+    /** The server reduced what viewers get of the host (it cannot keep up), or restored it. */
+    quality: RoomQuality;
     stats: PlayerStats;
     error: GlintError;
 }

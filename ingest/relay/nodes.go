@@ -49,29 +49,66 @@ func (r *Relays) withdrawNode(ctx context.Context) {
 
 // Nodes lists the cluster's live nodes: this one first, then the others by name. Without
 // a node directory it is this node alone. The listing is shared for nodesFresh by every
-// caller (one read of the directory at a time); when the directory cannot be read, the
-// last listing (or this node alone) stands for nodesFresh more.
+// caller (one read of the directory at a time). Past that, callers get the last listing at
+// once while the directory is read behind it: a directory whose stream has lost its leader
+// (the node that led it died) hangs a read for the whole timeout, and a relay's WHEP
+// request at the origin (IsNode) waited those 2 s, so a viewer that failed over to another
+// node saw no frame for 3 s (TestBrowserFailsOverToAnotherNode, 2 runs in 8). Only the
+// first listing is waited for; when the directory cannot be read, the last listing (or
+// this node alone) stands for nodesFresh more.
 func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
 	self := NodeEntry{Node: r.opts.Node, URL: r.opts.PublicURL, Since: r.started}
 	if r.opts.Nodes == nil {
 		return []NodeEntry{self}, nil
 	}
 	r.nodesMu.Lock()
-	defer r.nodesMu.Unlock()
-	if time.Since(r.nodesAt) < nodesFresh {
+	if time.Since(r.nodesAt) < nodesFresh || r.listing {
+		defer r.nodesMu.Unlock()
+		if r.nodes == nil {
+			return []NodeEntry{self}, nil
+		}
 		return r.nodes, nil
 	}
-	// Not the asking client's context: its listing is every caller's for nodesFresh.
+	if r.nodes == nil { // the first listing: wait for it
+		defer r.nodesMu.Unlock()
+		r.storeNodes(r.listNodes(ctx, self))
+		return r.nodes, nil
+	}
+	stale := r.nodes
+	r.listing = true
+	r.nodesMu.Unlock()
+	r.mu.Lock()
+	closed := r.closed
+	if !closed {
+		r.wg.Add(1) // before Close's Wait: closed is set under mu
+	}
+	r.mu.Unlock()
+	if closed {
+		r.nodesMu.Lock()
+		r.listing = false
+		r.nodesMu.Unlock()
+		return stale, nil
+	}
+	go func() {
+		defer r.wg.Done()
+		nodes := r.listNodes(ctx, self)
+		r.nodesMu.Lock()
+		defer r.nodesMu.Unlock()
+		r.storeNodes(nodes)
+		r.listing = false
+	}()
+	return stale, nil
+}
+
+// listNodes reads the node directory: this node first, then the others by name; nil when
+// it cannot be read. Not the asking client's context: its listing is every caller's.
+func (r *Relays) listNodes(ctx context.Context, self NodeEntry) []NodeEntry {
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	entries, err := r.opts.Nodes.List(lctx)
 	if err != nil {
 		r.opts.Log.Warn("node directory unavailable: listing the nodes last seen", zap.Error(err))
-		if r.nodes == nil {
-			r.nodes = []NodeEntry{self}
-		}
-		r.nodesAt = time.Now()
-		return r.nodes, nil
+		return nil
 	}
 	nodes := []NodeEntry{self}
 	for name, value := range entries {
@@ -82,8 +119,18 @@ func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
 		nodes = append(nodes, e)
 	}
 	slices.SortFunc(nodes[1:], func(a, b NodeEntry) int { return cmp.Compare(a.Node, b.Node) })
-	r.nodes, r.nodesAt = nodes, time.Now()
-	return nodes, nil
+	return nodes
+}
+
+// storeNodes makes nodes the listing (nil: the directory could not be read, and the last
+// listing, or this node alone, stands); called with nodesMu held.
+func (r *Relays) storeNodes(nodes []NodeEntry) {
+	if nodes != nil {
+		r.nodes = nodes
+	} else if r.nodes == nil {
+		r.nodes = []NodeEntry{{Node: r.opts.Node, URL: r.opts.PublicURL, Since: r.started}}
+	}
+	r.nodesAt = time.Now()
 }
 
 // IsNode reports whether node (a bus node id) is a live node of the cluster, by the node

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,5 +72,78 @@ func TestNodesListEachOther(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("node A still lists %+v after B closed", got)
 		}
+	}
+}
+
+// hangingLister is a node directory whose reads after the first hang until released, as
+// a JetStream KV bucket's do while its stream has no leader (the node that led it died).
+type hangingLister struct {
+	Directory // not used: only List is
+	calls     atomic.Int32
+	inList    atomic.Bool
+	release   chan struct{}
+}
+
+func (h *hangingLister) List(ctx context.Context) (map[string][]byte, error) {
+	other := map[string][]byte{"node-b": []byte(`{"node":"node-b","url":"http://10.0.0.2:8080"}`)}
+	if h.calls.Add(1) == 1 {
+		return other, nil
+	}
+	h.inList.Store(true)
+	defer h.inList.Store(false)
+	select {
+	case <-h.release:
+		other["node-c"] = []byte(`{"node":"node-c","url":"http://10.0.0.3:8080"}`)
+		return other, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestNodesAnswerWhileTheDirectoryHangs: once a node has a listing, a caller past its
+// freshness gets it at once while the directory is read behind it, rather than waiting
+// out a directory that hangs (a relay's WHEP request at the origin asks IsNode, and a
+// viewer that failed over waited 2 s for its picture); the new listing is used once read.
+func TestNodesAnswerWhileTheDirectoryHangs(t *testing.T) {
+	local := newSFU(t)
+	defer local.Close()
+	dir := &hangingLister{release: make(chan struct{})}
+	r, err := New(Options{SFU: local, Directory: dir, Nodes: dir, Node: "node-a", URL: "http://10.0.0.1:8080",
+		Log: zaptest.NewLogger(t), Token: func(string) (string, error) { return "token", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	if got, _ := r.Nodes(ctx); len(got) != 2 {
+		t.Fatalf("first listing %+v, want node-a and node-b", got)
+	}
+	r.nodesMu.Lock()
+	r.nodesAt = time.Now().Add(-2 * nodesFresh) // stale
+	r.nodesMu.Unlock()
+	got, _ := r.Nodes(ctx)
+	if len(got) != 2 {
+		t.Fatalf("stale listing %+v, want the last one (node-a, node-b)", got)
+	}
+	if !r.IsNode(ctx, "node-b") {
+		t.Fatal("IsNode(node-b) false from the last listing")
+	}
+	for deadline := time.Now().Add(5 * time.Second); !dir.inList.Load(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the directory was not read behind the stale listing")
+		}
+	}
+	// Nodes returned while the read it started still hangs.
+	close(dir.release)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if got, _ := r.Nodes(ctx); len(got) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new listing was never used: %+v", got)
+		}
+	}
+	if n := dir.calls.Load(); n != 2 {
+		t.Errorf("%d reads of the directory, want 2 (one behind the stale listing)", n)
 	}
 }

@@ -26,6 +26,9 @@ type NodeEntry struct {
 // every connect, and a crowd connecting at once must not become a read per viewer.
 const nodesFresh = time.Second
 
+// listTimeout bounds a read of the node directory for a listing.
+const listTimeout = 2 * time.Second
+
 // announceNode puts this node's entry in the node directory.
 func (r *Relays) announceNode(ctx context.Context) {
 	if r.opts.Nodes == nil {
@@ -71,7 +74,10 @@ func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
 	}
 	if r.nodes == nil { // the first listing: wait for it
 		defer r.nodesMu.Unlock()
-		r.storeNodes(r.listNodes(ctx, self))
+		// Not the asking client's context: its listing is every caller's.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), listTimeout)
+		defer cancel()
+		r.storeNodes(r.listNodes(lctx, self))
 		return r.nodes, nil
 	}
 	stale := r.nodes
@@ -91,7 +97,17 @@ func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
 	}
 	go func() {
 		defer r.wg.Done()
-		nodes := r.listNodes(ctx, self)
+		// Bounded, and cut short by Close, which waits for it.
+		lctx, cancel := context.WithTimeout(context.Background(), listTimeout)
+		defer cancel()
+		go func() {
+			select {
+			case <-r.stop:
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+		nodes := r.listNodes(lctx, self)
 		r.nodesMu.Lock()
 		defer r.nodesMu.Unlock()
 		r.storeNodes(nodes)
@@ -100,12 +116,10 @@ func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
 	return stale, nil
 }
 
-// listNodes reads the node directory: this node first, then the others by name; nil when
-// it cannot be read. Not the asking client's context: its listing is every caller's.
+// listNodes reads the node directory within ctx: this node first, then the others by
+// name; nil when it cannot be read.
 func (r *Relays) listNodes(ctx context.Context, self NodeEntry) []NodeEntry {
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	entries, err := r.opts.Nodes.List(lctx)
+	entries, err := r.opts.Nodes.List(ctx)
 	if err != nil {
 		r.opts.Log.Warn("node directory unavailable: listing the nodes last seen", zap.Error(err))
 		return nil
@@ -135,12 +149,36 @@ func (r *Relays) storeNodes(nodes []NodeEntry) {
 
 // IsNode reports whether node (a bus node id) is a live node of the cluster, by the node
 // directory's latest listing (Nodes).
+// A node missing from a listing older than nodesFresh (one that joined since) is looked
+// for in the directory at once, for at most isNodeLookup: a relay's WHEP request that
+// missed would make its session a plain viewer's, one layer, for the relay's life.
 func (r *Relays) IsNode(ctx context.Context, node string) bool {
 	nodes, _ := r.Nodes(ctx)
-	for _, n := range nodes {
-		if n.Node == node {
-			return true
-		}
+	if listed(nodes, node) {
+		return true
 	}
-	return false
+	r.nodesMu.Lock()
+	stale := time.Since(r.nodesAt) >= nodesFresh
+	r.nodesMu.Unlock()
+	if !stale || r.opts.Nodes == nil {
+		return false
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), isNodeLookup)
+	defer cancel()
+	fresh := r.listNodes(lctx, NodeEntry{Node: r.opts.Node, URL: r.opts.PublicURL, Since: r.started})
+	if fresh == nil {
+		return false
+	}
+	r.nodesMu.Lock()
+	r.storeNodes(fresh)
+	r.nodesMu.Unlock()
+	return listed(fresh, node)
+}
+
+// isNodeLookup bounds IsNode's own read of the directory: a healthy one answers in
+// milliseconds, and one without a leader must not hold the request for seconds.
+const isNodeLookup = 300 * time.Millisecond
+
+func listed(nodes []NodeEntry, node string) bool {
+	return slices.ContainsFunc(nodes, func(n NodeEntry) bool { return n.Node == node })
 }

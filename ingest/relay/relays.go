@@ -214,7 +214,9 @@ func (r *Relays) origin(ctx context.Context, room string) (e Entry, revision uin
 }
 
 // hintedLookup is how long a directory read may take when a hint can answer instead: a
-// healthy directory answers in milliseconds, even on a loaded machine.
+// healthy directory answers in milliseconds, even on a loaded machine. A hint older than
+// the directory's entry wins only when the directory is that slow and the newer origin's
+// own hint was lost; its withdrawal (a "gone" hint) or the next lookup puts it right.
 const hintedLookup = 300 * time.Millisecond
 
 // directoryOrigin is room's entry in the directory alone.

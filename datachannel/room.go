@@ -364,9 +364,9 @@ func (r *room) sendState(c *Conn) {
 	send(TypePresence, map[string]int{"viewers": r.viewers()})
 	if r.hub.opts.Host != nil {
 		send(stageEvent(r.host))
-		if r.host.Reduced != "" {
-			send(TypeRoomQuality, qualityEvent(r.host))
-		}
+		// Always, not only while reduced: a client that reconnects (or moved to another
+		// node) must learn that a reduction it was told of is over.
+		send(TypeRoomQuality, qualityEvent(r.host))
 	}
 }
 

@@ -111,7 +111,8 @@ func (r *Room) hostEnded(p *Peer, reason string) {
 	if !r.host.Live && (r.host.Reason != HostGone || reason != HostStopped) {
 		return
 	}
-	r.setHost(HostState{Reason: reason, Since: time.Now(), Epoch: r.host.Epoch})
+	// Reduced stays with the session: a host that went silent and comes back is as it was.
+	r.setHost(HostState{Reason: reason, Since: time.Now(), Epoch: r.host.Epoch, Reduced: r.reducedFor(p)})
 	if reason == HostGone {
 		hostsGone.Inc()
 	}

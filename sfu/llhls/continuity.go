@@ -57,6 +57,10 @@ func (v *variant) continuation() (next continuity, ok bool) {
 	}
 	if next.nextMSN != v.cont.nextMSN {
 		next.tail = v.takeTail(next.nextMSN)
+	} else {
+		// It listed nothing of its own (restarted again before its first segment: a browser's
+		// resolution ramps up in steps): the tail it took over is the next one's too.
+		next.tail = v.tail.Load()
 	}
 	return next, true
 }
@@ -164,13 +168,14 @@ func (v *variant) continueFrom(pl *playlist.Media) bool {
 // tail is listed): gohlslib's playlist has room for one, at the top, which is then the
 // tail's.
 func (v *variant) prependTail(pl *playlist.Media, file string) (newMap string) {
-	t := v.cont.tail
-	if t == nil || pl.MediaSequence != v.cont.nextMSN || pl.Map == nil || len(pl.Segments) == 0 {
-		return "" // the tail has slid out (or there is none)
+	t := v.tail.Load()
+	if t == nil || pl.Map == nil || len(pl.Segments) == 0 {
+		return ""
 	}
 	tp, ok := t.playlists[file]
 	keep := min(len(tp.segments), v.cfg.SegmentCount-len(pl.Segments))
-	if !ok || keep <= 0 {
+	if !ok || keep <= 0 || pl.MediaSequence != v.cont.nextMSN {
+		v.tailGone(t, file) // it has slid out of this playlist (or was never in it)
 		return ""
 	}
 	first := *pl.Segments[0]
@@ -205,11 +210,27 @@ func insertMap(body []byte, uri string) []byte {
 	return append(body[:i:i], append([]byte(line), body[i:]...)...)
 }
 
+// tailGone notes that file's playlist lists t no more; once none does, t is let go (its
+// files are a few megabytes a layer).
+func (v *variant) tailGone(t *oldTail, file string) {
+	if v.tailDone == nil {
+		v.tailDone = map[string]bool{}
+	}
+	v.tailDone[file] = true
+	for f := range v.snaps {
+		if _, listed := t.playlists[f]; listed && !v.tailDone[f] {
+			return
+		}
+	}
+	v.tail.CompareAndSwap(t, nil)
+}
+
 // tailObject is a file of the tail the variant still lists.
 func (v *variant) tailObject(name string) ([]byte, bool) {
-	if v.cont.tail == nil {
+	t := v.tail.Load()
+	if t == nil {
 		return nil, false
 	}
-	b, ok := v.cont.tail.objects[name]
+	b, ok := t.objects[name]
 	return b, ok
 }

@@ -405,6 +405,8 @@ func (s *stream) startVariant(l int, ls *layerState, ntp time.Time, pts int64, a
 		return
 	}
 	v.cont = ls.cont
+	v.tail.Store(ls.cont.tail)
+	ls.cont.tail = nil // the variant holds it while its playlists list it, no longer
 	s.variants[l].Store(v)
 	regrid(ls.pending, ls.cad.frame, s.epoch)
 	ls.grid = newPartGrid(v.partMin, s.cfg.PartTarget, s.cfg.SegmentDuration)

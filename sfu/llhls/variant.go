@@ -62,6 +62,11 @@ type variant struct {
 	shift   int
 	shifted bool
 	last    map[string]*playlist.Media // the newest rendering of each playlist, its own segments only
+	// tail is the replaced variant's last segments while a playlist still lists them
+	// (continuity.go): HTTP handlers read it; tailDone (the stream's goroutine) notes the
+	// playlists that no longer do.
+	tail     atomic.Pointer[oldTail]
+	tailDone map[string]bool
 
 	changed edge // wakes this variant's blocking requests
 

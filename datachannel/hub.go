@@ -121,17 +121,10 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 		h.mu.Unlock()
 		return nil, ErrTooManyConns
 	}
-	r := h.rooms[name]
-	if r == nil {
-		if len(h.rooms) >= h.cfg.MaxRooms {
-			h.mu.Unlock()
-			return nil, ErrTooManyRooms
-		}
-		r = newRoom(h, name)
-		h.rooms[name] = r
-		roomsOpen.Inc()
-		h.wg.Add(1)
-		go r.run()
+	r, err := h.roomLocked(name)
+	if err != nil {
+		h.mu.Unlock()
+		return nil, err
 	}
 	r.members++ // under h.mu, so the room cannot retire from here on
 	c := newConn(r, claims, t, h.cfg.SendQueue)
@@ -145,6 +138,39 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 		c.Close()
 		return nil, ErrClosed
 	}
+}
+
+// Open starts room name on this node with no connection, for a host that went live here:
+// the room then reports its host's state to the other nodes of the cluster (a relaying
+// node's viewers learn of room.quality from it, presence_remote.go) while nobody here
+// watches, and stays open while the host is live. An open room is left as it is.
+func (h *Hub) Open(name string) error {
+	if !roomNameRE.MatchString(name) {
+		return fmt.Errorf("%w: %q", ErrInvalidRoom, truncate(name, 80))
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return ErrClosed
+	}
+	_, err := h.roomLocked(name)
+	return err
+}
+
+// roomLocked is room name, started if it is not open; called with h.mu held.
+func (h *Hub) roomLocked(name string) (*room, error) {
+	if r := h.rooms[name]; r != nil {
+		return r, nil
+	}
+	if len(h.rooms) >= h.cfg.MaxRooms {
+		return nil, ErrTooManyRooms
+	}
+	r := newRoom(h, name)
+	h.rooms[name] = r
+	roomsOpen.Inc()
+	h.wg.Add(1)
+	go r.run()
+	return r, nil
 }
 
 // checkNames applies the text policy to what the room shows of a participant.

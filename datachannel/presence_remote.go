@@ -25,6 +25,9 @@ const (
 type nodePresence struct {
 	Viewers  int  `json:"viewers"`
 	Relaying bool `json:"relaying,omitempty"`
+	// Reduced is HostState.Reduced of the host live on the reporting node (its origin),
+	// for the relaying nodes' viewers: their own host is the relay, which cannot know it.
+	Reduced string `json:"reduced,omitempty"`
 
 	node string
 	at   time.Time
@@ -52,22 +55,43 @@ func (p remotePresence) total(local int, relaying bool, now time.Time) int {
 	return max(n, 0)
 }
 
-// localPresence is this node's own count and whether it relays the room.
-func (r *room) localPresence() (int, bool) {
-	relaying := r.hub.opts.Relaying != nil && r.hub.opts.Relaying(r.name)
-	return r.localViewers(), relaying
+// originReduced is the freshest report of a reduced picture from a node whose host is its
+// own (the room's origin); "" when none.
+func (p remotePresence) originReduced(now time.Time) string {
+	var newest nodePresence
+	for _, r := range p {
+		if r.Reduced != "" && !r.Relaying && now.Sub(r.at) <= presenceExpiry && r.at.After(newest.at) {
+			newest = r
+		}
+	}
+	return newest.Reduced
 }
 
-// publishPresence sends this node's count to the other nodes when it changed or the
+// relaying reports whether this node relays the room from its origin.
+func (r *room) relaying() bool {
+	return r.hub.opts.Relaying != nil && r.hub.opts.Relaying(r.name)
+}
+
+// localPresence is this node's report: its own count, whether it relays the room, and
+// what its own live host's viewers get less of.
+func (r *room) localPresence() nodePresence {
+	p := nodePresence{Viewers: r.localViewers(), Relaying: r.relaying()}
+	if !p.Relaying && r.host.Live {
+		p.Reduced = r.host.Reduced
+	}
+	return p
+}
+
+// publishPresence sends this node's report to the other nodes when it changed or the
 // heartbeat is due.
 func (r *room) publishPresence(now time.Time) {
-	local, relaying := r.localPresence()
-	if local == r.sentLocal && relaying == r.sentRelaying && now.Sub(r.sentPresenceAt) < presenceHeartbeat {
+	p := r.localPresence()
+	if p == r.sentPresence && now.Sub(r.sentPresenceAt) < presenceHeartbeat {
 		return
 	}
-	data, _ := json.Marshal(nodePresence{Viewers: local, Relaying: relaying})
+	data, _ := json.Marshal(p)
 	if r.hub.bus.Publish(r.name, presenceTopic, data) == nil {
-		r.sentLocal, r.sentRelaying, r.sentPresenceAt = local, relaying, now
+		r.sentPresence, r.sentPresenceAt = p, now
 	}
 }
 
@@ -79,10 +103,13 @@ func (r *room) onRemotePresence(p *nodePresence) {
 	r.remotePresence[p.node] = *p
 }
 
+// maxReducedBytes bounds a report's reason: the server's own sentences are under 200.
+const maxReducedBytes = 512
+
 // decodePresence reads a node's report off the bus.
 func decodePresence(node string, data []byte, now time.Time) (*nodePresence, bool) {
 	var p nodePresence
-	if json.Unmarshal(data, &p) != nil || p.Viewers < 0 || p.Viewers > 100_000_000 {
+	if json.Unmarshal(data, &p) != nil || p.Viewers < 0 || p.Viewers > 100_000_000 || len(p.Reduced) > maxReducedBytes {
 		return nil, false
 	}
 	p.node, p.at = node, now

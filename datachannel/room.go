@@ -69,8 +69,7 @@ type room struct {
 	instance string // this start of the room on this node (poll_remote.go's tallyKey)
 
 	remotePresence remotePresence // other nodes' counts
-	sentLocal      int            // this node's count as last published on the bus
-	sentRelaying   bool
+	sentPresence   nodePresence   // this node's report as last published on the bus
 	sentPresenceAt time.Time
 }
 
@@ -143,7 +142,8 @@ func (r *room) tick(now time.Time) bool {
 			r.broadcast(TypePresence, "", map[string]int{"viewers": v}, classState, "presence")
 		}
 	}
-	if len(r.connList()) > 0 {
+	// A room whose host is live here stays: the relaying nodes hear of the host from it.
+	if len(r.connList()) > 0 || (r.host.Live && !r.relaying()) {
 		r.emptySince = time.Time{}
 		return false
 	}
@@ -171,6 +171,7 @@ func (r *room) handle(cmd command) {
 		return
 	}
 	if cmd.sync {
+		r.sentPresenceAt = time.Time{} // a new room elsewhere: report at the next tick
 		r.reportPolls(r.hub.now(), true)
 		r.relayPolls(cmd.syncFrom)
 		r.reportQna(r.hub.now(), true)
@@ -373,8 +374,7 @@ func (r *room) sendState(c *Conn) {
 // viewers is the room's presence count: this node's and the other nodes' (see
 // presence_remote.go).
 func (r *room) viewers() int {
-	local, relaying := r.localPresence()
-	return r.remotePresence.total(local, relaying, r.hub.now())
+	return r.remotePresence.total(r.localViewers(), r.relaying(), r.hub.now())
 }
 
 // localViewers is the room's presence count on this node: the WebRTC audience and the

@@ -58,7 +58,16 @@ func (r *room) pollHost() (HostState, bool) {
 	if r.hub.opts.Host == nil {
 		return HostState{}, false
 	}
-	return r.hub.opts.Host(r.name), true
+	st := r.hub.opts.Host(r.name)
+	if r.relaying() {
+		// This node's host is the relay; what the origin's host's viewers get less of is
+		// in the origin node's reports.
+		st.Reduced = ""
+		if st.Live {
+			st.Reduced = r.remotePresence.originReduced(r.hub.now())
+		}
+	}
+	return st, true
 }
 
 // checkHost tells every connection when the host goes live or leaves the stage. Polled

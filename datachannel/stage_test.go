@@ -1,9 +1,12 @@
 package datachannel
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/glintlive/glint/datachannel/bus"
 )
 
 // TestRoomStateEvents: with the SFU's host state wired in, a viewer who joins before the
@@ -126,5 +129,54 @@ func TestRoomQualityEvents(t *testing.T) {
 	env = early.take(TypeRoomQuality, isQuality)
 	if p := payloadOf(t, env); p["reduced"] != false {
 		t.Fatalf("room.quality %s, want not reduced", env.Payload)
+	}
+}
+
+// TestRoomQualityOnRelayingNode: a room relayed from its origin (a cluster) has the relay
+// for its host, which knows nothing of the origin's ladder; the origin, where nobody
+// watches (its room opened for the RTMP host, and kept open past RoomIdle while the host
+// is live), reports the reduction and the relaying node's viewers are told, on join and
+// when it changes.
+func TestRoomQualityOnRelayingNode(t *testing.T) {
+	b := bus.NewMemory()
+	var mu sync.Mutex
+	origin := HostState{Live: true, Epoch: 1}
+	set := func(s HostState) { mu.Lock(); origin = s; mu.Unlock() }
+	idle := func(c *Config) { c.RoomIdle = time.Second }
+	h1 := newTestHub(t, hubOpts{bus: b, cfg: idle, opts: Options{Host: func(string) HostState { mu.Lock(); defer mu.Unlock(); return origin }}})
+	// The relaying node's own host state: the relay, live, never reduced by itself.
+	h2 := newTestHub(t, hubOpts{bus: b.Peer(), opts: Options{
+		Host:     func(string) HostState { return HostState{Live: true, Epoch: 1, Reduced: "the relay's own"} },
+		Relaying: func(string) bool { return true },
+	}})
+	if err := h1.Open(room1); err != nil {
+		t.Fatal(err)
+	}
+	if err := h1.Open("no/such room"); !errors.Is(err, ErrInvalidRoom) {
+		t.Fatalf("Open of a bad name: %v, want ErrInvalidRoom", err)
+	}
+	time.Sleep(1500 * time.Millisecond) // past RoomIdle: the origin's room must still be open
+	if h1.Rooms() != 1 {
+		t.Fatalf("the origin's room retired while its host is live: %d rooms", h1.Rooms())
+	}
+
+	isQuality := func(e *Envelope) bool { return e.Type == TypeRoomQuality }
+	early := join(t, h2, nil)
+	if p := payloadOf(t, early.take(TypeRoomQuality, isQuality)); p["reduced"] != false {
+		t.Fatalf("joined on the relaying node: room.quality %v, want not reduced (the relay's own state is not the host's)", p)
+	}
+	const why = "the server cannot transcode this stream in real time, so it switched to a faster x264 preset (ultrafast, was veryfast)"
+	set(HostState{Live: true, Epoch: 1, Reduced: why})
+	env := early.take(TypeRoomQuality, isQuality)
+	if p := payloadOf(t, env); p["reduced"] != true || p["reason"] != why {
+		t.Fatalf("relaying node's viewer got room.quality %s, want the origin's reason", env.Payload)
+	}
+	late := join(t, h2, nil)
+	if p := payloadOf(t, late.take(TypeRoomQuality, isQuality)); p["reduced"] != true {
+		t.Fatalf("a joiner on the relaying node was not told the picture is reduced: %v", p)
+	}
+	set(HostState{Live: true, Epoch: 2}) // the host reconnected: all it sends
+	if p := payloadOf(t, early.take(TypeRoomQuality, isQuality)); p["reduced"] != false {
+		t.Fatalf("room.quality %v after the origin's host came back whole, want not reduced", p)
 	}
 }

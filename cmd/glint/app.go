@@ -96,7 +96,7 @@ func newAppContext(ctx context.Context, cfg Config, log *zap.Logger) (*app, erro
 	if err := a.startInteraction(ctx); err != nil {
 		return a.abort(err)
 	}
-	if a.rtmp, err = newRTMP(cfg.RTMP, s, verifier, check, sig.RTMPHost, log); err != nil {
+	if a.rtmp, err = newRTMP(cfg.RTMP, s, verifier, check, a.rtmpHost, log); err != nil {
 		return a.abort(err)
 	}
 	if a.rtmp != nil {
@@ -281,6 +281,18 @@ func (a *app) audience(room string) int {
 // relaying reports whether this node relays room from another node of its cluster
 // (presence then does not count the relay, which the origin counts as a viewer).
 func (a *app) relaying(room string) bool { return a.relays != nil && a.relays.Relaying(room) }
+
+// rtmpHost is told when an RTMP host joins or leaves: the webhook's participant events,
+// and the room opened in the interaction layer, so that a relaying node's viewers hear
+// when this host's ladder sheds work (room.quality) even with no viewer here.
+func (a *app) rtmpHost(joined bool, h rtmp.Host) {
+	a.signaling.RTMPHost(joined, h)
+	if joined && a.hub != nil {
+		if err := a.hub.Open(h.Room); err != nil {
+			a.log.Warn("room state not shared with the cluster", zap.String("room", h.Room), zap.Error(err))
+		}
+	}
+}
 
 // hostState is whether room's host is on the stage, for the interaction layer's
 // room.live and room.ended events. A room the SFU does not have has no host.

@@ -83,20 +83,45 @@ func (s *Server) awaitRoom(r *http.Request, room, offer string, relaying bool) e
 	defer s.waiting.give(client)
 	opened, stop := s.sfu.AwaitRoom(room)
 	defer stop()
+	deadline := time.Now().Add(wait)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	select {
-	case <-opened: // or the SFU closed: the join says so
-		return nil
-	case <-timer.C:
-		anonymousWaitTimeouts.Inc()
-		return errNotLiveYet
-	case <-r.Context().Done():
-		return errClientGone
-	case <-s.draining:
-		return errShuttingDown
+	// On a cluster, a room whose host goes live on another node while the viewer waits
+	// (or whose directory entry is not there yet) opens here only once it is relayed: ask
+	// again now and then, as the viewer's own retry would.
+	var recheck <-chan time.Time
+	if s.relay != nil && !relaying {
+		t := time.NewTicker(relayRecheck)
+		defer t.Stop()
+		recheck = t.C
+	}
+	for {
+		select {
+		case <-opened: // or the SFU closed: the join says so
+			return nil
+		case <-recheck:
+			if !s.relay(room) {
+				continue
+			}
+			recheck = nil // relayed from now on: it opens here soon
+			if left := time.Until(deadline); left < relayJoinWait {
+				timer.Reset(relayJoinWait)
+			}
+		case <-timer.C:
+			anonymousWaitTimeouts.Inc()
+			return errNotLiveYet
+		case <-r.Context().Done():
+			return errClientGone
+		case <-s.draining:
+			return errShuttingDown
+		}
 	}
 }
+
+// relayRecheck is how often an anonymous viewer waiting on a node of a cluster asks
+// whether its room went live on another node: the origin's hint (ingest/relay) usually
+// answers without a directory read.
+const relayRecheck = time.Second
 
 // preferredWait reads RFC 7240's `Prefer: wait=N` (seconds; other preferences, and
 // parameters after `;`, are ignored) and bounds it by limit; 0 when not asked.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -303,4 +304,72 @@ func TestCloseEndsAnonymousWaits(t *testing.T) {
 		}
 	}
 	waitingGauge(t, 0)
+}
+
+// TestAnonymousWaitAsksTheClusterAgain: on a node of a cluster, an anonymous viewer whose
+// room is not hosted anywhere yet (or not yet in the room directory) waits, and the node
+// asks the cluster again while it does: once the room can be relayed, the relay opens it
+// here and the viewer plays, instead of waiting out its whole wait for a room that only a
+// relay would ever open on this node.
+func TestAnonymousWaitAsksTheClusterAgain(t *testing.T) {
+	e := anonymousEnv(t, 20*time.Second, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		live    bool // the host is live on another node
+		asked   int
+		relayed = make(chan *sfutest.Publisher, 1)
+	)
+	e.sig.SetRelay(func(room string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		if !live || room != "elsewhere" {
+			return false
+		}
+		if asked < 1000 { // start the "relay" once: a publisher into this node's room
+			asked = 1000
+			go func() {
+				pub, err := sfutest.NewPublisher(ctx, e.signal("/whip/elsewhere", e.token("elsewhere", auth.TokenOptions{Identity: "relay:node-a", Publish: true}), nil))
+				if err != nil {
+					t.Errorf("the stand-in relay: %v", err)
+				}
+				relayed <- pub
+			}()
+		}
+		return true
+	})
+	type started struct {
+		v   *sfutest.Viewer
+		err error
+	}
+	viewer := make(chan started, 1)
+	go func() {
+		v, err := sfutest.NewViewer(ctx, e.waitingSignal("/whep/elsewhere"))
+		viewer <- started{v, err}
+	}()
+	waitingGauge(t, 1)
+	time.Sleep(1500 * time.Millisecond) // asked at least once more, still not live anywhere
+	mu.Lock()
+	if asked < 2 {
+		mu.Unlock()
+		t.Fatalf("the cluster was asked %d times in 1.5 s of waiting, want again every second", asked)
+	}
+	live = true
+	mu.Unlock()
+
+	var got started
+	select {
+	case got = <-viewer:
+	case <-ctx.Done():
+		t.Fatal("the waiting viewer did not join once its room could be relayed")
+	}
+	if got.err != nil {
+		t.Fatalf("the waiting viewer: %v", got.err)
+	}
+	defer got.v.Close()
+	if pub := <-relayed; pub != nil {
+		defer pub.Close()
+	}
 }

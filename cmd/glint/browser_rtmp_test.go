@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -88,4 +90,36 @@ func (s *safeBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return string(s.b)
+}
+
+// TestBrowserQualityBadge: the RTMP ladder's first ffmpeg reads its input at a third of
+// real time (a wrapper that only the first run takes, as in the transcode package's
+// TestLadderShedsWhenBehind), so it falls behind; the ladder sheds work (the ultrafast
+// preset), the room is told (room.quality) and the watch page, on the SDK, shows its
+// "Reduced quality" badge with the reason while the picture goes on
+// (webclient/e2e/quality.mjs).
+func TestBrowserQualityBadge(t *testing.T) {
+	requireTool(t, "ffmpeg", "ffmpeg")
+	runBrowserScriptWith(t, func(cfg *Config) {
+		ffmpeg, err := exec.LookPath("ffmpeg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		mark, wrapper := filepath.Join(dir, "slow"), filepath.Join(dir, "ffmpeg")
+		// Only a transcode (an -i) takes the mark: start-up's `ffmpeg -encoders` check must not.
+		script := "#!/bin/sh\ncase \" $* \" in *\" -i \"*) if mv " + mark + " " + mark + ".taken 2>/dev/null; then exec " + ffmpeg + " -readrate 0.3 \"$@\"; fi;; esac\nexec " + ffmpeg + " \"$@\"\n"
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(mark, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg.RTMP.Transcode.FFmpeg = wrapper
+		cfg.RTMP.Transcode.Preset = "veryfast" // so that the first step is the preset
+		cfg.RTMP.Transcode.OverloadLag = time.Second
+	}, "e2e/quality.mjs", func(a *app, room string) []string {
+		rtmpHostOnStage(t, a, room)
+		return nil
+	}, "--seconds", "40")
 }

@@ -51,30 +51,9 @@ export const RESYNC_S = 0.15;
 const RESYNC_EVERY_MS = 250;
 const RESYNC_CHECKS = 2;
 
-/** The part of an hls.js fragment (FRAG_CHANGED's `frag`) that maps media time to capture time. */
-export interface HlsFragment {
-  programDateTime?: number | null;
-  start: number;
-  elementaryStreams?: { video?: { startPTS: number } | null } | null;
-}
-
-/**
- * hlsCaptureTime is the capture time (ms) of the video frame at media time t (s) of
- * fragment f. Glint's PROGRAM-DATE-TIME is the capture time of the segment's first video
- * frame; hls.js's `frag.start` is where its first sample of any kind plays, which is the
- * audio's when the audio starts before the video (as it may in the first segment after a
- * discontinuity: a new muxer). So the video's own start is used once hls.js has parsed
- * the fragment's video.
- */
-export function hlsCaptureTime(f: HlsFragment, t: number): number | undefined {
-  if (f.programDateTime == null) return undefined;
-  const start = f.elementaryStreams?.video?.startPTS;
-  return f.programDateTime + (t - (typeof start === 'number' && Number.isFinite(start) ? start : f.start)) * 1000;
-}
-
 export class HlsPlayback {
   private hls: HlsInstance | null = null;
-  private frag: HlsFragment | null = null;
+  private frag: { programDateTime?: number | null; start: number } | null = null;
   private resyncTimer: ReturnType<typeof setInterval> | undefined;
   /** Jumps to the live edge so far (resync). */
   resyncs = 0;
@@ -137,7 +116,9 @@ export class HlsPlayback {
 
   /** frameTime is the capture time of the frame at media time t (seconds), if known. */
   frameTime(t: number): number | undefined {
-    return this.frag ? hlsCaptureTime(this.frag, t) : undefined;
+    const f = this.frag;
+    if (!f || f.programDateTime == null) return undefined;
+    return f.programDateTime + (t - f.start) * 1000;
   }
 
   /** latencyMs is how far behind the live edge hls.js plays. */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
-import { FrameScheduler, GlintError, Nodes, backoffDelay, captureTime, discoverNodes, failsOver, hlsCaptureTime, parseLinks } from '../dist/glint.js';
+import { FrameScheduler, GlintError, Nodes, backoffDelay, captureTime, discoverNodes, failsOver, parseLinks } from '../dist/glint.js';
 
 test('backoffDelay grows, caps, jitters and honours Retry-After', () => {
   const o = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
@@ -179,16 +179,4 @@ test('failsOver moves on from a lost or failing node, never on the room\'s answe
   for (const e of [http(400), http(401), http(403), http(404), http(429), http(503, 'http://a/hls/r/index.m3u8'), new GlintError('closed', 'stop'), new GlintError('media', 'no camera')]) {
     assert.ok(!failsOver(e), `${e.code} ${e.status ?? ''} fails over`);
   }
-});
-
-test('hlsCaptureTime maps media time through the fragment\'s video start, not its first sample', () => {
-  // Audio leads the video by 0.4 s in this fragment: hls.js's frag.start is the audio's.
-  const frag = { programDateTime: 1_000_000, start: 10.0, elementaryStreams: { video: { startPTS: 10.4 }, audio: { startPTS: 10.0 } } };
-  assert.equal(hlsCaptureTime(frag, 10.4), 1_000_000); // the first video frame is the PDT
-  assert.equal(hlsCaptureTime(frag, 10.9), 1_000_500);
-  // Before hls.js has parsed its video: the fragment's start.
-  assert.equal(hlsCaptureTime({ programDateTime: 1_000_000, start: 10.0 }, 10.5), 1_000_500);
-  assert.equal(hlsCaptureTime({ programDateTime: 1_000_000, start: 10.0, elementaryStreams: { video: null } }, 10.5), 1_000_500);
-  // No PROGRAM-DATE-TIME: unknown.
-  assert.equal(hlsCaptureTime({ start: 10.0 }, 10.5), undefined);
 });

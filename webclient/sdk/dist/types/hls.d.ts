@@ -34,25 +34,6 @@ export declare const HLS_CONFIG: Record<string, unknown>;
  * machine: ~0.74 s with the jump, 0.84-0.96 s without (docs/BENCHMARKS.md).
  */
 export declare const RESYNC_S = 0.15;
-/** The part of an hls.js fragment (FRAG_CHANGED's `frag`) that maps media time to capture time. */
-export interface HlsFragment {
-    programDateTime?: number | null;
-    start: number;
-    elementaryStreams?: {
-        video?: {
-            startPTS: number;
-        } | null;
-    } | null;
-}
-/**
- * hlsCaptureTime is the capture time (ms) of the video frame at media time t (s) of
- * fragment f. Glint's PROGRAM-DATE-TIME is the capture time of the segment's first video
- * frame; hls.js's `frag.start` is where its first sample of any kind plays, which is the
- * audio's when the audio starts before the video (as it may in the first segment after a
- * discontinuity: a new muxer). So the video's own start is used once hls.js has parsed
- * the fragment's video.
- */
-export declare function hlsCaptureTime(f: HlsFragment, t: number): number | undefined;
 export declare class HlsPlayback {
     private readonly video;
     private readonly url;

@@ -9,6 +9,6 @@ export { type BackoffOptions, backoffDelay } from './backoff.js';
 export { Nodes, discoverNodes, failsOver } from './failover.js';
 export { type Endpoint, parseLinks } from './whip.js';
 export { type RoomMetadata, setRoomMetadata, roomCategories } from './rooms.js';
-export { type HlsLoader, type HlsConstructor, type HlsFragment, hlsCaptureTime } from './hls.js';
+export type { HlsLoader, HlsConstructor } from './hls.js';
 export type { PlayerStats } from './stats.js';
 export type * from './protocol.js';

@@ -42,6 +42,9 @@ type Options struct {
 	// ingest/relay); the origin counts the relay as a viewer, so presence does not count
 	// it again. nil: never.
 	Relaying func(room string) bool
+	// Origin is the node (its bus node id) that a relayed room comes from: its reports say
+	// what its host's viewers get less of (room.quality). nil or "": not known.
+	Origin func(room string) string
 	// Host is a room's host state, polled every room tick: its changes are sent to every
 	// connection as room.live and room.ended, and the current state on join and sync.
 	// nil: no room state events.
@@ -140,10 +143,10 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 	}
 }
 
-// Open starts room name on this node with no connection, for a host that went live here:
-// the room then reports its host's state to the other nodes of the cluster (a relaying
-// node's viewers learn of room.quality from it, presence_remote.go) while nobody here
-// watches, and stays open while the host is live. An open room is left as it is.
+// Open starts room name on this node with no connection (or keeps the open one), for a host
+// that went live here on a cluster: the room then reports its host's state to the other
+// nodes (a relaying node's viewers learn of room.quality from it, presence_remote.go) while
+// nobody here watches, and it stays open while the host is live.
 func (h *Hub) Open(name string) error {
 	if !roomNameRE.MatchString(name) {
 		return fmt.Errorf("%w: %q", ErrInvalidRoom, truncate(name, 80))
@@ -153,8 +156,12 @@ func (h *Hub) Open(name string) error {
 	if h.closed {
 		return ErrClosed
 	}
-	_, err := h.roomLocked(name)
-	return err
+	r, err := h.roomLocked(name)
+	if err != nil {
+		return err
+	}
+	r.keepWhileLive.Store(true)
+	return nil
 }
 
 // roomLocked is room name, started if it is not open; called with h.mu held.

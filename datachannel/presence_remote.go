@@ -55,16 +55,13 @@ func (p remotePresence) total(local int, relaying bool, now time.Time) int {
 	return max(n, 0)
 }
 
-// originReduced is the freshest report of a reduced picture from a node whose host is its
-// own (the room's origin); "" when none.
-func (p remotePresence) originReduced(now time.Time) string {
-	var newest nodePresence
-	for _, r := range p {
-		if r.Reduced != "" && !r.Relaying && now.Sub(r.at) <= presenceExpiry && r.at.After(newest.at) {
-			newest = r
-		}
+// reducedAt is what node's latest report, if fresh, says its host's viewers get less of.
+func (p remotePresence) reducedAt(node string, now time.Time) string {
+	r, ok := p[node]
+	if !ok || now.Sub(r.at) > presenceExpiry {
+		return ""
 	}
-	return newest.Reduced
+	return r.Reduced
 }
 
 // relaying reports whether this node relays the room from its origin.

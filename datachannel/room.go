@@ -71,6 +71,7 @@ type room struct {
 	remotePresence remotePresence // other nodes' counts
 	sentPresence   nodePresence   // this node's report as last published on the bus
 	sentPresenceAt time.Time
+	keepWhileLive  atomic.Bool // Hub.Open: no retiring while this node's own host is live
 }
 
 func newRoom(h *Hub, name string) *room {
@@ -142,8 +143,8 @@ func (r *room) tick(now time.Time) bool {
 			r.broadcast(TypePresence, "", map[string]int{"viewers": v}, classState, "presence")
 		}
 	}
-	// A room whose host is live here stays: the relaying nodes hear of the host from it.
-	if len(r.connList()) > 0 || (r.host.Live && !r.relaying()) {
+	// A room opened for a host live here stays: the relaying nodes hear of the host from it.
+	if len(r.connList()) > 0 || (r.keepWhileLive.Load() && r.host.Live && !r.relaying()) {
 		r.emptySince = time.Time{}
 		return false
 	}

@@ -61,10 +61,13 @@ func (r *room) pollHost() (HostState, bool) {
 	st := r.hub.opts.Host(r.name)
 	if r.relaying() {
 		// This node's host is the relay; what the origin's host's viewers get less of is
-		// in the origin node's reports.
+		// in the reports of the node it relays from (not any node's: a former origin that
+		// has not noticed its host is gone may still report).
 		st.Reduced = ""
-		if st.Live {
-			st.Reduced = r.remotePresence.originReduced(r.hub.now())
+		if origin := r.hub.opts.Origin; st.Live && origin != nil {
+			if node := origin(r.name); node != "" {
+				st.Reduced = r.remotePresence.reducedAt(node, r.hub.now())
+			}
 		}
 	}
 	return st, true

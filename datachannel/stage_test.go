@@ -136,7 +136,7 @@ func TestRoomQualityEvents(t *testing.T) {
 // for its host, which knows nothing of the origin's ladder; the origin, where nobody
 // watches (its room opened for the RTMP host, and kept open past RoomIdle while the host
 // is live), reports the reduction and the relaying node's viewers are told, on join and
-// when it changes.
+// when it changes. Another node's report (a former origin) is not taken for the origin's.
 func TestRoomQualityOnRelayingNode(t *testing.T) {
 	b := bus.NewMemory()
 	var mu sync.Mutex
@@ -148,7 +148,15 @@ func TestRoomQualityOnRelayingNode(t *testing.T) {
 	h2 := newTestHub(t, hubOpts{bus: b.Peer(), opts: Options{
 		Host:     func(string) HostState { return HostState{Live: true, Epoch: 1, Reduced: "the relay's own"} },
 		Relaying: func(string) bool { return true },
+		Origin:   func(string) string { return b.Node() },
 	}})
+	// A former origin that still thinks its host is live, reporting a reduction.
+	former := b.Peer()
+	stale := func() {
+		if err := former.Publish(room1, presenceTopic, []byte(`{"viewers":0,"reduced":"a former origin's"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := h1.Open(room1); err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +170,7 @@ func TestRoomQualityOnRelayingNode(t *testing.T) {
 
 	isQuality := func(e *Envelope) bool { return e.Type == TypeRoomQuality }
 	early := join(t, h2, nil)
+	stale()
 	if p := payloadOf(t, early.take(TypeRoomQuality, isQuality)); p["reduced"] != false {
 		t.Fatalf("joined on the relaying node: room.quality %v, want not reduced (the relay's own state is not the host's)", p)
 	}
@@ -172,11 +181,18 @@ func TestRoomQualityOnRelayingNode(t *testing.T) {
 		t.Fatalf("relaying node's viewer got room.quality %s, want the origin's reason", env.Payload)
 	}
 	late := join(t, h2, nil)
-	if p := payloadOf(t, late.take(TypeRoomQuality, isQuality)); p["reduced"] != true {
-		t.Fatalf("a joiner on the relaying node was not told the picture is reduced: %v", p)
+	if p := payloadOf(t, late.take(TypeRoomQuality, isQuality)); p["reduced"] != true || p["reason"] != why {
+		t.Fatalf("a joiner on the relaying node was not told the origin's reduction: %v", p)
 	}
 	set(HostState{Live: true, Epoch: 2}) // the host reconnected: all it sends
+	stale()
 	if p := payloadOf(t, early.take(TypeRoomQuality, isQuality)); p["reduced"] != false {
 		t.Fatalf("room.quality %v after the origin's host came back whole, want not reduced", p)
+	}
+	time.Sleep(3 * tickEvery)
+	for _, e := range early.drain() {
+		if isQuality(e) {
+			t.Fatalf("room.quality from another node's report: %s", e.Payload)
+		}
 	}
 }

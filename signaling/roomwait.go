@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -88,22 +89,20 @@ func (s *Server) awaitRoom(r *http.Request, room, offer string, relaying bool) e
 	defer timer.Stop()
 	// On a cluster, a room whose host goes live on another node while the viewer waits
 	// (or whose directory entry is not there yet) opens here only once it is relayed: ask
-	// again now and then, as the viewer's own retry would.
-	var recheck <-chan time.Time
+	// again now and then, as the viewer's own retry would, off this goroutine (an answer
+	// may take a directory read).
+	var relayed <-chan struct{}
 	if s.relay != nil && !relaying {
-		t := time.NewTicker(relayRecheck)
-		defer t.Stop()
-		recheck = t.C
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		relayed = s.askWhileWaiting(ctx, room)
 	}
 	for {
 		select {
 		case <-opened: // or the SFU closed: the join says so
 			return nil
-		case <-recheck:
-			if !s.relay(room) {
-				continue
-			}
-			recheck = nil // relayed from now on: it opens here soon
+		case <-relayed:
+			relayed = nil // relayed from now on: it opens here soon
 			if left := time.Until(deadline); left < relayJoinWait {
 				timer.Reset(relayJoinWait)
 			}
@@ -118,10 +117,78 @@ func (s *Server) awaitRoom(r *http.Request, room, offer string, relaying bool) e
 	}
 }
 
-// relayRecheck is how often an anonymous viewer waiting on a node of a cluster asks
-// whether its room went live on another node: the origin's hint (ingest/relay) usually
-// answers without a directory read.
+// relayRecheck is how often a node asks whether a room that anonymous viewers wait for
+// went live on another node of its cluster (each question may be a directory read).
 const relayRecheck = time.Second
+
+// askWhileWaiting asks the cluster every relayRecheck whether room can be relayed here
+// (which starts the relay) until ctx ends, and closes the channel it returns when it can.
+// However many viewers wait for a room, it is asked about at most once a relayRecheck
+// (relayAsks), and one question at a time. Close waits for a question under way.
+func (s *Server) askWhileWaiting(ctx context.Context, room string) <-chan struct{} {
+	yes := make(chan struct{})
+	// Under s.mu, which Close takes after Drain and before it waits: no Add after the Wait.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.draining:
+		return nil // the wait ends on draining
+	default:
+	}
+	s.asks.Add(1)
+	go func() {
+		defer s.asks.Done()
+		t := time.NewTicker(relayRecheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.draining:
+				return
+			case now := <-t.C:
+				if s.relayAsks.due(room, now) && s.relay(room) {
+					close(yes)
+					return
+				}
+			}
+		}
+	}()
+	return yes
+}
+
+// askTimes notes when each room was last asked about (askWhileWaiting), bounded: at most
+// one entry per place to wait (max_anonymous_waiting), entries older than relayRecheck
+// dropped when it is full.
+type askTimes struct {
+	mu    sync.Mutex
+	limit int
+	last  map[string]time.Time
+}
+
+// due reports whether room may be asked about at now, and if so notes that it is.
+func (a *askTimes) due(room string, now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t, ok := a.last[room]; ok && now.Sub(t) < relayRecheck {
+		return false
+	}
+	if a.last == nil {
+		a.last = map[string]time.Time{}
+	}
+	if _, ok := a.last[room]; !ok && len(a.last) >= a.limit {
+		for r, t := range a.last {
+			if now.Sub(t) >= relayRecheck {
+				delete(a.last, r)
+			}
+		}
+		if len(a.last) >= a.limit {
+			return false
+		}
+	}
+	a.last[room] = now
+	return true
+}
 
 // preferredWait reads RFC 7240's `Prefer: wait=N` (seconds; other preferences, and
 // parameters after `;`, are ignored) and bounds it by limit; 0 when not asked.

@@ -82,6 +82,8 @@ type Server struct {
 	waiting   *waitPlaces
 	draining  chan struct{} // closed by Drain: waits end
 	drainOnce sync.Once
+	relayAsks askTimes       // rooms waited for, asked about on a cluster
+	asks      sync.WaitGroup // askWhileWaiting's goroutines
 }
 
 // New builds the HTTP surface over an SFU.
@@ -97,6 +99,7 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 		resources: map[string]*resource{},
 		waiting:   newWaitPlaces(cfg.MaxAnonymousWaiting, cfg.MaxAnonymousWaitingPerAddress),
 		draining:  make(chan struct{}),
+		relayAsks: askTimes{limit: max(cfg.MaxAnonymousWaiting, 1)},
 	}
 	for _, kind := range []string{"whip", "whep"} {
 		srv.mux.HandleFunc("POST /"+kind+"/{room}", srv.limited(srv.create(kind)))
@@ -352,6 +355,7 @@ func (s *Server) Close(ctx context.Context) {
 		for _, r := range all {
 			r.sess.Close()
 		}
+		s.asks.Wait() // a question to the cluster under way (roomwait.go): a directory read
 		close(done)
 	}()
 	select {

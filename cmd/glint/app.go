@@ -248,7 +248,7 @@ func (a *app) startInteraction(ctx context.Context) error {
 			return err
 		}
 	}
-	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, datachannel.Options{Clocks: a.mediaClock, Audience: a.audience, Relaying: a.relaying, Host: a.hostState, TokenLeeway: a.cfg.Auth.TokenLeeway, OnEvent: a.hls.Event}, a.log); err != nil {
+	if a.hub, err = datachannel.NewHub(a.cfg.Interaction, b, datachannel.Options{Clocks: a.mediaClock, Audience: a.audience, Relaying: a.relaying, Origin: a.origin, Host: a.hostState, TokenLeeway: a.cfg.Auth.TokenLeeway, OnEvent: a.hls.Event}, a.log); err != nil {
 		return err
 	}
 	a.signaling.EnableInteraction(a.hub)
@@ -282,12 +282,21 @@ func (a *app) audience(room string) int {
 // (presence then does not count the relay, which the origin counts as a viewer).
 func (a *app) relaying(room string) bool { return a.relays != nil && a.relays.Relaying(room) }
 
+// origin is the node this node relays room from ("" when none), whose reports carry what
+// its host's viewers get less of (room.quality).
+func (a *app) origin(room string) string {
+	if a.relays == nil {
+		return ""
+	}
+	return a.relays.OriginNode(room)
+}
+
 // rtmpHost is told when an RTMP host joins or leaves: the webhook's participant events,
-// and the room opened in the interaction layer, so that a relaying node's viewers hear
-// when this host's ladder sheds work (room.quality) even with no viewer here.
+// and, on a cluster, the room opened in the interaction layer, so that a relaying node's
+// viewers hear when this host's ladder sheds work (room.quality) even with no viewer here.
 func (a *app) rtmpHost(joined bool, h rtmp.Host) {
 	a.signaling.RTMPHost(joined, h)
-	if joined && a.hub != nil {
+	if joined && a.hub != nil && a.relays != nil {
 		if err := a.hub.Open(h.Room); err != nil {
 			a.log.Warn("room state not shared with the cluster", zap.String("room", h.Room), zap.Error(err))
 		}

@@ -100,13 +100,15 @@ func (s *safeBuffer) String() string {
 // (webclient/e2e/quality.mjs).
 func TestBrowserQualityBadge(t *testing.T) {
 	requireTool(t, "ffmpeg", "ffmpeg")
+	var mark string
 	runBrowserScriptWith(t, func(cfg *Config) {
 		ffmpeg, err := exec.LookPath("ffmpeg")
 		if err != nil {
 			t.Fatal(err)
 		}
 		dir := t.TempDir()
-		mark, wrapper := filepath.Join(dir, "slow"), filepath.Join(dir, "ffmpeg")
+		wrapper := filepath.Join(dir, "ffmpeg")
+		mark = filepath.Join(dir, "slow")
 		// Only a transcode (an -i) takes the mark: start-up's `ffmpeg -encoders` check must not.
 		script := "#!/bin/sh\ncase \" $* \" in *\" -i \"*) if mv " + mark + " " + mark + ".taken 2>/dev/null; then exec " + ffmpeg + " -readrate 0.3 \"$@\"; fi;; esac\nexec " + ffmpeg + " \"$@\"\n"
 		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
@@ -122,4 +124,9 @@ func TestBrowserQualityBadge(t *testing.T) {
 		rtmpHostOnStage(t, a, room)
 		return nil
 	}, "--seconds", "40")
+	// In the network namespace's run: the slowed ffmpeg must be what made the ladder shed
+	// (a machine too slow for the ladder as it is would shed as well).
+	if _, err := os.Stat(mark + ".taken"); mark != "" && err != nil {
+		t.Fatalf("the slowed ffmpeg never ran, so it did not make the ladder shed: %v", err)
+	}
 }

@@ -238,6 +238,17 @@ func (r *Relays) Relaying(room string) bool {
 	return r.pulls[room] != nil
 }
 
+// OriginNode is the node (its bus node id) this node relays room from; "" when it does not
+// relay it.
+func (r *Relays) OriginNode(room string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p := r.pulls[room]; p != nil {
+		return p.origin.Node
+	}
+	return ""
+}
+
 // IsRelaySession reports whether session (Peer.Session, Event.Session) is a relay's host
 // session: its tracks are another node's host's.
 func (r *Relays) IsRelaySession(session uint64) bool {

@@ -737,7 +737,24 @@ func TestBrowserWatchesThroughRelay(t *testing.T) {
 		return
 	}
 	nodes := startClusterWith(t, 3, func(cfg *Config) { cfg.SFU.UDPAddr = "0.0.0.0:0" })
-	const room = "relayed"
+	// The page's part has failed now and then in CI's whole run (play page never live,
+	// its wait ending after ~5 s: lib.mjs now says how); it runs once more, in a new room,
+	// and the first failure stays in the log.
+	for attempt := 1; ; attempt++ {
+		err := watchThroughRelay(t, nodes, chromium, webclient, fmt.Sprintf("relayed%d", attempt))
+		if err == nil {
+			return
+		}
+		if attempt == 2 {
+			t.Fatal(err)
+		}
+		t.Logf("RETRY: e2e/whip_whep.mjs attempt %d failed (%v); running it once more in a new room", attempt, err)
+	}
+}
+
+// watchThroughRelay is one try of TestBrowserWatchesThroughRelay in room: the script's
+// failure is returned, the pion viewer's and the relays' are the test's.
+func watchThroughRelay(t *testing.T, nodes []*app, chromium, webclient, room string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	pion := make(chan *sfutest.Viewer, 1)
@@ -751,14 +768,20 @@ func TestBrowserWatchesThroughRelay(t *testing.T) {
 		}
 		v, err := sfutest.NewViewer(ctx, httpSignal(nodes[1].URL()+"/whep/"+room, issue(t, nodes[1], room, auth.TokenOptions{Subscribe: true})))
 		if err != nil {
-			t.Errorf("pion viewer on node B: %v", err)
+			if ctx.Err() == nil {
+				t.Errorf("pion viewer on node B: %v", err)
+			}
 			return
 		}
 		pion <- v
 	}()
 	if err := runScript(t, webclient, chromium, "e2e/whip_whep.mjs", []string{"--server", nodes[0].URL(), "--play-server", nodes[2].URL(),
 		"--room", room, "--publish-token", mustToken(t, nodes[0].cfg, room), "--seconds", "6"}); err != nil {
-		t.Fatal(err)
+		cancel()
+		if v := <-pion; v != nil {
+			v.Close()
+		}
+		return err
 	}
 	v := <-pion
 	if v == nil {
@@ -778,6 +801,7 @@ func TestBrowserWatchesThroughRelay(t *testing.T) {
 			t.Errorf("node %s played the room without relaying it", name)
 		}
 	}
+	return nil
 }
 
 // TestBrowserFailsOverToAnotherNode: a Chromium host publishes to node A; a Chromium viewer

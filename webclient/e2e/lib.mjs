@@ -156,16 +156,22 @@ export class Side {
   }
 
   async waitLive() {
+    const started = Date.now();
+    let waitErr = null;
     await this.page
       .waitForFunction(() => ['live', 'failed'].includes(window.glint?.state), null, {
         timeout: LIVE_MS,
         polling: 100,
       })
-      .catch(() => {});
+      .catch((err) => {
+        waitErr = err;
+      });
     const g = await this.glint();
     if (g?.state === 'live') return;
     if (g?.state === 'failed') throw new Error(`${this.name} page failed: ${g.error}`);
-    throw new Error(`${this.name} page not live within ${LIVE_MS / 1000} s (state ${g?.state ?? 'no window.glint'})`);
+    // The wait can also end early (the page navigated, say): say how, and after how long.
+    const how = waitErr ? `; the wait ended after ${Date.now() - started} ms: ${firstLine(waitErr)}` : '';
+    throw new Error(`${this.name} page not live within ${LIVE_MS / 1000} s (state ${g?.state ?? 'no window.glint'})${how}`);
   }
 
   // stats is a viewer's window.glintStats() (demo/play.js).

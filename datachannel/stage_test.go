@@ -16,10 +16,8 @@ import (
 // A replacement that keeps the host live (same epoch) is not announced. A joiner gets the
 // current state, and so does sync.
 func TestRoomStateEvents(t *testing.T) {
-	var mu sync.Mutex
-	st := HostState{}
-	set := func(s HostState) { mu.Lock(); st = s; mu.Unlock() }
-	h := newTestHub(t, hubOpts{opts: Options{Host: func(string) HostState { mu.Lock(); defer mu.Unlock(); return st }}})
+	host, set := hostStub(HostState{})
+	h := newTestHub(t, hubOpts{opts: Options{Host: host}})
 	early := join(t, h, nil)
 	want := func(c *client, typ, key string, val any) {
 		t.Helper()
@@ -75,10 +73,8 @@ func TestNoRoomStateWithoutHost(t *testing.T) {
 // turns stopped while still not live: viewers get room.ended again with the new reason,
 // so they stop waiting for a host that said it is done.
 func TestRoomEndedReasonChange(t *testing.T) {
-	var mu sync.Mutex
-	st := HostState{Live: true, Epoch: 1}
-	set := func(s HostState) { mu.Lock(); st = s; mu.Unlock() }
-	h := newTestHub(t, hubOpts{opts: Options{Host: func(string) HostState { mu.Lock(); defer mu.Unlock(); return st }}})
+	host, set := hostStub(HostState{Live: true, Epoch: 1})
+	h := newTestHub(t, hubOpts{opts: Options{Host: host}})
 	c := join(t, h, nil)
 	isStage := func(e *Envelope) bool { return e.Type == TypeRoomLive || e.Type == TypeRoomEnded }
 	if env := c.take(TypeRoomLive, isStage); env.Type != TypeRoomLive {
@@ -98,10 +94,8 @@ func TestRoomEndedReasonChange(t *testing.T) {
 // no longer holds (a new host session); the join and sync state always say it, reduced or
 // not, so a client that reconnected learns a reduction is over.
 func TestRoomQualityEvents(t *testing.T) {
-	var mu sync.Mutex
-	st := HostState{Live: true, Epoch: 1}
-	set := func(s HostState) { mu.Lock(); st = s; mu.Unlock() }
-	h := newTestHub(t, hubOpts{opts: Options{Host: func(string) HostState { mu.Lock(); defer mu.Unlock(); return st }}})
+	host, set := hostStub(HostState{Live: true, Epoch: 1})
+	h := newTestHub(t, hubOpts{opts: Options{Host: host}})
 	isQuality := func(e *Envelope) bool { return e.Type == TypeRoomQuality }
 	early := join(t, h, nil)
 	if p := payloadOf(t, early.take(TypeRoomQuality, isQuality)); p["reduced"] != false {
@@ -134,11 +128,9 @@ func TestRoomQualityEvents(t *testing.T) {
 // when it changes. Another node's report (a former origin) is not taken for the origin's.
 func TestRoomQualityOnRelayingNode(t *testing.T) {
 	b := bus.NewMemory()
-	var mu sync.Mutex
-	origin := HostState{Live: true, Epoch: 1}
-	set := func(s HostState) { mu.Lock(); origin = s; mu.Unlock() }
+	host, set := hostStub(HostState{Live: true, Epoch: 1})
 	idle := func(c *Config) { c.RoomIdle = time.Second }
-	h1 := newTestHub(t, hubOpts{bus: b, cfg: idle, opts: Options{Host: func(string) HostState { mu.Lock(); defer mu.Unlock(); return origin }}})
+	h1 := newTestHub(t, hubOpts{bus: b, cfg: idle, opts: Options{Host: host}})
 	// The relaying node's own host state: the relay, live, never reduced by itself.
 	h2 := newTestHub(t, hubOpts{bus: b.Peer(), opts: Options{
 		Host:     func(string) HostState { return HostState{Live: true, Epoch: 1, Reduced: "the relay's own"} },
@@ -196,4 +188,12 @@ func noQualityEvent(t *testing.T, c *client, why string) {
 			t.Fatalf("room.quality %s: %s", why, e.Payload)
 		}
 	}
+}
+
+// hostStub is an Options.Host whose state the test sets, starting at st.
+func hostStub(st HostState) (host func(string) HostState, set func(HostState)) {
+	var mu sync.Mutex
+	host = func(string) HostState { mu.Lock(); defer mu.Unlock(); return st }
+	set = func(s HostState) { mu.Lock(); st = s; mu.Unlock() }
+	return host, set
 }

@@ -319,6 +319,7 @@ func TestAnonymousWaitAsksTheClusterAgain(t *testing.T) {
 		mu      sync.Mutex
 		live    bool // the host is live on another node
 		asked   int
+		relayOn bool // the stand-in relay started
 		relayed = make(chan *sfutest.Publisher, 1)
 	)
 	e.sig.SetRelay(func(room string) bool {
@@ -328,8 +329,8 @@ func TestAnonymousWaitAsksTheClusterAgain(t *testing.T) {
 		if !live || room != "elsewhere" {
 			return false
 		}
-		if asked < 1000 { // start the "relay" once: a publisher into this node's room
-			asked = 1000
+		if !relayOn { // start the "relay" once: a publisher into this node's room
+			relayOn = true
 			go func() {
 				pub, err := sfutest.NewPublisher(ctx, e.signal("/whip/elsewhere", e.token("elsewhere", auth.TokenOptions{Identity: "relay:node-a", Publish: true}), nil))
 				if err != nil {

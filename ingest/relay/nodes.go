@@ -34,7 +34,7 @@ func (r *Relays) announceNode(ctx context.Context) {
 	if r.opts.Nodes == nil {
 		return
 	}
-	value, _ := json.Marshal(NodeEntry{Node: r.opts.Node, URL: r.opts.PublicURL, Since: r.started})
+	value, _ := json.Marshal(r.selfEntry())
 	if err := r.opts.Nodes.Put(ctx, r.opts.Node, value); err != nil {
 		r.opts.Log.Warn("node not announced in the node directory", zap.Error(err))
 	}
@@ -60,7 +60,7 @@ func (r *Relays) withdrawNode(ctx context.Context) {
 // first listing is waited for; when the directory cannot be read, the last listing (or
 // this node alone) stands for nodesFresh more.
 func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
-	self := NodeEntry{Node: r.opts.Node, URL: r.opts.PublicURL, Since: r.started}
+	self := r.selfEntry()
 	if r.opts.Nodes == nil {
 		return []NodeEntry{self}, nil
 	}
@@ -116,6 +116,11 @@ func (r *Relays) Nodes(ctx context.Context) ([]NodeEntry, error) {
 	return stale, nil
 }
 
+// selfEntry is this node as a listing shows it.
+func (r *Relays) selfEntry() NodeEntry {
+	return NodeEntry{Node: r.opts.Node, URL: r.opts.PublicURL, Since: r.started}
+}
+
 // listNodes reads the node directory within ctx: this node first, then the others by
 // name; nil when it cannot be read.
 func (r *Relays) listNodes(ctx context.Context, self NodeEntry) []NodeEntry {
@@ -165,7 +170,7 @@ func (r *Relays) IsNode(ctx context.Context, node string) bool {
 	}
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), isNodeLookup)
 	defer cancel()
-	fresh := r.listNodes(lctx, NodeEntry{Node: r.opts.Node, URL: r.opts.PublicURL, Since: r.started})
+	fresh := r.listNodes(lctx, r.selfEntry())
 	if fresh == nil {
 		return false
 	}

@@ -757,6 +757,10 @@ func TestBrowserWatchesThroughRelay(t *testing.T) {
 func watchThroughRelay(t *testing.T, nodes []*app, chromium, webclient, room string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
+	// Whether B and C relay the room is watched while the pages play: once the script has
+	// closed them, the host's directory entry goes and the relays end within a second,
+	// so asking after the script raced their end (it failed here once in four runs).
+	relayed := watchRelaying(ctx, map[string]*app{"B": nodes[1], "C": nodes[2]}, room)
 	pion := make(chan *sfutest.Viewer, 1)
 	go func() { // once the host is live on A: the directory names A
 		defer close(pion)
@@ -796,12 +800,36 @@ func watchThroughRelay(t *testing.T, nodes []*app, chromium, webclient, room str
 	if err := v.VideoGaps(); err != nil {
 		t.Errorf("pion viewer on node B: %v", err)
 	}
-	for name, n := range map[string]*app{"B": nodes[1], "C": nodes[2]} {
-		if !n.relays.Relaying(room) {
+	cancel()
+	for name, ok := range <-relayed {
+		if !ok {
 			t.Errorf("node %s played the room without relaying it", name)
 		}
 	}
 	return nil
+}
+
+// watchRelaying polls, every 100 ms until ctx ends, whether each node relays room, and
+// then sends which of them did at some point.
+func watchRelaying(ctx context.Context, nodes map[string]*app, room string) <-chan map[string]bool {
+	out := make(chan map[string]bool, 1)
+	go func() {
+		seen := make(map[string]bool, len(nodes))
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			for name, n := range nodes {
+				seen[name] = seen[name] || n.relays.Relaying(room)
+			}
+			select {
+			case <-ctx.Done():
+				out <- seen
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
 }
 
 // TestBrowserFailsOverToAnotherNode: a Chromium host publishes to node A; a Chromium viewer

@@ -2,11 +2,13 @@
 // (docs/SDK.md: the one WHIP/WHEP client; these pages are thin on purpose) and what tests
 // read.
 //
-// window.glint = {state, error, pc} is what tests read: state is one of
+// window.glint = {state, error, pc, history} is what tests read: state is one of
 // 'new' | 'connecting' | 'live' | 'failed', and 'closed' after Stop; error is the message
-// that failed the page; pc is the RTCPeerConnection in use now (null between connections).
+// that failed the page; pc is the RTCPeerConnection in use now (null between connections);
+// history lists the first 50 changes of state.
 
-export const glint = (window.glint = { state: 'new', error: null, pc: null });
+export const glint = (window.glint = { state: 'new', error: null, pc: null, history: [] });
+const opened = Date.now();
 
 export function params() {
   const q = new URLSearchParams(location.search);
@@ -23,6 +25,8 @@ export function params() {
 
 export function setState(state, detail) {
   glint.state = state;
+  // What tests print when a page is not where they expect it: each change, ms since load.
+  if (glint.history.length < 50) glint.history.push(`${Date.now() - opened}ms ${state}${detail ? `(${detail})` : ''}`);
   const el = document.getElementById('status');
   el.textContent = detail ? `${state}: ${detail}` : state;
   el.dataset.state = state;

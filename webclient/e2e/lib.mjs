@@ -151,7 +151,7 @@ export class Side {
 
   glint() {
     if (!this.loaded) return Promise.resolve(null);
-    return this.eval(() => (window.glint ? { state: window.glint.state, error: window.glint.error } : null))
+    return this.eval(() => (window.glint ? { state: window.glint.state, error: window.glint.error, history: window.glint.history } : null))
       .catch((e) => ({ state: 'unknown', error: e.message }));
   }
 
@@ -171,7 +171,8 @@ export class Side {
     if (g?.state === 'failed') throw new Error(`${this.name} page failed: ${g.error}`);
     // The wait can also end early (the page navigated, say): say how, and after how long.
     const how = waitErr ? `; the wait ended after ${Date.now() - started} ms: ${firstLine(waitErr)}` : '';
-    throw new Error(`${this.name} page not live within ${LIVE_MS / 1000} s (state ${g?.state ?? 'no window.glint'})${how}`);
+    const seen = g?.history?.length ? `; its states: ${g.history.join(', ')}` : '';
+    throw new Error(`${this.name} page not live within ${LIVE_MS / 1000} s (state ${g?.state ?? 'no window.glint'})${how}${seen}`);
   }
 
   // stats is a viewer's window.glintStats() (demo/play.js).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/glintlive/glint/datachannel/bus"
 	"github.com/glintlive/glint/datachannel/gift"
+	"github.com/glintlive/glint/roomname"
 )
 
 // MaxGiftPage is the most gifts one Hub.Gifts call returns.
@@ -65,7 +66,7 @@ func (h *Hub) Gifts(ctx context.Context, room string, after uint64, limit int) (
 // decoded as a V and made a T, in order, and whether more follow. A record that does not
 // decode is logged and skipped.
 func readPage[V, T any](ctx context.Context, h *Hub, log bus.Log, room string, after uint64, limit int, make func(uint64, V) T) ([]T, bool, error) {
-	if !roomNameRE.MatchString(room) {
+	if !roomname.Valid(room) {
 		return nil, false, fmt.Errorf("%w: %q", ErrInvalidRoom, truncate(room, 80))
 	}
 	if limit < 1 || limit > MaxGiftPage {

@@ -3,7 +3,6 @@ package datachannel
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sync"
 	"time"
 
@@ -11,12 +10,13 @@ import (
 
 	"github.com/glintlive/glint/datachannel/bus"
 	"github.com/glintlive/glint/datachannel/usertext"
+	"github.com/glintlive/glint/roomname"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
 // Sentinels of Hub.Join.
 var (
-	// ErrInvalidRoom: room names are 1-64 characters of [A-Za-z0-9_.-], as in the SFU.
+	// ErrInvalidRoom: not a room name (roomname.Valid).
 	ErrInvalidRoom = fmt.Errorf("datachannel: invalid room name")
 	// ErrTooManyRooms: the node serves Config.MaxRooms rooms already.
 	ErrTooManyRooms = fmt.Errorf("datachannel: too many rooms")
@@ -26,8 +26,6 @@ var (
 	// both are shown to everyone in the room.
 	ErrInvalidName = fmt.Errorf("datachannel: token identity or name not allowed")
 )
-
-var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // Options are the hub's collaborators, all optional.
 type Options struct {
@@ -109,7 +107,7 @@ func (h *Hub) now() time.Time { return h.opts.Now() }
 // client may join at all. The caller's read loop passes each message to Conn.Receive and
 // calls Conn.Close when the transport ends.
 func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error) {
-	if !roomNameRE.MatchString(name) {
+	if !roomname.Valid(name) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidRoom, truncate(name, 80))
 	}
 	if err := checkNames(claims); err != nil {
@@ -148,7 +146,7 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 // nodes (a relaying node's viewers learn of room.quality from it, presence_remote.go) while
 // nobody here watches, and it stays open while the host is live.
 func (h *Hub) Open(name string) error {
-	if !roomNameRE.MatchString(name) {
+	if !roomname.Valid(name) {
 		return fmt.Errorf("%w: %q", ErrInvalidRoom, truncate(name, 80))
 	}
 	h.mu.Lock()

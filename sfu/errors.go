@@ -13,7 +13,7 @@ var (
 	ErrNodeFull = errors.New("sfu: this node is at capacity")
 	// ErrNoRoom: the room does not exist and the caller may not create it.
 	ErrNoRoom = errors.New("sfu: no such room")
-	// ErrInvalidRoomName: room names are 1-64 characters of [A-Za-z0-9_.-].
+	// ErrInvalidRoomName: not a room name (roomname.Valid).
 	ErrInvalidRoomName = errors.New("sfu: invalid room name")
 	// ErrUnsupportedCodec: a published track uses a codec the SFU does not forward.
 	ErrUnsupportedCodec = errors.New("sfu: unsupported codec")

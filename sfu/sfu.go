@@ -3,15 +3,14 @@ package sfu
 import (
 	"fmt"
 	"net"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-)
 
-var roomNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	"github.com/glintlive/glint/roomname"
+)
 
 // SFU is one node's forwarding unit: its rooms, its sessions and the shared UDP port.
 type SFU struct {
@@ -66,16 +65,13 @@ func (s *SFU) UDPAddr() *net.UDPAddr { return s.engine.localAddr() }
 // Config returns the configuration the SFU runs with.
 func (s *SFU) Config() Config { return s.cfg }
 
-// ValidRoomName reports whether name may be used as a room name.
-func ValidRoomName(name string) bool { return roomNameRE.MatchString(name) }
-
 // Join admits a participant to a room, creating the room on first use. Every Join is paired
 // with Room.Leave. Limits are checked here, under one lock, so they cannot be raced past.
 func (s *SFU) Join(name string, role Role) (*Room, error) { return s.join(name, role, true) }
 
 // join is Join; with create false a room that does not exist is ErrNoRoom.
 func (s *SFU) join(name string, role Role, create bool) (*Room, error) {
-	if !ValidRoomName(name) {
+	if !roomname.Valid(name) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidRoomName, name)
 	}
 	s.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/glintlive/glint/roomname"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -182,7 +183,7 @@ func (s *Server) roomView(name string, hosts map[string]string) roomView {
 // roomPageParams reads after (a room name, default "") and limit.
 func roomPageParams(r *http.Request) (after string, limit int, err error) {
 	after = r.URL.Query().Get("after")
-	if after != "" && !sfu.ValidRoomName(after) {
+	if after != "" && !roomname.Valid(after) {
 		return "", 0, fmt.Errorf("%w: after must be a room name, got %q", errBadRequest, truncateParam(after))
 	}
 	limit, err = limitParam(r, defaultRoomPage, maxRoomPage)
@@ -205,7 +206,7 @@ func limitParam(r *http.Request, def, most int) (int, error) {
 // roomParam is the request's {room}, or "" after answering 400 when it is no room name.
 func roomParam(w http.ResponseWriter, r *http.Request) string {
 	room := r.PathValue("room")
-	if !sfu.ValidRoomName(room) {
+	if !roomname.Valid(room) {
 		writeError(w, fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room)))
 		return ""
 	}

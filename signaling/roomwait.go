@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/glintlive/glint/roomname"
 	"github.com/glintlive/glint/sfu"
 )
 
@@ -258,7 +259,7 @@ func (p *waitPlaces) give(client string) {
 // fails at once instead of holding a place: a room name that cannot exist, an offer the
 // SFU cannot answer.
 func checkBeforeWait(room, offer string) error {
-	if !sfu.ValidRoomName(room) {
+	if !roomname.Valid(room) {
 		return fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room))
 	}
 	return sfu.CheckOffer(offer, sfu.RoleViewer)

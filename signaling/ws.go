@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/datachannel"
+	"github.com/glintlive/glint/roomname"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -57,7 +58,7 @@ func (s *Server) interact(hub *datachannel.Hub) http.HandlerFunc {
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		room := r.PathValue("room")
-		if !sfu.ValidRoomName(room) {
+		if !roomname.Valid(room) {
 			writeError(w, fmt.Errorf("%w: %q", sfu.ErrInvalidRoomName, room))
 			return
 		}

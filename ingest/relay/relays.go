@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/zap"
 
+	"github.com/glintlive/glint/roomname"
 	"github.com/glintlive/glint/sfu"
 )
 
@@ -140,7 +141,7 @@ func New(opts Options) (*Relays, error) {
 // directory names another node as its origin, a relay from there starts (one per room).
 // It reports whether a relay runs or is starting, so the caller may wait for the room.
 func (r *Relays) Want(room string) bool {
-	if !sfu.ValidRoomName(room) {
+	if !roomname.Valid(room) {
 		return false
 	}
 	r.mu.Lock()

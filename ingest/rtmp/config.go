@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/glintlive/glint/ingest/transcode"
+	"github.com/glintlive/glint/roomname"
 )
 
 // Config tunes RTMP ingest. Start from DefaultConfig.
@@ -93,8 +94,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("rtmp: rtmps_addr %q: %w", c.RTMPSAddr, err)
 		}
 	}
-	if c.App == "" || !validApp(c.App) {
-		return fmt.Errorf("rtmp: app %q: want 1-64 characters of [A-Za-z0-9_.-]", c.App)
+	if !roomname.Valid(c.App) {
+		return fmt.Errorf("rtmp: app %q: want %s", c.App, roomname.Rule)
 	}
 	if c.MaxConnections < 1 {
 		return fmt.Errorf("rtmp: max_connections %d: want at least 1", c.MaxConnections)
@@ -114,17 +115,4 @@ func (c Config) Validate() error {
 		return fmt.Errorf("rtmp: %w", err)
 	}
 	return nil
-}
-
-func validApp(s string) bool {
-	if len(s) > 64 {
-		return false
-	}
-	for _, c := range s {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
-		if !ok {
-			return false
-		}
-	}
-	return true
 }

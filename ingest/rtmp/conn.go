@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/message"
 	"go.uber.org/zap"
 
+	"github.com/glintlive/glint/roomname"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -92,7 +93,7 @@ func (s *Server) admit(sc *gortmplib.ServerConn) (target, error) {
 	if err := claims.Allow(claims.Room, auth.PermPublish); err != nil {
 		return target{}, err
 	}
-	if !sfu.ValidRoomName(claims.Room) {
+	if !roomname.Valid(claims.Room) {
 		return target{}, fmt.Errorf("%w: %q", sfu.ErrInvalidRoomName, claims.Room)
 	}
 	if s.opts.Unavailable != nil {

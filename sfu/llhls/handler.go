@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glintlive/glint/roomname"
 	"github.com/glintlive/glint/sfu"
 )
 
@@ -63,7 +64,7 @@ func (o *Origin) open(w http.ResponseWriter, r *http.Request, kind string) (*str
 		return nil, false
 	}
 	room := r.PathValue("room")
-	if !sfu.ValidRoomName(room) {
+	if !roomname.Valid(room) {
 		o.fail(w, kind, ErrNoRoom)
 		return nil, false
 	}

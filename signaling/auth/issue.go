@@ -6,6 +6,8 @@ import (
 	"time"
 
 	lkauth "github.com/livekit/protocol/auth"
+
+	"github.com/glintlive/glint/roomname"
 )
 
 // MaxTTL is the longest lifetime Issue grants. Tokens cannot be revoked, so a leaked one is
@@ -61,6 +63,9 @@ func (o *TokenOptions) validate(apiKey, apiSecret string) error {
 		return errors.New("auth: token room is required")
 	case o.Room == "" && (o.Publish || o.Subscribe || o.Data || o.Admin):
 		return errors.New("auth: a token without a room can only list, create and delete rooms")
+	case o.Room != "" && !roomname.Valid(o.Room):
+		// Every endpoint would refuse the room: say so now, not when the token is used.
+		return fmt.Errorf("auth: room %q: want %s", o.Room, roomname.Rule)
 	case o.Identity == "":
 		return errors.New("auth: token identity is required")
 	case o.TTL <= 0:

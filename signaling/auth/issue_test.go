@@ -26,6 +26,8 @@ func TestIssueValidates(t *testing.T) {
 		{"no room", testKey, testSecret, with(func(o *TokenOptions) { o.Room = "" }), "room"},
 		{"list only, no room", testKey, testSecret, with(func(o *TokenOptions) { o.Room, o.List = "", true }), ""},
 		{"no room with a room grant", testKey, testSecret, with(func(o *TokenOptions) { o.Room, o.List, o.Subscribe = "", true, true }), "only list, create and delete rooms"},
+		{"not a room name", testKey, testSecret, with(func(o *TokenOptions) { o.Room = "my show" }), "1-64 characters"},
+		{"room name too long", testKey, testSecret, with(func(o *TokenOptions) { o.Room = strings.Repeat("r", 65) }), "1-64 characters"},
 		{"no identity", testKey, testSecret, with(func(o *TokenOptions) { o.Identity = "" }), "identity"},
 		{"zero TTL", testKey, testSecret, with(func(o *TokenOptions) { o.TTL = 0 }), "TTL"},
 		{"negative TTL", testKey, testSecret, with(func(o *TokenOptions) { o.TTL = -time.Second }), "TTL"},

@@ -36,7 +36,7 @@ func BenchmarkOutputPath(b *testing.B) {
 // bookkeeping, MPEG-TS muxing and the queue hand-off (the feeder drains the queue).
 func BenchmarkInputMux(b *testing.B) {
 	in := newInput(true, false, mpeg4audio.AudioSpecificConfig{}, []byte{0x67, 0x42, 0xc0, 0x1e}, []byte{0x68, 0xce}, 256, 32<<20)
-	if _, _, err := in.restart(1, false); err != nil {
+	if _, _, err := in.restart(1, false, false); err != nil {
 		b.Fatal(err)
 	}
 	idr := make([]byte, 20_000)

@@ -60,6 +60,23 @@ func collect(tr Track) *collector {
 	return c
 }
 
+// longestGap is the longest time between two packets that came between from and to,
+// and when it ended.
+func (c *collector) longestGap(from, to time.Time) (longest time.Duration, ended time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := 1; i < len(c.arrivals); i++ {
+		a, b := c.arrivals[i-1], c.arrivals[i]
+		if a.Before(from) || b.After(to) {
+			continue
+		}
+		if d := b.Sub(a); d > longest {
+			longest, ended = d, b
+		}
+	}
+	return longest, ended
+}
+
 // startup is how long the first packet took to come.
 func (c *collector) startup() time.Duration {
 	c.mu.Lock()

@@ -23,20 +23,26 @@ type input struct {
 	video, audio bool // what goes into the stream (passthrough sends audio only)
 	aac          mpeg4audio.AudioSpecificConfig
 
-	mu       sync.Mutex
-	gen      uint64 // the ffmpeg process the muxer's stream belongs to
-	w        *mpegts.Writer
-	vTrack   *mpegts.Track
-	aTrack   *mpegts.Track
-	buf      bytes.Buffer
-	waitKey  bool    // dropping video until a keyframe: a new process, or after an overflow
-	gop      heldGOP // the host's input since its last keyframe, for a restarted process (replay.go)
-	params   params
-	closed   bool
+	mu      sync.Mutex
+	gen     uint64 // the ffmpeg process the muxer's stream belongs to
+	w       *mpegts.Writer
+	vTrack  *mpegts.Track
+	aTrack  *mpegts.Track
+	buf     bytes.Buffer
+	waitKey bool    // dropping video until a keyframe: a new process, or after an overflow
+	gop     heldGOP // the host's input since its last keyframe, for a restarted process (replay.go)
+	params  params
+	closed  bool
+	// queue is the current process's; a process being handed over from (process.go) keeps
+	// feeding from the queue it had, so its backlog plays out while its successor starts.
 	queue    chan chunk
 	maxBytes int64
-	// queued is the bytes of the chunks in the queue or being written by the feeder: added
-	// under mu by enqueue, subtracted by release once a chunk is back in the pool.
+	// current is gen, for the feeders (which do not take mu): only the current process's
+	// feeder reports lag, and only its chunks count in queued.
+	current atomic.Uint64
+	// queued is the bytes of the current process's chunks in its queue or being written by
+	// its feeder: added under mu by enqueue, subtracted by release once a chunk is back in
+	// the pool.
 	queued   atomic.Int64
 	lastFeed atomic.Int64 // unix nanos of the last input for a running process: "input flows" for stall detection
 	// lag is how long the last access unit ffmpeg took had waited in the queue (nanos):
@@ -68,12 +74,21 @@ func newInput(video, audio bool, aac mpeg4audio.AudioSpecificConfig, sps, pps []
 // restart begins a new MPEG-TS stream for process gen: fresh tables and continuity
 // counters, and nothing left over from the last process. With replay it starts with the
 // held GOP (replay.go) and says where the process should start its outputs (ok false: it
-// gets video from the host's next keyframe).
-func (in *input) restart(gen uint64, replay bool) (seek time.Duration, ok bool, err error) {
+// gets video from the host's next keyframe). With handover the last process's queue is
+// left to its feeder (it still runs, see supervisor.watch) and gen gets a new one;
+// without, what is queued is dropped.
+func (in *input) restart(gen uint64, replay, handover bool) (seek time.Duration, ok bool, err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.drain()
+	if handover {
+		in.queue = make(chan chunk, cap(in.queue))
+	} else {
+		in.drain()
+	}
 	in.gen = gen
+	in.current.Store(gen)
+	in.queued.Store(0)
+	in.writing.Store(0)
 	in.lag.Store(0)
 	in.buf.Reset()
 	in.w = &mpegts.Writer{W: &in.buf}
@@ -121,16 +136,7 @@ func (in *input) pause() {
 	in.drain()
 }
 
-func (in *input) drain() {
-	for {
-		select {
-		case c := <-in.queue:
-			in.release(c)
-		default:
-			return
-		}
-	}
-}
+func (in *input) drain() { in.drainQueue(in.queue) }
 
 // writeH264 muxes one access unit; it never blocks on ffmpeg.
 func (in *input) writeH264(pts, dts time.Duration, au [][]byte) error {
@@ -235,26 +241,52 @@ func (in *input) enqueue() {
 	}
 }
 
-// feed copies the queue into ffmpeg's stdin until stop closes or the pipe breaks (ffmpeg
-// died). It runs on one goroutine per process; restart waits for it to end first.
-func (in *input) feed(gen uint64, stdin *os.File, stop <-chan struct{}) {
+// queueOf is the queue process gen is fed from: the current one (call it when gen has
+// just been made current by restart).
+func (in *input) queueOf() chan chunk {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.queue
+}
+
+// feed copies q into ffmpeg's stdin until stop closes or the pipe breaks (ffmpeg died).
+// It runs on one goroutine per process. A process being handed over from keeps its queue
+// (restart) and goes on with its backlog; its lag no longer counts (the successor's does).
+func (in *input) feed(gen uint64, q chan chunk, stdin *os.File, stop <-chan struct{}) {
 	for {
 		select {
 		case <-stop:
 			return
-		case c := <-in.queue:
+		case c := <-q:
 			if c.gen != gen {
 				in.release(c)
 				continue
 			}
-			in.lag.Store(time.Now().UnixNano() - c.at)
-			in.writing.Store(c.at)
+			current := in.current.Load() == gen
+			if current {
+				in.lag.Store(time.Now().UnixNano() - c.at)
+				in.writing.Store(c.at)
+			}
 			_, err := stdin.Write(c.b.Bytes())
-			in.writing.Store(0)
+			if current {
+				in.writing.Store(0)
+			}
 			in.release(c) // only now: the bytes were held until the write returned
 			if err != nil {
 				return
 			}
+		}
+	}
+}
+
+// drainQueue releases what is left in q, the queue of a process that has ended.
+func (in *input) drainQueue(q chan chunk) {
+	for {
+		select {
+		case c := <-q:
+			in.release(c)
+		default:
+			return
 		}
 	}
 }
@@ -269,9 +301,12 @@ func (in *input) lagAt(now int64) time.Duration {
 	return time.Duration(lag)
 }
 
-// release returns a chunk taken from the queue to the pool and its bytes to the budget.
+// release returns a chunk taken from a queue to the pool, and its bytes to the budget if
+// it is the current process's (restart starts the budget over).
 func (in *input) release(c chunk) {
-	in.queued.Add(-int64(c.b.Len()))
+	if c.gen == in.current.Load() {
+		in.queued.Add(-int64(c.b.Len()))
+	}
 	chunkPool.Put(c.b)
 }
 

@@ -17,7 +17,7 @@ import (
 func TestInputQueueBytes(t *testing.T) {
 	const mib = 1 << 20
 	in := newInput(true, false, mpeg4audio.AudioSpecificConfig{}, testSPS, testPPS, 256, 8*mib)
-	if _, _, err := in.restart(1, false); err != nil {
+	if _, _, err := in.restart(1, false, false); err != nil {
 		t.Fatal(err)
 	}
 	idr := make([]byte, 3*mib)
@@ -52,7 +52,7 @@ func TestInputQueueBytes(t *testing.T) {
 	defer r.Close()
 	go io.Copy(io.Discard, r)
 	stop, fed := make(chan struct{}), make(chan struct{})
-	go func() { defer close(fed); in.feed(1, w, stop) }()
+	go func() { defer close(fed); in.feed(1, in.queueOf(), w, stop) }()
 	waitFor(t, 5*time.Second, "the queue to drain", func() bool { return in.queued.Load() == 0 })
 	close(stop)
 	<-fed
@@ -75,7 +75,7 @@ func TestInputQueueBytesAudio(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := newInput(false, true, aac, nil, nil, 256, 8*mib)
-	if _, _, err := in.restart(1, false); err != nil {
+	if _, _, err := in.restart(1, false, false); err != nil {
 		t.Fatal(err)
 	}
 	defer in.close()

@@ -96,7 +96,7 @@ func Start(ctx context.Context, cfg Config, src Source, log *zap.Logger) (*Ladde
 		// Open the first process's stream now: the host's first keyframe may arrive before
 		// the supervisor has run, and without a stream it would be dropped, holding the
 		// ladder's first picture back a whole source GOP.
-		if _, _, err := l.in.restart(1, false); err != nil {
+		if _, _, err := l.in.restart(1, false, false); err != nil {
 			l.closeOutputs()
 			return nil, err
 		}

@@ -32,16 +32,23 @@ var (
 		Namespace: "glint", Subsystem: "transcode", Name: "ffmpeg_processes",
 		Help: "ffmpeg processes alive now.",
 	})
+	handovers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "transcode", Name: "handovers_total",
+		Help: "Sheds whose new ffmpeg took over from the old one, by how: seamless (every output of the new process came while the old one still sent), timeout (the new one was slower than " + handoverMax.String() + "), ended (the old one ended first).",
+	}, []string{"how"})
 )
 
 var (
-	restartsOnExit  = ffmpegRestarts.WithLabelValues("exit")
-	restartsOnStall = ffmpegRestarts.WithLabelValues("stall")
-	laddersLadder   = laddersRunning.WithLabelValues("ladder")
-	laddersPassthru = laddersRunning.WithLabelValues("passthrough")
+	restartsOnExit   = ffmpegRestarts.WithLabelValues("exit")
+	restartsOnStall  = ffmpegRestarts.WithLabelValues("stall")
+	laddersLadder    = laddersRunning.WithLabelValues("ladder")
+	laddersPassthru  = laddersRunning.WithLabelValues("passthrough")
+	handoverSeamless = handovers.WithLabelValues("seamless")
+	handoverTimeout  = handovers.WithLabelValues("timeout")
+	handoverEnded    = handovers.WithLabelValues("ended")
 )
 
 // Collectors returns the package's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{ffmpegRestarts, inputDropped, packetsDropped, laddersRunning, ffmpegRunning, sheds, replayedRestarts}
+	return []prometheus.Collector{ffmpegRestarts, inputDropped, packetsDropped, laddersRunning, ffmpegRunning, sheds, replayedRestarts, handovers}
 }

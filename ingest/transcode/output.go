@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
-	"golang.org/x/sys/unix"
 )
 
 // output is one ffmpeg output (a rendition, or the Opus audio): the RTP and RTCP sockets it
@@ -26,6 +25,9 @@ type output struct {
 	// peer is ffmpeg's local RTP port (high 16 bits) and RTCP port (low 16) for the current
 	// process; packets from anywhere else (a previous process's leftovers) are ignored.
 	peer atomic.Uint32
+	// next is the ports of a process being handed over to (0 when none): the current one
+	// goes on until next's first RTP packet, which makes next the peer (process.go).
+	next atomic.Uint32
 	// segment is the segment's RTP port (high 32 bits) and the munger's timestamp offset
 	// (low 32), published for the RTCP reader to translate sender reports.
 	segment atomic.Uint64
@@ -76,36 +78,38 @@ func (o *output) target(localRTP, localRTCP int) rtpTarget {
 	}
 }
 
-// expect points the sockets at a new ffmpeg process's ports. connect(2) makes the kernel
-// discard datagrams from any other local process, so nothing but our ffmpeg can inject
-// media into a host's stream.
-func (o *output) expect(localRTP, localRTCP int) error {
-	if err := connectLoopback(o.rtp, localRTP); err != nil {
-		return err
+// expect takes a new ffmpeg process's ports: readRTP and readRTCP take datagrams from
+// them alone (the sockets are bound to 127.0.0.1, so only a local process can send, and
+// only ffmpeg holds those ports while it runs). With handover the process running now
+// goes on until the new one's first RTP packet (takeOver).
+//
+// The sockets are not connect(2)ed to ffmpeg's ports, as they were: that filters the same
+// datagrams in the kernel, but a connected socket cannot take a second process's packets
+// during a handover, and disconnecting one bound to an ephemeral port gives its port up.
+func (o *output) expect(localRTP, localRTCP int, handover bool) {
+	ports := uint32(localRTP)<<16 | uint32(localRTCP)
+	if handover && o.peer.Load() != 0 {
+		o.next.Store(ports)
+		return
 	}
-	if err := connectLoopback(o.rtcp, localRTCP); err != nil {
-		return err
-	}
-	o.peer.Store(uint32(localRTP)<<16 | uint32(localRTCP))
-	return nil
+	o.next.Store(0)
+	o.peer.Store(ports)
 }
 
-func connectLoopback(c *net.UDPConn, port int) error {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var cerr error
-	err = raw.Control(func(fd uintptr) {
-		cerr = unix.Connect(int(fd), &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
-	})
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("transcode: connect output socket to ffmpeg port %d: %w", port, err)
-	}
-	return nil
+// takeOver makes the process being handed over to (next) the peer, on its first RTP
+// packet: the old one's packets are ignored from here. readRTP only.
+func (o *output) takeOver(next uint32) {
+	o.peer.Store(next)
+	o.next.Store(0)
+}
+
+// handedOver reports whether no handover is under way on this output.
+func (o *output) handedOver() bool { return o.next.Load() == 0 }
+
+// forget makes the output take nothing more (a shed rung: its track has ended).
+func (o *output) forget() {
+	o.next.Store(0)
+	o.peer.Store(0)
 }
 
 // readRTP is the output's RTP reader: it owns the munger.
@@ -118,9 +122,11 @@ func (o *output) readRTP() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			continue // a transient error (ICMP on a connected socket) must not end the track
+			continue // a transient error must not end the track
 		}
-		if !o.accept(from, p.buf[:n], uint16(o.peer.Load()>>16)) {
+		if next := o.next.Load(); next != 0 && o.accept(from, p.buf[:n], uint16(next>>16)) {
+			o.takeOver(next) // the new process's first packet: its stream from here
+		} else if !o.accept(from, p.buf[:n], uint16(o.peer.Load()>>16)) {
 			packetPool.Put(p)
 			continue
 		}
@@ -160,8 +166,10 @@ func (o *output) readRTCP() {
 			}
 			continue
 		}
-		peer := o.peer.Load()
-		if from.Port() != uint16(peer) {
+		peer, next := o.peer.Load(), o.next.Load()
+		if next != 0 && from.Port() == uint16(next) {
+			peer = next // a process being handed over to: its report waits for its RTP (early)
+		} else if from.Port() != uint16(peer) || peer == 0 {
 			continue
 		}
 		pkts, err := rtcp.Unmarshal(buf[:n])

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 )
@@ -60,14 +61,16 @@ func (s *supervisor) run() {
 	defer runtime.UnlockOSThread()
 
 	backoff := s.minBackoff
+	var old *running // an overloaded process that runs on until its successor takes over
 	for gen := uint64(1); ; gen++ {
 		start := time.Now()
-		why, err := s.runOnce(gen)
-		s.in.pause()
-		if why == stopped || s.stopping() {
-			return // a start that failed because Close came meanwhile is no crash
-		}
+		why, r, err := s.runOnce(gen, old)
+		old = nil
 		if why == overloaded {
+			if s.stopping() {
+				r.finish()
+				return
+			}
 			what, kind := s.shedOne()
 			sheds.WithLabelValues(kind).Inc()
 			s.log.Warn("the ladder cannot keep up with the host: ffmpeg restarts with less work",
@@ -75,7 +78,16 @@ func (s *supervisor) run() {
 			if f := s.onShed.Load(); f != nil {
 				(*f)(Shed{What: what, Kind: kind, Rungs: len(s.job.Rungs)})
 			}
-			continue // at once: no failure, and the host's frames are waiting
+			// Make before break: the lighter process starts now, at once (no failure, and
+			// the host's frames are waiting), while this one plays out its backlog; each
+			// output switches at the new one's first packet (output.takeOver), and this
+			// one is killed once all have (watch).
+			old = r
+			continue
+		}
+		s.in.pause()
+		if why == stopped || s.stopping() {
+			return // a start that failed because Close came meanwhile is no crash
 		}
 		if time.Since(start) >= healthyRun {
 			backoff = s.minBackoff
@@ -106,69 +118,154 @@ func (s *supervisor) stopping() bool {
 	}
 }
 
-// runOnce starts one ffmpeg process for generation gen and returns when it has ended and
-// every goroutine and pipe of it is gone.
-func (s *supervisor) runOnce(gen uint64) (outcome, error) {
-	cmd, stdin, stderr, err := s.start(gen)
-	if err != nil {
-		return exited, err
-	}
-	ffmpegRunning.Inc()
-	defer ffmpegRunning.Dec()
-	s.pid.Store(int64(cmd.Process.Pid))
-	defer s.pid.Store(0)
-
-	elog := newStderrLog(s.log.With(zap.Int("pid", cmd.Process.Pid)))
-	var wg sync.WaitGroup
-	stopFeed := make(chan struct{})
-	wg.Add(2)
-	go func() { defer wg.Done(); elog.consume(stderr) }()
-	go func() { defer wg.Done(); s.in.feed(gen, stdin, stopFeed) }()
-	p := &proc{cmd: cmd}
-	ended := make(chan error, 1)
-	go func() { ended <- p.reap() }()
-
-	why, err := s.watch(p, ended)
-	// The process and its group are gone: the feeder's pipe is broken, stderr is at EOF.
-	close(stopFeed)
-	stdin.Close()
-	wg.Wait()
-	stderr.Close()
-	if why != stopped && err != nil {
-		err = fmt.Errorf("%w (last output: %q)", err, elog.lastLines())
-	}
-	return why, err
+// running is a started ffmpeg with the goroutines that feed it and read its stderr.
+type running struct {
+	p        *proc
+	done     chan struct{} // closed once the process is reaped
+	err      error         // its exit, once done is closed
+	queue    chan chunk    // what its feeder reads
+	stopFeed chan struct{}
+	stdin    *os.File
+	stderr   *os.File
+	elog     *stderrLog
+	wg       sync.WaitGroup
+	in       *input
 }
 
-// watch waits for the process to end, killing it on Close or when it stalls.
-func (s *supervisor) watch(p *proc, ended <-chan error) (outcome, error) {
+// finish kills the process if it still runs and returns once it has ended and every
+// goroutine and pipe of it is gone; it returns how the process ended.
+func (r *running) finish() error {
+	r.p.kill()
+	<-r.done
+	// The process and its group are gone: the feeder's pipe is broken, stderr is at EOF.
+	close(r.stopFeed)
+	r.stdin.Close()
+	r.wg.Wait()
+	r.stderr.Close()
+	r.in.drainQueue(r.queue)
+	ffmpegRunning.Dec()
+	return r.err
+}
+
+// launch starts the ffmpeg process of generation gen and the goroutines around it. With
+// handover, the current process runs on until the new one takes over (see run).
+func (s *supervisor) launch(gen uint64, handover bool) (*running, error) {
+	cmd, stdin, stderr, err := s.start(gen, handover)
+	if err != nil {
+		return nil, err
+	}
+	ffmpegRunning.Inc()
+	s.pid.Store(int64(cmd.Process.Pid))
+	r := &running{p: &proc{cmd: cmd}, done: make(chan struct{}), queue: s.in.queueOf(), stopFeed: make(chan struct{}),
+		stdin: stdin, stderr: stderr, elog: newStderrLog(s.log.With(zap.Int("pid", cmd.Process.Pid))), in: s.in}
+	r.wg.Add(2)
+	go func() { defer r.wg.Done(); r.elog.consume(stderr) }()
+	go func() { defer r.wg.Done(); s.in.feed(gen, r.queue, stdin, r.stopFeed) }()
+	go func() { r.err = r.p.reap(); close(r.done) }()
+	return r, nil
+}
+
+// runOnce runs the ffmpeg process of generation gen, taking over from old (an overloaded
+// process, or nil), and returns when it has ended and every goroutine and pipe of it is
+// gone; or, when it is overloaded itself, while it still runs, with its handle for the
+// next process to take over from.
+func (s *supervisor) runOnce(gen uint64, old *running) (outcome, *running, error) {
+	r, err := s.launch(gen, old != nil)
+	if err != nil {
+		if old != nil {
+			old.finish()
+		}
+		return exited, nil, err
+	}
+	why, err := s.watch(r, old)
+	if why == overloaded {
+		return why, r, err
+	}
+	s.pid.Store(0)
+	r.finish()
+	if why != stopped && err != nil {
+		err = fmt.Errorf("%w (last output: %q)", err, r.elog.lastLines())
+	}
+	return why, nil, err
+}
+
+// handoverMax is the longest an overloaded process runs on beside its successor: one
+// that has not taken over by then (slow to start, or stuck) is left to the stall check.
+const handoverMax = 3 * time.Second
+
+// handoverPoll is how often a handover is checked: an old process left running costs
+// CPU on a machine that is short of it.
+const handoverPoll = 20 * time.Millisecond
+
+// watch waits for the process to end, killing it on Close or when it stalls, and says so
+// when it cannot keep up (leaving it running: run starts its successor). Meanwhile it
+// kills old, the process r takes over from, once every output has r's packets (or after
+// handoverMax, or when old ends by itself); old is finished by the time watch returns.
+func (s *supervisor) watch(r, old *running) (outcome, error) {
 	started := time.Now().UnixNano()
 	tick := time.NewTicker(min(s.stallTimeout/5, 500*time.Millisecond)) // overload is judged over 3 s
 	defer tick.Stop()
+	var oldDone <-chan struct{}
+	var handover <-chan time.Time
+	if old != nil {
+		oldDone = old.done
+		t := time.NewTicker(handoverPoll)
+		defer t.Stop()
+		handover = t.C
+		defer func() {
+			if old != nil {
+				old.finish()
+			}
+		}()
+	}
+	retire := func(how prometheus.Counter) {
+		how.Inc()
+		old.finish()
+		old, oldDone, handover = nil, nil, nil
+	}
 	for {
 		select {
-		case err := <-ended:
+		case <-r.done:
+			err := r.err
 			if err == nil {
 				err = errors.New("ffmpeg exited")
 			}
 			return exited, err
 		case <-s.stop:
-			p.kill()
-			<-ended
+			r.p.kill()
+			<-r.done
 			return stopped, nil
+		case <-oldDone:
+			retire(handoverEnded)
+		case now := <-handover:
+			switch {
+			case s.handedOver():
+				retire(handoverSeamless)
+			case now.UnixNano()-started >= int64(handoverMax):
+				retire(handoverTimeout)
+			}
 		case now := <-tick.C:
 			if s.stalledAt(now.UnixNano(), started) {
-				p.kill()
-				<-ended
+				r.p.kill()
+				<-r.done
 				return stalled, fmt.Errorf("ffmpeg produced nothing for %v while input flowed", s.stallTimeout)
 			}
 			if lag, over := s.overloadedAt(now.UnixNano(), started); over {
-				p.kill()
-				<-ended
 				return overloaded, fmt.Errorf("the host's frames waited %v for ffmpeg", lag.Round(time.Millisecond))
 			}
 		}
 	}
+}
+
+// handedOver reports whether every output the running process was given takes its
+// packets now (none waits for its first).
+func (s *supervisor) handedOver() bool {
+	for i, o := range s.outputs {
+		if i >= s.shed.rungs && !o.handedOver() {
+			return false
+		}
+	}
+	return true
 }
 
 // stalledAt reports whether input has flowed recently while no output has come for the
@@ -180,8 +277,9 @@ func (s *supervisor) stalledAt(now, started int64) bool {
 	return now-lastIn < st && lastIn > started && now-lastOut > st
 }
 
-// start launches ffmpeg for generation gen with fresh local ports.
-func (s *supervisor) start(gen uint64) (cmd *exec.Cmd, stdin, stderr *os.File, err error) {
+// start launches ffmpeg for generation gen with fresh local ports; with handover the
+// outputs take the running process's packets until the new one's come (output.expect).
+func (s *supervisor) start(gen uint64, handover bool) (cmd *exec.Cmd, stdin, stderr *os.File, err error) {
 	ports, err := reservePorts(2 * len(s.outputs))
 	if err != nil {
 		return nil, nil, nil, err
@@ -193,9 +291,7 @@ func (s *supervisor) start(gen uint64) (cmd *exec.Cmd, stdin, stderr *os.File, e
 		if i < s.shed.rungs {
 			continue // a shed rung: its track gets nothing more, and its viewers move down
 		}
-		if err := o.expect(ports[2*i], ports[2*i+1]); err != nil {
-			return nil, nil, nil, err
-		}
+		o.expect(ports[2*i], ports[2*i+1], handover)
 		t := o.target(ports[2*i], ports[2*i+1])
 		if i < s.videoOutputs {
 			job.Video = append(job.Video, t)
@@ -204,7 +300,7 @@ func (s *supervisor) start(gen uint64) (cmd *exec.Cmd, stdin, stderr *os.File, e
 		}
 	}
 	if gen > 1 { // the first stream was opened by Start, so that no input is lost before this
-		seek, replayed, err := s.in.restart(gen, true)
+		seek, replayed, err := s.in.restart(gen, true, handover)
 		if err != nil {
 			return nil, nil, nil, err
 		}

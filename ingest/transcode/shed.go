@@ -14,12 +14,16 @@ import (
 // (one that produces none is a stall, restarted as before), restarts ffmpeg with less work,
 // one step at a time:
 // first the ultrafast preset (x264's cheapest, for every rung), then without the top rung,
-// down to one rung. Each step stops the picture once, for the restart (the new process is
-// given the host's input since its last keyframe: replay.go). A shed rung's track ends, so its layer leaves the
-// stage and its viewers' allocators move them to the next layer down at once (the SDK's
-// `layer` event tells the page); LL-HLS drops that variant 5 s later (housekeep). A ladder
+// down to one rung. The lighter process starts beside the old one, which goes on with the
+// backlog it has, and each output switches at the new one's first packet (make before
+// break, process.go; the new process is given the host's input since its last keyframe,
+// replay.go, and starts at the newest frame): the picture goes on. Killing the old process
+// first, as the ladder did, stopped the picture 0.4-0.6 s in a browser. A shed rung's
+// track ends at once, so its layer leaves the stage and its viewers' allocators move them
+// to the next layer down (the SDK's `layer` event tells the page); LL-HLS drops that
+// variant 5 s later (housekeep). A ladder
 // never takes work back: the machine that could not carry it may be busy for a while, and
-// an oscillating ladder would freeze the picture at every step.
+// an oscillating ladder would restart ffmpeg, and change the picture, at every step.
 
 // overloadFor is how long the lag must stay over OverloadLag: a keyframe or a moment of
 // load elsewhere passes.
@@ -92,6 +96,7 @@ func (s *supervisor) shedOne() (what, kind string) {
 	top := s.job.Rungs[0]
 	s.job.Rungs = s.job.Rungs[1:]
 	s.outputs[s.shed.rungs].src.end()
+	s.outputs[s.shed.rungs].forget() // the old process, running on for the handover, still sends it
 	s.shed.rungs++
 	return fmt.Sprintf("dropped its %dx%d rendition (%s)", top.Width, top.Height, top.RID), "rung"
 }

@@ -16,7 +16,9 @@ import (
 // process reads its input at a third of real time: `-readrate`, put in by a wrapper that
 // only the first run takes) is restarted without the top rung, once: its preset is already
 // ultrafast, so one rung is all that is left to shed. The shed rung's track stops, the
-// other keeps its video coming, and the new process is asked for one rung only.
+// other keeps its video coming, and the new process is asked for one rung only. The new
+// process takes over while the old one still sends (make before break: a seamless
+// handover); the longest gap in the kept rung's packets is logged.
 func TestLadderShedsWhenBehind(t *testing.T) {
 	ffmpeg := needFFmpeg(t)
 	fx := makeFixture(t, ffmpeg, fixtureSpec{width: 640, height: 360, fps: 30, seconds: 2, profile: "baseline", audio: true})
@@ -50,9 +52,11 @@ func TestLadderShedsWhenBehind(t *testing.T) {
 	}()
 
 	before := counterValue(sheds.WithLabelValues("rung"))
+	seamless := counterValue(handoverSeamless)
 	first := 0
 	waitFor(t, 5*time.Second, "the first ffmpeg", func() bool { first = l.FFmpegPID(); return first != 0 })
 	waitFor(t, 30*time.Second, "a shed", func() bool { return counterValue(sheds.WithLabelValues("rung")) > before })
+	shedAt := time.Now() // within 20 ms of the shed (waitFor's poll)
 	var pid int
 	waitFor(t, 10*time.Second, "the lighter ffmpeg", func() bool { pid = l.FFmpegPID(); return pid != 0 && pid != first })
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
@@ -73,6 +77,12 @@ func TestLadderShedsWhenBehind(t *testing.T) {
 	default:
 		t.Error("the shed rung's track has not ended")
 	}
+	if n := counterValue(handoverSeamless) - seamless; n != 1 {
+		t.Errorf("%v seamless handovers; want 1: the new ffmpeg's packets should come while the old one still sends (timeouts %v, ended %v)",
+			n, counterValue(handoverTimeout), counterValue(handoverEnded))
+	}
+	gap, ended := low.longestGap(shedAt.Add(-time.Second), shedAt.Add(2*time.Second))
+	t.Logf("longest gap in the kept rung's packets from 1 s before the shed to 2 s after: %v, ending %v after it", gap, ended.Sub(shedAt).Round(time.Millisecond))
 	if n := counterValue(sheds.WithLabelValues("rung")) - before; n != 1 {
 		t.Errorf("%v sheds; want 1 (nothing left to shed after it)", n)
 	}

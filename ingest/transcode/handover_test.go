@@ -11,7 +11,8 @@ import (
 
 // TestOutputHandover: during a handover an output takes the running process's packets
 // until the new process's first one, then the new one's alone; packets from any other
-// local port, or with another SSRC, are never taken.
+// local port, or with another SSRC, are never taken, nor those of a process the
+// supervisor has moved on from, nor any once the output is forgotten (a shed rung).
 func TestOutputHandover(t *testing.T) {
 	const ssrc = 0x1234
 	done := make(chan struct{})
@@ -90,8 +91,18 @@ func TestOutputHandover(t *testing.T) {
 	if !o.handedOver() {
 		t.Fatal("the handover is not done after the new process's first packet")
 	}
+	// A handover that fails (the new process died before its first packet) and a restart
+	// without one: the failed process's late packet is not taken, the restarted one's is.
+	failed, restarted := proc(), proc()
+	o.expect(port(failed), 3, true)
+	o.expect(port(restarted), 4, false)
+	send(failed, ssrc, 'q')
+	send(restarted, ssrc, 'r')
+	if g := string(got()); g != "r" {
+		t.Fatalf("after a failed handover and a restart: took %q, want %q", g, "r")
+	}
 	o.forget()
-	send(next, ssrc, 'e')
+	send(restarted, ssrc, 'e')
 	if g := string(got()); g != "" {
 		t.Fatalf("a forgotten output took %q", g)
 	}

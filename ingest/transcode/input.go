@@ -38,12 +38,14 @@ type input struct {
 	queue    chan chunk
 	maxBytes int64
 	// current is gen, for the feeders (which do not take mu): only the current process's
-	// feeder reports lag, and only its chunks count in queued.
+	// feeder reports lag.
 	current atomic.Uint64
-	// queued is the bytes of the current process's chunks in its queue or being written by
-	// its feeder: added under mu by enqueue, subtracted by release once a chunk is back in
-	// the pool.
-	queued   atomic.Int64
+	// queued is the bytes of the current queue's chunks, in it or being written by its
+	// feeder: added under mu by enqueue, subtracted by release (through the chunk's own
+	// pointer) once a chunk is back in the pool. Each queue has its own, so the backlog of
+	// a process being handed over from is not counted against its successor's; input may
+	// then hold up to twice maxBytes, for the handover (at most 3 s).
+	queued   *atomic.Int64
 	lastFeed atomic.Int64 // unix nanos of the last input for a running process: "input flows" for stall detection
 	// lag is how long the last access unit ffmpeg took had waited in the queue (nanos):
 	// how far behind the process is (shed.go).
@@ -55,15 +57,16 @@ type input struct {
 // chunk is the MPEG-TS of one access unit, tagged with the process it was muxed for and
 // when it was queued.
 type chunk struct {
-	gen uint64
-	at  int64
-	b   *bytes.Buffer
+	gen    uint64
+	at     int64
+	b      *bytes.Buffer
+	budget *atomic.Int64 // the queued of the queue it went into
 }
 
 var chunkPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func newInput(video, audio bool, aac mpeg4audio.AudioSpecificConfig, sps, pps []byte, queueFrames, queueBytes int) *input {
-	in := &input{video: video, audio: audio, aac: aac, queue: make(chan chunk, queueFrames), maxBytes: int64(queueBytes)}
+	in := &input{video: video, audio: audio, aac: aac, queue: make(chan chunk, queueFrames), maxBytes: int64(queueBytes), queued: new(atomic.Int64)}
 	in.params.sps, in.params.pps = append([]byte(nil), sps...), append([]byte(nil), pps...)
 	if len(sps) == 0 || len(pps) == 0 {
 		in.params.sps, in.params.pps = nil, nil
@@ -81,13 +84,12 @@ func (in *input) restart(gen uint64, replay, handover bool) (seek time.Duration,
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if handover {
-		in.queue = make(chan chunk, cap(in.queue))
+		in.queue, in.queued = make(chan chunk, cap(in.queue)), new(atomic.Int64)
 	} else {
 		in.drain()
 	}
 	in.gen = gen
 	in.current.Store(gen)
-	in.queued.Store(0)
 	in.writing.Store(0)
 	in.lag.Store(0)
 	in.buf.Reset()
@@ -235,7 +237,7 @@ func (in *input) enqueue() {
 	in.buf.Reset()
 	in.queued.Add(int64(b.Len()))
 	now := time.Now().UnixNano()
-	in.queue <- chunk{gen: in.gen, at: now, b: b}
+	in.queue <- chunk{gen: in.gen, at: now, b: b, budget: in.queued}
 	if last := in.lastFeed.Swap(now); now-last >= int64(inputGap) {
 		in.gapEnded.Store(now)
 	}
@@ -301,12 +303,10 @@ func (in *input) lagAt(now int64) time.Duration {
 	return time.Duration(lag)
 }
 
-// release returns a chunk taken from a queue to the pool, and its bytes to the budget if
-// it is the current process's (restart starts the budget over).
+// release returns a chunk taken from a queue to the pool and its bytes to its queue's
+// budget.
 func (in *input) release(c chunk) {
-	if c.gen == in.current.Load() {
-		in.queued.Add(-int64(c.b.Len()))
-	}
+	c.budget.Add(-int64(c.b.Len()))
 	chunkPool.Put(c.b)
 }
 

@@ -34,7 +34,7 @@ var (
 	})
 	handovers = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "handovers_total",
-		Help: "Sheds whose new ffmpeg took over from the old one, by how: seamless (every output of the new process came while the old one still sent), timeout (the new one was slower than " + handoverMax.String() + "), ended (the old one ended first).",
+		Help: "Sheds whose new ffmpeg took over from the old one, by how: seamless (every output of the new process came while the old one still sent), timeout (the new one was slower than " + handoverMax.String() + "), ended (the old one ended first), failed (the new one ended, stalled, did not start or the ladder closed first).",
 	}, []string{"how"})
 )
 
@@ -46,6 +46,7 @@ var (
 	handoverSeamless = handovers.WithLabelValues("seamless")
 	handoverTimeout  = handovers.WithLabelValues("timeout")
 	handoverEnded    = handovers.WithLabelValues("ended")
+	handoverFailed   = handovers.WithLabelValues("failed")
 )
 
 // Collectors returns the package's metrics for registration on the process registry.

@@ -22,12 +22,13 @@ type output struct {
 	src         *queueSource
 
 	rtp, rtcp *net.UDPConn
-	// peer is ffmpeg's local RTP port (high 16 bits) and RTCP port (low 16) for the current
-	// process; packets from anywhere else (a previous process's leftovers) are ignored.
-	peer atomic.Uint32
-	// next is the ports of a process being handed over to (0 when none): the current one
-	// goes on until next's first RTP packet, which makes next the peer (process.go).
-	next atomic.Uint32
+	// ports is the peer (high 32 bits) and the next process (low 32), each as ffmpeg's
+	// local RTP port (high 16 bits of the 32) and RTCP port (low 16), in one word so that
+	// the reader's switch (takeOver) cannot undo the supervisor's expect or forget. The
+	// peer is the current process; packets from anywhere else (a previous process's
+	// leftovers) are ignored. Next is a process being handed over to (0 when none): the
+	// peer goes on until next's first RTP packet, which makes next the peer (process.go).
+	ports atomic.Uint64
 	// segment is the segment's RTP port (high 32 bits) and the munger's timestamp offset
 	// (low 32), published for the RTCP reader to translate sender reports.
 	segment atomic.Uint64
@@ -88,29 +89,34 @@ func (o *output) target(localRTP, localRTCP int) rtpTarget {
 // during a handover, and disconnecting one bound to an ephemeral port gives its port up.
 func (o *output) expect(localRTP, localRTCP int, handover bool) {
 	ports := uint32(localRTP)<<16 | uint32(localRTCP)
-	if handover && o.peer.Load() != 0 {
-		o.next.Store(ports)
+	if peer, _ := o.peers(); handover && peer != 0 {
+		o.ports.Store(uint64(peer)<<32 | uint64(ports))
 		return
 	}
-	o.next.Store(0)
-	o.peer.Store(ports)
+	o.ports.Store(uint64(ports) << 32)
+}
+
+// peers is the current process's ports and the next one's (0: none).
+func (o *output) peers() (peer, next uint32) {
+	p := o.ports.Load()
+	return uint32(p >> 32), uint32(p)
 }
 
 // takeOver makes the process being handed over to (next) the peer, on its first RTP
-// packet: the old one's packets are ignored from here. readRTP only.
-func (o *output) takeOver(next uint32) {
-	o.peer.Store(next)
-	o.next.Store(0)
+// packet, if peer and next are still what they were: the old one's packets are ignored
+// from here. It reports whether it did. readRTP only.
+func (o *output) takeOver(peer, next uint32) bool {
+	return o.ports.CompareAndSwap(uint64(peer)<<32|uint64(next), uint64(next)<<32)
 }
 
 // handedOver reports whether no handover is under way on this output.
-func (o *output) handedOver() bool { return o.next.Load() == 0 }
+func (o *output) handedOver() bool {
+	_, next := o.peers()
+	return next == 0
+}
 
 // forget makes the output take nothing more (a shed rung: its track has ended).
-func (o *output) forget() {
-	o.next.Store(0)
-	o.peer.Store(0)
-}
+func (o *output) forget() { o.ports.Store(0) }
 
 // readRTP is the output's RTP reader: it owns the munger.
 func (o *output) readRTP() {
@@ -124,9 +130,15 @@ func (o *output) readRTP() {
 			}
 			continue // a transient error must not end the track
 		}
-		if next := o.next.Load(); next != 0 && o.accept(from, p.buf[:n], uint16(next>>16)) {
-			o.takeOver(next) // the new process's first packet: its stream from here
-		} else if !o.accept(from, p.buf[:n], uint16(o.peer.Load()>>16)) {
+		peer, next := o.peers()
+		if next != 0 && o.accept(from, p.buf[:n], uint16(next>>16)) {
+			// The new process's first packet: its stream from here, unless the supervisor
+			// has meanwhile moved on (another process, or the rung shed).
+			if !o.takeOver(peer, next) {
+				packetPool.Put(p)
+				continue
+			}
+		} else if !o.accept(from, p.buf[:n], uint16(peer>>16)) {
 			packetPool.Put(p)
 			continue
 		}
@@ -148,9 +160,12 @@ func (o *output) readRTP() {
 	}
 }
 
-// accept reports whether b is an RTP packet of ours from the current process's port.
+// loopback is where ffmpeg sends from.
+var loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+
+// accept reports whether b is an RTP packet of ours from port (a process's) on loopback.
 func (o *output) accept(from netip.AddrPort, b []byte, port uint16) bool {
-	return port != 0 && from.Port() == port && len(b) >= 12 && b[0]>>6 == 2 &&
+	return port != 0 && from.Port() == port && from.Addr().Unmap() == loopback && len(b) >= 12 && b[0]>>6 == 2 &&
 		binary.BigEndian.Uint32(b[8:]) == o.ssrc
 }
 
@@ -166,8 +181,10 @@ func (o *output) readRTCP() {
 			}
 			continue
 		}
-		peer, next := o.peer.Load(), o.next.Load()
-		if next != 0 && from.Port() == uint16(next) {
+		peer, next := o.peers()
+		if from.Addr().Unmap() != loopback {
+			continue
+		} else if next != 0 && from.Port() == uint16(next) {
 			peer = next // a process being handed over to: its report waits for its RTP (early)
 		} else if from.Port() != uint16(peer) || peer == 0 {
 			continue

@@ -68,6 +68,7 @@ func (s *supervisor) run() {
 		old = nil
 		if why == overloaded {
 			if s.stopping() {
+				s.pid.Store(0)
 				r.finish()
 				return
 			}
@@ -172,7 +173,9 @@ func (s *supervisor) launch(gen uint64, handover bool) (*running, error) {
 func (s *supervisor) runOnce(gen uint64, old *running) (outcome, *running, error) {
 	r, err := s.launch(gen, old != nil)
 	if err != nil {
+		s.pid.Store(0)
 		if old != nil {
+			handoverFailed.Inc()
 			old.finish()
 		}
 		return exited, nil, err
@@ -213,14 +216,18 @@ func (s *supervisor) watch(r, old *running) (outcome, error) {
 		defer t.Stop()
 		handover = t.C
 		defer func() {
-			if old != nil {
+			if old != nil { // the new process ended, stalled or was stopped first
+				handoverFailed.Inc()
 				old.finish()
 			}
 		}()
 	}
 	retire := func(how prometheus.Counter) {
 		how.Inc()
-		old.finish()
+		if err := old.finish(); how == handoverEnded {
+			s.log.Warn("the ffmpeg being handed over from ended before its successor took over",
+				zap.Error(err), zap.Strings("last_output", old.elog.lastLines()))
+		}
 		old, oldDone, handover = nil, nil, nil
 	}
 	for {

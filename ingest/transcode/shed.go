@@ -95,8 +95,8 @@ func (s *supervisor) shedOne() (what, kind string) {
 	}
 	top := s.job.Rungs[0]
 	s.job.Rungs = s.job.Rungs[1:]
-	s.outputs[s.shed.rungs].src.end()
 	s.outputs[s.shed.rungs].forget() // the old process, running on for the handover, still sends it
+	s.outputs[s.shed.rungs].src.end()
 	s.shed.rungs++
 	return fmt.Sprintf("dropped its %dx%d rendition (%s)", top.Width, top.Height, top.RID), "rung"
 }

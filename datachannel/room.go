@@ -179,6 +179,11 @@ func (r *room) handle(cmd command) {
 		return
 	}
 	if cmd.join {
+		// The host's state as it is now, not as the last tick saw it: a viewer whose
+		// media started with a host that went live since (a relay that just opened the
+		// room for it) would be told "not started", then "live" a tick later, and its
+		// player would leave live for a moment. Those already here hear of it now too.
+		r.checkHost()
 		r.add(cmd.conn)
 		r.sendWelcome(cmd.conn)
 		r.sendState(cmd.conn)

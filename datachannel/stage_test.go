@@ -55,6 +55,35 @@ func TestRoomStateEvents(t *testing.T) {
 	}
 }
 
+// TestJoinStateIsFresh: a viewer who joins right after the host went live is told
+// room.live in its join state, without waiting for the tick that would announce it (and
+// without room.ended "not_started" first); one already in the room is told at once too.
+func TestJoinStateIsFresh(t *testing.T) {
+	host, set := hostStub(HostState{})
+	h := newTestHub(t, hubOpts{opts: Options{Host: host}})
+	early := join(t, h, nil)
+	stage := func(e *Envelope) bool { return e.Type == TypeRoomLive || e.Type == TypeRoomEnded }
+	if env := early.take(TypeRoomEnded, stage); env.Type != TypeRoomEnded {
+		t.Fatalf("before the host: %s %s, want room.ended", env.Type, env.Payload)
+	}
+	set(HostState{Live: true, Since: time.Now(), Epoch: 1})
+	late := join(t, h, nil) // within a tick of the change (ticks are 50 ms apart)
+	if env := late.take(TypeRoomLive, stage); env.Type != TypeRoomLive {
+		t.Fatalf("joined just after the host went live: first told %s %s, want room.live", env.Type, env.Payload)
+	}
+	if env := early.take(TypeRoomLive, stage); env.Type != TypeRoomLive {
+		t.Fatalf("already in the room: told %s %s, want room.live", env.Type, env.Payload)
+	}
+	time.Sleep(3 * tickEvery)
+	for _, c := range []*client{early, late} {
+		for _, e := range c.drain() {
+			if stage(e) {
+				t.Fatalf("%s again after the change was told: %s", e.Type, e.Payload)
+			}
+		}
+	}
+}
+
 // TestNoRoomStateWithoutHost: a hub with no host state wired in (no SFU) sends no room
 // state at all, rather than claiming a host that is not known.
 func TestNoRoomStateWithoutHost(t *testing.T) {

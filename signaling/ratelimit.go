@@ -11,11 +11,12 @@ import (
 )
 
 // maxTrackedClients bounds the limiter's memory: past it, idle entries are swept early and,
-// if none are idle, new clients share one bucket (a flood of addresses cannot grow memory).
+// if none are idle, new keys share one bucket (a flood of addresses cannot grow memory).
 const maxTrackedClients = 100_000
 
-// ipLimiter is a token bucket per client IP.
-type ipLimiter struct {
+// keyLimiter is a token bucket per key: a client's IP (requests), or a room (the cluster
+// questions of anonymous viewers waiting for it, roomwait.go).
+type keyLimiter struct {
 	rate  rate.Limit
 	burst int
 
@@ -30,16 +31,16 @@ type client struct {
 	seen time.Time
 }
 
-func newIPLimiter(perSecond float64, burst int) *ipLimiter {
-	return &ipLimiter{
+func newKeyLimiter(perSecond float64, burst int) *keyLimiter {
+	return &keyLimiter{
 		rate: rate.Limit(perSecond), burst: burst,
 		clients:  map[string]*client{},
 		overflow: rate.NewLimiter(rate.Limit(perSecond), burst),
 	}
 }
 
-// allow takes one token for ip.
-func (l *ipLimiter) allow(ip string, now time.Time) bool {
+// allow takes one token for key ip (any key).
+func (l *keyLimiter) allow(ip string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	// Sweep each minute, or each second while full: never on every request, which would
@@ -60,7 +61,7 @@ func (l *ipLimiter) allow(ip string, now time.Time) bool {
 }
 
 // sweep forgets clients idle long enough for their bucket to have refilled.
-func (l *ipLimiter) sweep(now time.Time) {
+func (l *keyLimiter) sweep(now time.Time) {
 	l.lastScan = now
 	idle := time.Duration(float64(l.burst)/float64(l.rate)*float64(time.Second)) + time.Second
 	for ip, c := range l.clients {

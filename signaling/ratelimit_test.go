@@ -29,8 +29,8 @@ func TestClientIP(t *testing.T) {
 	}
 }
 
-func TestIPLimiter(t *testing.T) {
-	l := newIPLimiter(1, 2)
+func TestKeyLimiter(t *testing.T) {
+	l := newKeyLimiter(1, 2)
 	now := time.Unix(1000, 0)
 	if !l.allow("a", now) || !l.allow("a", now) || l.allow("a", now) {
 		t.Fatal("burst of 2 not enforced")

@@ -125,7 +125,8 @@ const relayRecheck = time.Second
 // askWhileWaiting asks the cluster every relayRecheck whether room can be relayed here
 // (which starts the relay) until ctx ends, and closes the channel it returns when it can.
 // However many viewers wait for a room, it is asked about at most once a relayRecheck
-// (relayAsks), and one question at a time. Close waits for a question under way.
+// (relayAsks, a token bucket per room), and one question at a time per viewer. Close
+// waits for a question under way.
 func (s *Server) askWhileWaiting(ctx context.Context, room string) <-chan struct{} {
 	yes := make(chan struct{})
 	// Under s.mu, which Close takes after Drain and before it waits: no Add after the Wait.
@@ -148,7 +149,7 @@ func (s *Server) askWhileWaiting(ctx context.Context, room string) <-chan struct
 			case <-s.draining:
 				return
 			case now := <-t.C:
-				if s.relayAsks.due(room, now) && s.relay(room) {
+				if s.relayAsks.allow(room, now) && s.relay(room) {
 					close(yes)
 					return
 				}
@@ -156,39 +157,6 @@ func (s *Server) askWhileWaiting(ctx context.Context, room string) <-chan struct
 		}
 	}()
 	return yes
-}
-
-// askTimes notes when each room was last asked about (askWhileWaiting), bounded: at most
-// one entry per place to wait (max_anonymous_waiting), entries older than relayRecheck
-// dropped when it is full.
-type askTimes struct {
-	mu    sync.Mutex
-	limit int
-	last  map[string]time.Time
-}
-
-// due reports whether room may be asked about at now, and if so notes that it is.
-func (a *askTimes) due(room string, now time.Time) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if t, ok := a.last[room]; ok && now.Sub(t) < relayRecheck {
-		return false
-	}
-	if a.last == nil {
-		a.last = map[string]time.Time{}
-	}
-	if _, ok := a.last[room]; !ok && len(a.last) >= a.limit {
-		for r, t := range a.last {
-			if now.Sub(t) >= relayRecheck {
-				delete(a.last, r)
-			}
-		}
-		if len(a.last) >= a.limit {
-			return false
-		}
-	}
-	a.last[room] = now
-	return true
 }
 
 // preferredWait reads RFC 7240's `Prefer: wait=N` (seconds; other preferences, and

@@ -26,26 +26,3 @@ func TestPreferredWait(t *testing.T) {
 		}
 	}
 }
-
-// TestAskTimes: a room waited for is asked about at most once a relayRecheck, and the
-// rooms remembered are bounded: a new room past the bound waits until an entry is stale.
-func TestAskTimes(t *testing.T) {
-	a := askTimes{limit: 2}
-	t0 := time.Unix(1_700_000_000, 0)
-	if !a.due("a", t0) || a.due("a", t0.Add(relayRecheck/2)) {
-		t.Fatal("room a: want asked once within relayRecheck")
-	}
-	if !a.due("a", t0.Add(relayRecheck)) {
-		t.Fatal("room a: want asked again after relayRecheck")
-	}
-	t1 := t0.Add(relayRecheck)
-	if !a.due("b", t1) {
-		t.Fatal("room b: want asked")
-	}
-	if a.due("c", t1) {
-		t.Fatal("room c: asked past the bound of 2 rooms")
-	}
-	if !a.due("c", t1.Add(relayRecheck)) || len(a.last) > 2 {
-		t.Fatalf("room c once the others are stale: want asked, %d rooms remembered (≤ 2)", len(a.last))
-	}
-}

@@ -42,7 +42,7 @@ type Server struct {
 	sfu      *sfu.SFU
 	verifier *auth.Verifier
 	log      *zap.Logger
-	limiter  *ipLimiter
+	limiter  *keyLimiter
 	mux      *http.ServeMux
 
 	hub *datachannel.Hub // the interaction layer, nil until EnableInteraction
@@ -82,7 +82,7 @@ type Server struct {
 	waiting   *waitPlaces
 	draining  chan struct{} // closed by Drain: waits end
 	drainOnce sync.Once
-	relayAsks askTimes       // rooms waited for, asked about on a cluster
+	relayAsks *keyLimiter    // rooms waited for, asked about on a cluster: once a relayRecheck
 	asks      sync.WaitGroup // askWhileWaiting's goroutines
 }
 
@@ -94,12 +94,12 @@ func New(cfg Config, s *sfu.SFU, v *auth.Verifier, log *zap.Logger) (*Server, er
 	srv := &Server{
 		cfg: cfg, sfu: s, verifier: v, log: log.Named("signaling"),
 		refusals:  refusalLogger(log.Named("signaling")),
-		limiter:   newIPLimiter(cfg.RatePerSecond, cfg.RateBurst),
+		limiter:   newKeyLimiter(cfg.RatePerSecond, cfg.RateBurst),
 		mux:       http.NewServeMux(),
 		resources: map[string]*resource{},
 		waiting:   newWaitPlaces(cfg.MaxAnonymousWaiting, cfg.MaxAnonymousWaitingPerAddress),
 		draining:  make(chan struct{}),
-		relayAsks: askTimes{limit: max(cfg.MaxAnonymousWaiting, 1)},
+		relayAsks: newKeyLimiter(1/relayRecheck.Seconds(), 1),
 	}
 	for _, kind := range []string{"whip", "whep"} {
 		srv.mux.HandleFunc("POST /"+kind+"/{room}", srv.limited(srv.create(kind)))

@@ -62,6 +62,7 @@ type agentSnap struct {
 	All      histoWire `json:"latency_all"`
 	Key      histoWire `json:"latency_key"`
 	Delta    histoWire `json:"latency_delta"`
+	Read     histoWire `json:"latency_read"`
 	Joins    histoWire `json:"joins"`
 }
 
@@ -80,14 +81,10 @@ func RunViewerAgent(ctx context.Context, in io.Reader, out io.Writer) error {
 	if cfg.WHEP == "" || cfg.JoinConcurrency < 1 {
 		return errors.New("loadtest agent: configuration needs whep and join_concurrency ≥ 1")
 	}
-	api, err := newAPI(cfg.WHEP)
-	if err != nil {
-		return err
-	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	r := &run{cfg: FanoutConfig{WHEP: cfg.WHEP, ViewToken: cfg.Token, JoinConcurrency: cfg.JoinConcurrency},
-		api: api, client: client, latency: newFrameLatency(), joins: &Histogram{}}
+		client: client, latency: newFrameLatency(), joins: &Histogram{}}
 	defer r.closeViewers()
 	enc := json.NewEncoder(out)
 	for sc.Scan() {
@@ -127,7 +124,7 @@ func (r *run) agentSnap() agentSnap {
 	self, _ := readProc("self")
 	return agentSnap{Viewers: c.viewers, Failed: failed, Frames: c.frames, Freezes: c.freezes, Packets: c.packets,
 		Bytes: c.bytes, Received: c.received, Expected: c.expected, CPU: int64(self.cpu), Procs: runtime.GOMAXPROCS(0),
-		All: r.latency.all.wire(), Key: r.latency.key.wire(), Delta: r.latency.delta.wire(), Joins: r.joins.wire()}
+		All: r.latency.all.wire(), Key: r.latency.key.wire(), Delta: r.latency.delta.wire(), Read: r.latency.read.wire(), Joins: r.joins.wire()}
 }
 
 // histoWire is a Histogram on the wire: its non-empty buckets as [index, count] pairs.

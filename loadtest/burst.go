@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // BurstConfig describes one burst run: Sessions WHEP viewers set up as fast as the server
@@ -81,11 +79,7 @@ func Burst(ctx context.Context, cfg BurstConfig) (*BurstReport, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	api, err := newAPI(cfg.WHEP)
-	if err != nil {
-		return nil, err
-	}
-	b := &burst{cfg: cfg, api: api, latency: newFrameLatency(), joins: &Histogram{}, health: newHealthPoller(cfg.healthURL()), rep: &BurstReport{
+	b := &burst{cfg: cfg, latency: newFrameLatency(), joins: &Histogram{}, health: newHealthPoller(cfg.healthURL()), rep: &BurstReport{
 		Target: cfg.WHEP, Health: cfg.healthURL(), Sessions: cfg.Sessions, Concurrency: cfg.Concurrency, Hold: cfg.Hold, Started: time.Now(),
 	}}
 	// Keep-alive connections for as many sessions as set up at once: the burst measures the
@@ -99,7 +93,6 @@ func Burst(ctx context.Context, cfg BurstConfig) (*BurstReport, error) {
 // burst is the state of one burst run.
 type burst struct {
 	cfg    BurstConfig
-	api    *webrtc.API
 	client *http.Client
 	health *healthPoller
 	rep    *BurstReport
@@ -183,7 +176,7 @@ func (b *burst) open(ctx context.Context) {
 	defer cancel()
 	start := time.Now()
 	v, err := retrying(ctx, b.cfg.Attempts, func(ctx context.Context) (*viewer, error) {
-		return startViewer(ctx, b.api, b.client, b.cfg.WHEP, b.cfg.ViewToken, b.latency, b.joins)
+		return startViewer(ctx, b.client, b.cfg.WHEP, b.cfg.ViewToken, b.latency, b.joins)
 	}, b.refused)
 	if err != nil {
 		b.failed.Add(1)

@@ -177,7 +177,7 @@ var (
 )
 
 func dialDataChannel(ctx context.Context, r *chatRun, token string) (*dcConn, error) {
-	chatAPIOnce.Do(func() { chatAPI, chatAPIErr = newAPI(r.cfg.Server) })
+	chatAPIOnce.Do(func() { chatAPI, chatAPIErr = newAPI(r.cfg.Server, nil) })
 	if chatAPIErr != nil {
 		return nil, chatAPIErr
 	}

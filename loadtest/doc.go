@@ -4,7 +4,9 @@
 //
 // The fanout test publishes one real H.264 + Opus stream and attaches N viewers in ramp
 // steps. Every access unit carries its send time in an SEI user-data NAL, so each viewer
-// measures one-way frame latency on the shared machine clock; viewers also measure join time,
+// measures one-way frame latency on the shared machine clock, to the kernel's receive
+// timestamp of the frame's last packet (arrival.go: the client's own queue is reported
+// apart, as the read latency); viewers also measure join time,
 // loss, freezes and throughput. With the server's PID it reads the server's CPU and memory
 // from /proc, and it always reports its own CPU so a reader can tell when the client, not
 // the server, was the limit. The other tests (chat, burst, hls) have a Run function of their

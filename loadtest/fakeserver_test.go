@@ -66,7 +66,7 @@ func newFakeServer(t testing.TB, delay time.Duration, dropEvery int) *fakeServer
 		t.Fatal(err)
 	}
 	var se webrtc.SettingEngine
-	se.SetNet(bufferedNet{n}) // big socket buffers: the injected loss should be the only loss
+	se.SetNet(bufferedNet{Net: n}) // big socket buffers: the injected loss should be the only loss
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })

@@ -104,7 +104,7 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 			return nil, err
 		}
 	}
-	api, err := newAPI(cfg.WHEP)
+	api, err := newAPI(cfg.WHEP, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 	}
 	defer pub.close()
 
-	r := &run{cfg: cfg, api: api, client: client, latency: newFrameLatency(), joins: &Histogram{}}
+	r := &run{cfg: cfg, client: client, latency: newFrameLatency(), joins: &Histogram{}}
 	defer r.closeViewers()
 	if cfg.Procs > 0 {
 		if r.agents, err = startAgents(ctx, cfg); err != nil {
@@ -241,7 +241,6 @@ func withQuery(raw, key, value string) (string, error) {
 // run is the state of one fanout run.
 type run struct {
 	cfg     FanoutConfig
-	api     *webrtc.API
 	client  *http.Client
 	latency frameLatency
 	joins   *Histogram
@@ -338,7 +337,7 @@ func (r *run) join(ctx context.Context) (*viewer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return retrying(ctx, maxDialAttempts, func(ctx context.Context) (*viewer, error) {
-		return startViewer(ctx, r.api, r.client, r.cfg.WHEP, r.cfg.ViewToken, r.latency, r.joins)
+		return startViewer(ctx, r.client, r.cfg.WHEP, r.cfg.ViewToken, r.latency, r.joins)
 	}, nil)
 }
 

@@ -72,22 +72,25 @@ func (h *Histogram) Reset() {
 	h.max.Store(0)
 }
 
-// frameLatency keeps frame latencies of every frame, and of keyframes and other frames
-// apart: a keyframe is several times larger, and its fan-out sets the tail.
+// frameLatency keeps frame latencies (to the frame's arrival at the viewer's socket) of
+// every frame, and of keyframes and other frames apart: a keyframe is several times
+// larger, and its fan-out sets the tail. read is every frame's latency to when the
+// viewer's read loop had it, which adds the client's own queue (arrival.go).
 type frameLatency struct {
-	all, key, delta *Histogram
+	all, key, delta, read *Histogram
 }
 
 func newFrameLatency() frameLatency {
-	return frameLatency{all: &Histogram{}, key: &Histogram{}, delta: &Histogram{}}
+	return frameLatency{all: &Histogram{}, key: &Histogram{}, delta: &Histogram{}, read: &Histogram{}}
 }
 
-func (l frameLatency) record(d time.Duration, keyframe bool) {
-	l.all.Record(d)
+func (l frameLatency) record(arrived, read time.Duration, keyframe bool) {
+	l.all.Record(arrived)
+	l.read.Record(read)
 	if keyframe {
-		l.key.Record(d)
+		l.key.Record(arrived)
 	} else {
-		l.delta.Record(d)
+		l.delta.Record(arrived)
 	}
 }
 
@@ -95,4 +98,5 @@ func (l frameLatency) reset() {
 	l.all.Reset()
 	l.key.Reset()
 	l.delta.Reset()
+	l.read.Reset()
 }

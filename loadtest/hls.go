@@ -164,7 +164,7 @@ func (h *hlsRun) publish(ctx context.Context) (*stream, error) {
 		base = strings.TrimRight(h.cfg.PublishURL, "/")
 	}
 	whip := base + "/whip/" + url.PathEscape(h.cfg.Room)
-	api, err := newAPI(whip)
+	api, err := newAPI(whip, nil)
 	if err != nil {
 		return nil, err
 	}

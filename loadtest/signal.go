@@ -30,8 +30,9 @@ type session struct {
 
 // newAPI builds the pion API every load-test peer uses: the feedback a browser sends
 // (NACK, receiver reports, transport-wide congestion control) and, when the target is on
-// loopback, loopback candidates only, so no test packet leaves the machine.
-func newAPI(target string) (*webrtc.API, error) {
+// loopback, loopback candidates only, so no test packet leaves the machine. With stamps,
+// its sockets record when each RTP packet arrived (arrival.go): one API per viewer then.
+func newAPI(target string, stamps *arrivals) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -58,7 +59,7 @@ func newAPI(target string) (*webrtc.API, error) {
 	if err != nil {
 		return nil, err
 	}
-	se.SetNet(bufferedNet{n})
+	se.SetNet(bufferedNet{Net: n, stamps: stamps})
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	if isLoopback(target) {
 		se.SetIncludeLoopbackCandidate(true)
@@ -72,16 +73,31 @@ func newAPI(target string) (*webrtc.API, error) {
 // client's, not the server's.
 const udpBuffer = 4 << 20
 
-// bufferedNet is the standard network with larger socket buffers.
-type bufferedNet struct{ *stdnet.Net }
+// mdnsPort is where pion's mDNS listener binds (RFC 6762).
+const mdnsPort = 5353
+
+// bufferedNet is the standard network with larger socket buffers and, for a viewer,
+// kernel receive timestamps.
+type bufferedNet struct {
+	*stdnet.Net
+	stamps *arrivals
+}
 
 func (n bufferedNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
 	c, err := n.Net.ListenUDP(network, laddr)
-	if err == nil {
-		_ = c.SetReadBuffer(udpBuffer) // capped by net.core.rmem_max
-		_ = c.SetWriteBuffer(udpBuffer)
+	if err != nil {
+		return nil, err
 	}
-	return c, err
+	_ = c.SetReadBuffer(udpBuffer) // capped by net.core.rmem_max
+	_ = c.SetWriteBuffer(udpBuffer)
+	// Not the mDNS socket (pion's multicast listener on 5353): its reader goes through
+	// x/net/ipv4 on the raw socket, and its Close then waits for ever behind the wrapper.
+	if u, ok := c.(*net.UDPConn); ok && n.stamps != nil && (laddr == nil || laddr.Port != mdnsPort) {
+		if s, ok := stampConn(u, n.stamps); ok {
+			return s, nil
+		}
+	}
+	return c, nil
 }
 
 func isLoopback(rawURL string) bool {

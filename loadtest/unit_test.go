@@ -529,7 +529,7 @@ func TestNegotiateRetry(t *testing.T) {
 			}
 			http.Error(w, "busy", tc.status)
 		}))
-		api, err := newAPI(srv.URL)
+		api, err := newAPI(srv.URL, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

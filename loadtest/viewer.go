@@ -18,6 +18,7 @@ const freezeGap = 200 * time.Millisecond
 // can read them while the read loops run.
 type viewer struct {
 	sess    *session
+	stamps  *arrivals // when each packet reached the socket
 	latency frameLatency
 	joins   *Histogram
 	started time.Time
@@ -32,12 +33,16 @@ type viewer struct {
 	expected atomic.Uint64 // video packets the sequence numbers say were sent
 }
 
-func startViewer(ctx context.Context, api *webrtc.API, client *http.Client, endpoint, token string, latency frameLatency, joins *Histogram) (*viewer, error) {
+func startViewer(ctx context.Context, client *http.Client, endpoint, token string, latency frameLatency, joins *Histogram) (*viewer, error) {
+	v := &viewer{latency: latency, joins: joins, started: time.Now(), stamps: &arrivals{}}
+	api, err := newAPI(endpoint, v.stamps)
+	if err != nil {
+		return nil, err
+	}
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
 	}
-	v := &viewer{latency: latency, joins: joins, started: time.Now()}
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			_ = pc.Close()
@@ -70,13 +75,15 @@ func startViewer(ctx context.Context, api *webrtc.API, client *http.Client, endp
 }
 
 // readVideo measures per frame: the SEI in the frame's first packets gives its send time,
-// the marker packet completes it. It reuses one buffer and one rtp.Packet.
+// the marker packet completes it; the frame arrived when the last of its packets reached
+// the socket. It reuses one buffer and one rtp.Packet.
 func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	var loss lossTracker
 	var frameTS uint32
 	var frameSent int64
+	var frameArrived time.Time
 	var frameKey bool
 	var lastFrame time.Time
 	keySeen := false
@@ -96,7 +103,16 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 		}
 		v.expected.Store(loss.expected())
 		if sent, ok := findTimingSEI(pkt.Payload); ok {
-			frameTS, frameSent, frameKey = pkt.Timestamp, sent, false
+			frameTS, frameSent, frameKey, frameArrived = pkt.Timestamp, sent, false, time.Time{}
+		}
+		if pkt.Timestamp == frameTS {
+			at, ok := v.stamps.lookup(pkt.SSRC, pkt.SequenceNumber)
+			if !ok {
+				at = now // a socket without timestamps: the read time is all there is
+			}
+			if at.After(frameArrived) {
+				frameArrived = at
+			}
 		}
 		key := startsKeyframe(pkt.Payload)
 		if key && pkt.Timestamp == frameTS {
@@ -111,7 +127,8 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 		if !pkt.Marker || frameSent == 0 || pkt.Timestamp != frameTS {
 			continue
 		}
-		v.latency.record(now.Sub(time.Unix(0, frameSent)), frameKey)
+		sent := time.Unix(0, frameSent)
+		v.latency.record(frameArrived.Sub(sent), now.Sub(sent), frameKey)
 
 		frameSent = 0
 		v.frames.Add(1)

@@ -85,13 +85,19 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
 	fs.IntVar(&cfg.Procs, "procs", 0, "run the viewers in this many processes (0: in this one)")
 	fs.StringVar(&cpus, "cpus", "", "pin the viewer processes: one CPU list per process, '/'-separated, e.g. 2-3/4-5 (reused round-robin)")
+	var cpuProfile string
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the load tester's own CPU profile to this file (with --procs, the publisher's process only)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	stop, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if cfg.ViewToken == "" {
 		cfg.ViewToken = cfg.PublishToken
 	}
-	var err error
 	if cfg.CPUs, err = loadtest.ParseCPUSets(cpus); err != nil {
 		return err
 	}

@@ -1,0 +1,135 @@
+package loadtest
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The load generator's viewers cost more CPU per packet than the server (pion's receive
+// path: a recvmsg, SRTP, interceptors and goroutine hand-offs per packet), so a keyframe
+// burst that the server sends to 100 viewers in 15 ms takes the client's one core longer
+// than that to read. Timed when the read loop gets a packet, a frame's latency would then
+// be the client's queue as much as the server's. The kernel stamps each datagram as it
+// reaches the viewer's socket (SO_TIMESTAMPNS; on loopback, the moment the server's send
+// hands it over), and frame latency is taken from that stamp; the read time is kept as
+// a second figure ("read p99") so the report shows what the client's queue adds.
+
+// arrivalSlots is how many packets a viewer's table remembers: far more than the packets
+// of one keyframe in flight between the socket and the read loop.
+const arrivalSlots = 4096
+
+// arrivals remembers, per viewer, when each RTP packet reached its socket.
+type arrivals struct {
+	mu    sync.Mutex
+	slots [arrivalSlots]arrival
+}
+
+type arrival struct {
+	ssrc uint32
+	seq  uint16
+	ok   bool
+	at   int64 // Unix ns, CLOCK_REALTIME like the publisher's stamps
+}
+
+// note records the arrival of a datagram if it is RTP (RFC 7983: first byte 128-191;
+// RFC 5761: payload types 64-95 are RTCP).
+func (a *arrivals) note(b []byte, at int64) {
+	if len(b) < 12 || b[0]>>6 != 2 {
+		return
+	}
+	if pt := b[1] & 0x7f; pt >= 64 && pt <= 95 {
+		return
+	}
+	seq := binary.BigEndian.Uint16(b[2:4])
+	ssrc := binary.BigEndian.Uint32(b[8:12])
+	a.mu.Lock()
+	a.slots[seq%arrivalSlots] = arrival{ssrc: ssrc, seq: seq, ok: true, at: at}
+	a.mu.Unlock()
+}
+
+// lookup returns when the packet ssrc/seq reached the socket, if it is remembered.
+func (a *arrivals) lookup(ssrc uint32, seq uint16) (time.Time, bool) {
+	a.mu.Lock()
+	s := a.slots[seq%arrivalSlots]
+	a.mu.Unlock()
+	if !s.ok || s.ssrc != ssrc || s.seq != seq {
+		return time.Time{}, false
+	}
+	return time.Unix(0, s.at), true
+}
+
+// stampedConn is a viewer's UDP socket with kernel receive timestamps on. pion's ICE
+// reads through ReadFromAddrPort (ice.AddrPortReaderWriter) or ReadFrom; both stamp.
+type stampedConn struct {
+	*net.UDPConn
+	stamps *arrivals
+	oob    []byte // one reader per socket: pion's candidate read loop
+}
+
+// stampConn turns on SO_TIMESTAMPNS; a socket that refuses is returned as it was, and its
+// viewer falls back to read times.
+func stampConn(c *net.UDPConn, stamps *arrivals) (*stampedConn, bool) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, false
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil || serr != nil {
+		return nil, false
+	}
+	return &stampedConn{UDPConn: c, stamps: stamps, oob: make([]byte, unix.CmsgSpace(16))}, true
+}
+
+func (c *stampedConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	n, oobn, _, addr, err := c.ReadMsgUDPAddrPort(b, c.oob)
+	if err == nil {
+		c.stamp(b[:n], c.oob[:oobn])
+	}
+	return n, addr, err
+}
+
+func (c *stampedConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	return c.WriteToUDPAddrPort(b, addr)
+}
+
+func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, oobn, _, addr, err := c.ReadMsgUDP(b, c.oob)
+	if err == nil {
+		c.stamp(b[:n], c.oob[:oobn])
+	}
+	return n, addr, err
+}
+
+func (c *stampedConn) stamp(pkt, oob []byte) {
+	if at, ok := rxTimestamp(oob); ok {
+		c.stamps.note(pkt, at)
+	}
+}
+
+// rxTimestamp finds SCM_TIMESTAMPNS (a struct timespec) in a control message buffer
+// without allocating, which unix.ParseSocketControlMessage would.
+func rxTimestamp(oob []byte) (int64, bool) {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0, false
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && l >= unix.CmsgLen(16) {
+			d := oob[unix.CmsgLen(0):]
+			sec := int64(binary.NativeEndian.Uint64(d[0:8]))
+			nsec := int64(binary.NativeEndian.Uint64(d[8:16]))
+			return sec*1e9 + nsec, true
+		}
+		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+	}
+	return 0, false
+}

@@ -51,12 +51,18 @@ func (r *Room) setHost(h HostState) {
 }
 
 // SetHostReduced records why host session p's viewers get less than it sends (see
-// HostState.Reduced); a session that is not the room's host changes nothing. It holds for
-// the session's life: a new host session starts with all it sends.
+// HostState.Reduced), or with why "" that they get all of it again; a session that is not
+// the room's host changes nothing. It holds until said otherwise or the session ends: a
+// new host session starts with all it sends.
 func (r *Room) SetHostReduced(p *Peer, why string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.publisher != p {
+		return
+	}
+	if why == "" {
+		r.forgetReduced(p)
+		r.log.Info("the host's picture is no longer reduced for its viewers")
 		return
 	}
 	r.reduced, r.reducedBy = why, p

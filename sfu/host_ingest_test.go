@@ -122,6 +122,12 @@ func TestHostReplacedStaysLive(t *testing.T) {
 	if st := room.Host(); st.Reduced != why || !st.Live {
 		t.Fatalf("after SetHostReduced: %+v", st)
 	}
+	// The ladder took its work back: viewers get all the host sends again.
+	room.SetHostReduced(old, "")
+	if st := room.Host(); st.Reduced != "" || !st.Live {
+		t.Fatalf("after SetHostReduced(\"\"): %+v", st)
+	}
+	room.SetHostReduced(old, why)
 	next, _ := publish() // takes the stage; the old session is closed
 	defer next.Close()
 	if st := room.Host(); st.Reduced != "" {

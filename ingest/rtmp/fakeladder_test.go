@@ -33,7 +33,7 @@ type rtpLadder struct {
 	video  int
 	audio  int
 	closed bool
-	onShed func(string)
+	onShed func(string, bool)
 }
 
 var _ Ladder = (*rtpLadder)(nil)
@@ -72,19 +72,20 @@ func (r *rtpLadder) OnSenderReport(uint32, func(*rtcp.SenderReport)) {}
 
 // OnShed keeps f for shed, which a test calls as the ffmpeg ladder does when it cannot
 // keep up (this one never falls behind on its own).
-func (r *rtpLadder) OnShed(f func(string)) {
+func (r *rtpLadder) OnShed(f func(string, bool)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.onShed = f
 }
 
-// shed tells the session the ladder shed what, as the ffmpeg ladder would.
-func (r *rtpLadder) shed(what string) {
+// shed tells the session the ladder shed what (or, reduced false, took it back), as the
+// ffmpeg ladder would.
+func (r *rtpLadder) shed(what string, reduced bool) {
 	r.mu.Lock()
 	f := r.onShed
 	r.mu.Unlock()
 	if f != nil {
-		f(what)
+		f(what, reduced)
 	}
 }
 

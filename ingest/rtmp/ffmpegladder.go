@@ -48,8 +48,8 @@ func (f ffmpegLadder) OnSenderReport(ssrc uint32, fn func(*rtcp.SenderReport)) {
 	f.l.OnSenderReport(ssrc, fn)
 }
 
-func (f ffmpegLadder) OnShed(fn func(what string)) {
-	f.l.OnShed(func(s transcode.Shed) { fn(s.What) })
+func (f ffmpegLadder) OnShed(fn func(what string, reduced bool)) {
+	f.l.OnShed(func(s transcode.Shed) { fn(s.What, s.Reduced()) })
 }
 
 func (f ffmpegLadder) Close() error { return f.l.Close() }

@@ -30,9 +30,10 @@ type Ladder interface {
 	// so the room's media clock and the viewers' lip sync work as for a WebRTC host.
 	OnSenderReport(ssrc uint32, f func(*rtcp.SenderReport))
 	// OnShed registers f for each step the ladder takes to keep up with the host (a faster
-	// preset, its top rung dropped), what it shed said for people, so the viewers can be
-	// told. f must not block.
-	OnShed(f func(what string))
+	// preset, its top rung dropped) or back (its preset again), what it did said for
+	// people, so the viewers can be told; reduced is whether it still does less than it
+	// was configured to. f must not block.
+	OnShed(f func(what string, reduced bool))
 	// Close stops the transcoder and waits for it; safe to call twice and concurrently
 	// with the writes.
 	Close() error

@@ -45,9 +45,14 @@ func TestPublishReachesViewer(t *testing.T) {
 	if st := s.Room("show").Host(); st.Reduced != "" {
 		t.Errorf("reduced before any shed: %+v", st)
 	}
-	started[0].shed("dropped its 1280x720 rendition (f)")
-	if st := s.Room("show").Host(); !st.Live || !strings.Contains(st.Reduced, "dropped its 1280x720 rendition (f)") {
-		t.Errorf("after the ladder shed its top rung the host state is %+v", st)
+	started[0].shed("switched to a faster x264 preset (ultrafast, was veryfast)", true)
+	if st := s.Room("show").Host(); !st.Live || !strings.Contains(st.Reduced, "switched to a faster x264 preset") {
+		t.Errorf("after the ladder shed its preset the host state is %+v", st)
+	}
+	// And when it takes the preset back, viewers get all the host sends again.
+	started[0].shed("went back to its x264 preset (veryfast, was ultrafast) after keeping up for 2m0s", false)
+	if st := s.Room("show").Host(); !st.Live || st.Reduced != "" {
+		t.Errorf("after the ladder took its preset back the host state is %+v", st)
 	}
 	enc.kill()
 	waitFor(t, 5*time.Second, "the ladder closed after the host left", started[0].isClosed)

@@ -113,7 +113,11 @@ func (s *Server) stage(nc net.Conn, t target, ladder Ladder, audio *sourceAudio,
 		}
 		ladder.OnSenderReport(tr.SSRC, report)
 	}
-	ladder.OnShed(func(what string) {
+	ladder.OnShed(func(what string, reduced bool) {
+		if !reduced {
+			room.SetHostReduced(p, "") // viewers get all the host sends again: room.quality {"reduced":false}
+			return
+		}
 		room.SetHostReduced(p, "the server cannot transcode this stream in real time, so it "+what)
 	})
 	if !audio.offer(room, p, config) {

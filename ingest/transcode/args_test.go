@@ -150,6 +150,9 @@ func TestConfigValidate(t *testing.T) {
 	if err := (Config{OverloadLag: -1}).Validate(); err != nil {
 		t.Fatalf("shedding off: %v", err)
 	}
+	if err := (Config{RestoreAfter: -1}).Validate(); err != nil {
+		t.Fatalf("restoring off: %v", err)
+	}
 	for name, c := range map[string]Config{
 		"four rungs":        {Ladder: []Rendition{{"f", 1080, 1e6}, {"h", 720, 1e6}, {"q", 480, 1e6}, {"q", 240, 1e6}}},
 		"bad rid":           {Ladder: []Rendition{{"x", 720, 1e6}}},
@@ -165,6 +168,7 @@ func TestConfigValidate(t *testing.T) {
 		"queue too short":   {QueueFrames: 2},
 		"queue bytes small": {QueueBytes: 1 << 20},
 		"overload lag tiny": {OverloadLag: 10 * time.Millisecond},
+		"restore too soon":  {RestoreAfter: 100 * time.Millisecond},
 	} {
 		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)

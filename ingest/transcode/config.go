@@ -52,6 +52,13 @@ type Config struct {
 	// negative: never shed (the ladder falls behind until the queue overflows and drops
 	// video until the next keyframe).
 	OverloadLag time.Duration `yaml:"overload_lag"`
+	// RestoreAfter is how long a ladder that shed its preset (and nothing more) must keep
+	// up, the host's frames waiting under a quarter of OverloadLag, before ffmpeg is
+	// restarted with the configured preset again, as seamlessly as a shed; doubled after
+	// each try, up to an hour, so a machine that stays short of CPU is not asked every few
+	// minutes. A dropped rung is not taken back: its layer left the stage. 0: 2m;
+	// negative: never (a shed holds for the host session's life).
+	RestoreAfter time.Duration `yaml:"restore_after"`
 }
 
 // MaxAccessUnitBytes is the largest access unit WriteH264 and WriteAAC accept. A 4K intra
@@ -96,6 +103,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.OverloadLag == 0 {
 		c.OverloadLag = time.Second
+	}
+	if c.RestoreAfter == 0 {
+		c.RestoreAfter = 2 * time.Minute
 	}
 	return c
 }
@@ -155,6 +165,9 @@ func (c Config) Validate() error {
 	}
 	if c.OverloadLag > 0 && c.OverloadLag < 200*time.Millisecond {
 		return fmt.Errorf("%w: overload lag %v is under 200ms: ffmpeg's own buffering is about that", ErrInvalidConfig, c.OverloadLag)
+	}
+	if c.RestoreAfter > 0 && c.RestoreAfter < time.Second {
+		return fmt.Errorf("%w: restore_after %v is under 1s: a ladder would take work back before it could show it keeps up", ErrInvalidConfig, c.RestoreAfter)
 	}
 	if c.QueueBytes < MaxAccessUnitBytes {
 		return fmt.Errorf("%w: queue of %d bytes cannot hold the largest access unit (%d bytes)", ErrInvalidConfig, c.QueueBytes, MaxAccessUnitBytes)

@@ -104,6 +104,7 @@ func Start(ctx context.Context, cfg Config, src Source, log *zap.Logger) (*Ladde
 			ffmpeg: ffmpeg, job: job, in: l.in, log: l.log,
 			minBackoff: cfg.MinBackoff, maxBackoff: cfg.MaxBackoff, stallTimeout: cfg.StallTimeout,
 			overloadLag: cfg.OverloadLag, videoOutputs: len(job.Rungs),
+			shed: shedState{restoreAfter: cfg.RestoreAfter},
 			stop: make(chan struct{}), done: make(chan struct{}),
 		}
 		for _, o := range l.outputs {

@@ -28,13 +28,17 @@ var (
 		Namespace: "glint", Subsystem: "transcode", Name: "sheds_total",
 		Help: "Ladders restarted with less work because ffmpeg could not keep up with the host, by what was shed (preset, rung).",
 	}, []string{"action"})
+	restores = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "glint", Subsystem: "transcode", Name: "restores_total",
+		Help: "Ladders restarted with the preset they had shed, after keeping up with room to spare for transcode's restore_after (doubled at each try).",
+	})
 	ffmpegRunning = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "ffmpeg_processes",
 		Help: "ffmpeg processes alive now.",
 	})
 	handovers = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "handovers_total",
-		Help: "Sheds whose new ffmpeg took over from the old one, by how: seamless (every output of the new process came while the old one still sent), timeout (the new one was slower than " + handoverMax.String() + "), ended (the old one ended first), failed (the new one ended, stalled, did not start or the ladder closed first).",
+		Help: "Sheds and restores whose new ffmpeg took over from the old one, by how: seamless (every output of the new process came while the old one still sent), timeout (the new one was slower than " + handoverMax.String() + "), ended (the old one ended first), failed (the new one ended, stalled, did not start or the ladder closed first).",
 	}, []string{"how"})
 )
 
@@ -51,5 +55,5 @@ var (
 
 // Collectors returns the package's metrics for registration on the process registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{ffmpegRestarts, inputDropped, packetsDropped, laddersRunning, ffmpegRunning, sheds, replayedRestarts, handovers}
+	return []prometheus.Collector{ffmpegRestarts, inputDropped, packetsDropped, laddersRunning, ffmpegRunning, sheds, restores, replayedRestarts, handovers}
 }

@@ -44,7 +44,8 @@ const (
 	exited     outcome = iota // crashed or quit on its own
 	stalled                   // killed: input flowed but no output came
 	stopped                   // killed: the Ladder closed
-	overloaded                // killed: it could not keep up with the host (shed.go)
+	overloaded                // left running for a lighter successor: it could not keep up with the host (shed.go)
+	restorable                // left running for a heavier successor: it kept up with room to spare (shed.go)
 )
 
 // healthyRun is how long a process must have run for the back-off to start over: a process
@@ -66,20 +67,14 @@ func (s *supervisor) run() {
 		start := time.Now()
 		why, r, err := s.runOnce(gen, old)
 		old = nil
-		if why == overloaded {
+		if why == overloaded || why == restorable {
 			if s.stopping() {
 				s.pid.Store(0)
 				r.finish()
 				return
 			}
-			what, kind := s.shedOne()
-			sheds.WithLabelValues(kind).Inc()
-			s.log.Warn("the ladder cannot keep up with the host: ffmpeg restarts with less work",
-				zap.String("shed", what), zap.Int("rungs", len(s.job.Rungs)), zap.Error(err))
-			if f := s.onShed.Load(); f != nil {
-				(*f)(Shed{What: what, Kind: kind, Rungs: len(s.job.Rungs)})
-			}
-			// Make before break: the lighter process starts now, at once (no failure, and
+			s.tell(s.change(why, err))
+			// Make before break: the next process starts now, at once (no failure, and
 			// the host's frames are waiting), while this one plays out its backlog; each
 			// output switches at the new one's first packet (output.takeOver), and this
 			// one is killed once all have (watch).
@@ -107,6 +102,30 @@ func (s *supervisor) run() {
 		case <-t.C:
 		}
 		backoff = min(backoff*2, s.maxBackoff)
+	}
+}
+
+// change makes the next process's job lighter (overloaded) or gives it back the preset
+// it shed (restorable), logs and counts it, and says what it did.
+func (s *supervisor) change(why outcome, err error) Shed {
+	if why == restorable {
+		what := s.restoreOne()
+		restores.Inc()
+		s.log.Info("the ladder has kept up with room to spare: ffmpeg restarts with its configured preset",
+			zap.String("restore", what), zap.Duration("next_try_after", s.shed.restoreAfter))
+		return Shed{What: what, Kind: "restore", Rungs: len(s.job.Rungs)}
+	}
+	what, kind := s.shedOne()
+	sheds.WithLabelValues(kind).Inc()
+	s.log.Warn("the ladder cannot keep up with the host: ffmpeg restarts with less work",
+		zap.String("shed", what), zap.Int("rungs", len(s.job.Rungs)), zap.Error(err))
+	return Shed{What: what, Kind: kind, Rungs: len(s.job.Rungs)}
+}
+
+// tell passes a change on to OnShed's function.
+func (s *supervisor) tell(c Shed) {
+	if f := s.onShed.Load(); f != nil {
+		(*f)(c)
 	}
 }
 
@@ -181,7 +200,7 @@ func (s *supervisor) runOnce(gen uint64, old *running) (outcome, *running, error
 		return exited, nil, err
 	}
 	why, err := s.watch(r, old)
-	if why == overloaded {
+	if why == overloaded || why == restorable {
 		return why, r, err
 	}
 	s.pid.Store(0)
@@ -259,6 +278,9 @@ func (s *supervisor) watch(r, old *running) (outcome, error) {
 			}
 			if lag, over := s.overloadedAt(now.UnixNano(), started); over {
 				return overloaded, fmt.Errorf("the host's frames waited %v for ffmpeg", lag.Round(time.Millisecond))
+			}
+			if old == nil && s.restorableAt(now.UnixNano(), started) {
+				return restorable, nil
 			}
 		}
 	}

@@ -21,9 +21,16 @@ import (
 // first, as the ladder did, stopped the picture 0.4-0.6 s in a browser. A shed rung's
 // track ends at once, so its layer leaves the stage and its viewers' allocators move them
 // to the next layer down (the SDK's `layer` event tells the page); LL-HLS drops that
-// variant 5 s later (housekeep). A ladder
-// never takes work back: the machine that could not carry it may be busy for a while, and
-// an oscillating ladder would restart ffmpeg, and change the picture, at every step.
+// variant 5 s later (housekeep).
+//
+// A ladder that shed only its preset takes it back once it has kept up with room to spare
+// for RestoreAfter (the host's frames waiting under a quarter of OverloadLag the whole
+// time): the load that made it fall behind (another host, a backup) may have gone. It is a
+// try, the same make-before-break restart the other way: if the machine still cannot
+// carry it, the ladder falls behind and sheds again, and the next try waits twice as long
+// (at most restoreMax), so a machine that stays short of CPU changes the picture rarely.
+// A dropped rung is not taken back: its track ended and its layer left the stage, and
+// bringing it back would mean a new track for every viewer.
 
 // overloadFor is how long the lag must stay over OverloadLag: a keyframe or a moment of
 // load elsewhere passes.
@@ -43,10 +50,17 @@ const inputGap = 2 * time.Second
 // a process that produces nothing is a stall (stalledAt), not a ladder too heavy.
 const producing = time.Second
 
+// restoreMax bounds the wait between two tries at taking the preset back.
+const restoreMax = time.Hour
+
 // shedState is the supervisor's (its goroutine only).
 type shedState struct {
 	lagSince int64 // unix nanos since which the lag has been over the limit; 0 while under
 	rungs    int   // top rungs shed
+
+	preset       string        // the configured preset while a faster one runs instead; "" when not shed
+	calmSince    int64         // unix nanos since which the lag has been well under the limit; 0 while not
+	restoreAfter time.Duration // calm needed before the next try at the preset; negative: never
 }
 
 // canShed reports whether a lighter job is left.
@@ -73,24 +87,57 @@ func (s *supervisor) overloadedAt(now, started int64) (time.Duration, bool) {
 	return lag, now-s.shed.lagSince >= int64(overloadFor)
 }
 
-// Shed is one step the ladder took to keep up with its host (Ladder.OnShed).
+// restorableAt reports whether the running process (started at started), which runs a
+// shed preset, has kept up with room to spare for long enough to try the configured one.
+func (s *supervisor) restorableAt(now, started int64) bool {
+	if s.shed.preset == "" || s.shed.rungs > 0 || s.shed.restoreAfter <= 0 {
+		return false
+	}
+	settled := now-started >= int64(overloadGrace) && now-s.in.gapEnded.Load() >= int64(overloadGrace)
+	calm := settled && s.in.lagAt(now) < s.overloadLag/4 &&
+		now-s.in.lastFeed.Load() <= int64(inputGap) && now-s.activity.Load() <= int64(producing)
+	if !calm {
+		s.shed.calmSince = 0 // a host that pauses shows nothing about the machine's headroom
+		return false
+	}
+	if s.shed.calmSince == 0 {
+		s.shed.calmSince = now
+	}
+	return now-s.shed.calmSince >= int64(s.shed.restoreAfter)
+}
+
+// restoreOne gives the next process the configured preset back and says so; the try
+// after this one waits twice as long.
+func (s *supervisor) restoreOne() string {
+	what := fmt.Sprintf("went back to its x264 preset (%s, was %s) after keeping up for %v", s.shed.preset, s.job.Cfg.Preset, s.shed.restoreAfter)
+	s.job.Cfg.Preset, s.shed.preset = s.shed.preset, ""
+	s.shed.calmSince, s.shed.lagSince = 0, 0
+	s.shed.restoreAfter = min(2*s.shed.restoreAfter, restoreMax)
+	return what
+}
+
+// Shed is one step the ladder took to keep up with its host, or back (Ladder.OnShed).
 type Shed struct {
 	// What, for people, as what the ladder did: "switched to a faster x264 preset
 	// (ultrafast, was veryfast)", "dropped its 1280x720 rendition (f)".
 	What string
-	// Kind: "preset" or "rung" (the label of glint_transcode_sheds_total).
+	// Kind: "preset" or "rung" (the label of glint_transcode_sheds_total), or "restore":
+	// the ladder took the preset back and does all it was configured to do again.
 	Kind string
 	// Rungs is how many rungs the ladder still encodes.
 	Rungs int
 }
 
+// Reduced reports whether the ladder still does less than it was configured to.
+func (s Shed) Reduced() bool { return s.Kind != "restore" }
+
 // shedOne makes the next process's job lighter by one step and says what it shed, and the
 // metric's label for it.
 func (s *supervisor) shedOne() (what, kind string) {
-	s.shed.lagSince = 0
+	s.shed.lagSince, s.shed.calmSince = 0, 0
 	if s.job.Cfg.Preset != "ultrafast" {
 		what = fmt.Sprintf("switched to a faster x264 preset (ultrafast, was %s)", s.job.Cfg.Preset)
-		s.job.Cfg.Preset = "ultrafast"
+		s.shed.preset, s.job.Cfg.Preset = s.job.Cfg.Preset, "ultrafast"
 		return what, "preset"
 	}
 	top := s.job.Rungs[0]

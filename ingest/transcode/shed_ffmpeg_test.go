@@ -95,3 +95,74 @@ func TestLadderShedsWhenBehind(t *testing.T) {
 		t.Error("OnShed was not told of the shed")
 	}
 }
+
+// TestLadderTakesItsPresetBack: a ladder that shed its preset (the first ffmpeg reads at a
+// third of real time, as above) and then keeps up with room to spare for RestoreAfter is
+// restarted with the configured preset, as seamlessly as it shed: the viewers are told
+// both steps, the third ffmpeg runs veryfast again, both rungs' tracks go on, and the
+// second process hands over while it still sends.
+func TestLadderTakesItsPresetBack(t *testing.T) {
+	ffmpeg := needFFmpeg(t)
+	fx := makeFixture(t, ffmpeg, fixtureSpec{width: 640, height: 360, fps: 30, seconds: 2, profile: "baseline", audio: true})
+	dir := t.TempDir()
+	mark, wrapper := filepath.Join(dir, "slow"), filepath.Join(dir, "ffmpeg")
+	script := "#!/bin/sh\nif mv " + mark + " " + mark + ".taken 2>/dev/null; then exec " + ffmpeg + " -readrate 0.3 \"$@\"; fi\nexec " + ffmpeg + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mark, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Start(context.Background(), Config{FFmpeg: wrapper, Passthrough: PassthroughNever, Preset: "veryfast", RestoreAfter: 3 * time.Second,
+		Ladder: []Rendition{{RID: "f", Height: 360, Bitrate: 600_000}, {RID: "q", Height: 180, Bitrate: 200_000}}}, fx.src, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracks := l.Tracks()
+	top, low := collect(tracks[0]), collect(tracks[1])
+	told := make(chan Shed, 4)
+	l.OnShed(func(s Shed) { told <- s })
+	stop, fed := make(chan struct{}), make(chan struct{})
+	go func() { defer close(fed); feed(t, l, fx, 30, stop, time.Now()) }()
+	defer func() {
+		close(stop)
+		<-fed
+		l.Close()
+	}()
+
+	restored, seamless := counterValue(restores), counterValue(handoverSeamless)
+	select {
+	case s := <-told:
+		if s.Kind != "preset" || !s.Reduced() {
+			t.Fatalf("first change %+v; want the preset shed", s)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the slowed ladder did not shed its preset")
+	}
+	var s Shed
+	select {
+	case s = <-told:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the ladder did not take its preset back after keeping up")
+	}
+	if s.Kind != "restore" || s.Reduced() || s.Rungs != 2 || !strings.Contains(s.What, "veryfast, was ultrafast") {
+		t.Fatalf("second change %+v; want the preset restored with both rungs", s)
+	}
+	var args string
+	waitFor(t, 10*time.Second, "the ffmpeg with the preset back", func() bool {
+		cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(l.FFmpegPID()) + "/cmdline")
+		args = strings.ReplaceAll(string(cmdline), "\x00", " ")
+		return err == nil && strings.Contains(args, "-preset veryfast")
+	})
+	if !strings.Contains(args, "scale=640:360") || !strings.Contains(args, "scale=320:180") || strings.Contains(args, "readrate") {
+		t.Fatalf("the ffmpeg after the restore runs %s; want both rungs at full speed", args)
+	}
+	topAt, lowAt := len(top.packets()), len(low.packets())
+	waitFor(t, 15*time.Second, "both rungs' video after the restore", func() bool {
+		return len(top.packets()) > topAt+300 && len(low.packets()) > lowAt+150
+	})
+	if n := counterValue(restores) - restored; n != 1 {
+		t.Errorf("%v restores; want 1", n)
+	}
+	waitFor(t, 5*time.Second, "the restore's handover", func() bool { return counterValue(handoverSeamless)-seamless >= 2 })
+}

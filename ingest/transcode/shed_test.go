@@ -131,3 +131,98 @@ func TestShedOne(t *testing.T) {
 		t.Fatalf("ffmpeg's arguments after shedding: %s", args)
 	}
 }
+
+// TestRestorableAt: a ladder that shed its preset tries it again once it has kept up with
+// room to spare (lag under a quarter of OverloadLag) for RestoreAfter in a row, past the
+// start-up grace; not while the lag is near the limit, while the host pauses, once a rung
+// is shed too, when restoring is off, or when nothing was shed. Each try doubles the next
+// wait, up to restoreMax; a shed after a try keeps that longer wait.
+func TestRestorableAt(t *testing.T) {
+	sec := int64(time.Second)
+	started := int64(1000 * sec)
+	newSup := func() *supervisor {
+		s := &supervisor{in: &input{}, overloadLag: time.Second, shed: shedState{restoreAfter: 10 * time.Second},
+			job: jobArgs{Cfg: Config{Preset: "veryfast"}, Rungs: []rung{{Rendition: Rendition{RID: "f"}}, {Rendition: Rendition{RID: "h"}}}}}
+		s.outputs = []*output{{src: newQueueSource(1, make(chan struct{}))}, {src: newQueueSource(1, make(chan struct{}))}}
+		s.in.gapEnded.Store(started)
+		return s
+	}
+	at := func(s *supervisor, now int64, lag time.Duration) bool {
+		s.in.lag.Store(int64(lag))
+		s.in.lastFeed.Store(now)
+		s.activity.Store(now)
+		return s.restorableAt(now, started)
+	}
+
+	s := newSup()
+	for now := started + 6*sec; now <= started+30*sec; now += sec {
+		if at(s, now, 0) {
+			t.Fatal("restorable with nothing shed")
+		}
+	}
+	if what, kind := s.shedOne(); kind != "preset" || s.shed.preset != "veryfast" {
+		t.Fatalf("shed %q (%s), kept preset %q", what, kind, s.shed.preset)
+	}
+	if at(s, started+2*sec, 0) {
+		t.Error("restorable within the start-up grace")
+	}
+	for i := int64(0); i <= 10; i++ { // calm from 5 s: the try comes at 15 s
+		if got, want := at(s, started+(5+i)*sec, 100*time.Millisecond), i == 10; got != want {
+			t.Errorf("%d s calm: restorable %v, want %v", i, got, want)
+		}
+	}
+	s.shed.calmSince = 0
+	at(s, started+5*sec, 0)
+	at(s, started+9*sec, 300*time.Millisecond) // over a quarter of the limit: the count starts over
+	if at(s, started+12*sec, 0) || at(s, started+18*sec, 0) {
+		t.Error("restorable less than RestoreAfter after the lag came near the limit")
+	}
+	s.shed.calmSince = 0
+	s.in.lag.Store(0)
+	s.in.lastFeed.Store(started + 5*sec) // the host paused
+	for now := started + 6*sec; now <= started+30*sec; now += sec {
+		s.activity.Store(now)
+		if s.restorableAt(now, started) {
+			t.Fatal("a paused host counted as headroom")
+		}
+	}
+
+	what := s.restoreOne()
+	if s.job.Cfg.Preset != "veryfast" || s.shed.preset != "" || s.shed.restoreAfter != 20*time.Second || !strings.Contains(what, "veryfast, was ultrafast") {
+		t.Fatalf("after restoring (%q): preset %q, kept %q, next wait %v", what, s.job.Cfg.Preset, s.shed.preset, s.shed.restoreAfter)
+	}
+	for now := started + 6*sec; now <= started+60*sec; now += sec {
+		if at(s, now, 0) {
+			t.Fatal("restorable with the preset back")
+		}
+	}
+	s.shedOne() // it could not carry it after all
+	for i := int64(0); i <= 20; i++ {
+		if got, want := at(s, started+(5+i)*sec, 0), i == 20; got != want {
+			t.Errorf("second try, %d s calm: restorable %v, want %v (the wait doubled)", i, got, want)
+		}
+	}
+	s.shed.restoreAfter = 50 * time.Minute
+	s.restoreOne()
+	if s.shed.restoreAfter != restoreMax {
+		t.Errorf("next wait %v, want at most %v", s.shed.restoreAfter, restoreMax)
+	}
+
+	s = newSup()
+	s.shedOne()
+	s.shedOne() // and a rung: the machine is well short of CPU, and a rung is not taken back
+	for now := started + 6*sec; now <= started+60*sec; now += sec {
+		if at(s, now, 0) {
+			t.Fatal("restorable with a rung shed")
+		}
+	}
+
+	s = newSup()
+	s.shed.restoreAfter = -1
+	s.shedOne()
+	for now := started + 6*sec; now <= started+60*sec; now += sec {
+		if at(s, now, 0) {
+			t.Fatal("restorable with restoring off")
+		}
+	}
+}

@@ -97,7 +97,9 @@ func (s *safeBuffer) String() string {
 // TestLadderShedsWhenBehind), so it falls behind as on a busy machine; the ladder sheds
 // work (the ultrafast preset), the room is told (room.quality) and the watch page, on the
 // SDK, shows its "Reduced quality" badge with the reason while the picture goes on
-// (webclient/e2e/quality.mjs; its JSON line has the longest stop around the restart). A
+// (webclient/e2e/quality.mjs; its JSON line has the longest stop around the restart).
+// With restore_after at 3 s the ladder, now keeping up, then takes its preset back: the
+// badge goes and the picture goes on through that restart too. A
 // third of real time, as first used, sheds sooner but the browser's timing of a stream
 // that slow stretched the stop to about a second, which a real overload does not show.
 func TestBrowserQualityBadge(t *testing.T) {
@@ -122,10 +124,11 @@ func TestBrowserQualityBadge(t *testing.T) {
 		cfg.RTMP.Transcode.FFmpeg = wrapper
 		cfg.RTMP.Transcode.Preset = "veryfast" // so that the first step is the preset
 		cfg.RTMP.Transcode.OverloadLag = time.Second
+		cfg.RTMP.Transcode.RestoreAfter = 3 * time.Second // and then takes the preset back
 	}, "e2e/quality.mjs", func(a *app, room string) []string {
 		rtmpHostOnStage(t, a, room)
 		return nil
-	}, "--seconds", "40")
+	}, "--seconds", "40", "--restore-seconds", "30")
 	// In the network namespace's run: the slowed ffmpeg must be what made the ladder shed
 	// (a machine too slow for the ladder as it is would shed as well).
 	if _, err := os.Stat(mark + ".taken"); mark != "" && err != nil {

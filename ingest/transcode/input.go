@@ -36,6 +36,7 @@ type input struct {
 	// queue is the current process's; a process being handed over from (process.go) keeps
 	// feeding from the queue it had, so its backlog plays out while its successor starts.
 	queue    chan chunk
+	prev     *outgoing // the process being handed over from, fed too (handoverfeed.go)
 	maxBytes int64
 	// current is gen, for the feeders (which do not take mu): only the current process's
 	// feeder reports lag.
@@ -84,8 +85,10 @@ func (in *input) restart(gen uint64, replay, handover bool) (seek time.Duration,
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if handover {
+		in.handOver()
 		in.queue, in.queued = make(chan chunk, cap(in.queue)), new(atomic.Int64)
 	} else {
+		in.prev = nil
 		in.drain()
 	}
 	in.gen = gen
@@ -134,7 +137,7 @@ func (in *input) restart(gen uint64, replay, handover bool) (seek time.Duration,
 func (in *input) pause() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.w = nil
+	in.w, in.prev = nil, nil
 	in.drain()
 }
 
@@ -166,6 +169,9 @@ func (in *input) writeH264(pts, dts time.Duration, au [][]byte) error {
 	for _, nalu := range au {
 		n += len(nalu)
 	}
+	in.toOutgoing(n, key, func(p *outgoing) error {
+		return p.w.WriteH264(p.vTrack, ticks90k(pts), ticks90k(dts), au)
+	})
 	if in.full(n) {
 		in.overflow()
 		return nil
@@ -199,6 +205,9 @@ func (in *input) writeAAC(pts time.Duration, au []byte) error {
 	if in.w == nil {
 		return nil
 	}
+	in.toOutgoing(len(au), true, func(p *outgoing) error {
+		return p.w.WriteMPEG4Audio(p.aTrack, ticks90k(pts), [][]byte{au})
+	})
 	if in.full(len(au)) {
 		in.overflow()
 		return nil
@@ -231,13 +240,7 @@ func (in *input) overflow() {
 // enqueue moves the muxed bytes into the queue. The caller holds mu and has checked there
 // is room: only callers holding mu add to the queue.
 func (in *input) enqueue() {
-	b := chunkPool.Get().(*bytes.Buffer)
-	b.Reset()
-	b.Write(in.buf.Bytes())
-	in.buf.Reset()
-	in.queued.Add(int64(b.Len()))
-	now := time.Now().UnixNano()
-	in.queue <- chunk{gen: in.gen, at: now, b: b, budget: in.queued}
+	now := in.enqueueTo(in.gen, in.queue, in.queued)
 	if last := in.lastFeed.Swap(now); now-last >= int64(inputGap) {
 		in.gapEnded.Store(now)
 	}

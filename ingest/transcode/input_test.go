@@ -111,3 +111,75 @@ func TestAccessUnitTooLarge(t *testing.T) {
 		t.Errorf("WriteAAC of %d bytes: %v, want ErrAccessUnitTooLarge", MaxAccessUnitBytes+1, err)
 	}
 }
+
+// TestInputFeedsTheOutgoingProcess: during a handover the process being handed over from
+// gets every access unit too, in its own MPEG-TS stream (its chunks tagged with its
+// generation, in its own queue and budget), from the keyframe on where its queue was full;
+// once it is retired (handedOver) only the successor gets input.
+func TestInputFeedsTheOutgoingProcess(t *testing.T) {
+	in := newInput(true, true, mpeg4audio.AudioSpecificConfig{Type: 2, SampleRate: 48000, ChannelCount: 2}, testSPS, testPPS, 4, 1<<24)
+	if _, _, err := in.restart(1, false, false); err != nil {
+		t.Fatal(err)
+	}
+	idr, p := []byte{0x65, 0x88}, []byte{0x41, 0x9a}
+	write := func(i int, au []byte) {
+		t.Helper()
+		d := time.Duration(i) * time.Second / 30
+		if err := in.writeH264(d, d, [][]byte{au}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0, idr)
+	old, oldBudget := in.queueOf(), in.queued
+	if _, _, err := in.restart(2, false, true); err != nil {
+		t.Fatal(err)
+	}
+	next := in.queueOf()
+	write(1, idr)
+	if err := in.writeAAC(time.Second/30, []byte{0x21, 0x10}); err != nil {
+		t.Fatal(err)
+	}
+	write(2, p)
+	gens := func(q chan chunk) (g []uint64) {
+		for len(q) > 0 {
+			c := <-q
+			g = append(g, c.gen)
+			in.release(c)
+		}
+		return g
+	}
+	if g := gens(old); len(g) != 4 || g[1] != 1 || g[3] != 1 {
+		t.Errorf("the outgoing process's queue got generations %v; want its keyframe before the handover, then the keyframe, audio and P-frame after it, all generation 1", g)
+	}
+	if oldBudget.Load() != 0 {
+		t.Errorf("%d bytes left counted against the outgoing queue", oldBudget.Load())
+	}
+	if g := gens(next); len(g) != 3 || g[0] != 2 || g[2] != 2 {
+		t.Errorf("the successor's queue got generations %v; want three units of generation 2", g)
+	}
+
+	// A full outgoing queue drops for it alone, and it waits for a keyframe after that.
+	for i := range 4 {
+		write(3+i, idr)
+	}
+	gens(next)
+	write(7, p) // the outgoing queue is full (4): dropped for it
+	gens(old)
+	write(8, p) // room again, but no keyframe since the drop
+	if len(old) != 0 || len(next) != 2 {
+		t.Errorf("after a drop for the outgoing process: %d queued for it (want 0: it waits for a keyframe), %d for the successor (want 2)", len(old), len(next))
+	}
+	write(9, idr)
+	if len(old) != 1 {
+		t.Errorf("the keyframe after the drop was not given to the outgoing process")
+	}
+	gens(old)
+	gens(next)
+
+	in.handedOver(1)
+	write(10, idr)
+	if len(old) != 0 || len(next) != 1 {
+		t.Errorf("after handedOver: %d queued for the retired process, %d for the successor; want 0 and 1", len(old), len(next))
+	}
+	in.close()
+}

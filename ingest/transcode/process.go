@@ -150,11 +150,13 @@ type running struct {
 	elog     *stderrLog
 	wg       sync.WaitGroup
 	in       *input
+	gen      uint64
 }
 
 // finish kills the process if it still runs and returns once it has ended and every
 // goroutine and pipe of it is gone; it returns how the process ended.
 func (r *running) finish() error {
+	r.in.handedOver(r.gen) // an old process being retired gets no more input
 	r.p.kill()
 	<-r.done
 	// The process and its group are gone: the feeder's pipe is broken, stderr is at EOF.
@@ -177,7 +179,7 @@ func (s *supervisor) launch(gen uint64, handover bool) (*running, error) {
 	ffmpegRunning.Inc()
 	s.pid.Store(int64(cmd.Process.Pid))
 	r := &running{p: &proc{cmd: cmd}, done: make(chan struct{}), queue: s.in.queueOf(), stopFeed: make(chan struct{}),
-		stdin: stdin, stderr: stderr, elog: newStderrLog(s.log.With(zap.Int("pid", cmd.Process.Pid))), in: s.in}
+		stdin: stdin, stderr: stderr, elog: newStderrLog(s.log.With(zap.Int("pid", cmd.Process.Pid))), in: s.in, gen: gen}
 	r.wg.Add(2)
 	go func() { defer r.wg.Done(); r.elog.consume(stderr) }()
 	go func() { defer r.wg.Done(); s.in.feed(gen, r.queue, stdin, r.stopFeed) }()

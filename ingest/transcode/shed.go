@@ -30,7 +30,8 @@ import (
 // carry it, the ladder falls behind and sheds again, and the next try waits twice as long
 // (at most restoreMax), so a machine that stays short of CPU changes the picture rarely.
 // A dropped rung is not taken back: its track ended and its layer left the stage, and
-// bringing it back would mean a new track for every viewer.
+// bringing it back would mean a new track for every viewer. The old process of either
+// change is fed the host's input until its successor takes over (handoverfeed.go).
 
 // overloadFor is how long the lag must stay over OverloadLag: a keyframe or a moment of
 // load elsewhere passes.

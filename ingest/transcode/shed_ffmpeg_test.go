@@ -145,6 +145,7 @@ func TestLadderTakesItsPresetBack(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the ladder did not take its preset back after keeping up")
 	}
+	restoredAt := time.Now()
 	if s.Kind != "restore" || s.Reduced() || s.Rungs != 2 || !strings.Contains(s.What, "veryfast, was ultrafast") {
 		t.Fatalf("second change %+v; want the preset restored with both rungs", s)
 	}
@@ -165,4 +166,11 @@ func TestLadderTakesItsPresetBack(t *testing.T) {
 		t.Errorf("%v restores; want 1", n)
 	}
 	waitFor(t, 5*time.Second, "the restore's handover", func() bool { return counterValue(handoverSeamless)-seamless >= 2 })
+	for _, c := range []struct {
+		name string
+		c    *collector
+	}{{"f", top}, {"q", low}} {
+		gap, ended := c.c.longestGap(restoredAt.Add(-time.Second), restoredAt.Add(3*time.Second))
+		t.Logf("longest gap in %s's packets from 1 s before the restore to 3 s after: %v, ending %v after it", c.name, gap, ended.Sub(restoredAt).Round(time.Millisecond))
+	}
 }

@@ -67,7 +67,7 @@ func (h *Hub) Gifts(ctx context.Context, room string, after uint64, limit int) (
 // decode is logged and skipped.
 func readPage[V, T any](ctx context.Context, h *Hub, log bus.Log, room string, after uint64, limit int, make func(uint64, V) T) ([]T, bool, error) {
 	if !roomname.Valid(room) {
-		return nil, false, fmt.Errorf("%w: %q", ErrInvalidRoom, truncate(room, 80))
+		return nil, false, fmt.Errorf("%w: %q", roomname.ErrInvalid, truncate(room, 80))
 	}
 	if limit < 1 || limit > MaxGiftPage {
 		return nil, false, ErrBadPage

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/roomname"
 )
 
 // TestGiftsPages reads a room's gift log in pages, as a backend reconciling does.
@@ -41,7 +42,7 @@ func TestGiftsPages(t *testing.T) {
 	if page, _, err = h.Gifts(ctx, "never-opened", 0, 10); err != nil || len(page) != 0 {
 		t.Fatalf("a room without gifts: %+v %v", page, err)
 	}
-	if _, _, err := h.Gifts(ctx, "bad/room", 0, 10); !errors.Is(err, ErrInvalidRoom) {
+	if _, _, err := h.Gifts(ctx, "bad/room", 0, 10); !errors.Is(err, roomname.ErrInvalid) {
 		t.Fatalf("bad room: %v", err)
 	}
 	for _, limit := range []int{0, -1, MaxGiftPage + 1} {

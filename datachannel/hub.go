@@ -16,8 +16,6 @@ import (
 
 // Sentinels of Hub.Join.
 var (
-	// ErrInvalidRoom: not a room name (roomname.Valid).
-	ErrInvalidRoom = fmt.Errorf("datachannel: invalid room name")
 	// ErrTooManyRooms: the node serves Config.MaxRooms rooms already.
 	ErrTooManyRooms = fmt.Errorf("datachannel: too many rooms")
 	// ErrTooManyConns: the node has Config.MaxConns connections already.
@@ -108,7 +106,7 @@ func (h *Hub) now() time.Time { return h.opts.Now() }
 // calls Conn.Close when the transport ends.
 func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error) {
 	if !roomname.Valid(name) {
-		return nil, fmt.Errorf("%w: %q", ErrInvalidRoom, truncate(name, 80))
+		return nil, fmt.Errorf("%w: %q", roomname.ErrInvalid, truncate(name, 80))
 	}
 	if err := checkNames(claims); err != nil {
 		return nil, err
@@ -147,7 +145,7 @@ func (h *Hub) Join(name string, claims *auth.Claims, t Transport) (*Conn, error)
 // nobody here watches, and it stays open while the host is live.
 func (h *Hub) Open(name string) error {
 	if !roomname.Valid(name) {
-		return fmt.Errorf("%w: %q", ErrInvalidRoom, truncate(name, 80))
+		return fmt.Errorf("%w: %q", roomname.ErrInvalid, truncate(name, 80))
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

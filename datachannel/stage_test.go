@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/glintlive/glint/datachannel/bus"
+	"github.com/glintlive/glint/roomname"
 )
 
 // TestRoomStateEvents: with the SFU's host state wired in, a viewer who joins before the
@@ -176,8 +177,8 @@ func TestRoomQualityOnRelayingNode(t *testing.T) {
 	if err := h1.Open(room1); err != nil {
 		t.Fatal(err)
 	}
-	if err := h1.Open("no/such room"); !errors.Is(err, ErrInvalidRoom) {
-		t.Fatalf("Open of a bad name: %v, want ErrInvalidRoom", err)
+	if err := h1.Open("no/such room"); !errors.Is(err, roomname.ErrInvalid) {
+		t.Fatalf("Open of a bad name: %v, want roomname.ErrInvalid", err)
 	}
 	time.Sleep(1500 * time.Millisecond) // past RoomIdle: the origin's room must still be open
 	if h1.Rooms() != 1 {

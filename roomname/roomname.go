@@ -3,6 +3,12 @@
 // one rule, so a name one part accepts is never refused by another.
 package roomname
 
+import "errors"
+
+// ErrInvalid is the one error for a name that is not Valid, whichever part refused it
+// (the SFU, the interaction layer, RTMP, the HTTP edge), so callers test for one sentinel.
+var ErrInvalid = errors.New("invalid room name (" + Rule + ")")
+
 // Rule is the rule in words, for error messages.
 const Rule = "1-64 characters of [A-Za-z0-9_.-]"
 

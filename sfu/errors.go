@@ -13,8 +13,6 @@ var (
 	ErrNodeFull = errors.New("sfu: this node is at capacity")
 	// ErrNoRoom: the room does not exist and the caller may not create it.
 	ErrNoRoom = errors.New("sfu: no such room")
-	// ErrInvalidRoomName: not a room name (roomname.Valid).
-	ErrInvalidRoomName = errors.New("sfu: invalid room name")
 	// ErrUnsupportedCodec: a published track uses a codec the SFU does not forward.
 	ErrUnsupportedCodec = errors.New("sfu: unsupported codec")
 	// ErrClosed: the SFU or room is shutting down.

@@ -72,7 +72,7 @@ func (s *SFU) Join(name string, role Role) (*Room, error) { return s.join(name, 
 // join is Join; with create false a room that does not exist is ErrNoRoom.
 func (s *SFU) join(name string, role Role, create bool) (*Room, error) {
 	if !roomname.Valid(name) {
-		return nil, fmt.Errorf("%w: %q", ErrInvalidRoomName, name)
+		return nil, fmt.Errorf("%w: %q", roomname.ErrInvalid, name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

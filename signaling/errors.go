@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/glintlive/glint/roomname"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -53,7 +54,7 @@ func statusOf(err error) int {
 	case errors.Is(err, errTooManyCands):
 		return http.StatusTooManyRequests
 	case errors.Is(err, sfu.ErrBadOffer), errors.Is(err, sfu.ErrNoMedia), errors.Is(err, sfu.ErrBadCandidate),
-		errors.Is(err, sfu.ErrInvalidRoomName), errors.Is(err, sfu.ErrUnsupportedCodec), errors.Is(err, errBadRequest):
+		errors.Is(err, roomname.ErrInvalid), errors.Is(err, sfu.ErrUnsupportedCodec), errors.Is(err, errBadRequest):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

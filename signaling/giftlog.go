@@ -11,6 +11,7 @@ import (
 
 	"github.com/glintlive/glint/datachannel"
 	"github.com/glintlive/glint/datachannel/gift"
+	"github.com/glintlive/glint/roomname"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -93,7 +94,7 @@ func servePage[R, I any](s *Server, what string, read func(ctx context.Context, 
 		}
 		records, more, err := read(r.Context(), room, after, limit)
 		if err != nil {
-			if errors.Is(err, datachannel.ErrInvalidRoom) || errors.Is(err, datachannel.ErrBadPage) {
+			if errors.Is(err, roomname.ErrInvalid) || errors.Is(err, datachannel.ErrBadPage) {
 				writeError(w, fmt.Errorf("%w: %w", errBadRequest, err))
 				return
 			}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/glintlive/glint/roomname"
-	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -207,7 +206,7 @@ func limitParam(r *http.Request, def, most int) (int, error) {
 func roomParam(w http.ResponseWriter, r *http.Request) string {
 	room := r.PathValue("room")
 	if !roomname.Valid(room) {
-		writeError(w, fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room)))
+		writeError(w, fmt.Errorf("%w: %w: %q", errBadRequest, roomname.ErrInvalid, truncateParam(room)))
 		return ""
 	}
 	return room

@@ -228,7 +228,7 @@ func (p *waitPlaces) give(client string) {
 // SFU cannot answer.
 func checkBeforeWait(room, offer string) error {
 	if !roomname.Valid(room) {
-		return fmt.Errorf("%w: %w: %q", errBadRequest, sfu.ErrInvalidRoomName, truncateParam(room))
+		return fmt.Errorf("%w: %w: %q", errBadRequest, roomname.ErrInvalid, truncateParam(room))
 	}
 	return sfu.CheckOffer(offer, sfu.RoleViewer)
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/glintlive/glint/datachannel"
 	"github.com/glintlive/glint/roomname"
-	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -59,7 +58,7 @@ func (s *Server) interact(hub *datachannel.Hub) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		room := r.PathValue("room")
 		if !roomname.Valid(room) {
-			writeError(w, fmt.Errorf("%w: %q", sfu.ErrInvalidRoomName, room))
+			writeError(w, fmt.Errorf("%w: %q", roomname.ErrInvalid, room))
 			return
 		}
 		// Anonymous viewers receive only; a token must allow watching or sending events.
@@ -80,7 +79,7 @@ func (s *Server) interact(hub *datachannel.Hub) http.HandlerFunc {
 		conn, err := hub.Join(room, claims, t)
 		if err != nil {
 			code := websocket.CloseTryAgainLater
-			if errors.Is(err, datachannel.ErrInvalidRoom) || errors.Is(err, datachannel.ErrInvalidName) {
+			if errors.Is(err, roomname.ErrInvalid) || errors.Is(err, datachannel.ErrInvalidName) {
 				code = websocket.ClosePolicyViolation
 			}
 			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, err.Error()), time.Now().Add(wsWriteWait))

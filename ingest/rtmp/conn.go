@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/glintlive/glint/roomname"
-	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
 
@@ -94,7 +93,7 @@ func (s *Server) admit(sc *gortmplib.ServerConn) (target, error) {
 		return target{}, err
 	}
 	if !roomname.Valid(claims.Room) {
-		return target{}, fmt.Errorf("%w: %q", sfu.ErrInvalidRoomName, claims.Room)
+		return target{}, fmt.Errorf("%w: %q", roomname.ErrInvalid, claims.Room)
 	}
 	if s.opts.Unavailable != nil {
 		return target{}, fmt.Errorf("%w: %v", ErrNoTranscoder, s.opts.Unavailable)

@@ -3,6 +3,7 @@ package rtmp
 import (
 	"errors"
 
+	"github.com/glintlive/glint/roomname"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/signaling/auth"
 )
@@ -66,7 +67,7 @@ func reason(err error) string {
 		return "bad_stream"
 	case errors.Is(err, ErrTranscoder):
 		return "transcoder_failed"
-	case errors.Is(err, sfu.ErrTooManyRooms), errors.Is(err, sfu.ErrInvalidRoomName), errors.Is(err, sfu.ErrClosed):
+	case errors.Is(err, sfu.ErrTooManyRooms), errors.Is(err, roomname.ErrInvalid), errors.Is(err, sfu.ErrClosed):
 		return "room"
 	}
 	return "handshake"

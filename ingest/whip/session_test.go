@@ -10,6 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/glintlive/glint/ingest/whip"
+	"github.com/glintlive/glint/roomname"
 	"github.com/glintlive/glint/sfu"
 	"github.com/glintlive/glint/sfu/sfutest"
 )
@@ -194,7 +195,7 @@ func TestPublishBadOffers(t *testing.T) {
 		{"viewer's offer", "r", pionOffer(t, webrtc.RTPTransceiverDirectionRecvonly, nil), sfu.ErrNoMedia},
 		{"AV1 only", "r", pionOffer(t, webrtc.RTPTransceiverDirectionSendonly, &webrtc.RTPCodecParameters{
 			PayloadType: 45, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeAV1, ClockRate: 90000}}), sfu.ErrUnsupportedCodec},
-		{"bad room name", "no room", valid, sfu.ErrInvalidRoomName},
+		{"bad room name", "no room", valid, roomname.ErrInvalid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

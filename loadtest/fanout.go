@@ -116,7 +116,7 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Report, error) {
 	}
 	defer pub.close()
 
-	r := &run{cfg: cfg, client: client, latency: newFrameLatency(), joins: &Histogram{}}
+	r := &run{cfg: cfg, pub: pub.pub, client: client, latency: newFrameLatency(), joins: &Histogram{}}
 	defer r.closeViewers()
 	if cfg.Procs > 0 {
 		if r.agents, err = startAgents(ctx, cfg); err != nil {
@@ -244,6 +244,7 @@ type run struct {
 	client  *http.Client
 	latency frameLatency
 	joins   *Histogram
+	pub     *publisher // nil in an agent
 	baseRSS int64
 	agents  []*agentProc // viewers live in these processes when there are any
 
@@ -262,6 +263,9 @@ func (r *run) step(ctx context.Context, index, n int) (StepResult, error) {
 		return StepResult{}, err
 	}
 	r.latency.reset()
+	if r.pub != nil {
+		r.pub.sending.Reset()
+	}
 	if err := r.tellAgents("reset-latency"); err != nil {
 		return StepResult{}, err
 	}

@@ -36,6 +36,10 @@ type publisher struct {
 	// keyWanted is set by a PLI or FIR: like a live encoder, the publisher then sends a
 	// keyframe next (it skips ahead to the clip's next IDR).
 	keyWanted atomic.Bool
+	// sending is, per frame, the time from its stamp to its last packet written: a
+	// publisher slowed by the viewers beside it on the client's cores shows here, and
+	// adds to every frame latency.
+	sending Histogram
 }
 
 // simLayer is one simulcast encoding.
@@ -147,6 +151,7 @@ func (p *publisher) addSendonly(pc *webrtc.PeerConnection, tracks ...webrtc.Trac
 // writeFrame sends frame i (clip position pos) on the video track or every layer.
 func (p *publisher) writeFrame(pos int, i uint64, frameDur time.Duration) error {
 	sent := time.Now().UnixNano()
+	defer func() { p.sending.Record(time.Duration(time.Now().UnixNano() - sent)) }()
 	if len(p.layers) == 0 {
 		return p.video.WriteSample(media.Sample{Data: withSEI(p.clip.AUs[pos], sent, i), Duration: frameDur})
 	}

@@ -38,7 +38,10 @@ type StepResult struct {
 	// Latency is to a frame's arrival at the viewer's socket (the kernel's stamp), the
 	// server's part; ReadP99 is to when the viewer's read loop had it, which adds the
 	// client's own queue. Far apart, the client is what the viewers wait on.
-	ReadP99     float64 `json:"latency_read_p99_ms"`
+	ReadP99 float64 `json:"latency_read_p99_ms"`
+	// PublishP99 is the publisher's own time from stamping a frame to writing its last
+	// packet: the client's share of every latency above.
+	PublishP99  float64 `json:"publish_p99_ms"`
 	Frames      uint64  `json:"frames"`
 	LossPercent float64 `json:"loss_percent"`
 	LostPackets uint64  `json:"lost_packets"`
@@ -176,6 +179,9 @@ func (r *run) result(n int, a, b counters) StepResult {
 	s.LatencyDeltaP99 = msf(r.latency.delta.Quantile(0.99))
 	s.LatencyKeyP50, s.LatencyKeyP99 = msf(r.latency.key.Quantile(0.5)), msf(r.latency.key.Quantile(0.99))
 	s.ReadP99 = msf(r.latency.read.Quantile(0.99))
+	if r.pub != nil {
+		s.PublishP99 = msf(r.pub.sending.Quantile(0.99))
+	}
 	s.Failed = b.failed
 	if exp, got := b.expected-a.expected, b.received-a.received; exp > got {
 		s.LostPackets = exp - got
@@ -204,14 +210,14 @@ func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // WriteTable prints the report as an aligned table.
 func (rep *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "viewers\tok\tjoin p50\tjoin p95\tlat p50\tlat p95\tlat p99\tlat max\tdelta p99\tkey p50\tkey p99\tread p99\tloss %\tfreezes\tMbit/s\tsrv CPU %\tsrv µs/pkt\tsrv RSS MiB\tKiB/viewer\tcli µs/pkt\tcli CPU %\t")
+	fmt.Fprintln(tw, "viewers\tok\tjoin p50\tjoin p95\tlat p50\tlat p95\tlat p99\tlat max\tdelta p99\tkey p50\tkey p99\tread p99\tpub p99\tloss %\tfreezes\tMbit/s\tsrv CPU %\tsrv µs/pkt\tsrv RSS MiB\tKiB/viewer\tcli µs/pkt\tcli CPU %\t")
 	for _, s := range rep.Steps {
 		limited := ""
 		if s.ClientLimited {
 			limited = " (client-limited)"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.3f\t%d\t%.1f\t%.1f\t%.2f\t%.1f\t%.0f\t%.2f\t%.0f%s\t\n",
-			s.Viewers, s.Connected, s.JoinP50, s.JoinP95, s.LatencyP50, s.LatencyP95, s.LatencyP99, s.LatencyMax, s.LatencyDeltaP99, s.LatencyKeyP50, s.LatencyKeyP99, s.ReadP99,
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.3f\t%d\t%.1f\t%.1f\t%.2f\t%.1f\t%.0f\t%.2f\t%.0f%s\t\n",
+			s.Viewers, s.Connected, s.JoinP50, s.JoinP95, s.LatencyP50, s.LatencyP95, s.LatencyP99, s.LatencyMax, s.LatencyDeltaP99, s.LatencyKeyP50, s.LatencyKeyP99, s.ReadP99, s.PublishP99,
 			s.LossPercent, s.Freezes, s.Mbps, s.ServerCPU, s.ServerCPUPerPacket, s.ServerRSSMiB, s.ServerRSSPerViewer,
 			s.ClientCPUPerPacket, s.ClientCPU, limited)
 	}

@@ -49,21 +49,22 @@ type agentReply struct {
 
 // agentSnap is an agent's counters and histograms at one moment.
 type agentSnap struct {
-	Viewers  int       `json:"viewers"`
-	Failed   int       `json:"failed"`
-	Frames   uint64    `json:"frames"`
-	Freezes  uint64    `json:"freezes"`
-	Packets  uint64    `json:"packets"`
-	Bytes    uint64    `json:"bytes"`
-	Received uint64    `json:"received"`
-	Expected uint64    `json:"expected"`
-	CPU      int64     `json:"cpu_ns"`     // the agent's own CPU time so far
-	Procs    int       `json:"gomaxprocs"` // the cores it may use (its affinity, when pinned)
-	All      histoWire `json:"latency_all"`
-	Key      histoWire `json:"latency_key"`
-	Delta    histoWire `json:"latency_delta"`
-	Read     histoWire `json:"latency_read"`
-	Joins    histoWire `json:"joins"`
+	Viewers   int       `json:"viewers"`
+	Failed    int       `json:"failed"`
+	Frames    uint64    `json:"frames"`
+	Unstamped uint64    `json:"frames_unstamped"`
+	Freezes   uint64    `json:"freezes"`
+	Packets   uint64    `json:"packets"`
+	Bytes     uint64    `json:"bytes"`
+	Received  uint64    `json:"received"`
+	Expected  uint64    `json:"expected"`
+	CPU       int64     `json:"cpu_ns"`     // the agent's own CPU time so far
+	Procs     int       `json:"gomaxprocs"` // the cores it may use (its affinity, when pinned)
+	All       histoWire `json:"latency_all"`
+	Key       histoWire `json:"latency_key"`
+	Delta     histoWire `json:"latency_delta"`
+	Read      histoWire `json:"latency_read"`
+	Joins     histoWire `json:"joins"`
 }
 
 // RunViewerAgent is the agent side (`glint loadtest fanout-agent`): it serves requests from
@@ -122,7 +123,7 @@ func (r *run) agentSnap() agentSnap {
 	failed := r.failed
 	r.mu.Unlock()
 	self, _ := readProc("self")
-	return agentSnap{Viewers: c.viewers, Failed: failed, Frames: c.frames, Freezes: c.freezes, Packets: c.packets,
+	return agentSnap{Viewers: c.viewers, Failed: failed, Frames: c.frames, Unstamped: c.unstamped, Freezes: c.freezes, Packets: c.packets,
 		Bytes: c.bytes, Received: c.received, Expected: c.expected, CPU: int64(self.cpu), Procs: runtime.GOMAXPROCS(0),
 		All: r.latency.all.wire(), Key: r.latency.key.wire(), Delta: r.latency.delta.wire(), Read: r.latency.read.wire(), Joins: r.joins.wire()}
 }

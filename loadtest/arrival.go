@@ -18,16 +18,20 @@ import (
 // be the client's queue as much as the server's. The kernel stamps each datagram as it
 // reaches the viewer's socket (SO_TIMESTAMPNS; on loopback, the moment the server's send
 // hands it over), and frame latency is taken from that stamp; the read time is kept as
-// a second figure ("read p99") so the report shows what the client's queue adds.
+// a second figure ("read p99") so the report shows what the client's queue adds. (The
+// kernel turns arrival stamps on a moment after the first socket asks; packets before that
+// are stamped at the read, which only the first milliseconds of a run can meet.)
 
-// arrivalSlots is how many packets a viewer's table remembers: far more than the packets
-// of one keyframe in flight between the socket and the read loop.
-const arrivalSlots = 4096
+// arrivalSlots is how many sequence numbers a viewer's table remembers, per stream: far
+// more than the packets of one keyframe in flight between the socket and the read loop.
+const arrivalSlots = 1024
 
-// arrivals remembers, per viewer, when each RTP packet reached its socket.
+// arrivals remembers, per viewer, when each RTP packet reached its socket. Each slot has
+// two ways, so the audio and the video stream (equal sequence numbers modulo the table,
+// different SSRCs) never evict each other's packets.
 type arrivals struct {
 	mu    sync.Mutex
-	slots [arrivalSlots]arrival
+	slots [arrivalSlots][2]arrival
 }
 
 type arrival struct {
@@ -49,23 +53,36 @@ func (a *arrivals) note(b []byte, at int64) {
 	seq := binary.BigEndian.Uint16(b[2:4])
 	ssrc := binary.BigEndian.Uint32(b[8:12])
 	a.mu.Lock()
-	a.slots[seq%arrivalSlots] = arrival{ssrc: ssrc, seq: seq, ok: true, at: at}
+	ways := &a.slots[seq%arrivalSlots]
+	w := 0
+	switch {
+	case ways[0].ok && ways[0].ssrc == ssrc:
+	case ways[1].ok && ways[1].ssrc == ssrc, !ways[1].ok:
+		w = 1
+	case ways[1].at < ways[0].at:
+		w = 1 // a third stream: the older way goes
+	}
+	ways[w] = arrival{ssrc: ssrc, seq: seq, ok: true, at: at}
 	a.mu.Unlock()
 }
 
 // lookup returns when the packet ssrc/seq reached the socket, if it is remembered.
 func (a *arrivals) lookup(ssrc uint32, seq uint16) (time.Time, bool) {
 	a.mu.Lock()
-	s := a.slots[seq%arrivalSlots]
+	ways := a.slots[seq%arrivalSlots]
 	a.mu.Unlock()
-	if !s.ok || s.ssrc != ssrc || s.seq != seq {
-		return time.Time{}, false
+	for _, s := range ways {
+		if s.ok && s.ssrc == ssrc && s.seq == seq {
+			return time.Unix(0, s.at), true
+		}
 	}
-	return time.Unix(0, s.at), true
+	return time.Time{}, false
 }
 
 // stampedConn is a viewer's UDP socket with kernel receive timestamps on. pion's ICE
 // reads through ReadFromAddrPort (ice.AddrPortReaderWriter) or ReadFrom; both stamp.
+// pion reads ECN marks only from a bare *net.UDPConn, so a viewer has none: nothing on
+// loopback sets them, and the load tester's viewers send no ECN feedback anyway.
 type stampedConn struct {
 	*net.UDPConn
 	stamps *arrivals
@@ -102,10 +119,11 @@ func (c *stampedConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error
 
 func (c *stampedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	n, oobn, _, addr, err := c.ReadMsgUDP(b, c.oob)
-	if err == nil {
-		c.stamp(b[:n], c.oob[:oobn])
+	if err != nil {
+		return n, nil, err // not a typed nil *net.UDPAddr in a non-nil net.Addr
 	}
-	return n, addr, err
+	c.stamp(b[:n], c.oob[:oobn])
+	return n, addr, nil
 }
 
 func (c *stampedConn) stamp(pkt, oob []byte) {

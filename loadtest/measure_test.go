@@ -45,6 +45,10 @@ func TestFanoutMeasuresInjectedDelay(t *testing.T) {
 	if s.ReadP99 < msf(delay) {
 		t.Errorf("read p99 %.2f ms below the server's hold of %.0f ms", s.ReadP99, msf(delay))
 	}
+	// Nothing is lost here, so every frame is timed by its kernel stamps, none at the read.
+	if s.Unstamped != 0 {
+		t.Errorf("%d of %d frames had no arrival stamp (timed at the read loop instead)", s.Unstamped, s.Frames)
+	}
 	// Keyframes (a 3 s step holds two or three per viewer) and other frames are reported
 	// apart; both are held the same 60 ms, and neither kind may be missing.
 	for name, v := range map[string]float64{"keyframe p50": s.LatencyKeyP50, "keyframe p99": s.LatencyKeyP99, "delta-frame p99": s.LatencyDeltaP99} {

@@ -41,8 +41,11 @@ type StepResult struct {
 	ReadP99 float64 `json:"latency_read_p99_ms"`
 	// PublishP99 is the publisher's own time from stamping a frame to writing its last
 	// packet: the client's share of every latency above.
-	PublishP99  float64 `json:"publish_p99_ms"`
-	Frames      uint64  `json:"frames"`
+	PublishP99 float64 `json:"publish_p99_ms"`
+	Frames     uint64  `json:"frames"`
+	// Unstamped frames were timed at the read loop: a packet of theirs had no kernel
+	// timestamp (a socket that refused SO_TIMESTAMPNS, a retransmission over RTX).
+	Unstamped   uint64  `json:"frames_unstamped"`
 	LossPercent float64 `json:"loss_percent"`
 	LostPackets uint64  `json:"lost_packets"`
 	Freezes     uint64  `json:"freezes"`
@@ -69,6 +72,7 @@ type counters struct {
 	at                              time.Time
 	viewers, failed                 int
 	frames, freezes, packets, bytes uint64
+	unstamped                       uint64
 	received, expected              uint64
 	reading                                         // self: this process and the agents together
 	ownCPU                          time.Duration   // this process's CPU time alone
@@ -84,6 +88,7 @@ func (r *run) localCounters() counters {
 	c.viewers, c.failed = len(r.viewers), r.failed
 	for _, v := range r.viewers {
 		c.frames += v.frames.Load()
+		c.unstamped += v.unstamped.Load()
 		c.freezes += v.freezes.Load()
 		c.packets += v.packets.Load()
 		c.bytes += v.bytes.Load()
@@ -122,6 +127,7 @@ func (r *run) mergeAgents(c *counters, snaps []agentSnap) error {
 		c.viewers += s.Viewers
 		c.failed += s.Failed
 		c.frames += s.Frames
+		c.unstamped += s.Unstamped
 		c.freezes += s.Freezes
 		c.packets += s.Packets
 		c.bytes += s.Bytes
@@ -171,6 +177,7 @@ func (r *run) result(n int, a, b counters) StepResult {
 		LatencyP99: msf(r.latency.all.Quantile(0.99)),
 		LatencyMax: msf(r.latency.all.Max()),
 		Frames:     b.frames - a.frames,
+		Unstamped:  b.unstamped - a.unstamped,
 		Freezes:    b.freezes - a.freezes,
 		Packets:    b.packets - a.packets,
 		Mbps:       float64(b.bytes-a.bytes) * 8 / 1e6 / secs,

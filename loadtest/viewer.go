@@ -24,21 +24,23 @@ type viewer struct {
 	started time.Time
 	wg      sync.WaitGroup
 
-	joined   atomic.Int64 // join duration (ns), 0 until the first frame
-	frames   atomic.Uint64
-	freezes  atomic.Uint64
-	packets  atomic.Uint64 // video and audio
-	bytes    atomic.Uint64
-	received atomic.Uint64 // unique video packets
-	expected atomic.Uint64 // video packets the sequence numbers say were sent
+	joined    atomic.Int64 // join duration (ns), 0 until the first frame
+	frames    atomic.Uint64
+	unstamped atomic.Uint64 // frames timed at the read loop: a packet without its arrival stamp
+	freezes   atomic.Uint64
+	packets   atomic.Uint64 // video and audio
+	bytes     atomic.Uint64
+	received  atomic.Uint64 // unique video packets
+	expected  atomic.Uint64 // video packets the sequence numbers say were sent
 }
 
 func startViewer(ctx context.Context, client *http.Client, endpoint, token string, latency frameLatency, joins *Histogram) (*viewer, error) {
-	v := &viewer{latency: latency, joins: joins, started: time.Now(), stamps: &arrivals{}}
+	v := &viewer{latency: latency, joins: joins, stamps: &arrivals{}}
 	api, err := newAPI(endpoint, v.stamps)
 	if err != nil {
 		return nil, err
 	}
+	v.started = time.Now() // join time is the server's and the network's, not building the API
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
@@ -84,6 +86,7 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 	var frameTS uint32
 	var frameSent int64
 	var frameArrived time.Time
+	var frameUnstamped bool
 	var frameKey bool
 	var lastFrame time.Time
 	keySeen := false
@@ -103,12 +106,12 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 		}
 		v.expected.Store(loss.expected())
 		if sent, ok := findTimingSEI(pkt.Payload); ok {
-			frameTS, frameSent, frameKey, frameArrived = pkt.Timestamp, sent, false, time.Time{}
+			frameTS, frameSent, frameKey, frameArrived, frameUnstamped = pkt.Timestamp, sent, false, time.Time{}, false
 		}
 		if pkt.Timestamp == frameTS {
 			at, ok := v.stamps.lookup(pkt.SSRC, pkt.SequenceNumber)
 			if !ok {
-				at = now // a socket without timestamps: the read time is all there is
+				at, frameUnstamped = now, true // no stamp: the read time is all there is
 			}
 			if at.After(frameArrived) {
 				frameArrived = at
@@ -129,6 +132,9 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 		}
 		sent := time.Unix(0, frameSent)
 		v.latency.record(frameArrived.Sub(sent), now.Sub(sent), frameKey)
+		if frameUnstamped {
+			v.unstamped.Add(1)
+		}
 
 		frameSent = 0
 		v.frames.Add(1)

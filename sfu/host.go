@@ -61,8 +61,10 @@ func (r *Room) SetHostReduced(p *Peer, why string) {
 		return
 	}
 	if why == "" {
+		if r.reducedBy == p {
+			r.log.Info("the host's picture is no longer reduced for its viewers")
+		}
 		r.forgetReduced(p)
-		r.log.Info("the host's picture is no longer reduced for its viewers")
 		return
 	}
 	r.reduced, r.reducedBy = why, p

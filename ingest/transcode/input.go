@@ -34,7 +34,8 @@ type input struct {
 	params  params
 	closed  bool
 	// queue is the current process's; a process being handed over from (process.go) keeps
-	// feeding from the queue it had, so its backlog plays out while its successor starts.
+	// feeding from the queue it had, which goes on getting input (prev), so it goes on
+	// while its successor starts.
 	queue    chan chunk
 	prev     *outgoing // the process being handed over from, fed too (handoverfeed.go)
 	maxBytes int64

@@ -1,6 +1,8 @@
 package transcode
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -8,6 +10,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -140,16 +144,25 @@ func TestInputFeedsTheOutgoingProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(2, p)
+	var oldTS bytes.Buffer // what the outgoing process reads: one MPEG-TS stream
 	gens := func(q chan chunk) (g []uint64) {
 		for len(q) > 0 {
 			c := <-q
 			g = append(g, c.gen)
+			if q == old {
+				oldTS.Write(c.b.Bytes())
+			}
 			in.release(c)
 		}
 		return g
 	}
 	if g := gens(old); len(g) != 4 || g[1] != 1 || g[3] != 1 {
 		t.Errorf("the outgoing process's queue got generations %v; want its keyframe before the handover, then the keyframe, audio and P-frame after it, all generation 1", g)
+	}
+	// Its bytes are one stream, as its ffmpeg reads them: muxed by its own writer (tables
+	// and continuity counters go on), its frames in order.
+	if pts, errs := demuxVideo(t, oldTS.Bytes()); errs > 0 || len(pts) < 2 || pts[0] != 0 || pts[1] != 3000 {
+		t.Errorf("the outgoing process's stream demuxes to video pts %v (90 kHz) with %d errors; want 0, 3000[, 6000] and none", pts, errs)
 	}
 	if oldBudget.Load() != 0 {
 		t.Errorf("%d bytes left counted against the outgoing queue", oldBudget.Load())
@@ -182,4 +195,23 @@ func TestInputFeedsTheOutgoingProcess(t *testing.T) {
 		t.Errorf("after handedOver: %d queued for the retired process, %d for the successor; want 0 and 1", len(old), len(next))
 	}
 	in.close()
+}
+
+// demuxVideo reads an MPEG-TS stream as ffmpeg would and returns its H.264 frames' pts and
+// the decode errors (continuity, tables) met.
+func demuxVideo(t *testing.T, b []byte) (pts []int64, errs int) {
+	t.Helper()
+	r := &mpegts.Reader{R: bufio.NewReader(bytes.NewReader(b))}
+	if err := r.Initialize(); err != nil {
+		t.Fatalf("the stream has no tables: %v", err)
+	}
+	r.OnDecodeError(func(error) { errs++ })
+	for _, tr := range r.Tracks() {
+		if _, ok := tr.Codec.(*codecs.H264); ok {
+			r.OnDataH264(tr, func(p, _ int64, _ [][]byte) error { pts = append(pts, p); return nil })
+		}
+	}
+	for r.Read() == nil {
+	}
+	return pts, errs
 }

@@ -104,7 +104,7 @@ func Start(ctx context.Context, cfg Config, src Source, log *zap.Logger) (*Ladde
 			ffmpeg: ffmpeg, job: job, in: l.in, log: l.log,
 			minBackoff: cfg.MinBackoff, maxBackoff: cfg.MaxBackoff, stallTimeout: cfg.StallTimeout,
 			overloadLag: cfg.OverloadLag, videoOutputs: len(job.Rungs),
-			shed: shedState{restoreAfter: cfg.RestoreAfter},
+			shed: shedState{restoreAfter: cfg.RestoreAfter}, takeover: defaultLead,
 			stop: make(chan struct{}), done: make(chan struct{}),
 		}
 		for _, o := range l.outputs {
@@ -257,8 +257,8 @@ func (l *Ladder) Tracks() []Track { return append([]Track(nil), l.tracks...) }
 func (l *Ladder) Passthrough() bool { return l.passthrough != nil }
 
 // OnShed registers f for each step the ladder takes to keep up with its host (a faster
-// preset, a rung dropped: shed.go), so the host's viewers can be told. A ladder without
-// ffmpeg never sheds. f runs on the supervisor's goroutine; it must not block.
+// preset, a rung dropped: shed.go) and for its taking the preset back (Kind "restore"),
+// so the host's viewers can be told. A ladder without ffmpeg never sheds. f runs on the supervisor's goroutine; it must not block.
 func (l *Ladder) OnShed(f func(Shed)) {
 	if l.sup != nil {
 		l.sup.onShed.Store(&f)

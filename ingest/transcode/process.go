@@ -29,7 +29,14 @@ type supervisor struct {
 	overloadLag                          time.Duration
 	videoOutputs                         int       // outputs[:videoOutputs] are the rungs as started, tallest first
 	shed                                 shedState // shed.go
-	onShed                               atomic.Pointer[func(Shed)]
+	// takeover is how long the last handover took from the new process's launch until
+	// every output had its packets (its start-up): a restore starts the new process's
+	// outputs that far ahead of the newest frame (lead), since its predecessor goes on
+	// live meanwhile and would otherwise have shown those frames already.
+	takeover time.Duration
+	lead     time.Duration // for the next launch only
+	ledBy    time.Duration // the lead the running process was started with
+	onShed   atomic.Pointer[func(Shed)]
 
 	activity atomic.Int64 // last RTP from any output, unix nanos (outputs write it)
 	pid      atomic.Int64 // the running ffmpeg's pid, 0 between processes
@@ -45,7 +52,7 @@ const (
 	stalled                   // killed: input flowed but no output came
 	stopped                   // killed: the Ladder closed
 	overloaded                // left running for a lighter successor: it could not keep up with the host (shed.go)
-	restorable                // left running for a heavier successor: it kept up with room to spare (shed.go)
+	restorable                // left running for a heavier successor: it kept up comfortably (shed.go)
 )
 
 // healthyRun is how long a process must have run for the back-off to start over: a process
@@ -62,7 +69,7 @@ func (s *supervisor) run() {
 	defer runtime.UnlockOSThread()
 
 	backoff := s.minBackoff
-	var old *running // an overloaded process that runs on until its successor takes over
+	var old *running // a process that runs on until its successor takes over (a shed or a restore)
 	for gen := uint64(1); ; gen++ {
 		start := time.Now()
 		why, r, err := s.runOnce(gen, old)
@@ -74,6 +81,9 @@ func (s *supervisor) run() {
 				return
 			}
 			s.tell(s.change(why, err))
+			if why == restorable {
+				s.lead = s.takeover
+			}
 			// Make before break: the next process starts now, at once (no failure, and
 			// the host's frames are waiting), while this one plays out its backlog; each
 			// output switches at the new one's first packet (output.takeOver), and this
@@ -111,7 +121,7 @@ func (s *supervisor) change(why outcome, err error) Shed {
 	if why == restorable {
 		what := s.restoreOne()
 		restores.Inc()
-		s.log.Info("the ladder has kept up with room to spare: ffmpeg restarts with its configured preset",
+		s.log.Info("the ladder has kept up comfortably: ffmpeg restarts with its configured preset",
 			zap.String("restore", what), zap.Duration("next_try_after", s.shed.restoreAfter))
 		return Shed{What: what, Kind: "restore", Rungs: len(s.job.Rungs)}
 	}
@@ -172,6 +182,7 @@ func (r *running) finish() error {
 // launch starts the ffmpeg process of generation gen and the goroutines around it. With
 // handover, the current process runs on until the new one takes over (see run).
 func (s *supervisor) launch(gen uint64, handover bool) (*running, error) {
+	defer func() { s.lead = 0 }() // the lead is for this launch alone
 	cmd, stdin, stderr, err := s.start(gen, handover)
 	if err != nil {
 		return nil, err
@@ -187,10 +198,10 @@ func (s *supervisor) launch(gen uint64, handover bool) (*running, error) {
 	return r, nil
 }
 
-// runOnce runs the ffmpeg process of generation gen, taking over from old (an overloaded
-// process, or nil), and returns when it has ended and every goroutine and pipe of it is
-// gone; or, when it is overloaded itself, while it still runs, with its handle for the
-// next process to take over from.
+// runOnce runs the ffmpeg process of generation gen, taking over from old (a process
+// being shed or restored from, or nil), and returns when it has ended and every goroutine
+// and pipe of it is gone; or, when it is to be replaced itself (overloaded or restorable),
+// while it still runs, with its handle for the next process to take over from.
 func (s *supervisor) runOnce(gen uint64, old *running) (outcome, *running, error) {
 	r, err := s.launch(gen, old != nil)
 	if err != nil {
@@ -213,9 +224,18 @@ func (s *supervisor) runOnce(gen uint64, old *running) (outcome, *running, error
 	return why, nil, err
 }
 
-// handoverMax is the longest an overloaded process runs on beside its successor: one
-// that has not taken over by then (slow to start, or stuck) is left to the stall check.
+// handoverMax is the longest an old process runs on beside its successor: one that has
+// not taken over by then (slow to start, or stuck) is left to the stall check.
 const handoverMax = 3 * time.Second
+
+// minLead and maxLead bound a restore's lead (supervisor.takeover): the first restore of
+// a ladder uses its shed's start-up, and a handover that waited on a stuck process must
+// not make the next restore skip a second of picture.
+const (
+	minLead     = 50 * time.Millisecond
+	maxLead     = time.Second
+	defaultLead = 250 * time.Millisecond // the ~200 ms start-up measured at 360p, with room
+)
 
 // handoverPoll is how often a handover is checked: an old process left running costs
 // CPU on a machine that is short of it.
@@ -268,6 +288,9 @@ func (s *supervisor) watch(r, old *running) (outcome, error) {
 		case now := <-handover:
 			switch {
 			case s.handedOver():
+				if s.ledBy == 0 { // a shed's: how long a start takes (a restore's waited for its lead)
+					s.takeover = min(max(time.Duration(now.UnixNano()-started), minLead), maxLead)
+				}
 				retire(handoverSeamless)
 			case now.UnixNano()-started >= int64(handoverMax):
 				retire(handoverTimeout)
@@ -336,8 +359,9 @@ func (s *supervisor) start(gen uint64, handover bool) (cmd *exec.Cmd, stdin, std
 			return nil, nil, nil, err
 		}
 		if replayed {
-			job.Seek = seek
+			job.Seek = seek + s.lead
 		}
+		s.ledBy = s.lead
 	}
 	inR, inW, err := os.Pipe()
 	if err != nil {

@@ -105,7 +105,8 @@ func (g *heldGOP) newestVideo() time.Duration {
 // seek is where a process given the held GOP should start its outputs, on ffmpeg's
 // timeline, whose zero is the keyframe (the first packet its demuxer hands on): the newest
 // held frame, so the picture resumes at the live edge and nothing shown is shown again.
-// A millisecond less, so that -ss's millisecond rounding keeps that frame.
+// A millisecond less, so that -ss's millisecond rounding keeps that frame. (A restore adds
+// its lead, process.go: its old process goes on live while the new one starts.)
 func (g *heldGOP) seek() time.Duration {
 	d := g.newestVideo() - g.aus[0].pts - time.Millisecond
 	return max(0, d.Truncate(time.Millisecond))

@@ -23,10 +23,10 @@ import (
 // to the next layer down (the SDK's `layer` event tells the page); LL-HLS drops that
 // variant 5 s later (housekeep).
 //
-// A ladder that shed only its preset takes it back once it has kept up with room to spare
-// for RestoreAfter (the host's frames waiting under a quarter of OverloadLag the whole
-// time): the load that made it fall behind (another host, a backup) may have gone. It is a
-// try, the same make-before-break restart the other way: if the machine still cannot
+// A ladder that shed only its preset takes it back once it has kept up comfortably for
+// RestoreAfter (the host's frames waiting under a quarter of OverloadLag the whole time):
+// the load that made it fall behind (another host, a backup) may have gone. That shows the
+// lighter process keeps up, not that the heavier one will, so it is a try, the same make-before-break restart the other way: if the machine still cannot
 // carry it, the ladder falls behind and sheds again, and the next try waits twice as long
 // (at most restoreMax), so a machine that stays short of CPU changes the picture rarely.
 // A dropped rung is not taken back: its track ended and its layer left the stage, and
@@ -89,7 +89,7 @@ func (s *supervisor) overloadedAt(now, started int64) (time.Duration, bool) {
 }
 
 // restorableAt reports whether the running process (started at started), which runs a
-// shed preset, has kept up with room to spare for long enough to try the configured one.
+// shed preset, has kept up comfortably for long enough to try the configured one.
 func (s *supervisor) restorableAt(now, started int64) bool {
 	if s.shed.preset == "" || s.shed.rungs > 0 || s.shed.restoreAfter <= 0 {
 		return false
@@ -113,7 +113,7 @@ func (s *supervisor) restoreOne() string {
 	what := fmt.Sprintf("went back to its x264 preset (%s, was %s) after keeping up for %v", s.shed.preset, s.job.Cfg.Preset, s.shed.restoreAfter)
 	s.job.Cfg.Preset, s.shed.preset = s.shed.preset, ""
 	s.shed.calmSince, s.shed.lagSince = 0, 0
-	s.shed.restoreAfter = min(2*s.shed.restoreAfter, restoreMax)
+	s.shed.restoreAfter = max(s.shed.restoreAfter, min(2*s.shed.restoreAfter, restoreMax))
 	return what
 }
 

@@ -97,7 +97,7 @@ func TestLadderShedsWhenBehind(t *testing.T) {
 }
 
 // TestLadderTakesItsPresetBack: a ladder that shed its preset (the first ffmpeg reads at a
-// third of real time, as above) and then keeps up with room to spare for RestoreAfter is
+// third of real time, as above) and then keeps up comfortably for RestoreAfter is
 // restarted with the configured preset, as seamlessly as it shed: the viewers are told
 // both steps, the third ffmpeg runs veryfast again, both rungs' tracks go on, and the
 // second process hands over while it still sends.

@@ -133,7 +133,7 @@ func TestShedOne(t *testing.T) {
 }
 
 // TestRestorableAt: a ladder that shed its preset tries it again once it has kept up with
-// room to spare (lag under a quarter of OverloadLag) for RestoreAfter in a row, past the
+// comfortably (lag under a quarter of OverloadLag) for RestoreAfter in a row, past the
 // start-up grace; not while the lag is near the limit, while the host pauses, once a rung
 // is shed too, when restoring is off, or when nothing was shed. Each try doubles the next
 // wait, up to restoreMax; a shed after a try keeps that longer wait.

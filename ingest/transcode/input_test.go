@@ -26,13 +26,7 @@ func TestInputQueueBytes(t *testing.T) {
 	}
 	idr := make([]byte, 3*mib)
 	idr[0] = 0x65
-	write := func(i int, au []byte) {
-		t.Helper()
-		d := time.Duration(i) * time.Second / 30
-		if err := in.writeH264(d, d, [][]byte{au}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := frameWriter(t, in)
 	write(0, idr)
 	write(1, idr)
 	if len(in.queue) != 2 || in.queued.Load() < 6*mib {
@@ -126,13 +120,7 @@ func TestInputFeedsTheOutgoingProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	idr, p := []byte{0x65, 0x88}, []byte{0x41, 0x9a}
-	write := func(i int, au []byte) {
-		t.Helper()
-		d := time.Duration(i) * time.Second / 30
-		if err := in.writeH264(d, d, [][]byte{au}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := frameWriter(t, in)
 	write(0, idr)
 	old, oldBudget := in.queueOf(), in.queued
 	if _, _, err := in.restart(2, false, true); err != nil {
@@ -214,4 +202,15 @@ func demuxVideo(t *testing.T, b []byte) (pts []int64, errs int) {
 	for r.Read() == nil {
 	}
 	return pts, errs
+}
+
+// frameWriter writes access unit au as the host's frame i (30 fps) into in.
+func frameWriter(t *testing.T, in *input) func(i int, au []byte) {
+	return func(i int, au []byte) {
+		t.Helper()
+		d := time.Duration(i) * time.Second / 30
+		if err := in.writeH264(d, d, [][]byte{au}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

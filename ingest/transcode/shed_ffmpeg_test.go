@@ -12,6 +12,35 @@ import (
 	"go.uber.org/zap/zaptest"
 )
 
+// slowFirstFFmpeg writes an ffmpeg wrapper whose first run reads its input at a third of
+// real time (-readrate), as on a machine too busy for the ladder, and every later run at
+// full speed.
+func slowFirstFFmpeg(t *testing.T, ffmpeg string) string {
+	t.Helper()
+	dir := t.TempDir()
+	mark, wrapper := filepath.Join(dir, "slow"), filepath.Join(dir, "ffmpeg")
+	script := "#!/bin/sh\nif mv " + mark + " " + mark + ".taken 2>/dev/null; then exec " + ffmpeg + " -readrate 0.3 \"$@\"; fi\nexec " + ffmpeg + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mark, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return wrapper
+}
+
+// feeding feeds fx to l in real time (30 loops at most) until the returned function is
+// called, which also closes l.
+func feeding(t *testing.T, l *Ladder, fx fixture) func() {
+	stop, fed := make(chan struct{}), make(chan struct{})
+	go func() { defer close(fed); feed(t, l, fx, 30, stop, time.Now()) }()
+	return func() {
+		close(stop)
+		<-fed
+		l.Close()
+	}
+}
+
 // TestLadderShedsWhenBehind: a real ffmpeg that cannot keep up with its host (the first
 // process reads its input at a third of real time: `-readrate`, put in by a wrapper that
 // only the first run takes) is restarted without the top rung, once: its preset is already
@@ -22,15 +51,7 @@ import (
 func TestLadderShedsWhenBehind(t *testing.T) {
 	ffmpeg := needFFmpeg(t)
 	fx := makeFixture(t, ffmpeg, fixtureSpec{width: 640, height: 360, fps: 30, seconds: 2, profile: "baseline", audio: true})
-	dir := t.TempDir()
-	mark, wrapper := filepath.Join(dir, "slow"), filepath.Join(dir, "ffmpeg")
-	script := "#!/bin/sh\nif mv " + mark + " " + mark + ".taken 2>/dev/null; then exec " + ffmpeg + " -readrate 0.3 \"$@\"; fi\nexec " + ffmpeg + " \"$@\"\n"
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(mark, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wrapper := slowFirstFFmpeg(t, ffmpeg)
 	l, err := Start(context.Background(), Config{FFmpeg: wrapper, Passthrough: PassthroughNever, Preset: "ultrafast",
 		Ladder: []Rendition{{RID: "f", Height: 360, Bitrate: 600_000}, {RID: "q", Height: 180, Bitrate: 200_000}}}, fx.src, zaptest.NewLogger(t))
 	if err != nil {
@@ -43,13 +64,7 @@ func TestLadderShedsWhenBehind(t *testing.T) {
 	top, low := collect(tracks[0]), collect(tracks[1])
 	told := make(chan Shed, 4) // what the host's viewers are told (room.quality)
 	l.OnShed(func(s Shed) { told <- s })
-	stop, fed := make(chan struct{}), make(chan struct{})
-	go func() { defer close(fed); feed(t, l, fx, 30, stop, time.Now()) }()
-	defer func() {
-		close(stop)
-		<-fed
-		l.Close()
-	}()
+	defer feeding(t, l, fx)()
 
 	before := counterValue(sheds.WithLabelValues("rung"))
 	seamless := counterValue(handoverSeamless)
@@ -104,15 +119,7 @@ func TestLadderShedsWhenBehind(t *testing.T) {
 func TestLadderTakesItsPresetBack(t *testing.T) {
 	ffmpeg := needFFmpeg(t)
 	fx := makeFixture(t, ffmpeg, fixtureSpec{width: 640, height: 360, fps: 30, seconds: 2, profile: "baseline", audio: true})
-	dir := t.TempDir()
-	mark, wrapper := filepath.Join(dir, "slow"), filepath.Join(dir, "ffmpeg")
-	script := "#!/bin/sh\nif mv " + mark + " " + mark + ".taken 2>/dev/null; then exec " + ffmpeg + " -readrate 0.3 \"$@\"; fi\nexec " + ffmpeg + " \"$@\"\n"
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(mark, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wrapper := slowFirstFFmpeg(t, ffmpeg)
 	l, err := Start(context.Background(), Config{FFmpeg: wrapper, Passthrough: PassthroughNever, Preset: "veryfast", RestoreAfter: 3 * time.Second,
 		Ladder: []Rendition{{RID: "f", Height: 360, Bitrate: 600_000}, {RID: "q", Height: 180, Bitrate: 200_000}}}, fx.src, zaptest.NewLogger(t))
 	if err != nil {
@@ -122,13 +129,7 @@ func TestLadderTakesItsPresetBack(t *testing.T) {
 	top, low := collect(tracks[0]), collect(tracks[1])
 	told := make(chan Shed, 4)
 	l.OnShed(func(s Shed) { told <- s })
-	stop, fed := make(chan struct{}), make(chan struct{})
-	go func() { defer close(fed); feed(t, l, fx, 30, stop, time.Now()) }()
-	defer func() {
-		close(stop)
-		<-fed
-		l.Close()
-	}()
+	defer feeding(t, l, fx)()
 
 	restored, seamless := counterValue(restores), counterValue(handoverSeamless)
 	select {

@@ -85,7 +85,8 @@ func (s *supervisor) run() {
 				s.lead = s.takeover
 			}
 			// Make before break: the next process starts now, at once (no failure, and
-			// the host's frames are waiting), while this one plays out its backlog; each
+			// the host's frames are waiting), while this one goes on (with its backlog,
+			// and fed the host's input: handoverfeed.go); each
 			// output switches at the new one's first packet (output.takeOver), and this
 			// one is killed once all have (watch).
 			old = r
@@ -358,10 +359,11 @@ func (s *supervisor) start(gen uint64, handover bool) (cmd *exec.Cmd, stdin, std
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		s.ledBy = 0
 		if replayed {
 			job.Seek = seek + s.lead
+			s.ledBy = s.lead
 		}
-		s.ledBy = s.lead
 	}
 	inR, inW, err := os.Pipe()
 	if err != nil {

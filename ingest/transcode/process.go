@@ -266,9 +266,13 @@ func (s *supervisor) watch(r, old *running) (outcome, error) {
 	}
 	retire := func(how prometheus.Counter) {
 		how.Inc()
-		if err := old.finish(); how == handoverEnded {
+		switch err := old.finish(); how {
+		case handoverEnded:
 			s.log.Warn("the ffmpeg being handed over from ended before its successor took over",
 				zap.Error(err), zap.Strings("last_output", old.elog.lastLines()))
+		case handoverTimeout: // the outputs still waiting stop until the new process's packets come
+			s.log.Warn("the new ffmpeg had not taken over every output in time; the old one is stopped",
+				zap.Duration("after", handoverMax), zap.Duration("lead", s.ledBy))
 		}
 		old, oldDone, handover = nil, nil, nil
 	}

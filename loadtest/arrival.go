@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -132,22 +131,21 @@ func (c *stampedConn) stamp(pkt, oob []byte) {
 	}
 }
 
-// rxTimestamp finds SCM_TIMESTAMPNS (a struct timespec) in a control message buffer
-// without allocating, which unix.ParseSocketControlMessage would.
+// rxTimestamp finds SCM_TIMESTAMPNS (a struct timespec) in a control message buffer.
+// unix.ParseOneSocketControlMessage walks it without allocating, which
+// unix.ParseSocketControlMessage would not.
 func rxTimestamp(oob []byte) (int64, bool) {
-	for len(oob) >= unix.SizeofCmsghdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < unix.SizeofCmsghdr || l > len(oob) {
+	for len(oob) >= unix.CmsgLen(0) {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
 			return 0, false
 		}
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && l >= unix.CmsgLen(16) {
-			d := oob[unix.CmsgLen(0):]
-			sec := int64(binary.NativeEndian.Uint64(d[0:8]))
-			nsec := int64(binary.NativeEndian.Uint64(d[8:16]))
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16 {
+			sec := int64(binary.NativeEndian.Uint64(data[0:8]))
+			nsec := int64(binary.NativeEndian.Uint64(data[8:16]))
 			return sec*1e9 + nsec, true
 		}
-		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+		oob = rest
 	}
 	return 0, false
 }

@@ -35,8 +35,8 @@ func (in *input) handOver() {
 	in.prev = &outgoing{gen: in.gen, w: in.w, vTrack: in.vTrack, aTrack: in.aTrack, waitKey: in.waitKey, queue: in.queue, queued: in.queued}
 }
 
-// handedOver stops feeding process gen, once it is retired (running.finish).
-func (in *input) handedOver(gen uint64) {
+// endHandover stops feeding process gen, once it is retired (running.finish).
+func (in *input) endHandover(gen uint64) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.prev != nil && in.prev.gen == gen {

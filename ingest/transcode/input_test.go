@@ -113,7 +113,7 @@ func TestAccessUnitTooLarge(t *testing.T) {
 // TestInputFeedsTheOutgoingProcess: during a handover the process being handed over from
 // gets every access unit too, in its own MPEG-TS stream (its chunks tagged with its
 // generation, in its own queue and budget), from the keyframe on where its queue was full;
-// once it is retired (handedOver) only the successor gets input.
+// once it is retired (endHandover) only the successor gets input.
 func TestInputFeedsTheOutgoingProcess(t *testing.T) {
 	in := newInput(true, true, mpeg4audio.AudioSpecificConfig{Type: 2, SampleRate: 48000, ChannelCount: 2}, testSPS, testPPS, 4, 1<<24)
 	if _, _, err := in.restart(1, false, false); err != nil {
@@ -177,10 +177,10 @@ func TestInputFeedsTheOutgoingProcess(t *testing.T) {
 	gens(old)
 	gens(next)
 
-	in.handedOver(1)
+	in.endHandover(1)
 	write(10, idr)
 	if len(old) != 0 || len(next) != 1 {
-		t.Errorf("after handedOver: %d queued for the retired process, %d for the successor; want 0 and 1", len(old), len(next))
+		t.Errorf("after endHandover: %d queued for the retired process, %d for the successor; want 0 and 1", len(old), len(next))
 	}
 	in.close()
 }

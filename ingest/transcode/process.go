@@ -29,13 +29,11 @@ type supervisor struct {
 	overloadLag                          time.Duration
 	videoOutputs                         int       // outputs[:videoOutputs] are the rungs as started, tallest first
 	shed                                 shedState // shed.go
-	// takeover is how long the last handover took from the new process's launch until
-	// every output had its packets (its start-up): a restore starts the new process's
-	// outputs that far ahead of the newest frame (lead), since its predecessor goes on
-	// live meanwhile and would otherwise have shown those frames already.
+	// takeover is how long the last shed's handover took from the new process's launch
+	// until every output had its packets (its start-up): a restore starts the new
+	// process's outputs that far ahead of the newest frame (its lead), since its
+	// predecessor goes on live meanwhile and would otherwise have shown those frames.
 	takeover time.Duration
-	lead     time.Duration // for the next launch only
-	ledBy    time.Duration // the lead the running process was started with
 	onShed   atomic.Pointer[func(Shed)]
 
 	activity atomic.Int64 // last RTP from any output, unix nanos (outputs write it)
@@ -70,10 +68,11 @@ func (s *supervisor) run() {
 
 	backoff := s.minBackoff
 	var old *running // a process that runs on until its successor takes over (a shed or a restore)
+	var lead time.Duration
 	for gen := uint64(1); ; gen++ {
 		start := time.Now()
-		why, r, err := s.runOnce(gen, old)
-		old = nil
+		why, r, err := s.runOnce(gen, old, lead)
+		old, lead = nil, 0
 		if why == overloaded || why == restorable {
 			if s.stopping() {
 				s.pid.Store(0)
@@ -82,7 +81,7 @@ func (s *supervisor) run() {
 			}
 			s.tell(s.change(why, err))
 			if why == restorable {
-				s.lead = s.takeover
+				lead = s.takeover
 			}
 			// Make before break: the next process starts now, at once (no failure, and
 			// the host's frames are waiting), while this one goes on (with its backlog,
@@ -162,12 +161,13 @@ type running struct {
 	wg       sync.WaitGroup
 	in       *input
 	gen      uint64
+	led      time.Duration // how far ahead of the newest frame its outputs started (a restore's lead)
 }
 
 // finish kills the process if it still runs and returns once it has ended and every
 // goroutine and pipe of it is gone; it returns how the process ended.
 func (r *running) finish() error {
-	r.in.handedOver(r.gen) // an old process being retired gets no more input
+	r.in.endHandover(r.gen) // an old process being retired gets no more input
 	r.p.kill()
 	<-r.done
 	// The process and its group are gone: the feeder's pipe is broken, stderr is at EOF.
@@ -182,16 +182,15 @@ func (r *running) finish() error {
 
 // launch starts the ffmpeg process of generation gen and the goroutines around it. With
 // handover, the current process runs on until the new one takes over (see run).
-func (s *supervisor) launch(gen uint64, handover bool) (*running, error) {
-	defer func() { s.lead = 0 }() // the lead is for this launch alone
-	cmd, stdin, stderr, err := s.start(gen, handover)
+func (s *supervisor) launch(gen uint64, handover bool, lead time.Duration) (*running, error) {
+	cmd, stdin, stderr, led, err := s.start(gen, handover, lead)
 	if err != nil {
 		return nil, err
 	}
 	ffmpegRunning.Inc()
 	s.pid.Store(int64(cmd.Process.Pid))
 	r := &running{p: &proc{cmd: cmd}, done: make(chan struct{}), queue: s.in.queueOf(), stopFeed: make(chan struct{}),
-		stdin: stdin, stderr: stderr, elog: newStderrLog(s.log.With(zap.Int("pid", cmd.Process.Pid))), in: s.in, gen: gen}
+		stdin: stdin, stderr: stderr, elog: newStderrLog(s.log.With(zap.Int("pid", cmd.Process.Pid))), in: s.in, gen: gen, led: led}
 	r.wg.Add(2)
 	go func() { defer r.wg.Done(); r.elog.consume(stderr) }()
 	go func() { defer r.wg.Done(); s.in.feed(gen, r.queue, stdin, r.stopFeed) }()
@@ -203,8 +202,8 @@ func (s *supervisor) launch(gen uint64, handover bool) (*running, error) {
 // being shed or restored from, or nil), and returns when it has ended and every goroutine
 // and pipe of it is gone; or, when it is to be replaced itself (overloaded or restorable),
 // while it still runs, with its handle for the next process to take over from.
-func (s *supervisor) runOnce(gen uint64, old *running) (outcome, *running, error) {
-	r, err := s.launch(gen, old != nil)
+func (s *supervisor) runOnce(gen uint64, old *running, lead time.Duration) (outcome, *running, error) {
+	r, err := s.launch(gen, old != nil, lead)
 	if err != nil {
 		s.pid.Store(0)
 		if old != nil {
@@ -272,7 +271,7 @@ func (s *supervisor) watch(r, old *running) (outcome, error) {
 				zap.Error(err), zap.Strings("last_output", old.elog.lastLines()))
 		case handoverTimeout: // the outputs still waiting stop until the new process's packets come
 			s.log.Warn("the new ffmpeg had not taken over every output in time; the old one is stopped",
-				zap.Duration("after", handoverMax), zap.Duration("lead", s.ledBy))
+				zap.Duration("after", handoverMax), zap.Duration("lead", r.led))
 		}
 		old, oldDone, handover = nil, nil, nil
 	}
@@ -293,7 +292,7 @@ func (s *supervisor) watch(r, old *running) (outcome, error) {
 		case now := <-handover:
 			switch {
 			case s.handedOver():
-				if s.ledBy == 0 { // a shed's: how long a start takes (a restore's waited for its lead)
+				if r.led == 0 { // a shed's: how long a start takes (a restore's waited for its lead)
 					s.takeover = min(max(time.Duration(now.UnixNano()-started), minLead), maxLead)
 				}
 				retire(handoverSeamless)
@@ -338,10 +337,12 @@ func (s *supervisor) stalledAt(now, started int64) bool {
 
 // start launches ffmpeg for generation gen with fresh local ports; with handover the
 // outputs take the running process's packets until the new one's come (output.expect).
-func (s *supervisor) start(gen uint64, handover bool) (cmd *exec.Cmd, stdin, stderr *os.File, err error) {
+// A process given the held GOP starts its outputs lead past its newest frame; led says
+// whether that happened (0: no replay, or no lead).
+func (s *supervisor) start(gen uint64, handover bool, lead time.Duration) (cmd *exec.Cmd, stdin, stderr *os.File, led time.Duration, err error) {
 	ports, err := reservePorts(2 * len(s.outputs))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, 0, err
 	}
 	job := s.job
 	job.Video = job.Video[:0:0]
@@ -361,23 +362,21 @@ func (s *supervisor) start(gen uint64, handover bool) (cmd *exec.Cmd, stdin, std
 	if gen > 1 { // the first stream was opened by Start, so that no input is lost before this
 		seek, replayed, err := s.in.restart(gen, true, handover)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, 0, err
 		}
-		s.ledBy = 0
 		if replayed {
-			job.Seek = seek + s.lead
-			s.ledBy = s.lead
+			job.Seek, led = seek+lead, lead
 		}
 	}
 	inR, inW, err := os.Pipe()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, 0, err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		inR.Close()
 		inW.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, 0, err
 	}
 	cmd = exec.Command(s.ffmpeg, job.build()...)
 	// *os.File pipes are handed to the child as they are: no copying goroutines inside
@@ -393,10 +392,10 @@ func (s *supervisor) start(gen uint64, handover bool) (cmd *exec.Cmd, stdin, std
 	if err != nil {
 		inW.Close()
 		errR.Close()
-		return nil, nil, nil, fmt.Errorf("transcode: start ffmpeg: %w", err)
+		return nil, nil, nil, 0, fmt.Errorf("transcode: start ffmpeg: %w", err)
 	}
 	s.log.Debug("ffmpeg started", zap.Int("pid", cmd.Process.Pid), zap.Strings("args", cmd.Args))
-	return cmd, inW, errR, nil
+	return cmd, inW, errR, led, nil
 }
 
 // proc is a started ffmpeg whose group can be killed until, and only until, it is reaped.

@@ -68,6 +68,8 @@ type sendLane struct {
 	// atomic hit by every core for every viewer would cost more than the counting is worth.
 	gsoCount, singleCount, pacedCount int
 
+	mm mmsgBatch // the flush's sendmmsg (batchmmsg.go)
+
 	// Pacing (pacer.go): the lane's paced viewers, those of them with datagrams held, and
 	// the held datagrams' buffers, reused.
 	pace   map[netip.AddrPort]*paceState
@@ -240,11 +242,12 @@ func (b *batchConn) end(lane int) {
 	}
 }
 
-// flushLocked sends a lane's queue, a run at a time; a paced viewer's run goes as far as its
-// bucket allows and the rest is held (pacer.go). A datagram the kernel refuses is dropped,
+// flushLocked sends a lane's queue in one sendmmsg, a message per run (batchmmsg.go); a
+// paced viewer's run goes as far as its bucket allows and the rest is held (pacer.go). A datagram the kernel refuses is dropped,
 // as a lost UDP packet would be: the viewer NACKs it.
 func (b *batchConn) flushLocked(l *sendLane) {
 	var now int64
+	gso := b.gso.Load()
 	for i := 0; i < l.n; {
 		j := l.runEnd(i)
 		k := j
@@ -256,13 +259,21 @@ func (b *batchConn) flushLocked(l *sendLane) {
 			k = i + ps.admit(l.q[:], i, j, now)
 		}
 		if k > i {
-			b.sendRun(l, i, k)
+			if b.batchable(l.q[i].addr) {
+				l.addRun(i, k, gso)
+			} else {
+				b.sendRun(l, i, k)
+			}
 		}
 		if k < j {
+			// What is held, or sent by holdRun when it cannot be held, comes after what
+			// was queued before it.
+			b.sendPending(l)
 			b.holdRun(l, ps, k, j)
 		}
 		i = j
 	}
+	b.sendPending(l)
 	l.n = 0
 }
 

@@ -119,3 +119,52 @@ func mustAddrPort(s string) netip.AddrPort {
 	}
 	return u.AddrPort()
 }
+
+// TestBatchConnSendsPastARefusedDatagram: a flush is one sendmmsg; when the kernel refuses
+// one of its messages (here a datagram to port 0, which UDP rejects), that message alone is
+// dropped and counted, and the viewers queued after it still get theirs, in order.
+func TestBatchConnSendsPastARefusedDatagram(t *testing.T) {
+	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBatchConn(tx, 1)
+	defer b.Close()
+	var rx [2]*net.UDPConn
+	for i := range rx {
+		if rx[i], err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+			t.Fatal(err)
+		}
+		defer rx[i].Close()
+	}
+	dropped := counterValue(t, packetsDropped)
+	b.begin(0)
+	write := func(p []byte, to netip.AddrPort) {
+		if _, err := b.WriteToAddrPort(p, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(bytes.Repeat([]byte{1}, 1216), rx[0].LocalAddr().(*net.UDPAddr).AddrPort())
+	write(bytes.Repeat([]byte{2}, 1216), mustAddrPort("127.0.0.1:0"))
+	write(bytes.Repeat([]byte{3}, 1216), mustAddrPort("127.0.0.1:0"))
+	for i := range 3 {
+		write(bytes.Repeat([]byte{byte(4 + i)}, 1216-i), rx[1].LocalAddr().(*net.UDPAddr).AddrPort())
+	}
+	b.end(0)
+	if got := counterValue(t, packetsDropped) - dropped; got != 2 {
+		t.Fatalf("%v datagrams counted dropped, want the 2 to port 0", got)
+	}
+	buf := make([]byte, 2000)
+	for to, tags := range [][]byte{{1}, {4, 5, 6}} {
+		_ = rx[to].SetReadDeadline(time.Now().Add(2 * time.Second))
+		for _, tag := range tags {
+			n, _, err := rx[to].ReadFromUDP(buf)
+			if err != nil {
+				t.Fatalf("receiver %d, datagram %d: %v", to, tag, err)
+			}
+			if buf[0] != tag || buf[n-1] != tag {
+				t.Fatalf("receiver %d: got datagram %d, want %d", to, buf[0], tag)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -86,6 +87,21 @@ func (f *frameSender) frame(n int, key bool) {
 		f.payload[0] = 0x65
 	}
 	f.tr.forwardBatch(f.rcv, f.b.slots[:n])
+}
+
+// sized forwards one delta frame whose packets have the given payload sizes, as an encoder
+// that cuts frames into slices sends them (each slice's last fragment shorter).
+func (f *frameSender) sized(sizes ...int) {
+	f.ts += 3000
+	now := time.Now().UnixNano()
+	f.payload[0] = 0x41
+	for i, size := range sizes {
+		s := &f.b.slots[i]
+		s.pkt = rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 102, SSRC: 1, SequenceNumber: f.seq, Timestamp: f.ts, Marker: i == len(sizes)-1}, Payload: f.payload[:size]}
+		s.keyframe, s.arrival = false, now
+		f.seq++
+	}
+	f.tr.forwardBatch(f.rcv, f.b.slots[:len(sizes)])
 }
 
 // TestParallelFanoutKeepsEachViewersOrder: with the fan-out split over four workers, while
@@ -230,4 +246,93 @@ func BenchmarkFanoutSockets200(b *testing.B) {
 	for range b.N {
 		f.frame(10, false)
 	}
+}
+
+// BenchmarkFanoutSocketsSliced is the socket fan-out of what an x264 host sends: a frame
+// cut into three slices (each ending in a shorter packet, so three GSO runs per viewer),
+// then a frame of one packet, to 100 viewers on one worker. One flush per viewer, or per
+// few viewers for the one-packet frame, each one sendmmsg, is what it measures. b.N counts
+// the pair.
+func BenchmarkFanoutSocketsSliced(b *testing.B) {
+	const viewers = 100
+	tr, rcv, _ := newSocketTrack(b, viewers, 1)
+	f := newFrameSender(tr, rcv)
+	f.frame(1, true)
+	b.ReportAllocs()
+	b.SetBytes(int64((3*1200 + 3*700 + 200) * viewers))
+	b.ResetTimer()
+	for range b.N {
+		f.sized(1200, 700, 1200, 700, 1200, 700)
+		f.sized(200)
+	}
+}
+
+// TestCoalescedFanoutDeliversInOrder: viewers on one lane share flushes (forwardShare), a
+// flush holds several viewers' runs of different sizes, and a flush is one sendmmsg; every
+// viewer must still get every packet once and in order, over real sockets, with GSO and
+// without.
+func TestCoalescedFanoutDeliversInOrder(t *testing.T) {
+	const viewers, rounds = 40, 10 // 40 one-packet shares split a flush at coalesceDatagrams
+	for _, gso := range []bool{true, false} {
+		t.Run(fmt.Sprintf("gso=%v", gso), func(t *testing.T) {
+			tr, rcv, rx := newSocketTrack(t, viewers, 2)
+			tr.batcher.(connBatcher).c.gso.Store(gso)
+			f := newFrameSender(tr, rcv)
+			f.frame(1, true)
+			for range rounds {
+				f.sized(1200, 700, 1200, 700, 1200, 300)
+				f.sized(200)
+			}
+			const want = 1 + rounds*7
+			buf := make([]byte, 2000)
+			for i, c := range rx {
+				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				var last uint16
+				for k := range want {
+					n, _, err := c.ReadFromUDP(buf)
+					if err != nil {
+						t.Fatalf("viewer %d: packet %d of %d: %v", i, k+1, want, err)
+					}
+					var p rtp.Packet
+					if err := p.Unmarshal(buf[:n]); err != nil {
+						t.Fatalf("viewer %d: %v", i, err)
+					}
+					if k > 0 && p.SequenceNumber != last+1 {
+						t.Fatalf("viewer %d: sequence %d after %d", i, p.SequenceNumber, last)
+					}
+					last = p.SequenceNumber
+				}
+			}
+		})
+	}
+}
+
+// newSocketTrack is a video track whose viewers are real loopback sockets, sent to through
+// one batchConn of the given lanes, with each viewer on its address's lane (as the engine
+// places them); it returns the viewers' sockets, unread.
+func newSocketTrack(tb testing.TB, viewers, lanes int) (*Track, *Receiver, []*net.UDPConn) {
+	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conn := newBatchConn(tx, lanes)
+	tb.Cleanup(func() { _ = conn.Close() })
+	cfg := DefaultConfig()
+	tr := newTrack(webrtc.RTPCodecTypeVideo, connBatcher{conn}, nil, lanes)
+	rcv := newReceiver(tr, PublishedTrack{Codec: forwardedCodecs()[1], Kind: webrtc.RTPCodecTypeVideo, SSRC: 1}, &cfg, zap.NewNop())
+	tr.attach(rcv)
+	rx := make([]*net.UDPConn, viewers)
+	for i := range rx {
+		if rx[i], err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+			tb.Fatal(err)
+		}
+		c := rx[i]
+		tb.Cleanup(func() { _ = c.Close() })
+		_ = c.SetReadBuffer(1 << 20) // what a test sends waits here unread
+		addr := c.LocalAddr().(*net.UDPAddr).AddrPort()
+		dt := newTestDownTrack(tr, &socketWriter{conn: conn, addr: addr}, i)
+		tr.addDownTrack(dt)
+		tr.setLane(dt, laneOf(addr, lanes))
+	}
+	return tr, rcv, rx
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
@@ -309,9 +310,16 @@ func BenchmarkPacedFanout(b *testing.B) {
 }
 
 // overflows reads glint_sfu_pacer_overflows_total.
-func overflows() float64 {
+func overflows() float64 { return counterValue(nil, pacerOverflows) }
+
+// counterValue reads a counter's value; a counter that cannot be read fails t (or, without
+// one, reads as -1, which no count equals).
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	var m dto.Metric
-	if err := pacerOverflows.Write(&m); err != nil {
+	if err := c.Write(&m); err != nil {
+		if t != nil {
+			t.Fatal(err)
+		}
 		return -1
 	}
 	return m.GetCounter().GetValue()

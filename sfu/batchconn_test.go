@@ -112,6 +112,30 @@ func TestBatchConnRuns(t *testing.T) {
 	}
 }
 
+// loopbackUDP is a UDP socket on 127.0.0.1, closed when the test ends.
+func loopbackUDP(tb testing.TB) *net.UDPConn {
+	tb.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// loopbackBatchConn is a media socket of the given lanes on 127.0.0.1, closed (its pacer
+// stopped) when the test ends.
+func loopbackBatchConn(tb testing.TB, lanes int) *batchConn {
+	tb.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := newBatchConn(c, lanes)
+	tb.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
 func mustAddrPort(s string) netip.AddrPort {
 	u, err := net.ResolveUDPAddr("udp4", s)
 	if err != nil {
@@ -124,19 +148,8 @@ func mustAddrPort(s string) netip.AddrPort {
 // one of its messages (here a datagram to port 0, which UDP rejects), that message alone is
 // dropped and counted, and the viewers queued after it still get theirs, in order.
 func TestBatchConnSendsPastARefusedDatagram(t *testing.T) {
-	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBatchConn(tx, 1)
-	defer b.Close()
-	var rx [2]*net.UDPConn
-	for i := range rx {
-		if rx[i], err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
-			t.Fatal(err)
-		}
-		defer rx[i].Close()
-	}
+	b := loopbackBatchConn(t, 1)
+	rx := [2]*net.UDPConn{loopbackUDP(t), loopbackUDP(t)}
 	dropped := counterValue(t, packetsDropped)
 	b.begin(0)
 	write := func(p []byte, to netip.AddrPort) {

@@ -311,23 +311,15 @@ func TestCoalescedFanoutDeliversInOrder(t *testing.T) {
 // one batchConn of the given lanes, with each viewer on its address's lane (as the engine
 // places them); it returns the viewers' sockets, unread.
 func newSocketTrack(tb testing.TB, viewers, lanes int) (*Track, *Receiver, []*net.UDPConn) {
-	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	conn := newBatchConn(tx, lanes)
-	tb.Cleanup(func() { _ = conn.Close() })
+	conn := loopbackBatchConn(tb, lanes)
 	cfg := DefaultConfig()
 	tr := newTrack(webrtc.RTPCodecTypeVideo, connBatcher{conn}, nil, lanes)
 	rcv := newReceiver(tr, PublishedTrack{Codec: forwardedCodecs()[1], Kind: webrtc.RTPCodecTypeVideo, SSRC: 1}, &cfg, zap.NewNop())
 	tr.attach(rcv)
 	rx := make([]*net.UDPConn, viewers)
 	for i := range rx {
-		if rx[i], err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
-			tb.Fatal(err)
-		}
-		c := rx[i]
-		tb.Cleanup(func() { _ = c.Close() })
+		c := loopbackUDP(tb)
+		rx[i] = c
 		_ = c.SetReadBuffer(1 << 20) // what a test sends waits here unread
 		addr := c.LocalAddr().(*net.UDPAddr).AddrPort()
 		dt := newTestDownTrack(tr, &socketWriter{conn: conn, addr: addr}, i)

@@ -24,11 +24,7 @@ type pacedReceiver struct {
 
 func newPacedReceiver(t *testing.T, readBuffer int) *pacedReceiver {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	c := loopbackUDP(t)
 	if err := c.SetReadBuffer(readBuffer); err != nil {
 		t.Fatal(err)
 	}
@@ -111,12 +107,7 @@ func TestPacerSpreadsABurstInOrder(t *testing.T) {
 		lanes int
 	}{{"gso", true, 1}, {"no-gso", false, 1}, {"lanes", true, 4}} {
 		t.Run(c.name, func(t *testing.T) {
-			tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := newBatchConn(tx, c.lanes)
-			defer b.Close()
+			b := loopbackBatchConn(t, c.lanes)
 			b.gso.Store(c.gso && b.gso.Load())
 
 			const n, size, bps = 300, 1200, 4_000_000 // paced at 10 Mbit/s: 1.25 bytes a µs
@@ -154,12 +145,7 @@ func TestPacerSpreadsABurstInOrder(t *testing.T) {
 // hold before the viewer can read it (the control, which must lose some, or this test could
 // not tell); paced to a 2 Mbit/s estimate, every datagram arrives.
 func TestPacerAvoidsReceiveBufferOverflow(t *testing.T) {
-	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBatchConn(tx, 1)
-	defer b.Close()
+	b := loopbackBatchConn(t, 1)
 	if !b.gso.Load() {
 		t.Skip("no UDP GSO in this kernel: an unpaced burst leaves one datagram at a time and need not overflow")
 	}
@@ -189,12 +175,7 @@ func TestPacerAvoidsReceiveBufferOverflow(t *testing.T) {
 // TestPacerForgetsAViewer: what a viewer that left still held is dropped and its buffers
 // are kept for others; pacing it at 0 sends what it held at once and stops pacing it.
 func TestPacerForgetsAViewer(t *testing.T) {
-	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBatchConn(tx, 1)
-	defer b.Close()
+	b := loopbackBatchConn(t, 1)
 	l := &b.lanes[0]
 
 	gone := newPacedReceiver(t, 4<<20)
@@ -232,12 +213,7 @@ func TestPacerForgetsAViewer(t *testing.T) {
 // is sent (a 61 KB burst: two seconds at its rate) is not made to wait seconds for its
 // picture: past maxPaceDelay its queue goes at once, and the overflow is counted.
 func TestPacerBoundsAViewersDelay(t *testing.T) {
-	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBatchConn(tx, 1)
-	defer b.Close()
+	b := loopbackBatchConn(t, 1)
 	v := newPacedReceiver(t, 4<<20)
 	b.setPace(v.addr(), 100_000)
 	before := overflows()

@@ -22,13 +22,13 @@ const (
 )
 
 // batchConn is the media socket. Outside a batch it writes each datagram at once, like a
-// plain socket. Inside one (the fan-out brackets each viewer's share of a frame with begin
-// and end) it queues datagrams and, at the end, sends each run of equal-sized datagrams to
-// one address (a viewer's share of a frame: all but the last packet of a fragmented frame
-// have one size) as a single UDP GSO write. A profile of a 100-viewer fan-out spent three
-// quarters of its CPU in the kernel's per-datagram send path, which GSO walks once per run
-// instead of once per packet. Without GSO (old kernels) it falls back to one write per
-// datagram.
+// plain socket. Inside one (the fan-out brackets viewers' shares of a frame with begin and
+// end) it queues datagrams and, at the end, sends the queue in one sendmmsg (batchmmsg.go),
+// each run of equal-sized datagrams to one address (a viewer's share of a frame's slice:
+// all but its last packet have one size) as a single UDP GSO message. A profile of a
+// 100-viewer fan-out spent three quarters of its CPU in the kernel's per-datagram send
+// path, which GSO walks once per run instead of once per packet. Without GSO (old kernels)
+// each datagram is a message of its own.
 //
 // The queue is split into lanes by destination address (laneOf), each with its own lock,
 // so fan-out workers on several cores (fanPool) queue and send at once: a worker brackets a
@@ -42,11 +42,11 @@ type batchConn struct {
 	lanes []sendLane
 	pacer pacer
 
-	// Sends go straight to the socket (sendmsg on fd), not through the net package: its FD
-	// lets one writer in at a time, and a profile of four workers sending on one socket
-	// showed them taking turns, at one core's throughput. The kernel's UDP send path needs
-	// no such lock. closeMu keeps the descriptor from being closed (and its number reused)
-	// under a send.
+	// Sends go straight to the socket (sendmmsg or sendmsg on fd), not through the net
+	// package: its FD lets one writer in at a time, and a profile of four workers sending
+	// on one socket showed them taking turns, at one core's throughput. The kernel's UDP
+	// send path needs no such lock. closeMu keeps the descriptor from being closed (and its
+	// number reused) under a send.
 	fd      int
 	closeMu sync.RWMutex
 	closed  bool
@@ -242,9 +242,9 @@ func (b *batchConn) end(lane int) {
 	}
 }
 
-// flushLocked sends a lane's queue in one sendmmsg, a message per run (batchmmsg.go); a
-// paced viewer's run goes as far as its bucket allows and the rest is held (pacer.go). A datagram the kernel refuses is dropped,
-// as a lost UDP packet would be: the viewer NACKs it.
+// flushLocked sends a lane's queue in one sendmmsg, a message per run (batchmmsg.go, which
+// says what happens to a message the kernel refuses); a paced viewer's run goes as far as
+// its bucket allows and the rest is held (pacer.go).
 func (b *batchConn) flushLocked(l *sendLane) {
 	var now int64
 	gso := b.gso.Load()

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestBatchConnDeliversEveryDatagram: inside a batch, runs of equal-sized datagrams to one
@@ -145,39 +147,86 @@ func mustAddrPort(s string) netip.AddrPort {
 }
 
 // TestBatchConnSendsPastARefusedDatagram: a flush is one sendmmsg; when the kernel refuses
-// one of its messages (here a datagram to port 0, which UDP rejects), that message alone is
-// dropped and counted, and the viewers queued after it still get theirs, in order.
+// one of its messages (here datagrams to port 0, which UDP rejects), that message alone is
+// dropped and counted, and the viewers queued after it still get theirs, in order and once,
+// whether the refused datagrams went as one GSO message or one message each.
 func TestBatchConnSendsPastARefusedDatagram(t *testing.T) {
+	for _, gso := range []bool{true, false} {
+		t.Run(fmt.Sprintf("gso=%v", gso), func(t *testing.T) {
+			b := loopbackBatchConn(t, 1)
+			b.gso.Store(gso && b.gso.Load())
+			rx := [2]*net.UDPConn{loopbackUDP(t), loopbackUDP(t)}
+			dropped := counterValue(t, packetsDropped)
+			b.begin(0)
+			write(t, b, bytes.Repeat([]byte{1}, 1216), rx[0].LocalAddr().(*net.UDPAddr).AddrPort())
+			write(t, b, bytes.Repeat([]byte{2}, 1216), mustAddrPort("127.0.0.1:0"))
+			write(t, b, bytes.Repeat([]byte{3}, 1216), mustAddrPort("127.0.0.1:0"))
+			for i := range 3 {
+				write(t, b, bytes.Repeat([]byte{byte(4 + i)}, 1216-i), rx[1].LocalAddr().(*net.UDPAddr).AddrPort())
+			}
+			b.end(0)
+			if got := counterValue(t, packetsDropped) - dropped; got != 2 {
+				t.Fatalf("%v datagrams counted dropped, want the 2 to port 0", got)
+			}
+			expectTags(t, rx[0], 1)
+			expectTags(t, rx[1], 4, 5, 6)
+		})
+	}
+}
+
+// TestBatchConnSendsARefusedRunOneByOne: a GSO message the kernel refuses while it takes
+// the same datagrams one by one (on a path whose MTU is under the run's segments it answers
+// EMSGSIZE; here the socket's SO_NO_CHECK makes it answer EINVAL) is sent again a datagram
+// at a time, not lost, and GSO stays on for the runs it does take.
+func TestBatchConnSendsARefusedRunOneByOne(t *testing.T) {
 	b := loopbackBatchConn(t, 1)
-	rx := [2]*net.UDPConn{loopbackUDP(t), loopbackUDP(t)}
+	if !b.gso.Load() {
+		t.Skip("no UDP GSO in this kernel: nothing is sent as a GSO message")
+	}
+	if err := unix.SetsockoptInt(b.fd, unix.SOL_SOCKET, unix.SO_NO_CHECK, 1); err != nil {
+		t.Skipf("SO_NO_CHECK: %v", err)
+	}
+	rx := loopbackUDP(t)
 	dropped := counterValue(t, packetsDropped)
 	b.begin(0)
-	write := func(p []byte, to netip.AddrPort) {
-		if _, err := b.WriteToAddrPort(p, to); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(bytes.Repeat([]byte{1}, 1216), rx[0].LocalAddr().(*net.UDPAddr).AddrPort())
-	write(bytes.Repeat([]byte{2}, 1216), mustAddrPort("127.0.0.1:0"))
-	write(bytes.Repeat([]byte{3}, 1216), mustAddrPort("127.0.0.1:0"))
-	for i := range 3 {
-		write(bytes.Repeat([]byte{byte(4 + i)}, 1216-i), rx[1].LocalAddr().(*net.UDPAddr).AddrPort())
+	for i := range 4 {
+		write(t, b, bytes.Repeat([]byte{byte(1 + i)}, 1216), rx.LocalAddr().(*net.UDPAddr).AddrPort())
 	}
 	b.end(0)
-	if got := counterValue(t, packetsDropped) - dropped; got != 2 {
-		t.Fatalf("%v datagrams counted dropped, want the 2 to port 0", got)
+	expectTags(t, rx, 1, 2, 3, 4)
+	if got := counterValue(t, packetsDropped) - dropped; got != 0 {
+		t.Fatalf("%v datagrams counted dropped", got)
 	}
+	if !b.gso.Load() {
+		t.Fatal("GSO was turned off for a refusal that was not the device's")
+	}
+}
+
+// write queues p to addr on b, failing t on an error.
+func write(t *testing.T, b *batchConn, p []byte, addr netip.AddrPort) {
+	t.Helper()
+	if _, err := b.WriteToAddrPort(p, addr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expectTags reads datagrams from c, each filled with one tag byte, and fails unless they
+// are tags, in that order, and nothing more comes.
+func expectTags(t *testing.T, c *net.UDPConn, tags ...byte) {
+	t.Helper()
 	buf := make([]byte, 2000)
-	for to, tags := range [][]byte{{1}, {4, 5, 6}} {
-		_ = rx[to].SetReadDeadline(time.Now().Add(2 * time.Second))
-		for _, tag := range tags {
-			n, _, err := rx[to].ReadFromUDP(buf)
-			if err != nil {
-				t.Fatalf("receiver %d, datagram %d: %v", to, tag, err)
-			}
-			if buf[0] != tag || buf[n-1] != tag {
-				t.Fatalf("receiver %d: got datagram %d, want %d", to, buf[0], tag)
-			}
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for _, tag := range tags {
+		n, _, err := c.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("datagram %d: %v", tag, err)
 		}
+		if buf[0] != tag || buf[n-1] != tag {
+			t.Fatalf("got datagram %d, want %d", buf[0], tag)
+		}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if n, _, err := c.ReadFromUDP(buf); err == nil {
+		t.Fatalf("an extra datagram (%d bytes, tag %d) after %v", n, buf[0], tags)
 	}
 }

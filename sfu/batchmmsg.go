@@ -70,10 +70,13 @@ func (l *sendLane) addMessage(i, j int, gso bool) {
 	mb.m++
 }
 
-// sendPending sends the lane's pending messages with sendmmsg. A message the kernel refuses
-// for want of buffer space goes through send's slower path, which waits for room; one that
-// the device cannot segment turns GSO off and goes one datagram at a time; any other
-// failure drops that message's datagrams, as lost UDP packets (the viewer NACKs them).
+// sendPending sends the lane's pending messages with sendmmsg. A message the kernel
+// refuses goes again through sendRun, which waits for buffer space (EAGAIN) and sends a
+// run the kernel will not take as one GSO message one datagram at a time: a device that
+// cannot segment (EIO) turns GSO off, and a route whose MTU is under the run's segments
+// (EMSGSIZE) still takes them singly, fragmented. A lone datagram refused for any other
+// reason, or anything on a closed socket, is dropped as a lost UDP packet (the viewer
+// NACKs it).
 func (b *batchConn) sendPending(l *sendLane) {
 	mb := &l.mm
 	for done := 0; done < mb.m; {
@@ -92,13 +95,15 @@ func (b *batchConn) sendPending(l *sendLane) {
 		s := mb.span[done]
 		done++
 		switch {
-		case errno == unix.EAGAIN:
-			b.sendRun(l, s.i, s.j)
+		case errno == unix.EBADF:
+			packetsDropped.Add(float64(s.j - s.i))
 		case errno == unix.EIO && s.j-s.i > 1:
 			b.gso.Store(false) // as sendRun: the device cannot segment
 			b.sendRun(l, s.i, s.j)
+		case errno == unix.EAGAIN || s.j-s.i > 1:
+			b.sendRun(l, s.i, s.j)
 		default:
-			packetsDropped.Add(float64(s.j - s.i))
+			packetsDropped.Inc()
 		}
 	}
 	mb.m = 0

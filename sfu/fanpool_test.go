@@ -268,15 +268,19 @@ func BenchmarkFanoutSocketsSliced(b *testing.B) {
 }
 
 // TestCoalescedFanoutDeliversInOrder: viewers on one lane share flushes (forwardShare), a
-// flush holds several viewers' runs of different sizes, and a flush is one sendmmsg; every
-// viewer must still get every packet once and in order, over real sockets, with GSO and
-// without.
+// flush holds several viewers' runs of different sizes and is one sendmmsg, and 40 viewers'
+// one-packet shares are split into two flushes at coalesceDatagrams; every viewer must still
+// get every packet once and in order, over real sockets, with GSO and without, on one lane
+// and on two.
 func TestCoalescedFanoutDeliversInOrder(t *testing.T) {
-	const viewers, rounds = 40, 10 // 40 one-packet shares split a flush at coalesceDatagrams
-	for _, gso := range []bool{true, false} {
-		t.Run(fmt.Sprintf("gso=%v", gso), func(t *testing.T) {
-			tr, rcv, rx := newSocketTrack(t, viewers, 2)
-			tr.batcher.(connBatcher).c.gso.Store(gso)
+	const viewers, rounds = 40, 10
+	for _, c := range []struct {
+		gso   bool
+		lanes int
+	}{{true, 1}, {false, 1}, {true, 2}} {
+		t.Run(fmt.Sprintf("gso=%v,lanes=%d", c.gso, c.lanes), func(t *testing.T) {
+			tr, rcv, rx := newSocketTrack(t, viewers, c.lanes)
+			tr.batcher.(connBatcher).c.gso.Store(c.gso)
 			f := newFrameSender(tr, rcv)
 			f.frame(1, true)
 			for range rounds {
@@ -301,6 +305,13 @@ func TestCoalescedFanoutDeliversInOrder(t *testing.T) {
 						t.Fatalf("viewer %d: sequence %d after %d", i, p.SequenceNumber, last)
 					}
 					last = p.SequenceNumber
+				}
+			}
+			time.Sleep(20 * time.Millisecond) // for a duplicate still on its way
+			for i, c := range rx {
+				_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+				if _, _, err := c.ReadFromUDP(buf); err == nil {
+					t.Fatalf("viewer %d: a packet more than the %d sent", i, want)
 				}
 			}
 		})

@@ -30,8 +30,8 @@ type Track struct {
 	attachedAt atomic.Int64 // unix nanos the current host's first layer attached
 }
 
-// batcher brackets one viewer's share of a frame, on the viewer's send lane (laneOf), so
-// its datagrams go out in as few sends as possible.
+// batcher brackets viewers' shares of a frame on their send lane (laneOf), so their
+// datagrams go out in as few sends as possible.
 type batcher interface {
 	beginBatch(lane int)
 	endBatch(lane int)
@@ -179,9 +179,15 @@ func (t *Track) forwardBatch(r *Receiver, batch []batchPacket) {
 	vs := t.viewers.Load()
 	begin := time.Now().UnixNano()
 	var sent int
-	if t.pool != nil && len(vs.all) >= t.pool.min {
+	switch {
+	case t.pool != nil && len(vs.all) >= t.pool.min:
 		sent = t.pool.forward(t, r, batch, vs.shares)
-	} else {
+	case vs.shares != nil:
+		// Lane by lane, so that consecutive viewers share flushes (forwardShare).
+		for _, share := range vs.shares {
+			sent += t.forwardShare(r, batch, share)
+		}
+	default:
 		sent = t.forwardShare(r, batch, vs.all)
 	}
 	r.load.add(begin, time.Now().UnixNano(), len(vs.all))

@@ -181,7 +181,7 @@ func (e *engine) forgetPace(addr netip.AddrPort) {
 // laneFor is the send lane of a viewer at addr (see laneOf).
 func (e *engine) laneFor(addr netip.AddrPort) int { return laneOf(addr, e.lanes) }
 
-// beginBatch and endBatch bracket one viewer's share of a fan-out on its lane: datagrams
+// beginBatch and endBatch bracket viewers' shares of a fan-out on their lane: datagrams
 // written in between are sent together when it ends.
 func (e *engine) beginBatch(lane int) {
 	for _, c := range e.conns {

@@ -8,23 +8,41 @@ import (
 )
 
 // mmsgBatch is a lane's pending sendmmsg(2): one message per GSO run (or per datagram
-// without GSO), pointing into the lane's queue buffers, so a flush costs one system call
-// however many runs it holds. A frame whose encoder cut it into slices gives each viewer
-// several runs (each slice's last fragment is shorter, and GSO only lets the last datagram
-// of a send be shorter), and audio is a run of one per viewer: a 100-viewer profile spent
-// about a tenth of the server's CPU entering and leaving the kernel, once per run. The
-// kernel's per-datagram work is the same either way; only the crossings go.
+// without GSO), pointing into the lane's queue buffers (a flush) or into its paced viewers'
+// held datagrams (a pacer pass), so either costs one system call however many runs and
+// viewers it holds. A frame whose encoder cut it into slices gives each viewer several runs
+// (each slice's last fragment is shorter, and GSO only lets the last datagram of a send be
+// shorter), audio is a run of one per viewer, and a pacer pass sends a datagram or two to
+// each viewer it serves: a 100-viewer profile spent about a tenth of the server's CPU
+// entering and leaving the kernel, once per run. The kernel's per-datagram work is the
+// same either way; only the crossings go.
 type mmsgBatch struct {
 	m    int                              // messages built
+	niov int                              // iovecs used
 	hdrs [maxQueued]unix.Mmsghdr          // the messages
-	iovs [maxQueued]unix.Iovec            // one per queued datagram (index as in sendLane.q)
+	iovs [maxQueued]unix.Iovec            // one per datagram, in message order
 	sas  [maxQueued]unix.RawSockaddrInet4 // each message's destination
 	cms  [maxQueued][4]uint64             // each GSO message's UDP_SEGMENT cmsg (8-byte aligned)
-	span [maxQueued]mmsgSpan              // the queue positions each message carries
+	span [maxQueued]mmsgSpan              // the datagrams each message carries
 }
 
-// mmsgSpan is the queue positions i..j-1 that one message carries.
-type mmsgSpan struct{ i, j int }
+// mmsgSpan is the datagrams one message carries: queue positions i..j-1, or with ps the
+// viewer's held datagrams ps.held[i:j].
+type mmsgSpan struct {
+	i, j int
+	ps   *paceState
+	addr netip.AddrPort
+}
+
+// room reports whether the batch can take n more datagrams, as one GSO message or as one
+// message each.
+func (mb *mmsgBatch) room(n int, gso bool) bool {
+	msgs := n
+	if gso {
+		msgs = 1
+	}
+	return mb.m+msgs <= maxQueued && mb.niov+n <= maxQueued
+}
 
 // batchable reports whether datagrams to addr can join a sendmmsg: an IPv4 peer on a socket
 // whose descriptor is known (what send's fast path takes too).
@@ -33,50 +51,74 @@ func (b *batchConn) batchable(addr netip.AddrPort) bool {
 }
 
 // addRun adds the queued datagrams i..j-1 (one address's run, see runEnd) to the pending
-// sendmmsg: one GSO message, or without GSO one message each.
+// sendmmsg: one GSO message, or without GSO one message each. A flush's messages always
+// fit: the queue holds at most maxQueued datagrams.
 func (l *sendLane) addRun(i, j int, gso bool) {
 	if !gso || j-i == 1 {
 		for k := i; k < j; k++ {
-			l.addMessage(k, k+1, false)
+			l.addMessage(l.q[k].addr, mmsgSpan{i: k, j: k + 1}, false)
 		}
 		return
 	}
-	l.addMessage(i, j, true)
+	l.addMessage(l.q[i].addr, mmsgSpan{i: i, j: j}, true)
 }
 
-// addMessage builds message mm.m for the queued datagrams i..j-1 to one address.
-func (l *sendLane) addMessage(i, j int, gso bool) {
-	mb := &l.mm
-	m := mb.m
-	for k := i; k < j; k++ {
-		mb.iovs[k].Base = &l.bufs[k][0]
-		mb.iovs[k].SetLen(l.q[k].n)
+// addHeld adds the viewer's held datagrams ps.held[i:j] (a run, see heldRunEnd) to the
+// pending sendmmsg, as addRun does; the caller makes room first.
+func (l *sendLane) addHeld(ps *paceState, i, j int, gso bool) {
+	if !gso || j-i == 1 {
+		for k := i; k < j; k++ {
+			l.addMessage(ps.addr, mmsgSpan{i: k, j: k + 1, ps: ps}, false)
+		}
+		return
 	}
-	addr := l.q[i].addr
+	l.addMessage(ps.addr, mmsgSpan{i: i, j: j, ps: ps}, true)
+}
+
+// datagram is the bytes of datagram k of span s's kind: queue position k, or s.ps.held[k].
+func (l *sendLane) datagram(s mmsgSpan, k int) []byte {
+	if s.ps != nil {
+		h := s.ps.held[k]
+		return h.buf[:h.n]
+	}
+	return l.bufs[k][:l.q[k].n]
+}
+
+// addMessage builds the next message, for span's datagrams to addr.
+func (l *sendLane) addMessage(addr netip.AddrPort, span mmsgSpan, gso bool) {
+	mb := &l.mm
+	m, first := mb.m, mb.niov
+	for k := span.i; k < span.j; k++ {
+		p := l.datagram(span, k)
+		mb.iovs[mb.niov].Base = &p[0]
+		mb.iovs[mb.niov].SetLen(len(p))
+		mb.niov++
+	}
 	mb.sas[m] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: addr.Addr().Unmap().As4()}
 	port := (*[2]byte)(unsafe.Pointer(&mb.sas[m].Port))
 	port[0], port[1] = byte(addr.Port()>>8), byte(addr.Port())
 	h := &mb.hdrs[m]
 	h.Len = 0
-	h.Hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&mb.sas[m])), Namelen: unix.SizeofSockaddrInet4, Iov: &mb.iovs[i]}
-	h.Hdr.SetIovlen(j - i)
+	h.Hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&mb.sas[m])), Namelen: unix.SizeofSockaddrInet4, Iov: &mb.iovs[first]}
+	h.Hdr.SetIovlen(span.j - span.i)
 	if gso {
 		oob := unsafe.Slice((*byte)(unsafe.Pointer(&mb.cms[m][0])), unix.CmsgSpace(2))
-		putSegmentCmsg(oob, uint16(l.q[i].n))
+		putSegmentCmsg(oob, uint16(len(l.datagram(span, span.i))))
 		h.Hdr.Control = &oob[0]
 		h.Hdr.SetControllen(len(oob))
 	}
-	mb.span[m] = mmsgSpan{i, j}
+	span.addr = addr
+	mb.span[m] = span
 	mb.m++
 }
 
 // sendPending sends the lane's pending messages with sendmmsg. A message the kernel
-// refuses goes again through sendRun, which waits for buffer space (EAGAIN) and sends a
-// run the kernel will not take as one GSO message one datagram at a time: a device that
+// refuses goes again one datagram at a time (resend), which waits for buffer space (EAGAIN)
+// and gets a run through that the kernel will not take as one GSO message: a device that
 // cannot segment (EIO) turns GSO off, and a route whose MTU is under the run's segments
 // (EMSGSIZE) still takes them singly, fragmented. A lone datagram refused for any other
 // reason, or anything on a closed socket, is dropped as a lost UDP packet (the viewer
-// NACKs it).
+// NACKs it). Held datagrams sent (or dropped) are then retired from their viewers' queues.
 func (b *batchConn) sendPending(l *sendLane) {
 	mb := &l.mm
 	for done := 0; done < mb.m; {
@@ -98,15 +140,36 @@ func (b *batchConn) sendPending(l *sendLane) {
 		case errno == unix.EBADF:
 			packetsDropped.Add(float64(s.j - s.i))
 		case errno == unix.EIO && s.j-s.i > 1:
-			b.gso.Store(false) // as sendRun: the device cannot segment
-			b.sendRun(l, s.i, s.j)
+			b.gso.Store(false) // the device cannot segment: never try again
+			b.resend(l, s)
 		case errno == unix.EAGAIN || s.j-s.i > 1:
-			b.sendRun(l, s.i, s.j)
+			b.resend(l, s)
 		default:
 			packetsDropped.Inc()
 		}
 	}
-	mb.m = 0
+	for _, s := range mb.span[:mb.m] {
+		if s.ps != nil {
+			l.retire(s.ps, s.i, s.j)
+		}
+	}
+	for _, s := range mb.span[:mb.m] { // once every span is retired: compacting moves them
+		if s.ps != nil {
+			s.ps.compact()
+		}
+	}
+	mb.m, mb.niov = 0, 0
+}
+
+// resend sends span s's datagrams one at a time, after the kernel refused them as one
+// message.
+func (b *batchConn) resend(l *sendLane, s mmsgSpan) {
+	for k := s.i; k < s.j; k++ {
+		l.count(&l.singleCount, 1, datagramsSingle)
+		if err := b.send(l, l.datagram(s, k), nil, s.addr); err != nil {
+			packetsDropped.Inc()
+		}
+	}
 }
 
 // sendmmsg is sendmmsg(2) on the socket; it reports how many messages went, or 0 and why

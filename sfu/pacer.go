@@ -1,12 +1,9 @@
 package sfu
 
 import (
-	"errors"
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Pacing. Without it a keyframe leaves for each viewer as one GSO burst: the ladder's first
@@ -217,56 +214,78 @@ func (b *batchConn) holdRun(l *sendLane, ps *paceState, i, j int) {
 	}
 }
 
-// sendHeld sends the viewer's waiting datagrams, as many as its tokens allow when limited,
-// in GSO runs as flushLocked does.
+// sendHeld sends the viewer's waiting datagrams now, as many as its tokens allow when
+// limited (the lane's sendmmsg must hold nothing: the caller has flushed).
 func (b *batchConn) sendHeld(l *sendLane, ps *paceState, limited bool) {
-	for ps.waiting() > 0 && (!limited || ps.tokens > 0) {
-		first := ps.held[ps.head]
-		k := ps.head
-		off := 0
-		for k < len(ps.held) && k-ps.head < maxSegments && (!limited || ps.tokens > 0) {
-			h := ps.held[k]
-			if h.n > first.n || (k > ps.head && ps.held[k-1].n < first.n) {
-				break // GSO's rule: one size, only the last may be shorter
-			}
-			off += copy(l.super[off:], h.buf[:h.n])
-			if limited { // what goes at once unpaced leaves no debt to hold the next frame
-				ps.tokens -= float64(h.n)
-			}
-			k++
+	b.queueHeld(l, ps, limited)
+	b.sendPending(l)
+}
+
+// queueHeld adds the viewer's waiting datagrams, as many as its tokens allow when limited,
+// to the lane's sendmmsg in GSO runs, sending what the batch holds first when it is full.
+// They leave the viewer's queue once sent (sendPending).
+func (b *batchConn) queueHeld(l *sendLane, ps *paceState, limited bool) {
+	gso := b.gso.Load()
+	for from := ps.head; ; {
+		k := ps.heldRunEnd(from, limited)
+		if k == from {
+			return
 		}
-		sent := false
-		if k-ps.head > 1 && b.gso.Load() {
-			oob := l.oob[:unix.CmsgSpace(2)]
-			putSegmentCmsg(oob, uint16(first.n))
-			err := b.send(l, l.super[:off], oob, ps.addr)
-			if err == nil {
-				l.count(&l.gsoCount, k-ps.head, datagramsGSO)
-				sent = true
-			} else if errors.Is(err, unix.EIO) {
-				b.gso.Store(false) // as sendRun: the device cannot segment; one by one below
-			} else {
-				packetsDropped.Add(float64(k - ps.head)) // lost datagrams, which the viewer NACKs
-				sent = true
-			}
+		if !b.batchable(ps.addr) {
+			b.resend(l, mmsgSpan{i: from, j: k, ps: ps, addr: ps.addr})
+			l.retire(ps, from, k)
+			from = k
+			continue
 		}
-		for m := ps.head; m < k && !sent; m++ {
-			if err := b.send(l, ps.held[m].buf[:ps.held[m].n], nil, ps.addr); err != nil {
-				packetsDropped.Inc()
-			}
-			l.count(&l.singleCount, 1, datagramsSingle)
+		if !l.mm.room(k-from, gso) {
+			b.sendPending(l)
+			// What it sent is retired, so ps.head is where from was, wherever
+			// compacting the queue has moved it.
+			k -= from - ps.head
+			from = ps.head
 		}
-		for ; ps.head < k; ps.head++ {
-			ps.bytes -= ps.held[ps.head].n
-			l.release(ps.held[ps.head])
-			ps.held[ps.head] = nil
-		}
+		l.addHeld(ps, from, k, gso)
+		from = k
 	}
+}
+
+// heldRunEnd returns the end of the run of held datagrams from i that can leave in one GSO
+// message (one size, only the last shorter, at most maxSegments) and, when limited, that
+// the tokens cover, which it charges: what goes at once unpaced leaves no debt to hold the
+// next frame.
+func (ps *paceState) heldRunEnd(i int, limited bool) int {
+	k := i
+	for k < len(ps.held) && k-i < maxSegments && (!limited || ps.tokens > 0) {
+		h := ps.held[k]
+		if h.n > ps.held[i].n || (k > i && ps.held[k-1].n < ps.held[i].n) {
+			break // GSO's rule: one size, only the last may be shorter
+		}
+		if limited {
+			ps.tokens -= float64(h.n)
+		}
+		k++
+	}
+	return k
+}
+
+// retire takes the sent (or dropped) datagrams held[i:j], the oldest waiting, off the
+// viewer's queue and returns their buffers to the lane.
+func (l *sendLane) retire(ps *paceState, i, j int) {
+	for k := i; k < j; k++ {
+		ps.bytes -= ps.held[k].n
+		l.release(ps.held[k])
+		ps.held[k] = nil
+	}
+	ps.head = j
+}
+
+// compact reuses the queue's space once it has drained, or once most of it is sent: a
+// queue that never quite drains must not grow with every datagram it ever held.
+func (ps *paceState) compact() {
 	switch {
 	case ps.waiting() == 0:
 		ps.held, ps.head = ps.held[:0], 0
 	case ps.head > 64 && ps.head > len(ps.held)/2:
-		// A queue that never quite drains must not grow with every datagram it ever held.
 		n := copy(ps.held, ps.held[ps.head:])
 		clear(ps.held[n:])
 		ps.held, ps.head = ps.held[:n], 0
@@ -297,14 +316,15 @@ func (l *sendLane) deactivate(ps *paceState) {
 func (b *batchConn) drainLane(l *sendLane, now int64) (next int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for _, ps := range l.active {
+		if ps.rate > 0 {
+			ps.fill(now)
+		}
+		b.queueHeld(l, ps, ps.rate > 0)
+	}
+	b.sendPending(l) // every viewer's share of this pass in one sendmmsg
 	for i := 0; i < len(l.active); {
 		ps := l.active[i]
-		if ps.rate == 0 {
-			b.sendHeld(l, ps, false)
-		} else {
-			ps.fill(now)
-			b.sendHeld(l, ps, true)
-		}
 		if ps.waiting() == 0 {
 			l.deactivate(ps) // swaps the last one in at i
 			if ps.rate == 0 {

@@ -63,7 +63,7 @@ var (
 	})
 	datagramsGSO = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "udp_gso_datagrams_total",
-		Help: "Media datagrams sent in UDP GSO batches (one send per viewer per frame).",
+		Help: "Media datagrams sent in UDP GSO messages (each a run of one viewer's equal-sized datagrams).",
 	})
 	datagramsSingle = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "sfu", Name: "udp_single_datagrams_total",

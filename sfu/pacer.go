@@ -231,10 +231,11 @@ func (b *batchConn) queueHeld(l *sendLane, ps *paceState, limited bool) {
 		if k == from {
 			return
 		}
-		if !b.batchable(ps.addr) {
+		if !b.batchable(ps.addr) { // one datagram at a time, as sendPending would
 			b.resend(l, mmsgSpan{i: from, j: k, ps: ps, addr: ps.addr})
 			l.retire(ps, from, k)
-			from = k
+			ps.compact()
+			from = ps.head
 			continue
 		}
 		if !l.mm.room(k-from, gso) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -261,21 +262,11 @@ func TestClusterSplitHeals(t *testing.T) {
 	// JetStream may be unavailable for a while after a heal: the cut-off node campaigned
 	// alone at ever higher terms, and rejoining makes the meta and stream groups elect
 	// again. A client retries with the same id (docs/PROTOCOL.md) until it is stored.
-	retried := time.Now()
-	for {
-		e, err := bidC.tryRequestAgain("auction.bid", "c1", `{"lotId":"lot1","bidId":"c1","amount":300}`)
-		if err == nil && e.Type == datachannel.TypeAck {
-			break
-		}
-		if time.Since(retried) > 60*time.Second {
-			t.Fatalf("bid on node C sent again for 60 s after the heal: %v %s %s", err, e.Type, e.Payload)
-		}
-		bidC.forget("c1")
-	}
+	bidC.requestUntilStored(t, "auction.bid", "c1", `{"lotId":"lot1","bidId":"c1","amount":300}`)
 	t.Logf("node C's bid acknowledged %v after the routes came back", time.Since(healed).Round(time.Millisecond))
-	if e := host.request(t, "auction.close", "close", `{"lotId":"lot1"}`); e.Type != datachannel.TypeAck {
-		t.Fatalf("auction.close: %s %s", e.Type, e.Payload)
-	}
+	// The elections may make JetStream unavailable again a moment later (seen in a run):
+	// the close is sent again with its id as well.
+	host.requestUntilStored(t, "auction.close", "close", `{"lotId":"lot1"}`)
 	for name, cl := range map[string]*wsClient{"A": host, "C": bidC} {
 		closed := cl.await(t, "auction.closed on node "+name, func(e datachannel.Envelope) bool { return e.Type == datachannel.TypeAuctionClosed })
 		var p struct {
@@ -288,13 +279,31 @@ func TestClusterSplitHeals(t *testing.T) {
 			t.Errorf("auction.closed on node %s: %s; want carol's 300 after 2 bids", name, closed.Payload)
 		}
 	}
+	// Chat between nodes is fire and forget (core NATS, datachannel/bus): a line published
+	// while the healed routes are still being set up is lost, by design, as one published
+	// during the split was. What must hold is that chat flows again: a line a second from
+	// C until one reaches a new reader on A, for at most 20 s. (A run in CI lost the one
+	// line it sent 4 s after the heal.)
 	reader := dialRoom(t, a.URL(), "show", "rita", false)
-	if e := bidC.request(t, "chat.send", "hi", `{"text":"healed"}`); e.Type != datachannel.TypeAck {
-		t.Fatalf("chat.send on node C: %s %s", e.Type, e.Payload)
-	}
-	reader.await(t, "node C's chat on node A", func(e datachannel.Envelope) bool {
+	healedChat := func(e datachannel.Envelope) bool {
 		return e.Type == datachannel.TypeChatMessage && strings.Contains(string(e.Payload), "healed")
-	})
+	}
+	for try := 1; !reader.has(healedChat); try++ {
+		if try > 20 {
+			t.Fatalf("no chat from node C reached node A in 20 lines over 20 s after the heal")
+		}
+		if e, err := bidC.tryRequest("chat.send", fmt.Sprintf("hi%d", try), `{"text":"healed"}`); err != nil {
+			t.Fatal(err)
+		} else if e.Type != datachannel.TypeAck {
+			t.Logf("chat.send %d on node C: %s %s", try, e.Type, e.Payload)
+		}
+		for wait := time.Now().Add(time.Second); time.Now().Before(wait) && !reader.has(healedChat); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if reader.has(healedChat) && try > 1 {
+			t.Logf("node C's chat reached node A with line %d, %v after the heal", try, time.Since(healed).Round(time.Millisecond))
+		}
+	}
 }
 
 // waitOrigin waits until node n's directory names url as room's origin.

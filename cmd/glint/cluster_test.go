@@ -203,14 +203,9 @@ func (c *wsClient) await(t *testing.T, what string, ok func(datachannel.Envelope
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		for _, e := range c.in {
-			if ok(e) {
-				c.mu.Unlock()
-				return e
-			}
+		if e, found := c.find(ok); found {
+			return e
 		}
-		c.mu.Unlock()
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("no %s within 15s", what)
@@ -240,6 +235,41 @@ func (c *wsClient) tryRequestAgain(typ, id, payload string) (datachannel.Envelop
 		c.forget(id)
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// requestUntilStored sends the request again with its id, for up to 60 s, until it is
+// acknowledged: after a partition heals, JetStream can be unavailable for seconds at a time
+// while its groups elect again.
+func (c *wsClient) requestUntilStored(t *testing.T, typ, id, payload string) {
+	t.Helper()
+	for start := time.Now(); ; {
+		e, err := c.tryRequestAgain(typ, id, payload)
+		if err == nil && e.Type == datachannel.TypeAck {
+			return
+		}
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("%s %s sent again for 60 s: %v %s %s", typ, id, err, e.Type, e.Payload)
+		}
+		c.forget(id)
+	}
+}
+
+// has reports whether an envelope that ok accepts has come.
+func (c *wsClient) has(ok func(datachannel.Envelope) bool) bool {
+	_, found := c.find(ok)
+	return found
+}
+
+// find returns the first envelope that ok accepts, if one has come.
+func (c *wsClient) find(ok func(datachannel.Envelope) bool) (datachannel.Envelope, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.in {
+		if ok(e) {
+			return e, true
+		}
+	}
+	return datachannel.Envelope{}, false
 }
 
 // forget drops the envelopes answering id, so that a retry's answer is the one read.

@@ -225,13 +225,13 @@ func (b *batchConn) sendHeld(l *sendLane, ps *paceState, limited bool) {
 // to the lane's sendmmsg in GSO runs, sending what the batch holds first when it is full.
 // They leave the viewer's queue once sent (sendPending).
 func (b *batchConn) queueHeld(l *sendLane, ps *paceState, limited bool) {
-	gso := b.gso.Load()
+	gso, batchable := b.gso.Load(), b.batchable(ps.addr)
 	for from := ps.head; ; {
 		k := ps.heldRunEnd(from, limited)
 		if k == from {
 			return
 		}
-		if !b.batchable(ps.addr) { // one datagram at a time, as sendPending would
+		if !batchable { // one datagram at a time, as sendPending would
 			b.resend(l, mmsgSpan{i: from, j: k, ps: ps, addr: ps.addr})
 			l.retire(ps, from, k)
 			ps.compact()

@@ -122,6 +122,8 @@ func HLS(ctx context.Context, cfg HLSConfig) (*HLSReport, error) {
 		// HTTP/1.1 only: each viewer's requests use connections of their own, as separate
 		// browsers do, rather than all of them sharing one HTTP/2 connection.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+		// hlsClient.get asks for gzip itself and decompresses with a reused reader.
+		DisableCompression: true,
 	}
 	defer tr.CloseIdleConnections()
 	h := &hlsRun{cfg: cfg, index: index, c: &hlsClient{http: &http.Client{Transport: tr}, timeout: cfg.RequestTimeout, st: &hlsStats{}}}

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -34,7 +35,7 @@ type hlsStats struct {
 	// Latency of every timed frame, and of the first (oldest) frame of each part.
 	frames, partFirst Histogram
 	parts             atomic.Uint64 // new video parts downloaded at the live edge
-	requests, bytes   atomic.Uint64 // every response, any status; body bytes
+	requests, bytes   atomic.Uint64 // every response, any status; body bytes as sent (gzipped)
 	stalls            atomic.Uint64
 	stallNanos        atomic.Int64
 	stallMax          atomic.Int64
@@ -98,6 +99,8 @@ func (c *hlsClient) get(ctx context.Context, kind string, u *url.URL, limit int6
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	// Asked for here, not by the transport, so that the decompressor is reused (readBody).
+	req.Header["Accept-Encoding"] = acceptGzip
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, time.Time{}, c.failed(ctx, kind, err)
@@ -113,10 +116,11 @@ func (c *hlsClient) get(ctx context.Context, kind string, u *url.URL, limit int6
 		buf = new(bytes.Buffer)
 	}
 	buf.Reset()
-	_, err = buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	wire := &countingReader{r: resp.Body}
+	err = c.readBody(buf, wire, resp.Header.Get("Content-Encoding"), limit)
 	body := buf.Bytes()
 	done := time.Now()
-	c.st.bytes.Add(uint64(len(body)))
+	c.st.bytes.Add(uint64(wire.n))
 	if err != nil {
 		return nil, time.Time{}, c.failed(ctx, kind, err)
 	}
@@ -126,6 +130,49 @@ func (c *hlsClient) get(ctx context.Context, kind string, u *url.URL, limit int6
 		return nil, time.Time{}, fmt.Errorf("GET %s: more than %d bytes", redact(u), limit)
 	}
 	return body, done, nil
+}
+
+var acceptGzip = []string{"gzip"}
+
+// gzipReaders are reused: the transport's own gzip support makes a new decompressor, about
+// 40 KB, for each of the thousands of playlists a second a run reads.
+var gzipReaders sync.Pool
+
+// readBody reads a body into buf, decompressed when the server gzipped it, failing when it
+// holds more than limit bytes (decompressed).
+func (c *hlsClient) readBody(buf *bytes.Buffer, body io.Reader, encoding string, limit int64) error {
+	switch encoding {
+	case "":
+	case "gzip":
+		zr, _ := gzipReaders.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(body)
+		} else {
+			err = zr.Reset(body)
+		}
+		if err != nil {
+			return err
+		}
+		defer gzipReaders.Put(zr)
+		body = zr
+	default:
+		return fmt.Errorf("Content-Encoding %q: asked for gzip or none", encoding)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(body, limit+1))
+	return err
+}
+
+// countingReader counts the bytes read through it: a body's size on the wire.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.n += n
+	return n, err
 }
 
 // failed files a transport failure (timeout or network) unless the run is over.
@@ -210,20 +257,36 @@ type follower struct {
 	c   *hlsClient
 	url *url.URL // the media playlist, with the query the server gave it
 
-	pl         *playlist.Media
+	// pl is the playlist followed, when following; loaded is where a reload is read.
+	pl, loaded mediaPlaylist
+	following  bool
 	partTarget time.Duration
 	mapURI     string       // the init section loaded
 	video      map[int]bool // H.264 track IDs: parts are timed, stalls counted
-	seen       map[string]bool
-	lastPart   time.Time // completion of the last new part (the join, before the first)
-	stamps     []frameStamp
+	// seen holds the parts downloaded (or skipped at a join), by URI as the playlist writes
+	// it; uris interns those URIs, so a reload allocates only for the parts new in it.
+	seen     map[string]bool
+	uris     map[string]string
+	lastPart time.Time // completion of the last new part (the join, before the first)
+	stamps   []frameStamp
 	// Bodies, reused: one playlist and one part are in flight at a time (the preload-hint
 	// part is fetched beside the blocking reload; listed parts after it).
 	plBuf, partBuf bytes.Buffer
+	query          []byte // a blocking reload's query, reused
 }
 
 func newFollower(c *hlsClient, u *url.URL) *follower {
-	return &follower{c: c, url: u, seen: make(map[string]bool)}
+	return &follower{c: c, url: u, seen: make(map[string]bool), uris: make(map[string]string)}
+}
+
+// intern is the string for a URI's bytes, the one made when the URI was first seen.
+func (f *follower) intern(b []byte) string {
+	if s, ok := f.uris[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	f.uris[s] = s
+	return s
 }
 
 // timed reports whether this playlist's parts are timed and its stalls counted (video).
@@ -233,30 +296,30 @@ func (f *follower) timed() bool { return len(f.video) > 0 }
 // at the live edge needs (from the last independent part on). Those are not timed: they
 // were complete before the viewer came.
 func (f *follower) join(ctx context.Context) error {
-	pl, err := f.load(ctx, -1, 0)
-	if err != nil {
+	if err := f.load(ctx, -1, 0); err != nil {
 		return err
 	}
-	if pl.PartInf == nil || pl.PreloadHint == nil || pl.ServerControl == nil || !pl.ServerControl.CanBlockReload {
-		return fmt.Errorf("%s: not a low-latency playlist (needs EXT-X-PART-INF, EXT-X-PRELOAD-HINT and CAN-BLOCK-RELOAD=YES)", redact(f.url))
+	if why := f.loaded.lowLatency(); why != "" {
+		return fmt.Errorf("%s: %s", redact(f.url), why)
 	}
-	if err := f.loadInit(ctx, pl); err != nil {
+	if err := f.loadInit(ctx); err != nil {
 		return err
 	}
 	// PART-TARGET must not change (RFC 8216bis 4.4.3.7); a muxer that lengthens it after a
 	// long part (gohlslib does) would otherwise loosen the stall rule just after a stall.
-	f.partTarget = pl.PartInf.PartTarget
-	f.startAt(ctx, pl)
+	f.partTarget = f.loaded.partTarget
+	f.startAt(ctx)
 	f.lastPart = time.Now()
 	return nil
 }
 
-// startAt takes pl as the playlist to follow, starting where a player joining (or
-// rejoining after an error) the live edge does: at the last independent part, the first it
-// can decode. The parts before are skipped, the ones from it on downloaded but not timed:
-// they were complete before the viewer asked.
-func (f *follower) startAt(ctx context.Context, pl *playlist.Media) {
-	parts := f.listed(pl)
+// startAt takes the playlist just loaded as the one to follow, starting where a player
+// joining (or rejoining after an error) the live edge does: at the last independent part,
+// the first it can decode. The parts before are skipped, the ones from it on downloaded but
+// not timed: they were complete before the viewer asked.
+func (f *follower) startAt(ctx context.Context) {
+	f.take()
+	parts := f.pl.parts
 	from := len(parts)
 	for i, p := range parts {
 		if p.independent {
@@ -264,49 +327,55 @@ func (f *follower) startAt(ctx context.Context, pl *playlist.Media) {
 		}
 	}
 	for _, p := range parts[:from] {
-		f.seen[p.url] = true
+		f.seen[p.uri] = true
 	}
 	for _, p := range parts[from:] {
-		if !f.seen[p.url] {
-			f.download(ctx, p.url, false)
+		if !f.seen[p.uri] {
+			f.download(ctx, p.uri, false)
 		}
 	}
-	f.pl = pl
+}
+
+// take makes the playlist just loaded the one followed (the old one's slices are reused by
+// the next reload).
+func (f *follower) take() {
+	f.pl, f.loaded = f.loaded, f.pl
+	f.following = true
 }
 
 // run follows the live edge until ctx ends, then counts a stall still under way.
 func (f *follower) run(ctx context.Context) {
 	for ctx.Err() == nil {
-		if f.pl == nil {
-			pl, err := f.load(ctx, -1, 0)
+		if !f.following {
+			err := f.load(ctx, -1, 0)
 			if err == nil {
-				err = f.loadInit(ctx, pl)
+				err = f.loadInit(ctx)
 			}
 			if err != nil {
 				f.backOff(ctx, err)
 				continue
 			}
-			f.startAt(ctx, pl)
+			f.startAt(ctx)
 			continue
 		}
-		msn, part := nextPart(f.pl)
+		msn, part := f.pl.next()
 		var wg sync.WaitGroup
-		if hint := f.hint(); hint != "" && !f.seen[hint] {
+		if hint := f.pl.hint; hint != "" && !f.seen[hint] {
 			wg.Add(1)
 			go func() { defer wg.Done(); f.download(ctx, hint, true) }()
 		}
-		pl, err := f.load(ctx, msn, part)
+		err := f.load(ctx, msn, part)
 		wg.Wait()
 		if err == nil {
-			err = f.loadInit(ctx, pl)
+			err = f.loadInit(ctx)
 		}
 		if err != nil {
 			f.backOff(ctx, err)
 			continue
 		}
-		f.pl = pl
+		f.take()
 		f.fetchListed(ctx)
-		if m, p := nextPart(pl); m == msn && p == part {
+		if m, p := f.pl.next(); m == msn && p == part {
 			// The server answered without the part asked for: it did not block. Wait half
 			// a part, as a player polling would, rather than ask again at once.
 			f.sleep(ctx, f.partTarget/2)
@@ -336,12 +405,12 @@ func (f *follower) backOff(ctx context.Context, err error) {
 		case he.status == http.StatusServiceUnavailable || he.status == http.StatusTooManyRequests:
 			wait = he.after
 		case he.status == http.StatusNotFound || he.status >= 500:
-			f.pl, wait = nil, time.Second
+			f.following, wait = false, time.Second
 		default:
-			f.pl = nil
+			f.following = false
 		}
 	} else if !errors.Is(err, context.DeadlineExceeded) {
-		f.pl = nil // unparsable, or the connection failed: start again
+		f.following = false // unparsable, or the connection failed: start again
 	}
 	f.sleep(ctx, wait)
 }
@@ -356,35 +425,41 @@ func (f *follower) sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// load fetches the media playlist; with msn >= 0, the blocking reload that returns once
-// part (msn, part) is listed.
-func (f *follower) load(ctx context.Context, msn, part int) (*playlist.Media, error) {
+// load fetches the media playlist into f.loaded; with msn >= 0, the blocking reload that
+// returns once part (msn, part) is listed. The query is added after the server's own, as
+// hls.js does.
+func (f *follower) load(ctx context.Context, msn, part int) error {
 	u := *f.url
 	if msn >= 0 {
-		q := u.Query()
-		q.Set("_HLS_msn", strconv.Itoa(msn))
-		q.Set("_HLS_part", strconv.Itoa(part))
-		u.RawQuery = q.Encode()
+		q := append(f.query[:0], u.RawQuery...)
+		if len(q) > 0 {
+			q = append(q, '&')
+		}
+		q = append(q, "_HLS_msn="...)
+		q = strconv.AppendInt(q, int64(msn), 10)
+		q = append(q, "&_HLS_part="...)
+		q = strconv.AppendInt(q, int64(part), 10)
+		f.query, u.RawQuery = q, string(q)
 	}
 	body, _, err := f.c.get(ctx, "playlist", &u, maxPlaylistBytes, &f.plBuf)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var pl playlist.Media
-	if err := pl.Unmarshal(body); err != nil {
+	if err := parseMedia(body, &f.loaded, f.intern); err != nil {
 		f.c.st.fail("playlist unparsable")
-		return nil, fmt.Errorf("%s: %w", redact(f.url), err)
+		return fmt.Errorf("%s: %w", redact(f.url), err)
 	}
-	return &pl, nil
+	return nil
 }
 
-// loadInit fetches the playlist's init section when it names a new one, and learns from it
-// which tracks are H.264.
-func (f *follower) loadInit(ctx context.Context, pl *playlist.Media) error {
-	if pl.Map == nil || pl.Map.URI == f.mapURI {
+// loadInit fetches the init section of the playlist just loaded when it names a new one,
+// and learns from it which tracks are H.264.
+func (f *follower) loadInit(ctx context.Context) error {
+	uri := f.loaded.mapURI
+	if uri == "" || uri == f.mapURI {
 		return nil
 	}
-	u, err := f.url.Parse(pl.Map.URI)
+	u, err := f.url.Parse(uri)
 	if err != nil {
 		return err
 	}
@@ -397,74 +472,33 @@ func (f *follower) loadInit(ctx context.Context, pl *playlist.Media) error {
 		f.c.st.fail("init unparsable")
 		return fmt.Errorf("%s: %w", redact(u), err)
 	}
-	f.mapURI, f.video = pl.Map.URI, video
+	f.mapURI, f.video = uri, video
 	return nil
-}
-
-// hint is the resolved URI of the preload-hinted part ("" without one).
-func (f *follower) hint() string {
-	if f.pl.PreloadHint == nil {
-		return ""
-	}
-	u, err := f.url.Parse(f.pl.PreloadHint.URI)
-	if err != nil {
-		return ""
-	}
-	return u.String()
-}
-
-// listedPart is a part the playlist lists, its URI resolved.
-type listedPart struct {
-	url         string
-	independent bool
-}
-
-// listed returns the playlist's parts in order: those of its segments (the last few carry
-// them), then those of the segment in progress.
-func (f *follower) listed(pl *playlist.Media) []listedPart {
-	var out []listedPart
-	add := func(parts []*playlist.MediaPart) {
-		for _, p := range parts {
-			if u, err := f.url.Parse(p.URI); err == nil && !p.Gap {
-				out = append(out, listedPart{url: u.String(), independent: p.Independent})
-			}
-		}
-	}
-	for _, s := range pl.Segments {
-		add(s.Parts)
-	}
-	add(pl.Parts)
-	return out
-}
-
-// nextPart is the media sequence number and part index of the first part the playlist
-// does not list yet: the one its preload hint names.
-func nextPart(pl *playlist.Media) (msn, part int) {
-	return pl.MediaSequence + len(pl.Segments), len(pl.Parts)
 }
 
 // fetchListed downloads, in order, every listed part not downloaded yet, and forgets parts
 // the playlist no longer lists.
 func (f *follower) fetchListed(ctx context.Context) {
-	parts := f.listed(f.pl)
+	parts := f.pl.parts
 	for _, p := range parts {
-		if !f.seen[p.url] && ctx.Err() == nil {
-			f.download(ctx, p.url, true)
+		if !f.seen[p.uri] && ctx.Err() == nil {
+			f.download(ctx, p.uri, true)
 		}
 	}
-	if len(f.seen) > 2*len(parts)+8 {
-		keep := make(map[string]bool, len(parts)+1)
+	if len(f.uris) > 2*len(parts)+8 {
+		seen := make(map[string]bool, len(parts)+1)
+		uris := make(map[string]string, len(parts)+1)
 		for _, p := range parts {
-			keep[p.url] = f.seen[p.url]
+			seen[p.uri], uris[p.uri] = f.seen[p.uri], p.uri
 		}
-		f.seen = keep
+		f.seen, f.uris = seen, uris
 	}
 }
 
 // download fetches one part. A new part at the live edge (live) counts for the stall rule
 // and, on video, each of its timed frames is recorded: download completed − sent.
-func (f *follower) download(ctx context.Context, raw string, live bool) {
-	u, err := url.Parse(raw)
+func (f *follower) download(ctx context.Context, uri string, live bool) {
+	u, err := f.url.Parse(uri)
 	if err != nil {
 		return
 	}
@@ -472,7 +506,7 @@ func (f *follower) download(ctx context.Context, raw string, live bool) {
 	if err != nil {
 		return
 	}
-	f.seen[raw] = true
+	f.seen[uri] = true
 	if !live || !f.timed() {
 		return
 	}

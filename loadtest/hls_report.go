@@ -44,7 +44,8 @@ type HLSReport struct {
 	// Errors are failed requests over the whole run, joins included, by kind and status
 	// ("playlist 404", "part 503", "part timeout", ...).
 	Errors map[string]uint64 `json:"http_errors"`
-	// Requests and bytes count every response (playlists, init sections, parts, audio).
+	// Requests and bytes count every response (playlists, init sections, parts, audio);
+	// bytes as they came over the wire, playlists gzipped.
 	Requests           uint64  `json:"requests"`
 	RequestsPerS       float64 `json:"requests_per_s"`
 	Bytes              uint64  `json:"bytes"`

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,21 +58,20 @@ func TestHLSPartFramesFromMuxer(t *testing.T) {
 	if err != nil || len(tracks) != 1 {
 		t.Fatalf("h264Tracks = %v, %v; want one track", tracks, err)
 	}
-	f := newFollower(nil, base)
-	parts := f.listed(&pl)
+	parts := sameAsGohlslib(t, body, &pl)
 	if len(parts) < 3 {
 		t.Fatalf("%d parts listed; want at least 3 after a segment", len(parts))
 	}
 	var prev *frameStamp
 	frames := 0
 	for _, p := range parts {
-		data, _ := originGet(t, base, p.url)
+		data, _ := originGet(t, base, p.uri)
 		stamps, err := partFrames(data, tracks, nil)
 		if err != nil {
-			t.Fatalf("%s: %v", p.url, err)
+			t.Fatalf("%s: %v", p.uri, err)
 		}
 		if len(stamps) == 0 {
-			t.Fatalf("%s: no timed frame in a 200 ms part", p.url)
+			t.Fatalf("%s: no timed frame in a 200 ms part", p.uri)
 		}
 		for _, s := range stamps {
 			if want, ok := o.sentAt(s.frame); !ok || s.sent != want {
@@ -92,6 +92,7 @@ func TestHLSPartFramesFromMuxer(t *testing.T) {
 	if err := apl.Unmarshal(abody); err != nil {
 		t.Fatal(err)
 	}
+	sameAsGohlslib(t, abody, &apl)
 	ainit, _ := originGet(t, base, apl.Map.URI)
 	if at, err := h264Tracks(ainit); err != nil || len(at) != 0 {
 		t.Errorf("audio init: h264Tracks = %v, %v; want none", at, err)
@@ -321,4 +322,37 @@ func TestPickVariant(t *testing.T) {
 	if _, err := pickVariant(&playlist.Multivariant{Variants: mv.Variants[:1]}, "f"); err == nil {
 		t.Error("pickVariant found a layer that is not there")
 	}
+}
+
+// sameAsGohlslib parses body with the load tester's own reader and fails unless it reads
+// what gohlslib's full parser (want) does, for every field a follower uses; it returns the
+// parts listed.
+func sameAsGohlslib(t *testing.T, body []byte, want *playlist.Media) []playlistPart {
+	t.Helper()
+	var got mediaPlaylist
+	if err := parseMedia(body, &got, nil); err != nil {
+		t.Fatalf("parseMedia: %v\n%s", err, body)
+	}
+	var parts []playlistPart
+	add := func(ps []*playlist.MediaPart) {
+		for _, p := range ps {
+			if !p.Gap {
+				parts = append(parts, playlistPart{uri: p.URI, independent: p.Independent})
+			}
+		}
+	}
+	for _, s := range want.Segments {
+		add(s.Parts)
+	}
+	add(want.Parts)
+	switch {
+	case got.mediaSequence != want.MediaSequence || got.segments != len(want.Segments) || got.pending != len(want.Parts):
+		t.Fatalf("read msn %d, %d segments, %d parts pending; gohlslib %d, %d, %d",
+			got.mediaSequence, got.segments, got.pending, want.MediaSequence, len(want.Segments), len(want.Parts))
+	case got.partTarget != want.PartInf.PartTarget || !got.canBlockReload || got.mapURI != want.Map.URI || got.hint != want.PreloadHint.URI:
+		t.Fatalf("read %+v; gohlslib part target %s, map %q, hint %q", got, want.PartInf.PartTarget, want.Map.URI, want.PreloadHint.URI)
+	case !slices.Equal(got.parts, parts):
+		t.Fatalf("read parts %v; gohlslib %v", got.parts, parts)
+	}
+	return got.parts
 }

@@ -55,9 +55,10 @@ type Config struct {
 	// RestoreAfter is how long a ladder that shed its preset (and nothing more) must keep
 	// up, the host's frames waiting under a quarter of OverloadLag, before ffmpeg is
 	// restarted with the configured preset again, as seamlessly as a shed (a try: it sheds
-	// again if the machine still cannot carry it); doubled after each try, up to an hour
-	// (a longer setting is kept), so a machine that stays short of CPU is not asked every
-	// few minutes. A dropped rung is not taken back: its layer left the stage. 0: 2m;
+	// again if the machine still cannot carry it, and the lighter process goes on if the
+	// new one fails to start or ends before it takes over); doubled after each try, up to
+	// an hour (a longer setting is kept), so a machine that stays short of CPU is not asked
+	// every few minutes. A dropped rung is not taken back: its layer left the stage. 0: 2m;
 	// negative: never (a shed holds for the host session's life).
 	RestoreAfter time.Duration `yaml:"restore_after"`
 }

@@ -35,6 +35,32 @@ func (in *input) handOver() {
 	in.prev = &outgoing{gen: in.gen, w: in.w, vTrack: in.vTrack, aTrack: in.aTrack, waitKey: in.waitKey, queue: in.queue, queued: in.queued}
 }
 
+// takeBack makes process old, being handed over from, the current stream again, after its
+// successor (generation next) failed before it took over: old is fed the host's input as
+// before, and what was queued for next is dropped. It reports false when the input has
+// moved on otherwise (another restart since). Nothing to undo (true) when next's start
+// failed before the input was restarted for it.
+func (in *input) takeBack(old, next uint64) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.gen == old && in.prev == nil {
+		return true
+	}
+	p := in.prev
+	if in.gen != next || p == nil || p.gen != old {
+		return false
+	}
+	q := in.queue
+	in.gen, in.w, in.vTrack, in.aTrack, in.waitKey, in.queue, in.queued = p.gen, p.w, p.vTrack, p.aTrack, p.waitKey, p.queue, p.queued
+	in.prev = nil
+	in.current.Store(old)
+	in.writing.Store(0)
+	in.lag.Store(0)
+	in.buf.Reset()
+	in.drainQueue(q)
+	return true
+}
+
 // endHandover stops feeding process gen, once it is retired (running.finish).
 func (in *input) endHandover(gen uint64) {
 	in.mu.Lock()

@@ -38,7 +38,7 @@ var (
 	})
 	handovers = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "handovers_total",
-		Help: "Sheds and restores whose new ffmpeg took over from the old one, by how: seamless (every output of the new process came while the old one still sent), timeout (the new one was slower than " + handoverMax.String() + "), ended (the old one ended first), failed (the new one ended, stalled, did not start or the ladder closed first).",
+		Help: "Sheds and restores whose new ffmpeg took over from the old one, by how: seamless (every output of the new process came while the old one still sent), timeout (the new one was slower than " + handoverMax.String() + "), ended (the old one ended first), kept (a restore's new one ended, stalled or did not start before it took over, and the old, lighter one went on), failed (the same for a shed's, or the ladder closed first: the old one is stopped too).",
 	}, []string{"how"})
 )
 
@@ -51,6 +51,7 @@ var (
 	handoverTimeout  = handovers.WithLabelValues("timeout")
 	handoverEnded    = handovers.WithLabelValues("ended")
 	handoverFailed   = handovers.WithLabelValues("failed")
+	handoverKept     = handovers.WithLabelValues("kept")
 )
 
 // Collectors returns the package's metrics for registration on the process registry.

@@ -115,6 +115,21 @@ func (o *output) handedOver() bool {
 	return next == 0
 }
 
+// keep calls off a handover that has not happened: the output goes on with peer (the
+// process being handed over from) and no longer waits for the next one. It reports false
+// when peer is no longer the output's (the next process took over).
+func (o *output) keep(peer uint32) bool {
+	for {
+		p := o.ports.Load()
+		if uint32(p>>32) != peer {
+			return false
+		}
+		if o.ports.CompareAndSwap(p, uint64(peer)<<32) {
+			return true
+		}
+	}
+}
+
 // forget makes the output take nothing more (a shed rung: its track has ended).
 func (o *output) forget() { o.ports.Store(0) }
 

@@ -203,17 +203,27 @@ func (s *supervisor) launch(gen uint64, handover bool, lead time.Duration) (*run
 // and pipe of it is gone; or, when it is to be replaced itself (overloaded or restorable),
 // while it still runs, with its handle for the next process to take over from.
 func (s *supervisor) runOnce(gen uint64, old *running, lead time.Duration) (outcome, *running, error) {
+	peers := s.peers() // old's ports, should the handover be called off
 	r, err := s.launch(gen, old != nil, lead)
 	if err != nil {
 		s.pid.Store(0)
 		if old != nil {
-			handoverFailed.Inc()
-			old.finish()
+			return s.handoverFailed(old, gen, peers, err)
 		}
 		return exited, nil, err
 	}
-	why, err := s.watch(r, old)
+	return s.follow(r, old, peers)
+}
+
+// follow watches r, which takes over from old (or nil; peers are old's ports), until it
+// ends or is to be replaced: runOnce's result.
+func (s *supervisor) follow(r, old *running, peers []uint32) (outcome, *running, error) {
+	why, kept, err := s.watch(r, old)
 	if why == overloaded || why == restorable {
+		if kept != nil { // cannot happen: overload counts after overloadGrace > handoverMax
+			handoverFailed.Inc()
+			kept.finish()
+		}
 		return why, r, err
 	}
 	s.pid.Store(0)
@@ -221,7 +231,60 @@ func (s *supervisor) runOnce(gen uint64, old *running, lead time.Duration) (outc
 	if why != stopped && err != nil {
 		err = fmt.Errorf("%w (last output: %q)", err, r.elog.lastLines())
 	}
+	if kept != nil {
+		if why == stopped {
+			handoverFailed.Inc()
+			kept.finish()
+			return why, nil, err
+		}
+		return s.handoverFailed(kept, r.gen, peers, err)
+	}
 	return why, nil, err
+}
+
+// handoverFailed handles a process of generation gen that could not start, or ended or
+// stalled before it took over any output from old (whose ports were peers). A restore's
+// old process kept up with the host, so it goes on as the running process, with its
+// faster preset, and the viewers are told the ladder still does less: killing it, as a
+// crash restart would, stopped the picture for the back-off and a start, for nothing. Any
+// other old process (a shed's, which could not keep up) ends too, and run restarts as
+// after a crash.
+func (s *supervisor) handoverFailed(old *running, gen uint64, peers []uint32, err error) (outcome, *running, error) {
+	if s.shed.restoring == "" || !s.takeBack(old, gen, peers) {
+		handoverFailed.Inc()
+		s.shed.restoring = ""
+		old.finish()
+		return exited, nil, err
+	}
+	handoverKept.Inc()
+	s.pid.Store(int64(old.p.cmd.Process.Pid)) // the running process again, before anyone is told
+	what := s.unrestore()
+	s.log.Warn("the ffmpeg with the configured preset failed before it took over: the lighter one goes on",
+		zap.String("shed", what), zap.Error(err), zap.Duration("next_try_after", s.shed.restoreAfter))
+	s.tell(Shed{What: what, Kind: "preset", Rungs: len(s.job.Rungs)})
+	return s.follow(old, nil, nil)
+}
+
+// peers is each output's current process's ports (0 for a shed rung's).
+func (s *supervisor) peers() []uint32 {
+	out := make([]uint32, len(s.outputs))
+	for i, o := range s.outputs {
+		out[i], _ = o.peers()
+	}
+	return out
+}
+
+// takeBack calls off a handover from old to the process of generation gen, which did not
+// take over any output: every output goes on with old's packets (peers) and old is fed
+// the host's input again. It reports false when that is no longer possible (an output
+// took the new process's packets); the caller then ends old.
+func (s *supervisor) takeBack(old *running, gen uint64, peers []uint32) bool {
+	for i, o := range s.outputs {
+		if i >= s.shed.rungs && !o.keep(peers[i]) {
+			return false
+		}
+	}
+	return s.in.takeBack(old.gen, gen)
 }
 
 // handoverMax is the longest an old process runs on beside its successor: one that has
@@ -244,8 +307,9 @@ const handoverPoll = 20 * time.Millisecond
 // watch waits for the process to end, killing it on Close or when it stalls, and says so
 // when it cannot keep up (leaving it running: run starts its successor). Meanwhile it
 // kills old, the process r takes over from, once every output has r's packets (or after
-// handoverMax, or when old ends by itself); old is finished by the time watch returns.
-func (s *supervisor) watch(r, old *running) (outcome, error) {
+// handoverMax, or when old ends by itself). When r ends first, old is returned (kept),
+// still running, for the caller to go on with or finish (handoverFailed).
+func (s *supervisor) watch(r, old *running) (why outcome, kept *running, err error) {
 	started := time.Now().UnixNano()
 	tick := time.NewTicker(min(s.stallTimeout/5, 500*time.Millisecond)) // overload is judged over 3 s
 	defer tick.Stop()
@@ -256,15 +320,11 @@ func (s *supervisor) watch(r, old *running) (outcome, error) {
 		t := time.NewTicker(handoverPoll)
 		defer t.Stop()
 		handover = t.C
-		defer func() {
-			if old != nil { // the new process ended, stalled or was stopped first
-				handoverFailed.Inc()
-				old.finish()
-			}
-		}()
+		defer func() { kept = old }() // the new process ended, stalled or was stopped first
 	}
 	retire := func(how prometheus.Counter) {
 		how.Inc()
+		s.shed.restoring = "" // a restore's process took over, or has nothing to go back to
 		switch err := old.finish(); how {
 		case handoverEnded:
 			s.log.Warn("the ffmpeg being handed over from ended before its successor took over",
@@ -282,11 +342,11 @@ func (s *supervisor) watch(r, old *running) (outcome, error) {
 			if err == nil {
 				err = errors.New("ffmpeg exited")
 			}
-			return exited, err
+			return exited, nil, err
 		case <-s.stop:
 			r.p.kill()
 			<-r.done
-			return stopped, nil
+			return stopped, nil, nil
 		case <-oldDone:
 			retire(handoverEnded)
 		case now := <-handover:
@@ -303,13 +363,13 @@ func (s *supervisor) watch(r, old *running) (outcome, error) {
 			if s.stalledAt(now.UnixNano(), started) {
 				r.p.kill()
 				<-r.done
-				return stalled, fmt.Errorf("ffmpeg produced nothing for %v while input flowed", s.stallTimeout)
+				return stalled, nil, fmt.Errorf("ffmpeg produced nothing for %v while input flowed", s.stallTimeout)
 			}
 			if lag, over := s.overloadedAt(now.UnixNano(), started); over {
-				return overloaded, fmt.Errorf("the host's frames waited %v for ffmpeg", lag.Round(time.Millisecond))
+				return overloaded, nil, fmt.Errorf("the host's frames waited %v for ffmpeg", lag.Round(time.Millisecond))
 			}
 			if old == nil && s.restorableAt(now.UnixNano(), started) {
-				return restorable, nil
+				return restorable, nil, nil
 			}
 		}
 	}

@@ -29,6 +29,8 @@ import (
 // lighter process keeps up, not that the heavier one will, so it is a try, the same make-before-break restart the other way: if the machine still cannot
 // carry it, the ladder falls behind and sheds again, and the next try waits twice as long
 // (at most restoreMax), so a machine that stays short of CPU changes the picture rarely.
+// A try whose process cannot start, or ends before it takes over, is called off: the
+// lighter process, which kept up, goes on (process.go, handoverFailed).
 // A dropped rung is not taken back: its track ended and its layer left the stage, and
 // bringing it back would mean a new track for every viewer. The old process of either
 // change is fed the host's input until its successor takes over (handoverfeed.go).
@@ -60,6 +62,7 @@ type shedState struct {
 	rungs    int   // top rungs shed
 
 	preset       string        // the configured preset while a faster one runs instead; "" when not shed
+	restoring    string        // the faster preset a restore left, until its process takes over; "" when none is under way
 	calmSince    int64         // unix nanos since which the lag has been well under the limit; 0 while not
 	restoreAfter time.Duration // calm needed before the next try at the preset; negative: never
 }
@@ -111,9 +114,21 @@ func (s *supervisor) restorableAt(now, started int64) bool {
 // after this one waits twice as long.
 func (s *supervisor) restoreOne() string {
 	what := fmt.Sprintf("went back to its x264 preset (%s, was %s) after keeping up for %v", s.shed.preset, s.job.Cfg.Preset, s.shed.restoreAfter)
+	s.shed.restoring = s.job.Cfg.Preset
 	s.job.Cfg.Preset, s.shed.preset = s.shed.preset, ""
 	s.shed.calmSince, s.shed.lagSince = 0, 0
 	s.shed.restoreAfter = max(s.shed.restoreAfter, min(2*s.shed.restoreAfter, restoreMax))
+	return what
+}
+
+// unrestore takes the faster preset back after a restore whose process failed before it
+// took over (process.go: the lighter process goes on), and says so, for viewers too (the
+// error, which may name paths on the server, is logged, not told); the next try waits the
+// doubled time restoreOne set.
+func (s *supervisor) unrestore() string {
+	what := fmt.Sprintf("kept its faster x264 preset (%s): the try at %s failed to start", s.shed.restoring, s.job.Cfg.Preset)
+	s.shed.preset, s.job.Cfg.Preset, s.shed.restoring = s.job.Cfg.Preset, s.shed.restoring, ""
+	s.shed.calmSince, s.shed.lagSince = 0, 0
 	return what
 }
 

@@ -175,3 +175,102 @@ func TestLadderTakesItsPresetBack(t *testing.T) {
 		t.Logf("longest gap in %s's packets from 1 s before the restore to 3 s after: %v, ending %v after it", c.name, gap, ended.Sub(restoredAt).Round(time.Millisecond))
 	}
 }
+
+// refusingRestoreFFmpeg writes an ffmpeg wrapper whose first run reads at a third of real
+// time (so the ladder sheds its preset), whose second runs at full speed (so it keeps up
+// and tries the preset again), and whose later runs fail: with gone, the second run
+// removes the wrapper, so the restore's start fails (no such file); without, every later
+// run exits at once, before any output.
+func refusingRestoreFFmpeg(t *testing.T, ffmpeg string, gone bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	count, wrapper := filepath.Join(dir, "runs"), filepath.Join(dir, "ffmpeg")
+	remove := ""
+	if gone {
+		remove = "rm -f \"$0\"; "
+	}
+	script := "#!/bin/sh\nn=$(cat " + count + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " + count + "\n" +
+		"case $n in\n1) exec " + ffmpeg + " -readrate 0.3 \"$@\";;\n2) " + remove + "exec " + ffmpeg + " \"$@\";;\n" +
+		"*) echo 'this ffmpeg refuses to run (test)' >&2; exit 1;;\nesac\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return wrapper
+}
+
+// TestLadderKeepsTheLighterFFmpegWhenARestoreFails: a ladder that shed its preset tries
+// the configured one again after keeping up, and the process for it fails before it takes
+// over, either because it cannot be started (the binary is gone) or because it exits at
+// once. The lighter process, which kept up, goes on: the same pid, still ultrafast, both
+// rungs' video still coming, and the viewers are told the ladder still does less. Killing
+// it, as a crash restart does, would leave the room without video for the back-off and a
+// start, or for good while ffmpeg cannot run.
+func TestLadderKeepsTheLighterFFmpegWhenARestoreFails(t *testing.T) {
+	ffmpeg := needFFmpeg(t)
+	fx := makeFixture(t, ffmpeg, fixtureSpec{width: 640, height: 360, fps: 30, seconds: 2, profile: "baseline", audio: true})
+	for _, tc := range []struct {
+		name string
+		gone bool
+	}{{"start fails", true}, {"exits at once", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := Start(context.Background(), Config{FFmpeg: refusingRestoreFFmpeg(t, ffmpeg, tc.gone), Passthrough: PassthroughNever,
+				Preset: "veryfast", RestoreAfter: 3 * time.Second,
+				Ladder: []Rendition{{RID: "f", Height: 360, Bitrate: 600_000}, {RID: "q", Height: 180, Bitrate: 200_000}}}, fx.src, zaptest.NewLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tracks := l.Tracks()
+			top, low := collect(tracks[0]), collect(tracks[1])
+			told := make(chan Shed, 8)
+			l.OnShed(func(s Shed) { told <- s })
+			defer feeding(t, l, fx)()
+			next := func(what string) Shed {
+				t.Helper()
+				select {
+				case s := <-told:
+					return s
+				case <-time.After(30 * time.Second):
+					t.Fatalf("no %s within 30 s", what)
+					return Shed{}
+				}
+			}
+			if s := next("shed"); s.Kind != "preset" {
+				t.Fatalf("first change %+v; want the preset shed", s)
+			}
+			first := l.FFmpegPID()
+			var lighter int
+			waitFor(t, 10*time.Second, "the lighter ffmpeg", func() bool { lighter = l.FFmpegPID(); return lighter != 0 && lighter != first })
+			kept := counterValue(handoverKept)
+			if s := next("restore"); s.Kind != "restore" {
+				t.Fatalf("second change %+v; want the restore", s)
+			}
+			restoredAt := time.Now()
+			s := next("word that the restore failed")
+			if s.Kind != "preset" || !s.Reduced() || s.Rungs != 2 || !strings.Contains(s.What, "kept its faster x264 preset (ultrafast)") {
+				t.Fatalf("third change %+v; want the faster preset kept, both rungs", s)
+			}
+			t.Logf("told: %s", s.What)
+			if pid := l.FFmpegPID(); pid != lighter {
+				t.Fatalf("ffmpeg pid %d after the failed restore; want %d, the lighter process, still running", pid, lighter)
+			}
+			cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(lighter) + "/cmdline")
+			if err != nil || !strings.Contains(string(cmdline), "ultrafast") {
+				t.Fatalf("the lighter ffmpeg: %v %q", err, cmdline)
+			}
+			if n := counterValue(handoverKept) - kept; n != 1 {
+				t.Errorf("%v handovers kept; want 1", n)
+			}
+			topAt, lowAt := len(top.packets()), len(low.packets())
+			waitFor(t, 10*time.Second, "both rungs' video after the failed restore", func() bool {
+				return len(top.packets()) > topAt+300 && len(low.packets()) > lowAt+150
+			})
+			for _, c := range []struct {
+				name string
+				c    *collector
+			}{{"f", top}, {"q", low}} {
+				gap, ended := c.c.longestGap(restoredAt.Add(-time.Second), restoredAt.Add(2*time.Second))
+				t.Logf("longest gap in %s's packets around the failed restore: %v, ending %v after it", c.name, gap, ended.Sub(restoredAt).Round(time.Millisecond))
+			}
+		})
+	}
+}

@@ -2,7 +2,6 @@ package sfu
 
 import (
 	"encoding/binary"
-	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -59,8 +58,6 @@ type sendLane struct {
 	n     int // queued datagrams
 	q     [maxQueued]queued
 	bufs  [maxQueued][maxPacketSize]byte
-	super [maxSegments * maxPacketSize]byte
-	oob   []byte
 	msg   unix.Msghdr // the lane's sendmsg arguments, reused: nothing is allocated per send
 	iov   unix.Iovec
 	sa    unix.RawSockaddrInet4
@@ -90,9 +87,6 @@ type queued struct {
 func newBatchConn(c *net.UDPConn, lanes int) *batchConn {
 	b := &batchConn{UDPConn: c, lanes: make([]sendLane, max(1, lanes)), fd: -1,
 		pacer: pacer{kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}}
-	for i := range b.lanes {
-		b.lanes[i].oob = make([]byte, unix.CmsgSpace(2))
-	}
 	b.gso.Store(gsoSupported(c))
 	if raw, err := c.SyscallConn(); err == nil {
 		_ = raw.Control(func(fd uintptr) { b.fd = int(fd) })
@@ -109,17 +103,18 @@ func (b *batchConn) Close() error {
 	return b.UDPConn.Close()
 }
 
-// send writes one datagram, or with oob (UDP_SEGMENT) one GSO run, to addr from lane l.
-// It calls sendmsg itself (see batchConn.fd); what that cannot take (an IPv6 peer, a full
-// send buffer) goes through the net package, which also waits for room.
-func (b *batchConn) send(l *sendLane, p, oob []byte, addr netip.AddrPort) error {
+// send writes one datagram to addr from lane l, outside the sendmmsg batch (a write
+// pion makes itself, or a datagram the batch could not send). It calls sendmsg itself
+// (see batchConn.fd); what that cannot take (an IPv6 peer, a full send buffer) goes
+// through the net package, which also waits for room.
+func (b *batchConn) send(l *sendLane, p []byte, addr netip.AddrPort) error {
 	if ip := addr.Addr().Unmap(); ip.Is4() && b.fd >= 0 {
 		b.closeMu.RLock()
 		if b.closed {
 			b.closeMu.RUnlock()
 			return net.ErrClosed
 		}
-		errno := l.sendmsg(b.fd, p, oob, ip.As4(), addr.Port())
+		errno := l.sendmsg(b.fd, p, ip.As4(), addr.Port())
 		b.closeMu.RUnlock()
 		if errno == 0 {
 			return nil
@@ -128,27 +123,18 @@ func (b *batchConn) send(l *sendLane, p, oob []byte, addr netip.AddrPort) error 
 			return errno
 		}
 	}
-	var err error
-	if len(oob) > 0 {
-		_, _, err = b.UDPConn.WriteMsgUDPAddrPort(p, oob, addr)
-	} else {
-		_, err = b.UDPConn.WriteToUDPAddrPort(p, addr)
-	}
+	_, err := b.UDPConn.WriteToUDPAddrPort(p, addr)
 	return err
 }
 
 // sendmsg is sendmsg(2) on fd with the lane's reused arguments.
-func (l *sendLane) sendmsg(fd int, p, oob []byte, ip [4]byte, port uint16) unix.Errno {
+func (l *sendLane) sendmsg(fd int, p []byte, ip [4]byte, port uint16) unix.Errno {
 	l.sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ip}
 	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&l.sa.Port))[:], port)
 	l.iov.Base = unsafe.SliceData(p)
 	l.iov.SetLen(len(p))
 	l.msg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&l.sa)), Namelen: unix.SizeofSockaddrInet4, Iov: &l.iov}
 	l.msg.SetIovlen(1)
-	if len(oob) > 0 {
-		l.msg.Control = unsafe.SliceData(oob)
-		l.msg.SetControllen(len(oob))
-	}
 	_, _, errno := unix.Syscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&l.msg)), 0)
 	return errno
 }
@@ -203,7 +189,7 @@ func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) 
 			pacerOverflows.Inc()
 			b.sendHeld(l, ps, false)
 		}
-		if err := b.send(l, p, nil, addr); err != nil {
+		if err := b.send(l, p, addr); err != nil {
 			return 0, err
 		}
 		return len(p), nil
@@ -262,7 +248,7 @@ func (b *batchConn) flushLocked(l *sendLane) {
 			if b.batchable(l.q[i].addr) {
 				l.addRun(i, k, gso)
 			} else {
-				b.sendRun(l, i, k)
+				b.resend(l, mmsgSpan{i: i, j: k, addr: l.q[i].addr})
 			}
 		}
 		if k < j {
@@ -285,22 +271,19 @@ func (l *sendLane) paceOf(addr netip.AddrPort) *paceState {
 	return l.pace[addr]
 }
 
-// sendRun sends the queued datagrams i..j-1, one address's, as one GSO send where it can.
-func (b *batchConn) sendRun(l *sendLane, i, j int) {
-	if j-i > 1 && b.gso.Load() {
-		if err := b.sendGSO(l, i, j); err == nil {
-			l.count(&l.gsoCount, j-i, datagramsGSO)
-			return
-		} else if errors.Is(err, unix.EIO) {
-			b.gso.Store(false) // the device cannot segment (as quic-go reads EIO): never try again
-		}
+// sendQueued sends the queued datagrams i..j-1 (one address's run, see runEnd) now:
+// as one sendmmsg message where the address can join one, else one datagram at a time.
+func (b *batchConn) sendQueued(l *sendLane, i, j int) {
+	if !b.batchable(l.q[i].addr) {
+		b.resend(l, mmsgSpan{i: i, j: j, addr: l.q[i].addr})
+		return
 	}
-	for ; i < j; i++ {
-		l.count(&l.singleCount, 1, datagramsSingle)
-		if err := b.send(l, l.bufs[i][:l.q[i].n], nil, l.q[i].addr); err != nil {
-			packetsDropped.Inc()
-		}
+	gso := b.gso.Load()
+	if !l.mm.room(j-i, gso) {
+		b.sendPending(l)
 	}
+	l.addRun(i, j, gso)
+	b.sendPending(l)
 }
 
 // count adds n to a lane's tally and hands the tally to c once it is large enough.
@@ -323,16 +306,6 @@ func (l *sendLane) runEnd(i int) int {
 		}
 	}
 	return j
-}
-
-func (b *batchConn) sendGSO(l *sendLane, i, j int) error {
-	off := 0
-	for k := i; k < j; k++ {
-		off += copy(l.super[off:], l.bufs[k][:l.q[k].n])
-	}
-	oob := l.oob[:unix.CmsgSpace(2)]
-	putSegmentCmsg(oob, uint16(l.q[i].n))
-	return b.send(l, l.super[:off], oob, l.q[i].addr)
 }
 
 // putSegmentCmsg writes a UDP_SEGMENT control message carrying the segment size.

@@ -230,3 +230,48 @@ func expectTags(t *testing.T, c *net.UDPConn, tags ...byte) {
 		t.Fatalf("an extra datagram (%d bytes, tag %d) after %v", n, buf[0], tags)
 	}
 }
+
+// TestBatchConnSendsToAnIPv6Viewer: datagrams to an address that cannot join a sendmmsg
+// (an IPv6 peer: the batch builds IPv4 addresses only) go one at a time, in order and
+// once, from a flush and from a paced viewer's held queue, which is emptied after.
+func TestBatchConnSendsToAnIPv6Viewer(t *testing.T) {
+	listen := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+		if err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	b := newBatchConn(listen(), 1)
+	t.Cleanup(func() { _ = b.Close() })
+	rx := listen()
+	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+	if b.batchable(to) {
+		t.Fatalf("%v batchable", to)
+	}
+	b.begin(0)
+	for tag := range byte(3) {
+		write(t, b, bytes.Repeat([]byte{tag + 1}, 1200), to) // one GSO run's worth
+	}
+	write(t, b, bytes.Repeat([]byte{4}, 600), to)
+	b.end(0)
+	expectTags(t, rx, 1, 2, 3, 4)
+
+	l := &b.lanes[0]
+	ps := &paceState{addr: to}
+	l.mu.Lock()
+	for tag := range byte(5) {
+		if !b.hold(l, ps, bytes.Repeat([]byte{tag + 5}, 1000)) {
+			l.mu.Unlock()
+			t.Fatalf("datagram %d not held", tag+5)
+		}
+	}
+	b.sendHeld(l, ps, false)
+	waiting, held := ps.waiting(), l.heldN
+	l.mu.Unlock()
+	if waiting != 0 || held != 0 {
+		t.Fatalf("after sending: %d waiting, %d held by the lane; want none", waiting, held)
+	}
+	expectTags(t, rx, 5, 6, 7, 8, 9)
+}

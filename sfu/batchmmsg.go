@@ -166,7 +166,7 @@ func (b *batchConn) sendPending(l *sendLane) {
 func (b *batchConn) resend(l *sendLane, s mmsgSpan) {
 	for k := s.i; k < s.j; k++ {
 		l.count(&l.singleCount, 1, datagramsSingle)
-		if err := b.send(l, l.datagram(s, k), nil, s.addr); err != nil {
+		if err := b.send(l, l.datagram(s, k), s.addr); err != nil {
 			packetsDropped.Inc()
 		}
 	}

@@ -204,7 +204,7 @@ func (b *batchConn) holdRun(l *sendLane, ps *paceState, i, j int) {
 		if !b.hold(l, ps, l.bufs[i][:l.q[i].n]) {
 			pacerOverflows.Inc()
 			b.sendHeld(l, ps, false)
-			b.sendRun(l, i, j)
+			b.sendQueued(l, i, j)
 			return
 		}
 	}

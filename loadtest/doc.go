@@ -38,7 +38,8 @@
 //   - http_errors: failed requests over the whole run, joins included, by kind and status
 //     ("multivariant 404", "playlist 400", "part 503", "part timeout", "init network");
 //   - requests and requests_per_s, bytes, mbps and bytes_per_viewer_per_s: every response,
-//     playlists, init sections, video and audio parts;
+//     playlists, init sections, video and audio parts, bytes as they came over the wire
+//     (playlists gzipped; before 2026-12-08 they were counted decompressed);
 //   - client_cpu_percent and client_limited (above 90 % of the client's CPUs: the figures
 //     describe the client too), and with --server-pid the server's CPU, CPU per viewer (%
 //     of one core), RSS, peak RSS (sampled every 100 ms) and RSS growth per viewer.

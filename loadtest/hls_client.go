@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,12 +113,18 @@ func (c *hlsClient) get(ctx context.Context, kind string, u *url.URL, limit int6
 		c.st.fail(kind + " " + strconv.Itoa(resp.StatusCode))
 		return nil, time.Time{}, &httpError{status: resp.StatusCode, after: retryAfter(resp.Header.Get("Retry-After")), url: redact(u)}
 	}
+	gzipped, ok := contentEncoding(resp.Header.Get("Content-Encoding"))
+	if !ok {
+		c.st.requests.Add(1)
+		c.st.fail(kind + " Content-Encoding " + resp.Header.Get("Content-Encoding"))
+		return nil, time.Time{}, fmt.Errorf("GET %s: Content-Encoding %q: asked for gzip or none", redact(u), resp.Header.Get("Content-Encoding"))
+	}
 	if buf == nil {
 		buf = new(bytes.Buffer)
 	}
 	buf.Reset()
 	wire := &countingReader{r: resp.Body}
-	err = c.readBody(buf, wire, resp.Header.Get("Content-Encoding"), limit)
+	err = readBody(buf, wire, gzipped, limit)
 	body := buf.Bytes()
 	done := time.Now()
 	c.st.bytes.Add(uint64(wire.n))
@@ -138,12 +145,22 @@ var acceptGzip = []string{"gzip"}
 // 40 KB, for each of the thousands of playlists a second a run reads.
 var gzipReaders sync.Pool
 
+// contentEncoding reports whether a response's Content-Encoding is gzip, and whether it is
+// one the client asked for (gzip, or none).
+func contentEncoding(header string) (gzipped, ok bool) {
+	switch strings.ToLower(header) {
+	case "", "identity":
+		return false, true
+	case "gzip":
+		return true, true
+	}
+	return false, false
+}
+
 // readBody reads a body into buf, decompressed when the server gzipped it, failing when it
 // holds more than limit bytes (decompressed).
-func (c *hlsClient) readBody(buf *bytes.Buffer, body io.Reader, encoding string, limit int64) error {
-	switch encoding {
-	case "":
-	case "gzip":
+func readBody(buf *bytes.Buffer, body io.Reader, gzipped bool, limit int64) error {
+	if gzipped {
 		zr, _ := gzipReaders.Get().(*gzip.Reader)
 		var err error
 		if zr == nil {
@@ -156,8 +173,6 @@ func (c *hlsClient) readBody(buf *bytes.Buffer, body io.Reader, encoding string,
 		}
 		defer gzipReaders.Put(zr)
 		body = zr
-	default:
-		return fmt.Errorf("Content-Encoding %q: asked for gzip or none", encoding)
 	}
 	_, err := buf.ReadFrom(io.LimitReader(body, limit+1))
 	return err

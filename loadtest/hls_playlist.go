@@ -89,6 +89,10 @@ func parseMedia(body []byte, pl *mediaPlaylist, intern func([]byte) string) erro
 			pl.mapURI, err = uriAttr(value, intern)
 		case "#EXT-X-PART":
 			err = pl.addPart(value, intern)
+		case "#EXT-X-SKIP":
+			// Only a reload that asks for a delta (_HLS_skip) gets one, and the follower
+			// does not: its part numbering would be off by the segments skipped.
+			err = errors.New("a delta playlist, not asked for")
 		case "#EXT-X-PRELOAD-HINT":
 			if attr(value, "TYPE") == "PART" {
 				pl.hint, err = uriAttr(value, intern)
@@ -110,6 +114,11 @@ func (pl *mediaPlaylist) addPart(value []byte, intern func([]byte) string) error
 	uri, err := uriAttr(value, intern)
 	if err != nil {
 		return err
+	}
+	if _, ok := attrValue(value, "BYTERANGE"); ok {
+		// Parts that are ranges of one resource share its URI: the follower, which keeps
+		// parts by URI, would take all but the first for downloaded.
+		return errors.New("byte-range parts are not followed")
 	}
 	pl.pending++
 	if attr(value, "GAP") == "YES" {

@@ -1,6 +1,12 @@
 package loadtest
 
 import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +111,8 @@ func TestParseMediaRefusesBadInput(t *testing.T) {
 		{"part URI unterminated", "#EXTM3U\n#EXT-X-PART:DURATION=0.2,URI=\"p.mp4\n"},
 		{"map without URI", "#EXTM3U\n#EXT-X-MAP:BYTERANGE=\"1@0\"\n"},
 		{"hint without URI", "#EXTM3U\n#EXT-X-PRELOAD-HINT:TYPE=PART\n"},
+		{"byte-range part", "#EXTM3U\n#EXT-X-PART:DURATION=0.2,URI=\"s.mp4\",BYTERANGE=\"100@0\"\n"},
+		{"delta playlist", "#EXTM3U\n#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n"},
 	} {
 		var pl mediaPlaylist
 		if err := parseMedia([]byte(tc.body), &pl, nil); err == nil {
@@ -142,4 +150,48 @@ func FuzzParseMedia(f *testing.F) {
 			t.Fatalf("%d parts pending, more than the playlist has", pl.pending)
 		}
 	})
+}
+
+// TestHLSClientDecompressesPlaylists: the client asks for gzip itself and reads a gzipped
+// playlist back as written, counting the bytes that crossed the wire; a reader is reused
+// for the next; an encoding it did not ask for is an error, counted.
+func TestHLSClientDecompressesPlaylists(t *testing.T) {
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	_, _ = zw.Write([]byte(llPlaylist))
+	_ = zw.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/br.m3u8":
+			w.Header().Set("Content-Encoding", "br")
+			_, _ = w.Write([]byte("not brotli"))
+		case r.Header.Get("Accept-Encoding") != "gzip":
+			http.Error(w, "want Accept-Encoding: gzip", http.StatusBadRequest)
+		default:
+			w.Header().Set("Content-Encoding", "gzip")
+			_, _ = w.Write(zipped.Bytes())
+		}
+	}))
+	defer srv.Close()
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	c := &hlsClient{http: &http.Client{Transport: tr}, timeout: 5 * time.Second, st: &hlsStats{}}
+	u, _ := url.Parse(srv.URL + "/index.m3u8")
+	var buf bytes.Buffer
+	for i := range 2 {
+		body, _, err := c.get(context.Background(), "playlist", u, maxPlaylistBytes, &buf)
+		if err != nil || string(body) != llPlaylist {
+			t.Fatalf("get %d: %v, %d bytes; want the playlist as written", i, err, len(body))
+		}
+	}
+	if got := c.st.bytes.Load(); got != uint64(2*zipped.Len()) {
+		t.Errorf("%d bytes counted; want %d, the gzipped size twice", got, 2*zipped.Len())
+	}
+	br, _ := url.Parse(srv.URL + "/br.m3u8")
+	if _, _, err := c.get(context.Background(), "playlist", br, maxPlaylistBytes, &buf); err == nil {
+		t.Error("a brotli body was taken")
+	}
+	if errs := c.st.errorCounts(); len(errs) != 1 || errs["playlist Content-Encoding br"] != 1 {
+		t.Errorf("errors %v; want the encoding counted once", c.st.errorCounts())
+	}
 }

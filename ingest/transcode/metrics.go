@@ -38,7 +38,7 @@ var (
 	})
 	handovers = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "handovers_total",
-		Help: "Sheds and restores whose new ffmpeg took over from the old one, by how: seamless (every output of the new process came while the old one still sent), timeout (the new one was slower than " + handoverMax.String() + "), ended (the old one ended first), kept (a restore's new one ended, stalled or did not start before it took over, and the old, lighter one went on), failed (the same for a shed's, or the ladder closed first: the old one is stopped too).",
+		Help: "Sheds and restores whose new ffmpeg took over from the old one, by how: seamless (every output of the new process came while the old one still sent), timeout (the new one was slower than " + handoverMax.String() + "), ended (the old one ended first), kept (a restore's new one did not start, ended, or sent nothing within " + handoverMax.String() + ", and the old, lighter one went on), failed (the same for a shed's, or the ladder closed first: the old one is stopped too).",
 	}, []string{"how"})
 )
 

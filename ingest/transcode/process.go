@@ -222,6 +222,7 @@ func (s *supervisor) follow(r, old *running, peers []uint32) (outcome, *running,
 	if why == overloaded || why == restorable {
 		if kept != nil { // cannot happen: overload counts after overloadGrace > handoverMax
 			handoverFailed.Inc()
+			s.shed.restoring = ""
 			kept.finish()
 		}
 		return why, r, err
@@ -279,6 +280,11 @@ func (s *supervisor) peers() []uint32 {
 // the host's input again. It reports false when that is no longer possible (an output
 // took the new process's packets); the caller then ends old.
 func (s *supervisor) takeBack(old *running, gen uint64, peers []uint32) bool {
+	select {
+	case <-old.done:
+		return false // it ended too (both killed at once): nothing to go on with
+	default:
+	}
 	for i, o := range s.outputs {
 		if i >= s.shed.rungs && !o.keep(peers[i]) {
 			return false
@@ -357,6 +363,13 @@ func (s *supervisor) watch(r, old *running) (why outcome, kept *running, err err
 				}
 				retire(handoverSeamless)
 			case now.UnixNano()-started >= int64(handoverMax):
+				if s.shed.restoring != "" && s.noneTookOver() {
+					// A restore's process that has sent nothing by now hangs: the lighter
+					// one, which kept up, goes on (handoverFailed) rather than be retired.
+					r.p.kill()
+					<-r.done
+					return stalled, nil, fmt.Errorf("the new ffmpeg sent nothing within %v of its start", handoverMax)
+				}
 				retire(handoverTimeout)
 			}
 		case now := <-tick.C:
@@ -373,6 +386,17 @@ func (s *supervisor) watch(r, old *running) (why outcome, kept *running, err err
 			}
 		}
 	}
+}
+
+// noneTookOver reports whether every output the running process was given still waits for
+// its first packet.
+func (s *supervisor) noneTookOver() bool {
+	for i, o := range s.outputs {
+		if i >= s.shed.rungs && o.handedOver() {
+			return false
+		}
+	}
+	return true
 }
 
 // handedOver reports whether every output the running process was given takes its

@@ -126,7 +126,7 @@ func (s *supervisor) restoreOne() string {
 // error, which may name paths on the server, is logged, not told); the next try waits the
 // doubled time restoreOne set.
 func (s *supervisor) unrestore() string {
-	what := fmt.Sprintf("kept its faster x264 preset (%s): the try at %s failed to start", s.shed.restoring, s.job.Cfg.Preset)
+	what := fmt.Sprintf("kept its faster x264 preset (%s): going back to %s failed", s.shed.restoring, s.job.Cfg.Preset)
 	s.shed.preset, s.job.Cfg.Preset, s.shed.restoring = s.job.Cfg.Preset, s.shed.restoring, ""
 	s.shed.calmSince, s.shed.lagSince = 0, 0
 	return what

@@ -30,7 +30,7 @@ var (
 	}, []string{"action"})
 	restores = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "restores_total",
-		Help: "Ladders restarted with the preset they had shed, after keeping up comfortably for transcode's restore_after (doubled at each try).",
+		Help: "Tries at the preset a ladder had shed, after keeping up comfortably for transcode's restore_after (doubled at each try); a try whose ffmpeg fails before it takes over is also counted as handovers_total{how=\"kept\"}.",
 	})
 	ffmpegRunning = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "ffmpeg_processes",

@@ -79,9 +79,14 @@ func (s *supervisor) run() {
 				r.finish()
 				return
 			}
-			s.tell(s.change(why, err))
+			c := s.change(why, err)
 			if why == restorable {
-				lead = s.takeover
+				// Told once its process has taken over (untold): viewers told the
+				// ladder does all it should, then that it does not, would see a
+				// restore that never was when the try fails (handoverFailed).
+				lead, s.shed.untold = s.takeover, &c
+			} else {
+				s.tell(c)
 			}
 			// Make before break: the next process starts now, at once (no failure, and
 			// the host's frames are waiting), while this one goes on (with its backlog,
@@ -222,7 +227,7 @@ func (s *supervisor) follow(r, old *running, peers []uint32) (outcome, *running,
 	if why == overloaded || why == restorable {
 		if kept != nil { // cannot happen: overload counts after overloadGrace > handoverMax
 			handoverFailed.Inc()
-			s.shed.restoring = ""
+			s.restoreDone()
 			kept.finish()
 		}
 		return why, r, err
@@ -235,6 +240,7 @@ func (s *supervisor) follow(r, old *running, peers []uint32) (outcome, *running,
 	if kept != nil {
 		if why == stopped {
 			handoverFailed.Inc()
+			s.shed.restoring, s.shed.untold = "", nil
 			kept.finish()
 			return why, nil, err
 		}
@@ -253,17 +259,25 @@ func (s *supervisor) follow(r, old *running, peers []uint32) (outcome, *running,
 func (s *supervisor) handoverFailed(old *running, gen uint64, peers []uint32, err error) (outcome, *running, error) {
 	if s.shed.restoring == "" || !s.takeBack(old, gen, peers) {
 		handoverFailed.Inc()
-		s.shed.restoring = ""
+		s.restoreDone() // a restore's preset is what the crash restart runs
 		old.finish()
 		return exited, nil, err
 	}
+	s.pid.Store(int64(old.p.cmd.Process.Pid)) // the running process again before it is counted
 	handoverKept.Inc()
-	s.pid.Store(int64(old.p.cmd.Process.Pid)) // the running process again, before anyone is told
 	what := s.unrestore()
 	s.log.Warn("the ffmpeg with the configured preset failed before it took over: the lighter one goes on",
 		zap.String("shed", what), zap.Error(err), zap.Duration("next_try_after", s.shed.restoreAfter))
-	s.tell(Shed{What: what, Kind: "preset", Rungs: len(s.job.Rungs)})
 	return s.follow(old, nil, nil)
+}
+
+// restoreDone ends a restore's handover, its process in charge: the viewers are told now.
+func (s *supervisor) restoreDone() {
+	s.shed.restoring = ""
+	if c := s.shed.untold; c != nil {
+		s.shed.untold = nil
+		s.tell(*c)
+	}
 }
 
 // peers is each output's current process's ports (0 for a shed rung's).
@@ -330,7 +344,7 @@ func (s *supervisor) watch(r, old *running) (why outcome, kept *running, err err
 	}
 	retire := func(how prometheus.Counter) {
 		how.Inc()
-		s.shed.restoring = "" // a restore's process took over, or has nothing to go back to
+		s.restoreDone() // a restore's process took over, or has nothing to go back to
 		switch err := old.finish(); how {
 		case handoverEnded:
 			s.log.Warn("the ffmpeg being handed over from ended before its successor took over",

@@ -63,6 +63,7 @@ type shedState struct {
 
 	preset       string        // the configured preset while a faster one runs instead; "" when not shed
 	restoring    string        // the faster preset a restore left, until its process takes over; "" when none is under way
+	untold       *Shed         // the restore under way, told once its process takes over
 	calmSince    int64         // unix nanos since which the lag has been well under the limit; 0 while not
 	restoreAfter time.Duration // calm needed before the next try at the preset; negative: never
 }
@@ -122,12 +123,12 @@ func (s *supervisor) restoreOne() string {
 }
 
 // unrestore takes the faster preset back after a restore whose process failed before it
-// took over (process.go: the lighter process goes on), and says so, for viewers too (the
-// error, which may name paths on the server, is logged, not told); the next try waits the
+// took over (process.go: the lighter process goes on), and says so for the log; viewers,
+// never told of the restore, still know the ladder does less. The next try waits the
 // doubled time restoreOne set.
 func (s *supervisor) unrestore() string {
 	what := fmt.Sprintf("kept its faster x264 preset (%s): going back to %s failed", s.shed.restoring, s.job.Cfg.Preset)
-	s.shed.preset, s.job.Cfg.Preset, s.shed.restoring = s.job.Cfg.Preset, s.shed.restoring, ""
+	s.shed.preset, s.job.Cfg.Preset, s.shed.restoring, s.shed.untold = s.job.Cfg.Preset, s.shed.restoring, "", nil
 	s.shed.calmSince, s.shed.lagSince = 0, 0
 	return what
 }

@@ -252,10 +252,10 @@ func (s *supervisor) follow(r, old *running, peers []uint32) (outcome, *running,
 // handoverFailed handles a process of generation gen that could not start, or ended or
 // stalled before it took over any output from old (whose ports were peers). A restore's
 // old process kept up with the host, so it goes on as the running process, with its
-// faster preset, and the viewers are told the ladder still does less: killing it, as a
-// crash restart would, stopped the picture for the back-off and a start, for nothing. Any
-// other old process (a shed's, which could not keep up) ends too, and run restarts as
-// after a crash.
+// faster preset; the viewers, not told of the restore yet (untold), see no change. Killing
+// it, as a crash restart would, stopped the picture for the back-off and a start, for
+// nothing. Any other old process (a shed's, which could not keep up) ends too, and run
+// restarts as after a crash.
 func (s *supervisor) handoverFailed(old *running, gen uint64, peers []uint32, err error) (outcome, *running, error) {
 	if s.shed.restoring == "" || !s.takeBack(old, gen, peers) {
 		handoverFailed.Inc()

@@ -111,6 +111,22 @@ func TestLadderShedsWhenBehind(t *testing.T) {
 	}
 }
 
+// restoringLadder starts a two-rung veryfast ladder on ffmpeg (a wrapper) that takes its
+// preset back after 3 s of keeping up, with collectors on both rungs and a channel of
+// what its viewers are told.
+func restoringLadder(t *testing.T, ffmpeg string, fx fixture) (l *Ladder, top, low *collector, told chan Shed) {
+	t.Helper()
+	l, err := Start(context.Background(), Config{FFmpeg: ffmpeg, Passthrough: PassthroughNever, Preset: "veryfast", RestoreAfter: 3 * time.Second,
+		Ladder: []Rendition{{RID: "f", Height: 360, Bitrate: 600_000}, {RID: "q", Height: 180, Bitrate: 200_000}}}, fx.src, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracks := l.Tracks()
+	told = make(chan Shed, 8)
+	l.OnShed(func(s Shed) { told <- s })
+	return l, collect(tracks[0]), collect(tracks[1]), told
+}
+
 // TestLadderTakesItsPresetBack: a ladder that shed its preset (the first ffmpeg reads at a
 // third of real time, as above) and then keeps up comfortably for RestoreAfter is
 // restarted with the configured preset, as seamlessly as it shed: the viewers are told
@@ -119,16 +135,7 @@ func TestLadderShedsWhenBehind(t *testing.T) {
 func TestLadderTakesItsPresetBack(t *testing.T) {
 	ffmpeg := needFFmpeg(t)
 	fx := makeFixture(t, ffmpeg, fixtureSpec{width: 640, height: 360, fps: 30, seconds: 2, profile: "baseline", audio: true})
-	wrapper := slowFirstFFmpeg(t, ffmpeg)
-	l, err := Start(context.Background(), Config{FFmpeg: wrapper, Passthrough: PassthroughNever, Preset: "veryfast", RestoreAfter: 3 * time.Second,
-		Ladder: []Rendition{{RID: "f", Height: 360, Bitrate: 600_000}, {RID: "q", Height: 180, Bitrate: 200_000}}}, fx.src, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tracks := l.Tracks()
-	top, low := collect(tracks[0]), collect(tracks[1])
-	told := make(chan Shed, 4)
-	l.OnShed(func(s Shed) { told <- s })
+	l, top, low, told := restoringLadder(t, slowFirstFFmpeg(t, ffmpeg), fx)
 	defer feeding(t, l, fx)()
 
 	restored, seamless := counterValue(restores), counterValue(handoverSeamless)
@@ -214,16 +221,7 @@ func TestLadderKeepsTheLighterFFmpegWhenARestoreFails(t *testing.T) {
 	fx := makeFixture(t, ffmpeg, fixtureSpec{width: 640, height: 360, fps: 30, seconds: 2, profile: "baseline", audio: true})
 	for _, failure := range []string{"gone", "exit", "hang"} {
 		t.Run(failure, func(t *testing.T) {
-			l, err := Start(context.Background(), Config{FFmpeg: refusingRestoreFFmpeg(t, ffmpeg, failure), Passthrough: PassthroughNever,
-				Preset: "veryfast", RestoreAfter: 3 * time.Second,
-				Ladder: []Rendition{{RID: "f", Height: 360, Bitrate: 600_000}, {RID: "q", Height: 180, Bitrate: 200_000}}}, fx.src, zaptest.NewLogger(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			tracks := l.Tracks()
-			top, low := collect(tracks[0]), collect(tracks[1])
-			told := make(chan Shed, 8)
-			l.OnShed(func(s Shed) { told <- s })
+			l, top, low, told := restoringLadder(t, refusingRestoreFFmpeg(t, ffmpeg, failure), fx)
 			defer feeding(t, l, fx)()
 			next := func(what string) Shed {
 				t.Helper()

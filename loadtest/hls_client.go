@@ -113,11 +113,12 @@ func (c *hlsClient) get(ctx context.Context, kind string, u *url.URL, limit int6
 		c.st.fail(kind + " " + strconv.Itoa(resp.StatusCode))
 		return nil, time.Time{}, &httpError{status: resp.StatusCode, after: retryAfter(resp.Header.Get("Retry-After")), url: redact(u)}
 	}
-	gzipped, ok := contentEncoding(resp.Header.Get("Content-Encoding"))
+	enc := resp.Header.Get("Content-Encoding")
+	gzipped, ok := contentEncoding(enc)
 	if !ok {
 		c.st.requests.Add(1)
-		c.st.fail(kind + " Content-Encoding " + resp.Header.Get("Content-Encoding"))
-		return nil, time.Time{}, fmt.Errorf("GET %s: Content-Encoding %q: asked for gzip or none", redact(u), resp.Header.Get("Content-Encoding"))
+		c.st.fail(kind + " Content-Encoding " + enc)
+		return nil, time.Time{}, fmt.Errorf("GET %s: Content-Encoding %q: asked for gzip or none", redact(u), enc)
 	}
 	if buf == nil {
 		buf = new(bytes.Buffer)

@@ -84,7 +84,7 @@ func parseMedia(body []byte, pl *mediaPlaylist, intern func([]byte) string) erro
 		case "#EXT-X-PART-INF":
 			pl.partTarget, err = parsePartTarget(value)
 		case "#EXT-X-SERVER-CONTROL":
-			pl.canBlockReload = attr(value, "CAN-BLOCK-RELOAD") == "YES"
+			pl.canBlockReload = attrIs(value, "CAN-BLOCK-RELOAD", "YES")
 		case "#EXT-X-MAP":
 			pl.mapURI, err = uriAttr(value, intern)
 		case "#EXT-X-PART":
@@ -94,7 +94,7 @@ func parseMedia(body []byte, pl *mediaPlaylist, intern func([]byte) string) erro
 			// does not: its part numbering would be off by the segments skipped.
 			err = errors.New("a delta playlist, not asked for")
 		case "#EXT-X-PRELOAD-HINT":
-			if attr(value, "TYPE") == "PART" {
+			if attrIs(value, "TYPE", "PART") {
 				pl.hint, err = uriAttr(value, intern)
 			}
 		}
@@ -121,10 +121,10 @@ func (pl *mediaPlaylist) addPart(value []byte, intern func([]byte) string) error
 		return errors.New("byte-range parts are not followed")
 	}
 	pl.pending++
-	if attr(value, "GAP") == "YES" {
+	if attrIs(value, "GAP", "YES") {
 		return nil
 	}
-	pl.parts = append(pl.parts, playlistPart{uri: uri, independent: attr(value, "INDEPENDENT") == "YES"})
+	pl.parts = append(pl.parts, playlistPart{uri: uri, independent: attrIs(value, "INDEPENDENT", "YES")})
 	return nil
 }
 
@@ -137,11 +137,11 @@ func uriAttr(value []byte, intern func([]byte) string) (string, error) {
 	return intern(v[1 : len(v)-1]), nil
 }
 
-// attr is an enumerated attribute's value ("" when absent), for comparing with a constant.
-// string(v) in the comparisons it is used for does not allocate once inlined.
-func attr(value []byte, name string) string {
-	v, _ := attrValue(value, name)
-	return string(v)
+// attrIs reports whether an enumerated attribute is there with the value want. Comparing
+// string(v) with a string allocates nothing, which returning string(v) would.
+func attrIs(value []byte, name, want string) bool {
+	v, ok := attrValue(value, name)
+	return ok && string(v) == want
 }
 
 // attrValue finds NAME=VALUE in an attribute list (RFC 8216 4.2): comma-separated, values

@@ -126,7 +126,7 @@ func TestAttrValueSkipsQuotedCommas(t *testing.T) {
 	if v, ok := attrValue(list, "URI"); !ok || string(v) != `"p,1.mp4"` {
 		t.Errorf("URI = %q, %v; want the quoted value, not one inside ID", v, ok)
 	}
-	if attr(list, "GAP") != "YES" || attr(list, "INDEPENDENT") != "" {
+	if !attrIs(list, "GAP", "YES") || attrIs(list, "INDEPENDENT", "YES") {
 		t.Error("GAP or INDEPENDENT misread")
 	}
 }

@@ -273,16 +273,13 @@ func (l *sendLane) paceOf(addr netip.AddrPort) *paceState {
 
 // sendQueued sends the queued datagrams i..j-1 (one address's run, see runEnd) now:
 // as one sendmmsg message where the address can join one, else one datagram at a time.
+// The lane's sendmmsg holds nothing (the caller has sent it), so the run fits.
 func (b *batchConn) sendQueued(l *sendLane, i, j int) {
 	if !b.batchable(l.q[i].addr) {
 		b.resend(l, mmsgSpan{i: i, j: j, addr: l.q[i].addr})
 		return
 	}
-	gso := b.gso.Load()
-	if !l.mm.room(j-i, gso) {
-		b.sendPending(l)
-	}
-	l.addRun(i, j, gso)
+	l.addRun(i, j, b.gso.Load())
 	b.sendPending(l)
 }
 

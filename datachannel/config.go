@@ -38,6 +38,11 @@ type Config struct {
 	// BusTimeout bounds one durable append; a bid not acknowledged by the bus in time is
 	// answered with an "unavailable" error and the client retries with the same bid id.
 	BusTimeout time.Duration `yaml:"bus_timeout"`
+	// LotFollowInterval is how often a node reads the log of every open auction lot for
+	// changes other nodes made, even when no event told it of one (an event is lost in a
+	// network split or its heal). A read the bus refuses is tried again sooner, with
+	// back-off from 250ms to 10s.
+	LotFollowInterval time.Duration `yaml:"lot_follow_interval"`
 }
 
 // DefaultConfig is what `glint serve` starts with.
@@ -55,6 +60,8 @@ func DefaultConfig() Config {
 		MaxConns:         100000,
 		Chat:             chat.DefaultConfig(),
 		BusTimeout:       5 * time.Second,
+
+		LotFollowInterval: 5 * time.Second,
 	}
 }
 
@@ -77,6 +84,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("datachannel: max_rooms and max_conns must be at least 1")
 	case c.BusTimeout < 100*time.Millisecond:
 		return fmt.Errorf("datachannel: bus_timeout must be at least 100ms, got %v", c.BusTimeout)
+	case c.LotFollowInterval < 100*time.Millisecond || c.LotFollowInterval > time.Hour:
+		return fmt.Errorf("datachannel: lot_follow_interval must be 100ms..1h, got %v", c.LotFollowInterval)
 	}
 	if err := c.Chat.Validate(); err != nil {
 		return fmt.Errorf("datachannel: %w", err)

@@ -12,10 +12,46 @@ import (
 
 // faultyBus wraps a bus; fail decides, per append, whether to refuse it before storing
 // ("down") or to store it and then report an error as if the answer were lost ("lost").
+// With readsDown it refuses every replay (JetStream electing after a heal), counting
+// them; with eventsLost it drops every auction.state event from other nodes (core NATS
+// while routes are set up again).
 type faultyBus struct {
 	bus.Bus
-	mu   sync.Mutex
-	fail func(l bus.Log) string // "", "down" or "lost"
+	mu          sync.Mutex
+	fail        func(l bus.Log) string // "", "down" or "lost"
+	readsDown   bool
+	readsFailed int
+	eventsLost  bool
+}
+
+func (f *faultyBus) Replay(ctx context.Context, l bus.Log, from uint64, fn func(bus.Record) error) error {
+	f.mu.Lock()
+	down := f.readsDown
+	if down {
+		f.readsFailed++
+	}
+	f.mu.Unlock()
+	if down {
+		return errors.New("nats: API error: code=503 err_code=10008 description=JetStream system temporarily unavailable")
+	}
+	return f.Bus.Replay(ctx, l, from, fn)
+}
+
+func (f *faultyBus) Subscribe(room, topic string, fn func(bus.Msg)) (bus.Subscription, error) {
+	return f.Bus.Subscribe(room, topic, func(m bus.Msg) {
+		f.mu.Lock()
+		lost := f.eventsLost && m.Topic == TypeAuctionState
+		f.mu.Unlock()
+		if !lost {
+			fn(m)
+		}
+	})
+}
+
+func (f *faultyBus) with(change func(f *faultyBus)) {
+	f.mu.Lock()
+	change(f)
+	f.mu.Unlock()
 }
 
 func (f *faultyBus) Append(ctx context.Context, l bus.Log, data []byte, o bus.AppendOptions) (bus.Ack, error) {
@@ -158,4 +194,70 @@ func TestOverdueLotIsNeverShownOpen(t *testing.T) {
 	fb.set(nil)
 	host.nextWhere(TypeAuctionClosed, func(map[string]any) bool { return true })
 	host.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["open"] == false && p["closing"] == nil })
+}
+
+// TestLotFollowsTheLogWhenTheBusFails: a node that could not read another node's bid
+// from the lot's log reads it again once the log answers, with no further event; and a
+// node that never heard of a bid or a close (the event lost) reads them within
+// lot_follow_interval. A CI run of the cluster split test had a node miss a close this
+// way and show the lot open for good.
+func TestLotFollowsTheLogWhenTheBusFails(t *testing.T) {
+	for _, lost := range []string{"read", "event"} {
+		t.Run(lost, func(t *testing.T) {
+			mem := bus.NewMemory()
+			fb := &faultyBus{Bus: mem.Peer()}
+			h1 := newTestHub(t, hubOpts{bus: mem})
+			h2 := newTestHub(t, hubOpts{bus: fb, cfg: func(c *Config) {
+				c.LotFollowInterval = time.Hour // only the retry of a failed read can help
+				if lost == "event" {
+					c.LotFollowInterval = 200 * time.Millisecond
+				}
+			}})
+			watcher := join(t, h2, nil)
+			host := join(t, h1, claims("host", true, true))
+			alice := join(t, h1, claims("alice", true, false))
+			openLot(t, host, "lot", 600_000)
+			watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot" })
+
+			if lost == "read" {
+				fb.with(func(f *faultyBus) { f.readsDown = true })
+			} else {
+				fb.with(func(f *faultyBus) { f.eventsLost = true })
+			}
+			alice.sendEnv(bidEnv("lot", "a1", 100, 0))
+			alice.wantAck("a1")
+			if lost == "read" {
+				for failed := 0; failed == 0; time.Sleep(10 * time.Millisecond) {
+					fb.with(func(f *faultyBus) { failed = f.readsFailed })
+				}
+				fb.with(func(f *faultyBus) { f.readsDown = false })
+			}
+			watcher.nextWhere(TypeAuctionAccepted, func(p map[string]any) bool { return p["bidId"] == "a1" })
+
+			host.send(TypeAuctionEnd, "c", map[string]string{"lotId": "lot"})
+			host.wantAck("c")
+			closed := watcher.nextWhere(TypeAuctionClosed, func(map[string]any) bool { return true })
+			if closed["winner"] != "alice" || num(closed["amount"]) != 100 {
+				t.Fatalf("node 2 was told %v; want alice's 100", closed)
+			}
+		})
+	}
+}
+
+// TestLotOpenedElsewhereLoadsAfterAFailedRead: a node told of a lot another node opened
+// while the log refused reads loads it once the log answers.
+func TestLotOpenedElsewhereLoadsAfterAFailedRead(t *testing.T) {
+	mem := bus.NewMemory()
+	fb := &faultyBus{Bus: mem.Peer()}
+	h1 := newTestHub(t, hubOpts{bus: mem})
+	h2 := newTestHub(t, hubOpts{bus: fb, cfg: func(c *Config) { c.LotFollowInterval = time.Hour }})
+	watcher := join(t, h2, nil)
+	host := join(t, h1, claims("host", true, true))
+	fb.with(func(f *faultyBus) { f.readsDown = true })
+	openLot(t, host, "lot", 600_000)
+	for failed := 0; failed == 0; time.Sleep(10 * time.Millisecond) {
+		fb.with(func(f *faultyBus) { failed = f.readsFailed })
+	}
+	fb.with(func(f *faultyBus) { f.readsDown = false })
+	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot" && p["open"] == true })
 }

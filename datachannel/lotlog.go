@@ -19,25 +19,6 @@ import (
 // the bus, written with the expected last sequence so there is one order across writers,
 // and read back to catch up, to follow other nodes and to restore after a restart.
 
-// lotChanged catches up with a lot another node changed, or loads one it opened.
-func (r *room) lotChanged(lotID string, seq uint64) {
-	e, ok := r.lots[lotID]
-	switch {
-	case ok && e.last >= seq:
-		return // old news
-	case ok:
-		_ = r.catchUp(e) // logged there
-	default:
-		if err := r.loadLot(lotID); err != nil {
-			r.log.Warn("loading a lot opened on another node", zap.String("lot", lotID), zap.Error(err))
-			return
-		}
-		if e := r.lots[lotID]; e != nil {
-			r.broadcastLot(e.lot)
-		}
-	}
-}
-
 // append writes to the bus within the hub's timeout. Any failure but a conflict is
 // ErrUnavailable to the client: nothing was acknowledged, and a retry with the same id
 // is safe.
@@ -74,40 +55,46 @@ func (r *room) catchUp(e *lotEntry) error {
 	ctx, cancel := context.WithTimeout(r.hub.ctx, r.hub.cfg.BusTimeout)
 	defer cancel()
 	err := r.hub.bus.Replay(ctx, bus.AuctionLog(r.name, e.lot.Spec().LotID), e.last+1, func(rec bus.Record) error {
-		var ar auction.Record
-		if err := json.Unmarshal(rec.Data, &ar); err != nil {
-			return fmt.Errorf("%w: %w", auction.ErrBadRecord, err)
-		}
-		n := len(e.lot.Bids())
-		prev, hadPrev := e.lot.High()
-		endBefore := e.lot.EndsAt()
-		_, wasClosed := e.lot.Closed()
-		if err := e.lot.Apply(ar); err != nil {
-			return err
-		}
-		e.last = rec.Seq
-		if len(e.lot.Bids()) > n {
-			e.seqs = append(e.seqs, rec.Seq)
-			b, _ := e.lot.High()
-			var outbid *auction.Bid
-			if hadPrev {
-				outbid = &prev
-			}
-			r.announceBid(e.lot, b, outbid, e.lot.EndsAt(), !e.lot.EndsAt().Equal(endBefore), rec.Seq)
-		}
-		if res, closed := e.lot.Closed(); closed && !wasClosed {
-			r.announceClose(e.lot, res)
-		}
-		return nil
+		return r.applyRecord(e, rec)
 	})
 	if err != nil {
 		r.log.Error("catching up with a lot's log", zap.String("lot", e.lot.Spec().LotID), zap.Error(err))
+		e.follow.at = time.Time{} // the follower reads it again (lotfollow.go)
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil
 }
 
-// loadLot reads one lot from the bus into the room.
+// applyRecord applies one record of a lot's log and announces what it changed.
+func (r *room) applyRecord(e *lotEntry, rec bus.Record) error {
+	var ar auction.Record
+	if err := json.Unmarshal(rec.Data, &ar); err != nil {
+		return fmt.Errorf("%w: %w", auction.ErrBadRecord, err)
+	}
+	n := len(e.lot.Bids())
+	prev, hadPrev := e.lot.High()
+	endBefore := e.lot.EndsAt()
+	_, wasClosed := e.lot.Closed()
+	if err := e.lot.Apply(ar); err != nil {
+		return err
+	}
+	e.last = rec.Seq
+	if len(e.lot.Bids()) > n {
+		e.seqs = append(e.seqs, rec.Seq)
+		b, _ := e.lot.High()
+		var outbid *auction.Bid
+		if hadPrev {
+			outbid = &prev
+		}
+		r.announceBid(e.lot, b, outbid, e.lot.EndsAt(), !e.lot.EndsAt().Equal(endBefore), rec.Seq)
+	}
+	if res, closed := e.lot.Closed(); closed && !wasClosed {
+		r.announceClose(e.lot, res)
+	}
+	return nil
+}
+
+// loadLot reads one lot from the bus into the room, on the room's goroutine.
 func (r *room) loadLot(lotID string) error {
 	found := map[string]*lotRecords{}
 	if err := r.replayLots(bus.AuctionLog(r.name, lotID), found); err != nil {
@@ -126,19 +113,24 @@ func (r *room) replayLots(l bus.Log, into map[string]*lotRecords) error {
 	ctx, cancel := context.WithTimeout(r.hub.ctx, 6*r.hub.cfg.BusTimeout)
 	defer cancel()
 	return r.hub.bus.Replay(ctx, l, 0, func(rec bus.Record) error {
-		var ar auction.Record
-		if err := json.Unmarshal(rec.Data, &ar); err != nil {
-			r.log.Error("unreadable auction record", zap.Uint64("seq", rec.Seq), zap.Error(err))
-			return nil
-		}
 		lot := rec.Log.Lot()
 		if into[lot] == nil {
 			into[lot] = &lotRecords{}
 		}
-		into[lot].recs = append(into[lot].recs, ar)
-		into[lot].seqs = append(into[lot].seqs, rec.Seq)
+		into[lot].add(r.log, rec)
 		return nil
 	})
+}
+
+// add keeps one record; an unreadable one is logged and left out.
+func (lr *lotRecords) add(log *zap.Logger, rec bus.Record) {
+	var ar auction.Record
+	if err := json.Unmarshal(rec.Data, &ar); err != nil {
+		log.Error("unreadable auction record", zap.Uint64("seq", rec.Seq), zap.Error(err))
+		return
+	}
+	lr.recs = append(lr.recs, ar)
+	lr.seqs = append(lr.seqs, rec.Seq)
 }
 
 // buildLots rebuilds lots from their records; a lot whose log does not replay is left
@@ -156,6 +148,9 @@ func (r *room) buildLots(found map[string]*lotRecords) {
 }
 
 func replayLot(lr *lotRecords) (*lotEntry, error) {
+	if len(lr.recs) == 0 {
+		return nil, fmt.Errorf("%w: no readable record", auction.ErrBadRecord)
+	}
 	lot, err := auction.FromRecords(lr.recs[:1])
 	if err != nil {
 		return nil, err

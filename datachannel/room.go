@@ -28,6 +28,8 @@ type command struct {
 	qna      *nodeQna
 	sync     bool
 	syncFrom string // the asking node
+	// lotReads is what the lot follower read from the logs (lotfollow.go).
+	lotReads []lotRead
 }
 
 // room is one room: its connections, its state machines and the goroutine that owns them.
@@ -58,6 +60,8 @@ type room struct {
 	pollOrder    []string
 	board        *qna.Board
 	lots         map[string]*lotEntry
+	unloaded     map[string]*follow // lots other nodes opened, not read yet (lotfollow.go)
+	reading      bool               // a lot follower's read is under way
 	gifts        *gift.Ledger
 	lastTally    time.Time
 	qnaReportAt  time.Time // this node's last heartbeat of its questions (qna_remote.go)
@@ -79,7 +83,7 @@ func newRoom(h *Hub, name string) *room {
 		limits: newLimiter(h.cfg.RatePerSecond, h.cfg.RateBurst),
 		inbox:  make(chan command, 256), stop: make(chan struct{}), done: make(chan struct{}),
 		chat: newChat(h), polls: map[string]*pollEntry{}, board: newBoard(h),
-		lots: map[string]*lotEntry{}, gifts: gift.NewLedger(100000), wakes: newCoalescer(h.cfg.Coalesce),
+		lots: map[string]*lotEntry{}, unloaded: map[string]*follow{}, gifts: gift.NewLedger(100000), wakes: newCoalescer(h.cfg.Coalesce),
 		instance: randomInstance()}
 	if h.opts.Clocks != nil {
 		r.clock = h.opts.Clocks(name)
@@ -129,6 +133,7 @@ func (r *room) run() {
 // room once it has been empty for RoomIdle. It reports whether the room retired.
 func (r *room) tick(now time.Time) bool {
 	r.closeDue(now)
+	r.followLots(now)
 	r.checkHost()
 	if now.Sub(r.lastTally) >= r.hub.cfg.TallyInterval {
 		r.lastTally = now
@@ -155,6 +160,10 @@ func (r *room) tick(now time.Time) bool {
 }
 
 func (r *room) handle(cmd command) {
+	if cmd.lotReads != nil {
+		r.onLotReads(cmd.lotReads)
+		return
+	}
 	if cmd.remote != nil {
 		r.onRemote(cmd.remote)
 		return

@@ -19,6 +19,7 @@ type lotEntry struct {
 	last    uint64   // bus sequence of the lot's last record
 	seqs    []uint64 // bus sequence of each accepted bid, by index
 	retryAt time.Time
+	follow  follow // when the log is read again for other nodes' changes (lotfollow.go)
 }
 
 // maxAttempts bounds the optimistic-concurrency loop of one append.

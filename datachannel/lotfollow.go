@@ -1,0 +1,175 @@
+package datachannel
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/glintlive/glint/datachannel/bus"
+)
+
+// Following lots that other nodes change. A node hears of a change from another node's
+// auction.state event (core NATS: fire and forget) and reads what changed from the lot's
+// log (JetStream). Around a network split and its heal either step can fail: the event
+// is lost while the routes are set up again, or the log answers "unavailable" while
+// JetStream elects. A CI run of TestClusterSplitHeals had a cut-off node that never
+// showed a close made after the heal: it read the log once, was refused, and nothing
+// read it again. So the log, not the event, is what a node follows: a read that failed
+// is tried again with back-off, and every open lot's log is read again every
+// LotFollowInterval even when no event came. The reads run off the room's goroutine,
+// one batch at a time, so a bus that does not answer never stalls the room's chat.
+
+// follow is when a lot's log is read next.
+type follow struct {
+	at   time.Time     // zero: at the next chance
+	wait time.Duration // the back-off after failed reads; 0 after a good one
+}
+
+const (
+	followRetryFirst = 250 * time.Millisecond
+	followRetryMax   = 10 * time.Second
+)
+
+func (f *follow) failed(now time.Time) {
+	f.wait = min(max(2*f.wait, followRetryFirst), followRetryMax)
+	f.at = now.Add(f.wait)
+}
+
+func (f *follow) read(now time.Time, every time.Duration) {
+	f.wait, f.at = 0, now.Add(every)
+}
+
+// lotRead is one lot's log as read off the room's goroutine.
+type lotRead struct {
+	lotID string
+	from  uint64 // the first sequence wanted; 0: the whole log, for a lot not loaded here
+	recs  []bus.Record
+	err   error
+}
+
+// lotChanged asks for a read of a lot another node changed (seq is its log's last
+// sequence there), or of one it opened.
+func (r *room) lotChanged(lotID string, seq uint64) {
+	e, ok := r.lots[lotID]
+	switch {
+	case ok && e.last >= seq:
+		return // old news
+	case ok:
+		e.follow.at = time.Time{}
+	case r.unloaded[lotID] == nil:
+		if len(r.unloaded) >= maxUnloaded {
+			r.log.Warn("too many lots heard of and not yet read; ignoring one", zap.String("lot", lotID))
+			return
+		}
+		r.unloaded[lotID] = &follow{}
+	}
+	r.followLots(r.hub.now())
+}
+
+// maxUnloaded bounds the lots a room waits to read, so events naming made-up lots cannot
+// grow it without end.
+const maxUnloaded = 256
+
+// followLots starts a read of every lot whose time has come, unless one is under way.
+func (r *room) followLots(now time.Time) {
+	if r.reading {
+		return
+	}
+	var reads []lotRead
+	for id, e := range r.lots {
+		if _, closed := e.lot.Closed(); closed || now.Before(e.follow.at) {
+			continue // a close is a lot's last record
+		}
+		reads = append(reads, lotRead{lotID: id, from: e.last + 1})
+	}
+	for id, f := range r.unloaded {
+		if !now.Before(f.at) {
+			reads = append(reads, lotRead{lotID: id})
+		}
+	}
+	if len(reads) == 0 {
+		return
+	}
+	r.reading = true
+	r.hub.wg.Add(1)
+	go r.readLots(reads)
+}
+
+// readLots reads the logs and hands them to the room's goroutine.
+func (r *room) readLots(reads []lotRead) {
+	defer r.hub.wg.Done()
+	for i := range reads {
+		rd := &reads[i]
+		timeout := r.hub.cfg.BusTimeout
+		if rd.from == 0 {
+			timeout *= 6 // a whole log, as replayLots allows
+		}
+		ctx, cancel := context.WithTimeout(r.hub.ctx, timeout)
+		rd.err = r.hub.bus.Replay(ctx, bus.AuctionLog(r.name, rd.lotID), rd.from, func(rec bus.Record) error {
+			rd.recs = append(rd.recs, rec)
+			return nil
+		})
+		cancel()
+	}
+	select {
+	case r.inbox <- command{lotReads: reads}:
+	case <-r.done:
+	}
+}
+
+// onLotReads applies what readLots read, on the room's goroutine.
+func (r *room) onLotReads(reads []lotRead) {
+	r.reading = false
+	now := r.hub.now()
+	for _, rd := range reads {
+		if rd.from == 0 {
+			r.loadRead(rd, now)
+			continue
+		}
+		e := r.lots[rd.lotID]
+		if e == nil {
+			continue // lots are never dropped; this is for safety
+		}
+		err := rd.err
+		for i := 0; err == nil && i < len(rd.recs); i++ {
+			// Records up to e.last were applied meanwhile (this node's own bids).
+			if rd.recs[i].Seq > e.last {
+				err = r.applyRecord(e, rd.recs[i])
+			}
+		}
+		if err != nil {
+			r.log.Warn("reading a lot's log; trying again", zap.String("lot", rd.lotID), zap.Duration("after", e.follow.wait), zap.Error(err))
+			e.follow.failed(now)
+			continue
+		}
+		e.follow.read(now, r.hub.cfg.LotFollowInterval)
+	}
+	r.followLots(now) // what came due meanwhile
+}
+
+// loadRead builds a lot another node opened from its whole log.
+func (r *room) loadRead(rd lotRead, now time.Time) {
+	f := r.unloaded[rd.lotID]
+	if f == nil {
+		return
+	}
+	if rd.err != nil {
+		r.log.Warn("loading a lot opened on another node; trying again", zap.String("lot", rd.lotID), zap.Error(rd.err))
+		f.failed(now)
+		return
+	}
+	delete(r.unloaded, rd.lotID)
+	if r.lots[rd.lotID] != nil || len(rd.recs) == 0 {
+		return // loaded meanwhile, or nothing there (an event naming no lot)
+	}
+	found := &lotRecords{}
+	for _, rec := range rd.recs {
+		found.add(r.log, rec)
+	}
+	r.buildLots(map[string]*lotRecords{rd.lotID: found})
+	if e := r.lots[rd.lotID]; e != nil {
+		e.follow.read(now, r.hub.cfg.LotFollowInterval)
+		r.broadcastLot(e.lot)
+	}
+}

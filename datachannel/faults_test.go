@@ -261,3 +261,19 @@ func TestLotOpenedElsewhereLoadsAfterAFailedRead(t *testing.T) {
 	fb.with(func(f *faultyBus) { f.readsDown = false })
 	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot" && p["open"] == true })
 }
+
+// TestLotOpenedElsewhereLoadsAfterALostEvent: a node that never heard of a lot opened on
+// another node (the event lost) loads it from the other node's repeat of its state.
+func TestLotOpenedElsewhereLoadsAfterALostEvent(t *testing.T) {
+	mem := bus.NewMemory()
+	fb := &faultyBus{Bus: mem.Peer()}
+	h1 := newTestHub(t, hubOpts{bus: mem, cfg: func(c *Config) { c.LotFollowInterval = 200 * time.Millisecond }})
+	h2 := newTestHub(t, hubOpts{bus: fb})
+	watcher := join(t, h2, nil)
+	host := join(t, h1, claims("host", true, true))
+	fb.with(func(f *faultyBus) { f.eventsLost = true })
+	openLot(t, host, "lot", 600_000)
+	time.Sleep(50 * time.Millisecond) // the open's event is gone by now
+	fb.with(func(f *faultyBus) { f.eventsLost = false })
+	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot" && p["open"] == true })
+}

@@ -19,6 +19,9 @@ import (
 // is tried again with back-off, and every open lot's log is read again every
 // LotFollowInterval even when no event came. The reads run off the room's goroutine,
 // one batch at a time, so a bus that does not answer never stalls the room's chat.
+// A lot opened elsewhere whose event was lost is not in any log this node reads, so each
+// node also repeats, every LotFollowInterval, an open lot's auction.state on the bus
+// (beatLots): a node that never heard of the lot loads it, and one behind reads on.
 
 // follow is when a lot's log is read next.
 type follow struct {
@@ -38,6 +41,20 @@ func (f *follow) failed(now time.Time) {
 
 func (f *follow) read(now time.Time, every time.Duration) {
 	f.wait, f.at = 0, now.Add(every)
+}
+
+// beatLots publishes, on the bus only (this node's connections have it), the state of
+// each open lot whose beat is due, with where its log ends here.
+func (r *room) beatLots(now time.Time) {
+	for _, e := range r.lots {
+		if _, closed := e.lot.Closed(); closed || now.Before(e.beatAt) {
+			continue
+		}
+		e.beatAt = now.Add(r.hub.cfg.LotFollowInterval)
+		if err := r.hub.bus.Publish(r.name, TypeAuctionState, r.encodeFor(TypeAuctionState, "", r.stateOf(e.lot, now))); err != nil {
+			r.log.Debug("repeating a lot's state on the bus", zap.Error(err))
+		}
+	}
 }
 
 // lotRead is one lot's log as read off the room's goroutine.

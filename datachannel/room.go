@@ -134,6 +134,7 @@ func (r *room) run() {
 func (r *room) tick(now time.Time) bool {
 	r.closeDue(now)
 	r.followLots(now)
+	r.beatLots(now)
 	r.checkHost()
 	if now.Sub(r.lastTally) >= r.hub.cfg.TallyInterval {
 		r.lastTally = now

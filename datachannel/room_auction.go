@@ -19,7 +19,8 @@ type lotEntry struct {
 	last    uint64   // bus sequence of the lot's last record
 	seqs    []uint64 // bus sequence of each accepted bid, by index
 	retryAt time.Time
-	follow  follow // when the log is read again for other nodes' changes (lotfollow.go)
+	follow  follow    // when the log is read again for other nodes' changes (lotfollow.go)
+	beatAt  time.Time // when its state is repeated on the bus next (lotfollow.go)
 }
 
 // maxAttempts bounds the optimistic-concurrency loop of one append.

@@ -26,7 +26,7 @@ var (
 	})
 	sheds = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "sheds_total",
-		Help: "Ladders restarted with less work because ffmpeg could not keep up with the host, by what was shed (preset, rung).",
+		Help: "Ladders restarted with less work because ffmpeg could not keep up with the host, by what was shed (preset, rung), or retry: a shed tried again after its ffmpeg failed before taking over (the old one went on: handovers_total{how=\"kept\"}).",
 	}, []string{"action"})
 	restores = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "restores_total",
@@ -38,7 +38,7 @@ var (
 	})
 	handovers = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "glint", Subsystem: "transcode", Name: "handovers_total",
-		Help: "Sheds and restores whose new ffmpeg took over from the old one, by how: seamless (every output of the new process came while the old one still sent), timeout (the new one was slower than " + handoverMax.String() + "), ended (the old one ended first), kept (a restore's new one did not start, ended, or sent nothing within " + handoverMax.String() + ", and the old, lighter one went on), failed (the same for a shed's, or the ladder closed first: the old one is stopped too).",
+		Help: "Sheds and restores whose new ffmpeg took over from the old one, by how: seamless (every output of the new process came while the old one still sent), timeout (the new one was slower than " + handoverMax.String() + "), ended (the old one ended first), kept (the new one did not start or ended first, or a restore's sent nothing within " + handoverMax.String() + ", and the old one went on), failed (the old one could not go on, or the ladder closed first: it is stopped too).",
 	}, []string{"how"})
 )
 
@@ -52,6 +52,7 @@ var (
 	handoverEnded    = handovers.WithLabelValues("ended")
 	handoverFailed   = handovers.WithLabelValues("failed")
 	handoverKept     = handovers.WithLabelValues("kept")
+	shedRetries      = sheds.WithLabelValues("retry")
 )
 
 // Collectors returns the package's metrics for registration on the process registry.

@@ -79,6 +79,16 @@ func (s *supervisor) run() {
 				r.finish()
 				return
 			}
+			if why == overloaded && s.shed.retry {
+				// The job is lighter than r's already: a shed whose process failed
+				// (handoverFailed). It is tried again; nothing more is shed, and the
+				// viewers, told of the shed then, are not told again.
+				s.shed.retry = false
+				shedRetries.Inc()
+				s.log.Warn("the ladder still cannot keep up: trying the lighter ffmpeg again", zap.Error(err))
+				old = r
+				continue
+			}
 			c := s.change(why, err)
 			if why == restorable {
 				// Told once its process has taken over (untold): viewers told the
@@ -97,6 +107,7 @@ func (s *supervisor) run() {
 			continue
 		}
 		s.in.pause()
+		s.shed.retry = false // the restart runs the job
 		if why == stopped || s.stopping() {
 			return // a start that failed because Close came meanwhile is no crash
 		}
@@ -250,14 +261,20 @@ func (s *supervisor) follow(r, old *running, peers []uint32) (outcome, *running,
 }
 
 // handoverFailed handles a process of generation gen that could not start, or ended or
-// stalled before it took over any output from old (whose ports were peers). A restore's
-// old process kept up with the host, so it goes on as the running process, with its
-// faster preset; the viewers, not told of the restore yet (untold), see no change. Killing
-// it, as a crash restart would, stopped the picture for the back-off and a start, for
-// nothing. Any other old process (a shed's, which could not keep up) ends too, and run
-// restarts as after a crash.
+// stalled before it took over any output from old (whose ports were peers): old goes on
+// as the running process. Killing it, as a crash restart did, stopped the picture for
+// the back-off and a start, and for good while ffmpeg could not run.
+//   - A restore's old process kept up with the host, with its faster preset; the viewers,
+//     not told of the restore yet (untold), see no change. The next try waits twice as
+//     long (unrestore).
+//   - A shed's old process could not keep up, but it still sends: a picture behind and at
+//     a lower frame rate beats none. The job stays the lighter one, tried again at the
+//     next overload (retry; the shed rung's track has ended already).
+//
+// When old cannot go on (it ended too, or an output took the new process's packets),
+// run restarts as after a crash.
 func (s *supervisor) handoverFailed(old *running, gen uint64, peers []uint32, err error) (outcome, *running, error) {
-	if s.shed.restoring == "" || !s.takeBack(old, gen, peers) {
+	if !s.takeBack(old, gen, peers) {
 		handoverFailed.Inc()
 		s.restoreDone() // a restore's preset is what the crash restart runs
 		old.finish()
@@ -265,9 +282,16 @@ func (s *supervisor) handoverFailed(old *running, gen uint64, peers []uint32, er
 	}
 	s.pid.Store(int64(old.p.cmd.Process.Pid)) // the running process again before it is counted
 	handoverKept.Inc()
-	what := s.unrestore()
-	s.log.Warn("the ffmpeg with the configured preset failed before it took over: the lighter one goes on",
-		zap.String("shed", what), zap.Error(err), zap.Duration("next_try_after", s.shed.restoreAfter))
+	if s.shed.restoring != "" {
+		what := s.unrestore()
+		s.log.Warn("the ffmpeg with the configured preset failed before it took over: the lighter one goes on",
+			zap.String("shed", what), zap.Error(err), zap.Duration("next_try_after", s.shed.restoreAfter))
+	} else {
+		s.shed.retry = true
+		s.shed.lagSince = 0
+		s.log.Warn("the lighter ffmpeg failed before it took over: the one that cannot keep up goes on until the next try",
+			zap.Error(err))
+	}
 	return s.follow(old, nil, nil)
 }
 

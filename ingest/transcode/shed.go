@@ -30,7 +30,9 @@ import (
 // carry it, the ladder falls behind and sheds again, and the next try waits twice as long
 // (at most restoreMax), so a machine that stays short of CPU changes the picture rarely.
 // A try whose process cannot start, or ends before it takes over, is called off: the
-// lighter process, which kept up, goes on (process.go, handoverFailed).
+// lighter process, which kept up, goes on (process.go, handoverFailed). So does a shed's
+// old process when the lighter one cannot start or ends before it takes over: behind
+// beats frozen; the lighter job is tried again at the next overload.
 // A dropped rung is not taken back: its track ended and its layer left the stage, and
 // bringing it back would mean a new track for every viewer. The old process of either
 // change is fed the host's input until its successor takes over (handoverfeed.go).
@@ -64,6 +66,7 @@ type shedState struct {
 	preset       string        // the configured preset while a faster one runs instead; "" when not shed
 	restoring    string        // the faster preset a restore left, until its process takes over; "" when none is under way
 	untold       *Shed         // the restore under way, told once its process takes over
+	retry        bool          // the running process is a shed's old one whose successor failed: the job is lighter than it
 	calmSince    int64         // unix nanos since which the lag has been well under the limit; 0 while not
 	restoreAfter time.Duration // calm needed before the next try at the preset; negative: never
 }
@@ -78,7 +81,7 @@ func (s *supervisor) canShed() bool {
 func (s *supervisor) overloadedAt(now, started int64) (time.Duration, bool) {
 	lag := s.in.lagAt(now)
 	settled := now-started >= int64(overloadGrace) && now-s.in.gapEnded.Load() >= int64(overloadGrace)
-	if s.overloadLag <= 0 || !s.canShed() || !settled {
+	if s.overloadLag <= 0 || !(s.canShed() || s.shed.retry) || !settled {
 		s.shed.lagSince = 0
 		return lag, false
 	}
@@ -95,7 +98,7 @@ func (s *supervisor) overloadedAt(now, started int64) (time.Duration, bool) {
 // restorableAt reports whether the running process (started at started), which runs a
 // shed preset, has kept up comfortably for long enough to try the configured one.
 func (s *supervisor) restorableAt(now, started int64) bool {
-	if s.shed.preset == "" || s.shed.rungs > 0 || s.shed.restoreAfter <= 0 {
+	if s.shed.preset == "" || s.shed.rungs > 0 || s.shed.restoreAfter <= 0 || s.shed.retry {
 		return false
 	}
 	settled := now-started >= int64(overloadGrace) && now-s.in.gapEnded.Load() >= int64(overloadGrace)

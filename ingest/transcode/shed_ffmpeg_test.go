@@ -190,18 +190,30 @@ func TestLadderTakesItsPresetBack(t *testing.T) {
 // they exit at once, before any output; "hang", they run and send nothing.
 func refusingRestoreFFmpeg(t *testing.T, ffmpeg, failure string) string {
 	t.Helper()
-	dir := t.TempDir()
-	count, wrapper := filepath.Join(dir, "runs"), filepath.Join(dir, "ffmpeg")
-	remove, later := "", "echo 'this ffmpeg refuses to run (test)' >&2; exit 1"
+	remove, later := refusal(failure)
+	return countingFFmpeg(t, "1) exec "+ffmpeg+" -readrate 0.3 \"$@\";;\n2) "+remove+"exec "+ffmpeg+" \"$@\";;\n*) "+later+";;\n")
+}
+
+// refusal is how a refusing wrapper's last good run removes it ("gone") and how its
+// later runs fail ("exit", "hang").
+func refusal(failure string) (remove, later string) {
+	later = "echo 'this ffmpeg refuses to run (test)' >&2; exit 1"
 	switch failure {
 	case "gone":
 		remove = "rm -f \"$0\"; "
 	case "hang":
 		later = "exec sleep 60"
 	}
-	script := "#!/bin/sh\nn=$(cat " + count + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " + count + "\n" +
-		"case $n in\n1) exec " + ffmpeg + " -readrate 0.3 \"$@\";;\n2) " + remove + "exec " + ffmpeg + " \"$@\";;\n" +
-		"*) " + later + ";;\nesac\n"
+	return remove, later
+}
+
+// countingFFmpeg writes an ffmpeg wrapper that counts its runs in $n and runs the shell
+// case arms given for it.
+func countingFFmpeg(t *testing.T, arms string) string {
+	t.Helper()
+	dir := t.TempDir()
+	count, wrapper := filepath.Join(dir, "runs"), filepath.Join(dir, "ffmpeg")
+	script := "#!/bin/sh\nn=$(cat " + count + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " + count + "\ncase $n in\n" + arms + "esac\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +283,65 @@ func TestLadderKeepsTheLighterFFmpegWhenARestoreFails(t *testing.T) {
 				if gap > time.Second { // a crash restart's back-off and start; 33 ms a frame
 					t.Errorf("%s's video stopped %v around the failed restore", c.name, gap)
 				}
+			}
+		})
+	}
+}
+
+// TestLadderKeepsTheOverloadedFFmpegWhenAShedFails: a ladder that cannot keep up (the
+// first ffmpeg reads at a third of real time) sheds its preset, and the lighter process
+// fails before it takes over: it cannot be started (the binary is gone) or it exits at
+// once. The old process goes on: the same pid, both rungs' video still coming, behind the
+// host but not stopped (a crash restart stopped it for the back-off and a start, and for
+// good while ffmpeg could not run). The lighter job is tried again at the next overload,
+// and the viewers, told of the shed once, are not told again.
+func TestLadderKeepsTheOverloadedFFmpegWhenAShedFails(t *testing.T) {
+	ffmpeg := needFFmpeg(t)
+	fx := makeFixture(t, ffmpeg, fixtureSpec{width: 640, height: 360, fps: 30, seconds: 2, profile: "baseline", audio: true})
+	for _, failure := range []string{"gone", "exit"} {
+		t.Run(failure, func(t *testing.T) {
+			remove, later := refusal(failure)
+			l, top, low, told := restoringLadder(t, countingFFmpeg(t, "1) "+remove+"exec "+ffmpeg+" -readrate 0.3 \"$@\";;\n*) "+later+";;\n"), fx)
+			defer feeding(t, l, fx)()
+			first := 0
+			waitFor(t, 5*time.Second, "the first ffmpeg", func() bool { first = l.FFmpegPID(); return first != 0 })
+			kept, retries := counterValue(handoverKept), counterValue(shedRetries)
+			select {
+			case s := <-told:
+				if s.Kind != "preset" {
+					t.Fatalf("first change %+v; want the preset shed", s)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("no shed within 30 s")
+			}
+			shedAt := time.Now()
+			waitFor(t, 10*time.Second, "the failed shed called off", func() bool { return counterValue(handoverKept) > kept })
+			if pid := l.FFmpegPID(); pid != first {
+				t.Fatalf("ffmpeg pid %d after the failed shed; want %d, the old process, still running", pid, first)
+			}
+			topAt, lowAt := len(top.packets()), len(low.packets())
+			waitFor(t, 10*time.Second, "both rungs' video after the failed shed", func() bool {
+				return len(top.packets()) > topAt+50 && len(low.packets()) > lowAt+25
+			})
+			for _, c := range []struct {
+				name string
+				c    *collector
+			}{{"f", top}, {"q", low}} {
+				gap, ended := c.c.longestGap(shedAt.Add(-time.Second), time.Now())
+				t.Logf("longest gap in %s's packets around the failed shed: %v, ending %v after it", c.name, gap, ended.Sub(shedAt).Round(time.Millisecond))
+				if gap > time.Second { // a crash restart's back-off and start; 110 ms a frame at a third of 30 fps
+					t.Errorf("%s's video stopped %v around the failed shed", c.name, gap)
+				}
+			}
+			waitFor(t, 30*time.Second, "the shed tried again", func() bool { return counterValue(shedRetries) > retries })
+			waitFor(t, 10*time.Second, "the second try called off", func() bool { return counterValue(handoverKept) > kept+1 })
+			if pid := l.FFmpegPID(); pid != first {
+				t.Fatalf("ffmpeg pid %d after the second failed try; want %d", pid, first)
+			}
+			select {
+			case s := <-told:
+				t.Fatalf("viewers told %+v after the shed; want the one shed told once", s)
+			default:
 			}
 		})
 	}

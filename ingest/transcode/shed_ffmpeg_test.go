@@ -270,20 +270,7 @@ func TestLadderKeepsTheLighterFFmpegWhenARestoreFails(t *testing.T) {
 			if n := counterValue(handoverKept) - kept; n != 1 {
 				t.Errorf("%v handovers kept; want 1", n)
 			}
-			topAt, lowAt := len(top.packets()), len(low.packets())
-			waitFor(t, 10*time.Second, "both rungs' video after the failed restore", func() bool {
-				return len(top.packets()) > topAt+300 && len(low.packets()) > lowAt+150
-			})
-			for _, c := range []struct {
-				name string
-				c    *collector
-			}{{"f", top}, {"q", low}} {
-				gap, ended := c.c.longestGap(restoredAt.Add(-time.Second), time.Now())
-				t.Logf("longest gap in %s's packets around the failed restore: %v, ending %v after it", c.name, gap, ended.Sub(restoredAt).Round(time.Millisecond))
-				if gap > time.Second { // a crash restart's back-off and start; 33 ms a frame
-					t.Errorf("%s's video stopped %v around the failed restore", c.name, gap)
-				}
-			}
+			videoGoesOn(t, "the failed restore", restoredAt, top, low, 300)
 		})
 	}
 }
@@ -319,20 +306,7 @@ func TestLadderKeepsTheOverloadedFFmpegWhenAShedFails(t *testing.T) {
 			if pid := l.FFmpegPID(); pid != first {
 				t.Fatalf("ffmpeg pid %d after the failed shed; want %d, the old process, still running", pid, first)
 			}
-			topAt, lowAt := len(top.packets()), len(low.packets())
-			waitFor(t, 10*time.Second, "both rungs' video after the failed shed", func() bool {
-				return len(top.packets()) > topAt+50 && len(low.packets()) > lowAt+25
-			})
-			for _, c := range []struct {
-				name string
-				c    *collector
-			}{{"f", top}, {"q", low}} {
-				gap, ended := c.c.longestGap(shedAt.Add(-time.Second), time.Now())
-				t.Logf("longest gap in %s's packets around the failed shed: %v, ending %v after it", c.name, gap, ended.Sub(shedAt).Round(time.Millisecond))
-				if gap > time.Second { // a crash restart's back-off and start; 110 ms a frame at a third of 30 fps
-					t.Errorf("%s's video stopped %v around the failed shed", c.name, gap)
-				}
-			}
+			videoGoesOn(t, "the failed shed", shedAt, top, low, 50) // at a third of real time
 			waitFor(t, 30*time.Second, "the shed tried again", func() bool { return counterValue(shedRetries) > retries })
 			waitFor(t, 10*time.Second, "the second try called off", func() bool { return counterValue(handoverKept) > kept+1 })
 			if pid := l.FFmpegPID(); pid != first {
@@ -344,5 +318,23 @@ func TestLadderKeepsTheOverloadedFFmpegWhenAShedFails(t *testing.T) {
 			default:
 			}
 		})
+	}
+}
+
+// videoGoesOn waits for top's video to grow by n packets and low's by n/2 after a failed
+// handover at at, and fails if either stopped for over a second around it (a crash
+// restart's back-off and start; a frame is 33 ms, 110 ms at a third of real time).
+func videoGoesOn(t *testing.T, what string, at time.Time, top, low *collector, n int) {
+	t.Helper()
+	topAt, lowAt := len(top.packets()), len(low.packets())
+	waitFor(t, 10*time.Second, "both rungs' video after "+what, func() bool {
+		return len(top.packets()) > topAt+n && len(low.packets()) > lowAt+n/2
+	})
+	for name, c := range map[string]*collector{"f": top, "q": low} {
+		gap, ended := c.longestGap(at.Add(-time.Second), time.Now())
+		t.Logf("longest gap in %s's packets around %s: %v, ending %v after it", name, what, gap, ended.Sub(at).Round(time.Millisecond))
+		if gap > time.Second {
+			t.Errorf("%s's video stopped %v around %s", name, gap, what)
+		}
 	}
 }

@@ -41,8 +41,8 @@ type Config struct {
 	// LotFollowInterval is how often a node reads the log of every open auction lot for
 	// changes other nodes made, even when no event told it of one (an event is lost in a
 	// network split or its heal), and repeats each open lot's state to the other nodes
-	// (one that missed the open loads it). A read the bus refuses is tried again sooner,
-	// with back-off from 250ms to 10s.
+	// (one that missed the open loads it). A read the bus refuses is tried again with
+	// back-off from 250ms up to 10s or this interval, whichever is shorter.
 	LotFollowInterval time.Duration `yaml:"lot_follow_interval"`
 }
 

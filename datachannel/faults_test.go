@@ -21,12 +21,13 @@ type faultyBus struct {
 	fail        func(l bus.Log) string // "", "down" or "lost"
 	readsDown   bool
 	readsFailed int
+	readsSlow   time.Duration // every replay's answer takes this long to come back
 	eventsLost  bool
 }
 
 func (f *faultyBus) Replay(ctx context.Context, l bus.Log, from uint64, fn func(bus.Record) error) error {
 	f.mu.Lock()
-	down := f.readsDown
+	down, slow := f.readsDown, f.readsSlow
 	if down {
 		f.readsFailed++
 	}
@@ -34,7 +35,15 @@ func (f *faultyBus) Replay(ctx context.Context, l bus.Log, from uint64, fn func(
 	if down {
 		return errors.New("nats: API error: code=503 err_code=10008 description=JetStream system temporarily unavailable")
 	}
-	return f.Bus.Replay(ctx, l, from, fn)
+	var recs []bus.Record
+	err := f.Bus.Replay(ctx, l, from, func(r bus.Record) error { recs = append(recs, r); return nil })
+	time.Sleep(slow)
+	for _, r := range recs {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return err
 }
 
 func (f *faultyBus) Subscribe(room, topic string, fn func(bus.Msg)) (bus.Subscription, error) {
@@ -276,4 +285,27 @@ func TestLotOpenedElsewhereLoadsAfterALostEvent(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // the open's event is gone by now
 	fb.with(func(f *faultyBus) { f.eventsLost = false })
 	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot" && p["open"] == true })
+}
+
+// TestLotEventDuringARead: a bid whose event comes while the lot's log is being read
+// (the read may have missed it) is read at once after, not a lot_follow_interval later.
+func TestLotEventDuringARead(t *testing.T) {
+	mem := bus.NewMemory()
+	fb := &faultyBus{Bus: mem.Peer()}
+	hour := func(c *Config) { c.LotFollowInterval = time.Hour } // no periodic read or repeat to help
+	h1 := newTestHub(t, hubOpts{bus: mem, cfg: hour})
+	h2 := newTestHub(t, hubOpts{bus: fb, cfg: hour})
+	watcher := join(t, h2, nil)
+	host := join(t, h1, claims("host", true, true))
+	alice := join(t, h1, claims("alice", true, false))
+	bob := join(t, h1, claims("bob", true, false))
+	openLot(t, host, "lot", 600_000)
+	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot" })
+	fb.with(func(f *faultyBus) { f.readsSlow = 300 * time.Millisecond })
+	alice.sendEnv(bidEnv("lot", "a1", 100, 0))
+	alice.wantAck("a1")
+	time.Sleep(100 * time.Millisecond) // node 2 is reading for a1
+	bob.sendEnv(bidEnv("lot", "b1", 110, 0))
+	bob.wantAck("b1")
+	watcher.nextWhere(TypeAuctionAccepted, func(p map[string]any) bool { return p["bidId"] == "b1" })
 }

@@ -2,6 +2,7 @@ package datachannel
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,6 +28,7 @@ import (
 type follow struct {
 	at   time.Time     // zero: at the next chance
 	wait time.Duration // the back-off after failed reads; 0 after a good one
+	want uint64        // the newest log sequence an event told of
 }
 
 const (
@@ -34,13 +36,31 @@ const (
 	followRetryMax   = 10 * time.Second
 )
 
-func (f *follow) failed(now time.Time) {
-	f.wait = min(max(2*f.wait, followRetryFirst), followRetryMax)
+// heard notes an event telling of the log at seq: read at the next chance, unless reads
+// are failing (their back-off stands).
+func (f *follow) heard(seq uint64) {
+	f.want = max(f.want, seq)
+	if f.wait == 0 {
+		f.at = time.Time{}
+	}
+}
+
+// failed backs off: 250 ms doubling, at most 10 s and never longer than the regular read.
+func (f *follow) failed(now time.Time, every time.Duration) {
+	f.wait = min(max(2*f.wait, followRetryFirst), followRetryMax, every)
 	f.at = now.Add(f.wait)
 }
 
-func (f *follow) read(now time.Time, every time.Duration) {
+// read schedules the next read after a good one that reached last. An event that came
+// during the read, of a record it may have missed, makes the next read come at once,
+// once: want is then forgotten, so a sequence that is not in the log (trimmed by age)
+// cannot make it read without end.
+func (f *follow) read(now time.Time, every time.Duration, last uint64) {
 	f.wait, f.at = 0, now.Add(every)
+	if last < f.want {
+		f.at = time.Time{}
+	}
+	f.want = 0
 }
 
 // beatLots publishes, on the bus only (this node's connections have it), the state of
@@ -73,13 +93,14 @@ func (r *room) lotChanged(lotID string, seq uint64) {
 	case ok && e.last >= seq:
 		return // old news
 	case ok:
-		e.follow.at = time.Time{}
-	case r.unloaded[lotID] == nil:
-		if len(r.unloaded) >= maxUnloaded {
-			r.log.Warn("too many lots heard of and not yet read; ignoring one", zap.String("lot", lotID))
-			return
-		}
-		r.unloaded[lotID] = &follow{}
+		e.follow.heard(seq)
+	case r.unloaded[lotID] != nil:
+		r.unloaded[lotID].heard(seq)
+	case len(r.unloaded) >= maxUnloaded:
+		r.log.Warn("too many lots heard of and not yet read; ignoring one", zap.String("lot", lotID))
+		return
+	default:
+		r.unloaded[lotID] = &follow{want: seq}
 	}
 	r.followLots(r.hub.now())
 }
@@ -113,11 +134,18 @@ func (r *room) followLots(now time.Time) {
 	go r.readLots(reads)
 }
 
-// readLots reads the logs and hands them to the room's goroutine.
+// readLots reads the logs and hands them to the room's goroutine. After a failed read the
+// rest of the batch is not tried: a bus that times out would hold every other lot's
+// back-off for a bus_timeout each.
 func (r *room) readLots(reads []lotRead) {
 	defer r.hub.wg.Done()
+	var failed error
 	for i := range reads {
 		rd := &reads[i]
+		if failed != nil {
+			rd.err = fmt.Errorf("not read: %w", failed)
+			continue
+		}
 		timeout := r.hub.cfg.BusTimeout
 		if rd.from == 0 {
 			timeout *= 6 // a whole log, as replayLots allows
@@ -128,6 +156,7 @@ func (r *room) readLots(reads []lotRead) {
 			return nil
 		})
 		cancel()
+		failed = rd.err
 	}
 	select {
 	case r.inbox <- command{lotReads: reads}:
@@ -148,19 +177,23 @@ func (r *room) onLotReads(reads []lotRead) {
 		if e == nil {
 			continue // lots are never dropped; this is for safety
 		}
-		err := rd.err
-		for i := 0; err == nil && i < len(rd.recs); i++ {
-			// Records up to e.last were applied meanwhile (this node's own bids).
-			if rd.recs[i].Seq > e.last {
-				err = r.applyRecord(e, rd.recs[i])
-			}
-		}
-		if err != nil {
-			r.log.Warn("reading a lot's log; trying again", zap.String("lot", rd.lotID), zap.Duration("after", e.follow.wait), zap.Error(err))
-			e.follow.failed(now)
+		if rd.err != nil {
+			e.follow.failed(now, r.hub.cfg.LotFollowInterval)
+			r.log.Warn("reading a lot's log; trying again", zap.String("lot", rd.lotID), zap.Duration("after", e.follow.wait), zap.Error(rd.err))
 			continue
 		}
-		e.follow.read(now, r.hub.cfg.LotFollowInterval)
+		for _, rec := range rd.recs {
+			if rec.Seq <= e.last {
+				continue // applied meanwhile (this node's own bids)
+			}
+			if err := r.applyRecord(e, rec); err != nil {
+				// Every node refuses it alike; reading it again would not change that.
+				r.log.Error("skipping a record of a lot's log that does not apply", zap.String("lot", rd.lotID),
+					zap.Uint64("seq", rec.Seq), zap.Error(err))
+				e.last = rec.Seq
+			}
+		}
+		e.follow.read(now, r.hub.cfg.LotFollowInterval, e.last)
 	}
 	r.followLots(now) // what came due meanwhile
 }
@@ -172,8 +205,8 @@ func (r *room) loadRead(rd lotRead, now time.Time) {
 		return
 	}
 	if rd.err != nil {
-		r.log.Warn("loading a lot opened on another node; trying again", zap.String("lot", rd.lotID), zap.Error(rd.err))
-		f.failed(now)
+		f.failed(now, r.hub.cfg.LotFollowInterval)
+		r.log.Warn("loading a lot opened on another node; trying again", zap.String("lot", rd.lotID), zap.Duration("after", f.wait), zap.Error(rd.err))
 		return
 	}
 	delete(r.unloaded, rd.lotID)
@@ -186,7 +219,8 @@ func (r *room) loadRead(rd lotRead, now time.Time) {
 	}
 	r.buildLots(map[string]*lotRecords{rd.lotID: found})
 	if e := r.lots[rd.lotID]; e != nil {
-		e.follow.read(now, r.hub.cfg.LotFollowInterval)
+		e.follow.want = f.want // an event that came during the read
+		e.follow.read(now, r.hub.cfg.LotFollowInterval, e.last)
 		r.broadcastLot(e.lot)
 	}
 }

@@ -59,7 +59,7 @@ func (r *room) catchUp(e *lotEntry) error {
 	})
 	if err != nil {
 		r.log.Error("catching up with a lot's log", zap.String("lot", e.lot.Spec().LotID), zap.Error(err))
-		e.follow.at = time.Time{} // the follower reads it again (lotfollow.go)
+		e.follow.heard(e.last + 1) // the follower reads it again (lotfollow.go)
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil

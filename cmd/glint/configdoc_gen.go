@@ -58,7 +58,7 @@ var configDocs = map[string]string{
 	"interaction.chat.max_len":             "bytes of text per message",
 	"interaction.chat.rate":                "messages per second per identity, sustained",
 	"interaction.coalesce":                 "Coalesce is the most often a busy room wakes each connection's writer for room\nevents: events within it go out together, in one frame to a client that takes\nbatched frames. The first event after a quiet spell goes at once. 0 writes every\nevent as it happens.",
-	"interaction.lot_follow_interval":      "LotFollowInterval is how often a node reads the log of every open auction lot for\nchanges other nodes made, even when no event told it of one (an event is lost in a\nnetwork split or its heal), and repeats each open lot's state to the other nodes\n(one that missed the open loads it). A read the bus refuses is tried again sooner,\nwith back-off from 250ms to 10s.",
+	"interaction.lot_follow_interval":      "LotFollowInterval is how often a node reads the log of every open auction lot for\nchanges other nodes made, even when no event told it of one (an event is lost in a\nnetwork split or its heal), and repeats each open lot's state to the other nodes\n(one that missed the open loads it). A read the bus refuses is tried again with\nback-off from 250ms up to 10s or this interval, whichever is shorter.",
 	"interaction.max_conns":                "MaxRooms bounds the rooms one node serves, MaxConns the connections.",
 	"interaction.max_message_bytes":        "MaxMessageBytes bounds one client message; longer ones are refused unparsed.",
 	"interaction.max_rooms":                "MaxRooms bounds the rooms one node serves, MaxConns the connections.",

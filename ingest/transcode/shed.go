@@ -141,7 +141,7 @@ type Shed struct {
 	// What, for people, as what the ladder did: "switched to a faster x264 preset
 	// (ultrafast, was veryfast)", "dropped its 1280x720 rendition (f)".
 	What string
-	// Kind: "preset" or "rung" (the label of glint_transcode_sheds_total), or "restore":
+	// Kind: "preset" or "rung" (as labelled in glint_transcode_sheds_total), or "restore":
 	// the ladder took the preset back and does all it was configured to do again.
 	Kind string
 	// Rungs is how many rungs the ladder still encodes.

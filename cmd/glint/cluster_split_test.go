@@ -267,8 +267,10 @@ func TestClusterSplitHeals(t *testing.T) {
 	// The elections may make JetStream unavailable again a moment later (seen in a run):
 	// the close is sent again with its id as well.
 	host.requestUntilStored(t, "auction.close", "close", `{"lotId":"lot1"}`)
+	stored := time.Now()
 	for name, cl := range map[string]*wsClient{"A": host, "C": bidC} {
 		closed := cl.await(t, "auction.closed on node "+name, func(e datachannel.Envelope) bool { return e.Type == datachannel.TypeAuctionClosed })
+		t.Logf("auction.closed on node %s %v after the close was acknowledged", name, time.Since(stored).Round(time.Millisecond))
 		var p struct {
 			Winner string  `json:"winner"`
 			Amount float64 `json:"amount"`

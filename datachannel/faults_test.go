@@ -309,3 +309,28 @@ func TestLotEventDuringARead(t *testing.T) {
 	bob.wantAck("b1")
 	watcher.nextWhere(TypeAuctionAccepted, func(p map[string]any) bool { return p["bidId"] == "b1" })
 }
+
+// TestLotsReadAgainAfterAFailedStart: a room that starts while the bus refuses reads
+// (JetStream recovering after a restart) reads its lots again once it answers: the open
+// lot is shown, and one whose end passed meanwhile is closed. Without this the lots
+// stayed unknown to the room, never shown and never closed.
+func TestLotsReadAgainAfterAFailedStart(t *testing.T) {
+	mem := bus.NewMemory()
+	before := newTestHub(t, hubOpts{bus: mem})
+	host := join(t, before, claims("host", true, true))
+	openLot(t, host, "open", 600_000)
+	openLot(t, host, "ending", 300)
+	before.Close()
+
+	fb := &faultyBus{Bus: mem.Peer()}
+	fb.with(func(f *faultyBus) { f.readsDown = true })
+	h := newTestHub(t, hubOpts{bus: fb, cfg: func(c *Config) { c.LotFollowInterval = time.Hour }})
+	watcher := join(t, h, nil)
+	for failed := 0; failed < 2; time.Sleep(10 * time.Millisecond) { // the start's read, and one more
+		fb.with(func(f *faultyBus) { failed = f.readsFailed })
+	}
+	time.Sleep(300 * time.Millisecond) // "ending" is past its end
+	fb.with(func(f *faultyBus) { f.readsDown = false })
+	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "open" && p["open"] == true })
+	watcher.nextWhere(TypeAuctionClosed, func(p map[string]any) bool { return p["lotId"] == "ending" })
+}

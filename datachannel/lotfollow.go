@@ -23,6 +23,9 @@ import (
 // A lot opened elsewhere whose event was lost is not in any log this node reads, so each
 // node also repeats, every LotFollowInterval, an open lot's auction.state on the bus
 // (beatLots): a node that never heard of the lot loads it, and one behind reads on.
+// A room whose lots could not all be read when it started (JetStream still recovering
+// after a restart) reads them all again, with back-off, until it has: otherwise a lot
+// would stay unknown here, never shown and, on a single node, never closed.
 
 // follow is when a lot's log is read next.
 type follow struct {
@@ -79,10 +82,18 @@ func (r *room) beatLots(now time.Time) {
 
 // lotRead is one lot's log as read off the room's goroutine.
 type lotRead struct {
-	lotID string
+	lotID string // "": every lot of the room (relist)
 	from  uint64 // the first sequence wanted; 0: the whole log, for a lot not loaded here
 	recs  []bus.Record
 	err   error
+}
+
+// log is the log lotRead reads.
+func (rd *lotRead) log(room string) bus.Log {
+	if rd.lotID == "" {
+		return bus.AuctionLogs(room)
+	}
+	return bus.AuctionLog(room, rd.lotID)
 }
 
 // lotChanged asks for a read of a lot another node changed (seq is its log's last
@@ -126,6 +137,9 @@ func (r *room) followLots(now time.Time) {
 			reads = append(reads, lotRead{lotID: id})
 		}
 	}
+	if r.relist != nil && !now.Before(r.relist.at) {
+		reads = append(reads, lotRead{})
+	}
 	if len(reads) == 0 {
 		return
 	}
@@ -151,7 +165,7 @@ func (r *room) readLots(reads []lotRead) {
 			timeout *= 6 // a whole log, as replayLots allows
 		}
 		ctx, cancel := context.WithTimeout(r.hub.ctx, timeout)
-		rd.err = r.hub.bus.Replay(ctx, bus.AuctionLog(r.name, rd.lotID), rd.from, func(rec bus.Record) error {
+		rd.err = r.hub.bus.Replay(ctx, rd.log(r.name), rd.from, func(rec bus.Record) error {
 			rd.recs = append(rd.recs, rec)
 			return nil
 		})
@@ -169,33 +183,69 @@ func (r *room) onLotReads(reads []lotRead) {
 	r.reading = false
 	now := r.hub.now()
 	for _, rd := range reads {
-		if rd.from == 0 {
+		switch {
+		case rd.lotID == "":
+			r.relistRead(rd, now)
+		case rd.from == 0:
 			r.loadRead(rd, now)
-			continue
+		default:
+			r.followRead(rd, now)
 		}
-		e := r.lots[rd.lotID]
-		if e == nil {
-			continue // lots are never dropped; this is for safety
-		}
-		if rd.err != nil {
-			e.follow.failed(now, r.hub.cfg.LotFollowInterval)
-			r.log.Warn("reading a lot's log; trying again", zap.String("lot", rd.lotID), zap.Duration("after", e.follow.wait), zap.Error(rd.err))
-			continue
-		}
-		for _, rec := range rd.recs {
-			if rec.Seq <= e.last {
-				continue // applied meanwhile (this node's own bids)
-			}
-			if err := r.applyRecord(e, rec); err != nil {
-				// Every node refuses it alike; reading it again would not change that.
-				r.log.Error("skipping a record of a lot's log that does not apply", zap.String("lot", rd.lotID),
-					zap.Uint64("seq", rec.Seq), zap.Error(err))
-				e.last = rec.Seq
-			}
-		}
-		e.follow.read(now, r.hub.cfg.LotFollowInterval, e.last)
 	}
 	r.followLots(now) // what came due meanwhile
+}
+
+// followRead applies the records of a lot's log that this room has not seen.
+func (r *room) followRead(rd lotRead, now time.Time) {
+	e := r.lots[rd.lotID]
+	if e == nil {
+		return // lots are never dropped; this is for safety
+	}
+	if rd.err != nil {
+		e.follow.failed(now, r.hub.cfg.LotFollowInterval)
+		r.log.Warn("reading a lot's log; trying again", zap.String("lot", rd.lotID), zap.Duration("after", e.follow.wait), zap.Error(rd.err))
+		return
+	}
+	r.applyNew(e, rd.recs)
+	e.follow.read(now, r.hub.cfg.LotFollowInterval, e.last)
+}
+
+// applyNew applies, in order, the records of e's log after e.last.
+func (r *room) applyNew(e *lotEntry, recs []bus.Record) {
+	for _, rec := range recs {
+		if rec.Seq <= e.last {
+			continue // applied meanwhile (this node's own bids)
+		}
+		if err := r.applyRecord(e, rec); err != nil {
+			// Every node refuses it alike; reading it again would not change that.
+			r.log.Error("skipping a record of a lot's log that does not apply", zap.String("lot", e.lot.Spec().LotID),
+				zap.Uint64("seq", rec.Seq), zap.Error(err))
+			e.last = rec.Seq
+		}
+	}
+}
+
+// relistRead takes the room's lots as read again after a start that could not read
+// them: those not here are built, those here catch up.
+func (r *room) relistRead(rd lotRead, now time.Time) {
+	if rd.err != nil {
+		r.relist.failed(now, r.hub.cfg.LotFollowInterval)
+		r.log.Warn("reading the room's lots again; trying again", zap.Duration("after", r.relist.wait), zap.Error(rd.err))
+		return
+	}
+	r.relist = nil
+	byLot := map[string][]bus.Record{}
+	for _, rec := range rd.recs {
+		byLot[rec.Log.Lot()] = append(byLot[rec.Log.Lot()], rec)
+	}
+	for id, recs := range byLot {
+		if e := r.lots[id]; e != nil {
+			r.applyNew(e, recs)
+		} else {
+			r.buildRead(id, recs)
+		}
+	}
+	r.log.Info("the room's lots are read after all", zap.Int("lots", len(r.lots)))
 }
 
 // loadRead builds a lot another node opened from its whole log.
@@ -213,14 +263,23 @@ func (r *room) loadRead(rd lotRead, now time.Time) {
 	if r.lots[rd.lotID] != nil || len(rd.recs) == 0 {
 		return // loaded meanwhile, or nothing there (an event naming no lot)
 	}
-	found := &lotRecords{}
-	for _, rec := range rd.recs {
-		found.add(r.log, rec)
-	}
-	r.buildLots(map[string]*lotRecords{rd.lotID: found})
-	if e := r.lots[rd.lotID]; e != nil {
+	if e := r.buildRead(rd.lotID, rd.recs); e != nil {
 		e.follow.want = f.want // an event that came during the read
 		e.follow.read(now, r.hub.cfg.LotFollowInterval, e.last)
+	}
+}
+
+// buildRead builds a lot not here from its records as read and shows it to the room;
+// nil when they do not make a lot (logged).
+func (r *room) buildRead(id string, recs []bus.Record) *lotEntry {
+	found := &lotRecords{}
+	for _, rec := range recs {
+		found.add(r.log, rec)
+	}
+	r.buildLots(map[string]*lotRecords{id: found})
+	e := r.lots[id]
+	if e != nil {
 		r.broadcastLot(e.lot)
 	}
+	return e
 }

@@ -62,6 +62,7 @@ type room struct {
 	lots         map[string]*lotEntry
 	unloaded     map[string]*follow // lots other nodes opened, not read yet (lotfollow.go)
 	reading      bool               // a lot follower's read is under way
+	relist       *follow            // non-nil while the lots could not all be read at start (lotfollow.go)
 	gifts        *gift.Ledger
 	lastTally    time.Time
 	qnaReportAt  time.Time // this node's last heartbeat of its questions (qna_remote.go)

@@ -93,7 +93,8 @@ func (r *room) onAlert(c *Conn, env *Envelope) error {
 func (r *room) restore() {
 	found := map[string]*lotRecords{}
 	if err := r.replayLots(bus.AuctionLogs(r.name), found); err != nil {
-		r.log.Error("restoring auctions", zap.Error(err))
+		r.log.Error("restoring auctions; reading them again in the background", zap.Error(err))
+		r.relist = &follow{} // lotfollow.go
 	}
 	r.buildLots(found)
 	ctx, cancel := context.WithTimeout(r.hub.ctx, 6*r.hub.cfg.BusTimeout)

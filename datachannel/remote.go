@@ -15,7 +15,7 @@ import (
 )
 
 // Several nodes may serve one room (they share the bus). What is durable is shared
-// through the bus's logs: auctions (catch-up from the lot's log) and gifts. Chat,
+// through the bus's logs: auctions (each lot's log, followed by lotfollow.go) and gifts. Chat,
 // moderation, gift alerts and host alerts are events: every node publishes those of its
 // room's events on the bus (remoteTypes) and applies and re-broadcasts the other nodes'
 // here. Presence, poll tallies and Q&A are shared by node reports (presence_remote.go,
@@ -76,7 +76,7 @@ func (r *room) watchBus() func() {
 		if json.Unmarshal(m.Data, env) != nil || env.Type != m.Topic {
 			return
 		}
-		r.fromBus(command{remote: env}) // a dropped auction event is caught up by the next
+		r.fromBus(command{remote: env}) // a dropped auction event is made up for by the follower's reads (lotfollow.go)
 	})
 	if err != nil {
 		r.log.Warn("not following other nodes' events for this room", zap.Error(err))
@@ -116,7 +116,7 @@ func (r *room) onRemote(env *Envelope) {
 	case TypeAuctionState:
 		var st lotState
 		if json.Unmarshal(env.Payload, &st) == nil && st.LotID != "" {
-			r.lotChanged(st.LotID, st.LogSeq) // the log says what happened; catch-up announces it
+			r.lotChanged(st.LotID, st.LogSeq) // the log says what happened; the follower's read announces it
 		}
 		return
 	case TypeChatMessage:

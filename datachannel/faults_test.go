@@ -22,12 +22,13 @@ type faultyBus struct {
 	readsDown   bool
 	readsFailed int
 	readsSlow   time.Duration // every replay's answer takes this long to come back
+	readsCut    bool          // a replay gives one record, then fails (a long log read past its timeout)
 	eventsLost  bool
 }
 
 func (f *faultyBus) Replay(ctx context.Context, l bus.Log, from uint64, fn func(bus.Record) error) error {
 	f.mu.Lock()
-	down, slow := f.readsDown, f.readsSlow
+	down, slow, cut := f.readsDown, f.readsSlow, f.readsCut
 	if down {
 		f.readsFailed++
 	}
@@ -38,7 +39,10 @@ func (f *faultyBus) Replay(ctx context.Context, l bus.Log, from uint64, fn func(
 	var recs []bus.Record
 	err := f.Bus.Replay(ctx, l, from, func(r bus.Record) error { recs = append(recs, r); return nil })
 	time.Sleep(slow)
-	for _, r := range recs {
+	for i, r := range recs {
+		if cut && i == 1 {
+			return context.DeadlineExceeded
+		}
 		if err := fn(r); err != nil {
 			return err
 		}
@@ -316,16 +320,11 @@ func TestLotEventDuringARead(t *testing.T) {
 // stayed unknown to the room, never shown and never closed.
 func TestLotsReadAgainAfterAFailedStart(t *testing.T) {
 	mem := bus.NewMemory()
-	before := newTestHub(t, hubOpts{bus: mem})
-	host := join(t, before, claims("host", true, true))
-	openLot(t, host, "open", 600_000)
-	openLot(t, host, "ending", 300)
-	before.Close()
-
-	fb := &faultyBus{Bus: mem.Peer()}
-	fb.with(func(f *faultyBus) { f.readsDown = true })
-	h := newTestHub(t, hubOpts{bus: fb, cfg: func(c *Config) { c.LotFollowInterval = time.Hour }})
-	watcher := join(t, h, nil)
+	lotsInTheLog(t, mem, func(host, _ *client) {
+		openLot(t, host, "open", 600_000)
+		openLot(t, host, "ending", 300)
+	})
+	fb, watcher := startingWith(t, mem, func(f *faultyBus) { f.readsDown = true })
 	for failed := 0; failed < 2; time.Sleep(10 * time.Millisecond) { // the start's read, and one more
 		fb.with(func(f *faultyBus) { failed = f.readsFailed })
 	}
@@ -333,4 +332,58 @@ func TestLotsReadAgainAfterAFailedStart(t *testing.T) {
 	fb.with(func(f *faultyBus) { f.readsDown = false })
 	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "open" && p["open"] == true })
 	watcher.nextWhere(TypeAuctionClosed, func(p map[string]any) bool { return p["lotId"] == "ending" })
+}
+
+// TestLotsReadOnWhereAFailedReadStopped: a room whose lots' log is too long to read in
+// one go (each read here gets one record, then times out) still gets them all: every
+// read goes on where the one before stopped.
+func TestLotsReadOnWhereAFailedReadStopped(t *testing.T) {
+	mem := bus.NewMemory()
+	lotsInTheLog(t, mem, func(host, alice *client) {
+		openLot(t, host, "a", 600_000)
+		alice.sendEnv(bidEnv("a", "a1", 100, 0))
+		alice.wantAck("a1")
+		openLot(t, host, "b", 600_000)
+	})
+	_, watcher := startingWith(t, mem, func(f *faultyBus) { f.readsCut = true })
+	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "b" && p["open"] == true })
+	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "a" && num(p["bids"]) == 1 })
+}
+
+// TestOpenRetryAfterALostAnswer: an open the bus stored but whose answer was lost, sent
+// again by its seller (a different duration, as a client rebuilding it might), is
+// acknowledged as the lot the log has: the first open's end, not the retry's.
+func TestOpenRetryAfterALostAnswer(t *testing.T) {
+	fb := &faultyBus{Bus: bus.NewMemory()}
+	h := newTestHub(t, hubOpts{bus: fb})
+	host := join(t, h, claims("host", true, true))
+	fb.set(func(bus.Log) string { return "lost" })
+	host.send(TypeAuctionOpen, "o1", auctionOpen{LotID: "lot", StartPrice: 1, Increment: 1, DurationMs: 60_000})
+	host.wantError("o1", CodeUnavailable)
+	fb.set(nil)
+	host.send(TypeAuctionOpen, "o2", auctionOpen{LotID: "lot", StartPrice: 1, Increment: 1, DurationMs: 600_000})
+	host.wantAck("o2")
+	st := host.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot" })
+	if left := time.Until(time.UnixMilli(num(st["endsAt"]))); left > 2*time.Minute {
+		t.Fatalf("the lot ends in %v: the retry's 10 minutes, not the stored open's one", left.Round(time.Second))
+	}
+}
+
+// lotsInTheLog runs a hub on mem, does what write says with its host and alice, and
+// closes it: its lots are in the log for the next hub on mem.
+func lotsInTheLog(t *testing.T, mem *bus.Memory, write func(host, alice *client)) {
+	t.Helper()
+	h := newTestHub(t, hubOpts{bus: mem})
+	write(join(t, h, claims("host", true, true)), join(t, h, claims("alice", true, false)))
+	h.Close()
+}
+
+// startingWith starts a hub on mem through a faultyBus with fault set (and no periodic
+// read of the lots to help), and a watcher in its room.
+func startingWith(t *testing.T, mem *bus.Memory, fault func(f *faultyBus)) (*faultyBus, *client) {
+	t.Helper()
+	fb := &faultyBus{Bus: mem.Peer()}
+	fb.with(fault)
+	h := newTestHub(t, hubOpts{bus: fb, cfg: func(c *Config) { c.LotFollowInterval = time.Hour }})
+	return fb, join(t, h, nil)
 }

@@ -101,6 +101,8 @@ func (rd *lotRead) log(room string) bus.Log {
 func (r *room) lotChanged(lotID string, seq uint64) {
 	e, ok := r.lots[lotID]
 	switch {
+	case lotID == "":
+		return // "" reads every lot (relist)
 	case ok && e.last >= seq:
 		return // old news
 	case ok:
@@ -138,7 +140,7 @@ func (r *room) followLots(now time.Time) {
 		}
 	}
 	if r.relist != nil && !now.Before(r.relist.at) {
-		reads = append(reads, lotRead{})
+		reads = append(reads, lotRead{from: r.relistFrom})
 	}
 	if len(reads) == 0 {
 		return
@@ -161,8 +163,8 @@ func (r *room) readLots(reads []lotRead) {
 			continue
 		}
 		timeout := r.hub.cfg.BusTimeout
-		if rd.from == 0 {
-			timeout *= 6 // a whole log, as replayLots allows
+		if rd.from == 0 && rd.lotID != "" {
+			timeout *= 6 // a whole log, as replayLots allows (a relist goes on where it stopped)
 		}
 		ctx, cancel := context.WithTimeout(r.hub.ctx, timeout)
 		rd.err = r.hub.bus.Replay(ctx, rd.log(r.name), rd.from, func(rec bus.Record) error {
@@ -226,16 +228,30 @@ func (r *room) applyNew(e *lotEntry, recs []bus.Record) {
 }
 
 // relistRead takes the room's lots as read again after a start that could not read
-// them: those not here are built, those here catch up.
+// them: those not here are built, those here catch up. What a failed read got is a
+// prefix of the room's records in log order, so it is taken too and the next read goes
+// on after it: a log too long to read within bus_timeout is read in several.
 func (r *room) relistRead(rd lotRead, now time.Time) {
+	if r.relist == nil {
+		return // cannot happen: only a relist reads every lot
+	}
+	if n := len(rd.recs); n > 0 {
+		r.relistFrom = rd.recs[n-1].Seq + 1
+	}
+	r.takeLots(rd.recs)
 	if rd.err != nil {
 		r.relist.failed(now, r.hub.cfg.LotFollowInterval)
 		r.log.Warn("reading the room's lots again; trying again", zap.Duration("after", r.relist.wait), zap.Error(rd.err))
 		return
 	}
 	r.relist = nil
+	r.log.Info("the room's lots are read after all", zap.Int("lots", len(r.lots)))
+}
+
+// takeLots builds the lots of recs not here and catches up those here.
+func (r *room) takeLots(recs []bus.Record) {
 	byLot := map[string][]bus.Record{}
-	for _, rec := range rd.recs {
+	for _, rec := range recs {
 		byLot[rec.Log.Lot()] = append(byLot[rec.Log.Lot()], rec)
 	}
 	for id, recs := range byLot {
@@ -245,7 +261,6 @@ func (r *room) relistRead(rd lotRead, now time.Time) {
 			r.buildRead(id, recs)
 		}
 	}
-	r.log.Info("the room's lots are read after all", zap.Int("lots", len(r.lots)))
 }
 
 // loadRead builds a lot another node opened from its whole log.

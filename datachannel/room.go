@@ -63,6 +63,7 @@ type room struct {
 	unloaded     map[string]*follow // lots other nodes opened, not read yet (lotfollow.go)
 	reading      bool               // a lot follower's read is under way
 	relist       *follow            // non-nil while the lots could not all be read at start (lotfollow.go)
+	relistFrom   uint64             // the log sequence the relist reads on from
 	gifts        *gift.Ledger
 	lastTally    time.Time
 	qnaReportAt  time.Time // this node's last heartbeat of its questions (qna_remote.go)

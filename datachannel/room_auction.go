@@ -84,12 +84,8 @@ func (r *room) openLot(c *Conn, env *Envelope, p auctionOpen, now time.Time) err
 		return err
 	}
 	ack, err := r.appendLot(p.LotID, 0, auction.OpenRecord(lot.Spec()))
-	if errors.Is(err, bus.ErrConflict) {
-		// Another node opened a lot of that id first; load it so bids here see it.
-		if err := r.loadLot(p.LotID); err != nil {
-			return err
-		}
-		return fmt.Errorf("%w: lot %q exists", ErrRejected, p.LotID)
+	if errors.Is(err, bus.ErrConflict) || (err == nil && ack.Duplicate) {
+		return r.openedBefore(c, env, p.LotID, ack)
 	}
 	if err != nil {
 		return err
@@ -98,6 +94,28 @@ func (r *room) openLot(c *Conn, env *Envelope, p auctionOpen, now time.Time) err
 	r.broadcastLot(lot)
 	c.ack(env, map[string]any{"lotId": p.LotID, "logSeq": ack.Seq})
 	return nil
+}
+
+// openedBefore answers an open of a lot that is in the log already: another node opened
+// a lot of that id first (a conflict), or the bus recognised the open's id (duplicate):
+// a retry whose first answer was lost, or a lot this room could not read at its start.
+// The lot is what the log says, loaded so that bids here see it, never the new request's
+// spec (its end would be later than every other node's). The seller's retry is
+// acknowledged as the first open would have been; anything else is told it exists.
+func (r *room) openedBefore(c *Conn, env *Envelope, lotID string, ack bus.Ack) error {
+	if err := r.loadLot(lotID); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	e := r.lots[lotID]
+	if e == nil {
+		return fmt.Errorf("%w: lot %q exists and its log does not replay", ErrRejected, lotID)
+	}
+	r.broadcastLot(e.lot)
+	if ack.Duplicate && e.lot.Spec().Seller == c.identity {
+		c.ack(env, map[string]any{"lotId": lotID, "logSeq": ack.Seq}) // the open's, as the bus recognised it
+		return nil
+	}
+	return fmt.Errorf("%w: lot %q exists", ErrRejected, lotID)
 }
 
 func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }

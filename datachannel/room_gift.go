@@ -94,7 +94,12 @@ func (r *room) restore() {
 	found := map[string]*lotRecords{}
 	if err := r.replayLots(bus.AuctionLogs(r.name), found); err != nil {
 		r.log.Error("restoring auctions; reading them again in the background", zap.Error(err))
-		r.relist = &follow{} // lotfollow.go
+		r.relist = &follow{} // lotfollow.go: on after what was read
+		for _, lr := range found {
+			if n := len(lr.seqs); n > 0 {
+				r.relistFrom = max(r.relistFrom, lr.seqs[n-1]+1)
+			}
+		}
 	}
 	r.buildLots(found)
 	ctx, cancel := context.WithTimeout(r.hub.ctx, 6*r.hub.cfg.BusTimeout)

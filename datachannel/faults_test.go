@@ -61,6 +61,14 @@ func (f *faultyBus) Subscribe(room, topic string, fn func(bus.Msg)) (bus.Subscri
 	})
 }
 
+// upAfterAFailedRead waits until a replay has been refused, then lets replays through.
+func (f *faultyBus) upAfterAFailedRead() {
+	for failed := 0; failed == 0; time.Sleep(10 * time.Millisecond) {
+		f.with(func(f *faultyBus) { failed = f.readsFailed })
+	}
+	f.with(func(f *faultyBus) { f.readsDown = false })
+}
+
 func (f *faultyBus) with(change func(f *faultyBus)) {
 	f.mu.Lock()
 	change(f)
@@ -240,10 +248,7 @@ func TestLotFollowsTheLogWhenTheBusFails(t *testing.T) {
 			alice.sendEnv(bidEnv("lot", "a1", 100, 0))
 			alice.wantAck("a1")
 			if lost == "read" {
-				for failed := 0; failed == 0; time.Sleep(10 * time.Millisecond) {
-					fb.with(func(f *faultyBus) { failed = f.readsFailed })
-				}
-				fb.with(func(f *faultyBus) { f.readsDown = false })
+				fb.upAfterAFailedRead()
 			}
 			watcher.nextWhere(TypeAuctionAccepted, func(p map[string]any) bool { return p["bidId"] == "a1" })
 
@@ -268,10 +273,7 @@ func TestLotOpenedElsewhereLoadsAfterAFailedRead(t *testing.T) {
 	host := join(t, h1, claims("host", true, true))
 	fb.with(func(f *faultyBus) { f.readsDown = true })
 	openLot(t, host, "lot", 600_000)
-	for failed := 0; failed == 0; time.Sleep(10 * time.Millisecond) {
-		fb.with(func(f *faultyBus) { failed = f.readsFailed })
-	}
-	fb.with(func(f *faultyBus) { f.readsDown = false })
+	fb.upAfterAFailedRead()
 	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "lot" && p["open"] == true })
 }
 
@@ -325,11 +327,8 @@ func TestLotsReadAgainAfterAFailedStart(t *testing.T) {
 		openLot(t, host, "ending", 300)
 	})
 	fb, watcher := startingWith(t, mem, func(f *faultyBus) { f.readsDown = true })
-	for failed := 0; failed < 2; time.Sleep(10 * time.Millisecond) { // the start's read, and one more
-		fb.with(func(f *faultyBus) { failed = f.readsFailed })
-	}
-	time.Sleep(300 * time.Millisecond) // "ending" is past its end
-	fb.with(func(f *faultyBus) { f.readsDown = false })
+	time.Sleep(300 * time.Millisecond) // "ending" is past its end, the start's reads refused
+	fb.upAfterAFailedRead()
 	watcher.nextWhere(TypeAuctionState, func(p map[string]any) bool { return p["lotId"] == "open" && p["open"] == true })
 	watcher.nextWhere(TypeAuctionClosed, func(p map[string]any) bool { return p["lotId"] == "ending" })
 }

@@ -29,9 +29,10 @@ import (
 
 // follow is when a lot's log is read next.
 type follow struct {
-	at   time.Time     // zero: at the next chance
-	wait time.Duration // the back-off after failed reads; 0 after a good one
-	want uint64        // the newest log sequence an event told of
+	at       time.Time     // zero: at the next chance
+	wait     time.Duration // the back-off after failed reads; 0 after a good one
+	failures int           // failed reads in a row
+	want     uint64        // the newest log sequence an event told of
 }
 
 const (
@@ -50,7 +51,8 @@ func (f *follow) heard(seq uint64) {
 
 // failed backs off: 250 ms doubling, at most 10 s and never longer than the regular read.
 func (f *follow) failed(now time.Time, every time.Duration) {
-	f.wait = min(max(2*f.wait, followRetryFirst), followRetryMax, every)
+	f.failures++
+	f.wait = bus.Backoff(followRetryFirst, min(followRetryMax, every), f.failures)
 	f.at = now.Add(f.wait)
 }
 
@@ -59,7 +61,7 @@ func (f *follow) failed(now time.Time, every time.Duration) {
 // once: want is then forgotten, so a sequence that is not in the log (trimmed by age)
 // cannot make it read without end.
 func (f *follow) read(now time.Time, every time.Duration, last uint64) {
-	f.wait, f.at = 0, now.Add(every)
+	f.wait, f.failures, f.at = 0, 0, now.Add(every)
 	if last < f.want {
 		f.at = time.Time{}
 	}
